@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Detector } from './engine.js';
+import { getDefaultDetector } from './load.js';
+import { expandSample } from './samples.js';
+import { KeywordPrefilter } from './prefilter.js';
+import type { RuleSpec } from './types.js';
+
+const rule = (over: Partial<RuleSpec>): RuleSpec => ({
+  id: 'test-rule',
+  title: 'test rule',
+  severity: 'high',
+  keywords: ['tok_'],
+  pattern: '(?<secret>tok_[A-Za-z0-9]{16})',
+  samples: { match: ['x'], noMatch: ['y'] },
+  ...over,
+});
+
+describe('keyword prefilter', () => {
+  it('finds every keyword, case-insensitively, and overlapping ones', () => {
+    const p = new KeywordPrefilter(['he', 'she', 'hers', 'sk-ant-']);
+    const seen = new Uint8Array(4);
+    assert.equal(p.scan('uSHErs and SK-ANT-x', seen), 4);
+  });
+  it('reports nothing on clean text', () => {
+    const p = new KeywordPrefilter(['ghp_']);
+    const seen = new Uint8Array(1);
+    assert.equal(p.scan('a perfectly ordinary log line with gh and p_', seen), 0);
+  });
+});
+
+describe('detector', () => {
+  it('reports the secret group span, not the whole match', () => {
+    const d = new Detector([rule({ pattern: 'key=(?<secret>tok_[A-Za-z0-9]{16})', keywords: ['key='] })]);
+    const text = 'a key=tok_ABCDEFGHabcdefgh b';
+    const [m] = d.scan(text);
+    assert.equal(text.slice(m!.start, m!.end), 'tok_ABCDEFGHabcdefgh');
+  });
+  it('finds secrets inside escaped JSON and maps the span back to raw text', () => {
+    const d = new Detector([rule({ pattern: '"api_key": ?"(?<secret>[A-Za-z0-9]{16})"', keywords: ['api_key'] })]);
+    const text = '{"msg":"{\\"api_key\\": \\"ABCDEFGHabcd1234\\"}"}';
+    const [m] = d.scan(text);
+    assert.ok(m);
+    assert.equal(text.slice(m.start, m.end), 'ABCDEFGHabcd1234');
+  });
+  it('drops placeholders and low-entropy values', () => {
+    const d = new Detector([rule({ minEntropy: 3 })]);
+    assert.deepEqual(d.scan('tok_xxxxxxxxxxxxxxxx tok_aaaaaaaaaaaaaaab'), []);
+  });
+  it('prefers a provider rule over a generic one on the same bytes', () => {
+    const d = new Detector([
+      rule({ id: 'generic-thing', generic: true, pattern: 'secret=(?<secret>\\S+)', keywords: ['secret='] }),
+      rule({ id: 'provider-thing' }),
+    ]);
+    const hits = d.scan('secret=tok_ABCDEFGHabcdefgh');
+    assert.deepEqual(hits.map((h) => h.ruleId), ['provider-thing']);
+  });
+  it('rejects unknown validators and duplicate ids with clear errors', () => {
+    assert.throws(() => new Detector([rule({ validators: ['nope'] })]), /unknown validator "nope"/);
+    assert.throws(() => new Detector([rule({}), rule({})]), /duplicate rule id test-rule/);
+  });
+  it('ships at least 150 rules that load into one detector', () => {
+    assert.ok(getDefaultDetector().rules.length >= 150, `only ${getDefaultDetector().rules.length} rules`);
+  });
+  it('expands sample templates deterministically', () => {
+    assert.equal(expandSample('ghp_{alnum:30}{crc32b62:6}'), expandSample('ghp_{alnum:30}{crc32b62:6}'));
+    assert.match(expandSample('ghp_{alnum:30}{crc32b62:6}'), /^ghp_[A-Za-z0-9]{36}$/);
+  });
+});

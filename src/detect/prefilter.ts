@@ -1,0 +1,81 @@
+/**
+ * Keyword prefilter: one Aho-Corasick automaton over every rule's keywords, compiled to a dense
+ * transition table over bytes (ASCII case folded), so a single pass over the text says which keywords
+ * occur and therefore which rules need their regex run at all.
+ */
+export class KeywordPrefilter {
+  readonly keywords: string[];
+  private readonly delta: Int32Array;
+  /** For each state, the keyword indexes that end there (including via suffix links), or undefined. */
+  private readonly outputs: Array<number[] | undefined>;
+
+  constructor(keywords: string[]) {
+    this.keywords = keywords.map((k) => k.toLowerCase());
+    const goto: Array<Map<number, number>> = [new Map()];
+    const out: number[][] = [[]];
+    this.keywords.forEach((keyword, index) => {
+      let state = 0;
+      for (const byte of Buffer.from(keyword, 'latin1')) {
+        let next = goto[state]!.get(byte);
+        if (next === undefined) {
+          next = goto.length;
+          goto.push(new Map());
+          out.push([]);
+          goto[state]!.set(byte, next);
+        }
+        state = next;
+      }
+      out[state]!.push(index);
+    });
+    const states = goto.length;
+    const delta = new Int32Array(states * 256);
+    const fail = new Int32Array(states);
+    const queue: number[] = [];
+    for (let c = 0; c < 256; c++) {
+      const next = goto[0]!.get(c) ?? 0;
+      delta[c] = next;
+      if (next !== 0) queue.push(next);
+    }
+    while (queue.length) {
+      const state = queue.shift()!;
+      out[state]!.push(...out[fail[state]!]!);
+      for (let c = 0; c < 256; c++) {
+        const next = goto[state]!.get(c);
+        if (next === undefined) {
+          delta[state * 256 + c] = delta[fail[state]! * 256 + c]!;
+        } else {
+          fail[next] = delta[fail[state]! * 256 + c]!;
+          delta[state * 256 + c] = next;
+          queue.push(next);
+        }
+      }
+    }
+    // Fold ASCII upper case onto lower case by copying the lower-case column.
+    for (let s = 0; s < states; s++) {
+      for (let c = 65; c <= 90; c++) delta[s * 256 + c] = delta[s * 256 + c + 32]!;
+    }
+    this.delta = delta;
+    this.outputs = out.map((o) => (o.length ? [...new Set(o)] : undefined));
+  }
+
+  /** Marks `seen[k] = 1` for every keyword k present in text; returns how many distinct keywords were seen. */
+  scan(text: string, seen: Uint8Array): number {
+    const { delta, outputs } = this;
+    let state = 0;
+    let found = 0;
+    for (let i = 0, n = text.length; i < n; i++) {
+      const c = text.charCodeAt(i);
+      state = delta[(state << 8) + (c < 256 ? c : 0)]!;
+      const hits = outputs[state];
+      if (hits !== undefined) {
+        for (const k of hits) {
+          if (seen[k] === 0) {
+            seen[k] = 1;
+            found++;
+          }
+        }
+      }
+    }
+    return found;
+  }
+}
