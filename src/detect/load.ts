@@ -4,8 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject } from 'ajv';
 import { checkSync } from 'recheck';
 import { parseDocument } from 'yaml';
-import { Detector, type DetectorAllowlist } from './engine.js';
-import type { RuleFile, RuleSpec } from './types.js';
+import { Detector } from './engine.js';
+import type { FileAllowlist, RuleFile, RuleSpec } from './types.js';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 export const SHIPPED_RULES_DIR = join(HERE, 'rules');
@@ -20,7 +20,7 @@ export interface LoadedRuleFile {
   path: string;
   provider?: string;
   rules: RuleSpec[];
-  allowlist?: RuleFile['allowlist'] & DetectorAllowlist & { paths?: string[]; fingerprints?: string[] };
+  allowlist?: FileAllowlist;
   disable?: string[];
 }
 
@@ -41,7 +41,7 @@ export function loadRuleFile(path: string, options: { checkPatterns?: boolean } 
     throw new RuleFileError(`${path}: cannot read: ${(err as Error).message}`);
   }
   if (!validate(data)) throw new RuleFileError(`${path}: ${describe(validate.errors)}`);
-  const file = data as RuleFile & LoadedRuleFile;
+  const file = data as RuleFile;
   const rules = (file.rules ?? []).map((r) => ({ ...r, provider: r.provider ?? file.provider }) as RuleSpec);
   for (const rule of rules) {
     try {

@@ -50,9 +50,21 @@ export interface RuleSpec {
   samples: RuleSamples;
 }
 
+export interface FileAllowlist {
+  /** Path regexes that `warden detect` does not read. */
+  paths?: string[];
+  regexes?: string[];
+  stopwords?: string[];
+  /** Keyed fingerprints of known test keys to ignore. */
+  fingerprints?: string[];
+}
+
+/** A rule file: a provider's shipped rules, or a user's extra rules, allowlist and disabled ids. */
 export interface RuleFile {
-  provider: string;
-  rules: Array<Omit<RuleSpec, 'provider'> & { provider?: string }>;
+  provider?: string;
+  rules?: Array<Omit<RuleSpec, 'provider'> & { provider?: string }>;
+  allowlist?: FileAllowlist;
+  disable?: string[];
 }
 
 /** A secret found in text. Offsets are UTF-16 indexes into the scanned string; `end` is exclusive. */

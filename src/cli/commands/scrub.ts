@@ -1,0 +1,70 @@
+import { createReadStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { Option, type Command } from 'commander';
+import { UsageError } from '../../errors.js';
+import { loadDetector, RuleFileError } from '../../detect/index.js';
+import { createScrubStream, DEFAULT_MAX_LINE_BYTES, MASK_STYLES, type MaskStyle, type ScrubFormat } from '../../scrub/index.js';
+import { parseByteSize } from '../parse.js';
+
+export function registerScrub(program: Command): void {
+  program
+    .command('scrub')
+    .description('Redact credentials from logs: stdin (or files) to stdout, line by line, with bounded memory.')
+    .argument('[files...]', 'files to read in order (default: stdin; - also means stdin)')
+    .addOption(new Option('--format <format>', 'text, ndjson (also redacts credential-named fields), or auto').choices(['text', 'ndjson', 'auto']).default('auto'))
+    .addOption(new Option('--mask <style>', 'full: [REDACTED:rule]; partial: keeps a non-secret prefix and the last 4; fingerprint: rule plus keyed HMAC').choices([...MASK_STYLES]).default('full'))
+    .option('--rules <path...>', 'extra rule files or folders (same schema as the shipped rules)')
+    .option('--max-line-bytes <size>', 'withhold lines longer than this (e.g. 8MB)', String(DEFAULT_MAX_LINE_BYTES))
+    .option('--stats', 'print lines, bytes and redactions per rule to stderr when done')
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 success; 2 bad usage or unreadable input.
+Fingerprint masks use WARDEN_FINGERPRINT_KEY, or a key file created on first use
+(~/.config/warden/fingerprint.key).
+
+Examples:
+  kubectl logs deploy/gateway | warden scrub --format ndjson > clean.log
+  warden scrub --mask fingerprint --stats app.log > app.clean.log`,
+    )
+    .action(async (files: string[], opts: { format: ScrubFormat; mask: MaskStyle; rules?: string[]; maxLineBytes: string; stats?: boolean }) => {
+      let detector;
+      try {
+        detector = loadDetector({ ruleFiles: opts.rules ?? [] }).detector;
+      } catch (err) {
+        if (err instanceof RuleFileError) throw new UsageError(err.message);
+        throw err;
+      }
+      const stream = createScrubStream({ format: opts.format, mask: opts.mask, detector, maxLineBytes: parseByteSize(opts.maxLineBytes, '--max-line-bytes') });
+      const inputs = files.length ? files : ['-'];
+      const started = process.hrtime.bigint();
+      try {
+        await pipeline(
+          async function* () {
+            for (const file of inputs) {
+              const source = file === '-' ? process.stdin : createReadStream(file);
+              for await (const chunk of source) yield chunk as Buffer;
+            }
+          },
+          stream,
+          process.stdout,
+        );
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        if (e.code === 'EPIPE') return;
+        if (e.code === 'ENOENT' || e.code === 'EACCES' || e.code === 'EISDIR') throw new UsageError(`cannot read ${e.path ?? 'input'}: ${e.code}`);
+        throw err;
+      }
+      if (opts.stats) {
+        const s = stream.stats;
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        const lines = [
+          `lines ${s.lines}  bytes ${s.bytes}  withheld-lines ${s.withheldLines}  ${(s.bytes / 1e6 / Math.max(seconds, 1e-9)).toFixed(1)} MB/s`,
+          ...Object.entries(s.redactions)
+            .sort((a, b) => b[1] - a[1])
+            .map(([rule, n]) => `  ${String(n).padStart(8)}  ${rule}`),
+        ];
+        process.stderr.write(lines.join('\n') + '\n');
+      }
+    });
+}

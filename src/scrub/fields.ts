@@ -1,0 +1,212 @@
+/**
+ * Structure-aware redaction for NDJSON: values of fields whose names mark credentials are secret
+ * whatever they look like. This finds their spans in the raw line so the line is rewritten in place
+ * (clean bytes stay byte-identical; no parse-and-reserialise).
+ */
+
+const SENSITIVE_NAMES = new Set([
+  'authorization', 'proxy_authorization', 'cookie', 'set_cookie', 'x_api_key', 'api_key', 'apikey', 'x_auth_token',
+  'password', 'passwd', 'pwd', 'pass', 'secret', 'client_secret', 'private_key', 'access_token', 'refresh_token',
+  'id_token', 'token', 'auth_token', 'session_token', 'sessionid', 'session_id_token', 'x_clickhouse_key',
+  'x_amz_security_token', 'secret_key', 'access_key', 'secret_access_key', 'aws_secret_access_key', 'api_token',
+  'bearer', 'credentials', 'credential', 'x_goog_api_key', 'openai_api_key', 'anthropic_api_key', 'x_access_token',
+]);
+
+/** Names that end like credentials but are counts and metadata that fill AI logs. */
+const BENIGN_NAMES = new Set([
+  'token_count', 'tokens', 'prompt_tokens', 'completion_tokens', 'total_tokens', 'max_tokens', 'max_new_tokens',
+  'tokenizer', 'key_id', 'api_version', 'page_token', 'next_token', 'next_page_token', 'continuation_token',
+  'token_type', 'secret_name', 'password_changed', 'password_policy', 'cached_tokens', 'reasoning_tokens',
+]);
+
+const SUFFIXES = ['_secret', '_password', '_token', '_api_key', '_apikey', '_access_key', '_private_key', '_passwd'];
+
+export function isSensitiveFieldName(name: string): boolean {
+  const n = name.toLowerCase().replace(/-/g, '_');
+  if (BENIGN_NAMES.has(n)) return false;
+  if (SENSITIVE_NAMES.has(n)) return true;
+  return SUFFIXES.some((s) => n.endsWith(s));
+}
+
+/** Quick test before tokenising a line: does it name any field that could be sensitive? */
+export const SENSITIVE_HINT = /authori|cookie|key|pass|pwd|secret|token|credential|bearer|sessionid/i;
+
+export interface FieldSpan {
+  /** Raw offsets of the value: for a string, its contents without quotes; otherwise the whole value. */
+  start: number;
+  end: number;
+  /** The value was not a string: the replacement must bring its own quotes. */
+  quote: boolean;
+  field: string;
+}
+
+const MAX_DEPTH = 256;
+
+class Cursor {
+  i: number;
+  constructor(
+    readonly s: string,
+    start: number,
+    readonly end: number,
+  ) {
+    this.i = start;
+  }
+  ws(): void {
+    const { s } = this;
+    while (this.i < this.end) {
+      const c = s.charCodeAt(this.i);
+      if (c === 32 || c === 9 || c === 10 || c === 13) this.i++;
+      else break;
+    }
+  }
+}
+
+class NotJson extends Error {}
+
+/**
+ * Spans of sensitive values in one JSON text (an NDJSON line) between `start` and `end`; undefined
+ * when it is not a JSON object or array (the caller then relies on pattern rules alone).
+ */
+export function sensitiveFieldSpans(s: string, start = 0, end = s.length): FieldSpan[] | undefined {
+  const cur = new Cursor(s, start, end);
+  const spans: FieldSpan[] = [];
+  try {
+    cur.ws();
+    const c = s[cur.i];
+    if (c !== '{' && c !== '[') return undefined;
+    value(cur, spans, 0);
+    cur.ws();
+    if (cur.i !== end) return undefined;
+  } catch (err) {
+    if (err instanceof NotJson) return undefined;
+    throw err;
+  }
+  return spans;
+}
+
+interface Parsed {
+  start: number;
+  end: number;
+  kind: 'string' | 'other';
+  /** Decoded text for short strings (field names, header names); undefined for others. */
+  text?: string;
+}
+
+function value(cur: Cursor, spans: FieldSpan[], depth: number): Parsed {
+  if (depth > MAX_DEPTH) throw new NotJson();
+  cur.ws();
+  const { s } = cur;
+  const start = cur.i;
+  const c = s[cur.i];
+  if (c === '"') return string(cur);
+  if (c === '{') {
+    cur.i++;
+    const members: Array<{ name: string; value: Parsed }> = [];
+    cur.ws();
+    if (s[cur.i] === '}') {
+      cur.i++;
+    } else {
+      for (;;) {
+        cur.ws();
+        if (s[cur.i] !== '"') throw new NotJson();
+        const name = string(cur).text ?? '';
+        cur.ws();
+        if (s[cur.i] !== ':') throw new NotJson();
+        cur.i++;
+        const v = value(cur, spans, depth + 1);
+        members.push({ name, value: v });
+        if (isSensitiveFieldName(name)) addSpan(spans, v, name);
+        cur.ws();
+        if (s[cur.i] === ',') {
+          cur.i++;
+          continue;
+        }
+        if (s[cur.i] === '}') {
+          cur.i++;
+          break;
+        }
+        throw new NotJson();
+      }
+    }
+    // Header objects: {"name": "Authorization", "value": "Bearer …"}
+    const label = members.find((m) => /^(name|key|header)$/i.test(m.name) && m.value.text !== undefined);
+    if (label && isSensitiveFieldName(label.value.text!)) {
+      const v = members.find((m) => /^values?$/i.test(m.name));
+      if (v) addSpan(spans, v.value, label.value.text!);
+    }
+    return { start, end: cur.i, kind: 'other' };
+  }
+  if (c === '[') {
+    cur.i++;
+    const items: Parsed[] = [];
+    cur.ws();
+    if (s[cur.i] === ']') {
+      cur.i++;
+    } else {
+      for (;;) {
+        items.push(value(cur, spans, depth + 1));
+        cur.ws();
+        if (s[cur.i] === ',') {
+          cur.i++;
+          continue;
+        }
+        if (s[cur.i] === ']') {
+          cur.i++;
+          break;
+        }
+        throw new NotJson();
+      }
+    }
+    // Header pairs: ["Authorization", "Bearer …"]
+    if (items.length === 2 && items[0]!.text !== undefined && isSensitiveFieldName(items[0]!.text)) {
+      addSpan(spans, items[1]!, items[0]!.text);
+    }
+    return { start, end: cur.i, kind: 'other' };
+  }
+  // Number, true, false, null.
+  while (cur.i < cur.end && /[-+.0-9a-zA-Z]/.test(s[cur.i]!)) cur.i++;
+  if (cur.i === start) throw new NotJson();
+  const word = s.slice(start, cur.i);
+  if (!/^(?:true|false|null|-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)$/.test(word)) throw new NotJson();
+  return { start, end: cur.i, kind: 'other', ...(word === 'null' || word === 'true' || word === 'false' ? { text: word } : {}) };
+}
+
+function string(cur: Cursor): Parsed {
+  const { s } = cur;
+  const start = cur.i;
+  cur.i++;
+  let escaped = false;
+  while (cur.i < cur.end) {
+    const c = s.charCodeAt(cur.i);
+    if (c === 92) {
+      escaped = true;
+      cur.i += 2;
+      continue;
+    }
+    if (c === 34) {
+      cur.i++;
+      const raw = s.slice(start + 1, cur.i - 1);
+      let text: string | undefined;
+      if (raw.length <= 64) {
+        try {
+          text = escaped ? (JSON.parse(`"${raw}"`) as string) : raw;
+        } catch {
+          throw new NotJson();
+        }
+      }
+      return { start, end: cur.i, kind: 'string', ...(text !== undefined ? { text } : {}) };
+    }
+    if (c < 32) throw new NotJson();
+    cur.i++;
+  }
+  throw new NotJson();
+}
+
+function addSpan(spans: FieldSpan[], v: Parsed, field: string): void {
+  if (v.kind === 'string') {
+    if (v.end - v.start > 2) spans.push({ start: v.start + 1, end: v.end - 1, quote: false, field });
+    return;
+  }
+  if (v.text === 'null' || v.text === 'true' || v.text === 'false') return;
+  spans.push({ start: v.start, end: v.end, quote: true, field });
+}

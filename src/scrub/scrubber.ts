@@ -1,0 +1,155 @@
+import type { Detector, SecretMatch } from '../detect/index.js';
+import { SENSITIVE_HINT, sensitiveFieldSpans } from './fields.js';
+import { maskSecret, type MaskContext } from './mask.js';
+
+export type ScrubFormat = 'text' | 'ndjson' | 'auto';
+
+export interface ScrubStats {
+  lines: number;
+  bytes: number;
+  redactions: Record<string, number>;
+  /** Lines replaced whole because they could not be processed safely (too long). */
+  withheldLines: number;
+}
+
+export function emptyStats(): ScrubStats {
+  return { lines: 0, bytes: 0, redactions: {}, withheldLines: 0 };
+}
+
+interface Redaction {
+  start: number;
+  end: number;
+  ruleId: string;
+  secret: string;
+  /** Replaces a whole non-string JSON value: the mask needs its own quotes. */
+  quote: boolean;
+}
+
+/** Rule id reported for values redacted because of their field name rather than their shape. */
+export const FIELD_RULE_ID = 'sensitive-field';
+
+/**
+ * Redacts batches of complete lines. Holds the one piece of state that crosses lines: an open
+ * private-key block whose END has not come yet (its body lines stay redacted: fail closed).
+ */
+export class Scrubber {
+  readonly stats: ScrubStats = emptyStats();
+  private openBlock: { ruleId: string; end: RegExp; body: RegExp } | undefined;
+  private readonly keepPrefix = new Map<string, string>();
+  private readonly blocks = new Map<string, { end: RegExp; body: RegExp }>();
+
+  constructor(
+    private readonly detector: Detector,
+    private readonly format: ScrubFormat,
+    private readonly mask: MaskContext,
+  ) {
+    for (const { spec } of detector.rules) {
+      if (spec.keepPrefix) this.keepPrefix.set(spec.id, spec.keepPrefix);
+      if (spec.block) this.blocks.set(spec.id, { end: new RegExp(spec.block.end), body: new RegExp(spec.block.body) });
+    }
+  }
+
+  /** Scrubs `text`, a run of whole lines (the last may lack its terminator only at end of input). */
+  scrubLines(text: string): string {
+    const found = this.detector.scan(text);
+    const keep = new Uint8Array(found.length).fill(1);
+    let lineStart = 0;
+    let mi = 0;
+    const extra: Redaction[] = [];
+    while (lineStart < text.length) {
+      let lineEnd = text.indexOf('\n', lineStart);
+      const next = lineEnd === -1 ? text.length : lineEnd + 1;
+      if (lineEnd === -1) lineEnd = text.length;
+      const contentEnd = lineEnd > lineStart && text.charCodeAt(lineEnd - 1) === 13 ? lineEnd - 1 : lineEnd;
+      this.stats.lines++;
+
+      let scanFrom = lineStart;
+      if (this.openBlock) {
+        const endAt = this.openBlock.end.exec(text.slice(lineStart, contentEnd));
+        if (endAt) {
+          scanFrom = lineStart + endAt.index + endAt[0].length;
+          extra.push({ start: lineStart, end: scanFrom, ruleId: this.openBlock.ruleId, secret: text.slice(lineStart, scanFrom), quote: false });
+          this.openBlock = undefined;
+        } else if (this.openBlock.body.test(text.slice(lineStart, contentEnd))) {
+          if (contentEnd > lineStart) extra.push({ start: lineStart, end: contentEnd, ruleId: this.openBlock.ruleId, secret: text.slice(lineStart, contentEnd), quote: false });
+          scanFrom = next;
+        } else {
+          this.openBlock = undefined; // the key was cut off; this line is ordinary text again
+        }
+      }
+      // Drop pattern matches that fall inside a line the open block already took.
+      while (mi < found.length && found[mi]!.start < lineEnd) {
+        const m = found[mi]!;
+        if (m.start < scanFrom) keep[mi] = 0;
+        else if (m.unterminated) {
+          const block = this.blocks.get(m.ruleId);
+          if (block) this.openBlock = { ruleId: m.ruleId, ...block };
+        }
+        mi++;
+      }
+      if (this.format !== 'text' && scanFrom < contentEnd) {
+        const first = firstNonSpace(text, scanFrom, contentEnd);
+        if ((first === 123 || first === 91) && SENSITIVE_HINT.test(text.slice(scanFrom, contentEnd))) {
+          for (const f of sensitiveFieldSpans(text, scanFrom, contentEnd) ?? []) {
+            extra.push({ start: f.start, end: f.end, ruleId: FIELD_RULE_ID, secret: text.slice(f.start, f.end), quote: f.quote });
+          }
+        }
+      }
+      lineStart = next;
+    }
+    const all = merge(found.filter((_, i) => keep[i] === 1).map(toRedaction).concat(extra));
+    this.stats.bytes += text.length;
+    return this.apply(text, all);
+  }
+
+  private apply(text: string, spans: Redaction[]): string {
+    if (spans.length === 0) return text;
+    let out = '';
+    let at = 0;
+    for (const r of spans) {
+      out += text.slice(at, r.start);
+      const masked = maskSecret(r.ruleId, r.secret, this.mask, this.keepPrefix.get(r.ruleId));
+      // A span that crosses lines is masked line by line so no line is merged or dropped.
+      out += text
+        .slice(r.start, r.end)
+        .split(/(\r?\n)/)
+        .map((part, i) => (i % 2 === 1 ? part : part.length ? (r.quote ? `"${masked}"` : masked) : part))
+        .join('');
+      this.stats.redactions[r.ruleId] = (this.stats.redactions[r.ruleId] ?? 0) + 1;
+      at = r.end;
+    }
+    return out + text.slice(at);
+  }
+}
+
+function toRedaction(m: SecretMatch): Redaction {
+  return { start: m.start, end: m.end, ruleId: m.ruleId, secret: m.secret, quote: false };
+}
+
+function firstNonSpace(text: string, from: number, to: number): number {
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (c !== 32 && c !== 9) return c;
+  }
+  return -1;
+}
+
+/**
+ * Sorted, non-overlapping spans. A whole-value field span absorbs what lies inside it; otherwise a
+ * pattern match keeps its (more specific) rule id and the span grows to the union.
+ */
+function merge(spans: Redaction[]): Redaction[] {
+  spans.sort((a, b) => a.start - b.start || b.end - a.end);
+  const out: Redaction[] = [];
+  for (const r of spans) {
+    const last = out[out.length - 1];
+    if (!last || r.start >= last.end) {
+      out.push(r);
+      continue;
+    }
+    if (last.quote) continue;
+    const keep = last.ruleId === FIELD_RULE_ID && r.ruleId !== FIELD_RULE_ID ? r : last;
+    out[out.length - 1] = { ...keep, start: last.start, end: Math.max(last.end, r.end), quote: false };
+  }
+  return out;
+}
