@@ -28,8 +28,20 @@ export function isSensitiveFieldName(name: string): boolean {
   return SUFFIXES.some((s) => n.endsWith(s));
 }
 
-/** Quick test before tokenising a line: does it name any field that could be sensitive? */
-export const SENSITIVE_HINT = /authori|cookie|key|pass|pwd|secret|token|credential|bearer|sessionid/i;
+/**
+ * Finds quoted names followed by `:` (a key) or `,` (a header name in a pair) that could be
+ * sensitive; only lines where one really is get tokenised, so "prompt_tokens" costs one regex step.
+ */
+const NAME_HINT = /"([^"\\\n]{0,40}?(?:authori|cookie|key|pass|pwd|secret|token|credential|bearer|session)[^"\\\n]{0,40}?)"[ \t]*[:,]/gi;
+
+/** Offsets in `text` of quoted names that are sensitive field names, in order. */
+export function sensitiveNameOffsets(text: string): number[] {
+  const out: number[] = [];
+  NAME_HINT.lastIndex = 0;
+  let m: RegExpExecArray | null;
+  while ((m = NAME_HINT.exec(text)) !== null) if (isSensitiveFieldName(m[1]!)) out.push(m.index);
+  return out;
+}
 
 export interface FieldSpan {
   /** Raw offsets of the value: for a string, its contents without quotes; otherwise the whole value. */

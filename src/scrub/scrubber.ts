@@ -1,5 +1,5 @@
 import type { Detector, SecretMatch } from '../detect/index.js';
-import { SENSITIVE_HINT, sensitiveFieldSpans } from './fields.js';
+import { sensitiveFieldSpans, sensitiveNameOffsets } from './fields.js';
 import { maskSecret, type MaskContext } from './mask.js';
 
 export type ScrubFormat = 'text' | 'ndjson' | 'auto';
@@ -52,6 +52,8 @@ export class Scrubber {
   /** Scrubs `text`, a run of whole lines (the last may lack its terminator only at end of input). */
   scrubLines(text: string): string {
     const found = this.detector.scan(text);
+    const names = this.format === 'text' ? [] : sensitiveNameOffsets(text);
+    let ni = 0;
     const keep = new Uint8Array(found.length).fill(1);
     let lineStart = 0;
     let mi = 0;
@@ -87,9 +89,14 @@ export class Scrubber {
         }
         mi++;
       }
-      if (this.format !== 'text' && scanFrom < contentEnd) {
+      let namesHere = false;
+      while (ni < names.length && names[ni]! < lineEnd) {
+        namesHere ||= names[ni]! >= scanFrom;
+        ni++;
+      }
+      if (namesHere && scanFrom < contentEnd) {
         const first = firstNonSpace(text, scanFrom, contentEnd);
-        if ((first === 123 || first === 91) && SENSITIVE_HINT.test(text.slice(scanFrom, contentEnd))) {
+        if (first === 123 || first === 91) {
           for (const f of sensitiveFieldSpans(text, scanFrom, contentEnd) ?? []) {
             extra.push({ start: f.start, end: f.end, ruleId: FIELD_RULE_ID, secret: text.slice(f.start, f.end), quote: f.quote });
           }

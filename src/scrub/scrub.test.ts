@@ -1,0 +1,150 @@
+import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
+import { describe, it } from 'node:test';
+import { expandSample } from '../detect/index.js';
+import { createScrubStream, scrub, withheldMarker, type ScrubOptions } from './index.js';
+
+const OPENAI = expandSample('sk-proj-{alnum_-:74}T3BlbkFJ{alnum_-:74}');
+const PEM_BODY = [expandSample('{base64:64}'), expandSample('{base64:64}'), expandSample('{base64:40}==')];
+
+/** Feeds `input` through a scrub stream in chunks of the given sizes (cycled) and returns the output bytes. */
+async function throughStream(input: Buffer, chunkSizes: number[], options: ScrubOptions = {}): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for (let at = 0, i = 0; at < input.length; i++) {
+    const size = chunkSizes[i % chunkSizes.length]!;
+    chunks.push(input.subarray(at, at + size));
+    at += size;
+  }
+  const out: Buffer[] = [];
+  const stream = Readable.from(chunks).pipe(createScrubStream(options));
+  for await (const c of stream) out.push(c as Buffer);
+  return Buffer.concat(out);
+}
+
+describe('scrub (string)', () => {
+  it('redacts a provider key and leaves the rest of the line alone', () => {
+    assert.equal(scrub(`export OPENAI_API_KEY=${OPENAI}\n`), 'export OPENAI_API_KEY=[REDACTED:openai-project-key]\n');
+  });
+  it('keeps the non-secret prefix and last 4 with --mask partial', () => {
+    assert.equal(scrub(`k=${OPENAI}`, { mask: 'partial' }), `k=sk-proj-[REDACTED:openai-project-key]${OPENAI.slice(-4)}`);
+  });
+  it('fingerprints the same secret the same way, and different secrets differently', () => {
+    const key = Buffer.from('test-key');
+    const other = expandSample('sk-proj-{alnum_-:74}T3BlbkFJ{alnum_-:74}', 7);
+    const out = scrub(`${OPENAI}\n${OPENAI}\n${other}\n`, { mask: 'fingerprint', fingerprintKey: key }).split('\n');
+    assert.match(out[0]!, /^\[REDACTED:openai-project-key:[0-9a-f]{16}\]$/);
+    assert.equal(out[0], out[1]);
+    assert.notEqual(out[0], out[2]);
+    assert.ok(!out.join('\n').includes(OPENAI.slice(20, 40)));
+  });
+  it('redacts credential-named NDJSON fields at any depth and keeps the line valid JSON', () => {
+    const line = JSON.stringify({
+      req: { headers: { Authorization: 'Bearer abc', 'X-Api-Key': 'short1', cookie: 'sid=1' }, body: { password: 12345, nested: [{ client_secret: 'cs' }] } },
+      headerList: [['authorization', 'Basic dXNlcjpwYXNz'], ['accept', 'json']],
+      pairs: [{ name: 'Proxy-Authorization', value: 'Bearer zzz' }],
+      usage: { prompt_tokens: 10, completion_tokens: 5, max_tokens: 100 },
+      token_count: 3,
+      apiKey: null,
+    });
+    const out = scrub(line, { format: 'ndjson' });
+    const parsed = JSON.parse(out);
+    assert.equal(parsed.req.headers.Authorization, '[REDACTED:sensitive-field]');
+    assert.equal(parsed.req.headers['X-Api-Key'], '[REDACTED:sensitive-field]');
+    assert.equal(parsed.req.headers.cookie, '[REDACTED:sensitive-field]');
+    assert.equal(parsed.req.body.password, '[REDACTED:sensitive-field]');
+    assert.equal(parsed.req.body.nested[0].client_secret, '[REDACTED:sensitive-field]');
+    assert.equal(parsed.headerList[0][1], '[REDACTED:sensitive-field]');
+    assert.equal(parsed.headerList[1][1], 'json');
+    assert.equal(parsed.pairs[0].value, '[REDACTED:sensitive-field]');
+    assert.deepEqual(parsed.usage, { prompt_tokens: 10, completion_tokens: 5, max_tokens: 100 });
+    assert.equal(parsed.token_count, 3);
+    assert.equal(parsed.apiKey, null);
+  });
+  it('finds a key inside an escaped JSON string and keeps the outer JSON valid', () => {
+    const inner = JSON.stringify({ config: `key=${OPENAI}` });
+    const line = JSON.stringify({ msg: inner });
+    const out = scrub(line, { format: 'ndjson' });
+    assert.ok(!out.includes(OPENAI));
+    assert.equal(JSON.parse(JSON.parse(out).msg).config, 'key=[REDACTED:openai-project-key]');
+  });
+  it('leaves a non-JSON line in ndjson mode to the pattern rules', () => {
+    assert.equal(scrub(`plain ${OPENAI} text`, { format: 'ndjson' }), 'plain [REDACTED:openai-project-key] text');
+  });
+  it('redacts a multi-line private key whole, one marker per line, keeping the line count', () => {
+    const text = ['before', '-----BEGIN RSA PRIVATE KEY-----', ...PEM_BODY, '-----END RSA PRIVATE KEY-----', 'after', ''].join('\n');
+    const out = scrub(text).split('\n');
+    assert.equal(out.length, text.split('\n').length);
+    assert.equal(out[0], 'before');
+    assert.deepEqual(out.slice(1, 6), Array(5).fill('[REDACTED:private-key]'));
+    assert.equal(out[6], 'after');
+  });
+  it('keeps a private key redacted when its END line never comes, and resumes on ordinary text', () => {
+    const text = ['-----BEGIN OPENSSH PRIVATE KEY-----', ...PEM_BODY, 'GET /health 200 ok'].join('\n');
+    const out = scrub(text).split('\n');
+    assert.deepEqual(out.slice(0, 4), Array(4).fill('[REDACTED:private-key]'));
+    assert.equal(out[4], 'GET /health 200 ok');
+  });
+});
+
+describe('createScrubStream', () => {
+  it('passes clean bytes through byte-identical, including binary, invalid UTF-8 and CRLF', async () => {
+    const input = Buffer.concat([
+      Buffer.from('line one\r\nline two\n'),
+      Buffer.from([0xff, 0xfe, 0x00, 0x80, 0x0a, 0xc3, 0x28, 0x0a]),
+      Buffer.from('ünïcødé ✓ 🙂\nno newline at end'),
+    ]);
+    for (const sizes of [[1], [3, 5], [4096]]) assert.deepEqual(await throughStream(input, sizes), input);
+  });
+  it('finds a secret split across read chunks', async () => {
+    const input = Buffer.from(`a\nAuthorization: Bearer ${OPENAI}\nb\n`);
+    for (const sizes of [[1], [7], [50, 3]]) {
+      const out = (await throughStream(input, sizes)).toString();
+      assert.ok(!out.includes(OPENAI.slice(10, 30)), `leaked with chunks ${sizes}`);
+      assert.equal(out.split('\n').length, 4);
+    }
+  });
+  it('redacts a private key spread over chunk boundaries', async () => {
+    const text = ['x', '-----BEGIN PRIVATE KEY-----', ...PEM_BODY, '-----END PRIVATE KEY-----', 'y', ''].join('\n');
+    const out = (await throughStream(Buffer.from(text), [9])).toString();
+    for (const body of PEM_BODY) assert.ok(!out.includes(body.slice(0, 20)));
+    assert.deepEqual(out.split('\n').slice(-2), ['y', '']);
+  });
+  it('withholds an overlong line with a marker, keeping every other line and the order', async () => {
+    const long = 'A'.repeat(5000) + OPENAI;
+    const input = Buffer.from(`first\n${long}\nlast ${OPENAI}\nend`);
+    for (const sizes of [[1000], [64], [100_000]]) {
+      const stream = createScrubStream({ maxLineBytes: 1024 });
+      const out: Buffer[] = [];
+      const chunks: Buffer[] = [];
+      for (let at = 0; at < input.length; at += sizes[0]!) chunks.push(input.subarray(at, at + sizes[0]!));
+      for await (const c of Readable.from(chunks).pipe(stream)) out.push(c as Buffer);
+      const lines = Buffer.concat(out).toString().split('\n');
+      assert.deepEqual(lines, ['first', withheldMarker(long.length), 'last [REDACTED:openai-project-key]', 'end']);
+      assert.equal(stream.stats.withheldLines, 1);
+      assert.equal(stream.stats.lines, 4);
+    }
+  });
+  it('withholds an overlong final line without a newline', async () => {
+    const out = (await throughStream(Buffer.from('ok\n' + 'B'.repeat(3000)), [512], { maxLineBytes: 1000 })).toString();
+    assert.equal(out, 'ok\n' + withheldMarker(3000));
+  });
+  it('never drops, merges or reorders lines under random chunking', async () => {
+    const lines: string[] = [];
+    for (let i = 0; i < 3000; i++) lines.push(i % 97 === 0 ? `{"i":${i},"api_key":"${OPENAI}"}` : `{"i":${i},"msg":"hello ${'x'.repeat(i % 300)}"}`);
+    const input = Buffer.from(lines.join('\n') + '\n');
+    const out = (await throughStream(input, [1, 17, 4096, 333, 65536])).toString().split('\n');
+    assert.equal(out.length, lines.length + 1);
+    for (let i = 0; i < lines.length; i++) {
+      if (i % 97 === 0) assert.equal(JSON.parse(out[i]!).api_key, '[REDACTED:openai-project-key]');
+      else assert.equal(out[i], lines[i]);
+    }
+  });
+  it('counts lines, bytes and redactions per rule', async () => {
+    const stream = createScrubStream();
+    const input = `a ${OPENAI}\nb\n`;
+    for await (const _ of Readable.from([Buffer.from(input)]).pipe(stream)) void _;
+    assert.equal(stream.stats.lines, 2);
+    assert.equal(stream.stats.bytes, Buffer.byteLength(input));
+    assert.deepEqual(stream.stats.redactions, { 'openai-project-key': 1 });
+  });
+});
