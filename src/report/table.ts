@@ -1,0 +1,30 @@
+import type { Severity } from '../detect/index.js';
+import type { ReportFinding } from './types.js';
+
+const SEVERITY_COLOR: Record<Severity, number> = { critical: 35, high: 31, medium: 33, low: 36, info: 90 };
+
+export interface TableOptions {
+  color?: boolean;
+}
+
+/** `where  severity  rule  fingerprint  title`, one finding a line, columns aligned; empty input gives ''. */
+export function formatTable(findings: readonly ReportFinding[], options: TableOptions = {}): string {
+  if (findings.length === 0) return '';
+  const rows = findings.map((f) => [where(f), f.severity, f.ruleId, f.fingerprint, f.message ?? f.title]);
+  const header = ['LOCATION', 'SEVERITY', 'RULE', 'FINGERPRINT', 'TITLE'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[], severity?: Severity) =>
+    cells
+      .map((c, i) => {
+        const padded = i === cells.length - 1 ? c : c.padEnd(widths[i]!);
+        return i === 1 && severity && options.color ? `\u001b[${SEVERITY_COLOR[severity]}m${padded}\u001b[0m` : padded;
+      })
+      .join('  ');
+  return [line(header), ...rows.map((r, i) => line(r, findings[i]!.severity))].join('\n') + '\n';
+}
+
+function where(f: ReportFinding): string {
+  const { uri, line, column } = f.location;
+  if (line === undefined) return uri;
+  return column === undefined ? `${uri}:${line}` : `${uri}:${line}:${column}`;
+}
