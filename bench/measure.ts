@@ -1,0 +1,40 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+
+export interface Measurement {
+  seconds: number;
+  peakRssMB: number;
+  exitCode: number | null;
+}
+
+function peakRssKB(pid: number): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Runs a command with stdout to /dev/null, timing it and sampling its peak RSS (VmHWM) from /proc. */
+export function measure(command: string, args: string[], options: { cwd?: string; stdin?: string } = {}): Promise<Measurement> {
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    const child = spawn(command, args, { cwd: options.cwd, stdio: ['ignore', 'ignore', 'inherit'] });
+    let peak = 0;
+    const timer = setInterval(() => {
+      peak = Math.max(peak, peakRssKB(child.pid!));
+    }, 10);
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      clearInterval(timer);
+      resolve({ seconds: Number(process.hrtime.bigint() - started) / 1e9, peakRssMB: peak / 1024, exitCode: code });
+    });
+  });
+}
+
+export function machineLine(): string {
+  const cpu = os.cpus()[0]?.model ?? 'unknown cpu';
+  return `node ${process.version}, ${os.platform()} ${os.arch()}, ${os.cpus().length} x ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB`;
+}
