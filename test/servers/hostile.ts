@@ -1,0 +1,89 @@
+/**
+ * A TCP peer that misbehaves on purpose, for probe tests that prove a hostile or broken service yields no
+ * false finding and never hangs a scan. It speaks no vendor protocol; each mode is one way real peers go
+ * wrong on the wire.
+ * - silent: accepts and reads, never answers.
+ * - garbage: answers every read (and the connect) with bytes that parse as no protocol.
+ * - huge-banner: floods bytes from the connect until the client goes away.
+ * - close-mid-handshake: answers the first read with a few plausible bytes, then closes.
+ * - tls: answers like a TLS server on a plain port (a fatal TLS alert record).
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+
+export type HostileMode = 'silent' | 'garbage' | 'huge-banner' | 'close-mid-handshake' | 'tls';
+export const HOSTILE_MODES: readonly HostileMode[] = ['silent', 'garbage', 'huge-banner', 'close-mid-handshake', 'tls'];
+
+export interface TestServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Binds a server on 127.0.0.1 (port 0: any free port) and tracks sockets so close() never waits on a client. */
+export async function listenLoopback(server: Server, port = 0): Promise<TestServer> {
+  const sockets = new Set<Socket>();
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('error', () => s.destroy());
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('server has no TCP address');
+  return {
+    port: address.port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+// Bytes that no probe's framing accepts: high bit set, no line ends, no length prefix that fits.
+const GARBAGE = Buffer.from('ff fe 13 37 c3 28 a0 a1 e2 28 a1 f0 28 8c bc 00 7f ee dd cc'.replace(/ /g, ''), 'hex');
+const TLS_ALERT = Buffer.from('15030100020228', 'hex');
+const FLOOD_CHUNK = Buffer.alloc(64 * 1024, 0x41);
+const FLOOD_LIMIT = 64 * 1024 * 1024;
+
+function flood(socket: Socket): void {
+  let sent = 0;
+  const pump = () => {
+    while (!socket.destroyed && sent < FLOOD_LIMIT) {
+      sent += FLOOD_CHUNK.length;
+      if (!socket.write(FLOOD_CHUNK)) return void socket.once('drain', pump);
+    }
+    socket.end();
+  };
+  pump();
+}
+
+export function startHostileServer(mode: HostileMode, port = 0): Promise<TestServer> {
+  const server = createServer((socket) => {
+    switch (mode) {
+      case 'silent':
+        socket.resume();
+        break;
+      case 'garbage':
+        socket.write(GARBAGE);
+        socket.on('data', () => socket.write(GARBAGE));
+        break;
+      case 'huge-banner':
+        socket.resume();
+        flood(socket);
+        break;
+      case 'close-mid-handshake':
+        socket.once('data', () => {
+          socket.write(Buffer.from([0x00, 0x00, 0x01]));
+          socket.end();
+        });
+        break;
+      case 'tls':
+        socket.once('data', () => socket.end(TLS_ALERT));
+        break;
+    }
+  });
+  return listenLoopback(server, port);
+}
