@@ -1,0 +1,38 @@
+import type { Severity } from '../types.js';
+
+/**
+ * A piece of some source's text: whole lines, except that an overlong line is cut into overlapping
+ * pieces. The detector never learns which source (file, folder, stdin, dump) it came from.
+ */
+export interface Fragment {
+  /** Display path of the source. */
+  path: string;
+  text: string;
+  /** 1-based line of `text[0]`. */
+  line: number;
+  /** 0-based column (UTF-16 units) of `text[0]` within its line; non-zero only inside a cut line. */
+  column: number;
+  /** Only matches starting before this index belong to this fragment; the rest are the next piece's. */
+  ownedEnd: number;
+}
+
+/** Something not read, and why: it is reported, never silently dropped. */
+export interface SourceNote {
+  path: string;
+  reason: 'binary' | 'unreadable' | 'not-found';
+  detail?: string;
+}
+
+/** A credential found in a file: where and what kind, with a keyed fingerprint, never the secret. */
+export interface FileFinding {
+  path: string;
+  line: number;
+  column: number;
+  endLine: number;
+  endColumn: number;
+  ruleId: string;
+  title: string;
+  provider: string;
+  severity: Severity;
+  fingerprint: string;
+}
