@@ -3,7 +3,7 @@
  * design, so it only identifies the server; a count-only range over the whole keyspace is the request
  * that needs authorisation when auth is enabled.
  */
-import { countCredentials, isConversationValue } from '../sampling.js';
+import { inspectRows, rateExposure } from '../evidence.js';
 import { httpGet, httpRequest, type HttpReply } from '../transports/http.js';
 import { isFailure, type TransportFailure } from '../transports/result.js';
 import { levelAllowed, type Assessment, type Evidence, type Fingerprint, type Probe, type ProbeContext, type TableEvidence } from '../types.js';
@@ -87,23 +87,21 @@ async function assess(ctx: ProbeContext, fp: Fingerprint): Promise<Assessment> {
       evidence.notes.push(`${secretCount} Kubernetes Secrets are stored under /registry/secrets/`);
     }
   }
-  let critical = false;
   if (levelAllowed('sample', ctx.maxLevel) && ctx.sample > 0 && keys > 0) {
     const sampled = await range(ctx, { ...ALL_KEYS, limit: ctx.sample }, 1024 * 1024);
     const kvs = isFailure(sampled) ? undefined : parseJson<RangeReply>(sampled.reply)?.kvs;
     if (!kvs) evidence.notes.push('sampling failed: no range result');
     else {
-      const values = kvs.map((kv) => Buffer.from(kv.value ?? '', 'base64').toString('utf8'));
-      const credentials = countCredentials(ctx.detector, values);
-      const conversation = values.some(isConversationValue);
-      tables[0] = { name: 'keys', rows: keys, sampledRows: values.length, credentials, conversationColumns: conversation ? ['value'] : [] };
-      critical = credentials.total > 0 || conversation;
+      const rows = kvs.map((kv) => ({ value: Buffer.from(kv.value ?? '', 'base64').toString('utf8') }));
+      tables[0] = { name: 'keys', rows: keys, ...inspectRows(rows, ctx.detector) };
     }
   }
   if (tables.length) evidence.databases = [{ name: 'etcd', tables }];
+  const severity = rateExposure('none', 'data-store', evidence);
+  const critical = severity === 'critical';
   return {
     auth: 'none',
-    severity: critical ? 'critical' : 'high',
+    severity,
     title: critical ? 'etcd open without authentication, stored values hold credentials or chat content' : 'etcd open without authentication',
     evidence,
     reproduce,

@@ -3,7 +3,7 @@
  * Memcached has no users unless built with SASL (binary protocol only) or started with an auth file
  * (`-Y`), so any peer that answers `stats` is reachable without authentication.
  */
-import { countCredentials, isConversationValue } from '../sampling.js';
+import { inspectRows, rateExposure } from '../evidence.js';
 import { connectTcp, TcpConnection, tcpExchange, untilLine, type FrameCheck } from '../transports/tcp.js';
 import { isFailure } from '../transports/result.js';
 import { levelAllowed, type Assessment, type Evidence, type Fingerprint, type Probe, type ProbeContext } from '../types.js';
@@ -103,22 +103,19 @@ async function assess(ctx: ProbeContext, fp: Fingerprint): Promise<Assessment> {
     evidence.notes.push(`curr_items=${items}`, `bytes=${stats.get('bytes') ?? '?'}`);
     evidence.databases = [{ name: 'memcached', tables: [{ name: 'items', rows: items }] }];
   }
-  let critical = false;
   if (levelAllowed('sample', ctx.maxLevel) && ctx.sample > 0 && items > 0) {
     const values = await sampleValues(ctx, Math.min(ctx.sample, MAX_SAMPLE_KEYS));
     if (values === undefined) evidence.notes.push('sampling failed: the server stopped answering');
     else {
-      const credentials = countCredentials(ctx.detector, values);
-      const conversation = values.some(isConversationValue);
-      evidence.databases = [
-        { name: 'memcached', tables: [{ name: 'items', rows: items, sampledRows: values.length, credentials, conversationColumns: conversation ? ['value'] : [] }] },
-      ];
-      critical = credentials.total > 0 || conversation;
+      const inspected = inspectRows(values.map((value) => ({ value })), ctx.detector);
+      evidence.databases = [{ name: 'memcached', tables: [{ name: 'items', rows: items, ...inspected }] }];
     }
   }
+  const severity = rateExposure('none', 'data-store', evidence);
+  const critical = severity === 'critical';
   return {
     auth: 'none',
-    severity: critical ? 'critical' : 'high',
+    severity,
     title: critical ? 'Memcached open without authentication, cached values hold credentials or chat content' : 'Memcached open without authentication',
     evidence,
     reproduce,
