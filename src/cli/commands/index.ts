@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
+import { registerDetect } from './detect.js';
 import { registerScrub } from './scrub.js';
 
 /** Each capability registers its own subcommand; add a line here when adding one. */
-export const COMMANDS: Array<(program: Command) => void> = [registerScrub];
+export const COMMANDS: Array<(program: Command) => void> = [registerDetect, registerScrub];

@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { expandSample } from '../../detect/index.js';
+import { runCli } from '../../../test/helpers/cli.js';
+
+const KEY = 'sk-proj-' + expandSample('{alnum_-:40}', 21) + 'T3BlbkFJ' + expandSample('{alnum_-:40}', 22);
+const SECOND = 'sk-proj-' + expandSample('{alnum:44}', 23) + 'T3BlbkFJ' + expandSample('{alnum:44}', 24);
+const env = { WARDEN_FINGERPRINT_KEY: 'cli-test-key' };
+
+let dir: string;
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'warden-detect-cli-'));
+  writeFileSync(join(dir, 'app.env'), `NAME=x\nOPENAI_API_KEY=${KEY}\n`);
+  writeFileSync(join(dir, 'clean.txt'), 'nothing here\n');
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('warden detect', () => {
+  it('table: exits 1 and names file, line, column, rule and fingerprint, never the key', async () => {
+    const r = await runCli(['detect', dir], { env });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stdout, new RegExp(`${join(dir, 'app.env')}:2:16\\s+critical\\s+openai-project-key\\s+[0-9a-f]{16}`));
+    assert.ok(!r.stdout.includes(KEY) && !r.stderr.includes(KEY));
+    assert.match(r.stderr, /2 file\(s\) read, 1 finding/);
+  });
+
+  it('exits 0 on clean input, 2 on a missing path or bad option', async () => {
+    assert.equal((await runCli(['detect', join(dir, 'clean.txt')], { env })).code, 0);
+    const missing = await runCli(['detect', join(dir, 'nope')], { env });
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /no such file or folder/);
+    assert.equal((await runCli(['detect', dir, '--format', 'xml'], { env })).code, 2);
+  });
+
+  it('json and sarif from stdin', async () => {
+    const json = await runCli(['detect', '-', '--format', 'json'], { env, input: `a\n  token: ${KEY}\n` });
+    assert.equal(json.code, 1);
+    const doc = JSON.parse(json.stdout);
+    assert.deepEqual(doc.findings[0].location, { uri: '<stdin>', line: 2, column: 10, endLine: 2, endColumn: 10 + KEY.length });
+    const sarif = await runCli(['detect', dir, '--format', 'sarif'], { env });
+    const log = JSON.parse(sarif.stdout);
+    assert.equal(log.version, '2.1.0');
+    assert.equal(log.runs[0].results[0].ruleId, 'openai-project-key');
+    assert.equal(log.runs[0].tool.driver.rules[0].helpUri, 'https://platform.openai.com/api-keys');
+    assert.ok(!sarif.stdout.includes(KEY));
+  });
+
+  it('a baseline accepts known findings once; only a new one fails', async () => {
+    const baseline = join(dir, '..', `${dir.split('/').pop()}-baseline.json`);
+    try {
+      const write = await runCli(['detect', dir, '--write-baseline', baseline], { env });
+      assert.equal(write.code, 0, write.stderr);
+      assert.ok(!readFileSync(baseline, 'utf8').includes(KEY));
+      const known = await runCli(['detect', dir, '--baseline', baseline], { env });
+      assert.equal(known.code, 0, known.stdout);
+      assert.match(known.stderr, /0 finding\(s\), 1 accepted by the baseline/);
+      appendFileSync(join(dir, 'clean.txt'), `ANTHROPIC=1\nkey=${SECOND}\n`);
+      const fresh = await runCli(['detect', dir, '--baseline', baseline, '--format', 'json'], { env });
+      assert.equal(fresh.code, 1);
+      assert.deepEqual(JSON.parse(fresh.stdout).findings.map((f: { location: { uri: string; line: number } }) => `${f.location.uri}:${f.location.line}`), [`${join(dir, 'clean.txt')}:3`]);
+      const otherKey = await runCli(['detect', dir, '--baseline', baseline], { env: { WARDEN_FINGERPRINT_KEY: 'another-key' } });
+      assert.equal(otherKey.code, 1, 'fingerprints are keyed: another key sees everything as new');
+    } finally {
+      rmSync(baseline, { force: true });
+      writeFileSync(join(dir, 'clean.txt'), 'nothing here\n');
+    }
+  });
+});

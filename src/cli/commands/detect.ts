@@ -1,0 +1,106 @@
+import { statSync } from 'node:fs';
+import { Option, type Command } from 'commander';
+import { UsageError } from '../../errors.js';
+import { loadDetector, loadFingerprintKey, RuleFileError, type LoadedDetector } from '../../detect/index.js';
+import { findSecretsInPaths, newFindings, readBaseline, writeBaseline, type FileFinding, type SourceNote } from '../../detect/files/index.js';
+import { formatReport, REPORT_FORMATS, type ReportFinding, type ReportFormat } from '../../report/index.js';
+import { useColor } from '../output.js';
+
+const TOOL = { name: 'warden', version: '0.1.0' };
+/** More notes than this are summarised so a tree of images does not bury the findings. */
+const MAX_NOTES_SHOWN = 20;
+
+interface DetectCliOptions {
+  format: ReportFormat;
+  rules?: string[];
+  exclude?: string[];
+  gitignore: boolean;
+  baseline?: string;
+  writeBaseline?: string;
+  concurrency: string;
+}
+
+export function registerDetect(program: Command): void {
+  program
+    .command('detect')
+    .description('Find credentials in files, folders and dumps (- reads stdin); reports fingerprints, never secrets.')
+    .argument('<paths...>', 'files or folders to search; - for stdin; .gz files are read transparently')
+    .addOption(new Option('--format <format>', 'report format on stdout').choices([...REPORT_FORMATS]).default('table'))
+    .option('--rules <path...>', 'extra rule files or folders (their allowlists can skip paths and fingerprints)')
+    .option('--exclude <pattern...>', 'gitignore-style patterns to skip, relative to each folder given')
+    .option('--no-gitignore', 'also read files that .gitignore excludes')
+    .option('--baseline <file>', 'accept the findings listed in this file; only new ones fail')
+    .option('--write-baseline <file>', 'record every current finding as accepted (exit 0)')
+    .option('--concurrency <n>', 'files read at once', '8')
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 nothing new found; 1 credentials found; 2 bad usage or unreadable rules/baseline.
+Fingerprints are keyed HMACs: set WARDEN_FINGERPRINT_KEY in CI so baselines match across machines.
+
+Examples:
+  warden detect . --format sarif > warden.sarif
+  zcat dump.sql.gz | warden detect -
+  warden detect . --write-baseline .warden-baseline.json && warden detect . --baseline .warden-baseline.json`,
+    )
+    .action(async (paths: string[], opts: DetectCliOptions) => {
+      const concurrency = Number(opts.concurrency);
+      if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`--concurrency: expected a positive integer, got ${JSON.stringify(opts.concurrency)}`);
+      for (const p of paths) if (p !== '-' && !statSync(p, { throwIfNoEntry: false })) throw new UsageError(`no such file or folder: ${p}`);
+      let loaded: LoadedDetector;
+      try {
+        loaded = loadDetector({ ruleFiles: opts.rules ?? [] });
+      } catch (err) {
+        if (err instanceof RuleFileError) throw new UsageError(err.message);
+        throw err;
+      }
+      const accepted = opts.baseline ? readBaseline(opts.baseline) : new Set<string>();
+      const result = await findSecretsInPaths(paths, {
+        detector: loaded.detector,
+        fingerprintKey: loadFingerprintKey(),
+        ignoredFingerprints: loaded.ignoredFingerprints,
+        ignoredPaths: loaded.ignoredPaths,
+        excludes: opts.exclude ?? [],
+        gitignore: opts.gitignore,
+        concurrency,
+      });
+      const fresh = newFindings(result.findings, accepted);
+      const rules = loaded.detector.rules.map(({ spec }) => ({ id: spec.id, title: spec.title, severity: spec.severity, ...(spec.rotateUrl ? { helpUri: spec.rotateUrl } : {}) }));
+      process.stdout.write(
+        formatReport(opts.format, fresh.map(toReportFinding), {
+          tool: TOOL,
+          rules,
+          color: useColor(process.stdout),
+          summary: { filesScanned: result.filesScanned, acceptedByBaseline: result.findings.length - fresh.length, notes: result.notes },
+        }),
+      );
+      writeNotes(result.notes);
+      const accepting = result.findings.length - fresh.length;
+      process.stderr.write(
+        `warden: ${result.filesScanned} file(s) read, ${fresh.length} finding(s)${accepting ? `, ${accepting} accepted by the baseline` : ''}\n`,
+      );
+      if (opts.writeBaseline) {
+        writeBaseline(opts.writeBaseline, result.findings);
+        process.stderr.write(`warden: wrote ${result.findings.length} finding(s) to baseline ${opts.writeBaseline}\n`);
+        return;
+      }
+      if (fresh.length) process.exitCode = 1;
+    });
+}
+
+function toReportFinding(f: FileFinding): ReportFinding {
+  return {
+    ruleId: f.ruleId,
+    title: f.title,
+    severity: f.severity,
+    fingerprint: f.fingerprint,
+    location: { uri: f.path, line: f.line, column: f.column, endLine: f.endLine, endColumn: f.endColumn },
+  };
+}
+
+function writeNotes(notes: SourceNote[]): void {
+  for (const n of notes.slice(0, MAX_NOTES_SHOWN)) {
+    process.stderr.write(`warden: skipped ${n.path}: ${n.reason === 'binary' ? 'binary file' : `unreadable (${n.detail ?? 'error'})`}\n`);
+  }
+  if (notes.length > MAX_NOTES_SHOWN) process.stderr.write(`warden: … and ${notes.length - MAX_NOTES_SHOWN} more skipped\n`);
+}
