@@ -1,0 +1,46 @@
+/** Finds probes by folder: every module in `probes/` that exports Probe values. No list to edit. */
+import { readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Probe } from './types.js';
+
+export const PROBES_DIR = join(dirname(fileURLToPath(import.meta.url)), 'probes');
+
+function isProbe(value: unknown): value is Probe {
+  const p = value as Partial<Probe> | null;
+  return typeof p === 'object' && p !== null && typeof p.id === 'string' && Array.isArray(p.ports) && typeof p.fingerprint === 'function' && typeof p.assess === 'function';
+}
+
+const isProbeModule = (name: string) => /\.(ts|js|mjs)$/.test(name) && !/\.(test|d)\.(ts|js|mjs)$/.test(name) && !name.startsWith('test-');
+
+let cached: Promise<Probe[]> | undefined;
+
+/** Loads every probe in `dir`, sorted by id; ids must be unique. */
+export async function loadProbes(dir = PROBES_DIR): Promise<Probe[]> {
+  if (dir === PROBES_DIR && cached) return cached;
+  const load = (async () => {
+    const probes: Probe[] = [];
+    for (const name of readdirSync(dir).filter(isProbeModule).sort()) {
+      const mod = (await import(pathToFileURL(join(dir, name)).href)) as Record<string, unknown>;
+      probes.push(...Object.values(mod).filter(isProbe));
+    }
+    const seen = new Set<string>();
+    for (const p of probes) {
+      if (seen.has(p.id)) throw new Error(`duplicate probe id ${p.id}`);
+      seen.add(p.id);
+    }
+    return probes.sort((a, b) => a.id.localeCompare(b.id));
+  })();
+  if (dir === PROBES_DIR) cached = load;
+  return load;
+}
+
+/** The default port set: every port any probe names. */
+export function defaultPorts(probes: Probe[]): number[] {
+  return [...new Set(probes.flatMap((p) => p.ports))].sort((a, b) => a - b);
+}
+
+/** Probes to try on a port: those that name it first, then the rest (services on odd ports are still found). */
+export function probesForPort(probes: Probe[], port: number): Probe[] {
+  return [...probes.filter((p) => p.ports.includes(port)), ...probes.filter((p) => !p.ports.includes(port))];
+}
