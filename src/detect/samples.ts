@@ -4,7 +4,9 @@ import { crc32Base62 } from './checksum.js';
  * Rule samples are written as templates so that no real-looking credential sits in the repository:
  * `{alnum:32}` expands to 32 random characters of that set, `{crc32b62:6}` to the base62 CRC32 of the
  * random characters generated so far in the sample (GitHub/npm token layout), `{crc32b62-text:6}` to
- * the base62 CRC32 of all sample text before it. Expansion is seeded, so every run sees the same text.
+ * the base62 CRC32 of all sample text before it, `{crc32b62-word:6}` to the base62 CRC32 of the word it
+ * ends (text since the last character outside `[A-Za-z0-9_]`: the Warden key layout). Expansion is
+ * seeded, so every run sees the same text.
  */
 export const CHARSETS: Record<string, string> = {
   alnum: 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789',
@@ -59,6 +61,10 @@ export function expandSample(template: string, seed = hashSeed(template)): strin
     }
     if (name === 'crc32b62-text') {
       out += crc32Base62(out, count);
+      continue;
+    }
+    if (name === 'crc32b62-word') {
+      out += crc32Base62(/[A-Za-z0-9_]*$/.exec(out)![0], count);
       continue;
     }
     const charset = CHARSETS[name];

@@ -16,6 +16,8 @@ export const VALIDATORS: Record<string, (secret: string) => boolean> = {
     const body = secret.slice(4);
     return body.length === 36 && crc32Base62(body.slice(0, 30)) === body.slice(30);
   },
+  /** Warden keys (`<prefix>_<live|test>_` + 32 random + 6 checksum): the checksum is base62 CRC32 of all before it. */
+  'warden-crc32': (secret) => secret.length > 6 && crc32Base62(secret.slice(0, -6)) === secret.slice(-6),
   /** A JWT's header must decode to JSON naming an algorithm; random dotted base64 is not a JWT. */
   jwt: (secret) => {
     const header = secret.split('.')[0];

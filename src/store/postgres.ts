@@ -33,7 +33,7 @@ export function redactUrl(url: string): string {
 function queriesOn(client: pg.Pool | pg.PoolClient): MigrationConnection {
   return {
     dialect: 'postgres',
-    async query<T extends Row>(sql: string, params?: readonly SqlValue[]) {
+    async query<T>(sql: string, params?: readonly SqlValue[]) {
       return (await client.query(numbered(sql), params as unknown[])).rows as T[];
     },
     async run(sql: string, params?: readonly SqlValue[]) {
@@ -68,7 +68,7 @@ export class PostgresStore implements Store {
     this.direct = queriesOn(this.pool);
   }
 
-  query<T extends Row = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
+  query<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
     return this.direct.query<T>(sql, params);
   }
 

@@ -71,7 +71,7 @@ export class SqliteStore implements Store {
     this.db.exec(CHANGES);
   }
 
-  private querySync<T extends Row>(sql: string, params?: readonly SqlValue[]): T[] {
+  private querySync<T>(sql: string, params?: readonly SqlValue[]): T[] {
     return this.db.prepare(sql).all(...bind(params)) as T[];
   }
 
@@ -88,7 +88,7 @@ export class SqliteStore implements Store {
   private connection(): MigrationConnection {
     return {
       dialect: 'sqlite',
-      query: async <T extends Row>(sql: string, params?: readonly SqlValue[]) => this.querySync<T>(sql, params),
+      query: async <T>(sql: string, params?: readonly SqlValue[]) => this.querySync<T>(sql, params),
       run: async (sql: string, params?: readonly SqlValue[]) => this.runSync(sql, params),
       execScript: async (sql: string) => {
         this.db.exec(sql);
@@ -96,7 +96,7 @@ export class SqliteStore implements Store {
     };
   }
 
-  async query<T extends Row = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
+  async query<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
     await this.gate;
     return retryBusy(() => this.querySync<T>(sql, params));
   }

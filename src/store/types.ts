@@ -12,7 +12,7 @@ export interface Migration {
 /** Statements run on one connection; inside `transaction` they are atomic. SQL uses `?` placeholders. */
 export interface StoreQueries {
   readonly dialect: 'sqlite' | 'postgres';
-  query<T extends Row = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]>;
+  query<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]>;
   /** Runs a statement; answers how many rows it changed. */
   run(sql: string, params?: readonly SqlValue[]): Promise<number>;
 }
