@@ -1,0 +1,137 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { getDefaultDetector } from '../detect/index.js';
+import { openDatabase, type Database } from '../db/index.js';
+import { scratchClickHouse, scratchMariaDb, scratchPostgres, scratchSqlite, startClickHouseTestServer, type ClickHouseTestServer, type ScratchStore } from '../db/test-databases.js';
+import { aiChatRow, createAiChatTable, insertAiChatRows } from './ai-chat-fixture.js';
+import { classifyColumn, classifyStore, formatClassificationMarkdown, formatClassificationTable, luhnValid, type StoreClassification } from './index.js';
+
+const options = { detector: getDefaultDetector(), fingerprintKey: 'classify-test-key' };
+const categoriesOf = (name: string, type: string, values: unknown[]) => classifyColumn({ name, type }, values, options).categories.map((d) => d.category);
+
+describe('classifyColumn', () => {
+  it('checks card numbers with Luhn, so a random 16-digit id is not a card', () => {
+    assert.equal(luhnValid('4111111111111111'), true);
+    assert.equal(luhnValid('4111111111111112'), false);
+    const ids = Array.from({ length: 50 }, (_, i) => String(4000000000000000 + i * 7919 * 1001));
+    assert.ok(!categoriesOf('ref', 'text', ids).includes('payment-card'));
+  });
+
+  it('reads prompt_tokens as request metadata, never as a prompt or a credential', () => {
+    const cats = categoriesOf('prompt_tokens', 'integer', [12, 40, 77]);
+    assert.deepEqual(cats, ['request-metadata']);
+    assert.deepEqual(categoriesOf('total_tokens', 'text', ['12', '40']), ['request-metadata']);
+  });
+
+  it('says which evidence decided: name only, value only, or both', () => {
+    const byName = classifyColumn({ name: 'user_email', type: 'text' }, [], options).categories[0]!;
+    assert.equal(byName.category, 'pii.email');
+    assert.equal(byName.basis, 'name');
+    const emails = Array.from({ length: 20 }, (_, i) => `person${i}@example.org`);
+    const byValue = classifyColumn({ name: 'contact', type: 'text' }, emails, options).categories[0]!;
+    assert.equal(byValue.basis, 'value');
+    const both = classifyColumn({ name: 'email', type: 'text' }, emails, options).categories[0]!;
+    assert.equal(both.basis, 'name+value');
+    assert.ok(both.confidence > byValue.confidence && byValue.confidence > byName.confidence);
+  });
+
+  it('lets sampled values contradict a credential-looking name (password hashes are not keys)', () => {
+    const hashes = Array.from({ length: 20 }, (_, i) => `$2b$12$${'abcdefghijklmnopqrstuv'.repeat(2)}${i}`.slice(0, 60));
+    assert.ok(!categoriesOf('password_hash', 'text', hashes).includes('credential'));
+  });
+
+  it('reports fingerprints of secrets, never the secrets', () => {
+    const values = [aiChatRow(1, new Date()).request_headers, aiChatRow(2, new Date()).request_headers];
+    const result = classifyColumn({ name: 'headers', type: 'text' }, values, options);
+    assert.equal(result.categories[0]!.category, 'credential');
+    assert.equal(result.credentials.length, 2);
+    const serialised = JSON.stringify(result);
+    for (const v of values) assert.ok(!serialised.includes(JSON.parse(v).authorization.slice(7, 30)));
+  });
+});
+
+const EXPECTED: Record<string, string> = {
+  messages: 'chat-transcript',
+  response: 'completion',
+  tool_calls: 'tool-call',
+  request_headers: 'credential',
+  embedding: 'embedding',
+  user_email: 'pii.email',
+  client_ip: 'pii.ip-address',
+  customer_name: 'pii.person-name',
+  card_number: 'payment-card',
+  feedback: 'free-text',
+  model: 'request-metadata',
+  prompt_tokens: 'request-metadata',
+  latency_ms: 'request-metadata',
+  request_id: 'request-metadata',
+};
+const METADATA = ['id', 'created_at', 'tenant_id', 'request_id', 'model', 'prompt_tokens', 'completion_tokens', 'latency_ms'];
+
+function checkSeededClassification(report: StoreClassification) {
+  const table = report.tables.find((t) => t.name === 'chat_logs');
+  assert.ok(table, 'chat_logs listed');
+  assert.deepEqual(report.errors, []);
+  for (const [column, category] of Object.entries(EXPECTED)) {
+    const c = table.columns.find((x) => x.column === column)!;
+    assert.ok(c.categories.some((d) => d.category === category), `${column}: expected ${category}, got ${JSON.stringify(c.categories.map((d) => [d.category, d.confidence]))}`);
+    assert.ok(c.sampled > 0 && c.sampled <= report.sampleSize);
+  }
+  for (const column of METADATA) {
+    const c = table.columns.find((x) => x.column === column)!;
+    assert.ok(!c.categories.some((d) => d.category === 'credential'), `no credential in ${column}`);
+    assert.equal(c.credentials.length, 0);
+  }
+  const text = formatClassificationMarkdown([report]) + formatClassificationTable([report]) + JSON.stringify(report);
+  assert.ok(!text.includes('sk-proj-'), 'no secret in any report format');
+  assert.ok(!text.includes('@example.com'), 'no sampled value in any report format');
+}
+
+async function classifySeeded(url: string, schema: string): Promise<StoreClassification> {
+  const db: Database = await openDatabase(url);
+  try {
+    const table = { schema, name: 'chat_logs' };
+    await createAiChatTable(db, table);
+    const now = Date.now();
+    await insertAiChatRows(db, table, Array.from({ length: 300 }, (_, i) => aiChatRow(i + 1, new Date(now - i * 3_600_000))));
+    return await classifyStore(db, { ...options, sampleSize: 60 });
+  } finally {
+    await db.close();
+  }
+}
+
+describe('classifyStore on seeded AI-chat tables', () => {
+  let clickhouse: ClickHouseTestServer;
+  const stores: ScratchStore[] = [];
+  before(async () => {
+    clickhouse = await startClickHouseTestServer(38123, 39000);
+  });
+  after(async () => {
+    for (const s of stores) await s.drop().catch(() => {});
+    await clickhouse?.stop();
+  });
+
+  it('PostgreSQL (TABLESAMPLE)', async () => {
+    const s = await scratchPostgres();
+    stores.push(s);
+    checkSeededClassification(await classifySeeded(s.url, 'public'));
+  });
+
+  it('MariaDB', async () => {
+    const s = await scratchMariaDb();
+    stores.push(s);
+    checkSeededClassification(await classifySeeded(s.url, new URL(s.url).pathname.slice(1)));
+  });
+
+  it('ClickHouse 18.16 over HTTP', async () => {
+    const s = await scratchClickHouse(clickhouse);
+    stores.push(s);
+    checkSeededClassification(await classifySeeded(s.url, new URL(s.url).pathname.slice(1)));
+  });
+
+  it('SQLite', async () => {
+    const s = scratchSqlite();
+    stores.push(s);
+    checkSeededClassification(await classifySeeded(s.url, 'main'));
+  });
+});

@@ -1,0 +1,64 @@
+import type { Category, ColumnClassification, StoreClassification } from './types.js';
+
+const summary = (c: ColumnClassification) => c.categories.map((d) => `${d.category} ${d.confidence.toFixed(2)} (${d.basis})`).join(', ');
+
+/** Every column that holds at least one category at or above `minConfidence` (default: all reported). */
+export function classifiedColumns(report: StoreClassification) {
+  return report.tables.flatMap((t) => t.columns.filter((c) => c.categories.length > 0).map((c) => ({ table: `${t.schema}.${t.name}`, column: c })));
+}
+
+/** Columns holding any of `categories` (the `--fail-on` check). */
+export function columnsWith(report: StoreClassification, categories: readonly Category[]) {
+  return classifiedColumns(report).filter(({ column }) => column.categories.some((d) => categories.includes(d.category)));
+}
+
+function pad(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+/** One table per store for a terminal: column, type, values sampled, categories with confidence and basis. */
+export function formatClassificationTable(reports: readonly StoreClassification[]): string {
+  const out: string[] = [];
+  for (const r of reports) {
+    out.push(`${r.store}  (${r.engine} ${r.serverVersion}; ${r.tables.length} tables; ${r.sampleSize} values per column; ${(r.durationMs / 1000).toFixed(1)}s)`);
+    const rows = [['column', 'type', 'sampled', 'categories'], ...classifiedColumns(r).map(({ table, column }) => [`${table}.${column.column}`, column.type, String(column.sampled), summary(column)])];
+    out.push(rows.length > 1 ? pad(rows) : '  no classified columns');
+    for (const e of r.errors) out.push(`  ! ${e.table}${e.column ? `.${e.column}` : ''}: ${e.message}`);
+    out.push('');
+  }
+  return out.join('\n');
+}
+
+const md = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+
+/** A Markdown report: per store, per column, the decisions and every reason. Counts and fingerprints only. */
+export function formatClassificationMarkdown(reports: readonly StoreClassification[]): string {
+  const out = ['# Warden data classification', ''];
+  for (const r of reports) {
+    out.push(`## ${md(r.store)}`, '', `${r.engine} ${md(r.serverVersion)}, ${r.tables.length} tables, up to ${r.sampleSize} non-null values sampled per column.`, '');
+    const cols = classifiedColumns(r);
+    if (cols.length === 0) out.push('No column was classified.', '');
+    else {
+      out.push('| column | type | sampled | category | confidence | basis | reasons |', '|---|---|---|---|---|---|---|');
+      for (const { table, column } of cols) {
+        for (const d of column.categories) {
+          out.push(`| ${md(`${table}.${column.column}`)} | ${md(column.type)} | ${column.sampled} | ${d.category} | ${d.confidence.toFixed(2)} | ${d.basis} | ${md(d.reasons.map((x) => `${x.source}: ${x.detail}`).join('; '))} |`);
+        }
+      }
+      out.push('');
+    }
+    const creds = cols.filter(({ column }) => column.credentials.length > 0);
+    if (creds.length) {
+      out.push('### Credentials (fingerprints only)', '', '| column | rule | fingerprint | values |', '|---|---|---|---|');
+      for (const { table, column } of creds) for (const s of column.credentials) out.push(`| ${md(`${table}.${column.column}`)} | ${s.ruleId} | \`${s.fingerprint}\` | ${s.count} |`);
+      out.push('');
+    }
+    if (r.errors.length) {
+      out.push('### Not read', '');
+      for (const e of r.errors) out.push(`- ${md(`${e.table}${e.column ? `.${e.column}` : ''}`)}: ${md(e.message)}`);
+      out.push('');
+    }
+  }
+  return out.join('\n');
+}

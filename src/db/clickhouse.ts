@@ -1,0 +1,118 @@
+import { DbError, DsnError } from './errors.js';
+import type { Database, DbParam, Dsn, TableInfo } from './types.js';
+
+const quoteIdent = (name: string) => `\`${name.replace(/\\/g, '\\\\').replace(/`/g, '\\`')}\``;
+
+export const quoteClickHouseString = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+
+/** ClickHouse 18.x has no server-side query parameters, so values are inlined as escaped literals. */
+export function clickHouseLiteral(p: DbParam): string {
+  if (p === null) return 'NULL';
+  if (p instanceof Date) return `toDateTime(${Math.floor(p.getTime() / 1000)})`;
+  if (typeof p === 'boolean') return p ? '1' : '0';
+  if (typeof p === 'number') {
+    if (!Number.isFinite(p)) throw new DbError(`cannot send ${p} to ClickHouse`);
+    return String(p);
+  }
+  if (typeof p === 'bigint') return p.toString();
+  return quoteClickHouseString(p);
+}
+
+function inline(sql: string, params?: readonly DbParam[]): string {
+  if (!params?.length) return sql;
+  let i = 0;
+  const out = sql.replace(/\?/g, () => {
+    if (i >= params.length) throw new DbError('more placeholders than parameters');
+    return clickHouseLiteral(params[i++]!);
+  });
+  if (i !== params.length) throw new DbError('more parameters than placeholders');
+  return out;
+}
+
+export interface ClickHouseOptions {
+  /** Per request; a long ALTER returns at once (mutations run in the background), so this stays small. */
+  timeoutMs?: number;
+}
+
+/** The HTTP interface (port 8123): every statement is one POST; SELECTs come back as JSONEachRow. */
+export async function openClickHouse(dsn: Dsn, options: ClickHouseOptions = {}): Promise<Database> {
+  const base = `http://${dsn.host.includes(':') ? `[${dsn.host}]` : dsn.host}:${dsn.port}/`;
+  const headers: Record<string, string> = { 'X-ClickHouse-User': dsn.user };
+  if (dsn.password) headers['X-ClickHouse-Key'] = dsn.password;
+  const timeoutMs = options.timeoutMs ?? 120_000;
+  const post = async (sql: string): Promise<string> => {
+    const url = new URL(base);
+    if (dsn.database) url.searchParams.set('database', dsn.database);
+    let res: Response;
+    try {
+      res = await fetch(url, { method: 'POST', body: sql, headers, signal: AbortSignal.timeout(timeoutMs) });
+    } catch (err) {
+      throw new DbError(`${dsn.display}: ${(err as Error).message}`);
+    }
+    const body = await res.text();
+    if (!res.ok) throw new DbError(`${dsn.display}: ${body.trim().slice(0, 500)}`);
+    return body;
+  };
+  const query = async <T>(sql: string, params?: readonly DbParam[]): Promise<T[]> => {
+    const body = await post(`${inline(sql, params)} FORMAT JSONEachRow`);
+    return body
+      .split('\n')
+      .filter((l) => l.length > 0)
+      .map((l) => JSON.parse(l) as T);
+  };
+  try {
+    await post('SELECT 1');
+  } catch (err) {
+    throw new DsnError(`cannot connect to ${dsn.display}: ${(err as Error).message}`);
+  }
+  const qualified = (t: { schema: string; name: string }) => `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`;
+  return {
+    engine: 'clickhouse',
+    dsn,
+    query,
+    async execute(sql, params) {
+      await post(inline(sql, params));
+      return 0;
+    },
+    quoteIdent,
+    qualified,
+    async serverVersion() {
+      return (await query<{ v: string }>('SELECT version() AS v'))[0]?.v ?? '';
+    },
+    async listTables() {
+      const scope = dsn.database ? 'database = ?' : "database NOT IN ('system')";
+      const args = dsn.database ? [dsn.database] : [];
+      const tables = await query<{ database: string; name: string; engine: string; partition_key: string; sampling_key: string; primary_key: string }>(
+        `SELECT database, name, engine, partition_key, sampling_key, primary_key FROM system.tables
+         WHERE ${scope} AND engine NOT IN ('View', 'MaterializedView') AND NOT is_temporary ORDER BY database, name`,
+        args,
+      );
+      const columns = await query<{ database: string; table: string; name: string; type: string }>(
+        `SELECT database, table, name, type FROM system.columns WHERE ${scope} ORDER BY database, table`,
+        args,
+      );
+      return tables.map(
+        (t): TableInfo => ({
+          schema: t.database,
+          name: t.name,
+          columns: columns.filter((c) => c.database === t.database && c.table === t.name).map((c) => ({ name: c.name, type: c.type.toLowerCase() })),
+          primaryKey: t.primary_key ? t.primary_key.split(',').map((s) => s.trim()) : [],
+          tableEngine: t.engine,
+          partitionKey: t.partition_key,
+          samplingKey: t.sampling_key,
+        }),
+      );
+    },
+    async sampleColumn(table, column, limit) {
+      const col = quoteIdent(column);
+      const from = qualified(table);
+      if (table.samplingKey) {
+        // SAMPLE n reads about n rows spread over the sampling key, without sorting the table.
+        const sampled = await query<{ v: unknown }>(`SELECT ${col} AS v FROM ${from} SAMPLE ${limit * 10} WHERE ${col} IS NOT NULL LIMIT ${limit}`);
+        if (sampled.length >= limit) return sampled.map((r) => r.v);
+      }
+      return (await query<{ v: unknown }>(`SELECT ${col} AS v FROM ${from} WHERE ${col} IS NOT NULL ORDER BY rand() LIMIT ${limit}`)).map((r) => r.v);
+    },
+    async close() {},
+  };
+}

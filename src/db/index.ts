@@ -1,0 +1,6 @@
+/** warden/db: small connectors to the stores Warden classifies and prunes (PostgreSQL, MySQL/MariaDB, ClickHouse over HTTP, SQLite). */
+export type { ColumnInfo, Database, DbEngine, DbParam, Dsn, TableInfo } from './types.js';
+export { DbError, DsnError } from './errors.js';
+export { parseDsn, redactDsnText, PASSWORD_VARIABLES } from './dsn.js';
+export { openDatabase } from './open.js';
+export { clickHouseLiteral, quoteClickHouseString } from './clickhouse.js';

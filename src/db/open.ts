@@ -1,0 +1,21 @@
+import { openClickHouse } from './clickhouse.js';
+import { parseDsn } from './dsn.js';
+import { openMysql } from './mysql.js';
+import { openPostgres } from './postgres.js';
+import { openSqlite } from './sqlite.js';
+import type { Database, Dsn } from './types.js';
+
+/** Opens a connection string (or a parsed one); the password comes from the environment only. */
+export async function openDatabase(target: string | Dsn, env: NodeJS.ProcessEnv = process.env): Promise<Database> {
+  const dsn = typeof target === 'string' ? parseDsn(target, env) : target;
+  switch (dsn.engine) {
+    case 'postgres':
+      return openPostgres(dsn);
+    case 'mysql':
+      return openMysql(dsn);
+    case 'clickhouse':
+      return openClickHouse(dsn);
+    case 'sqlite':
+      return openSqlite(dsn);
+  }
+}

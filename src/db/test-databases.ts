@@ -1,0 +1,58 @@
+/**
+ * Test and benchmark helper (not shipped): a fresh, uniquely named database on each engine, dropped
+ * afterwards. PostgreSQL and MariaDB are the machine's trust-auth servers; ClickHouse is a child process.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mysql from 'mysql2/promise';
+import { createScratchDatabase } from '../store/index.js';
+import { startClickHouseTestServer, type ClickHouseTestServer } from './clickhouse-test-server.js';
+
+export interface ScratchStore {
+  /** Connection string without a password. */
+  url: string;
+  drop(): Promise<void>;
+}
+
+const uniqueName = () => `warden_test_${randomBytes(6).toString('hex')}`;
+
+export async function scratchPostgres(): Promise<ScratchStore> {
+  const db = await createScratchDatabase();
+  return { url: db.url, drop: () => db.drop() };
+}
+
+export async function scratchMariaDb(): Promise<ScratchStore> {
+  const name = uniqueName();
+  const admin = await mysql.createConnection({ host: '127.0.0.1', port: 3306, user: 'root' });
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  return {
+    url: `mysql://root@127.0.0.1:3306/${name}`,
+    async drop() {
+      const c = await mysql.createConnection({ host: '127.0.0.1', port: 3306, user: 'root' });
+      await c.query(`DROP DATABASE IF EXISTS ${name}`);
+      await c.end();
+    },
+  };
+}
+
+export function scratchSqlite(): ScratchStore {
+  const dir = mkdtempSync(join(tmpdir(), 'warden-sqlite-'));
+  const path = join(dir, 'logs.db');
+  writeFileSync(path, '');
+  return { url: `sqlite://${path}`, drop: async () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A database inside a running test ClickHouse. */
+export async function scratchClickHouse(server: ClickHouseTestServer): Promise<ScratchStore> {
+  const name = uniqueName();
+  const post = (sql: string) => fetch(`http://127.0.0.1:${server.httpPort}/`, { method: 'POST', body: sql }).then(async (r) => {
+    if (!r.ok) throw new Error(await r.text());
+  });
+  await post(`CREATE DATABASE ${name}`);
+  return { url: `${server.url}${name}`, drop: () => post(`DROP DATABASE IF EXISTS ${name}`) };
+}
+
+export { startClickHouseTestServer, type ClickHouseTestServer };
