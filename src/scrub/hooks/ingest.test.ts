@@ -1,0 +1,188 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { gzipSync } from 'node:zlib';
+import { expandSample } from '../../detect/index.js';
+import { createFileForwarder, createHttpForwarder, parseListenAddress, startIngestServer, type Forwarder, type IngestServer } from './ingest.js';
+
+const KEY = 'sk-proj-' + expandSample('{alnum_-:40}', 41) + 'T3BlbkFJ' + expandSample('{alnum_-:40}', 42);
+const TOKEN = 'test-ingest-token';
+
+/** Batch `b` of `n` lines; every third line carries a key the ingest point must scrub. */
+function batch(b: number, n = 5): string {
+  return Array.from({ length: n }, (_, i) => JSON.stringify({ batch: b, line: i, msg: i % 3 === 0 ? `auth with ${KEY}` : 'ok', api_key: i === 1 ? 'plain-secret-value' : undefined })).join('\n') + '\n';
+}
+const expectedLines = (batches: number) => Array.from({ length: batches }, (_, b) => Array.from({ length: 5 }, (_, i) => `${b}:${i}`)).flat();
+
+interface ShipResult {
+  attempts: number;
+  statuses: number[];
+}
+
+/**
+ * A log shipper as Vector or Fluent Bit behave: POST a batch with an id, retry on 5xx, 503 or a lost
+ * answer (timeout), never give up.
+ */
+async function ship(url: string, body: string, id: string, options: { gzip?: boolean; timeoutMs?: number; dropFirstAnswer?: boolean } = {}): Promise<ShipResult> {
+  const result: ShipResult = { attempts: 0, statuses: [] };
+  let dropped = false;
+  for (;;) {
+    result.attempts++;
+    try {
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'x-warden-batch-id': id, 'content-type': 'application/x-ndjson', ...(options.gzip ? { 'content-encoding': 'gzip' } : {}) },
+        body: options.gzip ? new Uint8Array(gzipSync(body)) : body,
+        signal: AbortSignal.timeout(options.timeoutMs ?? 5000),
+      });
+      await response.text();
+      result.statuses.push(response.status);
+      if (options.dropFirstAnswer && response.status === 200 && !dropped) {
+        dropped = true; // the acknowledgement was "lost" on the way back: the shipper must send again
+        continue;
+      }
+      if (response.status === 200) return result;
+      assert.ok(response.status === 503 || response.status >= 500, `unexpected ${response.status}`);
+    } catch (err) {
+      if ((err as Error).name !== 'TimeoutError') throw err;
+      result.statuses.push(0);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function linesOf(text: string): string[] {
+  return text.split('\n').filter(Boolean).map((l) => {
+    const row = JSON.parse(l) as { batch: number; line: number };
+    return `${row.batch}:${row.line}`;
+  });
+}
+
+/** An HTTP sink standing in for ClickHouse's HTTP interface: stores a body only when it answers 200. */
+class Sink {
+  server!: Server;
+  stored: string[] = [];
+  requests = 0;
+  failEvery = 0;
+  delayFirstOfBatch = new Map<number, number>();
+  private delayed = new Set<number>();
+
+  async start(): Promise<string> {
+    this.server = createServer((req, res) => {
+      const parts: Buffer[] = [];
+      req.on('data', (c: Buffer) => parts.push(c));
+      req.on('end', async () => {
+        this.requests++;
+        const body = Buffer.concat(parts).toString('utf8');
+        const b = (JSON.parse(body.split('\n')[0]!) as { batch: number }).batch;
+        const delay = this.delayFirstOfBatch.get(b);
+        if (delay && !this.delayed.has(b)) {
+          this.delayed.add(b);
+          await new Promise((r) => setTimeout(r, delay));
+        }
+        if (this.failEvery && this.requests % this.failEvery === 0) {
+          res.writeHead(500).end('Code: 252. DB::Exception: Too many parts');
+          return;
+        }
+        this.stored.push(body);
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/?query=INSERT%20INTO%20logs%20FORMAT%20JSONEachRow`;
+  }
+}
+
+let dir: string;
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'warden-ingest-'));
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+async function withServer(forwarder: Forwarder, fn: (server: IngestServer) => Promise<void>, maxInFlight = 2): Promise<void> {
+  const server = await startIngestServer({ forwarder, token: TOKEN, maxInFlight, maxBatchBytes: 64 * 1024 });
+  try {
+    await fn(server);
+  } finally {
+    await server.close();
+  }
+}
+
+describe('ingest point', () => {
+  it('file target: 40 batches posted at once (some gzip, some answers lost) land once each, scrubbed', async () => {
+    const file = join(dir, 'forwarded.ndjson');
+    await withServer(createFileForwarder(file), async (server) => {
+      const results = await Promise.all(
+        Array.from({ length: 40 }, (_, b) => ship(server.url, batch(b), `b-${b}`, { gzip: b % 2 === 0, dropFirstAnswer: b % 7 === 0 })),
+      );
+      assert.ok(server.stats.rejectedBusy > 0, 'with 8x more batches than slots, some were told to come back (503)');
+      assert.equal(server.stats.duplicates, 6, 'batches whose answer was lost were acknowledged without forwarding again');
+      assert.ok(results.every((r) => r.statuses.at(-1) === 200));
+    });
+    const text = readFileSync(file, 'utf8');
+    assert.deepEqual(linesOf(text).sort(), expectedLines(40).sort(), 'every line exactly once');
+    assert.ok(!text.includes(KEY) && !text.includes('plain-secret-value'));
+    assert.match(text, /auth with \[REDACTED:openai-project-key\]/);
+  });
+
+  it('HTTP sink that fails and stalls: 502 makes the shipper retry; a stalled batch retried mid-flight is forwarded once', async () => {
+    const sink = new Sink();
+    const url = await sink.start();
+    sink.failEvery = 4;
+    sink.delayFirstOfBatch.set(3, 600);
+    try {
+      await withServer(createHttpForwarder(url), async (server) => {
+        const results: ShipResult[] = [];
+        for (let b = 0; b < 12; b++) results.push(await ship(server.url, batch(b), `h-${b}`, { timeoutMs: 300 }));
+        assert.ok(results.some((r) => r.statuses.includes(502)), 'a failed forward answers 5xx');
+        assert.ok(results[3]!.statuses.includes(0), 'the stalled batch timed out at the shipper and was retried');
+        assert.ok(server.stats.forwardFailures > 0);
+      });
+      assert.deepEqual(linesOf(sink.stored.join('')).sort(), expectedLines(12).sort(), 'every line exactly once');
+      assert.ok(!sink.stored.join('').includes(KEY));
+    } finally {
+      sink.server.close();
+    }
+  });
+
+  it('refuses without the bearer token, when full (503 + Retry-After), oversized (413) and with bad gzip (400)', async () => {
+    const sink = new Sink();
+    const url = await sink.start();
+    sink.delayFirstOfBatch.set(0, 400);
+    try {
+      await withServer(
+        createHttpForwarder(url),
+        async (server) => {
+          const post = (body: string | Uint8Array, headers: Record<string, string> = {}) =>
+            fetch(server.url, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, ...headers }, body });
+          assert.equal((await fetch(server.url, { method: 'POST', body: batch(0) })).status, 401);
+          assert.equal((await post(batch(0), { authorization: `Bearer ${TOKEN}x` })).status, 401);
+          assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
+          const slow = post(batch(0));
+          await new Promise((r) => setTimeout(r, 100));
+          const busy = await post(batch(1));
+          assert.equal(busy.status, 503);
+          assert.equal(busy.headers.get('retry-after'), '1');
+          assert.equal((await slow).status, 200);
+          assert.equal((await post('x'.repeat(70 * 1024) + '\n')).status, 413);
+          assert.equal((await post('not gzip', { 'content-encoding': 'gzip' })).status, 400);
+          assert.equal(sink.stored.length, 1);
+        },
+        1,
+      );
+    } finally {
+      sink.server.close();
+    }
+  });
+
+  it('parses listen addresses', () => {
+    assert.deepEqual(parseListenAddress('127.0.0.1:8787'), { host: '127.0.0.1', port: 8787 });
+    assert.deepEqual(parseListenAddress('[::1]:9000'), { host: '::1', port: 9000 });
+    assert.deepEqual(parseListenAddress('8787'), { host: '127.0.0.1', port: 8787 });
+    assert.throws(() => parseListenAddress('host:99999'), /--listen/);
+  });
+});
