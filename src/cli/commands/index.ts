@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { registerDetect } from './detect.js';
+import { registerKeys } from './keys.js';
 import { registerScrub } from './scrub.js';
 
 /** Each capability registers its own subcommand; add a line here when adding one. */
-export const COMMANDS: Array<(program: Command) => void> = [registerDetect, registerScrub];
+export const COMMANDS: Array<(program: Command) => void> = [registerDetect, registerScrub, registerKeys];
