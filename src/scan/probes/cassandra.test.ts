@@ -1,10 +1,10 @@
 // Cassandra is not packaged by Debian: these tests run against test/servers/cassandra.ts, written from the
-// CQL native protocol v4 specification. Hostile peers come from test/servers/hostile.ts.
+// CQL native protocol v4 specification. Hostile peers: test/helpers/hostile-peers.ts.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { itFindsNothingOnHostilePeers } from '../../../test/helpers/hostile-peers.js';
 import { probeContext } from '../../../test/helpers/probe-context.js';
 import { startTestCassandra, type TestCassandra } from '../../../test/servers/cassandra.js';
-import { HOSTILE_MODES, startHostileServer } from '../../../test/servers/hostile.js';
 import { cassandraProbe } from './cassandra.js';
 
 const keyspaces = { gateway: ['chat_logs', 'api_keys'] };
@@ -57,25 +57,5 @@ describe('cassandra probe', () => {
     assert.equal(refused.auth, 'required');
   });
 
-  it('finds nothing on a server in garbage mode', async () => {
-    const server = await startTestCassandra({ mode: 'garbage' });
-    try {
-      assert.equal(await cassandraProbe.fingerprint(probeContext(server.port, { timeoutMs: 500 })), undefined);
-    } finally {
-      await server.close();
-    }
-  });
-
-  for (const mode of HOSTILE_MODES) {
-    it(`finds nothing on a ${mode} peer, within the timeout`, async () => {
-      const server = await startHostileServer(mode);
-      try {
-        const started = Date.now();
-        assert.equal(await cassandraProbe.fingerprint(probeContext(server.port, { timeoutMs: 500 })), undefined);
-        assert.ok(Date.now() - started < 1500);
-      } finally {
-        await server.close();
-      }
-    });
-  }
+  itFindsNothingOnHostilePeers(cassandraProbe, () => startTestCassandra({ mode: 'garbage' }));
 });

@@ -3,9 +3,9 @@
 // test/servers/hostile.ts.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { itFindsNothingOnHostilePeers } from '../../../test/helpers/hostile-peers.js';
 import { chatLogWithKey, probeContext } from '../../../test/helpers/probe-context.js';
 import { startTestSearch, type TestSearch } from '../../../test/servers/elasticsearch.js';
-import { HOSTILE_MODES, startHostileServer } from '../../../test/servers/hostile.js';
 import { elasticsearchProbe } from './elasticsearch.js';
 
 const indices = {
@@ -77,25 +77,5 @@ describe('elasticsearch probe', () => {
     assert.equal(refused.auth, 'required');
   });
 
-  it('finds nothing on a server in garbage mode', async () => {
-    const server = await startTestSearch({ mode: 'garbage' });
-    try {
-      assert.equal(await elasticsearchProbe.fingerprint(probeContext(server.port, { timeoutMs: 500 })), undefined);
-    } finally {
-      await server.close();
-    }
-  });
-
-  for (const mode of HOSTILE_MODES) {
-    it(`finds nothing on a ${mode} peer, within the timeout`, async () => {
-      const server = await startHostileServer(mode);
-      try {
-        const started = Date.now();
-        assert.equal(await elasticsearchProbe.fingerprint(probeContext(server.port, { timeoutMs: 500 })), undefined);
-        assert.ok(Date.now() - started < 1500);
-      } finally {
-        await server.close();
-      }
-    });
-  }
+  itFindsNothingOnHostilePeers(elasticsearchProbe, () => startTestSearch({ mode: 'garbage' }));
 });

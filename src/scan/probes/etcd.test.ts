@@ -1,10 +1,10 @@
 // Runs against a real etcd (Debian's etcd-server, started per suite on chosen ports); the locked variant
-// has a root user and auth enabled through etcdctl. Hostile peers come from test/servers/hostile.ts.
+// has a root user and auth enabled through etcdctl. Hostile peers: test/helpers/hostile-peers.ts.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { itFindsNothingOnHostilePeers } from '../../../test/helpers/hostile-peers.js';
 import { chatLogWithKey, probeContext } from '../../../test/helpers/probe-context.js';
 import { startTestEtcd, type TestEtcd } from '../../../test/helpers/etcd.js';
-import { HOSTILE_MODES, startHostileServer } from '../../../test/servers/hostile.js';
 import { etcdProbe } from './etcd.js';
 
 describe('etcd probe', () => {
@@ -65,16 +65,5 @@ describe('etcd probe', () => {
     assert.equal(a.evidence.databases, undefined);
   });
 
-  for (const mode of HOSTILE_MODES) {
-    it(`finds nothing on a ${mode} peer, within the timeout`, async () => {
-      const server = await startHostileServer(mode);
-      try {
-        const started = Date.now();
-        assert.equal(await etcdProbe.fingerprint(probeContext(server.port, { timeoutMs: 500 })), undefined);
-        assert.ok(Date.now() - started < 1500);
-      } finally {
-        await server.close();
-      }
-    });
-  }
+  itFindsNothingOnHostilePeers(etcdProbe);
 });

@@ -1,9 +1,9 @@
 // Kafka is not packaged by Debian: these tests run against test/servers/kafka.ts, written from the documented
-// Kafka protocol (ApiVersions, Metadata, SaslHandshake). Hostile peers come from test/servers/hostile.ts.
+// Kafka protocol (ApiVersions, Metadata, SaslHandshake). Hostile peers: test/helpers/hostile-peers.ts.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { itFindsNothingOnHostilePeers } from '../../../test/helpers/hostile-peers.js';
 import { probeContext } from '../../../test/helpers/probe-context.js';
-import { HOSTILE_MODES, startHostileServer } from '../../../test/servers/hostile.js';
 import { startTestKafka, type TestKafka } from '../../../test/servers/kafka.js';
 import { kafkaProbe } from './kafka.js';
 
@@ -45,25 +45,5 @@ describe('kafka probe', () => {
     assert.equal(a.evidence.databases, undefined);
   });
 
-  it('finds nothing on a server in garbage mode', async () => {
-    const server = await startTestKafka({ mode: 'garbage' });
-    try {
-      assert.equal(await kafkaProbe.fingerprint(probeContext(server.port, { timeoutMs: 500 })), undefined);
-    } finally {
-      await server.close();
-    }
-  });
-
-  for (const mode of HOSTILE_MODES) {
-    it(`finds nothing on a ${mode} peer, within the timeout`, async () => {
-      const server = await startHostileServer(mode);
-      try {
-        const started = Date.now();
-        assert.equal(await kafkaProbe.fingerprint(probeContext(server.port, { timeoutMs: 500 })), undefined);
-        assert.ok(Date.now() - started < 1500);
-      } finally {
-        await server.close();
-      }
-    });
-  }
+  itFindsNothingOnHostilePeers(kafkaProbe, () => startTestKafka({ mode: 'garbage' }));
 });

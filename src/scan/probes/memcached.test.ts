@@ -1,10 +1,10 @@
 // Runs against a real memcached (Debian package, started per test on a chosen port); the locked variant
-// uses memcached's auth file (-Y). Hostile peers come from test/servers/hostile.ts.
+// uses memcached's auth file (-Y). Hostile peers: test/helpers/hostile-peers.ts.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { itFindsNothingOnHostilePeers } from '../../../test/helpers/hostile-peers.js';
 import { chatLogWithKey, probeContext } from '../../../test/helpers/probe-context.js';
 import { startTestMemcached, type TestMemcached } from '../../../test/helpers/memcached.js';
-import { HOSTILE_MODES, startHostileServer } from '../../../test/servers/hostile.js';
 import { memcachedProbe } from './memcached.js';
 
 describe('memcached probe', () => {
@@ -65,16 +65,5 @@ describe('memcached probe', () => {
     assert.equal(a.evidence.databases, undefined);
   });
 
-  for (const mode of HOSTILE_MODES) {
-    it(`finds nothing on a ${mode} peer, within the timeout`, async () => {
-      const server = await startHostileServer(mode);
-      try {
-        const started = Date.now();
-        assert.equal(await memcachedProbe.fingerprint(probeContext(server.port, { timeoutMs: 500 })), undefined);
-        assert.ok(Date.now() - started < 1500);
-      } finally {
-        await server.close();
-      }
-    });
-  }
+  itFindsNothingOnHostilePeers(memcachedProbe);
 });

@@ -1,9 +1,9 @@
 // MinIO is not packaged by Debian: these tests run against test/servers/minio.ts, written from the S3 REST API
-// documentation and checking AWS SigV4 signatures. Hostile peers come from test/servers/hostile.ts.
+// documentation and checking AWS SigV4 signatures. Hostile peers: test/helpers/hostile-peers.ts.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { itFindsNothingOnHostilePeers } from '../../../test/helpers/hostile-peers.js';
 import { probeContext } from '../../../test/helpers/probe-context.js';
-import { HOSTILE_MODES, startHostileServer } from '../../../test/servers/hostile.js';
 import { startTestMinio, type TestMinio } from '../../../test/servers/minio.js';
 import { minioProbe } from './minio.js';
 
@@ -55,25 +55,5 @@ describe('minio probe', () => {
     assert.doesNotMatch(a.reproduce ?? '', /minioadmin/);
   });
 
-  it('finds nothing on a server in garbage mode', async () => {
-    const server = await startTestMinio({ mode: 'garbage' });
-    try {
-      assert.equal(await minioProbe.fingerprint(probeContext(server.port, { timeoutMs: 500 })), undefined);
-    } finally {
-      await server.close();
-    }
-  });
-
-  for (const mode of HOSTILE_MODES) {
-    it(`finds nothing on a ${mode} peer, within the timeout`, async () => {
-      const server = await startHostileServer(mode);
-      try {
-        const started = Date.now();
-        assert.equal(await minioProbe.fingerprint(probeContext(server.port, { timeoutMs: 500 })), undefined);
-        assert.ok(Date.now() - started < 1500);
-      } finally {
-        await server.close();
-      }
-    });
-  }
+  itFindsNothingOnHostilePeers(minioProbe, () => startTestMinio({ mode: 'garbage' }));
 });

@@ -1,10 +1,10 @@
 // MongoDB is not packaged by Debian: these tests run against test/servers/mongodb.ts, a server written from
 // the documented OP_MSG wire format. Its BSON comes from src/scan/transports/bson.ts, checked here against the
-// bsonspec.org example bytes. Hostile peers come from test/servers/hostile.ts.
+// bsonspec.org example bytes. Hostile peers: test/helpers/hostile-peers.ts.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { itFindsNothingOnHostilePeers } from '../../../test/helpers/hostile-peers.js';
 import { chatLogWithKey, probeContext } from '../../../test/helpers/probe-context.js';
-import { HOSTILE_MODES, startHostileServer } from '../../../test/servers/hostile.js';
 import { startTestMongo, type MongoData, type TestMongo } from '../../../test/servers/mongodb.js';
 import { BsonError, decodeBson, encodeBson } from '../transports/bson.js';
 import { mongodbProbe } from './mongodb.js';
@@ -88,25 +88,5 @@ describe('mongodb probe', () => {
     assert.equal(a.evidence.databases, undefined);
   });
 
-  it('finds nothing on a server in garbage mode', async () => {
-    const server = await startTestMongo({ mode: 'garbage' });
-    try {
-      assert.equal(await mongodbProbe.fingerprint(probeContext(server.port, { timeoutMs: 500 })), undefined);
-    } finally {
-      await server.close();
-    }
-  });
-
-  for (const mode of HOSTILE_MODES) {
-    it(`finds nothing on a ${mode} peer, within the timeout`, async () => {
-      const server = await startHostileServer(mode);
-      try {
-        const started = Date.now();
-        assert.equal(await mongodbProbe.fingerprint(probeContext(server.port, { timeoutMs: 500 })), undefined);
-        assert.ok(Date.now() - started < 1500);
-      } finally {
-        await server.close();
-      }
-    });
-  }
+  itFindsNothingOnHostilePeers(mongodbProbe, () => startTestMongo({ mode: 'garbage' }));
 });

@@ -1,0 +1,29 @@
+/**
+ * The hostile-peer cases every probe test runs: each misbehaving peer of test/servers/hostile.ts (and the
+ * probe's own test server in garbage mode, when it has one) must yield no fingerprint, within the timeout.
+ */
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import type { Probe } from '../../src/scan/types.js';
+import { HOSTILE_MODES, startHostileServer, type TestServer } from '../servers/hostile.js';
+import { probeContext } from './probe-context.js';
+
+const TIMEOUT_MS = 500;
+
+async function assertNothingFound(probe: Probe, server: TestServer): Promise<void> {
+  try {
+    const started = Date.now();
+    assert.equal(await probe.fingerprint(probeContext(server.port, { timeoutMs: TIMEOUT_MS })), undefined);
+    // A probe may take a few steps, each within the timeout, but never hang on one peer.
+    assert.ok(Date.now() - started < 3 * TIMEOUT_MS, `took ${Date.now() - started} ms`);
+  } finally {
+    await server.close();
+  }
+}
+
+export function itFindsNothingOnHostilePeers(probe: Probe, startGarbageServer?: () => Promise<TestServer>): void {
+  if (startGarbageServer) it('finds nothing on its test server in garbage mode', async () => assertNothingFound(probe, await startGarbageServer()));
+  for (const mode of HOSTILE_MODES) {
+    it(`finds nothing on a ${mode} peer, within the timeout`, async () => assertNothingFound(probe, await startHostileServer(mode)));
+  }
+}
