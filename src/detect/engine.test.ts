@@ -67,3 +67,13 @@ describe('detector', () => {
     assert.match(expandSample('ghp_{alnum:30}{crc32b62:6}'), /^ghp_[A-Za-z0-9]{36}$/);
   });
 });
+
+describe('detector decoding', () => {
+  it('finds a secret that is percent-encoded in a URL and maps the span back', () => {
+    const d = new Detector([rule({ pattern: '(?<![A-Za-z0-9])(?<secret>tok_[A-Za-z0-9]{16})', keywords: ['tok_'] })]);
+    const text = 'GET /cb?state=1&next=%2Fapi%3Fkey%3Dtok_ABCDEFGHabcd1234%26x%3D1 HTTP/1.1';
+    const [m] = d.scan(text);
+    assert.ok(m);
+    assert.equal(text.slice(m.start, m.end), 'tok_ABCDEFGHabcd1234');
+  });
+});

@@ -5,6 +5,8 @@ import type { RuleSpec, SecretMatch } from './types.js';
 import { unescapeOnce } from './unescape.js';
 import { VALIDATORS } from './validators.js';
 
+const ESCAPE_HINT = /\\|%[0-9A-Fa-f]{2}/g;
+
 export interface CompiledRule {
   spec: RuleSpec;
   regex: RegExp;
@@ -95,15 +97,16 @@ export class Detector {
   scan(text: string): SecretMatch[] {
     const found: SecretMatch[] = [];
     this.scanView(text, undefined, found);
-    // Secrets logged inside JSON strings are escaped one level; decode lines that hold a backslash.
-    let at = text.indexOf('\\');
-    while (at !== -1) {
-      const lineStart = text.lastIndexOf('\n', at) + 1;
-      let lineEnd = text.indexOf('\n', at);
+    // Secrets inside JSON strings or URLs are escaped one level; decode lines that hold an escape.
+    ESCAPE_HINT.lastIndex = 0;
+    let hint: RegExpExecArray | null;
+    while ((hint = ESCAPE_HINT.exec(text)) !== null) {
+      const lineStart = text.lastIndexOf('\n', hint.index) + 1;
+      let lineEnd = text.indexOf('\n', hint.index);
       if (lineEnd === -1) lineEnd = text.length;
       const view = unescapeOnce(text, lineStart, lineEnd);
       if (view) this.scanView(view.text, view.toRaw, found);
-      at = text.indexOf('\\', lineEnd);
+      ESCAPE_HINT.lastIndex = lineEnd;
     }
     return resolveOverlaps(found, text, this.genericIds);
   }

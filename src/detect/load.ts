@@ -2,7 +2,7 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject } from 'ajv';
-import { checkSync } from 'recheck';
+import { createRequire } from 'node:module';
 import { parseDocument } from 'yaml';
 import { Detector } from './engine.js';
 import type { FileAllowlist, RuleFile, RuleSpec } from './types.js';
@@ -65,6 +65,8 @@ export function loadRuleFile(path: string, options: { checkPatterns?: boolean } 
 
 /** 'safe', or why a pattern may backtrack catastrophically ('is vulnerable to ReDoS' / 'cannot be proven safe'). */
 export function regexSafety(pattern: string, flags: string): string {
+  // recheck is large; load it only when a user pattern (or the rule test) needs checking.
+  const { checkSync } = createRequire(import.meta.url)('recheck') as typeof import('recheck');
   const result = checkSync(pattern, flags, { checker: 'automaton', timeout: 2000 });
   if (result.status === 'safe') return 'safe';
   return result.status === 'vulnerable' ? 'is vulnerable to ReDoS' : 'cannot be proven safe (avoid backreferences and lookaround)';

@@ -1,4 +1,4 @@
-/** A view of text with one level of JSON/C string escaping removed, and the way back to raw offsets. */
+/** A view of text with one level of escaping removed, and the way back to raw offsets. */
 export interface DecodedView {
   text: string;
   /** `toRaw[i]` is the raw offset of decoded char i; `toRaw[text.length]` is the raw end. */
@@ -8,9 +8,9 @@ export interface DecodedView {
 const SIMPLE: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', n: '\n', r: '\r', t: '\t', "'": "'" };
 
 /**
- * Secrets logged inside JSON strings arrive escaped (`{\"api_key\":\"sk-…\"}`, `\n-----BEGIN…`).
- * Decoding one level lets the same rules see them; offsets map back so redaction hits the raw bytes.
- * Returns undefined when nothing was escaped.
+ * Secrets logged inside JSON strings arrive escaped (`{\"api_key\":\"sk-…\"}`, `\n-----BEGIN…`), and
+ * in URLs and form bodies percent-encoded (`key%3DAIza…`). Decoding one level of both lets the same rules
+ * see them; offsets map back so redaction hits the raw bytes. Returns undefined when nothing was escaped.
  */
 export function unescapeOnce(raw: string, from = 0, to = raw.length): DecodedView | undefined {
   let out = '';
@@ -33,6 +33,17 @@ export function unescapeOnce(raw: string, from = 0, to = raw.length): DecodedVie
         out += String.fromCharCode(parseInt(raw.slice(i + 2, i + 6), 16));
         toRaw[j++] = i;
         i += 6;
+        changed = true;
+        continue;
+      }
+    }
+    if (c === '%' && i + 2 < to) {
+      const code = parseInt(raw.slice(i + 1, i + 3), 16);
+      // Printable ASCII only: secrets are ASCII, and decoding %0A would invent line breaks.
+      if (code >= 0x20 && code <= 0x7e && /^[0-9a-fA-F]{2}$/.test(raw.slice(i + 1, i + 3))) {
+        out += String.fromCharCode(code);
+        toRaw[j++] = i;
+        i += 3;
         changed = true;
         continue;
       }
