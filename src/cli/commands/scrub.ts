@@ -4,6 +4,7 @@ import { Option, type Command } from 'commander';
 import { UsageError } from '../../errors.js';
 import { loadDetector, RuleFileError } from '../../detect/index.js';
 import { createScrubStream, DEFAULT_MAX_LINE_BYTES, MASK_STYLES, type MaskStyle, type ScrubFormat } from '../../scrub/index.js';
+import { serveIngest } from '../../scrub/hooks/ingest.js';
 import { parseByteSize } from '../parse.js';
 
 export function registerScrub(program: Command): void {
@@ -16,6 +17,9 @@ export function registerScrub(program: Command): void {
     .option('--rules <path...>', 'extra rule files or folders (same schema as the shipped rules)')
     .option('--max-line-bytes <size>', 'withhold lines longer than this (e.g. 8MB)', String(DEFAULT_MAX_LINE_BYTES))
     .option('--stats', 'print lines, bytes and redactions per rule to stderr when done')
+    .option('--listen <host:port>', 'run an HTTP ingest point for log shippers (POST NDJSON) instead of reading files')
+    .option('--forward <url|file>', 'with --listen: where scrubbed batches go (an http(s) URL such as a ClickHouse INSERT, or a file to append)')
+    .option('--no-auth', 'with --listen on loopback: accept batches without the bearer token (WARDEN_INGEST_TOKEN)')
     .addHelpText(
       'after',
       `
@@ -25,15 +29,32 @@ Fingerprint masks use WARDEN_FINGERPRINT_KEY, or a key file created on first use
 
 Examples:
   kubectl logs deploy/gateway | warden scrub --format ndjson > clean.log
-  warden scrub --mask fingerprint --stats app.log > app.clean.log`,
+  warden scrub --mask fingerprint --stats app.log > app.clean.log
+  WARDEN_INGEST_TOKEN=… warden scrub --listen 127.0.0.1:8787 \\
+    --forward 'http://127.0.0.1:8123/?query=INSERT%20INTO%20logs%20FORMAT%20JSONEachRow'`,
     )
-    .action(async (files: string[], opts: { format: ScrubFormat; mask: MaskStyle; rules?: string[]; maxLineBytes: string; stats?: boolean }) => {
+    .action(async (files: string[], opts: { format: ScrubFormat; mask: MaskStyle; rules?: string[]; maxLineBytes: string; stats?: boolean; listen?: string; forward?: string; auth: boolean }) => {
       let detector;
       try {
         detector = loadDetector({ ruleFiles: opts.rules ?? [] }).detector;
       } catch (err) {
         if (err instanceof RuleFileError) throw new UsageError(err.message);
         throw err;
+      }
+      if (opts.listen || opts.forward) {
+        if (!opts.listen || !opts.forward || files.length) throw new UsageError('--listen and --forward go together, without input files');
+        const stop = new AbortController();
+        for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => stop.abort());
+        await serveIngest({
+          listen: opts.listen,
+          forward: opts.forward,
+          auth: opts.auth,
+          token: process.env.WARDEN_INGEST_TOKEN,
+          scrub: { mask: opts.mask, detector, maxLineBytes: parseByteSize(opts.maxLineBytes, '--max-line-bytes') },
+          signal: stop.signal,
+          log: (line) => process.stderr.write(`warden: ${line}\n`),
+        });
+        return;
       }
       const stream = createScrubStream({ format: opts.format, mask: opts.mask, detector, maxLineBytes: parseByteSize(opts.maxLineBytes, '--max-line-bytes') });
       const inputs = files.length ? files : ['-'];
