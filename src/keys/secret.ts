@@ -1,4 +1,5 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import * as crypto from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -63,7 +64,39 @@ export function loadKeySecrets(path = defaultKeySecretPath()): KeySecrets {
   }
 }
 
-/** HMAC-SHA-256 of the full key under one secret version, hex. */
+type OneShotHash = (algorithm: string, data: Buffer, encoding: 'buffer') => Buffer;
+/** `crypto.hash` (Node ≥ 20.12) skips the hash object createHash builds; older Node falls back. */
+const sha256: (data: Buffer) => Buffer =
+  typeof (crypto as { hash?: OneShotHash }).hash === 'function'
+    ? (data) => (crypto as unknown as { hash: OneShotHash }).hash('sha256', data, 'buffer')
+    : (data) => createHash('sha256').update(data).digest();
+
+const BLOCK = 64;
+const MAX_KEY_BYTES = 64;
+const pads = new WeakMap<Buffer, { inner: Buffer; outer: Buffer }>();
+
+/**
+ * HMAC-SHA-256 (RFC 2104) of the full key under one secret version, hex. Written out so the padded
+ * secret blocks are computed once per secret instead of once per call: verification is the hot
+ * path, and createHmac re-derives them every time. hmac.test.ts checks it against createHmac.
+ */
 export function hashKey(token: string, secret: KeySecret): string {
-  return createHmac('sha256', secret.key).update(token).digest('hex');
+  let p = pads.get(secret.key);
+  if (!p) {
+    const key = secret.key.length > BLOCK ? sha256(secret.key) : secret.key;
+    const inner = Buffer.alloc(BLOCK + MAX_KEY_BYTES, 0x36);
+    const outer = Buffer.alloc(BLOCK + 32, 0x5c);
+    for (let i = 0; i < key.length; i++) {
+      inner[i]! ^= key[i]!;
+      outer[i]! ^= key[i]!;
+    }
+    pads.set(secret.key, (p = { inner, outer }));
+  }
+  // Keys are ASCII and short; anything longer is hashed from a fresh buffer, never truncated.
+  if (token.length > MAX_KEY_BYTES || !/^[\x20-\x7e]*$/.test(token)) {
+    return sha256(Buffer.concat([p.outer.subarray(0, BLOCK), sha256(Buffer.concat([p.inner.subarray(0, BLOCK), Buffer.from(token, 'utf8')]))])).toString('hex');
+  }
+  const n = p.inner.write(token, BLOCK, 'latin1');
+  sha256(p.inner.subarray(0, BLOCK + n)).copy(p.outer, BLOCK);
+  return sha256(p.outer).toString('hex');
 }
