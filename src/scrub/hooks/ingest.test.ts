@@ -179,6 +179,35 @@ describe('ingest point', () => {
     }
   });
 
+  it('ClickHouse: a retrying shipper through the ingest point inserts every row once', async (t) => {
+    const clickhouse = process.env.WARDEN_TEST_CLICKHOUSE_URL ?? 'http://127.0.0.1:8123/';
+    const query = (sql: string, body?: string) =>
+      fetch(`${clickhouse}?query=${encodeURIComponent(sql)}`, { method: 'POST', ...(body ? { body } : {}), signal: AbortSignal.timeout(5000) }).then(async (r) => {
+        const text = await r.text();
+        if (!r.ok) throw new Error(`ClickHouse ${r.status}: ${text}`);
+        return text;
+      });
+    try {
+      await query('SELECT 1');
+    } catch {
+      t.skip(`ClickHouse is not answering at ${clickhouse} (scripts/services.sh starts it); the local HTTP sink cases cover the protocol`);
+      return;
+    }
+    const table = `warden_ingest_test_${process.pid}`;
+    await query(`CREATE TABLE ${table} (batch UInt32, line UInt32, msg String) ENGINE = MergeTree ORDER BY (batch, line)`);
+    try {
+      const target = `${clickhouse}?query=${encodeURIComponent(`INSERT INTO ${table} FORMAT JSONEachRow`)}&input_format_skip_unknown_fields=1`;
+      await withServer(createHttpForwarder(target), async (server) => {
+        await Promise.all(Array.from({ length: 20 }, (_, b) => ship(server.url, batch(b), `ch-${b}`, { gzip: b % 2 === 1, dropFirstAnswer: b % 5 === 0 })));
+      });
+      assert.equal((await query(`SELECT count(), uniqExact(batch, line) FROM ${table}`)).trim(), '100\t100');
+      assert.equal((await query(`SELECT count() FROM ${table} WHERE position(msg, 'sk-proj-') > 0`)).trim(), '0');
+      assert.equal((await query(`SELECT count() FROM ${table} WHERE msg = 'auth with [REDACTED:openai-project-key]'`)).trim(), '40');
+    } finally {
+      await query(`DROP TABLE IF EXISTS ${table}`);
+    }
+  });
+
   it('parses listen addresses', () => {
     assert.deepEqual(parseListenAddress('127.0.0.1:8787'), { host: '127.0.0.1', port: 8787 });
     assert.deepEqual(parseListenAddress('[::1]:9000'), { host: '::1', port: 9000 });
