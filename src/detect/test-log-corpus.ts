@@ -360,7 +360,30 @@ function services(r: CorpusRandom): string {
   ])();
 }
 
+/** Object ids, signatures and encrypted blobs that AI providers return: opaque, random, not credentials. */
+function providerIds(r: CorpusRandom): string {
+  return r.pick([
+    () => JSON.stringify({ object: 'file', id: `file-${r.chars('alnum', 24)}`, filename: `batch_${r.hex(8)}.jsonl`, purpose: 'batch' }),
+    () => JSON.stringify({ id: `batch_${r.hex(32)}`, object: 'batch', input_file_id: `file-${r.chars('alnum', 24)}`, status: 'completed' }),
+    () => JSON.stringify({ id: `resp_${r.hex(48)}`, object: 'response', model: r.pick(MODELS), previous_response_id: null }),
+    () => JSON.stringify({ assistant_id: `asst_${r.chars('alnum', 24)}`, thread_id: `thread_${r.chars('alnum', 24)}`, run_id: `run_${r.chars('alnum', 24)}`, vector_store_id: `vs_${r.chars('alnum', 24)}` }),
+    () => JSON.stringify({ tool_calls: [{ id: `call_${r.chars('alnum', 24)}`, type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] }),
+    () => JSON.stringify({ type: 'tool_use', id: `toolu_01${r.chars('alnum', 22)}`, name: 'search', input: { query: 'token limits' } }),
+    () => JSON.stringify({ id: `msgbatch_01${r.chars('alnum', 22)}`, type: 'message_batch', processing_status: 'ended' }),
+    () => JSON.stringify({ type: 'thinking', thinking: r.pick(PROSE), signature: r.chars('base64', 300) + '==' }),
+    () => JSON.stringify({ type: 'reasoning', id: `rs_${r.hex(48)}`, encrypted_content: `gAAAAAB${r.chars('base64url', 400)}==` }),
+    () => JSON.stringify({ responseId: r.chars('base64url', 22), modelVersion: 'gemini-1.5-pro-002', usageMetadata: { promptTokenCount: r.int(1, 900), candidatesTokenCount: r.int(1, 900) } }),
+    () => JSON.stringify({ id: r.chars('lowernum', 26), model: 'black-forest-labs/flux-schnell', status: 'succeeded', urls: { get: `https://api.replicate.com/v1/predictions/${r.chars('lowernum', 26)}` } }),
+    () => JSON.stringify({ x_groq: { id: `req_01${r.chars('lowernum', 26)}` }, model: 'llama-3.3-70b-versatile' }),
+    () => JSON.stringify({ id: `${r.chars('alnum', 16)}-${r.chars('alnum', 6)}`, model: 'meta-llama/Llama-3.3-70B-Instruct-Turbo', prompt: [] }),
+    () => `x-ms-request-id: ${r.uuid()} apim-request-id: ${r.uuid()}`,
+    () => JSON.stringify({ _id: r.hex(24), sha: r.hex(40), lastModified: r.timestamp(), siblings: [{ rfilename: 'model.safetensors' }] }),
+    () => JSON.stringify({ generation_id: r.uuid(), finish_reason: 'COMPLETE', meta: { billed_units: { input_tokens: r.int(1, 900), output_tokens: r.int(1, 900) } } }),
+  ])();
+}
+
 export const LINE_GENERATORS: LineGenerator[] = [
+  { kind: 'provider-ids', make: providerIds },
   { kind: 'chat-request', make: chatRequest },
   { kind: 'chat-response', make: chatResponse },
   { kind: 'anthropic-message', make: anthropicMessage },
