@@ -1,0 +1,294 @@
+/**
+ * `warden.yaml`: parsed with line positions, validated against the shipped JSON Schema, then turned
+ * into the daemon's typed configuration. Every error names the file and line it is about.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Ajv, type ErrorObject } from 'ajv';
+import { CronExpressionParser } from 'cron-parser';
+import { isMap, LineCounter, parseDocument, type Document } from 'yaml';
+import { WardenError } from '../errors.js';
+import { createTargetSet, parsePorts } from '../scan/index.js';
+import { isPostgresUrl } from '../store/index.js';
+import type { Severity } from '../detect/index.js';
+
+/** `schema/warden-config.schema.json`, two folders up from both `src/config` and `dist/config`. */
+export const CONFIG_SCHEMA = JSON.parse(readFileSync(fileURLToPath(new URL('../../schema/warden-config.schema.json', import.meta.url)), 'utf8')) as object;
+
+export const DEFAULT_LISTEN = { host: '127.0.0.1', port: 7470 };
+
+export class ConfigError extends WardenError {
+  constructor(message: string) {
+    super(message, 'CONFIG_INVALID', 2);
+  }
+}
+
+export type Schedule = { kind: 'interval'; everyMs: number } | { kind: 'cron'; expression: string };
+
+export interface Inventory {
+  name: string;
+  targets: string[];
+  exclude: string[];
+  /** Undefined: every probe's default ports. */
+  ports?: number[];
+  tags: Record<string, string>;
+  schedule: Schedule;
+  jitterMs: number;
+  sample: number;
+  timeoutMs: number;
+  concurrency?: number;
+  rate?: number;
+  defaultCredentials: boolean;
+}
+
+export interface AlertSinkConfig {
+  name: string;
+  type: 'webhook' | 'slack';
+  /** Read from `urlEnv` at load when the file names a variable instead (Slack URLs are secrets). */
+  url: string;
+  /** The HMAC secret, read from the variable `secretEnv` names; never written in the file. */
+  secret?: string;
+  minSeverity: Severity;
+  retries: number;
+  timeoutMs: number;
+}
+
+export interface ServeConfig {
+  /** The file this came from (for messages). */
+  source: string;
+  listen: { host: string; port: number };
+  /** A SQLite path (relative paths resolved beside the config) or a `postgres://` URL. */
+  store: string;
+  inventories: Inventory[];
+  alerts: AlertSinkConfig[];
+  flapWindowMs: number;
+  recheck: boolean;
+  distributed?: { nats: string; shardSize: number; ackWaitMs: number };
+}
+
+interface RawInventory {
+  name: string;
+  targets: string[];
+  exclude?: string[];
+  ports?: string | number[];
+  tags?: Record<string, string>;
+  every?: string;
+  cron?: string;
+  jitter?: string;
+  sample?: number;
+  timeout?: string;
+  concurrency?: number;
+  rate?: number;
+  defaultCredentials?: boolean;
+}
+
+interface RawSink {
+  name: string;
+  type: 'webhook' | 'slack';
+  url?: string;
+  urlEnv?: string;
+  secretEnv?: string;
+  minSeverity?: Severity;
+  retries?: number;
+  timeout?: string;
+}
+
+interface RawConfig {
+  version: 1;
+  listen?: string;
+  store?: string;
+  sample?: number;
+  jitter?: string;
+  flapWindow?: string;
+  recheck?: boolean;
+  inventories: RawInventory[];
+  alerts?: RawSink[];
+  distributed?: { nats: string; shardSize?: number; ackWait?: string };
+}
+
+const ajv = new Ajv({ allErrors: true, strict: false });
+const validate = ajv.compile<RawConfig>(CONFIG_SCHEMA);
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A schema-checked duration (`15m`, `30s`, `500ms`) in milliseconds. */
+function durationMs(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(text)!;
+  return Math.round(Number(m[1]) * UNIT_MS[m[2]!]!);
+}
+
+type Path = Array<string | number>;
+
+function lineAt(doc: Document, counter: LineCounter, path: Path, key?: string): number | undefined {
+  let node = doc.getIn(path, true) as { range?: [number, number, number] } | undefined;
+  if (key !== undefined && isMap(node)) {
+    const pair = node.items.find((p) => (p.key as { value?: unknown })?.value === key);
+    node = (pair?.key as { range?: [number, number, number] }) ?? node;
+  }
+  // A missing node (a required field left out) is reported at its parent.
+  if (!node && path.length) return lineAt(doc, counter, path.slice(0, -1));
+  const offset = node?.range?.[0];
+  return offset === undefined ? undefined : counter.linePos(offset).line;
+}
+
+function pathOf(error: ErrorObject): Path {
+  return error.instancePath
+    .split('/')
+    .slice(1)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((p) => (/^\d+$/.test(p) ? Number(p) : p));
+}
+
+function explain(error: ErrorObject): string {
+  const at = error.instancePath ? error.instancePath.slice(1).replace(/\//g, '.') : 'the file';
+  const p = error.params as Record<string, unknown>;
+  if (error.keyword === 'additionalProperties') return `${at}: unknown field ${JSON.stringify(p.additionalProperty)}`;
+  if (error.keyword === 'required') return `${at}: missing ${JSON.stringify(p.missingProperty)}`;
+  if (error.keyword === 'oneOf' && /inventories\/\d+$/.test(error.instancePath)) return `${at}: give exactly one of "every" (such as 15m) or "cron" (such as "*/15 * * * *")`;
+  if (error.keyword === 'oneOf' && /alerts\/\d+$/.test(error.instancePath)) return `${at}: give exactly one of "url" or "urlEnv"`;
+  if (error.keyword === 'pattern' && /(every|jitter|timeout|flapWindow|ackWait)$/.test(error.instancePath)) return `${at}: expected a duration such as 30s, 15m or 6h`;
+  if (error.keyword === 'enum') return `${at}: expected one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+  return `${at}: ${error.message ?? 'invalid'}`;
+}
+
+/** `oneOf` reports every failed branch; keep the most specific message per place. */
+function relevant(errors: ErrorObject[]): ErrorObject[] {
+  const oneOfPaths = new Set(errors.filter((e) => e.keyword === 'oneOf').map((e) => e.instancePath));
+  const chosen = errors.filter((e) => e.keyword === 'oneOf' || !(e.keyword === 'required' && oneOfPaths.has(e.instancePath)));
+  const seen = new Set<string>();
+  return chosen.filter((e) => {
+    const key = `${e.instancePath}:${e.keyword}:${JSON.stringify(e.params)}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/**
+ * Parses and validates a configuration text. `source` names it in errors and decides where a
+ * relative store path lives; `env` supplies the variables `urlEnv` and `secretEnv` name.
+ */
+export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv = process.env): ServeConfig {
+  const counter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false });
+  if (doc.errors.length) {
+    const e = doc.errors[0]!;
+    throw new ConfigError(`${source}:${counter.linePos(e.pos[0]).line}: ${e.message.split('\n')[0]}`);
+  }
+  const raw = doc.toJS() as unknown;
+  const fail = (path: Path, message: string, key?: string): never => {
+    const line = lineAt(doc, counter, path, key);
+    throw new ConfigError(`${source}${line ? `:${line}` : ''}: ${message}`);
+  };
+  if (!validate(raw)) {
+    const lines = relevant(validate.errors ?? []).map((e) => {
+      const key = (e.params as { additionalProperty?: string }).additionalProperty;
+      const line = lineAt(doc, counter, pathOf(e), key);
+      return `${source}${line ? `:${line}` : ''}: ${explain(e)}`;
+    });
+    throw new ConfigError(lines.join('\n'));
+  }
+  const names = new Set<string>();
+  const inventories = raw.inventories.map((inv, i): Inventory => {
+    const at = (field: string): Path => ['inventories', i, field];
+    if (names.has(inv.name)) fail(at('name'), `inventories.${i}.name: ${JSON.stringify(inv.name)} is used twice`);
+    names.add(inv.name);
+    try {
+      createTargetSet(inv.targets, inv.exclude ?? []);
+    } catch (err) {
+      fail(at('targets'), `inventories.${i}.targets: ${(err as Error).message}`);
+    }
+    let ports: number[] | undefined;
+    if (inv.ports !== undefined) {
+      try {
+        ports = parsePorts(Array.isArray(inv.ports) ? inv.ports.join(',') : inv.ports);
+      } catch (err) {
+        fail(at('ports'), `inventories.${i}.ports: ${(err as Error).message.replace(/^--ports: /, '')}`);
+      }
+    }
+    let schedule: Schedule;
+    if (inv.cron !== undefined) {
+      try {
+        CronExpressionParser.parse(inv.cron, { strict: false });
+      } catch (err) {
+        fail(at('cron'), `inventories.${i}.cron: not a cron expression (${(err as Error).message})`);
+      }
+      schedule = { kind: 'cron', expression: inv.cron };
+    } else {
+      const everyMs = durationMs(inv.every!);
+      if (everyMs < 10_000) fail(at('every'), `inventories.${i}.every: at least 10s between runs`);
+      schedule = { kind: 'interval', everyMs };
+    }
+    return {
+      name: inv.name,
+      targets: inv.targets,
+      exclude: inv.exclude ?? [],
+      ...(ports ? { ports } : {}),
+      tags: inv.tags ?? {},
+      schedule,
+      jitterMs: durationMs(inv.jitter ?? raw.jitter ?? '0s'),
+      sample: inv.sample ?? raw.sample ?? 0,
+      timeoutMs: durationMs(inv.timeout ?? '3s'),
+      ...(inv.concurrency !== undefined ? { concurrency: inv.concurrency } : {}),
+      ...(inv.rate !== undefined ? { rate: inv.rate } : {}),
+      defaultCredentials: inv.defaultCredentials ?? false,
+    };
+  });
+  const sinkNames = new Set<string>();
+  const alerts = (raw.alerts ?? []).map((s, i): AlertSinkConfig => {
+    if (sinkNames.has(s.name)) fail(['alerts', i, 'name'], `alerts.${i}.name: ${JSON.stringify(s.name)} is used twice`);
+    sinkNames.add(s.name);
+    const url = s.url ?? env[s.urlEnv!];
+    if (!url) fail(['alerts', i, 'urlEnv'], `alerts.${i}.urlEnv: the variable ${s.urlEnv} is not set`);
+    if (!/^https?:\/\//.test(url!)) fail(['alerts', i, 'urlEnv'], `alerts.${i}.urlEnv: ${s.urlEnv} does not hold an http(s) URL`);
+    const secret = s.secretEnv ? env[s.secretEnv] : undefined;
+    if (s.secretEnv && !secret) fail(['alerts', i, 'secretEnv'], `alerts.${i}.secretEnv: the variable ${s.secretEnv} is not set`);
+    if (s.type === 'slack' && s.secretEnv) fail(['alerts', i, 'secretEnv'], `alerts.${i}.secretEnv: Slack webhooks take no signing secret`);
+    return {
+      name: s.name,
+      type: s.type,
+      url: url!,
+      ...(secret ? { secret } : {}),
+      minSeverity: s.minSeverity ?? 'medium',
+      retries: s.retries ?? 5,
+      timeoutMs: durationMs(s.timeout ?? '10s'),
+    };
+  });
+  let listen = DEFAULT_LISTEN;
+  if (raw.listen) listen = parseListen(raw.listen, (message) => fail(['listen'], `listen: ${message}`));
+  const dir = dirname(resolve(source));
+  const store = raw.store ? (isPostgresUrl(raw.store) || raw.store === ':memory:' || isAbsolute(raw.store) ? raw.store : join(dir, raw.store)) : join(dir, 'warden.db');
+  return {
+    source,
+    listen,
+    store,
+    inventories,
+    alerts,
+    flapWindowMs: durationMs(raw.flapWindow ?? '24h'),
+    recheck: raw.recheck ?? true,
+    ...(raw.distributed
+      ? { distributed: { nats: raw.distributed.nats, shardSize: raw.distributed.shardSize ?? 256, ackWaitMs: durationMs(raw.distributed.ackWait ?? '30s') } }
+      : {}),
+  };
+}
+
+/** `HOST:PORT` or `[v6]:PORT`; `onError` receives a message for the caller to place. */
+export function parseListen(text: string, onError: (message: string) => never): { host: string; port: number } {
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:\s[\]]+)):(\d{1,5})$/.exec(text);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) return onError(`expected HOST:PORT such as 127.0.0.1:7470, got ${JSON.stringify(text)}`);
+  return { host: m[1] ?? m[2]!, port };
+}
+
+/** Reads and validates a configuration file. */
+export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): ServeConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ConfigError(`cannot read ${path}: ${code === 'ENOENT' ? 'no such file (warden init writes a starter one)' : code}`);
+  }
+  return parseConfig(text, path, env);
+}
