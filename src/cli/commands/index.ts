@@ -2,6 +2,8 @@ import type { Command } from 'commander';
 import { registerDetect } from './detect.js';
 import { registerKeys } from './keys.js';
 import { registerScrub } from './scrub.js';
+import { registerClassify } from './classify.js';
+import { registerRetention } from './retention.js';
 
 /** Each capability registers its own subcommand; add a line here when adding one. */
-export const COMMANDS: Array<(program: Command) => void> = [registerDetect, registerScrub, registerKeys];
+export const COMMANDS: Array<(program: Command) => void> = [registerDetect, registerScrub, registerKeys, registerClassify, registerRetention];

@@ -1,0 +1,38 @@
+import type { ApplyResult } from './apply.js';
+import type { RetentionPlan, TablePlan } from './plan.js';
+
+/** The plan as data: everything but the internal deletion target. */
+export function planToJson(plans: readonly RetentionPlan[]): unknown {
+  return plans.map((p) => ({ ...p, tables: p.tables.map(({ target: _target, ...rest }: TablePlan) => rest) }));
+}
+
+function grid(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+export function formatPlanTable(plans: readonly RetentionPlan[]): string {
+  const out: string[] = [];
+  for (const p of plans) {
+    out.push(`${p.store}  (${p.engine}; clock ${p.now})`);
+    const rows = [['table', 'window', 'timestamp', 'oldest row', 'rows', 'past window', 'held', 'how']];
+    for (const t of p.tables) {
+      rows.push([t.table, `${t.windowDays}d`, t.timestampColumn ?? '-', t.oldest ?? '-', String(t.rows ?? '-'), String(t.pastWindow ?? '-'), String(t.heldRows ?? 0), t.refused ? `refused: ${t.refused}` : `${t.method}: ${t.methodDetail}`]);
+    }
+    out.push(rows.length > 1 ? grid(rows) : '  no table matches the policy', '');
+  }
+  return out.join('\n');
+}
+
+export function formatApplyTable(results: readonly ApplyResult[]): string {
+  const out: string[] = [];
+  for (const r of results) {
+    out.push(`${r.store}  (run ${r.runId})`);
+    const rows = [['table', 'status', 'deleted', 'batches', 'longest batch ms', 'left past window', 'notes']];
+    for (const t of r.results) {
+      rows.push([t.table, t.status, String(t.outcome.rowsDeleted), String(t.outcome.batches), String(t.outcome.longestBatchMs), String(t.verification?.pastWindowRemaining ?? '-'), [t.message, ...t.outcome.notes].filter(Boolean).join('; ')]);
+    }
+    out.push(rows.length > 1 ? grid(rows) : '  nothing to do', '');
+  }
+  return out.join('\n');
+}
