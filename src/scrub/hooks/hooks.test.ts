@@ -11,6 +11,8 @@ import { createWinstonScrubFormat } from './winston.js';
 
 const KEY = 'sk-proj-' + expandSample('{alnum_-:40}', 31) + 'T3BlbkFJ' + expandSample('{alnum_-:40}', 32);
 const PASSWORD = 'hunter2-' + expandSample('{alnum:12}', 33);
+/** Which rule masks a credential-named field can change as rules are added; that it is masked cannot. */
+const MASKED = /^\[REDACTED:[a-z0-9-]+\]$/;
 
 function collect(): { stream: Writable; lines: () => string[] } {
   const chunks: string[] = [];
@@ -39,10 +41,11 @@ describe('pino destination (through real pino)', () => {
     const joined = lines.join('\n');
     assert.ok(!joined.includes(KEY) && !joined.includes(PASSWORD) && !joined.includes('dXNlcjpwYXNz'), joined);
     const [first, second, third, fourth] = lines.map((l) => JSON.parse(l));
-    assert.match(first.req.headers.authorization, /^\[REDACTED:[a-z-]+\]$/);
+    assert.match(first.req.headers.authorization, MASKED);
     assert.equal(first.req.headers['x-request-id'], 'r-1');
     assert.equal(second.msg, 'retrying with [REDACTED:openai-project-key]');
-    assert.deepEqual(third.user, { password: '[REDACTED:sensitive-field]', name: 'ada' });
+    assert.match(third.user.password, MASKED);
+    assert.equal(third.user.name, 'ada');
     assert.equal(third.tokens, 42);
     assert.deepEqual(fourth, { level: 30, msg: 'clean line' });
   });
@@ -67,11 +70,11 @@ describe('winston format (through real winston)', () => {
     assert.ok(!joined.includes(KEY) && !joined.includes(PASSWORD), joined);
     const [first, second, third] = lines.map((l) => JSON.parse(l));
     assert.equal(first.message, 'starting with [REDACTED:openai-project-key]');
-    assert.match(first.config.openai.apiKey, /^\[REDACTED:[a-z-]+\]$/);
+    assert.match(first.config.openai.apiKey, MASKED);
     assert.equal(first.config.openai.model, 'gpt-4o');
     assert.equal(meta.config.openai.apiKey, KEY, "the caller's object is not mutated");
-    assert.equal(second.db.password, '[REDACTED:sensitive-field]');
-    assert.equal(third.credentials, '[REDACTED:sensitive-field]');
+    assert.match(second.db.password, MASKED);
+    assert.match(third.credentials, MASKED);
   });
 });
 

@@ -157,7 +157,7 @@ describe('ingest point', () => {
       await withServer(
         createHttpForwarder(url),
         async (server) => {
-          const post = (body: string | Uint8Array, headers: Record<string, string> = {}) =>
+          const post = (body: string, headers: Record<string, string> = {}) =>
             fetch(server.url, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, ...headers }, body });
           assert.equal((await fetch(server.url, { method: 'POST', body: batch(0) })).status, 401);
           assert.equal((await post(batch(0), { authorization: `Bearer ${TOKEN}x` })).status, 401);
