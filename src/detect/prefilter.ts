@@ -6,8 +6,10 @@
 export class KeywordPrefilter {
   readonly keywords: string[];
   private readonly delta: Int32Array;
-  /** For each state, the keyword indexes that end there (including via suffix links), or undefined. */
-  private readonly outputs: Array<number[] | undefined>;
+  /** For each state, the keyword indexes that end there (including via suffix links). */
+  private readonly outputs: number[][];
+  /** 1 where a state has outputs: a flat byte check keeps the hot loop off the nested arrays. */
+  private readonly terminal: Uint8Array;
 
   constructor(keywords: string[]) {
     this.keywords = keywords.map((k) => k.toLowerCase());
@@ -55,20 +57,23 @@ export class KeywordPrefilter {
       for (let c = 65; c <= 90; c++) delta[s * 256 + c] = delta[s * 256 + c + 32]!;
     }
     this.delta = delta;
-    this.outputs = out.map((o) => (o.length ? [...new Set(o)] : undefined));
+    this.outputs = out.map((o) => [...new Set(o)]);
+    this.terminal = Uint8Array.from(out, (o) => (o.length ? 1 : 0));
   }
 
   /** Marks `seen[k] = 1` for every keyword k present in text; returns how many distinct keywords were seen. */
   scan(text: string, seen: Uint8Array): number {
     const { delta, outputs } = this;
+    // A state's outputs need reporting once per scan; common keywords ("key", "token") recur constantly.
+    const terminal = this.terminal.slice();
     let state = 0;
     let found = 0;
     for (let i = 0, n = text.length; i < n; i++) {
       const c = text.charCodeAt(i);
       state = delta[(state << 8) + (c < 256 ? c : 0)]!;
-      const hits = outputs[state];
-      if (hits !== undefined) {
-        for (const k of hits) {
+      if (terminal[state] !== 0) {
+        terminal[state] = 0;
+        for (const k of outputs[state]!) {
           if (seen[k] === 0) {
             seen[k] = 1;
             found++;
