@@ -1,0 +1,467 @@
+/**
+ * What the daemon remembers: runs, findings with first/last seen, each finding's timeline, and
+ * acknowledgements. `completeRun` diffs a run against what was open before and writes it in one
+ * transaction, in batches, so a run of 10,000 findings is a handful of statements.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import type { Finding } from '../scan/index.js';
+import type { Severity } from '../detect/index.js';
+import type { SqlValue, Store, StoreQueries } from '../store/index.js';
+import { SERVE_MIGRATIONS } from './schema.js';
+
+export const SEVERITY_ORDER: readonly Severity[] = ['info', 'low', 'medium', 'high', 'critical'];
+export const severityRank = (s: string): number => SEVERITY_ORDER.indexOf(s as Severity);
+
+export type RunStatus = 'running' | 'succeeded' | 'failed' | 'interrupted';
+export type FindingState = 'open' | 'resolved';
+export type EventKind = 'opened' | 'reopened' | 'changed' | 'escalated' | 'resolved' | 'flapping' | 'stable' | 'acknowledged' | 'suppressed' | 'unacknowledged';
+export type AlertKind = 'new' | 'reopened' | 'escalated' | 'flapping';
+
+export interface RunRecord {
+  id: string;
+  inventory: string;
+  status: RunStatus;
+  trigger: string;
+  startedAt: number;
+  finishedAt: number | null;
+  endpoints: number | null;
+  openPorts: number | null;
+  findings: number | null;
+  newCount: number | null;
+  changedCount: number | null;
+  resolvedCount: number | null;
+  unconfirmedCount: number | null;
+  /** Open findings across all inventories by severity when the run finished. */
+  openAfter: Record<string, number> | null;
+  error: string | null;
+}
+
+export interface Acknowledgement {
+  kind: 'acknowledge' | 'suppress';
+  reason: string;
+  expiresAt: number | null;
+  createdAt: number;
+  createdBy: string;
+}
+
+export interface StoredFinding {
+  inventory: string;
+  id: string;
+  service: string;
+  host: string;
+  port: number;
+  probe: string;
+  title: string;
+  auth: string;
+  severity: Severity;
+  evidence: Finding['evidence'];
+  reproduce: string | null;
+  remediation: string;
+  state: FindingState;
+  firstSeen: number;
+  lastSeen: number;
+  openedAt: number;
+  resolvedAt: number | null;
+  flapping: boolean;
+  acknowledgement: Acknowledgement | null;
+}
+
+export interface FindingEvent {
+  seq: number;
+  runId: string | null;
+  at: number;
+  kind: EventKind;
+  severity: Severity | null;
+  detail: Record<string, unknown> | null;
+}
+
+export interface Alert {
+  kind: AlertKind;
+  inventory: string;
+  finding: Pick<StoredFinding, 'id' | 'service' | 'host' | 'port' | 'title' | 'auth' | 'severity' | 'firstSeen' | 'lastSeen'>;
+  previousSeverity?: Severity;
+}
+
+export interface RunOutcome {
+  run: RunRecord;
+  alerts: Alert[];
+}
+
+interface RunRow {
+  id: string;
+  inventory: string;
+  status: RunStatus;
+  trigger_kind: string;
+  started_at: number;
+  finished_at: number | null;
+  endpoints: number | null;
+  open_ports: number | null;
+  findings: number | null;
+  new_count: number | null;
+  changed_count: number | null;
+  resolved_count: number | null;
+  unconfirmed_count: number | null;
+  open_after: string | null;
+  error: string | null;
+}
+
+interface FindingRow {
+  inventory: string;
+  id: string;
+  service: string;
+  host: string;
+  port: number;
+  probe: string;
+  title: string;
+  auth: string;
+  severity: Severity;
+  evidence: string;
+  evidence_hash: string;
+  reproduce: string | null;
+  remediation: string;
+  state: FindingState;
+  first_seen: number;
+  last_seen: number;
+  opened_at: number;
+  resolved_at: number | null;
+  flapping_since: number | null;
+  ack_kind?: 'acknowledge' | 'suppress' | null;
+  ack_reason?: string | null;
+  ack_expires_at?: number | null;
+  ack_created_at?: number | null;
+  ack_created_by?: string | null;
+}
+
+function toRun(r: RunRow): RunRecord {
+  return {
+    id: r.id,
+    inventory: r.inventory,
+    status: r.status,
+    trigger: r.trigger_kind,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+    endpoints: r.endpoints,
+    openPorts: r.open_ports,
+    findings: r.findings,
+    newCount: r.new_count,
+    changedCount: r.changed_count,
+    resolvedCount: r.resolved_count,
+    unconfirmedCount: r.unconfirmed_count,
+    openAfter: r.open_after ? (JSON.parse(r.open_after) as Record<string, number>) : null,
+    error: r.error,
+  };
+}
+
+function toFinding(r: FindingRow, now: number): StoredFinding {
+  const ackLive = r.ack_kind && (r.ack_expires_at === null || r.ack_expires_at === undefined || r.ack_expires_at > now);
+  return {
+    inventory: r.inventory,
+    id: r.id,
+    service: r.service,
+    host: r.host,
+    port: r.port,
+    probe: r.probe,
+    title: r.title,
+    auth: r.auth,
+    severity: r.severity,
+    evidence: JSON.parse(r.evidence) as Finding['evidence'],
+    reproduce: r.reproduce,
+    remediation: r.remediation,
+    state: r.state,
+    firstSeen: r.first_seen,
+    lastSeen: r.last_seen,
+    openedAt: r.opened_at,
+    resolvedAt: r.resolved_at,
+    flapping: r.flapping_since !== null,
+    acknowledgement: ackLive
+      ? { kind: r.ack_kind!, reason: r.ack_reason!, expiresAt: r.ack_expires_at ?? null, createdAt: r.ack_created_at!, createdBy: r.ack_created_by! }
+      : null,
+  };
+}
+
+const FINDING_SELECT = `SELECT f.*, a.kind AS ack_kind, a.reason AS ack_reason, a.expires_at AS ack_expires_at, a.created_at AS ack_created_at, a.created_by AS ack_created_by
+FROM serve_findings f LEFT JOIN serve_acknowledgements a ON a.inventory = f.inventory AND a.finding_id = f.id`;
+
+const FINDING_COLUMNS = ['inventory', 'id', 'service', 'host', 'port', 'probe', 'title', 'auth', 'severity', 'evidence', 'evidence_hash', 'reproduce', 'remediation', 'state', 'first_seen', 'last_seen', 'opened_at', 'resolved_at', 'flapping_since', 'last_run'] as const;
+const EVENT_COLUMNS = ['inventory', 'finding_id', 'run_id', 'at', 'kind', 'severity', 'detail'] as const;
+/** Rows per multi-row statement: well under SQLite's and PostgreSQL's parameter limits. */
+const BATCH_ROWS = 400;
+
+async function insertBatched(tx: StoreQueries, table: string, columns: readonly string[], rows: SqlValue[][], conflict = ''): Promise<void> {
+  for (let i = 0; i < rows.length; i += BATCH_ROWS) {
+    const chunk = rows.slice(i, i + BATCH_ROWS);
+    const tuple = `(${columns.map(() => '?').join(', ')})`;
+    await tx.run(`INSERT INTO ${table} (${columns.join(', ')}) VALUES ${chunk.map(() => tuple).join(', ')}${conflict}`, chunk.flat());
+  }
+}
+
+const UPSERT_FINDING = ` ON CONFLICT (inventory, id) DO UPDATE SET ${FINDING_COLUMNS.filter((c) => c !== 'inventory' && c !== 'id')
+  .map((c) => `${c} = excluded.${c}`)
+  .join(', ')}`;
+
+/** Evidence as stored and shown: every string passed through `redact`, so a secret a probe let slip never lands in the store. */
+function redactEvidence<T>(value: T, redact: (text: string) => string): T {
+  if (typeof value === 'string') return redact(value) as T;
+  if (Array.isArray(value)) return value.map((v) => redactEvidence(v, redact)) as T;
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactEvidence(v, redact)])) as T;
+  return value;
+}
+
+export interface CompleteRunOptions {
+  findings: readonly Finding[];
+  stats: { endpoints: number; open: number };
+  /** Findings dropped because a re-check did not see them again. */
+  unconfirmed: number;
+  flapWindowMs: number;
+  redact: (text: string) => string;
+  now?: number;
+}
+
+export class ServeHistory {
+  private constructor(readonly store: Store) {}
+
+  static async open(store: Store): Promise<ServeHistory> {
+    await store.migrate('serve', SERVE_MIGRATIONS);
+    return new ServeHistory(store);
+  }
+
+  /** Starts a run unless one of this inventory is already running anywhere; then answers undefined. */
+  async claimRun(inventory: string, trigger: string, owner: string, now = Date.now()): Promise<RunRecord | undefined> {
+    const id = `run_${now.toString(36)}_${randomUUID().slice(0, 8)}`;
+    try {
+      await this.store.run('INSERT INTO serve_runs (id, inventory, status, trigger_kind, owner, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, ?)', [id, inventory, 'running', trigger, owner, now, now]);
+    } catch (err) {
+      if (/unique|duplicate/i.test((err as Error).message)) return undefined;
+      throw err;
+    }
+    return (await this.run(id))!;
+  }
+
+  async heartbeat(runId: string, now = Date.now()): Promise<void> {
+    await this.store.run("UPDATE serve_runs SET heartbeat_at = ? WHERE id = ? AND status = 'running'", [now, runId]);
+  }
+
+  async failRun(runId: string, error: string, now = Date.now()): Promise<void> {
+    await this.store.run("UPDATE serve_runs SET status = 'failed', finished_at = ?, error = ? WHERE id = ? AND status = 'running'", [now, error.slice(0, 2000), runId]);
+  }
+
+  /**
+   * Marks runs no live process is doing as interrupted: those of `deadOwner` (a crashed process on
+   * this machine) and any whose heartbeat is older than `staleBefore`. Answers how many.
+   */
+  async markInterrupted(isDeadOwner: (owner: string) => boolean, staleBefore: number, now = Date.now()): Promise<number> {
+    const running = await this.store.query<{ id: string; owner: string; heartbeat_at: number }>("SELECT id, owner, heartbeat_at FROM serve_runs WHERE status = 'running'");
+    let n = 0;
+    for (const r of running) {
+      if (!isDeadOwner(r.owner) && r.heartbeat_at >= staleBefore) continue;
+      n += await this.store.run("UPDATE serve_runs SET status = 'interrupted', finished_at = ?, error = ? WHERE id = ? AND status = 'running'", [now, 'the process running it stopped before it finished', r.id]);
+    }
+    return n;
+  }
+
+  /** Ids of findings open now in an inventory (to know which of a run's findings are new). */
+  async openIds(inventory: string): Promise<Set<string>> {
+    const rows = await this.store.query<{ id: string }>("SELECT id FROM serve_findings WHERE inventory = ? AND state = 'open'", [inventory]);
+    return new Set(rows.map((r) => r.id));
+  }
+
+  /** Diffs the run's findings against the inventory's stored ones and records everything atomically. */
+  async completeRun(runId: string, inventory: string, options: CompleteRunOptions): Promise<RunOutcome> {
+    const now = options.now ?? Date.now();
+    const alerts: Alert[] = [];
+    const counts = { new: 0, changed: 0, resolved: 0 };
+    await this.store.transaction(async (tx) => {
+      const previous = new Map<string, FindingRow>();
+      for (const row of await tx.query<FindingRow>(`${FINDING_SELECT} WHERE f.inventory = ?`, [inventory])) previous.set(row.id, row);
+      const upserts: SqlValue[][] = [];
+      const events: SqlValue[][] = [];
+      const event = (id: string, kind: EventKind, severity: string | null, detail?: Record<string, unknown>) => events.push([inventory, id, runId, now, kind, severity, detail ? JSON.stringify(detail) : null]);
+      const seen = new Set<string>();
+      for (const f of options.findings) {
+        if (seen.has(f.id)) continue;
+        seen.add(f.id);
+        const evidence = JSON.stringify(redactEvidence(f.evidence, options.redact));
+        const hash = createHash('sha256').update(evidence).digest('hex').slice(0, 32);
+        const old = previous.get(f.id);
+        const ack = old?.ack_kind && (old.ack_expires_at === null || (old.ack_expires_at ?? 0) > now) ? old.ack_kind : null;
+        let openedAt = old?.opened_at ?? now;
+        let flappingSince = old?.flapping_since ?? null;
+        const summary = { id: f.id, service: f.service, host: f.host, port: f.port, title: f.title, auth: f.auth, severity: f.severity, firstSeen: old?.first_seen ?? now, lastSeen: now };
+        if (!old) {
+          counts.new++;
+          event(f.id, 'opened', f.severity);
+          alerts.push({ kind: 'new', inventory, finding: summary });
+        } else if (old.state === 'resolved') {
+          counts.new++;
+          // Open, closed, open again within the window: one "flapping" alert, then quiet.
+          const flaps = now - old.opened_at <= options.flapWindowMs;
+          event(f.id, 'reopened', f.severity);
+          if (flaps && flappingSince === null) {
+            flappingSince = now;
+            event(f.id, 'flapping', f.severity);
+            if (ack !== 'suppress') alerts.push({ kind: 'flapping', inventory, finding: summary });
+          } else if (!flaps && ack === null) {
+            alerts.push({ kind: 'reopened', inventory, finding: summary });
+          }
+          openedAt = now;
+        } else {
+          const rankDelta = severityRank(f.severity) - severityRank(old.severity);
+          if (rankDelta !== 0 || old.evidence_hash !== hash || old.auth !== f.auth) {
+            counts.changed++;
+            const detail = { from: { severity: old.severity, auth: old.auth }, to: { severity: f.severity, auth: f.auth }, evidenceChanged: old.evidence_hash !== hash };
+            event(f.id, rankDelta > 0 ? 'escalated' : 'changed', f.severity, detail);
+            if (rankDelta > 0 && ack !== 'suppress' && flappingSince === null) alerts.push({ kind: 'escalated', inventory, finding: summary, previousSeverity: old.severity });
+          }
+        }
+        if (flappingSince !== null && now - Math.max(openedAt, old?.resolved_at ?? 0) > options.flapWindowMs) {
+          flappingSince = null;
+          event(f.id, 'stable', f.severity);
+        }
+        upserts.push([inventory, f.id, f.service, f.host, f.port, f.probe, f.title, f.auth, f.severity, evidence, hash, f.reproduce ? options.redact(f.reproduce) : null, f.remediation, 'open', old?.first_seen ?? now, now, openedAt, old?.resolved_at ?? null, flappingSince, runId]);
+      }
+      const resolvedIds: string[] = [];
+      for (const old of previous.values()) {
+        if (seen.has(old.id) || old.state !== 'open') continue;
+        counts.resolved++;
+        resolvedIds.push(old.id);
+        event(old.id, 'resolved', old.severity);
+      }
+      await insertBatched(tx, 'serve_findings', FINDING_COLUMNS, upserts, UPSERT_FINDING);
+      for (let i = 0; i < resolvedIds.length; i += BATCH_ROWS) {
+        const chunk = resolvedIds.slice(i, i + BATCH_ROWS);
+        await tx.run(`UPDATE serve_findings SET state = 'resolved', resolved_at = ?, last_run = ? WHERE inventory = ? AND id IN (${chunk.map(() => '?').join(', ')})`, [now, runId, inventory, ...chunk]);
+      }
+      await insertBatched(tx, 'serve_finding_events', EVENT_COLUMNS, events);
+      const openAfter = await openCountsBySeverity(tx, now);
+      await tx.run(
+        "UPDATE serve_runs SET status = 'succeeded', finished_at = ?, endpoints = ?, open_ports = ?, findings = ?, new_count = ?, changed_count = ?, resolved_count = ?, unconfirmed_count = ?, open_after = ? WHERE id = ?",
+        [now, options.stats.endpoints, options.stats.open, seen.size, counts.new, counts.changed, counts.resolved, options.unconfirmed, JSON.stringify(openAfter), runId],
+      );
+    });
+    return { run: (await this.run(runId))!, alerts };
+  }
+
+  async run(id: string): Promise<RunRecord | undefined> {
+    const [row] = await this.store.query<RunRow>('SELECT * FROM serve_runs WHERE id = ?', [id]);
+    return row ? toRun(row) : undefined;
+  }
+
+  async listRuns(filter: { inventory?: string; limit?: number } = {}): Promise<RunRecord[]> {
+    const limit = Math.min(Math.max(filter.limit ?? 50, 1), 1000);
+    const rows = filter.inventory
+      ? await this.store.query<RunRow>(`SELECT * FROM serve_runs WHERE inventory = ? ORDER BY started_at DESC, id DESC LIMIT ${limit}`, [filter.inventory])
+      : await this.store.query<RunRow>(`SELECT * FROM serve_runs ORDER BY started_at DESC, id DESC LIMIT ${limit}`);
+    return rows.map(toRun);
+  }
+
+  /** Finished runs oldest first, for the open-exposures chart. */
+  async runSeries(since: number): Promise<Array<{ at: number; open: Record<string, number> }>> {
+    const rows = await this.store.query<{ finished_at: number; open_after: string }>("SELECT finished_at, open_after FROM serve_runs WHERE status = 'succeeded' AND finished_at >= ? ORDER BY finished_at", [since]);
+    return rows.map((r) => ({ at: r.finished_at, open: JSON.parse(r.open_after) as Record<string, number> }));
+  }
+
+  async listFindings(filter: { state?: FindingState; inventory?: string; severity?: Severity; limit?: number; offset?: number } = {}, now = Date.now()): Promise<StoredFinding[]> {
+    const where: string[] = [];
+    const params: SqlValue[] = [];
+    for (const [column, value] of [['state', filter.state], ['inventory', filter.inventory], ['severity', filter.severity]] as const) {
+      if (value === undefined) continue;
+      where.push(`f.${column} = ?`);
+      params.push(value);
+    }
+    const limit = Math.min(Math.max(filter.limit ?? 100, 1), 1000);
+    const offset = Math.max(filter.offset ?? 0, 0);
+    const order = `CASE f.severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 WHEN 'low' THEN 3 ELSE 4 END, f.opened_at, f.inventory, f.id`;
+    const rows = await this.store.query<FindingRow>(`${FINDING_SELECT}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}`, params);
+    return rows.map((r) => toFinding(r, now));
+  }
+
+  async finding(inventory: string, id: string, now = Date.now()): Promise<{ finding: StoredFinding; events: FindingEvent[] } | undefined> {
+    const [row] = await this.store.query<FindingRow>(`${FINDING_SELECT} WHERE f.inventory = ? AND f.id = ?`, [inventory, id]);
+    if (!row) return undefined;
+    const events = await this.store.query<{ seq: number; run_id: string | null; at: number; kind: EventKind; severity: Severity | null; detail: string | null }>(
+      'SELECT seq, run_id, at, kind, severity, detail FROM serve_finding_events WHERE inventory = ? AND finding_id = ? ORDER BY seq DESC LIMIT 500',
+      [inventory, id],
+    );
+    return {
+      finding: toFinding(row, now),
+      events: events.map((e) => ({ seq: Number(e.seq), runId: e.run_id, at: e.at, kind: e.kind, severity: e.severity, detail: e.detail ? (JSON.parse(e.detail) as Record<string, unknown>) : null })),
+    };
+  }
+
+  /** Acknowledges (still counted, alerts only on escalation) or suppresses (hidden, never alerts) a finding. */
+  async acknowledge(inventory: string, id: string, ack: Omit<Acknowledgement, 'createdAt'>, now = Date.now()): Promise<boolean> {
+    return this.store.transaction(async (tx) => {
+      const exists = await tx.query('SELECT id FROM serve_findings WHERE inventory = ? AND id = ?', [inventory, id]);
+      if (!exists.length) return false;
+      await tx.run('DELETE FROM serve_acknowledgements WHERE inventory = ? AND finding_id = ?', [inventory, id]);
+      await tx.run('INSERT INTO serve_acknowledgements (inventory, finding_id, kind, reason, expires_at, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)', [inventory, id, ack.kind, ack.reason, ack.expiresAt, now, ack.createdBy]);
+      await tx.run('INSERT INTO serve_finding_events (inventory, finding_id, run_id, at, kind, severity, detail) VALUES (?, ?, ?, ?, ?, ?, ?)', [
+        inventory,
+        id,
+        null,
+        now,
+        ack.kind === 'suppress' ? 'suppressed' : 'acknowledged',
+        null,
+        JSON.stringify({ reason: ack.reason, expiresAt: ack.expiresAt, by: ack.createdBy }),
+      ]);
+      return true;
+    });
+  }
+
+  async unacknowledge(inventory: string, id: string, by: string, now = Date.now()): Promise<boolean> {
+    return this.store.transaction(async (tx) => {
+      const n = await tx.run('DELETE FROM serve_acknowledgements WHERE inventory = ? AND finding_id = ?', [inventory, id]);
+      if (n) await tx.run('INSERT INTO serve_finding_events (inventory, finding_id, run_id, at, kind, severity, detail) VALUES (?, ?, ?, ?, ?, ?, ?)', [inventory, id, null, now, 'unacknowledged', null, JSON.stringify({ by })]);
+      return n > 0;
+    });
+  }
+
+  /** Open findings (suppressed ones left out) by severity. */
+  openBySeverity(now = Date.now()): Promise<Record<string, number>> {
+    return openCountsBySeverity(this.store, now);
+  }
+
+  /** For /metrics: open findings by severity and service, runs by status, and per-inventory timing. */
+  async metrics(now = Date.now()): Promise<{
+    open: Array<{ severity: string; service: string; inventory: string; n: number }>;
+    runs: Array<{ inventory: string; status: string; n: number }>;
+    last: Array<{ inventory: string; lastSuccess: number | null; lastDurationMs: number | null }>;
+  }> {
+    const open = await this.store.query<{ severity: string; service: string; inventory: string; n: number }>(
+      `SELECT f.severity, f.service, f.inventory, COUNT(*) AS n FROM serve_findings f WHERE f.state = 'open' AND ${NOT_SUPPRESSED} GROUP BY f.severity, f.service, f.inventory`,
+      [now],
+    );
+    const runs = await this.store.query<{ inventory: string; status: string; n: number }>('SELECT inventory, status, COUNT(*) AS n FROM serve_runs GROUP BY inventory, status');
+    const last = await this.store.query<{ inventory: string; finished_at: number; started_at: number }>(
+      "SELECT r.inventory, r.finished_at, r.started_at FROM serve_runs r WHERE r.status = 'succeeded' AND r.finished_at = (SELECT MAX(finished_at) FROM serve_runs s WHERE s.inventory = r.inventory AND s.status = 'succeeded')",
+    );
+    return {
+      open: open.map((r) => ({ ...r, n: Number(r.n) })),
+      runs: runs.map((r) => ({ ...r, n: Number(r.n) })),
+      last: last.map((r) => ({ inventory: r.inventory, lastSuccess: r.finished_at, lastDurationMs: r.finished_at - r.started_at })),
+    };
+  }
+
+  async createSession(tokenHash: string, keyId: string, scopes: readonly string[], csrf: string, expiresAt: number, now = Date.now()): Promise<void> {
+    await this.store.run('DELETE FROM serve_sessions WHERE expires_at <= ?', [now]);
+    await this.store.run('INSERT INTO serve_sessions (token_hash, key_id, scopes, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)', [tokenHash, keyId, JSON.stringify(scopes), csrf, now, expiresAt]);
+  }
+
+  async session(tokenHash: string, now = Date.now()): Promise<{ keyId: string; scopes: string[]; csrf: string } | undefined> {
+    const [row] = await this.store.query<{ key_id: string; scopes: string; csrf: string }>('SELECT key_id, scopes, csrf FROM serve_sessions WHERE token_hash = ? AND expires_at > ?', [tokenHash, now]);
+    return row ? { keyId: row.key_id, scopes: JSON.parse(row.scopes) as string[], csrf: row.csrf } : undefined;
+  }
+
+  async endSession(tokenHash: string): Promise<void> {
+    await this.store.run('DELETE FROM serve_sessions WHERE token_hash = ?', [tokenHash]);
+  }
+}
+
+const NOT_SUPPRESSED = "NOT EXISTS (SELECT 1 FROM serve_acknowledgements a WHERE a.inventory = f.inventory AND a.finding_id = f.id AND a.kind = 'suppress' AND (a.expires_at IS NULL OR a.expires_at > ?))";
+
+async function openCountsBySeverity(q: StoreQueries, now: number): Promise<Record<string, number>> {
+  const rows = await q.query<{ severity: string; n: number }>(`SELECT f.severity, COUNT(*) AS n FROM serve_findings f WHERE f.state = 'open' AND ${NOT_SUPPRESSED} GROUP BY f.severity`, [now]);
+  const out: Record<string, number> = Object.fromEntries(SEVERITY_ORDER.map((s) => [s, 0]));
+  for (const r of rows) out[r.severity] = Number(r.n);
+  return out;
+}
