@@ -1,7 +1,7 @@
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Ajv, type ErrorObject } from 'ajv';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { createRequire } from 'node:module';
 import { parseDocument } from 'yaml';
 import { Detector } from './engine.js';
@@ -24,7 +24,14 @@ export interface LoadedRuleFile {
   disable?: string[];
 }
 
-const validate = new Ajv({ allErrors: true, strict: false }).compile(RULE_FILE_SCHEMA);
+/** Shipped rules validated and bundled by the build (scripts/copy-data.mjs); absent when running from source. */
+export const SHIPPED_RULES_BUNDLE = join(HERE, 'rules.bundle.json');
+
+let validator: ValidateFunction | undefined;
+function validate(data: unknown): boolean {
+  validator ??= new Ajv({ allErrors: true, strict: false }).compile(RULE_FILE_SCHEMA);
+  return validator(data);
+}
 
 function describe(errors: ErrorObject[] | null | undefined): string {
   return (errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''}`.trim()).join('; ');
@@ -40,7 +47,7 @@ export function loadRuleFile(path: string, options: { checkPatterns?: boolean } 
   } catch (err) {
     throw new RuleFileError(`${path}: cannot read: ${(err as Error).message}`);
   }
-  if (!validate(data)) throw new RuleFileError(`${path}: ${describe(validate.errors)}`);
+  if (!validate(data)) throw new RuleFileError(`${path}: ${describe(validator?.errors)}`);
   const file = data as RuleFile;
   const rules = (file.rules ?? []).map((r) => ({ ...r, provider: r.provider ?? file.provider }) as RuleSpec);
   for (const rule of rules) {
@@ -82,7 +89,9 @@ function ruleFilesIn(dir: string): string[] {
 let shipped: LoadedRuleFile[] | undefined;
 /** The rule files shipped with Warden, found by folder: adding a provider is adding a file. */
 export function loadShippedRuleFiles(): LoadedRuleFile[] {
-  shipped ??= ruleFilesIn(SHIPPED_RULES_DIR).map((p) => loadRuleFile(p));
+  shipped ??= existsSync(SHIPPED_RULES_BUNDLE)
+    ? (JSON.parse(readFileSync(SHIPPED_RULES_BUNDLE, 'utf8')) as LoadedRuleFile[])
+    : ruleFilesIn(SHIPPED_RULES_DIR).map((p) => loadRuleFile(p));
   return shipped;
 }
 
