@@ -4,7 +4,7 @@ import { getDefaultDetector } from '../detect/index.js';
 import { openDatabase, type Database } from '../db/index.js';
 import { scratchClickHouse, scratchMariaDb, scratchPostgres, scratchSqlite, startClickHouseTestServer, type ClickHouseTestServer, type ScratchStore } from '../db/test-databases.js';
 import { aiChatRow, createAiChatTable, insertAiChatRows } from './ai-chat-fixture.js';
-import { classifyColumn, classifyStore, formatClassificationMarkdown, formatClassificationTable, luhnValid, type StoreClassification } from './index.js';
+import { classifyColumn, classifyStore, formatClassificationMarkdown, formatClassificationTable, luhnValid, type ColumnClassification, type StoreClassification } from './index.js';
 
 const options = { detector: getDefaultDetector(), fingerprintKey: 'classify-test-key' };
 const categoriesOf = (name: string, type: string, values: unknown[]) => classifyColumn({ name, type }, values, options).categories.map((d) => d.category);
@@ -73,12 +73,12 @@ function checkSeededClassification(report: StoreClassification) {
   assert.ok(table, 'chat_logs listed');
   assert.deepEqual(report.errors, []);
   for (const [column, category] of Object.entries(EXPECTED)) {
-    const c = table.columns.find((x) => x.column === column)!;
+    const c: ColumnClassification = table.columns.find((x) => x.column === column)!;
     assert.ok(c.categories.some((d) => d.category === category), `${column}: expected ${category}, got ${JSON.stringify(c.categories.map((d) => [d.category, d.confidence]))}`);
     assert.ok(c.sampled > 0 && c.sampled <= report.sampleSize);
   }
   for (const column of METADATA) {
-    const c = table.columns.find((x) => x.column === column)!;
+    const c: ColumnClassification = table.columns.find((x) => x.column === column)!;
     assert.ok(!c.categories.some((d) => d.category === 'credential'), `no credential in ${column}`);
     assert.equal(c.credentials.length, 0);
   }
