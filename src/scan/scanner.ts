@@ -2,6 +2,7 @@
  * The scan loop: stream (host, port) pairs from the targets, connect with bounded concurrency and an
  * optional rate, identify each open port by what it answers, and assess it with the matching probe.
  */
+import { setMaxListeners } from 'node:events';
 import { getDefaultDetector, type Detector } from '../detect/index.js';
 import { connectTcp, TcpConnection } from './transports/tcp.js';
 import { defaultPorts, loadProbes, probesForPort } from './registry.js';
@@ -99,6 +100,8 @@ export async function scan(options: ScanOptions): Promise<ScanReport> {
   const waitForRate = createRateLimiter(options.rate);
   const total = targetSet.size * BigInt(ports.length);
   const stats = { endpoints: 0, open: 0, identified: 0, probesRun: 0 };
+  // Every in-flight socket listens for the scan's abort: allow one listener per worker and step.
+  if (options.signal) setMaxListeners(concurrency * 4 + 16, options.signal);
   const findings: Finding[] = [];
   const openPorts: ScanReport['openPorts'] = [];
 

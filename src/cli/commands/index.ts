@@ -4,6 +4,7 @@ import { registerKeys } from './keys.js';
 import { registerScrub } from './scrub.js';
 import { registerClassify } from './classify.js';
 import { registerRetention } from './retention.js';
+import { registerScan } from './scan.js';
 
 /** Each capability registers its own subcommand; add a line here when adding one. */
-export const COMMANDS: Array<(program: Command) => void> = [registerDetect, registerScrub, registerKeys, registerClassify, registerRetention];
+export const COMMANDS: Array<(program: Command) => void> = [registerDetect, registerScrub, registerKeys, registerClassify, registerRetention, registerScan];

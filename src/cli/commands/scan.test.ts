@@ -1,0 +1,48 @@
+/** `warden scan` end to end: the CLI as a child process against the machine's real services. */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { Ajv } from 'ajv';
+
+const ENTRY = "import { main } from './src/cli/main.ts'; process.exitCode = await main(process.argv.slice(1));";
+const warden = (...args: string[]) =>
+  spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', ENTRY, ...args], { encoding: 'utf8', timeout: 60_000 });
+
+describe('warden scan (CLI)', { timeout: 120_000 }, () => {
+  it('finds the machine\'s open PostgreSQL, Redis and MariaDB and emits schema-valid JSON', () => {
+    const run = warden('scan', '127.0.0.1', '--format', 'json', '--probe', 'postgresql', 'redis', 'mysql');
+    assert.equal(run.status, 0, run.stderr);
+    const report = JSON.parse(run.stdout);
+    const ajv = new Ajv({ allErrors: true, validateFormats: false });
+    const validate = ajv.compile(JSON.parse(readFileSync('schema/scan-report.schema.json', 'utf8')));
+    assert.ok(validate(report), JSON.stringify(validate.errors));
+    const ids = report.findings.map((f: { id: string }) => f.id).sort();
+    assert.deepEqual(ids, ['mysql:127.0.0.1:3306', 'postgresql:127.0.0.1:5432', 'redis:127.0.0.1:6379']);
+    assert.ok(report.findings.every((f: { auth: string; severity: string }) => f.auth === 'none' && f.severity === 'high'));
+    assert.equal(run.stderr, '', 'no progress on stderr when it is not a TTY');
+  });
+
+  it('--fail-on makes the exit code 1 when a finding reaches it; SARIF is 2.1.0', () => {
+    const run = warden('scan', '127.0.0.1:6379', '--format', 'sarif', '--fail-on', 'high');
+    assert.equal(run.status, 1, run.stderr);
+    const sarif = JSON.parse(run.stdout);
+    assert.equal(sarif.version, '2.1.0');
+    assert.equal(sarif.runs[0].results[0].ruleId, 'redis');
+    assert.equal(sarif.runs[0].results[0].partialFingerprints.findingId, 'redis:127.0.0.1:6379');
+  });
+
+  it('bad usage exits 2 before sending anything', () => {
+    for (const args of [['scan'], ['scan', 'not a host'], ['scan', '127.0.0.1', '--ports', '0-5'], ['scan', '127.0.0.1', '--timeout', 'soon'], ['scan', '127.0.0.1', '--probe', 'nope']]) {
+      const run = warden(...args);
+      assert.equal(run.status, 2, `${args.join(' ')}: ${run.stderr}`);
+    }
+  });
+
+  it('prints a table with the exposure and a summary line', () => {
+    const run = warden('scan', '127.0.0.1:6379', '--format', 'table');
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /high\s+127\.0\.0\.1:6379\s+redis\s+none/);
+    assert.match(run.stdout, /1 endpoints checked, 1 open, 1 identified/);
+  });
+});
