@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { Ajv } from 'ajv';
+import type { ScanReport } from '../../scan/index.js';
 
 const ENTRY = "import { main } from './src/cli/main.ts'; process.exitCode = await main(process.argv.slice(1));";
 const warden = (...args: string[]) =>
@@ -13,13 +14,13 @@ describe('warden scan (CLI)', { timeout: 120_000 }, () => {
   it('finds the machine\'s open PostgreSQL, Redis and MariaDB and emits schema-valid JSON', () => {
     const run = warden('scan', '127.0.0.1', '--format', 'json', '--probe', 'postgresql', 'redis', 'mysql');
     assert.equal(run.status, 0, run.stderr);
-    const report = JSON.parse(run.stdout);
+    const report = JSON.parse(run.stdout) as ScanReport;
     const ajv = new Ajv({ allErrors: true, validateFormats: false });
     const validate = ajv.compile(JSON.parse(readFileSync('schema/scan-report.schema.json', 'utf8')));
     assert.ok(validate(report), JSON.stringify(validate.errors));
-    const ids = report.findings.map((f: { id: string }) => f.id).sort();
+    const ids = report.findings.map((f) => f.id).sort();
     assert.deepEqual(ids, ['mysql:127.0.0.1:3306', 'postgresql:127.0.0.1:5432', 'redis:127.0.0.1:6379']);
-    assert.ok(report.findings.every((f: { auth: string; severity: string }) => f.auth === 'none' && f.severity === 'high'));
+    assert.ok(report.findings.every((f) => f.auth === 'none' && f.severity === 'high'));
     assert.equal(run.stderr, '', 'no progress on stderr when it is not a TTY');
   });
 
