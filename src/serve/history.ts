@@ -241,8 +241,8 @@ export class ServeHistory {
     await this.store.run("UPDATE serve_runs SET heartbeat_at = ? WHERE id = ? AND status = 'running'", [now, runId]);
   }
 
-  async failRun(runId: string, error: string, now = Date.now()): Promise<void> {
-    await this.store.run("UPDATE serve_runs SET status = 'failed', finished_at = ?, error = ? WHERE id = ? AND status = 'running'", [now, error.slice(0, 2000), runId]);
+  async failRun(runId: string, error: string, status: 'failed' | 'interrupted' = 'failed', now = Date.now()): Promise<void> {
+    await this.store.run("UPDATE serve_runs SET status = ?, finished_at = ?, error = ? WHERE id = ? AND status = 'running'", [status, now, error.slice(0, 2000), runId]);
   }
 
   /**

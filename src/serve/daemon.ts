@@ -1,0 +1,217 @@
+/**
+ * The daemon: runs each inventory on its schedule (never two runs of one inventory at once),
+ * records and diffs every run, alerts in the background, and serves the API and dashboard.
+ */
+import { hostname } from 'node:os';
+import type { ServeConfig, Inventory } from '../config/index.js';
+import { KeyStore, scopesAllow, type KeySecrets } from '../keys/index.js';
+import { scan, type Finding, type ScanOptions } from '../scan/index.js';
+import { createScrubber } from '../scrub/index.js';
+import { openStore, type Store } from '../store/index.js';
+import { AlertDispatcher } from './alerts.js';
+import { ServeHistory, type RunOutcome, type RunRecord } from './history.js';
+import { startHttpServer, type HttpServer } from './http.js';
+import { nextRunAt, runAt, type Timer } from './scheduler.js';
+
+export const ADMIN_SCOPES = ['serve:admin', 'serve:read', 'metrics:read'] as const;
+const HEARTBEAT_MS = 10_000;
+/** A running run whose heartbeat is older than this belongs to a process that is gone. */
+const STALE_MS = 6 * HEARTBEAT_MS;
+
+/** How a run's endpoints get scanned: in this process, or sharded to workers (distributed mode). */
+export type ScanRunner = (inventory: Inventory, run: RunRecord, options: ScanOptions) => Promise<{ findings: Finding[]; stats: { endpoints: number; open: number } }>;
+
+export interface ServeOptions {
+  config: ServeConfig;
+  /** Default: the store the configuration names. */
+  store?: Store;
+  /** Key-hashing secrets; default WARDEN_KEY_SECRET or the secret file. */
+  secrets?: KeySecrets;
+  /** Overrides the configured listen address (`warden serve --listen`). */
+  listen?: { host: string; port: number };
+  /** Start the schedules (default true); tests trigger runs by hand instead. */
+  schedule?: boolean;
+  /** Receives the admin key created on first start, once. */
+  announceKey?: (key: string) => void;
+  log?: (line: string) => void;
+  alertBackoffMs?: number;
+  /** Default: scan in this process. */
+  scanRunner?: ScanRunner;
+}
+
+export interface ServeDaemon {
+  readonly url: string;
+  readonly history: ServeHistory;
+  readonly keys: KeyStore;
+  readonly alerts: AlertDispatcher;
+  /** Starts a run now; undefined when the inventory is unknown or a run of it is in progress. */
+  trigger(inventory: string, trigger?: string): Promise<RunRecord | undefined>;
+  /** Resolves when the runs started so far have finished. */
+  settled(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const localScan: ScanRunner = async (_inventory, _run, options) => {
+  const report = await scan(options);
+  return { findings: report.findings, stats: { endpoints: report.stats.endpoints, open: report.stats.open } };
+};
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** host:port as a scan target (IPv6 in brackets). */
+const endpoint = (f: Finding) => (f.host.includes(':') ? `[${f.host}]:${f.port}` : `${f.host}:${f.port}`);
+
+export function scanOptionsFor(inventory: Inventory): ScanOptions {
+  return {
+    targets: inventory.targets,
+    exclude: inventory.exclude,
+    ...(inventory.ports ? { ports: inventory.ports } : {}),
+    sample: inventory.sample,
+    timeoutMs: inventory.timeoutMs,
+    defaultCredentials: inventory.defaultCredentials,
+    ...(inventory.concurrency ? { concurrency: inventory.concurrency } : {}),
+    ...(inventory.rate ? { rate: inventory.rate } : {}),
+  };
+}
+
+export async function startServe(options: ServeOptions): Promise<ServeDaemon> {
+  const { config } = options;
+  const log = options.log ?? (() => undefined);
+  const store = options.store ?? openStore(config.store);
+  const ownsStore = !options.store;
+  const owner = `${hostname()}:${process.pid}`;
+  const scanRunner = options.scanRunner ?? localScan;
+  const scrubber = createScrubber({ format: 'text' });
+  const redact = (text: string) => scrubber.scrubLines(text);
+  const inventories = new Map(config.inventories.map((i) => [i.name, i]));
+  const timers = new Map<string, Timer>();
+  const inFlight = new Set<Promise<unknown>>();
+  let closing = false;
+  /** Aborts scans in progress on close; their runs are recorded as interrupted, never as complete. */
+  const shutdown = new AbortController();
+
+  const history = await ServeHistory.open(store);
+  const keys = await KeyStore.open({ store, ...(options.secrets ? { secrets: options.secrets } : {}) });
+  const alerts = new AlertDispatcher(config.alerts, { ...(options.alertBackoffMs !== undefined ? { backoffMs: options.alertBackoffMs } : {}), log });
+
+  const interrupted = await history.markInterrupted((o) => {
+    const [host, pid] = o.split(':');
+    return host === hostname() && !pidAlive(Number(pid));
+  }, Date.now() - STALE_MS);
+  if (interrupted) log(`marked ${interrupted} run${interrupted === 1 ? '' : 's'} interrupted by a stopped process`);
+
+  const admins = (await keys.list()).filter((k) => k.status === 'active' && scopesAllow(k.scopes, ['serve:admin']));
+  if (!admins.length) {
+    const { key } = await keys.create({ owner: 'warden-serve', name: 'serve admin (created on first start)', scopes: [...ADMIN_SCOPES] }, { actor: 'warden-serve' });
+    (options.announceKey ?? ((k) => process.stderr.write(`warden serve: created an admin key; it is shown only now, store it safely:\n${k}\n`)))(key);
+  }
+
+  async function execute(inventory: Inventory, run: RunRecord): Promise<RunOutcome | undefined> {
+    const beat = setInterval(() => void history.heartbeat(run.id).catch(() => undefined), HEARTBEAT_MS);
+    beat.unref();
+    try {
+      const scanOptions = { ...scanOptionsFor(inventory), signal: shutdown.signal };
+      const result = await scanRunner(inventory, run, scanOptions);
+      let findings = result.findings;
+      let unconfirmed = 0;
+      if (config.recheck) {
+        // A finding not open before is seen twice before anyone is told about it.
+        const open = await history.openIds(inventory.name);
+        const candidates = findings.filter((f) => !open.has(f.id));
+        if (candidates.length) {
+          const again = await scanRunner(inventory, run, { ...scanOptions, targets: [...new Set(candidates.map(endpoint))], exclude: [] });
+          const confirmed = new Set(again.findings.map((f) => f.id));
+          unconfirmed = candidates.filter((f) => !confirmed.has(f.id)).length;
+          findings = findings.filter((f) => open.has(f.id) || confirmed.has(f.id));
+        }
+      }
+      if (shutdown.signal.aborted) {
+        await history.failRun(run.id, 'the daemon stopped during the run', 'interrupted');
+        return undefined;
+      }
+      const outcome = await history.completeRun(run.id, inventory.name, { findings, stats: result.stats, unconfirmed, flapWindowMs: config.flapWindowMs, redact });
+      if (outcome.alerts.length) alerts.dispatch({ inventory: inventory.name, runId: run.id, test: false, alerts: outcome.alerts });
+      const r = outcome.run;
+      log(`run ${r.id} (${inventory.name}): ${r.findings} findings, ${r.newCount} new, ${r.changedCount} changed, ${r.resolvedCount} resolved${unconfirmed ? `, ${unconfirmed} not confirmed on re-check` : ''}`);
+      return outcome;
+    } catch (err) {
+      const message = (err as Error)?.message ?? String(err);
+      log(`run ${run.id} (${inventory.name}) failed: ${message}`);
+      await history.failRun(run.id, message).catch(() => undefined);
+      return undefined;
+    } finally {
+      clearInterval(beat);
+    }
+  }
+
+  async function trigger(name: string, kind = 'manual'): Promise<RunRecord | undefined> {
+    const inventory = inventories.get(name);
+    if (!inventory || closing) return undefined;
+    const run = await history.claimRun(name, kind, owner);
+    if (!run) return undefined;
+    const work = execute(inventory, run);
+    inFlight.add(work);
+    void work.finally(() => inFlight.delete(work));
+    return run;
+  }
+
+  async function schedule(inventory: Inventory): Promise<void> {
+    if (closing) return;
+    const [last] = await history.listRuns({ inventory: inventory.name, limit: 1 }).catch(() => []);
+    const at = nextRunAt(inventory.schedule, Date.now(), last?.startedAt) + Math.floor(Math.random() * inventory.jitterMs);
+    timers.set(
+      inventory.name,
+      runAt(at, () => {
+        void (async () => {
+          try {
+            const run = await trigger(inventory.name, 'schedule');
+            if (!run) log(`inventory ${inventory.name}: a run is still in progress; skipped this one`);
+          } catch (err) {
+            log(`inventory ${inventory.name}: could not start a run: ${(err as Error).message}`);
+          }
+          // The next slot counts from this start, whether or not this run was skipped.
+          await schedule(inventory).catch((err: Error) => log(`inventory ${inventory.name}: scheduling failed: ${err.message}`));
+        })();
+      }),
+    );
+  }
+
+  let http: HttpServer;
+  try {
+    http = await startHttpServer({ listen: options.listen ?? config.listen, history, keys, inventories: config.inventories, trigger, redact, log });
+  } catch (err) {
+    await keys.close();
+    if (ownsStore) await store.close();
+    throw err;
+  }
+  if (options.schedule !== false) for (const inventory of config.inventories) await schedule(inventory);
+  log(`listening on ${http.url} with ${config.inventories.length} inventor${config.inventories.length === 1 ? 'y' : 'ies'}; store ${store.location}`);
+
+  return {
+    url: http.url,
+    history,
+    keys,
+    alerts,
+    trigger,
+    async settled() {
+      while (inFlight.size) await Promise.all([...inFlight]);
+    },
+    async close() {
+      closing = true;
+      for (const t of timers.values()) t.cancel();
+      shutdown.abort();
+      await http.close();
+      while (inFlight.size) await Promise.all([...inFlight]);
+      await alerts.idle();
+      await keys.close();
+      if (ownsStore) await store.close();
+    },
+  };
+}

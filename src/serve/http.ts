@@ -1,0 +1,361 @@
+/**
+ * The daemon's HTTP face. Everything but the login page and its stylesheet needs a Warden key:
+ * the API and /metrics as a bearer token, the dashboard through a session cookie made at login
+ * (HttpOnly, Secure, SameSite=Strict) with a per-session CSRF token on every form.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Inventory } from '../config/index.js';
+import { scopesAllow, type KeyStore } from '../keys/index.js';
+import { renderFinding, renderLogin, renderOverview, renderRuns, DASHBOARD_CSS, type PageContext } from './dashboard.js';
+import { SEVERITY_ORDER, type FindingState, type RunRecord, type ServeHistory } from './history.js';
+import { renderMetrics } from './metrics.js';
+import { SERVE_OPENAPI } from './openapi.js';
+
+export interface HttpServerOptions {
+  listen: { host: string; port: number };
+  history: ServeHistory;
+  keys: KeyStore;
+  inventories: readonly Inventory[];
+  trigger(inventory: string, kind?: string): Promise<RunRecord | undefined>;
+  redact(text: string): string;
+  log(line: string): void;
+  sessionTtlMs?: number;
+}
+
+export interface HttpServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+export const SESSION_COOKIE = 'warden_session';
+const LOGIN_COOKIE = 'warden_login';
+const MAX_BODY = 64 * 1024;
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function cookies(req: IncomingMessage): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const i = part.indexOf('=');
+    if (i > 0) out.set(part.slice(0, i).trim(), part.slice(i + 1).trim());
+  }
+  return out;
+}
+
+const SECURITY_HEADERS = {
+  'cache-control': 'no-store',
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'x-frame-options': 'DENY',
+};
+const PAGE_CSP = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+function sendHtml(res: ServerResponse, status: number, html: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { ...SECURITY_HEADERS, 'content-security-policy': PAGE_CSP, 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(html), ...headers });
+  res.end(html);
+}
+
+function redirect(res: ServerResponse, to: string, headers: Record<string, string | string[]> = {}): void {
+  res.writeHead(303, { ...SECURITY_HEADERS, location: to, 'content-length': 0, ...headers });
+  res.end();
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY) throw new HttpError(413, 'body_too_large', `request body over ${MAX_BODY} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function jsonBody(req: IncomingMessage): Promise<Record<string, unknown>> {
+  let value: unknown;
+  try {
+    value = JSON.parse(await readBody(req));
+  } catch (err) {
+    if (err instanceof HttpError) throw err;
+    throw new HttpError(400, 'bad_json', 'request body is not JSON');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new HttpError(400, 'bad_request', 'expected a JSON object');
+  return value as Record<string, unknown>;
+}
+
+const EXPIRY_UNITS: Record<string, number> = { h: 3_600_000, d: 86_400_000 };
+
+/** An acknowledgement from an API body or a dashboard form; expiry as epoch ms or `12h`/`7d`/`never`. */
+function parseAcknowledgement(body: Record<string, unknown>, now: number): { kind: 'acknowledge' | 'suppress'; reason: string; expiresAt: number | null } {
+  const kind = body.kind;
+  if (kind !== 'acknowledge' && kind !== 'suppress') throw new HttpError(400, 'bad_request', 'kind must be acknowledge or suppress');
+  const reason = typeof body.reason === 'string' ? body.reason.trim() : '';
+  if (!reason || reason.length > 500) throw new HttpError(400, 'bad_request', 'reason must be 1-500 characters');
+  let expiresAt: number | null = null;
+  if (typeof body.expiresAt === 'number') expiresAt = body.expiresAt;
+  else if (typeof body.expiresIn === 'string' && body.expiresIn !== 'never') {
+    const m = /^(\d{1,4})([hd])$/.exec(body.expiresIn);
+    if (!m) throw new HttpError(400, 'bad_request', 'expiresIn must look like 12h or 30d, or be never');
+    expiresAt = now + Number(m[1]) * EXPIRY_UNITS[m[2]!]!;
+  } else if (body.expiresAt !== undefined && body.expiresAt !== null) throw new HttpError(400, 'bad_request', 'expiresAt must be epoch milliseconds or null');
+  if (expiresAt !== null && expiresAt <= now) throw new HttpError(400, 'bad_request', 'the expiry is in the past');
+  return { kind, reason, expiresAt };
+}
+
+const LOOPBACK_HOST = /^(?:127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\])(?::\d{1,5})?$/i;
+
+export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
+  const { history, keys } = options;
+  const sessionTtlMs = options.sessionTtlMs ?? 12 * 3_600_000;
+  const inventoryNames = options.inventories.map((i) => i.name);
+  const loopbackOnly = /^(?:127\.|::1$|localhost$)/.test(options.listen.host);
+
+  async function bearer(req: IncomingMessage, scope: string): Promise<string> {
+    const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
+    if (!m) throw new HttpError(401, 'unauthenticated', 'send a Warden key as Authorization: Bearer');
+    const v = await keys.verify(m[1]!, { scopes: [scope], ...(req.socket.remoteAddress ? { ip: req.socket.remoteAddress } : {}) });
+    if (v.valid) return v.keyId!;
+    if (v.reason === 'scope' || v.reason === 'ip') throw new HttpError(403, 'forbidden', `this key lacks ${scope}`);
+    if (v.reason === 'rate_limited' || v.reason === 'quota_exhausted') throw new HttpError(429, v.reason, 'slow down');
+    if (v.reason === 'unavailable') throw new HttpError(503, 'unavailable', 'key store unavailable');
+    throw new HttpError(401, 'unauthenticated', 'key not accepted');
+  }
+
+  /** The session behind the cookie, if any, with its key still active. */
+  async function session(req: IncomingMessage): Promise<{ keyId: string; scopes: string[]; csrf: string; tokenHash: string } | undefined> {
+    const token = cookies(req).get(SESSION_COOKIE);
+    if (!token || !/^[A-Za-z0-9_-]{43}$/.test(token)) return undefined;
+    const tokenHash = sha256(token);
+    const s = await history.session(tokenHash);
+    if (!s) return undefined;
+    // A key revoked or disabled after login ends its sessions.
+    const info = await keys.show(s.keyId).catch(() => undefined);
+    if (!info || (info.status !== 'active' && info.status !== 'rotating')) return undefined;
+    return { ...s, tokenHash };
+  }
+
+  function checkCsrf(form: URLSearchParams, expected: string, req: IncomingMessage): void {
+    const origin = req.headers.origin;
+    if (origin && URL.canParse(origin) && new URL(origin).host !== req.headers.host) throw new HttpError(403, 'csrf', 'cross-origin request refused');
+    if (!sameSecret(form.get('csrf') ?? '', expected)) throw new HttpError(403, 'csrf', 'the form is stale or forged; reload the page');
+  }
+
+  async function api(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const path = url.pathname;
+    const method = req.method ?? 'GET';
+    if (path === '/openapi.json' && method === 'GET') {
+      await bearer(req, 'serve:read');
+      return sendJson(res, 200, SERVE_OPENAPI);
+    }
+    if (path === '/metrics' && method === 'GET') {
+      await bearer(req, 'metrics:read');
+      const text = await renderMetrics(history, inventoryNames);
+      res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+      res.end(text);
+      return;
+    }
+    if (path === '/api/v1/inventories' && method === 'GET') {
+      await bearer(req, 'serve:read');
+      const out = [];
+      for (const i of options.inventories) {
+        const [last] = await history.listRuns({ inventory: i.name, limit: 1 });
+        out.push({ name: i.name, targets: i.targets, ports: i.ports ?? null, tags: i.tags, schedule: i.schedule, lastRun: last ?? null });
+      }
+      return sendJson(res, 200, { inventories: out });
+    }
+    if (path === '/api/v1/summary' && method === 'GET') {
+      await bearer(req, 'serve:read');
+      return sendJson(res, 200, { open: await history.openBySeverity(), series: await history.runSeries(Date.now() - 30 * 86_400_000) });
+    }
+    if (path === '/api/v1/runs' && method === 'GET') {
+      await bearer(req, 'serve:read');
+      const inventory = url.searchParams.get('inventory') ?? undefined;
+      return sendJson(res, 200, { runs: await history.listRuns({ ...(inventory ? { inventory } : {}), limit: Number(url.searchParams.get('limit') ?? 50) || 50 }) });
+    }
+    if (path === '/api/v1/runs' && method === 'POST') {
+      await bearer(req, 'serve:admin');
+      const body = await jsonBody(req);
+      const name = typeof body.inventory === 'string' ? body.inventory : '';
+      if (!inventoryNames.includes(name)) throw new HttpError(404, 'not_found', 'no such inventory');
+      const run = await options.trigger(name, 'api');
+      if (!run) throw new HttpError(409, 'conflict', 'a run of this inventory is in progress');
+      return sendJson(res, 202, run);
+    }
+    let m = /^\/api\/v1\/runs\/([^/]+)$/.exec(path);
+    if (m && method === 'GET') {
+      await bearer(req, 'serve:read');
+      const run = await history.run(decodeURIComponent(m[1]!));
+      if (!run) throw new HttpError(404, 'not_found', 'no such run');
+      return sendJson(res, 200, run);
+    }
+    if (path === '/api/v1/findings' && method === 'GET') {
+      await bearer(req, 'serve:read');
+      const q = url.searchParams;
+      const state = q.get('state');
+      const severity = q.get('severity');
+      if (state && state !== 'open' && state !== 'resolved') throw new HttpError(400, 'bad_request', 'state must be open or resolved');
+      if (severity && !SEVERITY_ORDER.includes(severity as never)) throw new HttpError(400, 'bad_request', 'unknown severity');
+      const findings = await history.listFindings({
+        ...(state ? { state: state as FindingState } : {}),
+        ...(severity ? { severity: severity as (typeof SEVERITY_ORDER)[number] } : {}),
+        ...(q.get('inventory') ? { inventory: q.get('inventory')! } : {}),
+        limit: Number(q.get('limit') ?? 100) || 100,
+        offset: Number(q.get('offset') ?? 0) || 0,
+      });
+      return sendJson(res, 200, { findings });
+    }
+    m = /^\/api\/v1\/findings\/([^/]+)\/([^/]+)(\/acknowledgement)?$/.exec(path);
+    if (m) {
+      const inventory = decodeURIComponent(m[1]!);
+      const id = decodeURIComponent(m[2]!);
+      if (!m[3] && method === 'GET') {
+        await bearer(req, 'serve:read');
+        const found = await history.finding(inventory, id);
+        if (!found) throw new HttpError(404, 'not_found', 'no such finding');
+        return sendJson(res, 200, found);
+      }
+      if (m[3] && method === 'PUT') {
+        const by = await bearer(req, 'serve:admin');
+        const ack = parseAcknowledgement(await jsonBody(req), Date.now());
+        if (!(await history.acknowledge(inventory, id, { ...ack, createdBy: by }))) throw new HttpError(404, 'not_found', 'no such finding');
+        return sendJson(res, 200, (await history.finding(inventory, id))!.finding);
+      }
+      if (m[3] && method === 'DELETE') {
+        const by = await bearer(req, 'serve:admin');
+        if (!(await history.unacknowledge(inventory, id, by))) throw new HttpError(404, 'not_found', 'no acknowledgement');
+        res.writeHead(204, SECURITY_HEADERS);
+        res.end();
+        return;
+      }
+    }
+    throw new HttpError(404, 'not_found', 'no such endpoint');
+  }
+
+  async function dashboard(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const path = url.pathname;
+    const method = req.method ?? 'GET';
+    if (path === '/assets/warden.css' && method === 'GET') {
+      res.writeHead(200, { ...SECURITY_HEADERS, 'cache-control': 'max-age=3600', 'content-type': 'text/css; charset=utf-8', 'content-length': Buffer.byteLength(DASHBOARD_CSS) });
+      res.end(DASHBOARD_CSS);
+      return;
+    }
+    if (path === '/login' && method === 'GET') {
+      // Login forms carry their own CSRF token, bound to a short-lived cookie, so no one can log a browser into their session.
+      const loginCsrf = randomBytes(32).toString('base64url');
+      return sendHtml(res, 200, renderLogin(loginCsrf, url.searchParams.get('error') ?? undefined), { 'set-cookie': `${LOGIN_COOKIE}=${loginCsrf}; Path=/login; HttpOnly; Secure; SameSite=Strict; Max-Age=600` });
+    }
+    if (path === '/login' && method === 'POST') {
+      const form = new URLSearchParams(await readBody(req));
+      checkCsrf(form, cookies(req).get(LOGIN_COOKIE) ?? '\u0000', req);
+      const v = await keys.verify((form.get('key') ?? '').trim(), { scopes: ['serve:read'], ...(req.socket.remoteAddress ? { ip: req.socket.remoteAddress } : {}) });
+      if (!v.valid) return redirect(res, `/login?error=${v.reason === 'scope' ? 'scope' : 'key'}`);
+      const token = randomBytes(32).toString('base64url');
+      await history.createSession(sha256(token), v.keyId!, v.scopes ?? [], randomBytes(32).toString('base64url'), Date.now() + sessionTtlMs);
+      options.log(`dashboard login with key ${v.keyId}`);
+      return redirect(res, '/', {
+        'set-cookie': [`${SESSION_COOKIE}=${token}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=${Math.floor(sessionTtlMs / 1000)}`, `${LOGIN_COOKIE}=; Path=/login; Max-Age=0`],
+      });
+    }
+    const s = await session(req);
+    if (!s) {
+      if (method !== 'GET') throw new HttpError(401, 'unauthenticated', 'log in first');
+      return redirect(res, '/login');
+    }
+    const ctx: PageContext = { csrf: s.csrf, canAdmin: scopesAllow(s.scopes, ['serve:admin']), inventories: inventoryNames, redact: options.redact };
+    if (method === 'POST') {
+      const form = new URLSearchParams(await readBody(req));
+      checkCsrf(form, s.csrf, req);
+      if (path === '/logout') {
+        await history.endSession(s.tokenHash);
+        return redirect(res, '/login', { 'set-cookie': `${SESSION_COOKIE}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0` });
+      }
+      if (!ctx.canAdmin) throw new HttpError(403, 'forbidden', 'this key lacks serve:admin');
+      if (path === '/runs') {
+        const name = form.get('inventory') ?? '';
+        if (!inventoryNames.includes(name)) throw new HttpError(404, 'not_found', 'no such inventory');
+        await options.trigger(name, 'dashboard');
+        return redirect(res, '/runs');
+      }
+      const m = /^\/findings\/([^/]+)\/([^/]+)\/(acknowledge|unacknowledge)$/.exec(path);
+      if (m) {
+        const inventory = decodeURIComponent(m[1]!);
+        const id = decodeURIComponent(m[2]!);
+        if (m[3] === 'acknowledge') {
+          const ack = parseAcknowledgement(Object.fromEntries(form), Date.now());
+          if (!(await history.acknowledge(inventory, id, { ...ack, createdBy: s.keyId }))) throw new HttpError(404, 'not_found', 'no such finding');
+        } else await history.unacknowledge(inventory, id, s.keyId);
+        return redirect(res, `/findings/${encodeURIComponent(inventory)}/${encodeURIComponent(id)}`);
+      }
+      throw new HttpError(404, 'not_found', 'no such action');
+    }
+    if (method !== 'GET') throw new HttpError(405, 'method_not_allowed', 'method not allowed');
+    if (path === '/') {
+      const page = Math.max(0, Number(url.searchParams.get('page') ?? 0) || 0);
+      return sendHtml(res, 200, await renderOverview(history, ctx, page));
+    }
+    if (path === '/runs') return sendHtml(res, 200, await renderRuns(history, ctx));
+    const m = /^\/findings\/([^/]+)\/([^/]+)$/.exec(path);
+    if (m) {
+      const found = await history.finding(decodeURIComponent(m[1]!), decodeURIComponent(m[2]!));
+      if (!found) throw new HttpError(404, 'not_found', 'no such finding');
+      return sendHtml(res, 200, renderFinding(found, ctx));
+    }
+    throw new HttpError(404, 'not_found', 'no such page');
+  }
+
+  const server = createServer((req, res) => {
+    void (async () => {
+      // Bound to loopback, answer only loopback names: a DNS-rebound page cannot reach the API by another name.
+      if (loopbackOnly && !LOOPBACK_HOST.test(req.headers.host ?? '')) throw new HttpError(421, 'misdirected', 'unexpected Host');
+      const url = new URL(req.url ?? '/', 'http://warden.invalid');
+      if (url.pathname.startsWith('/api/') || url.pathname === '/metrics' || url.pathname === '/openapi.json') await api(req, res, url);
+      else await dashboard(req, res, url);
+    })().catch((err: unknown) => {
+      const e = err instanceof HttpError ? err : new HttpError(500, 'internal', 'internal error');
+      if (!(err instanceof HttpError)) options.log(`request ${req.method} ${(req.url ?? '').split('?')[0]} failed: ${(err as Error)?.message ?? String(err)}`);
+      if (res.headersSent) return void res.destroy();
+      const headers: Record<string, string> = e.status === 401 ? { 'www-authenticate': 'Bearer realm="warden"' } : {};
+      sendJson(res, e.status, { error: e.code, message: e.message }, headers);
+    });
+  });
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.listen.port, options.listen.host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return {
+    url: `http://${host}:${address.port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
