@@ -60,7 +60,8 @@ export function renderTable(report: ScanReport, paint: (text: string, severity: 
   const head = ['SEVERITY', 'ENDPOINT', 'SERVICE', 'AUTH', 'FINDING', 'EVIDENCE'];
   const rows = report.findings.map((f) => [f.severity, `${f.host.includes(':') ? `[${f.host}]` : f.host}:${f.port}`, f.service, f.auth, f.title, summarise(f)]);
   const widths = head.map((h, i) => Math.min(60, Math.max(h.length, ...rows.map((r) => r[i]!.length))));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
+  const fit = (c: string, w: number) => (c.length > w ? `${c.slice(0, w - 1)}…` : c.padEnd(w));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : fit(c, widths[i]!))).join('  ');
   const out = [line(head)];
   report.findings.forEach((f, i) => {
     const cells = rows[i]!;
