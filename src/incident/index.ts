@@ -1,0 +1,26 @@
+/** warden/incident: AI-specific incident response, from an exposed dump or store to revoked keys, deadlines and a report. */
+export { INCIDENT_KINDS, INCIDENT_STATUSES, SUBJECT_KINDS } from './types.js';
+export type {
+  AtlasTag,
+  ClockStart,
+  Deadline,
+  DeadlineRule,
+  ExposedCategory,
+  Incident,
+  IncidentKind,
+  IncidentRegimes,
+  IncidentStatus,
+  ProviderCredentials,
+  SubjectKind,
+  SubjectSummary,
+  TimelineEntry,
+  TriageResult,
+  WardenKeyFinding,
+} from './types.js';
+export { IncidentStore, IncidentNotFoundError, IncidentOptionsError, type IncidentStatusView, type OpenIncidentOptions, type RecordEntry } from './incident-store.js';
+export { loadPlaybooks, getPlaybook, parsePlaybook, toCacao, PlaybookError, PLAYBOOK_SCHEMA, PLAYBOOKS_DIR, type Playbook, type PlaybookStep, type PlaybookPhase, type AutomatedAction } from './playbook.js';
+export { REGIMES, buildRegimes, parseDeadlineRule, computeDeadlines, addBusinessDays, addMonths } from './deadlines.js';
+export { triage, type TriageOptions } from './triage.js';
+export { isLiveSource, describeSource, DEFAULT_MAX_ROWS_PER_TABLE, type DumpFormat } from './sources.js';
+export { renderHtml, renderMarkdown, type ReportInput } from './report.js';
+export { respondToExposure, isCriticalExposure, type ExposureResponse, type ExposureResponseOptions } from './respond.js';

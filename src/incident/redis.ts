@@ -1,0 +1,181 @@
+/**
+ * Redis as a triage source: SCAN over the keyspace and one read per key (GET, HGETALL, LRANGE, SMEMBERS,
+ * ZRANGE, XRANGE), each bounded; only read commands are ever sent. A minimal RESP2 client: triage needs
+ * request/reply and nothing else.
+ */
+import { connect, type Socket } from 'node:net';
+import type { SourceItem } from './sources.js';
+
+type Reply = string | number | null | Reply[] | Error;
+
+const ELEMENTS_PER_KEY = 1000;
+
+class RespConnection {
+  private buffer: Buffer = Buffer.alloc(0);
+  private readonly waiting: Array<{ resolve: (r: Reply) => void; reject: (e: Error) => void }> = [];
+  private failure: Error | undefined;
+
+  private constructor(private readonly socket: Socket) {
+    socket.on('data', (chunk: Buffer) => {
+      this.buffer = this.buffer.length ? Buffer.concat([this.buffer, chunk]) : chunk;
+      for (;;) {
+        const parsed = parseReply(this.buffer, 0);
+        if (!parsed) break;
+        this.buffer = this.buffer.subarray(parsed.next);
+        this.waiting.shift()?.resolve(parsed.reply);
+      }
+    });
+    const fail = (err: Error) => {
+      this.failure = err;
+      for (const w of this.waiting.splice(0)) w.reject(err);
+    };
+    socket.on('error', fail);
+    socket.on('close', () => fail(new Error('connection closed')));
+  }
+
+  static open(host: string, port: number, timeoutMs: number): Promise<RespConnection> {
+    return new Promise((resolve, reject) => {
+      const socket = connect({ host, port });
+      socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+      socket.once('connect', () => resolve(new RespConnection(socket)));
+      socket.once('error', reject);
+    });
+  }
+
+  command(...args: string[]): Promise<Reply> {
+    if (this.failure) return Promise.reject(this.failure);
+    const parts = [`*${args.length}\r\n`];
+    for (const a of args) parts.push(`$${Buffer.byteLength(a)}\r\n${a}\r\n`);
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ resolve, reject });
+      this.socket.write(parts.join(''));
+    });
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+function parseReply(buf: Buffer, at: number): { reply: Reply; next: number } | undefined {
+  const eol = buf.indexOf('\r\n', at);
+  if (eol === -1) return undefined;
+  const head = buf.toString('utf8', at + 1, eol);
+  switch (buf[at]) {
+    case 43: // +
+      return { reply: head, next: eol + 2 };
+    case 45: // -
+      return { reply: new Error(head), next: eol + 2 };
+    case 58: // :
+      return { reply: Number(head), next: eol + 2 };
+    case 36: {
+      // $
+      const n = Number(head);
+      if (n < 0) return { reply: null, next: eol + 2 };
+      if (buf.length < eol + 2 + n + 2) return undefined;
+      return { reply: buf.toString('utf8', eol + 2, eol + 2 + n), next: eol + 2 + n + 2 };
+    }
+    case 42: {
+      // *
+      const n = Number(head);
+      if (n < 0) return { reply: null, next: eol + 2 };
+      const items: Reply[] = [];
+      let next = eol + 2;
+      for (let i = 0; i < n; i++) {
+        const item = parseReply(buf, next);
+        if (!item) return undefined;
+        items.push(item.reply);
+        next = item.next;
+      }
+      return { reply: items, next };
+    }
+    default:
+      return { reply: new Error('not a RESP reply'), next: buf.length };
+  }
+}
+
+function asObject(value: string): unknown {
+  if (value.charCodeAt(0) !== 123) return value;
+  try {
+    return JSON.parse(value) as unknown;
+  } catch {
+    return value;
+  }
+}
+
+/** What one key holds, as fields, read with the one bounded command its type needs. */
+async function readKey(conn: RespConnection, key: string): Promise<Record<string, unknown> | undefined> {
+  const type = await conn.command('TYPE', key);
+  const last = String(ELEMENTS_PER_KEY - 1);
+  let value: Reply;
+  switch (type) {
+    case 'string':
+      value = await conn.command('GET', key);
+      return typeof value === 'string' ? { key, value: asObject(value) } : undefined;
+    case 'hash': {
+      value = await conn.command('HGETALL', key);
+      if (!Array.isArray(value)) return undefined;
+      const fields: Record<string, unknown> = { key };
+      for (let i = 0; i + 1 < value.length && i < ELEMENTS_PER_KEY * 2; i += 2) fields[String(value[i])] = asObject(String(value[i + 1]));
+      return fields;
+    }
+    case 'list':
+      value = await conn.command('LRANGE', key, '0', last);
+      break;
+    case 'set':
+      value = await conn.command('SRANDMEMBER', key, String(ELEMENTS_PER_KEY));
+      break;
+    case 'zset':
+      value = await conn.command('ZRANGE', key, '0', last);
+      break;
+    case 'stream':
+      value = await conn.command('XRANGE', key, '-', '+', 'COUNT', String(ELEMENTS_PER_KEY));
+      break;
+    default:
+      return undefined;
+  }
+  return Array.isArray(value) ? { key, value: value.map((v) => (typeof v === 'string' ? asObject(v) : v)) } : undefined;
+}
+
+/** `redis://[user@]host:port/db`; the password from WARDEN_DB_PASSWORD or REDISCLI_AUTH, never the URL. */
+export async function* readRedis(source: string, maxKeys: number, env: NodeJS.ProcessEnv): AsyncGenerator<SourceItem> {
+  const url = new URL(source);
+  if (url.password) throw new Error('refusing a password inside the connection string: set WARDEN_DB_PASSWORD or REDISCLI_AUTH instead');
+  const db = url.pathname.replace(/^\//, '') || '0';
+  const part = `redis://${url.host}/${db}`;
+  const conn = await RespConnection.open(url.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1', Number(url.port || 6379), 10_000);
+  let rows = 0;
+  let truncated = false;
+  let error: string | undefined;
+  try {
+    const password = env.WARDEN_DB_PASSWORD ?? env.REDISCLI_AUTH;
+    if (password) {
+      const auth = await conn.command('AUTH', ...(url.username ? [decodeURIComponent(url.username)] : []), password);
+      if (auth instanceof Error) throw new Error(`AUTH refused: ${auth.message}`);
+    }
+    const selected = await conn.command('SELECT', db);
+    if (selected instanceof Error) throw new Error(`SELECT ${db}: ${selected.message}`);
+    let cursor = '0';
+    scanning: do {
+      const reply = await conn.command('SCAN', cursor, 'COUNT', '500');
+      if (!Array.isArray(reply) || reply.length !== 2 || !Array.isArray(reply[1])) throw new Error(reply instanceof Error ? reply.message : 'unexpected SCAN reply');
+      cursor = String(reply[0]);
+      for (const key of reply[1]) {
+        if (rows >= maxKeys) {
+          truncated = true;
+          break scanning;
+        }
+        const fields = await readKey(conn, String(key));
+        if (!fields) continue;
+        rows++;
+        const text = JSON.stringify(fields);
+        yield { part, text, fields, bytes: Buffer.byteLength(text) };
+      }
+    } while (cursor !== '0');
+  } catch (err) {
+    error = (err as Error).message;
+  } finally {
+    conn.close();
+  }
+  yield { partEnd: part, rows, truncated, ...(error ? { error } : {}) };
+}

@@ -1,0 +1,111 @@
+/**
+ * Closing the loop: a scan finding of an open store that holds credentials or chat data becomes an
+ * incident without a human step. The store is triaged through a read-only path (GET for ClickHouse, a
+ * read-only snapshot for SQL stores, read commands for Redis), and, only when the caller's policy says so,
+ * every Warden key found is revoked. `warden serve` calls this; so can any embedder.
+ */
+import type { Detector } from '../detect/index.js';
+import type { KeyStore } from '../keys/index.js';
+import type { Finding } from '../scan/index.js';
+import { buildRegimes } from './deadlines.js';
+import type { IncidentStore } from './incident-store.js';
+import { triage } from './triage.js';
+import type { Incident, IncidentRegimes, TriageResult } from './types.js';
+
+export interface ExposureResponseOptions {
+  incidents: IncidentStore;
+  /** Where Warden keys are looked up and revoked. */
+  keys?: KeyStore;
+  /** The explicit policy: revoke every Warden key found. Default false: the incident lists what would be revoked. */
+  revokeWardenKeys?: boolean;
+  fingerprintKey: Buffer | string;
+  detector?: Detector;
+  /** Default: GDPR only. */
+  regimes?: IncidentRegimes;
+  maxRowsPerTable?: number;
+  /** A native-protocol ClickHouse finding (9000) is read over HTTP on this port (default 8123). */
+  clickHouseHttpPort?: number;
+  /** For the timeline and the key audit log (default `warden-serve`). */
+  actor?: string;
+}
+
+export interface ExposureResponse {
+  /** False when the finding is not one this responds to; `reason` says why. */
+  acted: boolean;
+  reason: string;
+  incident?: Incident;
+  /** True when an open incident for the same finding already existed and was triaged again. */
+  reopened?: boolean;
+  triage?: TriageResult;
+}
+
+/** True for an open store whose sampled rows held credentials or whose columns hold conversations. */
+export function isCriticalExposure(finding: Finding): boolean {
+  if (finding.auth !== 'none' || finding.severity !== 'critical') return false;
+  return (finding.evidence.databases ?? []).some((d) => d.tables.some((t) => (t.credentials?.total ?? 0) > 0 || (t.conversationColumns?.length ?? 0) > 0));
+}
+
+const hostPart = (host: string) => (host.includes(':') ? `[${host}]` : host);
+
+/** The read-only connection string triage uses for a finding, as the anonymous caller the scan proved works. */
+function dsnFor(finding: Finding, options: ExposureResponseOptions): string | undefined {
+  const host = hostPart(finding.host);
+  switch (finding.service) {
+    case 'clickhouse':
+      return `clickhouse://default@${host}:${finding.probe === 'clickhouse-http' ? finding.port : (options.clickHouseHttpPort ?? 8123)}/`;
+    case 'postgresql':
+      return `postgres://postgres@${host}:${finding.port}/`;
+    case 'mysql':
+      return `mysql://root@${host}:${finding.port}/`;
+    case 'redis':
+      return `redis://${host}:${finding.port}/0`;
+    default:
+      return undefined;
+  }
+}
+
+/** The tables the scan flagged, as `database.table`: the exposed ones, not every table of the server. */
+function flaggedTables(finding: Finding): string[] {
+  return (finding.evidence.databases ?? []).flatMap((d) =>
+    d.tables.filter((t) => (t.credentials?.total ?? 0) > 0 || (t.conversationColumns?.length ?? 0) > 0).map((t) => `${d.name}.${t.name}`),
+  );
+}
+
+export async function respondToExposure(finding: Finding, options: ExposureResponseOptions): Promise<ExposureResponse> {
+  if (!isCriticalExposure(finding)) return { acted: false, reason: 'not an open store holding credentials or chat data' };
+  const dsn = dsnFor(finding, options);
+  if (!dsn) return { acted: false, reason: `no read-only triage path for ${finding.service}` };
+  const actor = options.actor ?? 'warden-serve';
+  const origin = `scan:${finding.id}`;
+  const existing = await options.incidents.findOpen(origin);
+  const incident =
+    existing ??
+    (await options.incidents.open(
+      {
+        kind: 'exposed-log-store',
+        title: `Open ${finding.service} at ${finding.host}:${finding.port} holding credentials or chat data`,
+        severity: 'critical',
+        regimes: options.regimes ?? buildRegimes(['gdpr']),
+        origin,
+      },
+      actor,
+    ));
+  await options.incidents.record(incident.id, {
+    type: 'scan-finding',
+    message: `Scan found ${finding.title} (${finding.id}, auth ${finding.auth}, severity ${finding.severity})`,
+    actor,
+    details: { findingId: finding.id, probe: finding.probe, service: finding.service },
+  });
+  const tables = flaggedTables(finding);
+  const result = await triage(dsn, {
+    fingerprintKey: options.fingerprintKey,
+    ...(options.detector ? { detector: options.detector } : {}),
+    ...(options.keys ? { keys: options.keys } : {}),
+    revoke: options.revokeWardenKeys === true,
+    incident: { store: options.incidents, id: incident.id },
+    ...(finding.service === 'redis' ? {} : { tables }),
+    ...(options.maxRowsPerTable ? { maxRowsPerTable: options.maxRowsPerTable } : {}),
+    actor,
+  });
+  return { acted: true, reason: existing ? 'open incident for this finding triaged again' : 'incident opened and triaged', incident, reopened: existing !== undefined, triage: result };
+}

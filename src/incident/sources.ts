@@ -1,0 +1,433 @@
+/**
+ * Where triage reads from, as one stream of records: dump files (NDJSON, CSV, JSON, text, gzip of any,
+ * a folder of them) read in chunks, and live stores read page by page, read-only and capped. Nothing is
+ * loaded whole: a record is one line, one CSV row, one element of a JSON array, or one database row.
+ */
+import { createReadStream, readdirSync, statSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
+import { createGunzip } from 'node:zlib';
+import { openDatabase, parseDsn, type Database, type Dsn, type TableInfo } from '../db/index.js';
+import { readRedis } from './redis.js';
+
+export interface TriageRecord {
+  /** The file or table the record came from. */
+  part: string;
+  /** The record as text: what the detection engine reads. */
+  text: string;
+  /** Structured fields, when the record has them (JSON objects, CSV rows, database rows). */
+  fields?: Record<string, unknown>;
+  /** Bytes this record took in the source. */
+  bytes: number;
+}
+
+/** Emitted once per part after its last record. */
+export interface PartEnd {
+  partEnd: string;
+  rows: number;
+  truncated: boolean;
+  error?: string;
+}
+
+export type SourceItem = TriageRecord | PartEnd;
+
+export type DumpFormat = 'ndjson' | 'csv' | 'json' | 'text';
+
+export interface SourceOptions {
+  /** Rows read per table of a live store at most (default 1,000,000). */
+  maxRowsPerTable?: number;
+  /** Only these tables (`table` or `schema.table`) of a live store. */
+  tables?: string[];
+  /** A dump's format when its name does not say (default: by extension, else sniffed). */
+  format?: DumpFormat;
+  env?: NodeJS.ProcessEnv;
+}
+
+export const DEFAULT_MAX_ROWS_PER_TABLE = 1_000_000;
+/** A line longer than this is cut into pieces; each piece is still scanned, so nothing is skipped. */
+const MAX_RECORD_CHARS = 8 * 1024 * 1024;
+const PAGE_ROWS = 5000;
+
+/** True when the source names a live store rather than a file or folder. */
+export function isLiveSource(source: string): boolean {
+  return /^[a-z][a-z0-9+]*:\/\//i.test(source) || /\.(db|sqlite3?)$/i.test(source);
+}
+
+/** Safe to print: a live store's display form (no password) or the path. */
+export function describeSource(source: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (/^rediss?:\/\//i.test(source)) {
+    const u = new URL(source);
+    return `redis://${u.host}${u.pathname}`;
+  }
+  return isLiveSource(source) ? parseDsn(source, env).display : source;
+}
+
+export async function* readSource(source: string, options: SourceOptions = {}): AsyncGenerator<SourceItem> {
+  if (/^rediss?:\/\//i.test(source)) {
+    yield* readRedis(source, options.maxRowsPerTable ?? DEFAULT_MAX_ROWS_PER_TABLE, options.env ?? process.env);
+    return;
+  }
+  if (isLiveSource(source)) {
+    yield* readLiveStore(parseDsn(source, options.env ?? process.env), options);
+    return;
+  }
+  const st = statSync(source);
+  if (st.isDirectory()) {
+    for (const file of walk(source)) yield* readDumpFile(file, options.format);
+    return;
+  }
+  yield* readDumpFile(source, options.format);
+}
+
+function* walk(dir: string): Generator<string> {
+  for (const name of readdirSync(dir).sort()) {
+    const path = join(dir, name);
+    const st = statSync(path);
+    if (st.isDirectory()) yield* walk(path);
+    else if (st.isFile()) yield path;
+  }
+}
+
+function formatFromName(name: string): DumpFormat | undefined {
+  const bare = name.replace(/\.gz$/i, '').toLowerCase();
+  if (/\.(ndjson|jsonl|log\.json)$/.test(bare)) return 'ndjson';
+  if (bare.endsWith('.json')) return 'json';
+  if (/\.(csv|tsv)$/.test(bare)) return 'csv';
+  if (/\.(txt|log)$/.test(bare)) return 'text';
+  return undefined;
+}
+
+function sniffFormat(head: string): DumpFormat {
+  const t = head.trimStart();
+  if (t.startsWith('[')) return 'json';
+  if (t.startsWith('{')) {
+    // One object per line is NDJSON; a pretty-printed object spans lines and is JSON.
+    const firstLine = t.split('\n', 1)[0]!.trim();
+    return firstLine.endsWith('}') ? 'ndjson' : 'json';
+  }
+  return 'text';
+}
+
+async function isGzip(path: string): Promise<boolean> {
+  const fh = await open(path, 'r');
+  try {
+    const { bytesRead, buffer } = await fh.read(Buffer.alloc(2), 0, 2, 0);
+    return bytesRead === 2 && buffer[0] === 0x1f && buffer[1] === 0x8b;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Text chunks of a file, gunzipped when it is gzip (by its magic bytes), with the raw bytes each took. */
+async function* textChunks(path: string): AsyncGenerator<{ text: string; bytes: number }> {
+  const raw = createReadStream(path, { highWaterMark: 1024 * 1024 });
+  const stream = (await isGzip(path)) ? raw.pipe(createGunzip()) : raw;
+  const decoder = new StringDecoder('utf8');
+  for await (const chunk of stream as AsyncIterable<Buffer>) yield { text: decoder.write(chunk), bytes: chunk.length };
+  const rest = decoder.end();
+  if (rest) yield { text: rest, bytes: 0 };
+}
+
+/** Lines of a file; a line over the cap is cut into pieces. Byte counts are the decoded text's. */
+async function* lines(path: string): AsyncGenerator<string> {
+  let pending = '';
+  for await (const { text } of textChunks(path)) {
+    pending += text;
+    let start = 0;
+    for (let nl = pending.indexOf('\n', start); nl !== -1; nl = pending.indexOf('\n', start)) {
+      yield pending.charCodeAt(nl - 1) === 13 ? pending.slice(start, nl - 1) : pending.slice(start, nl);
+      start = nl + 1;
+    }
+    pending = pending.slice(start);
+    while (pending.length > MAX_RECORD_CHARS) {
+      yield pending.slice(0, MAX_RECORD_CHARS);
+      pending = pending.slice(MAX_RECORD_CHARS);
+    }
+  }
+  if (pending) yield pending;
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function parseObject(text: string): Record<string, unknown> | undefined {
+  try {
+    const v = JSON.parse(text) as unknown;
+    return isPlainObject(v) ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function* readDumpFile(path: string, forced?: DumpFormat): AsyncGenerator<SourceItem> {
+  let format = forced ?? formatFromName(path);
+  if (!format) {
+    for await (const { text } of textChunks(path)) {
+      format = sniffFormat(text.slice(0, 4096));
+      break;
+    }
+  }
+  let rows = 0;
+  try {
+    if (format === 'json') {
+      for await (const element of jsonElements(path)) {
+        rows++;
+        const fields = parseObject(element);
+        yield { part: path, text: element, ...(fields ? { fields } : {}), bytes: Buffer.byteLength(element) };
+      }
+    } else if (format === 'csv') {
+      let header: string[] | undefined;
+      const sep = /\.tsv(\.gz)?$/i.test(path) ? '\t' : ',';
+      for await (const record of csvRecords(path, sep)) {
+        if (!header) {
+          header = record.cells;
+          continue;
+        }
+        rows++;
+        const fields: Record<string, unknown> = {};
+        header.forEach((h, i) => {
+          if (record.cells[i] !== undefined && record.cells[i] !== '') fields[h] = record.cells[i];
+        });
+        yield { part: path, text: record.text, fields, bytes: Buffer.byteLength(record.text) + 1 };
+      }
+    } else {
+      for await (const line of lines(path)) {
+        if (!line) continue;
+        rows++;
+        const fields = format === 'ndjson' && line.charCodeAt(0) === 123 ? parseObject(line) : undefined;
+        yield { part: path, text: line, ...(fields ? { fields } : {}), bytes: Buffer.byteLength(line) + 1 };
+      }
+    }
+    yield { partEnd: path, rows, truncated: false };
+  } catch (err) {
+    yield { partEnd: path, rows, truncated: true, error: (err as NodeJS.ErrnoException).code ?? (err as Error).message };
+  }
+}
+
+/**
+ * The elements of a top-level JSON array (or a sequence of top-level values), one at a time, found by
+ * tracking depth and strings: the file is never parsed whole.
+ */
+async function* jsonElements(path: string): AsyncGenerator<string> {
+  let depth = 0;
+  let inString = false;
+  let escaped = false;
+  let topIsArray: boolean | undefined;
+  let current = '';
+  let startAt = -1;
+  const level = () => (topIsArray ? 1 : 0);
+  for await (const { text } of textChunks(path)) {
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (inString) {
+        if (escaped) escaped = false;
+        else if (c === 92) escaped = true;
+        else if (c === 34) inString = false;
+        continue;
+      }
+      if (c === 32 || c === 10 || c === 13 || c === 9) continue;
+      if (topIsArray === undefined) {
+        if (c === 91) {
+          topIsArray = true;
+          depth = 1;
+          continue;
+        }
+        topIsArray = false;
+      }
+      const separator = topIsArray && depth === 1 && (c === 44 || c === 93);
+      if (startAt === -1 && depth === level() && !separator && (topIsArray || c === 123)) startAt = i;
+      if (c === 34) {
+        inString = true;
+      } else if (c === 91 || c === 123) {
+        depth++;
+      } else if (separator) {
+        // A scalar element ends at a comma or the closing bracket; it has no fields but may hold a secret.
+        if (startAt !== -1) {
+          const element = (current + text.slice(startAt, i)).trim();
+          if (element) yield element;
+        }
+        current = '';
+        startAt = -1;
+        if (c === 93) {
+          depth = 0;
+          topIsArray = undefined;
+        }
+      } else if (c === 93 || c === 125) {
+        depth--;
+        if (depth === level() && startAt !== -1) {
+          yield current + text.slice(startAt, i + 1);
+          current = '';
+          startAt = -1;
+        }
+      }
+    }
+    if (startAt !== -1) {
+      current += text.slice(startAt);
+      startAt = 0;
+      if (current.length > MAX_RECORD_CHARS) {
+        yield current;
+        current = '';
+      }
+    }
+  }
+  if (current.trim()) yield current;
+}
+
+/** CSV records (RFC 4180 quoting; a quoted cell may span lines), each with its raw text. */
+async function* csvRecords(path: string, sep: string): AsyncGenerator<{ text: string; cells: string[] }> {
+  let pending: string | undefined;
+  let quotes = 0;
+  for await (const line of lines(path)) {
+    for (let i = line.indexOf('"'); i !== -1; i = line.indexOf('"', i + 1)) quotes++;
+    pending = pending === undefined ? line : `${pending}\n${line}`;
+    if (quotes % 2 === 1 && pending.length < MAX_RECORD_CHARS) continue;
+    yield { text: pending, cells: splitCsv(pending, sep) };
+    pending = undefined;
+    quotes = 0;
+  }
+  if (pending !== undefined) yield { text: pending, cells: splitCsv(pending, sep) };
+}
+
+function splitCsv(text: string, sep: string): string[] {
+  const cells: string[] = [];
+  let cell = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    if (quoted) {
+      if (ch === '"') {
+        if (text[i + 1] === '"') {
+          cell += '"';
+          i++;
+        } else quoted = false;
+      } else cell += ch;
+    } else if (ch === '"') quoted = true;
+    else if (ch === sep) {
+      cells.push(cell);
+      cell = '';
+    } else cell += ch;
+  }
+  cells.push(cell);
+  return cells;
+}
+
+/** Database values as JSON-friendly values: bytes as text (secrets hide in blobs too), big integers as strings. */
+function plainRow(row: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(row)) {
+    if (v === null || v === undefined) continue;
+    out[k] = Buffer.isBuffer(v) ? v.toString('utf8') : typeof v === 'bigint' ? v.toString() : v instanceof Date ? v.toISOString() : v;
+  }
+  return out;
+}
+
+function wanted(table: TableInfo, only: readonly string[] | undefined): boolean {
+  return !only?.length || only.includes(table.name) || only.includes(`${table.schema}.${table.name}`);
+}
+
+/** Engines whose rows sit on the ClickHouse server itself: reading them touches nothing else (not Kafka, URL, remote). */
+const CLICKHOUSE_LOCAL_ENGINES = /^(\w*MergeTree|Log|TinyLog|StripeLog|Memory)$/;
+
+async function* readLiveStore(dsn: Dsn, options: SourceOptions): AsyncGenerator<SourceItem> {
+  const cap = options.maxRowsPerTable ?? DEFAULT_MAX_ROWS_PER_TABLE;
+  const db = await openDatabase(dsn, options.env ?? process.env);
+  try {
+    await enterReadOnly(db);
+    const tables = (await db.listTables()).filter((t) => wanted(t, options.tables));
+    for (const table of tables) {
+      const part = `${table.schema}.${table.name}`;
+      if (db.engine === 'clickhouse') {
+        if (!CLICKHOUSE_LOCAL_ENGINES.test(table.tableEngine ?? '')) {
+          yield { partEnd: part, rows: 0, truncated: true, error: `engine ${table.tableEngine ?? 'unknown'} reads outside the server; skipped` };
+          continue;
+        }
+        yield* streamClickHouseTable(dsn, db.qualified(table), part, cap);
+        continue;
+      }
+      let rows = 0;
+      let error: string | undefined;
+      try {
+        for (let offset = 0; offset < cap; offset += PAGE_ROWS) {
+          const limit = Math.min(PAGE_ROWS, cap - offset + 1);
+          const page = await db.query(`SELECT * FROM ${db.qualified(table)} LIMIT ${limit} OFFSET ${offset}`);
+          for (const raw of page.slice(0, cap - rows)) {
+            rows++;
+            const fields = plainRow(raw);
+            const text = JSON.stringify(fields);
+            yield { part, text, fields, bytes: Buffer.byteLength(text) };
+          }
+          if (page.length < limit || rows >= cap) break;
+        }
+      } catch (err) {
+        error = (err as Error).message;
+      }
+      const truncated = rows >= cap && (await hasMoreThan(db, table, cap));
+      yield { partEnd: part, rows, truncated, ...(error ? { error } : {}) };
+    }
+  } finally {
+    await leaveReadOnly(db).catch(() => undefined);
+    await db.close();
+  }
+}
+
+async function hasMoreThan(db: Database, table: TableInfo, n: number): Promise<boolean> {
+  const more = await db.query(`SELECT 1 AS x FROM ${db.qualified(table)} LIMIT 1 OFFSET ${n}`).catch(() => []);
+  return more.length > 0;
+}
+
+/** Every page after this runs in one read-only snapshot, so the triage can change nothing even by mistake. */
+async function enterReadOnly(db: Database): Promise<void> {
+  if (db.engine === 'postgres') await db.execute('BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  else if (db.engine === 'mysql') await db.execute('START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
+  else if (db.engine === 'sqlite') await db.execute('PRAGMA query_only = 1');
+}
+
+async function leaveReadOnly(db: Database): Promise<void> {
+  if (db.engine === 'postgres' || db.engine === 'mysql') await db.execute('ROLLBACK');
+}
+
+/**
+ * One ClickHouse table as a stream of JSONEachRow lines over GET (which ClickHouse runs read-only, as the
+ * scanner does), capped at `cap` rows by LIMIT; the response is read as it arrives, never buffered whole.
+ */
+async function* streamClickHouseTable(dsn: Dsn, qualified: string, part: string, cap: number): AsyncGenerator<SourceItem> {
+  const url = new URL(`http://${dsn.host.includes(':') ? `[${dsn.host}]` : dsn.host}:${dsn.port}/`);
+  url.searchParams.set('query', `SELECT * FROM ${qualified} LIMIT ${cap + 1} FORMAT JSONEachRow`);
+  if (dsn.database) url.searchParams.set('database', dsn.database);
+  const headers: Record<string, string> = { 'X-ClickHouse-User': dsn.user };
+  if (dsn.password) headers['X-ClickHouse-Key'] = dsn.password;
+  let rows = 0;
+  let truncated = false;
+  let error: string | undefined;
+  const abort = new AbortController();
+  try {
+    const res = await fetch(url, { headers, signal: abort.signal });
+    if (!res.ok || !res.body) {
+      error = `HTTP ${res.status}: ${(await res.text()).trim().slice(0, 300)}`;
+    } else {
+      const decoder = new StringDecoder('utf8');
+      let pending = '';
+      reading: for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+        pending += decoder.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+        let start = 0;
+        for (let nl = pending.indexOf('\n', start); nl !== -1; nl = pending.indexOf('\n', start)) {
+          const line = pending.slice(start, nl);
+          start = nl + 1;
+          if (!line) continue;
+          if (rows === cap) {
+            truncated = true;
+            abort.abort();
+            break reading;
+          }
+          rows++;
+          const fields = parseObject(line);
+          yield { part, text: line, ...(fields ? { fields } : {}), bytes: Buffer.byteLength(line) + 1 };
+        }
+        pending = pending.slice(start);
+      }
+    }
+  } catch (err) {
+    if (!truncated) error = (err as Error).message;
+  }
+  yield { partEnd: part, rows, truncated, ...(error ? { error } : {}) };
+}

@@ -1,0 +1,334 @@
+/**
+ * Triage: read an exposed dump or store once, and answer what leaked. Credentials are counted and
+ * fingerprinted (never kept beyond the run, never printed); Warden keys are looked up in the key store
+ * and, with `revoke`, revoked at once and put on the incident's timeline.
+ */
+import { fingerprintSecret, getDefaultDetector, type Detector } from '../detect/index.js';
+import { classifyColumn, normalizeColumnName } from '../classify/index.js';
+import { parseKey, type KeyStore } from '../keys/index.js';
+import type { IncidentStore } from './incident-store.js';
+import { describeSource, isLiveSource, readSource, type SourceOptions } from './sources.js';
+import { SUBJECT_KINDS, type AtlasTag, type ExposedCategory, type ProviderCredentials, type SubjectKind, type SubjectSummary, type TriageResult, type WardenKeyFinding } from './types.js';
+
+export interface TriageOptions extends SourceOptions {
+  /** Key for fingerprints (see `loadFingerprintKey`); fingerprints match `warden detect` and `warden classify`. */
+  fingerprintKey: Buffer | string;
+  detector?: Detector;
+  /** Where Warden keys are looked up (owner, scopes) and revoked; without it Warden keys are only counted. */
+  keys?: KeyStore;
+  /** Revoke every Warden key of `keys` found. Without it, the result lists what would be revoked. */
+  revoke?: boolean;
+  /** Record the triage and each revocation on this incident's timeline. */
+  incident?: { store: IncidentStore; id: string };
+  /** Id fields per subject kind (field names or dotted paths); a kind given here is not detected by name. */
+  subjectFields?: Partial<Record<SubjectKind, string[]>>;
+  /** Who acts, for the key audit log and the timeline (default `warden-incident`). */
+  actor?: string;
+}
+
+/** Field names that carry each kind of subject id, and the row's time (compared after normalizeColumnName). */
+const SUBJECT_NAMES: Record<SubjectKind, RegExp> = {
+  user: /^(user|user_id|uid|userid|username|user_name|end_user|end_user_id|customer_id|account_id|member_id)$/,
+  tenant: /^(tenant|tenant_id|org|org_id|organization|organization_id|workspace|workspace_id|team_id)$/,
+  session: /^(session|session_id|conversation_id|thread_id|chat_id)$/,
+};
+const TIME_NAMES = /^(timestamp|ts|time|created_at|event_time|logged_at|inserted_at|request_time|date|datetime)$/;
+/** Values sampled per field for classification, as `warden classify` samples a column. */
+const SAMPLE_PER_FIELD = 100;
+/** Distinct fields tracked: logs with free-form keys must not grow memory without bound. */
+const MAX_FIELDS = 2000;
+const MAX_DEPTH = 4;
+/** A scope no key is granted by name: looking a key up this way stops before rate limits, quota and last-used (see lookupKey). */
+const LOOKUP_SCOPE = 'warden-incident-lookup:never-granted';
+const WARDEN_RULE = 'warden-api-key';
+const EARLIEST = Date.UTC(2000, 0, 1);
+const LATEST = Date.UTC(2100, 0, 1);
+
+type FieldRole = SubjectKind | 'time' | null;
+
+interface FieldState {
+  role: FieldRole;
+  samples: unknown[];
+}
+
+interface CredentialState {
+  ruleId: string;
+  provider: string;
+  occurrences: number;
+}
+
+/** Milliseconds from an epoch number (seconds or ms) or a date string; undefined when it is not a plausible time. */
+function toTime(v: unknown): number | undefined {
+  let ms: number | undefined;
+  if (typeof v === 'number') ms = v > 1e12 ? v : v > 1e9 ? v * 1000 : undefined;
+  else if (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}/.test(v)) {
+    const iso = v.length >= 19 && v[10] === ' ' ? `${v.slice(0, 10)}T${v.slice(11)}` : v;
+    ms = Date.parse(/[zZ]|[+-]\d{2}:?\d{2}$/.test(iso) || iso.length === 10 ? iso : `${iso}Z`);
+  } else if (typeof v === 'string' && /^\d{10}(\d{3})?$/.test(v)) ms = toTime(Number(v));
+  return ms !== undefined && ms >= EARLIEST && ms < LATEST ? ms : undefined;
+}
+
+class TriageAccumulator {
+  readonly fields = new Map<string, FieldState>();
+  readonly credentials = new Map<string, CredentialState>();
+  /** Warden keys by fingerprint, held only until they are looked up. */
+  readonly wardenSecrets = new Map<string, string>();
+  readonly subjects = new Map<SubjectKind, { fields: Set<string>; rows: number; counts: Map<string, number> }>();
+  readonly timeFields = new Set<string>();
+  minTime = Infinity;
+  maxTime = -Infinity;
+  occurrences = 0;
+  rows = 0;
+  bytes = 0;
+  private readonly configured = new Map<string, SubjectKind>();
+  private readonly configuredKinds = new Set<SubjectKind>();
+
+  constructor(
+    private readonly detector: Detector,
+    private readonly fingerprintKey: Buffer | string,
+    subjectFields: Partial<Record<SubjectKind, string[]>> = {},
+  ) {
+    for (const kind of SUBJECT_KINDS) {
+      this.subjects.set(kind, { fields: new Set(), rows: 0, counts: new Map() });
+      for (const f of subjectFields[kind] ?? []) {
+        this.configured.set(f, kind);
+        this.configuredKinds.add(kind);
+      }
+    }
+  }
+
+  private roleOf(path: string, name: string): FieldRole {
+    const configured = this.configured.get(path) ?? this.configured.get(name);
+    if (configured) return configured;
+    const n = normalizeColumnName(name);
+    if (TIME_NAMES.test(n)) return 'time';
+    for (const kind of SUBJECT_KINDS) {
+      if (this.configuredKinds.has(kind)) continue;
+      if (SUBJECT_NAMES[kind].test(n)) return kind;
+    }
+    return null;
+  }
+
+  private field(path: string, name: string): FieldState | undefined {
+    let state = this.fields.get(path);
+    if (!state && this.fields.size < MAX_FIELDS) {
+      state = { role: this.roleOf(path, name), samples: [] };
+      this.fields.set(path, state);
+    }
+    return state;
+  }
+
+  add(text: string, bytes: number, fields: Record<string, unknown> | undefined, part: string, live: boolean): void {
+    this.rows++;
+    this.bytes += bytes;
+    for (const m of this.detector.scan(text)) {
+      const fp = fingerprintSecret(m.ruleId, m.secret, this.fingerprintKey);
+      this.occurrences++;
+      const c = this.credentials.get(fp);
+      if (c) c.occurrences++;
+      else this.credentials.set(fp, { ruleId: m.ruleId, provider: m.provider, occurrences: 1 });
+      if (m.ruleId === WARDEN_RULE && !this.wardenSecrets.has(fp)) this.wardenSecrets.set(fp, m.secret);
+    }
+    if (!fields) {
+      const state = this.field('line', 'line');
+      if (state && state.samples.length < SAMPLE_PER_FIELD) state.samples.push(text);
+      return;
+    }
+    let rowSubjects: Array<[SubjectKind, string, string]> | undefined;
+    const visit = (obj: Record<string, unknown>, prefix: string, depth: number) => {
+      for (const key in obj) {
+        const value = obj[key];
+        if (value === null || value === undefined || value === '') continue;
+        const path = prefix ? `${prefix}.${key}` : live ? `${part}.${key}` : key;
+        if (typeof value === 'object' && !Array.isArray(value) && depth < MAX_DEPTH) {
+          visit(value as Record<string, unknown>, path, depth + 1);
+          continue;
+        }
+        const state = this.field(path, key);
+        if (!state) continue;
+        if (state.samples.length < SAMPLE_PER_FIELD) state.samples.push(value);
+        if (state.role === 'time') {
+          const t = toTime(value);
+          if (t !== undefined) {
+            if (t < this.minTime) this.minTime = t;
+            if (t > this.maxTime) this.maxTime = t;
+            this.timeFields.add(path);
+          }
+        } else if (state.role && (typeof value === 'string' || typeof value === 'number')) {
+          (rowSubjects ??= []).push([state.role, String(value), path]);
+        }
+      }
+    };
+    visit(fields, '', 0);
+    if (!rowSubjects) return;
+    // A row counts once per subject even when two fields name the same one.
+    const seen = new Set<string>();
+    const kindsSeen = new Set<SubjectKind>();
+    for (const [kind, id, path] of rowSubjects) {
+      const s = this.subjects.get(kind)!;
+      s.fields.add(path);
+      if (!kindsSeen.has(kind)) {
+        kindsSeen.add(kind);
+        s.rows++;
+      }
+      const key = `${kind}\0${id}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      s.counts.set(id, (s.counts.get(id) ?? 0) + 1);
+    }
+  }
+
+  categories(detector: Detector): ExposedCategory[] {
+    const byCategory = new Map<string, ExposedCategory>();
+    for (const [path, state] of this.fields) {
+      if (state.role || state.samples.length === 0) continue;
+      const name = path.slice(path.lastIndexOf('.') + 1);
+      const decided = classifyColumn({ name, type: 'string' }, state.samples, { detector, fingerprintKey: this.fingerprintKey });
+      for (const d of decided.categories) {
+        const c = byCategory.get(d.category) ?? { category: d.category, confidence: 0, fields: [] };
+        c.confidence = Math.max(c.confidence, d.confidence);
+        c.fields.push(path);
+        byCategory.set(d.category, c);
+      }
+    }
+    if (this.occurrences > 0 && !byCategory.has('credential')) byCategory.set('credential', { category: 'credential', confidence: 1, fields: [] });
+    return [...byCategory.values()].sort((a, b) => b.confidence - a.confidence || a.category.localeCompare(b.category));
+  }
+
+  subjectSummaries(): SubjectSummary[] {
+    return SUBJECT_KINDS.map((kind) => {
+      const s = this.subjects.get(kind)!;
+      const counts = [...s.counts].map(([id, rows]) => ({ id, rows })).sort((a, b) => b.rows - a.rows || a.id.localeCompare(b.id));
+      return { kind, fields: [...s.fields].sort(), distinct: counts.length, rows: s.rows, counts };
+    }).filter((s) => s.distinct > 0);
+  }
+}
+
+const CONVERSATION = new Set(['chat-transcript', 'prompt', 'completion', 'tool-call']);
+
+/** MITRE ATLAS techniques the exposure shows (atlas-data, 2026-05). */
+function atlasTags(credentials: number, categories: ExposedCategory[], live: boolean): AtlasTag[] {
+  const tags: AtlasTag[] = [];
+  if (credentials > 0) tags.push({ id: 'AML.T0055', name: 'Unsecured Credentials', reason: `${credentials} credential occurrence(s) in the exposed data` });
+  const convo = categories.filter((c) => CONVERSATION.has(c.category)).map((c) => c.category);
+  if (convo.length) tags.push({ id: 'AML.T0057', name: 'LLM Data Leakage', reason: `exposed data holds ${convo.join(', ')}` });
+  if (live) tags.push({ id: 'AML.T0036', name: 'Data from Information Repositories', reason: 'the data sat in a store readable without the owner’s consent' });
+  return tags;
+}
+
+/**
+ * A Warden key's owner and scopes without using it: `verify` with a scope no key is granted answers
+ * `scope` (or `revoked`, `disabled`, `expired`, `ip`) with the owner before it counts a use, so the key's
+ * last-used time and quota stay as the attacker left them. A key granted `*` passes and is counted as
+ * used once (see docs/incident.md).
+ */
+async function lookupKey(keys: KeyStore, token: string): Promise<{ keyId: string; owner: string | null; name: string | null; scopes: string[] | null } | null> {
+  const parsed = parseKey(token);
+  if (!parsed || parsed.prefix !== keys.prefix) return null;
+  const v = await keys.verify(token, { scopes: [LOOKUP_SCOPE] });
+  if (!v.keyId) return null;
+  return { keyId: v.keyId, owner: v.owner, name: v.name, scopes: v.scopes ? [...v.scopes] : null };
+}
+
+async function resolveWardenKeys(acc: TriageAccumulator, options: TriageOptions, source: string): Promise<WardenKeyFinding[]> {
+  const out: WardenKeyFinding[] = [];
+  const actor = options.actor ?? 'warden-incident';
+  for (const [fingerprint, secret] of acc.wardenSecrets) {
+    const occurrences = acc.credentials.get(fingerprint)?.occurrences ?? 0;
+    const found = options.keys ? await lookupKey(options.keys, secret) : null;
+    if (!found || !options.keys) {
+      out.push({ fingerprint, occurrences, keyId: null, owner: null, name: null, scopes: null, action: 'not-in-store' });
+      continue;
+    }
+    const info = await options.keys.show(found.keyId);
+    let action: WardenKeyFinding['action'] = info.status === 'revoked' ? 'already-revoked' : 'would-revoke';
+    if (action === 'would-revoke' && options.revoke) {
+      const reason = options.incident ? `exposed: incident ${options.incident.id}, found in ${source}` : `exposed: found in ${source}`;
+      const revoked = await options.keys.revoke(found.keyId, reason, { actor, source: 'incident' });
+      action = 'revoked';
+      await options.incident?.store.record(options.incident.id, {
+        type: 'key-revoked',
+        message: `Revoked Warden key ${found.keyId} of ${found.owner ?? 'unknown owner'}`,
+        happenedAt: revoked.revokedAt ?? Date.now(),
+        actor,
+        details: { keyId: found.keyId, owner: found.owner, fingerprint, source },
+      });
+    }
+    out.push({ fingerprint, occurrences, keyId: found.keyId, owner: found.owner, name: found.name, scopes: found.scopes, action });
+  }
+  acc.wardenSecrets.clear();
+  return out.sort((a, b) => (a.owner ?? '\uffff').localeCompare(b.owner ?? '\uffff') || a.fingerprint.localeCompare(b.fingerprint));
+}
+
+function thirdParty(acc: TriageAccumulator, detector: Detector): ProviderCredentials[] {
+  const specs = new Map(detector.rules.map((r) => [r.spec.id, r.spec]));
+  const providers = new Map<string, ProviderCredentials>();
+  for (const [fingerprint, c] of acc.credentials) {
+    if (c.ruleId === WARDEN_RULE) continue;
+    const p = providers.get(c.provider) ?? { provider: c.provider, rules: [], distinct: 0, occurrences: 0 };
+    let rule = p.rules.find((r) => r.ruleId === c.ruleId);
+    if (!rule) {
+      const spec = specs.get(c.ruleId);
+      rule = { ruleId: c.ruleId, title: spec?.title ?? c.ruleId, rotateUrl: spec?.rotateUrl ?? null, fingerprints: [] };
+      p.rules.push(rule);
+    }
+    rule.fingerprints.push({ fingerprint, occurrences: c.occurrences });
+    p.distinct++;
+    p.occurrences += c.occurrences;
+    providers.set(c.provider, p);
+  }
+  for (const p of providers.values()) {
+    p.rules.sort((a, b) => a.ruleId.localeCompare(b.ruleId));
+    for (const r of p.rules) r.fingerprints.sort((a, b) => b.occurrences - a.occurrences || a.fingerprint.localeCompare(b.fingerprint));
+  }
+  return [...providers.values()].sort((a, b) => b.distinct - a.distinct || a.provider.localeCompare(b.provider));
+}
+
+/** Reads `source` once (a dump, a folder, or a live store's DSN) and reports what it exposes. */
+export async function triage(source: string, options: TriageOptions): Promise<TriageResult> {
+  const started = performance.now();
+  const detector = options.detector ?? getDefaultDetector();
+  const live = isLiveSource(source);
+  const display = describeSource(source, options.env ?? process.env);
+  const acc = new TriageAccumulator(detector, options.fingerprintKey, options.subjectFields);
+  const parts: TriageResult['parts'] = [];
+  const errors: TriageResult['errors'] = [];
+  try {
+    for await (const item of readSource(source, options)) {
+      if ('partEnd' in item) {
+        parts.push({ name: item.partEnd, rows: item.rows, truncated: item.truncated });
+        if (item.error) errors.push({ part: item.partEnd, message: item.error });
+        continue;
+      }
+      acc.add(item.text, item.bytes, item.fields, item.part, live);
+    }
+  } catch (err) {
+    errors.push({ part: display, message: (err as Error).message });
+  }
+  const warden = await resolveWardenKeys(acc, options, display);
+  const categories = acc.categories(detector);
+  const result: TriageResult = {
+    source: display,
+    bytes: acc.bytes,
+    rows: acc.rows,
+    parts,
+    durationMs: Math.round(performance.now() - started),
+    timeRange: acc.minTime <= acc.maxTime ? { from: new Date(acc.minTime).toISOString(), to: new Date(acc.maxTime).toISOString(), fields: [...acc.timeFields].sort() } : null,
+    credentials: { occurrences: acc.occurrences, distinct: acc.credentials.size, warden, thirdParty: thirdParty(acc, detector) },
+    subjects: acc.subjectSummaries(),
+    categories,
+    atlas: atlasTags(acc.occurrences, categories, live),
+    errors,
+  };
+  if (options.incident) {
+    await options.incident.store.saveTriage(options.incident.id, result);
+    const wouldRevoke = warden.filter((w) => w.action === 'would-revoke').length;
+    await options.incident.store.record(options.incident.id, {
+      type: 'triage',
+      message: `Triaged ${display}: ${result.rows} rows, ${result.credentials.distinct} distinct credentials (${warden.length} Warden), ${result.subjects.map((s) => `${s.distinct} ${s.kind}s`).join(', ') || 'no subjects'}${wouldRevoke ? `; ${wouldRevoke} Warden key(s) would be revoked with --revoke` : ''}`,
+      actor: options.actor ?? 'warden-incident',
+      details: { source: display, rows: result.rows, credentials: result.credentials.distinct, revoked: warden.filter((w) => w.action === 'revoked').length, wouldRevoke },
+    });
+  }
+  return result;
+}
