@@ -117,8 +117,8 @@ export class AlertDispatcher {
         if (res.ok) return { sink: sink.name, ok: true, attempts: attempt, status };
         if (res.status < 500 && res.status !== 429) return { sink: sink.name, ok: false, attempts: attempt, status };
       } catch (err) {
-        const e = err as { name?: string; cause?: { code?: string } };
-        status = e.name === 'TimeoutError' ? 'timeout' : (e.cause?.code ?? 'network error');
+        const e = err as { name?: string; cause?: { code?: string; message?: string } };
+        status = e.name === 'TimeoutError' ? 'timeout' : (e.cause?.code ?? e.cause?.message ?? 'network error');
       }
     }
     return { sink: sink.name, ok: false, attempts: sink.retries + 1, status };
