@@ -2,15 +2,14 @@
 // configs: one with allow_anonymous true, one with allow_anonymous false and a password file.
 // Hostile peers: test/helpers/hostile-peers.ts.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { itFindsNothingOnHostilePeers } from '../../../test/helpers/hostile-peers.js';
 import { probeContext } from '../../../test/helpers/probe-context.js';
-import { connectTcp, TcpConnection } from '../transports/tcp.js';
+import { spawnListening } from '../../../test/helpers/spawn-listening.js';
 import { mqttProbe } from './mqtt.js';
 
 const OPEN_PORT = 21884;
@@ -20,17 +19,7 @@ async function startMosquitto(dir: string, port: number, lines: string[]): Promi
   const conf = join(dir, `mosquitto-${port}.conf`);
   writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'persistence false', ...lines, ''].join('\n'));
   chmodSync(conf, 0o644);
-  const child = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
-  for (let i = 0; i < 50; i++) {
-    const c = await connectTcp('127.0.0.1', port, { timeoutMs: 200 });
-    if (c instanceof TcpConnection) {
-      c.close();
-      return child;
-    }
-    await sleep(100);
-  }
-  child.kill('SIGKILL');
-  throw new Error(`mosquitto on ${port} did not start`);
+  return spawnListening('mosquitto', ['-c', conf], port);
 }
 
 describe('mqtt probe against real Mosquitto brokers', { timeout: 30_000 }, () => {

@@ -1,33 +1,20 @@
 // Runs against real nats-server processes (Debian's nats-server) started here on chosen loopback ports: one open
 // with JetStream, one with --user/--pass. Hostile peers: test/helpers/hostile-peers.ts.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { itFindsNothingOnHostilePeers } from '../../../test/helpers/hostile-peers.js';
 import { probeContext } from '../../../test/helpers/probe-context.js';
-import { connectTcp, TcpConnection } from '../transports/tcp.js';
+import { spawnListening } from '../../../test/helpers/spawn-listening.js';
 import { natsProbe } from './nats.js';
 
 const OPEN_PORT = 24223;
 const LOCKED_PORT = 24222;
 
-async function startNats(port: number, extra: string[]): Promise<ChildProcess> {
-  const child = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), ...extra], { stdio: 'ignore' });
-  for (let i = 0; i < 50; i++) {
-    const c = await connectTcp('127.0.0.1', port, { timeoutMs: 200 });
-    if (c instanceof TcpConnection) {
-      c.close();
-      return child;
-    }
-    await sleep(100);
-  }
-  child.kill('SIGKILL');
-  throw new Error(`nats-server on ${port} did not start`);
-}
+const startNats = (port: number, extra: string[]) => spawnListening('nats-server', ['-a', '127.0.0.1', '-p', String(port), ...extra], port);
 
 describe('nats probe against real servers', { timeout: 30_000 }, () => {
   const children: ChildProcess[] = [];

@@ -6,10 +6,10 @@
  * rule are reported. Admin and lifecycle endpoints are never called.
  */
 import { accessNotChecked, accessUnclear, authRequired } from '../assessments.js';
-import { rateExposure } from '../evidence.js';
+import { inspectRows, rateExposure } from '../evidence.js';
 import { isRecord, refusesAnonymous, requestJson } from '../transports/json-http.js';
 import { isFailure } from '../transports/result.js';
-import { levelAllowed, type Assessment, type CredentialCount, type Evidence, type Fingerprint, type Probe, type ProbeContext, type Severity } from '../types.js';
+import { levelAllowed, type Assessment, type Evidence, type Fingerprint, type Probe, type ProbeContext, type Severity } from '../types.js';
 
 const TARGETS = '/api/v1/targets?state=active';
 
@@ -24,16 +24,6 @@ async function fingerprint(ctx: ProbeContext): Promise<Fingerprint | undefined> 
   const data = successData(reply.json);
   if (typeof data?.version !== 'string' || typeof data.goVersion !== 'string') return undefined;
   return { service: 'prometheus', version: data.version };
-}
-
-function countCredentials(ctx: ProbeContext, text: string): CredentialCount {
-  const byRule: Record<string, number> = {};
-  let total = 0;
-  for (const match of ctx.detector.scan(text)) {
-    byRule[match.ruleId] = (byRule[match.ruleId] ?? 0) + 1;
-    total++;
-  }
-  return { total, byRule };
 }
 
 async function assess(ctx: ProbeContext, fp: Fingerprint): Promise<Assessment> {
@@ -55,7 +45,7 @@ async function assess(ctx: ProbeContext, fp: Fingerprint): Promise<Assessment> {
     const config = await requestJson(ctx, '/api/v1/status/config', { maxBytes: 2 * 1024 * 1024 });
     const yaml = isFailure(config) ? undefined : successData(config.json)?.yaml;
     if (typeof yaml === 'string') {
-      const credentials = countCredentials(ctx, yaml);
+      const { credentials } = inspectRows([{ yaml }], ctx.detector);
       evidence.databases = [{ name: 'configuration', tables: [{ name: 'prometheus.yml', credentials }] }];
       if (credentials.total > 0) {
         // Credentials readable by anyone, not just metadata: rated like an open data store.

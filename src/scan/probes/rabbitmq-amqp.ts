@@ -16,6 +16,13 @@ const MAX_FRAME_BYTES = 64 * 1024;
 const DEFAULT_LOGIN = { user: 'guest', password: 'guest' };
 const LOOPBACK = /^(127\.|::1$|localhost$)/;
 
+/** RabbitMQ allows guest only over loopback (loopback_users), so where it worked says what it means. */
+export function guestAcceptedNote(host: string): string {
+  return LOOPBACK.test(host)
+    ? 'guest/guest accepted over loopback, where RabbitMQ allows it by default; from another host it works only if loopback_users was changed'
+    : 'guest/guest accepted from a remote address: loopback_users was changed to allow it';
+}
+
 type LoginResult = 'accepted' | 'refused' | 'unclear';
 
 /** Connects, sends the protocol header and reads Connection.Start; the connection stays open for a login. */
@@ -82,11 +89,7 @@ async function assess(ctx: ProbeContext, fp: Fingerprint): Promise<Assessment> {
     if (guest === 'accepted') {
       auth = 'default-credentials';
       evidence.credentialsAccepted = `${DEFAULT_LOGIN.user}:published default password`;
-      evidence.notes.push(
-        LOOPBACK.test(ctx.host)
-          ? 'guest/guest accepted over loopback, where RabbitMQ allows it by default; from another host it works only if loopback_users was changed'
-          : 'guest/guest accepted from a remote address: loopback_users was changed to allow it',
-      );
+      evidence.notes.push(guestAcceptedNote(ctx.host));
       reproduce = `${reproduce}   # then log in as guest with the published default password from any AMQP client`;
     } else evidence.notes.push('guest/guest refused');
   }

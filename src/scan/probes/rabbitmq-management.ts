@@ -9,10 +9,10 @@ import { rateExposure } from '../evidence.js';
 import { header } from '../transports/http.js';
 import { basicAuth, isRecord, refusesAnonymous, requestJson, type JsonReply } from '../transports/json-http.js';
 import { isFailure } from '../transports/result.js';
+import { guestAcceptedNote } from './rabbitmq-amqp.js';
 import { levelAllowed, type Assessment, type Evidence, type Fingerprint, type Probe, type ProbeContext } from '../types.js';
 
 const DEFAULT_LOGIN = { user: 'guest', password: 'guest' };
-const LOOPBACK = /^(127\.|::1$|localhost$)/;
 
 const isManagementRefusal = (reply: JsonReply) => reply.status === 401 && /realm="RabbitMQ Management"/i.test(header(reply, 'www-authenticate') ?? '');
 
@@ -42,11 +42,7 @@ async function assess(ctx: ProbeContext, fp: Fingerprint): Promise<Assessment> {
   evidence.user = DEFAULT_LOGIN.user;
   const tags = Array.isArray(whoami.json.tags) ? whoami.json.tags.map(String) : typeof whoami.json.tags === 'string' ? whoami.json.tags.split(',').filter(Boolean) : [];
   if (tags.length) evidence.privileges = tags.map((t) => `tag ${t}`);
-  evidence.notes.push(
-    LOOPBACK.test(ctx.host)
-      ? 'guest/guest accepted over loopback, where RabbitMQ allows it by default; from another host it works only if loopback_users was changed'
-      : 'guest/guest accepted from a remote address: loopback_users was changed to allow it',
-  );
+  evidence.notes.push(guestAcceptedNote(ctx.host));
   // curl prompts for the password, so the command carries no secret.
   reproduce = `curl -s -u ${DEFAULT_LOGIN.user} ${base}/api/whoami`;
   if (levelAllowed('metadata', ctx.maxLevel)) {
