@@ -25,7 +25,10 @@ if (files.length === 0) {
   console.error(`no test files under ${roots.join(', ')}`);
   process.exit(2);
 }
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], {
+// One file at a time: tests start real servers on fixed loopback ports. A test that hangs fails after
+// ten minutes, and a file whose tests are done but left a handle open still ends.
+const args = ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-timeout=600000', '--test-force-exit', ...files];
+const result = spawnSync(process.execPath, args, {
   stdio: 'inherit',
 });
 process.exit(result.status ?? 1);
