@@ -265,7 +265,9 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     }
     if (path === '/login' && method === 'GET') {
       // Login forms carry their own CSRF token, bound to a short-lived cookie, so no one can log a browser into their session.
-      const loginCsrf = randomBytes(32).toString('base64url');
+      // Reused while valid, so a second tab (or the browser's favicon request landing here) does not void the first form.
+      const existing = cookies(req).get(LOGIN_COOKIE);
+      const loginCsrf = existing && /^[A-Za-z0-9_-]{43}$/.test(existing) ? existing : randomBytes(32).toString('base64url');
       return sendHtml(res, 200, renderLogin(loginCsrf, url.searchParams.get('error') ?? undefined), { 'set-cookie': `${LOGIN_COOKIE}=${loginCsrf}; Path=/login; HttpOnly; Secure; SameSite=Strict; Max-Age=600` });
     }
     if (path === '/login' && method === 'POST') {
