@@ -5,7 +5,7 @@
  */
 import { fingerprintSecret, getDefaultDetector, type Detector } from '../detect/index.js';
 import { classifyColumn, normalizeColumnName } from '../classify/index.js';
-import { parseKey, type KeyStore } from '../keys/index.js';
+import type { KeyStore } from '../keys/index.js';
 import type { IncidentStore } from './incident-store.js';
 import { describeSource, isLiveSource, readSource, type SourceOptions } from './sources.js';
 import { SUBJECT_KINDS, type AtlasTag, type ExposedCategory, type ProviderCredentials, type SubjectKind, type SubjectSummary, type TriageResult, type WardenKeyFinding } from './types.js';
@@ -39,7 +39,6 @@ const SAMPLE_PER_FIELD = 100;
 const MAX_FIELDS = 2000;
 const MAX_DEPTH = 4;
 /** A scope no key is granted by name: looking a key up this way stops before rate limits, quota and last-used (see lookupKey). */
-const LOOKUP_SCOPE = 'warden-incident-lookup:never-granted';
 const WARDEN_RULE = 'warden-api-key';
 const EARLIEST = Date.UTC(2000, 0, 1);
 const LATEST = Date.UTC(2100, 0, 1);
@@ -216,45 +215,30 @@ function atlasTags(credentials: number, categories: ExposedCategory[], live: boo
   return tags;
 }
 
-/**
- * A Warden key's owner and scopes without using it: `verify` with a scope no key is granted answers
- * `scope` (or `revoked`, `disabled`, `expired`, `ip`) with the owner before it counts a use, so the key's
- * last-used time and quota stay as the attacker left them. A key granted `*` passes and is counted as
- * used once (see docs/incident.md).
- */
-async function lookupKey(keys: KeyStore, token: string): Promise<{ keyId: string; owner: string | null; name: string | null; scopes: string[] | null } | null> {
-  const parsed = parseKey(token);
-  if (!parsed || parsed.prefix !== keys.prefix) return null;
-  const v = await keys.verify(token, { scopes: [LOOKUP_SCOPE] });
-  if (!v.keyId) return null;
-  return { keyId: v.keyId, owner: v.owner, name: v.name, scopes: v.scopes ? [...v.scopes] : null };
-}
-
 async function resolveWardenKeys(acc: TriageAccumulator, options: TriageOptions, source: string): Promise<WardenKeyFinding[]> {
   const out: WardenKeyFinding[] = [];
   const actor = options.actor ?? 'warden-incident';
   for (const [fingerprint, secret] of acc.wardenSecrets) {
     const occurrences = acc.credentials.get(fingerprint)?.occurrences ?? 0;
-    const found = options.keys ? await lookupKey(options.keys, secret) : null;
-    if (!found || !options.keys) {
+    const info = options.keys ? await options.keys.identify(secret) : null;
+    if (!info || !options.keys) {
       out.push({ fingerprint, occurrences, keyId: null, owner: null, name: null, scopes: null, action: 'not-in-store' });
       continue;
     }
-    const info = await options.keys.show(found.keyId);
     let action: WardenKeyFinding['action'] = info.status === 'revoked' ? 'already-revoked' : 'would-revoke';
     if (action === 'would-revoke' && options.revoke) {
       const reason = options.incident ? `exposed: incident ${options.incident.id}, found in ${source}` : `exposed: found in ${source}`;
-      const revoked = await options.keys.revoke(found.keyId, reason, { actor, source: 'incident' });
+      const revoked = await options.keys.revoke(info.id, reason, { actor, source: 'incident' });
       action = 'revoked';
       await options.incident?.store.record(options.incident.id, {
         type: 'key-revoked',
-        message: `Revoked Warden key ${found.keyId} of ${found.owner ?? 'unknown owner'}`,
+        message: `Revoked Warden key ${info.id} of ${info.owner}`,
         happenedAt: revoked.revokedAt ?? Date.now(),
         actor,
-        details: { keyId: found.keyId, owner: found.owner, fingerprint, source },
+        details: { keyId: info.id, owner: info.owner, fingerprint, source },
       });
     }
-    out.push({ fingerprint, occurrences, keyId: found.keyId, owner: found.owner, name: found.name, scopes: found.scopes, action });
+    out.push({ fingerprint, occurrences, keyId: info.id, owner: info.owner, name: info.name, scopes: [...info.scopes], action });
   }
   acc.wardenSecrets.clear();
   return out.sort((a, b) => (a.owner ?? '\uffff').localeCompare(b.owner ?? '\uffff') || a.fingerprint.localeCompare(b.fingerprint));

@@ -113,6 +113,19 @@ for (const kind of STORE_KINDS) {
       assert.equal(shown.lastUsedIp, '127.0.0.9');
     });
 
+    it('identifies a key by token without using it, even one granted every scope', async () => {
+      const { key, info } = await keys.create({ owner: 'o', name: 'leaked', scopes: ['*'], quota: { total: 5 } });
+      const found = await keys.identify(key);
+      assert.equal(found?.id, info.id);
+      assert.equal(found?.owner, 'o');
+      await keys.flushLastUsed();
+      const after = await keys.show(info.id);
+      assert.equal(after.lastUsedAt, null);
+      assert.equal(after.quota?.used, 0);
+      assert.equal(await keys.identify(key.slice(0, 9) + 'A'.repeat(32) + key.slice(41)), null);
+      assert.equal(await keys.identify('not a key'), null);
+    });
+
     it('keeps an append-only audit log of who did what', async () => {
       const { info } = await keys.create({ owner: 'o', name: 'audited', scopes: ['a:b'] }, { actor: 'carol', source: '10.0.0.5' });
       await keys.update(info.id, { scopes: ['a:c'] }, { actor: 'carol' });

@@ -351,6 +351,19 @@ export class KeyStore {
     return key.validResult;
   }
 
+  /**
+   * The key behind `token` without using it: no rate, quota or last-use change, so incident triage can
+   * name a leaked key's owner and scopes and leave its traces as the attacker left them. Null when unknown.
+   */
+  async identify(token: string): Promise<KeyInfo | null> {
+    const parsed = parseKey(token);
+    if (!parsed || parsed.prefix !== this.prefix) return null;
+    const hash = hashKey(token, this.secrets.current);
+    const { key } = await this.load(token, hash, Date.now());
+    if (!key || !timingSafeEqual(key.hashBytes, Buffer.from(hash, 'hex'))) return null;
+    return this.show(key.row.id);
+  }
+
   /** Fetches by hash under every secret version; a key found under an old version is rehashed. */
   private async load(token: string, hash: string, now: number): Promise<CacheEntry> {
     const hashes = this.secrets.all.map((s) => (s === this.secrets.current ? hash : hashKey(token, s)));
