@@ -53,7 +53,8 @@ describe('scrub (string)', () => {
     assert.equal(parsed.req.headers.cookie, '[REDACTED:sensitive-field]');
     assert.equal(parsed.req.body.password, '[REDACTED:sensitive-field]');
     assert.equal(parsed.req.body.nested[0].client_secret, '[REDACTED:sensitive-field]');
-    assert.equal(parsed.headerList[0][1], '[REDACTED:sensitive-field]');
+    // A pattern rule that recognises the value names it; the field rule covers the rest of the value.
+    assert.equal(parsed.headerList[0][1], '[REDACTED:http-authorization-basic]');
     assert.equal(parsed.headerList[1][1], 'json');
     assert.equal(parsed.pairs[0].value, '[REDACTED:sensitive-field]');
     assert.deepEqual(parsed.usage, { prompt_tokens: 10, completion_tokens: 5, max_tokens: 100 });

@@ -49,6 +49,13 @@ export class Scrubber {
     }
   }
 
+  /** Scrubs one self-contained text (a log field, a span attribute): no block state carries over. */
+  scrubText(text: string): string {
+    const out = this.scrubLines(text);
+    this.openBlock = undefined;
+    return out;
+  }
+
   /** Scrubs `text`, a run of whole lines (the last may lack its terminator only at end of input). */
   scrubLines(text: string): string {
     const found = this.detector.scan(text);

@@ -2,7 +2,7 @@ import { getDefaultDetector, loadFingerprintKey, type Detector } from '../../det
 import { isSensitiveFieldName } from '../fields.js';
 import { maskSecret, type MaskContext, type MaskStyle } from '../mask.js';
 import { FIELD_RULE_ID } from '../scrubber.js';
-import { scrub } from '../stream.js';
+import { createScrubber } from '../stream.js';
 
 /** Options every logger and tracing hook takes. */
 export interface HookOptions {
@@ -32,7 +32,8 @@ export function createValueScrubber(options: HookOptions = {}): ValueScrubber {
   const style = options.mask ?? 'full';
   const fingerprintKey = style === 'fingerprint' ? (options.fingerprintKey ?? loadFingerprintKey()) : undefined;
   const ctx: MaskContext = { style, ...(fingerprintKey ? { fingerprintKey } : {}) };
-  const text = (s: string) => (s.length < MIN_SCANNED_LENGTH ? s : scrub(s, { detector, mask: style, format: 'auto', ...(fingerprintKey ? { fingerprintKey } : {}) }));
+  const scrubber = createScrubber({ detector, mask: style, format: 'auto', ...(fingerprintKey ? { fingerprintKey } : {}) });
+  const text = (s: string) => (s.length < MIN_SCANNED_LENGTH ? s : scrubber.scrubText(s));
   const field = (v: unknown): unknown => {
     if (v === null || v === undefined || typeof v === 'boolean' || v === '') return v;
     if (Array.isArray(v)) return v.map(field);
