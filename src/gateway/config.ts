@@ -1,0 +1,256 @@
+/**
+ * Gateway configuration: YAML checked against `schema/gateway-config.schema.json`, then compiled
+ * into what the request path needs (profiles loaded, files read, environment resolved). Every error
+ * names the file and line.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Ajv, type ErrorObject } from 'ajv';
+import { isMap, LineCounter, parseDocument, type Document } from 'yaml';
+import { WardenError } from '../errors.js';
+import type { AssertionOptions } from './assertion.js';
+import type { CredentialKind, Identity } from './auth/identity.js';
+import type { MtlsConfig } from './auth/mtls.js';
+import type { OidcIssuerConfig } from './auth/oidc.js';
+import { ENDPOINT_CLASSES, loadProfile, ProfileError, type EndpointClass, type Profile } from './profiles.js';
+
+/** `schema/gateway-config.schema.json`, two folders up from both `src/gateway` and `dist/gateway`. */
+export const GATEWAY_CONFIG_SCHEMA = JSON.parse(readFileSync(fileURLToPath(new URL('../../schema/gateway-config.schema.json', import.meta.url)), 'utf8')) as object;
+
+export class GatewayConfigError extends WardenError {
+  constructor(message: string) {
+    super(message, 'GATEWAY_CONFIG_INVALID', 2);
+  }
+}
+
+export type IdentityField = 'subject' | 'kind' | 'keyId' | 'owner' | 'scopes' | 'issuer';
+
+export interface AllowRule {
+  endpoints: ReadonlySet<string>;
+  classes: ReadonlySet<EndpointClass>;
+  methods: ReadonlySet<string> | null;
+  scopes: readonly string[];
+}
+
+export interface RouteConfig {
+  name: string;
+  /** Exact host, or a suffix such as `.example.com` from `*.example.com`. */
+  host: { exact: string } | { suffix: string } | null;
+  pathPrefix: string;
+  stripPrefix: boolean;
+  upstream: {
+    url: URL;
+    timeoutMs: number;
+    idleTimeoutMs: number;
+    maxSockets: number;
+    ca?: Buffer;
+    /** Header name (lower case) -> value taken from the environment at load time. */
+    inject: ReadonlyArray<[string, string]>;
+  };
+  profile: Profile;
+  credentials: ReadonlySet<CredentialKind>;
+  public: ReadonlySet<string>;
+  allow: readonly AllowRule[];
+  identityHeaders: ReadonlyArray<[string, IdentityField]>;
+  assertion: boolean;
+}
+
+export interface GatewayConfig {
+  listen: { host: string; port: number; tls?: { cert: Buffer; key: Buffer; clientCa?: Buffer } };
+  keys: { store?: string; maxStalenessMs?: number; prefix?: string };
+  oidc: OidcIssuerConfig[];
+  mtls: MtlsConfig;
+  assertion: AssertionOptions | null;
+  accessLog: { path: string } | null;
+  metrics: { host: string; port: number; scope: string } | null;
+  routes: RouteConfig[];
+}
+
+interface RawRoute {
+  name: string;
+  match?: { host?: string; pathPrefix?: string };
+  stripPrefix?: boolean;
+  upstream: { url: string; profile: string; timeoutMs?: number; idleTimeoutMs?: number; maxSockets?: number; ca?: string; injectHeaders?: Record<string, { env: string }> };
+  credentials?: CredentialKind[];
+  public?: string[];
+  allow: Array<{ endpoints?: string[]; classes?: EndpointClass[]; methods?: string[]; scopes: string[] }>;
+  identityHeaders?: Record<string, IdentityField>;
+  assertion?: boolean;
+}
+
+interface RawConfig {
+  listen?: { host?: string; port?: number; tls?: { cert: string; key: string; clientCa?: string } };
+  keys?: GatewayConfig['keys'];
+  oidc?: OidcIssuerConfig[];
+  mtls?: MtlsConfig;
+  assertion?: AssertionOptions;
+  accessLog?: { path?: string };
+  metrics?: { host?: string; port: number; scope?: string };
+  routes: RawRoute[];
+}
+
+const validate = new Ajv({ allErrors: true, strict: false }).compile<RawConfig>(GATEWAY_CONFIG_SCHEMA);
+
+/** Headers a client may never set itself: the gateway's own would otherwise be forgeable. */
+const RESERVED_HEADERS = new Set(['host', 'connection', 'content-length', 'transfer-encoding', 'upgrade']);
+
+type Located = Array<string | number>;
+
+function lineAt(doc: Document, counter: LineCounter, path: Located, property?: string): number | undefined {
+  let node = doc.getIn(path, true) as { range?: [number, number, number] } | undefined;
+  if (property !== undefined && isMap(node)) {
+    const pair = node.items.find((p) => (p.key as { value?: unknown })?.value === property);
+    node = (pair?.key as { range?: [number, number, number] }) ?? node;
+  }
+  const offset = node?.range?.[0];
+  return offset === undefined ? undefined : counter.linePos(offset).line;
+}
+
+function pathOf(error: ErrorObject): Located {
+  return error.instancePath
+    .split('/')
+    .slice(1)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((p) => (/^\d+$/.test(p) ? Number(p) : p));
+}
+
+function explain(error: ErrorObject): string {
+  const at = error.instancePath ? error.instancePath.slice(1).replace(/\//g, '.') : 'the config';
+  const p = error.params as Record<string, unknown>;
+  if (error.keyword === 'additionalProperties') return `${at}: unknown field ${JSON.stringify(p.additionalProperty)}`;
+  if (error.keyword === 'enum') return `${at}: must be one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+  if (error.keyword === 'anyOf' && /allow\/\d+$/.test(error.instancePath)) return `${at}: name endpoints or classes to allow`;
+  return `${at}: ${error.message ?? 'invalid'}`;
+}
+
+/** `oneOf`/`anyOf` report every failed branch: keep the most specific error per place. */
+function relevant(errors: ErrorObject[]): ErrorObject[] {
+  const specific = errors.filter((e) => !['oneOf', 'type', 'if'].includes(e.keyword) && !(e.keyword === 'required' && errors.some((o) => o.keyword === 'anyOf' && o.instancePath === e.instancePath)));
+  const chosen = specific.length ? specific : errors;
+  const seen = new Set<string>();
+  return chosen.filter((e) => {
+    const key = `${e.instancePath}:${e.keyword}:${JSON.stringify(e.params)}`;
+    return seen.has(key) ? false : (seen.add(key), true);
+  });
+}
+
+/** Parses, validates and compiles a config text; `source` names it in errors; relative paths resolve against `baseDir`. */
+export function parseGatewayConfig(text: string, source: string, baseDir: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  const counter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false });
+  if (doc.errors.length) {
+    const e = doc.errors[0]!;
+    throw new GatewayConfigError(`${source}:${counter.linePos(e.pos[0]).line}: ${e.message.split('\n')[0]}`);
+  }
+  const raw = doc.toJS() as unknown;
+  if (!validate(raw)) {
+    const lines = relevant(validate.errors ?? []).map((e) => {
+      const line = lineAt(doc, counter, pathOf(e), (e.params as { additionalProperty?: string }).additionalProperty);
+      return `${source}${line ? `:${line}` : ''}: ${explain(e)}`;
+    });
+    throw new GatewayConfigError(lines.join('\n'));
+  }
+  const fail = (path: Located, message: string): never => {
+    const line = lineAt(doc, counter, path);
+    throw new GatewayConfigError(`${source}${line ? `:${line}` : ''}: ${path.join('.')}: ${message}`);
+  };
+  const readPem = (file: string, path: Located): Buffer => {
+    try {
+      return readFileSync(resolve(baseDir, file));
+    } catch (err) {
+      return fail(path, `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  };
+
+  const tls = raw.listen?.tls;
+  const oidc = raw.oidc ?? [];
+  const names = new Set<string>();
+  const routes = raw.routes.map((r, i): RouteConfig => {
+    const at = (...rest: Located): Located => ['routes', i, ...rest];
+    if (names.has(r.name)) fail(at('name'), `route name ${JSON.stringify(r.name)} is used twice`);
+    names.add(r.name);
+    let profile: Profile;
+    try {
+      profile = loadProfile(/[/.]/.test(r.upstream.profile) ? resolve(baseDir, r.upstream.profile) : r.upstream.profile);
+    } catch (err) {
+      return fail(at('upstream', 'profile'), err instanceof ProfileError ? err.message : String(err));
+    }
+    const known = new Set<string>([...profile.endpoints.map((e) => e.name), ...ENDPOINT_CLASSES]);
+    r.public?.forEach((name, j) => known.has(name) || fail(at('public', j), `${JSON.stringify(name)} is neither an endpoint of profile ${profile.kind} nor a class`));
+    r.allow.forEach((rule, j) => rule.endpoints?.forEach((name, k) => profile.endpoints.some((e) => e.name === name) || fail(at('allow', j, 'endpoints', k), `profile ${profile.kind} has no endpoint ${JSON.stringify(name)}`)));
+    const credentials = new Set<CredentialKind>(r.credentials ?? ['key']);
+    if (credentials.has('jwt') && oidc.length === 0) fail(at('credentials'), 'accepts jwt but no oidc issuer is configured');
+    if (credentials.has('mtls') && !tls?.clientCa) fail(at('credentials'), 'accepts mtls but listen.tls.clientCa is not set');
+    const inject = Object.entries(r.upstream.injectHeaders ?? {}).map(([header, { env: name }]): [string, string] => {
+      const value = env[name];
+      if (value === undefined || value === '') fail(at('upstream', 'injectHeaders', header), `environment variable ${name} is not set`);
+      return [header.toLowerCase(), value!];
+    });
+    const identityHeaders = Object.entries(r.identityHeaders ?? {}).map(([header, field]): [string, IdentityField] => {
+      if (RESERVED_HEADERS.has(header.toLowerCase())) fail(at('identityHeaders', header), `${header} cannot carry an identity`);
+      return [header.toLowerCase(), field];
+    });
+    const host = r.match?.host?.toLowerCase();
+    const prefix = r.match?.pathPrefix ?? '/';
+    return {
+      name: r.name,
+      host: host === undefined ? null : host.startsWith('*.') ? { suffix: host.slice(1) } : { exact: host },
+      pathPrefix: prefix.length > 1 ? prefix.replace(/\/$/, '') : prefix,
+      stripPrefix: r.stripPrefix ?? false,
+      upstream: {
+        url: new URL(r.upstream.url),
+        timeoutMs: r.upstream.timeoutMs ?? 30_000,
+        idleTimeoutMs: r.upstream.idleTimeoutMs ?? 300_000,
+        maxSockets: r.upstream.maxSockets ?? 256,
+        ...(r.upstream.ca ? { ca: readPem(r.upstream.ca, at('upstream', 'ca')) } : {}),
+        inject,
+      },
+      profile,
+      credentials,
+      public: new Set(r.public ?? []),
+      allow: r.allow.map((rule) => ({
+        endpoints: new Set(rule.endpoints ?? []),
+        classes: new Set(rule.classes ?? []),
+        methods: rule.methods ? new Set(rule.methods) : null,
+        scopes: rule.scopes,
+      })),
+      identityHeaders,
+      assertion: r.assertion ?? false,
+    };
+  });
+  if (routes.some((r) => r.assertion) && !raw.assertion) fail(['routes'], 'a route asks for an identity assertion but the top-level assertion section is missing');
+  return {
+    listen: {
+      host: raw.listen?.host ?? '127.0.0.1',
+      port: raw.listen?.port ?? 8480,
+      ...(tls
+        ? { tls: { cert: readPem(tls.cert, ['listen', 'tls', 'cert']), key: readPem(tls.key, ['listen', 'tls', 'key']), ...(tls.clientCa ? { clientCa: readPem(tls.clientCa, ['listen', 'tls', 'clientCa']) } : {}) } }
+        : {}),
+    },
+    keys: raw.keys ?? {},
+    oidc,
+    mtls: raw.mtls ?? {},
+    assertion: raw.assertion ?? null,
+    accessLog: raw.accessLog ? { path: raw.accessLog.path ?? '-' } : null,
+    metrics: raw.metrics ? { host: raw.metrics.host ?? '127.0.0.1', port: raw.metrics.port, scope: raw.metrics.scope ?? 'gateway:metrics' } : null,
+    routes,
+  };
+}
+
+export function loadGatewayConfig(path: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new GatewayConfigError(`${path}: cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  return parseGatewayConfig(text, path, dirname(resolve(path)), env);
+}
+
+/** The value an identity header carries. */
+export function identityValue(identity: Identity, field: IdentityField): string | undefined {
+  if (field === 'scopes') return identity.scopes.join(' ');
+  const value = identity[field];
+  return value === undefined ? undefined : String(value);
+}

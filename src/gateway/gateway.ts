@@ -1,0 +1,488 @@
+/**
+ * The gateway: every request finds its route, its endpoint in the upstream's profile, a credential
+ * the route accepts and an allow rule whose scopes that identity holds, or it is refused with a JSON
+ * error. Nothing passes through on doubt: an unknown route, an unnamed path, an unreachable key
+ * store past its staleness bound or a bad token all stop at the gateway.
+ */
+import { createWriteStream, unwatchFile, watchFile } from 'node:fs';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Duplex, Writable } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
+import { KeyStore, parseKey, scopesAllow, type Verification } from '../keys/index.js';
+import { AccessLog, identityForLog } from './access-log.js';
+import { AssertionSigner } from './assertion.js';
+import type { CredentialKind, Identity } from './auth/identity.js';
+import { certificateIdentity } from './auth/mtls.js';
+import { OidcVerifier } from './auth/oidc.js';
+import { identityValue, loadGatewayConfig, type AllowRule, type GatewayConfig, type RouteConfig } from './config.js';
+import { GatewayMetrics } from './metrics.js';
+import { isAmbiguousPath, matchEndpoint, type Endpoint } from './profiles.js';
+import { dropParams, forward, forwardUpgrade, type Agents, type UpstreamRequest } from './proxy.js';
+
+export interface GatewayOptions {
+  config: GatewayConfig;
+  /** Where the config came from: reload reads it again (SIGHUP, `watch`). */
+  configPath?: string;
+  /** Reload when the config file changes. */
+  watch?: boolean;
+  /** A key store to verify with; default: opened from `config.keys`. */
+  keys?: KeyStore;
+  /** Access log sink; default from `config.accessLog` (a file, or stdout for `-`). */
+  accessLog?: Writable | null;
+  /** Operational messages (reloads, their errors); never carries a credential. */
+  log?: (message: string) => void;
+}
+
+export interface ReloadResult {
+  ok: boolean;
+  error?: string;
+  /** Sections that changed but only take effect on restart. */
+  restartNeeded: string[];
+}
+
+/** Everything a reload replaces; a request keeps the state it started with. */
+interface RequestState {
+  config: GatewayConfig;
+  oidc: OidcVerifier;
+  assertion: AssertionSigner | null;
+}
+
+interface Refusal {
+  status: number;
+  error: string;
+  reason: string;
+  headers?: Record<string, string>;
+}
+
+type Decision = { route: RouteConfig; endpoint: Endpoint | null; identity: Identity | null; target: string; refusal: Refusal | null };
+
+const REFUSAL_MESSAGES: Record<string, string> = {
+  unauthorized: 'a valid credential is required',
+  forbidden: 'this identity may not do this here',
+  unavailable: 'the credential could not be checked; try again',
+  rate_limited: 'too many requests for this key',
+  bad_request: 'the request is ambiguous and was refused',
+};
+
+const KEY_REFUSALS: Record<string, Omit<Refusal, 'reason'>> = {
+  unknown: { status: 401, error: 'unauthorized' },
+  revoked: { status: 401, error: 'unauthorized' },
+  disabled: { status: 401, error: 'unauthorized' },
+  expired: { status: 401, error: 'unauthorized' },
+  ip: { status: 403, error: 'forbidden' },
+  scope: { status: 403, error: 'forbidden' },
+  rate_limited: { status: 429, error: 'rate_limited' },
+  quota_exhausted: { status: 429, error: 'rate_limited' },
+  unavailable: { status: 503, error: 'unavailable' },
+};
+
+function refuse(status: number, error: string, reason: string, headers?: Record<string, string>): Refusal {
+  return { status, error, reason, ...(headers ? { headers } : {}) };
+}
+
+const CHALLENGE = { 'www-authenticate': 'Bearer realm="warden-gateway"' };
+
+function hostOf(req: IncomingMessage): string {
+  const host = (req.headers.host ?? '').toLowerCase();
+  return host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0]!;
+}
+
+function routeFor(routes: readonly RouteConfig[], host: string, path: string): RouteConfig | null {
+  for (const route of routes) {
+    if (route.host && ('exact' in route.host ? host !== route.host.exact : !host.endsWith(route.host.suffix))) continue;
+    const p = route.pathPrefix;
+    if (p === '/' || path === p || path.startsWith(`${p}/`)) return route;
+  }
+  return null;
+}
+
+function rulesFor(route: RouteConfig, endpoint: Endpoint, method: string): AllowRule[] {
+  return route.allow.filter((r) => (r.endpoints.has(endpoint.name) || r.classes.has(endpoint.class)) && (!r.methods || r.methods.has(method)));
+}
+
+/** The credential on a request, of the kinds the route accepts: an API key, a bearer JWT, or a client certificate. */
+function presented(req: IncomingMessage, accepts: ReadonlySet<CredentialKind>, keyPrefix: string): { kind: CredentialKind; token: string } | null {
+  const header = req.headers['x-api-key'];
+  const apiKey = typeof header === 'string' ? header.trim() : undefined;
+  const auth = req.headers.authorization;
+  const bearer = auth && /^bearer /i.test(auth) ? auth.slice(7).trim() : undefined;
+  if (accepts.has('key')) {
+    if (apiKey) return { kind: 'key', token: apiKey };
+    if (bearer && parseKey(bearer)?.prefix === keyPrefix) return { kind: 'key', token: bearer };
+  }
+  if (accepts.has('jwt') && bearer && bearer.split('.').length === 3) return { kind: 'jwt', token: bearer };
+  if (accepts.has('mtls') && (req.socket as TLSSocket).encrypted && (req.socket as TLSSocket).authorized) return { kind: 'mtls', token: '' };
+  // A bearer of a kind this route does not take is still an attempt: answer it as a bad credential.
+  if (bearer || apiKey) return { kind: accepts.has('key') ? 'key' : 'jwt', token: bearer ?? apiKey! };
+  return null;
+}
+
+function keyIdentity(v: Verification): Identity {
+  return { kind: 'key', subject: v.keyId!, keyId: v.keyId!, scopes: v.scopes ?? [], ...(v.owner ? { owner: v.owner } : {}) };
+}
+
+export class Gateway {
+  readonly metrics = new GatewayMetrics();
+  private state: RequestState;
+  private readonly keys: KeyStore;
+  private readonly ownsKeys: boolean;
+  private readonly accessLog: AccessLog;
+  private readonly ownedLogStream: Writable | null;
+  private readonly agents: Agents = new Map();
+  private readonly log: (message: string) => void;
+  private server: Server | null = null;
+  private metricsServer: Server | null = null;
+  private readonly configPath: string | undefined;
+  private watching = false;
+
+  private constructor(options: GatewayOptions, keys: KeyStore, ownsKeys: boolean) {
+    this.keys = keys;
+    this.ownsKeys = ownsKeys;
+    this.configPath = options.configPath;
+    this.log = options.log ?? (() => undefined);
+    const config = options.config;
+    this.state = { config, oidc: new OidcVerifier(config.oidc), assertion: config.assertion ? new AssertionSigner(config.assertion) : null };
+    let sink: Writable | null;
+    if (options.accessLog !== undefined) {
+      sink = options.accessLog;
+      this.ownedLogStream = null;
+    } else if (!config.accessLog) {
+      sink = this.ownedLogStream = null;
+    } else if (config.accessLog.path === '-') {
+      sink = process.stdout;
+      this.ownedLogStream = null;
+    } else {
+      sink = this.ownedLogStream = createWriteStream(config.accessLog.path, { flags: 'a', mode: 0o600 });
+    }
+    this.accessLog = new AccessLog(sink);
+    if (options.watch && this.configPath) {
+      this.watching = true;
+      watchFile(this.configPath, { interval: 250 }, (cur, prev) => {
+        if (cur.mtimeMs !== prev.mtimeMs || cur.size !== prev.size) void this.reload();
+      });
+    }
+  }
+
+  static async start(options: GatewayOptions): Promise<Gateway> {
+    const ownsKeys = !options.keys;
+    const c = options.config.keys;
+    const keys =
+      options.keys ??
+      (await KeyStore.open({ ...(c.store ? { store: c.store } : {}), ...(c.maxStalenessMs ? { maxStalenessMs: c.maxStalenessMs } : {}), ...(c.prefix ? { prefix: c.prefix } : {}) }));
+    const gateway = new Gateway(options, keys, ownsKeys);
+    try {
+      await gateway.listen();
+    } catch (err) {
+      await gateway.close();
+      throw err;
+    }
+    return gateway;
+  }
+
+  get config(): GatewayConfig {
+    return this.state.config;
+  }
+
+  /** The proxy's own address, e.g. `http://127.0.0.1:8480`. */
+  get url(): string {
+    const a = this.server!.address() as AddressInfo;
+    const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+    return `${this.state.config.listen.tls ? 'https' : 'http'}://${host}:${a.port}`;
+  }
+
+  get metricsUrl(): string | null {
+    if (!this.metricsServer) return null;
+    const a = this.metricsServer.address() as AddressInfo;
+    return `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}/metrics`;
+  }
+
+  private async listen(): Promise<void> {
+    const { listen, metrics } = this.state.config;
+    const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
+    const server = listen.tls
+      ? createHttpsServer({ cert: listen.tls.cert, key: listen.tls.key, ...(listen.tls.clientCa ? { ca: listen.tls.clientCa, requestCert: true, rejectUnauthorized: false } : {}) }, handler)
+      : createHttpServer(handler);
+    server.keepAliveTimeout = 65_000;
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.handleUpgrade(req, socket, head));
+    server.on('clientError', (_err, socket) => socket.destroy());
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(listen.port, listen.host, () => resolve());
+    });
+    if (metrics) {
+      const ms = createHttpServer((req, res) => void this.serveMetrics(req, res));
+      this.metricsServer = ms;
+      await new Promise<void>((resolve, reject) => {
+        ms.once('error', reject);
+        ms.listen(metrics.port, metrics.host, () => resolve());
+      });
+    }
+  }
+
+  /** Reads the config file again and swaps it in for new requests; a bad file leaves the running config alone. */
+  async reload(): Promise<ReloadResult> {
+    if (!this.configPath) return { ok: false, error: 'no config file to reload from', restartNeeded: [] };
+    let next: GatewayConfig;
+    try {
+      next = loadGatewayConfig(this.configPath);
+    } catch (err) {
+      this.metrics.reloadFailures++;
+      const error = (err as Error).message;
+      this.log(`gateway: reload failed, keeping the running config: ${error}`);
+      return { ok: false, error, restartNeeded: [] };
+    }
+    const prev = this.state;
+    const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+    const restartNeeded = (['listen', 'keys', 'metrics', 'accessLog'] as const).filter((k) => !same(prev.config[k], next[k]));
+    this.state = {
+      config: { ...next, listen: prev.config.listen, keys: prev.config.keys, metrics: prev.config.metrics, accessLog: prev.config.accessLog },
+      // Keep caches (JWKS, verified tokens, signing keys) when their section did not change.
+      oidc: same(prev.config.oidc, next.oidc) ? prev.oidc : new OidcVerifier(next.oidc),
+      assertion: same(prev.config.assertion, next.assertion) ? prev.assertion : next.assertion ? new AssertionSigner(next.assertion) : null,
+    };
+    this.metrics.reloads++;
+    this.log(`gateway: config reloaded (${next.routes.length} routes)${restartNeeded.length ? `; restart to apply ${restartNeeded.join(', ')}` : ''}`);
+    return { ok: true, restartNeeded };
+  }
+
+  /** Authenticates and authorizes a request against one state; pure decision, no I/O to the upstream. */
+  private async decide(state: RequestState, req: IncomingMessage, path: string, query: string, clientIp: string): Promise<Decision | Refusal> {
+    const route = routeFor(state.config.routes, hostOf(req), path);
+    if (!route) return refuse(403, 'forbidden', 'no_route');
+    const stripped = route.stripPrefix && route.pathPrefix !== '/' ? path.slice(route.pathPrefix.length) || '/' : path;
+    const dropped = dropParams(query, route.profile.credentialParams);
+    const target = dropped ? `${stripped}?${dropped}` : stripped;
+    const decision: Decision = { route, endpoint: null, identity: null, target, refusal: null };
+    const deny = (r: Refusal) => ((decision.refusal = r), decision);
+    const method = req.method ?? 'GET';
+    const match = matchEndpoint(route.profile, method, stripped);
+    if (!match) return deny(refuse(403, 'forbidden', 'not_in_profile'));
+    if ('wrongMethod' in match) return deny(refuse(405, 'forbidden', 'method_not_allowed'));
+    const endpoint = (decision.endpoint = match.endpoint);
+    if (route.public.has(endpoint.name) || route.public.has(endpoint.class)) return decision;
+
+    const credential = presented(req, route.credentials, this.keys.prefix);
+    if (!credential) return deny(refuse(401, 'unauthorized', 'no_credential', CHALLENGE));
+    const rules = rulesFor(route, endpoint, method);
+    if (credential.kind === 'key') {
+      // The key store checks each candidate rule's scopes, so a rate limit or quota is charged once, for the request it lets through.
+      let verification: Verification | null = null;
+      for (const rule of rules.length ? rules : [null]) {
+        verification = await this.keys.verify(credential.token, { ip: clientIp, ...(rule ? { scopes: rule.scopes } : {}) });
+        if (verification.reason !== 'scope') break;
+      }
+      const v = verification!;
+      if (v.keyId) decision.identity = keyIdentity(v);
+      if (!v.valid) {
+        const r = KEY_REFUSALS[v.reason ?? 'unknown']!;
+        return deny(refuse(r.status, r.error, v.reason === 'scope' ? 'scope' : `key_${v.reason}`, r.status === 401 ? CHALLENGE : undefined));
+      }
+      if (!rules.length) return deny(refuse(403, 'forbidden', 'not_allowed'));
+      return decision;
+    }
+    let identity: Identity | null;
+    if (credential.kind === 'jwt') {
+      if (state.oidc.size === 0) return deny(refuse(401, 'unauthorized', 'jwt_not_accepted', CHALLENGE));
+      const outcome = await state.oidc.verify(credential.token);
+      if (!outcome.ok) return deny(outcome.reason === 'unavailable' ? refuse(503, 'unavailable', 'jwks_unavailable') : refuse(401, 'unauthorized', `jwt_${outcome.reason}`, CHALLENGE));
+      identity = outcome.identity;
+    } else {
+      identity = certificateIdentity(req.socket as TLSSocket, state.config.mtls);
+      if (!identity) return deny(refuse(401, 'unauthorized', 'certificate_identity', CHALLENGE));
+    }
+    decision.identity = identity;
+    if (!rules.some((r) => scopesAllow(identity.scopes, r.scopes))) return deny(refuse(403, 'forbidden', rules.length ? 'scope' : 'not_allowed'));
+    return decision;
+  }
+
+  private upstreamRequest(state: RequestState, d: Decision, clientIp: string, secure: boolean): UpstreamRequest {
+    const route = d.route;
+    const set: Array<[string, string]> = [...route.upstream.inject];
+    const drop = new Set(route.identityHeaders.map(([h]) => h));
+    if (state.assertion) drop.add(state.assertion.header);
+    if (d.identity) {
+      for (const [header, field] of route.identityHeaders) {
+        const value = identityValue(d.identity, field);
+        if (value !== undefined) set.push([header, value]);
+      }
+      if (route.assertion && state.assertion) set.push([state.assertion.header, state.assertion.sign(d.identity, route.name)]);
+    }
+    return { route, target: d.target, set, drop, clientIp, secure };
+  }
+
+  private sendJson(res: ServerResponse, status: number, body: Record<string, unknown>, headers: Record<string, string> = {}): void {
+    const text = JSON.stringify(body);
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', ...headers });
+    res.end(text);
+  }
+
+  private refusalBody(r: Refusal, route: string | null): Record<string, unknown> {
+    return { error: r.error, reason: r.reason, message: REFUSAL_MESSAGES[r.error] ?? r.error, ...(route ? { route } : {}) };
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = process.hrtime.bigint();
+    const state = this.state;
+    const rawTarget = req.url ?? '/';
+    const q = rawTarget.indexOf('?');
+    const path = q < 0 ? rawTarget : rawTarget.slice(0, q);
+    const query = q < 0 ? '' : rawTarget.slice(q + 1);
+    const clientIp = req.socket.remoteAddress ?? '';
+    const method = req.method ?? 'GET';
+    this.metrics.inflight++;
+    let status = 500;
+    let bytes = 0;
+    let reason: string | undefined;
+    let routeName: string | null = null;
+    let endpointName: string | null = null;
+    let identity: Identity | null = null;
+    try {
+      if (state.assertion && path === state.assertion.jwksPath && method === 'GET') {
+        const body = JSON.stringify(state.assertion.jwks());
+        res.writeHead((status = 200), { 'content-type': 'application/json', 'cache-control': 'max-age=60' });
+        res.end(body);
+        bytes = body.length;
+        return;
+      }
+      if (isAmbiguousPath(path)) {
+        const r = refuse(400, 'bad_request', 'ambiguous_path');
+        this.sendJson(res, (status = r.status), this.refusalBody(r, null));
+        reason = r.reason;
+        return;
+      }
+      const d = await this.decide(state, req, path, query, clientIp);
+      if (!('target' in d)) {
+        this.sendJson(res, (status = d.status), this.refusalBody(d, null), d.headers);
+        reason = d.reason;
+        return;
+      }
+      routeName = d.route.name;
+      endpointName = d.endpoint?.name ?? null;
+      identity = d.identity;
+      if (d.refusal) {
+        this.sendJson(res, (status = d.refusal.status), this.refusalBody(d.refusal, routeName), d.refusal.headers);
+        reason = d.refusal.reason;
+        req.resume();
+        return;
+      }
+      const outcome = await forward(this.agents, req, res, this.upstreamRequest(state, d, clientIp, Boolean(state.config.listen.tls)), (s, error) =>
+        this.sendJson(res, s, { error, message: 'the upstream did not answer', route: routeName }),
+      );
+      status = outcome.status;
+      bytes = outcome.bytes;
+      reason = outcome.error;
+    } catch (err) {
+      // A bug must not become a pass-through or a hung client.
+      reason = 'internal_error';
+      this.log(`gateway: internal error: ${(err as Error).message}`);
+      if (!res.headersSent) this.sendJson(res, (status = 500), { error: 'internal_error' });
+      else res.destroy();
+    } finally {
+      this.metrics.inflight--;
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      this.metrics.record(routeName, status, reason, seconds, bytes);
+      this.accessLog.write({
+        time: new Date().toISOString(),
+        identity: identityForLog(identity),
+        route: routeName,
+        endpoint: endpointName,
+        method,
+        path: this.accessLog.safePath(rawTarget),
+        status,
+        bytes,
+        latencyMs: Math.round(seconds * 1e6) / 1e3,
+        client: clientIp,
+        ...(reason ? { reason } : {}),
+      });
+    }
+  }
+
+  private async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const started = process.hrtime.bigint();
+    const state = this.state;
+    const rawTarget = req.url ?? '/';
+    const q = rawTarget.indexOf('?');
+    const path = q < 0 ? rawTarget : rawTarget.slice(0, q);
+    const clientIp = req.socket.remoteAddress ?? '';
+    socket.on('error', () => socket.destroy());
+    let status = 500;
+    let bytes = 0;
+    let reason: string | undefined;
+    let d: Decision | Refusal | null = null;
+    const reject = (r: Refusal, route: string | null) => {
+      const body = JSON.stringify(this.refusalBody(r, route));
+      const extra = Object.entries(r.headers ?? {})
+        .map(([k, v]) => `${k}: ${v}\r\n`)
+        .join('');
+      socket.end(`HTTP/1.1 ${r.status} ${r.error}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${extra}connection: close\r\n\r\n${body}`);
+      status = r.status;
+      reason = r.reason;
+    };
+    try {
+      if (isAmbiguousPath(path)) reject(refuse(400, 'bad_request', 'ambiguous_path'), null);
+      else {
+        d = await this.decide(state, req, path, q < 0 ? '' : rawTarget.slice(q + 1), clientIp);
+        if (!('target' in d)) reject(d, null);
+        else if (d.refusal) reject(d.refusal, d.route.name);
+        else {
+          const outcome = await forwardUpgrade(this.agents, req, socket, head, this.upstreamRequest(state, d, clientIp, Boolean(state.config.listen.tls)));
+          status = outcome.status;
+          bytes = outcome.bytes;
+          reason = outcome.error;
+        }
+      }
+    } catch (err) {
+      reason = 'internal_error';
+      this.log(`gateway: internal error: ${(err as Error).message}`);
+      socket.destroy();
+    } finally {
+      const decided = d && 'target' in d ? d : null;
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      this.metrics.record(decided?.route.name ?? null, status, reason, seconds, bytes);
+      this.accessLog.write({
+        time: new Date().toISOString(),
+        identity: identityForLog(decided?.identity ?? null),
+        route: decided?.route.name ?? null,
+        endpoint: decided?.endpoint?.name ?? null,
+        method: req.method ?? 'GET',
+        path: this.accessLog.safePath(rawTarget),
+        status,
+        bytes,
+        latencyMs: Math.round(seconds * 1e6) / 1e3,
+        client: clientIp,
+        ...(reason ? { reason } : {}),
+      });
+    }
+  }
+
+  private async serveMetrics(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) return this.sendJson(res, 404, { error: 'not_found' });
+    const auth = req.headers.authorization;
+    const token = auth && /^bearer /i.test(auth) ? auth.slice(7).trim() : typeof req.headers['x-api-key'] === 'string' ? req.headers['x-api-key'] : '';
+    if (!token) return this.sendJson(res, 401, { error: 'unauthorized', reason: 'no_credential' }, CHALLENGE);
+    const v = await this.keys.verify(token, { ip: req.socket.remoteAddress ?? '', scopes: [this.state.config.metrics!.scope] });
+    if (!v.valid) {
+      const r = KEY_REFUSALS[v.reason ?? 'unknown']!;
+      return this.sendJson(res, r.status, { error: r.error, reason: v.reason === 'scope' ? 'scope' : `key_${v.reason}` });
+    }
+    const body = this.metrics.render();
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' });
+    res.end(body);
+  }
+
+  /** Stops accepting, lets in-flight exchanges finish, then closes pools, the log and the key store. */
+  async close(): Promise<void> {
+    if (this.watching && this.configPath) unwatchFile(this.configPath);
+    const closing = [this.server, this.metricsServer].filter((s): s is Server => s !== null && s.listening).map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+    this.server?.closeIdleConnections();
+    this.metricsServer?.closeAllConnections();
+    await Promise.all(closing);
+    for (const agent of this.agents.values()) agent.destroy();
+    if (this.ownedLogStream) await new Promise<void>((resolve) => this.ownedLogStream!.end(() => resolve()));
+    if (this.ownsKeys) await this.keys.close();
+  }
+}

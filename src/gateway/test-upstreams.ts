@@ -1,0 +1,71 @@
+/**
+ * Test helpers (not shipped): a local OpenAI-style server-sent-events upstream that sends a chat
+ * completion one token at a time, echoes what it was sent (headers, path) on /v1/models, and
+ * accepts WebSocket-style upgrades by echoing raw bytes.
+ */
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface TestSseUpstream {
+  url: string;
+  /** Headers of the last request, as the upstream saw them. */
+  lastHeaders: () => IncomingHttpHeaders | null;
+  lastTarget: () => string | null;
+  close(): Promise<void>;
+}
+
+export const SSE_TOKENS = ['Hel', 'lo', ',', ' wor', 'ld', '!'];
+export const SSE_TOKEN_GAP_MS = 60;
+
+export async function startSseUpstream(): Promise<TestSseUpstream> {
+  let headers: IncomingHttpHeaders | null = null;
+  let target: string | null = null;
+  const server: Server = createServer((req, res) => {
+    headers = req.headers;
+    target = req.url ?? null;
+    if (req.url === '/v1/chat/completions' && req.method === 'POST') {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+      let i = 0;
+      const tick = () => {
+        if (i < SSE_TOKENS.length) {
+          res.write(`data: ${JSON.stringify({ choices: [{ delta: { content: SSE_TOKENS[i++] } }] })}\n\n`);
+          setTimeout(tick, SSE_TOKEN_GAP_MS);
+        } else res.end('data: [DONE]\n\n');
+      };
+      tick();
+      return;
+    }
+    if (req.url?.startsWith('/v1/models')) {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ object: 'list', data: [{ id: 'test-model', object: 'model' }] }));
+      return;
+    }
+    if (req.url === '/invocations' || req.url === '/sleep' || req.url === '/collective_rpc') {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"reached":"upstream"}');
+      return;
+    }
+    res.writeHead(404).end();
+  });
+  server.on('upgrade', (req, socket, head) => {
+    headers = req.headers;
+    socket.write('HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\r\n');
+    if (head.length) socket.write(head);
+    socket.pipe(socket);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    lastHeaders: () => headers,
+    lastTarget: () => target,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
