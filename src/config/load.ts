@@ -64,7 +64,6 @@ export interface ServeConfig {
   alerts: AlertSinkConfig[];
   flapWindowMs: number;
   recheck: boolean;
-  distributed?: { nats: string; shardSize: number; ackWaitMs: number };
 }
 
 interface RawInventory {
@@ -104,7 +103,6 @@ interface RawConfig {
   recheck?: boolean;
   inventories: RawInventory[];
   alerts?: RawSink[];
-  distributed?: { nats: string; shardSize?: number; ackWait?: string };
 }
 
 const ajv = new Ajv({ allErrors: true, strict: false });
@@ -147,7 +145,7 @@ function explain(error: ErrorObject): string {
   if (error.keyword === 'required') return `${at}: missing ${JSON.stringify(p.missingProperty)}`;
   if (error.keyword === 'oneOf' && /inventories\/\d+$/.test(error.instancePath)) return `${at}: give exactly one of "every" (such as 15m) or "cron" (such as "*/15 * * * *")`;
   if (error.keyword === 'oneOf' && /alerts\/\d+$/.test(error.instancePath)) return `${at}: give exactly one of "url" or "urlEnv"`;
-  if (error.keyword === 'pattern' && /(every|jitter|timeout|flapWindow|ackWait)$/.test(error.instancePath)) return `${at}: expected a duration such as 30s, 15m or 6h`;
+  if (error.keyword === 'pattern' && /(every|jitter|timeout|flapWindow)$/.test(error.instancePath)) return `${at}: expected a duration such as 30s, 15m or 6h`;
   if (error.keyword === 'enum') return `${at}: expected one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
   return `${at}: ${error.message ?? 'invalid'}`;
 }
@@ -267,9 +265,6 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
     alerts,
     flapWindowMs: durationMs(raw.flapWindow ?? '24h'),
     recheck: raw.recheck ?? true,
-    ...(raw.distributed
-      ? { distributed: { nats: raw.distributed.nats, shardSize: raw.distributed.shardSize ?? 256, ackWaitMs: durationMs(raw.distributed.ackWait ?? '30s') } }
-      : {}),
   };
 }
 

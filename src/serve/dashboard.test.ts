@@ -10,9 +10,8 @@ import { parseConfig } from '../config/index.js';
 import { parseKeySecrets } from '../keys/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { SESSION_COOKIE, startServe, type ServeDaemon } from './index.js';
-import { STORE_KINDS, type StoreLocation } from './test-support.js';
+import { CHROMIUM_ARGS, STORE_KINDS, type StoreLocation } from './test-support.js';
 
-export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 const REDIS_PORT = 40_000 + Math.floor(Math.random() * 10_000);
 
 describe('dashboard in headless Chromium', () => {

@@ -29,6 +29,9 @@ export const STORE_KINDS: Array<{ name: 'sqlite' | 'postgres'; make(): Promise<S
   },
 ];
 
+/** Debian's chromium, headless, with nothing that reaches beyond loopback. */
+export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+
 /** A finding as the scanner reports one, for tests that exercise history without a network. */
 export function syntheticFinding(host: string, port: number, severity: Severity = 'high', notes: string[] = []): Finding {
   return {
