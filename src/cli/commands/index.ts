@@ -7,6 +7,7 @@ import { registerRetention } from './retention.js';
 import { registerIncident } from './incident.js';
 import { registerScan } from './scan.js';
 import { registerServe } from './serve.js';
+import { registerGateway } from './gateway.js';
 
 /** Each capability registers its own subcommand; add a line here when adding one. */
-export const COMMANDS: Array<(program: Command) => void> = [registerDetect, registerScrub, registerKeys, registerClassify, registerRetention, registerScan, registerServe, registerIncident];
+export const COMMANDS: Array<(program: Command) => void> = [registerDetect, registerScrub, registerKeys, registerClassify, registerRetention, registerScan, registerServe, registerIncident, registerGateway];

@@ -1,0 +1,42 @@
+import type { Command } from 'commander';
+import { Gateway, loadGatewayConfig } from '../../gateway/index.js';
+
+export function registerGateway(program: Command): void {
+  program
+    .command('gateway')
+    .description('Run an authenticating, default-deny reverse proxy in front of internal services (ClickHouse, Prometheus, Grafana, Ollama, vLLM)')
+    .requiredOption('--config <file>', 'gateway YAML (schema/gateway-config.schema.json)')
+    .option('--check', 'validate the config and exit')
+    .option('--no-watch', 'do not reload when the config file changes (SIGHUP still reloads)')
+    .addHelpText(
+      'after',
+      `
+Listens on 127.0.0.1:8480 unless the config says otherwise. Every request needs a credential the
+route accepts (Warden API key, OIDC JWT, client certificate) and an allow rule whose scopes it holds;
+paths the upstream's profile does not name are refused. SIGHUP or editing the file reloads routes
+and policies without dropping connections; SIGINT/SIGTERM stop after in-flight requests finish.
+
+Example:
+  warden gateway --config gateway.yaml --check
+  warden gateway --config gateway.yaml`,
+    )
+    .action(async (opts: { config: string; check?: boolean; watch: boolean }) => {
+      // A config error is a GatewayConfigError (exit 2) naming the file and line.
+      const config = loadGatewayConfig(opts.config);
+      if (opts.check) {
+        process.stderr.write(`warden: ${opts.config}: ok (${config.routes.length} routes)\n`);
+        return;
+      }
+      const log = (line: string) => process.stderr.write(`warden: ${line}\n`);
+      const gateway = await Gateway.start({ config, configPath: opts.config, watch: opts.watch, log });
+      log(`gateway listening on ${gateway.url}${gateway.metricsUrl ? `, metrics on ${gateway.metricsUrl}` : ''}`);
+      const onHup = () => void gateway.reload();
+      process.on('SIGHUP', onHup);
+      await new Promise<void>((resolve) => {
+        for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => resolve());
+      });
+      process.off('SIGHUP', onHup);
+      log('gateway stopping: finishing in-flight requests');
+      await gateway.close();
+    });
+}
