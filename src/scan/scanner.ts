@@ -11,6 +11,8 @@ import { levelAllowed, type Assessment, type Finding, type Fingerprint, type Pro
 
 export const SCAN_SCHEMA_VERSION = 1;
 const TOOL_VERSION = '0.1.0';
+/** Probes tried at once on one open port while identifying it. */
+const FINGERPRINT_WAVE = 8;
 
 export interface ScanOptions {
   /** Hostnames, addresses, CIDR ranges, host:port. */
@@ -136,12 +138,9 @@ export async function scan(options: ScanOptions): Promise<ScanReport> {
     const ctx = context(host, port);
     // A whole probe gets a generous multiple of the step timeout: many steps, but never unbounded.
     const budget = timeoutMs * 12;
-    for (const probe of probesForPort(probes, port)) {
-      if (options.signal?.aborted) return;
-      await waitForRate();
-      stats.probesRun++;
-      const fp = await bounded<Fingerprint | undefined>(() => probe.fingerprint(ctx), budget, () => undefined);
-      if (!fp) continue;
+    const identified = await identify(ctx, probesForPort(probes, port), budget);
+    if (identified) {
+      const { probe, fp } = identified;
       stats.identified++;
       open.service = probe.service;
       const assessment = levelAllowed('auth-check', maxLevel)
@@ -160,8 +159,28 @@ export async function scan(options: ScanOptions): Promise<ScanReport> {
         ...(assessment.reproduce ? { reproduce: assessment.reproduce } : {}),
         remediation: probe.remediation,
       });
-      return;
     }
+  }
+
+  /**
+   * The first probe, in `candidates` order, that recognises the peer. Probes run in small parallel waves:
+   * a silent or garbage-speaking port costs a few timeouts, not one per shipped probe.
+   */
+  async function identify(ctx: ProbeContext, candidates: Probe[], budget: number): Promise<{ probe: Probe; fp: Fingerprint } | undefined> {
+    for (let at = 0; at < candidates.length; at += FINGERPRINT_WAVE) {
+      if (options.signal?.aborted) return undefined;
+      const wave = candidates.slice(at, at + FINGERPRINT_WAVE);
+      const answers = await Promise.all(
+        wave.map(async (probe) => {
+          await waitForRate();
+          stats.probesRun++;
+          return bounded<Fingerprint | undefined>(() => probe.fingerprint(ctx), budget, () => undefined);
+        }),
+      );
+      const hit = answers.findIndex((fp) => fp !== undefined);
+      if (hit !== -1) return { probe: wave[hit]!, fp: answers[hit]! };
+    }
+    return undefined;
   }
 
   let checked = 0;
