@@ -37,6 +37,10 @@ export class AccessLog {
     this.scrubber = scrubber ?? createScrubber({ format: 'text' });
   }
 
+  get enabled(): boolean {
+    return this.out !== null;
+  }
+
   /** The path and query as they may be logged. */
   safePath(target: string): string {
     const cut = target.length > MAX_LOGGED_PATH ? `${target.slice(0, MAX_LOGGED_PATH)}…` : target;

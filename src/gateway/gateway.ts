@@ -384,7 +384,8 @@ export class Gateway {
       this.metrics.inflight--;
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       this.metrics.record(routeName, status, reason, seconds, bytes);
-      this.accessLog.write({
+      if (this.accessLog.enabled)
+        this.accessLog.write({
         time: new Date().toISOString(),
         identity: identityForLog(identity),
         route: routeName,
@@ -442,7 +443,8 @@ export class Gateway {
       const decided = d && 'target' in d ? d : null;
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       this.metrics.record(decided?.route.name ?? null, status, reason, seconds, bytes);
-      this.accessLog.write({
+      if (this.accessLog.enabled)
+        this.accessLog.write({
         time: new Date().toISOString(),
         identity: identityForLog(decided?.identity ?? null),
         route: decided?.route.name ?? null,

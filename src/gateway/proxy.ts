@@ -130,9 +130,11 @@ export function forward(agents: Agents, req: IncomingMessage, res: ServerRespons
     upstreamReq.setTimeout(idleTimeoutMs, () => upstreamReq.destroy(new Error('upstream_timeout')));
     upstreamReq.on('response', (upstreamRes) => {
       clearTimeout(headersTimer);
-      res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, responseHeaders(upstreamRes));
-      // Headers go out now: an event stream's client should see the response start before the first event.
-      res.flushHeaders();
+      const headers = responseHeaders(upstreamRes);
+      res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, headers);
+      // A streamed body (no length: server-sent events, chunked output) starts now, before its first chunk;
+      // a body of known length goes out with its headers in one write.
+      if (headers['content-length'] === undefined) res.flushHeaders();
       upstreamRes.on('data', (chunk: Buffer) => {
         bytes += chunk.length;
       });
@@ -159,7 +161,8 @@ export function forward(agents: Agents, req: IncomingMessage, res: ServerRespons
       if (!res.writableFinished) upstreamReq.destroy();
       done({ status: res.statusCode, bytes, ...(res.writableFinished ? {} : { error: 'upstream_aborted' as const }) });
     });
-    req.pipe(upstreamReq);
+    if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) upstreamReq.end();
+    else req.pipe(upstreamReq);
   });
 }
 

@@ -1,0 +1,204 @@
+// Gateway overhead: the same small upstream (an OpenAI-style GET /v1/models) driven with wrk directly,
+// through `warden gateway`, and through nginx doing the same Warden key check with auth_request (a
+// verifier process answers the subrequest with KeyStore.verify, as the gateway does in-process).
+// Every server is its own process on loopback; all share this machine with wrk, in the same run.
+// Usage:
+//   npx tsx bench/gateway.bench.ts [--duration 10] [--connections 1,50]
+// Needs Debian's nginx and wrk (scripts/services-extra.sh installs them).
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { KeyStore } from '../src/keys/index.js';
+import { machineLine } from './measure.js';
+
+const { values } = parseArgs({
+  options: {
+    role: { type: 'string' },
+    port: { type: 'string' },
+    store: { type: 'string' },
+    duration: { type: 'string', default: '10' },
+    connections: { type: 'string', default: '1,50' },
+  },
+});
+const SELF = fileURLToPath(import.meta.url);
+const MAIN = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
+const BODY = JSON.stringify({ object: 'list', data: [{ id: 'bench-model', object: 'model', owned_by: 'bench' }] });
+
+// Child roles: the upstream, and the verifier nginx's auth_request asks.
+if (values.role === 'upstream') {
+  createServer((req, res) => {
+    req.resume();
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(BODY) });
+    res.end(BODY);
+  })
+    .listen(Number(values.port), '127.0.0.1')
+    .keepAliveTimeout = 65_000;
+} else if (values.role === 'verifier') {
+  const keys = await KeyStore.open({ store: values.store! });
+  createServer((req, res) => {
+    req.resume();
+    const key = req.headers['x-api-key'];
+    void keys.verify(typeof key === 'string' ? key : '', { ip: '127.0.0.1', scopes: ['llm:read'] }).then((v) => {
+      res.writeHead(v.valid ? 204 : v.reason === 'scope' ? 403 : 401);
+      res.end();
+    });
+  })
+    .listen(Number(values.port), '127.0.0.1')
+    .keepAliveTimeout = 65_000;
+} else {
+  await main();
+}
+
+interface WrkResult {
+  rps: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+}
+
+function toMs(text: string): number {
+  const m = /^([\d.]+)(us|ms|s)$/.exec(text.trim());
+  if (!m) return NaN;
+  const n = Number(m[1]);
+  return m[2] === 'us' ? n / 1000 : m[2] === 's' ? n * 1000 : n;
+}
+
+function wrk(url: string, connections: number, seconds: number, key: string | null): WrkResult {
+  const args = ['-t', String(Math.min(connections, 2)), '-c', String(connections), '-d', `${seconds}s`, '--latency', ...(key ? ['-H', `X-API-Key: ${key}`] : []), url];
+  const out = spawnSync('wrk', args, { encoding: 'utf8' });
+  if (out.status !== 0) throw new Error(`wrk failed: ${out.stderr}`);
+  const text = out.stdout;
+  const pct = (p: string) => toMs(new RegExp(`^\\s+${p}%\\s+(\\S+)`, 'm').exec(text)?.[1] ?? '');
+  return {
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1] ?? NaN),
+    p50: pct('50'),
+    p99: pct('99'),
+    non2xx: Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(text)?.[1] ?? 0),
+  };
+}
+
+function start(command: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess {
+  const child = spawn(command, args, { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  child.on('error', (err) => console.error(`${command}: ${err.message}`));
+  return child;
+}
+
+async function ready(url: string, headers: Record<string, string> = {}): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(url, { headers });
+      await res.arrayBuffer();
+      if (res.ok) return;
+    } catch {
+      // not up yet
+    }
+    await sleep(100);
+  }
+  throw new Error(`${url} did not answer 200`);
+}
+
+async function main(): Promise<void> {
+  const seconds = Number(values.duration);
+  const levels = values.connections!.split(',').map(Number);
+  const dir = mkdtempSync(join(tmpdir(), 'warden-gateway-bench-'));
+  const env = { ...process.env, WARDEN_KEY_SECRET: randomBytes(32).toString('base64') };
+  process.env.WARDEN_KEY_SECRET = env.WARDEN_KEY_SECRET;
+  const store = join(dir, 'keys.db');
+  const admin = await KeyStore.open({ store });
+  const { key } = await admin.create({ owner: 'bench', name: 'bench', scopes: ['llm:read'] });
+  await admin.close();
+  const [UP, GW, VER, NGX] = [21501, 21502, 21503, 21504];
+  writeFileSync(
+    join(dir, 'gateway.yaml'),
+    `listen: { port: ${GW} }
+keys: { store: ${store} }
+routes:
+  - name: llm
+    upstream: { url: "http://127.0.0.1:${UP}", profile: openai-compatible }
+    allow:
+      - { endpoints: [models], scopes: ["llm:read"] }
+`,
+  );
+  mkdirSync(join(dir, 'nginx-tmp'));
+  writeFileSync(
+    join(dir, 'nginx.conf'),
+    `worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/nginx-tmp/body;
+  proxy_temp_path ${dir}/nginx-tmp/proxy;
+  fastcgi_temp_path ${dir}/nginx-tmp/fastcgi;
+  uwsgi_temp_path ${dir}/nginx-tmp/uwsgi;
+  scgi_temp_path ${dir}/nginx-tmp/scgi;
+  upstream app { server 127.0.0.1:${UP}; keepalive 64; }
+  upstream verifier { server 127.0.0.1:${VER}; keepalive 64; }
+  server {
+    listen 127.0.0.1:${NGX};
+    location / {
+      auth_request /_warden_verify;
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header X-API-Key "";
+    }
+    location = /_warden_verify {
+      internal;
+      proxy_pass http://verifier/verify;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_pass_request_body off;
+      proxy_set_header Content-Length "";
+      proxy_set_header X-Original-URI $request_uri;
+    }
+  }
+}
+`,
+  );
+  const tsx = ['--import', 'tsx'];
+  const children = [
+    start(process.execPath, [...tsx, SELF, '--role', 'upstream', '--port', String(UP)], env),
+    start(process.execPath, [...tsx, SELF, '--role', 'verifier', '--port', String(VER), '--store', store], env),
+    start(process.execPath, [...tsx, '--input-type=module', '-e', `const { main } = await import(${JSON.stringify(MAIN)}); process.exitCode = await main(${JSON.stringify(['gateway', '--config', join(dir, 'gateway.yaml'), '--no-watch'])});`], env),
+    start('nginx', ['-e', join(dir, 'nginx-error.log'), '-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], env),
+  ];
+  try {
+    const h = { 'x-api-key': key };
+    await Promise.all([ready(`http://127.0.0.1:${UP}/v1/models`), ready(`http://127.0.0.1:${GW}/v1/models`, h), ready(`http://127.0.0.1:${NGX}/v1/models`, h)]);
+    const refused = await fetch(`http://127.0.0.1:${NGX}/v1/models`);
+    if (refused.status !== 401) throw new Error(`nginx let an unauthenticated request through (${refused.status})`);
+    console.log(`# gateway benchmark\n${machineLine()}\nwrk ${seconds}s per cell, GET /v1/models (${Buffer.byteLength(BODY)} B body), one worker process each for nginx and the gateway\n`);
+    console.log('| path | connections | requests/s | p50 ms | p99 ms | p99 added ms | % of direct rps |');
+    console.log('|---|---|---|---|---|---|---|');
+    for (const c of levels) {
+      const paths: Array<[string, string, string | null]> = [
+        ['direct (no auth)', `http://127.0.0.1:${UP}/v1/models`, null],
+        ['warden gateway', `http://127.0.0.1:${GW}/v1/models`, key],
+        ['nginx + auth_request', `http://127.0.0.1:${NGX}/v1/models`, key],
+      ];
+      // Warm-up so JIT, pools and caches are in steady state for every path.
+      for (const [, url, k] of paths) wrk(url, c, 2, k);
+      let direct: WrkResult | null = null;
+      for (const [name, url, k] of paths) {
+        const r = wrk(url, c, seconds, k);
+        if (r.non2xx) throw new Error(`${name}: ${r.non2xx} non-2xx responses`);
+        direct ??= r;
+        const added = name === 'direct (no auth)' ? '-' : (r.p99 - direct.p99).toFixed(2);
+        console.log(`| ${name} | ${c} | ${Math.round(r.rps)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${added} | ${Math.round((r.rps / direct.rps) * 100)}% |`);
+      }
+    }
+  } finally {
+    for (const child of children) child.kill('SIGTERM');
+    await sleep(300);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
