@@ -10,11 +10,5 @@ export function parseByteSize(text: string, flag: string): number {
   return Math.floor(Number(m[1]) * unit);
 }
 
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
-
-/** Parses durations such as `500ms`, `5s`, `15m`, `24h`, `90d` into milliseconds. */
-export function parseDuration(text: string, flag: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)$/i.exec(text.trim());
-  if (!m) throw new UsageError(`${flag}: expected a duration such as 5s, 15m or 90d, got ${JSON.stringify(text)}`);
-  return Math.round(Number(m[1]) * DURATION_UNITS[m[2]!.toLowerCase()]!);
-}
+/** One duration parser for flags and `warden.yaml`. */
+export { parseDuration } from '../config/index.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, parseConfig, STARTER_CONFIG } from './index.js';
+import { ConfigError, parseConfig, parseDuration, parseListenAddress, STARTER_CONFIG } from './index.js';
 
 const base = `version: 1
 inventories:
@@ -76,5 +76,17 @@ alerts:
   it('refuses runs closer than 10 s apart and a malformed listen address', () => {
     assert.match(errorOf(base.replace('every: 15m', 'every: 2s')), /:5: inventories\.0\.every: at least 10s/);
     assert.match(errorOf('listen: "0.0.0.0"\n' + base), /:1: listen: /);
+  });
+
+  it('shares one duration and one listen-address parser with the CLI', () => {
+    assert.equal(parseDuration('500ms', '--timeout'), 500);
+    assert.equal(parseDuration('1.5h', '--timeout'), 5_400_000);
+    assert.equal(parseDuration('2w', '--expires'), 1_209_600_000);
+    assert.throws(() => parseDuration('soon', '--expires'), { code: 'USAGE', message: /^--expires: expected a duration/ });
+    assert.deepEqual(parseListenAddress('10.0.0.5:7470'), { host: '10.0.0.5', port: 7470 });
+    assert.deepEqual(parseListenAddress('[::1]:9000'), { host: '::1', port: 9000 });
+    assert.deepEqual(parseListenAddress('7470'), { host: '127.0.0.1', port: 7470 });
+    assert.throws(() => parseListenAddress('host:99999', 'listen'), { code: 'USAGE', message: /^listen: expected HOST:PORT/ });
+    assert.throws(() => parseListenAddress('a:b:1'), /--listen/);
   });
 });

@@ -2,7 +2,6 @@
 export {
   loadConfig,
   parseConfig,
-  parseListen,
   ConfigError,
   CONFIG_SCHEMA,
   DEFAULT_LISTEN,
@@ -12,3 +11,5 @@ export {
   type ServeConfig,
 } from './load.js';
 export { STARTER_CONFIG } from './starter.js';
+export { parseDuration } from './duration.js';
+export { parseListenAddress, type ListenAddress } from './listen.js';

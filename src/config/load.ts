@@ -11,6 +11,8 @@ import { isMap, LineCounter, parseDocument, type Document } from 'yaml';
 import { WardenError } from '../errors.js';
 import { createTargetSet, parsePorts } from '../scan/index.js';
 import { isPostgresUrl } from '../store/index.js';
+import { parseDuration } from './duration.js';
+import { parseListenAddress, type ListenAddress } from './listen.js';
 import type { Severity } from '../detect/index.js';
 
 /** `schema/warden-config.schema.json`, two folders up from both `src/config` and `dist/config`. */
@@ -108,13 +110,8 @@ interface RawConfig {
 const ajv = new Ajv({ allErrors: true, strict: false });
 const validate = ajv.compile<RawConfig>(CONFIG_SCHEMA);
 
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** A schema-checked duration (`15m`, `30s`, `500ms`) in milliseconds. */
-function durationMs(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(text)!;
-  return Math.round(Number(m[1]) * UNIT_MS[m[2]!]!);
-}
+/** A duration the schema already checked (`15m`, `30s`, `500ms`), in milliseconds. */
+const durationMs = (text: string): number => parseDuration(text, 'duration');
 
 type Path = Array<string | number>;
 
@@ -253,8 +250,14 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
       timeoutMs: durationMs(s.timeout ?? '10s'),
     };
   });
-  let listen = DEFAULT_LISTEN;
-  if (raw.listen) listen = parseListen(raw.listen, (message) => fail(['listen'], `listen: ${message}`));
+  let listen: ListenAddress = DEFAULT_LISTEN;
+  if (raw.listen) {
+    try {
+      listen = parseListenAddress(raw.listen, 'listen');
+    } catch (err) {
+      fail(['listen'], (err as Error).message);
+    }
+  }
   const dir = dirname(resolve(source));
   const store = raw.store ? (isPostgresUrl(raw.store) || raw.store === ':memory:' || isAbsolute(raw.store) ? raw.store : join(dir, raw.store)) : join(dir, 'warden.db');
   return {
@@ -266,14 +269,6 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
     flapWindowMs: durationMs(raw.flapWindow ?? '24h'),
     recheck: raw.recheck ?? true,
   };
-}
-
-/** `HOST:PORT` or `[v6]:PORT`; `onError` receives a message for the caller to place. */
-export function parseListen(text: string, onError: (message: string) => never): { host: string; port: number } {
-  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:\s[\]]+)):(\d{1,5})$/.exec(text);
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) return onError(`expected HOST:PORT such as 127.0.0.1:7470, got ${JSON.stringify(text)}`);
-  return { host: m[1] ?? m[2]!, port };
 }
 
 /** Reads and validates a configuration file. */

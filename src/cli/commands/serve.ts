@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { loadConfig, parseListen, STARTER_CONFIG } from '../../config/index.js';
+import { loadConfig, parseListenAddress, STARTER_CONFIG } from '../../config/index.js';
 import { UsageError, WardenError } from '../../errors.js';
 import { AlertDispatcher, startServe } from '../../serve/index.js';
 
@@ -46,7 +46,7 @@ Examples:
     )
     .action(async (opts: { config: string; listen?: string }) => {
       const config = loadConfig(opts.config);
-      const listen = opts.listen ? parseListen(opts.listen, (m) => { throw new UsageError(`--listen: ${m}`); }) : undefined;
+      const listen = opts.listen ? parseListenAddress(opts.listen) : undefined;
       const daemon = await startServe({ config, ...(listen ? { listen } : {}), log: (line) => process.stderr.write(`warden serve: ${line}\n`) });
       await untilSignal();
       process.stderr.write('warden serve: stopping (runs in progress are recorded as interrupted)\n');

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
+import { parseListenAddress } from '../../config/index.js';
 import { UsageError } from '../../errors.js';
 import { createScrubStream, type ScrubOptions } from '../stream.js';
 
@@ -249,15 +250,10 @@ function batchIdOf(req: IncomingMessage): string | undefined {
   return undefined;
 }
 
-const LOOPBACK = /^(?:127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|localhost)$/;
+/** The one listen-address parser, re-exported for the ingest point's callers. */
+export { parseListenAddress };
 
-/** Parses `HOST:PORT`, `[::1]:PORT` or a bare `PORT` (host 127.0.0.1). */
-export function parseListenAddress(text: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text) ?? /^()()(\d{1,5})$/.exec(text);
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new UsageError(`--listen: expected HOST:PORT such as 127.0.0.1:8787, got ${JSON.stringify(text)}`);
-  return { host: m[1] || m[2] || '127.0.0.1', port };
-}
+const LOOPBACK = /^(?:127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|localhost)$/;
 
 export function isLoopbackHost(host: string): boolean {
   return LOOPBACK.test(host);
