@@ -4,7 +4,9 @@
  */
 import { setMaxListeners } from 'node:events';
 import { getDefaultDetector, type Detector } from '../detect/index.js';
+import { isFailure } from './transports/result.js';
 import { connectTcp, TcpConnection } from './transports/tcp.js';
+import { readTlsPeer } from './transports/tls.js';
 import { defaultPorts, loadProbes, probesForPort } from './registry.js';
 import { createTargetSet, type Target } from './targets.js';
 import { levelAllowed, type Assessment, type Finding, type Fingerprint, type Probe, type ProbeContext, type ProbeLevel } from './types.js';
@@ -140,12 +142,20 @@ export async function scan(options: ScanOptions): Promise<ScanReport> {
     const budget = timeoutMs * 12;
     const identified = await identify(ctx, probesForPort(probes, port), budget);
     if (identified) {
-      const { probe, fp } = identified;
+      const { probe, fp, ctx: probeCtx } = identified;
       stats.identified++;
       open.service = probe.service;
-      const assessment = levelAllowed('auth-check', maxLevel)
-        ? await bounded<Assessment>(() => probe.assess(ctx, fp), budget, (why) => unknownAssessment(probe, fp, why))
-        : { auth: 'unknown' as const, severity: 'info' as const, title: `${probe.title} answering (not assessed at level ${maxLevel})`, evidence: { ...(fp.version ? { version: fp.version } : {}), notes: [] } };
+      const [assessment, tlsPeer] = await Promise.all([
+        levelAllowed('auth-check', maxLevel)
+          ? bounded<Assessment>(() => probe.assess(probeCtx, fp), budget, (why) => unknownAssessment(probe, fp, why))
+          : Promise.resolve(notAssessed(probe, fp, maxLevel)),
+        // Over TLS the certificate's subject and issuer go into the evidence: one more handshake, nothing sent.
+        probeCtx.tls ? readTlsPeer(host, port, { timeoutMs, ...(options.signal ? { signal: options.signal } : {}) }) : undefined,
+      ]);
+      if (tlsPeer) {
+        if (isFailure(tlsPeer)) assessment.evidence.notes.push(`answered over TLS; certificate not read: ${tlsPeer.reason}`);
+        else assessment.evidence.tls = tlsPeer;
+      }
       findings.push({
         id: `${probe.service}:${host}:${port}`,
         host,
@@ -166,21 +176,33 @@ export async function scan(options: ScanOptions): Promise<ScanReport> {
    * The first probe, in `candidates` order, that recognises the peer. Probes run in small parallel waves:
    * a silent or garbage-speaking port costs a few timeouts, not one per shipped probe.
    */
-  async function identify(ctx: ProbeContext, candidates: Probe[], budget: number): Promise<{ probe: Probe; fp: Fingerprint } | undefined> {
+  async function identify(ctx: ProbeContext, candidates: Probe[], budget: number): Promise<Identified | undefined> {
     for (let at = 0; at < candidates.length; at += FINGERPRINT_WAVE) {
       if (options.signal?.aborted) return undefined;
       const wave = candidates.slice(at, at + FINGERPRINT_WAVE);
-      const answers = await Promise.all(
-        wave.map(async (probe) => {
-          await waitForRate();
-          stats.probesRun++;
-          return bounded<Fingerprint | undefined>(() => probe.fingerprint(ctx), budget, () => undefined);
-        }),
-      );
-      const hit = answers.findIndex((fp) => fp !== undefined);
-      if (hit !== -1) return { probe: wave[hit]!, fp: answers[hit]! };
+      const answers = await Promise.all(wave.map((probe) => fingerprintWith(probe, ctx, budget)));
+      const hit = answers.find((answer) => answer !== undefined);
+      if (hit) return hit;
     }
     return undefined;
+  }
+
+  /**
+   * One probe's fingerprint. A probe with `tlsPorts` is tried over TLS and plain HTTP at once (a port speaks
+   * one of them, and the other attempt fails fast); TLS wins on its TLS ports, plain elsewhere.
+   */
+  async function fingerprintWith(probe: Probe, ctx: ProbeContext, budget: number): Promise<Identified | undefined> {
+    const attempt = async (attemptCtx: ProbeContext): Promise<Identified | undefined> => {
+      await waitForRate();
+      stats.probesRun++;
+      const fp = await bounded<Fingerprint | undefined>(() => probe.fingerprint(attemptCtx), budget, () => undefined);
+      return fp && { probe, fp: attemptCtx.tls ? { ...fp, details: { ...fp.details, tls: true } } : fp, ctx: attemptCtx };
+    };
+    if (!probe.tlsPorts) return attempt(ctx);
+    const tlsFirst = probe.tlsPorts.includes(ctx.port);
+    const preferred = attempt({ ...ctx, tls: tlsFirst });
+    const other = attempt({ ...ctx, tls: !tlsFirst });
+    return (await preferred) ?? (await other);
   }
 
   let checked = 0;
@@ -211,6 +233,17 @@ export async function scan(options: ScanOptions): Promise<ScanReport> {
     openPorts: openPorts.sort((a, b) => a.host.localeCompare(b.host) || a.port - b.port),
     findings,
   };
+}
+
+interface Identified {
+  probe: Probe;
+  fp: Fingerprint;
+  /** The context the fingerprint answered on (with `tls` set for probes with TLS ports). */
+  ctx: ProbeContext;
+}
+
+function notAssessed(probe: Probe, fp: Fingerprint, maxLevel: ProbeLevel): Assessment {
+  return { auth: 'unknown', severity: 'info', title: `${probe.title} answering (not assessed at level ${maxLevel})`, evidence: { ...(fp.version ? { version: fp.version } : {}), notes: [] } };
 }
 
 function unknownAssessment(probe: Probe, fp: Fingerprint, why: string): Assessment {

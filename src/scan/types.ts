@@ -10,6 +10,7 @@
  * values (named exports) and is found by folder, so adding a probe edits no list.
  */
 import type { Detector, Severity } from '../detect/index.js';
+import type { TlsPeer } from './transports/tls.js';
 
 export type { Severity };
 
@@ -47,6 +48,8 @@ export interface ProbeContext {
   detector: Detector;
   /** Aborted when the whole scan is cancelled. */
   signal?: AbortSignal;
+  /** Speak TLS to the peer. The scanner sets it for probes with `tlsPorts`, on the attempt that answered. */
+  tls?: boolean;
 }
 
 /** What the peer said that identifies it. */
@@ -89,6 +92,8 @@ export interface Evidence {
   /** Grants as the server states them (e.g. `GRANT ALL ON *.* TO default`). */
   privileges?: string[];
   databases?: DatabaseEvidence[];
+  /** Present when the service answered over TLS: who its certificate names (any certificate is accepted). */
+  tls?: TlsPeer;
   /** With --default-credentials: which well-known login worked, as `user:<password kind>` (no secret values beyond the published default). */
   credentialsAccepted?: string;
   notes: string[];
@@ -111,6 +116,12 @@ export interface Probe {
   title: string;
   /** Default ports; a port scanned by the user is tried with every probe whatever its default. */
   ports: number[];
+  /**
+   * For HTTP probes of services that normally serve TLS: the default ports where TLS is tried first. With
+   * this set, the scanner fingerprints over TLS and plain HTTP at once on any port and keeps the one that
+   * answered (`ctx.tls`); probes without it speak plain only.
+   */
+  tlsPorts?: number[];
   tags: string[];
   /** For each level the probe uses, exactly what it sends, in plain language (shown in help and docs). */
   levels: Partial<Record<ProbeLevel, string>>;

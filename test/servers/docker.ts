@@ -7,9 +7,10 @@
  */
 import { startTestApi, type ApiMode, type TestApi } from './json-api.js';
 
-export function startTestDocker(opts: { mode: ApiMode; containers?: number; port?: number }): Promise<TestApi> {
+/** With `tls`, the daemon on 2376 with --tls but without --tlsverify: encrypted, yet anyone may connect. */
+export function startTestDocker(opts: { mode: ApiMode; containers?: number; port?: number; tls?: { key: string; cert: string } }): Promise<TestApi> {
   const headers = { 'api-version': '1.47', server: 'Docker/27.3.1 (linux)' };
-  return startTestApi({ mode: opts.mode, port: opts.port }, (req) => {
+  return startTestApi({ mode: opts.mode, port: opts.port, tls: opts.tls }, (req) => {
     if (!req.authorised) return { status: 403, body: { message: 'authorization denied by plugin opa-docker-authz: request rejected by administrative policy' }, headers };
     if (req.method !== 'GET') return { status: 405, body: { message: 'the test server creates nothing' }, headers };
     const path = req.url.pathname.replace(/^\/v1\.\d+/, '');

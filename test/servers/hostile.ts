@@ -7,11 +7,15 @@
  * - huge-banner: floods bytes from the connect until the client goes away.
  * - close-mid-handshake: answers the first read with a few plausible bytes, then closes.
  * - tls: answers like a TLS server on a plain port (a fatal TLS alert record).
+ * TLS clients meet two more (TLS_HOSTILE_MODES):
+ * - tls-garbage: reads the ClientHello, answers with a TLS record header followed by bytes that are no handshake.
+ * - tls-stall: reads the ClientHello, starts a ServerHello record and never finishes it.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 
-export type HostileMode = 'silent' | 'garbage' | 'huge-banner' | 'close-mid-handshake' | 'tls';
+export type HostileMode = 'silent' | 'garbage' | 'huge-banner' | 'close-mid-handshake' | 'tls' | 'tls-garbage' | 'tls-stall';
 export const HOSTILE_MODES: readonly HostileMode[] = ['silent', 'garbage', 'huge-banner', 'close-mid-handshake', 'tls'];
+export const TLS_HOSTILE_MODES: readonly HostileMode[] = ['tls-garbage', 'tls-stall'];
 
 export interface TestServer {
   port: number;
@@ -45,6 +49,10 @@ export async function listenLoopback(server: Server, port = 0): Promise<TestServ
 // Bytes that no probe's framing accepts: high bit set, no line ends, no length prefix that fits.
 const GARBAGE = Buffer.from('ff fe 13 37 c3 28 a0 a1 e2 28 a1 f0 28 8c bc 00 7f ee dd cc'.replace(/ /g, ''), 'hex');
 const TLS_ALERT = Buffer.from('15030100020228', 'hex');
+/** A handshake record header (type 22, TLS 1.2, 64 bytes), then garbage where a ServerHello belongs. */
+const TLS_GARBAGE_RECORD = Buffer.concat([Buffer.from('1603030040', 'hex'), Buffer.alloc(64, 0xee)]);
+/** A handshake record announcing 16,000 bytes, of which only the ServerHello's first bytes ever arrive. */
+const TLS_STALLED_RECORD = Buffer.from('1603033e80020000', 'hex');
 const FLOOD_CHUNK = Buffer.alloc(64 * 1024, 0x41);
 const FLOOD_LIMIT = 64 * 1024 * 1024;
 
@@ -82,6 +90,14 @@ export function startHostileServer(mode: HostileMode, port = 0): Promise<TestSer
         break;
       case 'tls':
         socket.once('data', () => socket.end(TLS_ALERT));
+        break;
+      case 'tls-garbage':
+        socket.once('data', () => socket.write(TLS_GARBAGE_RECORD));
+        socket.resume();
+        break;
+      case 'tls-stall':
+        socket.once('data', () => socket.write(TLS_STALLED_RECORD));
+        socket.resume();
         break;
     }
   });

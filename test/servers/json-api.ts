@@ -2,9 +2,11 @@
  * The HTTP plumbing shared by the test servers of REST services (Grafana, Docker, Kubernetes, the AI stack):
  * each service file supplies its documented routes; this file records requests, decides whether a request is
  * authorised (open mode: always; locked mode: only with the configured Authorization header), and in
- * garbage mode answers with bytes that are not HTTP.
+ * garbage mode answers with bytes that are not HTTP. With `tls` it serves HTTPS, like the services that only
+ * speak TLS (the Kubernetes API server, the kubelet, Docker on 2376).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import { listenLoopback, type TestServer } from './hostile.js';
 
 export type ApiMode = 'open' | 'locked' | 'garbage';
@@ -37,6 +39,8 @@ export interface TestApiOptions {
   /** Locked mode: the one Authorization header value accepted. */
   authorization?: string;
   port?: number;
+  /** Serve HTTPS with this key and certificate (PEM), as services that only speak TLS do. */
+  tls?: { key: string; cert: string };
 }
 
 export const notFound: ApiAnswer = { status: 404, body: { detail: 'Not Found' } };
@@ -59,6 +63,6 @@ export async function startTestApi(opts: TestApiOptions, routes: ApiRoutes): Pro
       res.end(text ? (answer.body as string) : JSON.stringify(answer.body));
     });
   };
-  const listening = await listenLoopback(createServer(handle), opts.port);
+  const listening = await listenLoopback(opts.tls ? createTlsServer(opts.tls, handle) : createServer(handle), opts.port);
   return { ...listening, requests };
 }

@@ -19,6 +19,8 @@ export interface TestKubernetesOptions {
   /** Namespace to pod count. */
   pods?: Record<string, number>;
   port?: number;
+  /** Serve HTTPS, as real API servers and kubelets do. */
+  tls?: { key: string; cert: string };
 }
 
 function podList(pods: Record<string, number>) {
@@ -52,7 +54,7 @@ function kubelet(req: ApiRequest, mode: KubernetesMode, pods: Record<string, num
 export function startTestKubernetes(opts: TestKubernetesOptions): Promise<TestApi> {
   const pods = opts.pods ?? {};
   const mode = opts.mode === 'garbage' ? 'garbage' : 'open';
-  return startTestApi({ mode, port: opts.port }, (req) => {
+  return startTestApi({ mode, port: opts.port, tls: opts.tls }, (req) => {
     if (req.method !== 'GET') return { status: 405, body: 'the test server acts on nothing' };
     return opts.role === 'apiserver' ? apiserver(req, opts.mode, pods) : kubelet(req, opts.mode, pods);
   });

@@ -4,8 +4,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { itFindsNothingOnHostilePeers } from '../../../test/helpers/hostile-peers.js';
 import { probeContext } from '../../../test/helpers/probe-context.js';
+import { makeSelfSignedCert } from '../../../test/helpers/self-signed-cert.js';
 import { startTestDocker } from '../../../test/servers/docker.js';
 import type { TestApi } from '../../../test/servers/json-api.js';
+import { scan } from '../scanner.js';
 import { dockerProbe } from './docker.js';
 
 describe('docker probe', () => {
@@ -42,4 +44,36 @@ describe('docker probe', () => {
   });
 
   itFindsNothingOnHostilePeers(dockerProbe, () => startTestDocker({ mode: 'garbage' }));
+});
+
+describe('docker probe over TLS, as on 2376 without --tlsverify', () => {
+  const cert = makeSelfSignedCert('/CN=gpu-node-7/O=warden-test');
+  const servers: TestApi[] = [];
+  after(async () => {
+    await Promise.all(servers.map((s) => s.close()));
+  });
+
+  it('a scan finds an open Engine API over TLS with the certificate, and a plain one without', async () => {
+    const tls = await startTestDocker({ mode: 'open', containers: 3, tls: cert });
+    const plain = await startTestDocker({ mode: 'open', containers: 3 });
+    servers.push(tls, plain);
+    const report = await scan({ targets: [`127.0.0.1:${tls.port}`, `127.0.0.1:${plain.port}`], probes: [dockerProbe] });
+    const byPort = new Map(report.findings.map((f) => [f.port, f]));
+    const overTls = byPort.get(tls.port);
+    assert.equal(overTls?.auth, 'none', JSON.stringify(report));
+    assert.equal(overTls.severity, 'high');
+    assert.deepEqual(overTls.evidence.tls, { subject: 'CN=gpu-node-7, O=warden-test', issuer: 'CN=gpu-node-7, O=warden-test' });
+    assert.equal(overTls.reproduce, `curl -sk 'https://127.0.0.1:${tls.port}/info'`);
+    assert.equal(byPort.get(plain.port)?.auth, 'none');
+    assert.equal(byPort.get(plain.port)?.evidence.tls, undefined);
+    assert.ok(tls.requests.every((r) => r.startsWith('GET ')));
+  });
+
+  it('an authorization plugin behind TLS is reported as requiring authentication', async () => {
+    const server = await startTestDocker({ mode: 'locked', tls: cert });
+    servers.push(server);
+    const report = await scan({ targets: [`127.0.0.1:${server.port}`], probes: [dockerProbe] });
+    assert.equal(report.findings[0]?.auth, 'required', JSON.stringify(report));
+    assert.equal(report.findings[0].severity, 'info');
+  });
 });

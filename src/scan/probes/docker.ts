@@ -1,12 +1,14 @@
 /**
- * The Docker Engine API on a plain TCP port (2375). Whoever reaches it can start a privileged container,
- * which is root on the host, so an open API is a code-execution surface whatever it holds. `GET /version`
+ * The Docker Engine API on TCP: plain on 2375, TLS on 2376. TLS without --tlsverify encrypts but
+ * authenticates no one; with --tlsverify the handshake needs a client certificate and the probe gets no
+ * answer. Whoever reaches the API can start a privileged container, which is root on the host, so an open
+ * API is a code-execution surface whatever it holds. `GET /version`
  * identifies it and `GET /info` proves access; only counts are kept. The probe never POSTs: no container is
  * created, started or exec'd, and container details (whose environment often holds secrets) are never read.
  */
 import { accessNotChecked, accessUnclear, authRequired } from '../assessments.js';
 import { rateExposure } from '../evidence.js';
-import { isRecord, requestJson, type JsonReply } from '../transports/json-http.js';
+import { curlCommand, isRecord, requestJson, type JsonReply } from '../transports/json-http.js';
 import { isFailure } from '../transports/result.js';
 import { levelAllowed, type Assessment, type Evidence, type Fingerprint, type Probe, type ProbeContext } from '../types.js';
 
@@ -25,7 +27,7 @@ async function fingerprint(ctx: ProbeContext): Promise<Fingerprint | undefined> 
 
 async function assess(ctx: ProbeContext, fp: Fingerprint): Promise<Assessment> {
   const evidence: Evidence = { version: fp.version, notes: [] };
-  const reproduce = `curl -s http://${ctx.host}:${ctx.port}/info`;
+  const reproduce = curlCommand(ctx, '/info');
   if (!levelAllowed('auth-check', ctx.maxLevel)) return accessNotChecked('Docker Engine API', evidence);
   const info = await requestJson(ctx, '/info', { maxBytes: 512 * 1024 });
   if (isFailure(info)) return accessUnclear('Docker Engine API', evidence, `/info gave no answer: ${info.reason}`);
@@ -44,7 +46,8 @@ export const dockerProbe: Probe = {
   id: 'docker',
   service: 'docker',
   title: 'Docker Engine API',
-  ports: [2375],
+  ports: [2375, 2376],
+  tlsPorts: [2376],
   tags: ['code-execution', 'container'],
   levels: {
     fingerprint: 'GET /version and expects ApiVersion and MinAPIVersion (or an authorization plugin\'s 403).',

@@ -4,8 +4,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { itFindsNothingOnHostilePeers } from '../../../test/helpers/hostile-peers.js';
 import { probeContext } from '../../../test/helpers/probe-context.js';
+import { makeSelfSignedCert } from '../../../test/helpers/self-signed-cert.js';
 import type { TestApi } from '../../../test/servers/json-api.js';
 import { startTestKubernetes } from '../../../test/servers/kubernetes.js';
+import { scan } from '../scanner.js';
 import { kubeletProbe } from './kubelet.js';
 
 describe('kubelet probe', () => {
@@ -52,4 +54,33 @@ describe('kubelet probe', () => {
   });
 
   itFindsNothingOnHostilePeers(kubeletProbe, () => startTestKubernetes({ mode: 'garbage', role: 'kubelet' }));
+});
+
+describe('kubelet probe over TLS, as kubelets serve 10250', () => {
+  const cert = makeSelfSignedCert('/CN=gpu-node-7@1736121600/O=warden-test');
+  const servers: TestApi[] = [];
+  after(async () => {
+    await Promise.all(servers.map((s) => s.close()));
+  });
+
+  it('a scan finds an open kubelet over TLS on a non-default port and records the certificate', async () => {
+    const server = await startTestKubernetes({ mode: 'open', role: 'kubelet', pods: { default: 2 }, tls: cert });
+    servers.push(server);
+    const report = await scan({ targets: [`127.0.0.1:${server.port}`], probes: [kubeletProbe] });
+    const [f] = report.findings;
+    assert.equal(f?.auth, 'none', JSON.stringify(report));
+    assert.equal(f.severity, 'high');
+    assert.deepEqual(f.evidence.tls, { subject: 'CN=gpu-node-7@1736121600, O=warden-test', issuer: 'CN=gpu-node-7@1736121600, O=warden-test' });
+    assert.deepEqual(f.evidence.databases, [{ name: 'namespaces', tables: [{ name: 'default', rows: 2 }] }]);
+    assert.equal(f.reproduce, `curl -sk 'https://127.0.0.1:${server.port}/pods'`);
+  });
+
+  it('a kubelet over TLS that denies system:anonymous is reported as requiring authentication', async () => {
+    const server = await startTestKubernetes({ mode: 'anonymous-denied', role: 'kubelet', tls: cert });
+    servers.push(server);
+    const report = await scan({ targets: [`127.0.0.1:${server.port}`], probes: [kubeletProbe] });
+    assert.equal(report.findings[0]?.auth, 'required', JSON.stringify(report));
+    assert.equal(report.findings[0].severity, 'info');
+    assert.ok(report.findings[0].evidence.tls);
+  });
 });

@@ -2,11 +2,11 @@
  * The kubelet API (10250, and the legacy read-only port 10255). Anonymous access to 10250 reaches `/run` and
  * `/exec` in every pod on the node, so an open kubelet is a code-execution surface; 10255 exposes pod specs
  * and their environment. `GET /pods` is both the fingerprint and the proof; pods are counted by namespace and
- * their specs are never kept. Plain HTTP only for now (10255, and 10250 behind an HTTP front end).
+ * their specs are never kept. 10250 serves HTTPS (tried first there), 10255 plain HTTP.
  */
 import { accessNotChecked, accessUnclear, authRequired } from '../assessments.js';
 import { rateExposure } from '../evidence.js';
-import { isRecord, requestJson, type JsonReply } from '../transports/json-http.js';
+import { curlCommand, isRecord, requestJson, type JsonReply } from '../transports/json-http.js';
 import { isFailure } from '../transports/result.js';
 import { levelAllowed, type Assessment, type Evidence, type Fingerprint, type Probe, type ProbeContext } from '../types.js';
 
@@ -26,7 +26,7 @@ async function fingerprint(ctx: ProbeContext): Promise<Fingerprint | undefined> 
 
 async function assess(ctx: ProbeContext, _fp: Fingerprint): Promise<Assessment> {
   const evidence: Evidence = { notes: [] };
-  const reproduce = `curl -s http://${ctx.host}:${ctx.port}/pods`;
+  const reproduce = curlCommand(ctx, '/pods');
   if (!levelAllowed('auth-check', ctx.maxLevel)) return accessNotChecked('kubelet', evidence);
   const pods = await getPods(ctx);
   if (isFailure(pods)) return accessUnclear('kubelet', evidence, `/pods gave no answer: ${pods.reason}`);
@@ -52,6 +52,7 @@ export const kubeletProbe: Probe = {
   service: 'kubelet',
   title: 'Kubernetes kubelet API',
   ports: [10250, 10255],
+  tlsPorts: [10250],
   tags: ['control-plane', 'code-execution'],
   levels: {
     fingerprint: 'GET /pods and expects a v1 PodList (or the kubelet\'s 403 naming system:anonymous and the nodes resource).',

@@ -5,8 +5,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { itFindsNothingOnHostilePeers } from '../../../test/helpers/hostile-peers.js';
 import { probeContext } from '../../../test/helpers/probe-context.js';
+import { makeSelfSignedCert } from '../../../test/helpers/self-signed-cert.js';
 import type { TestApi } from '../../../test/servers/json-api.js';
 import { startTestKubernetes } from '../../../test/servers/kubernetes.js';
+import { scan } from '../scanner.js';
 import { kubernetesProbe } from './kubernetes.js';
 
 const pods = { default: 2, 'llm-gateway': 3 };
@@ -58,4 +60,33 @@ describe('kubernetes API server probe', () => {
   });
 
   itFindsNothingOnHostilePeers(kubernetesProbe, () => startTestKubernetes({ mode: 'garbage', role: 'apiserver' }));
+});
+
+describe('kubernetes API server probe over TLS, as API servers serve 6443', () => {
+  const cert = makeSelfSignedCert('/CN=kube-apiserver/O=warden-test');
+  const servers: TestApi[] = [];
+  after(async () => {
+    await Promise.all(servers.map((s) => s.close()));
+  });
+
+  it('a scan finds an anonymous-readable API server over TLS with its version, counts and certificate', async () => {
+    const server = await startTestKubernetes({ mode: 'open', role: 'apiserver', pods, tls: cert });
+    servers.push(server);
+    const report = await scan({ targets: [`127.0.0.1:${server.port}`], probes: [kubernetesProbe] });
+    const [f] = report.findings;
+    assert.equal(f?.auth, 'none', JSON.stringify(report));
+    assert.equal(f.severity, 'high');
+    assert.equal(f.evidence.version, 'v1.31.2');
+    assert.deepEqual(f.evidence.tls, { subject: 'CN=kube-apiserver, O=warden-test', issuer: 'CN=kube-apiserver, O=warden-test' });
+    assert.equal(f.reproduce, `curl -sk 'https://127.0.0.1:${server.port}/api/v1/namespaces?limit=500'`);
+    assert.ok(server.requests.every((r) => !r.includes('secrets')));
+  });
+
+  it('an API server over TLS with anonymous authentication off is reported as requiring authentication', async () => {
+    const server = await startTestKubernetes({ mode: 'locked', role: 'apiserver', pods, tls: cert });
+    servers.push(server);
+    const report = await scan({ targets: [`127.0.0.1:${server.port}`], probes: [kubernetesProbe] });
+    assert.equal(report.findings[0]?.auth, 'required', JSON.stringify(report));
+    assert.equal(report.findings[0].severity, 'info');
+  });
 });

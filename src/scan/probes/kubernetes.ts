@@ -2,11 +2,11 @@
  * The Kubernetes API server. `GET /version` is often open to anonymous callers and only identifies the
  * server; listing namespaces with no token is the proof. 401 means anonymous authentication is off; 403
  * means it is on but RBAC denies (worth a note, not an exposure). Only counts are kept; Secrets are never
- * listed. Plain HTTP only for now: the insecure port, `kubectl proxy` and HTTP front ends.
+ * listed. HTTPS on 6443 (tried first there); plain HTTP on the insecure port, `kubectl proxy` and front ends.
  */
 import { accessNotChecked, accessUnclear, authRequired } from '../assessments.js';
 import { rateExposure } from '../evidence.js';
-import { isRecord, requestJson, type JsonReply } from '../transports/json-http.js';
+import { curlCommand, isRecord, requestJson, type JsonReply } from '../transports/json-http.js';
 import { isFailure } from '../transports/result.js';
 import { levelAllowed, type Assessment, type Evidence, type Fingerprint, type Probe, type ProbeContext } from '../types.js';
 
@@ -41,7 +41,7 @@ async function fingerprint(ctx: ProbeContext): Promise<Fingerprint | undefined> 
 
 async function assess(ctx: ProbeContext, fp: Fingerprint): Promise<Assessment> {
   const evidence: Evidence = { version: fp.version, notes: [] };
-  const reproduce = `curl -s 'http://${ctx.host}:${ctx.port}${NAMESPACES}'`;
+  const reproduce = curlCommand(ctx, NAMESPACES);
   if (!levelAllowed('auth-check', ctx.maxLevel)) return accessNotChecked('Kubernetes API server', evidence);
   const listed = await requestJson(ctx, NAMESPACES, { maxBytes: 2 * 1024 * 1024 });
   if (isFailure(listed)) return accessUnclear('Kubernetes API server', evidence, `the namespace list gave no answer: ${listed.reason}`);
@@ -68,6 +68,7 @@ export const kubernetesProbe: Probe = {
   service: 'kubernetes',
   title: 'Kubernetes API server',
   ports: [6443, 8080, 8001],
+  tlsPorts: [6443],
   tags: ['control-plane', 'code-execution'],
   levels: {
     fingerprint: 'GET /version and expects gitVersion, major, minor and platform (or a v1 Status failure with 401/403).',

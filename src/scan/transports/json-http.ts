@@ -11,6 +11,8 @@ export interface JsonHttpTarget {
   port: number;
   timeoutMs: number;
   signal?: AbortSignal;
+  /** Speak HTTPS (set by the scanner for probes whose service normally serves TLS). */
+  tls?: boolean;
 }
 
 export interface JsonReply extends HttpReply {
@@ -38,6 +40,7 @@ export async function requestJson(target: JsonHttpTarget, path: string, opts: Js
     body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
     timeoutMs: target.timeoutMs,
     signal: target.signal,
+    tls: target.tls,
     maxBytes: opts.maxBytes ?? 256 * 1024,
   });
   if (isFailure(reply)) return reply;
@@ -51,6 +54,11 @@ export async function requestJson(target: JsonHttpTarget, path: string, opts: Js
     }
   }
   return { ...reply, json, text };
+}
+
+/** A `curl` GET that reproduces a request (`-k` over TLS: the proof is about access, not the certificate). */
+export function curlCommand(target: JsonHttpTarget, path: string): string {
+  return `curl -s${target.tls ? 'k' : ''} '${target.tls ? 'https' : 'http'}://${target.host}:${target.port}${path}'`;
 }
 
 /** A plain JSON object (not an array, not null). */
