@@ -2,10 +2,10 @@
 // loopback), directly and through a loopback TCP relay on another port for the non-default-port fingerprint.
 // The AMQP codec is checked on its own against hand-built frames. Hostile peers: test/helpers/hostile-peers.ts.
 import assert from 'node:assert/strict';
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { itFindsNothingOnHostilePeers } from '../../../test/helpers/hostile-peers.js';
 import { probeContext } from '../../../test/helpers/probe-context.js';
+import { startTcpRelay, type TcpRelay } from '../../../test/helpers/tcp-relay.js';
 import { amqpFrame, connectionStartOk, parseMethodFrame, readTable } from '../transports/amqp.js';
 import { rabbitmqAmqpProbe } from './rabbitmq-amqp.js';
 
@@ -26,29 +26,14 @@ describe('AMQP codec', () => {
 });
 
 describe('rabbitmq AMQP probe against the real broker', { timeout: 30_000 }, () => {
-  let relay: Server;
-  let relayPort = 0;
-  const sockets = new Set<Socket>();
+  let relay: TcpRelay;
   before(async () => {
-    relay = createServer((client) => {
-      const upstream = connect(BROKER_PORT, '127.0.0.1');
-      for (const s of [client, upstream]) {
-        sockets.add(s);
-        s.on('error', () => s.destroy());
-        s.on('close', () => sockets.delete(s));
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
-    relayPort = (relay.address() as { port: number }).port;
+    relay = await startTcpRelay({ targetPort: BROKER_PORT });
   });
-  after(async () => {
-    for (const s of sockets) s.destroy();
-    await new Promise((r) => relay.close(r));
-  });
+  after(() => relay.close());
 
   it('fingerprints RabbitMQ by Connection.Start, on a non-default port through a relay', async () => {
-    const fp = await rabbitmqAmqpProbe.fingerprint(probeContext(relayPort));
+    const fp = await rabbitmqAmqpProbe.fingerprint(probeContext(relay.port));
     assert.equal(fp?.service, 'rabbitmq');
     assert.equal(fp?.details?.product, 'RabbitMQ');
     assert.match(fp?.version ?? '', /^\d+\.\d+/);

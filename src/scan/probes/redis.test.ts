@@ -1,8 +1,8 @@
 /** Redis probe against real redis-server processes started here (open, and with requirepass). */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { spawnListening } from '../../../test/helpers/spawn-listening.js';
 import { expandSample } from '../../detect/index.js';
 import { scan } from '../index.js';
 import { startHostileServer } from '../test-hostile.js';
@@ -13,19 +13,8 @@ import { redis } from './redis.js';
 const OPEN_PORT = 16379;
 const LOCKED_PORT = 26379;
 
-async function startRedis(port: number, extra: string[] = []): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extra], { stdio: 'ignore' });
-  for (let i = 0; i < 50; i++) {
-    const c = await connectTcp('127.0.0.1', port, { timeoutMs: 200 });
-    if (c instanceof TcpConnection) {
-      c.close();
-      return child;
-    }
-    await sleep(100);
-  }
-  child.kill('SIGKILL');
-  throw new Error(`redis-server on ${port} did not start`);
-}
+const startRedis = (port: number, extra: string[] = []): Promise<ChildProcess> =>
+  spawnListening('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extra], port);
 
 async function command(port: number, ...args: Array<string | number>): Promise<unknown> {
   const c = await connectTcp('127.0.0.1', port, { timeoutMs: 2000 });
