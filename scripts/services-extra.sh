@@ -3,7 +3,7 @@
 # their own instances on chosen loopback ports with temporary data folders, so nothing is started here;
 # the packaged system services are left stopped. Called by scripts/services.sh.
 set -euo pipefail
-packages=(memcached etcd-server etcd-client prometheus nginx wrk chromium nats-server mosquitto)
+packages=(memcached etcd-server etcd-client prometheus nginx wrk chromium nats-server mosquitto nmap)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then
