@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { createPublicKey, verify } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { connect } from 'node:net';
+import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -254,6 +254,55 @@ describe('warden gateway in front of ClickHouse, Prometheus and an SSE model ser
     const through = await handshake(`x-api-key: ${reader.key}\r\n`);
     assert.match(through, /^HTTP\/1\.1 101/);
     assert.match(through, /ping-through-gateway/);
+  });
+
+  it('forwards request bodies, drops a client copy of an injected header, and answers 504 and 502 for a silent or absent upstream', async () => {
+    // A listener that accepts and never answers, and a port with nothing behind it.
+    const silent = createNetServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', () => resolve()));
+    const closed = createNetServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', () => resolve()));
+    const closedPort = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    process.env.GATEWAY_TEST_INJECTED = 'from-the-gateway';
+    const yaml = `
+listen: { port: 0 }
+keys: { store: ${join(dir, 'keys.db')} }
+routes:
+  - name: llm
+    match: { pathPrefix: /llm }
+    stripPrefix: true
+    upstream: { url: "${sse.url}", profile: openai-compatible, injectHeaders: { X-Injected: { env: GATEWAY_TEST_INJECTED } } }
+    allow: [{ endpoints: [chat, models], scopes: ["llm:inference"] }]
+  - name: silent
+    match: { pathPrefix: /silent }
+    stripPrefix: true
+    upstream: { url: "http://127.0.0.1:${(silent.address() as AddressInfo).port}", profile: openai-compatible, timeoutMs: 300 }
+    allow: [{ endpoints: [models], scopes: ["llm:inference"] }]
+  - name: absent
+    match: { pathPrefix: /absent }
+    stripPrefix: true
+    upstream: { url: "http://127.0.0.1:${closedPort}", profile: openai-compatible }
+    allow: [{ endpoints: [models], scopes: ["llm:inference"] }]
+`;
+    const edge = await Gateway.start({ config: parseGatewayConfig(yaml, 'inline', dir), accessLog: null });
+    try {
+      const h = { 'x-api-key': reader.key };
+      const body = JSON.stringify({ messages: [{ role: 'user', content: 'x'.repeat(200_000) }] });
+      const chat = await send(edge.url, '/llm/v1/chat/completions', { method: 'POST', headers: { ...h, 'content-type': 'application/json', 'x-injected': 'forged' }, body });
+      assert.equal(chat.status, 200);
+      assert.equal(sse.lastBody(), body, 'the request body arrived whole');
+      assert.equal(sse.lastHeaders()!['x-injected'], 'from-the-gateway', 'only the gateway copy of an injected header reaches the upstream');
+      const slow = await send(edge.url, '/silent/v1/models', { headers: h });
+      assert.equal(slow.status, 504);
+      assert.equal(JSON.parse(slow.body).error, 'upstream_timeout');
+      const gone = await send(edge.url, '/absent/v1/models', { headers: h });
+      assert.equal(gone.status, 502);
+      assert.equal(JSON.parse(gone.body).error, 'upstream_unreachable');
+    } finally {
+      await edge.close();
+      silent.close();
+    }
   });
 
   it('stops a key revoked by another process within one second', async () => {

@@ -19,7 +19,7 @@ import { OidcVerifier } from './auth/oidc.js';
 import { identityValue, loadGatewayConfig, type AllowRule, type GatewayConfig, type RouteConfig } from './config.js';
 import { GatewayMetrics } from './metrics.js';
 import { isAmbiguousPath, matchEndpoint, type Endpoint } from './profiles.js';
-import { dropParams, forward, forwardUpgrade, type Agents, type UpstreamRequest } from './proxy.js';
+import { dropParams, forward, forwardUpgrade, UpstreamPools, type UpstreamRequest } from './proxy.js';
 
 export interface GatewayOptions {
   config: GatewayConfig;
@@ -47,6 +47,8 @@ interface RequestState {
   config: GatewayConfig;
   oidc: OidcVerifier;
   assertion: AssertionSigner | null;
+  /** Per route: request headers a client may not send because the gateway sets them. */
+  dropHeaders: WeakMap<RouteConfig, ReadonlySet<string>>;
 }
 
 interface Refusal {
@@ -130,7 +132,7 @@ export class Gateway {
   private readonly ownsKeys: boolean;
   private readonly accessLog: AccessLog;
   private readonly ownedLogStream: Writable | null;
-  private readonly agents: Agents = new Map();
+  private readonly pools = new UpstreamPools();
   private readonly log: (message: string) => void;
   private server: Server | null = null;
   private metricsServer: Server | null = null;
@@ -143,7 +145,7 @@ export class Gateway {
     this.configPath = options.configPath;
     this.log = options.log ?? (() => undefined);
     const config = options.config;
-    this.state = { config, oidc: new OidcVerifier(config.oidc), assertion: config.assertion ? new AssertionSigner(config.assertion) : null };
+    this.state = { config, oidc: new OidcVerifier(config.oidc), assertion: config.assertion ? new AssertionSigner(config.assertion) : null, dropHeaders: new WeakMap() };
     let sink: Writable | null;
     if (options.accessLog !== undefined) {
       sink = options.accessLog;
@@ -242,6 +244,7 @@ export class Gateway {
       // Keep caches (JWKS, verified tokens, signing keys) when their section did not change.
       oidc: same(prev.config.oidc, next.oidc) ? prev.oidc : new OidcVerifier(next.oidc),
       assertion: same(prev.config.assertion, next.assertion) ? prev.assertion : next.assertion ? new AssertionSigner(next.assertion) : null,
+      dropHeaders: new WeakMap(),
     };
     this.metrics.reloads++;
     this.log(`gateway: config reloaded (${next.routes.length} routes)${restartNeeded.length ? `; restart to apply ${restartNeeded.join(', ')}` : ''}`);
@@ -300,9 +303,13 @@ export class Gateway {
 
   private upstreamRequest(state: RequestState, d: Decision, clientIp: string, secure: boolean): UpstreamRequest {
     const route = d.route;
+    let drop = state.dropHeaders.get(route);
+    if (!drop) {
+      // Whatever the gateway sets is never also taken from the client: a second copy could be the one the upstream reads.
+      drop = new Set([...route.identityHeaders.map(([h]) => h), ...route.upstream.inject.map(([h]) => h), ...(state.assertion ? [state.assertion.header] : [])]);
+      state.dropHeaders.set(route, drop);
+    }
     const set: Array<[string, string]> = [...route.upstream.inject];
-    const drop = new Set(route.identityHeaders.map(([h]) => h));
-    if (state.assertion) drop.add(state.assertion.header);
     if (d.identity) {
       for (const [header, field] of route.identityHeaders) {
         const value = identityValue(d.identity, field);
@@ -368,7 +375,7 @@ export class Gateway {
         req.resume();
         return;
       }
-      const outcome = await forward(this.agents, req, res, this.upstreamRequest(state, d, clientIp, Boolean(state.config.listen.tls)), (s, error) =>
+      const outcome = await forward(this.pools, req, res, this.upstreamRequest(state, d, clientIp, Boolean(state.config.listen.tls)), (s, error) =>
         this.sendJson(res, s, { error, message: 'the upstream did not answer', route: routeName }),
       );
       status = outcome.status;
@@ -429,7 +436,7 @@ export class Gateway {
         if (!('target' in d)) reject(d, null);
         else if (d.refusal) reject(d.refusal, d.route.name);
         else {
-          const outcome = await forwardUpgrade(this.agents, req, socket, head, this.upstreamRequest(state, d, clientIp, Boolean(state.config.listen.tls)));
+          const outcome = await forwardUpgrade(req, socket, head, this.upstreamRequest(state, d, clientIp, Boolean(state.config.listen.tls)));
           status = outcome.status;
           bytes = outcome.bytes;
           reason = outcome.error;
@@ -483,7 +490,7 @@ export class Gateway {
     this.server?.closeIdleConnections();
     this.metricsServer?.closeAllConnections();
     await Promise.all(closing);
-    for (const agent of this.agents.values()) agent.destroy();
+    await this.pools.destroy();
     if (this.ownedLogStream) await new Promise<void>((resolve) => this.ownedLogStream!.end(() => resolve()));
     if (this.ownsKeys) await this.keys.close();
   }

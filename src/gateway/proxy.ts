@@ -1,33 +1,51 @@
 /**
  * The forwarding half: request headers cleaned of credentials and hop-by-hop fields, bodies streamed
  * both ways without buffering (server-sent events reach the client chunk by chunk), WebSocket and
- * other upgrades spliced, keep-alive agents per upstream, and upstream timeouts.
+ * other upgrades spliced, keep-alive pools per upstream, and upstream timeouts. Requests go through
+ * undici's Pool with a callback handler: Node's http client costs about a third of the gateway's
+ * throughput per request (docs/gateway.md, Speed); upgrades, which are rare, keep node:http.
  */
-import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { Duplex } from 'node:stream';
+import { Pool, type Dispatcher } from 'undici';
 import type { RouteConfig } from './config.js';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
-/** Credentials the gateway itself accepts; the upstream never sees them. */
-const GATEWAY_CREDENTIALS = ['authorization', 'x-api-key'];
+/**
+ * Request headers the gateway never forwards: credentials it accepts itself (the upstream never sees
+ * them), what it sets itself, and `expect` (Node's server has already answered 100-continue).
+ */
+const NOT_FORWARDED = new Set(['authorization', 'x-api-key', 'host', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded', 'expect']);
+const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
-export type Agents = Map<string, HttpAgent>;
+/** Keep-alive pools, one per upstream origin (and its limits), shared by routes and kept across reloads. */
+export class UpstreamPools {
+  private readonly byKey = new Map<string, Pool>();
+  /** The same pools by config object, so the request path does not rebuild the key. */
+  private readonly byUpstream = new WeakMap<RouteConfig['upstream'], Pool>();
 
-function agentKey(upstream: RouteConfig['upstream']): string {
-  return `${upstream.url.origin} ${upstream.maxSockets} ${upstream.ca ? upstream.ca.length : 0}`;
-}
-
-/** The keep-alive pool for an upstream, shared by routes to the same origin and kept across reloads. */
-export function agentFor(agents: Agents, upstream: RouteConfig['upstream']): HttpAgent {
-  const key = agentKey(upstream);
-  let agent = agents.get(key);
-  if (!agent) {
-    const options = { keepAlive: true, maxSockets: upstream.maxSockets, maxFreeSockets: Math.min(upstream.maxSockets, 64), scheduling: 'lifo' as const };
-    agent = upstream.url.protocol === 'https:' ? new HttpsAgent({ ...options, ...(upstream.ca ? { ca: upstream.ca } : {}) }) : new HttpAgent(options);
-    agents.set(key, agent);
+  for(upstream: RouteConfig['upstream']): Pool {
+    let pool = this.byUpstream.get(upstream);
+    if (pool) return pool;
+    const key = `${upstream.url.origin} ${upstream.maxSockets} ${upstream.timeoutMs} ${upstream.ca ? upstream.ca.toString('base64') : ''}`;
+    pool = this.byKey.get(key);
+    if (!pool) {
+      pool = new Pool(upstream.url.origin, {
+        connections: upstream.maxSockets,
+        connectTimeout: upstream.timeoutMs,
+        ...(upstream.ca ? { connect: { ca: upstream.ca } } : {}),
+      });
+      this.byKey.set(key, pool);
+    }
+    this.byUpstream.set(upstream, pool);
+    return pool;
   }
-  return agent;
+
+  async destroy(): Promise<void> {
+    await Promise.all([...this.byKey.values()].map((pool) => pool.destroy()));
+    this.byKey.clear();
+  }
 }
 
 /** Removes named query parameters, leaving every other byte of the query as sent. */
@@ -52,58 +70,139 @@ export interface UpstreamRequest {
   target: string;
   /** Extra headers (identity, assertion, injected credentials), lower-case names. */
   set: ReadonlyArray<[string, string]>;
-  /** Header names a client must not supply (the identity headers), lower case. */
+  /** Header names a client must not supply (those in `set`, and identity headers even when this identity has no value for them), lower case. */
   drop: ReadonlySet<string>;
   clientIp: string;
   secure: boolean;
 }
 
-export function upstreamHeaders(incoming: IncomingHttpHeaders, up: UpstreamRequest, upgrade: boolean): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = {};
-  const connectionTokens = String(incoming.connection ?? '')
-    .toLowerCase()
-    .split(',')
-    .map((t) => t.trim());
+/** Request headers for the upstream as a flat name/value list (duplicates kept as sent). */
+export function upstreamHeaders(req: IncomingMessage, up: UpstreamRequest, upgrade: boolean): string[] {
+  const connection = req.headers.connection;
+  const connectionTokens = connection ? connection.toLowerCase().split(',').map((t) => t.trim()) : null;
   const credentialHeaders = up.route.profile.credentialHeaders;
-  for (const [name, value] of Object.entries(incoming)) {
-    if (value === undefined) continue;
-    if (HOP_BY_HOP.has(name) || connectionTokens.includes(name) || GATEWAY_CREDENTIALS.includes(name) || credentialHeaders.includes(name) || up.drop.has(name)) continue;
-    if (name === 'host' || name === 'x-forwarded-for' || name === 'x-forwarded-proto' || name === 'x-forwarded-host' || name === 'forwarded') continue;
-    out[name] = value;
+  const raw = req.rawHeaders;
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    if (HOP_BY_HOP.has(name) || NOT_FORWARDED.has(name) || up.drop.has(name) || credentialHeaders.includes(name) || connectionTokens?.includes(name)) continue;
+    out.push(name, raw[i + 1]!);
   }
   if (upgrade) {
-    out.connection = 'upgrade';
-    if (incoming.upgrade) out.upgrade = incoming.upgrade;
+    out.push('connection', 'upgrade');
+    if (req.headers.upgrade) out.push('upgrade', req.headers.upgrade);
   }
-  out.host = up.route.upstream.url.host;
   // The gateway is the edge: what clients claim about earlier hops is not passed on.
-  out['x-forwarded-for'] = up.clientIp;
-  out['x-forwarded-proto'] = up.secure ? 'https' : 'http';
-  if (incoming.host) out['x-forwarded-host'] = incoming.host;
-  for (const [name, value] of up.set) out[name] = value;
+  out.push('host', up.route.upstream.url.host, 'x-forwarded-for', up.clientIp, 'x-forwarded-proto', up.secure ? 'https' : 'http');
+  if (req.headers.host) out.push('x-forwarded-host', req.headers.host);
+  for (const [name, value] of up.set) out.push(name, value);
   return out;
 }
 
-function responseHeaders(upstream: IncomingMessage): OutgoingHttpHeaders {
-  const connectionTokens = String(upstream.headers.connection ?? '')
-    .toLowerCase()
-    .split(',')
-    .map((t) => t.trim());
-  const out: OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(upstream.headers)) {
-    if (value === undefined || HOP_BY_HOP.has(name) || connectionTokens.includes(name)) continue;
-    out[name] = value;
+/** The upstream's response headers for the client, without hop-by-hop fields; whether the body has a length. */
+function responseHeaders(raw: Buffer[]): { headers: string[]; hasLength: boolean } {
+  let headers: string[] = [];
+  let connectionTokens: string[] | null = null;
+  let hasLength = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toString('latin1').toLowerCase();
+    const value = raw[i + 1]!.toString('latin1');
+    if (name === 'connection') connectionTokens = value.toLowerCase().split(',').map((t) => t.trim());
+    if (HOP_BY_HOP.has(name)) continue;
+    if (name === 'content-length') hasLength = true;
+    headers.push(name, value);
   }
-  return out;
+  if (connectionTokens) {
+    const tokens = connectionTokens;
+    headers = headers.filter((_, i, all) => !tokens.includes(all[i - (i % 2)]!));
+    hasLength &&= !tokens.includes('content-length');
+  }
+  return { headers, hasLength };
 }
 
 export type ForwardOutcome = { status: number; bytes: number; error?: 'upstream_timeout' | 'upstream_unreachable' | 'upstream_aborted' };
 
-function openUpstream(agents: Agents, up: UpstreamRequest, method: string, headers: OutgoingHttpHeaders) {
-  const url = up.route.upstream.url;
+const CLIENT_GONE = new Error('client_gone');
+
+/** Streams one exchange; resolves once the response is done or has failed. Never throws. */
+export function forward(pools: UpstreamPools, req: IncomingMessage, res: ServerResponse, up: UpstreamRequest, sendError: (status: number, error: string) => void): Promise<ForwardOutcome> {
+  return new Promise((resolve) => {
+    const upstream = up.route.upstream;
+    let status = 0;
+    let bytes = 0;
+    let settled = false;
+    let abort: ((err?: Error) => void) | null = null;
+    let resume: (() => void) | null = null;
+    const done = (outcome: ForwardOutcome) => {
+      if (settled) return;
+      settled = true;
+      res.off('close', onClientClose);
+      resolve(outcome);
+    };
+    // A client that goes away takes its upstream exchange with it.
+    const onClientClose = () => {
+      if (res.writableFinished) return;
+      abort?.(CLIENT_GONE);
+      done({ status: res.statusCode, bytes, error: 'upstream_aborted' });
+    };
+    res.on('close', onClientClose);
+    const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+    const handler: Dispatcher.DispatchHandlers = {
+      onConnect(abortExchange) {
+        abort = abortExchange;
+      },
+      onHeaders(statusCode, raw, resumeReading, statusText) {
+        if (statusCode < 200) return true; // 1xx: informational, the final answer follows
+        status = statusCode;
+        resume = resumeReading;
+        const { headers, hasLength } = responseHeaders(raw);
+        res.writeHead(statusCode, statusText, headers);
+        // A streamed body (no length: server-sent events, chunked output) starts now, before its first chunk;
+        // a body of known length goes out with its headers in one write.
+        if (!hasLength) res.flushHeaders();
+        return true;
+      },
+      onData(chunk) {
+        bytes += chunk.length;
+        const more = res.write(chunk);
+        if (!more) res.once('drain', resume!);
+        return more;
+      },
+      onComplete() {
+        res.end();
+        done({ status, bytes });
+      },
+      onError(err) {
+        if (settled) return;
+        const code = (err as { code?: string }).code ?? '';
+        const error = TIMEOUT_CODES.has(code) ? 'upstream_timeout' : status ? 'upstream_aborted' : 'upstream_unreachable';
+        if (!res.headersSent) {
+          const s = error === 'upstream_timeout' ? 504 : 502;
+          sendError(s, error);
+          done({ status: s, bytes: 0, error });
+        } else {
+          res.destroy();
+          done({ status: res.statusCode, bytes, error });
+        }
+      },
+    };
+    // undici's type names the common methods; it sends any valid token, and the profile has already vetted this one.
+    const method = (req.method ?? 'GET') as Dispatcher.HttpMethod;
+    pools.for(upstream).dispatch(
+      { path: up.target, method, headers: upstreamHeaders(req, up, false), body: hasBody ? req : null, headersTimeout: upstream.timeoutMs, bodyTimeout: upstream.idleTimeoutMs },
+      handler,
+    );
+  });
+}
+
+function openUpgrade(up: UpstreamRequest, method: string, headers: string[]) {
+  const upstream = up.route.upstream;
+  const url = upstream.url;
   const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  // An upgraded connection is never reused, so it takes a connection of its own rather than one from the pool.
   return request({
-    agent: agentFor(agents, up.route.upstream),
+    agent: false,
+    ...(upstream.ca ? { ca: upstream.ca } : {}),
     protocol: url.protocol,
     hostname: url.hostname.replace(/^\[|\]$/g, ''),
     port: url.port || (url.protocol === 'https:' ? 443 : 80),
@@ -113,63 +212,10 @@ function openUpstream(agents: Agents, up: UpstreamRequest, method: string, heade
   });
 }
 
-/** Streams one exchange; resolves once the response is done or has failed. Never throws. */
-export function forward(agents: Agents, req: IncomingMessage, res: ServerResponse, up: UpstreamRequest, sendError: (status: number, error: string) => void): Promise<ForwardOutcome> {
-  return new Promise((resolve) => {
-    const { timeoutMs, idleTimeoutMs } = up.route.upstream;
-    const upstreamReq = openUpstream(agents, up, req.method ?? 'GET', upstreamHeaders(req.headers, up, false));
-    let bytes = 0;
-    let settled = false;
-    const done = (outcome: ForwardOutcome) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(headersTimer);
-      resolve(outcome);
-    };
-    const headersTimer = setTimeout(() => upstreamReq.destroy(new Error('upstream_timeout')), timeoutMs);
-    upstreamReq.setTimeout(idleTimeoutMs, () => upstreamReq.destroy(new Error('upstream_timeout')));
-    upstreamReq.on('response', (upstreamRes) => {
-      clearTimeout(headersTimer);
-      const headers = responseHeaders(upstreamRes);
-      res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, headers);
-      // A streamed body (no length: server-sent events, chunked output) starts now, before its first chunk;
-      // a body of known length goes out with its headers in one write.
-      if (headers['content-length'] === undefined) res.flushHeaders();
-      upstreamRes.on('data', (chunk: Buffer) => {
-        bytes += chunk.length;
-      });
-      upstreamRes.pipe(res);
-      upstreamRes.on('end', () => done({ status: upstreamRes.statusCode ?? 502, bytes }));
-      upstreamRes.on('error', () => {
-        res.destroy();
-        done({ status: upstreamRes.statusCode ?? 502, bytes, error: 'upstream_aborted' });
-      });
-    });
-    upstreamReq.on('error', (err) => {
-      const error = err.message === 'upstream_timeout' ? 'upstream_timeout' : res.headersSent ? 'upstream_aborted' : 'upstream_unreachable';
-      if (!res.headersSent) {
-        const status = error === 'upstream_timeout' ? 504 : 502;
-        sendError(status, error);
-        done({ status, bytes: 0, error });
-      } else {
-        res.destroy();
-        done({ status: res.statusCode, bytes, error });
-      }
-    });
-    // A client that goes away takes its upstream exchange with it.
-    res.on('close', () => {
-      if (!res.writableFinished) upstreamReq.destroy();
-      done({ status: res.statusCode, bytes, ...(res.writableFinished ? {} : { error: 'upstream_aborted' as const }) });
-    });
-    if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) upstreamReq.end();
-    else req.pipe(upstreamReq);
-  });
-}
-
 /** Splices an upgraded connection (WebSocket) to the upstream after the same checks as any request. */
-export function forwardUpgrade(agents: Agents, req: IncomingMessage, socket: Duplex, head: Buffer, up: UpstreamRequest): Promise<ForwardOutcome> {
+export function forwardUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, up: UpstreamRequest): Promise<ForwardOutcome> {
   return new Promise((resolve) => {
-    const upstreamReq = openUpstream(agents, up, req.method ?? 'GET', upstreamHeaders(req.headers, up, true));
+    const upstreamReq = openUpgrade(up, req.method ?? 'GET', upstreamHeaders(req, up, true));
     const timer = setTimeout(() => upstreamReq.destroy(new Error('upstream_timeout')), up.route.upstream.timeoutMs);
     const statusLine = (status: number, message: string | undefined, headers: IncomingHttpHeaders) =>
       `HTTP/1.1 ${status} ${message ?? ''}\r\n${Object.entries(headers)

@@ -1,6 +1,6 @@
 /**
  * Test helpers (not shipped): a local OpenAI-style server-sent-events upstream that sends a chat
- * completion one token at a time, echoes what it was sent (headers, path) on /v1/models, and
+ * completion one token at a time, records what it was sent (headers, path, a chat request's body), and
  * accepts WebSocket-style upgrades by echoing raw bytes.
  */
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
@@ -11,6 +11,8 @@ export interface TestSseUpstream {
   /** Headers of the last request, as the upstream saw them. */
   lastHeaders: () => IncomingHttpHeaders | null;
   lastTarget: () => string | null;
+  /** Body of the last chat completion request. */
+  lastBody: () => string | null;
   close(): Promise<void>;
 }
 
@@ -20,11 +22,15 @@ export const SSE_TOKEN_GAP_MS = 60;
 export async function startSseUpstream(): Promise<TestSseUpstream> {
   let headers: IncomingHttpHeaders | null = null;
   let target: string | null = null;
+  let body: string | null = null;
   const server: Server = createServer((req, res) => {
     headers = req.headers;
     target = req.url ?? null;
     if (req.url === '/v1/chat/completions' && req.method === 'POST') {
-      req.resume();
+      let received = '';
+      req.setEncoding('utf8');
+      req.on('data', (c: string) => (received += c));
+      req.on('end', () => (body = received));
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
       let i = 0;
       const tick = () => {
@@ -62,6 +68,7 @@ export async function startSseUpstream(): Promise<TestSseUpstream> {
     url: `http://127.0.0.1:${port}`,
     lastHeaders: () => headers,
     lastTarget: () => target,
+    lastBody: () => body,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
