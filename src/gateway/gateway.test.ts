@@ -230,6 +230,30 @@ describe('warden gateway in front of ClickHouse, Prometheus and an SSE model ser
     assert.match(arrivals[0]!.text, /"Hel"/, 'the first token came alone');
   });
 
+  it('ends the upstream exchange when the client goes away mid-stream, and logs it as aborted', async () => {
+    const u = new URL(gateway.url);
+    await new Promise<void>((resolve, reject) => {
+      const req = request({ host: u.hostname, port: u.port, method: 'POST', path: '/llm/v1/chat/completions', headers: { 'x-api-key': reader.key } }, (res) => {
+        res.once('data', () => {
+          req.destroy();
+          resolve();
+        });
+      });
+      req.on('error', () => undefined);
+      req.on('close', () => resolve());
+      req.end('{}');
+      setTimeout(() => reject(new Error('no first chunk')), 5000).unref();
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    const line = logText
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { path: string; status: number; reason?: string })
+      .findLast((l) => l.path === '/llm/v1/chat/completions');
+    assert.equal(line?.status, 200);
+    assert.equal(line?.reason, 'upstream_aborted');
+  });
+
   it('passes a WebSocket upgrade through after the same checks', async () => {
     const u = new URL(gateway.url);
     const handshake = (extra: string) =>
@@ -256,7 +280,7 @@ describe('warden gateway in front of ClickHouse, Prometheus and an SSE model ser
     assert.match(through, /ping-through-gateway/);
   });
 
-  it('forwards request bodies, drops a client copy of an injected header, and answers 504 and 502 for a silent or absent upstream', async () => {
+  it('forwards request bodies, drops a client copy of an injected header, answers 504 and 502 for a silent or absent upstream, and logs a client that leaves as 499', async () => {
     // A listener that accepts and never answers, and a port with nothing behind it.
     const silent = createNetServer(() => undefined);
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', () => resolve()));
@@ -285,7 +309,10 @@ routes:
     upstream: { url: "http://127.0.0.1:${closedPort}", profile: openai-compatible }
     allow: [{ endpoints: [models], scopes: ["llm:inference"] }]
 `;
-    const edge = await Gateway.start({ config: parseGatewayConfig(yaml, 'inline', dir), accessLog: null });
+    const edgeLog = new PassThrough();
+    let edgeLogText = '';
+    edgeLog.on('data', (c: Buffer) => (edgeLogText += c.toString()));
+    const edge = await Gateway.start({ config: parseGatewayConfig(yaml, 'inline', dir), accessLog: edgeLog });
     try {
       const h = { 'x-api-key': reader.key };
       const body = JSON.stringify({ messages: [{ role: 'user', content: 'x'.repeat(200_000) }] });
@@ -299,6 +326,20 @@ routes:
       const gone = await send(edge.url, '/absent/v1/models', { headers: h });
       assert.equal(gone.status, 502);
       assert.equal(JSON.parse(gone.body).error, 'upstream_unreachable');
+      // A client that leaves while the upstream is still silent: its own doing, not the upstream's failure.
+      const u = new URL(edge.url);
+      const leaving = request({ host: u.hostname, port: u.port, path: '/silent/v1/models?leaving=1', headers: h });
+      leaving.on('error', () => undefined);
+      leaving.end();
+      await new Promise((r) => setTimeout(r, 100));
+      leaving.destroy();
+      await new Promise((r) => setTimeout(r, 100));
+      const left = edgeLogText
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { path: string; status: number; reason?: string })
+        .find((l) => l.path.includes('leaving=1'));
+      assert.deepEqual([left?.status, left?.reason], [499, 'upstream_aborted']);
     } finally {
       await edge.close();
       silent.close();

@@ -142,8 +142,10 @@ export function forward(pools: UpstreamPools, req: IncomingMessage, res: ServerR
     // A client that goes away takes its upstream exchange with it.
     const onClientClose = () => {
       if (res.writableFinished) return;
+      // Settled first: aborting calls onError at once, and this is not the upstream's failure.
+      // 499 (nginx's "client closed request") when nothing was answered yet.
+      done({ status: res.headersSent ? res.statusCode : 499, bytes, error: 'upstream_aborted' });
       abort?.(CLIENT_GONE);
-      done({ status: res.statusCode, bytes, error: 'upstream_aborted' });
     };
     res.on('close', onClientClose);
     const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
