@@ -249,7 +249,8 @@ describe('warden gateway in front of ClickHouse, Prometheus and an SSE model ser
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as { path: string; status: number; reason?: string })
-      .findLast((l) => l.path === '/llm/v1/chat/completions');
+      .filter((l) => l.path === '/llm/v1/chat/completions')
+      .pop();
     assert.equal(line?.status, 200);
     assert.equal(line?.reason, 'upstream_aborted');
   });
