@@ -89,4 +89,37 @@ alerts:
     assert.throws(() => parseListenAddress('host:99999', 'listen'), { code: 'USAGE', message: /^listen: expected HOST:PORT/ });
     assert.throws(() => parseListenAddress('a:b:1'), /--listen/);
   });
+
+  it('reads the distributed section with defaults, and refuses it without a shared store', () => {
+    const pg = 'store: postgres://warden@127.0.0.1/warden\n';
+    const config = parseConfig(`${pg}${base}distributed:\n  nats: nats://127.0.0.1:4222\n  tokenEnv: NATS_TOKEN\n  shardSize: 64\n  ackWait: 30s\n`, 'w.yaml', { NATS_TOKEN: 'nats-token-value' });
+    assert.deepEqual(config.distributed, {
+      url: 'nats://127.0.0.1:4222',
+      token: 'nats-token-value',
+      stream: 'WARDEN_SCAN_SHARDS',
+      subject: 'warden.scan.shards',
+      consumer: 'warden-workers',
+      shardSize: 64,
+      ackWaitMs: 30_000,
+      maxDeliver: 5,
+      deadlineMs: 3_600_000,
+    });
+    assert.equal(parseConfig(base, 'w.yaml', {}).distributed, undefined);
+    assert.equal(errorOf(`${base}distributed:\n  nats: nats://127.0.0.1:4222\n`), '/etc/warden/warden.yaml:6: distributed: needs a shared store; set store to a postgres:// URL');
+    assert.match(errorOf(`${pg}${base}distributed:\n  nats: nats://127.0.0.1:4222\n  subject: "warden.>"\n`), /:9: distributed\.subject: expected dot-separated tokens/);
+    assert.match(errorOf(`${pg}${base}distributed:\n  nats: nats://127.0.0.1:4222\n  ackWait: 10m\n  deadline: 5m\n`), /:10: distributed\.deadline: must be longer than ackWait/);
+    assert.match(errorOf(`${pg}${base}distributed:\n  nats: nats://127.0.0.1:4222\n  shardSize: 0\n`), /:9: distributed\.shardSize: must be >= 1/);
+  });
+
+  it('takes an incident policy that revokes only when it says so', () => {
+    const quiet = parseConfig(base, 'w.yaml', {});
+    assert.equal(quiet.incidents.open, false);
+    assert.equal(quiet.incidents.revokeWardenKeys, false);
+    const policy = parseConfig(`${base}incidents: {open: true, regimes: [gdpr, nis2]}\n`, 'w.yaml', {}).incidents;
+    assert.equal(policy.open, true);
+    assert.equal(policy.revokeWardenKeys, false, 'revocation needs its own explicit setting');
+    assert.ok(policy.regimes.rules.some((r) => r.id.startsWith('nis2')), JSON.stringify(policy.regimes));
+    assert.equal(parseConfig(`${base}incidents: {open: true, revokeWardenKeys: true}\n`, 'w.yaml', {}).incidents.revokeWardenKeys, true);
+    assert.match(errorOf(`${base}incidents: {open: yes please}\n`), /:6: incidents\.open: must be boolean/);
+  });
 });

@@ -6,6 +6,8 @@ export {
   CONFIG_SCHEMA,
   DEFAULT_LISTEN,
   type AlertSinkConfig,
+  type DistributedConfig,
+  type IncidentPolicy,
   type Inventory,
   type Schedule,
   type ServeConfig,

@@ -10,6 +10,7 @@ import { CronExpressionParser } from 'cron-parser';
 import { isMap, LineCounter, parseDocument, type Document } from 'yaml';
 import { WardenError } from '../errors.js';
 import { createTargetSet, parsePorts } from '../scan/index.js';
+import { buildRegimes, DEFAULT_MAX_ROWS_PER_TABLE, type IncidentRegimes } from '../incident/index.js';
 import { isPostgresUrl } from '../store/index.js';
 import { parseDuration } from './duration.js';
 import { parseListenAddress, type ListenAddress } from './listen.js';
@@ -56,6 +57,32 @@ export interface AlertSinkConfig {
   timeoutMs: number;
 }
 
+/** Distributed mode: shards on a NATS JetStream work queue, results in the shared PostgreSQL store. */
+export interface DistributedConfig {
+  url: string;
+  /** Read from the variable `tokenEnv` names; never written in the file. */
+  token?: string;
+  stream: string;
+  /** Shards are published on `<subject>.<runId>.<shardIndex>`. */
+  subject: string;
+  consumer: string;
+  /** Targets per shard. */
+  shardSize: number;
+  ackWaitMs: number;
+  maxDeliver: number;
+  /** A run whose shards are not all in by then is recorded partial or failed. */
+  deadlineMs: number;
+}
+
+/** What the daemon does on a critical exposure (`isCriticalExposure` in warden/incident). */
+export interface IncidentPolicy {
+  open: boolean;
+  /** Only ever true when the file says so. */
+  revokeWardenKeys: boolean;
+  regimes: IncidentRegimes;
+  maxRowsPerTable: number;
+}
+
 export interface ServeConfig {
   /** The file this came from (for messages). */
   source: string;
@@ -66,6 +93,8 @@ export interface ServeConfig {
   alerts: AlertSinkConfig[];
   flapWindowMs: number;
   recheck: boolean;
+  distributed?: DistributedConfig;
+  incidents: IncidentPolicy;
 }
 
 interface RawInventory {
@@ -95,6 +124,25 @@ interface RawSink {
   timeout?: string;
 }
 
+interface RawDistributed {
+  nats: string;
+  tokenEnv?: string;
+  stream?: string;
+  subject?: string;
+  consumer?: string;
+  shardSize?: number;
+  ackWait?: string;
+  maxDeliver?: number;
+  deadline?: string;
+}
+
+interface RawIncidents {
+  open?: boolean;
+  revokeWardenKeys?: boolean;
+  regimes?: string[];
+  maxRowsPerTable?: number;
+}
+
 interface RawConfig {
   version: 1;
   listen?: string;
@@ -105,6 +153,8 @@ interface RawConfig {
   recheck?: boolean;
   inventories: RawInventory[];
   alerts?: RawSink[];
+  distributed?: RawDistributed;
+  incidents?: RawIncidents;
 }
 
 const ajv = new Ajv({ allErrors: true, strict: false });
@@ -142,7 +192,9 @@ function explain(error: ErrorObject): string {
   if (error.keyword === 'required') return `${at}: missing ${JSON.stringify(p.missingProperty)}`;
   if (error.keyword === 'oneOf' && /inventories\/\d+$/.test(error.instancePath)) return `${at}: give exactly one of "every" (such as 15m) or "cron" (such as "*/15 * * * *")`;
   if (error.keyword === 'oneOf' && /alerts\/\d+$/.test(error.instancePath)) return `${at}: give exactly one of "url" or "urlEnv"`;
-  if (error.keyword === 'pattern' && /(every|jitter|timeout|flapWindow)$/.test(error.instancePath)) return `${at}: expected a duration such as 30s, 15m or 6h`;
+  if (error.keyword === 'pattern' && /(every|jitter|timeout|flapWindow|ackWait|deadline)$/.test(error.instancePath)) return `${at}: expected a duration such as 30s, 15m or 6h`;
+  if (error.keyword === 'pattern' && /distributed\/subject$/.test(error.instancePath)) return `${at}: expected dot-separated tokens of letters, digits, _ and - (no wildcards), such as warden.scan.shards`;
+  if (error.keyword === 'pattern' && /distributed\/(stream|consumer)$/.test(error.instancePath)) return `${at}: expected 1 to 64 letters, digits, _ or -`;
   if (error.keyword === 'enum') return `${at}: expected one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
   return `${at}: ${error.message ?? 'invalid'}`;
 }
@@ -260,6 +312,30 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
   }
   const dir = dirname(resolve(source));
   const store = raw.store ? (isPostgresUrl(raw.store) || raw.store === ':memory:' || isAbsolute(raw.store) ? raw.store : join(dir, raw.store)) : join(dir, 'warden.db');
+  let distributed: DistributedConfig | undefined;
+  if (raw.distributed) {
+    const d = raw.distributed;
+    // Workers on other machines write results into the store, so it must be a shared one.
+    if (!isPostgresUrl(store)) fail([], 'distributed: needs a shared store; set store to a postgres:// URL', 'distributed');
+    const token = d.tokenEnv ? env[d.tokenEnv] : undefined;
+    if (d.tokenEnv && !token) fail(['distributed', 'tokenEnv'], `distributed.tokenEnv: the variable ${d.tokenEnv} is not set`);
+    const ackWaitMs = durationMs(d.ackWait ?? '60s');
+    const deadlineMs = durationMs(d.deadline ?? '1h');
+    if (ackWaitMs < 1000) fail(['distributed', 'ackWait'], 'distributed.ackWait: at least 1s');
+    if (deadlineMs <= ackWaitMs) fail(['distributed', 'deadline'], 'distributed.deadline: must be longer than ackWait, or a dead worker\'s shard could never be redelivered in time');
+    distributed = {
+      url: d.nats,
+      ...(token ? { token } : {}),
+      stream: d.stream ?? 'WARDEN_SCAN_SHARDS',
+      subject: d.subject ?? 'warden.scan.shards',
+      consumer: d.consumer ?? 'warden-workers',
+      shardSize: d.shardSize ?? 256,
+      ackWaitMs,
+      maxDeliver: d.maxDeliver ?? 5,
+      deadlineMs,
+    };
+  }
+  const rawIncidents = raw.incidents ?? {};
   return {
     source,
     listen,
@@ -268,6 +344,13 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
     alerts,
     flapWindowMs: durationMs(raw.flapWindow ?? '24h'),
     recheck: raw.recheck ?? true,
+    ...(distributed ? { distributed } : {}),
+    incidents: {
+      open: rawIncidents.open ?? false,
+      revokeWardenKeys: rawIncidents.revokeWardenKeys ?? false,
+      regimes: buildRegimes(rawIncidents.regimes ?? ['gdpr']),
+      maxRowsPerTable: rawIncidents.maxRowsPerTable ?? DEFAULT_MAX_ROWS_PER_TABLE,
+    },
   };
 }
 

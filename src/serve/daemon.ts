@@ -5,11 +5,14 @@
 import { hostname } from 'node:os';
 import type { ServeConfig, Inventory } from '../config/index.js';
 import { KeyStore, scopesAllow, type KeySecrets } from '../keys/index.js';
+import { loadFingerprintKey } from '../detect/index.js';
+import { IncidentStore, isCriticalExposure, respondToExposure } from '../incident/index.js';
 import { scan, type Finding, type ScanOptions } from '../scan/index.js';
 import { createScrubber } from '../scrub/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { AlertDispatcher } from './alerts.js';
-import { ServeHistory, type RunOutcome, type RunRecord } from './history.js';
+import { createDistributedRunner, type DistributedRunner } from './distributed.js';
+import { ServeHistory, type Alert, type RunOutcome, type RunRecord } from './history.js';
 import { startHttpServer, type HttpServer } from './http.js';
 import { nextRunAt, runAt, type Timer } from './scheduler.js';
 
@@ -18,8 +21,16 @@ const HEARTBEAT_MS = 10_000;
 /** A running run whose heartbeat is older than this belongs to a process that is gone. */
 const STALE_MS = 6 * HEARTBEAT_MS;
 
+/** What one pass of a run (the scan, or the re-check) saw. */
+export interface ScanPass {
+  findings: Finding[];
+  stats: { endpoints: number; open: number };
+  /** Distributed mode: shards whose results did not come in before the deadline. */
+  missingShards?: { missing: number; total: number };
+}
+
 /** How a run's endpoints get scanned: in this process, or sharded to workers (distributed mode). */
-export type ScanRunner = (inventory: Inventory, run: RunRecord, options: ScanOptions) => Promise<{ findings: Finding[]; stats: { endpoints: number; open: number } }>;
+export type ScanRunner = (inventory: Inventory, run: RunRecord, options: ScanOptions) => Promise<ScanPass>;
 
 export interface ServeOptions {
   config: ServeConfig;
@@ -35,8 +46,10 @@ export interface ServeOptions {
   announceKey?: (key: string) => void;
   log?: (line: string) => void;
   alertBackoffMs?: number;
-  /** Default: scan in this process. */
+  /** Default: scan in this process, or through workers when the configuration has a `distributed` section. */
   scanRunner?: ScanRunner;
+  /** Key for credential fingerprints in incidents (default `loadFingerprintKey()`, read only when the incident policy is on). */
+  fingerprintKey?: Buffer | string;
 }
 
 export interface ServeDaemon {
@@ -51,7 +64,7 @@ export interface ServeDaemon {
   close(): Promise<void>;
 }
 
-const localScan: ScanRunner = async (_inventory, _run, options) => {
+const localScan: ScanRunner = async (_inventory, _run, options): Promise<ScanPass> => {
   const report = await scan(options);
   return { findings: report.findings, stats: { endpoints: report.stats.endpoints, open: report.stats.open } };
 };
@@ -87,7 +100,6 @@ export async function startServe(options: ServeOptions): Promise<ServeDaemon> {
   const store = options.store ?? openStore(config.store);
   const ownsStore = !options.store;
   const owner = `${hostname()}:${process.pid}`;
-  const scanRunner = options.scanRunner ?? localScan;
   const scrubber = createScrubber({ format: 'text' });
   const redact = (text: string) => scrubber.scrubLines(text);
   const inventories = new Map(config.inventories.map((i) => [i.name, i]));
@@ -100,6 +112,25 @@ export async function startServe(options: ServeOptions): Promise<ServeDaemon> {
   const history = await ServeHistory.open(store);
   const keys = await KeyStore.open({ store, ...(options.secrets ? { secrets: options.secrets } : {}) });
   const alerts = new AlertDispatcher(config.alerts, { ...(options.alertBackoffMs !== undefined ? { backoffMs: options.alertBackoffMs } : {}), log });
+  let distributed: DistributedRunner | undefined;
+  let incidents: IncidentStore | undefined;
+  let fingerprintKey: Buffer | string | undefined;
+  const release = async () => {
+    await distributed?.close();
+    await keys.close();
+    if (ownsStore) await store.close();
+  };
+  try {
+    if (!options.scanRunner && config.distributed) distributed = await createDistributedRunner({ config: config.distributed, history, log });
+    if (config.incidents.open) {
+      incidents = await IncidentStore.open(store);
+      fingerprintKey = options.fingerprintKey ?? loadFingerprintKey();
+    }
+  } catch (err) {
+    await release();
+    throw err;
+  }
+  const scanRunner = options.scanRunner ?? distributed?.runner ?? localScan;
 
   const interrupted = await history.markInterrupted((o) => {
     const [host, pid] = o.split(':');
@@ -119,6 +150,13 @@ export async function startServe(options: ServeOptions): Promise<ServeDaemon> {
     try {
       const scanOptions = { ...scanOptionsFor(inventory), signal: shutdown.signal };
       const result = await scanRunner(inventory, run, scanOptions);
+      if (shutdown.signal.aborted) {
+        await history.failRun(run.id, 'the daemon stopped during the run', 'interrupted');
+        return undefined;
+      }
+      const missing = result.missingShards;
+      if (missing && missing.missing === missing.total) throw new Error(`none of the ${missing.total} shards came back from the workers before the deadline`);
+      const partial = missing ? `${missing.missing} of ${missing.total} shards did not come back before the deadline; nothing was resolved by this run` : undefined;
       let findings = result.findings;
       let unconfirmed = 0;
       if (config.recheck) {
@@ -127,6 +165,8 @@ export async function startServe(options: ServeOptions): Promise<ServeDaemon> {
         const candidates = findings.filter((f) => !open.has(f.id));
         if (candidates.length) {
           const again = await scanRunner(inventory, run, { ...scanOptions, targets: [...new Set(candidates.map(endpoint))], exclude: [] });
+          // A re-check shard that never came back leaves its findings unconfirmed: they wait for the next run.
+          if (again.missingShards) log(`run ${run.id} (${inventory.name}): ${again.missingShards.missing} of ${again.missingShards.total} re-check shards did not come back before the deadline`);
           const confirmed = new Set(again.findings.map((f) => f.id));
           unconfirmed = candidates.filter((f) => !confirmed.has(f.id)).length;
           findings = findings.filter((f) => open.has(f.id) || confirmed.has(f.id));
@@ -136,10 +176,11 @@ export async function startServe(options: ServeOptions): Promise<ServeDaemon> {
         await history.failRun(run.id, 'the daemon stopped during the run', 'interrupted');
         return undefined;
       }
-      const outcome = await history.completeRun(run.id, inventory.name, { findings, stats: result.stats, unconfirmed, flapWindowMs: config.flapWindowMs, redact });
+      const outcome = await history.completeRun(run.id, inventory.name, { findings, stats: result.stats, unconfirmed, flapWindowMs: config.flapWindowMs, redact, ...(partial ? { partial } : {}) });
       if (outcome.alerts.length) alerts.dispatch({ inventory: inventory.name, runId: run.id, test: false, alerts: outcome.alerts });
       const r = outcome.run;
-      log(`run ${r.id} (${inventory.name}): ${r.findings} findings, ${r.newCount} new, ${r.changedCount} changed, ${r.resolvedCount} resolved${unconfirmed ? `, ${unconfirmed} not confirmed on re-check` : ''}`);
+      log(`run ${r.id} (${inventory.name}): ${r.findings} findings, ${r.newCount} new, ${r.changedCount} changed, ${r.resolvedCount} resolved${unconfirmed ? `, ${unconfirmed} not confirmed on re-check` : ''}${partial ? ` (partial: ${partial})` : ''}`);
+      if (incidents) await respondToCriticalExposures(run, findings, outcome.alerts, incidents);
       return outcome;
     } catch (err) {
       const message = (err as Error)?.message ?? String(err);
@@ -148,6 +189,43 @@ export async function startServe(options: ServeOptions): Promise<ServeDaemon> {
       return undefined;
     } finally {
       clearInterval(beat);
+    }
+  }
+
+  /**
+   * The incident policy: each critical exposure this run alerted on (new, reopened, escalated, flapping)
+   * becomes an incident, triaged read-only, with Warden keys revoked only under `revokeWardenKeys`.
+   */
+  async function respondToCriticalExposures(run: RunRecord, findings: Finding[], alerted: Alert[], store: IncidentStore): Promise<void> {
+    const alertedIds = new Set(alerted.map((a) => a.finding.id));
+    const critical = findings.filter((f) => alertedIds.has(f.id) && isCriticalExposure(f));
+    // One ClickHouse answers on both protocols; when its HTTP port was found, triage it once, over HTTP.
+    const httpClickHouse = new Set(critical.filter((f) => f.probe === 'clickhouse-http').map((f) => f.host));
+    for (const finding of critical) {
+      if (finding.service === 'clickhouse' && finding.probe !== 'clickhouse-http' && httpClickHouse.has(finding.host)) continue;
+      try {
+        const response = await respondToExposure(finding, {
+          incidents: store,
+          keys,
+          fingerprintKey: fingerprintKey!,
+          revokeWardenKeys: config.incidents.revokeWardenKeys,
+          regimes: config.incidents.regimes,
+          maxRowsPerTable: config.incidents.maxRowsPerTable,
+          actor: 'warden-serve',
+        });
+        if (!response.acted) {
+          log(`run ${run.id}: no incident for ${finding.id}: ${response.reason}`);
+          continue;
+        }
+        const warden = response.triage!.credentials.warden;
+        const revoked = warden.filter((w) => w.action === 'revoked').length;
+        const wouldRevoke = warden.filter((w) => w.action === 'would-revoke').length;
+        log(
+          `run ${run.id}: incident ${response.incident!.id} ${response.reopened ? 'triaged again' : 'opened'} for ${finding.id}: ${response.triage!.credentials.occurrences} credential occurrences, ${revoked} Warden key${revoked === 1 ? '' : 's'} revoked${wouldRevoke ? `, ${wouldRevoke} to revoke (revokeWardenKeys is off)` : ''}`,
+        );
+      } catch (err) {
+        log(`run ${run.id}: incident response for ${finding.id} failed: ${(err as Error)?.message ?? String(err)}`);
+      }
     }
   }
 
@@ -187,8 +265,7 @@ export async function startServe(options: ServeOptions): Promise<ServeDaemon> {
   try {
     http = await startHttpServer({ listen: options.listen ?? config.listen, history, keys, inventories: config.inventories, trigger, redact, log });
   } catch (err) {
-    await keys.close();
-    if (ownsStore) await store.close();
+    await release();
     throw err;
   }
   if (options.schedule !== false) for (const inventory of config.inventories) await schedule(inventory);
@@ -210,8 +287,7 @@ export async function startServe(options: ServeOptions): Promise<ServeDaemon> {
       await http.close();
       while (inFlight.size) await Promise.all([...inFlight]);
       await alerts.idle();
-      await keys.close();
-      if (ownsStore) await store.close();
+      await release();
     },
   };
 }

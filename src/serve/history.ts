@@ -12,7 +12,8 @@ import { SERVE_MIGRATIONS } from './schema.js';
 export const SEVERITY_ORDER: readonly Severity[] = ['info', 'low', 'medium', 'high', 'critical'];
 export const severityRank = (s: string): number => SEVERITY_ORDER.indexOf(s as Severity);
 
-export type RunStatus = 'running' | 'succeeded' | 'failed' | 'interrupted';
+/** `partial`: a distributed run whose deadline passed with some shards in; nothing was resolved by it. */
+export type RunStatus = 'running' | 'succeeded' | 'partial' | 'failed' | 'interrupted';
 export type FindingState = 'open' | 'resolved';
 export type EventKind = 'opened' | 'reopened' | 'changed' | 'escalated' | 'resolved' | 'flapping' | 'stable' | 'acknowledged' | 'suppressed' | 'unacknowledged';
 export type AlertKind = 'new' | 'reopened' | 'escalated' | 'flapping';
@@ -34,6 +35,22 @@ export interface RunRecord {
   /** Open findings across all inventories by severity when the run finished. */
   openAfter: Record<string, number> | null;
   error: string | null;
+  /** Shards enqueued for the run in distributed mode; null for a run scanned in one process. */
+  shards: number | null;
+}
+
+/** What one worker found in one shard of a distributed run. */
+export interface ShardResult {
+  runId: string;
+  index: number;
+  worker: string;
+  /** 1 for the first delivery of the shard, more when it was redelivered. */
+  delivery: number;
+  endpoints: number;
+  openPorts: number;
+  /** Evidence already redacted by the worker. */
+  findings: Finding[];
+  completedAt: number;
 }
 
 export interface Acknowledgement {
@@ -103,6 +120,18 @@ interface RunRow {
   unconfirmed_count: number | null;
   open_after: string | null;
   error: string | null;
+  shards: number | null;
+}
+
+interface ShardRow {
+  run_id: string;
+  shard_index: number;
+  worker: string;
+  delivery: number;
+  endpoints: number;
+  open_ports: number;
+  findings: string;
+  completed_at: number;
 }
 
 interface FindingRow {
@@ -149,6 +178,7 @@ function toRun(r: RunRow): RunRecord {
     unconfirmedCount: r.unconfirmed_count,
     openAfter: r.open_after ? (JSON.parse(r.open_after) as Record<string, number>) : null,
     error: r.error,
+    shards: r.shards ?? null,
   };
 }
 
@@ -200,7 +230,7 @@ const UPSERT_FINDING = ` ON CONFLICT (inventory, id) DO UPDATE SET ${FINDING_COL
   .join(', ')}`;
 
 /** Evidence as stored and shown: every string passed through `redact`, so a secret a probe let slip never lands in the store. */
-function redactEvidence<T>(value: T, redact: (text: string) => string): T {
+export function redactEvidence<T>(value: T, redact: (text: string) => string): T {
   if (typeof value === 'string') return redact(value) as T;
   if (Array.isArray(value)) return value.map((v) => redactEvidence(v, redact)) as T;
   if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactEvidence(v, redact)])) as T;
@@ -214,6 +244,11 @@ export interface CompleteRunOptions {
   unconfirmed: number;
   flapWindowMs: number;
   redact: (text: string) => string;
+  /**
+   * Set when some shards of a distributed run never came in: the findings seen are recorded, but nothing
+   * is resolved (absence from an incomplete run proves nothing) and the run is recorded `partial`.
+   */
+  partial?: string;
   now?: number;
 }
 
@@ -321,7 +356,7 @@ export class ServeHistory {
       }
       const resolvedIds: string[] = [];
       for (const old of previous.values()) {
-        if (seen.has(old.id) || old.state !== 'open') continue;
+        if (options.partial !== undefined || seen.has(old.id) || old.state !== 'open') continue;
         counts.resolved++;
         resolvedIds.push(old.id);
         event(old.id, 'resolved', old.severity);
@@ -334,11 +369,55 @@ export class ServeHistory {
       await insertBatched(tx, 'serve_finding_events', EVENT_COLUMNS, events);
       const openAfter = await openCountsBySeverity(tx, now);
       await tx.run(
-        "UPDATE serve_runs SET status = 'succeeded', finished_at = ?, endpoints = ?, open_ports = ?, findings = ?, new_count = ?, changed_count = ?, resolved_count = ?, unconfirmed_count = ?, open_after = ? WHERE id = ?",
-        [now, options.stats.endpoints, options.stats.open, seen.size, counts.new, counts.changed, counts.resolved, options.unconfirmed, JSON.stringify(openAfter), runId],
+        'UPDATE serve_runs SET status = ?, finished_at = ?, endpoints = ?, open_ports = ?, findings = ?, new_count = ?, changed_count = ?, resolved_count = ?, unconfirmed_count = ?, open_after = ?, error = ? WHERE id = ?',
+        [options.partial === undefined ? 'succeeded' : 'partial', now, options.stats.endpoints, options.stats.open, seen.size, counts.new, counts.changed, counts.resolved, options.unconfirmed, JSON.stringify(openAfter), options.partial ?? null, runId],
       );
     });
     return { run: (await this.run(runId))!, alerts };
+  }
+
+  /** Counts `n` more shards enqueued for a run; answers the index of the first of them. */
+  async addShards(runId: string, n: number): Promise<number> {
+    return this.store.transaction(async (tx) => {
+      const [row] = await tx.query<{ shards: number | null }>('SELECT shards FROM serve_runs WHERE id = ?', [runId]);
+      const first = Number(row?.shards ?? 0);
+      await tx.run('UPDATE serve_runs SET shards = ? WHERE id = ?', [first + n, runId]);
+      return first;
+    });
+  }
+
+  /** Records a shard's results once; answers false when this shard was already recorded (a redelivery). */
+  async recordShard(result: ShardResult): Promise<boolean> {
+    const n = await this.store.run(
+      'INSERT INTO serve_shard_results (run_id, shard_index, worker, delivery, endpoints, open_ports, findings, completed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, shard_index) DO NOTHING',
+      [result.runId, result.index, result.worker, result.delivery, result.endpoints, result.openPorts, JSON.stringify(result.findings), result.completedAt],
+    );
+    return n === 1;
+  }
+
+  async hasShard(runId: string, index: number): Promise<boolean> {
+    return (await this.store.query('SELECT 1 AS x FROM serve_shard_results WHERE run_id = ? AND shard_index = ?', [runId, index])).length > 0;
+  }
+
+  /** How many of the shards with index in [from, to) are in. */
+  async countShards(runId: string, from: number, to: number): Promise<number> {
+    const [row] = await this.store.query<{ n: number }>('SELECT COUNT(*) AS n FROM serve_shard_results WHERE run_id = ? AND shard_index >= ? AND shard_index < ?', [runId, from, to]);
+    return Number(row?.n ?? 0);
+  }
+
+  /** The recorded shards with index in [from, to), in index order. */
+  async shardResults(runId: string, from = 0, to = 2 ** 31 - 1): Promise<ShardResult[]> {
+    const rows = await this.store.query<ShardRow>('SELECT * FROM serve_shard_results WHERE run_id = ? AND shard_index >= ? AND shard_index < ? ORDER BY shard_index', [runId, from, to]);
+    return rows.map((r) => ({
+      runId: r.run_id,
+      index: Number(r.shard_index),
+      worker: r.worker,
+      delivery: Number(r.delivery),
+      endpoints: Number(r.endpoints),
+      openPorts: Number(r.open_ports),
+      findings: JSON.parse(r.findings) as Finding[],
+      completedAt: Number(r.completed_at),
+    }));
   }
 
   async run(id: string): Promise<RunRecord | undefined> {

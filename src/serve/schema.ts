@@ -63,4 +63,15 @@ CREATE TABLE serve_sessions (
   created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL);`,
     },
   },
+  {
+    version: 2,
+    name: 'distributed-shards',
+    // One row per (run, shard): a redelivered shard's second write is a no-op, so it is never counted twice.
+    sql: `
+ALTER TABLE serve_runs ADD COLUMN shards INTEGER;
+CREATE TABLE serve_shard_results (
+  run_id TEXT NOT NULL, shard_index INTEGER NOT NULL, worker TEXT NOT NULL, delivery INTEGER NOT NULL,
+  endpoints INTEGER NOT NULL, open_ports INTEGER NOT NULL, findings TEXT NOT NULL, completed_at BIGINT NOT NULL,
+  PRIMARY KEY (run_id, shard_index));`,
+  },
 ];

@@ -2,7 +2,8 @@ import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { loadConfig, parseListenAddress, STARTER_CONFIG } from '../../config/index.js';
 import { UsageError, WardenError } from '../../errors.js';
-import { AlertDispatcher, startServe } from '../../serve/index.js';
+import { AlertDispatcher, runWorker, ServeHistory, startServe } from '../../serve/index.js';
+import { openStore } from '../../store/index.js';
 
 const CONFIG_HELP = 'configuration file (schema/warden-config.schema.json)';
 
@@ -51,6 +52,38 @@ Examples:
       await untilSignal();
       process.stderr.write('warden serve: stopping (runs in progress are recorded as interrupted)\n');
       await daemon.close();
+    });
+
+  program
+    .command('worker')
+    .description('Scan shards of distributed warden serve runs, pulled from NATS JetStream, and write the results to the shared store.')
+    .option('-c, --config <file>', `${CONFIG_HELP}; needs a distributed section and a postgres:// store`, 'warden.yaml')
+    .addHelpText(
+      'after',
+      `
+A worker takes one shard at a time and acknowledges it only after its results are committed. If the
+worker dies, the shard is redelivered to another after distributed.ackWait. SIGINT/SIGTERM hand the
+shard in progress back at once.
+
+Example:
+  warden worker --config /etc/warden/warden.yaml`,
+    )
+    .action(async (opts: { config: string }) => {
+      const config = loadConfig(opts.config);
+      if (!config.distributed) throw new UsageError(`${opts.config} has no distributed section; warden worker needs one`);
+      const log = (line: string) => process.stderr.write(`warden worker: ${line}\n`);
+      const stop = new AbortController();
+      const onSignal = () => stop.abort();
+      for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, onSignal);
+      const store = openStore(config.store);
+      try {
+        const history = await ServeHistory.open(store);
+        const stats = await runWorker({ config: config.distributed, history, signal: stop.signal, log });
+        log(`stopped: ${stats.recorded} shards recorded, ${stats.duplicates} duplicates, ${stats.dropped} dropped, ${stats.failed} failed`);
+      } finally {
+        for (const signal of ['SIGINT', 'SIGTERM'] as const) process.off(signal, onSignal);
+        await store.close();
+      }
     });
 
   const alert = program.command('alert').description('Alert sinks of warden serve.');

@@ -1,0 +1,306 @@
+// Distributed mode on real parts: the machine's NATS JetStream (127.0.0.1:4222, a stream and consumer
+// named uniquely per run and deleted after), a scratch PostgreSQL database, real redis-server processes,
+// silent TCP listeners that make a shard take seconds, and real `warden worker` child processes, one of
+// them killed with SIGKILL in the middle of a shard.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { connect } from 'nats';
+import { parseConfig, type ServeConfig } from '../config/index.js';
+import { parseKeySecrets } from '../keys/index.js';
+import { createScratchDatabase, openStore, type ScratchDatabase, type Store } from '../store/index.js';
+import { ensureWorkQueue, runWorker, ServeHistory, shardTargets, startServe, type ServeDaemon, type ShardMessage } from './index.js';
+
+const NATS_URL = process.env.WARDEN_TEST_NATS || 'nats://127.0.0.1:4222';
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const secrets = parseKeySecrets(`1:${randomBytes(32).toString('base64')}`, 'test', (s) => Buffer.from(s, 'base64'));
+
+/** A loopback port that was free a moment ago. */
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((r) => probe.close(r));
+  return port;
+}
+
+async function startRedis(port: number): Promise<ChildProcess> {
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  for (let i = 0; i < 100; i++) {
+    const up = await fetch(`http://127.0.0.1:${port}`).then(
+      () => true,
+      (err: { cause?: { code?: string } }) => err.cause?.code !== 'ECONNREFUSED',
+    );
+    if (up) return child;
+    await sleep(50);
+  }
+  throw new Error(`redis-server on ${port} did not start`);
+}
+
+/** A port that accepts and never answers: every probe waits out its timeout, so its shard takes seconds. */
+async function startSilent(): Promise<{ server: Server; port: number }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  server.on('close', () => sockets.forEach((s) => s.destroy()));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { server, port: (server.address() as AddressInfo).port };
+}
+
+interface WorkerProcess {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+/** The real CLI, `warden worker --config FILE`, from source. */
+function startWorkerProcess(configPath: string): WorkerProcess {
+  const script = "const { main } = await import('./src/cli/main.ts'); process.exitCode = await main(process.argv.slice(1));";
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, 'worker', '--config', configPath], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  return { child, output: () => stderr, exited: new Promise((r) => child.once('exit', (code) => r(code))) };
+}
+
+async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+/** Unique stream, subject and consumer names for one test, deleted afterwards. */
+function queueNames() {
+  const tag = randomBytes(4).toString('hex');
+  return { stream: `WARDEN_TEST_${tag}`, subject: `warden-test-${tag}.shards`, consumer: `workers-${tag}` };
+}
+
+async function deleteStream(stream: string): Promise<void> {
+  const nc = await connect({ servers: NATS_URL });
+  try {
+    const jsm = await nc.jetstreamManager();
+    await jsm.streams.delete(stream).catch(() => false);
+  } finally {
+    await nc.close();
+  }
+}
+
+describe('shard planning', () => {
+  it('cuts expanded targets into shards, keeping ports and brackets and applying exclusions', () => {
+    const shards = [...shardTargets(['10.0.0.0/30', '[::1]:6379', 'db.internal'], ['10.0.0.2'], 2)];
+    assert.deepEqual(shards, [['10.0.0.0', '10.0.0.1'], ['10.0.0.3', '[::1]:6379'], ['db.internal']]);
+  });
+});
+
+describe('distributed mode: two warden worker processes, one killed mid-shard', { timeout: 180_000 }, () => {
+  const names = queueNames();
+  const dir = mkdtempSync(join(tmpdir(), 'warden-distributed-'));
+  const configPath = join(dir, 'warden.yaml');
+  const redisPorts: number[] = [];
+  let db: ScratchDatabase;
+  let store: Store;
+  let daemon: ServeDaemon;
+  const redis: ChildProcess[] = [];
+  const silent: Array<{ server: Server; port: number }> = [];
+  const workers: WorkerProcess[] = [];
+  const logs: string[] = [];
+  let configText = '';
+
+  before(async () => {
+    db = await createScratchDatabase();
+    for (let i = 0; i < 3; i++) {
+      redisPorts.push(await freePort());
+      redis.push(await startRedis(redisPorts[i]!));
+    }
+    for (let i = 0; i < 3; i++) silent.push(await startSilent());
+    // Silent and Redis targets alternate, so shards 0, 2 and 4 are the slow ones.
+    const targets = redisPorts.flatMap((port, i) => [`127.0.0.1:${silent[i]!.port}`, `127.0.0.1:${port}`]);
+    configText = `version: 1
+store: ${db.url}
+inventories:
+  - {name: fleet, targets: ${JSON.stringify(targets)}, every: 1h, timeout: 1s}
+distributed:
+  nats: ${NATS_URL}
+  stream: ${names.stream}
+  subject: ${names.subject}
+  consumer: ${names.consumer}
+  shardSize: 1
+  ackWait: 2s
+  deadline: 90s
+`;
+    writeFileSync(configPath, configText);
+    store = openStore(db.url);
+    daemon = await startServe({ config: parseConfig(configText, configPath, {}), store, secrets, schedule: false, announceKey: () => undefined, log: (l) => logs.push(l), listen: { host: '127.0.0.1', port: 0 } });
+  });
+  after(async () => {
+    for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGTERM');
+    await Promise.all(workers.map((w) => w.exited));
+    await daemon?.close();
+    for (const r of redis) r.kill('SIGKILL');
+    for (const s of silent) s.server.close();
+    await store?.close();
+    await db?.drop();
+    await deleteStream(names.stream);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('records every shard exactly once, redelivers the killed worker\'s shard, and completes the run', async () => {
+    workers.push(startWorkerProcess(configPath), startWorkerProcess(configPath));
+    await waitFor('both workers to start pulling', () => workers.every((w) => /pulling shards/.test(w.output())));
+    const run = await daemon.trigger('fleet');
+    assert.ok(run);
+    // Kill whichever worker starts a slow (silent-port) shard first, while it is scanning it.
+    let victim: WorkerProcess | undefined;
+    let killedShard = -1;
+    await waitFor('a worker to start a slow shard', () => {
+      for (const w of workers) {
+        const m = /shard ([024]) of run \S+ \(fleet\): scanning/.exec(w.output());
+        if (m) {
+          victim = w;
+          killedShard = Number(m[1]);
+          return true;
+        }
+      }
+      return false;
+    });
+    victim!.child.kill('SIGKILL');
+    assert.equal(await victim!.exited, null, 'killed by a signal');
+    const survivor = workers.find((w) => w !== victim)!;
+
+    await daemon.settled();
+    const done = (await daemon.history.run(run.id))!;
+    assert.equal(done.status, 'succeeded', `${done.error ?? ''}\n${logs.join('\n')}\n${survivor.output()}`);
+    // Six shards for the scan, then three for re-checking the three new Redis findings.
+    assert.equal(done.shards, 9);
+    const results = await daemon.history.shardResults(run.id);
+    assert.deepEqual(results.map((r) => r.index), [0, 1, 2, 3, 4, 5, 6, 7, 8], 'each shard recorded once');
+    assert.equal(done.endpoints, 6, 'endpoints summed over shards, none counted twice');
+    assert.equal(done.openPorts, 6);
+    assert.equal(done.findings, 3);
+    assert.equal(done.newCount, 3);
+    const redelivered = results.find((r) => r.index === killedShard)!;
+    assert.ok(redelivered.delivery >= 2, `shard ${killedShard} was redelivered (delivery ${redelivered.delivery})`);
+    assert.match(survivor.output(), new RegExp(`shard ${killedShard} of run ${run.id} \\(fleet\\): scanning 1 target \\(delivery [2-9]\\)`));
+    const findings = await daemon.history.listFindings({ inventory: 'fleet' });
+    assert.deepEqual(findings.map((f) => f.port).sort(), [...redisPorts].sort());
+
+    // The survivor stops cleanly on SIGTERM.
+    survivor.child.kill('SIGTERM');
+    assert.equal(await survivor.exited, 0, survivor.output());
+    assert.match(survivor.output(), /stopped: \d+ shards recorded/);
+  });
+});
+
+describe('distributed mode: duplicates and the deadline', { timeout: 120_000 }, () => {
+  const names = queueNames();
+  let db: ScratchDatabase;
+  let store: Store;
+  let redisPort = 0;
+  let redisServer: ChildProcess;
+  const config = (deadline: string, targets: string[]): ServeConfig =>
+    parseConfig(
+      `version: 1
+store: ${db.url}
+recheck: false
+inventories:
+  - {name: lab, targets: ${JSON.stringify(targets)}, every: 1h, timeout: 1s}
+distributed: {nats: "${NATS_URL}", stream: ${names.stream}, subject: ${names.subject}, consumer: ${names.consumer}, shardSize: 1, ackWait: 1s, deadline: ${deadline}}
+`,
+      '/tmp/warden.yaml',
+      {},
+    );
+
+  before(async () => {
+    db = await createScratchDatabase();
+    store = openStore(db.url);
+    redisPort = await freePort();
+    redisServer = await startRedis(redisPort);
+  });
+  after(async () => {
+    redisServer?.kill('SIGKILL');
+    await store?.close();
+    await db?.drop();
+    await deleteStream(names.stream);
+  });
+
+  it('acknowledges a second delivery of a recorded shard without counting it again', async () => {
+    const distributed = config('30s', ['127.0.0.1']).distributed!;
+    const history = await ServeHistory.open(store);
+    const run = (await history.claimRun('lab', 'manual', 'test'))!;
+    const nc = await connect({ servers: NATS_URL });
+    try {
+      await ensureWorkQueue(nc, distributed);
+      const shard: ShardMessage = { runId: run.id, index: 0, inventory: 'lab', targets: [`127.0.0.1:${redisPort}`], scan: { timeoutMs: 1000 } };
+      // The same shard twice, as after a worker that committed and died before its ack.
+      const js = nc.jetstream();
+      for (const id of ['first', 'second']) await js.publish(`${distributed.subject}.${run.id}.0`, JSON.stringify(shard), { msgID: `${run.id}.0.${id}` });
+    } finally {
+      await nc.close();
+    }
+    const logs: string[] = [];
+    const stats = await runWorker({ config: distributed, history, signal: new AbortController().signal, maxShards: 2, log: (l) => logs.push(l) });
+    assert.deepEqual(stats, { recorded: 1, duplicates: 1, dropped: 0, failed: 0 }, logs.join('\n'));
+    assert.equal(await history.countShards(run.id, 0, 10), 1);
+    assert.equal((await history.shardResults(run.id))[0]!.findings.length, 1);
+    await history.failRun(run.id, 'test over');
+  });
+
+  it('records a run partial when some shards miss the deadline, resolving nothing, and failed when none came', async () => {
+    const silentPort = await startSilent();
+    const daemonLogs: string[] = [];
+    let daemon = await startServe({ config: config('10s', [`127.0.0.1:${redisPort}`]), store, secrets, schedule: false, announceKey: () => undefined, log: (l) => daemonLogs.push(l), listen: { host: '127.0.0.1', port: 0 } });
+    try {
+      // A first, complete run leaves the Redis finding open.
+      const first = (await daemon.trigger('lab'))!;
+      const stop = new AbortController();
+      const worker = runWorker({ config: config('10s', ['127.0.0.1']).distributed!, history: daemon.history, signal: stop.signal, maxShards: 1, log: (l) => daemonLogs.push(`worker: ${l}`) });
+      await daemon.settled();
+      await worker;
+      assert.equal((await daemon.history.run(first.id))!.status, 'succeeded', daemonLogs.join('\n'));
+      await daemon.close();
+
+      // Now the Redis shard is never taken: the run is partial, and the open finding is not resolved by it.
+      daemon = await startServe({ config: config('10s', [`127.0.0.1:${silentPort.port}`, `127.0.0.1:${redisPort}`]), store, secrets, schedule: false, announceKey: () => undefined, log: (l) => daemonLogs.push(l), listen: { host: '127.0.0.1', port: 0 } });
+      const second = (await daemon.trigger('lab'))!;
+      await runWorker({ config: config('10s', ['127.0.0.1']).distributed!, history: daemon.history, signal: stop.signal, maxShards: 1 });
+      await daemon.settled();
+      const partial = (await daemon.history.run(second.id))!;
+      assert.equal(partial.status, 'partial', daemonLogs.join('\n'));
+      assert.match(partial.error ?? '', /1 of 2 shards did not come back before the deadline/);
+      assert.equal(partial.resolvedCount, 0);
+      assert.equal((await daemon.history.listFindings({ inventory: 'lab', state: 'open' })).length, 1, 'the Redis finding stays open');
+      assert.equal(await queuedMessages(names.stream), 0, 'the missing shard was purged from the queue');
+
+      // No worker at all: the run fails.
+      const third = (await daemon.trigger('lab'))!;
+      await daemon.settled();
+      const failed = (await daemon.history.run(third.id))!;
+      assert.equal(failed.status, 'failed');
+      assert.match(failed.error ?? '', /none of the 2 shards came back/);
+    } finally {
+      await daemon.close();
+      silentPort.server.close();
+    }
+  });
+});
+
+async function queuedMessages(stream: string): Promise<number> {
+  const nc = await connect({ servers: NATS_URL });
+  try {
+    const jsm = await nc.jetstreamManager();
+    return (await jsm.streams.info(stream)).state.messages;
+  } finally {
+    await nc.close();
+  }
+}
