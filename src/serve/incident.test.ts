@@ -1,0 +1,100 @@
+// Closing the loop end to end: a real ClickHouse child process with no password (the DeepSeek state) on
+// ports of its own, a log_stream table holding chat rows and Warden keys created here, and the daemon with
+// `sample` and the incident policy. From the scheduled scan to revoked keys and an open incident, no human step.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseConfig } from '../config/index.js';
+import { IncidentStore } from '../incident/index.js';
+import { seedLogs } from '../incident/test-fixtures.js';
+import { KeyStore, parseKeySecrets } from '../keys/index.js';
+import { startTestClickHouse, type TestClickHouse } from '../scan/test-clickhouse.js';
+import { openStore, type Store } from '../store/index.js';
+import { startServe, type ServeDaemon } from './index.js';
+
+const CLICKHOUSE_HTTP_PORT = 38223;
+const CLICKHOUSE_TCP_PORT = 39200;
+const secrets = parseKeySecrets(`1:${randomBytes(32).toString('base64')}`, 'test', (s) => Buffer.from(s, 'base64'));
+
+describe('warden serve incident policy: scheduled scan of an open ClickHouse to revoked keys', { timeout: 180_000 }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'warden-serve-incident-'));
+  let store: Store;
+  let keys: KeyStore;
+  let ch: TestClickHouse;
+  let daemon: ServeDaemon | undefined;
+  const tokens: string[] = [];
+  const ids: string[] = [];
+  const logs: string[] = [];
+
+  before(async () => {
+    store = openStore(join(dir, 'warden.db'));
+    keys = await KeyStore.open({ store, secrets, notifications: false });
+    for (const [owner, name] of [['alice', 'gateway'], ['bob', 'batch'], ['carol', 'admin']]) {
+      const made = await keys.create({ owner: owner!, name: name!, scopes: ['chat:write'] });
+      tokens.push(made.key);
+      ids.push(made.info.id);
+    }
+    ch = await startTestClickHouse({ httpPort: CLICKHOUSE_HTTP_PORT, tcpPort: CLICKHOUSE_TCP_PORT });
+    await ch.query('CREATE TABLE default.log_stream (timestamp DateTime, user_id String, tenant_id String, session_id String, model String, messages String) ENGINE = MergeTree ORDER BY timestamp');
+    const rows = seedLogs(60, 4, tokens).rows.map((r) => JSON.stringify({ ...r, timestamp: Math.floor(Date.parse(String(r.timestamp)) / 1000), messages: JSON.stringify(r.messages) }));
+    await ch.query(`INSERT INTO default.log_stream FORMAT JSONEachRow\n${rows.join('\n')}`);
+  });
+  after(async () => {
+    await daemon?.close();
+    await ch?.stop();
+    await keys?.close();
+    await store?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('opens an exposed-log-store incident and revokes the Warden keys found, without a human step', async () => {
+    const checksum = () => ch.query('SELECT count(), sum(cityHash64(*)) FROM default.log_stream FORMAT TSV');
+    const before = await checksum();
+    const config = parseConfig(
+      `version: 1
+inventories:
+  - {name: datastores, targets: ["127.0.0.1:${CLICKHOUSE_HTTP_PORT}"], every: 1h, sample: 100, timeout: 2s}
+incidents:
+  open: true
+  revokeWardenKeys: true
+`,
+      join(dir, 'warden.yaml'),
+      {},
+    );
+    // The schedule starts the first run at once: no earlier run is in the store.
+    daemon = await startServe({ config, store, secrets, fingerprintKey: 'serve-incident-test', announceKey: () => undefined, log: (l) => logs.push(l), listen: { host: '127.0.0.1', port: 0 } });
+    const deadline = Date.now() + 120_000;
+    while (!(await daemon.history.listRuns({ inventory: 'datastores' })).some((r) => r.status !== 'running')) {
+      assert.ok(Date.now() < deadline, `no finished run:\n${logs.join('\n')}`);
+      await sleep(100);
+    }
+    await daemon.settled();
+    const [run] = await daemon.history.listRuns({ inventory: 'datastores' });
+    assert.equal(run!.trigger, 'schedule');
+    assert.equal(run!.status, 'succeeded', run!.error ?? '');
+
+    for (const id of ids) assert.equal((await keys.show(id)).status, 'revoked', `key ${id} revoked\n${logs.join('\n')}`);
+    const incidents = await IncidentStore.open(store);
+    const [incident, ...others] = await incidents.list();
+    assert.equal(others.length, 0, 'one incident for one exposure');
+    assert.equal(incident!.kind, 'exposed-log-store');
+    assert.equal(incident!.status, 'open');
+    const status = await incidents.status(incident!.id);
+    assert.equal(status.timeline.filter((e) => e.type === 'key-revoked').length, 3);
+    assert.ok(status.timeline.some((e) => e.type === 'scan-finding' && e.actor === 'warden-serve'));
+    assert.ok(logs.some((l) => /incident inc_\w+ opened for clickhouse:127\.0\.0\.1:38223: \d+ credential occurrences, 3 Warden keys revoked/.test(l)), logs.join('\n'));
+    assert.equal(await checksum(), before, 'the exposed store is unchanged');
+    const said = logs.join('\n');
+    for (const t of tokens) assert.ok(!said.includes(t), 'no key value in the log');
+
+    // The next run sees the same exposure: no new alert, so no second incident and no second triage.
+    const again = (await daemon.trigger('datastores'))!;
+    await daemon.settled();
+    assert.equal((await daemon.history.run(again.id))!.status, 'succeeded');
+    assert.equal((await incidents.list()).length, 1);
+  });
+});
