@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // tsc compiles code only; the detectors are data (YAML) and ship beside the compiled modules. The
 // shipped secret rules are also validated and bundled into one JSON file, so a CLI start parses no YAML.
-import { cpSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 function walk(dir) {
@@ -13,6 +13,8 @@ function walk(dir) {
 }
 walk('src');
 
+// The loader prefers an existing bundle; remove it first so the new one is built from the YAML.
+rmSync('dist/detect/rules.bundle.json', { force: true });
 const { loadShippedRuleFiles, SHIPPED_RULES_BUNDLE } = await import('../dist/detect/load.js');
 const files = loadShippedRuleFiles().map((f) => ({ ...f, path: relative('dist', f.path) }));
 writeFileSync(SHIPPED_RULES_BUNDLE, JSON.stringify(files));
