@@ -27,8 +27,17 @@ export interface AccessRecord {
 const MASK = '[REDACTED]';
 const MAX_LOGGED_PATH = 4096;
 
+/** Lines are gathered and written once per turn of the event loop, or sooner past this size. */
+const FLUSH_BYTES = 64 * 1024;
+/** Query-less paths repeat (`/v1/models`, `/v1/chat/completions`): their scrubbed form is remembered. */
+const PATH_CACHE_SIZE = 1024;
+
 export class AccessLog {
   private readonly scrubber: Scrubber;
+  private readonly scrubbedPaths = new Map<string, string>();
+  private pending = '';
+  private flushScheduled = false;
+  private closed = false;
 
   constructor(
     private readonly out: Writable | null,
@@ -43,7 +52,17 @@ export class AccessLog {
 
   /** The path and query as they may be logged. */
   safePath(target: string): string {
-    const cut = target.length > MAX_LOGGED_PATH ? `${target.slice(0, MAX_LOGGED_PATH)}…` : target;
+    if (target.length > MAX_LOGGED_PATH) return this.scrub(`${target.slice(0, MAX_LOGGED_PATH)}…`);
+    if (target.includes('?')) return this.scrub(target);
+    let safe = this.scrubbedPaths.get(target);
+    if (safe === undefined) {
+      if (this.scrubbedPaths.size >= PATH_CACHE_SIZE) this.scrubbedPaths.clear();
+      this.scrubbedPaths.set(target, (safe = this.scrub(target)));
+    }
+    return safe;
+  }
+
+  private scrub(cut: string): string {
     const q = cut.indexOf('?');
     let text = cut;
     if (q >= 0) {
@@ -67,7 +86,26 @@ export class AccessLog {
   }
 
   write(record: AccessRecord): void {
-    this.out?.write(`${JSON.stringify(record)}\n`);
+    if (!this.out || this.closed) return;
+    this.pending += `${JSON.stringify(record)}\n`;
+    if (this.pending.length >= FLUSH_BYTES) this.flush();
+    else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (!this.pending || !this.out) return;
+    this.out.write(this.pending);
+    this.pending = '';
+  }
+
+  /** Writes what is gathered and takes no more lines: the sink may be ended next. */
+  close(): void {
+    this.flush();
+    this.closed = true;
   }
 }
 
