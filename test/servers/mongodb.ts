@@ -72,7 +72,13 @@ export async function startTestMongo(opts: { mode: MongoMode; data?: MongoData; 
     socket.on('data', (chunk: Buffer) => {
       buffered = Buffer.concat([buffered, chunk]);
       while (buffered.length >= 4 && buffered.length >= buffered.readInt32LE(0)) {
-        const message = buffered.subarray(0, buffered.readInt32LE(0));
+        // Like mongod, a message length that cannot hold an OP_MSG (or is absurdly large) ends the connection.
+        const length = buffered.readInt32LE(0);
+        if (length < 21 || length > 48_000_000) {
+          socket.destroy();
+          return;
+        }
+        const message = buffered.subarray(0, length);
         buffered = buffered.subarray(message.length);
         if (opts.mode === 'garbage') {
           socket.write(Buffer.from('not a mongo reply\r\n'));
@@ -82,7 +88,13 @@ export async function startTestMongo(opts: { mode: MongoMode; data?: MongoData; 
           socket.destroy();
           return;
         }
-        const { doc } = decodeBson(message, 21);
+        let doc: BsonDocument;
+        try {
+          doc = decodeBson(message, 21).doc;
+        } catch {
+          socket.destroy();
+          return;
+        }
         const name = Object.keys(doc)[0] ?? '';
         commands.push(name);
         reply(socket, message.readInt32LE(4), answer(opts.mode, opts.data ?? {}, doc, name));
