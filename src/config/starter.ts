@@ -33,6 +33,20 @@ inventories:
     # Rows per table to pass through the secret detector (0 never reads rows).
     sample: 0
 
+# When a run finds an open store holding credentials or chat data (needs sample > 0), open an incident and
+# triage it read-only (see docs/incident.md). Revoking the Warden keys found takes its own explicit setting.
+incidents:
+  open: false
+  revokeWardenKeys: false
+
+# Distributed mode (docs/serve.md): shards on NATS JetStream, scanned by \`warden worker\` processes that
+# write to the shared store (a postgres:// URL above).
+# distributed:
+#   nats: nats://127.0.0.1:4222
+#   shardSize: 256
+#   ackWait: 60s
+#   deadline: 1h
+
 # Alerts on new and escalated findings. Secrets come from the environment, never from this file.
 alerts: []
 #  - name: ops-webhook

@@ -195,7 +195,7 @@ table{width:100%;border-collapse:collapse;font-size:.92rem}th,td{text-align:left
 .sev{display:inline-block;min-width:4.6rem;text-align:center;border-radius:4px;padding:0 .4rem;color:#fff;font-size:.8rem;font-weight:600;text-transform:uppercase}
 .sev-critical{background:#b3261e}.sev-high{background:#e8710a}.sev-medium{background:#c9a000}.sev-low{background:#1a73e8}.sev-info{background:#80868b}
 .tag{display:inline-block;border:1px solid var(--line);border-radius:10px;padding:0 .5rem;font-size:.78rem;color:var(--muted)}
-.status-failed,.status-interrupted{color:#b3261e;font-weight:600}.status-running{color:var(--accent)}.muted{color:var(--muted)}
+.status-failed,.status-interrupted{color:#b3261e;font-weight:600}.status-partial{color:#8a5a00;font-weight:600}.status-running{color:var(--accent)}.muted{color:var(--muted)}
 .chart{width:100%;height:auto;max-height:220px}.chart text{font-size:11px;fill:var(--muted)}.legend span{margin-right:1rem;font-size:.85rem}.legend i{display:inline-block;width:.8rem;height:.8rem;border-radius:2px;margin-right:.3rem;vertical-align:-1px}
 .facts{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1.2rem;background:#fff;border:1px solid var(--line);border-radius:8px;padding:1rem}.facts dt{color:var(--muted)}.facts dd{margin:0}
 .timeline{padding-left:1.2rem}.timeline time{color:var(--muted);font-variant-numeric:tabular-nums;margin-right:.5rem}

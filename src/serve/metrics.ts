@@ -17,7 +17,7 @@ export async function renderMetrics(history: ServeHistory, inventories: readonly
     'Open findings, suppressed ones excluded.',
     m.open.map((r) => [{ inventory: r.inventory, severity: r.severity, service: r.service }, r.n]),
   );
-  family('warden_serve_runs_total', 'counter', 'Runs by inventory and outcome (running, succeeded, failed, interrupted).', m.runs.map((r) => [{ inventory: r.inventory, status: r.status }, r.n]));
+  family('warden_serve_runs_total', 'counter', 'Runs by inventory and outcome (running, succeeded, partial, failed, interrupted).', m.runs.map((r) => [{ inventory: r.inventory, status: r.status }, r.n]));
   const last = new Map(m.last.map((r) => [r.inventory, r]));
   const known = inventories.filter((i) => last.has(i));
   family('warden_serve_last_run_duration_seconds', 'gauge', 'Duration of the last successful run.', known.map((i) => [{ inventory: i }, (last.get(i)!.lastDurationMs ?? 0) / 1000]));

@@ -18,7 +18,7 @@ export const SERVE_OPENAPI = {
         properties: {
           id: { type: 'string' },
           inventory: { type: 'string' },
-          status: { enum: ['running', 'succeeded', 'failed', 'interrupted'] },
+          status: { enum: ['running', 'succeeded', 'partial', 'failed', 'interrupted'], description: 'partial: a distributed run whose deadline passed with some shards missing; it resolved nothing' },
           trigger: { type: 'string' },
           startedAt: { type: 'integer', description: 'epoch ms' },
           finishedAt: { type: 'integer', nullable: true },
@@ -28,6 +28,7 @@ export const SERVE_OPENAPI = {
           resolvedCount: { type: 'integer', nullable: true },
           unconfirmedCount: { type: 'integer', nullable: true },
           error: { type: 'string', nullable: true },
+          shards: { type: 'integer', nullable: true, description: 'shards enqueued in distributed mode (scan and re-check)' },
         },
       },
       Finding: {
