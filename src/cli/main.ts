@@ -1,17 +1,17 @@
 import { Command, CommanderError } from 'commander';
 import { WardenError } from '../errors.js';
-import { COMMANDS } from './commands/index.js';
+import { commandsFor } from './commands/index.js';
 
 const VERSION = '0.1.0';
 
-export function buildProgram(): Command {
+export async function buildProgram(argv: string[]): Promise<Command> {
   const program = new Command('warden')
     .description('Close the doors AI API infrastructure leaves open.')
     .version(VERSION)
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  for (const register of COMMANDS) register(program);
+  for (const register of await commandsFor(argv)) register(program);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
 }
@@ -21,8 +21,8 @@ export function buildProgram(): Command {
  * input, 3 a run that failed unexpectedly. Library code never exits the process.
  */
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
   try {
+    const program = await buildProgram(argv);
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
