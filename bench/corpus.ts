@@ -56,7 +56,8 @@ export function corpusLine(rand: () => number, i: number): string {
       { role: 'system', content: 'You are a helpful assistant.' },
       { role: 'user', content: sentence(rand, 20 + Math.floor(rand() * 60)) },
     ],
-    completion: sentence(rand, 30 + Math.floor(rand() * 120)),
+    // Real completions have paragraphs and quotes, which JSON escapes: the engine's escaped pass runs on them.
+    completion: `${sentence(rand, 20 + Math.floor(rand() * 60))}\n\n"${sentence(rand, 5)}" ${sentence(rand, 10 + Math.floor(rand() * 60))}`,
     usage: { prompt_tokens: Math.floor(rand() * 4000), completion_tokens: Math.floor(rand() * 800), total_tokens: Math.floor(rand() * 4800) },
   };
   if (kind < 0.15) record.error = { type: 'rate_limit_exceeded', message: `Rate limit reached for ${model} in organization org-${hex(rand, 24)}` };

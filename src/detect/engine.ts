@@ -6,10 +6,14 @@ import { unescapeOnce } from './unescape.js';
 import { VALIDATORS } from './validators.js';
 
 const ESCAPE_HINT = /\\|%[0-9A-Fa-f]{2}/g;
+/** Characters on each side of an escape that are decoded and scanned again. */
+const ESCAPE_WINDOW = 320;
 
 export interface CompiledRule {
   spec: RuleSpec;
   regex: RegExp;
+  /** Position in the detector's rule list. */
+  index: number;
   keywordIds: number[];
   allow: RegExp[];
   stopwords: string[];
@@ -48,6 +52,7 @@ export function compileRule(spec: RuleSpec): CompiledRule {
   return {
     spec,
     regex,
+    index: 0,
     keywordIds: [],
     allow: (spec.allowlist?.regexes ?? []).map((r) => new RegExp(r)),
     stopwords: (spec.allowlist?.stopwords ?? []).map((s) => s.toLowerCase()),
@@ -68,6 +73,10 @@ export class Detector {
   private readonly globalAllow: RegExp[];
   private readonly globalStopwords: string[];
   private readonly genericIds: Set<string>;
+  /** Scratch state for candidateRules, reused across calls (scans are synchronous). */
+  private readonly seen: Uint8Array;
+  private readonly ruleMark: Uint32Array;
+  private generation = 0;
 
   constructor(specs: RuleSpec[], options: DetectorOptions = {}) {
     const seenIds = new Set<string>();
@@ -75,7 +84,7 @@ export class Detector {
       if (seenIds.has(s.id)) throw new RuleCompileError(`duplicate rule id ${s.id}`);
       seenIds.add(s.id);
     }
-    this.rules = specs.map(compileRule);
+    this.rules = specs.map((spec, index) => ({ ...compileRule(spec), index }));
     const keywordIndex = new Map<string, number>();
     for (const rule of this.rules) {
       for (const kw of rule.spec.keywords) {
@@ -85,6 +94,8 @@ export class Detector {
       }
     }
     this.prefilter = new KeywordPrefilter([...keywordIndex.keys()]);
+    this.seen = new Uint8Array(keywordIndex.size);
+    this.ruleMark = new Uint32Array(this.rules.length);
     this.byKeyword = [...keywordIndex.keys()].map(() => []);
     for (const rule of this.rules) for (const k of new Set(rule.keywordIds)) this.byKeyword[k]!.push(rule);
     this.alwaysRun = this.rules.filter((r) => r.keywordIds.length === 0);
@@ -97,27 +108,61 @@ export class Detector {
   scan(text: string): SecretMatch[] {
     const found: SecretMatch[] = [];
     this.scanView(text, undefined, found);
-    // Secrets inside JSON strings or URLs are escaped one level; decode lines that hold an escape.
+    // Secrets inside JSON strings or URLs are escaped one level. Decode windows around each escape and
+    // scan them again: a secret whose match an escape could change lies near one.
     ESCAPE_HINT.lastIndex = 0;
     let hint: RegExpExecArray | null;
     while ((hint = ESCAPE_HINT.exec(text)) !== null) {
       const lineStart = text.lastIndexOf('\n', hint.index) + 1;
       let lineEnd = text.indexOf('\n', hint.index);
       if (lineEnd === -1) lineEnd = text.length;
-      const view = unescapeOnce(text, lineStart, lineEnd);
-      if (view) this.scanView(view.text, view.toRaw, found);
+      let from = Math.max(lineStart, hint.index - ESCAPE_WINDOW);
+      let to = Math.min(lineEnd, hint.index + ESCAPE_WINDOW);
+      for (;;) {
+        ESCAPE_HINT.lastIndex = to;
+        const next = ESCAPE_HINT.exec(text);
+        if (next === null || next.index >= lineEnd || next.index - ESCAPE_WINDOW > to) {
+          this.scanDecoded(text, from, to, lineEnd, found);
+          if (next === null || next.index >= lineEnd) break;
+          from = Math.max(to, next.index - ESCAPE_WINDOW);
+        }
+        to = Math.min(lineEnd, next.index + ESCAPE_WINDOW);
+      }
       ESCAPE_HINT.lastIndex = lineEnd;
     }
     return resolveOverlaps(found, text, this.genericIds);
   }
 
+  /** Scans text[from, to) with one level of escaping removed; a match cut by the window's end is rescanned to the line's end. */
+  private scanDecoded(text: string, from: number, to: number, lineEnd: number, found: SecretMatch[]): void {
+    const view = unescapeOnce(text, from, to);
+    if (!view) return;
+    const before = found.length;
+    this.scanView(view.text, view.toRaw, found);
+    if (to < lineEnd && found.slice(before).some((m) => m.end >= to - 1)) {
+      found.length = before;
+      const whole = unescapeOnce(text, from, lineEnd);
+      if (whole) this.scanView(whole.text, whole.toRaw, found);
+    }
+  }
+
   /** Which rules could fire on `text` (keyword prefilter only). Exposed for benchmarks and tests. */
   candidateRules(text: string): CompiledRule[] {
-    const seen = new Uint8Array(this.prefilter.keywords.length);
+    const seen = this.seen.fill(0);
     if (this.prefilter.scan(text, seen) === 0) return this.alwaysRun;
-    const rules = new Set(this.alwaysRun);
-    for (let k = 0; k < seen.length; k++) if (seen[k]) for (const r of this.byKeyword[k]!) rules.add(r);
-    return [...rules];
+    // Called for every chunk and every decoded window: mark rules with a generation number instead of a Set.
+    const generation = ++this.generation;
+    const rules = [...this.alwaysRun];
+    for (let k = 0; k < seen.length; k++) {
+      if (seen[k] === 0) continue;
+      for (const r of this.byKeyword[k]!) {
+        if (this.ruleMark[r.index] !== generation) {
+          this.ruleMark[r.index] = generation;
+          rules.push(r);
+        }
+      }
+    }
+    return rules;
   }
 
   private scanView(text: string, toRaw: Int32Array | undefined, found: SecretMatch[]): void {

@@ -12,46 +12,34 @@ const SIMPLE: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', n: '\n'
  * in URLs and form bodies percent-encoded (`key%3DAIza…`). Decoding one level of both lets the same rules
  * see them; offsets map back so redaction hits the raw bytes. Returns undefined when nothing was escaped.
  */
+const ESCAPE = /\\(["\\/nrt']|u[0-9a-fA-F]{4})|%([0-9a-fA-F]{2})/g;
+
 export function unescapeOnce(raw: string, from = 0, to = raw.length): DecodedView | undefined {
   let out = '';
   const toRaw = new Int32Array(to - from + 1);
-  let changed = false;
   let j = 0;
-  for (let i = from; i < to; ) {
-    const c = raw[i]!;
-    if (c === '\\' && i + 1 < to) {
-      const next = raw[i + 1]!;
-      const simple = SIMPLE[next];
-      if (simple !== undefined) {
-        out += simple;
-        toRaw[j++] = i;
-        i += 2;
-        changed = true;
-        continue;
-      }
-      if (next === 'u' && i + 5 < to && /^[0-9a-fA-F]{4}$/.test(raw.slice(i + 2, i + 6))) {
-        out += String.fromCharCode(parseInt(raw.slice(i + 2, i + 6), 16));
-        toRaw[j++] = i;
-        i += 6;
-        changed = true;
-        continue;
-      }
-    }
-    if (c === '%' && i + 2 < to) {
-      const code = parseInt(raw.slice(i + 1, i + 3), 16);
+  let last = from;
+  let changed = false;
+  ESCAPE.lastIndex = from;
+  for (let m = ESCAPE.exec(raw); m !== null && m.index + m[0].length <= to; m = ESCAPE.exec(raw)) {
+    let decoded: string;
+    if (m[2] !== undefined) {
+      const code = parseInt(m[2], 16);
       // Printable ASCII only: secrets are ASCII, and decoding %0A would invent line breaks.
-      if (code >= 0x20 && code <= 0x7e && /^[0-9a-fA-F]{2}$/.test(raw.slice(i + 1, i + 3))) {
-        out += String.fromCharCode(code);
-        toRaw[j++] = i;
-        i += 3;
-        changed = true;
-        continue;
-      }
+      if (code < 0x20 || code > 0x7e) continue;
+      decoded = String.fromCharCode(code);
+    } else {
+      const e = m[1]!;
+      decoded = e.length === 5 ? String.fromCharCode(parseInt(e.slice(1), 16)) : SIMPLE[e]!;
     }
-    out += c;
-    toRaw[j++] = i;
-    i++;
+    out += raw.slice(last, m.index) + decoded;
+    for (let i = last; i <= m.index; i++) toRaw[j++] = i;
+    last = m.index + m[0].length;
+    changed = true;
   }
+  if (!changed) return undefined;
+  out += raw.slice(last, to);
+  for (let i = last; i < to; i++) toRaw[j++] = i;
   toRaw[j] = to;
-  return changed ? { text: out, toRaw: toRaw.subarray(0, j + 1) } : undefined;
+  return { text: out, toRaw: toRaw.subarray(0, j + 1) };
 }

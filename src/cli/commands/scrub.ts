@@ -7,6 +7,9 @@ import { createScrubStream, DEFAULT_MAX_LINE_BYTES, MASK_STYLES, type MaskStyle,
 import { serveIngest } from '../../scrub/hooks/ingest.js';
 import { parseByteSize } from '../parse.js';
 
+/** Larger reads than the 64 KiB default: fewer batches, fewer detector passes. */
+const READ_CHUNK_BYTES = 1024 * 1024;
+
 export function registerScrub(program: Command): void {
   program
     .command('scrub')
@@ -63,7 +66,7 @@ Examples:
         await pipeline(
           async function* () {
             for (const file of inputs) {
-              const source = file === '-' ? process.stdin : createReadStream(file);
+              const source = file === '-' ? process.stdin : createReadStream(file, { highWaterMark: READ_CHUNK_BYTES });
               for await (const chunk of source) yield chunk as Buffer;
             }
           },
