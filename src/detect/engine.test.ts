@@ -77,3 +77,21 @@ describe('detector decoding', () => {
     assert.equal(text.slice(m.start, m.end), 'tok_ABCDEFGHabcd1234');
   });
 });
+
+describe('escape windows', () => {
+  it('finds a secret cut by the end of a decoded window whole', () => {
+    const d = new Detector([rule({ pattern: '(?<![a-z])auth: (?<secret>tok_[A-Za-z0-9]{16,2000})', keywords: ['auth: '] })]);
+    const token = 'tok_' + 'Ab3'.repeat(300);
+    const text = `{"msg":"line one\\nauth: ${token}"}`;
+    const [m] = d.scan(text);
+    assert.ok(m);
+    assert.equal(text.slice(m.start, m.end), token);
+  });
+  it('scans escapes far apart on one line in separate windows', () => {
+    const d = new Detector([rule({ pattern: '(?<![a-z])auth: (?<secret>tok_[A-Za-z0-9]{16})', keywords: ['auth: '] })]);
+    const a = 'tok_' + 'A1b2'.repeat(4);
+    const b = 'tok_' + 'C3d4'.repeat(4);
+    const text = `{"m":"x\\nauth: ${a} ${'filler '.repeat(200)}\\nauth: ${b}"}`;
+    assert.deepEqual(d.scan(text).map((m) => text.slice(m.start, m.end)), [a, b]);
+  });
+});
