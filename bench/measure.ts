@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 
 export interface Measurement {
@@ -17,18 +17,25 @@ function peakRssKB(pid: number): number {
   }
 }
 
-/** Runs a command with stdout to /dev/null, timing it and sampling its peak RSS (VmHWM) from /proc. */
-export function measure(command: string, args: string[], options: { cwd?: string; stdin?: string } = {}): Promise<Measurement> {
+/**
+ * Runs a command with stdout to /dev/null (or to `stdoutFile`), timing it and sampling its peak RSS (VmHWM)
+ * from /proc; killed after `timeoutMs` when given (exitCode null).
+ */
+export function measure(command: string, args: string[], options: { cwd?: string; stdin?: string; stdoutFile?: string; timeoutMs?: number } = {}): Promise<Measurement> {
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
-    const child = spawn(command, args, { cwd: options.cwd, stdio: ['ignore', 'ignore', 'inherit'] });
+    const stdout = options.stdoutFile ? openSync(options.stdoutFile, 'w') : 'ignore';
+    const child = spawn(command, args, { cwd: options.cwd, stdio: ['ignore', stdout, 'inherit'] });
+    if (typeof stdout === 'number') closeSync(stdout);
     let peak = 0;
     const timer = setInterval(() => {
       peak = Math.max(peak, peakRssKB(child.pid!));
     }, 10);
+    const deadline = options.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), options.timeoutMs) : undefined;
     child.on('error', reject);
     child.on('exit', (code) => {
       clearInterval(timer);
+      clearTimeout(deadline);
       resolve({ seconds: Number(process.hrtime.bigint() - started) / 1e9, peakRssMB: peak / 1024, exitCode: code });
     });
   });
