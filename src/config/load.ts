@@ -7,8 +7,8 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject } from 'ajv';
 import { CronExpressionParser } from 'cron-parser';
-import { isMap, LineCounter, parseDocument, type Document } from 'yaml';
 import { WardenError } from '../errors.js';
+import { LocatedYaml, type YamlPath } from '../yaml-schema.js';
 import { createTargetSet, parsePorts } from '../scan/index.js';
 import { buildRegimes, DEFAULT_MAX_ROWS_PER_TABLE, type IncidentRegimes } from '../incident/index.js';
 import { isPostgresUrl } from '../store/index.js';
@@ -163,53 +163,20 @@ const validate = ajv.compile<RawConfig>(CONFIG_SCHEMA);
 /** A duration the schema already checked (`15m`, `30s`, `500ms`), in milliseconds. */
 const durationMs = (text: string): number => parseDuration(text, 'duration');
 
-type Path = Array<string | number>;
-
-function lineAt(doc: Document, counter: LineCounter, path: Path, key?: string): number | undefined {
-  let node = doc.getIn(path, true) as { range?: [number, number, number] } | undefined;
-  if (key !== undefined && isMap(node)) {
-    const pair = node.items.find((p) => (p.key as { value?: unknown })?.value === key);
-    node = (pair?.key as { range?: [number, number, number] }) ?? node;
-  }
-  // A missing node (a required field left out) is reported at its parent.
-  if (!node && path.length) return lineAt(doc, counter, path.slice(0, -1));
-  const offset = node?.range?.[0];
-  return offset === undefined ? undefined : counter.linePos(offset).line;
-}
-
-function pathOf(error: ErrorObject): Path {
-  return error.instancePath
-    .split('/')
-    .slice(1)
-    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .map((p) => (/^\d+$/.test(p) ? Number(p) : p));
-}
-
-function explain(error: ErrorObject): string {
-  const at = error.instancePath ? error.instancePath.slice(1).replace(/\//g, '.') : 'the file';
-  const p = error.params as Record<string, unknown>;
-  if (error.keyword === 'additionalProperties') return `${at}: unknown field ${JSON.stringify(p.additionalProperty)}`;
-  if (error.keyword === 'required') return `${at}: missing ${JSON.stringify(p.missingProperty)}`;
+/** Messages for this schema's oneOf and pattern rules; the rest use the generic wording. */
+function explain(error: ErrorObject, at: string): string | undefined {
   if (error.keyword === 'oneOf' && /inventories\/\d+$/.test(error.instancePath)) return `${at}: give exactly one of "every" (such as 15m) or "cron" (such as "*/15 * * * *")`;
   if (error.keyword === 'oneOf' && /alerts\/\d+$/.test(error.instancePath)) return `${at}: give exactly one of "url" or "urlEnv"`;
   if (error.keyword === 'pattern' && /(every|jitter|timeout|flapWindow|ackWait|deadline)$/.test(error.instancePath)) return `${at}: expected a duration such as 30s, 15m or 6h`;
   if (error.keyword === 'pattern' && /distributed\/subject$/.test(error.instancePath)) return `${at}: expected dot-separated tokens of letters, digits, _ and - (no wildcards), such as warden.scan.shards`;
   if (error.keyword === 'pattern' && /distributed\/(stream|consumer)$/.test(error.instancePath)) return `${at}: expected 1 to 64 letters, digits, _ or -`;
-  if (error.keyword === 'enum') return `${at}: expected one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
-  return `${at}: ${error.message ?? 'invalid'}`;
+  return undefined;
 }
 
 /** `oneOf` reports every failed branch; keep the most specific message per place. */
 function relevant(errors: ErrorObject[]): ErrorObject[] {
   const oneOfPaths = new Set(errors.filter((e) => e.keyword === 'oneOf').map((e) => e.instancePath));
-  const chosen = errors.filter((e) => e.keyword === 'oneOf' || !(e.keyword === 'required' && oneOfPaths.has(e.instancePath)));
-  const seen = new Set<string>();
-  return chosen.filter((e) => {
-    const key = `${e.instancePath}:${e.keyword}:${JSON.stringify(e.params)}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
+  return errors.filter((e) => e.keyword === 'oneOf' || !(e.keyword === 'required' && oneOfPaths.has(e.instancePath)));
 }
 
 /**
@@ -217,28 +184,15 @@ function relevant(errors: ErrorObject[]): ErrorObject[] {
  * relative store path lives; `env` supplies the variables `urlEnv` and `secretEnv` name.
  */
 export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv = process.env): ServeConfig {
-  const counter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false });
-  if (doc.errors.length) {
-    const e = doc.errors[0]!;
-    throw new ConfigError(`${source}:${counter.linePos(e.pos[0]).line}: ${e.message.split('\n')[0]}`);
-  }
-  const raw = doc.toJS() as unknown;
-  const fail = (path: Path, message: string, key?: string): never => {
-    const line = lineAt(doc, counter, path, key);
-    throw new ConfigError(`${source}${line ? `:${line}` : ''}: ${message}`);
+  const toError = (message: string) => new ConfigError(message);
+  const yaml = LocatedYaml.parse(text, source, toError);
+  const raw = yaml.validate(yaml.toJS(), validate, toError, { explain, keep: relevant });
+  const fail = (path: YamlPath, message: string, key?: string): never => {
+    throw new ConfigError(`${yaml.where(path, key)}: ${message}`);
   };
-  if (!validate(raw)) {
-    const lines = relevant(validate.errors ?? []).map((e) => {
-      const key = (e.params as { additionalProperty?: string }).additionalProperty;
-      const line = lineAt(doc, counter, pathOf(e), key);
-      return `${source}${line ? `:${line}` : ''}: ${explain(e)}`;
-    });
-    throw new ConfigError(lines.join('\n'));
-  }
   const names = new Set<string>();
   const inventories = raw.inventories.map((inv, i): Inventory => {
-    const at = (field: string): Path => ['inventories', i, field];
+    const at = (field: string): YamlPath => ['inventories', i, field];
     if (names.has(inv.name)) fail(at('name'), `inventories.${i}.name: ${JSON.stringify(inv.name)} is used twice`);
     names.add(inv.name);
     try {

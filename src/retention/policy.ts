@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject } from 'ajv';
-import { isMap, LineCounter, parseDocument, type Document } from 'yaml';
 import { WardenError } from '../errors.js';
+import { LocatedYaml } from '../yaml-schema.js';
 import type { Category } from '../classify/index.js';
 
 /** `schema/retention-policy.schema.json`, two folders up from both `src/retention` and `dist/retention`. */
@@ -62,57 +62,25 @@ interface RawPolicy {
 const days = (window: string) => Number(window.slice(0, -1));
 const list = (v: string | string[] | undefined) => (v === undefined ? undefined : Array.isArray(v) ? v : [v]);
 
-function lineOf(doc: Document, counter: LineCounter, error: ErrorObject): number | undefined {
-  const path = error.instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~')).map((p) => (/^\d+$/.test(p) ? Number(p) : p));
-  const extra = (error.params as { additionalProperty?: string }).additionalProperty ?? (error.keyword === 'propertyNames' ? (error.params as { propertyName?: string }).propertyName : undefined);
-  let node = doc.getIn(path, true) as { range?: [number, number, number] } | undefined;
-  if (extra !== undefined && isMap(node)) {
-    const pair = node.items.find((p) => (p.key as { value?: unknown })?.value === extra);
-    node = (pair?.key as { range?: [number, number, number] }) ?? node;
-  }
-  const offset = node?.range?.[0];
-  return offset === undefined ? undefined : counter.linePos(offset).line;
-}
-
-function explain(error: ErrorObject): string {
-  const at = error.instancePath ? error.instancePath.slice(1).replace(/\//g, '.') : 'the policy';
+/** Messages for this schema's category names and patterns; the rest use the generic wording. */
+function explain(error: ErrorObject, at: string): string | undefined {
   const p = error.params as Record<string, unknown>;
-  if (error.keyword === 'additionalProperties') return `${at}: unknown field ${JSON.stringify(p.additionalProperty)}`;
   if (error.keyword === 'propertyNames') return `${at}: unknown category ${JSON.stringify(p.propertyName)}`;
   if (error.keyword === 'pattern') return `${at}: ${/expires$/.test(error.instancePath) ? 'expected an ISO-8601 date such as 2026-06-30' : 'expected a window in whole days such as 30d'}`;
-  return `${at}: ${error.message ?? 'invalid'}`;
+  return undefined;
 }
 
 /** Errors worth showing: `oneOf` branches report every failed alternative, so keep the most specific one per place. */
 function relevant(errors: ErrorObject[]): ErrorObject[] {
   const specific = errors.filter((e) => e.keyword !== 'oneOf' && e.keyword !== 'type' && e.keyword !== 'if');
-  const chosen = specific.length ? specific : errors;
-  const seen = new Set<string>();
-  return chosen.filter((e) => {
-    const key = `${e.instancePath}:${e.keyword}:${JSON.stringify(e.params)}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
+  return specific.length ? specific : errors;
 }
 
 /** Parses and validates a YAML (or JSON) policy text; `source` names it in errors. */
 export function parsePolicy(text: string, source: string): RetentionPolicy {
-  const counter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false });
-  if (doc.errors.length) {
-    const e = doc.errors[0]!;
-    throw new PolicyError(`${source}:${counter.linePos(e.pos[0]).line}: ${e.message.split('\n')[0]}`);
-  }
-  const raw = doc.toJS() as unknown;
-  if (!validate(raw)) {
-    const lines = relevant(validate.errors ?? []).map((e) => {
-      const line = lineOf(doc, counter, e);
-      return `${source}${line ? `:${line}` : ''}: ${explain(e)}`;
-    });
-    throw new PolicyError(lines.join('\n'));
-  }
-  const policy = raw as RawPolicy;
+  const toError = (message: string) => new PolicyError(message);
+  const yaml = LocatedYaml.parse(text, source, toError);
+  const policy = yaml.validate(yaml.toJS(), validate, toError, { explain, keep: relevant }) as RawPolicy;
   const defaultColumns = list(policy.timestampColumn) ?? DEFAULT_TIMESTAMP_COLUMNS;
   const toRule = (r: RawRule): RetentionRule => {
     const o = typeof r === 'string' ? { window: r } : r;

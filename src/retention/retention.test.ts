@@ -71,7 +71,7 @@ describe('retention policy', () => {
         return true;
       },
     );
-    assert.throws(() => parsePolicy('version: 1\nlegalHolds:\n  - tenant: a\n', 'h.yaml'), /h\.yaml:3: legalHolds\.0: must have required property 'reason'/);
+    assert.throws(() => parsePolicy('version: 1\nlegalHolds:\n  - tenant: a\n', 'h.yaml'), /h\.yaml:3: legalHolds\.0: missing "reason"/);
   });
 
   it('computes one cutoff, rounded down, so the boundary row is kept', () => {
