@@ -8,7 +8,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 
-packages=(clickhouse-server clickhouse-client postgresql mariadb-server redis-server rsyslog)
+# Servers the tests run for real (most start their own instances on chosen loopback ports), the
+# browser for dashboard and report tests, and the peers the benchmarks compare against.
+packages=(
+  clickhouse-server clickhouse-client postgresql mariadb-server redis-server rsyslog
+  memcached etcd-server etcd-client prometheus nats-server mosquitto
+  chromium nginx wrk nmap
+)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then
@@ -16,8 +22,6 @@ if ((${#missing[@]})); then
   apt-get install -y -qq "${missing[@]}"
 fi
 
-# More packages owned by other parts of the test suite (memcached, etcd, ...).
-if [[ -f scripts/services-extra.sh ]]; then bash scripts/services-extra.sh; fi
 
 answers() { curl -fsS --max-time 2 "$1" >/dev/null 2>&1; }
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
