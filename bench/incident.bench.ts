@@ -13,7 +13,7 @@ import { IncidentStore, respondToExposure, triage } from '../src/incident/index.
 import { seedLogs } from '../src/incident/test-fixtures.js';
 import { KeyStore, parseKeySecrets } from '../src/keys/index.js';
 import { scan } from '../src/scan/index.js';
-import { startTestClickHouse } from '../src/scan/test-clickhouse.js';
+import { startTestClickHouse } from '../test/helpers/clickhouse.js';
 import { machineLine } from './measure.js';
 
 const { values } = parseArgs({ options: { 'dump-mb': { type: 'string', default: '200' }, rows: { type: 'string', default: '1000000' } } });

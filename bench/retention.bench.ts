@@ -7,7 +7,8 @@ import { parseArgs } from 'node:util';
 import { aiChatRow, createAiChatTable } from '../src/classify/ai-chat-fixture.js';
 import { classifyStore } from '../src/classify/index.js';
 import { openDatabase, type Database } from '../src/db/index.js';
-import { scratchClickHouse, scratchPostgres, startClickHouseTestServer } from '../src/db/test-databases.js';
+import { scratchClickHouse, scratchPostgres } from '../src/db/test-databases.js';
+import { startTestClickHouse } from '../test/helpers/clickhouse.js';
 import { getDefaultDetector } from '../src/detect/index.js';
 import { applyRetention, parsePolicy, planRetention } from '../src/retention/index.js';
 import { machineLine } from './measure.js';
@@ -55,7 +56,7 @@ console.log('|---|---|---|---|---|---|---|');
   }
 }
 
-const server = await startClickHouseTestServer(38125, 39002);
+const server = await startTestClickHouse({ httpPort: 38125, tcpPort: 39002 });
 try {
   for (const partitionBy of ['toYYYYMMDD(created_at)', '']) {
     const store = await scratchClickHouse(server);

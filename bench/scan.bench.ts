@@ -26,7 +26,7 @@ import { startTestModelServer } from '../test/servers/openai-compatible.js';
 import { startTestQdrant } from '../test/servers/qdrant.js';
 import type { ScanReport } from '../src/scan/index.js';
 import { defaultPorts, loadProbes } from '../src/scan/registry.js';
-import { startTestClickHouse } from '../src/scan/test-clickhouse.js';
+import { startTestClickHouse } from '../test/helpers/clickhouse.js';
 import { machineLine, measure, type Measurement } from './measure.js';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '2' }, 'nmap-timeout': { type: 'string', default: '900' } } });

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { getDefaultDetector } from '../detect/index.js';
 import { openDatabase, type Database } from '../db/index.js';
-import { scratchClickHouse, scratchMariaDb, scratchPostgres, scratchSqlite, startClickHouseTestServer, type ClickHouseTestServer, type ScratchStore } from '../db/test-databases.js';
+import { scratchClickHouse, scratchMariaDb, scratchPostgres, scratchSqlite, type ScratchStore } from '../db/test-databases.js';
+import { startTestClickHouse, type TestClickHouse } from '../../test/helpers/clickhouse.js';
 import { aiChatRow, createAiChatTable, insertAiChatRows } from './ai-chat-fixture.js';
 import { classifyColumn, classifyStore, formatClassificationMarkdown, formatClassificationTable, luhnValid, type ColumnClassification, type StoreClassification } from './index.js';
 
@@ -101,10 +102,10 @@ async function classifySeeded(url: string, schema: string): Promise<StoreClassif
 }
 
 describe('classifyStore on seeded AI-chat tables', () => {
-  let clickhouse: ClickHouseTestServer;
+  let clickhouse: TestClickHouse;
   const stores: ScratchStore[] = [];
   before(async () => {
-    clickhouse = await startClickHouseTestServer(38123, 39000);
+    clickhouse = await startTestClickHouse({ httpPort: 38123, tcpPort: 39000 });
   });
   after(async () => {
     for (const s of stores) await s.drop().catch(() => {});

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { createScratchDatabase } from '../store/index.js';
-import { startClickHouseTestServer, type ClickHouseTestServer } from './clickhouse-test-server.js';
+import type { TestClickHouse } from '../../test/helpers/clickhouse.js';
 
 export interface ScratchStore {
   /** Connection string without a password. */
@@ -46,13 +46,8 @@ export function scratchSqlite(): ScratchStore {
 }
 
 /** A database inside a running test ClickHouse. */
-export async function scratchClickHouse(server: ClickHouseTestServer): Promise<ScratchStore> {
+export async function scratchClickHouse(server: TestClickHouse): Promise<ScratchStore> {
   const name = uniqueName();
-  const post = (sql: string) => fetch(`http://127.0.0.1:${server.httpPort}/`, { method: 'POST', body: sql }).then(async (r) => {
-    if (!r.ok) throw new Error(await r.text());
-  });
-  await post(`CREATE DATABASE ${name}`);
-  return { url: `${server.url}${name}`, drop: () => post(`DROP DATABASE IF EXISTS ${name}`) };
+  await server.query(`CREATE DATABASE ${name}`);
+  return { url: `clickhouse://default@127.0.0.1:${server.httpPort}/${name}`, drop: async () => void (await server.query(`DROP DATABASE IF EXISTS ${name}`)) };
 }
-
-export { startClickHouseTestServer, type ClickHouseTestServer };

@@ -16,7 +16,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { KeyStore } from '../keys/index.js';
 import { loadProbes, scan } from '../scan/index.js';
-import { startTestClickHouse, type TestClickHouse } from '../scan/test-clickhouse.js';
+import { startTestClickHouse, type TestClickHouse } from '../../test/helpers/clickhouse.js';
 import { createScratchDatabase } from '../store/index.js';
 import { Gateway } from './gateway.js';
 import { loadGatewayConfig, parseGatewayConfig } from './config.js';

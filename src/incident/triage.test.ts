@@ -16,7 +16,7 @@ import { openDatabase } from '../db/index.js';
 import { scratchMariaDb, scratchPostgres, scratchSqlite } from '../db/test-databases.js';
 import { KeyStore, parseKeySecrets } from '../keys/index.js';
 import { scan } from '../scan/index.js';
-import { startTestClickHouse, type TestClickHouse } from '../scan/test-clickhouse.js';
+import { startTestClickHouse, type TestClickHouse } from '../../test/helpers/clickhouse.js';
 import { buildRegimes, IncidentStore, renderHtml, renderMarkdown, respondToExposure, triage, type TriageResult } from './index.js';
 import { seedLogs, THIRD_PARTY_RULES, type SeededLogs } from './test-fixtures.js';
 

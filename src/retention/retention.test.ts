@@ -8,7 +8,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { aiChatRow, createAiChatTable, insertAiChatRows, type AiChatRow } from '../classify/ai-chat-fixture.js';
 import { openDatabase, type Database } from '../db/index.js';
-import { scratchClickHouse, scratchMariaDb, scratchPostgres, scratchSqlite, startClickHouseTestServer, type ClickHouseTestServer, type ScratchStore } from '../db/test-databases.js';
+import { scratchClickHouse, scratchMariaDb, scratchPostgres, scratchSqlite, type ScratchStore } from '../db/test-databases.js';
+import { startTestClickHouse, type TestClickHouse } from '../../test/helpers/clickhouse.js';
 import { getDefaultDetector } from '../detect/index.js';
 import { applyRetention, createAuditLog, cutoffFor, parsePolicy, planRetention, PolicyError, type RetentionPolicy } from './index.js';
 
@@ -128,10 +129,10 @@ async function runRetentionOn(db: Database, schema: string) {
 }
 
 describe('retention on real stores', () => {
-  let clickhouse: ClickHouseTestServer;
+  let clickhouse: TestClickHouse;
   const stores: ScratchStore[] = [];
   before(async () => {
-    clickhouse = await startClickHouseTestServer(38123, 39000);
+    clickhouse = await startTestClickHouse({ httpPort: 38123, tcpPort: 39000 });
   });
   after(async () => {
     for (const s of stores) await s.drop().catch(() => {});

@@ -12,7 +12,7 @@ import { parseConfig } from '../config/index.js';
 import { IncidentStore } from '../incident/index.js';
 import { seedLogs } from '../incident/test-fixtures.js';
 import { KeyStore, parseKeySecrets } from '../keys/index.js';
-import { startTestClickHouse, type TestClickHouse } from '../scan/test-clickhouse.js';
+import { startTestClickHouse, type TestClickHouse } from '../../test/helpers/clickhouse.js';
 import { openStore, type Store } from '../store/index.js';
 import { startServe, type ServeDaemon } from './index.js';
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { expandSample } from '../../detect/index.js';
 import { scan } from '../index.js';
-import { startTestClickHouse, type TestClickHouse } from '../test-clickhouse.js';
+import { startTestClickHouse, type TestClickHouse } from '../../../test/helpers/clickhouse.js';
 import { startHostileServer, type HostileServer } from '../test-hostile.js';
 import { clickhouseHttp } from './clickhouse-http.js';
 import { clickhouseNative } from './clickhouse-native.js';
