@@ -3,8 +3,9 @@
 // verifier process answers the subrequest with KeyStore.verify, as the gateway does in-process).
 // Every server is its own process on loopback; all share this machine with wrk, in the same run.
 // Usage:
-//   npx tsx bench/gateway.bench.ts [--duration 10] [--connections 1,50]
-// Needs Debian's nginx and wrk (scripts/services-extra.sh installs them).
+//   npx tsx bench/gateway.bench.ts [--duration 10] [--connections 1,50] [--workers 1]
+// --workers N runs the gateway with N processes (node:cluster) and nginx with N worker processes.
+// Needs Debian's nginx and wrk (scripts/services.sh installs them).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -24,6 +25,7 @@ const { values } = parseArgs({
     store: { type: 'string' },
     duration: { type: 'string', default: '10' },
     connections: { type: 'string', default: '1,50' },
+    workers: { type: 'string', default: '1' },
   },
 });
 const SELF = fileURLToPath(import.meta.url);
@@ -107,6 +109,7 @@ async function ready(url: string, headers: Record<string, string> = {}): Promise
 async function main(): Promise<void> {
   const seconds = Number(values.duration);
   const levels = values.connections!.split(',').map(Number);
+  const workers = Number(values.workers);
   const dir = mkdtempSync(join(tmpdir(), 'warden-gateway-bench-'));
   const env = { ...process.env, WARDEN_KEY_SECRET: randomBytes(32).toString('base64') };
   process.env.WARDEN_KEY_SECRET = env.WARDEN_KEY_SECRET;
@@ -129,7 +132,7 @@ routes:
   mkdirSync(join(dir, 'nginx-tmp'));
   writeFileSync(
     join(dir, 'nginx.conf'),
-    `worker_processes 1;
+    `worker_processes ${workers};
 pid ${dir}/nginx.pid;
 error_log ${dir}/nginx-error.log warn;
 events { worker_connections 4096; }
@@ -168,7 +171,7 @@ http {
   const children = [
     start(process.execPath, [...tsx, SELF, '--role', 'upstream', '--port', String(UP)], env),
     start(process.execPath, [...tsx, SELF, '--role', 'verifier', '--port', String(VER), '--store', store], env),
-    start(process.execPath, [...tsx, '--input-type=module', '-e', `const { main } = await import(${JSON.stringify(MAIN)}); process.exitCode = await main(${JSON.stringify(['gateway', '--config', join(dir, 'gateway.yaml'), '--no-watch'])});`], env),
+    start(process.execPath, [...tsx, '--input-type=module', '-e', `const { main } = await import(${JSON.stringify(MAIN)}); process.exitCode = await main(${JSON.stringify(['gateway', '--config', join(dir, 'gateway.yaml'), '--no-watch', '--workers', String(workers)])});`], env),
     start('nginx', ['-e', join(dir, 'nginx-error.log'), '-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], env),
   ];
   try {
@@ -176,9 +179,10 @@ http {
     await Promise.all([ready(`http://127.0.0.1:${UP}/v1/models`), ready(`http://127.0.0.1:${GW}/v1/models`, h), ready(`http://127.0.0.1:${NGX}/v1/models`, h)]);
     const refused = await fetch(`http://127.0.0.1:${NGX}/v1/models`);
     if (refused.status !== 401) throw new Error(`nginx let an unauthenticated request through (${refused.status})`);
-    console.log(`# gateway benchmark\n${machineLine()}\nwrk ${seconds}s per cell, GET /v1/models (${Buffer.byteLength(BODY)} B body), one worker process each for nginx and the gateway\n`);
-    console.log('| path | connections | requests/s | p50 ms | p99 ms | p99 added ms | % of direct rps |');
-    console.log('|---|---|---|---|---|---|---|');
+    const processes = workers === 1 ? 'one worker process' : `${workers} worker processes`;
+    console.log(`# gateway benchmark\n${machineLine()}\nwrk ${seconds}s per cell after a 2 s warm-up, GET /v1/models (${Buffer.byteLength(BODY)} B body), ${processes} each for nginx and the gateway\n`);
+    console.log('| path | connections | requests/s | p50 ms | p99 ms | p99 added ms | % of direct rps | % of nginx rps |');
+    console.log('|---|---|---|---|---|---|---|---|');
     for (const c of levels) {
       const paths: Array<[string, string, string | null]> = [
         ['direct (no auth)', `http://127.0.0.1:${UP}/v1/models`, null],
@@ -187,13 +191,17 @@ http {
       ];
       // Warm-up so JIT, pools and caches are in steady state for every path.
       for (const [, url, k] of paths) wrk(url, c, 2, k);
-      let direct: WrkResult | null = null;
-      for (const [name, url, k] of paths) {
+      const results = paths.map(([name, url, k]) => {
         const r = wrk(url, c, seconds, k);
         if (r.non2xx) throw new Error(`${name}: ${r.non2xx} non-2xx responses`);
-        direct ??= r;
-        const added = name === 'direct (no auth)' ? '-' : (r.p99 - direct.p99).toFixed(2);
-        console.log(`| ${name} | ${c} | ${Math.round(r.rps)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${added} | ${Math.round((r.rps / direct.rps) * 100)}% |`);
+        return [name, r] as const;
+      });
+      const direct = results[0]![1];
+      const nginx = results[2]![1];
+      for (const [name, r] of results) {
+        const added = r === direct ? '-' : (r.p99 - direct.p99).toFixed(2);
+        const ofNginx = r === direct || r === nginx ? '-' : `${Math.round((r.rps / nginx.rps) * 100)}%`;
+        console.log(`| ${name} | ${c} | ${Math.round(r.rps)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${added} | ${Math.round((r.rps / direct.rps) * 100)}% | ${ofNginx} |`);
       }
     }
   } finally {

@@ -17,7 +17,7 @@ import type { CredentialKind, Identity } from './auth/identity.js';
 import { certificateIdentity } from './auth/mtls.js';
 import { OidcVerifier } from './auth/oidc.js';
 import { identityValue, loadGatewayConfig, type AllowRule, type GatewayConfig, type RouteConfig } from './config.js';
-import { GatewayMetrics } from './metrics.js';
+import { GatewayMetrics, type MetricsSnapshot } from './metrics.js';
 import { isAmbiguousPath, matchEndpoint, type Endpoint } from './profiles.js';
 import { dropParams, forward, forwardUpgrade, UpstreamPools, type UpstreamRequest } from './proxy.js';
 
@@ -33,6 +33,10 @@ export interface GatewayOptions {
   accessLog?: Writable | null;
   /** Operational messages (reloads, their errors); never carries a credential. */
   log?: (message: string) => void;
+  /** Open the `/metrics` listener the config names (default true; false in all but one `--workers` process). */
+  serveMetrics?: boolean;
+  /** The other `--workers` processes' counters, added to this one's on `/metrics`. */
+  metricsPeers?: () => Promise<MetricsSnapshot[]>;
 }
 
 export interface ReloadResult {
@@ -134,6 +138,7 @@ export class Gateway {
   private readonly ownedLogStream: Writable | null;
   private readonly pools = new UpstreamPools();
   private readonly log: (message: string) => void;
+  private readonly metricsPeers: (() => Promise<MetricsSnapshot[]>) | undefined;
   private server: Server | null = null;
   private metricsServer: Server | null = null;
   private readonly configPath: string | undefined;
@@ -144,6 +149,7 @@ export class Gateway {
     this.ownsKeys = ownsKeys;
     this.configPath = options.configPath;
     this.log = options.log ?? (() => undefined);
+    this.metricsPeers = options.metricsPeers;
     const config = options.config;
     this.state = { config, oidc: new OidcVerifier(config.oidc), assertion: config.assertion ? new AssertionSigner(config.assertion) : null, dropHeaders: new WeakMap() };
     let sink: Writable | null;
@@ -175,7 +181,7 @@ export class Gateway {
       (await KeyStore.open({ ...(c.store ? { store: c.store } : {}), ...(c.maxStalenessMs ? { maxStalenessMs: c.maxStalenessMs } : {}), ...(c.prefix ? { prefix: c.prefix } : {}) }));
     const gateway = new Gateway(options, keys, ownsKeys);
     try {
-      await gateway.listen();
+      await gateway.listen(options.serveMetrics ?? true);
     } catch (err) {
       await gateway.close();
       throw err;
@@ -200,8 +206,9 @@ export class Gateway {
     return `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}/metrics`;
   }
 
-  private async listen(): Promise<void> {
-    const { listen, metrics } = this.state.config;
+  private async listen(serveMetrics: boolean): Promise<void> {
+    const { listen } = this.state.config;
+    const metrics = serveMetrics ? this.state.config.metrics : null;
     const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
     const server = listen.tls
       ? createHttpsServer({ cert: listen.tls.cert, key: listen.tls.key, ...(listen.tls.clientCa ? { ca: listen.tls.clientCa, requestCert: true, rejectUnauthorized: false } : {}) }, handler)
@@ -478,7 +485,7 @@ export class Gateway {
       const r = KEY_REFUSALS[v.reason ?? 'unknown']!;
       return this.sendJson(res, r.status, { error: r.error, reason: v.reason === 'scope' ? 'scope' : `key_${v.reason}` });
     }
-    const body = this.metrics.render();
+    const body = (this.metricsPeers ? GatewayMetrics.combined([this.metrics.snapshot(), ...(await this.metricsPeers())]) : this.metrics).render();
     res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' });
     res.end(body);
   }

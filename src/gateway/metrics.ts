@@ -15,6 +15,17 @@ class Histogram {
   }
 }
 
+/** Every counter as plain data: what a `--workers` process sends so one listener can report them all. */
+export interface MetricsSnapshot {
+  requests: Array<[string, number]>;
+  denials: Array<[string, number]>;
+  durations: Array<[string, { counts: number[]; sum: number; count: number }]>;
+  responseBytes: Array<[string, number]>;
+  reloads: number;
+  reloadFailures: number;
+  inflight: number;
+}
+
 export class GatewayMetrics {
   private readonly requests = new Map<string, number>();
   private readonly denials = new Map<string, number>();
@@ -36,6 +47,42 @@ export class GatewayMetrics {
     if (!h) this.durations.set(r, (h = new Histogram()));
     h.observe(seconds);
     this.responseBytes.set(r, (this.responseBytes.get(r) ?? 0) + bytes);
+  }
+
+  snapshot(): MetricsSnapshot {
+    return {
+      requests: [...this.requests],
+      denials: [...this.denials],
+      durations: [...this.durations].map(([route, h]) => [route, { counts: [...h.counts], sum: h.sum, count: h.count }]),
+      responseBytes: [...this.responseBytes],
+      reloads: this.reloads,
+      reloadFailures: this.reloadFailures,
+      inflight: this.inflight,
+    };
+  }
+
+  /** These counters plus each snapshot's, summed (a reload counts once per process). */
+  static combined(snapshots: readonly MetricsSnapshot[]): GatewayMetrics {
+    const all = new GatewayMetrics();
+    const add = (map: Map<string, number>, entries: Array<[string, number]>) => {
+      for (const [k, n] of entries) map.set(k, (map.get(k) ?? 0) + n);
+    };
+    for (const s of snapshots) {
+      add(all.requests, s.requests);
+      add(all.denials, s.denials);
+      add(all.responseBytes, s.responseBytes);
+      for (const [route, h] of s.durations) {
+        let mine = all.durations.get(route);
+        if (!mine) all.durations.set(route, (mine = new Histogram()));
+        h.counts.forEach((n, i) => (mine.counts[i]! += n));
+        mine.sum += h.sum;
+        mine.count += h.count;
+      }
+      all.reloads += s.reloads;
+      all.reloadFailures += s.reloadFailures;
+      all.inflight += s.inflight;
+    }
+    return all;
   }
 
   render(): string {

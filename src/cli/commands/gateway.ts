@@ -1,5 +1,13 @@
-import type { Command } from 'commander';
-import { Gateway, loadGatewayConfig } from '../../gateway/index.js';
+import { availableParallelism } from 'node:os';
+import { InvalidArgumentError, type Command } from 'commander';
+import { Gateway, loadGatewayConfig, startGatewayWorkers } from '../../gateway/index.js';
+
+function workerCount(value: string): number {
+  if (value === 'auto') return availableParallelism();
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 1 || n > 256) throw new InvalidArgumentError('a count from 1 to 256, or auto (one per core)');
+  return n;
+}
 
 export function registerGateway(program: Command): void {
   program
@@ -8,6 +16,7 @@ export function registerGateway(program: Command): void {
     .requiredOption('--config <file>', 'gateway YAML (schema/gateway-config.schema.json)')
     .option('--check', 'validate the config and exit')
     .option('--no-watch', 'do not reload when the config file changes (SIGHUP still reloads)')
+    .option('--workers <n>', 'gateway processes sharing the port (node:cluster), or auto for one per core', workerCount, 1)
     .addHelpText(
       'after',
       `
@@ -15,12 +24,13 @@ Listens on 127.0.0.1:8480 unless the config says otherwise. Every request needs 
 route accepts (Warden API key, OIDC JWT, client certificate) and an allow rule whose scopes it holds;
 paths the upstream's profile does not name are refused. SIGHUP or editing the file reloads routes
 and policies without dropping connections; SIGINT/SIGTERM stop after in-flight requests finish.
+With --workers, each process verifies keys itself and /metrics reports all of them together.
 
 Example:
   warden gateway --config gateway.yaml --check
   warden gateway --config gateway.yaml`,
     )
-    .action(async (opts: { config: string; check?: boolean; watch: boolean }) => {
+    .action(async (opts: { config: string; check?: boolean; watch: boolean; workers: number }) => {
       // A config error is a GatewayConfigError (exit 2) naming the file and line.
       const config = loadGatewayConfig(opts.config);
       if (opts.check) {
@@ -28,15 +38,16 @@ Example:
         return;
       }
       const log = (line: string) => process.stderr.write(`warden: ${line}\n`);
-      const gateway = await Gateway.start({ config, configPath: opts.config, watch: opts.watch, log });
-      log(`gateway listening on ${gateway.url}${gateway.metricsUrl ? `, metrics on ${gateway.metricsUrl}` : ''}`);
-      const onHup = () => void gateway.reload();
+      const running =
+        opts.workers > 1 ? await startGatewayWorkers({ workers: opts.workers, configPath: opts.config, watch: opts.watch, log }) : await Gateway.start({ config, configPath: opts.config, watch: opts.watch, log });
+      log(`gateway listening on ${running.url}${running.metricsUrl ? `, metrics on ${running.metricsUrl}` : ''}${opts.workers > 1 ? ` (${opts.workers} worker processes)` : ''}`);
+      const onHup = () => void running.reload();
       process.on('SIGHUP', onHup);
       await new Promise<void>((resolve) => {
         for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => resolve());
       });
       process.off('SIGHUP', onHup);
       log('gateway stopping: finishing in-flight requests');
-      await gateway.close();
+      await running.close();
     });
 }
