@@ -3,7 +3,9 @@
 // verifier process answers the subrequest with KeyStore.verify, as the gateway does in-process).
 // Every server is its own process on loopback; all share this machine with wrk, in the same run.
 // Usage:
-//   npx tsx bench/gateway.bench.ts [--duration 10] [--connections 1,50] [--workers 1]
+//   npx tsx bench/gateway.bench.ts [--duration 10] [--connections 1,50] [--workers 1] [--rounds 3]
+// Each figure is the median of --rounds runs, the three paths taking turns, so a burst of other load
+// on the machine lands on one run of one path rather than on a whole column.
 // --workers N runs the gateway with N processes (node:cluster) and nginx with N worker processes.
 // Needs Debian's nginx and wrk (scripts/services.sh installs them).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -26,6 +28,7 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '10' },
     connections: { type: 'string', default: '1,50' },
     workers: { type: 'string', default: '1' },
+    rounds: { type: 'string', default: '3' },
   },
 });
 const SELF = fileURLToPath(import.meta.url);
@@ -110,6 +113,7 @@ async function main(): Promise<void> {
   const seconds = Number(values.duration);
   const levels = values.connections!.split(',').map(Number);
   const workers = Number(values.workers);
+  const rounds = Number(values.rounds);
   const dir = mkdtempSync(join(tmpdir(), 'warden-gateway-bench-'));
   const env = { ...process.env, WARDEN_KEY_SECRET: randomBytes(32).toString('base64') };
   process.env.WARDEN_KEY_SECRET = env.WARDEN_KEY_SECRET;
@@ -180,9 +184,9 @@ http {
     const refused = await fetch(`http://127.0.0.1:${NGX}/v1/models`);
     if (refused.status !== 401) throw new Error(`nginx let an unauthenticated request through (${refused.status})`);
     const processes = workers === 1 ? 'one worker process' : `${workers} worker processes`;
-    console.log(`# gateway benchmark\n${machineLine()}\nwrk ${seconds}s per cell after a 2 s warm-up, GET /v1/models (${Buffer.byteLength(BODY)} B body), ${processes} each for nginx and the gateway\n`);
-    console.log('| path | connections | requests/s | p50 ms | p99 ms | p99 added ms | % of direct rps | % of nginx rps |');
-    console.log('|---|---|---|---|---|---|---|---|');
+    console.log(`# gateway benchmark\n${machineLine()}\nwrk ${seconds}s per run after a 2 s warm-up, median of ${rounds} interleaved runs per cell, GET /v1/models (${Buffer.byteLength(BODY)} B body), ${processes} each for nginx and the gateway\n`);
+    console.log('| path | connections | requests/s | p50 ms | p99 ms | p50 added ms | p99 added ms | % of direct rps | % of nginx rps |');
+    console.log('|---|---|---|---|---|---|---|---|---|');
     for (const c of levels) {
       const paths: Array<[string, string, string | null]> = [
         ['direct (no auth)', `http://127.0.0.1:${UP}/v1/models`, null],
@@ -191,17 +195,25 @@ http {
       ];
       // Warm-up so JIT, pools and caches are in steady state for every path.
       for (const [, url, k] of paths) wrk(url, c, 2, k);
-      const results = paths.map(([name, url, k]) => {
-        const r = wrk(url, c, seconds, k);
-        if (r.non2xx) throw new Error(`${name}: ${r.non2xx} non-2xx responses`);
-        return [name, r] as const;
+      const runs = paths.map((): WrkResult[] => []);
+      for (let round = 0; round < rounds; round++) {
+        paths.forEach(([name, url, k], i) => {
+          const r = wrk(url, c, seconds, k);
+          if (r.non2xx) throw new Error(`${name}: ${r.non2xx} non-2xx responses`);
+          runs[i]!.push(r);
+        });
+      }
+      const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+      const results = paths.map(([name], i) => {
+        const rs = runs[i]!;
+        return [name, { rps: median(rs.map((r) => r.rps)), p50: median(rs.map((r) => r.p50)), p99: median(rs.map((r) => r.p99)), non2xx: 0 }] as const;
       });
       const direct = results[0]![1];
       const nginx = results[2]![1];
       for (const [name, r] of results) {
-        const added = r === direct ? '-' : (r.p99 - direct.p99).toFixed(2);
+        const added = (p: 'p50' | 'p99') => (r === direct ? '-' : (r[p] - direct[p]).toFixed(2));
         const ofNginx = r === direct || r === nginx ? '-' : `${Math.round((r.rps / nginx.rps) * 100)}%`;
-        console.log(`| ${name} | ${c} | ${Math.round(r.rps)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${added} | ${Math.round((r.rps / direct.rps) * 100)}% | ${ofNginx} |`);
+        console.log(`| ${name} | ${c} | ${Math.round(r.rps)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${added('p50')} | ${added('p99')} | ${Math.round((r.rps / direct.rps) * 100)}% | ${ofNginx} |`);
       }
     }
   } finally {
