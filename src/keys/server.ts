@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { WardenError } from '../errors.js';
+import { HttpError, jsonObject, parseJson, readBody, sendJson } from '../http-json.js';
 import type { KeyStore } from './key-store.js';
 import { verifyGithubSignature, type ReporterPublicKey } from './leak-signature.js';
 import { parseQuota, parseRateLimit } from './limits.js';
@@ -14,47 +15,7 @@ export interface KeyServerOptions {
   maxBodyBytes?: number;
 }
 
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 const STATUS_FOR: Record<string, number> = { unknown: 401, revoked: 401, disabled: 401, expired: 401, scope: 403, ip: 403, rate_limited: 429, quota_exhausted: 429, unavailable: 503 };
-
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) throw new HttpError(413, 'body_too_large', `request body over ${limit} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
-}
-
-function parseJson(raw: Buffer): unknown {
-  try {
-    return JSON.parse(raw.toString('utf8')) as unknown;
-  } catch {
-    throw new HttpError(400, 'bad_json', 'request body is not JSON');
-  }
-}
-
-function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
-  res.end(text);
-}
-
-function object(value: unknown): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new HttpError(400, 'bad_request', 'expected a JSON object');
-  return value as Record<string, unknown>;
-}
 
 function strings(value: unknown, field: string): string[] | undefined {
   if (value === undefined) return undefined;
@@ -105,7 +66,7 @@ export function createKeyServer(options: KeyServerOptions): Server {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname;
     const method = req.method ?? 'GET';
-    if (method === 'GET' && path === '/openapi.json') return send(res, 200, KEY_OPENAPI);
+    if (method === 'GET' && path === '/openapi.json') return sendJson(res, 200, KEY_OPENAPI);
 
     if (method === 'POST' && path === '/v1/leaks/github') {
       const raw = await readBody(req, maxBody);
@@ -114,34 +75,34 @@ export function createKeyServer(options: KeyServerOptions): Server {
       const body = parseJson(raw);
       if (!Array.isArray(body)) throw new HttpError(400, 'bad_request', 'expected a JSON array of {token, type, url, source}');
       const reports: LeakReport[] = body.map((item) => {
-        const o = object(item);
+        const o = jsonObject(item);
         if (typeof o.token !== 'string') throw new HttpError(400, 'bad_request', 'each match needs a token');
         return { token: o.token, url: typeof o.url === 'string' ? o.url : '', source: typeof o.source === 'string' ? o.source : 'unknown' };
       });
       const outcomes = await keys.reportLeaks(reports, 'github', { actor: 'reporter:github', source: req.socket.remoteAddress ?? '' });
       const types = body.map((item) => (typeof (item as { type?: unknown }).type === 'string' ? (item as { type: string }).type : 'warden_api_key'));
-      return send(res, 200, outcomes.map((o, i) => ({ token_hash: o.tokenHash, token_type: types[i], label: o.label })));
+      return sendJson(res, 200, outcomes.map((o, i) => ({ token_hash: o.tokenHash, token_type: types[i], label: o.label })));
     }
 
     if (method === 'POST' && path === '/v1/leaks') {
       const { check, ctx } = await authenticate(req, ['leaks:report']);
-      const body = object(parseJson(await readBody(req, maxBody)));
+      const body = jsonObject(parseJson(await readBody(req, maxBody)));
       if (!Array.isArray(body.tokens)) throw new HttpError(400, 'bad_request', 'expected {"tokens": [{"token", "url", "source"}]}');
       const reports = body.tokens.map((item): LeakReport => {
-        const o = object(item);
+        const o = jsonObject(item);
         if (typeof o.token !== 'string' || typeof o.url !== 'string') throw new HttpError(400, 'bad_request', 'each token needs token and url strings');
         return { token: o.token, url: o.url, ...(typeof o.source === 'string' ? { source: o.source } : {}) };
       });
       const outcomes = await keys.reportLeaks(reports, `reporter:${check.keyId}`, ctx);
-      return send(res, 200, { results: outcomes.map((o) => ({ tokenHash: o.tokenHash, label: o.label })) });
+      return sendJson(res, 200, { results: outcomes.map((o) => ({ tokenHash: o.tokenHash, label: o.label })) });
     }
 
     if (method === 'POST' && path === '/v1/keys/verify') {
       await authenticate(req, ['keys:verify', 'admin:keys']);
-      const body = object(parseJson(await readBody(req, maxBody)));
+      const body = jsonObject(parseJson(await readBody(req, maxBody)));
       if (typeof body.key !== 'string') throw new HttpError(400, 'bad_request', 'key must be a string');
       const scopes = strings(body.scopes, 'scopes');
-      return send(
+      return sendJson(
         res,
         200,
         await keys.verify(body.key, {
@@ -157,10 +118,10 @@ export function createKeyServer(options: KeyServerOptions): Server {
 
     if (path === '/v1/keys' && method === 'GET') {
       const owner = url.searchParams.get('owner');
-      return send(res, 200, { keys: await keys.list(owner ? { owner } : {}) });
+      return sendJson(res, 200, { keys: await keys.list(owner ? { owner } : {}) });
     }
     if (path === '/v1/keys' && method === 'POST') {
-      const body = object(parseJson(await readBody(req, maxBody)));
+      const body = jsonObject(parseJson(await readBody(req, maxBody)));
       if (typeof body.owner !== 'string' || typeof body.name !== 'string') throw new HttpError(400, 'bad_request', 'owner and name are required strings');
       const opts: CreateKeyOptions = { owner: body.owner, name: body.name, scopes: strings(body.scopes, 'scopes') ?? [], ...limitsFrom(body) };
       const ips = strings(body.allowedIps, 'allowedIps');
@@ -168,22 +129,22 @@ export function createKeyServer(options: KeyServerOptions): Server {
       if (body.env === 'live' || body.env === 'test') opts.env = body.env;
       if (typeof body.leakPolicy === 'string') opts.leakPolicy = body.leakPolicy as LeakPolicy;
       const made = await keys.create(opts, ctx);
-      return send(res, 201, { key: made.key, ...made.info });
+      return sendJson(res, 201, { key: made.key, ...made.info });
     }
     const m = /^\/v1\/keys\/(key_[A-Za-z0-9]{16})(?:\/(revoke|rotate))?$/.exec(path);
     if (!m) throw new HttpError(404, 'not_found', 'no such route');
     const id = m[1]!;
-    if (!m[2] && method === 'GET') return send(res, 200, await keys.show(id));
+    if (!m[2] && method === 'GET') return sendJson(res, 200, await keys.show(id));
     if (m[2] === 'revoke' && method === 'POST') {
-      const body = object(parseJson(await readBody(req, maxBody)));
-      return send(res, 200, await keys.revoke(id, typeof body.reason === 'string' ? body.reason : 'revoked over the API', ctx));
+      const body = jsonObject(parseJson(await readBody(req, maxBody)));
+      return sendJson(res, 200, await keys.revoke(id, typeof body.reason === 'string' ? body.reason : 'revoked over the API', ctx));
     }
     if (m[2] === 'rotate' && method === 'POST') {
-      const body = object(parseJson(await readBody(req, maxBody)));
+      const body = jsonObject(parseJson(await readBody(req, maxBody)));
       const overlapMs = body.overlapMs === undefined ? 0 : body.overlapMs;
       if (typeof overlapMs !== 'number') throw new HttpError(400, 'bad_request', 'overlapMs must be a number');
       const rotated = await keys.rotate(id, { overlapMs }, ctx);
-      return send(res, 200, { key: rotated.key, ...rotated.info, previous: rotated.previous });
+      return sendJson(res, 200, { key: rotated.key, ...rotated.info, previous: rotated.previous });
     }
     throw new HttpError(405, 'method_not_allowed', `${method} not allowed here`);
   }
@@ -191,10 +152,10 @@ export function createKeyServer(options: KeyServerOptions): Server {
   return createServer((req, res) => {
     route(req, res).catch((err: unknown) => {
       if (res.headersSent) return res.destroy();
-      if (err instanceof HttpError) return send(res, err.status, { error: { code: err.code, message: err.message } });
-      if (err instanceof WardenError) return send(res, err.code === 'KEY_NOT_FOUND' ? 404 : 400, { error: { code: err.code, message: err.message } });
+      if (err instanceof HttpError) return sendJson(res, err.status, { error: { code: err.code, message: err.message } });
+      if (err instanceof WardenError) return sendJson(res, err.code === 'KEY_NOT_FOUND' ? 404 : 400, { error: { code: err.code, message: err.message } });
       // Unexpected: say so without details that could carry request data.
-      send(res, 500, { error: { code: 'internal', message: 'internal error' } });
+      sendJson(res, 500, { error: { code: 'internal', message: 'internal error' } });
     });
   });
 }

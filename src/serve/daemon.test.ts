@@ -237,7 +237,7 @@ alerts:
     await daemon.trigger('lab');
     await daemon.settled();
     const [ok] = await daemon.history.listRuns({ inventory: 'lab', limit: 1 });
-    assert.equal(ok!.status, 'succeeded');
+    assert.equal(ok!.status, 'succeeded', `second run: ${ok!.error ?? ''}`);
   });
 
   it('resolves the finding when Redis goes away', async () => {

@@ -7,6 +7,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Inventory } from '../config/index.js';
+import { HttpError, jsonObject, parseJson, readBody, sendJson as sendJsonBody } from '../http-json.js';
 import { scopesAllow, type KeyStore } from '../keys/index.js';
 import { renderFinding, renderLogin, renderOverview, renderRuns, DASHBOARD_CSS, type PageContext } from './dashboard.js';
 import { SEVERITY_ORDER, type FindingState, type RunRecord, type ServeHistory } from './history.js';
@@ -32,16 +33,6 @@ export interface HttpServer {
 export const SESSION_COOKIE = 'warden_session';
 const LOGIN_COOKIE = 'warden_login';
 const MAX_BODY = 64 * 1024;
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
@@ -69,9 +60,7 @@ const SECURITY_HEADERS = {
 const PAGE_CSP = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
-  res.end(text);
+  sendJsonBody(res, status, body, { ...SECURITY_HEADERS, ...headers });
 }
 
 function sendHtml(res: ServerResponse, status: number, html: string, headers: Record<string, string> = {}): void {
@@ -84,27 +73,8 @@ function redirect(res: ServerResponse, to: string, headers: Record<string, strin
   res.end();
 }
 
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw new HttpError(413, 'body_too_large', `request body over ${MAX_BODY} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 async function jsonBody(req: IncomingMessage): Promise<Record<string, unknown>> {
-  let value: unknown;
-  try {
-    value = JSON.parse(await readBody(req));
-  } catch (err) {
-    if (err instanceof HttpError) throw err;
-    throw new HttpError(400, 'bad_json', 'request body is not JSON');
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new HttpError(400, 'bad_request', 'expected a JSON object');
-  return value as Record<string, unknown>;
+  return jsonObject(parseJson(await readBody(req, MAX_BODY)));
 }
 
 const EXPIRY_UNITS: Record<string, number> = { h: 3_600_000, d: 86_400_000 };
@@ -271,7 +241,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       return sendHtml(res, 200, renderLogin(loginCsrf, url.searchParams.get('error') ?? undefined), { 'set-cookie': `${LOGIN_COOKIE}=${loginCsrf}; Path=/login; HttpOnly; Secure; SameSite=Strict; Max-Age=600` });
     }
     if (path === '/login' && method === 'POST') {
-      const form = new URLSearchParams(await readBody(req));
+      const form = new URLSearchParams((await readBody(req, MAX_BODY)).toString('utf8'));
       checkCsrf(form, cookies(req).get(LOGIN_COOKIE) ?? '\u0000', req);
       const v = await keys.verify((form.get('key') ?? '').trim(), { scopes: ['serve:read'], ...(req.socket.remoteAddress ? { ip: req.socket.remoteAddress } : {}) });
       if (!v.valid) return redirect(res, `/login?error=${v.reason === 'scope' ? 'scope' : 'key'}`);
@@ -289,7 +259,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     }
     const ctx: PageContext = { csrf: s.csrf, canAdmin: scopesAllow(s.scopes, ['serve:admin']), inventories: inventoryNames, redact: options.redact };
     if (method === 'POST') {
-      const form = new URLSearchParams(await readBody(req));
+      const form = new URLSearchParams((await readBody(req, MAX_BODY)).toString('utf8'));
       checkCsrf(form, s.csrf, req);
       if (path === '/logout') {
         await history.endSession(s.tokenHash);
