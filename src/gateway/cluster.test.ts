@@ -32,6 +32,12 @@ function get(port: number, path: string, key: string): Promise<{ status: number;
   });
 }
 
+/** `warden gateway` from source in a process of its own. */
+function cliArgs(configPath: string, workers: number): string[] {
+  const code = `const { main } = await import(${JSON.stringify(MAIN)}); process.exitCode = await main(${JSON.stringify(['gateway', '--config', configPath, '--workers', String(workers), '--no-watch'])});`;
+  return ['--import', 'tsx', '--input-type=module', '-e', code];
+}
+
 function workerPids(primary: number): number[] {
   // Only the gateway workers: tsx has a child of its own (esbuild).
   const out = spawnSync('pgrep', ['-P', String(primary), '-f', 'gateway-worker'], { encoding: 'utf8' });
@@ -41,6 +47,7 @@ function workerPids(primary: number): number[] {
 describe('warden gateway --workers', { timeout: 60_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'warden-gateway-cluster-'));
   const logPath = join(dir, 'access.log');
+  const configPath = join(dir, 'gateway.yaml');
   let sse: TestSseUpstream;
   let cli: ChildProcess;
   let stderr = '';
@@ -54,7 +61,6 @@ describe('warden gateway --workers', { timeout: 60_000 }, () => {
     key = (await admin.create({ owner: 'acme', name: 'llm', scopes: ['llm:inference'] })).key;
     watcher = (await admin.create({ owner: 'acme', name: 'metrics', scopes: ['gateway:metrics'] })).key;
     await admin.close();
-    const configPath = join(dir, 'gateway.yaml');
     writeFileSync(
       configPath,
       `listen: { port: ${PORT} }
@@ -67,8 +73,7 @@ routes:
     allow: [{ endpoints: [models], scopes: ["llm:inference"] }]
 `,
     );
-    const code = `const { main } = await import(${JSON.stringify(MAIN)}); process.exitCode = await main(${JSON.stringify(['gateway', '--config', configPath, '--workers', '2', '--no-watch'])});`;
-    cli = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { env: process.env, stdio: ['ignore', 'ignore', 'pipe'] });
+    cli = spawn(process.execPath, cliArgs(configPath, 2), { env: process.env, stdio: ['ignore', 'ignore', 'pipe'] });
     cli.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
     const deadline = Date.now() + 30_000;
     while (!stderr.includes('gateway listening')) {
@@ -112,6 +117,15 @@ routes:
       await new Promise((r) => setTimeout(r, 100));
     }
     assert.match(stderr, new RegExp(`gateway worker ${victim} exited \\(SIGKILL\\); starting another`));
+  });
+
+  it('refuses to start on a port already taken, naming it, with one process or several', () => {
+    for (const workers of [1, 2]) {
+      const second = spawnSync(process.execPath, cliArgs(configPath, workers), { env: process.env, encoding: 'utf8', timeout: 30_000 });
+      assert.equal(second.status, 3, second.stderr);
+      assert.match(second.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${PORT} for requests: EADDRINUSE`));
+      assert.doesNotMatch(second.stderr, /this is a bug/);
+    }
   });
 
   it('stops every process on SIGTERM, with whole access-log lines from both workers', async () => {

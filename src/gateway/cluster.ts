@@ -10,7 +10,7 @@ import { extname } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { loadGatewayConfig } from './config.js';
-import { Gateway } from './gateway.js';
+import { Gateway, GatewayStartError } from './gateway.js';
 import type { MetricsSnapshot } from './metrics.js';
 
 export interface GatewayWorkersOptions {
@@ -134,7 +134,7 @@ export async function startGatewayWorkers(options: GatewayWorkersOptions): Promi
       if (++ready === options.workers) resolve({ url: m.url, metricsUrl });
     };
     onEarlyExit = (worker, code) => {
-      void stop().then(() => reject(new Error(`gateway worker ${worker.process.pid} could not start (exit ${code}); see its message above`)));
+      void stop().then(() => reject(new GatewayStartError(`gateway worker ${worker.process.pid} could not start (exit ${code}); see its message above`)));
     };
     for (let i = 0; i < options.workers; i++) fork(i === 0);
   });

@@ -10,6 +10,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex, Writable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
+import { WardenError } from '../errors.js';
 import { KeyStore, parseKey, scopesAllow, type Verification } from '../keys/index.js';
 import { AccessLog, identityForLog } from './access-log.js';
 import { AssertionSigner } from './assertion.js';
@@ -83,6 +84,20 @@ const KEY_REFUSALS: Record<string, Omit<Refusal, 'reason'>> = {
   quota_exhausted: { status: 429, error: 'rate_limited' },
   unavailable: { status: 503, error: 'unavailable' },
 };
+
+/** The gateway could not start serving: a listener's address is taken or not allowed. */
+export class GatewayStartError extends WardenError {
+  constructor(message: string) {
+    super(message, 'GATEWAY_START_FAILED', 3);
+  }
+}
+
+function listenOn(server: Server, port: number, host: string, what: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => reject(new GatewayStartError(`cannot listen on ${host}:${port} for ${what}: ${err.code ?? err.message}`)));
+    server.listen(port, host, () => resolve());
+  });
+}
 
 function refuse(status: number, error: string, reason: string, headers?: Record<string, string>): Refusal {
   return { status, error, reason, ...(headers ? { headers } : {}) };
@@ -217,17 +232,11 @@ export class Gateway {
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.handleUpgrade(req, socket, head));
     server.on('clientError', (_err, socket) => socket.destroy());
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(listen.port, listen.host, () => resolve());
-    });
+    await listenOn(server, listen.port, listen.host, 'requests');
     if (metrics) {
       const ms = createHttpServer((req, res) => void this.serveMetrics(req, res));
       this.metricsServer = ms;
-      await new Promise<void>((resolve, reject) => {
-        ms.once('error', reject);
-        ms.listen(metrics.port, metrics.host, () => resolve());
-      });
+      await listenOn(ms, metrics.port, metrics.host, 'metrics');
     }
   }
 

@@ -28,7 +28,8 @@ With --workers, each process verifies keys itself and /metrics reports all of th
 
 Example:
   warden gateway --config gateway.yaml --check
-  warden gateway --config gateway.yaml`,
+  warden gateway --config gateway.yaml
+  warden gateway --config gateway.yaml --workers auto`,
     )
     .action(async (opts: { config: string; check?: boolean; watch: boolean; workers: number }) => {
       // A config error is a GatewayConfigError (exit 2) naming the file and line.
