@@ -6,8 +6,8 @@ import { unescapeOnce } from './unescape.js';
 import { VALIDATORS } from './validators.js';
 
 const ESCAPE_HINT = /\\|%[0-9A-Fa-f]{2}/g;
-/** Characters on each side of an escape that are decoded and scanned again. */
-const ESCAPE_WINDOW = 320;
+/** Characters on each side of an escape that are decoded and scanned again (a match cut at the end is rescanned to the line's end). */
+const ESCAPE_WINDOW = 160;
 
 export interface CompiledRule {
   spec: RuleSpec;

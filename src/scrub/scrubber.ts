@@ -58,6 +58,14 @@ export class Scrubber {
 
   /** Scrubs `text`, a run of whole lines (the last may lack its terminator only at end of input). */
   scrubLines(text: string): string {
+    return applyReplacements(text, this.plan(text));
+  }
+
+  /**
+   * What scrubbing `text` (whole lines) replaces, in order: the stream splices these into the original
+   * bytes, so clean stretches are never re-encoded.
+   */
+  plan(text: string): Replacement[] {
     const found = this.detector.scan(text);
     const names = this.format === 'text' ? [] : sensitiveNameOffsets(text);
     let ni = 0;
@@ -113,27 +121,36 @@ export class Scrubber {
     }
     const all = merge(found.filter((_, i) => keep[i] === 1).map(toRedaction).concat(extra));
     this.stats.bytes += text.length;
-    return this.apply(text, all);
-  }
-
-  private apply(text: string, spans: Redaction[]): string {
-    if (spans.length === 0) return text;
-    let out = '';
-    let at = 0;
-    for (const r of spans) {
-      out += text.slice(at, r.start);
+    return all.map((r) => {
       const masked = maskSecret(r.ruleId, r.secret, this.mask, this.keepPrefix.get(r.ruleId));
+      this.stats.redactions[r.ruleId] = (this.stats.redactions[r.ruleId] ?? 0) + 1;
       // A span that crosses lines is masked line by line so no line is merged or dropped.
-      out += text
+      const replaced = text
         .slice(r.start, r.end)
         .split(/(\r?\n)/)
         .map((part, i) => (i % 2 === 1 ? part : part.length ? (r.quote ? `"${masked}"` : masked) : part))
         .join('');
-      this.stats.redactions[r.ruleId] = (this.stats.redactions[r.ruleId] ?? 0) + 1;
-      at = r.end;
-    }
-    return out + text.slice(at);
+      return { start: r.start, end: r.end, text: replaced };
+    });
   }
+}
+
+/** A span of the scrubbed text and what replaces it. */
+export interface Replacement {
+  start: number;
+  end: number;
+  text: string;
+}
+
+export function applyReplacements(text: string, replacements: Replacement[]): string {
+  if (replacements.length === 0) return text;
+  let out = '';
+  let at = 0;
+  for (const r of replacements) {
+    out += text.slice(at, r.start) + r.text;
+    at = r.end;
+  }
+  return out + text.slice(at);
 }
 
 function toRedaction(m: SecretMatch): Redaction {

@@ -146,10 +146,22 @@ export class ScrubStream extends Transform {
 
   private scrubAndPush(bytes: Buffer): void {
     if (bytes.length === 0) return;
-    const text = bytes.toString('latin1');
-    const out = this.scrubber.scrubLines(text);
-    this.push(out === text ? bytes : Buffer.from(out, 'latin1'));
+    // latin1 maps bytes to chars one to one, so replacement offsets are byte offsets.
+    const replacements = this.scrubber.plan(bytes.toString('latin1'));
+    if (replacements.length === 0) {
+      this.push(bytes);
+      return;
+    }
+    const parts: Buffer[] = [];
+    let at = 0;
+    for (const r of replacements) {
+      parts.push(bytes.subarray(at, r.start), Buffer.from(r.text, 'latin1'));
+      at = r.end;
+    }
+    parts.push(bytes.subarray(at));
+    this.push(Buffer.concat(parts));
   }
+
 }
 
 export function createScrubStream(options: ScrubOptions = {}): ScrubStream {
