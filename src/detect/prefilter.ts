@@ -56,9 +56,15 @@ export class KeywordPrefilter {
     for (let s = 0; s < states; s++) {
       for (let c = 65; c <= 90; c++) delta[s * 256 + c] = delta[s * 256 + c + 32]!;
     }
-    this.delta = delta;
     this.outputs = out.map((o) => [...new Set(o)]);
     this.terminal = Uint8Array.from(out, (o) => (o.length ? 1 : 0));
+    // The hot loop reads the table as row offsets (state * 256) with the sign bit marking a state that
+    // has outputs: one load and one test per character, no shift or second table.
+    for (let i = 0; i < delta.length; i++) {
+      const next = delta[i]!;
+      delta[i] = this.terminal[next] ? ~(next << 8) : next << 8;
+    }
+    this.delta = delta;
   }
 
   /** Marks `seen[k] = 1` for every keyword k present in text; returns how many distinct keywords were seen. */
@@ -66,17 +72,21 @@ export class KeywordPrefilter {
     const { delta, outputs } = this;
     // A state's outputs need reporting once per scan; common keywords ("key", "token") recur constantly.
     const terminal = this.terminal.slice();
-    let state = 0;
+    let row = 0;
     let found = 0;
     for (let i = 0, n = text.length; i < n; i++) {
-      const c = text.charCodeAt(i);
-      state = delta[(state << 8) + (c < 256 ? c : 0)]!;
-      if (terminal[state] !== 0) {
-        terminal[state] = 0;
-        for (const k of outputs[state]!) {
-          if (seen[k] === 0) {
-            seen[k] = 1;
-            found++;
+      // Characters above 255 fold onto a byte: at worst a spurious keyword, which the rule's regex rejects.
+      row = delta[row + (text.charCodeAt(i) & 255)]!;
+      if (row < 0) {
+        row = ~row;
+        const state = row >> 8;
+        if (terminal[state] !== 0) {
+          terminal[state] = 0;
+          for (const k of outputs[state]!) {
+            if (seen[k] === 0) {
+              seen[k] = 1;
+              found++;
+            }
           }
         }
       }
