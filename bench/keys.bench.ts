@@ -41,6 +41,11 @@ async function inProcess(): Promise<void> {
   for (let i = 0; i < KEYS; i++) tokens.push((await keys.create({ owner: `t${i % 50}`, name: `k${i}`, scopes: ['models:read', 'chat:*'] }, { actor: 'bench' })).key);
   for (const t of tokens) await keys.verify(t);
   const request = { scopes: ['chat:write'], ip: '127.0.0.1' };
+  // Throughput first, without timing each call (two hrtime reads would cost as much as a verification).
+  const tStart = process.hrtime.bigint();
+  for (let i = 0; i < VERIFICATIONS; i++) await keys.verify(tokens[i % KEYS]!, request);
+  const throughput = VERIFICATIONS / (Number(process.hrtime.bigint() - tStart) / 1e9);
+  console.log(`in-process, cached, throughput only: ${Math.round(throughput).toLocaleString('en')} verifications/s`);
   const lat = new Float64Array(VERIFICATIONS);
   let invalid = 0;
   const started = process.hrtime.bigint();
@@ -51,7 +56,7 @@ async function inProcess(): Promise<void> {
     if (!r.valid) invalid++;
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  console.log(`in-process, cached (${KEYS} keys, ${VERIFICATIONS} verifications, one core): ${Math.round(VERIFICATIONS / seconds).toLocaleString('en')} verifications/s; ${summarise(lat)}${invalid ? `; ${invalid} INVALID` : ''}`);
+  console.log(`in-process, cached, each call timed (${KEYS} keys, ${VERIFICATIONS} verifications, one core): ${Math.round(VERIFICATIONS / seconds).toLocaleString('en')} verifications/s; ${summarise(lat)}${invalid ? `; ${invalid} INVALID` : ''}`);
   await keys.close();
 }
 
