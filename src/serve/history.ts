@@ -253,6 +253,9 @@ export interface CompleteRunOptions {
 }
 
 export class ServeHistory {
+  /** Last start time given to each inventory's run (see claimRun). */
+  private readonly lastClaim = new Map<string, number>();
+
   private constructor(readonly store: Store) {}
 
   static async open(store: Store): Promise<ServeHistory> {
@@ -261,7 +264,11 @@ export class ServeHistory {
   }
 
   /** Starts a run unless one of this inventory is already running anywhere; then answers undefined. */
-  async claimRun(inventory: string, trigger: string, owner: string, now = Date.now()): Promise<RunRecord | undefined> {
+  async claimRun(inventory: string, trigger: string, owner: string, clock = Date.now()): Promise<RunRecord | undefined> {
+    // Runs are ordered by start time: two started in the same millisecond (a run that fails at once,
+    // then a retry) must still sort in the order they started.
+    const now = Math.max(clock, (this.lastClaim.get(inventory) ?? 0) + 1);
+    this.lastClaim.set(inventory, now);
     const id = `run_${now.toString(36)}_${randomUUID().slice(0, 8)}`;
     try {
       await this.store.run('INSERT INTO serve_runs (id, inventory, status, trigger_kind, owner, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, ?)', [id, inventory, 'running', trigger, owner, now, now]);
