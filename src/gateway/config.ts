@@ -7,8 +7,8 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject } from 'ajv';
-import { isMap, LineCounter, parseDocument, type Document } from 'yaml';
 import { WardenError } from '../errors.js';
+import { LocatedYaml, type YamlPath } from '../yaml-schema.js';
 import type { AssertionOptions } from './assertion.js';
 import type { CredentialKind, Identity } from './auth/identity.js';
 import type { MtlsConfig } from './auth/mtls.js';
@@ -95,65 +95,27 @@ const validate = new Ajv({ allErrors: true, strict: false }).compile<RawConfig>(
 /** Headers a client may never set itself: the gateway's own would otherwise be forgeable. */
 const RESERVED_HEADERS = new Set(['host', 'connection', 'content-length', 'transfer-encoding', 'upgrade']);
 
-type Located = Array<string | number>;
+type Located = YamlPath;
 
-function lineAt(doc: Document, counter: LineCounter, path: Located, property?: string): number | undefined {
-  let node = doc.getIn(path, true) as { range?: [number, number, number] } | undefined;
-  if (property !== undefined && isMap(node)) {
-    const pair = node.items.find((p) => (p.key as { value?: unknown })?.value === property);
-    node = (pair?.key as { range?: [number, number, number] }) ?? node;
-  }
-  const offset = node?.range?.[0];
-  return offset === undefined ? undefined : counter.linePos(offset).line;
-}
-
-function pathOf(error: ErrorObject): Located {
-  return error.instancePath
-    .split('/')
-    .slice(1)
-    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .map((p) => (/^\d+$/.test(p) ? Number(p) : p));
-}
-
-function explain(error: ErrorObject): string {
-  const at = error.instancePath ? error.instancePath.slice(1).replace(/\//g, '.') : 'the config';
-  const p = error.params as Record<string, unknown>;
-  if (error.keyword === 'additionalProperties') return `${at}: unknown field ${JSON.stringify(p.additionalProperty)}`;
-  if (error.keyword === 'enum') return `${at}: must be one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+/** Messages for this schema's own rules; the rest use the generic wording. */
+function explain(error: ErrorObject, at: string): string | undefined {
   if (error.keyword === 'anyOf' && /allow\/\d+$/.test(error.instancePath)) return `${at}: name endpoints or classes to allow`;
-  return `${at}: ${error.message ?? 'invalid'}`;
+  return undefined;
 }
 
 /** `oneOf`/`anyOf` report every failed branch: keep the most specific error per place. */
 function relevant(errors: ErrorObject[]): ErrorObject[] {
   const specific = errors.filter((e) => !['oneOf', 'type', 'if'].includes(e.keyword) && !(e.keyword === 'required' && errors.some((o) => o.keyword === 'anyOf' && o.instancePath === e.instancePath)));
-  const chosen = specific.length ? specific : errors;
-  const seen = new Set<string>();
-  return chosen.filter((e) => {
-    const key = `${e.instancePath}:${e.keyword}:${JSON.stringify(e.params)}`;
-    return seen.has(key) ? false : (seen.add(key), true);
-  });
+  return specific.length ? specific : errors;
 }
 
 /** Parses, validates and compiles a config text; `source` names it in errors; relative paths resolve against `baseDir`. */
 export function parseGatewayConfig(text: string, source: string, baseDir: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
-  const counter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false });
-  if (doc.errors.length) {
-    const e = doc.errors[0]!;
-    throw new GatewayConfigError(`${source}:${counter.linePos(e.pos[0]).line}: ${e.message.split('\n')[0]}`);
-  }
-  const raw = doc.toJS() as unknown;
-  if (!validate(raw)) {
-    const lines = relevant(validate.errors ?? []).map((e) => {
-      const line = lineAt(doc, counter, pathOf(e), (e.params as { additionalProperty?: string }).additionalProperty);
-      return `${source}${line ? `:${line}` : ''}: ${explain(e)}`;
-    });
-    throw new GatewayConfigError(lines.join('\n'));
-  }
+  const toError = (message: string) => new GatewayConfigError(message);
+  const yaml = LocatedYaml.parse(text, source, toError);
+  const raw = yaml.validate(yaml.toJS(), validate, toError, { explain, keep: relevant });
   const fail = (path: Located, message: string): never => {
-    const line = lineAt(doc, counter, path);
-    throw new GatewayConfigError(`${source}${line ? `:${line}` : ''}: ${path.join('.')}: ${message}`);
+    throw new GatewayConfigError(`${yaml.where(path)}: ${path.join('.')}: ${message}`);
   };
   const readPem = (file: string, path: Located): Buffer => {
     try {
