@@ -10,5 +10,7 @@ export function parseByteSize(text: string, flag: string): number {
   return Math.floor(Number(m[1]) * unit);
 }
 
-/** One duration parser for flags and `warden.yaml`. */
-export { parseDuration } from '../config/index.js';
+// One duration and one listen-address parser for flags and `warden.yaml`; imported from their own
+// modules, not config/index.ts, so a command that parses a flag does not load the daemon's code.
+export { parseDuration } from '../duration.js';
+export { parseListenAddress } from '../listen-address.js';

@@ -13,5 +13,5 @@ export {
   type ServeConfig,
 } from './load.js';
 export { STARTER_CONFIG } from './starter.js';
-export { parseDuration } from './duration.js';
-export { parseListenAddress, type ListenAddress } from './listen.js';
+export { parseDuration } from '../duration.js';
+export { parseListenAddress, type ListenAddress } from '../listen-address.js';

@@ -12,8 +12,8 @@ import { LocatedYaml, type YamlPath } from '../yaml-schema.js';
 import { createTargetSet, parsePorts } from '../scan/index.js';
 import { buildRegimes, DEFAULT_MAX_ROWS_PER_TABLE, type IncidentRegimes } from '../incident/index.js';
 import { isPostgresUrl } from '../store/index.js';
-import { parseDuration } from './duration.js';
-import { parseListenAddress, type ListenAddress } from './listen.js';
+import { parseDuration } from '../duration.js';
+import { parseListenAddress, type ListenAddress } from '../listen-address.js';
 import type { Severity } from '../detect/index.js';
 
 /** `schema/warden-config.schema.json`, two folders up from both `src/config` and `dist/config`. */

@@ -14,7 +14,7 @@ import {
   type LeakPolicy,
   type Quota,
 } from '../../keys/index.js';
-import { parseDuration } from '../parse.js';
+import { parseDuration, parseListenAddress } from '../parse.js';
 
 interface StoreFlag {
   store?: string;
@@ -281,9 +281,7 @@ Keys are hashed with HMAC-SHA-256 under WARDEN_KEY_SECRET, or a secret file crea
     .option('--github-keys <file>', "GitHub's secret-scanning public keys (JSON from api.github.com/meta/public_keys/secret_scanning)")
     .option('--store <location>', STORE_HELP)
     .action(async (opts: StoreFlag & { listen: string; githubKeys?: string }) => {
-      const m = /^(.*):(\d{1,5})$/.exec(opts.listen);
-      if (!m) throw new UsageError(`--listen: expected host:port, got ${JSON.stringify(opts.listen)}`);
-      const host = m[1]!.replace(/^\[(.*)\]$/, '$1');
+      const { host, port } = parseListenAddress(opts.listen);
       let githubPublicKeys;
       if (opts.githubKeys) {
         try {
@@ -296,11 +294,11 @@ Keys are hashed with HMAC-SHA-256 under WARDEN_KEY_SECRET, or a secret file crea
       const server = createKeyServer({ keys: ks, ...(githubPublicKeys ? { githubPublicKeys } : {}) });
       await new Promise<void>((resolve, reject) => {
         server.once('error', (err: NodeJS.ErrnoException) => reject(new UsageError(`cannot listen on ${opts.listen}: ${err.code ?? err.message}`)));
-        server.listen(Number(m[2]), host, () => resolve());
+        server.listen(port, host, () => resolve());
       });
       const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : Number(m[2]);
-      process.stderr.write(`warden keys: serving on http://${host.includes(':') ? `[${host}]` : host}:${port} (store ${ks.store.location})\n`);
+      const bound = typeof address === 'object' && address ? address.port : port;
+      process.stderr.write(`warden keys: serving on http://${host.includes(':') ? `[${host}]` : host}:${bound} (store ${ks.store.location})\n`);
       await new Promise<void>((resolve) => {
         const stop = () => server.close(() => resolve());
         process.once('SIGINT', stop);

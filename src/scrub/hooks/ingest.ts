@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { parseListenAddress } from '../../config/index.js';
+import { parseListenAddress } from '../../listen-address.js';
 import { UsageError } from '../../errors.js';
 import { createScrubStream, type ScrubOptions } from '../stream.js';
 
