@@ -10,7 +10,17 @@ const CRC_TABLE = (() => {
 
 /** CRC-32 (IEEE) of the UTF-8 bytes of `text`, unsigned. */
 export function crc32(text: string): number {
-  const bytes = Buffer.from(text, 'utf8');
+  // Tokens are ASCII: their characters are their UTF-8 bytes, so no buffer is needed (key verification is hot).
+  let crc = -1;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c > 0x7f) return crc32Bytes(Buffer.from(text, 'utf8'));
+    crc = CRC_TABLE[(crc ^ c) & 0xff]! ^ (crc >>> 8);
+  }
+  return (crc ^ -1) >>> 0;
+}
+
+function crc32Bytes(bytes: Buffer): number {
   let crc = -1;
   for (const b of bytes) crc = CRC_TABLE[(crc ^ b) & 0xff]! ^ (crc >>> 8);
   return (crc ^ -1) >>> 0;

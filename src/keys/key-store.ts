@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { BlockList } from 'node:net';
 import { userInfo } from 'node:os';
 import { WardenError } from '../errors.js';
@@ -92,7 +92,8 @@ interface KeyRow {
 /** A key as the verifier needs it, parsed once when cached. */
 interface CachedKey {
   row: KeyRow;
-  hashBytes: Buffer;
+  /** Requested scope to whether this key grants it: wildcard matching once per scope, not per request. */
+  scopeVerdicts: Map<string, boolean>;
   scopes: string[];
   ranges: BlockList | null;
   rate: RateLimit | null;
@@ -170,13 +171,35 @@ function toInfo(row: KeyRow, now = Date.now()): KeyInfo {
   };
 }
 
+/** Constant-time equality of two hex digests (no early exit, no allocation on the hot path). */
+function sameDigest(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}
+
+const MAX_SCOPE_VERDICTS = 64;
+
+function grants(key: CachedKey, requested: readonly string[]): boolean {
+  for (const scope of requested) {
+    let verdict = key.scopeVerdicts.get(scope);
+    if (verdict === undefined) {
+      verdict = scopesAllow(key.scopes, [scope]);
+      if (key.scopeVerdicts.size < MAX_SCOPE_VERDICTS) key.scopeVerdicts.set(scope, verdict);
+    }
+    if (!verdict) return false;
+  }
+  return true;
+}
+
 function compile(row: KeyRow): CachedKey {
   const scopes = Object.freeze(JSON.parse(row.scopes) as string[]) as string[];
   const ranges = row.allowed_ips ? compileRanges(JSON.parse(row.allowed_ips) as string[]) : null;
   return {
     row,
-    hashBytes: Buffer.from(row.hash, 'hex'),
     scopes,
+    scopeVerdicts: new Map(),
     ranges,
     rate: row.rate_limit !== null && row.rate_window_ms !== null ? { limit: row.rate_limit, windowMs: row.rate_window_ms } : null,
     period: (row.quota_period as QuotaPeriod | null) ?? null,
@@ -331,14 +354,14 @@ export class KeyStore {
       }
     }
     const key = entry.key;
-    if (!key || !timingSafeEqual(key.hashBytes, Buffer.from(hash, 'hex'))) return UNKNOWN;
+    if (!key || !sameDigest(key.row.hash, hash)) return UNKNOWN;
     const row = key.row;
     if (request.tenant !== undefined && request.tenant !== row.owner) return UNKNOWN;
     if (row.revoked_at !== null && row.revoked_at <= now) return result('revoked', key);
     if (row.disabled_at !== null) return result('disabled', key);
     if (row.expires_at !== null && row.expires_at <= now) return result('expired', key);
     if (key.ranges && !(request.ip && rangesAllow(key.ranges, request.ip))) return result('ip', key);
-    if (request.scopes && !scopesAllow(key.scopes, request.scopes)) return result('scope', key);
+    if (request.scopes && !grants(key, request.scopes)) return result('scope', key);
     if (key.rate && !this.rates.take(row.id, key.rate, now)) return result('rate_limited', key);
     if (key.hasQuota) {
       try {
@@ -360,7 +383,7 @@ export class KeyStore {
     if (!parsed || parsed.prefix !== this.prefix) return null;
     const hash = hashKey(token, this.secrets.current);
     const { key } = await this.load(token, hash, Date.now());
-    if (!key || !timingSafeEqual(key.hashBytes, Buffer.from(hash, 'hex'))) return null;
+    if (!key || !sameDigest(key.row.hash, hash)) return null;
     return this.show(key.row.id);
   }
 
