@@ -20,7 +20,7 @@ import { startTestClickHouse, type TestClickHouse } from '../../test/helpers/cli
 import { createScratchDatabase } from '../store/index.js';
 import { Gateway } from './gateway.js';
 import { loadGatewayConfig, parseGatewayConfig } from './config.js';
-import { startTestPrometheus, type TestPrometheus } from './test-prometheus.js';
+import { startTestPrometheus, type TestPrometheus } from '../../test/helpers/prometheus.js';
 import { SSE_TOKENS, startSseUpstream, type TestSseUpstream } from './test-upstreams.js';
 
 // Below the kernel's ephemeral range (32768+), so no outgoing connection can hold them.

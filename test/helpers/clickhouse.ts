@@ -2,11 +2,10 @@
  * Test helper (not shipped): starts a real ClickHouse server as a child process on 127.0.0.1 with its
  * own temporary config and data folder, so open and password-protected instances can run side by side.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { startChildServer } from './child-server.js';
 
 export interface TestClickHouse {
   httpPort: number;
@@ -69,12 +68,13 @@ export async function startTestClickHouse(opts: TestClickHouseOptions): Promise<
 </yandex>
 `,
   );
-  const child: ChildProcess = spawn('clickhouse-server', [`--config-file=${join(dir, 'config.xml')}`], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr?.on('data', (c: Buffer) => {
-    if (stderr.length < 16_384) stderr += c.toString();
+  const server = await startChildServer({
+    name: 'clickhouse-server',
+    command: 'clickhouse-server',
+    args: [`--config-file=${join(dir, 'config.xml')}`],
+    dir,
+    readyUrl: `http://${host}:${opts.httpPort}/ping`,
   });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const auth: Record<string, string> = password ? { 'X-ClickHouse-User': 'default', 'X-ClickHouse-Key': password } : {};
   const query = async (sql: string) => {
     const res = await fetch(`http://${host}:${opts.httpPort}/`, { method: 'POST', body: sql, headers: auth });
@@ -82,30 +82,5 @@ export async function startTestClickHouse(opts: TestClickHouseOptions): Promise<
     if (!res.ok) throw new Error(`clickhouse ${res.status}: ${body.slice(0, 300)}`);
     return body;
   };
-  const stop = async () => {
-    if (child.exitCode === null) {
-      child.kill('SIGKILL');
-      await exited;
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null) {
-      rmSync(dir, { recursive: true, force: true });
-      throw new Error(`clickhouse-server exited: ${stderr.slice(-2000)}`);
-    }
-    try {
-      const res = await fetch(`http://${host}:${opts.httpPort}/ping`);
-      if (res.ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`clickhouse-server did not become ready: ${stderr.slice(-2000)}`);
-    }
-    await sleep(200);
-  }
-  return { httpPort: opts.httpPort, tcpPort: opts.tcpPort, password, query, stop };
+  return { httpPort: opts.httpPort, tcpPort: opts.tcpPort, password, query, stop: server.stop };
 }
