@@ -6,7 +6,7 @@
  */
 import { MAX_DATABASES, MAX_TABLES_PER_DATABASE, rateExposure } from '../evidence.js';
 import { isFailure } from '../transports/result.js';
-import { connectTcp, TcpConnection, type FrameCheck } from '../transports/tcp.js';
+import { withTcpConnection, type FrameCheck, type TcpConnection } from '../transports/tcp.js';
 import { levelAllowed, type Assessment, type AuthState, type Evidence, type Fingerprint, type Probe, type ProbeContext } from '../types.js';
 
 const REMEDIATION =
@@ -69,18 +69,8 @@ function reader(buf: Buffer) {
   return r;
 }
 
-async function withConnection<T>(ctx: ProbeContext, use: (conn: TcpConnection) => Promise<T>): Promise<T | undefined> {
-  const conn = await connectTcp(ctx.host, ctx.port, { timeoutMs: ctx.timeoutMs, signal: ctx.signal });
-  if (!(conn instanceof TcpConnection)) return undefined;
-  try {
-    return await use(conn);
-  } finally {
-    conn.close();
-  }
-}
-
 async function fingerprint(ctx: ProbeContext): Promise<Fingerprint | undefined> {
-  const supported = await withConnection(ctx, (conn) => exchange(conn, ctx, OP.OPTIONS, Buffer.alloc(0)));
+  const supported = await withTcpConnection(ctx, (conn) => exchange(conn, ctx, OP.OPTIONS, Buffer.alloc(0)));
   if (supported?.opcode !== OP.SUPPORTED) return undefined;
   try {
     const r = reader(supported.body);
@@ -132,7 +122,7 @@ async function assess(ctx: ProbeContext, fp: Fingerprint): Promise<Assessment> {
   if (!levelAllowed('auth-check', ctx.maxLevel)) {
     return { auth: 'unknown', severity: 'info', title: 'Cassandra found (access not checked)', evidence };
   }
-  const result = await withConnection(ctx, async (conn): Promise<Assessment> => {
+  const result = await withTcpConnection(ctx, async (conn): Promise<Assessment> => {
     const started = await exchange(conn, ctx, OP.STARTUP, Buffer.concat([short(1), string('CQL_VERSION'), string('3.0.0')]));
     let auth: AuthState = 'none';
     if (started?.opcode === OP.AUTHENTICATE) {

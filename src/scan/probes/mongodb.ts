@@ -8,7 +8,7 @@
 import { inspectRows, MAX_DATABASES, MAX_TABLES_PER_DATABASE, rateExposure } from '../evidence.js';
 import { decodeBson, encodeBson, type BsonDocument } from '../transports/bson.js';
 import { isFailure } from '../transports/result.js';
-import { connectTcp, TcpConnection, type FrameCheck } from '../transports/tcp.js';
+import { withTcpConnection, type FrameCheck, type TcpConnection } from '../transports/tcp.js';
 import { levelAllowed, type Assessment, type DatabaseEvidence, type Evidence, type Fingerprint, type Probe, type ProbeContext } from '../types.js';
 
 const OP_MSG = 2013;
@@ -49,18 +49,8 @@ async function command(conn: TcpConnection, ctx: ProbeContext, cmd: BsonDocument
   }
 }
 
-async function withConnection<T>(ctx: ProbeContext, use: (conn: TcpConnection) => Promise<T>): Promise<T | undefined> {
-  const conn = await connectTcp(ctx.host, ctx.port, { timeoutMs: ctx.timeoutMs, signal: ctx.signal });
-  if (!(conn instanceof TcpConnection)) return undefined;
-  try {
-    return await use(conn);
-  } finally {
-    conn.close();
-  }
-}
-
 async function fingerprint(ctx: ProbeContext): Promise<Fingerprint | undefined> {
-  const hello = await withConnection(ctx, (conn) => command(conn, ctx, { hello: 1, $db: 'admin' }, 16 * 1024));
+  const hello = await withTcpConnection(ctx, (conn) => command(conn, ctx, { hello: 1, $db: 'admin' }, 16 * 1024));
   if (!hello || hello.ok !== 1 || typeof hello.maxWireVersion !== 'number') return undefined;
   const details: Record<string, string | number | boolean> = { maxWireVersion: hello.maxWireVersion };
   if (typeof hello.setName === 'string') details.replicaSet = hello.setName;
@@ -82,7 +72,7 @@ async function assess(ctx: ProbeContext, fp: Fingerprint): Promise<Assessment> {
   if (!levelAllowed('auth-check', ctx.maxLevel)) {
     return { auth: 'unknown', severity: 'info', title: 'MongoDB found (access not checked)', evidence };
   }
-  const result = await withConnection(ctx, async (conn): Promise<Assessment> => {
+  const result = await withTcpConnection(ctx, async (conn): Promise<Assessment> => {
     const listed = await command(conn, ctx, { listDatabases: 1, nameOnly: false, $db: 'admin' });
     if (!listed) {
       evidence.notes.push('listDatabases gave no answer');

@@ -127,6 +127,23 @@ export function connectTcp(host: string, port: number, opts: TcpOptions): Promis
 }
 
 /** Connect, optionally send, read one message, close: the common one-shot exchange. */
+/**
+ * Opens a connection, hands it to `use`, and always closes it; undefined when the peer cannot be
+ * reached (the failure is the absence of an answer, as for every probe step).
+ */
+export async function withTcpConnection<T>(
+  target: { host: string; port: number; timeoutMs: number; signal?: AbortSignal },
+  use: (conn: TcpConnection) => Promise<T>,
+): Promise<T | undefined> {
+  const conn = await connectTcp(target.host, target.port, { timeoutMs: target.timeoutMs, ...(target.signal ? { signal: target.signal } : {}) });
+  if (!(conn instanceof TcpConnection)) return undefined;
+  try {
+    return await use(conn);
+  } finally {
+    conn.close();
+  }
+}
+
 export async function tcpExchange(
   host: string,
   port: number,
