@@ -1,35 +1,27 @@
 // `warden serve` end to end on real sockets: real redis-server processes started here on loopback,
 // a real SQLite store, a webhook receiver on loopback, and the scanner pointed at the daemon itself.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { parseConfig } from '../config/index.js';
 import { parseKeySecrets } from '../keys/index.js';
 import { scan } from '../scan/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { startServe, verifyWebhookSignature, type ServeDaemon } from './index.js';
 import { STORE_KINDS, type StoreLocation } from './test-support.js';
+import { spawnListening } from '../../test/helpers/spawn-listening.js';
 
 const REDIS_PORT = 20_000 + Math.floor(Math.random() * 20_000);
 const SECOND_REDIS_PORT = REDIS_PORT + 1;
 const WEBHOOK_SECRET = randomBytes(16).toString('hex');
 
-async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  for (let i = 0; i < 100; i++) {
-    const up = await fetch(`http://127.0.0.1:${port}`).then(
-      () => true,
-      (err: { cause?: { code?: string } }) => err.cause?.code !== 'ECONNREFUSED',
-    );
-    if (up) return child;
-    await sleep(50);
-  }
-  throw new Error(`redis-server on ${port} did not start`);
+/** A throwaway redis-server on loopback, no persistence. */
+function startRedis(port: number): Promise<ChildProcess> {
+  return spawnListening('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], port);
 }
 
 async function stopProcess(child: ChildProcess): Promise<void> {

@@ -18,6 +18,7 @@ import { parseConfig, type ServeConfig } from '../config/index.js';
 import { parseKeySecrets } from '../keys/index.js';
 import { createScratchDatabase, openStore, type ScratchDatabase, type Store } from '../store/index.js';
 import { ensureWorkQueue, runWorker, ServeHistory, shardTargets, startServe, type ServeDaemon, type ShardMessage } from './index.js';
+import { spawnListening } from '../../test/helpers/spawn-listening.js';
 
 const NATS_URL = process.env.WARDEN_TEST_NATS || 'nats://127.0.0.1:4222';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -32,17 +33,9 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  for (let i = 0; i < 100; i++) {
-    const up = await fetch(`http://127.0.0.1:${port}`).then(
-      () => true,
-      (err: { cause?: { code?: string } }) => err.cause?.code !== 'ECONNREFUSED',
-    );
-    if (up) return child;
-    await sleep(50);
-  }
-  throw new Error(`redis-server on ${port} did not start`);
+/** A throwaway redis-server on loopback, no persistence. */
+function startRedis(port: number): Promise<ChildProcess> {
+  return spawnListening('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], port);
 }
 
 /** A port that accepts and never answers: every probe waits out its timeout, so its shard takes seconds. */
