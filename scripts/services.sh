@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests use and starts the services they expect on loopback.
-# Idempotent; run as root (CI's .ci/run and developers: `sudo bash scripts/services.sh`).
+# Idempotent; needs root: run as another user, it re-runs itself through sudo (machines without sudo
+# are usually root already).
 # Tests that need a special state (a password-protected ClickHouse, a scram-only PostgreSQL, a throwaway
 # MariaDB or Redis) start their own instances on chosen ports; this script only provides the binaries
 # and the shared services on their default ports.
 set -euo pipefail
+if [ "$(id -u)" -ne 0 ]; then exec sudo bash "$0" "$@"; fi
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 
