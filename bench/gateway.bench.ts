@@ -1,13 +1,19 @@
-// Gateway overhead: the same small upstream (an OpenAI-style GET /v1/models) driven with wrk directly,
-// through `warden gateway`, and through nginx doing the same Warden key check with auth_request (a
-// verifier process answers the subrequest with KeyStore.verify, as the gateway does in-process).
+// Gateway overhead: the same upstream driven with wrk directly, through `warden gateway`, and through
+// nginx doing the same Warden key check with auth_request (a verifier process answers the subrequest
+// with KeyStore.verify, as the gateway does in-process). Two upstreams:
+// - node: a trivial Node server answering an OpenAI-style GET /v1/models (about 20 us of CPU), which
+//   shows the proxies' own cost;
+// - clickhouse: the real ClickHouse HTTP interface scripts/services.sh starts, answering a dashboard
+//   query (one user's requests and tokens per model, FORMAT JSON) on a 100,000-row chat-log table the
+//   bench creates in database warden_bench and drops at the end.
 // Every server is its own process on loopback; all share this machine with wrk, in the same run.
 // Usage:
-//   npx tsx bench/gateway.bench.ts [--duration 10] [--connections 1,50] [--workers 1] [--rounds 3]
+//   npx tsx bench/gateway.bench.ts [--upstream node|clickhouse|both] [--duration 10] [--connections 1,50]
+//     [--workers 1] [--rounds 3] [--clickhouse http://127.0.0.1:8123]
 // Each figure is the median of --rounds runs, the three paths taking turns, so a burst of other load
 // on the machine lands on one run of one path rather than on a whole column.
 // --workers N runs the gateway with N processes (node:cluster) and nginx with N worker processes.
-// Needs Debian's nginx and wrk (scripts/services.sh installs them).
+// Needs Debian's nginx and wrk, and for --upstream clickhouse the ClickHouse it starts (scripts/services.sh).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -29,11 +35,16 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '1,50' },
     workers: { type: 'string', default: '1' },
     rounds: { type: 'string', default: '3' },
+    upstream: { type: 'string', default: 'both' },
+    clickhouse: { type: 'string', default: 'http://127.0.0.1:8123' },
   },
 });
 const SELF = fileURLToPath(import.meta.url);
 const MAIN = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 const BODY = JSON.stringify({ object: 'list', data: [{ id: 'bench-model', object: 'model', owned_by: 'bench' }] });
+const BENCH_TABLE = 'warden_bench.chat_logs';
+/** What an analytics dashboard asks for one user: requests and tokens per model. */
+const DASHBOARD_QUERY = `SELECT model, count() AS requests, sum(tokens) AS tokens FROM ${BENCH_TABLE} WHERE user_id = 42 GROUP BY model ORDER BY tokens DESC FORMAT JSON`;
 
 // Child roles: the upstream, and the verifier nginx's auth_request asks.
 if (values.role === 'upstream') {
@@ -49,7 +60,9 @@ if (values.role === 'upstream') {
   createServer((req, res) => {
     req.resume();
     const key = req.headers['x-api-key'];
-    void keys.verify(typeof key === 'string' ? key : '', { ip: '127.0.0.1', scopes: ['llm:read'] }).then((v) => {
+    // nginx names the scope a location needs in the subrequest's path: /verify/<scope>.
+    const scope = decodeURIComponent((req.url ?? '').slice('/verify/'.length));
+    void keys.verify(typeof key === 'string' ? key : '', { ip: '127.0.0.1', scopes: [scope] }).then((v) => {
       res.writeHead(v.valid ? 204 : v.reason === 'scope' ? 403 : 401);
       res.end();
     });
@@ -109,30 +122,157 @@ async function ready(url: string, headers: Record<string, string> = {}): Promise
   throw new Error(`${url} did not answer 200`);
 }
 
+/** One upstream as measured: its three paths and what the header line says about them. */
+interface Bench {
+  title: string;
+  paths: Array<[name: string, url: string, key: string | null]>;
+}
+
+function median(xs: number[]): number {
+  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+}
+
+/** Prints one table: every connection level, each cell the median of `rounds` runs, the paths taking turns. */
+function measureUpstream(bench: Bench, levels: number[], seconds: number, rounds: number): void {
+  console.log(`## ${bench.title}\n`);
+  console.log('| path | connections | requests/s | p50 ms | p99 ms | p50 added ms | p99 added ms | % of direct rps | % of nginx rps |');
+  console.log('|---|---|---|---|---|---|---|---|---|');
+  for (const c of levels) {
+    // Warm-up so JIT, pools and caches are in steady state for every path.
+    for (const [, url, k] of bench.paths) wrk(url, c, 2, k);
+    const runs = bench.paths.map((): WrkResult[] => []);
+    for (let round = 0; round < rounds; round++) {
+      bench.paths.forEach(([name, url, k], i) => {
+        const r = wrk(url, c, seconds, k);
+        if (r.non2xx) throw new Error(`${name}: ${r.non2xx} non-2xx responses`);
+        runs[i]!.push(r);
+      });
+    }
+    const results = bench.paths.map(([name], i) => {
+      const rs = runs[i]!;
+      return [name, { rps: median(rs.map((r) => r.rps)), p50: median(rs.map((r) => r.p50)), p99: median(rs.map((r) => r.p99)), non2xx: 0 }] as const;
+    });
+    const direct = results[0]![1];
+    const nginx = results[2]![1];
+    for (const [name, r] of results) {
+      const added = (p: 'p50' | 'p99') => (r === direct ? '-' : (r[p] - direct[p]).toFixed(2));
+      const ofNginx = r === direct || r === nginx ? '-' : `${Math.round((r.rps / nginx.rps) * 100)}%`;
+      console.log(`| ${name} | ${c} | ${Math.round(r.rps)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${added('p50')} | ${added('p99')} | ${Math.round((r.rps / direct.rps) * 100)}% | ${ofNginx} |`);
+    }
+  }
+  console.log('');
+}
+
+/** Runs SQL through ClickHouse's HTTP interface (POST, so DDL and inserts are allowed). */
+async function clickhouse(base: string, sql: string): Promise<void> {
+  const res = await fetch(base, { method: 'POST', body: sql });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`ClickHouse: ${text.trim()}`);
+}
+
+/** 100,000 chat-log rows from 1,000 users over a month, ordered by user as a per-user dashboard needs. */
+async function createBenchTable(base: string): Promise<void> {
+  await clickhouse(base, 'CREATE DATABASE IF NOT EXISTS warden_bench');
+  await clickhouse(base, `DROP TABLE IF EXISTS ${BENCH_TABLE}`);
+  await clickhouse(
+    base,
+    `CREATE TABLE ${BENCH_TABLE} (ts DateTime, user_id UInt32, model String, prompt String, tokens UInt32) ENGINE = MergeTree PARTITION BY toYYYYMM(ts) ORDER BY (user_id, ts)`,
+  );
+  await clickhouse(
+    base,
+    `INSERT INTO ${BENCH_TABLE} SELECT toDateTime('2025-01-01 00:00:00') + number * 26, intHash32(number) % 1000,
+       ['deepseek-chat', 'deepseek-reasoner', 'gpt-4o-mini', 'llama-3.1-70b'][intHash32(number * 7) % 4 + 1],
+       concat('Summarise support ticket #', toString(number), ' and draft a friendly reply to the customer.'),
+       50 + intHash32(number * 13) % 4000
+     FROM system.numbers LIMIT 100000`,
+  );
+}
+
+async function dropBenchTable(base: string): Promise<void> {
+  await clickhouse(base, `DROP TABLE IF EXISTS ${BENCH_TABLE}`);
+  await clickhouse(base, 'DROP DATABASE IF EXISTS warden_bench');
+}
+
 async function main(): Promise<void> {
   const seconds = Number(values.duration);
   const levels = values.connections!.split(',').map(Number);
   const workers = Number(values.workers);
   const rounds = Number(values.rounds);
+  if (!['node', 'clickhouse', 'both'].includes(values.upstream!)) throw new Error('--upstream is node, clickhouse or both');
+  const useNode = values.upstream !== 'clickhouse';
+  const useClickhouse = values.upstream !== 'node';
+  const ch = new URL(values.clickhouse!);
   const dir = mkdtempSync(join(tmpdir(), 'warden-gateway-bench-'));
-  const env = { ...process.env, WARDEN_KEY_SECRET: randomBytes(32).toString('base64') };
+  // The gateway injects the ClickHouse user from its environment, as in docs/gateway.md.
+  const env = { ...process.env, WARDEN_KEY_SECRET: randomBytes(32).toString('base64'), CLICKHOUSE_USER: 'default' };
   process.env.WARDEN_KEY_SECRET = env.WARDEN_KEY_SECRET;
   const store = join(dir, 'keys.db');
   const admin = await KeyStore.open({ store });
-  const { key } = await admin.create({ owner: 'bench', name: 'bench', scopes: ['llm:read'] });
+  const { key } = await admin.create({ owner: 'bench', name: 'bench', scopes: ['llm:read', 'clickhouse:read'] });
   await admin.close();
   const [UP, GW, VER, NGX] = [21501, 21502, 21503, 21504];
-  writeFileSync(
-    join(dir, 'gateway.yaml'),
-    `listen: { port: ${GW} }
-keys: { store: ${store} }
-routes:
-  - name: llm
+  // One listener each for the gateway and nginx: /v1 goes to the Node upstream, the rest to ClickHouse.
+  const routes = [
+    ...(useNode
+      ? [
+          `  - name: llm
+    match: { pathPrefix: /v1 }
     upstream: { url: "http://127.0.0.1:${UP}", profile: openai-compatible }
     allow:
-      - { endpoints: [models], scopes: ["llm:read"] }
-`,
-  );
+      - { endpoints: [models], scopes: ["llm:read"] }`,
+        ]
+      : []),
+    ...(useClickhouse
+      ? [
+          `  - name: clickhouse
+    upstream:
+      url: "${ch.origin}"
+      profile: clickhouse
+      injectHeaders: { X-ClickHouse-User: { env: CLICKHOUSE_USER } }
+    allow:
+      - { classes: [read], methods: [GET], scopes: ["clickhouse:read"] }`,
+        ]
+      : []),
+  ];
+  writeFileSync(join(dir, 'gateway.yaml'), `listen: { port: ${GW} }\nkeys: { store: ${store} }\nroutes:\n${routes.join('\n')}\n`);
+  const verify = (scope: string) => `
+      internal;
+      proxy_pass http://verifier/verify/${scope};
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_pass_request_body off;
+      proxy_set_header Content-Length "";
+      proxy_set_header X-Original-URI $request_uri;`;
+  const locations = [
+    ...(useNode
+      ? [
+          `    location /v1/ {
+      auth_request /_warden_verify_llm;
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header X-API-Key "";
+    }
+    location = /_warden_verify_llm {${verify('llm:read')}
+    }`,
+        ]
+      : []),
+    ...(useClickhouse
+      ? [
+          `    location = / {
+      auth_request /_warden_verify_clickhouse;
+      proxy_pass http://clickhouse;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header X-API-Key "";
+      proxy_set_header X-ClickHouse-User default;
+      proxy_set_header X-ClickHouse-Key "";
+    }
+    location = /_warden_verify_clickhouse {${verify('clickhouse:read')}
+    }`,
+        ]
+      : []),
+  ];
   mkdirSync(join(dir, 'nginx-tmp'));
   writeFileSync(
     join(dir, 'nginx.conf'),
@@ -148,77 +288,52 @@ http {
   uwsgi_temp_path ${dir}/nginx-tmp/uwsgi;
   scgi_temp_path ${dir}/nginx-tmp/scgi;
   upstream app { server 127.0.0.1:${UP}; keepalive 64; }
+  upstream clickhouse { server ${ch.host}; keepalive 64; }
   upstream verifier { server 127.0.0.1:${VER}; keepalive 64; }
   server {
     listen 127.0.0.1:${NGX};
-    location / {
-      auth_request /_warden_verify;
-      proxy_pass http://app;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header X-API-Key "";
-    }
-    location = /_warden_verify {
-      internal;
-      proxy_pass http://verifier/verify;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_pass_request_body off;
-      proxy_set_header Content-Length "";
-      proxy_set_header X-Original-URI $request_uri;
-    }
+${locations.join('\n')}
   }
 }
 `,
   );
   const tsx = ['--import', 'tsx'];
   const children = [
-    start(process.execPath, [...tsx, SELF, '--role', 'upstream', '--port', String(UP)], env),
+    ...(useNode ? [start(process.execPath, [...tsx, SELF, '--role', 'upstream', '--port', String(UP)], env)] : []),
     start(process.execPath, [...tsx, SELF, '--role', 'verifier', '--port', String(VER), '--store', store], env),
     start(process.execPath, [...tsx, '--input-type=module', '-e', `const { main } = await import(${JSON.stringify(MAIN)}); process.exitCode = await main(${JSON.stringify(['gateway', '--config', join(dir, 'gateway.yaml'), '--no-watch', '--workers', String(workers)])});`], env),
     start('nginx', ['-e', join(dir, 'nginx-error.log'), '-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], env),
   ];
   try {
+    if (useClickhouse) await createBenchTable(ch.origin);
+    const upstreams = [
+      ...(useNode ? [{ name: 'node', direct: `http://127.0.0.1:${UP}`, target: '/v1/models', shown: '/v1/models' }] : []),
+      ...(useClickhouse ? [{ name: 'clickhouse', direct: ch.origin, target: `/?query=${encodeURIComponent(DASHBOARD_QUERY)}`, shown: `/?query=${DASHBOARD_QUERY}` }] : []),
+    ];
     const h = { 'x-api-key': key };
-    await Promise.all([ready(`http://127.0.0.1:${UP}/v1/models`), ready(`http://127.0.0.1:${GW}/v1/models`, h), ready(`http://127.0.0.1:${NGX}/v1/models`, h)]);
-    const refused = await fetch(`http://127.0.0.1:${NGX}/v1/models`);
-    if (refused.status !== 401) throw new Error(`nginx let an unauthenticated request through (${refused.status})`);
-    const processes = workers === 1 ? 'one worker process' : `${workers} worker processes`;
-    console.log(`# gateway benchmark\n${machineLine()}\nwrk ${seconds}s per run after a 2 s warm-up, median of ${rounds} interleaved runs per cell, GET /v1/models (${Buffer.byteLength(BODY)} B body), ${processes} each for nginx and the gateway\n`);
-    console.log('| path | connections | requests/s | p50 ms | p99 ms | p50 added ms | p99 added ms | % of direct rps | % of nginx rps |');
-    console.log('|---|---|---|---|---|---|---|---|---|');
-    for (const c of levels) {
-      const paths: Array<[string, string, string | null]> = [
-        ['direct (no auth)', `http://127.0.0.1:${UP}/v1/models`, null],
-        ['warden gateway', `http://127.0.0.1:${GW}/v1/models`, key],
-        ['nginx + auth_request', `http://127.0.0.1:${NGX}/v1/models`, key],
-      ];
-      // Warm-up so JIT, pools and caches are in steady state for every path.
-      for (const [, url, k] of paths) wrk(url, c, 2, k);
-      const runs = paths.map((): WrkResult[] => []);
-      for (let round = 0; round < rounds; round++) {
-        paths.forEach(([name, url, k], i) => {
-          const r = wrk(url, c, seconds, k);
-          if (r.non2xx) throw new Error(`${name}: ${r.non2xx} non-2xx responses`);
-          runs[i]!.push(r);
-        });
-      }
-      const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-      const results = paths.map(([name], i) => {
-        const rs = runs[i]!;
-        return [name, { rps: median(rs.map((r) => r.rps)), p50: median(rs.map((r) => r.p50)), p99: median(rs.map((r) => r.p99)), non2xx: 0 }] as const;
+    const benches: Bench[] = [];
+    for (const u of upstreams) {
+      const [direct, gateway, nginx] = [u.direct, `http://127.0.0.1:${GW}`, `http://127.0.0.1:${NGX}`].map((origin) => `${origin}${u.target}`) as [string, string, string];
+      await Promise.all([ready(direct), ready(gateway, h), ready(nginx, h)]);
+      const refused = await fetch(nginx);
+      if (refused.status !== 401) throw new Error(`nginx let an unauthenticated request through (${refused.status})`);
+      const body = await (await fetch(gateway, { headers: h })).arrayBuffer();
+      benches.push({
+        title: `${u.name} upstream: GET ${u.shown} (${body.byteLength} B body)`,
+        paths: [
+          ['direct (no auth)', direct, null],
+          ['warden gateway', gateway, key],
+          ['nginx + auth_request', nginx, key],
+        ],
       });
-      const direct = results[0]![1];
-      const nginx = results[2]![1];
-      for (const [name, r] of results) {
-        const added = (p: 'p50' | 'p99') => (r === direct ? '-' : (r[p] - direct[p]).toFixed(2));
-        const ofNginx = r === direct || r === nginx ? '-' : `${Math.round((r.rps / nginx.rps) * 100)}%`;
-        console.log(`| ${name} | ${c} | ${Math.round(r.rps)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${added('p50')} | ${added('p99')} | ${Math.round((r.rps / direct.rps) * 100)}% | ${ofNginx} |`);
-      }
     }
+    const processes = workers === 1 ? 'one worker process' : `${workers} worker processes`;
+    console.log(`# gateway benchmark\n${machineLine()}\nwrk ${seconds}s per run after a 2 s warm-up, median of ${rounds} interleaved runs per cell, ${processes} each for nginx and the gateway\n`);
+    for (const b of benches) measureUpstream(b, levels, seconds, rounds);
   } finally {
     for (const child of children) child.kill('SIGTERM');
     await sleep(300);
     rmSync(dir, { recursive: true, force: true });
+    if (useClickhouse) await dropBenchTable(ch.origin);
   }
 }
