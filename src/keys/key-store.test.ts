@@ -89,6 +89,21 @@ for (const kind of STORE_KINDS) {
       assert.ok(shown.quota!.used <= 250);
     });
 
+    it('answers from the cache synchronously, and leaves the store to verify without counting a use twice', async () => {
+      const { key } = await keys.create({ owner: 'o', name: 'sync', scopes: ['a:b'], rateLimit: { limit: 5, windowMs: 60_000 }, quota: { total: 3 } });
+      assert.equal(keys.verifyCached('wdn_live_not-a-key'), (await keys.verify('wdn_live_not-a-key')), 'a malformed key needs no store');
+      assert.equal(keys.verifyCached(key), undefined, 'not cached yet: the store must be asked');
+      const reasons: Array<string | null> = [];
+      for (let i = 0; i < 5; i++) {
+        // The synchronous answer where the cache has one, else the store's: as a gateway calls it.
+        const r = keys.verifyCached(key, { scopes: ['a:b'] }) ?? (await keys.verify(key, { scopes: ['a:b'] }));
+        reasons.push(r.reason);
+      }
+      // Quota 3 and rate 5: three pass, then the quota, never the rate limit, refuses.
+      assert.deepEqual(reasons, [null, null, null, 'quota_exhausted', 'quota_exhausted']);
+      assert.equal(keys.verifyCached(key, { scopes: ['x:y'] })?.reason, 'scope', 'a cached key answers a refusal without I/O');
+    });
+
     it('rotates with an overlap after which the old key stops by itself', async () => {
       const old = await keys.create({ owner: 'o', name: 'rot', scopes: ['models:read'], rateLimit: { limit: 100, windowMs: 60_000 } });
       const next = await keys.rotate(old.info.id, { overlapMs: 400 }, { actor: 'bob' });

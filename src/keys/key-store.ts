@@ -339,21 +339,57 @@ export class KeyStore {
     await this.store.publish(TOPIC, `${id} ${hash}`).catch(() => undefined);
   }
 
-  /** Answers whether `token` is a valid key for this request, and if not, why. Never throws. */
-  async verify(token: string, request: VerifyRequest = {}): Promise<Verification> {
+  /**
+   * The answer from this process's cache alone, with no I/O and no promise: undefined when the store
+   * must be asked (the key is not cached, its entry is stale, or its quota lease is spent). The hot
+   * path for callers that verify every request; `verify` falls back on the store.
+   */
+  verifyCached(token: string, request: VerifyRequest = {}): Verification | undefined {
     const parsed = parseKey(token);
     if (!parsed || parsed.prefix !== this.prefix) return UNKNOWN;
     const hash = hashKey(token, this.secrets.current);
     const now = Date.now();
+    const entry = this.cache.get(hash);
+    if (!entry || this.isStale(entry, now)) return undefined;
+    const verdict = this.decide(entry.key, hash, request, now);
+    return verdict === 'lease' ? undefined : verdict;
+  }
+
+  /** Answers whether `token` is a valid key for this request, and if not, why. Never throws. */
+  async verify(token: string, request: VerifyRequest = {}): Promise<Verification> {
+    const cached = this.verifyCached(token, request);
+    if (cached !== undefined) return cached;
+    const hash = hashKey(token, this.secrets.current);
+    const now = Date.now();
     let entry = this.cache.get(hash);
-    if (!entry || now - entry.fetchedAt > (entry.key ? (this.channelUp ? this.cacheTtlMs : this.maxStalenessMs) : this.negativeTtlMs)) {
+    if (!entry || this.isStale(entry, now)) {
       try {
         entry = await this.load(token, hash, now);
       } catch {
         return UNAVAILABLE;
       }
     }
-    const key = entry.key;
+    const verdict = this.decide(entry.key, hash, request, now);
+    if (verdict !== 'lease') return verdict;
+    const key = entry.key!;
+    if (key.rate && !this.rates.take(key.row.id, key.rate, now)) return result('rate_limited', key);
+    try {
+      if (!(await this.leaseQuota(key, now))) return result('quota_exhausted', key);
+    } catch {
+      return UNAVAILABLE;
+    }
+    return this.used(key, request, now);
+  }
+
+  private isStale(entry: CacheEntry, now: number): boolean {
+    return now - entry.fetchedAt > (entry.key ? (this.channelUp ? this.cacheTtlMs : this.maxStalenessMs) : this.negativeTtlMs);
+  }
+
+  /**
+   * Every check a cached key allows without I/O, in the order the reasons are reported. 'lease' when
+   * the key has a quota and no local lease left: nothing has been consumed then, and the caller renews.
+   */
+  private decide(key: CachedKey | null, hash: string, request: VerifyRequest, now: number): Verification | 'lease' {
     if (!key || !sameDigest(key.row.hash, hash)) return UNKNOWN;
     const row = key.row;
     if (request.tenant !== undefined && request.tenant !== row.owner) return UNKNOWN;
@@ -362,15 +398,22 @@ export class KeyStore {
     if (row.expires_at !== null && row.expires_at <= now) return result('expired', key);
     if (key.ranges && !(request.ip && rangesAllow(key.ranges, request.ip))) return result('ip', key);
     if (request.scopes && !grants(key, request.scopes)) return result('scope', key);
+    const lease = key.hasQuota ? this.leases.get(row.id) : undefined;
+    if (key.hasQuota && !(lease && lease.periodStart === (key.period ? periodStart(key.period, now) : 0) && lease.remaining > 0)) return 'lease';
     if (key.rate && !this.rates.take(row.id, key.rate, now)) return result('rate_limited', key);
-    if (key.hasQuota) {
-      try {
-        if (!(await this.takeQuota(key, now))) return result('quota_exhausted', key);
-      } catch {
-        return UNAVAILABLE;
-      }
+    if (lease) lease.remaining--;
+    return this.used(key, request, now);
+  }
+
+  /** Records the use for the next batched last-used write; one object per key between flushes. */
+  private used(key: CachedKey, request: VerifyRequest, now: number): Verification {
+    const use = this.pendingUse.get(key.row.id);
+    if (use) {
+      use.at = now;
+      use.ip = request.ip ?? null;
+    } else {
+      this.pendingUse.set(key.row.id, { at: now, ip: request.ip ?? null });
     }
-    this.pendingUse.set(row.id, { at: now, ip: request.ip ?? null });
     return key.validResult;
   }
 
@@ -410,16 +453,12 @@ export class KeyStore {
 
   /**
    * Quota is leased from the store in small blocks, so most requests spend a local count and the
-   * shared total is never exceeded; a block left unused is returned on close.
+   * shared total is never exceeded; a block left unused is returned on close. Leases a block and
+   * spends one unit of it; false when the store has none left.
    */
-  private async takeQuota(key: CachedKey, now: number): Promise<boolean> {
+  private async leaseQuota(key: CachedKey, now: number): Promise<boolean> {
     const row = key.row;
     const ps = key.period ? periodStart(key.period, now) : 0;
-    const lease = this.leases.get(row.id);
-    if (lease && lease.periodStart === ps && lease.remaining > 0) {
-      lease.remaining--;
-      return true;
-    }
     const periodUsed = row.quota_period_start === ps ? row.quota_period_used : 0;
     const left = Math.min(
       row.quota_total !== null ? row.quota_total - row.quota_used : Infinity,

@@ -64,16 +64,42 @@ export function loadKeySecrets(path = defaultKeySecretPath()): KeySecrets {
   }
 }
 
-type OneShotHash = (algorithm: string, data: Buffer, encoding: 'buffer') => Buffer;
-/** `crypto.hash` (Node ≥ 20.12) skips the hash object createHash builds; older Node falls back. */
-const sha256: (data: Buffer) => Buffer =
-  typeof (crypto as { hash?: OneShotHash }).hash === 'function'
-    ? (data) => (crypto as unknown as { hash: OneShotHash }).hash('sha256', data, 'buffer')
-    : (data) => createHash('sha256').update(data).digest();
+type Digest = 'binary' | 'hex';
+type OneShotHash = (algorithm: string, data: Buffer, encoding: Digest) => string;
+const oneShot = (crypto as { hash?: OneShotHash }).hash;
+/**
+ * SHA-256 as a string. `crypto.hash` (Node ≥ 20.12) skips the hash object createHash builds, and on
+ * Node 20 its string outputs cost about half its Buffer output; older Node falls back.
+ */
+const sha256: (data: Buffer, encoding: Digest) => string = oneShot
+  ? (data, encoding) => oneShot('sha256', data, encoding)
+  : (data, encoding) => createHash('sha256').update(data).digest(encoding);
 
 const BLOCK = 64;
 const MAX_KEY_BYTES = 64;
-const pads = new WeakMap<Buffer, { inner: Buffer; outer: Buffer }>();
+
+interface Pads {
+  inner: Buffer;
+  outer: Buffer;
+  /** Views of `inner` by key length: keys of one prefix share a length, so a view is made once. */
+  innerViews: Buffer[];
+}
+const pads = new WeakMap<Buffer, Pads>();
+
+function padsFor(secret: KeySecret): Pads {
+  let p = pads.get(secret.key);
+  if (!p) {
+    const key = secret.key.length > BLOCK ? Buffer.from(sha256(secret.key, 'binary'), 'latin1') : secret.key;
+    const inner = Buffer.alloc(BLOCK + MAX_KEY_BYTES, 0x36);
+    const outer = Buffer.alloc(BLOCK + 32, 0x5c);
+    for (let i = 0; i < key.length; i++) {
+      inner[i]! ^= key[i]!;
+      outer[i]! ^= key[i]!;
+    }
+    pads.set(secret.key, (p = { inner, outer, innerViews: [] }));
+  }
+  return p;
+}
 
 /**
  * HMAC-SHA-256 (RFC 2104) of the full key under one secret version, hex. Written out so the padded
@@ -81,22 +107,14 @@ const pads = new WeakMap<Buffer, { inner: Buffer; outer: Buffer }>();
  * path, and createHmac re-derives them every time. hmac.test.ts checks it against createHmac.
  */
 export function hashKey(token: string, secret: KeySecret): string {
-  let p = pads.get(secret.key);
-  if (!p) {
-    const key = secret.key.length > BLOCK ? sha256(secret.key) : secret.key;
-    const inner = Buffer.alloc(BLOCK + MAX_KEY_BYTES, 0x36);
-    const outer = Buffer.alloc(BLOCK + 32, 0x5c);
-    for (let i = 0; i < key.length; i++) {
-      inner[i]! ^= key[i]!;
-      outer[i]! ^= key[i]!;
-    }
-    pads.set(secret.key, (p = { inner, outer }));
-  }
+  const p = padsFor(secret);
   // Keys are ASCII and short; anything longer is hashed from a fresh buffer, never truncated.
   if (token.length > MAX_KEY_BYTES || !/^[\x20-\x7e]*$/.test(token)) {
-    return sha256(Buffer.concat([p.outer.subarray(0, BLOCK), sha256(Buffer.concat([p.inner.subarray(0, BLOCK), Buffer.from(token, 'utf8')]))])).toString('hex');
+    const inner = sha256(Buffer.concat([p.inner.subarray(0, BLOCK), Buffer.from(token, 'utf8')]), 'binary');
+    return sha256(Buffer.concat([p.outer.subarray(0, BLOCK), Buffer.from(inner, 'latin1')]), 'hex');
   }
   const n = p.inner.write(token, BLOCK, 'latin1');
-  sha256(p.inner.subarray(0, BLOCK + n)).copy(p.outer, BLOCK);
-  return sha256(p.outer).toString('hex');
+  const view = (p.innerViews[n] ??= p.inner.subarray(0, BLOCK + n));
+  p.outer.write(sha256(view, 'binary'), BLOCK, 'latin1');
+  return sha256(p.outer, 'hex');
 }

@@ -16,6 +16,9 @@ const CHANGES = `CREATE TABLE IF NOT EXISTS warden_changes (
   at INTEGER NOT NULL
 )`;
 
+/** Prepared statements kept per connection; SQL built with a variable number of placeholders varies. */
+const STATEMENT_CACHE_SIZE = 256;
+
 /** How long a statement waits for another connection's write lock before giving up. */
 const BUSY_WAIT_MS = 5000;
 
@@ -56,6 +59,7 @@ export class SqliteStore implements Store {
   private lastDataVersion = -1;
   private localChange = false;
   private closed = false;
+  private readonly statements = new Map<string, Database.Statement>();
 
   constructor(path: string) {
     this.location = path;
@@ -71,12 +75,23 @@ export class SqliteStore implements Store {
     this.db.exec(CHANGES);
   }
 
+  /** Compiling a statement costs more than running a small one; hot statements are kept, up to a bound. */
+  private prepared(sql: string): Database.Statement {
+    let stmt = this.statements.get(sql);
+    if (!stmt) {
+      if (this.statements.size >= STATEMENT_CACHE_SIZE) this.statements.clear();
+      stmt = this.db.prepare(sql);
+      this.statements.set(sql, stmt);
+    }
+    return stmt;
+  }
+
   private querySync<T>(sql: string, params?: readonly SqlValue[]): T[] {
-    return this.db.prepare(sql).all(...bind(params)) as T[];
+    return this.prepared(sql).all(...bind(params)) as T[];
   }
 
   private runSync(sql: string, params?: readonly SqlValue[]): number {
-    const stmt = this.db.prepare(sql);
+    const stmt = this.prepared(sql);
     if (stmt.reader) {
       stmt.all(...bind(params));
       return 0;
