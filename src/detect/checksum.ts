@@ -39,6 +39,17 @@ export function base62(value: number, width: number): string {
   return out.padStart(width, '0');
 }
 
+/** The value of a base62 numeral (the inverse of `base62`); NaN when a character is not base62. */
+export function base62Value(text: string): number {
+  let v = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    const digit = c >= 48 && c <= 57 ? c - 48 : c >= 65 && c <= 90 ? c - 55 : c >= 97 && c <= 122 ? c - 61 : NaN;
+    v = v * 62 + digit;
+  }
+  return v;
+}
+
 /** The 6-character base62 CRC32 that GitHub- and npm-style tokens append to their random part. */
 export function crc32Base62(text: string, width = 6): string {
   return base62(crc32(text), width);

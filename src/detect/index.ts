@@ -17,5 +17,5 @@ export {
 export { fingerprintSecret, loadFingerprintKey, defaultFingerprintKeyPath } from './fingerprint.js';
 export { expandSample } from './samples.js';
 export { shannonEntropy } from './entropy.js';
-export { crc32, crc32Base62, base62 } from './checksum.js';
+export { crc32, crc32Base62, base62, base62Value } from './checksum.js';
 export { SEVERITIES, type RuleSpec, type RuleFile, type SecretMatch, type Severity, type BlockSpec } from './types.js';

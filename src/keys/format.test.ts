@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { getDefaultDetector } from '../detect/index.js';
+import { base62, base62Value, getDefaultDetector } from '../detect/index.js';
 import { generateKey, parseKey } from './format.js';
 import { parseQuota, parseRateLimit, periodStart } from './limits.js';
 import { scopeAllows, scopesAllow } from './scopes.js';
@@ -20,6 +20,11 @@ describe('key format', () => {
     assert.equal(parseKey(altered), null);
     assert.equal(parseKey(key.replace('_live_', '_prod_')), null);
     assert.equal(parseKey(key + 'x'), null);
+  });
+
+  it('reads base62 back to the value it encodes', () => {
+    for (const v of [0, 61, 62, 0xffffffff, 123456789]) assert.equal(base62Value(base62(v, 6)), v);
+    assert.ok(Number.isNaN(base62Value('00_000')));
   });
 
   it('draws random characters evenly from all of base62', () => {
