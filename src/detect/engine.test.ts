@@ -16,16 +16,27 @@ const rule = (over: Partial<RuleSpec>): RuleSpec => ({
   ...over,
 });
 
+/** Each occurrence as [keyword, offset of its last character]. */
+function occurrences(p: KeywordPrefilter, text: string): Array<[string, number]> {
+  const { states, ends, count } = p.occurrences(text);
+  const out: Array<[string, number]> = [];
+  for (let i = 0; i < count; i++) for (const k of p.keywordsAt(states[i]!)) out.push([p.keywords[k]!, ends[i]!]);
+  return out;
+}
+
 describe('keyword prefilter', () => {
-  it('finds every keyword, case-insensitively, and overlapping ones', () => {
+  it('finds every keyword occurrence, case-insensitively, and overlapping ones', () => {
     const p = new KeywordPrefilter(['he', 'she', 'hers', 'sk-ant-']);
-    const seen = new Uint8Array(4);
-    assert.equal(p.scan('uSHErs and SK-ANT-x', seen), 4);
+    const found = occurrences(p, 'uSHErs and SK-ANT-x he').sort((a, b) => a[1] - b[1] || a[0].localeCompare(b[0]));
+    assert.deepEqual(found, [['he', 3], ['she', 3], ['hers', 5], ['sk-ant-', 17], ['he', 21]]);
   });
   it('reports nothing on clean text', () => {
     const p = new KeywordPrefilter(['ghp_']);
-    const seen = new Uint8Array(1);
-    assert.equal(p.scan('a perfectly ordinary log line with gh and p_', seen), 0);
+    assert.deepEqual(occurrences(p, 'a perfectly ordinary log line with gh and p_'), []);
+  });
+  it('grows its occurrence buffer for text dense with keywords', () => {
+    const p = new KeywordPrefilter(['a']);
+    assert.equal(occurrences(p, 'a'.repeat(5000)).length, 5000);
   });
 });
 

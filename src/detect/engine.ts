@@ -1,5 +1,6 @@
 import { shannonEntropy } from './entropy.js';
 import { isPlaceholder } from './placeholders.js';
+import { isLineConfined } from './line-confined.js';
 import { KeywordPrefilter } from './prefilter.js';
 import type { RuleSpec, SecretMatch } from './types.js';
 import { unescapeOnce } from './unescape.js';
@@ -19,6 +20,8 @@ export interface CompiledRule {
   stopwords: string[];
   validators: Array<(secret: string) => boolean>;
   blockEnd?: RegExp;
+  /** The pattern can neither cross nor look past a line end: it runs only on its keywords' lines. */
+  lineConfined: boolean;
 }
 
 /** Global allowlist applied after every rule: known test keys by fingerprint are handled by callers. */
@@ -57,6 +60,7 @@ export function compileRule(spec: RuleSpec): CompiledRule {
     allow: (spec.allowlist?.regexes ?? []).map((r) => new RegExp(r)),
     stopwords: (spec.allowlist?.stopwords ?? []).map((s) => s.toLowerCase()),
     validators,
+    lineConfined: isLineConfined(spec.pattern, regex.flags),
     ...(spec.block ? { blockEnd: new RegExp(spec.block.end) } : {}),
   };
 }
@@ -73,8 +77,9 @@ export class Detector {
   private readonly globalAllow: RegExp[];
   private readonly globalStopwords: string[];
   private readonly genericIds: Set<string>;
-  /** Scratch state for candidateRules, reused across calls (scans are synchronous). */
-  private readonly seen: Uint8Array;
+  /** Scratch state for scanView, reused across calls (scans are synchronous): marks by generation number. */
+  private readonly keywordMark: Uint32Array;
+  private readonly keywordLines: number[][];
   private readonly ruleMark: Uint32Array;
   private generation = 0;
 
@@ -94,7 +99,8 @@ export class Detector {
       }
     }
     this.prefilter = new KeywordPrefilter([...keywordIndex.keys()]);
-    this.seen = new Uint8Array(keywordIndex.size);
+    this.keywordMark = new Uint32Array(keywordIndex.size);
+    this.keywordLines = [...keywordIndex.keys()].map(() => []);
     this.ruleMark = new Uint32Array(this.rules.length);
     this.byKeyword = [...keywordIndex.keys()].map(() => []);
     for (const rule of this.rules) for (const k of new Set(rule.keywordIds)) this.byKeyword[k]!.push(rule);
@@ -146,51 +152,101 @@ export class Detector {
     }
   }
 
-  /** Which rules could fire on `text` (keyword prefilter only). Exposed for benchmarks and tests. */
-  candidateRules(text: string): CompiledRule[] {
-    const seen = this.seen.fill(0);
-    if (this.prefilter.scan(text, seen) === 0) return this.alwaysRun;
-    // Called for every chunk and every decoded window: mark rules with a generation number instead of a Set.
+  /**
+   * Runs each rule whose keywords occur in `text`. A rule confined to a line (see isLineConfined) runs
+   * only over the lines holding one of its keywords, so a keyword on one line of a large batch does
+   * not send its regex across the whole batch; any other rule runs over all of `text`.
+   */
+  private scanView(text: string, toRaw: Int32Array | undefined, found: SecretMatch[]): void {
+    for (const rule of this.alwaysRun) this.runRule(rule, text, 0, text.length, toRaw, found);
+    const { states, ends, count } = this.prefilter.occurrences(text);
+    if (count === 0) return;
+    // Lines holding each keyword, as [start, end) ranges with the line feed included, in text order.
     const generation = ++this.generation;
-    const rules = [...this.alwaysRun];
-    for (let k = 0; k < seen.length; k++) {
-      if (seen[k] === 0) continue;
-      for (const r of this.byKeyword[k]!) {
-        if (this.ruleMark[r.index] !== generation) {
-          this.ruleMark[r.index] = generation;
-          rules.push(r);
+    const seen: number[] = [];
+    let lineStart = 0;
+    let lineEnd = 0;
+    for (let h = 0; h < count; h++) {
+      const at = ends[h]!;
+      if (at >= lineEnd) {
+        // Forward only (indexOf is a memchr; lastIndexOf walks back one character at a time).
+        lineStart = lineEnd;
+        let nl = text.indexOf('\n', lineStart);
+        while (nl !== -1 && nl < at) {
+          lineStart = nl + 1;
+          nl = text.indexOf('\n', lineStart);
         }
+        lineEnd = nl === -1 ? text.length : nl + 1;
+      }
+      for (const k of this.prefilter.keywordsAt(states[h]!)) {
+        if (this.keywordMark[k] !== generation) {
+          this.keywordMark[k] = generation;
+          this.keywordLines[k]!.length = 0;
+          seen.push(k);
+        }
+        const lines = this.keywordLines[k]!;
+        if (lines[lines.length - 1] !== lineEnd) lines.push(lineStart, lineEnd);
       }
     }
-    return rules;
-  }
-
-  private scanView(text: string, toRaw: Int32Array | undefined, found: SecretMatch[]): void {
-    for (const rule of this.candidateRules(text)) {
-      const { regex, spec } = rule;
-      regex.lastIndex = 0;
-      let m: RegExpExecArray | null;
-      while ((m = regex.exec(text)) !== null) {
-        if (m[0].length === 0) {
-          regex.lastIndex++;
+    // Rules run in keyword order, whatever the text: which of two rules on the same bytes wins must not depend on it.
+    seen.sort((a, b) => a - b);
+    for (const k of seen) {
+      for (const rule of this.byKeyword[k]!) {
+        if (this.ruleMark[rule.index] === generation) continue;
+        this.ruleMark[rule.index] = generation;
+        if (!rule.lineConfined) {
+          this.runRule(rule, text, 0, text.length, toRaw, found);
           continue;
         }
-        const span = m.indices?.groups?.secret ?? m.indices![0]!;
-        const secret = m.groups?.secret ?? m[0];
-        if (!secret || !this.accepts(rule, secret)) continue;
-        const start = toRaw ? toRaw[span[0]]! : span[0];
-        const end = toRaw ? toRaw[span[1]]! : span[1];
-        found.push({
-          ruleId: spec.id,
-          provider: spec.provider ?? 'generic',
-          severity: spec.severity,
-          title: spec.title,
-          start,
-          end,
-          secret,
-          ...(rule.blockEnd && !rule.blockEnd.test(secret) ? { unterminated: true } : {}),
-        });
+        for (const [from, to] of this.ruleLines(rule, generation)) this.runRule(rule, text, from, to, toRaw, found);
       }
+    }
+  }
+
+  /** The merged line ranges holding any of the rule's keywords seen in this pass. */
+  private ruleLines(rule: CompiledRule, generation: number): Array<[number, number]> {
+    const ranges: Array<[number, number]> = [];
+    for (const k of rule.keywordIds) {
+      if (this.keywordMark[k] !== generation) continue;
+      const lines = this.keywordLines[k]!;
+      for (let i = 0; i < lines.length; i += 2) ranges.push([lines[i]!, lines[i + 1]!]);
+    }
+    if (rule.keywordIds.length > 1) ranges.sort((a, b) => a[0] - b[0]);
+    const merged: Array<[number, number]> = [];
+    for (const r of ranges) {
+      const last = merged[merged.length - 1];
+      if (last && r[0] <= last[1]) last[1] = Math.max(last[1], r[1]);
+      else merged.push(r);
+    }
+    return merged;
+  }
+
+  /** Runs one rule's regex over text[from, to), reporting spans in raw-text offsets. */
+  private runRule(rule: CompiledRule, text: string, from: number, to: number, toRaw: Int32Array | undefined, found: SecretMatch[]): void {
+    const { regex, spec } = rule;
+    const view = from === 0 && to === text.length ? text : text.slice(from, to);
+    regex.lastIndex = 0;
+    let m: RegExpExecArray | null;
+    while ((m = regex.exec(view)) !== null) {
+      if (m[0].length === 0) {
+        regex.lastIndex++;
+        continue;
+      }
+      const span = m.indices?.groups?.secret ?? m.indices![0]!;
+      const secret = m.groups?.secret ?? m[0];
+      if (!secret || !this.accepts(rule, secret)) continue;
+      const start = toRaw ? toRaw[from + span[0]]! : from + span[0];
+      const end = toRaw ? toRaw[from + span[1]]! : from + span[1];
+      found.push({
+        ruleId: spec.id,
+        provider: spec.provider ?? 'generic',
+        severity: spec.severity,
+        title: spec.title,
+        start,
+        end,
+        secret,
+        ...(rule.blockEnd && !rule.blockEnd.test(secret) ? { unterminated: true } : {}),
+      });
     }
   }
 

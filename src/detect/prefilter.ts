@@ -10,6 +10,8 @@ export class KeywordPrefilter {
   private readonly outputs: number[][];
   /** 1 where a state has outputs: a flat byte check keeps the hot loop off the nested arrays. */
   private readonly terminal: Uint8Array;
+  private hitStates: Int32Array<ArrayBuffer> = new Int32Array(1024);
+  private hitEnds: Int32Array<ArrayBuffer> = new Int32Array(1024);
 
   constructor(keywords: string[]) {
     this.keywords = keywords.map((k) => k.toLowerCase());
@@ -67,30 +69,38 @@ export class KeywordPrefilter {
     this.delta = delta;
   }
 
-  /** Marks `seen[k] = 1` for every keyword k present in text; returns how many distinct keywords were seen. */
-  scan(text: string, seen: Uint8Array): number {
-    const { delta, outputs } = this;
-    // A state's outputs need reporting once per scan; common keywords ("key", "token") recur constantly.
-    const terminal = this.terminal.slice();
+  /**
+   * Every keyword occurrence in text, in order: `states[i]` is the automaton state reached (its
+   * keywords are `outputs[state]`) at offset `ends[i]`, the occurrence's last character. The arrays
+   * are reused by the next call.
+   */
+  occurrences(text: string): { states: Int32Array; ends: Int32Array; count: number } {
+    const { delta } = this;
+    let { hitStates: states, hitEnds: ends } = this;
     let row = 0;
-    let found = 0;
+    let count = 0;
     for (let i = 0, n = text.length; i < n; i++) {
-      // Characters above 255 fold onto a byte: at worst a spurious keyword, which the rule's regex rejects.
       row = delta[row + (text.charCodeAt(i) & 255)]!;
       if (row < 0) {
         row = ~row;
-        const state = row >> 8;
-        if (terminal[state] !== 0) {
-          terminal[state] = 0;
-          for (const k of outputs[state]!) {
-            if (seen[k] === 0) {
-              seen[k] = 1;
-              found++;
-            }
-          }
+        if (count === states.length) {
+          states = this.hitStates = growInt32(states);
+          ends = this.hitEnds = growInt32(ends);
         }
+        states[count] = row >> 8;
+        ends[count++] = i;
       }
     }
-    return found;
+    return { states, ends, count };
   }
+
+  keywordsAt(state: number): readonly number[] {
+    return this.outputs[state]!;
+  }
+}
+
+function growInt32(a: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
+  const bigger = new Int32Array(a.length * 2);
+  bigger.set(a);
+  return bigger;
 }
