@@ -6,7 +6,6 @@ import type { RuleSpec, SecretMatch } from './types.js';
 import { unescapeOnce } from './unescape.js';
 import { VALIDATORS } from './validators.js';
 
-const ESCAPE_HINT = /\\|%[0-9A-Fa-f]{2}/g;
 /** Characters on each side of an escape that are decoded and scanned again (a match cut at the end is rescanned to the line's end). */
 const ESCAPE_WINDOW = 160;
 
@@ -116,25 +115,28 @@ export class Detector {
     this.scanView(text, undefined, found);
     // Secrets inside JSON strings or URLs are escaped one level. Decode windows around each escape and
     // scan them again: a secret whose match an escape could change lies near one.
-    ESCAPE_HINT.lastIndex = 0;
-    let hint: RegExpExecArray | null;
-    while ((hint = ESCAPE_HINT.exec(text)) !== null) {
-      const lineStart = text.lastIndexOf('\n', hint.index) + 1;
-      let lineEnd = text.indexOf('\n', hint.index);
-      if (lineEnd === -1) lineEnd = text.length;
-      let from = Math.max(lineStart, hint.index - ESCAPE_WINDOW);
-      let to = Math.min(lineEnd, hint.index + ESCAPE_WINDOW);
-      for (;;) {
-        ESCAPE_HINT.lastIndex = to;
-        const next = ESCAPE_HINT.exec(text);
-        if (next === null || next.index >= lineEnd || next.index - ESCAPE_WINDOW > to) {
-          this.scanDecoded(text, from, to, lineEnd, found);
-          if (next === null || next.index >= lineEnd) break;
-          from = Math.max(to, next.index - ESCAPE_WINDOW);
-        }
-        to = Math.min(lineEnd, next.index + ESCAPE_WINDOW);
+    const escapes = new EscapeFinder(text);
+    let lineEnd = 0;
+    for (let hint = escapes.next(0); hint !== -1; hint = escapes.next(lineEnd)) {
+      // Lines are found forward from the last one (indexOf is a memchr; lastIndexOf walks back).
+      let lineStart = lineEnd;
+      let nl = text.indexOf('\n', lineStart);
+      while (nl !== -1 && nl < hint) {
+        lineStart = nl + 1;
+        nl = text.indexOf('\n', lineStart);
       }
-      ESCAPE_HINT.lastIndex = lineEnd;
+      lineEnd = nl === -1 ? text.length : nl;
+      let from = Math.max(lineStart, hint - ESCAPE_WINDOW);
+      let to = Math.min(lineEnd, hint + ESCAPE_WINDOW);
+      for (;;) {
+        const next = escapes.next(to);
+        if (next === -1 || next >= lineEnd || next - ESCAPE_WINDOW > to) {
+          this.scanDecoded(text, from, to, lineEnd, found);
+          if (next === -1 || next >= lineEnd) break;
+          from = Math.max(to, next - ESCAPE_WINDOW);
+        }
+        to = Math.min(lineEnd, next + ESCAPE_WINDOW);
+      }
     }
     return resolveOverlaps(found, text, this.genericIds);
   }
@@ -291,4 +293,36 @@ function resolveOverlaps(found: SecretMatch[], text: string, genericIds: Set<str
     out[out.length - 1] = { ...winner, start, end, ...(grown ? { secret: text.slice(start, end) } : {}) };
   }
   return out;
+}
+
+function isHexDigit(c: number): boolean {
+  return (c >= 48 && c <= 57) || ((c | 0x20) >= 97 && (c | 0x20) <= 102);
+}
+
+/**
+ * Finds backslashes and `%XX` escapes with indexOf, remembering the next of each so a search never
+ * covers the same text twice (a regex over the line per escape cost a tenth of the scrubber's time).
+ */
+class EscapeFinder {
+  private slash = -2;
+  private percent = -2;
+
+  constructor(private readonly text: string) {}
+
+  /** Offset of the first escape at or after `from`, or -1. */
+  next(from: number): number {
+    if (this.slash !== -1 && this.slash < from) this.slash = this.text.indexOf('\\', from);
+    if (this.percent !== -1 && this.percent < from) this.percent = this.nextPercent(from);
+    if (this.slash === -1) return this.percent;
+    if (this.percent === -1) return this.slash;
+    return Math.min(this.slash, this.percent);
+  }
+
+  private nextPercent(from: number): number {
+    const t = this.text;
+    for (let p = t.indexOf('%', from); p !== -1; p = t.indexOf('%', p + 1)) {
+      if (isHexDigit(t.charCodeAt(p + 1)) && isHexDigit(t.charCodeAt(p + 2))) return p;
+    }
+    return -1;
+  }
 }
