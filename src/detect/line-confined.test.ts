@@ -6,11 +6,11 @@ import type { RuleSpec } from './types.js';
 
 describe('isLineConfined', () => {
   it('accepts patterns that can neither cross nor look past a line end', () => {
-    for (const p of ['(?<![A-Za-z0-9])AKIA[A-Z2-7]{16}[^\\n]{1,40}?x', 'a[^\\s"]+b', '\\S+\\d\\w\\b', '[ -~]{3}', '[\\--\\/]', '\\x41\\u0042[\\r\\t]', 'x$', 'a.b', '[\\b]'])
+    for (const p of ['(?<![A-Za-z0-9])AKIA[A-Z2-7]{16}[^\\n]{1,40}?x', 'a[^\\s"]+b', '\\S+\\d\\w\\b', '[ -~]{3}', '[\\--\\/]', '\\x41\\u0042[\\r\\t]', 'x$', 'a.b', '[\\b]', 'a(?=["\\s,]|$)', 'a(?!\\s|\\W)'])
       assert.equal(isLineConfined(p, 'gd'), true, p);
   });
   it('refuses anything that could match a line feed, or that depends on where the input starts', () => {
-    for (const p of ['a\\s{0,3}b', '[^a]', '[\\x00-\\x7f]', '[\\t-\\r]', '^x', 'a\\nb', '(a)\\1', '\\W', '\\D', '[\\s\\S]', '\\x0a', '[\\u000A]', '\\cJ', '\\k<n>', '[a', 'a\n'])
+    for (const p of ['a\\s{0,3}b', '[^a]', '[\\x00-\\x7f]', '[\\t-\\r]', '^x', 'a\\nb', '(a)\\1', '\\W', '\\D', '[\\s\\S]', '\\x0a', '[\\u000A]', '\\cJ', '\\k<n>', '[a', 'a\n', 'a(?=\\s\\s)', 'a(?=\\s*b)', 'a(?=(\\s))', '(?<=\\s)a'])
       assert.equal(isLineConfined(p, 'gd'), false, JSON.stringify(p));
     assert.equal(isLineConfined('a.b', 'gds'), false, 'with the s flag a dot matches a line feed');
   });

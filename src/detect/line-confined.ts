@@ -8,7 +8,11 @@ export function isLineConfined(pattern: string, flags: string): boolean {
   if (flags.includes('s') || flags.includes('m') || flags.includes('u') || flags.includes('v')) return false;
   for (let i = 0; i < pattern.length; i++) {
     const c = pattern[i]!;
-    if (c === '\\') {
+    const lookahead = c === '(' && (pattern.startsWith('(?=', i) || pattern.startsWith('(?!', i)) ? oneCharacterLookaheadEnd(pattern, i) : -1;
+    if (lookahead !== -1) {
+      // Slices keep the line's own line feed, so a glance at the single next character sees what it would in the whole text.
+      i = lookahead;
+    } else if (c === '\\') {
       const escape = readEscape(pattern, i + 1);
       if (!escape || escape.matchesLineFeed) return false;
       i = escape.end - 1;
@@ -24,6 +28,37 @@ export function isLineConfined(pattern: string, flags: string): boolean {
 }
 
 const LINE_FEED = 10;
+
+/**
+ * For a lookahead opening at `open` whose every alternative is one character (a literal, an escape,
+ * a class) or `$`, the index of its closing parenthesis; otherwise -1.
+ */
+function oneCharacterLookaheadEnd(p: string, open: number): number {
+  let atoms = 0;
+  for (let i = open + 3; i < p.length; i++) {
+    const c = p[i]!;
+    if (c === ')' || c === '|') {
+      if (atoms !== 1) return -1;
+      if (c === ')') return i;
+      atoms = 0;
+    } else if (c === '\\') {
+      const escape = readEscape(p, i + 1);
+      if (!escape) return -1;
+      i = escape.end - 1;
+      atoms++;
+    } else if (c === '[') {
+      const end = classEnd(p, i);
+      if (end === -1) return -1;
+      i = end;
+      atoms++;
+    } else if ('(*+?{^'.includes(c)) {
+      return -1;
+    } else {
+      atoms++;
+    }
+  }
+  return -1;
+}
 
 interface Escape {
   /** Code point of a single character, or null for a class escape such as \d. */
