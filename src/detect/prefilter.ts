@@ -12,6 +12,7 @@ export class KeywordPrefilter {
   private readonly terminal: Uint8Array;
   private hitStates: Int32Array<ArrayBuffer> = new Int32Array(1024);
   private hitEnds: Int32Array<ArrayBuffer> = new Int32Array(1024);
+  private scratchBytes = Buffer.allocUnsafe(64 * 1024);
 
   constructor(keywords: string[]) {
     this.keywords = keywords.map((k) => k.toLowerCase());
@@ -77,10 +78,15 @@ export class KeywordPrefilter {
   occurrences(text: string): { states: Int32Array; ends: Int32Array; count: number } {
     const { delta } = this;
     let { hitStates: states, hitEnds: ends } = this;
+    // The automaton reads bytes: V8 loads from a byte array about twice as fast as charCodeAt, and latin1
+    // encoding keeps each character's low byte, the fold characters above 255 get anyway (at worst a
+    // spurious keyword, which the rule's regex rejects).
+    const bytes = text.length <= SCRATCH_MAX ? this.scratch(text.length) : Buffer.allocUnsafe(text.length);
+    const n = bytes.write(text, 0, 'latin1');
     let row = 0;
     let count = 0;
-    for (let i = 0, n = text.length; i < n; i++) {
-      row = delta[row + (text.charCodeAt(i) & 255)]!;
+    for (let i = 0; i < n; i++) {
+      row = delta[row + bytes[i]!]!;
       if (row < 0) {
         row = ~row;
         if (count === states.length) {
@@ -94,10 +100,18 @@ export class KeywordPrefilter {
     return { states, ends, count };
   }
 
+  private scratch(length: number): Buffer {
+    if (this.scratchBytes.length < length) this.scratchBytes = Buffer.allocUnsafe(Math.min(SCRATCH_MAX, Math.max(length, this.scratchBytes.length * 2)));
+    return this.scratchBytes;
+  }
+
   keywordsAt(state: number): readonly number[] {
     return this.outputs[state]!;
   }
 }
+
+/** Texts up to this size are encoded into one reused buffer; larger ones (whole files) get their own. */
+const SCRATCH_MAX = 4 * 1024 * 1024;
 
 function growInt32(a: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
   const bigger = new Int32Array(a.length * 2);
