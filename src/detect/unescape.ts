@@ -5,39 +5,74 @@ export interface DecodedView {
   toRaw: Int32Array;
 }
 
-const SIMPLE: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', n: '\n', r: '\r', t: '\t', "'": "'" };
+/** The character each one-letter JSON or shell escape stands for, by the letter's code. */
+const SIMPLE = new Int16Array(128).fill(-1);
+for (const [letter, meaning] of [['"', '"'], ['\\', '\\'], ['/', '/'], ['n', '\n'], ['r', '\r'], ['t', '\t'], ["'", "'"]] as const) {
+  SIMPLE[letter.charCodeAt(0)] = meaning.charCodeAt(0);
+}
+const BACKSLASH = 92;
+const PERCENT = 37;
+const LETTER_U = 117;
+
+function hexValue(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  const lower = c | 0x20;
+  return lower >= 97 && lower <= 102 ? lower - 87 : -1;
+}
+
+/** The value of `digits` hex digits at raw[at…], or -1. */
+function hexAt(raw: string, at: number, digits: number): number {
+  let v = 0;
+  for (let i = 0; i < digits; i++) {
+    const d = hexValue(raw.charCodeAt(at + i));
+    if (d < 0) return -1;
+    v = v * 16 + d;
+  }
+  return v;
+}
 
 /**
  * Secrets logged inside JSON strings arrive escaped (`{\"api_key\":\"sk-…\"}`, `\n-----BEGIN…`), and
  * in URLs and form bodies percent-encoded (`key%3DAIza…`). Decoding one level of both lets the same rules
  * see them; offsets map back so redaction hits the raw bytes. Returns undefined when nothing was escaped.
+ * A loop over character codes: this runs on every window around an escape, and a regex per escape cost
+ * the scrubber a tenth of its time.
  */
-const ESCAPE = /\\(["\\/nrt']|u[0-9a-fA-F]{4})|%([0-9a-fA-F]{2})/g;
-
 export function unescapeOnce(raw: string, from = 0, to = raw.length): DecodedView | undefined {
   let out = '';
-  const toRaw = new Int32Array(to - from + 1);
+  let toRaw: Int32Array | undefined;
   let j = 0;
   let last = from;
-  let changed = false;
-  ESCAPE.lastIndex = from;
-  for (let m = ESCAPE.exec(raw); m !== null && m.index + m[0].length <= to; m = ESCAPE.exec(raw)) {
-    let decoded: string;
-    if (m[2] !== undefined) {
-      const code = parseInt(m[2], 16);
-      // Printable ASCII only: secrets are ASCII, and decoding %0A would invent line breaks.
-      if (code < 0x20 || code > 0x7e) continue;
-      decoded = String.fromCharCode(code);
+  for (let i = from; i < to; i++) {
+    const c = raw.charCodeAt(i);
+    if (c !== BACKSLASH && c !== PERCENT) continue;
+    let decoded = -1;
+    let length = 0;
+    if (c === BACKSLASH) {
+      const letter = raw.charCodeAt(i + 1);
+      if (letter === LETTER_U) {
+        decoded = hexAt(raw, i + 2, 4);
+        length = 6;
+      } else if (letter < 128) {
+        decoded = SIMPLE[letter]!;
+        length = 2;
+      }
     } else {
-      const e = m[1]!;
-      decoded = e.length === 5 ? String.fromCharCode(parseInt(e.slice(1), 16)) : SIMPLE[e]!;
+      const code = hexAt(raw, i + 1, 2);
+      // Printable ASCII only: secrets are ASCII, and decoding %0A would invent line breaks.
+      if (code >= 0x20 && code <= 0x7e) decoded = code;
+      length = 3;
     }
-    out += raw.slice(last, m.index) + decoded;
-    for (let i = last; i <= m.index; i++) toRaw[j++] = i;
-    last = m.index + m[0].length;
-    changed = true;
+    if (decoded < 0) continue;
+    // An escape cut by the window's end ends the decoding: nothing after it fits either.
+    if (i + length > to) break;
+    toRaw ??= new Int32Array(to - from + 1);
+    out += raw.slice(last, i) + String.fromCharCode(decoded);
+    for (let k = last; k <= i; k++) toRaw[j++] = k;
+    last = i + length;
+    i = last - 1;
   }
-  if (!changed) return undefined;
+  if (!toRaw) return undefined;
   out += raw.slice(last, to);
   for (let i = last; i < to; i++) toRaw[j++] = i;
   toRaw[j] = to;
