@@ -290,7 +290,9 @@ export class Gateway {
       // The key store checks each candidate rule's scopes, so a rate limit or quota is charged once, for the request it lets through.
       let verification: Verification | null = null;
       for (const rule of rules.length ? rules : [null]) {
-        verification = await this.keys.verify(credential.token, { ip: clientIp, ...(rule ? { scopes: rule.scopes } : {}) });
+        const request = { ip: clientIp, ...(rule ? { scopes: rule.scopes } : {}) };
+        // The cache answers most requests synchronously; only a miss or a spent quota lease waits on the store.
+        verification = this.keys.verifyCached(credential.token, request) ?? (await this.keys.verify(credential.token, request));
         if (verification.reason !== 'scope') break;
       }
       const v = verification!;
