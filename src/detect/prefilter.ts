@@ -8,50 +8,50 @@ export class KeywordPrefilter {
   private readonly delta: Int32Array;
   /** For each state, the keyword indexes that end there (including via suffix links). */
   private readonly outputs: number[][];
-  /** 1 where a state has outputs: a flat byte check keeps the hot loop off the nested arrays. */
-  private readonly terminal: Uint8Array;
   private hitStates: Int32Array<ArrayBuffer> = new Int32Array(1024);
   private hitEnds: Int32Array<ArrayBuffer> = new Int32Array(1024);
   private scratchBytes = Buffer.allocUnsafe(64 * 1024);
 
   constructor(keywords: string[]) {
     this.keywords = keywords.map((k) => k.toLowerCase());
-    const goto: Array<Map<number, number>> = [new Map()];
+    // The trie is built in the flat table itself (-1: no edge yet), then completed breadth-first.
+    const encoded = this.keywords.map((k) => Buffer.from(k, 'latin1'));
+    const trie = new Int32Array((encoded.reduce((n, b) => n + b.length, 0) + 1) * 256).fill(-1);
     const out: number[][] = [[]];
-    this.keywords.forEach((keyword, index) => {
+    encoded.forEach((bytes, index) => {
       let state = 0;
-      for (const byte of Buffer.from(keyword, 'latin1')) {
-        let next = goto[state]!.get(byte);
-        if (next === undefined) {
-          next = goto.length;
-          goto.push(new Map());
+      for (const byte of bytes) {
+        let next = trie[state * 256 + byte]!;
+        if (next === -1) {
+          next = out.length;
           out.push([]);
-          goto[state]!.set(byte, next);
+          trie[state * 256 + byte] = next;
         }
         state = next;
       }
       out[state]!.push(index);
     });
-    const states = goto.length;
-    const delta = new Int32Array(states * 256);
+    const states = out.length;
+    const delta = trie.slice(0, states * 256);
     const fail = new Int32Array(states);
-    const queue: number[] = [];
+    const queue = new Int32Array(states);
+    let head = 0;
+    let tail = 0;
     for (let c = 0; c < 256; c++) {
-      const next = goto[0]!.get(c) ?? 0;
-      delta[c] = next;
-      if (next !== 0) queue.push(next);
+      if (delta[c] === -1) delta[c] = 0;
+      else queue[tail++] = delta[c]!;
     }
-    while (queue.length) {
-      const state = queue.shift()!;
+    while (head < tail) {
+      const state = queue[head++]!;
+      const fallback = fail[state]! * 256;
       out[state]!.push(...out[fail[state]!]!);
       for (let c = 0; c < 256; c++) {
-        const next = goto[state]!.get(c);
-        if (next === undefined) {
-          delta[state * 256 + c] = delta[fail[state]! * 256 + c]!;
+        const next = delta[state * 256 + c]!;
+        if (next === -1) {
+          delta[state * 256 + c] = delta[fallback + c]!;
         } else {
-          fail[next] = delta[fail[state]! * 256 + c]!;
-          delta[state * 256 + c] = next;
-          queue.push(next);
+          fail[next] = delta[fallback + c]!;
+          queue[tail++] = next;
         }
       }
     }
@@ -60,12 +60,12 @@ export class KeywordPrefilter {
       for (let c = 65; c <= 90; c++) delta[s * 256 + c] = delta[s * 256 + c + 32]!;
     }
     this.outputs = out.map((o) => [...new Set(o)]);
-    this.terminal = Uint8Array.from(out, (o) => (o.length ? 1 : 0));
+    const terminal = Uint8Array.from(out, (o) => (o.length ? 1 : 0));
     // The hot loop reads the table as row offsets (state * 256) with the sign bit marking a state that
     // has outputs: one load and one test per character, no shift or second table.
     for (let i = 0; i < delta.length; i++) {
       const next = delta[i]!;
-      delta[i] = this.terminal[next] ? ~(next << 8) : next << 8;
+      delta[i] = terminal[next] ? ~(next << 8) : next << 8;
     }
     this.delta = delta;
   }
