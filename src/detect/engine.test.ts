@@ -66,6 +66,12 @@ describe('detector', () => {
     const hits = d.scan('secret=tok_ABCDEFGHabcdefgh');
     assert.deepEqual(hits.map((h) => h.ruleId), ['provider-thing']);
   });
+  it('matches keywords only as written when a rule asks for it', () => {
+    const exact = rule({ keywords: ['TK'], caseSensitiveKeywords: true, pattern: '(?<secret>TK[0-9]{12})' });
+    const d = new Detector([exact, rule({ id: 'other', keywords: ['tk'], pattern: '(?<secret>tk-[a-z]{12}x)' })]);
+    assert.deepEqual(d.scan('tk-qzmwhrtvbnpdx stack TK482910583627').map((m) => m.ruleId), ['other', 'test-rule']);
+    assert.throws(() => new Detector([{ ...exact, caseInsensitive: true }]), /caseSensitiveKeywords needs a case-sensitive pattern/);
+  });
   it('rejects unknown validators and duplicate ids with clear errors', () => {
     assert.throws(() => new Detector([rule({ validators: ['nope'] })]), /unknown validator "nope"/);
     assert.throws(() => new Detector([rule({}), rule({})]), /duplicate rule id test-rule/);

@@ -41,6 +41,9 @@ export class RuleCompileError extends Error {
 
 export function compileRule(spec: RuleSpec): CompiledRule {
   let regex: RegExp;
+  if (spec.caseSensitiveKeywords && spec.caseInsensitive) {
+    throw new RuleCompileError(`rule ${spec.id}: caseSensitiveKeywords needs a case-sensitive pattern (drop caseInsensitive)`);
+  }
   try {
     regex = new RegExp(spec.pattern, spec.caseInsensitive ? 'gdi' : 'gd');
   } catch (err) {
@@ -76,6 +79,8 @@ export class Detector {
   private readonly globalAllow: RegExp[];
   private readonly globalStopwords: string[];
   private readonly genericIds: Set<string>;
+  /** By keyword id: the keyword as written where it must match in that case. */
+  private readonly exactKeywords: Array<string | undefined>;
   /** Scratch state for scanView, reused across calls (scans are synchronous): marks by generation number. */
   private readonly keywordMark: Uint32Array;
   private readonly keywordLines: number[][];
@@ -89,15 +94,24 @@ export class Detector {
       seenIds.add(s.id);
     }
     this.rules = specs.map((spec, index) => ({ ...compileRule(spec), index }));
+    // A keyword matched as written is its own entry beside the same letters in any case; the automaton
+    // finds both in any case, and an occurrence of the former counts only if its case is right.
     const keywordIndex = new Map<string, number>();
+    const automatonKeywords: string[] = [];
+    this.exactKeywords = [];
     for (const rule of this.rules) {
       for (const kw of rule.spec.keywords) {
-        const k = kw.toLowerCase();
-        if (!keywordIndex.has(k)) keywordIndex.set(k, keywordIndex.size);
-        rule.keywordIds.push(keywordIndex.get(k)!);
+        const exact = rule.spec.caseSensitiveKeywords === true;
+        const key = exact ? `=${kw}` : kw.toLowerCase();
+        if (!keywordIndex.has(key)) {
+          keywordIndex.set(key, keywordIndex.size);
+          automatonKeywords.push(kw.toLowerCase());
+          this.exactKeywords.push(exact ? kw : undefined);
+        }
+        rule.keywordIds.push(keywordIndex.get(key)!);
       }
     }
-    this.prefilter = new KeywordPrefilter([...keywordIndex.keys()]);
+    this.prefilter = new KeywordPrefilter(automatonKeywords);
     this.keywordMark = new Uint32Array(keywordIndex.size);
     this.keywordLines = [...keywordIndex.keys()].map(() => []);
     this.ruleMark = new Uint32Array(this.rules.length);
@@ -181,6 +195,8 @@ export class Detector {
         lineEnd = nl === -1 ? text.length : nl + 1;
       }
       for (const k of this.prefilter.keywordsAt(states[h]!)) {
+        const exact = this.exactKeywords[k];
+        if (exact !== undefined && !text.startsWith(exact, at + 1 - exact.length)) continue;
         if (this.keywordMark[k] !== generation) {
           this.keywordMark[k] = generation;
           this.keywordLines[k]!.length = 0;

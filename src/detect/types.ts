@@ -30,8 +30,13 @@ export interface RuleSpec {
   title: string;
   provider?: string;
   severity: Severity;
-  /** Lowercase literals; the rule runs only on text containing one of them. */
+  /** Literals, matched in any case; the rule runs only on lines containing one of them. */
   keywords: string[];
+  /**
+   * Match the keywords only as written: for short provider prefixes (`AC`, `SK`) that in lower case are
+   * inside ordinary words on every line. Only for case-sensitive patterns.
+   */
+  caseSensitiveKeywords?: boolean;
   /** JS regex source; the named group `secret` (or the whole match) is what gets redacted. */
   pattern: string;
   caseInsensitive?: boolean;
