@@ -3,7 +3,7 @@ import { isPlaceholder } from './placeholders.js';
 import { isLineConfined } from './line-confined.js';
 import { KeywordPrefilter } from './prefilter.js';
 import type { RuleSpec, SecretMatch } from './types.js';
-import { unescapeOnce } from './unescape.js';
+import { unescapeBytes, unescapeOnce } from './unescape.js';
 import { VALIDATORS } from './validators.js';
 
 /** Characters on each side of an escape that are decoded and scanned again (a match cut at the end is rescanned to the line's end). */
@@ -157,6 +157,7 @@ export class Detector {
 
   /** Scans text[from, to) with one level of escaping removed; a match cut by the window's end is rescanned to the line's end. */
   private scanDecoded(text: string, from: number, to: number, lineEnd: number, found: SecretMatch[]): void {
+    if (this.alwaysRun.length === 0 && !this.decodedHasKeyword(text, from, to)) return;
     const view = unescapeOnce(text, from, to);
     if (!view) return;
     const before = found.length;
@@ -166,6 +167,24 @@ export class Detector {
       const whole = unescapeOnce(text, from, lineEnd);
       if (whole) this.scanView(whole.text, whole.toRaw, found);
     }
+  }
+
+  /**
+   * Whether text[from, to) decoded holds any keyword (in the right case where that matters). Most
+   * windows around escapes hold none; deciding on decoded bytes skips building their decoded view.
+   */
+  private decodedHasKeyword(text: string, from: number, to: number): boolean {
+    const bytes = this.prefilter.buffer(to - from);
+    const length = unescapeBytes(text, from, to, bytes);
+    if (length < 0) return false;
+    const { states, ends, count } = this.prefilter.occurrencesInBytes(bytes, length);
+    for (let h = 0; h < count; h++) {
+      for (const k of this.prefilter.keywordsAt(states[h]!)) {
+        const exact = this.exactKeywords[k];
+        if (exact === undefined || bytesSpell(bytes, ends[h]! + 1 - exact.length, exact)) return true;
+      }
+    }
+    return false;
   }
 
   /**
@@ -341,4 +360,11 @@ class EscapeFinder {
     }
     return -1;
   }
+}
+
+/** Whether bytes[at…] spell `word` exactly. */
+function bytesSpell(bytes: Uint8Array, at: number, word: string): boolean {
+  if (at < 0) return false;
+  for (let i = 0; i < word.length; i++) if (bytes[at + i] !== word.charCodeAt(i)) return false;
+  return true;
 }

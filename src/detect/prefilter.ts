@@ -76,16 +76,20 @@ export class KeywordPrefilter {
    * are reused by the next call.
    */
   occurrences(text: string): { states: Int32Array; ends: Int32Array; count: number } {
-    const { delta } = this;
-    let { hitStates: states, hitEnds: ends } = this;
     // The automaton reads bytes: V8 loads from a byte array about twice as fast as charCodeAt, and latin1
     // encoding keeps each character's low byte, the fold characters above 255 get anyway (at worst a
     // spurious keyword, which the rule's regex rejects).
-    const bytes = text.length <= SCRATCH_MAX ? this.scratch(text.length) : Buffer.allocUnsafe(text.length);
-    const n = bytes.write(text, 0, 'latin1');
+    const bytes = this.buffer(text.length);
+    return this.occurrencesInBytes(bytes, bytes.write(text, 0, 'latin1'));
+  }
+
+  /** As occurrences, over the first `length` bytes of `bytes`. */
+  occurrencesInBytes(bytes: Uint8Array, length: number): { states: Int32Array; ends: Int32Array; count: number } {
+    const { delta } = this;
+    let { hitStates: states, hitEnds: ends } = this;
     let row = 0;
     let count = 0;
-    for (let i = 0; i < n; i++) {
+    for (let i = 0; i < length; i++) {
       row = delta[row + bytes[i]!]!;
       if (row < 0) {
         row = ~row;
@@ -100,7 +104,12 @@ export class KeywordPrefilter {
     return { states, ends, count };
   }
 
-  private scratch(length: number): Buffer {
+  /**
+   * A byte buffer of at least `length` bytes for text on its way to the automaton: one reused buffer up
+   * to a bound, a fresh one for larger texts (whole files). Valid until the next call.
+   */
+  buffer(length: number): Buffer {
+    if (length > SCRATCH_MAX) return Buffer.allocUnsafe(length);
     if (this.scratchBytes.length < length) this.scratchBytes = Buffer.allocUnsafe(Math.min(SCRATCH_MAX, Math.max(length, this.scratchBytes.length * 2)));
     return this.scratchBytes;
   }

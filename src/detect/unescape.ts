@@ -32,6 +32,37 @@ function hexAt(raw: string, at: number, digits: number): number {
 }
 
 /**
+ * The escape starting at raw[i] (a backslash or percent sign) and ending by `to`: the code of the
+ * character it stands for times 8 plus its length (both in one number, no allocation: this runs per
+ * escape), or -1 when raw[i] starts no escape that fits.
+ */
+function escapeAt(raw: string, i: number, to: number): number {
+  let decoded = -1;
+  let length = 0;
+  if (raw.charCodeAt(i) === BACKSLASH) {
+    const letter = raw.charCodeAt(i + 1);
+    if (letter === LETTER_U) {
+      decoded = hexAt(raw, i + 2, 4);
+      length = 6;
+    } else if (letter < 128) {
+      decoded = SIMPLE[letter]!;
+      length = 2;
+    }
+  } else {
+    const code = hexAt(raw, i + 1, 2);
+    // Printable ASCII only: secrets are ASCII, and decoding %0A would invent line breaks.
+    if (code >= 0x20 && code <= 0x7e) decoded = code;
+    length = 3;
+  }
+  // An escape cut by the window's end ends the decoding: nothing after it fits either.
+  if (decoded < 0) return -1;
+  return i + length > to ? CUT : decoded * 8 + length;
+}
+
+/** escapeAt's answer for an escape that does not fit before `to`. */
+const CUT = -2;
+
+/**
  * Secrets logged inside JSON strings arrive escaped (`{\"api_key\":\"sk-…\"}`, `\n-----BEGIN…`), and
  * in URLs and form bodies percent-encoded (`key%3DAIza…`). Decoding one level of both lets the same rules
  * see them; offsets map back so redaction hits the raw bytes. Returns undefined when nothing was escaped.
@@ -46,30 +77,13 @@ export function unescapeOnce(raw: string, from = 0, to = raw.length): DecodedVie
   for (let i = from; i < to; i++) {
     const c = raw.charCodeAt(i);
     if (c !== BACKSLASH && c !== PERCENT) continue;
-    let decoded = -1;
-    let length = 0;
-    if (c === BACKSLASH) {
-      const letter = raw.charCodeAt(i + 1);
-      if (letter === LETTER_U) {
-        decoded = hexAt(raw, i + 2, 4);
-        length = 6;
-      } else if (letter < 128) {
-        decoded = SIMPLE[letter]!;
-        length = 2;
-      }
-    } else {
-      const code = hexAt(raw, i + 1, 2);
-      // Printable ASCII only: secrets are ASCII, and decoding %0A would invent line breaks.
-      if (code >= 0x20 && code <= 0x7e) decoded = code;
-      length = 3;
-    }
-    if (decoded < 0) continue;
-    // An escape cut by the window's end ends the decoding: nothing after it fits either.
-    if (i + length > to) break;
+    const escape = escapeAt(raw, i, to);
+    if (escape === -1) continue;
+    if (escape === CUT) break;
     toRaw ??= new Int32Array(to - from + 1);
-    out += raw.slice(last, i) + String.fromCharCode(decoded);
+    out += raw.slice(last, i) + String.fromCharCode(escape >> 3);
     for (let k = last; k <= i; k++) toRaw[j++] = k;
-    last = i + length;
+    last = i + (escape & 7);
     i = last - 1;
   }
   if (!toRaw) return undefined;
@@ -77,4 +91,32 @@ export function unescapeOnce(raw: string, from = 0, to = raw.length): DecodedVie
   for (let i = last; i < to; i++) toRaw[j++] = i;
   toRaw[j] = to;
   return { text: out, toRaw: toRaw.subarray(0, j + 1) };
+}
+
+/**
+ * The same decoding as unescapeOnce, as latin1 bytes into `out` (which must hold to - from bytes):
+ * the number written, or -1 when nothing was escaped. Cheap enough to decide whether a window needs
+ * the full decoded view at all.
+ */
+export function unescapeBytes(raw: string, from: number, to: number, out: Uint8Array): number {
+  let n = 0;
+  let changed = false;
+  for (let i = from; i < to; i++) {
+    const c = raw.charCodeAt(i);
+    if (c === BACKSLASH || c === PERCENT) {
+      const escape = escapeAt(raw, i, to);
+      if (escape === CUT) {
+        while (i < to) out[n++] = raw.charCodeAt(i++);
+        break;
+      }
+      if (escape !== -1) {
+        out[n++] = escape >> 3;
+        i += (escape & 7) - 1;
+        changed = true;
+        continue;
+      }
+    }
+    out[n++] = c;
+  }
+  return changed ? n : -1;
 }
