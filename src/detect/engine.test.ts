@@ -34,6 +34,26 @@ describe('keyword prefilter', () => {
     const p = new KeywordPrefilter(['ghp_']);
     assert.deepEqual(occurrences(p, 'a perfectly ordinary log line with gh and p_'), []);
   });
+  it('finds exactly what a plain search finds, in order, in long texts cut into parts and keywords across the cuts', () => {
+    const keywords = ['ab', 'abc', 'bca', 'sk-ant-', 'xyzzy-long-keyword', 'c'];
+    const p = new KeywordPrefilter(keywords);
+    const alphabet = 'abcsk-ANTXYZy lonGwrd';
+    for (let seed = 1; seed <= 40; seed++) {
+      const length = [5000, 4096, 4099, 9001, 20000][seed % 5]!;
+      let text = '';
+      for (let i = 0, x = seed; i < length; i++, x = (x * 1103515245 + 12345) & 0x7fffffff) text += alphabet[x % alphabet.length];
+      // Plant keywords across each place the text is cut in four.
+      const quarter = length >> 2;
+      for (const cut of [quarter, 2 * quarter, 3 * quarter]) text = text.slice(0, cut - 5) + 'XYZZY-LONG-KEYWORD' + text.slice(cut + 13);
+      const expected: Array<[string, number]> = [];
+      const lower = text.toLowerCase();
+      for (let end = 0; end < text.length; end++) for (const k of keywords) if (lower.startsWith(k, end - k.length + 1) && end - k.length + 1 >= 0) expected.push([k, end]);
+      const order = (a: [string, number], b: [string, number]) => a[1] - b[1] || a[0].localeCompare(b[0]);
+      const found = occurrences(p, text);
+      assert.deepEqual([...found].sort(order), expected.sort(order), `seed ${seed}`);
+      assert.ok(found.every((h, i) => i === 0 || found[i - 1]![1] <= h[1]), 'occurrences come in text order');
+    }
+  });
   it('grows its occurrence buffer for text dense with keywords', () => {
     const p = new KeywordPrefilter(['a']);
     assert.equal(occurrences(p, 'a'.repeat(5000)).length, 5000);
