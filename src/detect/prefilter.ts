@@ -19,7 +19,10 @@ export class KeywordPrefilter {
     // The trie is built in the flat table itself (-1: no edge yet), then completed breadth-first.
     const encoded = this.keywords.map((k) => Buffer.from(k, 'latin1'));
     this.longest = Math.max(1, ...encoded.map((b) => b.length));
-    const trie = new Int32Array((encoded.reduce((n, b) => n + b.length, 0) + 1) * 256).fill(-1);
+    // One state per distinct prefix (an upper bound where two characters share a low byte), plus the root.
+    const prefixes = new Set<string>();
+    for (const k of this.keywords) for (let i = 1; i <= k.length; i++) prefixes.add(k.slice(0, i));
+    const trie = new Int32Array((prefixes.size + 1) * 256).fill(-1);
     const out: number[][] = [[]];
     encoded.forEach((bytes, index) => {
       let state = 0;
@@ -35,7 +38,7 @@ export class KeywordPrefilter {
       out[state]!.push(index);
     });
     const states = out.length;
-    const delta = trie.slice(0, states * 256);
+    const delta = trie.subarray(0, states * 256);
     const fail = new Int32Array(states);
     const queue = new Int32Array(states);
     let head = 0;
