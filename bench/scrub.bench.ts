@@ -1,6 +1,7 @@
 // Throughput and memory of `warden scrub` against secretlint (the npm peer) on the same generated
 // AI-gateway corpus, in the same run. Usage:
-//   (cd bench && npm install) && npx tsx bench/scrub.bench.ts [--sizes 100MB,2GB] [--peer-size 100MB]
+//   (cd bench && npm install) && npx tsx bench/scrub.bench.ts [--sizes 100MB,2GB] [--peer-size 100MB] [--rounds 3]
+// Each figure is the median of --rounds runs (peak RSS the highest), the tools taking turns.
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +13,10 @@ import { machineLine, measure } from './measure.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const OUT = join(ROOT, 'bench', 'out');
-const { values } = parseArgs({ options: { sizes: { type: 'string', default: '100MB,1GB' }, 'peer-size': { type: 'string', default: '100MB' } } });
+const { values } = parseArgs({
+  options: { sizes: { type: 'string', default: '100MB,1GB' }, 'peer-size': { type: 'string', default: '100MB' }, rounds: { type: 'string', default: '3' } },
+});
+const ROUNDS = Math.max(1, Number(values.rounds));
 const sizes = values.sizes!.split(',').map((s) => parseByteSize(s, '--sizes'));
 const peerSize = parseByteSize(values['peer-size']!, '--peer-size');
 mkdirSync(OUT, { recursive: true });
@@ -46,11 +50,20 @@ for (const bytes of [...new Set([...sizes, peerSize])].sort((a, b) => a - b)) {
     if (existsSync(secretlint)) runs.push(['secretlint 10.2.2', 'lint', [secretlint, '--secretlintrc', rc, '--format', 'compact', path]]);
     else console.log('(secretlint not installed: run `cd bench && npm install`)');
   }
-  for (const [tool, mode, args] of runs) {
-    const m = await measure(process.execPath, args);
-    const mbs = size / 1e6 / m.seconds;
+  const samples = runs.map(() => ({ seconds: [] as number[], peakRssMB: 0 }));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [i, [, , args]] of runs.entries()) {
+      const m = await measure(process.execPath, args);
+      samples[i]!.seconds.push(m.seconds);
+      samples[i]!.peakRssMB = Math.max(samples[i]!.peakRssMB, m.peakRssMB);
+    }
+  }
+  for (const [i, [tool, mode]] of runs.entries()) {
+    const sorted = samples[i]!.seconds.sort((a, b) => a - b);
+    const seconds = sorted[Math.floor(sorted.length / 2)]!;
+    const mbs = size / 1e6 / seconds;
     rows[`${tool}/${mode}/${bytes}`] = mbs;
-    console.log(`| ${tool} | ${mode} | ${(size / 1e6).toFixed(0)} MB | ${m.seconds.toFixed(2)} | ${mbs.toFixed(1)} | ${Math.round(lines / m.seconds)} | ${m.peakRssMB.toFixed(0)} |`);
+    console.log(`| ${tool} | ${mode} | ${(size / 1e6).toFixed(0)} MB | ${seconds.toFixed(2)} | ${mbs.toFixed(1)} | ${Math.round(lines / seconds)} | ${samples[i]!.peakRssMB.toFixed(0)} |`);
   }
 }
 const peer = rows[`secretlint 10.2.2/lint/${peerSize}`];
