@@ -104,6 +104,12 @@ export class ScrubStream extends Transform {
         this.endOverlong();
         segStart = nl + 1;
         carry = 0;
+      } else if (carry > 0 && lineStart === segStart) {
+        // The line carried from the last chunk ends here: emit it alone, so joining it to the carry copies
+        // one line rather than a whole batch.
+        this.emitSegment(chunk.subarray(segStart, nl + 1));
+        segStart = nl + 1;
+        carry = 0;
       } else if (nl + 1 - segStart + carry >= BATCH_BYTES) {
         this.emitSegment(chunk.subarray(segStart, nl + 1));
         segStart = nl + 1;
