@@ -19,6 +19,31 @@ describe('shipped rules', () => {
     }
   });
 
+  it('name in their keywords every spelling their patterns accept around a sample (a rule runs only where one occurs)', () => {
+    // Each separator before the secret in a match sample is swapped for the others the pattern allows.
+    const gaps: string[] = [];
+    for (const r of allRules) {
+      const pattern = new RegExp(r.pattern, r.caseInsensitive ? 'i' : '');
+      const keywords = r.keywords.map((k) => (r.caseSensitiveKeywords ? k : k.toLowerCase()));
+      for (const template of r.samples.match) {
+        const sample = expandSample(template);
+        const m = pattern.exec(sample);
+        if (!m) continue;
+        const secretAt = m.groups?.secret ? m[0].indexOf(m.groups.secret) : m[0].length;
+        const lead = m[0].slice(0, secretAt);
+        for (let i = 0; i < lead.length; i++) {
+          if (!'_-.'.includes(lead[i]!)) continue;
+          for (const sep of ['_', '-', '.', '']) {
+            const variant = sample.replace(lead, lead.slice(0, i) + sep + lead.slice(i + 1));
+            const text = r.caseSensitiveKeywords ? variant : variant.toLowerCase();
+            if (pattern.test(variant) && !keywords.some((k) => text.includes(k))) gaps.push(`${r.id}: ${variant}`);
+          }
+        }
+      }
+    }
+    assert.deepEqual(gaps, []);
+  });
+
   for (const file of files) {
     describe(file.path.replace(/.*\/rules\//, 'rules/'), () => {
       for (const rule of file.rules) {
