@@ -72,7 +72,9 @@ Examples:
       if (opts.listProbes) {
         for (const p of await loadProbes()) {
           const levels = PROBE_LEVELS.filter((l) => p.levels[l]).map((l) => `    ${l.padEnd(20)} ${p.levels[l]}`);
-          process.stdout.write(`${p.id} (${p.title}; ports ${p.ports.join(', ')})\n${levels.join('\n')}\n\n`);
+          // Such a probe tries TLS and plain HTTP together on every port, preferring TLS on these.
+          const tls = p.tlsPorts?.length ? `; TLS and plain on any port, TLS preferred on ${p.tlsPorts.join(', ')}` : '';
+          process.stdout.write(`${p.id} (${p.title}; ports ${p.ports.join(', ')}${tls})\n${levels.join('\n')}\n\n`);
         }
         return;
       }
