@@ -132,13 +132,8 @@ export class Detector {
     const escapes = new EscapeFinder(text);
     let lineEnd = 0;
     for (let hint = escapes.next(0); hint !== -1; hint = escapes.next(lineEnd)) {
-      // Lines are found forward from the last one (indexOf is a memchr; lastIndexOf walks back).
-      let lineStart = lineEnd;
-      let nl = text.indexOf('\n', lineStart);
-      while (nl !== -1 && nl < hint) {
-        lineStart = nl + 1;
-        nl = text.indexOf('\n', lineStart);
-      }
+      const lineStart = lineStartOf(text, lineEnd, hint);
+      const nl = text.indexOf('\n', hint);
       lineEnd = nl === -1 ? text.length : nl;
       let from = Math.max(lineStart, hint - ESCAPE_WINDOW);
       let to = Math.min(lineEnd, hint + ESCAPE_WINDOW);
@@ -204,13 +199,8 @@ export class Detector {
     for (let h = 0; h < count; h++) {
       const at = ends[h]!;
       if (at >= lineEnd) {
-        // Forward only (indexOf is a memchr; lastIndexOf walks back one character at a time).
-        lineStart = lineEnd;
-        let nl = text.indexOf('\n', lineStart);
-        while (nl !== -1 && nl < at) {
-          lineStart = nl + 1;
-          nl = text.indexOf('\n', lineStart);
-        }
+        lineStart = lineStartOf(text, lineEnd, at);
+        const nl = text.indexOf('\n', at);
         lineEnd = nl === -1 ? text.length : nl + 1;
       }
       for (const k of this.prefilter.keywordsAt(states[h]!)) {
@@ -360,6 +350,16 @@ class EscapeFinder {
     }
     return -1;
   }
+}
+
+/**
+ * Start of the line holding offset `at`, found forward from `from`, a line start at or before it: indexOf is
+ * a memchr, where lastIndexOf would walk back one character at a time.
+ */
+function lineStartOf(text: string, from: number, at: number): number {
+  let start = from;
+  for (let nl = text.indexOf('\n', start); nl !== -1 && nl < at; nl = text.indexOf('\n', start)) start = nl + 1;
+  return start;
 }
 
 /** Whether bytes[at…] spell `word` exactly. */
