@@ -345,22 +345,17 @@ export class KeyStore {
    * path for callers that verify every request; `verify` falls back on the store.
    */
   verifyCached(token: string, request: VerifyRequest = {}): Verification | undefined {
-    const parsed = parseKey(token);
-    if (!parsed || parsed.prefix !== this.prefix) return UNKNOWN;
-    const hash = hashKey(token, this.secrets.current);
-    const now = Date.now();
-    const entry = this.cache.get(hash);
-    if (!entry || this.isStale(entry, now)) return undefined;
-    const verdict = this.decide(entry.key, hash, request, now);
-    return verdict === 'lease' ? undefined : verdict;
+    const hash = this.hashOf(token);
+    return hash === null ? UNKNOWN : this.fromCache(hash, request, Date.now());
   }
 
   /** Answers whether `token` is a valid key for this request, and if not, why. Never throws. */
   async verify(token: string, request: VerifyRequest = {}): Promise<Verification> {
-    const cached = this.verifyCached(token, request);
-    if (cached !== undefined) return cached;
-    const hash = hashKey(token, this.secrets.current);
+    const hash = this.hashOf(token);
+    if (hash === null) return UNKNOWN;
     const now = Date.now();
+    const cached = this.fromCache(hash, request, now);
+    if (cached !== undefined) return cached;
     let entry = this.cache.get(hash);
     if (!entry || this.isStale(entry, now)) {
       try {
@@ -379,6 +374,20 @@ export class KeyStore {
       return UNAVAILABLE;
     }
     return this.used(key, request, now);
+  }
+
+  /** The keyed hash of a token that passes the offline check (shape, checksum, this store's prefix); null otherwise. */
+  private hashOf(token: string): string | null {
+    const parsed = parseKey(token);
+    return parsed && parsed.prefix === this.prefix ? hashKey(token, this.secrets.current) : null;
+  }
+
+  /** The cache's answer for a key hash, or undefined when the store must be asked. */
+  private fromCache(hash: string, request: VerifyRequest, now: number): Verification | undefined {
+    const entry = this.cache.get(hash);
+    if (!entry || this.isStale(entry, now)) return undefined;
+    const verdict = this.decide(entry.key, hash, request, now);
+    return verdict === 'lease' ? undefined : verdict;
   }
 
   private isStale(entry: CacheEntry, now: number): boolean {
@@ -422,9 +431,8 @@ export class KeyStore {
    * name a leaked key's owner and scopes and leave its traces as the attacker left them. Null when unknown.
    */
   async identify(token: string): Promise<KeyInfo | null> {
-    const parsed = parseKey(token);
-    if (!parsed || parsed.prefix !== this.prefix) return null;
-    const hash = hashKey(token, this.secrets.current);
+    const hash = this.hashOf(token);
+    if (hash === null) return null;
     const { key } = await this.load(token, hash, Date.now());
     if (!key || !sameDigest(key.row.hash, hash)) return null;
     return this.show(key.row.id);
@@ -690,8 +698,8 @@ export class KeyStore {
     const outcomes: LeakOutcome[] = [];
     for (const report of reports) {
       const tokenHash = createHash('sha256').update(report.token).digest('hex');
-      const parsed = parseKey(report.token);
-      const found = parsed && parsed.prefix === this.prefix ? (await this.load(report.token, hashKey(report.token, this.secrets.current), Date.now())).key : null;
+      const hash = this.hashOf(report.token);
+      const found = hash === null ? null : (await this.load(report.token, hash, Date.now())).key;
       if (!found) {
         outcomes.push({ tokenHash, label: 'false_positive', keyId: null, action: null });
         continue;
