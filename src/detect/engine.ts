@@ -3,7 +3,7 @@ import { isPlaceholder } from './placeholders.js';
 import { isLineConfined } from './line-confined.js';
 import { KeywordPrefilter } from './prefilter.js';
 import type { RuleSpec, SecretMatch } from './types.js';
-import { unescapeBytes, unescapeOnce } from './unescape.js';
+import { EscapeFinder, unescapeBytes, unescapeOnce } from './unescape.js';
 import { VALIDATORS } from './validators.js';
 
 /** Characters on each side of an escape that are decoded and scanned again (a match cut at the end is rescanned to the line's end). */
@@ -174,12 +174,19 @@ export class Detector {
     if (length < 0) return false;
     const { states, ends, count } = this.prefilter.occurrencesInBytes(bytes, length);
     for (let h = 0; h < count; h++) {
-      for (const k of this.prefilter.keywordsAt(states[h]!)) {
-        const exact = this.exactKeywords[k];
-        if (exact === undefined || bytesSpell(bytes, ends[h]! + 1 - exact.length, exact)) return true;
-      }
+      for (const k of this.prefilter.keywordsAt(states[h]!)) if (this.inRightCase(k, bytes, ends[h]!)) return true;
     }
     return false;
+  }
+
+  /** Whether keyword k's occurrence ending at bytes[end] counts: any case, or as written where the rule asks. */
+  private inRightCase(k: number, bytes: Uint8Array, end: number): boolean {
+    const exact = this.exactKeywords[k];
+    if (exact === undefined) return true;
+    const at = end + 1 - exact.length;
+    if (at < 0) return false;
+    for (let i = 0; i < exact.length; i++) if (bytes[at + i] !== exact.charCodeAt(i)) return false;
+    return true;
   }
 
   /**
@@ -189,7 +196,7 @@ export class Detector {
    */
   private scanView(text: string, toRaw: Int32Array | undefined, found: SecretMatch[]): void {
     for (const rule of this.alwaysRun) this.runRule(rule, text, 0, text.length, toRaw, found);
-    const { states, ends, count } = this.prefilter.occurrences(text);
+    const { states, ends, count, bytes } = this.prefilter.occurrences(text);
     if (count === 0) return;
     // Lines holding each keyword, as [start, end) ranges with the line feed included, in text order.
     const generation = ++this.generation;
@@ -204,8 +211,7 @@ export class Detector {
         lineEnd = nl === -1 ? text.length : nl + 1;
       }
       for (const k of this.prefilter.keywordsAt(states[h]!)) {
-        const exact = this.exactKeywords[k];
-        if (exact !== undefined && !text.startsWith(exact, at + 1 - exact.length)) continue;
+        if (!this.inRightCase(k, bytes, at)) continue;
         if (this.keywordMark[k] !== generation) {
           this.keywordMark[k] = generation;
           this.keywordLines[k]!.length = 0;
@@ -320,38 +326,6 @@ function resolveOverlaps(found: SecretMatch[], text: string, genericIds: Set<str
   return out;
 }
 
-function isHexDigit(c: number): boolean {
-  return (c >= 48 && c <= 57) || ((c | 0x20) >= 97 && (c | 0x20) <= 102);
-}
-
-/**
- * Finds backslashes and `%XX` escapes with indexOf, remembering the next of each so a search never
- * covers the same text twice (a regex over the line per escape cost a tenth of the scrubber's time).
- */
-class EscapeFinder {
-  private slash = -2;
-  private percent = -2;
-
-  constructor(private readonly text: string) {}
-
-  /** Offset of the first escape at or after `from`, or -1. */
-  next(from: number): number {
-    if (this.slash !== -1 && this.slash < from) this.slash = this.text.indexOf('\\', from);
-    if (this.percent !== -1 && this.percent < from) this.percent = this.nextPercent(from);
-    if (this.slash === -1) return this.percent;
-    if (this.percent === -1) return this.slash;
-    return Math.min(this.slash, this.percent);
-  }
-
-  private nextPercent(from: number): number {
-    const t = this.text;
-    for (let p = t.indexOf('%', from); p !== -1; p = t.indexOf('%', p + 1)) {
-      if (isHexDigit(t.charCodeAt(p + 1)) && isHexDigit(t.charCodeAt(p + 2))) return p;
-    }
-    return -1;
-  }
-}
-
 /**
  * Start of the line holding offset `at`, found forward from `from`, a line start at or before it: indexOf is
  * a memchr, where lastIndexOf would walk back one character at a time.
@@ -360,11 +334,4 @@ function lineStartOf(text: string, from: number, at: number): number {
   let start = from;
   for (let nl = text.indexOf('\n', start); nl !== -1 && nl < at; nl = text.indexOf('\n', start)) start = nl + 1;
   return start;
-}
-
-/** Whether bytes[at…] spell `word` exactly. */
-function bytesSpell(bytes: Uint8Array, at: number, word: string): boolean {
-  if (at < 0) return false;
-  for (let i = 0; i < word.length; i++) if (bytes[at + i] !== word.charCodeAt(i)) return false;
-  return true;
 }

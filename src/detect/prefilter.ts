@@ -78,15 +78,16 @@ export class KeywordPrefilter {
 
   /**
    * Every keyword occurrence in text, in order: `states[i]` is the automaton state reached (its
-   * keywords are `outputs[state]`) at offset `ends[i]`, the occurrence's last character. The arrays
-   * are reused by the next call.
+   * keywords are `outputs[state]`) at offset `ends[i]`, the occurrence's last character; `bytes` is the
+   * text as the automaton read it. All are reused by the next call.
    */
-  occurrences(text: string): { states: Int32Array; ends: Int32Array; count: number } {
+  occurrences(text: string): { states: Int32Array; ends: Int32Array; count: number; bytes: Uint8Array } {
     // The automaton reads bytes: V8 loads from a byte array about twice as fast as charCodeAt, and latin1
     // encoding keeps each character's low byte, the fold characters above 255 get anyway (at worst a
     // spurious keyword, which the rule's regex rejects).
     const bytes = this.buffer(text.length);
-    return this.occurrencesInBytes(bytes, bytes.write(text, 0, 'latin1'));
+    const { states, ends, count } = this.occurrencesInBytes(bytes, bytes.write(text, 0, 'latin1'));
+    return { states, ends, count, bytes };
   }
 
   /**

@@ -32,6 +32,32 @@ function hexAt(raw: string, at: number, digits: number): number {
 }
 
 /**
+ * Finds backslashes and `%XX` escapes with indexOf, remembering the next of each so a search never
+ * covers the same text twice (a regex over the line per escape cost a tenth of the scrubber's time).
+ */
+export class EscapeFinder {
+  private slash = -2;
+  private percent = -2;
+
+  constructor(private readonly text: string) {}
+
+  /** Offset of the first escape at or after `from`, or -1. */
+  next(from: number): number {
+    if (this.slash !== -1 && this.slash < from) this.slash = this.text.indexOf('\\', from);
+    if (this.percent !== -1 && this.percent < from) this.percent = this.nextPercent(from);
+    if (this.slash === -1) return this.percent;
+    if (this.percent === -1) return this.slash;
+    return Math.min(this.slash, this.percent);
+  }
+
+  private nextPercent(from: number): number {
+    const t = this.text;
+    for (let p = t.indexOf('%', from); p !== -1; p = t.indexOf('%', p + 1)) if (hexAt(t, p + 1, 2) >= 0) return p;
+    return -1;
+  }
+}
+
+/**
  * The escape starting at raw[i] (a backslash or percent sign) and ending by `to`: the code of the
  * character it stands for times 8 plus its length (both in one number, no allocation: this runs per
  * escape), or -1 when raw[i] starts no escape that fits.
@@ -54,8 +80,8 @@ function escapeAt(raw: string, i: number, to: number): number {
     if (code >= 0x20 && code <= 0x7e) decoded = code;
     length = 3;
   }
-  // An escape cut by the window's end ends the decoding: nothing after it fits either.
   if (decoded < 0) return -1;
+  // An escape cut by the window's end ends the decoding: nothing after it fits either.
   return i + length > to ? CUT : decoded * 8 + length;
 }
 
