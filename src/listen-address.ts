@@ -1,3 +1,4 @@
+import type { Server } from 'node:net';
 import { UsageError } from './errors.js';
 
 export interface ListenAddress {
@@ -14,4 +15,12 @@ export function parseListenAddress(text: string, label = '--listen'): ListenAddr
   const port = m ? Number(m[3]) : NaN;
   if (!m || port > 65535) throw new UsageError(`${label}: expected HOST:PORT such as 127.0.0.1:7470 (or a port alone for 127.0.0.1), got ${JSON.stringify(text)}`);
   return { host: m[1] || m[2] || '127.0.0.1', port };
+}
+
+/** Binds `server` and resolves once it listens; rejects with the bind error (EADDRINUSE, EACCES, …). */
+export function listenAt(server: Server, address: ListenAddress): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(address.port, address.host, () => resolve());
+  });
 }

@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex, Writable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { WardenError } from '../errors.js';
+import { listenAt } from '../listen-address.js';
 import { KeyStore, parseKey, scopesAllow, type Verification } from '../keys/index.js';
 import { AccessLog, identityForLog } from './access-log.js';
 import { AssertionSigner } from './assertion.js';
@@ -92,10 +93,9 @@ export class GatewayStartError extends WardenError {
   }
 }
 
-function listenOn(server: Server, port: number, host: string, what: string): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) => reject(new GatewayStartError(`cannot listen on ${host}:${port} for ${what}: ${err.code ?? err.message}`)));
-    server.listen(port, host, () => resolve());
+async function listenOn(server: Server, port: number, host: string, what: string): Promise<void> {
+  await listenAt(server, { host, port }).catch((err: NodeJS.ErrnoException) => {
+    throw new GatewayStartError(`cannot listen on ${host}:${port} for ${what}: ${err.code ?? err.message}`);
   });
 }
 

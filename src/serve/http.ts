@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import type { Inventory } from '../config/index.js';
 import { HttpError, jsonObject, parseJson, readBody, sendJson as sendJsonBody } from '../http-json.js';
+import { listenAt } from '../listen-address.js';
 import { scopesAllow, type KeyStore } from '../keys/index.js';
 import { renderFinding, renderLogin, renderOverview, renderRuns, DASHBOARD_CSS, type PageContext } from './dashboard.js';
 import { SEVERITY_ORDER, type FindingState, type RunRecord, type ServeHistory } from './history.js';
@@ -316,10 +317,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   });
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.listen.port, options.listen.host, () => resolve());
-  });
+  await listenAt(server, options.listen);
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {

@@ -14,6 +14,7 @@ import {
   type LeakPolicy,
   type Quota,
 } from '../../keys/index.js';
+import { listenAt } from '../../listen-address.js';
 import { parseDuration, parseListenAddress } from '../parse.js';
 
 interface StoreFlag {
@@ -292,9 +293,8 @@ Keys are hashed with HMAC-SHA-256 under WARDEN_KEY_SECRET, or a secret file crea
       }
       const ks = await KeyStore.open(opts.store ? { store: opts.store } : {});
       const server = createKeyServer({ keys: ks, ...(githubPublicKeys ? { githubPublicKeys } : {}) });
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', (err: NodeJS.ErrnoException) => reject(new UsageError(`cannot listen on ${opts.listen}: ${err.code ?? err.message}`)));
-        server.listen(port, host, () => resolve());
+      await listenAt(server, { host, port }).catch((err: NodeJS.ErrnoException) => {
+        throw new UsageError(`cannot listen on ${opts.listen}: ${err.code ?? err.message}`);
       });
       const address = server.address();
       const bound = typeof address === 'object' && address ? address.port : port;

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { parseListenAddress } from '../../listen-address.js';
+import { listenAt, parseListenAddress } from '../../listen-address.js';
 import { UsageError } from '../../errors.js';
 import { createScrubStream, type ScrubOptions } from '../stream.js';
 
@@ -210,10 +210,7 @@ export async function startIngestServer(options: IngestOptions): Promise<IngestS
     });
   });
   server.requestTimeout = 120_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
-  });
+  await listenAt(server, { port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
