@@ -167,7 +167,6 @@ export class ScrubStream extends Transform {
     parts.push(bytes.subarray(at));
     this.push(Buffer.concat(parts));
   }
-
 }
 
 export function createScrubStream(options: ScrubOptions = {}): ScrubStream {

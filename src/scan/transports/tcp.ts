@@ -126,7 +126,6 @@ export function connectTcp(host: string, port: number, opts: TcpOptions): Promis
   });
 }
 
-/** Connect, optionally send, read one message, close: the common one-shot exchange. */
 /**
  * Opens a connection, hands it to `use`, and always closes it; undefined when the peer cannot be
  * reached (the failure is the absence of an answer, as for every probe step).
@@ -144,6 +143,7 @@ export async function withTcpConnection<T>(
   }
 }
 
+/** Connect, optionally send, read one message, close: the common one-shot exchange. */
 export async function tcpExchange(
   host: string,
   port: number,
