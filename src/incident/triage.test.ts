@@ -3,13 +3,12 @@
  * DeepSeek shape, from scan to revoked keys), PostgreSQL, MariaDB and SQLite, and a redis-server child process.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { gzipSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
 import { openDatabase } from '../db/index.js';
@@ -17,6 +16,7 @@ import { scratchMariaDb, scratchPostgres, scratchSqlite } from '../db/test-datab
 import { KeyStore, parseKeySecrets } from '../keys/index.js';
 import { scan } from '../scan/index.js';
 import { startTestClickHouse, type TestClickHouse } from '../../test/helpers/clickhouse.js';
+import { startTestRedis } from '../../test/helpers/redis.js';
 import { buildRegimes, IncidentStore, renderHtml, renderMarkdown, respondToExposure, triage, type TriageResult } from './index.js';
 import { seedLogs, THIRD_PARTY_RULES, type SeededLogs } from './test-fixtures.js';
 
@@ -225,16 +225,8 @@ describe('incident triage of live stores (read-only)', { timeout: 180_000 }, () 
 
   it('Redis: every key and subject from string and hash values', async () => {
     const port = 56379;
-    const server: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    const server = await startTestRedis(port);
     try {
-      for (let i = 0; i < 50; i++) {
-        try {
-          execFileSync('redis-cli', ['-p', String(port), 'PING'], { stdio: 'pipe' });
-          break;
-        } catch {
-          await sleep(100);
-        }
-      }
       const commands = f.seeded.rows.map((r, i) =>
         i % 2 === 0
           ? ['SET', `chat:${i}`, JSON.stringify(r)]

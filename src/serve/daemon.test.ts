@@ -13,16 +13,11 @@ import { scan } from '../scan/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { startServe, verifyWebhookSignature, type ServeDaemon } from './index.js';
 import { STORE_KINDS, type StoreLocation } from './test-support.js';
-import { spawnListening } from '../../test/helpers/spawn-listening.js';
+import { startTestRedis } from '../../test/helpers/redis.js';
 
 const REDIS_PORT = 20_000 + Math.floor(Math.random() * 20_000);
 const SECOND_REDIS_PORT = REDIS_PORT + 1;
 const WEBHOOK_SECRET = randomBytes(16).toString('hex');
-
-/** A throwaway redis-server on loopback, no persistence. */
-function startRedis(port: number): Promise<ChildProcess> {
-  return spawnListening('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], port);
-}
 
 async function stopProcess(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return;
@@ -84,7 +79,7 @@ alerts:
     where = await STORE_KINDS[0]!.make();
     store = openStore(where.location);
     receiver = await startReceiver(2);
-    redis = await startRedis(REDIS_PORT);
+    redis = await startTestRedis(REDIS_PORT);
     // A run left "running" by a process that crashed: the daemon must mark it interrupted on start.
     const { ServeHistory } = await import('./index.js');
     const h = await ServeHistory.open(store);
@@ -177,7 +172,7 @@ alerts:
   });
 
   it('leaves a finding that disappears before its re-check unconfirmed and silent', async () => {
-    const second = await startRedis(SECOND_REDIS_PORT);
+    const second = await startTestRedis(SECOND_REDIS_PORT);
     // Stop the second Redis as soon as the first scan has seen it, so the re-check finds it gone.
     const daemon2Alerts = receiver.received.length;
     await daemon.close();

@@ -1,16 +1,16 @@
 // The dashboard in a real headless Chromium (Debian's chromium, driven by playwright-core): log in
 // with a key, see the finding from a real scan of a real open redis-server on loopback, acknowledge it.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { chromium, type Browser } from 'playwright-core';
 import { parseConfig } from '../config/index.js';
 import { parseKeySecrets } from '../keys/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { SESSION_COOKIE, startServe, type ServeDaemon } from './index.js';
 import { CHROMIUM_ARGS, STORE_KINDS, type StoreLocation } from './test-support.js';
+import { startTestRedis } from '../../test/helpers/redis.js';
 
 const REDIS_PORT = 40_000 + Math.floor(Math.random() * 10_000);
 
@@ -23,8 +23,7 @@ describe('dashboard in headless Chromium', () => {
   let adminKey = '';
 
   before(async () => {
-    redis = spawn('redis-server', ['--port', String(REDIS_PORT), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    await sleep(300);
+    redis = await startTestRedis(REDIS_PORT);
     where = await STORE_KINDS[0]!.make();
     store = openStore(where.location);
     const config = parseConfig(`version: 1\ninventories:\n  - {name: lab, targets: ["127.0.0.1:${REDIS_PORT}"], every: 1h, timeout: 1s}\n`, '/tmp/warden.yaml', {});

@@ -18,7 +18,7 @@ import { parseConfig, type ServeConfig } from '../config/index.js';
 import { parseKeySecrets } from '../keys/index.js';
 import { createScratchDatabase, openStore, type ScratchDatabase, type Store } from '../store/index.js';
 import { ensureWorkQueue, runWorker, ServeHistory, shardTargets, startServe, type ServeDaemon, type ShardMessage } from './index.js';
-import { spawnListening } from '../../test/helpers/spawn-listening.js';
+import { startTestRedis } from '../../test/helpers/redis.js';
 
 const NATS_URL = process.env.WARDEN_TEST_NATS || 'nats://127.0.0.1:4222';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -31,11 +31,6 @@ async function freePort(): Promise<number> {
   const { port } = probe.address() as AddressInfo;
   await new Promise((r) => probe.close(r));
   return port;
-}
-
-/** A throwaway redis-server on loopback, no persistence. */
-function startRedis(port: number): Promise<ChildProcess> {
-  return spawnListening('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], port);
 }
 
 /** A port that accepts and never answers: every probe waits out its timeout, so its shard takes seconds. */
@@ -114,7 +109,7 @@ describe('distributed mode: two warden worker processes, one killed mid-shard', 
     db = await createScratchDatabase();
     for (let i = 0; i < 3; i++) {
       redisPorts.push(await freePort());
-      redis.push(await startRedis(redisPorts[i]!));
+      redis.push(await startTestRedis(redisPorts[i]!));
     }
     for (let i = 0; i < 3; i++) silent.push(await startSilent());
     // Silent and Redis targets alternate, so shards 0, 2 and 4 are the slow ones.
@@ -218,7 +213,7 @@ distributed: {nats: "${NATS_URL}", stream: ${names.stream}, subject: ${names.sub
     db = await createScratchDatabase();
     store = openStore(db.url);
     redisPort = await freePort();
-    redisServer = await startRedis(redisPort);
+    redisServer = await startTestRedis(redisPort);
   });
   after(async () => {
     redisServer?.kill('SIGKILL');

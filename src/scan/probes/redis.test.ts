@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { spawnListening } from '../../../test/helpers/spawn-listening.js';
+import { startTestRedis } from '../../../test/helpers/redis.js';
 import { expandSample } from '../../detect/index.js';
 import { scan } from '../index.js';
 import { startHostileServer } from '../test-hostile.js';
@@ -12,9 +12,6 @@ import { redis } from './redis.js';
 
 const OPEN_PORT = 16379;
 const LOCKED_PORT = 26379;
-
-const startRedis = (port: number, extra: string[] = []): Promise<ChildProcess> =>
-  spawnListening('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extra], port);
 
 async function command(port: number, ...args: Array<string | number>): Promise<unknown> {
   const c = await connectTcp('127.0.0.1', port, { timeoutMs: 2000 });
@@ -30,7 +27,7 @@ async function command(port: number, ...args: Array<string | number>): Promise<u
 describe('Redis probe against real servers', { timeout: 60_000 }, () => {
   const children: ChildProcess[] = [];
   before(async () => {
-    children.push(await startRedis(OPEN_PORT), await startRedis(LOCKED_PORT, ['--requirepass', 'locked-test-password']));
+    children.push(await startTestRedis(OPEN_PORT), await startTestRedis(LOCKED_PORT, ['--requirepass', 'locked-test-password']));
     for (let i = 0; i < 20; i++) {
       const secret = i < 3 ? ` key=${expandSample('sk-proj-{alnum_-:74}T3BlbkFJ{alnum_-:74}', 50 + i)}` : '';
       await command(OPEN_PORT, 'SET', `session:${i}`, `{"role":"user","content":"hi ${i}"}${secret}`);
