@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KeyStore } from '../src/keys/index.js';
-import { machineLine } from './measure.js';
+import { machineLine, median } from './measure.js';
 
 const { values } = parseArgs({
   options: {
@@ -126,10 +126,6 @@ async function ready(url: string, headers: Record<string, string> = {}): Promise
 interface Bench {
   title: string;
   paths: Array<[name: string, url: string, key: string | null]>;
-}
-
-function median(xs: number[]): number {
-  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 }
 
 /** Prints one table: every connection level, each cell the median of `rounds` runs, the paths taking turns. */

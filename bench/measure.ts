@@ -45,3 +45,8 @@ export function machineLine(): string {
   const cpu = os.cpus()[0]?.model ?? 'unknown cpu';
   return `node ${process.version}, ${os.platform()} ${os.arch()}, ${os.cpus().length} x ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB`;
 }
+
+/** The middle value (the upper one of the two for an even count), for repeated runs of one measurement. */
+export function median(xs: readonly number[]): number {
+  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+}

@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { parseByteSize } from '../src/cli/parse.js';
 import { getDefaultDetector } from '../src/detect/index.js';
 import { writeCorpus } from './corpus.js';
-import { machineLine, measure } from './measure.js';
+import { machineLine, measure, median } from './measure.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const OUT = join(ROOT, 'bench', 'out');
@@ -59,8 +59,7 @@ for (const bytes of [...new Set([...sizes, peerSize])].sort((a, b) => a - b)) {
     }
   }
   for (const [i, [tool, mode]] of runs.entries()) {
-    const sorted = samples[i]!.seconds.sort((a, b) => a - b);
-    const seconds = sorted[Math.floor(sorted.length / 2)]!;
+    const seconds = median(samples[i]!.seconds);
     const mbs = size / 1e6 / seconds;
     rows[`${tool}/${mode}/${bytes}`] = mbs;
     console.log(`| ${tool} | ${mode} | ${(size / 1e6).toFixed(0)} MB | ${seconds.toFixed(2)} | ${mbs.toFixed(1)} | ${Math.round(lines / seconds)} | ${samples[i]!.peakRssMB.toFixed(0)} |`);

@@ -10,7 +10,7 @@ import { createScrubber } from '../src/scrub/index.js';
 import { startServe, ServeHistory } from '../src/serve/index.js';
 import { CHROMIUM_ARGS, STORE_KINDS, syntheticFinding } from '../src/serve/test-support.js';
 import { openStore } from '../src/store/index.js';
-import { machineLine } from './measure.js';
+import { machineLine, median } from './measure.js';
 
 const { values } = parseArgs({ options: { findings: { type: 'string', default: '10000' }, dashboard: { type: 'string', default: '100000' }, runs: { type: 'string', default: '50' } } });
 const FINDINGS = Number(values.findings);
@@ -25,7 +25,6 @@ const findingsOf = (n: number, severityFor = (i: number) => (['info', 'low', 'me
 
 const config = parseConfig('version: 1\ninventories:\n  - {name: bench, targets: [127.0.0.1], every: 1h}\n', '/tmp/warden.yaml', {});
 const seconds = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e9;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 console.log(`# warden serve benchmark\n${machineLine()}\n`);
 
