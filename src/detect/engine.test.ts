@@ -90,6 +90,10 @@ describe('detector', () => {
     const exact = rule({ keywords: ['TK'], caseSensitiveKeywords: true, pattern: '(?<secret>TK[0-9]{12})' });
     const d = new Detector([exact, rule({ id: 'other', keywords: ['tk'], pattern: '(?<secret>tk-[a-z]{12}x)' })]);
     assert.deepEqual(d.scan('tk-qzmwhrtvbnpdx stack TK482910583627').map((m) => m.ruleId), ['other', 'test-rule']);
+    // A keyword in the wrong case does not start the rule, even where its pattern would match.
+    const lower = new Detector([rule({ keywords: ['TK'], caseSensitiveKeywords: true, pattern: '(?<secret>tk_[0-9]{12})' })]);
+    assert.deepEqual(lower.scan('tk_482910583627'), []);
+    assert.equal(lower.scan('TK tk_482910583627').length, 1);
     assert.throws(() => new Detector([{ ...exact, caseInsensitive: true }]), /caseSensitiveKeywords needs a case-sensitive pattern/);
   });
   it('rejects unknown validators and duplicate ids with clear errors', () => {

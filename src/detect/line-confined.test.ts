@@ -23,6 +23,10 @@ describe('rules confined to a line', () => {
     const d = new Detector([rule({ keywords: ['token='], pattern: 'token=(?<secret>[A-Za-z0-9]{16})' })]);
     const text = ['filler '.repeat(50), 'a token=ABCDEFGHabcdefgh b', 'filler', 'TOKEN=ABCDEFGHabcdefgh'].join('\n');
     assert.deepEqual(d.scan(text).map((m) => [m.start, text.slice(m.start, m.end)]), [[text.indexOf('ABCD'), 'ABCDEFGHabcdefgh']]);
+    // A keyword on another line does not send the rule over this one.
+    const marked = new Detector([rule({ keywords: ['kw_marker'], pattern: 'secret=(?<secret>[A-Za-z0-9]{16})' })]);
+    assert.deepEqual(marked.scan('kw_marker here\nsecret=Q7fK2mZx9LpW4tRb'), []);
+    assert.equal(marked.scan('kw_marker secret=Q7fK2mZx9LpW4tRb').length, 1);
   });
   it('leave a rule that spans lines running over the whole text', () => {
     const d = new Detector([rule({ keywords: ['"type"'], pattern: '"key":\\s*"(?<secret>[a-f0-9]{16})"(?=[^{}]*"type")' })]);
