@@ -15,7 +15,8 @@ import { startServe, verifyWebhookSignature, type ServeDaemon } from './index.js
 import { STORE_KINDS, type StoreLocation } from './test-support.js';
 import { startTestRedis } from '../../test/helpers/redis.js';
 
-const REDIS_PORT = 20_000 + Math.floor(Math.random() * 20_000);
+// Below the kernel's ephemeral range (32768+), where an outgoing connection could already hold the port.
+const REDIS_PORT = 20_000 + Math.floor(Math.random() * 12_000);
 const SECOND_REDIS_PORT = REDIS_PORT + 1;
 const WEBHOOK_SECRET = randomBytes(16).toString('hex');
 

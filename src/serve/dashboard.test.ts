@@ -12,7 +12,8 @@ import { SESSION_COOKIE, startServe, type ServeDaemon } from './index.js';
 import { CHROMIUM_ARGS, STORE_KINDS, type StoreLocation } from './test-support.js';
 import { startTestRedis } from '../../test/helpers/redis.js';
 
-const REDIS_PORT = 40_000 + Math.floor(Math.random() * 10_000);
+// Below the kernel's ephemeral range (32768+), where an outgoing connection could already hold the port.
+const REDIS_PORT = 12_000 + Math.floor(Math.random() * 8_000);
 
 describe('dashboard in headless Chromium', () => {
   let where: StoreLocation;
