@@ -508,7 +508,7 @@ export class Gateway {
     this.server?.closeIdleConnections();
     this.metricsServer?.closeAllConnections();
     await Promise.all(closing);
-    await this.pools.destroy();
+    this.pools.destroy();
     this.accessLog.close();
     if (this.ownedLogStream) await new Promise<void>((resolve) => this.ownedLogStream!.end(() => resolve()));
     if (this.ownsKeys) await this.keys.close();

@@ -2,39 +2,42 @@
  * The forwarding half: request headers cleaned of credentials and hop-by-hop fields, bodies streamed
  * both ways without buffering (server-sent events reach the client chunk by chunk), WebSocket and
  * other upgrades spliced, keep-alive pools per upstream, and upstream timeouts. Requests go through
- * undici's Pool with a callback handler: Node's http client costs about a third of the gateway's
- * throughput per request (docs/gateway.md, Speed); upgrades, which are rare, keep node:http.
+ * the gateway's own upstream client (upstream.ts); upgrades, which are rare, use node:http.
  */
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Duplex } from 'node:stream';
-import { Pool, type Dispatcher } from 'undici';
 import type { RouteConfig } from './config.js';
+import { HOP_BY_HOP, UpstreamPool, type UpstreamFailure } from './upstream.js';
 
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 /**
  * Request headers the gateway never forwards: credentials it accepts itself (the upstream never sees
  * them), what it sets itself, and `expect` (Node's server has already answered 100-continue).
  */
 const NOT_FORWARDED = new Set(['authorization', 'x-api-key', 'host', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded', 'expect']);
-const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+/** What a header value may hold on the wire (RFC 9110 §5.5); anything else could split or smuggle a header. */
+const UNSAFE_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 
 /** Keep-alive pools, one per upstream origin (and its limits), shared by routes and kept across reloads. */
 export class UpstreamPools {
-  private readonly byKey = new Map<string, Pool>();
+  private readonly byKey = new Map<string, UpstreamPool>();
   /** The same pools by config object, so the request path does not rebuild the key. */
-  private readonly byUpstream = new WeakMap<RouteConfig['upstream'], Pool>();
+  private readonly byUpstream = new WeakMap<RouteConfig['upstream'], UpstreamPool>();
 
-  for(upstream: RouteConfig['upstream']): Pool {
+  for(upstream: RouteConfig['upstream']): UpstreamPool {
     let pool = this.byUpstream.get(upstream);
     if (pool) return pool;
     const key = `${upstream.url.origin} ${upstream.maxSockets} ${upstream.timeoutMs} ${upstream.ca ? upstream.ca.toString('base64') : ''}`;
     pool = this.byKey.get(key);
     if (!pool) {
-      pool = new Pool(upstream.url.origin, {
-        connections: upstream.maxSockets,
-        connectTimeout: upstream.timeoutMs,
-        ...(upstream.ca ? { connect: { ca: upstream.ca } } : {}),
+      const url = upstream.url;
+      const tls = url.protocol === 'https:';
+      pool = new UpstreamPool({
+        host: url.hostname.replace(/^\[|\]$/g, ''),
+        port: Number(url.port) || (tls ? 443 : 80),
+        tls,
+        ...(upstream.ca ? { ca: upstream.ca } : {}),
+        maxSockets: upstream.maxSockets,
       });
       this.byKey.set(key, pool);
     }
@@ -42,8 +45,8 @@ export class UpstreamPools {
     return pool;
   }
 
-  async destroy(): Promise<void> {
-    await Promise.all([...this.byKey.values()].map((pool) => pool.destroy()));
+  destroy(): void {
+    for (const pool of this.byKey.values()) pool.destroy();
     this.byKey.clear();
   }
 }
@@ -99,40 +102,31 @@ export function upstreamHeaders(req: IncomingMessage, up: UpstreamRequest, upgra
   return out;
 }
 
-/** The upstream's response headers for the client, without hop-by-hop fields; whether the body has a length. */
-function responseHeaders(raw: Buffer[]): { headers: string[]; hasLength: boolean } {
-  let headers: string[] = [];
-  let connectionTokens: string[] | null = null;
-  let hasLength = false;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!.toString('latin1').toLowerCase();
-    const value = raw[i + 1]!.toString('latin1');
-    if (name === 'connection') connectionTokens = value.toLowerCase().split(',').map((t) => t.trim());
-    if (HOP_BY_HOP.has(name)) continue;
-    if (name === 'content-length') hasLength = true;
-    headers.push(name, value);
+/** The request line and header lines for the upstream, ending in the blank line. */
+function requestHead(method: string, target: string, headers: string[], chunked: boolean): string {
+  let head = `${method} ${target} HTTP/1.1\r\n`;
+  for (let i = 0; i < headers.length; i += 2) {
+    const value = headers[i + 1]!;
+    // Client headers passed node:http's parser; what the gateway adds (identity, injected, signed) is checked here.
+    if (UNSAFE_HEADER_VALUE.test(value)) throw new Error(`header ${headers[i]} holds a character HTTP/1.1 cannot carry`);
+    head += `${headers[i]}: ${value}\r\n`;
   }
-  if (connectionTokens) {
-    const tokens = connectionTokens;
-    headers = headers.filter((_, i, all) => !tokens.includes(all[i - (i % 2)]!));
-    hasLength &&= !tokens.includes('content-length');
-  }
-  return { headers, hasLength };
+  return chunked ? `${head}transfer-encoding: chunked\r\n\r\n` : `${head}\r\n`;
 }
 
-export type ForwardOutcome = { status: number; bytes: number; error?: 'upstream_timeout' | 'upstream_unreachable' | 'upstream_aborted' };
+export type ForwardOutcome = { status: number; bytes: number; error?: UpstreamFailure };
 
-const CLIENT_GONE = new Error('client_gone');
-
-/** Streams one exchange; resolves once the response is done or has failed. Never throws. */
+/** Streams one exchange; resolves once the response is done or has failed. Throws only for a header it cannot send. */
 export function forward(pools: UpstreamPools, req: IncomingMessage, res: ServerResponse, up: UpstreamRequest, sendError: (status: number, error: string) => void): Promise<ForwardOutcome> {
+  const upstream = up.route.upstream;
+  const method = req.method ?? 'GET';
+  const chunked = req.headers['transfer-encoding'] !== undefined;
+  const hasBody = chunked || req.headers['content-length'] !== undefined;
+  const head = requestHead(method, up.target, upstreamHeaders(req, up, false), chunked);
   return new Promise((resolve) => {
-    const upstream = up.route.upstream;
     let status = 0;
     let bytes = 0;
     let settled = false;
-    let abort: ((err?: Error) => void) | null = null;
-    let resume: (() => void) | null = null;
     const done = (outcome: ForwardOutcome) => {
       if (settled) return;
       settled = true;
@@ -140,59 +134,46 @@ export function forward(pools: UpstreamPools, req: IncomingMessage, res: ServerR
       resolve(outcome);
     };
     // A client that goes away takes its upstream exchange with it.
+    // 499 (nginx's "client closed request") when nothing was answered yet.
     const onClientClose = () => {
       if (res.writableFinished) return;
-      // Settled first: aborting calls onError at once, and this is not the upstream's failure.
-      // 499 (nginx's "client closed request") when nothing was answered yet.
       done({ status: res.headersSent ? res.statusCode : 499, bytes, error: 'upstream_aborted' });
-      abort?.(CLIENT_GONE);
+      exchange?.abandon();
     };
     res.on('close', onClientClose);
-    const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
-    const handler: Dispatcher.DispatchHandlers = {
-      onConnect(abortExchange) {
-        abort = abortExchange;
+    let exchange: ReturnType<UpstreamPool['request']> | null = null;
+    exchange = pools.for(upstream).request(
+      { method, head, body: hasBody ? req : null, chunked, headersTimeoutMs: upstream.timeoutMs, bodyTimeoutMs: upstream.idleTimeoutMs },
+      {
+        headers(statusCode, statusText, headers, hasLength) {
+          status = statusCode;
+          res.writeHead(statusCode, statusText, headers);
+          // A streamed body (no length: server-sent events, chunked output) starts now, before its first chunk;
+          // a body of known length goes out with its headers in one write.
+          if (!hasLength) res.flushHeaders();
+        },
+        body(chunk) {
+          bytes += chunk.length;
+          const more = res.write(chunk);
+          if (!more) res.once('drain', () => exchange?.resume());
+          return more;
+        },
+        complete() {
+          res.end();
+          done({ status, bytes });
+        },
+        fail(error) {
+          if (settled) return;
+          if (!res.headersSent) {
+            const s = error === 'upstream_timeout' ? 504 : 502;
+            sendError(s, error);
+            done({ status: s, bytes: 0, error });
+          } else {
+            res.destroy();
+            done({ status: res.statusCode, bytes, error });
+          }
+        },
       },
-      onHeaders(statusCode, raw, resumeReading, statusText) {
-        if (statusCode < 200) return true; // 1xx: informational, the final answer follows
-        status = statusCode;
-        resume = resumeReading;
-        const { headers, hasLength } = responseHeaders(raw);
-        res.writeHead(statusCode, statusText, headers);
-        // A streamed body (no length: server-sent events, chunked output) starts now, before its first chunk;
-        // a body of known length goes out with its headers in one write.
-        if (!hasLength) res.flushHeaders();
-        return true;
-      },
-      onData(chunk) {
-        bytes += chunk.length;
-        const more = res.write(chunk);
-        if (!more) res.once('drain', resume!);
-        return more;
-      },
-      onComplete() {
-        res.end();
-        done({ status, bytes });
-      },
-      onError(err) {
-        if (settled) return;
-        const code = (err as { code?: string }).code ?? '';
-        const error = TIMEOUT_CODES.has(code) ? 'upstream_timeout' : status ? 'upstream_aborted' : 'upstream_unreachable';
-        if (!res.headersSent) {
-          const s = error === 'upstream_timeout' ? 504 : 502;
-          sendError(s, error);
-          done({ status: s, bytes: 0, error });
-        } else {
-          res.destroy();
-          done({ status: res.statusCode, bytes, error });
-        }
-      },
-    };
-    // undici's type names the common methods; it sends any valid token, and the profile has already vetted this one.
-    const method = (req.method ?? 'GET') as Dispatcher.HttpMethod;
-    pools.for(upstream).dispatch(
-      { path: up.target, method, headers: upstreamHeaders(req, up, false), body: hasBody ? req : null, headersTimeout: upstream.timeoutMs, bodyTimeout: upstream.idleTimeoutMs },
-      handler,
     );
   });
 }
