@@ -12,7 +12,7 @@ import type { Duplex, Writable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { WardenError } from '../errors.js';
 import { listenAt } from '../listen-address.js';
-import { KeyStore, parseKey, scopesAllow, type Verification } from '../keys/index.js';
+import { KeyStore, parseKey, scopesAllow, type Verification, type VerifyRequest } from '../keys/index.js';
 import { AccessLog, identityForLog } from './access-log.js';
 import { AssertionSigner } from './assertion.js';
 import type { CredentialKind, Identity } from './auth/identity.js';
@@ -21,7 +21,7 @@ import { OidcVerifier } from './auth/oidc.js';
 import { identityValue, loadGatewayConfig, type AllowRule, type GatewayConfig, type RouteConfig } from './config.js';
 import { GatewayMetrics, type MetricsSnapshot } from './metrics.js';
 import { isAmbiguousPath, matchEndpoint, type Endpoint } from './profiles.js';
-import { dropParams, forward, forwardUpgrade, UpstreamPools, type UpstreamRequest } from './proxy.js';
+import { dropParams, forward, forwardUpgrade, headersNotForwarded, UpstreamPools, type UpstreamRequest } from './proxy.js';
 
 export interface GatewayOptions {
   config: GatewayConfig;
@@ -142,6 +142,26 @@ function presented(req: IncomingMessage, accepts: ReadonlySet<CredentialKind>, k
 
 function keyIdentity(v: Verification): Identity {
   return { kind: 'key', subject: v.keyId!, keyId: v.keyId!, scopes: v.scopes ?? [], ...(v.owner ? { owner: v.owner } : {}) };
+}
+
+function denied(decision: Decision, refusal: Refusal): Decision {
+  decision.refusal = refusal;
+  return decision;
+}
+
+function keyRequest(clientIp: string, rule: AllowRule | null): VerifyRequest {
+  return rule ? { ip: clientIp, scopes: rule.scopes } : { ip: clientIp };
+}
+
+/** The decision once the key store has answered for a key. */
+function keyVerdict(decision: Decision, v: Verification, rules: readonly AllowRule[]): Decision {
+  if (v.keyId) decision.identity = keyIdentity(v);
+  if (!v.valid) {
+    const r = KEY_REFUSALS[v.reason ?? 'unknown']!;
+    return denied(decision, refuse(r.status, r.error, v.reason === 'scope' ? 'scope' : `key_${v.reason}`, r.status === 401 ? CHALLENGE : undefined));
+  }
+  if (!rules.length) return denied(decision, refuse(403, 'forbidden', 'not_allowed'));
+  return decision;
 }
 
 export class Gateway {
@@ -267,55 +287,65 @@ export class Gateway {
     return { ok: true, restartNeeded };
   }
 
-  /** Authenticates and authorizes a request against one state; pure decision, no I/O to the upstream. */
-  private async decide(state: RequestState, req: IncomingMessage, path: string, query: string, clientIp: string): Promise<Decision | Refusal> {
+  /**
+   * Authenticates and authorizes a request against one state; pure decision, no I/O to the upstream.
+   * Synchronous when the key cache can answer, which is nearly always: no promise on the hot path.
+   */
+  private decide(state: RequestState, req: IncomingMessage, path: string, query: string, clientIp: string): Decision | Refusal | Promise<Decision> {
     const route = routeFor(state.config.routes, hostOf(req), path);
     if (!route) return refuse(403, 'forbidden', 'no_route');
     const stripped = route.stripPrefix && route.pathPrefix !== '/' ? path.slice(route.pathPrefix.length) || '/' : path;
     const dropped = dropParams(query, route.profile.credentialParams);
     const target = dropped ? `${stripped}?${dropped}` : stripped;
     const decision: Decision = { route, endpoint: null, identity: null, target, refusal: null };
-    const deny = (r: Refusal) => ((decision.refusal = r), decision);
     const method = req.method ?? 'GET';
     const match = matchEndpoint(route.profile, method, stripped);
-    if (!match) return deny(refuse(403, 'forbidden', 'not_in_profile'));
-    if ('wrongMethod' in match) return deny(refuse(405, 'forbidden', 'method_not_allowed'));
+    if (!match) return denied(decision, refuse(403, 'forbidden', 'not_in_profile'));
+    if ('wrongMethod' in match) return denied(decision, refuse(405, 'forbidden', 'method_not_allowed'));
     const endpoint = (decision.endpoint = match.endpoint);
     if (route.public.has(endpoint.name) || route.public.has(endpoint.class)) return decision;
 
     const credential = presented(req, route.credentials, this.keys.prefix);
-    if (!credential) return deny(refuse(401, 'unauthorized', 'no_credential', CHALLENGE));
+    if (!credential) return denied(decision, refuse(401, 'unauthorized', 'no_credential', CHALLENGE));
     const rules = rulesFor(route, endpoint, method);
     if (credential.kind === 'key') {
       // The key store checks each candidate rule's scopes, so a rate limit or quota is charged once, for the request it lets through.
-      let verification: Verification | null = null;
+      let verification: Verification | undefined;
       for (const rule of rules.length ? rules : [null]) {
-        const request = { ip: clientIp, ...(rule ? { scopes: rule.scopes } : {}) };
-        // The cache answers most requests synchronously; only a miss or a spent quota lease waits on the store.
-        verification = this.keys.verifyCached(credential.token, request) ?? (await this.keys.verify(credential.token, request));
+        verification = this.keys.verifyCached(credential.token, keyRequest(clientIp, rule));
+        // A cache miss or a spent quota lease: the store decides, from the first rule again (a scope refusal charged nothing).
+        if (verification === undefined) return this.decideByStore(decision, credential.token, rules, clientIp);
         if (verification.reason !== 'scope') break;
       }
-      const v = verification!;
-      if (v.keyId) decision.identity = keyIdentity(v);
-      if (!v.valid) {
-        const r = KEY_REFUSALS[v.reason ?? 'unknown']!;
-        return deny(refuse(r.status, r.error, v.reason === 'scope' ? 'scope' : `key_${v.reason}`, r.status === 401 ? CHALLENGE : undefined));
-      }
-      if (!rules.length) return deny(refuse(403, 'forbidden', 'not_allowed'));
-      return decision;
+      return keyVerdict(decision, verification!, rules);
     }
+    return this.decideByToken(state, req, decision, credential, rules);
+  }
+
+  private async decideByStore(decision: Decision, token: string, rules: AllowRule[], clientIp: string): Promise<Decision> {
+    let verification: Verification | null = null;
+    for (const rule of rules.length ? rules : [null]) {
+      const request = keyRequest(clientIp, rule);
+      verification = this.keys.verifyCached(token, request) ?? (await this.keys.verify(token, request));
+      if (verification.reason !== 'scope') break;
+    }
+    return keyVerdict(decision, verification!, rules);
+  }
+
+  /** A JWT or a client certificate: its identity must hold the scopes of one of the rules. */
+  private async decideByToken(state: RequestState, req: IncomingMessage, decision: Decision, credential: { kind: CredentialKind; token: string }, rules: AllowRule[]): Promise<Decision> {
     let identity: Identity | null;
     if (credential.kind === 'jwt') {
-      if (state.oidc.size === 0) return deny(refuse(401, 'unauthorized', 'jwt_not_accepted', CHALLENGE));
+      if (state.oidc.size === 0) return denied(decision, refuse(401, 'unauthorized', 'jwt_not_accepted', CHALLENGE));
       const outcome = await state.oidc.verify(credential.token);
-      if (!outcome.ok) return deny(outcome.reason === 'unavailable' ? refuse(503, 'unavailable', 'jwks_unavailable') : refuse(401, 'unauthorized', `jwt_${outcome.reason}`, CHALLENGE));
+      if (!outcome.ok) return denied(decision, outcome.reason === 'unavailable' ? refuse(503, 'unavailable', 'jwks_unavailable') : refuse(401, 'unauthorized', `jwt_${outcome.reason}`, CHALLENGE));
       identity = outcome.identity;
     } else {
       identity = certificateIdentity(req.socket as TLSSocket, state.config.mtls);
-      if (!identity) return deny(refuse(401, 'unauthorized', 'certificate_identity', CHALLENGE));
+      if (!identity) return denied(decision, refuse(401, 'unauthorized', 'certificate_identity', CHALLENGE));
     }
     decision.identity = identity;
-    if (!rules.some((r) => scopesAllow(identity.scopes, r.scopes))) return deny(refuse(403, 'forbidden', rules.length ? 'scope' : 'not_allowed'));
+    if (!rules.some((r) => scopesAllow(identity.scopes, r.scopes))) return denied(decision, refuse(403, 'forbidden', rules.length ? 'scope' : 'not_allowed'));
     return decision;
   }
 
@@ -324,7 +354,7 @@ export class Gateway {
     let drop = state.dropHeaders.get(route);
     if (!drop) {
       // Whatever the gateway sets is never also taken from the client: a second copy could be the one the upstream reads.
-      drop = new Set([...route.identityHeaders.map(([h]) => h), ...route.upstream.inject.map(([h]) => h), ...(state.assertion ? [state.assertion.header] : [])]);
+      drop = headersNotForwarded(route, [...route.identityHeaders.map(([h]) => h), ...route.upstream.inject.map(([h]) => h), ...(state.assertion ? [state.assertion.header] : [])]);
       state.dropHeaders.set(route, drop);
     }
     const set: Array<[string, string]> = [...route.upstream.inject];
@@ -378,7 +408,8 @@ export class Gateway {
         reason = r.reason;
         return;
       }
-      const d = await this.decide(state, req, path, query, clientIp);
+      const decided = this.decide(state, req, path, query, clientIp);
+      const d = decided instanceof Promise ? await decided : decided;
       if (!('target' in d)) {
         this.sendJson(res, (status = d.status), this.refusalBody(d, null), d.headers);
         reason = d.reason;

@@ -107,5 +107,6 @@ export function matchEndpoint(profile: Profile, method: string, path: string): E
 export function isAmbiguousPath(path: string): boolean {
   if (!path.startsWith('/') || path.includes('\\') || path.includes('//')) return true;
   if (/%(2f|5c|2e|00)/i.test(path)) return true;
-  return path.split('/').some((segment) => segment === '.' || segment === '..');
+  // A dot segment always follows a slash: most paths need no split.
+  return path.includes('/.') && path.split('/').some((segment) => segment === '.' || segment === '..');
 }

@@ -73,22 +73,29 @@ export interface UpstreamRequest {
   target: string;
   /** Extra headers (identity, assertion, injected credentials), lower-case names. */
   set: ReadonlyArray<[string, string]>;
-  /** Header names a client must not supply (those in `set`, and identity headers even when this identity has no value for them), lower case. */
+  /** Header names never taken from the client (`headersNotForwarded`), lower case. */
   drop: ReadonlySet<string>;
   clientIp: string;
   secure: boolean;
+}
+
+/**
+ * Every request header name a route never forwards from a client: hop-by-hop fields, the credentials
+ * and edge headers of NOT_FORWARDED, the upstream's own credential headers, and what the gateway sets itself.
+ */
+export function headersNotForwarded(route: RouteConfig, setByGateway: readonly string[]): ReadonlySet<string> {
+  return new Set([...HOP_BY_HOP, ...NOT_FORWARDED, ...route.profile.credentialHeaders, ...setByGateway]);
 }
 
 /** Request headers for the upstream as a flat name/value list (duplicates kept as sent). */
 export function upstreamHeaders(req: IncomingMessage, up: UpstreamRequest, upgrade: boolean): string[] {
   const connection = req.headers.connection;
   const connectionTokens = connection ? connection.toLowerCase().split(',').map((t) => t.trim()) : null;
-  const credentialHeaders = up.route.profile.credentialHeaders;
   const raw = req.rawHeaders;
   const out: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
-    if (HOP_BY_HOP.has(name) || NOT_FORWARDED.has(name) || up.drop.has(name) || credentialHeaders.includes(name) || connectionTokens?.includes(name)) continue;
+    if (up.drop.has(name) || connectionTokens?.includes(name)) continue;
     out.push(name, raw[i + 1]!);
   }
   if (upgrade) {
@@ -103,14 +110,11 @@ export function upstreamHeaders(req: IncomingMessage, up: UpstreamRequest, upgra
 }
 
 /** The request line and header lines for the upstream, ending in the blank line. */
-function requestHead(method: string, target: string, headers: string[], chunked: boolean): string {
+function requestHead(method: string, target: string, up: UpstreamRequest, headers: string[], chunked: boolean): string {
+  // Client headers and the target passed node:http's parser; what the gateway adds (identity, injected, signed) is checked here.
+  for (const [name, value] of up.set) if (UNSAFE_HEADER_VALUE.test(value)) throw new Error(`header ${name} holds a character HTTP/1.1 cannot carry`);
   let head = `${method} ${target} HTTP/1.1\r\n`;
-  for (let i = 0; i < headers.length; i += 2) {
-    const value = headers[i + 1]!;
-    // Client headers passed node:http's parser; what the gateway adds (identity, injected, signed) is checked here.
-    if (UNSAFE_HEADER_VALUE.test(value)) throw new Error(`header ${headers[i]} holds a character HTTP/1.1 cannot carry`);
-    head += `${headers[i]}: ${value}\r\n`;
-  }
+  for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
   return chunked ? `${head}transfer-encoding: chunked\r\n\r\n` : `${head}\r\n`;
 }
 
@@ -122,7 +126,7 @@ export function forward(pools: UpstreamPools, req: IncomingMessage, res: ServerR
   const method = req.method ?? 'GET';
   const chunked = req.headers['transfer-encoding'] !== undefined;
   const hasBody = chunked || req.headers['content-length'] !== undefined;
-  const head = requestHead(method, up.target, upstreamHeaders(req, up, false), chunked);
+  const head = requestHead(method, up.target, up, upstreamHeaders(req, up, false), chunked);
   return new Promise((resolve) => {
     let status = 0;
     let bytes = 0;
