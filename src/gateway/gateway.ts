@@ -22,6 +22,7 @@ import { identityValue, loadGatewayConfig, type AllowRule, type GatewayConfig, t
 import { GatewayMetrics, type MetricsSnapshot } from './metrics.js';
 import { isAmbiguousPath, matchEndpoint, type Endpoint } from './profiles.js';
 import { dropParams, forward, forwardUpgrade, headersNotForwarded, UpstreamPools, type UpstreamRequest } from './proxy.js';
+import { loadUpstreamClient } from './upstream.js';
 
 export interface GatewayOptions {
   config: GatewayConfig;
@@ -209,6 +210,7 @@ export class Gateway {
   }
 
   static async start(options: GatewayOptions): Promise<Gateway> {
+    loadUpstreamClient();
     const ownsKeys = !options.keys;
     const c = options.config.keys;
     const keys =

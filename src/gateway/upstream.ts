@@ -12,6 +12,7 @@
 import { createRequire } from 'node:module';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
+import { WardenError } from '../errors.js';
 
 /** The slice of Node's HTTPParser (lib/_http_common.js; a binding to llhttp) this client uses. */
 interface LlhttpParser {
@@ -30,7 +31,27 @@ interface LlhttpParserClass {
   kOnMessageComplete: number;
   kLenientNone: number;
 }
-const { HTTPParser } = createRequire(import.meta.url)('_http_common') as { HTTPParser: LlhttpParserClass };
+/**
+ * Node's parser, from the undocumented `_http_common` module (node:http's own; MSW's interceptors use it
+ * too). Node plans to deprecate that module's exports; if one day they are gone, the gateway says so when
+ * it starts rather than failing on a request.
+ */
+function loadParser(): LlhttpParserClass {
+  let parser: LlhttpParserClass | undefined;
+  try {
+    parser = (createRequire(import.meta.url)('_http_common') as { HTTPParser?: LlhttpParserClass }).HTTPParser;
+  } catch {
+    // handled below
+  }
+  if (typeof parser !== 'function') throw new WardenError(`the gateway's upstream client needs Node's HTTP parser (_http_common.HTTPParser), which Node.js ${process.version} does not expose`, 'GATEWAY_NO_HTTP_PARSER', 3);
+  return parser;
+}
+let HTTPParser: LlhttpParserClass;
+
+/** Loads the parser; the gateway calls this as it starts, so a Node without it fails then, not on a request. */
+export function loadUpstreamClient(): void {
+  HTTPParser ??= loadParser();
+}
 
 export const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 /** How long an idle connection is kept when the upstream does not say (undici's default too). */
@@ -416,7 +437,9 @@ export class UpstreamPool {
   private sweeper: NodeJS.Timeout | null = null;
   private destroyed = false;
 
-  constructor(readonly origin: UpstreamOrigin) {}
+  constructor(readonly origin: UpstreamOrigin) {
+    loadUpstreamClient();
+  }
 
   /** Sends one request; the handler hears how it went. The exchange can be abandoned, or resumed after a pause. */
   request(message: UpstreamRequestMessage, handler: ResponseHandler): Pick<Exchange, 'abandon' | 'resume'> {

@@ -9,11 +9,15 @@ export interface SelfSignedCert {
   cert: string;
 }
 
-/** `subject` as openssl writes it, e.g. `/CN=kube-apiserver/O=warden-test`. */
-export function makeSelfSignedCert(subject: string): SelfSignedCert {
+/**
+ * `subject` as openssl writes it, e.g. `/CN=kube-apiserver/O=warden-test`; `altNames` as openssl's
+ * subjectAltName, e.g. `IP:127.0.0.1`, for a client that checks the name it connected to.
+ */
+export function makeSelfSignedCert(subject: string, altNames?: string): SelfSignedCert {
   const dir = mkdtempSync(join(tmpdir(), 'warden-tls-'));
   try {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'key.pem', '-out', 'cert.pem', '-days', '1', '-subj', subject], { cwd: dir, stdio: 'pipe' });
+    const san = altNames ? ['-addext', `subjectAltName=${altNames}`] : [];
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'key.pem', '-out', 'cert.pem', '-days', '1', '-subj', subject, ...san], { cwd: dir, stdio: 'pipe' });
     return { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') };
   } finally {
     rmSync(dir, { recursive: true, force: true });
