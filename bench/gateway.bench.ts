@@ -11,7 +11,9 @@
 //   npx tsx bench/gateway.bench.ts [--upstream node|clickhouse|both] [--duration 10] [--connections 1,50]
 //     [--workers 1] [--rounds 3] [--clickhouse http://127.0.0.1:8123]
 // Each figure is the median of --rounds runs, the three paths taking turns, so a burst of other load
-// on the machine lands on one run of one path rather than on a whole column.
+// on the machine lands on one run of one path rather than on a whole column. The last column is the CPU
+// time (user + system, from /proc) of the processes a path adds, per request: the gateway's, or nginx's
+// and its verifier's. It moves far less with the machine's neighbours than requests per second do.
 // --workers N runs the gateway with N processes (node:cluster) and nginx with N worker processes.
 // Needs Debian's nginx and wrk, and for --upstream clickhouse the ClickHouse it starts (scripts/services.sh).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -24,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KeyStore } from '../src/keys/index.js';
-import { machineLine, median } from './measure.js';
+import { cpuSeconds, machineLine, median, processTree } from './measure.js';
 
 const { values } = parseArgs({
   options: {
@@ -78,6 +80,7 @@ interface WrkResult {
   p50: number;
   p99: number;
   non2xx: number;
+  requests: number;
 }
 
 function toMs(text: string): number {
@@ -98,6 +101,7 @@ function wrk(url: string, connections: number, seconds: number, key: string | nu
     p50: pct('50'),
     p99: pct('99'),
     non2xx: Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(text)?.[1] ?? 0),
+    requests: Number(/(\d+) requests in/.exec(text)?.[1] ?? NaN),
   };
 }
 
@@ -122,38 +126,52 @@ async function ready(url: string, headers: Record<string, string> = {}): Promise
   throw new Error(`${url} did not answer 200`);
 }
 
-/** One upstream as measured: its three paths and what the header line says about them. */
+/**
+ * One upstream as measured: its three paths and what the header line says about them. `proxy` lists the
+ * processes a path adds in front of the upstream (none for direct), whose CPU per request is reported:
+ * on a machine whose throughput swings with its neighbours, CPU per request is the steadier comparison.
+ */
 interface Bench {
   title: string;
-  paths: Array<[name: string, url: string, key: string | null]>;
+  paths: Array<[name: string, url: string, key: string | null, proxy: () => number[]]>;
+}
+
+interface PathResult extends WrkResult {
+  /** CPU time of the path's proxy processes per request, in microseconds. */
+  proxyCpuUs: number;
 }
 
 /** Prints one table: every connection level, each cell the median of `rounds` runs, the paths taking turns. */
 function measureUpstream(bench: Bench, levels: number[], seconds: number, rounds: number): void {
   console.log(`## ${bench.title}\n`);
-  console.log('| path | connections | requests/s | p50 ms | p99 ms | p50 added ms | p99 added ms | % of direct rps | % of nginx rps |');
-  console.log('|---|---|---|---|---|---|---|---|---|');
+  console.log('| path | connections | requests/s | p50 ms | p99 ms | p50 added ms | p99 added ms | % of direct rps | % of nginx rps | proxy CPU µs/request |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
   for (const c of levels) {
     // Warm-up so JIT, pools and caches are in steady state for every path.
     for (const [, url, k] of bench.paths) wrk(url, c, 2, k);
-    const runs = bench.paths.map((): WrkResult[] => []);
+    const runs = bench.paths.map((): PathResult[] => []);
     for (let round = 0; round < rounds; round++) {
-      bench.paths.forEach(([name, url, k], i) => {
+      bench.paths.forEach(([name, url, k, proxy], i) => {
+        const pids = proxy();
+        const cpuBefore = cpuSeconds(pids);
         const r = wrk(url, c, seconds, k);
+        const proxyCpuUs = ((cpuSeconds(pids) - cpuBefore) * 1e6) / r.requests;
         if (r.non2xx) throw new Error(`${name}: ${r.non2xx} non-2xx responses`);
-        runs[i]!.push(r);
+        runs[i]!.push({ ...r, proxyCpuUs });
       });
     }
     const results = bench.paths.map(([name], i) => {
       const rs = runs[i]!;
-      return [name, { rps: median(rs.map((r) => r.rps)), p50: median(rs.map((r) => r.p50)), p99: median(rs.map((r) => r.p99)), non2xx: 0 }] as const;
+      const mid = (f: (r: PathResult) => number) => median(rs.map(f));
+      return [name, { rps: mid((r) => r.rps), p50: mid((r) => r.p50), p99: mid((r) => r.p99), non2xx: 0, requests: 0, proxyCpuUs: mid((r) => r.proxyCpuUs) }] as const;
     });
     const direct = results[0]![1];
     const nginx = results[2]![1];
     for (const [name, r] of results) {
       const added = (p: 'p50' | 'p99') => (r === direct ? '-' : (r[p] - direct[p]).toFixed(2));
       const ofNginx = r === direct || r === nginx ? '-' : `${Math.round((r.rps / nginx.rps) * 100)}%`;
-      console.log(`| ${name} | ${c} | ${Math.round(r.rps)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${added('p50')} | ${added('p99')} | ${Math.round((r.rps / direct.rps) * 100)}% | ${ofNginx} |`);
+      const cpu = r === direct ? '-' : r.proxyCpuUs.toFixed(0);
+      console.log(`| ${name} | ${c} | ${Math.round(r.rps)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${added('p50')} | ${added('p99')} | ${Math.round((r.rps / direct.rps) * 100)}% | ${ofNginx} | ${cpu} |`);
     }
   }
   console.log('');
@@ -294,12 +312,13 @@ ${locations.join('\n')}
 `,
   );
   const tsx = ['--import', 'tsx'];
-  const children = [
-    ...(useNode ? [start(process.execPath, [...tsx, SELF, '--role', 'upstream', '--port', String(UP)], env)] : []),
-    start(process.execPath, [...tsx, SELF, '--role', 'verifier', '--port', String(VER), '--store', store], env),
-    start(process.execPath, [...tsx, '--input-type=module', '-e', `const { main } = await import(${JSON.stringify(MAIN)}); process.exitCode = await main(${JSON.stringify(['gateway', '--config', join(dir, 'gateway.yaml'), '--no-watch', '--workers', String(workers)])});`], env),
-    start('nginx', ['-e', join(dir, 'nginx-error.log'), '-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], env),
-  ];
+  const verifier = start(process.execPath, [...tsx, SELF, '--role', 'verifier', '--port', String(VER), '--store', store], env);
+  const gatewayProcess = start(process.execPath, [...tsx, '--input-type=module', '-e', `const { main } = await import(${JSON.stringify(MAIN)}); process.exitCode = await main(${JSON.stringify(['gateway', '--config', join(dir, 'gateway.yaml'), '--no-watch', '--workers', String(workers)])});`], env);
+  const nginxProcess = start('nginx', ['-e', join(dir, 'nginx-error.log'), '-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], env);
+  const children = [...(useNode ? [start(process.execPath, [...tsx, SELF, '--role', 'upstream', '--port', String(UP)], env)] : []), verifier, gatewayProcess, nginxProcess];
+  // The gateway with its --workers processes; nginx's master and workers, and the verifier it asks.
+  const gatewayPids = () => processTree(gatewayProcess.pid!);
+  const nginxPids = () => [...processTree(nginxProcess.pid!), verifier.pid!];
   try {
     if (useClickhouse) await createBenchTable(ch.origin);
     const upstreams = [
@@ -317,9 +336,9 @@ ${locations.join('\n')}
       benches.push({
         title: `${u.name} upstream: GET ${u.shown} (${body.byteLength} B body)`,
         paths: [
-          ['direct (no auth)', direct, null],
-          ['warden gateway', gateway, key],
-          ['nginx + auth_request', nginx, key],
+          ['direct (no auth)', direct, null, () => []],
+          ['warden gateway', gateway, key, gatewayPids],
+          ['nginx + auth_request', nginx, key, nginxPids],
         ],
       });
     }

@@ -50,3 +50,32 @@ export function machineLine(): string {
 export function median(xs: readonly number[]): number {
   return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 }
+
+/** Linux's clock ticks per second for /proc times (USER_HZ: 100 on every mainstream build). */
+const USER_HZ = 100;
+
+/** A process and every process below it, as /proc lists them now. */
+export function processTree(pid: number): number[] {
+  let children: number[] = [];
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    // gone, or not Linux
+  }
+  return [pid, ...children.flatMap(processTree)];
+}
+
+/** CPU time (user + system) the processes have used so far, in seconds; 0 for any that is gone. */
+export function cpuSeconds(pids: readonly number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      // Fields after the parenthesised command name: utime and stime are the 12th and 13th.
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // gone
+    }
+  }
+  return ticks / USER_HZ;
+}
