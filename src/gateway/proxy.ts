@@ -8,7 +8,7 @@ import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage,
 import { request as httpsRequest } from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { RouteConfig } from './config.js';
-import { HOP_BY_HOP, UpstreamPool, type UpstreamFailure } from './upstream.js';
+import { connectionTokens, HOP_BY_HOP, UpstreamPool, type UpstreamFailure } from './upstream.js';
 
 /**
  * Request headers the gateway never forwards: credentials it accepts itself (the upstream never sees
@@ -18,7 +18,7 @@ const NOT_FORWARDED = new Set(['authorization', 'x-api-key', 'host', 'x-forwarde
 /** What a header value may hold on the wire (RFC 9110 §5.5); anything else could split or smuggle a header. */
 const UNSAFE_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 
-/** Keep-alive pools, one per upstream origin (and its limits), shared by routes and kept across reloads. */
+/** Keep-alive pools, one per upstream origin (with its connection limit and CA), shared by routes and kept across reloads; timeouts are per request. */
 export class UpstreamPools {
   private readonly byKey = new Map<string, UpstreamPool>();
   /** The same pools by config object, so the request path does not rebuild the key. */
@@ -27,7 +27,7 @@ export class UpstreamPools {
   for(upstream: RouteConfig['upstream']): UpstreamPool {
     let pool = this.byUpstream.get(upstream);
     if (pool) return pool;
-    const key = `${upstream.url.origin} ${upstream.maxSockets} ${upstream.timeoutMs} ${upstream.ca ? upstream.ca.toString('base64') : ''}`;
+    const key = `${upstream.url.origin} ${upstream.maxSockets} ${upstream.ca ? upstream.ca.toString('base64') : ''}`;
     pool = this.byKey.get(key);
     if (!pool) {
       const url = upstream.url;
@@ -90,12 +90,12 @@ export function headersNotForwarded(route: RouteConfig, setByGateway: readonly s
 /** Request headers for the upstream as a flat name/value list (duplicates kept as sent). */
 export function upstreamHeaders(req: IncomingMessage, up: UpstreamRequest, upgrade: boolean): string[] {
   const connection = req.headers.connection;
-  const connectionTokens = connection ? connection.toLowerCase().split(',').map((t) => t.trim()) : null;
+  const listed = connection ? connectionTokens(connection) : null;
   const raw = req.rawHeaders;
   const out: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
-    if (up.drop.has(name) || connectionTokens?.includes(name)) continue;
+    if (up.drop.has(name) || listed?.includes(name)) continue;
     out.push(name, raw[i + 1]!);
   }
   if (upgrade) {
@@ -142,11 +142,11 @@ export function forward(pools: UpstreamPools, req: IncomingMessage, res: ServerR
     const onClientClose = () => {
       if (res.writableFinished) return;
       done({ status: res.headersSent ? res.statusCode : 499, bytes, error: 'upstream_aborted' });
-      exchange?.abandon();
+      exchange.abandon();
     };
+    // Registered first, so that a failure inside request() finds it to remove; it fires only on a later event, once `exchange` is set.
     res.on('close', onClientClose);
-    let exchange: ReturnType<UpstreamPool['request']> | null = null;
-    exchange = pools.for(upstream).request(
+    const exchange = pools.for(upstream).request(
       { method, head, body: hasBody ? req : null, chunked, headersTimeoutMs: upstream.timeoutMs, bodyTimeoutMs: upstream.idleTimeoutMs },
       {
         headers(statusCode, statusText, headers, hasLength) {
@@ -159,7 +159,7 @@ export function forward(pools: UpstreamPools, req: IncomingMessage, res: ServerR
         body(chunk) {
           bytes += chunk.length;
           const more = res.write(chunk);
-          if (!more) res.once('drain', () => exchange?.resume());
+          if (!more) res.once('drain', () => exchange.resume());
           return more;
         },
         complete() {

@@ -54,6 +54,11 @@ export function loadUpstreamClient(): void {
 }
 
 export const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+
+/** The field names a Connection header lists: hop-by-hop for this message too (RFC 9110 §7.6.1). */
+export function connectionTokens(value: string): string[] {
+  return value.toLowerCase().split(',').map((t) => t.trim());
+}
 /** How long an idle connection is kept when the upstream does not say (undici's default too). */
 const DEFAULT_IDLE_MS = 4_000;
 /** Released this long before the upstream's advertised keep-alive timeout, so both ends do not race to use and close it. */
@@ -89,13 +94,13 @@ export interface UpstreamRequestMessage {
 /** The response headers for the client, without hop-by-hop fields; what the upstream said about keeping the connection. */
 function clientHeaders(raw: string[]): { headers: string[]; hasLength: boolean; idleMs: number } {
   let headers: string[] = [];
-  let connectionTokens: string[] | null = null;
+  let listed: string[] | null = null;
   let hasLength = false;
   let idleMs = DEFAULT_IDLE_MS;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
     const value = raw[i + 1]!;
-    if (name === 'connection') connectionTokens = value.toLowerCase().split(',').map((t) => t.trim());
+    if (name === 'connection') listed = connectionTokens(value);
     else if (name === 'keep-alive') {
       const timeout = /(?:^|[\s,])timeout=(\d+)/i.exec(value);
       if (timeout) idleMs = Math.min(DEFAULT_IDLE_MS, Number(timeout[1]) * 1000 - IDLE_MARGIN_MS);
@@ -104,8 +109,8 @@ function clientHeaders(raw: string[]): { headers: string[]; hasLength: boolean; 
     if (name === 'content-length') hasLength = true;
     headers.push(name, value);
   }
-  if (connectionTokens) {
-    const tokens = connectionTokens;
+  if (listed) {
+    const tokens = listed;
     headers = headers.filter((_, i, all) => !tokens.includes(all[i - (i % 2)]!));
     hasLength &&= !tokens.includes('content-length');
   }
@@ -135,35 +140,38 @@ class Exchange {
     this.headersTimer = setTimeout(() => this.fail('upstream_timeout'), message.headersTimeoutMs);
   }
 
-  stopTimers(): void {
-    clearTimeout(this.headersTimer);
-    if (this.bodyTimer) clearTimeout(this.bodyTimer);
-  }
-
   /** Body bytes arrived (or the headers, with the body still to come): the silence allowed starts again. */
   bodyProgress(): void {
     if (this.bodyTimer) this.bodyTimer.refresh();
     else this.bodyTimer = setTimeout(() => this.fail('upstream_timeout'), this.message.bodyTimeoutMs);
   }
 
+  /** Marks the exchange over and stops its timers; false if it already was. */
+  end(): boolean {
+    if (this.finished) return false;
+    this.finished = true;
+    clearTimeout(this.headersTimer);
+    if (this.bodyTimer) clearTimeout(this.bodyTimer);
+    return true;
+  }
+
   /** Ends the exchange with a failure; the connection, if any, is closed. */
   fail(failure: UpstreamFailure): void {
-    if (this.finished) return;
-    this.finished = true;
-    this.stopTimers();
-    const connection = this.connection;
-    this.connection = null;
-    if (connection) connection.close();
-    else this.pool.cancel(this);
+    if (!this.end()) return;
+    this.letGo();
     this.handler.fail(this.answered && failure === 'upstream_unreachable' ? 'upstream_aborted' : failure);
   }
 
   /** The client went away: drop the exchange without telling the handler. */
   abandon(): void {
-    if (this.finished) return;
-    this.finished = true;
-    this.stopTimers();
-    if (this.connection) this.connection.close();
+    if (this.end()) this.letGo();
+  }
+
+  /** Mid-exchange, its connection cannot carry another request: closed. Not yet sent: out of the queue. */
+  private letGo(): void {
+    const connection = this.connection;
+    this.connection = null;
+    if (connection) connection.close();
     else this.pool.cancel(this);
   }
 
@@ -352,8 +360,7 @@ class UpstreamConnection {
   /** The response ended: the handler completes, then the connection goes back to the pool if it can be trusted. */
   private finish(reusable: boolean): void {
     const exchange = this.exchange!;
-    exchange.finished = true;
-    exchange.stopTimers();
+    exchange.end();
     // The last write may have asked for a pause; the next exchange must find the connection reading.
     this.socket.resume();
     exchange.handler.complete();
@@ -469,10 +476,16 @@ export class UpstreamPool {
     this.waiting.push(exchange);
   }
 
-  /** A connection free for the next request: the longest-waiting one takes it, or it waits idle. */
-  release(connection: UpstreamConnection): void {
+  /** The longest-waiting exchange that has not given up meanwhile. */
+  private nextWaiting(): Exchange | undefined {
     let next = this.waiting.shift();
     while (next?.finished) next = this.waiting.shift();
+    return next;
+  }
+
+  /** A connection free for the next request: the longest-waiting one takes it, or it waits idle. */
+  release(connection: UpstreamConnection): void {
+    const next = this.nextWaiting();
     if (next) return connection.send(next);
     this.idle.push(connection);
     if (!this.sweeper) {
@@ -501,8 +514,7 @@ export class UpstreamPool {
     this.connections.delete(connection);
     const i = this.idle.indexOf(connection);
     if (i >= 0) this.idle.splice(i, 1);
-    let next = this.waiting.shift();
-    while (next?.finished) next = this.waiting.shift();
+    const next = this.nextWaiting();
     if (next) this.dispatch(next, false);
   }
 
