@@ -10,16 +10,13 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { KeyStore } from '../keys/index.js';
-import { parseGatewayConfig } from './config.js';
-import { Gateway } from './index.js';
+import { startTestGateway, type TestGateway } from './test-upstreams.js';
 
 describe('warden gateway identity headers', { timeout: 30_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'warden-identity-headers-'));
   const seen: IncomingHttpHeaders[] = [];
   let upstream: Server;
-  let keys: KeyStore;
-  let gateway: Gateway;
+  let gw: TestGateway;
 
   before(async () => {
     upstream = createServer((req, res) => {
@@ -28,9 +25,8 @@ describe('warden gateway identity headers', { timeout: 30_000 }, () => {
       res.end('{}');
     });
     await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', () => resolve()));
-    const secret = { version: 1, key: Buffer.alloc(32, 5) };
-    keys = await KeyStore.open({ store: ':memory:', secrets: { current: secret, all: [secret] } });
-    const config = `
+    gw = await startTestGateway(
+      `
 listen: { port: 0 }
 routes:
   - name: llm
@@ -38,20 +34,20 @@ routes:
     identityHeaders: { X-Warden-Owner: owner }
     allow:
       - { endpoints: [models], scopes: ["llm:read"] }
-`;
-    gateway = await Gateway.start({ config: parseGatewayConfig(config, 'inline', dir), keys, accessLog: null });
+`,
+      dir,
+    );
   });
 
   after(async () => {
-    await gateway?.close();
-    await keys?.close();
+    await gw?.close();
     await new Promise<void>((resolve) => upstream.close(() => resolve()));
     rmSync(dir, { recursive: true, force: true });
   });
 
   const ask = async (owner: string) => {
-    const { key } = await keys.create({ owner, name: 'identity', scopes: ['llm:read'] });
-    const res = await fetch(`${gateway.url}/v1/models`, { headers: { 'x-api-key': key } });
+    const { key } = await gw.keys.create({ owner, name: 'identity', scopes: ['llm:read'] });
+    const res = await fetch(`${gw.gateway.url}/v1/models`, { headers: { 'x-api-key': key } });
     return { status: res.status, body: (await res.json()) as { error?: string } };
   };
 

@@ -1,10 +1,40 @@
 /**
- * Test helpers (not shipped): a local OpenAI-style server-sent-events upstream that sends a chat
- * completion one token at a time, records what it was sent (headers, path, a chat request's body), and
- * accepts WebSocket-style upgrades by echoing raw bytes.
+ * Test helpers (not shipped): a gateway with its own in-memory key store, and a local OpenAI-style
+ * server-sent-events upstream that sends a chat completion one token at a time, records what it was
+ * sent (headers, path, a chat request's body), and accepts WebSocket-style upgrades by echoing raw bytes.
  */
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { KeyStore } from '../keys/index.js';
+import { parseGatewayConfig } from './config.js';
+import { Gateway } from './gateway.js';
+
+export interface TestGateway {
+  gateway: Gateway;
+  /** The gateway's key store, to create keys with. */
+  keys: KeyStore;
+  close(): Promise<void>;
+}
+
+/** A gateway in this process from inline YAML (paths in it relative to `dir`), with no access log and an in-memory key store. */
+export async function startTestGateway(yaml: string, dir: string): Promise<TestGateway> {
+  const secret = { version: 1, key: Buffer.alloc(32, 7) };
+  const keys = await KeyStore.open({ store: ':memory:', secrets: { current: secret, all: [secret] } });
+  try {
+    const gateway = await Gateway.start({ config: parseGatewayConfig(yaml, 'inline', dir), keys, accessLog: null });
+    return {
+      gateway,
+      keys,
+      close: async () => {
+        await gateway.close();
+        await keys.close();
+      },
+    };
+  } catch (err) {
+    await keys.close();
+    throw err;
+  }
+}
 
 export interface TestSseUpstream {
   url: string;

@@ -16,9 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { KeyStore } from '../keys/index.js';
-import { parseGatewayConfig } from './config.js';
-import { Gateway } from './index.js';
+import { startTestGateway, type TestGateway } from './test-upstreams.js';
 
 const UPSTREAM_TIMEOUT_MS = 1500;
 /** A bound on every client exchange, so a hang fails its own test instead of the whole file. */
@@ -408,15 +406,11 @@ routes:
 
 /** The same gateway as in this process, started by `node` in a child, which prints its address and key. */
 function childGatewayScript(upstreamUrl: string, dir: string): string {
-  const gatewayModule = fileURLToPath(new URL('./index.ts', import.meta.url));
-  const keysModule = fileURLToPath(new URL('../keys/index.ts', import.meta.url));
+  const helpers = fileURLToPath(new URL('./test-upstreams.ts', import.meta.url));
   return `
-const { Gateway, parseGatewayConfig } = await import(${JSON.stringify(gatewayModule)});
-const { KeyStore } = await import(${JSON.stringify(keysModule)});
-const secret = { version: 1, key: Buffer.alloc(32, 9) };
-const keys = await KeyStore.open({ store: ':memory:', secrets: { current: secret, all: [secret] } });
+const { startTestGateway } = await import(${JSON.stringify(helpers)});
+const { gateway, keys } = await startTestGateway(${JSON.stringify(gatewayConfig(upstreamUrl))}, ${JSON.stringify(dir)});
 const { key } = await keys.create({ owner: 'test', name: 'hostile-upstreams', scopes: ['raw:read'] });
-const gateway = await Gateway.start({ config: parseGatewayConfig(${JSON.stringify(gatewayConfig(upstreamUrl))}, 'inline', ${JSON.stringify(dir)}), keys, accessLog: null });
 process.stdout.write(JSON.stringify({ url: gateway.url, key }) + '\\n');
 `;
 }
@@ -438,25 +432,21 @@ async function startChildGateway(upstreamUrl: string, dir: string): Promise<{ ch
 describe('warden gateway in front of hostile HTTP/1.1 upstreams', { timeout: 60_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'warden-hostile-upstream-'));
   let upstream: RawUpstream;
-  let keys: KeyStore;
-  let gateway: Gateway;
+  let gw: TestGateway;
   // Keep-alive with one connection: sequential requests share it, as a real client's would.
   const via: Via = { url: '', key: '', agent: new Agent({ keepAlive: true, maxSockets: 1 }) };
 
   before(async () => {
     upstream = await startRawUpstream();
     writeFileSync(join(dir, 'raw-upstream.yaml'), PROFILE);
-    const secret = { version: 1, key: Buffer.alloc(32, 9) };
-    keys = await KeyStore.open({ store: ':memory:', secrets: { current: secret, all: [secret] } });
-    via.key = (await keys.create({ owner: 'test', name: 'hostile-upstreams', scopes: ['raw:read'] })).key;
-    gateway = await Gateway.start({ config: parseGatewayConfig(gatewayConfig(upstream.url), 'inline', dir), keys, accessLog: null });
-    via.url = gateway.url;
+    gw = await startTestGateway(gatewayConfig(upstream.url), dir);
+    via.key = (await gw.keys.create({ owner: 'test', name: 'hostile-upstreams', scopes: ['raw:read'] })).key;
+    via.url = gw.gateway.url;
   });
 
   after(async () => {
     via.agent.destroy();
-    await gateway?.close();
-    await keys?.close();
+    await gw?.close();
     await upstream?.close();
     rmSync(dir, { recursive: true, force: true });
   });

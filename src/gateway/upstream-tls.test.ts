@@ -11,16 +11,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { makeSelfSignedCert } from '../../test/helpers/self-signed-cert.js';
-import { KeyStore } from '../keys/index.js';
-import { parseGatewayConfig } from './config.js';
-import { Gateway } from './index.js';
+import { startTestGateway, type TestGateway } from './test-upstreams.js';
 
 describe('warden gateway in front of an HTTPS upstream', { timeout: 60_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'warden-tls-upstream-'));
   const cert = makeSelfSignedCert('/CN=warden-upstream', 'IP:127.0.0.1');
   let upstream: Server;
-  let keys: KeyStore;
-  let gateway: Gateway;
+  let gw: TestGateway;
   let key: string;
   /** Each TLS connection the upstream accepted, and the headers of each request it answered. */
   const connections: unknown[] = [];
@@ -37,10 +34,8 @@ describe('warden gateway in front of an HTTPS upstream', { timeout: 60_000 }, ()
     await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', () => resolve()));
     const port = (upstream.address() as AddressInfo).port;
     writeFileSync(join(dir, 'upstream-ca.pem'), cert.cert);
-    const secret = { version: 1, key: Buffer.alloc(32, 7) };
-    keys = await KeyStore.open({ store: ':memory:', secrets: { current: secret, all: [secret] } });
-    key = (await keys.create({ owner: 'test', name: 'tls-upstream', scopes: ['llm:read'] })).key;
-    const config = `
+    gw = await startTestGateway(
+      `
 listen: { port: 0 }
 routes:
   - name: verified
@@ -54,13 +49,14 @@ routes:
     upstream: { url: "https://127.0.0.1:${port}", profile: openai-compatible, timeoutMs: 3000 }
     allow:
       - { endpoints: [models], scopes: ["llm:read"] }
-`;
-    gateway = await Gateway.start({ config: parseGatewayConfig(config, 'inline', dir), keys, accessLog: null });
+`,
+      dir,
+    );
+    key = (await gw.keys.create({ owner: 'test', name: 'tls-upstream', scopes: ['llm:read'] })).key;
   });
 
   after(async () => {
-    await gateway?.close();
-    await keys?.close();
+    await gw?.close();
     upstream?.closeAllConnections();
     await new Promise<void>((resolve) => upstream.close(() => resolve()));
     rmSync(dir, { recursive: true, force: true });
@@ -68,7 +64,7 @@ routes:
 
   it('verifies the upstream against the route ca and reuses its connection', async () => {
     for (let i = 0; i < 3; i++) {
-      const res = await fetch(`${gateway.url}/v1/models`, { headers: { 'x-api-key': key } });
+      const res = await fetch(`${gw.gateway.url}/v1/models`, { headers: { 'x-api-key': key } });
       assert.equal(res.status, 200);
       assert.deepEqual(await res.json(), { path: '/v1/models', tls: true });
     }
@@ -78,7 +74,7 @@ routes:
 
   it('refuses an upstream whose certificate it cannot verify, with 502 and no request sent', async () => {
     const answered = seen.length;
-    const res = await fetch(`${gateway.url}/other/v1/models`, { headers: { 'x-api-key': key } });
+    const res = await fetch(`${gw.gateway.url}/other/v1/models`, { headers: { 'x-api-key': key } });
     assert.equal(res.status, 502);
     assert.equal(((await res.json()) as { error: string }).error, 'upstream_unreachable');
     assert.equal(seen.length, answered, 'the upstream never saw the request');
