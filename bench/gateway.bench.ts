@@ -141,6 +141,9 @@ interface PathResult extends WrkResult {
   proxyCpuUs: number;
 }
 
+/** What a table cell shows: the median of each figure over the rounds. */
+type PathSummary = Pick<PathResult, 'rps' | 'p50' | 'p99' | 'proxyCpuUs'>;
+
 /** Prints one table: every connection level, each cell the median of `rounds` runs, the paths taking turns. */
 function measureUpstream(bench: Bench, levels: number[], seconds: number, rounds: number): void {
   console.log(`## ${bench.title}\n`);
@@ -163,7 +166,8 @@ function measureUpstream(bench: Bench, levels: number[], seconds: number, rounds
     const results = bench.paths.map(([name], i) => {
       const rs = runs[i]!;
       const mid = (f: (r: PathResult) => number) => median(rs.map(f));
-      return [name, { rps: mid((r) => r.rps), p50: mid((r) => r.p50), p99: mid((r) => r.p99), non2xx: 0, requests: 0, proxyCpuUs: mid((r) => r.proxyCpuUs) }] as const;
+      const summary: PathSummary = { rps: mid((r) => r.rps), p50: mid((r) => r.p50), p99: mid((r) => r.p99), proxyCpuUs: mid((r) => r.proxyCpuUs) };
+      return [name, summary] as const;
     });
     const direct = results[0]![1];
     const nginx = results[2]![1];
