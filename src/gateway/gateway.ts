@@ -5,10 +5,9 @@
  * store past its staleness bound or a bad token all stop at the gateway.
  */
 import { createWriteStream, unwatchFile, watchFile } from 'node:fs';
-import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
-import type { Duplex, Writable } from 'node:stream';
+import { createServer as createHttpServer, STATUS_CODES, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import type { AddressInfo, Server, Socket } from 'node:net';
+import type { Writable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { WardenError } from '../errors.js';
 import { listenAt } from '../listen-address.js';
@@ -22,7 +21,8 @@ import { identityValue, loadGatewayConfig, type AllowRule, type GatewayConfig, t
 import { GatewayMetrics, type MetricsSnapshot } from './metrics.js';
 import { isAmbiguousPath, matchEndpoint, type Endpoint } from './profiles.js';
 import { dropParams, forward, forwardUpgrade, headersNotForwarded, UpstreamPools, type UpstreamRequest } from './proxy.js';
-import { loadUpstreamClient } from './upstream.js';
+import { llhttp } from './llhttp.js';
+import { ClientServer, type ClientRequest, type ClientResponse } from './server.js';
 
 export interface GatewayOptions {
   config: GatewayConfig;
@@ -106,7 +106,7 @@ function refuse(status: number, error: string, reason: string, headers?: Record<
 
 const CHALLENGE = { 'www-authenticate': 'Bearer realm="warden-gateway"' };
 
-function hostOf(req: IncomingMessage): string {
+function hostOf(req: ClientRequest): string {
   const host = (req.headers.host ?? '').toLowerCase();
   return host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0]!;
 }
@@ -125,7 +125,7 @@ function rulesFor(route: RouteConfig, endpoint: Endpoint, method: string): Allow
 }
 
 /** The credential on a request, of the kinds the route accepts: an API key, a bearer JWT, or a client certificate. */
-function presented(req: IncomingMessage, accepts: ReadonlySet<CredentialKind>, keyPrefix: string): { kind: CredentialKind; token: string } | null {
+function presented(req: ClientRequest, accepts: ReadonlySet<CredentialKind>, keyPrefix: string): { kind: CredentialKind; token: string } | null {
   const header = req.headers['x-api-key'];
   const apiKey = typeof header === 'string' ? header.trim() : undefined;
   const auth = req.headers.authorization;
@@ -175,8 +175,8 @@ export class Gateway {
   private readonly pools = new UpstreamPools();
   private readonly log: (message: string) => void;
   private readonly metricsPeers: (() => Promise<MetricsSnapshot[]>) | undefined;
-  private server: Server | null = null;
-  private metricsServer: Server | null = null;
+  private server: ClientServer | null = null;
+  private metricsServer: HttpServer | null = null;
   private readonly configPath: string | undefined;
   private watching = false;
 
@@ -210,7 +210,7 @@ export class Gateway {
   }
 
   static async start(options: GatewayOptions): Promise<Gateway> {
-    loadUpstreamClient();
+    llhttp();
     const ownsKeys = !options.keys;
     const c = options.config.keys;
     const keys =
@@ -232,7 +232,7 @@ export class Gateway {
 
   /** The proxy's own address, e.g. `http://127.0.0.1:8480`. */
   get url(): string {
-    const a = this.server!.address() as AddressInfo;
+    const a = this.server!.server.address() as AddressInfo;
     const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
     return `${this.state.config.listen.tls ? 'https' : 'http'}://${host}:${a.port}`;
   }
@@ -246,15 +246,12 @@ export class Gateway {
   private async listen(serveMetrics: boolean): Promise<void> {
     const { listen } = this.state.config;
     const metrics = serveMetrics ? this.state.config.metrics : null;
-    const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
-    const server = listen.tls
-      ? createHttpsServer({ cert: listen.tls.cert, key: listen.tls.key, ...(listen.tls.clientCa ? { ca: listen.tls.clientCa, requestCert: true, rejectUnauthorized: false } : {}) }, handler)
-      : createHttpServer(handler);
-    server.keepAliveTimeout = 65_000;
-    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.handleUpgrade(req, socket, head));
-    server.on('clientError', (_err, socket) => socket.destroy());
+    const server = new ClientServer(
+      { request: (req, res) => void this.handle(req, res), upgrade: (req, socket, head) => void this.handleUpgrade(req, socket, head) },
+      listen.tls ? { cert: listen.tls.cert, key: listen.tls.key, ...(listen.tls.clientCa ? { ca: listen.tls.clientCa, requestCert: true, rejectUnauthorized: false } : {}) } : undefined,
+    );
     this.server = server;
-    await listenOn(server, listen.port, listen.host, 'requests');
+    await listenOn(server.server, listen.port, listen.host, 'requests');
     if (metrics) {
       const ms = createHttpServer((req, res) => void this.serveMetrics(req, res));
       this.metricsServer = ms;
@@ -293,14 +290,14 @@ export class Gateway {
    * Authenticates and authorizes a request against one state; pure decision, no I/O to the upstream.
    * Synchronous when the key cache can answer, which is nearly always: no promise on the hot path.
    */
-  private decide(state: RequestState, req: IncomingMessage, path: string, query: string, clientIp: string): Decision | Refusal | Promise<Decision> {
+  private decide(state: RequestState, req: ClientRequest, path: string, query: string, clientIp: string): Decision | Refusal | Promise<Decision> {
     const route = routeFor(state.config.routes, hostOf(req), path);
     if (!route) return refuse(403, 'forbidden', 'no_route');
     const stripped = route.stripPrefix && route.pathPrefix !== '/' ? path.slice(route.pathPrefix.length) || '/' : path;
     const dropped = dropParams(query, route.profile.credentialParams);
     const target = dropped ? `${stripped}?${dropped}` : stripped;
     const decision: Decision = { route, endpoint: null, identity: null, target, refusal: null };
-    const method = req.method ?? 'GET';
+    const method = req.method;
     const match = matchEndpoint(route.profile, method, stripped);
     if (!match) return denied(decision, refuse(403, 'forbidden', 'not_in_profile'));
     if ('wrongMethod' in match) return denied(decision, refuse(405, 'forbidden', 'method_not_allowed'));
@@ -335,7 +332,7 @@ export class Gateway {
   }
 
   /** A JWT or a client certificate: its identity must hold the scopes of one of the rules. */
-  private async decideByToken(state: RequestState, req: IncomingMessage, decision: Decision, credential: { kind: CredentialKind; token: string }, rules: AllowRule[]): Promise<Decision> {
+  private async decideByToken(state: RequestState, req: ClientRequest, decision: Decision, credential: { kind: CredentialKind; token: string }, rules: AllowRule[]): Promise<Decision> {
     let identity: Identity | null;
     if (credential.kind === 'jwt') {
       if (state.oidc.size === 0) return denied(decision, refuse(401, 'unauthorized', 'jwt_not_accepted', CHALLENGE));
@@ -370,9 +367,11 @@ export class Gateway {
     return { route, target: d.target, set, drop, clientIp, secure };
   }
 
-  private sendJson(res: ServerResponse, status: number, body: Record<string, unknown>, headers: Record<string, string> = {}): void {
+  private sendJson(res: ClientResponse | ServerResponse, status: number, body: Record<string, unknown>, headers: Record<string, string> = {}): void {
     const text = JSON.stringify(body);
-    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', ...headers });
+    const fields = { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), 'cache-control': 'no-store', ...headers };
+    if ('onAbort' in res) res.writeHead(status, STATUS_CODES[status] ?? '', Object.entries(fields).flat(), true);
+    else res.writeHead(status, fields);
     res.end(text);
   }
 
@@ -380,15 +379,15 @@ export class Gateway {
     return { error: r.error, reason: r.reason, message: REFUSAL_MESSAGES[r.error] ?? r.error, ...(route ? { route } : {}) };
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async handle(req: ClientRequest, res: ClientResponse): Promise<void> {
     const started = process.hrtime.bigint();
     const state = this.state;
-    const rawTarget = req.url ?? '/';
+    const rawTarget = req.url;
     const q = rawTarget.indexOf('?');
     const path = q < 0 ? rawTarget : rawTarget.slice(0, q);
     const query = q < 0 ? '' : rawTarget.slice(q + 1);
     const clientIp = req.socket.remoteAddress ?? '';
-    const method = req.method ?? 'GET';
+    const method = req.method;
     this.metrics.inflight++;
     let status = 500;
     let bytes = 0;
@@ -399,7 +398,7 @@ export class Gateway {
     try {
       if (state.assertion && path === state.assertion.jwksPath && method === 'GET') {
         const body = JSON.stringify(state.assertion.jwks());
-        res.writeHead((status = 200), { 'content-type': 'application/json', 'cache-control': 'max-age=60' });
+        res.writeHead((status = 200), 'OK', ['content-type', 'application/json', 'content-length', String(body.length), 'cache-control', 'max-age=60'], true);
         res.end(body);
         bytes = body.length;
         return;
@@ -423,7 +422,6 @@ export class Gateway {
       if (d.refusal) {
         this.sendJson(res, (status = d.refusal.status), this.refusalBody(d.refusal, routeName), d.refusal.headers);
         reason = d.refusal.reason;
-        req.resume();
         return;
       }
       const outcome = await forward(this.pools, req, res, this.upstreamRequest(state, d, clientIp, Boolean(state.config.listen.tls)), (s, error) =>
@@ -459,10 +457,10 @@ export class Gateway {
     }
   }
 
-  private async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+  private async handleUpgrade(req: ClientRequest, socket: Socket, head: Buffer): Promise<void> {
     const started = process.hrtime.bigint();
     const state = this.state;
-    const rawTarget = req.url ?? '/';
+    const rawTarget = req.url;
     const q = rawTarget.indexOf('?');
     const path = q < 0 ? rawTarget : rawTarget.slice(0, q);
     const clientIp = req.socket.remoteAddress ?? '';
@@ -507,7 +505,7 @@ export class Gateway {
         identity: identityForLog(decided?.identity ?? null),
         route: decided?.route.name ?? null,
         endpoint: decided?.endpoint?.name ?? null,
-        method: req.method ?? 'GET',
+        method: req.method,
         path: this.accessLog.safePath(rawTarget),
         status,
         bytes,
@@ -537,9 +535,9 @@ export class Gateway {
   /** Stops accepting, lets in-flight exchanges finish, then closes pools, the log and the key store. */
   async close(): Promise<void> {
     if (this.watching && this.configPath) unwatchFile(this.configPath);
-    const closing = [this.server, this.metricsServer].filter((s): s is Server => s !== null && s.listening).map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
-    this.server?.closeIdleConnections();
-    this.metricsServer?.closeAllConnections();
+    const metricsServer = this.metricsServer;
+    const closing = [this.server?.close(), metricsServer?.listening && new Promise<void>((resolve) => metricsServer.close(() => resolve()))];
+    metricsServer?.closeAllConnections();
     await Promise.all(closing);
     this.pools.destroy();
     this.accessLog.close();

@@ -4,19 +4,18 @@
  * other upgrades spliced, keep-alive pools per upstream, and upstream timeouts. Requests go through
  * the gateway's own upstream client (upstream.ts); upgrades, which are rare, use node:http.
  */
-import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { RouteConfig } from './config.js';
+import { UNSAFE_FIELD_VALUE, type ClientRequest, type ClientResponse } from './server.js';
 import { connectionTokens, HOP_BY_HOP, UpstreamPool, type UpstreamFailure } from './upstream.js';
 
 /**
  * Request headers the gateway never forwards: credentials it accepts itself (the upstream never sees
- * them), what it sets itself, and `expect` (Node's server has already answered 100-continue).
+ * them), what it sets itself, and `expect` (the gateway's server has already answered 100-continue).
  */
 const NOT_FORWARDED = new Set(['authorization', 'x-api-key', 'host', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded', 'expect']);
-/** What a header value may hold on the wire (RFC 9110 §5.5); anything else could split or smuggle a header. */
-const UNSAFE_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 
 /** Keep-alive pools, one per upstream origin (with its connection limit and CA), shared by routes and kept across reloads; timeouts are per request. */
 export class UpstreamPools {
@@ -88,15 +87,15 @@ export function headersNotForwarded(route: RouteConfig, setByGateway: readonly s
 }
 
 /** Request headers for the upstream as a flat name/value list (duplicates kept as sent). */
-export function upstreamHeaders(req: IncomingMessage, up: UpstreamRequest, upgrade: boolean): string[] {
+export function upstreamHeaders(req: ClientRequest, up: UpstreamRequest, upgrade: boolean): string[] {
   const connection = req.headers.connection;
   const listed = connection ? connectionTokens(connection) : null;
-  const raw = req.rawHeaders;
+  const fields = req.fields;
   const out: string[] = [];
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!.toLowerCase();
+  for (let i = 0; i < fields.length; i += 2) {
+    const name = fields[i]!;
     if (up.drop.has(name) || listed?.includes(name)) continue;
-    out.push(name, raw[i + 1]!);
+    out.push(name, fields[i + 1]!);
   }
   if (upgrade) {
     out.push('connection', 'upgrade');
@@ -111,8 +110,8 @@ export function upstreamHeaders(req: IncomingMessage, up: UpstreamRequest, upgra
 
 /** The request line and header lines for the upstream, ending in the blank line. */
 function requestHead(method: string, target: string, up: UpstreamRequest, headers: string[], chunked: boolean): string {
-  // Client headers and the target passed node:http's parser; what the gateway adds (identity, injected, signed) is checked here.
-  for (const [name, value] of up.set) if (UNSAFE_HEADER_VALUE.test(value)) throw new Error(`header ${name} holds a character HTTP/1.1 cannot carry`);
+  // Client headers and the target passed llhttp in the gateway's server; what the gateway adds (identity, injected, signed) is checked here.
+  for (const [name, value] of up.set) if (UNSAFE_FIELD_VALUE.test(value)) throw new Error(`header ${name} holds a character HTTP/1.1 cannot carry`);
   let head = `${method} ${target} HTTP/1.1\r\n`;
   for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
   return chunked ? `${head}transfer-encoding: chunked\r\n\r\n` : `${head}\r\n`;
@@ -121,11 +120,10 @@ function requestHead(method: string, target: string, up: UpstreamRequest, header
 export type ForwardOutcome = { status: number; bytes: number; error?: UpstreamFailure };
 
 /** Streams one exchange; resolves once the response is done or has failed. Throws only for a header it cannot send. */
-export function forward(pools: UpstreamPools, req: IncomingMessage, res: ServerResponse, up: UpstreamRequest, sendError: (status: number, error: string) => void): Promise<ForwardOutcome> {
+export function forward(pools: UpstreamPools, req: ClientRequest, res: ClientResponse, up: UpstreamRequest, sendError: (status: number, error: string) => void): Promise<ForwardOutcome> {
   const upstream = up.route.upstream;
-  const method = req.method ?? 'GET';
+  const method = req.method;
   const chunked = req.headers['transfer-encoding'] !== undefined;
-  const hasBody = chunked || req.headers['content-length'] !== undefined;
   const head = requestHead(method, up.target, up, upstreamHeaders(req, up, false), chunked);
   return new Promise((resolve) => {
     let status = 0;
@@ -134,32 +132,30 @@ export function forward(pools: UpstreamPools, req: IncomingMessage, res: ServerR
     const done = (outcome: ForwardOutcome) => {
       if (settled) return;
       settled = true;
-      res.off('close', onClientClose);
+      res.onAbort = null;
       resolve(outcome);
     };
     // A client that goes away takes its upstream exchange with it.
     // 499 (nginx's "client closed request") when nothing was answered yet.
-    const onClientClose = () => {
-      if (res.writableFinished) return;
+    // Set first, so that a failure inside request() finds it to clear; it fires only on a later event, once `exchange` is set.
+    res.onAbort = () => {
       done({ status: res.headersSent ? res.statusCode : 499, bytes, error: 'upstream_aborted' });
       exchange.abandon();
     };
-    // Registered first, so that a failure inside request() finds it to remove; it fires only on a later event, once `exchange` is set.
-    res.on('close', onClientClose);
     const exchange = pools.for(upstream).request(
-      { method, head, body: hasBody ? req : null, chunked, headersTimeoutMs: upstream.timeoutMs, bodyTimeoutMs: upstream.idleTimeoutMs },
+      { method, head, body: req.body, chunked, headersTimeoutMs: upstream.timeoutMs, bodyTimeoutMs: upstream.idleTimeoutMs },
       {
         headers(statusCode, statusText, headers, hasLength) {
           status = statusCode;
-          res.writeHead(statusCode, statusText, headers);
+          res.writeHead(statusCode, statusText, headers, hasLength);
           // A streamed body (no length: server-sent events, chunked output) starts now, before its first chunk;
           // a body of known length goes out with its headers in one write.
-          if (!hasLength) res.flushHeaders();
+          if (!hasLength) res.flush();
         },
         body(chunk) {
           bytes += chunk.length;
           const more = res.write(chunk);
-          if (!more) res.once('drain', () => exchange.resume());
+          if (!more) res.onDrain(() => exchange.resume());
           return more;
         },
         complete() {
@@ -200,9 +196,9 @@ function openUpgrade(up: UpstreamRequest, method: string, headers: string[]) {
 }
 
 /** Splices an upgraded connection (WebSocket) to the upstream after the same checks as any request. */
-export function forwardUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, up: UpstreamRequest): Promise<ForwardOutcome> {
+export function forwardUpgrade(req: ClientRequest, socket: Duplex, head: Buffer, up: UpstreamRequest): Promise<ForwardOutcome> {
   return new Promise((resolve) => {
-    const upstreamReq = openUpgrade(up, req.method ?? 'GET', upstreamHeaders(req, up, true));
+    const upstreamReq = openUpgrade(up, req.method, upstreamHeaders(req, up, true));
     const timer = setTimeout(() => upstreamReq.destroy(new Error('upstream_timeout')), up.route.upstream.timeoutMs);
     const statusLine = (status: number, message: string | undefined, headers: IncomingHttpHeaders) =>
       `HTTP/1.1 ${status} ${message ?? ''}\r\n${Object.entries(headers)

@@ -9,49 +9,9 @@
  * upstream sends outside an exchange (a second response, garbage) closes the connection, so it can
  * never be read as the answer to the next client's request.
  */
-import { createRequire } from 'node:module';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { WardenError } from '../errors.js';
-
-/** The slice of Node's HTTPParser (lib/_http_common.js; a binding to llhttp) this client uses. */
-interface LlhttpParser {
-  initialize(type: number, resource: object, maxHeaderSize: number, lenient: number): void;
-  execute(data: Buffer): number | Error;
-  finish(): number | Error | undefined;
-  close(): void;
-  [callback: number]: unknown;
-}
-interface LlhttpParserClass {
-  new (): LlhttpParser;
-  RESPONSE: number;
-  kOnHeaders: number;
-  kOnHeadersComplete: number;
-  kOnBody: number;
-  kOnMessageComplete: number;
-  kLenientNone: number;
-}
-/**
- * Node's parser, from the undocumented `_http_common` module (node:http's own; MSW's interceptors use it
- * too). Node plans to deprecate that module's exports; if one day they are gone, the gateway says so when
- * it starts rather than failing on a request.
- */
-function loadParser(): LlhttpParserClass {
-  let parser: LlhttpParserClass | undefined;
-  try {
-    parser = (createRequire(import.meta.url)('_http_common') as { HTTPParser?: LlhttpParserClass }).HTTPParser;
-  } catch {
-    // handled below
-  }
-  if (typeof parser !== 'function') throw new WardenError(`the gateway's upstream client needs Node's HTTP parser (_http_common.HTTPParser), which Node.js ${process.version} does not expose`, 'GATEWAY_NO_HTTP_PARSER', 3);
-  return parser;
-}
-let HTTPParser: LlhttpParserClass;
-
-/** Loads the parser; the gateway calls this as it starts, so a Node without it fails then, not on a request. */
-export function loadUpstreamClient(): void {
-  HTTPParser ??= loadParser();
-}
+import { llhttp, type LlhttpParser } from './llhttp.js';
 
 export const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
@@ -184,7 +144,7 @@ class Exchange {
 /** One keep-alive connection to an upstream and its parser. */
 class UpstreamConnection {
   readonly socket: Socket;
-  private readonly parser = new HTTPParser();
+  private readonly parser: LlhttpParser;
   exchange: Exchange | null = null;
   /** Whether this connection has carried an exchange before the current one. */
   used = false;
@@ -215,6 +175,8 @@ class UpstreamConnection {
       ? tlsConnect({ host, port, ...(isIP(host) ? {} : { servername: host }), ...(ca ? { ca } : {}), ALPNProtocols: ['http/1.1'] }, onConnect)
       : netConnect({ host, port }, onConnect);
     this.socket.setNoDelay(true);
+    const { HTTPParser } = llhttp();
+    this.parser = new HTTPParser();
     this.parser.initialize(HTTPParser.RESPONSE, {}, 0, HTTPParser.kLenientNone);
     this.parser[HTTPParser.kOnHeaders] = (headers: string[]) => {
       // llhttp hands over long header blocks in parts of 32 pairs.
@@ -444,9 +406,7 @@ export class UpstreamPool {
   private sweeper: NodeJS.Timeout | null = null;
   private destroyed = false;
 
-  constructor(readonly origin: UpstreamOrigin) {
-    loadUpstreamClient();
-  }
+  constructor(readonly origin: UpstreamOrigin) {}
 
   /** Sends one request; the handler hears how it went. The exchange can be abandoned, or resumed after a pause. */
   request(message: UpstreamRequestMessage, handler: ResponseHandler): Pick<Exchange, 'abandon' | 'resume'> {
