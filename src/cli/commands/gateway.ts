@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { InvalidArgumentError, type Command } from 'commander';
-import { Gateway, loadGatewayConfig, startGatewayWorkers } from '../../gateway/index.js';
+import { Gateway, loadGatewayConfig, startGatewayWorkers, tuneGatewayProcess } from '../../gateway/index.js';
 
 function workerCount(value: string): number {
   if (value === 'auto') return availableParallelism();
@@ -39,6 +39,7 @@ Example:
         return;
       }
       const log = (line: string) => process.stderr.write(`warden: ${line}\n`);
+      tuneGatewayProcess();
       const running =
         opts.workers > 1 ? await startGatewayWorkers({ workers: opts.workers, configPath: opts.config, watch: opts.watch, log }) : await Gateway.start({ config, configPath: opts.config, watch: opts.watch, log });
       log(`gateway listening on ${running.url}${running.metricsUrl ? `, metrics on ${running.metricsUrl}` : ''}${opts.workers > 1 ? ` (${opts.workers} worker processes)` : ''}`);
