@@ -12,14 +12,18 @@ import { Readable } from 'node:stream';
 import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
 import { llhttp, type LlhttpParser } from './llhttp.js';
 
-/** An idle keep-alive connection is closed after this long (node:http's gateway setting before). */
-const KEEP_ALIVE_MS = 65_000;
-/** A request head must be complete this long after its first byte (node:http's default): slow-header clients lose their connection. */
-const HEADERS_TIMEOUT_MS = 60_000;
-/** A whole request, body included, must arrive within this long (node:http's default). */
-const REQUEST_TIMEOUT_MS = 300_000;
-/** How often connections are checked against those limits. */
-const CHECK_INTERVAL_MS = 1_000;
+/** Time limits on client connections, in milliseconds. */
+export interface ClientLimits {
+  /** An idle keep-alive connection is closed after this long (default 65 s, as the gateway set node:http). */
+  keepAliveMs: number;
+  /** A request head must be complete this long after its first byte, or 408 (default 60 s, node:http's): slow-header clients lose their connection. */
+  headersTimeoutMs: number;
+  /** A whole request, body included, must arrive within this long, or 408 (default 300 s, node:http's). */
+  requestTimeoutMs: number;
+  /** How often connections are checked against those limits (default 1 s). */
+  checkIntervalMs: number;
+}
+const DEFAULT_LIMITS: ClientLimits = { keepAliveMs: 65_000, headersTimeoutMs: 60_000, requestTimeoutMs: 300_000, checkIntervalMs: 1_000 };
 /** What a header value or reason phrase may hold on the wire (RFC 9110 §5.5); anything else could split the head. */
 export const UNSAFE_FIELD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 /** A Transfer-Encoding whose last coding is chunked. */
@@ -63,6 +67,12 @@ interface StreamHandle {
 /** Why a connection stopped reading: while any is set, the socket is paused. */
 const HOLD_BODY = 1;
 const HOLD_PIPELINE = 2;
+/**
+ * Pipelined requests read ahead of the one being answered before the connection stops reading. Reading on
+ * is how a client that leaves is noticed (and its upstream exchange ended); the bound keeps a flood of
+ * pipelined requests in the kernel rather than in memory.
+ */
+const PIPELINE_READ_AHEAD = 32;
 
 /** The reason phrase and a JSON body for an error the server answers itself. */
 function errorAnswer(status: number): { text: string; body: string } {
@@ -251,6 +261,9 @@ class ClientConnection {
       this.handle = handle;
       this.parser.consume(handle);
       this.parser[HTTPParser.kOnExecute] = (result: number | Error) => this.executed(result, null);
+      // Flowing, so that the client's end of the stream, which still reaches the socket, closes it (a client
+      // that sends FIN is gone, as node:http treats it: what it asked for is abandoned).
+      socket.resume();
     } else socket.on('data', this.onData);
     socket.on('error', () => undefined);
     socket.on('close', this.onClose);
@@ -300,7 +313,7 @@ class ClientConnection {
     const response = new ClientResponse(this, request);
     this.queue.push(response);
     if (this.queue.length === 1) this.answer(request, response);
-    else this.hold(HOLD_PIPELINE);
+    else if (this.queue.length > PIPELINE_READ_AHEAD) this.hold(HOLD_PIPELINE);
     return 0;
   }
 
@@ -373,7 +386,7 @@ class ClientConnection {
       this.idleSince = Date.now();
       return;
     }
-    if (this.queue.length === 1) this.release(HOLD_PIPELINE);
+    if (this.queue.length <= PIPELINE_READ_AHEAD) this.release(HOLD_PIPELINE);
     // Not from inside the previous exchange's own callbacks: its upstream connection goes back to the pool first.
     queueMicrotask(() => {
       if (!this.socket.destroyed && this.queue[0] === next) this.answer(next.request, next);
@@ -404,16 +417,21 @@ class ClientConnection {
     }
   }
 
+  /** Whether a request has been read and is still to be answered. */
+  get answering(): boolean {
+    return this.queue.length > 0;
+  }
+
   /** Whether nothing is in progress: no request being read or answered. */
   get idle(): boolean {
     return this.queue.length === 0 && this.requestStartedAt === 0;
   }
 
   /** Enforces the time limits: an idle connection past keep-alive closes, a request too slow to arrive gets 408. */
-  check(now: number): void {
-    if (this.headStartedAt && now - this.headStartedAt > HEADERS_TIMEOUT_MS) this.timedOut();
-    else if (this.requestStartedAt && now - this.requestStartedAt > REQUEST_TIMEOUT_MS) this.timedOut();
-    else if (this.idle && now - this.idleSince > KEEP_ALIVE_MS) this.socket.destroy();
+  check(now: number, limits: ClientLimits): void {
+    if (this.headStartedAt && now - this.headStartedAt > limits.headersTimeoutMs) this.timedOut();
+    else if (this.requestStartedAt && now - this.requestStartedAt > limits.requestTimeoutMs) this.timedOut();
+    else if (this.idle && now - this.idleSince > limits.keepAliveMs) this.socket.destroy();
   }
 
   private timedOut(): void {
@@ -463,7 +481,9 @@ export class ClientServer {
   constructor(
     readonly handlers: ClientHandlers,
     tls?: TlsOptions,
+    limits: Partial<ClientLimits> = {},
   ) {
+    const all: ClientLimits = { ...DEFAULT_LIMITS, ...limits };
     const accept = (socket: Socket) => {
       this.connections.add(new ClientConnection(socket, this));
     };
@@ -474,18 +494,27 @@ export class ClientServer {
     } else this.server = createNetServer(accept);
     this.checker = setInterval(() => {
       const now = Date.now();
-      for (const connection of this.connections) connection.check(now);
-    }, CHECK_INTERVAL_MS);
+      for (const connection of this.connections) connection.check(now, all);
+    }, all.checkIntervalMs);
     this.checker.unref();
   }
 
-  /** Stops accepting; idle connections close now, busy ones once their queued requests are answered. */
+  /**
+   * Stops accepting. Connections with nothing to answer close now, half-sent requests included; the rest once
+   * their queued requests are answered, with the time limits still applying.
+   */
   close(): Promise<void> {
-    clearInterval(this.checker);
-    const closed = new Promise<void>((resolve) => (this.server.listening ? this.server.close(() => resolve()) : resolve()));
+    const closed = new Promise<void>((resolve) => {
+      const done = () => {
+        clearInterval(this.checker);
+        resolve();
+      };
+      if (this.server.listening) this.server.close(done);
+      else done();
+    });
     for (const connection of this.connections) {
       connection.closing = true;
-      if (connection.idle) connection.socket.destroy();
+      if (!connection.answering) connection.socket.destroy();
     }
     return closed;
   }
