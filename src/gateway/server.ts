@@ -295,7 +295,7 @@ class ClientConnection {
       return 1;
     }
     const length = headers['content-length'];
-    const hasBody = headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+    const hasBody = coding !== undefined || (length !== undefined && length !== '0');
     const request: ClientRequest = { method, url, minorVersion: minor, fields, headers, socket: this.socket, body: hasBody ? new RequestBody(this) : null };
     if (upgrade) {
       this.stopped = true;
