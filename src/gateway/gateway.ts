@@ -22,7 +22,7 @@ import { GatewayMetrics, type MetricsSnapshot } from './metrics.js';
 import { isAmbiguousPath, matchEndpoint, type Endpoint } from './profiles.js';
 import { dropParams, forward, forwardUpgrade, headersNotForwarded, UpstreamPools, type UpstreamRequest } from './proxy.js';
 import { llhttp } from './llhttp.js';
-import { ClientServer, type ClientRequest, type ClientResponse } from './server.js';
+import { ClientResponse, ClientServer, type ClientRequest } from './server.js';
 
 export interface GatewayOptions {
   config: GatewayConfig;
@@ -370,7 +370,7 @@ export class Gateway {
   private sendJson(res: ClientResponse | ServerResponse, status: number, body: Record<string, unknown>, headers: Record<string, string> = {}): void {
     const text = JSON.stringify(body);
     const fields = { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), 'cache-control': 'no-store', ...headers };
-    if ('onAbort' in res) res.writeHead(status, STATUS_CODES[status] ?? '', Object.entries(fields).flat(), true);
+    if (res instanceof ClientResponse) res.writeHead(status, STATUS_CODES[status] ?? '', Object.entries(fields).flat(), true);
     else res.writeHead(status, fields);
     res.end(text);
   }
