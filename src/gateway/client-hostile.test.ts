@@ -10,10 +10,11 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
-import { connect, type AddressInfo, type Socket } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
+import { RawHttpClient, type RawHttpResponse } from '../../test/helpers/raw-http-client.js';
 import { startTestGateway, type TestGateway } from './test-upstreams.js';
 
 /** A bound on every exchange, so a hang fails its own test quickly instead of the whole file. */
@@ -122,170 +123,8 @@ async function startUpstream(): Promise<Upstream> {
   });
 }
 
-interface HttpResponse {
-  status: number;
-  /** Lower-case name to its values, in order. */
-  headers: Map<string, string[]>;
-  body: Buffer;
-  framing: 'none' | 'length' | 'chunked' | 'close';
-}
-
-const header = (r: HttpResponse, name: string) => r.headers.get(name)?.join(', ');
-
-/** Every client socket a test opened, destroyed after it so that a failed test leaves nothing hanging. */
-const clients = new Set<Client>();
-
-/** A raw client connection: writes bytes as given and reads the answers with a deadline. */
-class Client {
-  private data: Buffer = Buffer.alloc(0);
-  private ended = false;
-  private wake: (() => void) | null = null;
-
-  private constructor(readonly socket: Socket) {
-    clients.add(this);
-    socket.on('data', (c: Buffer) => {
-      this.data = this.data.length ? Buffer.concat([this.data, c]) : c;
-      this.notify();
-    });
-    socket.on('close', () => {
-      this.ended = true;
-      this.notify();
-    });
-    // A reset is one way for a server to refuse: it shows as the connection's end, read below.
-    socket.on('error', () => undefined);
-  }
-
-  static open(port: number): Promise<Client> {
-    return new Promise((resolve, reject) => {
-      const socket = connect(port, '127.0.0.1', () => {
-        socket.off('error', reject);
-        resolve(new Client(socket));
-      });
-      socket.once('error', reject);
-    });
-  }
-
-  get closed(): boolean {
-    return this.ended;
-  }
-
-  write(bytes: string | Buffer): void {
-    if (!this.socket.destroyed) this.socket.write(typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes);
-  }
-
-  destroy(): void {
-    this.socket.destroy();
-    clients.delete(this);
-  }
-
-  private notify(): void {
-    const wake = this.wake;
-    this.wake = null;
-    wake?.();
-  }
-
-  /** Waits for more bytes or the end; false once the deadline has passed. */
-  private async more(deadline: number): Promise<boolean> {
-    const left = deadline - Date.now();
-    if (left <= 0) return false;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        this.wake = null;
-        resolve();
-      }, left);
-      this.wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-    return true;
-  }
-
-  private cut(n: number, skip: number): Buffer {
-    const out = this.data.subarray(0, n);
-    this.data = this.data.subarray(n + skip);
-    return out;
-  }
-
-  /** The bytes before `delimiter` (consumed too); null if the connection ends first. */
-  private async until(delimiter: string, deadline: number): Promise<Buffer | null> {
-    for (;;) {
-      const at = this.data.indexOf(delimiter, 0, 'latin1');
-      if (at >= 0) return this.cut(at, delimiter.length);
-      if (this.ended) return null;
-      if (!(await this.more(deadline))) throw new Error(`no complete line within ${LIMIT_MS} ms`);
-    }
-  }
-
-  private async take(n: number, deadline: number): Promise<Buffer> {
-    while (this.data.length < n) {
-      if (this.ended) throw new Error(`the connection ended after ${this.data.length} of ${n} body bytes`);
-      if (!(await this.more(deadline))) throw new Error(`${this.data.length} of ${n} body bytes within ${LIMIT_MS} ms`);
-    }
-    return this.cut(n, 0);
-  }
-
-  /** True once the server has closed the connection, waiting up to the deadline. */
-  async closes(deadline = Date.now() + LIMIT_MS): Promise<boolean> {
-    while (!this.ended) if (!(await this.more(deadline))) return false;
-    return true;
-  }
-
-  private async chunked(deadline: number): Promise<Buffer> {
-    const parts: Buffer[] = [];
-    for (;;) {
-      const line = await this.until('\r\n', deadline);
-      if (line === null) throw new Error('the connection ended inside a chunked body');
-      const size = parseInt(line.toString('latin1').split(';')[0]!, 16);
-      if (!Number.isInteger(size)) throw new Error(`bad chunk size line ${JSON.stringify(line.toString('latin1'))}`);
-      if (size === 0) break;
-      parts.push(await this.take(size, deadline));
-      if ((await this.until('\r\n', deadline))?.length !== 0) throw new Error('no CRLF after a chunk');
-    }
-    for (;;) {
-      const trailer = await this.until('\r\n', deadline);
-      if (trailer === null) throw new Error('the connection ended inside the trailers');
-      if (trailer.length === 0) return Buffer.concat(parts);
-    }
-  }
-
-  /**
-   * The next response on the connection, its body read by its framing (RFC 9112, 6.3); null if the
-   * connection ends before a whole head arrives. A 1xx comes back as a response of its own.
-   */
-  async response(options: { head?: boolean } = {}): Promise<HttpResponse | null> {
-    const deadline = Date.now() + LIMIT_MS;
-    const head = await this.until('\r\n\r\n', deadline);
-    if (head === null) return null;
-    const [statusLine, ...lines] = head.toString('latin1').split('\r\n');
-    const m = /^HTTP\/1\.[01] (\d{3})/.exec(statusLine!);
-    if (!m) throw new Error(`not a status line: ${JSON.stringify(statusLine)}`);
-    const status = Number(m[1]);
-    const headers = new Map<string, string[]>();
-    for (const line of lines) {
-      const colon = line.indexOf(':');
-      const name = line.slice(0, colon).trim().toLowerCase();
-      headers.set(name, [...(headers.get(name) ?? []), line.slice(colon + 1).trim()]);
-    }
-    const r: HttpResponse = { status, headers, body: Buffer.alloc(0), framing: 'none' };
-    if (status < 200 || status === 204 || status === 304 || options.head) return r;
-    if (header(r, 'transfer-encoding')?.toLowerCase().split(',').at(-1)?.trim() === 'chunked') {
-      r.framing = 'chunked';
-      r.body = await this.chunked(deadline);
-    } else if (header(r, 'content-length') !== undefined) {
-      r.framing = 'length';
-      r.body = await this.take(Number(header(r, 'content-length')), deadline);
-    } else {
-      r.framing = 'close';
-      if (!(await this.closes(deadline))) throw new Error(`a close-delimited body not ended within ${LIMIT_MS} ms`);
-      r.body = this.cut(this.data.length, 0);
-    }
-    return r;
-  }
-}
-
 /** What the upstream answers for a plain request: its view of it. */
-const echoed = (r: HttpResponse) => JSON.parse(r.body.toString()) as { method: string; target: string; length: number };
+const echoed = (r: RawHttpResponse) => JSON.parse(r.body.toString()) as { method: string; target: string; length: number };
 
 /** A request head from its lines, framed as HTTP/1.1 frames it: CRLF after each line, and an empty line. */
 const head = (...lines: string[]) => `${lines.join('\r\n')}\r\n\r\n`;
@@ -309,7 +148,7 @@ describe('warden gateway in front of hostile and unusual HTTP/1.1 clients', { ti
   const req = (method: string, target: string, extra: string[] = [], version = '1.1') =>
     head(`${method} ${target} HTTP/${version}`, 'Host: 127.0.0.1', `X-API-Key: ${key}`, ...extra);
   const get = (target: string, extra: string[] = [], version = '1.1') => req('GET', target, extra, version);
-  const open = () => Client.open(port);
+  const open = () => RawHttpClient.open(port);
 
   /** A normal authenticated GET on a new connection gets its answer: the gateway is still serving. */
   async function assertServing(): Promise<void> {
@@ -365,11 +204,11 @@ routes:
   });
 
   afterEach(() => {
-    for (const c of clients) c.destroy();
+    RawHttpClient.destroyAll();
   });
 
   after(async () => {
-    for (const c of clients) c.destroy();
+    RawHttpClient.destroyAll();
     await gw?.close();
     await upstream?.close();
     rmSync(dir, { recursive: true, force: true });

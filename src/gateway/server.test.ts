@@ -7,9 +7,10 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { connect, type AddressInfo, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { connect as connectTls, type TlsOptions } from 'node:tls';
+import type { TlsOptions } from 'node:tls';
+import { RawHttpClient } from '../../test/helpers/raw-http-client.js';
 import { makeSelfSignedCert } from '../../test/helpers/self-signed-cert.js';
 import { ClientServer, type ClientHandlers, type ClientLimits, type ClientRequest, type ClientResponse } from './server.js';
 
@@ -54,196 +55,6 @@ function answer(response: ClientResponse, status: number, body: string, fields: 
   response.end(body);
 }
 
-interface Answer {
-  status: number;
-  /** The head as received, for checks on exact bytes. */
-  head: string;
-  /** Lower-case name to its values joined with ", ". */
-  headers: Map<string, string>;
-  body: Buffer;
-  framing: 'none' | 'length' | 'chunked' | 'close';
-}
-
-const peers = new Set<Peer>();
-
-/** A raw client connection (TCP or TLS): bytes written as given, answers read with deadlines. */
-class Peer {
-  private data: Buffer = Buffer.alloc(0);
-  private wake: (() => void) | null = null;
-  /** When the connection closed; 0 while open. */
-  closedAt = 0;
-
-  constructor(readonly socket: Socket) {
-    peers.add(this);
-    socket.on('data', (chunk: Buffer) => {
-      this.data = this.data.length ? Buffer.concat([this.data, chunk]) : chunk;
-      this.notify();
-    });
-    socket.on('close', () => {
-      this.closedAt = Date.now();
-      this.notify();
-    });
-    // A reset is one way for the server to close: it shows as the close above.
-    socket.on('error', () => undefined);
-  }
-
-  static open(port: number): Promise<Peer> {
-    return new Promise((resolve, reject) => {
-      const socket = connect(port, '127.0.0.1', () => {
-        socket.off('error', reject);
-        resolve(new Peer(socket));
-      });
-      socket.once('error', reject);
-    });
-  }
-
-  static openTls(port: number, ca: string): Promise<Peer> {
-    return new Promise((resolve, reject) => {
-      const socket = connectTls({ port, host: '127.0.0.1', ca, ALPNProtocols: ['http/1.1'] }, () => {
-        socket.off('error', reject);
-        resolve(new Peer(socket));
-      });
-      socket.once('error', reject);
-    });
-  }
-
-  get closed(): boolean {
-    return this.closedAt !== 0;
-  }
-
-  /** What has arrived and not been read yet. */
-  get pending(): string {
-    return this.data.toString('latin1');
-  }
-
-  write(bytes: string | Buffer): void {
-    this.socket.write(typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes);
-  }
-
-  destroy(): void {
-    this.socket.destroy();
-    peers.delete(this);
-  }
-
-  private notify(): void {
-    const wake = this.wake;
-    this.wake = null;
-    wake?.();
-  }
-
-  /** Waits for more bytes or the close; throws once the deadline has passed. */
-  private async more(deadline: number, what: string): Promise<void> {
-    const left = deadline - Date.now();
-    if (left <= 0) throw new Error(`${what}: not within ${LIMIT_MS} ms (have ${JSON.stringify(this.pending.slice(0, 200))})`);
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, left);
-      this.wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-  }
-
-  /** Waits until the unread bytes hold `text`, reading nothing. */
-  async waitFor(text: string): Promise<void> {
-    const deadline = Date.now() + LIMIT_MS;
-    while (!this.pending.includes(text)) {
-      if (this.closed) throw new Error(`the connection closed before ${JSON.stringify(text)} arrived`);
-      await this.more(deadline, JSON.stringify(text));
-    }
-  }
-
-  /** The bytes before `delimiter`, both read; null if the connection closes first. */
-  private async until(delimiter: string, deadline: number): Promise<Buffer | null> {
-    for (;;) {
-      const at = this.data.indexOf(delimiter, 0, 'latin1');
-      if (at >= 0) {
-        const out = this.data.subarray(0, at);
-        this.data = this.data.subarray(at + delimiter.length);
-        return out;
-      }
-      if (this.closed) return null;
-      await this.more(deadline, JSON.stringify(delimiter));
-    }
-  }
-
-  /** Exactly `n` bytes. */
-  async take(n: number, deadline = Date.now() + LIMIT_MS): Promise<Buffer> {
-    while (this.data.length < n) {
-      if (this.closed) throw new Error(`the connection closed after ${this.data.length} of ${n} bytes`);
-      await this.more(deadline, `${n} bytes`);
-    }
-    const out = this.data.subarray(0, n);
-    this.data = this.data.subarray(n);
-    return out;
-  }
-
-  /** Whether the connection closes within `ms`. */
-  async closes(ms = LIMIT_MS): Promise<boolean> {
-    const deadline = Date.now() + ms;
-    while (!this.closed) {
-      if (Date.now() >= deadline) return false;
-      await this.more(deadline, 'the close').catch(() => undefined);
-    }
-    return true;
-  }
-
-  /** Whether nothing arrives (and the connection stays open) for `ms`. */
-  async quiet(ms: number): Promise<boolean> {
-    const had = this.data.length;
-    await sleep(ms);
-    return this.data.length === had && !this.closed;
-  }
-
-  private async chunked(deadline: number): Promise<Buffer> {
-    const parts: Buffer[] = [];
-    for (;;) {
-      const line = await this.until('\r\n', deadline);
-      if (line === null) throw new Error('the connection closed inside a chunked body');
-      const size = parseInt(line.toString('latin1'), 16);
-      if (!Number.isInteger(size)) throw new Error(`bad chunk size line ${JSON.stringify(line.toString('latin1'))}`);
-      if (size === 0) break;
-      parts.push(await this.take(size, deadline));
-      if ((await this.until('\r\n', deadline))?.length !== 0) throw new Error('no CRLF after a chunk');
-    }
-    if ((await this.until('\r\n', deadline))?.length !== 0) throw new Error('trailers after the last chunk');
-    return Buffer.concat(parts);
-  }
-
-  /** The next response, its body read by its framing (RFC 9112 §6.3); null if the connection closes before a whole head. */
-  async response(): Promise<Answer | null> {
-    const deadline = Date.now() + LIMIT_MS;
-    const raw = await this.until('\r\n\r\n', deadline);
-    if (raw === null) return null;
-    const head = raw.toString('latin1');
-    const [statusLine, ...lines] = head.split('\r\n');
-    const m = /^HTTP\/1\.1 (\d{3}) /.exec(statusLine!);
-    if (!m) throw new Error(`not a status line: ${JSON.stringify(statusLine)}`);
-    const headers = new Map<string, string>();
-    for (const line of lines) {
-      const colon = line.indexOf(':');
-      const name = line.slice(0, colon).toLowerCase();
-      const value = line.slice(colon + 1).trim();
-      const seen = headers.get(name);
-      headers.set(name, seen === undefined ? value : `${seen}, ${value}`);
-    }
-    const r: Answer = { status: Number(m[1]), head, headers, body: Buffer.alloc(0), framing: 'none' };
-    if (r.status < 200 || r.status === 204 || r.status === 304) return r;
-    if (headers.get('transfer-encoding') === 'chunked') {
-      r.framing = 'chunked';
-      r.body = await this.chunked(deadline);
-    } else if (headers.has('content-length')) {
-      r.framing = 'length';
-      r.body = await this.take(Number(headers.get('content-length')), deadline);
-    } else {
-      r.framing = 'close';
-      while (!this.closed) await this.more(deadline, 'the end of a close-delimited body');
-      r.body = await this.take(this.data.length, deadline);
-    }
-    return r;
-  }
-}
-
 /** Calls that reached a handler the test did not give: none are expected. */
 let stray: string[] = [];
 const servers = new Set<ClientServer>();
@@ -283,7 +94,7 @@ describe('ClientServer', { timeout: 30_000 }, () => {
   });
 
   afterEach(async () => {
-    for (const p of peers) p.destroy();
+    RawHttpClient.destroyAll();
     for (const s of servers) await within(s.close(), 'server close');
     servers.clear();
     assert.deepEqual(stray, [], 'no request reached a handler the test did not expect it at');
@@ -293,7 +104,7 @@ describe('ClientServer', { timeout: 30_000 }, () => {
     it('answers 408 and closes a connection whose head is not complete within headersTimeoutMs, stalled or trickling', async () => {
       const { port } = await start({}, LIMITS);
       for (const trickle of [false, true]) {
-        const c = await Peer.open(port);
+        const c = await RawHttpClient.open(port);
         const startedAt = Date.now();
         c.write('GET /slow HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Half');
         // Bytes that keep coming do not extend the limit: it counts from the head's first byte.
@@ -324,7 +135,7 @@ describe('ClientServer', { timeout: 30_000 }, () => {
         },
         LIMITS,
       );
-      const c = await Peer.open(port);
+      const c = await RawHttpClient.open(port);
       const startedAt = Date.now();
       c.write(head('POST /short HTTP/1.1', 'Host: 127.0.0.1', 'Content-Length: 100') + 'x'.repeat(10));
       assert.ok(await c.closes(), 'the connection is closed');
@@ -338,7 +149,7 @@ describe('ClientServer', { timeout: 30_000 }, () => {
 
     it('closes an idle kept-alive connection after keepAliveMs, and not one that keeps being used', async () => {
       const { port } = await start({ request: (request, response) => answer(response, 200, request.url) }, LIMITS);
-      const idle = await Peer.open(port);
+      const idle = await RawHttpClient.open(port);
       idle.write(get('/once'));
       assert.equal((await idle.response())?.body.toString(), '/once');
       const answeredAt = Date.now();
@@ -346,7 +157,7 @@ describe('ClientServer', { timeout: 30_000 }, () => {
       const idleFor = idle.closedAt - answeredAt;
       assert.ok(idleFor >= 300 && idleFor < 1500, `closed after ${idleFor} ms idle`);
 
-      const busy = await Peer.open(port);
+      const busy = await RawHttpClient.open(port);
       const startedAt = Date.now();
       for (let i = 0; Date.now() - startedAt < 1300; i++) {
         busy.write(get(`/busy/${i}`));
@@ -360,7 +171,7 @@ describe('ClientServer', { timeout: 30_000 }, () => {
   it('stops reading a request body its handler does not read, and delivers it whole once the handler reads', async () => {
     const arrived = deferred<{ request: ClientRequest; response: ClientResponse }>();
     const { port } = await start({ request: (request, response) => arrived.resolve({ request, response }) });
-    const c = await Peer.open(port);
+    const c = await RawHttpClient.open(port);
     const total = 20 * MB;
     c.write(head('POST /upload HTTP/1.1', 'Host: 127.0.0.1', `Content-Length: ${total}`));
     const { request, response } = await within(arrived.promise, 'the request');
@@ -421,7 +232,7 @@ describe('ClientServer', { timeout: 30_000 }, () => {
         });
       },
     });
-    const c = await Peer.open(port);
+    const c = await RawHttpClient.open(port);
     const targets = Array.from({ length: 200 }, (_, i) => `/pipelined/${i}`);
     c.write(targets.map((t) => get(t)).join(''));
     for (const [i, target] of targets.entries()) {
@@ -446,7 +257,7 @@ describe('ClientServer', { timeout: 30_000 }, () => {
           socket.on('data', (d: Buffer) => socket.write(d));
         },
       });
-      const c = await Peer.open(port);
+      const c = await RawHttpClient.open(port);
       c.write(Buffer.concat([Buffer.from(get('/ws', 'Connection: Upgrade', 'Upgrade: websocket'), 'latin1'), extra]));
       const got = await within(seen.promise, 'the upgrade handler');
       assert.deepEqual({ url: got.url, upgrade: got.upgrade }, { url: '/ws', upgrade: 'websocket' });
@@ -460,7 +271,7 @@ describe('ClientServer', { timeout: 30_000 }, () => {
 
     it('closes a CONNECT without handing it to either handler', async () => {
       const { port } = await start({});
-      const c = await Peer.open(port);
+      const c = await RawHttpClient.open(port);
       c.write(head('CONNECT 127.0.0.1:9 HTTP/1.1', 'Host: 127.0.0.1:9') + 'tunnel bytes');
       assert.ok(await c.closes(), 'the connection is closed');
       assert.equal(c.pending, '', 'nothing is answered');
@@ -478,13 +289,13 @@ describe('ClientServer', { timeout: 30_000 }, () => {
         request.body.on('end', () => answer(response, 200, Buffer.concat(parts).toString()));
       },
     });
-    const c = await Peer.open(port);
+    const c = await RawHttpClient.open(port);
     c.write(head('POST /strange HTTP/1.1', 'Host: 127.0.0.1', 'Expect: something-else', 'Content-Length: 5') + 'hello');
     assert.equal((await c.response())?.status, 417);
     assert.ok(await c.closes(), 'closed after the 417');
     assert.deepEqual(handled, [], 'the handler never sees it');
 
-    const continued = await Peer.open(port);
+    const continued = await RawHttpClient.open(port);
     continued.write(head('POST /continue HTTP/1.1', 'Host: 127.0.0.1', 'Expect: 100-continue', 'Content-Length: 5'));
     await continued.waitFor('\r\n\r\n');
     assert.equal(continued.pending, 'HTTP/1.1 100 Continue\r\n\r\n');
@@ -493,7 +304,7 @@ describe('ClientServer', { timeout: 30_000 }, () => {
     const r = await continued.response();
     assert.deepEqual([r?.status, r?.body.toString()], [200, 'hello']);
 
-    const bodiless = await Peer.open(port);
+    const bodiless = await RawHttpClient.open(port);
     bodiless.write(get('/continue-without-body', 'Expect: 100-continue'));
     const first = await bodiless.response();
     assert.deepEqual([first?.status, first?.body.toString()], [200, 'no body'], 'the final answer comes first: no 100 for a request without a body');
@@ -514,7 +325,7 @@ describe('ClientServer', { timeout: 30_000 }, () => {
     it('gets a response without a length close-delimited, keep-alive asked for or not', async () => {
       const { port } = await start(handlers);
       for (const extra of [[], ['Connection: keep-alive']]) {
-        const c = await Peer.open(port);
+        const c = await RawHttpClient.open(port);
         c.write(head('GET /close-delimited HTTP/1.0', ...extra));
         const r = await c.response();
         assert.equal(r?.status, 200);
@@ -527,7 +338,7 @@ describe('ClientServer', { timeout: 30_000 }, () => {
 
     it('keeps the connection open for one that asks for keep-alive, when the response has a length', async () => {
       const { port } = await start(handlers);
-      const c = await Peer.open(port);
+      const c = await RawHttpClient.open(port);
       for (const target of ['/first', '/second']) {
         c.write(head(`GET ${target} HTTP/1.0`, 'Connection: keep-alive'));
         const r = await c.response();
@@ -563,7 +374,7 @@ describe('ClientServer', { timeout: 30_000 }, () => {
         arrived.resolve({ response, errors, headersSent: response.headersSent });
       },
     });
-    const c = await Peer.open(port);
+    const c = await RawHttpClient.open(port);
     c.write(get('/bad-head'));
     const { response, errors, headersSent } = await within(arrived.promise, 'the request');
     assert.equal(errors.length, bad.length, 'every bad head throws');
@@ -591,17 +402,17 @@ describe('ClientServer', { timeout: 30_000 }, () => {
         } else answer(response, 200, request.url);
       },
     });
-    const idle = await Peer.open(port);
+    const idle = await RawHttpClient.open(port);
     idle.write(get('/idle'));
     assert.equal((await idle.response())?.status, 200);
-    const waiting = await Peer.open(port);
+    const waiting = await RawHttpClient.open(port);
     waiting.write(get('/held'));
     const heldResponse = await within(held.promise, 'the held request');
-    const midBody = await Peer.open(port);
+    const midBody = await RawHttpClient.open(port);
     midBody.write(get('/streaming'));
     const streamingResponse = await within(streaming.promise, 'the streaming request');
     await midBody.waitFor('first,');
-    const half = await Peer.open(port);
+    const half = await RawHttpClient.open(port);
     half.write('GET /half HTTP/1.1\r\nHo');
     await eventually(() => server.connections.size === 4, 1000);
     await sleep(50);
@@ -613,7 +424,7 @@ describe('ClientServer', { timeout: 30_000 }, () => {
     assert.ok(Math.max(idle.closedAt, half.closedAt) - closeCalledAt < 300, 'closed at once');
     assert.equal(idle.pending, '', 'nothing sent to the idle connection');
     assert.equal(half.pending, '', 'nothing sent to the half-sent request');
-    await assert.rejects(Peer.open(port), 'no new connections');
+    await assert.rejects(RawHttpClient.open(port), 'no new connections');
     assert.ok(await waiting.quiet(100), 'a connection owed an answer stays open');
     assert.equal(midBody.closed, false);
     assert.equal(resolved, false, 'close() waits for the answers owed');
@@ -649,7 +460,7 @@ describe('ClientServer', { timeout: 30_000 }, () => {
       {},
       { key: cert.key, cert: cert.cert },
     );
-    const c = await Peer.openTls(port, cert.cert);
+    const c = await RawHttpClient.openTls(port, cert.cert);
     for (const target of ['/tls/1', '/tls/2']) {
       c.write(get(target));
       const r = await c.response();
@@ -672,7 +483,7 @@ describe('ClientServer', { timeout: 30_000 }, () => {
         arrived.resolve(response);
       },
     });
-    const c = await Peer.open(port);
+    const c = await RawHttpClient.open(port);
     c.write(get('/abandoned'));
     const response = await within(arrived.promise, 'the request');
     c.destroy();
@@ -699,7 +510,7 @@ describe('ClientServer', { timeout: 30_000 }, () => {
           arrived.resolve(response);
         },
       });
-      const c = await Peer.open(port);
+      const c = await RawHttpClient.open(port);
       c.write(get('/abandoned') + get('/queued/1') + get('/queued/2'));
       const response = await within(arrived.promise, 'the request');
       c.destroy();
