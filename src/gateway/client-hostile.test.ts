@@ -140,7 +140,6 @@ describe('warden gateway in front of hostile and unusual HTTP/1.1 clients', { ti
   let gw: TestGateway;
   let port = 0;
   let key = '';
-  let keyId = '';
   /** A key in the right format that the store refuses (revoked). */
   let badKey = '';
 
@@ -197,7 +196,6 @@ routes:
     port = Number(new URL(gw.gateway.url).port);
     const made = await gw.keys.create({ owner: 'test', name: 'client-hostile', scopes: ['t:read'] });
     key = made.key;
-    keyId = made.info.id;
     const revoked = await gw.keys.create({ owner: 'test', name: 'client-hostile-revoked', scopes: ['t:read'] });
     await gw.keys.revoke(revoked.info.id, 'test');
     badKey = revoked.key;
@@ -429,37 +427,32 @@ routes:
     await assertRefused(req('CONNECT', `127.0.0.1:${port}`), 'CONNECT');
   });
 
-  // Two X-API-Key fields reach the gateway as one list, which is no key: 401. Of two Authorization fields
-  // the gateway's server keeps the first, as node:http does, so the valid key first is served as that key
-  // and the revoked key first is 401. Refusing two Authorization fields outright (400) would hold here as well.
+  // Two X-API-Key fields reach the gateway as one list, which is no key: 401. Two Authorization fields, or two
+  // Host fields, are refused with 400 whatever they hold: another proxy on the path may read the other copy.
   it('never authenticates two credential headers as anything but the valid key', async () => {
-    // Only the one case served may be served, and then only as the valid key.
-    const credentialSets: Array<[string, string[], { mayServe: boolean }]> = [
-      ['X-API-Key valid, then revoked', [`X-API-Key: ${key}`, `X-API-Key: ${badKey}`], { mayServe: false }],
-      ['X-API-Key revoked, then valid', [`X-API-Key: ${badKey}`, `X-API-Key: ${key}`], { mayServe: false }],
-      ['Authorization valid, then revoked', [`Authorization: Bearer ${key}`, `Authorization: Bearer ${badKey}`], { mayServe: true }],
-      ['Authorization revoked, then valid', [`Authorization: Bearer ${badKey}`, `Authorization: Bearer ${key}`], { mayServe: false }],
-      ['X-API-Key revoked, Authorization valid', [`X-API-Key: ${badKey}`, `Authorization: Bearer ${key}`], { mayServe: false }],
+    const credentialSets: Array<[string, string[], number]> = [
+      ['X-API-Key valid, then revoked', [`X-API-Key: ${key}`, `X-API-Key: ${badKey}`], 401],
+      ['X-API-Key revoked, then valid', [`X-API-Key: ${badKey}`, `X-API-Key: ${key}`], 401],
+      ['Authorization valid, then revoked', [`Authorization: Bearer ${key}`, `Authorization: Bearer ${badKey}`], 400],
+      ['Authorization revoked, then valid', [`Authorization: Bearer ${badKey}`, `Authorization: Bearer ${key}`], 400],
+      ['Authorization valid twice', [`Authorization: Bearer ${key}`, `Authorization: Bearer ${key}`], 400],
+      ['X-API-Key revoked, Authorization valid', [`X-API-Key: ${badKey}`, `Authorization: Bearer ${key}`], 401],
     ];
-    for (const [what, lines, { mayServe }] of credentialSets) {
+    for (const [what, lines, status] of credentialSets) {
       const mark = upstream.seen.length;
       const c = await open();
       c.write(head('GET /two-credentials HTTP/1.1', 'Host: 127.0.0.1', ...lines));
       const r = await c.response();
       c.destroy();
-      if (r && r.status < 300 && mayServe) {
-        const seen = upstream.seen.slice(mark);
-        assert.equal(seen.length, 1, what);
-        assert.equal(seen[0]!.headers['x-warden-key-id'], keyId, `${what}: served, so as the valid key`);
-        assert.equal(seen[0]!.headers.authorization, undefined, `${what}: no credential upstream`);
-        assert.equal(seen[0]!.headers['x-api-key'], undefined, `${what}: no credential upstream`);
-      } else {
-        if (r) assert.ok(r.status >= 400 && r.status < 500, `${what}: ${r.status}`);
-        assert.equal(upstream.seen.length, mark, `${what}: refused, so nothing upstream`);
-      }
+      assert.equal(r?.status, status, what);
+      assert.equal(upstream.seen.length, mark, `${what}: refused, so nothing upstream`);
     }
     await assertServing();
   });
+
+  it('refuses a request with two Host fields (RFC 9112, 3.2)', () =>
+    assertRefused(head('GET /two-hosts HTTP/1.1', 'Host: 127.0.0.1', 'Host: internal.example', `X-API-Key: ${key}`), 'two Host fields'),
+  );
 
   describe('request smuggling: an ambiguous body framing is refused and the request inside it never reaches the upstream', () => {
     // A complete chunked body followed by a whole request with the valid key: called once the key exists.
@@ -494,6 +487,18 @@ routes:
     it('refuses Transfer-Encoding: xchunked before anything reaches the upstream', () =>
       assertRefused(xchunked(), 'Transfer-Encoding: xchunked'),
     );
+
+    // Framed, but the gateway would pass the gzip coding on undecoded under its own chunks: 501, as nginx answers.
+    it('answers 501 to Transfer-Encoding: gzip, chunked, and forwards nothing', async () => {
+      const mark = upstream.seen.length;
+      const c = await open();
+      c.write(req('POST', '/smuggle/gzip-chunked', ['Transfer-Encoding: gzip, chunked']) + inside());
+      const r = await c.response();
+      assert.equal(r?.status, 501);
+      assert.ok(await c.closes(LIMIT_MS), 'the connection closes after it');
+      await assertServing();
+      assert.deepEqual(seenSince(mark), ['GET /ok']);
+    });
   });
 
   it('is still serving after all of the above', async () => {

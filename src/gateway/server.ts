@@ -28,8 +28,15 @@ const DEFAULT_LIMITS: ClientLimits = { keepAliveMs: 65_000, headersTimeoutMs: 60
 export const UNSAFE_FIELD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 /** A Transfer-Encoding whose last coding is chunked. */
 const FINAL_CHUNKED = /(?:^|,)[\t ]*chunked[\t ]*$/i;
+/** A Transfer-Encoding of chunked alone: the only one the gateway takes (as nginx does). */
+export const ONLY_CHUNKED = /^[\t ]*chunked[\t ]*$/i;
+/**
+ * Header fields a request may carry once: two Host lines must be refused (RFC 9112 §3.2), and two credentials
+ * leave open who is asking, which another proxy on the path may answer differently from the gateway.
+ */
+const ONCE_ONLY = new Set(['host', 'authorization']);
 /** Header fields of which node:http kept only the first copy; the gateway reads them the same way. */
-const FIRST_ONLY = new Set(['host', 'authorization', 'content-length', 'content-type', 'user-agent', 'proxy-authorization', 'referer', 'from', 'max-forwards', 'if-modified-since', 'if-unmodified-since', 'age', 'etag', 'expires', 'last-modified', 'location', 'retry-after', 'server']);
+const FIRST_ONLY = new Set(['content-length', 'content-type', 'user-agent', 'proxy-authorization', 'referer', 'from', 'max-forwards', 'if-modified-since', 'if-unmodified-since', 'age', 'etag', 'expires', 'last-modified', 'location', 'retry-after', 'server']);
 
 export interface ClientRequest {
   readonly method: string;
@@ -39,7 +46,7 @@ export interface ClientRequest {
   readonly minorVersion: number;
   /** Header fields in the order sent, names in lower case, duplicates kept: name, value, name, value… */
   readonly fields: readonly string[];
-  /** One value per name: the first copy for FIRST_ONLY names, all copies joined with ", " for the rest. */
+  /** One value per name: the first copy for FIRST_ONLY names, all copies joined with ", " for the rest (ONCE_ONLY names come once). */
   readonly headers: Readonly<Record<string, string | undefined>>;
   readonly socket: Socket;
   /** The body as it arrives, or null for a request without one. Unread bytes are dropped once the response ends. */
@@ -278,20 +285,27 @@ class ClientConnection {
     if (this.stopped) return 1;
     const fields: string[] = [];
     const headers: Record<string, string | undefined> = Object.create(null) as Record<string, string | undefined>;
+    let repeated = false;
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i]!.toLowerCase();
       const value = raw[i + 1]!;
       fields.push(name, value);
       const seen = headers[name];
       if (seen === undefined) headers[name] = value;
+      else if (ONCE_ONLY.has(name)) repeated = true;
       else if (!FIRST_ONLY.has(name)) headers[name] = `${seen}, ${value}`;
     }
     const method = llhttp().methods[methodIndex] ?? 'GET';
     const coding = headers['transfer-encoding'];
-    // A request body framed by anything but chunked has no knowable end (RFC 9112 §6.1); llhttp would say so
-    // only once it reached the body, after this head had gone upstream.
-    if (coding !== undefined && !FINAL_CHUNKED.test(coding)) {
+    if (repeated) {
       this.badRequest(400);
+      return 1;
+    }
+    // A request body framed by anything but chunked has no knowable end (RFC 9112 §6.1); llhttp would say so
+    // only once it reached the body, after this head had gone upstream. Codings before chunked (gzip, chunked)
+    // are framed, but the gateway would have to pass them on undecoded: 501, as RFC 9112 §6.1 suggests.
+    if (coding !== undefined && !ONLY_CHUNKED.test(coding)) {
+      this.badRequest(FINAL_CHUNKED.test(coding) ? 501 : 400);
       return 1;
     }
     const length = headers['content-length'];

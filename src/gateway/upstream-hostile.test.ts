@@ -150,6 +150,8 @@ const ANSWERS: Record<string, Answer> = {
   '/case/two-lengths': (_req, socket) => (socket.write('HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!'), 'keep'),
   '/case/length-list': (_req, socket) => (socket.write('HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n\r\nhello!'), 'keep'),
   '/case/length-and-chunked': (_req, socket) => (socket.write('HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n'), 'keep'),
+  // A gzip transfer coding under the chunks: relayed re-chunked, the client would get gzip bytes with nothing saying so.
+  '/case/gzip-chunked': (_req, socket) => (socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n'), 'keep'),
   '/case/huge-head': (_req, socket) => {
     const lines = Array.from({ length: 110 }, (_, i) => `X-Filler-${i}: ${'f'.repeat(1000)}\r\n`).join('');
     socket.write(`HTTP/1.1 200 OK\r\n${lines}Content-Length: 2\r\n\r\nok`);
@@ -464,6 +466,11 @@ describe('warden gateway in front of hostile HTTP/1.1 upstreams', { timeout: 60_
 
   it('answers 502 to both Content-Length and Transfer-Encoding: chunked', async () => {
     assertBadGateway(await ask(via, '/case/length-and-chunked'), 'length and chunked');
+    await assertServing(via);
+  });
+
+  it('answers 502 to Transfer-Encoding: gzip, chunked, which it cannot pass on as it came', async () => {
+    assertBadGateway(await ask(via, '/case/gzip-chunked'), 'gzip, chunked');
     await assertServing(via);
   });
 

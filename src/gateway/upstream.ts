@@ -12,6 +12,7 @@
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { llhttp, type LlhttpParser } from './llhttp.js';
+import { ONLY_CHUNKED } from './server.js';
 
 export const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
@@ -51,16 +52,22 @@ export interface UpstreamRequestMessage {
   bodyTimeoutMs: number;
 }
 
-/** The response headers for the client, without hop-by-hop fields; what the upstream said about keeping the connection. */
-function clientHeaders(raw: string[]): { headers: string[]; hasLength: boolean; idleMs: number } {
+/**
+ * The response headers for the client, without hop-by-hop fields; what the upstream said about keeping the
+ * connection; and whether the gateway can pass the body on: a Transfer-Encoding other than chunked alone
+ * (gzip, chunked) would reach the client re-chunked and still gzipped, with nothing saying so.
+ */
+function clientHeaders(raw: string[]): { headers: string[]; hasLength: boolean; idleMs: number; relayable: boolean } {
   let headers: string[] = [];
   let listed: string[] | null = null;
   let hasLength = false;
   let idleMs = DEFAULT_IDLE_MS;
+  let coding: string | null = null;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
     const value = raw[i + 1]!;
     if (name === 'connection') listed = connectionTokens(value);
+    else if (name === 'transfer-encoding') coding = coding === null ? value : `${coding}, ${value}`;
     else if (name === 'keep-alive') {
       const timeout = /(?:^|[\s,])timeout=(\d+)/i.exec(value);
       if (timeout) idleMs = Math.min(DEFAULT_IDLE_MS, Number(timeout[1]) * 1000 - IDLE_MARGIN_MS);
@@ -74,7 +81,7 @@ function clientHeaders(raw: string[]): { headers: string[]; hasLength: boolean; 
     headers = headers.filter((_, i, all) => !tokens.includes(all[i - (i % 2)]!));
     hasLength &&= !tokens.includes('content-length');
   }
-  return { headers, hasLength, idleMs };
+  return { headers, hasLength, idleMs, relayable: coding === null || ONLY_CHUNKED.test(coding) };
 }
 
 /** One request on one connection, from dispatch to its end. */
@@ -270,7 +277,12 @@ class UpstreamConnection {
     if (status < 200) return 1;
     clearTimeout(exchange.headersTimer);
     this.keepAlive = keepAlive;
-    const { headers: forClient, hasLength, idleMs } = clientHeaders(raw);
+    const { headers: forClient, hasLength, idleMs, relayable } = clientHeaders(raw);
+    if (!relayable) {
+      // As a malformed answer: 502 to the client, as nginx answers an "unknown Transfer-Encoding".
+      this.unusable = true;
+      return 1;
+    }
     this.idleMs = idleMs;
     try {
       exchange.handler.headers(status, statusText ?? '', forClient, hasLength);
