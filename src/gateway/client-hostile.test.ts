@@ -421,6 +421,23 @@ routes:
   });
 
   // The gateway routes by Host and path: a target naming an authority of its own, or none, is not one it forwards.
+  // A client that half-closes after its request (`printf … | nc` does) is taken as gone, as node:http and nginx
+  // (499) take it: what it asked for is abandoned, and its upstream exchange with it.
+  it('takes a client that half-closes after its request as gone, and ends the upstream exchange', async () => {
+    const mark = upstream.seen.length;
+    const c = await open();
+    c.write(get('/big?mb=512'));
+    c.socket.end();
+    assert.ok(await c.closes(LIMIT_MS), 'the gateway closes the connection');
+    // The request may have been abandoned before it went upstream; if it went, the upstream's answer is cut off.
+    const deadline = Date.now() + LIMIT_MS;
+    const forwarded = () => upstream.seen.slice(mark).filter((s) => s.target === '/big?mb=512');
+    while (forwarded().some((s) => !s.closed) && Date.now() < deadline) await sleep(10);
+    assert.ok(forwarded().every((s) => s.closed), 'no upstream exchange left running');
+    if (forwarded().length) assert.ok(upstream.big.sent < 512 * MB, `the upstream stopped early (sent ${upstream.big.sent} bytes)`);
+    await assertServing();
+  });
+
   it('never forwards an absolute-form target, OPTIONS * or CONNECT', async () => {
     await assertRefused(get(`http://127.0.0.1:${port}/absolute`), 'an absolute-form target');
     await assertRefused(req('OPTIONS', '*'), 'OPTIONS *');
