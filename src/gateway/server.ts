@@ -161,30 +161,22 @@ export class ClientResponse {
     this.headersSent = true;
   }
 
-  /** Sends the head now: a streamed body's first piece may be a while coming. */
+  /** Sends the head now, rather than with the first piece of a streamed body, which may be a while coming. */
   flush(): void {
     if (this.head === null) return;
-    this.connection.socket.write(this.head, 'latin1');
+    this.connection.batch().write(this.head, 'latin1');
     this.head = null;
   }
 
   /** Writes a piece of the body; false: wait for `onDrain` before the next. */
   write(chunk: Buffer | string): boolean {
-    const socket = this.connection.socket;
-    if (this.bodiless || chunk.length === 0 || socket.destroyed) {
-      this.flush();
-      return !socket.writableNeedDrain;
-    }
-    socket.cork();
+    const socket = this.connection.batch();
     this.flush();
-    let more: boolean;
-    if (this.chunked) {
-      socket.write(`${Buffer.byteLength(chunk).toString(16)}\r\n`, 'latin1');
-      socket.write(chunk);
-      more = socket.write('\r\n', 'latin1');
-    } else more = socket.write(chunk);
-    socket.uncork();
-    return more;
+    if (this.bodiless || chunk.length === 0 || socket.destroyed) return !socket.writableNeedDrain;
+    if (!this.chunked) return socket.write(chunk);
+    socket.write(`${Buffer.byteLength(chunk).toString(16)}\r\n`, 'latin1');
+    socket.write(chunk);
+    return socket.write('\r\n', 'latin1');
   }
 
   onDrain(listener: () => void): void {
@@ -194,12 +186,10 @@ export class ClientResponse {
   /** Ends the response, with a last piece of body if given; the connection goes on to its next request. */
   end(chunk?: Buffer | string): void {
     if (this.finished) return;
-    const socket = this.connection.socket;
-    socket.cork();
+    const socket = this.connection.batch();
     if (chunk !== undefined) this.write(chunk);
     this.flush();
     if (this.chunked && !this.bodiless) socket.write('0\r\n\r\n', 'latin1');
-    socket.uncork();
     this.finished = true;
     this.onAbort = null;
     this.connection.responseEnded();
@@ -226,6 +216,8 @@ class ClientConnection {
   private handle: StreamHandle | null = null;
   /** No more requests are read: the connection closes once what is queued is answered. */
   private stopped = false;
+  /** The socket is corked until the current turn's microtasks run. */
+  private batching = false;
   keepAlive = true;
   /** The server is closing: answer what is queued, then close. */
   closing = false;
@@ -330,6 +322,25 @@ class ClientConnection {
     else if (this.queue.length > PIPELINE_READ_AHEAD) this.hold(HOLD_PIPELINE);
     return 0;
   }
+
+  /**
+   * The socket, corked until the end of the current turn: what one upstream read carries (a chunked answer's
+   * head, body and last chunk, say) leaves in one system call instead of one each, and a streamed piece that
+   * arrives alone still leaves at once.
+   */
+  batch(): Socket {
+    if (!this.batching) {
+      this.batching = true;
+      this.socket.cork();
+      queueMicrotask(this.uncork);
+    }
+    return this.socket;
+  }
+
+  private readonly uncork = (): void => {
+    this.batching = false;
+    this.socket.uncork();
+  };
 
   private answer(request: ClientRequest, response: ClientResponse): void {
     const expect = request.headers.expect;
