@@ -438,22 +438,7 @@ export class Gateway {
       else res.destroy();
     } finally {
       this.metrics.inflight--;
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      this.metrics.record(routeName, status, reason, seconds, bytes);
-      if (this.accessLog.enabled)
-        this.accessLog.write({
-        time: new Date().toISOString(),
-        identity: identityForLog(identity),
-        route: routeName,
-        endpoint: endpointName,
-        method,
-        path: this.accessLog.safePath(rawTarget),
-        status,
-        bytes,
-        latencyMs: Math.round(seconds * 1e6) / 1e3,
-        client: clientIp,
-        ...(reason ? { reason } : {}),
-      });
+      this.recordExchange({ started, route: routeName, endpoint: endpointName, identity, method, target: rawTarget, status, bytes, reason, clientIp });
     }
   }
 
@@ -497,23 +482,28 @@ export class Gateway {
       socket.destroy();
     } finally {
       const decided = d && 'target' in d ? d : null;
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      this.metrics.record(decided?.route.name ?? null, status, reason, seconds, bytes);
-      if (this.accessLog.enabled)
-        this.accessLog.write({
-        time: new Date().toISOString(),
-        identity: identityForLog(decided?.identity ?? null),
-        route: decided?.route.name ?? null,
-        endpoint: decided?.endpoint?.name ?? null,
-        method: req.method,
-        path: this.accessLog.safePath(rawTarget),
-        status,
-        bytes,
-        latencyMs: Math.round(seconds * 1e6) / 1e3,
-        client: clientIp,
-        ...(reason ? { reason } : {}),
-      });
+      this.recordExchange({ started, route: decided?.route.name ?? null, endpoint: decided?.endpoint?.name ?? null, identity: decided?.identity ?? null, method: req.method, target: rawTarget, status, bytes, reason, clientIp });
     }
+  }
+
+  /** An exchange is over: its metrics, and its access-log line (the identity's key id, never a key; the query scrubbed). */
+  private recordExchange(e: { started: bigint; route: string | null; endpoint: string | null; identity: Identity | null; method: string; target: string; status: number; bytes: number; reason: string | undefined; clientIp: string }): void {
+    const seconds = Number(process.hrtime.bigint() - e.started) / 1e9;
+    this.metrics.record(e.route, e.status, e.reason, seconds, e.bytes);
+    if (!this.accessLog.enabled) return;
+    this.accessLog.write({
+      time: new Date().toISOString(),
+      identity: identityForLog(e.identity),
+      route: e.route,
+      endpoint: e.endpoint,
+      method: e.method,
+      path: this.accessLog.safePath(e.target),
+      status: e.status,
+      bytes: e.bytes,
+      latencyMs: Math.round(seconds * 1e6) / 1e3,
+      client: e.clientIp,
+      ...(e.reason ? { reason: e.reason } : {}),
+    });
   }
 
   private async serveMetrics(req: IncomingMessage, res: ServerResponse): Promise<void> {
