@@ -15,11 +15,13 @@
 // time (user + system, from /proc) of the processes a path adds, per request: the gateway's, or nginx's
 // and its verifier's. It moves far less with the machine's neighbours than requests per second do.
 // --workers N runs the gateway with N processes (node:cluster) and nginx with N worker processes.
+// The gateway runs from the compiled build, as `warden` does (the bench builds first), and the upstream and
+// the verifier are plain JavaScript (gateway-peers.mjs): tsx, which wraps every function it compiles to keep
+// its name, added about a tenth to the gateway's CPU per request (56-72 against 48-68 us, taking turns).
 // Needs Debian's nginx and wrk, and for --upstream clickhouse the ClickHouse it starts (scripts/services.sh).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,9 +32,6 @@ import { cpuSeconds, machineLine, median, processTree } from './measure.js';
 
 const { values } = parseArgs({
   options: {
-    role: { type: 'string' },
-    port: { type: 'string' },
-    store: { type: 'string' },
     duration: { type: 'string', default: '10' },
     connections: { type: 'string', default: '1,50' },
     workers: { type: 'string', default: '1' },
@@ -41,39 +40,13 @@ const { values } = parseArgs({
     clickhouse: { type: 'string', default: 'http://127.0.0.1:8123' },
   },
 });
-const SELF = fileURLToPath(import.meta.url);
-const MAIN = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
+const PEERS = fileURLToPath(new URL('./gateway-peers.mjs', import.meta.url));
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const WARDEN = fileURLToPath(new URL('../bin/warden.js', import.meta.url));
 const BODY = JSON.stringify({ object: 'list', data: [{ id: 'bench-model', object: 'model', owned_by: 'bench' }] });
 const BENCH_TABLE = 'warden_bench.chat_logs';
 /** What an analytics dashboard asks for one user: requests and tokens per model. */
 const DASHBOARD_QUERY = `SELECT model, count() AS requests, sum(tokens) AS tokens FROM ${BENCH_TABLE} WHERE user_id = 42 GROUP BY model ORDER BY tokens DESC FORMAT JSON`;
-
-// Child roles: the upstream, and the verifier nginx's auth_request asks.
-if (values.role === 'upstream') {
-  createServer((req, res) => {
-    req.resume();
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(BODY) });
-    res.end(BODY);
-  })
-    .listen(Number(values.port), '127.0.0.1')
-    .keepAliveTimeout = 65_000;
-} else if (values.role === 'verifier') {
-  const keys = await KeyStore.open({ store: values.store! });
-  createServer((req, res) => {
-    req.resume();
-    const key = req.headers['x-api-key'];
-    // nginx names the scope a location needs in the subrequest's path: /verify/<scope>.
-    const scope = decodeURIComponent((req.url ?? '').slice('/verify/'.length));
-    void keys.verify(typeof key === 'string' ? key : '', { ip: '127.0.0.1', scopes: [scope] }).then((v) => {
-      res.writeHead(v.valid ? 204 : v.reason === 'scope' ? 403 : 401);
-      res.end();
-    });
-  })
-    .listen(Number(values.port), '127.0.0.1')
-    .keepAliveTimeout = 65_000;
-} else {
-  await main();
-}
 
 interface WrkResult {
   rps: number;
@@ -212,6 +185,8 @@ async function dropBenchTable(base: string): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  const build = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  if (build.status !== 0) throw new Error('npm run build failed');
   const seconds = Number(values.duration);
   const levels = values.connections!.split(',').map(Number);
   const workers = Number(values.workers);
@@ -315,11 +290,10 @@ ${locations.join('\n')}
 }
 `,
   );
-  const tsx = ['--import', 'tsx'];
-  const verifier = start(process.execPath, [...tsx, SELF, '--role', 'verifier', '--port', String(VER), '--store', store], env);
-  const gatewayProcess = start(process.execPath, [...tsx, '--input-type=module', '-e', `const { main } = await import(${JSON.stringify(MAIN)}); process.exitCode = await main(${JSON.stringify(['gateway', '--config', join(dir, 'gateway.yaml'), '--no-watch', '--workers', String(workers)])});`], env);
+  const verifier = start(process.execPath, [PEERS, 'verifier', String(VER), store], env);
+  const gatewayProcess = start(process.execPath, [WARDEN, 'gateway', '--config', join(dir, 'gateway.yaml'), '--no-watch', '--workers', String(workers)], env);
   const nginxProcess = start('nginx', ['-e', join(dir, 'nginx-error.log'), '-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], env);
-  const children = [...(useNode ? [start(process.execPath, [...tsx, SELF, '--role', 'upstream', '--port', String(UP)], env)] : []), verifier, gatewayProcess, nginxProcess];
+  const children = [...(useNode ? [start(process.execPath, [PEERS, 'upstream', String(UP), BODY], env)] : []), verifier, gatewayProcess, nginxProcess];
   // The gateway with its --workers processes; nginx's master and workers, and the verifier it asks.
   const gatewayPids = () => processTree(gatewayProcess.pid!);
   const nginxPids = () => [...processTree(nginxProcess.pid!), verifier.pid!];
@@ -356,3 +330,5 @@ ${locations.join('\n')}
     if (useClickhouse) await dropBenchTable(ch.origin);
   }
 }
+
+await main();
