@@ -17,10 +17,18 @@ export function parseListenAddress(text: string, label = '--listen'): ListenAddr
   return { host: m[1] || m[2] || '127.0.0.1', port };
 }
 
-/** Binds `server` and resolves once it listens; rejects with the bind error (EADDRINUSE, EACCES, …). */
+/**
+ * Binds `server` and resolves once it listens; rejects with the bind error (EADDRINUSE, EACCES, …). A later
+ * error of the listening server (an accept failing with EMFILE when descriptors run out, say) leaves it
+ * listening, and is reported as a process warning on stderr rather than crashing the process or going unseen.
+ */
 export function listenAt(server: Server, address: ListenAddress): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(address.port, address.host, () => resolve());
+    server.listen(address.port, address.host, () => {
+      server.off('error', reject);
+      server.on('error', (err: NodeJS.ErrnoException) => process.emitWarning(`server on ${address.host}:${address.port}: ${err.code ?? err.message}`, 'WardenServerWarning'));
+      resolve();
+    });
   });
 }
