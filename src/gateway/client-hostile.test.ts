@@ -329,6 +329,7 @@ routes:
       ['a NUL in a header value', () => req('GET', '/bad/nul', ['X-Note: a\x00b'])],
       ['a bare CR in a header value', () => req('GET', '/bad/cr', ['X-Note: a\rb'])],
       ['an obs-fold continuation line', () => req('GET', '/bad/obs-fold', ['X-Note: first', ' folded onto it'])],
+      ['an HTTP/1.1 request without Host', () => head('GET /bad/no-host HTTP/1.1', `X-API-Key: ${key}`)],
     ];
     for (const [what, bytes] of cases) it(`refuses ${what}`, () => assertRefused(bytes(), what));
 

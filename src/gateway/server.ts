@@ -289,7 +289,8 @@ class ClientConnection {
     }
     const method = llhttp().methods[methodIndex] ?? 'GET';
     const coding = headers['transfer-encoding'];
-    if (repeated) {
+    // An HTTP/1.1 request without a Host, or with two, must be refused (RFC 9112 §3.2), as node:http refused the first.
+    if (repeated || (minor >= 1 && headers.host === undefined)) {
       this.badRequest(400);
       return 1;
     }
