@@ -8,8 +8,9 @@ import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { RouteConfig } from './config.js';
-import { UNSAFE_FIELD_VALUE, type ClientRequest, type ClientResponse } from './server.js';
-import { connectionTokens, HOP_BY_HOP, UpstreamPool, type UpstreamFailure } from './upstream.js';
+import { connectionTokens, HOP_BY_HOP, UNSAFE_FIELD_VALUE } from './http-syntax.js';
+import type { ClientRequest, ClientResponse } from './server.js';
+import { UpstreamPool, type UpstreamFailure } from './upstream.js';
 
 /**
  * Request headers the gateway never forwards: credentials it accepts itself (the upstream never sees

@@ -10,6 +10,7 @@ import { STATUS_CODES } from 'node:http';
 import { createServer as createNetServer, type Server, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
+import { FINAL_CHUNKED, ONLY_CHUNKED, UNSAFE_FIELD_VALUE } from './http-syntax.js';
 import { llhttp, type LlhttpParser } from './llhttp.js';
 
 /** Time limits on client connections, in milliseconds. */
@@ -24,12 +25,6 @@ export interface ClientLimits {
   checkIntervalMs: number;
 }
 const DEFAULT_LIMITS: ClientLimits = { keepAliveMs: 65_000, headersTimeoutMs: 60_000, requestTimeoutMs: 300_000, checkIntervalMs: 1_000 };
-/** What a header value or reason phrase may hold on the wire (RFC 9110 §5.5); anything else could split the head. */
-export const UNSAFE_FIELD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
-/** A Transfer-Encoding whose last coding is chunked. */
-const FINAL_CHUNKED = /(?:^|,)[\t ]*chunked[\t ]*$/i;
-/** A Transfer-Encoding of chunked alone: the only one the gateway takes (as nginx does). */
-export const ONLY_CHUNKED = /^[\t ]*chunked[\t ]*$/i;
 /**
  * Header fields a request may carry once: two Host lines must be refused (RFC 9112 §3.2), and two credentials
  * leave open who is asking, which another proxy on the path may answer differently from the gateway.

@@ -11,15 +11,9 @@
  */
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
+import { connectionTokens, HOP_BY_HOP, ONLY_CHUNKED } from './http-syntax.js';
 import { llhttp, type LlhttpParser } from './llhttp.js';
-import { ONLY_CHUNKED } from './server.js';
 
-export const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
-
-/** The field names a Connection header lists: hop-by-hop for this message too (RFC 9110 §7.6.1). */
-export function connectionTokens(value: string): string[] {
-  return value.toLowerCase().split(',').map((t) => t.trim());
-}
 /** How long an idle connection is kept when the upstream does not say (undici's default too). */
 const DEFAULT_IDLE_MS = 4_000;
 /** Released this long before the upstream's advertised keep-alive timeout, so both ends do not race to use and close it. */
