@@ -131,7 +131,7 @@ const head = (...lines: string[]) => `${lines.join('\r\n')}\r\n\r\n`;
 
 const PROFILE = `kind: client-hostile
 endpoints:
-  - { name: all, path: /*, class: read }
+  - { name: all, path: /*, methods: [GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS], class: read }
 `;
 
 describe('warden gateway in front of hostile and unusual HTTP/1.1 clients', { timeout: 60_000 }, () => {
@@ -517,6 +517,95 @@ routes:
       await assertServing();
       assert.deepEqual(seenSince(mark), ['GET /ok']);
     });
+  });
+
+  // Issue 17: ways through the gateway itself. A field the client lists in Connection is hop-by-hop, and
+  // was removed before forwarding while the gateway still framed and forwarded the body by it.
+  describe('no field the gateway computes, sets or checks can be removed through Connection', () => {
+    const smuggled = () => get('/smuggled', ['X-Warden-Key-Id: forged']);
+    const listing = (connection: string) => () => req('POST', '/smuggle/connection', [`Connection: ${connection}`, `Content-Length: ${smuggled().length}`]) + smuggled();
+    const cases: Array<[string, () => string]> = [
+      ['Connection: Content-Length', listing('Content-Length')],
+      ['connection: content-length, in another case', listing('content-LENGTH')],
+      ['Connection: keep-alive, Content-Length', listing('keep-alive, Content-Length')],
+      ['Connection: Host', listing('Host')],
+      ['Connection: X-API-Key (the credential the gateway checks)', listing('X-API-Key')],
+      ['Connection: X-Warden-Key-Id (an identity header the gateway sets)', listing('X-Warden-Key-Id')],
+      ['Connection: X_Warden_Key_Id (the same, as a WSGI upstream spells it)', listing('X_Warden_Key_Id')],
+      ['Connection: X-Forwarded-For', listing('X-Forwarded-For')],
+      ['Connection: Transfer-Encoding on a chunked body', () => req('POST', '/smuggle/connection-te', ['Connection: Transfer-Encoding', 'Transfer-Encoding: chunked']) + `0\r\n\r\n${smuggled()}`],
+    ];
+    for (const [what, bytes] of cases) it(`refuses ${what} with 400`, async () => {
+      const c = await open();
+      c.write(bytes());
+      const r = await c.response();
+      c.destroy();
+      assert.equal(r?.status, 400, what);
+      assert.equal(JSON.parse(r.body.toString()).reason, 'connection_names_owned_field');
+      await assertRefused(bytes(), what);
+    });
+
+    it('still takes Connection: keep-alive, close and TE, and forwards the body framed by the length the gateway read', async () => {
+      const c = await open();
+      c.write(req('POST', '/framed', ['Connection: keep-alive, TE', 'TE: trailers', 'Content-Length: 5']) + 'hello');
+      const r = await c.response();
+      c.destroy();
+      assert.equal(r?.status, 200);
+      assert.deepEqual(echoed(r), { method: 'POST', target: '/framed', length: 5 });
+      const seen = upstream.seen.at(-1)!;
+      assert.equal(seen.headers['content-length'], '5');
+      assert.equal(seen.headers.te, undefined, 'hop-by-hop TE is not passed on');
+    });
+  });
+
+  describe('upgrades: only WebSocket, only on endpoints the profile marks as WebSocket', () => {
+    it('refuses Upgrade: h2c with 400, and the upstream sees nothing', () =>
+      assertRefused(get('/tunnel', ['Connection: Upgrade, HTTP2-Settings', 'Upgrade: h2c', 'HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA']), 'Upgrade: h2c'));
+    it('refuses an upgrade to any other token, or to a list', async () => {
+      await assertRefused(get('/tunnel', ['Connection: Upgrade', 'Upgrade: tls/1.3']), 'Upgrade: tls/1.3');
+      await assertRefused(get('/tunnel', ['Connection: Upgrade', 'Upgrade: websocket, h2c']), 'Upgrade: websocket, h2c');
+    });
+    it('refuses a WebSocket upgrade on an endpoint that is not a WebSocket endpoint with 403', async () => {
+      const c = await open();
+      c.write(get('/tunnel', ['Connection: Upgrade', 'Upgrade: websocket', 'Sec-WebSocket-Version: 13', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==']));
+      const r = await c.response();
+      c.destroy();
+      assert.equal(r?.status, 403);
+      assert.equal(JSON.parse(r.body.toString()).reason, 'upgrade_not_allowed');
+      await assertRefused(get('/tunnel', ['Connection: Upgrade', 'Upgrade: websocket']), 'a WebSocket upgrade off a WebSocket endpoint');
+    });
+  });
+
+  it('drops every spelling of an identity, credential or routing header the gateway owns or upstreams trust', async () => {
+    const forged = [
+      'X_Warden_Key_Id: forged', 'X-Warden-Subject: forged', 'x_warden_subject: forged', 'X_API_Key: x',
+      'X-Real-IP: 10.0.0.1', 'X-Original-URL: /admin', 'X-Rewrite-URL: /admin', 'X-Original-URI: /admin', 'X-HTTP-Method-Override: DELETE',
+      'X-Forwarded-Port: 443', 'X_Forwarded_For: 10.0.0.1', 'X-Forwarded-Prefix: /admin', 'True-Client-IP: 10.0.0.1', 'X-WEBAUTH-USER: admin', 'X-Remote-User: admin',
+      'X-Auth-Request-User: admin', 'X-Note: kept',
+    ];
+    const c = await open();
+    c.write(get('/spellings', forged));
+    const r = await c.response();
+    c.destroy();
+    assert.equal(r?.status, 200);
+    const headers = upstream.seen.at(-1)!.headers;
+    assert.equal(headers['x-note'], 'kept', 'an ordinary header still passes');
+    const leaked = Object.keys(headers).filter((h) => /warden|clickhouse|api.key|real.ip|original|rewrite|override|prefix|port|true.client|webauth|remote.user|auth.request/i.test(h) && headers[h] !== undefined);
+    assert.deepEqual(leaked.filter((h) => h !== 'x-warden-key-id'), [], `forwarded: ${leaked.join(', ')}`);
+    assert.notEqual(headers['x-warden-key-id'], 'forged', 'the identity header is the gateway\'s own');
+    assert.equal(headers['x-forwarded-for'], '127.0.0.1');
+  });
+
+  it('refuses `..;` segments and overlong UTF-8 dots with 400 before authentication', async () => {
+    for (const target of ['/ok/..;/admin', '/ok/%c0%ae%c0%ae/admin', '/ok/%252e%252e/admin']) {
+      const c = await open();
+      c.write(get(target));
+      const r = await c.response();
+      c.destroy();
+      assert.equal(r?.status, 400, target);
+      assert.equal(JSON.parse(r.body.toString()).reason, 'ambiguous_path');
+      await assertRefused(get(target), target);
+    }
   });
 
   it('is still serving after all of the above', async () => {

@@ -82,7 +82,7 @@ routes:
     stripPrefix: true
     upstream: { url: "${sse}", profile: grafana }
     allow:
-      - { endpoints: [live], scopes: ["llm:inference"] }
+      - { endpoints: [live-ws], scopes: ["llm:inference"] }
   - name: clickhouse
     match: { host: 127.0.0.1 }
     upstream:

@@ -20,7 +20,7 @@ import { OidcVerifier } from './auth/oidc.js';
 import { identityValue, loadGatewayConfig, type AllowRule, type GatewayConfig, type RouteConfig } from './config.js';
 import { GatewayMetrics, type MetricsSnapshot } from './metrics.js';
 import { isAmbiguousPath, matchEndpoint, type Endpoint } from './profiles.js';
-import { dropParams, forward, forwardUpgrade, headersNotForwarded, UpstreamPools, type UpstreamRequest } from './proxy.js';
+import { dropParams, forward, forwardUpgrade, headersNotForwarded, ownedConnectionOption, UpstreamPools, type UpstreamRequest } from './proxy.js';
 import { llhttp } from './llhttp.js';
 import { ClientResponse, ClientServer, type ClientRequest } from './server.js';
 
@@ -163,6 +163,18 @@ function keyVerdict(decision: Decision, v: Verification, rules: readonly AllowRu
   }
   if (!rules.length) return denied(decision, refuse(403, 'forbidden', 'not_allowed'));
   return decision;
+}
+
+/**
+ * Why an upgrade that passed every other check is still refused: only WebSocket, and only on an endpoint
+ * the profile marks as one. Any other protocol (h2c, a custom one) would turn the connection into a tunnel
+ * whose later requests the gateway never sees.
+ */
+function upgradeRefusal(req: ClientRequest, endpoint: Endpoint | null, up: UpstreamRequest): Refusal | null {
+  if ((req.headers.upgrade ?? '').trim().toLowerCase() !== 'websocket') return refuse(400, 'bad_request', 'upgrade_not_websocket');
+  if (!endpoint?.websocket) return refuse(403, 'forbidden', 'upgrade_not_allowed');
+  if (ownedConnectionOption(req, up.drop)) return refuse(400, 'bad_request', 'connection_names_owned_field');
+  return null;
 }
 
 export class Gateway {
@@ -424,7 +436,16 @@ export class Gateway {
         reason = d.refusal.reason;
         return;
       }
-      const outcome = await forward(this.pools, req, res, this.upstreamRequest(state, d, clientIp, Boolean(state.config.listen.tls)), (s, error) =>
+      const up = this.upstreamRequest(state, d, clientIp, Boolean(state.config.listen.tls));
+      const owned = ownedConnectionOption(req, up.drop);
+      if (owned) {
+        const r = refuse(400, 'bad_request', 'connection_names_owned_field');
+        res.closeConnection();
+        this.sendJson(res, (status = r.status), this.refusalBody(r, routeName));
+        reason = r.reason;
+        return;
+      }
+      const outcome = await forward(this.pools, req, res, up, (s, error) =>
         this.sendJson(res, s, { error, message: 'the upstream did not answer', route: routeName }),
       );
       status = outcome.status;
@@ -470,7 +491,10 @@ export class Gateway {
         if (!('target' in d)) reject(d, null);
         else if (d.refusal) reject(d.refusal, d.route.name);
         else {
-          const outcome = await forwardUpgrade(req, socket, head, this.upstreamRequest(state, d, clientIp, Boolean(state.config.listen.tls)));
+          const up = this.upstreamRequest(state, d, clientIp, Boolean(state.config.listen.tls));
+          const refusal = upgradeRefusal(req, d.endpoint, up);
+          if (refusal) return reject(refusal, d.route.name);
+          const outcome = await forwardUpgrade(req, socket, head, up);
           status = outcome.status;
           bytes = outcome.bytes;
           reason = outcome.error;

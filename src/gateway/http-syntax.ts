@@ -14,3 +14,11 @@ export const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authentica
 export function connectionTokens(value: string): string[] {
   return value.toLowerCase().split(',').map((t) => t.trim());
 }
+
+/**
+ * A request field name as CGI/WSGI-style upstreams read it: `X_Api_Key` and `X-Api-Key` both reach such an
+ * application as HTTP_X_API_KEY, so a check on one spelling must cover the other.
+ */
+export function canonicalFieldName(name: string): string {
+  return name.includes('_') ? name.replace(/_/g, '-') : name;
+}

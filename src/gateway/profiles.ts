@@ -19,9 +19,11 @@ export interface Endpoint {
   name: string;
   /** Exact path, or a prefix ending in `*`. */
   path: string;
-  /** Absent: any method. */
-  methods?: string[];
+  /** The methods it takes: every endpoint names them, so a method its author never listed stays shut. */
+  methods: string[];
   class: EndpointClass;
+  /** A WebSocket endpoint: the only kind of endpoint a client may upgrade on. */
+  websocket?: boolean;
 }
 
 export interface Profile {
@@ -52,12 +54,13 @@ const PROFILE_SCHEMA = {
       items: {
         type: 'object',
         additionalProperties: false,
-        required: ['name', 'path', 'class'],
+        required: ['name', 'path', 'methods', 'class'],
         properties: {
           name: { type: 'string', pattern: '^[a-z0-9-]+$' },
           path: { type: 'string', pattern: '^/[^*?#]*\\*?$' },
           methods: { type: 'array', items: { type: 'string', pattern: '^[A-Z]+$' }, minItems: 1 },
           class: { enum: ENDPOINT_CLASSES },
+          websocket: { type: 'boolean' },
         },
       },
     },
@@ -94,19 +97,31 @@ export function matchEndpoint(profile: Profile, method: string, path: string): E
   for (const endpoint of profile.endpoints) {
     if (!pathMatches(endpoint.path, path)) continue;
     named = true;
-    if (!endpoint.methods || endpoint.methods.includes(method)) return { endpoint };
+    if (endpoint.methods.includes(method)) return { endpoint };
   }
   return named ? { wrongMethod: true } : null;
 }
 
 /**
  * Upstreams normalise paths in different ways, so a path that could mean two things is refused
- * rather than matched: dot segments, doubled slashes, backslashes and encoded slashes or dots
- * would let `/v1/../invocations` pass as a /v1 path and run as another.
+ * rather than matched: dot segments (`..;` too, which Java servers read as `..`), doubled slashes,
+ * backslashes, encoded slashes, dots, control characters and percent signs (a second decoding upstream), and escapes
+ * that are not UTF-8 (the overlong `%c0%ae` is a dot to some decoders) would let `/v1/../invocations`
+ * pass as a /v1 path and run as another.
  */
 export function isAmbiguousPath(path: string): boolean {
   if (!path.startsWith('/') || path.includes('\\') || path.includes('//')) return true;
-  if (/%(2f|5c|2e|00)/i.test(path)) return true;
+  if (path.includes('%')) {
+    if (/%(2f|5c|2e|25|[01][0-9a-f]|7f)/i.test(path)) return true;
+    try {
+      decodeURIComponent(path);
+    } catch {
+      return true;
+    }
+  }
   // A dot segment always follows a slash: most paths need no split.
-  return path.includes('/.') && path.split('/').some((segment) => segment === '.' || segment === '..');
+  return path.includes('/.') && path.split('/').some((segment) => DOT_SEGMENT.test(segment));
 }
+
+/** `.` or `..`, alone or with path parameters after a `;`. */
+const DOT_SEGMENT = /^\.\.?(?:;|$)/;

@@ -8,15 +8,34 @@ import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { RouteConfig } from './config.js';
-import { connectionTokens, HOP_BY_HOP, UNSAFE_FIELD_VALUE } from './http-syntax.js';
+import { canonicalFieldName, connectionTokens, HOP_BY_HOP, UNSAFE_FIELD_VALUE } from './http-syntax.js';
 import type { ClientRequest, ClientResponse } from './server.js';
 import { UpstreamPool, type UpstreamFailure } from './upstream.js';
 
 /**
  * Request headers the gateway never forwards: credentials it accepts itself (the upstream never sees
- * them), what it sets itself, and `expect` (the gateway's server has already answered 100-continue).
+ * them), what it sets itself (Host, the framing it computes, the forwarding fields), `expect` (the gateway's
+ * server has already answered 100-continue), and fields that upstreams or the proxies in front of them
+ * trust for the client's address, the request's real path or method, or the user's identity: a client
+ * that could set them would choose what the upstream believes about it.
  */
-const NOT_FORWARDED = new Set(['authorization', 'x-api-key', 'host', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded', 'expect']);
+const NOT_FORWARDED = new Set([
+  'authorization', 'x-api-key', 'host', 'content-length', 'forwarded', 'expect',
+  // client address
+  'x-real-ip', 'x-client-ip', 'true-client-ip', 'cf-connecting-ip', 'fastly-client-ip', 'x-cluster-client-ip', 'x-remote-addr', 'x-remote-ip', 'x-originating-ip',
+  // the request's real host, path, scheme or method
+  'x-original-url', 'x-original-uri', 'x-rewrite-url', 'x-original-method', 'x-original-host', 'x-host', 'x-scheme', 'x-url-scheme', 'front-end-https', 'x-http-method-override', 'x-http-method', 'x-method-override',
+  // identity set by authenticating proxies (oauth2-proxy, Grafana's auth proxy default, Apache/Shibboleth)
+  'x-remote-user', 'remote-user', 'x-webauth-user', 'x-auth-request-user', 'x-auth-request-email', 'x-auth-request-groups', 'x-auth-request-preferred-username', 'x-auth-request-access-token',
+]);
+/** Field-name prefixes the same holds for: the gateway's own namespace, and every forwarding field of the de facto family. */
+const NOT_FORWARDED_PREFIXES = ['x-warden-', 'x-forwarded-'];
+
+/** Whether a client's field is one a route never forwards, in any spelling (`X_Warden_Subject` is `x-warden-subject` to a WSGI upstream). */
+function neverForwarded(name: string, drop: ReadonlySet<string>): boolean {
+  const canonical = canonicalFieldName(name);
+  return drop.has(canonical) || NOT_FORWARDED_PREFIXES.some((p) => canonical.startsWith(p));
+}
 
 /** Keep-alive pools, one per upstream origin (with its connection limit and CA), shared by routes and kept across reloads; timeouts are per request. */
 export class UpstreamPools {
@@ -87,21 +106,44 @@ export function headersNotForwarded(route: RouteConfig, setByGateway: readonly s
   return new Set([...HOP_BY_HOP, ...NOT_FORWARDED, ...route.profile.credentialHeaders, ...setByGateway]);
 }
 
-/** Request headers for the upstream as a flat name/value list (duplicates kept as sent). */
+/** Connection options that exist to be listed in Connection (RFC 9110 §7.6.1, §7.8, §10.1.4): naming them removes nothing the gateway decided. */
+const CONNECTION_OPTIONS = new Set(['close', 'keep-alive', 'upgrade', 'te', 'trailer', '']);
+
+/**
+ * The first field the client's Connection header lists that the gateway computes, sets or checks (the
+ * framing, and every field the route never forwards), or null. Such a request asks the next hop to remove
+ * a field whose meaning the gateway already decided: listing Content-Length made the body a second,
+ * unchecked request upstream. It is refused, not repaired.
+ */
+export function ownedConnectionOption(req: ClientRequest, drop: ReadonlySet<string>): string | null {
+  const connection = req.headers.connection;
+  if (connection === undefined) return null;
+  for (const token of connectionTokens(connection)) {
+    if (CONNECTION_OPTIONS.has(token)) continue;
+    if (neverForwarded(token, drop)) return token;
+  }
+  return null;
+}
+
+/**
+ * Request headers for the upstream as a flat name/value list (duplicates kept as sent). The framing is the
+ * gateway's own: the client's Content-Length is replaced by the length its parser framed the body with,
+ * and chunked coding is added by `requestHead`, so no field the client lists in Connection can change it.
+ */
 export function upstreamHeaders(req: ClientRequest, up: UpstreamRequest, upgrade: boolean): string[] {
   const connection = req.headers.connection;
-  const listed = connection ? connectionTokens(connection) : null;
+  const listed = connection ? connectionTokens(connection).map(canonicalFieldName) : null;
   const fields = req.fields;
   const out: string[] = [];
   for (let i = 0; i < fields.length; i += 2) {
     const name = fields[i]!;
-    if (up.drop.has(name) || listed?.includes(name)) continue;
+    if (neverForwarded(name, up.drop) || listed?.includes(canonicalFieldName(name))) continue;
     out.push(name, fields[i + 1]!);
   }
-  if (upgrade) {
-    out.push('connection', 'upgrade');
-    if (req.headers.upgrade) out.push('upgrade', req.headers.upgrade);
-  }
+  const length = req.headers['content-length'];
+  if (length !== undefined && req.headers['transfer-encoding'] === undefined) out.push('content-length', length);
+  // Only WebSocket upgrades reach here (the gateway refuses every other protocol).
+  if (upgrade) out.push('connection', 'upgrade', 'upgrade', 'websocket');
   // The gateway is the edge: what clients claim about earlier hops is not passed on.
   out.push('host', up.route.upstream.url.host, 'x-forwarded-for', up.clientIp, 'x-forwarded-proto', up.secure ? 'https' : 'http');
   if (req.headers.host) out.push('x-forwarded-host', req.headers.host);
@@ -207,6 +249,14 @@ export function forwardUpgrade(req: ClientRequest, socket: Duplex, head: Buffer,
         .join('\r\n')}\r\n\r\n`;
     upstreamReq.on('upgrade', (upRes, upSocket, upHead) => {
       clearTimeout(timer);
+      // The client asked for WebSocket and nothing else; a switch to anything else is not spliced.
+      if ((upRes.headers.upgrade ?? '').trim().toLowerCase() !== 'websocket') {
+        upSocket.destroy();
+        const body = JSON.stringify({ error: 'upstream_protocol' });
+        socket.end(`HTTP/1.1 502 Bad Gateway\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
+        resolve({ status: 502, bytes: 0, error: 'upstream_aborted' });
+        return;
+      }
       socket.write(statusLine(101, upRes.statusMessage ?? 'Switching Protocols', upRes.headers));
       if (upHead.length) socket.write(upHead);
       if (head.length) upSocket.write(head);

@@ -156,6 +156,11 @@ export class ClientResponse {
     this.headersSent = true;
   }
 
+  /** Makes this the last response on its connection (before `writeHead`): the client gets `connection: close`, and nothing more is read. */
+  closeConnection(): void {
+    this.connection.keepAlive = false;
+  }
+
   /** Sends the head now, rather than with the first piece of a streamed body, which may be a while coming. */
   flush(): void {
     if (this.head === null) return;
