@@ -171,6 +171,12 @@ mtls:
   identityFrom: san-dns
   identities: { batch-job.internal: ["llm:inference"] }
 routes:
+  - name: admin
+    match: { host: admin.internal }
+    upstream: { url: "${upstream.url}", profile: openai-compatible }
+    credentials: [mtls]
+    allow:
+      - { classes: [read], scopes: ["llm:admin"] }
   - name: llm
     upstream: { url: "${upstream.url}", profile: openai-compatible }
     credentials: [key, jwt, mtls]
@@ -190,7 +196,7 @@ routes:
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const get = (path: string, opts: { cert?: string; headers?: Record<string, string> } = {}) =>
+  const get = (path: string, opts: { cert?: string; headers?: Record<string, string>; servername?: string } = {}) =>
     new Promise<{ status: number; body: string }>((resolve, reject) => {
       const u = new URL(gateway.url);
       const req = request(
@@ -200,6 +206,7 @@ routes:
           path,
           ca: readFileSync(join(dir, 'ca.pem')),
           headers: opts.headers ?? {},
+          ...(opts.servername ? { servername: opts.servername, checkServerIdentity: () => undefined } : {}),
           ...(opts.cert ? { cert: readFileSync(join(dir, `${opts.cert}.pem`)), key: readFileSync(join(dir, `${opts.cert}.key`)) } : {}),
         },
         (res) => {
@@ -218,6 +225,17 @@ routes:
     assert.equal(r.status, 200, r.body);
     assert.equal(upstream.lastHeaders()!['x-warden-subject'], 'batch-job.internal');
     assert.equal(upstream.lastHeaders()!['x-warden-credential'], 'mtls');
+  });
+
+  // The route, and so the policy, follows Host; the TLS server name takes no part in routing or authorization,
+  // so a client cannot pick one route's policy by SNI and reach another by Host.
+  it('decides by Host, whatever server name the TLS handshake named', async () => {
+    const toAdmin = await get('/v1/models', { cert: 'client', servername: 'localhost', headers: { host: 'admin.internal' } });
+    assert.deepEqual([toAdmin.status, JSON.parse(toAdmin.body).route], [403, 'admin']);
+    const adminSni = await get('/v1/models', { cert: 'client', servername: 'admin.internal', headers: { host: 'admin.internal' } });
+    assert.equal(adminSni.status, 403);
+    const llm = await get('/v1/models', { cert: 'client', servername: 'admin.internal', headers: { host: '127.0.0.1' } });
+    assert.equal(llm.status, 200, 'the llm route, where this identity holds the scope');
   });
 
   it('authenticates a certificate without a mapped scope but does not authorize it', async () => {
