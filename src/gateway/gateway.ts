@@ -106,9 +106,11 @@ function refuse(status: number, error: string, reason: string, headers?: Record<
 
 const CHALLENGE = { 'www-authenticate': 'Bearer realm="warden-gateway"' };
 
+/** The Host a route is matched by: lower case, without port, and without the trailing dot of a fully qualified name (`admin.internal.` is `admin.internal` to DNS, so it must be to the policy too). */
 function hostOf(req: ClientRequest): string {
   const host = (req.headers.host ?? '').toLowerCase();
-  return host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0]!;
+  const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0]!;
+  return name.endsWith('.') ? name.slice(0, -1) : name;
 }
 
 function routeFor(routes: readonly RouteConfig[], host: string, path: string): RouteConfig | null {

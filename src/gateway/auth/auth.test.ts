@@ -232,6 +232,8 @@ routes:
   it('decides by Host, whatever server name the TLS handshake named', async () => {
     const toAdmin = await get('/v1/models', { cert: 'client', servername: 'localhost', headers: { host: 'admin.internal' } });
     assert.deepEqual([toAdmin.status, JSON.parse(toAdmin.body).route], [403, 'admin']);
+    const fqdn = await get('/v1/models', { cert: 'client', servername: 'localhost', headers: { host: 'admin.internal.:443' } });
+    assert.deepEqual([fqdn.status, JSON.parse(fqdn.body).route], [403, 'admin'], 'the trailing dot of a fully qualified name picks the same route');
     const adminSni = await get('/v1/models', { cert: 'client', servername: 'admin.internal', headers: { host: 'admin.internal' } });
     assert.equal(adminSni.status, 403);
     const llm = await get('/v1/models', { cert: 'client', servername: 'admin.internal', headers: { host: '127.0.0.1' } });
