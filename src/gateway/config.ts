@@ -33,6 +33,17 @@ export interface AllowRule {
   scopes: readonly string[];
 }
 
+/** What one client may take of a route's upstream; see docs/gateway.md, "Concurrency limits and the body-rate floor". */
+export interface RouteLimits {
+  /** Upstream exchanges one identity (on a public endpoint: one client address) may have in flight on this route's upstream pool. */
+  inFlightPerIdentity: number;
+  /** A request body that arrives slower than this, over a window of time the gateway was reading, is cut off (408); 0: no floor. */
+  bodyRate: { minBytesPerSecond: number; windowMs: number };
+}
+
+/** A client of the 1990s on a modem still sends faster; a body slower than this is holding a connection, not uploading. */
+const DEFAULT_BODY_RATE = { minBytesPerSecond: 1024, windowMs: 10_000 };
+
 export interface RouteConfig {
   name: string;
   /** Exact host, or a suffix such as `.example.com` from `*.example.com`. */
@@ -54,6 +65,7 @@ export interface RouteConfig {
   allow: readonly AllowRule[];
   identityHeaders: ReadonlyArray<[string, IdentityField]>;
   assertion: boolean;
+  limits: RouteLimits;
 }
 
 export interface GatewayConfig {
@@ -77,6 +89,12 @@ interface RawRoute {
   allow: Array<{ endpoints?: string[]; classes?: EndpointClass[]; methods?: string[]; scopes: string[] }>;
   identityHeaders?: Record<string, IdentityField>;
   assertion?: boolean;
+  limits?: RawLimits;
+}
+
+interface RawLimits {
+  inFlightPerIdentity?: number;
+  bodyRate?: Partial<RouteLimits['bodyRate']>;
 }
 
 interface RawConfig {
@@ -87,6 +105,7 @@ interface RawConfig {
   assertion?: AssertionOptions;
   accessLog?: { path?: string };
   metrics?: { host?: string; port: number; scope?: string };
+  limits?: RawLimits;
   routes: RawRoute[];
 }
 
@@ -155,6 +174,7 @@ export function parseGatewayConfig(text: string, source: string, baseDir: string
     });
     const host = r.match?.host?.toLowerCase();
     const prefix = r.match?.pathPrefix ?? '/';
+    const maxSockets = r.upstream.maxSockets ?? 256;
     return {
       name: r.name,
       host: host === undefined ? null : host.startsWith('*.') ? { suffix: host.slice(1) } : { exact: host },
@@ -164,7 +184,7 @@ export function parseGatewayConfig(text: string, source: string, baseDir: string
         url: new URL(r.upstream.url),
         timeoutMs: r.upstream.timeoutMs ?? 30_000,
         idleTimeoutMs: r.upstream.idleTimeoutMs ?? 300_000,
-        maxSockets: r.upstream.maxSockets ?? 256,
+        maxSockets,
         ...(r.upstream.ca ? { ca: readPem(r.upstream.ca, at('upstream', 'ca')) } : {}),
         inject,
       },
@@ -179,6 +199,11 @@ export function parseGatewayConfig(text: string, source: string, baseDir: string
       })),
       identityHeaders,
       assertion: r.assertion ?? false,
+      limits: {
+        // A quarter of the pool by default: one identity can never hold every connection to an upstream.
+        inFlightPerIdentity: r.limits?.inFlightPerIdentity ?? raw.limits?.inFlightPerIdentity ?? Math.max(1, Math.floor(maxSockets / 4)),
+        bodyRate: { ...DEFAULT_BODY_RATE, ...raw.limits?.bodyRate, ...r.limits?.bodyRate },
+      },
     };
   });
   if (routes.some((r) => r.assertion) && !raw.assertion) fail(['routes'], 'a route asks for an identity assertion but the top-level assertion section is missing');

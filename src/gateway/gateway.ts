@@ -18,6 +18,7 @@ import type { CredentialKind, Identity } from './auth/identity.js';
 import { certificateIdentity } from './auth/mtls.js';
 import { OidcVerifier } from './auth/oidc.js';
 import { identityValue, loadGatewayConfig, type AllowRule, type GatewayConfig, type RouteConfig } from './config.js';
+import { InFlightLimits, limitedParty, watchBodyRate } from './limits.js';
 import { GatewayMetrics, type MetricsSnapshot } from './metrics.js';
 import { isAmbiguousPath, matchEndpoint, type Endpoint } from './profiles.js';
 import { dropParams, forward, forwardUpgrade, headersNotForwarded, ownedConnectionOption, UpstreamPools, type UpstreamRequest } from './proxy.js';
@@ -63,6 +64,8 @@ interface Refusal {
   error: string;
   reason: string;
   headers?: Record<string, string>;
+  /** Instead of the error's usual message. */
+  message?: string;
 }
 
 type Decision = { route: RouteConfig; endpoint: Endpoint | null; identity: Identity | null; target: string; refusal: Refusal | null };
@@ -105,6 +108,11 @@ function refuse(status: number, error: string, reason: string, headers?: Record<
 }
 
 const CHALLENGE = { 'www-authenticate': 'Bearer realm="warden-gateway"' };
+
+/** An identity (or a client address) with as many exchanges in flight on an upstream as its route allows. */
+const CONCURRENCY_REFUSAL: Refusal = { ...refuse(429, 'rate_limited', 'concurrency', { 'retry-after': '1' }), message: 'too many requests in flight for this identity; retry when one has finished' };
+/** A request body that arrived below the route's rate floor, answered if nothing else was yet. */
+const BODY_TOO_SLOW: Refusal = { ...refuse(408, 'request_timeout', 'body_too_slow'), message: 'the request body arrived too slowly' };
 
 /** The Host a route is matched by: lower case, without port, and without the trailing dot of a fully qualified name (`admin.internal.` is `admin.internal` to DNS, so it must be to the policy too). */
 function hostOf(req: ClientRequest): string {
@@ -187,6 +195,7 @@ export class Gateway {
   private readonly accessLog: AccessLog;
   private readonly ownedLogStream: Writable | null;
   private readonly pools = new UpstreamPools();
+  private readonly inFlight = new InFlightLimits();
   private readonly log: (message: string) => void;
   private readonly metricsPeers: (() => Promise<MetricsSnapshot[]>) | undefined;
   private server: ClientServer | null = null;
@@ -381,6 +390,51 @@ export class Gateway {
     return { route, target: d.target, set, drop, clientIp, secure };
   }
 
+  /**
+   * Forwards within the route's limits: a place among the exchanges its identity (or client address) has in flight
+   * on the upstream, or 429; and a floor under the rate its body arrives at, or the exchange is abandoned (its
+   * upstream connection closed, never back in the pool) and the client, if nothing was answered yet, gets 408. The
+   * place is held until the body has arrived too, since an upstream that answers early still reads the rest.
+   */
+  private async forwardWithinLimits(d: Decision, up: UpstreamRequest, req: ClientRequest, res: ClientResponse, clientIp: string): Promise<{ status: number; bytes: number; reason: string | undefined }> {
+    const route = d.route;
+    const pool = this.pools.for(route.upstream);
+    const party = limitedParty(d.identity, clientIp);
+    if (!this.inFlight.acquire(pool, party, route.limits.inFlightPerIdentity)) {
+      this.sendJson(res, 429, this.refusalBody(CONCURRENCY_REFUSAL, route.name), CONCURRENCY_REFUSAL.headers);
+      return { status: 429, bytes: 0, reason: CONCURRENCY_REFUSAL.reason };
+    }
+    const body = req.body;
+    let tooSlow = false;
+    const unwatch = body
+      ? watchBodyRate(body, route.limits.bodyRate, () => {
+          tooSlow = true;
+          // After a whole answer only the client's connection is left to cut; its body goes with it, and the upstream connection it fed.
+          if (res.finished) res.destroy();
+          else res.abandonRequest();
+        })
+      : null;
+    const done = () => {
+      unwatch?.();
+      this.inFlight.release(pool, party);
+    };
+    try {
+      const outcome = await forward(this.pools, req, res, up, (s, error) =>
+        this.sendJson(res, s, { error, message: 'the upstream did not answer', route: route.name }),
+      );
+      if (!tooSlow) return { status: outcome.status, bytes: outcome.bytes, reason: outcome.error };
+      if (res.headersSent) {
+        res.destroy();
+        return { status: outcome.status, bytes: outcome.bytes, reason: BODY_TOO_SLOW.reason };
+      }
+      this.sendJson(res, BODY_TOO_SLOW.status, this.refusalBody(BODY_TOO_SLOW, route.name));
+      return { status: BODY_TOO_SLOW.status, bytes: 0, reason: BODY_TOO_SLOW.reason };
+    } finally {
+      if (body && !body.closed) body.once('close', done);
+      else done();
+    }
+  }
+
   private sendJson(res: ClientResponse | ServerResponse, status: number, body: Record<string, unknown>, headers: Record<string, string> = {}): void {
     const text = JSON.stringify(body);
     const fields = { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), 'cache-control': 'no-store', ...headers };
@@ -390,7 +444,7 @@ export class Gateway {
   }
 
   private refusalBody(r: Refusal, route: string | null): Record<string, unknown> {
-    return { error: r.error, reason: r.reason, message: REFUSAL_MESSAGES[r.error] ?? r.error, ...(route ? { route } : {}) };
+    return { error: r.error, reason: r.reason, message: r.message ?? REFUSAL_MESSAGES[r.error] ?? r.error, ...(route ? { route } : {}) };
   }
 
   private async handle(req: ClientRequest, res: ClientResponse): Promise<void> {
@@ -447,12 +501,10 @@ export class Gateway {
         reason = r.reason;
         return;
       }
-      const outcome = await forward(this.pools, req, res, up, (s, error) =>
-        this.sendJson(res, s, { error, message: 'the upstream did not answer', route: routeName }),
-      );
+      const outcome = await this.forwardWithinLimits(d, up, req, res, clientIp);
       status = outcome.status;
       bytes = outcome.bytes;
-      reason = outcome.error;
+      reason = outcome.reason;
     } catch (err) {
       // A bug must not become a pass-through or a hung client.
       reason = 'internal_error';

@@ -45,7 +45,7 @@ export interface ClientRequest {
   readonly headers: Readonly<Record<string, string | undefined>>;
   readonly socket: Socket;
   /** The body as it arrives, or null for a request without one. Unread bytes are dropped once the response ends. */
-  readonly body: Readable | null;
+  readonly body: RequestBody | null;
 }
 
 export interface ClientHandlers {
@@ -93,13 +93,26 @@ function httpDate(): string {
 }
 
 /** A body the parser feeds; reading it slowly pauses the client's socket. */
-class RequestBody extends Readable {
+export class RequestBody extends Readable {
+  /** Body bytes the client has sent so far. */
+  received = 0;
+  /** The whole body has arrived. */
+  arrived = false;
+
   constructor(private readonly connection: ClientConnection) {
     super();
   }
 
   override _read(): void {
     this.connection.release(HOLD_BODY);
+  }
+
+  /**
+   * Milliseconds the server has spent reading this connection since it opened, the time it held reading back
+   * (a reader that is slow, pipelined requests queued) left out: a client's slowness is measured against this.
+   */
+  get readingMs(): number {
+    return this.connection.readingMs();
   }
 }
 
@@ -199,6 +212,19 @@ export class ClientResponse {
   destroy(): void {
     this.connection.socket.destroy();
   }
+
+  /**
+   * Gives up on the request before its body has arrived (a client too slow to send it): whoever is producing
+   * the response hears `onAbort`, as if the client had gone, and the connection closes once what is answered
+   * now has been written, without reading the rest of the body.
+   */
+  abandonRequest(): void {
+    this.connection.keepAlive = false;
+    this.connection.abandoned = true;
+    const onAbort = this.onAbort;
+    this.onAbort = null;
+    onAbort?.();
+  }
 }
 
 /** One client connection: its parser, the requests read and not yet answered, and its timing. */
@@ -212,6 +238,9 @@ class ClientConnection {
   private reading: ClientRequest | null = null;
   private upgrading: ClientRequest | null = null;
   private holds = 0;
+  /** Time spent reading the socket before the last hold began, and when reading last (re)started. */
+  private readMs = 0;
+  private readingSince = Date.now();
   /** The socket's handle, when the parser reads it directly. */
   private handle: StreamHandle | null = null;
   /** No more requests are read: the connection closes once what is queued is answered. */
@@ -219,6 +248,8 @@ class ClientConnection {
   /** The socket is corked until the current turn's microtasks run. */
   private batching = false;
   keepAlive = true;
+  /** The request being answered was given up before its body arrived: close without reading the rest. */
+  abandoned = false;
   /** The server is closing: answer what is queued, then close. */
   closing = false;
   /** When the current request's head (0: none in progress) and the whole request began; when the connection last went idle. */
@@ -244,10 +275,16 @@ class ClientConnection {
     this.parser[HTTPParser.kOnHeadersComplete] = this.onHeadersComplete.bind(this);
     this.parser[HTTPParser.kOnBody] = (chunk: Buffer) => {
       const body = this.reading?.body;
-      if (body && !body.destroyed && !body.push(chunk)) this.hold(HOLD_BODY);
+      if (!body) return;
+      body.received += chunk.length;
+      if (!body.destroyed && !body.push(chunk)) this.hold(HOLD_BODY);
     };
     this.parser[HTTPParser.kOnMessageComplete] = () => {
-      this.reading?.body?.push(null);
+      const body = this.reading?.body;
+      if (body) {
+        body.arrived = true;
+        body.push(null);
+      }
       this.reading = null;
       this.requestStartedAt = 0;
     };
@@ -404,7 +441,8 @@ class ClientConnection {
     ended.request.body?.resume();
     if (!this.keepAlive || this.closing) {
       this.stopped = true;
-      this.socket.end();
+      if (this.abandoned) this.socket.destroySoon();
+      else this.socket.end();
       return;
     }
     const next = this.queue[0];
@@ -420,14 +458,24 @@ class ClientConnection {
   }
 
   hold(reason: number): void {
-    if (this.holds === 0) this.readSocket(false);
+    if (this.holds === 0) {
+      this.readSocket(false);
+      this.readMs += Date.now() - this.readingSince;
+    }
     this.holds |= reason;
   }
 
   release(reason: number): void {
     if (!(this.holds & reason)) return;
     this.holds &= ~reason;
-    if (this.holds === 0 && !this.stopped) this.readSocket(true);
+    if (this.holds === 0) {
+      this.readingSince = Date.now();
+      if (!this.stopped) this.readSocket(true);
+    }
+  }
+
+  readingMs(): number {
+    return this.holds ? this.readMs : this.readMs + Date.now() - this.readingSince;
   }
 
   /** Starts or stops reading the socket: its handle, when the parser reads that directly. */
@@ -490,6 +538,8 @@ class ClientConnection {
     this.server.connections.delete(this);
     const body = this.reading?.body;
     if (body && !body.readableEnded) body.destroy();
+    // A body that arrived whole but was never read (its request still waiting for the upstream) would otherwise never close.
+    for (const queued of this.queue) if (queued.request.body && !queued.request.body.readableEnded) queued.request.body.destroy();
     const active = this.queue[0];
     this.queue.length = 0;
     const onAbort = active?.onAbort;

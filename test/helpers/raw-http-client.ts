@@ -44,8 +44,9 @@ export class RawHttpClient {
     socket.on('error', () => undefined);
   }
 
-  static open(port: number, host = '127.0.0.1'): Promise<RawHttpClient> {
-    return RawHttpClient.connected(connect(port, host), 'connect');
+  /** `localAddress`: another loopback address to come from (127.0.0.2), to look like a second client machine. */
+  static open(port: number, host = '127.0.0.1', localAddress?: string): Promise<RawHttpClient> {
+    return RawHttpClient.connected(connect({ port, host, ...(localAddress ? { localAddress } : {}) }), 'connect');
   }
 
   static openTls(port: number, ca: string): Promise<RawHttpClient> {
