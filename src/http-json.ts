@@ -1,12 +1,13 @@
 /** Small pieces every Warden JSON-over-HTTP endpoint shares (keys API, serve API). */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
-/** An error that becomes an HTTP answer: `{ error: code, message }` with `status`. */
+/** An error that becomes an HTTP answer: `{ error: code, message }` with `status` (and `headers`, such as Retry-After). */
 export class HttpError extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
     message: string,
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
   }

@@ -190,6 +190,23 @@ for (const kind of STORE_KINDS) {
       assert.ok(stopped, `still valid ${took} ms after revocation`);
     });
 
+    it('verifies by id the key as it is now, after another process changes it', async () => {
+      const other = await KeyStore.open({ store: where.location, secrets });
+      const { key, info } = await keys.create({ owner: 'o', name: 'session', scopes: ['serve:read', 'serve:admin'], allowedIps: ['127.0.0.1'] });
+      assert.equal((await keys.verify(key, { ip: '127.0.0.1' })).valid, true, 'the key is cached as valid by token');
+      const admin = { scopes: ['serve:admin'], ip: '127.0.0.1' };
+      assert.deepEqual(await keys.verifyById(info.id, admin), await keys.verify(key, admin));
+      assert.equal((await keys.verifyById(info.id, { ...admin, ip: '127.0.0.100' })).reason, 'ip');
+      assert.equal((await keys.verifyById(info.id, { scopes: ['serve:admin'] })).reason, 'ip', 'a range-bound key needs the client address');
+      await other.update(info.id, { scopes: ['serve:read'] });
+      assert.ok(await waitUntil(async () => (await keys.verifyById(info.id, admin)).reason === 'scope', 1000, 5), 'the lost scope is refused');
+      assert.equal((await keys.verifyById(info.id, { scopes: ['serve:read'], ip: '127.0.0.1' })).valid, true);
+      await other.revoke(info.id, 'session test');
+      assert.ok(await waitUntil(async () => (await keys.verifyById(info.id, { ip: '127.0.0.1' })).reason === 'revoked', 1000, 5));
+      assert.equal((await keys.verifyById('no-such-id')).reason, 'unknown');
+      await other.close();
+    });
+
     it('trusts a cached key no longer than the staleness bound when it hears nothing', async () => {
       const deaf = await KeyStore.open({ store: where.location, secrets, notifications: false, maxStalenessMs: 300 });
       const { key, info } = await keys.create({ owner: 'o', name: 'stale', scopes: ['a:b'] });

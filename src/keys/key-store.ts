@@ -364,6 +364,32 @@ export class KeyStore {
         return UNAVAILABLE;
       }
     }
+    return this.settle(entry, hash, request, now);
+  }
+
+  /**
+   * `verify` for a holder who proved the key earlier and kept only its id, such as a dashboard
+   * session: the key's state now (revocation, expiry, ranges, scopes, rate and quota), from the same
+   * cache, and counted as a use like `verify`. Never throws.
+   */
+  async verifyById(id: string, request: VerifyRequest = {}): Promise<Verification> {
+    const now = Date.now();
+    const known = this.hashById.get(id);
+    let entry = known === undefined ? undefined : this.cache.get(known);
+    if (!entry?.key || entry.key.row.id !== id || this.isStale(entry, now)) {
+      try {
+        const [row] = await this.store.query<KeyRow>('SELECT * FROM warden_keys WHERE id = ?', [id]);
+        if (!row) return UNKNOWN;
+        entry = this.remember(row.hash, row, now);
+      } catch {
+        return UNAVAILABLE;
+      }
+    }
+    return this.settle(entry, entry.key!.row.hash, request, now);
+  }
+
+  /** The checks after a cache entry is fresh: `decide`, then, when the quota lease is spent, a new lease. */
+  private async settle(entry: CacheEntry, hash: string, request: VerifyRequest, now: number): Promise<Verification> {
     const verdict = this.decide(entry.key, hash, request, now);
     if (verdict !== 'lease') return verdict;
     const key = entry.key!;
@@ -447,6 +473,10 @@ export class KeyStore {
       await this.store.run('UPDATE warden_keys SET hash = ?, hash_version = ? WHERE id = ?', [hash, this.secrets.current.version, row.id]);
       row = { ...row, hash, hash_version: this.secrets.current.version };
     }
+    return this.remember(hash, row, now);
+  }
+
+  private remember(hash: string, row: KeyRow | undefined, now: number): CacheEntry {
     const entry: CacheEntry = { key: row ? compile(row) : null, fetchedAt: now };
     if (this.cache.size >= this.cacheSize) {
       // Maps iterate in insertion order: dropping the first entry drops the oldest.

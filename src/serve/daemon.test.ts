@@ -3,9 +3,11 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseConfig } from '../config/index.js';
 import { parseKeySecrets } from '../keys/index.js';
@@ -243,5 +245,29 @@ alerts:
     assert.equal(report.stats.open, 1, 'the scanner reached the daemon');
     const exposed = report.findings.filter((f) => f.auth === 'none' || f.auth === 'default-credentials');
     assert.deepEqual(exposed, []);
+  });
+});
+
+describe('warden serve first-start admin key', () => {
+  it('revokes the key it could not write to a file, and logs how to make one, never the key', async () => {
+    const where = await STORE_KINDS[0]!.make();
+    const store = openStore(where.location);
+    const config = parseConfig('version: 1\ninventories:\n  - {name: lab, targets: ["127.0.0.1:9"], every: 1h}\n', '/tmp/warden.yaml', {});
+    const secrets = parseKeySecrets(`1:${randomBytes(32).toString('base64')}`, 'test', (s) => Buffer.from(s, 'base64'));
+    const blocker = join(dirname(where.location), 'not-a-folder');
+    writeFileSync(blocker, '');
+    const logs: string[] = [];
+    const daemon = await startServe({ config, store, secrets, schedule: false, adminKeyFile: join(blocker, 'admin-key'), log: (l) => logs.push(l), listen: { host: '127.0.0.1', port: 0 } });
+    try {
+      const [made, ...more] = await daemon.keys.list({ owner: 'warden-serve' });
+      assert.equal(more.length, 0);
+      assert.equal(made!.status, 'revoked');
+      assert.ok(logs.some((l) => l.startsWith(`cannot write the secret file ${join(blocker, 'admin-key')}: `) && l.includes('warden keys create --store')), logs.join('\n'));
+      assert.ok(!logs.some((l) => /wdn_(live|test)_[A-Za-z0-9]{8}/.test(l)), 'no key in the log');
+    } finally {
+      await daemon.close();
+      await store.close();
+      await where.cleanup();
+    }
   });
 });

@@ -3,13 +3,15 @@
  * records and diffs every run, alerts in the background, and serves the API and dashboard.
  */
 import { hostname } from 'node:os';
+import { dirname, join } from 'node:path';
 import type { ServeConfig, Inventory } from '../config/index.js';
-import { KeyStore, scopesAllow, type KeySecrets } from '../keys/index.js';
+import { defaultKeySecretPath, KeyStore, scopesAllow, type KeySecrets } from '../keys/index.js';
 import { loadFingerprintKey } from '../detect/index.js';
 import { IncidentStore, isCriticalExposure, respondToExposure } from '../incident/index.js';
 import { scan, type Finding, type ScanOptions } from '../scan/index.js';
 import { createScrubber } from '../scrub/index.js';
-import { openStore, type Store } from '../store/index.js';
+import { isPostgresUrl, openStore, type Store } from '../store/index.js';
+import { writeSecretFile } from '../secret-file.js';
 import { AlertDispatcher } from './alerts.js';
 import { createDistributedRunner, type DistributedRunner } from './distributed.js';
 import { ServeHistory, type Alert, type RunOutcome, type RunRecord } from './history.js';
@@ -42,8 +44,10 @@ export interface ServeOptions {
   listen?: { host: string; port: number };
   /** Start the schedules (default true); tests trigger runs by hand instead. */
   schedule?: boolean;
-  /** Receives the admin key created on first start, once. */
+  /** Receives the admin key created on first start, once; default: it is written to `adminKeyFile`. */
   announceKey?: (key: string) => void;
+  /** Where the first-start admin key is written (mode 0600); default `adminKeyFileFor(config.store)`. */
+  adminKeyFile?: string;
   log?: (line: string) => void;
   alertBackoffMs?: number;
   /** Default: scan in this process, or through workers when the configuration has a `distributed` section. */
@@ -80,6 +84,15 @@ function pidAlive(pid: number): boolean {
 
 /** host:port as a scan target (IPv6 in brackets). */
 const endpoint = (f: Finding) => (f.host.includes(':') ? `[${f.host}]:${f.port}` : `${f.host}:${f.port}`);
+
+/**
+ * Where the first-start admin key goes by default: beside a SQLite store, else beside the key-hashing
+ * secret file (~/.config/warden), the daemon's own data either way.
+ */
+function adminKeyFileFor(store: string): string {
+  const dir = isPostgresUrl(store) || store === ':memory:' ? dirname(defaultKeySecretPath()) : dirname(store);
+  return join(dir, 'warden-admin-key');
+}
 
 export function scanOptionsFor(inventory: Inventory): ScanOptions {
   return {
@@ -140,8 +153,20 @@ export async function startServe(options: ServeOptions): Promise<ServeDaemon> {
 
   const admins = (await keys.list()).filter((k) => k.status === 'active' && scopesAllow(k.scopes, ['serve:admin']));
   if (!admins.length) {
-    const { key } = await keys.create({ owner: 'warden-serve', name: 'serve admin (created on first start)', scopes: [...ADMIN_SCOPES] }, { actor: 'warden-serve' });
-    (options.announceKey ?? ((k) => process.stderr.write(`warden serve: created an admin key; it is shown only now, store it safely:\n${k}\n`)))(key);
+    const { key, info } = await keys.create({ owner: 'warden-serve', name: 'serve admin (created on first start)', scopes: [...ADMIN_SCOPES] }, { actor: 'warden-serve' });
+    if (options.announceKey) options.announceKey(key);
+    else await handOverAdminKey(key, info.id, options.adminKeyFile ?? adminKeyFileFor(config.store));
+  }
+
+  /** Writes the new admin key where only this user can read it; a key that cannot be handed over is revoked, never logged. */
+  async function handOverAdminKey(key: string, id: string, path: string): Promise<void> {
+    try {
+      writeSecretFile(path, `${key}\n`);
+      log(`created admin key ${id} (${ADMIN_SCOPES.join(', ')}) and wrote it to ${path} (mode 0600); keep it elsewhere and delete the file`);
+    } catch (err) {
+      await keys.revoke(id, 'the first-start admin key could not be written', { actor: 'warden-serve' });
+      log(`${(err as Error).message}; the admin key made for it is revoked. Make one with: warden keys create --store <this store> --owner <you> --name serve-admin --scopes ${ADMIN_SCOPES.join(',')}`);
+    }
   }
 
   async function execute(inventory: Inventory, run: RunRecord): Promise<RunOutcome | undefined> {

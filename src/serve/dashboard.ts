@@ -37,8 +37,13 @@ function layout(title: string, body: string, ctx?: PageContext): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escape(title)} · Warden</title><link rel="stylesheet" href="/assets/warden.css"></head><body><header><a class="brand" href="/">Warden</a>${nav}</header><main>${body}</main></body></html>`;
 }
 
+const LOGIN_ERRORS: Record<string, string> = {
+  scope: 'That key lacks the serve:read scope.',
+  ended: 'Your session ended: its key was revoked, disabled or expired, or no longer has serve:read. Log in again.',
+};
+
 export function renderLogin(csrf: string, error?: string): string {
-  const message = error === 'scope' ? 'That key lacks the serve:read scope.' : error ? 'That key was not accepted.' : '';
+  const message = LOGIN_ERRORS[error ?? ''] ?? (error ? 'That key was not accepted.' : '');
   return layout(
     'Log in',
     `<section class="login"><h1>Log in</h1><p>Paste a Warden key with the <code>serve:read</code> scope (<code>serve:admin</code> to acknowledge findings).</p>${message ? `<p class="error" role="alert">${escape(message)}</p>` : ''}<form method="post" action="/login"><input type="hidden" name="csrf" value="${escape(csrf)}"><label for="key">Key</label><input id="key" name="key" type="password" autocomplete="off" required><button type="submit">Log in</button></form></section>`,

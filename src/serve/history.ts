@@ -528,14 +528,20 @@ export class ServeHistory {
     };
   }
 
-  async createSession(tokenHash: string, keyId: string, scopes: readonly string[], csrf: string, expiresAt: number, now = Date.now()): Promise<void> {
+  /** A session holds only its key's id: the key's scopes and ranges are checked as they are at each request. */
+  async createSession(tokenHash: string, keyId: string, csrf: string, expiresAt: number, now = Date.now()): Promise<void> {
     await this.store.run('DELETE FROM serve_sessions WHERE expires_at <= ?', [now]);
-    await this.store.run('INSERT INTO serve_sessions (token_hash, key_id, scopes, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)', [tokenHash, keyId, JSON.stringify(scopes), csrf, now, expiresAt]);
+    await this.store.run('INSERT INTO serve_sessions (token_hash, key_id, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?)', [tokenHash, keyId, csrf, now, expiresAt]);
   }
 
-  async session(tokenHash: string, now = Date.now()): Promise<{ keyId: string; scopes: string[]; csrf: string } | undefined> {
-    const [row] = await this.store.query<{ key_id: string; scopes: string; csrf: string }>('SELECT key_id, scopes, csrf FROM serve_sessions WHERE token_hash = ? AND expires_at > ?', [tokenHash, now]);
-    return row ? { keyId: row.key_id, scopes: JSON.parse(row.scopes) as string[], csrf: row.csrf } : undefined;
+  async session(tokenHash: string, now = Date.now()): Promise<{ keyId: string; csrf: string } | undefined> {
+    const [row] = await this.store.query<{ key_id: string; csrf: string }>('SELECT key_id, csrf FROM serve_sessions WHERE token_hash = ? AND expires_at > ?', [tokenHash, now]);
+    return row ? { keyId: row.key_id, csrf: row.csrf } : undefined;
+  }
+
+  /** Ends every session of a key that no longer admits them (revoked, disabled, expired, or without serve:read). */
+  async endKeySessions(keyId: string): Promise<void> {
+    await this.store.run('DELETE FROM serve_sessions WHERE key_id = ?', [keyId]);
   }
 
   async endSession(tokenHash: string): Promise<void> {

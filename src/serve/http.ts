@@ -1,7 +1,8 @@
 /**
  * The daemon's HTTP face. Everything but the login page and its stylesheet needs a Warden key:
  * the API and /metrics as a bearer token, the dashboard through a session cookie made at login
- * (HttpOnly, Secure, SameSite=Strict) with a per-session CSRF token on every form.
+ * (HttpOnly, Secure, SameSite=Strict) with a per-session CSRF token on every form. A session holds
+ * only its key's id; each request checks the key as it is then, from the request's address.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -9,9 +10,10 @@ import type { AddressInfo } from 'node:net';
 import type { Inventory } from '../config/index.js';
 import { HttpError, jsonObject, parseJson, readBody, sendJson as sendJsonBody } from '../http-json.js';
 import { listenAt } from '../listen-address.js';
-import { scopesAllow, type KeyStore } from '../keys/index.js';
+import { scopesAllow, type KeyStore, type Verification } from '../keys/index.js';
 import { renderFinding, renderLogin, renderOverview, renderRuns, DASHBOARD_CSS, type PageContext } from './dashboard.js';
 import { SEVERITY_ORDER, type FindingState, type RunRecord, type ServeHistory } from './history.js';
+import { AuthFailures, type AuthWay } from './auth-failures.js';
 import { renderMetrics } from './metrics.js';
 import { SERVE_OPENAPI } from './openapi.js';
 
@@ -33,7 +35,9 @@ export interface HttpServer {
 
 export const SESSION_COOKIE = 'warden_session';
 const LOGIN_COOKIE = 'warden_login';
+const CLEAR_SESSION = `${SESSION_COOKIE}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0`;
 const MAX_BODY = 64 * 1024;
+const MAX_LOGGED_PATH = 4096;
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
@@ -64,7 +68,7 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
   sendJsonBody(res, status, body, { ...SECURITY_HEADERS, ...headers });
 }
 
-function sendHtml(res: ServerResponse, status: number, html: string, headers: Record<string, string> = {}): void {
+function sendHtml(res: ServerResponse, status: number, html: string, headers: Record<string, string | string[]> = {}): void {
   res.writeHead(status, { ...SECURITY_HEADERS, 'content-security-policy': PAGE_CSP, 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(html), ...headers });
   res.end(html);
 }
@@ -73,6 +77,17 @@ function redirect(res: ServerResponse, to: string, headers: Record<string, strin
   res.writeHead(303, { ...SECURITY_HEADERS, location: to, 'content-length': 0, ...headers });
   res.end();
 }
+
+/** A path segment decoded; called only once the caller is authenticated, and a malformed escape is the client's error. */
+function pathSegment(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new HttpError(400, 'bad_request', 'malformed percent-escape in the path');
+  }
+}
+
+const clientAddress = (req: IncomingMessage) => req.socket.remoteAddress ?? '';
 
 async function jsonBody(req: IncomingMessage): Promise<Record<string, unknown>> {
   return jsonObject(parseJson(await readBody(req, MAX_BODY)));
@@ -104,29 +119,67 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const sessionTtlMs = options.sessionTtlMs ?? 12 * 3_600_000;
   const inventoryNames = options.inventories.map((i) => i.name);
   const loopbackOnly = /^(?:127\.|::1$|localhost$)/.test(options.listen.host);
+  const authFailures = new AuthFailures();
+
+  /** Refuses an address that spent its allowance of wrong keys (429) before its key is looked at. */
+  function checkFailureLimit(req: IncomingMessage, way: AuthWay): void {
+    const wait = authFailures.retryAfter(clientAddress(req));
+    if (!wait) return;
+    authFailures.fail(clientAddress(req), way, 'throttled', false);
+    throw new HttpError(429, 'too_many_failures', 'too many failed authentications from this address; try again later', { 'retry-after': String(wait) });
+  }
+
+  /** A failed verification, counted; a wrong key spends the address's allowance, the key's own limits and our outages do not. */
+  function failed(req: IncomingMessage, way: AuthWay, v: Verification): void {
+    const reason = v.reason ?? 'unknown';
+    authFailures.fail(clientAddress(req), way, reason, reason !== 'rate_limited' && reason !== 'quota_exhausted' && reason !== 'unavailable');
+  }
 
   async function bearer(req: IncomingMessage, scope: string): Promise<string> {
     const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
-    if (!m) throw new HttpError(401, 'unauthenticated', 'send a Warden key as Authorization: Bearer');
-    const v = await keys.verify(m[1]!, { scopes: [scope], ...(req.socket.remoteAddress ? { ip: req.socket.remoteAddress } : {}) });
+    if (!m) {
+      authFailures.fail(clientAddress(req), 'bearer', 'missing', false);
+      throw new HttpError(401, 'unauthenticated', 'send a Warden key as Authorization: Bearer');
+    }
+    checkFailureLimit(req, 'bearer');
+    const v = await keys.verify(m[1]!, { scopes: [scope], ip: clientAddress(req) });
     if (v.valid) return v.keyId!;
+    failed(req, 'bearer', v);
     if (v.reason === 'scope' || v.reason === 'ip') throw new HttpError(403, 'forbidden', `this key lacks ${scope}`);
     if (v.reason === 'rate_limited' || v.reason === 'quota_exhausted') throw new HttpError(429, v.reason, 'slow down');
     if (v.reason === 'unavailable') throw new HttpError(503, 'unavailable', 'key store unavailable');
     throw new HttpError(401, 'unauthenticated', 'key not accepted');
   }
 
-  /** The session behind the cookie, if any, with its key still active. */
-  async function session(req: IncomingMessage): Promise<{ keyId: string; scopes: string[]; csrf: string; tokenHash: string } | undefined> {
+  /**
+   * The session behind the cookie, checked against its key as the key is now and from this request's
+   * address: 'none' without a session cookie, 'ended' when the cookie names no session or its key no
+   * longer admits one (revoked, disabled, expired, or without serve:read; all its sessions end then).
+   */
+  async function session(req: IncomingMessage): Promise<{ keyId: string; scopes: readonly string[]; csrf: string; tokenHash: string } | 'none' | 'ended'> {
     const token = cookies(req).get(SESSION_COOKIE);
-    if (!token || !/^[A-Za-z0-9_-]{43}$/.test(token)) return undefined;
+    if (!token) return 'none';
+    if (!/^[A-Za-z0-9_-]{43}$/.test(token)) return 'ended';
     const tokenHash = sha256(token);
     const s = await history.session(tokenHash);
-    if (!s) return undefined;
-    // A key revoked or disabled after login ends its sessions.
-    const info = await keys.show(s.keyId).catch(() => undefined);
-    if (!info || (info.status !== 'active' && info.status !== 'rotating')) return undefined;
-    return { ...s, tokenHash };
+    if (!s) return 'ended';
+    const v = await keys.verifyById(s.keyId, { scopes: ['serve:read'], ip: clientAddress(req) });
+    if (v.valid) return { ...s, tokenHash, scopes: v.scopes ?? [] };
+    // A cookie used from an address the key does not allow is refused, and leaves the session to its holder.
+    if (v.reason === 'ip') throw new HttpError(403, 'forbidden', 'this key may not be used from this address');
+    if (v.reason === 'rate_limited' || v.reason === 'quota_exhausted') throw new HttpError(429, v.reason, 'slow down');
+    if (v.reason === 'unavailable') throw new HttpError(503, 'unavailable', 'key store unavailable');
+    await history.endKeySessions(s.keyId);
+    options.log(`dashboard sessions of key ${s.keyId} ended: ${v.reason}`);
+    return 'ended';
+  }
+
+  /** The login form, with its CSRF token bound to a short-lived cookie so no one can log a browser into their session. */
+  function loginPage(req: IncomingMessage, res: ServerResponse, status: number, error: string | undefined, cookiesToSet: string[] = []): void {
+    // Reused while valid, so a second tab (or the browser's favicon request landing here) does not void the first form.
+    const existing = cookies(req).get(LOGIN_COOKIE);
+    const loginCsrf = existing && /^[A-Za-z0-9_-]{43}$/.test(existing) ? existing : randomBytes(32).toString('base64url');
+    sendHtml(res, status, renderLogin(loginCsrf, error), { 'set-cookie': [...cookiesToSet, `${LOGIN_COOKIE}=${loginCsrf}; Path=/login; HttpOnly; Secure; SameSite=Strict; Max-Age=600`] });
   }
 
   function checkCsrf(form: URLSearchParams, expected: string, req: IncomingMessage): void {
@@ -144,7 +197,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     }
     if (path === '/metrics' && method === 'GET') {
       await bearer(req, 'metrics:read');
-      const text = await renderMetrics(history, inventoryNames);
+      const text = await renderMetrics(history, inventoryNames, authFailures);
       res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(text) });
       res.end(text);
       return;
@@ -179,7 +232,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     let m = /^\/api\/v1\/runs\/([^/]+)$/.exec(path);
     if (m && method === 'GET') {
       await bearer(req, 'serve:read');
-      const run = await history.run(decodeURIComponent(m[1]!));
+      const run = await history.run(pathSegment(m[1]!));
       if (!run) throw new HttpError(404, 'not_found', 'no such run');
       return sendJson(res, 200, run);
     }
@@ -201,22 +254,26 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     }
     m = /^\/api\/v1\/findings\/([^/]+)\/([^/]+)(\/acknowledgement)?$/.exec(path);
     if (m) {
-      const inventory = decodeURIComponent(m[1]!);
-      const id = decodeURIComponent(m[2]!);
       if (!m[3] && method === 'GET') {
         await bearer(req, 'serve:read');
+        const inventory = pathSegment(m[1]!);
+        const id = pathSegment(m[2]!);
         const found = await history.finding(inventory, id);
         if (!found) throw new HttpError(404, 'not_found', 'no such finding');
         return sendJson(res, 200, found);
       }
       if (m[3] && method === 'PUT') {
         const by = await bearer(req, 'serve:admin');
+        const inventory = pathSegment(m[1]!);
+        const id = pathSegment(m[2]!);
         const ack = parseAcknowledgement(await jsonBody(req), Date.now());
         if (!(await history.acknowledge(inventory, id, { ...ack, createdBy: by }))) throw new HttpError(404, 'not_found', 'no such finding');
         return sendJson(res, 200, (await history.finding(inventory, id))!.finding);
       }
       if (m[3] && method === 'DELETE') {
         const by = await bearer(req, 'serve:admin');
+        const inventory = pathSegment(m[1]!);
+        const id = pathSegment(m[2]!);
         if (!(await history.unacknowledge(inventory, id, by))) throw new HttpError(404, 'not_found', 'no acknowledgement');
         res.writeHead(204, SECURITY_HEADERS);
         res.end();
@@ -234,29 +291,31 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       res.end(DASHBOARD_CSS);
       return;
     }
-    if (path === '/login' && method === 'GET') {
-      // Login forms carry their own CSRF token, bound to a short-lived cookie, so no one can log a browser into their session.
-      // Reused while valid, so a second tab (or the browser's favicon request landing here) does not void the first form.
-      const existing = cookies(req).get(LOGIN_COOKIE);
-      const loginCsrf = existing && /^[A-Za-z0-9_-]{43}$/.test(existing) ? existing : randomBytes(32).toString('base64url');
-      return sendHtml(res, 200, renderLogin(loginCsrf, url.searchParams.get('error') ?? undefined), { 'set-cookie': `${LOGIN_COOKIE}=${loginCsrf}; Path=/login; HttpOnly; Secure; SameSite=Strict; Max-Age=600` });
-    }
+    if (path === '/login' && method === 'GET') return loginPage(req, res, 200, url.searchParams.get('error') ?? undefined);
     if (path === '/login' && method === 'POST') {
       const form = new URLSearchParams((await readBody(req, MAX_BODY)).toString('utf8'));
       checkCsrf(form, cookies(req).get(LOGIN_COOKIE) ?? '\u0000', req);
-      const v = await keys.verify((form.get('key') ?? '').trim(), { scopes: ['serve:read'], ...(req.socket.remoteAddress ? { ip: req.socket.remoteAddress } : {}) });
-      if (!v.valid) return redirect(res, `/login?error=${v.reason === 'scope' ? 'scope' : 'key'}`);
+      checkFailureLimit(req, 'login');
+      const v = await keys.verify((form.get('key') ?? '').trim(), { scopes: ['serve:read'], ip: clientAddress(req) });
+      if (!v.valid) {
+        failed(req, 'login', v);
+        return redirect(res, `/login?error=${v.reason === 'scope' ? 'scope' : 'key'}`);
+      }
       const token = randomBytes(32).toString('base64url');
-      await history.createSession(sha256(token), v.keyId!, v.scopes ?? [], randomBytes(32).toString('base64url'), Date.now() + sessionTtlMs);
+      await history.createSession(sha256(token), v.keyId!, randomBytes(32).toString('base64url'), Date.now() + sessionTtlMs);
       options.log(`dashboard login with key ${v.keyId}`);
       return redirect(res, '/', {
         'set-cookie': [`${SESSION_COOKIE}=${token}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=${Math.floor(sessionTtlMs / 1000)}`, `${LOGIN_COOKIE}=; Path=/login; Max-Age=0`],
       });
     }
     const s = await session(req);
-    if (!s) {
+    if (s === 'none') {
       if (method !== 'GET') throw new HttpError(401, 'unauthenticated', 'log in first');
       return redirect(res, '/login');
+    }
+    if (s === 'ended') {
+      if (method !== 'GET') throw new HttpError(401, 'unauthenticated', 'the session ended; log in again', { 'set-cookie': CLEAR_SESSION });
+      return loginPage(req, res, 401, 'ended', [CLEAR_SESSION]);
     }
     const ctx: PageContext = { csrf: s.csrf, canAdmin: scopesAllow(s.scopes, ['serve:admin']), inventories: inventoryNames, redact: options.redact };
     if (method === 'POST') {
@@ -264,7 +323,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       checkCsrf(form, s.csrf, req);
       if (path === '/logout') {
         await history.endSession(s.tokenHash);
-        return redirect(res, '/login', { 'set-cookie': `${SESSION_COOKIE}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0` });
+        return redirect(res, '/login', { 'set-cookie': CLEAR_SESSION });
       }
       if (!ctx.canAdmin) throw new HttpError(403, 'forbidden', 'this key lacks serve:admin');
       if (path === '/runs') {
@@ -275,8 +334,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       }
       const m = /^\/findings\/([^/]+)\/([^/]+)\/(acknowledge|unacknowledge)$/.exec(path);
       if (m) {
-        const inventory = decodeURIComponent(m[1]!);
-        const id = decodeURIComponent(m[2]!);
+        const inventory = pathSegment(m[1]!);
+        const id = pathSegment(m[2]!);
         if (m[3] === 'acknowledge') {
           const ack = parseAcknowledgement(Object.fromEntries(form), Date.now());
           if (!(await history.acknowledge(inventory, id, { ...ack, createdBy: s.keyId }))) throw new HttpError(404, 'not_found', 'no such finding');
@@ -293,7 +352,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     if (path === '/runs') return sendHtml(res, 200, await renderRuns(history, ctx));
     const m = /^\/findings\/([^/]+)\/([^/]+)$/.exec(path);
     if (m) {
-      const found = await history.finding(decodeURIComponent(m[1]!), decodeURIComponent(m[2]!));
+      const found = await history.finding(pathSegment(m[1]!), pathSegment(m[2]!));
       if (!found) throw new HttpError(404, 'not_found', 'no such finding');
       return sendHtml(res, 200, renderFinding(found, ctx));
     }
@@ -304,14 +363,16 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     void (async () => {
       // Bound to loopback, answer only loopback names: a DNS-rebound page cannot reach the API by another name.
       if (loopbackOnly && !LOOPBACK_HOST.test(req.headers.host ?? '')) throw new HttpError(421, 'misdirected', 'unexpected Host');
+      if (!URL.canParse(req.url ?? '/', 'http://warden.invalid')) throw new HttpError(400, 'bad_request', 'unparsable request target');
       const url = new URL(req.url ?? '/', 'http://warden.invalid');
       if (url.pathname.startsWith('/api/') || url.pathname === '/metrics' || url.pathname === '/openapi.json') await api(req, res, url);
       else await dashboard(req, res, url);
     })().catch((err: unknown) => {
       const e = err instanceof HttpError ? err : new HttpError(500, 'internal', 'internal error');
-      if (!(err instanceof HttpError)) options.log(`request ${req.method} ${(req.url ?? '').split('?')[0]} failed: ${(err as Error)?.message ?? String(err)}`);
+      // The path can hold a key (a client that put one there, or a guess): the line goes through the redactor, query dropped.
+      if (!(err instanceof HttpError)) options.log(options.redact(`request ${req.method} ${(req.url ?? '').split('?')[0]!.slice(0, MAX_LOGGED_PATH)} failed: ${(err as Error)?.message ?? String(err)}`));
       if (res.headersSent) return void res.destroy();
-      const headers: Record<string, string> = e.status === 401 ? { 'www-authenticate': 'Bearer realm="warden"' } : {};
+      const headers: Record<string, string> = { ...(e.status === 401 ? { 'www-authenticate': 'Bearer realm="warden"' } : {}), ...e.headers };
       sendJson(res, e.status, { error: e.code, message: e.message }, headers);
     });
   });

@@ -1,7 +1,11 @@
 /** The API as OpenAPI 3.0, served at /openapi.json. Every operation needs a Warden key (bearer). */
 const json = (schema: object) => ({ content: { 'application/json': { schema } } });
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-const errors = { '401': { description: 'No valid key' }, '403': { description: 'The key lacks the scope' } };
+const errors = {
+  '401': { description: 'No valid key' },
+  '403': { description: 'The key lacks the scope, or may not be used from this address' },
+  '429': { description: 'Too many wrong keys from this address (see Retry-After), or the key\'s own rate limit or quota' },
+};
 const findingPath = [
   { name: 'inventory', in: 'path', required: true, schema: { type: 'string' } },
   { name: 'findingId', in: 'path', required: true, description: 'service:host:port, URL-encoded', schema: { type: 'string' } },

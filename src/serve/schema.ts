@@ -52,4 +52,10 @@ CREATE TABLE serve_shard_results (
   endpoints INTEGER NOT NULL, open_ports INTEGER NOT NULL, findings TEXT NOT NULL, completed_at BIGINT NOT NULL,
   PRIMARY KEY (run_id, shard_index));`,
   },
+  {
+    version: 3,
+    name: 'sessions-without-scopes',
+    // Scopes copied at login outlived a narrowed key; a session now checks its key at each request.
+    sql: 'ALTER TABLE serve_sessions DROP COLUMN scopes;',
+  },
 ];

@@ -1,18 +1,19 @@
-// `warden init` and `warden alert test` end to end: the real CLI in child processes, with a webhook
-// receiver and a Slack-compatible receiver on loopback.
+// `warden init`, `warden alert test` and `warden serve`'s first-start admin key end to end: the real CLI
+// in child processes, with a webhook receiver and a Slack-compatible receiver on loopback.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { runCli } from '../../../test/helpers/cli.js';
+import { runCli, spawnCli } from '../../../test/helpers/cli.js';
 import { verifyWebhookSignature } from '../../serve/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'warden-cli-serve-'));
 
-describe('warden init, warden alert test (CLI)', () => {
+describe('warden init, warden alert test, warden serve (CLI)', () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   it('writes a starter file once, and refuses to overwrite it without --force', async () => {
@@ -77,5 +78,42 @@ alerts:
     const slack = bodies.find((b) => b.path === '/slack')!;
     assert.match((JSON.parse(slack.body) as { text: string }).text, /^Warden test alert/);
     server.close();
+  });
+
+  it('writes the first-start admin key to a 0600 file, not to stderr, and a lost one is replaced with keys create', async () => {
+    const home = mkdtempSync(join(dir, 'serve-'));
+    const path = join(home, 'warden.yaml');
+    writeFileSync(path, 'version: 1\ninventories: [{name: a, targets: ["127.0.0.1:9"], every: 1h}]\n');
+    // Its own key secret and config folder: nothing of the user running the tests is read or written.
+    const env = { WARDEN_KEY_SECRET: randomBytes(32).toString('hex'), XDG_CONFIG_HOME: join(home, 'config') };
+    const serve = spawnCli(['serve', '--config', path, '--listen', '127.0.0.1:0'], env);
+    let stderr = '';
+    serve.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    try {
+      const started = Date.now();
+      while (!/listening on (http:\S+)/.test(stderr) && Date.now() - started < 30_000 && serve.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+      const url = /listening on (http:\S+)/.exec(stderr)?.[1];
+      assert.ok(url, stderr);
+      const keyFile = join(home, 'warden-admin-key');
+      assert.ok(stderr.includes(`wrote it to ${keyFile} (mode 0600)`), stderr);
+      assert.equal(statSync(keyFile).mode & 0o777, 0o600);
+      const firstKey = readFileSync(keyFile, 'utf8').trim();
+      assert.match(firstKey, /^wdn_live_/);
+      assert.ok(!stderr.includes(firstKey) && !stderr.includes(firstKey.slice(9, 30)), 'the key is not in the log');
+      const metrics = (key: string) => fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${key}` } });
+      assert.equal((await metrics(firstKey)).status, 200);
+
+      // The documented way to mint an admin key when that one is lost.
+      const made = await runCli(['keys', 'create', '--store', join(home, 'warden.db'), '--owner', 'ops', '--name', 'serve-admin', '--scopes', 'serve:admin,serve:read,metrics:read'], { env });
+      assert.equal(made.code, 0, made.stderr);
+      const newKey = made.stdout.trim();
+      assert.equal((await metrics(newKey)).status, 200);
+      const ack = await fetch(`${url}/api/v1/findings/a/nothing/acknowledgement`, { method: 'PUT', headers: { authorization: `Bearer ${newKey}`, 'content-type': 'application/json' }, body: '{"kind":"acknowledge","reason":"x"}' });
+      assert.equal(ack.status, 404, 'past the serve:admin check, to a finding that does not exist');
+    } finally {
+      const exited = new Promise((r) => serve.once('exit', r));
+      serve.kill('SIGTERM');
+      await exited;
+    }
   });
 });

@@ -34,10 +34,14 @@ export function registerServe(program: Command): void {
     .description('Scan inventories on a schedule, remember and diff what was seen, alert, and serve an authenticated API and dashboard.')
     .option('-c, --config <file>', CONFIG_HELP, 'warden.yaml')
     .option('--listen <host:port>', 'override the configured listen address (default 127.0.0.1:7470)')
+    .option('--admin-key-file <path>', 'where the first-start admin key is written (default: warden-admin-key beside a SQLite store, else in ~/.config/warden)')
     .addHelpText(
       'after',
       `
-On first start, when no key with serve:admin exists, one is created and printed once to stderr.
+On first start, when no key with serve:admin exists, one is created and written to a file readable
+only by this user (mode 0600); the log names the file, never the key. A lost admin key is replaced with
+  warden keys create --store <the store> --owner <you> --name serve-admin --scopes serve:admin,serve:read,metrics:read
+run as the same user (or with the same WARDEN_KEY_SECRET).
 Every API, dashboard and /metrics request needs a Warden key (serve:read, serve:admin, metrics:read).
 Key hashing uses WARDEN_KEY_SECRET or ~/.config/warden/key-secret.
 
@@ -45,10 +49,15 @@ Examples:
   warden init && warden serve
   warden serve --config /etc/warden/warden.yaml --listen 10.0.0.5:7470`,
     )
-    .action(async (opts: { config: string; listen?: string }) => {
+    .action(async (opts: { config: string; listen?: string; adminKeyFile?: string }) => {
       const config = loadConfig(opts.config);
       const listen = opts.listen ? parseListenAddress(opts.listen) : undefined;
-      const daemon = await startServe({ config, ...(listen ? { listen } : {}), log: (line) => process.stderr.write(`warden serve: ${line}\n`) });
+      const daemon = await startServe({
+        config,
+        ...(listen ? { listen } : {}),
+        ...(opts.adminKeyFile ? { adminKeyFile: opts.adminKeyFile } : {}),
+        log: (line) => process.stderr.write(`warden serve: ${line}\n`),
+      });
       await untilSignal();
       process.stderr.write('warden serve: stopping (runs in progress are recorded as interrupted)\n');
       await daemon.close();
