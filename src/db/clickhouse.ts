@@ -1,3 +1,4 @@
+import { fetchWithoutRedirects } from '../outbound-fetch.js';
 import { DbError, DsnError } from './errors.js';
 import type { Database, DbParam, Dsn, TableInfo } from './types.js';
 
@@ -45,7 +46,7 @@ export async function openClickHouse(dsn: Dsn, options: ClickHouseOptions = {}):
     if (dsn.database) url.searchParams.set('database', dsn.database);
     let res: Response;
     try {
-      res = await fetch(url, { method: 'POST', body: sql, headers, signal: AbortSignal.timeout(timeoutMs) });
+      res = await fetchWithoutRedirects(url, { method: 'POST', body: sql, headers, signal: AbortSignal.timeout(timeoutMs) });
     } catch (err) {
       throw new DbError(`${dsn.display}: ${(err as Error).message}`);
     }

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
 import { openDatabase, parseDsn, type Database, type Dsn, type TableInfo } from '../db/index.js';
+import { fetchWithoutRedirects } from '../outbound-fetch.js';
 import { readRedis } from './redis.js';
 
 export interface TriageRecord {
@@ -401,7 +402,7 @@ async function* streamClickHouseTable(dsn: Dsn, qualified: string, part: string,
   let error: string | undefined;
   const abort = new AbortController();
   try {
-    const res = await fetch(url, { headers, signal: abort.signal });
+    const res = await fetchWithoutRedirects(url, { headers, signal: abort.signal });
     if (!res.ok || !res.body) {
       error = `HTTP ${res.status}: ${(await res.text()).trim().slice(0, 300)}`;
     } else {
