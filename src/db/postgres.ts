@@ -23,12 +23,14 @@ export function groupColumns(rows: Array<{ schema: string; table: string; column
 }
 
 export async function openPostgres(dsn: Dsn): Promise<Database> {
+  // Every field is set, so pg's own fallbacks (PGPASSWORD, PGDATABASE, ~/.pgpass) never apply: the Dsn
+  // is all a server gets, and a server that asks for a password when none is configured gets none.
   const client = new pg.Client({
     host: dsn.host,
     port: dsn.port,
     user: dsn.user,
-    database: dsn.database || undefined,
-    password: dsn.password,
+    database: dsn.database || dsn.user,
+    password: dsn.password ?? (() => Promise.reject(new Error('the server asked for a password and none is configured'))),
     connectionTimeoutMillis: 10_000,
     application_name: 'warden',
   });

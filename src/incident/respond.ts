@@ -47,7 +47,7 @@ export function isCriticalExposure(finding: Finding): boolean {
 
 const hostPart = (host: string) => (host.includes(':') ? `[${host}]` : host);
 
-/** The read-only connection string triage uses for a finding, as the anonymous caller the scan proved works. */
+/** The read-only connection string triage uses for a finding, as the anonymous caller the scan proved works (no password, ever). */
 function dsnFor(finding: Finding, options: ExposureResponseOptions): string | undefined {
   const host = hostPart(finding.host);
   switch (finding.service) {
@@ -106,6 +106,9 @@ export async function respondToExposure(finding: Finding, options: ExposureRespo
     ...(finding.service === 'redis' ? {} : { tables }),
     ...(options.maxRowsPerTable ? { maxRowsPerTable: options.maxRowsPerTable } : {}),
     actor,
+    // Triage reads the environment for a password (WARDEN_DB_PASSWORD, PGPASSWORD, …), which here holds
+    // Warden's own store credentials; a discovered host gets only the anonymous access the scan proved.
+    env: {},
   });
   return { acted: true, reason: existing ? 'open incident for this finding triaged again' : 'incident opened and triaged', incident, reopened: existing !== undefined, triage: result };
 }

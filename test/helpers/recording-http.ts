@@ -21,7 +21,7 @@ export interface RecordingServer {
 }
 
 /** `answer` gets each request once its body is read; a stalling server simply never calls `res.end`. */
-export async function startRecordingServer(answer: (req: RecordedRequest, res: ServerResponse) => void): Promise<RecordingServer> {
+export async function startRecordingServer(answer: (req: RecordedRequest, res: ServerResponse) => void, port = 0): Promise<RecordingServer> {
   const requests: RecordedRequest[] = [];
   const sockets = new Set<Socket>();
   const server = createServer((req: IncomingMessage, res) => {
@@ -37,11 +37,14 @@ export async function startRecordingServer(answer: (req: RecordedRequest, res: S
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', resolve);
+  });
+  const bound = (server.address() as AddressInfo).port;
   return {
-    origin: `http://127.0.0.1:${port}`,
-    port,
+    origin: `http://127.0.0.1:${bound}`,
+    port: bound,
     requests,
     close: async () => {
       for (const s of sockets) s.destroy();
