@@ -14,7 +14,7 @@ import { seedLogs } from '../incident/test-fixtures.js';
 import { KeyStore, parseKeySecrets } from '../keys/index.js';
 import { startTestClickHouse, type TestClickHouse } from '../../test/helpers/clickhouse.js';
 import { isTriageRequest, startClickHouseLookAlike, type TriageAnswer } from '../../test/helpers/clickhouse-look-alike.js';
-import type { RecordingServer } from '../../test/helpers/recording-http.js';
+import { startRecordingServer, type RecordingServer } from '../../test/helpers/recording-http.js';
 import { openStore, type Store } from '../store/index.js';
 import { startServe, type ServeDaemon } from './index.js';
 
@@ -38,18 +38,24 @@ describe('warden serve incident policy against a rogue look-alike in the scanned
   let ch: TestClickHouse;
   let scenes = 0;
   const cleanups: Array<() => Promise<void>> = [];
+  const closed = new Set<ServeDaemon>();
 
   before(async () => {
     ch = await startTestClickHouse({ httpPort: CLICKHOUSE_HTTP_PORT, tcpPort: CLICKHOUSE_TCP_PORT });
   });
+  /** Closes the scenes so far (one look-alike port, one daemon at a time). */
+  async function closeScenes(): Promise<void> {
+    for (let c = cleanups.pop(); c; c = cleanups.pop()) await c().catch(() => undefined);
+  }
   after(async () => {
-    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    await closeScenes();
     await ch?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
   /** A fresh store and key store, a table holding this scene's keys, the look-alike, and a daemon whose first run starts at once. */
   async function scene(triage: (req: Parameters<typeof isTriageRequest>[0]) => TriageAnswer, incidents = ''): Promise<Scene> {
+    await closeScenes();
     const n = ++scenes;
     const store = openStore(join(dir, `warden-${n}.db`));
     const keys = await KeyStore.open({ store, secrets, notifications: false });
@@ -78,7 +84,7 @@ ${incidents}`,
     const logs: string[] = [];
     const daemon = await startServe({ config, store, secrets, fingerprintKey: 'serve-hostile-test', announceKey: () => undefined, log: (l) => logs.push(l), listen: { host: '127.0.0.1', port: 0 } });
     cleanups.push(async () => {
-      await daemon.close();
+      if (!closed.has(daemon)) await daemon.close();
       await lookAlike.close();
       await keys.close();
       await store.close();
@@ -91,6 +97,17 @@ ${incidents}`,
     while (!(await s.daemon.history.listRuns({ inventory: 'datastores' })).some((r) => r.status !== 'running')) {
       assert.ok(Date.now() < deadline, `no finished run within ${withinMs} ms:\n${s.logs.join('\n')}`);
       await sleep(100);
+    }
+  }
+
+  /** Fails when `work` has not finished within `ms`. */
+  async function within<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} took over ${ms} ms`)), ms)));
+    try {
+      return await Promise.race([work, late]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -125,5 +142,50 @@ ${incidents}`,
         else process.env[k] = v;
       }
     }
+  });
+
+  it('a look-alike that stalls is cut at the triage deadline, and the real open ClickHouse after it is still triaged', async () => {
+    const s = await scene(() => 'stall', '  triageTimeout: 2s\n');
+    await finishedRun(s, 120_000);
+    const started = Date.now();
+    await within(s.daemon.settled(), 20_000, 'the incident response');
+    const [stalled] = await triagesFor(s, LOOK_ALIKE_PORT);
+    assert.ok(s.lookAlike.requests.some(isTriageRequest), 'the look-alike was asked');
+    assert.equal(stalled!.rows, 0);
+    assert.ok(stalled!.errors.some((e) => /stopped before the end: the triage deadline of 2000 ms passed/.test(e.message)), JSON.stringify(stalled!.errors));
+    const [real] = await triagesFor(s, CLICKHOUSE_HTTP_PORT);
+    assert.ok(real!.rows > 0 && real!.errors.length === 0, JSON.stringify(real!.errors));
+    for (const id of s.keyIds) assert.equal((await s.keys.show(id)).status, 'revoked', `key ${id} revoked\n${s.logs.join('\n')}`);
+    assert.ok(s.logs.some((l) => /clickhouse:127\.0\.0\.1:24323: .*triage incomplete \(\d+ errors?, see the incident\)/.test(l)), s.logs.join('\n'));
+    assert.ok(Date.now() - started < 15_000);
+  });
+
+  it('shutdown stops a stalled triage at once, though its deadline is far off', async () => {
+    const s = await scene(() => 'stall', '  triageTimeout: 10m\n  budget: 1h\n');
+    await finishedRun(s, 120_000);
+    const asked = Date.now() + 20_000;
+    while (!s.lookAlike.requests.some(isTriageRequest)) {
+      assert.ok(Date.now() < asked, `no triage request:\n${s.logs.join('\n')}`);
+      await sleep(50);
+    }
+    const started = Date.now();
+    closed.add(s.daemon);
+    await within(s.daemon.close(), 5000, 'closing the daemon');
+    assert.ok(Date.now() - started < 3000, `closed in ${Date.now() - started} ms`);
+    const [stalled] = await triagesFor(s, LOOK_ALIKE_PORT);
+    assert.ok(stalled!.errors.some((e) => /stopped before the end: the daemon is stopping/.test(e.message)), JSON.stringify(stalled!.errors));
+  });
+
+  it('a look-alike that redirects triage elsewhere: refused, the other origin gets nothing, the incident says so', async () => {
+    const elsewhere = await startRecordingServer((_req, res) => res.end());
+    // The look-alike lets the connection check through and redirects the table reads.
+    const s = await scene((req) => (req.method === 'GET' ? { redirectTo: elsewhere.origin } : 'relay'));
+    cleanups.push(() => elsewhere.close());
+    await finishedRun(s, 120_000);
+    await within(s.daemon.settled(), 20_000, 'the incident response');
+    assert.equal(elsewhere.requests.length, 0, 'nothing followed the redirect');
+    const [redirected] = await triagesFor(s, LOOK_ALIKE_PORT);
+    assert.ok(redirected!.errors.some((e) => /redirect refused: HTTP 307 to http:\/\/127\.0\.0\.1:\d+/.test(e.message)), JSON.stringify(redirected!.errors));
+    assert.ok((await triagesFor(s, CLICKHOUSE_HTTP_PORT))[0]!.rows > 0);
   });
 });
