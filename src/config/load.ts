@@ -81,6 +81,10 @@ export interface IncidentPolicy {
   revokeWardenKeys: boolean;
   regimes: IncidentRegimes;
   maxRowsPerTable: number;
+  /** Each triage stops after this long. */
+  triageTimeoutMs: number;
+  /** All the triage of one run stops after this long. */
+  budgetMs: number;
 }
 
 export interface ServeConfig {
@@ -141,6 +145,8 @@ interface RawIncidents {
   revokeWardenKeys?: boolean;
   regimes?: string[];
   maxRowsPerTable?: number;
+  triageTimeout?: string;
+  budget?: string;
 }
 
 interface RawConfig {
@@ -167,7 +173,7 @@ const durationMs = (text: string): number => parseDuration(text, 'duration');
 function explain(error: ErrorObject, at: string): string | undefined {
   if (error.keyword === 'oneOf' && /inventories\/\d+$/.test(error.instancePath)) return `${at}: give exactly one of "every" (such as 15m) or "cron" (such as "*/15 * * * *")`;
   if (error.keyword === 'oneOf' && /alerts\/\d+$/.test(error.instancePath)) return `${at}: give exactly one of "url" or "urlEnv"`;
-  if (error.keyword === 'pattern' && /(every|jitter|timeout|flapWindow|ackWait|deadline)$/.test(error.instancePath)) return `${at}: expected a duration such as 30s, 15m or 6h`;
+  if (error.keyword === 'pattern' && /(every|jitter|timeout|flapWindow|ackWait|deadline|triageTimeout|budget)$/.test(error.instancePath)) return `${at}: expected a duration such as 30s, 15m or 6h`;
   if (error.keyword === 'pattern' && /distributed\/subject$/.test(error.instancePath)) return `${at}: expected dot-separated tokens of letters, digits, _ and - (no wildcards), such as warden.scan.shards`;
   if (error.keyword === 'pattern' && /distributed\/(stream|consumer)$/.test(error.instancePath)) return `${at}: expected 1 to 64 letters, digits, _ or -`;
   return undefined;
@@ -304,6 +310,8 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
       revokeWardenKeys: rawIncidents.revokeWardenKeys ?? false,
       regimes: buildRegimes(rawIncidents.regimes ?? ['gdpr']),
       maxRowsPerTable: rawIncidents.maxRowsPerTable ?? DEFAULT_MAX_ROWS_PER_TABLE,
+      triageTimeoutMs: durationMs(rawIncidents.triageTimeout ?? '5m'),
+      budgetMs: durationMs(rawIncidents.budget ?? '15m'),
     },
   };
 }

@@ -1,5 +1,6 @@
+import { fetchWithoutRedirects } from '../outbound-fetch.js';
 import { DbError, DsnError } from './errors.js';
-import type { Database, DbParam, Dsn, TableInfo } from './types.js';
+import type { Database, DbOpenOptions, DbParam, Dsn, TableInfo } from './types.js';
 
 const quoteIdent = (name: string) => `\`${name.replace(/\\/g, '\\\\').replace(/`/g, '\\`')}\``;
 
@@ -29,7 +30,7 @@ function inline(sql: string, params?: readonly DbParam[]): string {
   return out;
 }
 
-export interface ClickHouseOptions {
+export interface ClickHouseOptions extends DbOpenOptions {
   /** Per request; a long ALTER returns at once (mutations run in the background), so this stays small. */
   timeoutMs?: number;
 }
@@ -45,7 +46,8 @@ export async function openClickHouse(dsn: Dsn, options: ClickHouseOptions = {}):
     if (dsn.database) url.searchParams.set('database', dsn.database);
     let res: Response;
     try {
-      res = await fetch(url, { method: 'POST', body: sql, headers, signal: AbortSignal.timeout(timeoutMs) });
+      const deadline = AbortSignal.timeout(timeoutMs);
+      res = await fetchWithoutRedirects(url, { method: 'POST', body: sql, headers, signal: options.signal ? AbortSignal.any([deadline, options.signal]) : deadline });
     } catch (err) {
       throw new DbError(`${dsn.display}: ${(err as Error).message}`);
     }

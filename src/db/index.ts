@@ -1,5 +1,5 @@
 /** warden/db: small connectors to the stores Warden classifies and prunes (PostgreSQL, MySQL/MariaDB, ClickHouse over HTTP, SQLite). */
-export type { ColumnInfo, Database, DbEngine, DbParam, Dsn, TableInfo } from './types.js';
+export type { ColumnInfo, Database, DbEngine, DbOpenOptions, DbParam, Dsn, TableInfo } from './types.js';
 export { DbError, DsnError } from './errors.js';
 export { parseDsn, redactDsnText, PASSWORD_VARIABLES } from './dsn.js';
 export { openDatabase } from './open.js';

@@ -1,16 +1,18 @@
-import mysql from 'mysql2/promise';
+import { createConnection } from 'mysql2';
+import type mysql from 'mysql2/promise';
 import { DbError, DsnError } from './errors.js';
 import { groupColumns } from './postgres.js';
-import type { Database, DbParam, Dsn } from './types.js';
+import type { Database, DbOpenOptions, DbParam, Dsn } from './types.js';
 
 const quoteIdent = (name: string) => `\`${name.replace(/`/g, '``')}\``;
 
 const SYSTEM_SCHEMAS = ['mysql', 'information_schema', 'performance_schema', 'sys'];
 
-export async function openMysql(dsn: Dsn): Promise<Database> {
+export async function openMysql(dsn: Dsn, options: DbOpenOptions = {}): Promise<Database> {
   let conn: mysql.Connection;
+  const { signal } = options;
   try {
-    conn = await mysql.createConnection({
+    const core = createConnection({
       host: dsn.host,
       port: dsn.port,
       user: dsn.user,
@@ -20,6 +22,16 @@ export async function openMysql(dsn: Dsn): Promise<Database> {
       connectTimeout: 10_000,
       supportBigNumbers: true,
     });
+    // mysql2 has no signal: destroying the connection, even mid-handshake, fails every call at once.
+    signal?.addEventListener('abort', () => core.destroy(), { once: true });
+    await new Promise<void>((resolve, reject) => {
+      core.once('connect', () => resolve());
+      core.once('error', reject);
+      signal?.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
+    });
+    // A failure between calls surfaces on the next call, not as an unhandled 'error' event.
+    core.on('error', () => undefined);
+    conn = core.promise();
     // DATETIME columns carry no zone: Warden reads them, and TIMESTAMP columns, as UTC.
     await conn.query("SET time_zone = '+00:00'");
   } catch (err) {
@@ -75,6 +87,7 @@ export async function openMysql(dsn: Dsn): Promise<Database> {
       return (rows as Array<{ v: unknown }>).map((r) => r.v);
     },
     async close() {
+      if (signal?.aborted) return;
       await conn.end().catch(() => {});
     },
   };

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { DbError, DsnError } from './errors.js';
-import type { Database, DbParam, Dsn, TableInfo } from './types.js';
+import type { Database, DbOpenOptions, DbParam, Dsn, TableInfo } from './types.js';
 
 const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
@@ -22,22 +22,29 @@ export function groupColumns(rows: Array<{ schema: string; table: string; column
   return [...tables.values()];
 }
 
-export async function openPostgres(dsn: Dsn): Promise<Database> {
+export async function openPostgres(dsn: Dsn, options: DbOpenOptions = {}): Promise<Database> {
+  // Every field is set, so pg's own fallbacks (PGPASSWORD, PGDATABASE, ~/.pgpass) never apply: the Dsn
+  // is all a server gets, and a server that asks for a password when none is configured gets none.
   const client = new pg.Client({
     host: dsn.host,
     port: dsn.port,
     user: dsn.user,
-    database: dsn.database || undefined,
-    password: dsn.password,
+    database: dsn.database || dsn.user,
+    password: dsn.password ?? (() => Promise.reject(new Error('the server asked for a password and none is configured'))),
     connectionTimeoutMillis: 10_000,
     application_name: 'warden',
   });
+  // pg has no signal: destroying the socket fails the call in progress, and every later one, at once.
+  const onAbort = () => client.connection.stream.destroy(new Error(String(options.signal?.reason?.message ?? 'aborted')));
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  client.on('error', () => undefined);
   try {
     await client.connect();
     // Naive `timestamp` columns are read as UTC, so cutoffs mean the same thing on every client.
     await client.query("SET TimeZone = 'UTC'");
   } catch (err) {
-    await client.end().catch(() => {});
+    options.signal?.removeEventListener('abort', onAbort);
+    if (!options.signal?.aborted) await client.end().catch(() => {});
     throw new DsnError(`cannot connect to ${dsn.display}: ${(err as Error).message}`);
   }
   const run = async (sql: string, params?: readonly DbParam[]) => {
@@ -92,6 +99,8 @@ export async function openPostgres(dsn: Dsn): Promise<Database> {
       return (await run(`SELECT ${col} AS v FROM ${from} WHERE ${col} IS NOT NULL ORDER BY random() LIMIT ${limit}`)).rows.map((r) => r.v);
     },
     async close() {
+      options.signal?.removeEventListener('abort', onAbort);
+      if (options.signal?.aborted) return;
       await client.end().catch(() => {});
     },
   };

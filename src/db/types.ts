@@ -17,6 +17,11 @@ export interface Dsn {
   display: string;
 }
 
+export interface DbOpenOptions {
+  /** Aborting closes the connection at once: the call in progress and every later one fail. */
+  signal?: AbortSignal;
+}
+
 export interface ColumnInfo {
   name: string;
   /** The engine's own type name, lowercased (e.g. `timestamp with time zone`, `datetime`, `array(float32)`). */

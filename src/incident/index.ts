@@ -23,4 +23,4 @@ export { REGIMES, buildRegimes, parseDeadlineRule, computeDeadlines, addBusiness
 export { triage, type TriageOptions } from './triage.js';
 export { isLiveSource, describeSource, DEFAULT_MAX_ROWS_PER_TABLE, type DumpFormat } from './sources.js';
 export { renderHtml, renderMarkdown, type ReportInput } from './report.js';
-export { respondToExposure, isCriticalExposure, type ExposureResponse, type ExposureResponseOptions } from './respond.js';
+export { respondToExposure, isCriticalExposure, startDeadline, DEFAULT_TRIAGE_TIMEOUT_MS, type AbortDeadline, type ExposureResponse, type ExposureResponseOptions } from './respond.js';

@@ -33,10 +33,15 @@ class RespConnection {
     socket.on('close', () => fail(new Error('connection closed')));
   }
 
-  static open(host: string, port: number, timeoutMs: number): Promise<RespConnection> {
+  /** `timeoutMs` bounds each silence; aborting `signal` destroys the socket, failing every command in progress. */
+  static open(host: string, port: number, timeoutMs: number, signal: AbortSignal | undefined): Promise<RespConnection> {
     return new Promise((resolve, reject) => {
+      signal?.throwIfAborted();
       const socket = connect({ host, port });
       socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+      const onAbort = () => socket.destroy(signal!.reason as Error);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      socket.once('close', () => signal?.removeEventListener('abort', onAbort));
       socket.once('connect', () => resolve(new RespConnection(socket)));
       socket.once('error', reject);
     });
@@ -138,12 +143,12 @@ async function readKey(conn: RespConnection, key: string): Promise<Record<string
 }
 
 /** `redis://[user@]host:port/db`; the password from WARDEN_DB_PASSWORD or REDISCLI_AUTH, never the URL. */
-export async function* readRedis(source: string, maxKeys: number, env: NodeJS.ProcessEnv): AsyncGenerator<SourceItem> {
+export async function* readRedis(source: string, maxKeys: number, env: NodeJS.ProcessEnv, signal?: AbortSignal): AsyncGenerator<SourceItem> {
   const url = new URL(source);
   if (url.password) throw new Error('refusing a password inside the connection string: set WARDEN_DB_PASSWORD or REDISCLI_AUTH instead');
   const db = url.pathname.replace(/^\//, '') || '0';
   const part = `redis://${url.host}/${db}`;
-  const conn = await RespConnection.open(url.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1', Number(url.port || 6379), 10_000);
+  const conn = await RespConnection.open(url.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1', Number(url.port || 6379), 10_000, signal);
   let rows = 0;
   let truncated = false;
   let error: string | undefined;

@@ -106,19 +106,32 @@ function sections(input: ReportInput): Section[] {
 }
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-const mdCell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+/**
+ * Names in the report come from the exposed store (tables, databases, subject fields, error text): as
+ * text they must stay text. Markdown's inline markup is backslash-escaped, HTML is entity-escaped (a
+ * Markdown renderer passes raw HTML through), links cannot start, and a line break cannot end a row.
+ */
+const mdText = (s: string) =>
+  s
+    .replace(/[\\`*_[\]|~]/g, '\\$&')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/:\/\//g, '\\://')
+    .replace(/\bwww\./gi, (w) => `${w.slice(0, 3)}\\.`)
+    .replace(/[\r\n\u2028\u2029]+/g, ' ');
 
 export function renderMarkdown(input: ReportInput): string {
-  const lines = [`# Incident report: ${input.incident.title}`, '', `Generated ${iso(input.generatedAt ?? Date.now())} by Warden.`, ''];
+  const lines = [`# Incident report: ${mdText(input.incident.title)}`, '', `Generated ${iso(input.generatedAt ?? Date.now())} by Warden.`, ''];
   for (const s of sections(input)) {
-    lines.push(`## ${s.title}`, '');
+    lines.push(`## ${mdText(s.title)}`, '');
     if (s.rows.length === 0) {
       lines.push('None.', '');
       continue;
     }
     const header = s.header!.every((h) => h === '') ? s.header!.map((_, k) => (k === 0 ? 'Item' : 'Value')) : s.header!;
-    lines.push(`| ${header.map(mdCell).join(' | ')} |`, `|${header.map(() => '---').join('|')}|`);
-    for (const r of s.rows) lines.push(`| ${r.map(mdCell).join(' | ')} |`);
+    lines.push(`| ${header.map(mdText).join(' | ')} |`, `|${header.map(() => '---').join('|')}|`);
+    for (const r of s.rows) lines.push(`| ${r.map(mdText).join(' | ')} |`);
     lines.push('');
   }
   return lines.join('\n');

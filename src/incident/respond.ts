@@ -5,6 +5,7 @@
  * every Warden key found is revoked. `warden serve` calls this; so can any embedder.
  */
 import type { Detector } from '../detect/index.js';
+import { WardenError } from '../errors.js';
 import type { KeyStore } from '../keys/index.js';
 import type { Finding } from '../scan/index.js';
 import { buildRegimes } from './deadlines.js';
@@ -27,6 +28,25 @@ export interface ExposureResponseOptions {
   clickHouseHttpPort?: number;
   /** For the timeline and the key audit log (default `warden-serve`). */
   actor?: string;
+  /** The triage stops after this long (default 5 minutes): a store that stalls must not hold the response. */
+  triageTimeoutMs?: number;
+  /** Aborting stops the triage at once (the daemon's shutdown, the run's response budget). */
+  signal?: AbortSignal;
+}
+
+export const DEFAULT_TRIAGE_TIMEOUT_MS = 5 * 60_000;
+
+export interface AbortDeadline {
+  signal: AbortSignal;
+  /** Stops the timer once the work is done. */
+  clear(): void;
+}
+
+/** A signal that aborts after `ms` with an error naming `what`, or with `parent` (whichever comes first). */
+export function startDeadline(ms: number, what: string, parent?: AbortSignal): AbortDeadline {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new WardenError(`${what} of ${ms} ms passed`, 'DEADLINE', 3)), ms);
+  return { signal: parent ? AbortSignal.any([parent, controller.signal]) : controller.signal, clear: () => clearTimeout(timer) };
 }
 
 export interface ExposureResponse {
@@ -47,7 +67,7 @@ export function isCriticalExposure(finding: Finding): boolean {
 
 const hostPart = (host: string) => (host.includes(':') ? `[${host}]` : host);
 
-/** The read-only connection string triage uses for a finding, as the anonymous caller the scan proved works. */
+/** The read-only connection string triage uses for a finding, as the anonymous caller the scan proved works (no password, ever). */
 function dsnFor(finding: Finding, options: ExposureResponseOptions): string | undefined {
   const host = hostPart(finding.host);
   switch (finding.service) {
@@ -97,6 +117,7 @@ export async function respondToExposure(finding: Finding, options: ExposureRespo
     details: { findingId: finding.id, probe: finding.probe, service: finding.service },
   });
   const tables = flaggedTables(finding);
+  const deadline = startDeadline(options.triageTimeoutMs ?? DEFAULT_TRIAGE_TIMEOUT_MS, 'the triage deadline', options.signal);
   const result = await triage(dsn, {
     fingerprintKey: options.fingerprintKey,
     ...(options.detector ? { detector: options.detector } : {}),
@@ -106,6 +127,10 @@ export async function respondToExposure(finding: Finding, options: ExposureRespo
     ...(finding.service === 'redis' ? {} : { tables }),
     ...(options.maxRowsPerTable ? { maxRowsPerTable: options.maxRowsPerTable } : {}),
     actor,
-  });
+    // Triage reads the environment for a password (WARDEN_DB_PASSWORD, PGPASSWORD, …), which here holds
+    // Warden's own store credentials; a discovered host gets only the anonymous access the scan proved.
+    env: {},
+    signal: deadline.signal,
+  }).finally(() => deadline.clear());
   return { acted: true, reason: existing ? 'open incident for this finding triaged again' : 'incident opened and triaged', incident, reopened: existing !== undefined, triage: result };
 }

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
 import { openDatabase, parseDsn, type Database, type Dsn, type TableInfo } from '../db/index.js';
+import { fetchWithoutRedirects } from '../outbound-fetch.js';
 import { readRedis } from './redis.js';
 
 export interface TriageRecord {
@@ -42,6 +43,8 @@ export interface SourceOptions {
   /** A dump's format when its name does not say (default: by extension, else sniffed). */
   format?: DumpFormat;
   env?: NodeJS.ProcessEnv;
+  /** Aborting stops a live store's reading at once and closes its connection (the triage deadline, shutdown). */
+  signal?: AbortSignal;
 }
 
 export const DEFAULT_MAX_ROWS_PER_TABLE = 1_000_000;
@@ -65,7 +68,7 @@ export function describeSource(source: string, env: NodeJS.ProcessEnv = process.
 
 export async function* readSource(source: string, options: SourceOptions = {}): AsyncGenerator<SourceItem> {
   if (/^rediss?:\/\//i.test(source)) {
-    yield* readRedis(source, options.maxRowsPerTable ?? DEFAULT_MAX_ROWS_PER_TABLE, options.env ?? process.env);
+    yield* readRedis(source, options.maxRowsPerTable ?? DEFAULT_MAX_ROWS_PER_TABLE, options.env ?? process.env, options.signal);
     return;
   }
   if (isLiveSource(source)) {
@@ -330,7 +333,7 @@ const CLICKHOUSE_LOCAL_ENGINES = /^(\w*MergeTree|Log|TinyLog|StripeLog|Memory)$/
 
 async function* readLiveStore(dsn: Dsn, options: SourceOptions): AsyncGenerator<SourceItem> {
   const cap = options.maxRowsPerTable ?? DEFAULT_MAX_ROWS_PER_TABLE;
-  const db = await openDatabase(dsn, options.env ?? process.env);
+  const db = await openDatabase(dsn, options.env ?? process.env, options.signal ? { signal: options.signal } : {});
   try {
     await enterReadOnly(db);
     const tables = (await db.listTables()).filter((t) => wanted(t, options.tables));
@@ -341,7 +344,7 @@ async function* readLiveStore(dsn: Dsn, options: SourceOptions): AsyncGenerator<
           yield { partEnd: part, rows: 0, truncated: true, error: `engine ${table.tableEngine ?? 'unknown'} reads outside the server; skipped` };
           continue;
         }
-        yield* streamClickHouseTable(dsn, db.qualified(table), part, cap);
+        yield* streamClickHouseTable(dsn, db.qualified(table), part, cap, options.signal);
         continue;
       }
       let rows = 0;
@@ -390,7 +393,7 @@ async function leaveReadOnly(db: Database): Promise<void> {
  * One ClickHouse table as a stream of JSONEachRow lines over GET (which ClickHouse runs read-only, as the
  * scanner does), capped at `cap` rows by LIMIT; the response is read as it arrives, never buffered whole.
  */
-async function* streamClickHouseTable(dsn: Dsn, qualified: string, part: string, cap: number): AsyncGenerator<SourceItem> {
+async function* streamClickHouseTable(dsn: Dsn, qualified: string, part: string, cap: number, signal: AbortSignal | undefined): AsyncGenerator<SourceItem> {
   const url = new URL(`http://${dsn.host.includes(':') ? `[${dsn.host}]` : dsn.host}:${dsn.port}/`);
   url.searchParams.set('query', `SELECT * FROM ${qualified} LIMIT ${cap + 1} FORMAT JSONEachRow`);
   if (dsn.database) url.searchParams.set('database', dsn.database);
@@ -401,7 +404,7 @@ async function* streamClickHouseTable(dsn: Dsn, qualified: string, part: string,
   let error: string | undefined;
   const abort = new AbortController();
   try {
-    const res = await fetch(url, { headers, signal: abort.signal });
+    const res = await fetchWithoutRedirects(url, { headers, signal: signal ? AbortSignal.any([abort.signal, signal]) : abort.signal });
     if (!res.ok || !res.body) {
       error = `HTTP ${res.status}: ${(await res.text()).trim().slice(0, 300)}`;
     } else {

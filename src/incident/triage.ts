@@ -277,8 +277,11 @@ export async function triage(source: string, options: TriageOptions): Promise<Tr
   const acc = new TriageAccumulator(detector, options.fingerprintKey, options.subjectFields);
   const parts: TriageResult['parts'] = [];
   const errors: TriageResult['errors'] = [];
+  const { signal } = options;
   try {
-    for await (const item of readSource(source, options)) {
+    // An aborted triage (its deadline, or shutdown) reads nothing more: what it read so far still counts.
+    for await (const item of signal?.aborted ? [] : readSource(source, options)) {
+      if (signal?.aborted) break;
       if ('partEnd' in item) {
         parts.push({ name: item.partEnd, rows: item.rows, truncated: item.truncated });
         if (item.error) errors.push({ part: item.partEnd, message: item.error });
@@ -289,6 +292,8 @@ export async function triage(source: string, options: TriageOptions): Promise<Tr
   } catch (err) {
     errors.push({ part: display, message: (err as Error).message });
   }
+  // Unknown is not clean: a triage cut short says so, whatever it read before.
+  if (signal?.aborted) errors.push({ part: display, message: `stopped before the end: ${(signal.reason as Error | undefined)?.message ?? 'aborted'}` });
   const warden = await resolveWardenKeys(acc, options, display);
   const categories = acc.categories(detector);
   const result: TriageResult = {

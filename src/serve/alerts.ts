@@ -4,6 +4,7 @@
  */
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { AlertSinkConfig } from '../config/index.js';
+import { fetchWithoutRedirects, RedirectRefusedError } from '../outbound-fetch.js';
 import { severityRank, type Alert } from './history.js';
 
 export interface AlertBatch {
@@ -111,12 +112,14 @@ export class AlertDispatcher {
         headers[SIGNATURE_HEADER] = signWebhook(sink.secret, timestamp, body);
       }
       try {
-        const res = await fetch(sink.url, { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(sink.timeoutMs) });
+        const res = await fetchWithoutRedirects(sink.url, { method: 'POST', headers, body, signal: AbortSignal.timeout(sink.timeoutMs) });
         await res.arrayBuffer().catch(() => undefined);
         status = res.status;
         if (res.ok) return { sink: sink.name, ok: true, attempts: attempt, status };
         if (res.status < 500 && res.status !== 429) return { sink: sink.name, ok: false, attempts: attempt, status };
       } catch (err) {
+        // A sink that redirects is misconfigured; the signed body goes nowhere else, and retrying changes nothing.
+        if (err instanceof RedirectRefusedError) return { sink: sink.name, ok: false, attempts: attempt, status: err.status };
         const e = err as { name?: string; cause?: { code?: string; message?: string } };
         status = e.name === 'TimeoutError' ? 'timeout' : (e.cause?.code ?? e.cause?.message ?? 'network error');
       }

@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import type { ServeConfig, Inventory } from '../config/index.js';
 import { defaultKeySecretPath, KeyStore, scopesAllow, type KeySecrets } from '../keys/index.js';
 import { loadFingerprintKey } from '../detect/index.js';
-import { IncidentStore, isCriticalExposure, respondToExposure } from '../incident/index.js';
+import { IncidentStore, isCriticalExposure, respondToExposure, startDeadline } from '../incident/index.js';
 import { scan, type Finding, type ScanOptions } from '../scan/index.js';
 import { createScrubber } from '../scrub/index.js';
 import { isPostgresUrl, openStore, type Store } from '../store/index.js';
@@ -119,7 +119,7 @@ export async function startServe(options: ServeOptions): Promise<ServeDaemon> {
   const timers = new Map<string, Timer>();
   const inFlight = new Set<Promise<unknown>>();
   let closing = false;
-  /** Aborts scans in progress on close; their runs are recorded as interrupted, never as complete. */
+  /** Aborts scans and triage in progress on close; their runs are recorded as interrupted, never as complete. */
   const shutdown = new AbortController();
 
   const history = await ServeHistory.open(store);
@@ -219,9 +219,21 @@ export async function startServe(options: ServeOptions): Promise<ServeDaemon> {
 
   /**
    * The incident policy: each critical exposure this run alerted on (new, reopened, escalated, flapping)
-   * becomes an incident, triaged read-only, with Warden keys revoked only under `revokeWardenKeys`.
+   * becomes an incident, triaged read-only, with Warden keys revoked only under `revokeWardenKeys`. Each
+   * triage has its deadline and all of them the run's budget, so one stalling store cannot keep the next
+   * from being triaged; shutdown stops them at once. A finding reached after that still gets its incident,
+   * with a triage that says it was stopped.
    */
   async function respondToCriticalExposures(run: RunRecord, findings: Finding[], alerted: Alert[], store: IncidentStore): Promise<void> {
+    const budget = startDeadline(config.incidents.budgetMs, 'the run’s incident response budget', shutdown.signal);
+    try {
+      await respondToEach(run, findings, alerted, store, budget.signal);
+    } finally {
+      budget.clear();
+    }
+  }
+
+  async function respondToEach(run: RunRecord, findings: Finding[], alerted: Alert[], store: IncidentStore, signal: AbortSignal): Promise<void> {
     const alertedIds = new Set(alerted.map((a) => a.finding.id));
     const critical = findings.filter((f) => alertedIds.has(f.id) && isCriticalExposure(f));
     // One ClickHouse answers on both protocols; when its HTTP port was found, triage it once, over HTTP.
@@ -236,6 +248,8 @@ export async function startServe(options: ServeOptions): Promise<ServeDaemon> {
           revokeWardenKeys: config.incidents.revokeWardenKeys,
           regimes: config.incidents.regimes,
           maxRowsPerTable: config.incidents.maxRowsPerTable,
+          triageTimeoutMs: config.incidents.triageTimeoutMs,
+          signal,
           actor: 'warden-serve',
         });
         if (!response.acted) {
@@ -245,8 +259,10 @@ export async function startServe(options: ServeOptions): Promise<ServeDaemon> {
         const warden = response.triage!.credentials.warden;
         const revoked = warden.filter((w) => w.action === 'revoked').length;
         const wouldRevoke = warden.filter((w) => w.action === 'would-revoke').length;
+        // The errors' text can come from the store itself: the incident holds it, the log only the count.
+        const unread = response.triage!.errors.length;
         log(
-          `run ${run.id}: incident ${response.incident!.id} ${response.reopened ? 'triaged again' : 'opened'} for ${finding.id}: ${response.triage!.credentials.occurrences} credential occurrences, ${revoked} Warden key${revoked === 1 ? '' : 's'} revoked${wouldRevoke ? `, ${wouldRevoke} to revoke (revokeWardenKeys is off)` : ''}`,
+          `run ${run.id}: incident ${response.incident!.id} ${response.reopened ? 'triaged again' : 'opened'} for ${finding.id}: ${response.triage!.credentials.occurrences} credential occurrences, ${revoked} Warden key${revoked === 1 ? '' : 's'} revoked${wouldRevoke ? `, ${wouldRevoke} to revoke (revokeWardenKeys is off)` : ''}${unread ? `; triage incomplete (${unread} error${unread === 1 ? '' : 's'}, see the incident)` : ''}`,
         );
       } catch (err) {
         log(`run ${run.id}: incident response for ${finding.id} failed: ${(err as Error)?.message ?? String(err)}`);
@@ -308,7 +324,7 @@ export async function startServe(options: ServeOptions): Promise<ServeDaemon> {
     async close() {
       closing = true;
       for (const t of timers.values()) t.cancel();
-      shutdown.abort();
+      shutdown.abort(new Error('the daemon is stopping'));
       await http.close();
       while (inFlight.size) await Promise.all([...inFlight]);
       await alerts.idle();

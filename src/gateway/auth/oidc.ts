@@ -6,6 +6,7 @@
 import type { JsonWebKey, KeyObject } from 'node:crypto';
 import { decodeJwt, importJwk, jwkAlgorithm, verifyJwtSignature, type JwtAlgorithm } from './jwt.js';
 import type { Identity } from './identity.js';
+import { fetchWithoutRedirects } from '../../outbound-fetch.js';
 
 export interface OidcIssuerConfig {
   issuer: string;
@@ -86,7 +87,7 @@ class IssuerKeys {
 }
 
 async function getJson(url: string): Promise<unknown> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS), redirect: 'error' });
+  const res = await fetchWithoutRedirects(url, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
   if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
   return (await res.json()) as unknown;
 }

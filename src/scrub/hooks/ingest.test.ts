@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { expandSample } from '../../detect/index.js';
+import { startRecordingServer, startRedirector } from '../../../test/helpers/recording-http.js';
 import { createFileForwarder, createHttpForwarder, parseListenAddress, startIngestServer, type Forwarder, type IngestServer } from './ingest.js';
 
 const KEY = 'sk-proj-' + expandSample('{alnum_-:40}', 41) + 'T3BlbkFJ' + expandSample('{alnum_-:40}', 42);
@@ -146,6 +147,20 @@ describe('ingest point', () => {
       assert.ok(!sink.stored.join('').includes(KEY));
     } finally {
       sink.server.close();
+    }
+  });
+
+  it('HTTP sink that redirects: refused, and nothing is sent to the redirect target', async () => {
+    const elsewhere = await startRecordingServer((_req, res) => res.end());
+    const sink = await startRedirector(elsewhere.origin, 308);
+    try {
+      const forwarder = createHttpForwarder(`http://ingest:sink-password@127.0.0.1:${sink.port}/`);
+      await assert.rejects(forwarder.forward(Buffer.from(batch(0))), /redirect refused: HTTP 308/);
+      assert.equal(sink.requests.length, 1);
+      assert.equal(elsewhere.requests.length, 0, 'the batch went nowhere else');
+    } finally {
+      await sink.close();
+      await elsewhere.close();
     }
   });
 

@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { listenAt, parseListenAddress } from '../../listen-address.js';
 import { UsageError } from '../../errors.js';
+import { fetchWithoutRedirects } from '../../outbound-fetch.js';
 import { createScrubStream, type ScrubOptions } from '../stream.js';
 
 /** Where scrubbed batches go. `forward` resolves only once the batch is durable there. */
@@ -56,7 +57,7 @@ export function createHttpForwarder(target: string, options: { timeoutMs?: numbe
   return {
     description: `${url.origin}${url.pathname}`,
     async forward(batch) {
-      const response = await fetch(url, { method: 'POST', headers, body: new Uint8Array(batch), signal: AbortSignal.timeout(options.timeoutMs ?? 30_000) });
+      const response = await fetchWithoutRedirects(url, { method: 'POST', headers, body: new Uint8Array(batch), signal: AbortSignal.timeout(options.timeoutMs ?? 30_000) });
       const text = await response.text();
       if (!response.ok) throw new Error(`sink answered ${response.status}: ${text.slice(0, 200).trim()}`);
     },
