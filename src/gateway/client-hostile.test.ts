@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
@@ -574,6 +574,47 @@ routes:
       assert.equal(JSON.parse(r.body.toString()).reason, 'upgrade_not_allowed');
       await assertRefused(get('/tunnel', ['Connection: Upgrade', 'Upgrade: websocket']), 'a WebSocket upgrade off a WebSocket endpoint');
     });
+  });
+
+  it('does not splice a WebSocket upgrade that the upstream switched to another protocol: 502', async () => {
+    // An upstream that answers every upgrade with 101 to h2c, and records whether anything came through after.
+    let after = '';
+    const rogue = createNetServer((socket) => {
+      let got = '';
+      socket.on('data', (c: Buffer) => {
+        if (got.includes('\r\n\r\n')) after += c.toString('latin1');
+        got += c.toString('latin1');
+        if (got.includes('\r\n\r\n') && !socket.writableEnded) socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n');
+      });
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => rogue.listen(0, '127.0.0.1', () => resolve()));
+    writeFileSync(join(dir, 'ws.yaml'), 'kind: ws\nendpoints:\n  - { name: ws, path: /ws, methods: [GET], class: read, websocket: true }\n');
+    const ws = await startTestGateway(
+      `
+listen: { port: 0 }
+routes:
+  - name: ws
+    upstream: { url: "http://127.0.0.1:${(rogue.address() as AddressInfo).port}", profile: ./ws.yaml, timeoutMs: ${LIMIT_MS} }
+    allow:
+      - { classes: [read], scopes: ["t:read"] }
+`,
+      dir,
+    );
+    try {
+      const wsKey = (await ws.keys.create({ owner: 'test', name: 'ws', scopes: ['t:read'] })).key;
+      const c = await RawHttpClient.open(Number(new URL(ws.gateway.url).port));
+      c.write(head('GET /ws HTTP/1.1', 'Host: 127.0.0.1', `X-API-Key: ${wsKey}`, 'Connection: Upgrade', 'Upgrade: websocket', 'Sec-WebSocket-Version: 13', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=='));
+      const r = await c.response();
+      assert.equal(r?.status, 502);
+      c.write('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+      assert.ok(await c.closes(LIMIT_MS), 'the connection closes');
+      c.destroy();
+      assert.equal(after, '', 'nothing after the upgrade request reached the upstream');
+    } finally {
+      await ws.close();
+      await new Promise<void>((resolve) => rogue.close(() => resolve()));
+    }
   });
 
   it('drops every spelling of an identity, credential or routing header the gateway owns or upstreams trust', async () => {
