@@ -5,7 +5,8 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import { listenAt, parseListenAddress } from '../../listen-address.js';
-import { UsageError } from '../../errors.js';
+import { UsageError, WardenError } from '../../errors.js';
+import { defaultSecretPath, readSecretFile, writeSecretFile } from '../../secret-file.js';
 import { createScrubStream, type ScrubOptions } from '../stream.js';
 import { BodyRefused, BodyWatch, DecodedBody, decoderFor, tooLarge, type BodyLimits } from './ingest-body.js';
 
@@ -329,8 +330,10 @@ export interface ServeIngestOptions {
   forward: string;
   /** False only when the user passed --no-auth. */
   auth: boolean;
-  /** WARDEN_INGEST_TOKEN; when unset a token is generated and shown once. */
+  /** WARDEN_INGEST_TOKEN: one or more tokens, separated by commas. */
   token?: string | undefined;
+  /** Where the tokens are kept when `token` is unset (default `defaultIngestTokenPath()`). */
+  tokenFile?: string | undefined;
   maxInFlight?: number;
   scrub?: Omit<ScrubOptions, 'format'>;
   /** Aborting stops the server after batches in flight are forwarded. */
@@ -339,28 +342,70 @@ export interface ServeIngestOptions {
   log: (line: string) => void;
 }
 
+export function defaultIngestTokenPath(): string {
+  return defaultSecretPath('ingest-token');
+}
+
 /** `warden scrub --listen … --forward …`: runs the ingest point until `signal` aborts. */
 export async function serveIngest(options: ServeIngestOptions): Promise<IngestServer['stats']> {
   const { host, port } = parseListenAddress(options.listen);
   if (!options.auth && !isLoopbackHost(host)) throw new UsageError('--no-auth is only allowed on a loopback address; set WARDEN_INGEST_TOKEN instead');
-  let token: string | undefined;
-  if (options.auth) {
-    token = options.token || generateIngestToken();
-    if (!options.token) options.log(`ingest token (shown once; set WARDEN_INGEST_TOKEN to choose one): ${token}`);
-  }
+  if (options.token && options.tokenFile) throw new UsageError('set WARDEN_INGEST_TOKEN or --token-file, not both');
+  const tokens = options.auth ? await loadIngestTokens(options.token, options.tokenFile ?? defaultIngestTokenPath(), options.log) : undefined;
   const forwarder = createForwarder(options.forward);
   const server = await startIngestServer({
     forwarder,
     host,
     port,
-    tokens: token === undefined ? undefined : [token],
+    tokens,
     ...(options.maxInFlight ? { maxInFlight: options.maxInFlight } : {}),
     ...(options.scrub ? { scrub: options.scrub } : {}),
   });
-  options.log(`listening on ${server.url}${token ? '' : ' without authentication'}; forwarding to ${forwarder.description}`);
+  options.log(`listening on ${server.url}${tokens ? '' : ' without authentication'}; forwarding to ${forwarder.description}`);
   if (!options.signal.aborted) await new Promise((resolve) => options.signal.addEventListener('abort', resolve, { once: true }));
   await server.close();
   const s = server.stats;
-  options.log(`stopped: ${s.batches} batches, ${s.lines} lines forwarded; ${s.duplicates} duplicate(s), ${s.rejectedBusy} busy rejection(s), ${s.forwardFailures} forward failure(s)`);
+  options.log(`stopped: ${s.batches} batches, ${s.lines} lines forwarded; ${s.duplicates} duplicate(s), ${s.rejectedBusy} busy rejection(s), ${s.refusedBodies} batch(es) refused while reading, ${s.forwardFailures} forward failure(s)`);
   return s;
+}
+
+/**
+ * The bearer tokens: from WARDEN_INGEST_TOKEN, else the token file (one a line), which is created holding one
+ * generated token when missing. A token is never logged: stderr is the journal or container log.
+ */
+async function loadIngestTokens(fromEnv: string | undefined, path: string, log: (line: string) => void): Promise<string[]> {
+  if (fromEnv) return parseIngestTokens(fromEnv.split(','), 'WARDEN_INGEST_TOKEN');
+  try {
+    return parseIngestTokens((await readSecretFile(path)).split('\n'), path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw tokenFileError(err, path);
+  }
+  const token = generateIngestToken();
+  try {
+    await writeSecretFile(path, `${token}\n`);
+  } catch (err) {
+    throw tokenFileError(err, path);
+  }
+  log(`generated an ingest token in ${path} (mode 0600); shippers send it as "Authorization: Bearer <token>"`);
+  return [token];
+}
+
+function tokenFileError(err: unknown, path: string): Error {
+  if (err instanceof WardenError) return err;
+  const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+  return new UsageError(`ingest token file ${path}: ${code}; set WARDEN_INGEST_TOKEN or --token-file`);
+}
+
+/** Tokens one an entry (blank entries and # comments skipped); each must fit a Bearer header as one word. */
+function parseIngestTokens(entries: string[], source: string): string[] {
+  const tokens: string[] = [];
+  entries.forEach((entry, i) => {
+    const token = entry.trim();
+    if (token === '' || token.startsWith('#')) return;
+    // The entry is not echoed: it may be a token with a typo.
+    if (!/^[\x21-\x7e]+$/.test(token)) throw new UsageError(`${source}: entry ${i + 1} is not a token (visible ASCII without spaces)`);
+    tokens.push(token);
+  });
+  if (tokens.length === 0) throw new UsageError(`${source}: no token`);
+  return tokens;
 }
