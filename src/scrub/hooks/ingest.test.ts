@@ -266,6 +266,20 @@ describe('ingest point limits', () => {
     }
   });
 
+  it('a chunked body (no Content-Length) is cut at the limit as it arrives: 413, connection closed', async () => {
+    await withLimitedServer({ maxBatchBytes: 64 * 1024 }, async (server, file) => {
+      const client = await RawHttpClient.open(Number(new URL(server.url).port));
+      client.write(`POST / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\nTransfer-Encoding: chunked\r\n\r\n`);
+      const chunk = '{"msg":"' + 'x'.repeat(16 * 1024) + '"}\n';
+      for (let i = 0; i < 6; i++) client.write(`${Buffer.byteLength(chunk).toString(16)}\r\n${chunk}\r\n`);
+      const response = await client.response();
+      assert.equal(response?.status, 413);
+      assert.equal(response?.headers.get('connection'), 'close');
+      assert.ok(await client.closes(2000));
+      assert.equal(forwardedText(file), '');
+    });
+  });
+
   it('decodes gzip, x-gzip, deflate and br; refuses zstd, unknown and stacked codings (415)', async () => {
     await withLimitedServer({}, async (server, file) => {
       const post = (encoding: string, body: Buffer) =>
