@@ -180,6 +180,29 @@ describe('ingest point', () => {
     }
   });
 
+  it('HTTP sink that redirects: the batch and its credentials are not sent on (502)', async () => {
+    let elsewhere = 0;
+    const other = createServer((req, res) => {
+      elsewhere++;
+      req.resume();
+      res.writeHead(200).end();
+    });
+    await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
+    const redirecting = createServer((req, res) => {
+      req.resume();
+      res.writeHead(307, { location: `http://localhost:${(other.address() as AddressInfo).port}/` }).end();
+    });
+    await new Promise<void>((r) => redirecting.listen(0, '127.0.0.1', r));
+    try {
+      const forwarder = createHttpForwarder(`http://user:sink-password@127.0.0.1:${(redirecting.address() as AddressInfo).port}/`);
+      await assert.rejects(forwarder.forward(Buffer.from('{"a":1}\n')), /sink answered 307/);
+      assert.equal(elsewhere, 0);
+    } finally {
+      redirecting.close();
+      other.close();
+    }
+  });
+
   it('ClickHouse: a retrying shipper through the ingest point inserts every row once', async (t) => {
     const clickhouse = process.env.WARDEN_TEST_CLICKHOUSE_URL ?? 'http://127.0.0.1:8123/';
     const query = (sql: string, body?: string) =>

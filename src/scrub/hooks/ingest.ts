@@ -44,7 +44,7 @@ export function createFileForwarder(path: string): Forwarder {
 /**
  * POSTs each batch to an HTTP sink, e.g. ClickHouse
  * `http://127.0.0.1:8123/?query=INSERT%20INTO%20logs%20FORMAT%20JSONEachRow`. Credentials in the URL
- * are sent as Basic auth. Anything but 2xx is a failure.
+ * are sent as Basic auth. Anything but 2xx is a failure, a redirect included.
  */
 export function createHttpForwarder(target: string, options: { timeoutMs?: number } = {}): Forwarder {
   const url = new URL(target);
@@ -57,7 +57,8 @@ export function createHttpForwarder(target: string, options: { timeoutMs?: numbe
   return {
     description: `${url.origin}${url.pathname}`,
     async forward(batch) {
-      const response = await fetch(url, { method: 'POST', headers, body: new Uint8Array(batch), signal: AbortSignal.timeout(options.timeoutMs ?? 30_000) });
+      // A redirect is a failure, not followed: the batch and the sink's credentials go only to the configured origin.
+      const response = await fetch(url, { method: 'POST', headers, body: new Uint8Array(batch), redirect: 'manual', signal: AbortSignal.timeout(options.timeoutMs ?? 30_000) });
       const text = await response.text();
       if (!response.ok) throw new Error(`sink answered ${response.status}: ${text.slice(0, 200).trim()}`);
     },
