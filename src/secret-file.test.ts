@@ -1,12 +1,13 @@
-// writeSecretFile on the real file system: mode, replacement, a planted link, and a path it cannot write.
+// Secret files on the real file system: mode, replacement, a planted link, a path it cannot write, and what is refused on reading.
 import assert from 'node:assert/strict';
-import { lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { SecretFileError, writeSecretFile } from './secret-file.js';
+import { readSecretFile, SecretFileError, writeSecretFile } from './secret-file.js';
 
-describe('writeSecretFile', () => {
+describe('secret files', () => {
   const dir = mkdtempSync(join(tmpdir(), 'warden-secret-file-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -48,5 +49,21 @@ describe('writeSecretFile', () => {
       (err: unknown) => err instanceof SecretFileError && err.message.includes(join(file, 'key')) && /ENOTDIR|EEXIST/.test(err.message) && !err.message.includes('do-not-show'),
     );
     assert.equal(readdirSync(dir).length, before);
+  });
+
+  it('are not read through a link, when group or others may read them, or when not a regular file', async () => {
+    const real = join(dir, 'real');
+    writeFileSync(real, 's', { mode: 0o600 });
+    const link = join(dir, 'link-to-real');
+    symlinkSync(real, link);
+    await assert.rejects(readSecretFile(link), (err) => err instanceof SecretFileError && /symbolic link/.test(err.message));
+    const loose = join(dir, 'loose');
+    writeFileSync(loose, 's');
+    chmodSync(loose, 0o640);
+    await assert.rejects(readSecretFile(loose), (err) => err instanceof SecretFileError && /mode 640.*chmod 600/.test(err.message));
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', ['-m', '600', fifo]);
+    await assert.rejects(readSecretFile(fifo), (err) => err instanceof SecretFileError && /not a regular file/.test(err.message));
+    await assert.rejects(readSecretFile(join(dir, 'missing')), { code: 'ENOENT' });
   });
 });

@@ -1,7 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
+import { defaultSecretPath } from '../secret-file.js';
 
 /**
  * A keyed fingerprint lets one leaked secret be followed across lines, files and days without
@@ -12,8 +12,7 @@ export function fingerprintSecret(ruleId: string, secret: string, key: Buffer | 
 }
 
 export function defaultFingerprintKeyPath(): string {
-  const base = process.env.XDG_CONFIG_HOME || join(homedir(), '.config');
-  return join(base, 'warden', 'fingerprint.key');
+  return defaultSecretPath('fingerprint.key');
 }
 
 /** The key from WARDEN_FINGERPRINT_KEY, else a key file (created with mode 0600 on first use). */

@@ -1,9 +1,9 @@
 import * as crypto from 'node:crypto';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { WardenError } from '../errors.js';
+import { defaultSecretPath } from '../secret-file.js';
 
 /** One version of the server secret that keys are hashed with. */
 export interface KeySecret {
@@ -24,8 +24,7 @@ export class KeySecretError extends WardenError {
 }
 
 export function defaultKeySecretPath(): string {
-  const base = process.env.XDG_CONFIG_HOME || join(homedir(), '.config');
-  return join(base, 'warden', 'key-secret');
+  return defaultSecretPath('key-secret');
 }
 
 /** Lines or comma-separated entries of `<version>:<secret>`; a bare value is version 1. */

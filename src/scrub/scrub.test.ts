@@ -129,6 +129,24 @@ describe('createScrubStream', () => {
     const out = (await throughStream(Buffer.from('ok\n' + 'B'.repeat(3000)), [512], { maxLineBytes: 1000 })).toString();
     assert.equal(out, 'ok\n' + withheldMarker(3000));
   });
+  it('in NDJSON (and auto on a JSON line) the marker of a withheld line is itself a JSON line', async () => {
+    const long = JSON.stringify({ msg: 'A'.repeat(5000) + OPENAI });
+    const input = Buffer.from(`{"i":1}\n${long}\n{"i":2,"api_key":"${OPENAI}"}\n  ${long}`);
+    for (const format of ['ndjson', 'auto'] as const) {
+      for (const sizes of [[1000], [64], [100_000]]) {
+        const lines = (await throughStream(input, sizes, { format, maxLineBytes: 1024 })).toString().split('\n');
+        const rows = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+        assert.deepEqual(rows[1], { warden: 'line withheld', reason: 'over-long', bytes: long.length });
+        assert.deepEqual(rows[3], { warden: 'line withheld', reason: 'over-long', bytes: long.length + 2 });
+        assert.equal(rows[2]!.api_key, '[REDACTED:openai-project-key]');
+        assert.equal(lines[1], withheldMarker(long.length, 'json'));
+      }
+    }
+    const text = (await throughStream(Buffer.from(`ok\n${long}\n`), [64], { format: 'auto', maxLineBytes: 1024 })).toString();
+    assert.equal(text, `ok\n${withheldMarker(long.length, 'json')}\n`);
+    const plain = (await throughStream(Buffer.from(`ok\n${long}\n`), [64], { format: 'text', maxLineBytes: 1024 })).toString();
+    assert.equal(plain, `ok\n${withheldMarker(long.length)}\n`, 'text mode keeps the text marker');
+  });
   it('never drops, merges or reorders lines under random chunking', async () => {
     const lines: string[] = [];
     for (let i = 0; i < 3000; i++) lines.push(i % 97 === 0 ? `{"i":${i},"api_key":"${OPENAI}"}` : `{"i":${i},"msg":"hello ${'x'.repeat(i % 300)}"}`);

@@ -3,6 +3,8 @@ import { getDefaultDetector, loadFingerprintKey, type Detector } from '../detect
 import type { MaskStyle } from './mask.js';
 import { Scrubber, type ScrubFormat, type ScrubStats } from './scrubber.js';
 
+export type MarkerShape = 'json' | 'text';
+
 export interface ScrubOptions {
   format?: ScrubFormat;
   mask?: MaskStyle;
@@ -30,8 +32,12 @@ export function scrub(text: string, options: ScrubOptions = {}): string {
   return createScrubber(options).scrubLines(text);
 }
 
-export function withheldMarker(bytes: number): string {
-  return `[WARDEN:line-withheld:${bytes}-bytes-over-limit]`;
+/**
+ * What replaces a withheld line. In NDJSON it is a JSON object, so a sink that parses every line (ClickHouse
+ * `JSONEachRow`, jq) still can; elsewhere a bracketed text marker.
+ */
+export function withheldMarker(bytes: number, shape: MarkerShape = 'text'): string {
+  return shape === 'json' ? JSON.stringify({ warden: 'line withheld', reason: 'over-long', bytes }) : `[WARDEN:line-withheld:${bytes}-bytes-over-limit]`;
 }
 
 /**
@@ -41,15 +47,19 @@ export function withheldMarker(bytes: number): string {
  */
 export class ScrubStream extends Transform {
   readonly scrubber: Scrubber;
+  private readonly format: ScrubFormat;
   private readonly maxLineBytes: number;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   /** Bytes of an overlong line being discarded, or -1 when not inside one. */
   private overlong = -1;
+  /** The marker for the overlong line being discarded, decided by its first bytes. */
+  private overlongShape: MarkerShape = 'text';
 
   constructor(options: ScrubOptions = {}) {
     super();
     this.scrubber = createScrubber(options);
+    this.format = options.format ?? 'auto';
     this.maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
   }
 
@@ -98,6 +108,7 @@ export class ScrubStream extends Transform {
       if (nl === -1) break;
       const lineLength = nl - lineStart + (lineStart === segStart ? carry : 0);
       if (lineLength > this.maxLineBytes) {
+        this.overlongShape = this.markerShapeOf(lineStart === segStart && carry > 0 ? this.pending[0]! : chunk.subarray(lineStart, nl));
         if (lineStart === segStart) this.dropPending();
         else this.emitSegment(chunk.subarray(segStart, lineStart));
         this.overlong = lineLength;
@@ -121,6 +132,7 @@ export class ScrubStream extends Transform {
     const rest = chunk.subarray(lineStart);
     if (rest.length === 0) return;
     if (this.pendingBytes + rest.length > this.maxLineBytes) {
+      this.overlongShape = this.markerShapeOf(this.pending[0] ?? rest);
       this.overlong = this.pendingBytes + rest.length;
       this.dropPending();
       return;
@@ -147,7 +159,14 @@ export class ScrubStream extends Transform {
     this.scrubber.stats.withheldLines++;
     this.scrubber.stats.lines++;
     this.scrubber.stats.bytes += bytes + terminator.length;
-    this.push(Buffer.from(withheldMarker(bytes) + terminator, 'latin1'));
+    this.push(Buffer.from(withheldMarker(bytes, this.overlongShape) + terminator, 'latin1'));
+  }
+
+  /** NDJSON gets the JSON marker; `auto` too when the withheld line began like JSON. */
+  private markerShapeOf(lineStart: Buffer): MarkerShape {
+    if (this.format !== 'auto') return this.format === 'ndjson' ? 'json' : 'text';
+    const first = lineStart.find((byte) => byte !== 32 && byte !== 9);
+    return first === 123 || first === 91 ? 'json' : 'text';
   }
 
   private scrubAndPush(bytes: Buffer): void {

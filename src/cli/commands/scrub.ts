@@ -22,7 +22,8 @@ export function registerScrub(program: Command): void {
     .option('--stats', 'print lines, bytes and redactions per rule to stderr when done')
     .option('--listen <host:port>', 'run an HTTP ingest point for log shippers (POST NDJSON) instead of reading files')
     .option('--forward <url|file>', 'with --listen: where scrubbed batches go (an http(s) URL such as a ClickHouse INSERT, or a file to append)')
-    .option('--no-auth', 'with --listen on loopback: accept batches without the bearer token (WARDEN_INGEST_TOKEN)')
+    .option('--token-file <path>', 'with --listen: bearer tokens, one a line, when WARDEN_INGEST_TOKEN (tokens separated by commas) is unset; created with one generated token, mode 0600, if missing (default ~/.config/warden/ingest-token)')
+    .option('--no-auth', 'with --listen on loopback: accept batches without a bearer token')
     .addHelpText(
       'after',
       `
@@ -36,7 +37,7 @@ Examples:
   WARDEN_INGEST_TOKEN=… warden scrub --listen 127.0.0.1:8787 \\
     --forward 'http://127.0.0.1:8123/?query=INSERT%20INTO%20logs%20FORMAT%20JSONEachRow'`,
     )
-    .action(async (files: string[], opts: { format: ScrubFormat; mask: MaskStyle; rules?: string[]; maxLineBytes: string; stats?: boolean; listen?: string; forward?: string; auth: boolean }) => {
+    .action(async (files: string[], opts: { format: ScrubFormat; mask: MaskStyle; rules?: string[]; maxLineBytes: string; stats?: boolean; listen?: string; forward?: string; tokenFile?: string; auth: boolean }) => {
       let detector;
       try {
         detector = loadDetector({ ruleFiles: opts.rules ?? [] }).detector;
@@ -46,6 +47,7 @@ Examples:
       }
       if (opts.listen || opts.forward) {
         if (!opts.listen || !opts.forward || files.length) throw new UsageError('--listen and --forward go together, without input files');
+        if (opts.tokenFile && !opts.auth) throw new UsageError('--token-file and --no-auth contradict each other');
         const stop = new AbortController();
         for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => stop.abort());
         await serveIngest({
@@ -53,6 +55,7 @@ Examples:
           forward: opts.forward,
           auth: opts.auth,
           token: process.env.WARDEN_INGEST_TOKEN,
+          tokenFile: opts.tokenFile,
           scrub: { mask: opts.mask, detector, maxLineBytes: parseByteSize(opts.maxLineBytes, '--max-line-bytes') },
           signal: stop.signal,
           log: (line) => process.stderr.write(`warden: ${line}\n`),

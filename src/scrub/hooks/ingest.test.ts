@@ -5,10 +5,11 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { gzipSync } from 'node:zlib';
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
+import { RawHttpClient } from '../../../test/helpers/raw-http-client.js';
 import { expandSample } from '../../detect/index.js';
 import { startRecordingServer, startRedirector } from '../../../test/helpers/recording-http.js';
-import { createFileForwarder, createHttpForwarder, parseListenAddress, startIngestServer, type Forwarder, type IngestServer } from './ingest.js';
+import { createFileForwarder, createHttpForwarder, parseListenAddress, startIngestServer, type Forwarder, type IngestOptions, type IngestServer } from './ingest.js';
 
 const KEY = 'sk-proj-' + expandSample('{alnum_-:40}', 41) + 'T3BlbkFJ' + expandSample('{alnum_-:40}', 42);
 const TOKEN = 'test-ingest-token';
@@ -105,7 +106,7 @@ before(() => {
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 async function withServer(forwarder: Forwarder, fn: (server: IngestServer) => Promise<void>, maxInFlight = 2): Promise<void> {
-  const server = await startIngestServer({ forwarder, token: TOKEN, maxInFlight, maxBatchBytes: 64 * 1024 });
+  const server = await startIngestServer({ forwarder, tokens: [TOKEN], maxInFlight, maxBatchBytes: 64 * 1024 });
   try {
     await fn(server);
   } finally {
@@ -228,5 +229,144 @@ describe('ingest point', () => {
     assert.deepEqual(parseListenAddress('[::1]:9000'), { host: '::1', port: 9000 });
     assert.deepEqual(parseListenAddress('8787'), { host: '127.0.0.1', port: 8787 });
     assert.throws(() => parseListenAddress('host:99999'), /--listen/);
+  });
+});
+
+/** A gzip body of `members` concatenated members, each 16 MiB of one byte (about 16 KiB compressed): one line. */
+function gzipBomb(members: number): Buffer {
+  const member = gzipSync(Buffer.alloc(16 * 1024 * 1024, 'a'), { level: 9 });
+  return Buffer.concat(Array.from({ length: members }, () => member));
+}
+
+async function withLimitedServer(options: Partial<IngestOptions>, fn: (server: IngestServer, file: string) => Promise<void>): Promise<void> {
+  const file = join(dir, `limits-${Math.random().toString(36).slice(2)}.ndjson`);
+  const server = await startIngestServer({ forwarder: createFileForwarder(file), tokens: [TOKEN], ...options });
+  try {
+    await fn(server, file);
+  } finally {
+    RawHttpClient.destroyAll();
+    await server.close();
+  }
+}
+
+const forwardedText = (file: string) => {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+};
+
+describe('ingest point limits', () => {
+  it('a 4 MiB gzip that inflates to 4 GiB is refused (413) within a couple of seconds, without inflating it', async () => {
+    const bomb = gzipBomb(256);
+    for (const [options, refusal] of [
+      [{}, /inflates more than 100:1/],
+      [{ maxCompressionRatio: 1e9 }, /batch over 16777216 bytes \(after decompression\)/],
+    ] as const) {
+      await withLimitedServer(options, async (server, file) => {
+        const cpu = process.cpuUsage();
+        const started = Date.now();
+        const response = await fetch(server.url, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-encoding': 'gzip' }, body: new Uint8Array(bomb) });
+        const elapsed = Date.now() - started;
+        const used = process.cpuUsage(cpu);
+        assert.equal(response.status, 413);
+        assert.match(((await response.json()) as { error: string }).error, refusal);
+        // Inflating all of it takes this machine about 5 s of CPU; the limit stops the inflater at 16 MiB.
+        assert.ok(elapsed < 2000, `answered after ${elapsed} ms`);
+        assert.ok(used.user + used.system < 1_500_000, `used ${(used.user + used.system) / 1000} ms of CPU`);
+        assert.equal(server.stats.refusedBodies, 1);
+        assert.equal(forwardedText(file), '', 'nothing forwarded');
+      });
+    }
+  });
+
+  it('a chunked body (no Content-Length) is cut at the limit as it arrives: 413, connection closed', async () => {
+    await withLimitedServer({ maxBatchBytes: 64 * 1024 }, async (server, file) => {
+      const client = await RawHttpClient.open(Number(new URL(server.url).port));
+      client.write(`POST / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\nTransfer-Encoding: chunked\r\n\r\n`);
+      const chunk = '{"msg":"' + 'x'.repeat(16 * 1024) + '"}\n';
+      for (let i = 0; i < 6; i++) client.write(`${Buffer.byteLength(chunk).toString(16)}\r\n${chunk}\r\n`);
+      const response = await client.response();
+      assert.equal(response?.status, 413);
+      assert.equal(response?.headers.get('connection'), 'close');
+      assert.ok(await client.closes(2000));
+      assert.equal(forwardedText(file), '');
+    });
+  });
+
+  it('decodes gzip, x-gzip, deflate and br; refuses zstd, unknown and stacked codings (415)', async () => {
+    await withLimitedServer({}, async (server, file) => {
+      const post = (encoding: string, body: Buffer) =>
+        fetch(server.url, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-encoding': encoding }, body: new Uint8Array(body) });
+      const plain = Buffer.from(batch(0));
+      const encoded: Record<string, Buffer> = { gzip: gzipSync(plain), 'x-gzip': gzipSync(plain), deflate: deflateSync(plain), br: brotliCompressSync(plain), identity: plain, 'GZIP ': gzipSync(plain) };
+      for (const [encoding, body] of Object.entries(encoded)) assert.equal((await post(encoding, body)).status, 200, encoding);
+      for (const encoding of ['zstd', 'compress', 'gzip, gzip', 'gzip, br', 'deflate,gzip']) {
+        const refused = await post(encoding, gzipSync(plain));
+        assert.equal(refused.status, 415, encoding);
+        assert.match(((await refused.json()) as { error: string }).error, /not supported|stacked/);
+      }
+      assert.equal((await post('gzip', Buffer.from('not gzip'))).status, 400);
+      const text = forwardedText(file);
+      assert.equal(linesOf(text).length, 6 * 5, 'six accepted batches of five lines');
+      assert.ok(!text.includes(KEY));
+    });
+  });
+
+  it('an over-long NDJSON line is withheld with a JSON marker: every forwarded line parses', async () => {
+    await withLimitedServer({ scrub: { maxLineBytes: 1024 } }, async (server, file) => {
+      const long = JSON.stringify({ msg: `${'x'.repeat(4000)} ${KEY}` });
+      const body = `{"a":1}\n${long}\n{"b":2}\n${long}`;
+      const response = await fetch(server.url, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-encoding': 'gzip' }, body: new Uint8Array(gzipSync(body)) });
+      assert.equal(response.status, 200);
+      const rows = forwardedText(file).trimEnd().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+      assert.deepEqual(rows, [{ a: 1 }, { warden: 'line withheld', reason: 'over-long', bytes: long.length }, { b: 2 }, { warden: 'line withheld', reason: 'over-long', bytes: long.length }]);
+    });
+  });
+
+  it('one token trickling many uploads cannot starve another: it gets 503 past its share and 408 when too slow; token B gets 200 promptly', async () => {
+    const A = 'token-of-shipper-a';
+    const B = 'token-of-shipper-b';
+    const limits = { tokens: [A, B], maxInFlight: 4, maxInFlightPerClient: 2, minBodyBytesPerSecond: 2048, bodyRateWindowMs: 500, headersTimeoutMs: 1000, requestTimeoutMs: 10_000 };
+    await withLimitedServer(limits, async (server, file) => {
+      const port = Number(new URL(server.url).port);
+      const slow = await Promise.all(Array.from({ length: 6 }, () => RawHttpClient.open(port)));
+      for (const client of slow) client.write(`POST / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${A}\r\nContent-Length: 100000\r\n\r\n{"msg":`);
+      // 100 bytes a second: far under the 2 KiB/s floor.
+      const trickle = setInterval(() => slow.forEach((c) => !c.closed && c.write('"'.repeat(10))), 100);
+      try {
+        await new Promise((r) => setTimeout(r, 150));
+        const started = Date.now();
+        const other = await fetch(server.url, { method: 'POST', headers: { authorization: `Bearer ${B}` }, body: batch(1), signal: AbortSignal.timeout(5000) });
+        assert.equal(other.status, 200, 'shipper B is served while A trickles');
+        assert.ok(Date.now() - started < 1000, `B waited ${Date.now() - started} ms`);
+        const answers = await Promise.all(slow.map((c) => c.response()));
+        const statuses = answers.map((r) => r?.status).sort();
+        assert.deepEqual(statuses, [408, 408, 503, 503, 503, 503], 'A holds two slots (each ended by the rate floor) and is refused the rest');
+        for (const r of answers.filter((a) => a?.status === 408)) assert.equal(r!.headers.get('connection'), 'close');
+        for (const c of slow) assert.ok(await c.closes(2000), 'every trickling connection is closed');
+        assert.equal(linesOf(forwardedText(file)).length, 5);
+      } finally {
+        clearInterval(trickle);
+      }
+    });
+  });
+
+  it('headers that trickle in (slowloris) get 408 and the connection closed after the headers deadline', async () => {
+    await withLimitedServer({ headersTimeoutMs: 400 }, async (server) => {
+      const client = await RawHttpClient.open(Number(new URL(server.url).port));
+      const started = Date.now();
+      client.write('POST / HTTP/1.1\r\nHost: x\r\n');
+      const trickle = setInterval(() => !client.closed && client.write('X-A: b\r\n'), 100);
+      try {
+        const response = await client.response();
+        assert.equal(response?.status, 408);
+        assert.ok(await client.closes(2000));
+        assert.ok(Date.now() - started < 2000, `closed after ${Date.now() - started} ms`);
+      } finally {
+        clearInterval(trickle);
+      }
+    });
   });
 });

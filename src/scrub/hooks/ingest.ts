@@ -3,12 +3,13 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
+import { finished, pipeline } from 'node:stream/promises';
 import { listenAt, parseListenAddress } from '../../listen-address.js';
-import { UsageError } from '../../errors.js';
+import { UsageError, WardenError } from '../../errors.js';
 import { fetchWithoutRedirects } from '../../outbound-fetch.js';
+import { defaultSecretPath, readSecretFile, writeSecretFile } from '../../secret-file.js';
 import { createScrubStream, type ScrubOptions } from '../stream.js';
+import { BodyRefused, BodyWatch, DecodedBody, decoderFor, tooLarge, type BodyLimits } from './ingest-body.js';
 
 /** Where scrubbed batches go. `forward` resolves only once the batch is durable there. */
 export interface Forwarder {
@@ -44,7 +45,7 @@ export function createFileForwarder(path: string): Forwarder {
 /**
  * POSTs each batch to an HTTP sink, e.g. ClickHouse
  * `http://127.0.0.1:8123/?query=INSERT%20INTO%20logs%20FORMAT%20JSONEachRow`. Credentials in the URL
- * are sent as Basic auth. Anything but 2xx is a failure.
+ * are sent as Basic auth. Anything but 2xx is a failure, a redirect included.
  */
 export function createHttpForwarder(target: string, options: { timeoutMs?: number } = {}): Forwarder {
   const url = new URL(target);
@@ -75,12 +76,30 @@ export interface IngestOptions {
   host?: string;
   /** 0 picks a free port. */
   port?: number;
-  /** Bearer token clients must send; undefined only when authentication was switched off on purpose. */
-  token: string | undefined;
-  /** Batches being scrubbed or forwarded at once; more get 503 and Retry-After (default 4). */
+  /**
+   * Bearer tokens clients may send, one per shipper or fleet: each token has its own share of the slots.
+   * Undefined only when authentication was switched off on purpose.
+   */
+  tokens: readonly string[] | undefined;
+  /** Batches being received, scrubbed or forwarded at once; more get 503 and Retry-After (default 8). */
   maxInFlight?: number;
-  /** Largest batch after decompression (default 16 MiB); larger ones get 413. */
+  /**
+   * How many of those one client may hold: one token, or one address without authentication (default half of
+   * `maxInFlight`, rounded up), so one shipper's slow uploads cannot take every slot.
+   */
+  maxInFlightPerClient?: number;
+  /** Largest batch, as received and after decompression (default 16 MiB); larger ones get 413. */
   maxBatchBytes?: number;
+  /** A compressed batch that inflates to more than this many times its size (past 1 MiB) gets 413 (default 100). */
+  maxCompressionRatio?: number;
+  /** Time to receive the request headers (default 10 s); then 408 and the connection is closed. */
+  headersTimeoutMs?: number;
+  /** Time to receive a whole request, headers and body (default 60 s); then 408 and the connection is closed. */
+  requestTimeoutMs?: number;
+  /** A body that brings fewer bytes than this per second over any `bodyRateWindowMs` gets 408 (default 4 KiB/s). */
+  minBodyBytesPerSecond?: number;
+  /** Default 5 s. */
+  bodyRateWindowMs?: number;
   scrub?: Omit<ScrubOptions, 'format'>;
   /** How many forwarded batch ids are remembered to drop retried duplicates (default 100 000). */
   rememberBatchIds?: number;
@@ -89,54 +108,76 @@ export interface IngestOptions {
 export interface IngestServer {
   /** Base URL, e.g. http://127.0.0.1:8787 */
   url: string;
-  readonly stats: { batches: number; lines: number; duplicates: number; rejectedBusy: number; forwardFailures: number };
+  readonly stats: { batches: number; lines: number; duplicates: number; rejectedBusy: number; refusedBodies: number; forwardFailures: number };
   close(): Promise<void>;
 }
 
 /** Headers a shipper can set to make retries safe; the first is Warden's, the second the IETF draft's. */
 export const BATCH_ID_HEADERS = ['x-warden-batch-id', 'idempotency-key'] as const;
 const RETRY_AFTER_SECONDS = '1';
+/** Below this many decoded bytes the compression ratio is not checked: small, repetitive batches are normal. */
+const RATIO_FLOOR_BYTES = 1024 * 1024;
 
-type Outcome = { status: number; body: Record<string, unknown> };
+/**
+ * `drain`: the body is still arriving: after answering, read and discard the rest within the body limits (so a
+ * client still sending sees the answer rather than a reset), and close the connection if it breaks one.
+ */
+type Outcome = { status: number; body: Record<string, unknown>; drain?: BodyWatch };
 
-/** A random token for the ingest point (printed once at start when WARDEN_INGEST_TOKEN is unset). */
+/** A random token for the ingest point (written to a token file when WARDEN_INGEST_TOKEN is unset). */
 export function generateIngestToken(): string {
   return randomBytes(24).toString('base64url');
 }
 
 /**
- * An HTTP ingest point for log shippers: POST NDJSON (optionally gzip) and get 200 only once the
- * scrubbed batch is forwarded; 503 when busy and 5xx when forwarding failed, so the shipper retries;
- * a repeated batch id is acknowledged without forwarding twice.
+ * An HTTP ingest point for log shippers: POST NDJSON (optionally gzip, deflate or br) and get 200 only once
+ * the scrubbed batch is forwarded; 503 when busy and 5xx when forwarding failed, so the shipper retries;
+ * a repeated batch id is acknowledged without forwarding twice. Bodies are bounded in size (received and
+ * decoded), compression ratio and rate; slots are bounded globally and per client.
  */
 export async function startIngestServer(options: IngestOptions): Promise<IngestServer> {
-  const maxInFlight = options.maxInFlight ?? 4;
-  const maxBatchBytes = options.maxBatchBytes ?? 16 * 1024 * 1024;
+  const maxInFlight = options.maxInFlight ?? 8;
+  const maxInFlightPerClient = Math.min(options.maxInFlightPerClient ?? Math.ceil(maxInFlight / 2), maxInFlight);
+  const headersTimeoutMs = options.headersTimeoutMs ?? 10_000;
+  const requestTimeoutMs = Math.max(options.requestTimeoutMs ?? 60_000, headersTimeoutMs);
+  const limits: BodyLimits = {
+    maxBytes: options.maxBatchBytes ?? 16 * 1024 * 1024,
+    maxCompressionRatio: options.maxCompressionRatio ?? 100,
+    ratioFloorBytes: RATIO_FLOOR_BYTES,
+    minBytesPerSecond: options.minBodyBytesPerSecond ?? 4096,
+    rateWindowMs: options.bodyRateWindowMs ?? 5000,
+  };
   const remember = options.rememberBatchIds ?? 100_000;
-  const expected = options.token === undefined ? undefined : digest(options.token);
-  const stats = { batches: 0, lines: 0, duplicates: 0, rejectedBusy: 0, forwardFailures: 0 };
+  if (options.tokens?.length === 0) throw new UsageError('the ingest point needs at least one token');
+  const expected = options.tokens?.map(digest);
+  const stats = { batches: 0, lines: 0, duplicates: 0, rejectedBusy: 0, refusedBodies: 0, forwardFailures: 0 };
   const pending = new Map<string, Promise<Outcome>>();
   const forwarded = new Set<string>();
   let inFlight = 0;
+  const inFlightByClient = new Map<string, number>();
 
-  const handleBatch = async (req: IncomingMessage): Promise<Outcome> => {
+  const handleBatch = async (req: IncomingMessage, decoding: ReturnType<typeof decoderFor>): Promise<Outcome> => {
+    const watch = new BodyWatch(req, limits);
     const scrubber = createScrubStream({ ...options.scrub, format: 'ndjson' });
     const parts: Buffer[] = [];
-    let size = 0;
     const collector = new Writable({
       write(chunk: Buffer, _enc, done) {
-        size += chunk.length;
-        if (size > maxBatchBytes) return done(new BatchTooLarge());
         parts.push(chunk);
         done();
       },
     });
-    const gzip = /\bgzip\b/i.test(req.headers['content-encoding'] ?? '');
+    const decoder = decoding?.create();
+    const head = decoder ?? scrubber;
+    req.pipe(head);
+    void watch.done.then((refusal) => refusal && head.destroy(refusal));
     try {
-      await (gzip ? pipeline(req, createGunzip(), scrubber, collector) : pipeline(req, scrubber, collector));
+      await (decoder ? pipeline(decoder, new DecodedBody(limits, decoder), scrubber, collector) : pipeline(scrubber, collector));
     } catch (err) {
-      if (err instanceof BatchTooLarge) return { status: 413, body: { error: `batch over ${maxBatchBytes} bytes; send smaller batches` } };
-      return { status: 400, body: { error: gzip ? 'body is not valid gzip' : 'could not read body' } };
+      req.unpipe(head);
+      stats.refusedBodies++;
+      const refusal = err instanceof BodyRefused ? err : new BodyRefused(400, decoding ? `body is not valid ${decoding.name}` : 'could not read body');
+      // Decoding stopped here; the rest of the body, if any, is only read and discarded.
+      return { status: refusal.status, body: { error: refusal.message }, drain: watch };
     }
     let batch = Buffer.concat(parts);
     if (batch.length && batch[batch.length - 1] !== 10) batch = Buffer.concat([batch, Buffer.from('\n')]);
@@ -155,41 +196,59 @@ export async function startIngestServer(options: IngestOptions): Promise<IngestS
   };
 
   const onRequest = async (req: IncomingMessage, res: ServerResponse) => {
-    const reply = ({ status, body }: Outcome, headers: Record<string, string> = {}) => {
+    const reply = ({ status, body, drain }: Outcome, headers: Record<string, string> = {}) => {
+      if (res.headersSent || res.destroyed) return;
       if (status === 503 || status >= 500) headers['retry-after'] ??= RETRY_AFTER_SECONDS;
+      if (drain?.refusal) headers.connection = 'close';
       res.writeHead(status, { 'content-type': 'application/json', ...headers });
       res.end(JSON.stringify(body) + '\n');
+      if (drain && !drain.refusal) {
+        req.resume();
+        void Promise.all([drain.done, finished(res).catch(() => {})]).then(([cut]) => cut && req.socket.destroy());
+      }
     };
+    const refuse = (outcome: Outcome, headers: Record<string, string> = {}) => reply({ ...outcome, drain: new BodyWatch(req, limits) }, headers);
     const path = (req.url ?? '/').split('?')[0];
     if (req.method === 'GET' && path === '/healthz') return reply({ status: 200, body: { ok: true } });
-    if (req.method !== 'POST') {
-      req.resume();
-      return reply({ status: 405, body: { error: 'POST NDJSON batches' } }, { allow: 'POST' });
+    if (req.method !== 'POST') return refuse({ status: 405, body: { error: 'POST NDJSON batches' } }, { allow: 'POST' });
+    const tokenIndex = expected ? authorizedToken(req.headers.authorization, expected) : -1;
+    if (expected && tokenIndex < 0) {
+      return refuse({ status: 401, body: { error: 'missing or wrong bearer token' } }, { 'www-authenticate': 'Bearer realm="warden-ingest"' });
     }
-    if (expected && !authorized(req.headers.authorization, expected)) {
-      req.resume();
-      return reply({ status: 401, body: { error: 'missing or wrong bearer token' } }, { 'www-authenticate': 'Bearer realm="warden-ingest"' });
+    let decoding: ReturnType<typeof decoderFor>;
+    try {
+      decoding = decoderFor(req.headers['content-encoding']);
+    } catch (err) {
+      if (!(err instanceof BodyRefused)) throw err;
+      return refuse({ status: err.status, body: { error: err.message } });
+    }
+    if (Number(req.headers['content-length'] ?? 0) > limits.maxBytes) {
+      // Reading it only to refuse it would cost as much as accepting it: answer now and close.
+      res.setHeader('connection', 'close');
+      return reply({ status: 413, body: { error: tooLarge(limits.maxBytes).message } });
     }
     const id = batchIdOf(req);
     if (id !== undefined && forwarded.has(id)) {
-      req.resume();
       stats.duplicates++;
-      return reply({ status: 200, body: { duplicate: true } });
+      return refuse({ status: 200, body: { duplicate: true } });
     }
     const running = id === undefined ? undefined : pending.get(id);
     if (running) {
       // The same batch is still being forwarded (the shipper gave up waiting and retried): share its answer.
-      req.resume();
       stats.duplicates++;
-      return reply(await running);
-    }
-    if (inFlight >= maxInFlight) {
+      const drain = new BodyWatch(req, limits);
       req.resume();
+      return reply({ ...(await running), drain });
+    }
+    const client = expected ? `token ${tokenIndex}` : `address ${req.socket.remoteAddress}`;
+    const clientInFlight = inFlightByClient.get(client) ?? 0;
+    if (inFlight >= maxInFlight || clientInFlight >= maxInFlightPerClient) {
       stats.rejectedBusy++;
-      return reply({ status: 503, body: { error: 'busy; retry later' } });
+      return refuse({ status: 503, body: { error: inFlight >= maxInFlight ? 'busy; retry later' : `this client already has ${clientInFlight} batches in flight; retry later` } });
     }
     inFlight++;
-    const outcome = handleBatch(req);
+    inFlightByClient.set(client, clientInFlight + 1);
+    const outcome = handleBatch(req, decoding);
     if (id !== undefined) pending.set(id, outcome);
     try {
       const result = await outcome;
@@ -200,17 +259,21 @@ export async function startIngestServer(options: IngestOptions): Promise<IngestS
       reply(result);
     } finally {
       inFlight--;
+      const left = inFlightByClient.get(client)! - 1;
+      if (left === 0) inFlightByClient.delete(client);
+      else inFlightByClient.set(client, left);
       if (id !== undefined) pending.delete(id);
     }
   };
 
-  const server: Server = createServer((req, res) => {
+  // Node answers 408 and closes a connection whose headers or whole request take longer than these; it
+  // checks every connectionsCheckingInterval, so that is kept well under the shorter one.
+  const server: Server = createServer({ headersTimeout: headersTimeoutMs, requestTimeout: requestTimeoutMs, connectionsCheckingInterval: Math.max(10, Math.min(1000, headersTimeoutMs / 4)) }, (req, res) => {
     onRequest(req, res).catch(() => {
-      if (!res.headersSent) res.writeHead(500, { 'retry-after': RETRY_AFTER_SECONDS });
+      if (!res.headersSent) res.writeHead(500, { 'retry-after': RETRY_AFTER_SECONDS, connection: 'close' });
       res.end();
     });
   });
-  server.requestTimeout = 120_000;
   await listenAt(server, { port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -228,16 +291,22 @@ export async function startIngestServer(options: IngestOptions): Promise<IngestS
   };
 }
 
-class BatchTooLarge extends Error {}
-
 function digest(text: string): Buffer {
   return createHash('sha256').update(text).digest();
 }
 
-/** Constant time whatever the length of what the client sent (both sides hashed to 32 bytes first). */
-function authorized(header: string | undefined, expected: Buffer): boolean {
+/**
+ * Which token the Authorization header carries, or -1. Constant time whatever the length of what the client
+ * sent (both sides hashed to 32 bytes first) and whichever token matches (every one is compared).
+ */
+function authorizedToken(header: string | undefined, expected: readonly Buffer[]): number {
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
-  return timingSafeEqual(digest(m ? m[1]! : ''), expected) && m !== null;
+  const presented = digest(m ? m[1]! : '');
+  let found = -1;
+  expected.forEach((token, i) => {
+    if (timingSafeEqual(presented, token) && m !== null) found = i;
+  });
+  return found;
 }
 
 function batchIdOf(req: IncomingMessage): string | undefined {
@@ -262,8 +331,10 @@ export interface ServeIngestOptions {
   forward: string;
   /** False only when the user passed --no-auth. */
   auth: boolean;
-  /** WARDEN_INGEST_TOKEN; when unset a token is generated and shown once. */
+  /** WARDEN_INGEST_TOKEN: one or more tokens, separated by commas. */
   token?: string | undefined;
+  /** Where the tokens are kept when `token` is unset (default `defaultIngestTokenPath()`). */
+  tokenFile?: string | undefined;
   maxInFlight?: number;
   scrub?: Omit<ScrubOptions, 'format'>;
   /** Aborting stops the server after batches in flight are forwarded. */
@@ -272,28 +343,70 @@ export interface ServeIngestOptions {
   log: (line: string) => void;
 }
 
+export function defaultIngestTokenPath(): string {
+  return defaultSecretPath('ingest-token');
+}
+
 /** `warden scrub --listen … --forward …`: runs the ingest point until `signal` aborts. */
 export async function serveIngest(options: ServeIngestOptions): Promise<IngestServer['stats']> {
   const { host, port } = parseListenAddress(options.listen);
   if (!options.auth && !isLoopbackHost(host)) throw new UsageError('--no-auth is only allowed on a loopback address; set WARDEN_INGEST_TOKEN instead');
-  let token: string | undefined;
-  if (options.auth) {
-    token = options.token || generateIngestToken();
-    if (!options.token) options.log(`ingest token (shown once; set WARDEN_INGEST_TOKEN to choose one): ${token}`);
-  }
+  if (options.token && options.tokenFile) throw new UsageError('set WARDEN_INGEST_TOKEN or --token-file, not both');
+  const tokens = options.auth ? await loadIngestTokens(options.token, options.tokenFile ?? defaultIngestTokenPath(), options.log) : undefined;
   const forwarder = createForwarder(options.forward);
   const server = await startIngestServer({
     forwarder,
     host,
     port,
-    token,
+    tokens,
     ...(options.maxInFlight ? { maxInFlight: options.maxInFlight } : {}),
     ...(options.scrub ? { scrub: options.scrub } : {}),
   });
-  options.log(`listening on ${server.url}${token ? '' : ' without authentication'}; forwarding to ${forwarder.description}`);
+  options.log(`listening on ${server.url}${tokens ? '' : ' without authentication'}; forwarding to ${forwarder.description}`);
   if (!options.signal.aborted) await new Promise((resolve) => options.signal.addEventListener('abort', resolve, { once: true }));
   await server.close();
   const s = server.stats;
-  options.log(`stopped: ${s.batches} batches, ${s.lines} lines forwarded; ${s.duplicates} duplicate(s), ${s.rejectedBusy} busy rejection(s), ${s.forwardFailures} forward failure(s)`);
+  options.log(`stopped: ${s.batches} batches, ${s.lines} lines forwarded; ${s.duplicates} duplicate(s), ${s.rejectedBusy} busy rejection(s), ${s.refusedBodies} batch(es) refused while reading, ${s.forwardFailures} forward failure(s)`);
   return s;
+}
+
+/**
+ * The bearer tokens: from WARDEN_INGEST_TOKEN, else the token file (one a line), which is created holding one
+ * generated token when missing. A token is never logged: stderr is the journal or container log.
+ */
+async function loadIngestTokens(fromEnv: string | undefined, path: string, log: (line: string) => void): Promise<string[]> {
+  if (fromEnv) return parseIngestTokens(fromEnv.split(','), 'WARDEN_INGEST_TOKEN');
+  try {
+    return parseIngestTokens((await readSecretFile(path)).split('\n'), path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw tokenFileError(err, path);
+  }
+  const token = generateIngestToken();
+  try {
+    writeSecretFile(path, `${token}\n`);
+  } catch (err) {
+    throw tokenFileError(err, path);
+  }
+  log(`generated an ingest token in ${path} (mode 0600); shippers send it as "Authorization: Bearer <token>"`);
+  return [token];
+}
+
+function tokenFileError(err: unknown, path: string): Error {
+  if (err instanceof WardenError) return err;
+  const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+  return new UsageError(`ingest token file ${path}: ${code}; set WARDEN_INGEST_TOKEN or --token-file`);
+}
+
+/** Tokens one an entry (blank entries and # comments skipped); each must fit a Bearer header as one word. */
+function parseIngestTokens(entries: string[], source: string): string[] {
+  const tokens: string[] = [];
+  entries.forEach((entry, i) => {
+    const token = entry.trim();
+    if (token === '' || token.startsWith('#')) return;
+    // The entry is not echoed: it may be a token with a typo.
+    if (!/^[\x21-\x7e]+$/.test(token)) throw new UsageError(`${source}: entry ${i + 1} is not a token (visible ASCII without spaces)`);
+    tokens.push(token);
+  });
+  if (tokens.length === 0) throw new UsageError(`${source}: no token`);
+  return tokens;
 }
