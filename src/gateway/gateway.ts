@@ -5,7 +5,7 @@
  * store past its staleness bound or a bad token all stop at the gateway.
  */
 import { createWriteStream, unwatchFile, watchFile } from 'node:fs';
-import { createServer as createHttpServer, STATUS_CODES, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createServer as createHttpServer, ServerResponse, STATUS_CODES, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
@@ -22,7 +22,7 @@ import { GatewayMetrics, type MetricsSnapshot } from './metrics.js';
 import { isAmbiguousPath, matchEndpoint, type Endpoint } from './profiles.js';
 import { dropParams, forward, forwardUpgrade, headersNotForwarded, ownedConnectionOption, UpstreamPools, type UpstreamRequest } from './proxy.js';
 import { llhttp } from './llhttp.js';
-import { ClientResponse, ClientServer, type ClientRequest } from './server.js';
+import { ClientServer, type ClientRequest, type ClientResponse } from './server.js';
 
 export interface GatewayOptions {
   config: GatewayConfig;
@@ -382,8 +382,8 @@ export class Gateway {
   private sendJson(res: ClientResponse | ServerResponse, status: number, body: Record<string, unknown>, headers: Record<string, string> = {}): void {
     const text = JSON.stringify(body);
     const fields = { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), 'cache-control': 'no-store', ...headers };
-    if (res instanceof ClientResponse) res.writeHead(status, STATUS_CODES[status] ?? '', Object.entries(fields).flat(), true);
-    else res.writeHead(status, fields);
+    if (res instanceof ServerResponse) res.writeHead(status, fields);
+    else res.writeHead(status, STATUS_CODES[status] ?? '', Object.entries(fields).flat(), true);
     res.end(text);
   }
 

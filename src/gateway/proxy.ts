@@ -151,13 +151,9 @@ export function upstreamHeaders(req: ClientRequest, up: UpstreamRequest, upgrade
   return out;
 }
 
-/** The request line and header lines for the upstream, ending in the blank line. */
-function requestHead(method: string, target: string, up: UpstreamRequest, headers: string[], chunked: boolean): string {
-  // Client headers and the target passed llhttp in the gateway's server; what the gateway adds (identity, injected, signed) is checked here.
+/** Client headers and the target passed the parser of the gateway's server; what the gateway adds (identity, injected, signed) is checked here. */
+function assertSendable(up: UpstreamRequest): void {
   for (const [name, value] of up.set) if (UNSAFE_FIELD_VALUE.test(value)) throw new Error(`header ${name} holds a character HTTP/1.1 cannot carry`);
-  let head = `${method} ${target} HTTP/1.1\r\n`;
-  for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
-  return chunked ? `${head}transfer-encoding: chunked\r\n\r\n` : `${head}\r\n`;
 }
 
 export type ForwardOutcome = { status: number; bytes: number; error?: UpstreamFailure };
@@ -167,7 +163,8 @@ export function forward(pools: UpstreamPools, req: ClientRequest, res: ClientRes
   const upstream = up.route.upstream;
   const method = req.method;
   const chunked = req.headers['transfer-encoding'] !== undefined;
-  const head = requestHead(method, up.target, up, upstreamHeaders(req, up, false), chunked);
+  assertSendable(up);
+  const fields = upstreamHeaders(req, up, false);
   return new Promise((resolve) => {
     let status = 0;
     let bytes = 0;
@@ -186,7 +183,7 @@ export function forward(pools: UpstreamPools, req: ClientRequest, res: ClientRes
       exchange.abandon();
     };
     const exchange = pools.for(upstream).request(
-      { method, head, body: req.body, chunked, headersTimeoutMs: upstream.timeoutMs, bodyTimeoutMs: upstream.idleTimeoutMs },
+      { method, target: up.target, fields, body: req.body, chunked, headersTimeoutMs: upstream.timeoutMs, bodyTimeoutMs: upstream.idleTimeoutMs },
       {
         headers(statusCode, statusText, headers, hasLength) {
           status = statusCode;
