@@ -21,8 +21,8 @@ import { identityValue, loadGatewayConfig, type AllowRule, type GatewayConfig, t
 import { GatewayMetrics, type MetricsSnapshot } from './metrics.js';
 import { isAmbiguousPath, matchEndpoint, type Endpoint } from './profiles.js';
 import { dropParams, forward, forwardUpgrade, headersNotForwarded, ownedConnectionOption, UpstreamPools, type UpstreamRequest } from './proxy.js';
-import { llhttp } from './llhttp.js';
-import { ClientServer, type ClientRequest, type ClientResponse } from './server.js';
+import { selectEngine, type ClientListener, type HttpEngine } from './engine.js';
+import type { ClientRequest, ClientResponse } from './server.js';
 
 export interface GatewayOptions {
   config: GatewayConfig;
@@ -184,15 +184,22 @@ export class Gateway {
   private readonly ownsKeys: boolean;
   private readonly accessLog: AccessLog;
   private readonly ownedLogStream: Writable | null;
-  private readonly pools = new UpstreamPools();
+  private readonly pools: UpstreamPools;
   private readonly log: (message: string) => void;
   private readonly metricsPeers: (() => Promise<MetricsSnapshot[]>) | undefined;
-  private server: ClientServer | null = null;
+  private server: ClientListener | null = null;
   private metricsServer: HttpServer | null = null;
   private readonly configPath: string | undefined;
   private watching = false;
 
-  private constructor(options: GatewayOptions, keys: KeyStore, ownsKeys: boolean) {
+  private constructor(
+    options: GatewayOptions,
+    keys: KeyStore,
+    ownsKeys: boolean,
+    /** The HTTP engine both sides run on, chosen once as the gateway starts. */
+    readonly engine: HttpEngine,
+  ) {
+    this.pools = new UpstreamPools(engine);
     this.keys = keys;
     this.ownsKeys = ownsKeys;
     this.configPath = options.configPath;
@@ -222,13 +229,13 @@ export class Gateway {
   }
 
   static async start(options: GatewayOptions): Promise<Gateway> {
-    llhttp();
+    const engine = selectEngine(options.config.listen.engine, process.env, options.log ?? ((line) => process.emitWarning(line)));
     const ownsKeys = !options.keys;
     const c = options.config.keys;
     const keys =
       options.keys ??
       (await KeyStore.open({ ...(c.store ? { store: c.store } : {}), ...(c.maxStalenessMs ? { maxStalenessMs: c.maxStalenessMs } : {}), ...(c.prefix ? { prefix: c.prefix } : {}) }));
-    const gateway = new Gateway(options, keys, ownsKeys);
+    const gateway = new Gateway(options, keys, ownsKeys, engine);
     try {
       await gateway.listen(options.serveMetrics ?? true);
     } catch (err) {
@@ -258,7 +265,7 @@ export class Gateway {
   private async listen(serveMetrics: boolean): Promise<void> {
     const { listen } = this.state.config;
     const metrics = serveMetrics ? this.state.config.metrics : null;
-    const server = new ClientServer(
+    const server = this.engine.listen(
       { request: (req, res) => void this.handle(req, res), upgrade: (req, socket, head) => void this.handleUpgrade(req, socket, head) },
       listen.tls ? { cert: listen.tls.cert, key: listen.tls.key, ...(listen.tls.clientCa ? { ca: listen.tls.clientCa, requestCert: true, rejectUnauthorized: false } : {}) } : undefined,
     );

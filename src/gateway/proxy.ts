@@ -2,15 +2,16 @@
  * The forwarding half: request headers cleaned of credentials and hop-by-hop fields, bodies streamed
  * both ways without buffering (server-sent events reach the client chunk by chunk), WebSocket and
  * other upgrades spliced, keep-alive pools per upstream, and upstream timeouts. Requests go through
- * the gateway's own upstream client (upstream.ts); upgrades, which are rare, use node:http.
+ * the engine's upstream client (upstream.ts, or node-upstream.ts on node:http); upgrades, which are rare, use node:http.
  */
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { RouteConfig } from './config.js';
+import type { HttpEngine, UpstreamClient } from './engine.js';
 import { canonicalFieldName, connectionTokens, HOP_BY_HOP, UNSAFE_FIELD_VALUE } from './http-syntax.js';
 import type { ClientRequest, ClientResponse } from './server.js';
-import { UpstreamPool, type UpstreamFailure } from './upstream.js';
+import type { UpstreamFailure } from './upstream.js';
 
 /**
  * Request headers the gateway never forwards: credentials it accepts itself (the upstream never sees
@@ -39,11 +40,13 @@ function neverForwarded(name: string, drop: ReadonlySet<string>): boolean {
 
 /** Keep-alive pools, one per upstream origin (with its connection limit and CA), shared by routes and kept across reloads; timeouts are per request. */
 export class UpstreamPools {
-  private readonly byKey = new Map<string, UpstreamPool>();
+  private readonly byKey = new Map<string, UpstreamClient>();
   /** The same pools by config object, so the request path does not rebuild the key. */
-  private readonly byUpstream = new WeakMap<RouteConfig['upstream'], UpstreamPool>();
+  private readonly byUpstream = new WeakMap<RouteConfig['upstream'], UpstreamClient>();
 
-  for(upstream: RouteConfig['upstream']): UpstreamPool {
+  constructor(private readonly engine: HttpEngine) {}
+
+  for(upstream: RouteConfig['upstream']): UpstreamClient {
     let pool = this.byUpstream.get(upstream);
     if (pool) return pool;
     const key = `${upstream.url.origin} ${upstream.maxSockets} ${upstream.ca ? upstream.ca.toString('base64') : ''}`;
@@ -51,7 +54,7 @@ export class UpstreamPools {
     if (!pool) {
       const url = upstream.url;
       const tls = url.protocol === 'https:';
-      pool = new UpstreamPool({
+      pool = this.engine.upstream({
         host: url.hostname.replace(/^\[|\]$/g, ''),
         port: Number(url.port) || (tls ? 443 : 80),
         tls,
