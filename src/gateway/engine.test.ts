@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -107,9 +107,10 @@ describe('warden gateway without Node parser (WARDEN_GATEWAY_NO_LLHTTP=1)', { ti
 });
 
 for (const engine of ['llhttp', 'node'] as const) {
-  describe(`the ${engine} engine refuses the same request heads before anything reaches the upstream`, { timeout: 60_000 }, () => {
+  describe(`the ${engine} engine refuses the same request heads before anything reaches the upstream, and forwards the same requests`, { timeout: 60_000 }, () => {
     const dir = mkdtempSync(join(tmpdir(), 'warden-engine-'));
     const seen: string[] = [];
+    const headersOf = new Map<string, IncomingHttpHeaders>();
     let upstream: Server;
     let gw: TestGateway;
     let port = 0;
@@ -121,6 +122,7 @@ for (const engine of ['llhttp', 'node'] as const) {
       delete process.env.WARDEN_GATEWAY_ENGINE;
       upstream = createServer((req, res) => {
         seen.push(`${req.method} ${req.url}`);
+        headersOf.set(req.url ?? '', req.headers);
         req.resume();
         res.end('ok');
       });
@@ -176,6 +178,14 @@ for (const engine of ['llhttp', 'node'] as const) {
       it(`answers ${status || 'a closed connection'} to ${what}, and forwards nothing`, async () => {
         assert.deepEqual(await exchange(bytes()), { status, reached: [] }, what);
       });
+
+    it('forwards a POST without a body without chunked coding', async () => {
+      const { status, reached } = await exchange(head('POST /no-body HTTP/1.1', 'Host: 127.0.0.1', `X-API-Key: ${key}`));
+      assert.deepEqual({ status, reached }, { status: 200, reached: ['POST /no-body'] });
+      const headers = headersOf.get('/no-body')!;
+      assert.equal(headers['transfer-encoding'], undefined);
+      assert.equal(headers['content-length'] ?? '0', '0');
+    });
 
     it('acts on nothing pipelined behind a request that closes the connection, or that it refuses', async () => {
       assert.deepEqual(await exchange(get('/last', 'Connection: close') + get('/behind')), { status: 200, reached: ['GET /last'] });

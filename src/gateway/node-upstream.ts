@@ -12,6 +12,21 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
 import { clientHeaders, DEFAULT_IDLE_MS, followBody, RETRYABLE_METHODS, type ResponseHandler, type UpstreamFailure, type UpstreamOrigin, type UpstreamRequestMessage } from './upstream.js';
 
+/** Methods node:http sends without framing when no body is given; for any other, it would add chunked coding. */
+const BODILESS_BY_DEFAULT = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT']);
+
+/**
+ * The fields with the gateway's framing: chunked coding when the client's body is chunked, and for a request
+ * without a body whose method node:http would frame as an empty chunked body, `content-length: 0` instead
+ * (as RFC 9110 §8.6 asks of a client), so the upstream reads the same request on either engine.
+ */
+function framedFields({ method, fields, body, chunked }: UpstreamRequestMessage): string[] {
+  if (chunked) return [...fields, 'transfer-encoding', 'chunked'];
+  let hasLength = false;
+  for (let i = 0; i < fields.length && !hasLength; i += 2) hasLength = fields[i] === 'content-length';
+  return body === null && !hasLength && !BODILESS_BY_DEFAULT.has(method) ? [...fields, 'content-length', '0'] : [...fields];
+}
+
 /** One request, from dispatch to its end (a retry is the same exchange on another connection). */
 class NodeExchange {
   private req: HttpClientRequest | null = null;
@@ -40,7 +55,7 @@ class NodeExchange {
    */
   dispatch(): void {
     const { origin } = this.pool;
-    const { method, target, fields, chunked } = this.message;
+    const { method, target } = this.message;
     const options: RequestOptions = {
       agent: this.pool.agent,
       host: origin.host,
@@ -48,7 +63,7 @@ class NodeExchange {
       method,
       path: target,
       // As a list, the fields go out as they are: node:http adds no Host of its own.
-      headers: chunked ? [...fields, 'transfer-encoding', 'chunked'] : [...fields],
+      headers: framedFields(this.message),
       insecureHTTPParser: false,
       joinDuplicateHeaders: false,
       // node:https sends the host as the TLS server name, except for an IP address.
