@@ -26,8 +26,9 @@ if (files.length === 0) {
   console.error(`no test files under ${roots.join(', ')}`);
   process.exit(2);
 }
-// The gateway's own test files, but server.test.ts, which tests the llhttp server class itself, not an engine.
-const gatewayFiles = files.filter((f) => /(?:^|[\\/])src[\\/]gateway[\\/][^\\/]+\.test\.ts$/.test(f) && !/[\\/]server\.test\.ts$/.test(f));
+// The gateway's test files (auth/ included: it runs mutual TLS through a gateway), but server.test.ts, which
+// tests the llhttp server class itself, not an engine.
+const gatewayFiles = files.filter((f) => /(?:^|[\\/])src[\\/]gateway[\\/].+\.test\.ts$/.test(f) && !/[\\/]gateway[\\/]server\.test\.ts$/.test(f));
 
 // One file at a time: tests start real servers on fixed loopback ports. No --test-force-exit: on Node 20
 // it can end a file while its last results are still on the way, and the run then passes with tests
