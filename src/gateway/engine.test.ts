@@ -17,6 +17,7 @@ import { WardenError } from '../errors.js';
 import { RawHttpClient } from '../../test/helpers/raw-http-client.js';
 import { GatewayConfigError, parseGatewayConfig } from './config.js';
 import { selectEngine } from './engine.js';
+import { NodeClientServer } from './node-server.js';
 import { startTestGateway, type TestGateway } from './test-upstreams.js';
 
 const MAIN = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
@@ -54,6 +55,12 @@ describe('choosing the gateway engine', () => {
       () => selectEngine('llhttp', { WARDEN_GATEWAY_NO_LLHTTP: '1' }, none),
       (err: unknown) => err instanceof WardenError && err.exitCode === 3 && /^listen\.engine llhttp cannot run: .*_http_common/.test(err.message),
     );
+  });
+
+  it("sets node:http's time limits as the llhttp server's: 60 s for a head, 300 s for a request, 65 s idle", () => {
+    const { server } = new NodeClientServer({ request: () => undefined, upgrade: () => undefined });
+    assert.deepEqual([server.headersTimeout, server.requestTimeout, server.keepAliveTimeout], [60_000, 300_000, 65_000]);
+    server.close();
   });
 
   it('reads listen.engine from the config: auto by default, and only a known value', () => {
