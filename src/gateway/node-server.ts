@@ -125,10 +125,7 @@ export class NodeClientServer {
       // A failed handshake has nothing to answer; its socket is already gone.
       this.server.on('tlsClientError', () => undefined);
     } else this.server = createHttpServer(SERVER_OPTIONS);
-    this.server.on(tls ? 'secureConnection' : 'connection', (socket: Socket) => {
-      this.connections.set(socket, { open: 0, closing: false, reading: null });
-      socket.once('close', () => this.connections.delete(socket));
-    });
+    this.server.on(tls ? 'secureConnection' : 'connection', (socket: Socket) => this.track(socket));
     const onRequest = (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res);
     this.server.on('request', onRequest);
     // node:http would answer these itself, by looser rules (`Expect: foo, 100-continue` passes); expectation() decides instead.
@@ -139,11 +136,18 @@ export class NodeClientServer {
     // No 'connect' listener: node:http closes a CONNECT's connection, as the llhttp server does.
   }
 
+  private track(socket: Socket): ConnectionState {
+    const connection: ConnectionState = { open: 0, closing: this.stopping, reading: null };
+    this.connections.set(socket, connection);
+    socket.once('close', () => this.connections.delete(socket));
+    return connection;
+  }
+
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
     const socket = req.socket;
-    const connection = this.connections.get(socket) ?? { open: 0, closing: true, reading: null };
-    // node:http reads pipelined requests on after one that ends the connection; none of them is answered, nor
-    // may it be acted on (the llhttp server stops reading there).
+    const connection = this.connections.get(socket) ?? this.track(socket);
+    // node:http reads pipelined requests on past one whose answer ends the connection (a refusal); none of them
+    // is answered, nor may it be acted on (the llhttp server stops reading there).
     if (connection.closing) return;
     connection.open++;
     res.once('close', () => {
