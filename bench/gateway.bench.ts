@@ -6,11 +6,12 @@
 // - clickhouse: the real ClickHouse HTTP interface scripts/services.sh starts, answering a dashboard
 //   query (one user's requests and tokens per model, FORMAT JSON) on a 100,000-row chat-log table the
 //   bench creates in database warden_bench and drops at the end.
-// Every server is its own process on loopback; all share this machine with wrk, in the same run.
+// Every server is its own process on loopback; all share this machine with wrk, in the same run. The
+// gateway runs twice: on its default llhttp engine, and on node:http (listen.engine: node), its fallback.
 // Usage:
 //   npx tsx bench/gateway.bench.ts [--upstream node|clickhouse|both] [--duration 10] [--connections 1,50]
 //     [--workers 1] [--rounds 3] [--clickhouse http://127.0.0.1:8123]
-// Each figure is the median of --rounds runs, the three paths taking turns, so a burst of other load
+// Each figure is the median of --rounds runs, the paths taking turns, so a burst of other load
 // on the machine lands on one run of one path rather than on a whole column. The last column is the CPU
 // time (user + system, from /proc) of the processes a path adds, per request: the gateway's, or nginx's
 // and its verifier's. It moves far less with the machine's neighbours than requests per second do.
@@ -100,7 +101,7 @@ async function ready(url: string, headers: Record<string, string> = {}): Promise
 }
 
 /**
- * One upstream as measured: its three paths and what the header line says about them. `proxy` lists the
+ * One upstream as measured: its paths and what the header line says about them. `proxy` lists the
  * processes a path adds in front of the upstream (none for direct), whose CPU per request is reported:
  * on a machine whose throughput swings with its neighbours, CPU per request is the steadier comparison.
  */
@@ -203,7 +204,7 @@ async function main(): Promise<void> {
   const admin = await KeyStore.open({ store });
   const { key } = await admin.create({ owner: 'bench', name: 'bench', scopes: ['llm:read', 'clickhouse:read'] });
   await admin.close();
-  const [UP, GW, VER, NGX] = [21501, 21502, 21503, 21504];
+  const [UP, GW, VER, NGX, GW_NODE] = [21501, 21502, 21503, 21504, 21505];
   // One listener each for the gateway and nginx: /v1 goes to the Node upstream, the rest to ClickHouse.
   const routes = [
     ...(useNode
@@ -228,6 +229,7 @@ async function main(): Promise<void> {
       : []),
   ];
   writeFileSync(join(dir, 'gateway.yaml'), `listen: { port: ${GW} }\nkeys: { store: ${store} }\nroutes:\n${routes.join('\n')}\n`);
+  writeFileSync(join(dir, 'gateway-node.yaml'), `listen: { port: ${GW_NODE}, engine: node }\nkeys: { store: ${store} }\nroutes:\n${routes.join('\n')}\n`);
   const verify = (scope: string) => `
       internal;
       proxy_pass http://verifier/verify/${scope};
@@ -292,10 +294,12 @@ ${locations.join('\n')}
   );
   const verifier = start(process.execPath, [PEERS, 'verifier', String(VER), store], env);
   const gatewayProcess = start(process.execPath, [WARDEN, 'gateway', '--config', join(dir, 'gateway.yaml'), '--no-watch', '--workers', String(workers)], env);
+  const nodeEngineProcess = start(process.execPath, [WARDEN, 'gateway', '--config', join(dir, 'gateway-node.yaml'), '--no-watch', '--workers', String(workers)], env);
   const nginxProcess = start('nginx', ['-e', join(dir, 'nginx-error.log'), '-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], env);
-  const children = [...(useNode ? [start(process.execPath, [PEERS, 'upstream', String(UP), BODY], env)] : []), verifier, gatewayProcess, nginxProcess];
+  const children = [...(useNode ? [start(process.execPath, [PEERS, 'upstream', String(UP), BODY], env)] : []), verifier, gatewayProcess, nodeEngineProcess, nginxProcess];
   // The gateway with its --workers processes; nginx's master and workers, and the verifier it asks.
   const gatewayPids = () => processTree(gatewayProcess.pid!);
+  const nodeEnginePids = () => processTree(nodeEngineProcess.pid!);
   const nginxPids = () => [...processTree(nginxProcess.pid!), verifier.pid!];
   try {
     if (useClickhouse) await createBenchTable(ch.origin);
@@ -306,8 +310,8 @@ ${locations.join('\n')}
     const h = { 'x-api-key': key };
     const benches: Bench[] = [];
     for (const u of upstreams) {
-      const [direct, gateway, nginx] = [u.direct, `http://127.0.0.1:${GW}`, `http://127.0.0.1:${NGX}`].map((origin) => `${origin}${u.target}`) as [string, string, string];
-      await Promise.all([ready(direct), ready(gateway, h), ready(nginx, h)]);
+      const [direct, gateway, nginx, nodeEngine] = [u.direct, `http://127.0.0.1:${GW}`, `http://127.0.0.1:${NGX}`, `http://127.0.0.1:${GW_NODE}`].map((origin) => `${origin}${u.target}`) as [string, string, string, string];
+      await Promise.all([ready(direct), ready(gateway, h), ready(nginx, h), ready(nodeEngine, h)]);
       const refused = await fetch(nginx);
       if (refused.status !== 401) throw new Error(`nginx let an unauthenticated request through (${refused.status})`);
       const body = await (await fetch(gateway, { headers: h })).arrayBuffer();
@@ -317,6 +321,7 @@ ${locations.join('\n')}
           ['direct (no auth)', direct, null, () => []],
           ['warden gateway', gateway, key, gatewayPids],
           ['nginx + auth_request', nginx, key, nginxPids],
+          ['warden gateway, node:http engine', nodeEngine, key, nodeEnginePids],
         ],
       });
     }

@@ -10,6 +10,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { WardenError } from '../errors.js';
 import { LocatedYaml, type YamlPath } from '../yaml-schema.js';
 import type { AssertionOptions } from './assertion.js';
+import type { EngineSetting } from './engine.js';
 import type { CredentialKind, Identity } from './auth/identity.js';
 import type { MtlsConfig } from './auth/mtls.js';
 import type { OidcIssuerConfig } from './auth/oidc.js';
@@ -69,7 +70,7 @@ export interface RouteConfig {
 }
 
 export interface GatewayConfig {
-  listen: { host: string; port: number; tls?: { cert: Buffer; key: Buffer; clientCa?: Buffer } };
+  listen: { host: string; port: number; engine: EngineSetting; tls?: { cert: Buffer; key: Buffer; clientCa?: Buffer } };
   keys: { store?: string; maxStalenessMs?: number; prefix?: string };
   oidc: OidcIssuerConfig[];
   mtls: MtlsConfig;
@@ -98,7 +99,7 @@ interface RawLimits {
 }
 
 interface RawConfig {
-  listen?: { host?: string; port?: number; tls?: { cert: string; key: string; clientCa?: string } };
+  listen?: { host?: string; port?: number; engine?: EngineSetting; tls?: { cert: string; key: string; clientCa?: string } };
   keys?: GatewayConfig['keys'];
   oidc?: OidcIssuerConfig[];
   mtls?: MtlsConfig;
@@ -211,6 +212,7 @@ export function parseGatewayConfig(text: string, source: string, baseDir: string
     listen: {
       host: raw.listen?.host ?? '127.0.0.1',
       port: raw.listen?.port ?? 8480,
+      engine: raw.listen?.engine ?? 'auto',
       ...(tls
         ? { tls: { cert: readPem(tls.cert, ['listen', 'tls', 'cert']), key: readPem(tls.key, ['listen', 'tls', 'key']), ...(tls.clientCa ? { clientCa: readPem(tls.clientCa, ['listen', 'tls', 'clientCa']) } : {}) } }
         : {}),

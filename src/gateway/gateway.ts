@@ -5,7 +5,7 @@
  * store past its staleness bound or a bad token all stop at the gateway.
  */
 import { createWriteStream, unwatchFile, watchFile } from 'node:fs';
-import { createServer as createHttpServer, STATUS_CODES, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createServer as createHttpServer, ServerResponse, STATUS_CODES, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
@@ -21,9 +21,9 @@ import { identityValue, loadGatewayConfig, type AllowRule, type GatewayConfig, t
 import { InFlightLimits, limitedParty, watchBodyRate } from './limits.js';
 import { GatewayMetrics, type MetricsSnapshot } from './metrics.js';
 import { isAmbiguousPath, matchEndpoint, type Endpoint } from './profiles.js';
-import { dropParams, forward, forwardUpgrade, headersNotForwarded, ownedConnectionOption, UpstreamPools, type UpstreamRequest } from './proxy.js';
-import { llhttp } from './llhttp.js';
-import { ClientResponse, ClientServer, type ClientRequest } from './server.js';
+import { closeUpgrade, dropParams, forward, forwardUpgrade, headersNotForwarded, ownedConnectionOption, UpstreamPools, type UpstreamRequest } from './proxy.js';
+import { selectEngine, type ClientListener, type HttpEngine } from './engine.js';
+import type { ClientRequest, ClientResponse } from './server.js';
 
 export interface GatewayOptions {
   config: GatewayConfig;
@@ -194,16 +194,23 @@ export class Gateway {
   private readonly ownsKeys: boolean;
   private readonly accessLog: AccessLog;
   private readonly ownedLogStream: Writable | null;
-  private readonly pools = new UpstreamPools();
+  private readonly pools: UpstreamPools;
   private readonly inFlight = new InFlightLimits();
   private readonly log: (message: string) => void;
   private readonly metricsPeers: (() => Promise<MetricsSnapshot[]>) | undefined;
-  private server: ClientServer | null = null;
+  private server: ClientListener | null = null;
   private metricsServer: HttpServer | null = null;
   private readonly configPath: string | undefined;
   private watching = false;
 
-  private constructor(options: GatewayOptions, keys: KeyStore, ownsKeys: boolean) {
+  private constructor(
+    options: GatewayOptions,
+    keys: KeyStore,
+    ownsKeys: boolean,
+    /** The HTTP engine both sides run on, chosen once as the gateway starts. */
+    readonly engine: HttpEngine,
+  ) {
+    this.pools = new UpstreamPools(engine);
     this.keys = keys;
     this.ownsKeys = ownsKeys;
     this.configPath = options.configPath;
@@ -233,13 +240,13 @@ export class Gateway {
   }
 
   static async start(options: GatewayOptions): Promise<Gateway> {
-    llhttp();
+    const engine = selectEngine(options.config.listen.engine, process.env, options.log ?? ((line) => process.emitWarning(line)));
     const ownsKeys = !options.keys;
     const c = options.config.keys;
     const keys =
       options.keys ??
       (await KeyStore.open({ ...(c.store ? { store: c.store } : {}), ...(c.maxStalenessMs ? { maxStalenessMs: c.maxStalenessMs } : {}), ...(c.prefix ? { prefix: c.prefix } : {}) }));
-    const gateway = new Gateway(options, keys, ownsKeys);
+    const gateway = new Gateway(options, keys, ownsKeys, engine);
     try {
       await gateway.listen(options.serveMetrics ?? true);
     } catch (err) {
@@ -269,7 +276,7 @@ export class Gateway {
   private async listen(serveMetrics: boolean): Promise<void> {
     const { listen } = this.state.config;
     const metrics = serveMetrics ? this.state.config.metrics : null;
-    const server = new ClientServer(
+    const server = this.engine.listen(
       { request: (req, res) => void this.handle(req, res), upgrade: (req, socket, head) => void this.handleUpgrade(req, socket, head) },
       listen.tls ? { cert: listen.tls.cert, key: listen.tls.key, ...(listen.tls.clientCa ? { ca: listen.tls.clientCa, requestCert: true, rejectUnauthorized: false } : {}) } : undefined,
     );
@@ -438,8 +445,8 @@ export class Gateway {
   private sendJson(res: ClientResponse | ServerResponse, status: number, body: Record<string, unknown>, headers: Record<string, string> = {}): void {
     const text = JSON.stringify(body);
     const fields = { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), 'cache-control': 'no-store', ...headers };
-    if (res instanceof ClientResponse) res.writeHead(status, STATUS_CODES[status] ?? '', Object.entries(fields).flat(), true);
-    else res.writeHead(status, fields);
+    if (res instanceof ServerResponse) res.writeHead(status, fields);
+    else res.writeHead(status, STATUS_CODES[status] ?? '', Object.entries(fields).flat(), true);
     res.end(text);
   }
 
@@ -534,7 +541,7 @@ export class Gateway {
       const extra = Object.entries(r.headers ?? {})
         .map(([k, v]) => `${k}: ${v}\r\n`)
         .join('');
-      socket.end(`HTTP/1.1 ${r.status} ${r.error}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${extra}connection: close\r\n\r\n${body}`);
+      closeUpgrade(socket, `HTTP/1.1 ${r.status} ${r.error}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${extra}connection: close\r\n\r\n${body}`);
       status = r.status;
       reason = r.reason;
     };

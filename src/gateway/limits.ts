@@ -6,7 +6,7 @@
  */
 import type { Identity } from './auth/identity.js';
 import type { RouteLimits } from './config.js';
-import type { RequestBody } from './server.js';
+import type { ClientBody } from './server.js';
 
 /** Who a concurrency limit counts: the identity a credential proved, or without one (a public endpoint) the client's address. */
 export function limitedParty(identity: Identity | null, clientIp: string): string {
@@ -42,7 +42,7 @@ export class InFlightLimits {
  * held reading back (its upstream was slow to take the body) does not count against the client. The first window
  * is the grace period. Returns what stops watching; it also stops once the whole body has arrived.
  */
-export function watchBodyRate(body: RequestBody, rate: RouteLimits['bodyRate'], tooSlow: () => void): () => void {
+export function watchBodyRate(body: ClientBody, rate: RouteLimits['bodyRate'], tooSlow: () => void): () => void {
   if (rate.minBytesPerSecond <= 0) return () => undefined;
   let bytes = body.received;
   let readingMs = body.readingMs;

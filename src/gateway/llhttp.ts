@@ -53,12 +53,26 @@ function load(): Llhttp {
     // handled below
   }
   if (typeof common?.HTTPParser !== 'function' || !Array.isArray(common.methods))
-    throw new WardenError(`the gateway needs Node's HTTP parser (_http_common.HTTPParser), which Node.js ${process.version} does not expose`, 'GATEWAY_NO_HTTP_PARSER', 3);
+    throw new WardenError(`Node.js ${process.version} does not expose its HTTP parser (_http_common.HTTPParser)`, 'GATEWAY_NO_HTTP_PARSER', 3);
   return { HTTPParser: common.HTTPParser, methods: common.methods };
 }
 let loaded: Llhttp | undefined;
 
-/** The parser; the gateway loads it as it starts, so a Node without it fails then, not on a request. */
+/** The parser, once `llhttpUnavailable()` has said it loads. */
 export function llhttp(): Llhttp {
   return (loaded ??= load());
+}
+
+/**
+ * Why the parser cannot be used, or null: the gateway asks as it starts, so a Node without it is found then,
+ * not on a request. WARDEN_GATEWAY_NO_LLHTTP=1 makes it unavailable, to test the fallback to node:http.
+ */
+export function llhttpUnavailable(env: NodeJS.ProcessEnv = process.env): string | null {
+  if (env.WARDEN_GATEWAY_NO_LLHTTP === '1') return `WARDEN_GATEWAY_NO_LLHTTP=1 hides Node's HTTP parser (_http_common.HTTPParser)`;
+  try {
+    llhttp();
+    return null;
+  } catch (err) {
+    return (err as Error).message;
+  }
 }

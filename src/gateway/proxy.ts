@@ -2,15 +2,16 @@
  * The forwarding half: request headers cleaned of credentials and hop-by-hop fields, bodies streamed
  * both ways without buffering (server-sent events reach the client chunk by chunk), WebSocket and
  * other upgrades spliced, keep-alive pools per upstream, and upstream timeouts. Requests go through
- * the gateway's own upstream client (upstream.ts); upgrades, which are rare, use node:http.
+ * the engine's upstream client (upstream.ts, or node-upstream.ts on node:http); upgrades, which are rare, use node:http.
  */
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { RouteConfig } from './config.js';
+import type { HttpEngine, UpstreamClient } from './engine.js';
 import { canonicalFieldName, connectionTokens, HOP_BY_HOP, UNSAFE_FIELD_VALUE } from './http-syntax.js';
 import type { ClientRequest, ClientResponse } from './server.js';
-import { UpstreamPool, type UpstreamFailure } from './upstream.js';
+import type { UpstreamFailure } from './upstream.js';
 
 /**
  * Request headers the gateway never forwards: credentials it accepts itself (the upstream never sees
@@ -39,11 +40,13 @@ function neverForwarded(name: string, drop: ReadonlySet<string>): boolean {
 
 /** Keep-alive pools, one per upstream origin (with its connection limit and CA), shared by routes and kept across reloads; timeouts are per request. */
 export class UpstreamPools {
-  private readonly byKey = new Map<string, UpstreamPool>();
+  private readonly byKey = new Map<string, UpstreamClient>();
   /** The same pools by config object, so the request path does not rebuild the key. */
-  private readonly byUpstream = new WeakMap<RouteConfig['upstream'], UpstreamPool>();
+  private readonly byUpstream = new WeakMap<RouteConfig['upstream'], UpstreamClient>();
 
-  for(upstream: RouteConfig['upstream']): UpstreamPool {
+  constructor(private readonly engine: HttpEngine) {}
+
+  for(upstream: RouteConfig['upstream']): UpstreamClient {
     let pool = this.byUpstream.get(upstream);
     if (pool) return pool;
     const key = `${upstream.url.origin} ${upstream.maxSockets} ${upstream.ca ? upstream.ca.toString('base64') : ''}`;
@@ -51,7 +54,7 @@ export class UpstreamPools {
     if (!pool) {
       const url = upstream.url;
       const tls = url.protocol === 'https:';
-      pool = new UpstreamPool({
+      pool = this.engine.upstream({
         host: url.hostname.replace(/^\[|\]$/g, ''),
         port: Number(url.port) || (tls ? 443 : 80),
         tls,
@@ -151,13 +154,9 @@ export function upstreamHeaders(req: ClientRequest, up: UpstreamRequest, upgrade
   return out;
 }
 
-/** The request line and header lines for the upstream, ending in the blank line. */
-function requestHead(method: string, target: string, up: UpstreamRequest, headers: string[], chunked: boolean): string {
-  // Client headers and the target passed llhttp in the gateway's server; what the gateway adds (identity, injected, signed) is checked here.
+/** Client headers and the target passed the parser of the gateway's server; what the gateway adds (identity, injected, signed) is checked here. */
+function assertSendable(up: UpstreamRequest): void {
   for (const [name, value] of up.set) if (UNSAFE_FIELD_VALUE.test(value)) throw new Error(`header ${name} holds a character HTTP/1.1 cannot carry`);
-  let head = `${method} ${target} HTTP/1.1\r\n`;
-  for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
-  return chunked ? `${head}transfer-encoding: chunked\r\n\r\n` : `${head}\r\n`;
 }
 
 export type ForwardOutcome = { status: number; bytes: number; error?: UpstreamFailure };
@@ -167,7 +166,8 @@ export function forward(pools: UpstreamPools, req: ClientRequest, res: ClientRes
   const upstream = up.route.upstream;
   const method = req.method;
   const chunked = req.headers['transfer-encoding'] !== undefined;
-  const head = requestHead(method, up.target, up, upstreamHeaders(req, up, false), chunked);
+  assertSendable(up);
+  const fields = upstreamHeaders(req, up, false);
   return new Promise((resolve) => {
     let status = 0;
     let bytes = 0;
@@ -186,7 +186,7 @@ export function forward(pools: UpstreamPools, req: ClientRequest, res: ClientRes
       exchange.abandon();
     };
     const exchange = pools.for(upstream).request(
-      { method, head, body: req.body, chunked, headersTimeoutMs: upstream.timeoutMs, bodyTimeoutMs: upstream.idleTimeoutMs },
+      { method, target: up.target, fields, body: req.body, chunked, headersTimeoutMs: upstream.timeoutMs, bodyTimeoutMs: upstream.idleTimeoutMs },
       {
         headers(statusCode, statusText, headers, hasLength) {
           status = statusCode;
@@ -238,6 +238,15 @@ function openUpgrade(up: UpstreamRequest, method: string, headers: string[]) {
   });
 }
 
+/**
+ * Answers an upgrade that will not be spliced and closes its connection once the answer is out. Not just
+ * `end()`: node:http hands upgrade sockets over half-open and unread, so the client's FIN would never be seen
+ * and the connection (and a server waiting to close) would stay open.
+ */
+export function closeUpgrade(socket: Duplex, answer: string): void {
+  socket.end(answer, () => socket.destroy());
+}
+
 /** Splices an upgraded connection (WebSocket) to the upstream after the same checks as any request. */
 export function forwardUpgrade(req: ClientRequest, socket: Duplex, head: Buffer, up: UpstreamRequest): Promise<ForwardOutcome> {
   return new Promise((resolve) => {
@@ -253,7 +262,7 @@ export function forwardUpgrade(req: ClientRequest, socket: Duplex, head: Buffer,
       if ((upRes.headers.upgrade ?? '').trim().toLowerCase() !== 'websocket') {
         upSocket.destroy();
         const body = JSON.stringify({ error: 'upstream_protocol' });
-        socket.end(`HTTP/1.1 502 Bad Gateway\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
+        closeUpgrade(socket, `HTTP/1.1 502 Bad Gateway\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
         resolve({ status: 502, bytes: 0, error: 'upstream_aborted' });
         return;
       }
@@ -280,6 +289,7 @@ export function forwardUpgrade(req: ClientRequest, socket: Duplex, head: Buffer,
       clearTimeout(timer);
       socket.write(statusLine(upRes.statusCode ?? 502, upRes.statusMessage, { ...upRes.headers, connection: 'close' }));
       upRes.pipe(socket);
+      socket.once('finish', () => socket.destroy());
       upRes.on('end', () => resolve({ status: upRes.statusCode ?? 502, bytes: 0 }));
     });
     upstreamReq.on('error', (err) => {
@@ -287,7 +297,7 @@ export function forwardUpgrade(req: ClientRequest, socket: Duplex, head: Buffer,
       const error = err.message === 'upstream_timeout' ? 'upstream_timeout' : 'upstream_unreachable';
       const status = error === 'upstream_timeout' ? 504 : 502;
       const body = JSON.stringify({ error });
-      socket.end(`HTTP/1.1 ${status} ${error}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+      closeUpgrade(socket, `HTTP/1.1 ${status} ${error}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
       resolve({ status, bytes: 0, error });
     });
     upstreamReq.end();

@@ -6,12 +6,12 @@
  * requests. node:http's IncomingMessage and ServerResponse streams were the largest cost left in the
  * gateway's time per request (docs/gateway.md, Speed), and a reverse proxy needs only this much of a server.
  */
-import { STATUS_CODES } from 'node:http';
 import { createServer as createNetServer, type Server, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
-import { FINAL_CHUNKED, ONLY_CHUNKED, UNSAFE_FIELD_VALUE } from './http-syntax.js';
+import { UNSAFE_FIELD_VALUE } from './http-syntax.js';
 import { llhttp, type LlhttpParser } from './llhttp.js';
+import { closingErrorAnswer, errorAnswer, expectation, readRequestHead } from './request-head.js';
 
 /** Time limits on client connections, in milliseconds. */
 export interface ClientLimits {
@@ -25,14 +25,6 @@ export interface ClientLimits {
   checkIntervalMs: number;
 }
 const DEFAULT_LIMITS: ClientLimits = { keepAliveMs: 65_000, headersTimeoutMs: 60_000, requestTimeoutMs: 300_000, checkIntervalMs: 1_000 };
-/**
- * Header fields a request may carry once: two Host lines must be refused (RFC 9112 §3.2), and two credentials
- * leave open who is asking, which another proxy on the path may answer differently from the gateway.
- */
-const ONCE_ONLY = new Set(['host', 'authorization']);
-/** Header fields of which node:http kept only the first copy; the gateway reads them the same way. */
-const FIRST_ONLY = new Set(['content-length', 'content-type', 'user-agent', 'proxy-authorization', 'referer', 'from', 'max-forwards', 'if-modified-since', 'if-unmodified-since', 'age', 'etag', 'expires', 'last-modified', 'location', 'retry-after', 'server']);
-
 export interface ClientRequest {
   readonly method: string;
   /** The request target as sent. */
@@ -41,11 +33,21 @@ export interface ClientRequest {
   readonly minorVersion: number;
   /** Header fields in the order sent, names in lower case, duplicates kept: name, value, name, value… */
   readonly fields: readonly string[];
-  /** One value per name: the first copy for FIRST_ONLY names, all copies joined with ", " for the rest (ONCE_ONLY names come once). */
+  /** One value per name (request-head.ts): the first copy of some, all copies joined with ", " for the rest; Host and Authorization come once. */
   readonly headers: Readonly<Record<string, string | undefined>>;
   readonly socket: Socket;
   /** The body as it arrives, or null for a request without one. Unread bytes are dropped once the response ends. */
-  readonly body: RequestBody | null;
+  readonly body: ClientBody | null;
+}
+
+/** A request body as either server hands it over, with what the body-rate floor (limits.ts) measures. */
+export interface ClientBody extends Readable {
+  /** Body bytes the client has sent so far. */
+  readonly received: number;
+  /** The whole body has arrived. */
+  readonly arrived: boolean;
+  /** How long the server has spent reading this connection, leaving out time it held reading back. */
+  readonly readingMs: number;
 }
 
 export interface ClientHandlers {
@@ -76,12 +78,6 @@ const HOLD_PIPELINE = 2;
  */
 const PIPELINE_READ_AHEAD = 32;
 
-/** The reason phrase and a JSON body for an error the server answers itself. */
-function errorAnswer(status: number): { text: string; body: string } {
-  const text = STATUS_CODES[status] ?? 'Error';
-  return { text, body: JSON.stringify({ error: text.toLowerCase().replace(/ /g, '_') }) };
-}
-
 let cachedDate = '';
 /** The Date header value, computed at most once a second. */
 function httpDate(): string {
@@ -93,7 +89,7 @@ function httpDate(): string {
 }
 
 /** A body the parser feeds; reading it slowly pauses the client's socket. */
-export class RequestBody extends Readable {
+export class RequestBody extends Readable implements ClientBody {
   /** Body bytes the client has sent so far. */
   received = 0;
   /** The whole body has arrived. */
@@ -116,13 +112,37 @@ export class RequestBody extends Readable {
   }
 }
 
+/** One response to a client, as the gateway writes it (whichever server faces the client). */
+export interface ClientResponse {
+  readonly headersSent: boolean;
+  readonly statusCode: number;
+  /** The whole response has been written. */
+  readonly finished: boolean;
+  /** Called once if the client's connection closes before the response has ended. */
+  onAbort: (() => void) | null;
+  writeHead(status: number, statusText: string, fields: readonly string[], hasLength: boolean): void;
+  /** Makes this the last response on its connection (before `writeHead`): the client gets `connection: close`, and nothing more is read. */
+  closeConnection(): void;
+  /** Sends the head now, rather than with the first piece of a streamed body, which may be a while coming. */
+  flush(): void;
+  write(chunk: Buffer | string): boolean;
+  onDrain(listener: () => void): void;
+  end(chunk?: Buffer | string): void;
+  /** Gives up on the response mid-way: the client sees its connection close. */
+  destroy(): void;
+  /**
+   * Gives up on the request before its body has arrived (a client too slow to send it): whoever is producing
+   * the response hears `onAbort`, as if the client had gone, and the connection closes once what is answered
+   * now has been written, without reading the rest of the body.
+   */
+  abandonRequest(): void;
+}
+
 /** One response, written straight to the client's socket. */
-export class ClientResponse {
+class LlhttpResponse implements ClientResponse {
   headersSent = false;
   statusCode = 0;
-  /** The whole response has been written. */
   finished = false;
-  /** Called once if the client's connection closes before the response has ended. */
   onAbort: (() => void) | null = null;
   /** The head, held back so it leaves in one write with the first body bytes. */
   private head: string | null = null;
@@ -134,11 +154,6 @@ export class ClientResponse {
     readonly request: ClientRequest,
   ) {}
 
-  /**
-   * The status line and header fields (lower-case names, no hop-by-hop fields). `hasLength`: the fields
-   * carry a Content-Length that frames the body; otherwise the body is chunked, or for an HTTP/1.0 client
-   * ends when the connection closes. Throws for a value that cannot go on the wire, before writing anything.
-   */
   writeHead(status: number, statusText: string, fields: readonly string[], hasLength: boolean): void {
     if (this.headersSent) throw new Error('response headers already sent');
     if (UNSAFE_FIELD_VALUE.test(statusText)) throw new Error('the reason phrase holds a character HTTP/1.1 cannot carry');
@@ -169,19 +184,16 @@ export class ClientResponse {
     this.headersSent = true;
   }
 
-  /** Makes this the last response on its connection (before `writeHead`): the client gets `connection: close`, and nothing more is read. */
   closeConnection(): void {
     this.connection.keepAlive = false;
   }
 
-  /** Sends the head now, rather than with the first piece of a streamed body, which may be a while coming. */
   flush(): void {
     if (this.head === null) return;
     this.connection.batch().write(this.head, 'latin1');
     this.head = null;
   }
 
-  /** Writes a piece of the body; false: wait for `onDrain` before the next. */
   write(chunk: Buffer | string): boolean {
     const socket = this.connection.batch();
     this.flush();
@@ -196,7 +208,6 @@ export class ClientResponse {
     this.connection.socket.once('drain', listener);
   }
 
-  /** Ends the response, with a last piece of body if given; the connection goes on to its next request. */
   end(chunk?: Buffer | string): void {
     if (this.finished) return;
     const socket = this.connection.batch();
@@ -208,7 +219,6 @@ export class ClientResponse {
     this.connection.responseEnded();
   }
 
-  /** Gives up on the response mid-way: the client sees its connection close. */
   destroy(): void {
     this.connection.socket.destroy();
   }
@@ -233,9 +243,9 @@ class ClientConnection {
   private pendingFields: string[] = [];
   private pendingUrl = '';
   /** Requests read and not yet answered, oldest first; the first is being answered. */
-  private readonly queue: ClientResponse[] = [];
+  private readonly queue: LlhttpResponse[] = [];
   /** The request whose body the parser is reading. */
-  private reading: ClientRequest | null = null;
+  private reading: (ClientRequest & { readonly body: RequestBody | null }) | null = null;
   private upgrading: ClientRequest | null = null;
   private holds = 0;
   /** Time spent reading the socket before the last hold began, and when reading last (re)started. */
@@ -312,35 +322,13 @@ class ClientConnection {
     const url = rawUrl || this.pendingUrl;
     this.pendingUrl = '';
     if (this.stopped) return 1;
-    const fields: string[] = [];
-    const headers: Record<string, string | undefined> = Object.create(null) as Record<string, string | undefined>;
-    let repeated = false;
-    for (let i = 0; i < raw.length; i += 2) {
-      const name = raw[i]!.toLowerCase();
-      const value = raw[i + 1]!;
-      fields.push(name, value);
-      const seen = headers[name];
-      if (seen === undefined) headers[name] = value;
-      else if (ONCE_ONLY.has(name)) repeated = true;
-      else if (!FIRST_ONLY.has(name)) headers[name] = `${seen}, ${value}`;
+    const { fields, headers, hasBody, refusal } = readRequestHead(raw, minor);
+    if (refusal) {
+      this.badRequest(refusal);
+      return 1;
     }
     const method = llhttp().methods[methodIndex] ?? 'GET';
-    const coding = headers['transfer-encoding'];
-    // An HTTP/1.1 request without a Host, or with two, must be refused (RFC 9112 §3.2), as node:http refused the first.
-    if (repeated || (minor >= 1 && headers.host === undefined)) {
-      this.badRequest(400);
-      return 1;
-    }
-    // A request body framed by anything but chunked has no knowable end (RFC 9112 §6.1); llhttp would say so
-    // only once it reached the body, after this head had gone upstream. Codings before chunked (gzip, chunked)
-    // are framed, but the gateway would have to pass them on undecoded: 501, as RFC 9112 §6.1 suggests.
-    if (coding !== undefined && !ONLY_CHUNKED.test(coding)) {
-      this.badRequest(FINAL_CHUNKED.test(coding) ? 501 : 400);
-      return 1;
-    }
-    const length = headers['content-length'];
-    const hasBody = coding !== undefined || (length !== undefined && length !== '0');
-    const request: ClientRequest = { method, url, minorVersion: minor, fields, headers, socket: this.socket, body: hasBody ? new RequestBody(this) : null };
+    const request = { method, url, minorVersion: minor, fields, headers, socket: this.socket, body: hasBody ? new RequestBody(this) : null };
     if (upgrade) {
       this.stopped = true;
       // CONNECT (a tunnel) is no reverse proxy's business, as with node:http without a 'connect' listener.
@@ -354,7 +342,7 @@ class ClientConnection {
       this.stopped = true;
     }
     this.reading = request;
-    const response = new ClientResponse(this, request);
+    const response = new LlhttpResponse(this, request);
     this.queue.push(response);
     if (this.queue.length === 1) this.answer(request, response);
     else if (this.queue.length > PIPELINE_READ_AHEAD) this.hold(HOLD_PIPELINE);
@@ -380,16 +368,14 @@ class ClientConnection {
     this.socket.uncork();
   };
 
-  private answer(request: ClientRequest, response: ClientResponse): void {
-    const expect = request.headers.expect;
-    if (expect !== undefined) {
-      if (expect.toLowerCase() !== '100-continue') return this.refuse(response, 417);
-      if (request.minorVersion >= 1 && request.body) this.socket.write('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
-    }
+  private answer(request: ClientRequest, response: LlhttpResponse): void {
+    const expected = expectation(request.headers, request.minorVersion, request.body !== null);
+    if (expected === 'refuse') return this.refuse(response, 417);
+    if (expected === 'continue') this.socket.write('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
     this.server.handlers.request(request, response);
   }
 
-  private refuse(response: ClientResponse, status: number): void {
+  private refuse(response: LlhttpResponse, status: number): void {
     const { text, body } = errorAnswer(status);
     this.keepAlive = false;
     this.stopped = true;
@@ -428,8 +414,7 @@ class ClientConnection {
     this.reading = null;
     // Answers still owed go first, and the connection closes after them; an ended one gets nothing more.
     if (this.queue.length || this.socket.writableEnded || this.socket.destroyed) return;
-    const { text, body: json } = errorAnswer(status);
-    this.socket.end(`HTTP/1.1 ${status} ${text}\r\ncontent-type: application/json\r\ncontent-length: ${json.length}\r\nconnection: close\r\n\r\n${json}`, 'latin1');
+    this.socket.end(closingErrorAnswer(status), 'latin1');
   }
 
   /** The first queued response has ended: the next pipelined request's turn, or closing, or idle. */

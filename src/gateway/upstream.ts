@@ -15,11 +15,11 @@ import { connectionTokens, HOP_BY_HOP, ONLY_CHUNKED } from './http-syntax.js';
 import { llhttp, type LlhttpParser } from './llhttp.js';
 
 /** How long an idle connection is kept when the upstream does not say (undici's default too). */
-const DEFAULT_IDLE_MS = 4_000;
+export const DEFAULT_IDLE_MS = 4_000;
 /** Released this long before the upstream's advertised keep-alive timeout, so both ends do not race to use and close it. */
 const IDLE_MARGIN_MS = 1_000;
 /** Methods a client may safely have sent twice (RFC 9110 §9.2.2), retried once when a reused connection turns out closed. */
-const RETRYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+export const RETRYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 export type UpstreamFailure = 'upstream_timeout' | 'upstream_unreachable' | 'upstream_aborted';
 
@@ -35,8 +35,10 @@ export interface ResponseHandler {
 
 export interface UpstreamRequestMessage {
   method: string;
-  /** Request line and header lines, ending in the blank line. */
-  head: string;
+  /** Path and query. */
+  target: string;
+  /** Header fields, lower-case names: name, value, name, value… (the framing is added from `chunked`). */
+  fields: readonly string[];
   /** A body to stream after the head, framed by the Content-Length in `head` or, with `chunked`, by chunked coding. */
   body: NodeJS.ReadableStream | null;
   chunked: boolean;
@@ -51,7 +53,7 @@ export interface UpstreamRequestMessage {
  * connection; and whether the gateway can pass the body on: a Transfer-Encoding other than chunked alone
  * (gzip, chunked) would reach the client re-chunked and still gzipped, with nothing saying so.
  */
-function clientHeaders(raw: string[]): { headers: string[]; hasLength: boolean; idleMs: number; relayable: boolean } {
+export function clientHeaders(raw: readonly string[]): { headers: string[]; hasLength: boolean; idleMs: number; relayable: boolean } {
   let headers: string[] = [];
   let listed: string[] | null = null;
   let hasLength = false;
@@ -76,6 +78,32 @@ function clientHeaders(raw: string[]): { headers: string[]; hasLength: boolean; 
     hasLength &&= !tokens.includes('content-length');
   }
   return { headers, hasLength, idleMs, relayable: coding === null || ONLY_CHUNKED.test(coding) };
+}
+
+/**
+ * Follows a client's request body as it is sent upstream: `onAborted` if it ends without its end (the client
+ * left). The function returned stops following, and lets whatever the client still sends be read and dropped,
+ * so its connection can carry its next request.
+ */
+export function followBody(body: NodeJS.ReadableStream, onData: (chunk: Buffer) => void, onEnd: () => void, onAborted: () => void): () => void {
+  body.on('data', onData);
+  body.on('end', onEnd);
+  body.on('error', onAborted);
+  body.on('close', onAborted);
+  return () => {
+    body.resume();
+    body.off('data', onData);
+    body.off('end', onEnd);
+    body.off('error', onAborted);
+    body.off('close', onAborted);
+  };
+}
+
+/** The request line and header lines, ending in the blank line. */
+function requestHead({ method, target, fields, chunked }: UpstreamRequestMessage): string {
+  let head = `${method} ${target} HTTP/1.1\r\n`;
+  for (let i = 0; i < fields.length; i += 2) head += `${fields[i]}: ${fields[i + 1]}\r\n`;
+  return chunked ? `${head}transfer-encoding: chunked\r\n\r\n` : `${head}\r\n`;
 }
 
 /** One request on one connection, from dispatch to its end. */
@@ -198,8 +226,8 @@ class UpstreamConnection {
     exchange.connection = this;
     this.status = 0;
     this.responseDone = false;
-    const { head, body, chunked } = exchange.message;
-    this.socket.write(head, 'latin1');
+    const { body, chunked } = exchange.message;
+    this.socket.write(requestHead(exchange.message), 'latin1');
     if (!body) return;
     const socket = this.socket;
     const onData = (chunk: Buffer) => {
@@ -230,20 +258,12 @@ class UpstreamConnection {
       if (exchange.finished) this.close();
       else exchange.fail('upstream_aborted');
     };
+    const unfollow = followBody(body, onData, onEnd, onAborted);
     const detach = () => {
-      // Whatever the client still sends is read and dropped, so its connection can carry its next request.
-      body.resume();
-      body.off('data', onData);
-      body.off('end', onEnd);
-      body.off('error', onAborted);
-      body.off('close', onAborted);
+      unfollow();
       socket.off('drain', onDrain);
       socket.off('close', detach);
     };
-    body.on('data', onData);
-    body.on('end', onEnd);
-    body.on('error', onAborted);
-    body.on('close', onAborted);
     socket.on('drain', onDrain);
     socket.on('close', detach);
   }
