@@ -23,6 +23,9 @@ if ((${#missing[@]})); then
   apt-get update -qq
   apt-get install -y -qq "${missing[@]}"
 fi
+# clickhouse-server's postinst rewrites its user's entry and has left /etc/passwd mode 0600 (seen here), after
+# which no other user can look up a name: initdb, run as postgres by the PostgreSQL probe tests, then fails.
+[[ $(stat -c %a /etc/passwd) == 644 ]] || chmod 644 /etc/passwd
 
 
 answers() { curl -fsS --max-time 2 "$1" >/dev/null 2>&1; }
