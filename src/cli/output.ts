@@ -29,3 +29,26 @@ export function createProgress(label: string, stream: NodeJS.WriteStream = proce
     },
   };
 }
+
+let readerLeft = false;
+
+function onOutputError(err: NodeJS.ErrnoException): void {
+  if (err.code !== 'EPIPE') throw err;
+  readerLeft = true;
+}
+
+/**
+ * `warden … | head` closes the pipe once the reader has what it wants, and every later write fails
+ * with EPIPE. That is not an error of the command: the rest of its output is dropped, quietly, and it
+ * still ends with its own exit code (findings nobody read are still findings).
+ */
+export function dropOutputWhenReaderLeaves(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    if (!stream.listeners('error').includes(onOutputError)) stream.on('error', onOutputError);
+  }
+}
+
+/** True for the EPIPE a command sees when it awaits a write (a stream pipeline) after the reader left. */
+export function isReaderGone(err: unknown): boolean {
+  return readerLeft && (err as NodeJS.ErrnoException | undefined)?.code === 'EPIPE';
+}

@@ -13,6 +13,7 @@ import {
   type KeyInfo,
   type LeakPolicy,
   type Quota,
+  type ReporterPublicKey,
 } from '../../keys/index.js';
 import { listenAt } from '../../listen-address.js';
 import { parseDuration, parseListenAddress } from '../parse.js';
@@ -283,7 +284,7 @@ Keys are hashed with HMAC-SHA-256 under WARDEN_KEY_SECRET, or a secret file crea
     .option('--store <location>', STORE_HELP)
     .action(async (opts: StoreFlag & { listen: string; githubKeys?: string }) => {
       const { host, port } = parseListenAddress(opts.listen);
-      let githubPublicKeys;
+      let githubPublicKeys: ReporterPublicKey[] | undefined;
       if (opts.githubKeys) {
         try {
           githubPublicKeys = parseGithubPublicKeys(readFileSync(opts.githubKeys, 'utf8'));
@@ -291,19 +292,17 @@ Keys are hashed with HMAC-SHA-256 under WARDEN_KEY_SECRET, or a secret file crea
           throw new UsageError(`--github-keys: ${(err as Error).message}`);
         }
       }
-      const ks = await KeyStore.open(opts.store ? { store: opts.store } : {});
-      const server = createKeyServer({ keys: ks, ...(githubPublicKeys ? { githubPublicKeys } : {}) });
-      await listenAt(server, { host, port }).catch((err: NodeJS.ErrnoException) => {
-        throw new UsageError(`cannot listen on ${opts.listen}: ${err.code ?? err.message}`);
+      await withKeys(opts, async (ks) => {
+        const server = createKeyServer({ keys: ks, ...(githubPublicKeys ? { githubPublicKeys } : {}) });
+        await listenAt(server, { host, port });
+        const address = server.address();
+        const bound = typeof address === 'object' && address ? address.port : port;
+        process.stderr.write(`warden keys: serving on http://${host.includes(':') ? `[${host}]` : host}:${bound} (store ${ks.store.location})\n`);
+        await new Promise<void>((resolve) => {
+          const stop = () => server.close(() => resolve());
+          process.once('SIGINT', stop);
+          process.once('SIGTERM', stop);
+        });
       });
-      const address = server.address();
-      const bound = typeof address === 'object' && address ? address.port : port;
-      process.stderr.write(`warden keys: serving on http://${host.includes(':') ? `[${host}]` : host}:${bound} (store ${ks.store.location})\n`);
-      await new Promise<void>((resolve) => {
-        const stop = () => server.close(() => resolve());
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      });
-      await ks.close();
     });
 }
