@@ -24,8 +24,11 @@ const serveConfig = (storeAt: string, listen: string, extra = '') => `version: 1
 const gatewayConfig = (storeAt: string, port: number) =>
   `listen: { port: ${port} }\nkeys: { store: ${storeAt} }\nroutes:\n  - name: llm\n    upstream: { url: "http://127.0.0.1:1", profile: openai-compatible }\n    allow: [{ endpoints: [models], scopes: ["llm:inference"] }]\n`;
 
-/** Filled in `before`: a key and an incident in the SQLite store, a file holding that key. */
-const seeded = { key: '', keyId: '', incidentId: '', leak: '' };
+/**
+ * Filled in `before`: in the SQLite store a key (shown, updated, verified), a spare one (disabled and
+ * enabled while the first is verified: tests run two at a time) and an incident; a file holding the first.
+ */
+const seeded = { key: '', keyId: '', spareId: '', incidentId: '', leak: '' };
 let busy: Server;
 let busyPort = 0;
 
@@ -62,6 +65,11 @@ const COMMANDS: Record<string, Case> = {
     pipe: () => ({ args: ['keys', 'revoke', 'key_missing', '--reason', 'r', '--store', store], code: 2 }),
     unreachable: storeDown(['keys', 'revoke', 'key_x', '--reason', 'r']),
   },
+  'keys disable': {
+    pipe: () => ({ args: ['keys', 'disable', seeded.spareId, '--reason', 'r', '--store', store], code: 0 }),
+    unreachable: storeDown(['keys', 'disable', 'key_x', '--reason', 'r']),
+  },
+  'keys enable': { pipe: () => ({ args: ['keys', 'enable', seeded.spareId, '--store', store], code: 0 }), unreachable: storeDown(['keys', 'enable', 'key_x']) },
   'keys rotate': { pipe: () => ({ args: ['keys', 'rotate', 'key_missing', '--store', store], code: 2 }), unreachable: storeDown(['keys', 'rotate', 'key_x']) },
   'keys verify': { pipe: () => ({ args: ['keys', 'verify', '--store', store], code: 0, input: seeded.key }), unreachable: storeDown(['keys', 'verify']) },
   'keys audit': { pipe: () => ({ args: ['keys', 'audit', '--store', store], code: 0 }), unreachable: storeDown(['keys', 'audit']) },
@@ -125,6 +133,8 @@ describe('every command: closed stdout, unreachable store, busy port (CLI)', { c
     const created = await runCli(['keys', 'create', '--owner', 'acme', '--name', 'ci', '--scopes', 'a:b', '--json', '--store', store], { env });
     assert.equal(created.code, 0, created.stderr);
     ({ key: seeded.key, id: seeded.keyId } = JSON.parse(created.stdout) as { key: string; id: string });
+    const spare = await runCli(['keys', 'create', '--owner', 'acme', '--name', 'spare', '--scopes', 'a:b', '--json', '--store', store], { env });
+    seeded.spareId = (JSON.parse(spare.stdout) as { id: string }).id;
     seeded.leak = file('leak.log', `request auth="Bearer ${seeded.key}"\n`);
     const opened = await runCli(['incident', 'open', '--kind', 'leaked-api-key', '--json', '--store', store], { env });
     assert.equal(opened.code, 0, opened.stderr);

@@ -46,6 +46,25 @@ describe('warden keys (CLI)', () => {
     assert.equal((JSON.parse(bogus.stdout) as { reason: string }).reason, 'unknown');
   });
 
+  it('refuses a key given as an argument and says to pass it on stdin, without echoing it', () => {
+    const r = warden(['keys', 'verify', key, '--store', store]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /pass the key on stdin.*shell history/);
+    assert.ok(!(r.stdout + r.stderr).includes(key));
+  });
+
+  it('disables a key until it is enabled again, both in the audit log', () => {
+    const disabled = warden(['keys', 'disable', id, '--reason', 'suspicious traffic', '--json', '--store', store]);
+    assert.equal(disabled.code, 0, disabled.stderr);
+    assert.equal((JSON.parse(disabled.stdout) as { status: string }).status, 'disabled');
+    assert.equal(warden(['keys', 'verify', '--store', store], key).stdout.trim(), 'invalid: disabled');
+    const enabled = warden(['keys', 'enable', id, '--store', store]);
+    assert.equal(enabled.code, 0, enabled.stderr);
+    assert.match(enabled.stdout, new RegExp(`^${id}  \\S+  active`));
+    assert.equal(warden(['keys', 'verify', '--store', store], key).code, 0);
+    assert.equal(warden(['keys', 'disable', id, '--store', store]).code, 2, '--reason is required, as for revoke');
+  });
+
   it('lists, shows, rotates and revokes without printing the key again', () => {
     const list = warden(['keys', 'list', '--store', store]);
     const show = warden(['keys', 'show', id, '--store', store]);
@@ -78,7 +97,7 @@ describe('warden keys (CLI)', () => {
     const r = warden(['keys', 'audit', '--json', '--store', store]);
     assert.equal(r.code, 0);
     const actions = (JSON.parse(r.stdout) as Array<{ action: string }>).map((e) => e.action);
-    assert.deepEqual(actions, ['create', 'rotate', 'create', 'revoke', 'leak-reported', 'revoke']);
+    assert.deepEqual(actions, ['create', 'disable', 'enable', 'rotate', 'create', 'revoke', 'leak-reported', 'revoke']);
     assert.ok(!r.stdout.includes(key));
   });
 

@@ -85,6 +85,7 @@ function describeKey(k: KeyInfo): string {
   if (k.allowedIps) lines.push(`  allowed from ${k.allowedIps.join(', ')}`);
   if (k.rateLimit) lines.push(`  rate ${k.rateLimit.limit} per ${k.rateLimit.windowMs / 1000}s`);
   if (k.quota) lines.push(`  quota ${k.quota.total !== null ? `${k.quota.used}/${k.quota.total} total` : ''}${k.quota.perPeriod ? ` ${k.quota.perPeriod.used}/${k.quota.perPeriod.limit} per ${k.quota.perPeriod.period}` : ''}`.trimEnd());
+  if (k.disabledAt !== null) lines.push(`  disabled ${time(k.disabledAt)}`);
   if (k.revokedAt !== null) lines.push(`  ${k.status === 'rotating' ? 'stops' : 'revoked'} ${time(k.revokedAt)}${k.revokeReason ? ` (${k.revokeReason})` : ''}${k.rotatedTo ? ` successor ${k.rotatedTo}` : ''}`);
   lines.push(`  created ${time(k.createdAt)} by ${k.createdBy}  last used ${time(k.lastUsedAt)}${k.lastUsedIp ? ` from ${k.lastUsedIp}` : ''}`);
   return lines.join('\n');
@@ -201,6 +202,33 @@ Keys are hashed with HMAC-SHA-256 under WARDEN_KEY_SECRET, or a secret file crea
     });
 
   keys
+    .command('disable')
+    .description('Suspend a key until enable (what the disable leak policy does); unlike revoke, reversible')
+    .argument('<id>', 'key id')
+    .requiredOption('--reason <reason>', 'why, for the audit log')
+    .option('--json', 'JSON output')
+    .option('--store <location>', STORE_HELP)
+    .action(async (id: string, opts: StoreFlag & { reason: string; json?: boolean }) => {
+      await withKeys(opts, async (ks) => {
+        const info = await ks.disable(id, opts.reason);
+        print(info, opts.json, () => describeKey(info));
+      });
+    });
+
+  keys
+    .command('enable')
+    .description('Lift a disable; a revoked or expired key stays refused')
+    .argument('<id>', 'key id')
+    .option('--json', 'JSON output')
+    .option('--store <location>', STORE_HELP)
+    .action(async (id: string, opts: StoreFlag & { json?: boolean }) => {
+      await withKeys(opts, async (ks) => {
+        const info = await ks.enable(id);
+        print(info, opts.json, () => describeKey(info));
+      });
+    });
+
+  keys
     .command('rotate')
     .description('Issue a successor; the old key keeps working for the overlap, then stops by itself')
     .argument('<id>', 'key id')
@@ -225,7 +253,14 @@ Keys are hashed with HMAC-SHA-256 under WARDEN_KEY_SECRET, or a secret file crea
     .option('--tenant <owner>', 'answer unknown unless the key belongs to this owner')
     .option('--json', 'print the verification as JSON')
     .option('--store <location>', STORE_HELP)
-    .action(async (opts: StoreFlag & { scopes?: string; ip?: string; tenant?: string; json?: boolean }) => {
+    // A key given as an argument gets a refusal that says where it goes, not commander's "too many arguments".
+    .allowExcessArguments()
+    .action(async (opts: StoreFlag & { scopes?: string; ip?: string; tenant?: string; json?: boolean }, cmd: Command) => {
+      if (cmd.args.length) {
+        throw new UsageError(
+          'verify: pass the key on stdin, not as an argument (a key on the command line lands in shell history and the process list): printf %s "$KEY" | warden keys verify',
+        );
+      }
       const token = await readStdin();
       await withKeys({ ...opts }, async (ks) => {
         const check = await ks.verify(token, {
