@@ -21,6 +21,7 @@ import {
   type TriageResult,
 } from '../../incident/index.js';
 import { KeyStore } from '../../keys/index.js';
+import { alignColumns } from '../../report/index.js';
 
 interface StoreFlag {
   store?: string;
@@ -124,7 +125,7 @@ export function registerIncident(program: Command): void {
     .action(async (opts: StoreFlag & { json?: boolean }) => {
       await withIncidents(opts, async (incidents) => {
         const all = await incidents.list();
-        printJsonOr(opts.json, all, () => all.map((i) => `${i.id}  ${i.status.padEnd(9)} ${i.severity.padEnd(8)} ${i.kind.padEnd(26)} ${i.title}`).join('\n') || '(none)');
+        printJsonOr(opts.json, all, () => (all.length ? alignColumns([['ID', 'STATUS', 'SEVERITY', 'KIND', 'TITLE'], ...all.map((i) => [i.id, i.status, i.severity, i.kind, i.title])]) : '(none)'));
       });
     });
 

@@ -70,6 +70,7 @@ describe('warden keys (CLI)', () => {
     const show = warden(['keys', 'show', id, '--store', store]);
     assert.equal(list.code, 0);
     assert.ok(list.stdout.includes(id) && show.stdout.includes('acme'));
+    assert.match(list.stdout.split('\n')[0]!, /^ID +KEY +STATUS +OWNER +NAME +SCOPES$/);
     for (const out of [list, show]) assert.ok(!(out.stdout + out.stderr).includes(key));
     const rotated = warden(['keys', 'rotate', id, '--overlap', '24h', '--json', '--store', store]);
     assert.equal(rotated.code, 0, rotated.stderr);
@@ -99,6 +100,7 @@ describe('warden keys (CLI)', () => {
     const actions = (JSON.parse(r.stdout) as Array<{ action: string }>).map((e) => e.action);
     assert.deepEqual(actions, ['create', 'disable', 'enable', 'rotate', 'create', 'revoke', 'leak-reported', 'revoke']);
     assert.ok(!r.stdout.includes(key));
+    assert.match(warden(['keys', 'audit', '--store', store]).stdout.split('\n')[0]!, /^TIME +ACTOR +ACTION +KEY +DETAILS$/);
   });
 
   it('exits 2 on bad usage', () => {

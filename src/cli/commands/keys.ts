@@ -16,6 +16,7 @@ import {
   type ReporterPublicKey,
 } from '../../keys/index.js';
 import { listenAt } from '../../listen-address.js';
+import { alignColumns } from '../../report/index.js';
 import { parseDuration, parseListenAddress } from '../parse.js';
 
 interface StoreFlag {
@@ -150,7 +151,9 @@ Keys are hashed with HMAC-SHA-256 under WARDEN_KEY_SECRET, or a secret file crea
     .action(async (opts: StoreFlag & { owner?: string; json?: boolean }) => {
       await withKeys(opts, async (ks) => {
         const list = await ks.list(opts.owner ? { owner: opts.owner } : {});
-        print(list, opts.json, () => (list.length ? list.map((k) => `${k.id}  ${k.display}  ${k.status.padEnd(8)}  ${k.owner}  ${k.name}  [${k.scopes.join(', ')}]`).join('\n') : '(no keys)'));
+        print(list, opts.json, () =>
+          list.length ? alignColumns([['ID', 'KEY', 'STATUS', 'OWNER', 'NAME', 'SCOPES'], ...list.map((k) => [k.id, k.display, k.status, k.owner, k.name, k.scopes.join(',')])]) : '(no keys)',
+        );
       });
     });
 
@@ -285,7 +288,11 @@ Keys are hashed with HMAC-SHA-256 under WARDEN_KEY_SECRET, or a secret file crea
       if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit: expected a positive integer');
       await withKeys(opts, async (ks) => {
         const entries = await ks.auditLog({ ...(opts.key ? { keyId: opts.key } : {}), limit });
-        print(entries, opts.json, () => entries.map((e) => `${time(e.at)}  ${e.actor}${e.source ? `@${e.source}` : ''}  ${e.action}  ${e.keyId ?? '-'}  ${JSON.stringify(e.details)}`).join('\n') || '(empty)');
+        print(entries, opts.json, () =>
+          entries.length
+            ? alignColumns([['TIME', 'ACTOR', 'ACTION', 'KEY', 'DETAILS'], ...entries.map((e) => [time(e.at), `${e.actor}${e.source ? `@${e.source}` : ''}`, e.action, e.keyId ?? '-', JSON.stringify(e.details)])])
+            : '(empty)',
+        );
       });
     });
 
