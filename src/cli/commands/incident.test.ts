@@ -23,4 +23,17 @@ describe('warden incident (CLI)', () => {
     assert.match(header!, /^ID +STATUS +SEVERITY +KIND +TITLE$/);
     assert.match(row!, new RegExp(`^${id} +open +\\w+ +leaked-api-key +key in a paste$`));
   });
+
+  it('prints times in JSON as ISO 8601, never epoch numbers', async () => {
+    const opened = await runCli(['incident', 'open', '--kind', 'leaked-api-key', '--detected', '2025-01-29T09:30:00Z', '--json', '--store', store], { env });
+    assert.equal((JSON.parse(opened.stdout) as { detectedAt: string }).detectedAt, '2025-01-29T09:30:00.000Z');
+    const { id } = JSON.parse(opened.stdout) as { id: string };
+    for (const args of [['incident', 'list'], ['incident', 'status', id]]) {
+      const r = await runCli([...args, '--json', '--store', store], { env });
+      assert.ok(r.code === 0 || r.code === 1, r.stderr);
+      assert.doesNotMatch(r.stdout, /"(?:at|\w+At)": \d/, args.join(' '));
+    }
+    const status = JSON.parse((await runCli(['incident', 'status', id, '--json', '--store', store], { env })).stdout) as { deadlines: Array<{ dueAt: string }> };
+    assert.match(status.deadlines[0]!.dueAt, /^2025-0\d-\d\dT/);
+  });
 });

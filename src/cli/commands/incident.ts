@@ -22,6 +22,7 @@ import {
 } from '../../incident/index.js';
 import { KeyStore } from '../../keys/index.js';
 import { alignColumns } from '../../report/index.js';
+import { toJson } from '../output.js';
 
 interface StoreFlag {
   store?: string;
@@ -49,7 +50,7 @@ async function withIncidents<T>(opts: StoreFlag, fn: (incidents: IncidentStore) 
 const iso = (ms: number | null) => (ms === null ? '—' : new Date(ms).toISOString());
 
 function printJsonOr(json: boolean | undefined, data: unknown, text: () => string): void {
-  process.stdout.write(json ? `${JSON.stringify(data, null, 2)}\n` : `${text()}\n`);
+  process.stdout.write(json ? toJson(data) : `${text()}\n`);
 }
 
 function triageText(r: TriageResult): string {
@@ -247,6 +248,6 @@ export function registerIncident(program: Command): void {
     .action((kind: string, opts: { cacao?: boolean }) => {
       if (!INCIDENT_KINDS.includes(kind as IncidentKind)) throw new UsageError(`unknown kind ${JSON.stringify(kind)} (known: ${INCIDENT_KINDS.join(', ')})`);
       const playbook = getPlaybook(kind as IncidentKind);
-      process.stdout.write(`${JSON.stringify(opts.cacao ? toCacao(playbook) : playbook, null, 2)}\n`);
+      process.stdout.write(toJson(opts.cacao ? toCacao(playbook) : playbook));
     });
 }

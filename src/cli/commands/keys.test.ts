@@ -13,6 +13,8 @@ const home = mkdtempSync(join(tmpdir(), 'warden-cli-keys-'));
 const store = join(home, 'keys.db');
 const env = { ...process.env, HOME: home, XDG_CONFIG_HOME: join(home, 'config'), XDG_DATA_HOME: join(home, 'data'), WARDEN_KEY_SECRET: '', WARDEN_STORE: '' };
 
+const ISO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
 function warden(args: string[], input = ''): { code: number; stdout: string; stderr: string } {
   const script = `const { main } = await import(${JSON.stringify(MAIN)}); process.exitCode = await main(${JSON.stringify(args)});`;
   const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { env, input, encoding: 'utf8' });
@@ -27,7 +29,9 @@ describe('warden keys (CLI)', () => {
   it('creates a key, printing it once, and a 0600 secret file', () => {
     const r = warden(['keys', 'create', '--owner', 'acme', '--name', 'ci', '--scopes', 'models:read,chat:*', '--expires', '90d', '--rate', '100/min', '--quota', '10000/month', '--json', '--store', store]);
     assert.equal(r.code, 0, r.stderr);
-    const out = JSON.parse(r.stdout) as { key: string; id: string; quota: { perPeriod: { limit: number } } };
+    const out = JSON.parse(r.stdout) as { key: string; id: string; quota: { perPeriod: { limit: number } }; createdAt: string; expiresAt: string };
+    assert.match(out.createdAt, ISO_TIME);
+    assert.ok(Math.abs(Date.parse(out.expiresAt) - Date.parse(out.createdAt) - 90 * 86_400_000) < 1000, out.expiresAt);
     key = out.key;
     id = out.id;
     assert.match(key, /^wdn_live_[A-Za-z0-9]{38}$/);
@@ -43,6 +47,7 @@ describe('warden keys (CLI)', () => {
     assert.deepEqual([scope.code, scope.stdout.trim()], [1, 'invalid: scope']);
     const bogus = warden(['keys', 'verify', '--json', '--store', store], 'wdn_live_' + 'a'.repeat(38));
     assert.equal(bogus.code, 1);
+    assert.match((JSON.parse(warden(['keys', 'verify', '--json', '--store', store], key).stdout) as { expiresAt: string }).expiresAt, ISO_TIME);
     assert.equal((JSON.parse(bogus.stdout) as { reason: string }).reason, 'unknown');
   });
 
@@ -97,6 +102,8 @@ describe('warden keys (CLI)', () => {
   it('shows the audit log without secrets', () => {
     const r = warden(['keys', 'audit', '--json', '--store', store]);
     assert.equal(r.code, 0);
+    assert.doesNotMatch(r.stdout, /"(?:at|\w+At)": \d/, 'times are ISO 8601, not epoch numbers');
+    assert.match((JSON.parse(r.stdout) as Array<{ at: string }>)[0]!.at, ISO_TIME);
     const actions = (JSON.parse(r.stdout) as Array<{ action: string }>).map((e) => e.action);
     assert.deepEqual(actions, ['create', 'disable', 'enable', 'rotate', 'create', 'revoke', 'leak-reported', 'revoke']);
     assert.ok(!r.stdout.includes(key));

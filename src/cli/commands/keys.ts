@@ -17,6 +17,7 @@ import {
 } from '../../keys/index.js';
 import { listenAt } from '../../listen-address.js';
 import { alignColumns } from '../../report/index.js';
+import { toJson } from '../output.js';
 import { parseDuration, parseListenAddress } from '../parse.js';
 
 interface StoreFlag {
@@ -93,7 +94,7 @@ function describeKey(k: KeyInfo): string {
 }
 
 function print(data: unknown, json: boolean | undefined, human: () => string): void {
-  process.stdout.write(json ? JSON.stringify(data, null, 2) + '\n' : human() + '\n');
+  process.stdout.write(json ? toJson(data) : human() + '\n');
 }
 
 async function readStdin(): Promise<string> {
