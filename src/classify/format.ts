@@ -1,3 +1,4 @@
+import { alignColumns } from '../report/index.js';
 import type { Category, ColumnClassification, StoreClassification } from './types.js';
 
 const summary = (c: ColumnClassification) => c.categories.map((d) => `${d.category} ${d.confidence.toFixed(2)} (${d.basis})`).join(', ');
@@ -12,18 +13,13 @@ export function columnsWith(report: StoreClassification, categories: readonly Ca
   return classifiedColumns(report).filter(({ column }) => column.categories.some((d) => categories.includes(d.category)));
 }
 
-function pad(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
-}
-
 /** One table per store for a terminal: column, type, values sampled, categories with confidence and basis. */
 export function formatClassificationTable(reports: readonly StoreClassification[]): string {
   const out: string[] = [];
   for (const r of reports) {
     out.push(`${r.store}  (${r.engine} ${r.serverVersion}; ${r.tables.length} tables; ${r.sampleSize} values per column; ${(r.durationMs / 1000).toFixed(1)}s)`);
     const rows = [['column', 'type', 'sampled', 'categories'], ...classifiedColumns(r).map(({ table, column }) => [`${table}.${column.column}`, column.type, String(column.sampled), summary(column)])];
-    out.push(rows.length > 1 ? pad(rows) : '  no classified columns');
+    out.push(rows.length > 1 ? alignColumns(rows) : '  no classified columns');
     for (const e of r.errors) out.push(`  ! ${e.table}${e.column ? `.${e.column}` : ''}: ${e.message}`);
     out.push('');
   }

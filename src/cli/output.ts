@@ -29,3 +29,36 @@ export function createProgress(label: string, stream: NodeJS.WriteStream = proce
     },
   };
 }
+
+let readerLeft = false;
+
+function onOutputError(err: NodeJS.ErrnoException): void {
+  if (err.code !== 'EPIPE') throw err;
+  readerLeft = true;
+}
+
+/**
+ * `warden … | head` closes the pipe once the reader has what it wants, and every later write fails
+ * with EPIPE. That is not an error of the command: the rest of its output is dropped, quietly, and it
+ * still ends with its own exit code (findings nobody read are still findings).
+ */
+export function dropOutputWhenReaderLeaves(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    if (!stream.listeners('error').includes(onOutputError)) stream.on('error', onOutputError);
+  }
+}
+
+/** True for the EPIPE a command sees when it awaits a write (a stream pipeline) after the reader left. */
+export function isReaderGone(err: unknown): boolean {
+  return readerLeft && (err as NodeJS.ErrnoException | undefined)?.code === 'EPIPE';
+}
+
+/** Inside Warden a time is epoch milliseconds in a field named `at` or `…At`; what a command prints is ISO 8601. */
+const TIME_FIELD = /^(?:at|[a-z][A-Za-z0-9]*At)$/;
+const MAX_DATE_MS = 8.64e15;
+
+/** JSON for stdout: indented, times as ISO 8601 (durations stay numbers: they end in `Ms`). */
+export function toJson(data: unknown): string {
+  const replacer = (key: string, value: unknown) => (typeof value === 'number' && TIME_FIELD.test(key) && Math.abs(value) <= MAX_DATE_MS ? new Date(value).toISOString() : value);
+  return `${JSON.stringify(data, replacer, 2)}\n`;
+}

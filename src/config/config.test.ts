@@ -31,6 +31,14 @@ describe('warden.yaml', () => {
     assert.deepEqual(config.alerts, []);
   });
 
+  it('takes ports as one number, a quoted string or a list', () => {
+    for (const [written, ports] of [['8123', [8123]], ['"8123"', [8123]], ['"6379, 9000-9001"', [6379, 9000, 9001]], ['[6379, 8123]', [6379, 8123]]] as const) {
+      const config = parseConfig(`${base}    ports: ${written}\n`, 'w.yaml', {});
+      assert.deepEqual(config.inventories[0]!.ports, ports, written);
+    }
+    assert.match(errorOf(`${base}    ports: 70000\n`), /warden\.yaml:6: inventories\.0\.ports: must be <= 65535/);
+  });
+
   it('reads intervals, cron expressions, sinks and secrets from the environment', () => {
     const config = parseConfig(
       `version: 1

@@ -105,7 +105,7 @@ interface RawInventory {
   name: string;
   targets: string[];
   exclude?: string[];
-  ports?: string | number[];
+  ports?: string | number | number[];
   tags?: Record<string, string>;
   every?: string;
   cron?: string;
@@ -209,7 +209,7 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
     let ports: number[] | undefined;
     if (inv.ports !== undefined) {
       try {
-        ports = parsePorts(Array.isArray(inv.ports) ? inv.ports.join(',') : inv.ports);
+        ports = parsePorts(Array.isArray(inv.ports) ? inv.ports.join(',') : String(inv.ports));
       } catch (err) {
         fail(at('ports'), `inventories.${i}.ports: ${(err as Error).message.replace(/^--ports: /, '')}`);
       }

@@ -5,6 +5,7 @@ import { generateKeyPairSync, sign } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { Server } from 'node:http';
+import { createScratchDatabase } from '../store/index.js';
 import { KeyStore } from './key-store.js';
 import { parseGithubPublicKeys } from './leak-signature.js';
 import { createKeyServer } from './server.js';
@@ -110,5 +111,27 @@ describe('key HTTP API', () => {
     assert.equal(res.status, 200);
     assert.deepEqual((res.body.results as Array<{ label: string }>).map((r) => r.label), ['true_positive']);
     assert.equal((await keys.verify(leaked.key)).reason, 'revoked');
+  });
+});
+
+describe('key HTTP API with its store gone', () => {
+  it('answers 503 without saying where the store is, where it answered a bare 500', async () => {
+    const scratch = await createScratchDatabase();
+    const keys = await KeyStore.open({ store: scratch.url, secrets: testSecrets() });
+    const server = createKeyServer({ keys });
+    try {
+      const admin = (await keys.create({ owner: 'ops', name: 'admin', scopes: ['admin:*'] })).key;
+      await keys.verify(admin); // cached: the caller still authenticates within the staleness bound
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      await keys.store.close();
+      const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/keys`, { headers: { authorization: `Bearer ${admin}` } });
+      const body = await res.text();
+      assert.equal(res.status, 503, body);
+      assert.deepEqual(JSON.parse(body), { error: { code: 'unavailable', message: 'the key store is unavailable' } });
+    } finally {
+      await new Promise((r) => server.close(r));
+      await keys.close().catch(() => undefined);
+      await scratch.drop();
+    }
   });
 });

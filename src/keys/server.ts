@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { WardenError } from '../errors.js';
 import { HttpError, jsonObject, parseJson, readBody, sendJson } from '../http-json.js';
+import { StoreUnavailableError } from '../store/index.js';
 import type { KeyStore } from './key-store.js';
 import { verifyGithubSignature, type ReporterPublicKey } from './leak-signature.js';
 import { parseQuota, parseRateLimit } from './limits.js';
@@ -153,6 +154,8 @@ export function createKeyServer(options: KeyServerOptions): Server {
     route(req, res).catch((err: unknown) => {
       if (res.headersSent) return res.destroy();
       if (err instanceof HttpError) return sendJson(res, err.status, { error: { code: err.code, message: err.message } });
+      // The caller learns the store is down, not where it is.
+      if (err instanceof StoreUnavailableError) return sendJson(res, 503, { error: { code: 'unavailable', message: 'the key store is unavailable' } });
       if (err instanceof WardenError) return sendJson(res, err.code === 'KEY_NOT_FOUND' ? 404 : 400, { error: { code: err.code, message: err.message } });
       // Unexpected: say so without details that could carry request data.
       sendJson(res, 500, { error: { code: 'internal', message: 'internal error' } });

@@ -4,6 +4,7 @@ import { formatSarif } from './sarif.js';
 import { formatTable } from './table.js';
 import type { ReportFinding, ReportRule, ReportTool } from './types.js';
 
+export { alignColumns } from './columns.js';
 export { formatJson } from './json.js';
 export { formatSarif, sarifUri, SARIF_SCHEMA, SARIF_FINGERPRINT_KEY, type SarifOptions } from './sarif.js';
 export { formatTable, type TableOptions } from './table.js';

@@ -1,14 +1,10 @@
+import { alignColumns } from '../report/index.js';
 import type { ApplyResult } from './apply.js';
 import type { RetentionPlan, TablePlan } from './plan.js';
 
 /** The plan as data: everything but the internal deletion target. */
 export function planToJson(plans: readonly RetentionPlan[]): unknown {
   return plans.map((p) => ({ ...p, tables: p.tables.map(({ target: _target, ...rest }: TablePlan) => rest) }));
-}
-
-function grid(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
 }
 
 export function formatPlanTable(plans: readonly RetentionPlan[]): string {
@@ -19,7 +15,7 @@ export function formatPlanTable(plans: readonly RetentionPlan[]): string {
     for (const t of p.tables) {
       rows.push([t.table, `${t.windowDays}d`, t.timestampColumn ?? '-', t.oldest ?? '-', String(t.rows ?? '-'), String(t.pastWindow ?? '-'), String(t.heldRows ?? 0), t.refused ? `refused: ${t.refused}` : `${t.method}: ${t.methodDetail}`]);
     }
-    out.push(rows.length > 1 ? grid(rows) : '  no table matches the policy', '');
+    out.push(rows.length > 1 ? alignColumns(rows) : '  no table matches the policy', '');
   }
   return out.join('\n');
 }
@@ -32,7 +28,7 @@ export function formatApplyTable(results: readonly ApplyResult[]): string {
     for (const t of r.results) {
       rows.push([t.table, t.status, String(t.outcome.rowsDeleted), String(t.outcome.batches), String(t.outcome.longestBatchMs), String(t.verification?.pastWindowRemaining ?? '-'), [t.message, ...t.outcome.notes].filter(Boolean).join('; ')]);
     }
-    out.push(rows.length > 1 ? grid(rows) : '  nothing to do', '');
+    out.push(rows.length > 1 ? alignColumns(rows) : '  nothing to do', '');
   }
   return out.join('\n');
 }

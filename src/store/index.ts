@@ -2,4 +2,5 @@
 export type { Migration, Row, SqlValue, Store, StoreQueries, SubscribeHandlers, Subscription } from './types.js';
 export { SqliteStore } from './sqlite.js';
 export { PostgresStore, redactUrl } from './postgres.js';
+export { StoreUnavailableError } from './unavailable.js';
 export { openStore, defaultStorePath, isPostgresUrl, createScratchDatabase, type ScratchDatabase } from './open.js';

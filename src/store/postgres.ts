@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { applyMigrations, checkTopic, type MigrationConnection } from './migrate.js';
 import type { Row, SqlValue, Store, StoreQueries, SubscribeHandlers, Subscription } from './types.js';
+import { StoreUnavailableError } from './unavailable.js';
 
 const INT8_OID = 20;
 /** Timestamps are epoch milliseconds in BIGINT columns; they fit a double exactly. */
@@ -10,6 +11,9 @@ const TYPES = {
     return pg.types.getTypeParser(oid, format);
   },
 } as pg.CustomTypesConfig;
+
+/** Every connection attempt has a deadline: a server that never answers must not hang a command. */
+const CONNECT_TIMEOUT_MS = 10_000;
 
 /** Any stable 64-bit number serialises migrators across processes (pg_advisory_xact_lock). */
 const MIGRATION_LOCK = 0x5741_5244;
@@ -30,7 +34,7 @@ export function redactUrl(url: string): string {
   }
 }
 
-function queriesOn(client: pg.Pool | pg.PoolClient): MigrationConnection {
+function queriesOn(client: pg.PoolClient): MigrationConnection {
   return {
     dialect: 'postgres',
     async query<T>(sql: string, params?: readonly SqlValue[]) {
@@ -53,7 +57,6 @@ export class PostgresStore implements Store {
   readonly dialect = 'postgres' as const;
   readonly location: string;
   private readonly pool: pg.Pool;
-  private readonly direct: MigrationConnection;
   private listener: pg.Client | undefined;
   private listenerUp = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
@@ -62,22 +65,44 @@ export class PostgresStore implements Store {
 
   constructor(private readonly url: string) {
     this.location = redactUrl(url);
-    this.pool = new pg.Pool({ connectionString: url, types: TYPES, max: 10, application_name: 'warden' });
+    this.pool = new pg.Pool({ connectionString: url, types: TYPES, max: 10, application_name: 'warden', connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
     // A dropped idle connection must not crash the process; the next query gets a fresh one.
     this.pool.on('error', () => undefined);
-    this.direct = queriesOn(this.pool);
+  }
+
+  /** Not getting a connection means the server is unreachable or refuses us: said as such, not as a bug. */
+  private async connect(): Promise<pg.PoolClient> {
+    try {
+      return await this.pool.connect();
+    } catch (err) {
+      throw new StoreUnavailableError(this.location, err);
+    }
+  }
+
+  private async withConnection<T>(fn: (conn: MigrationConnection) => Promise<T>): Promise<T> {
+    const client = await this.connect();
+    let failed: Error | undefined;
+    try {
+      return await fn(queriesOn(client));
+    } catch (err) {
+      failed = err as Error;
+      throw err;
+    } finally {
+      // A client whose query failed may be broken; the pool drops it rather than hand it out again.
+      client.release(failed);
+    }
   }
 
   query<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
-    return this.direct.query<T>(sql, params);
+    return this.withConnection((conn) => conn.query<T>(sql, params));
   }
 
   run(sql: string, params?: readonly SqlValue[]): Promise<number> {
-    return this.direct.run(sql, params);
+    return this.withConnection((conn) => conn.run(sql, params));
   }
 
   private async withClient<T>(fn: (conn: MigrationConnection) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
+    const client = await this.connect();
     try {
       await client.query('BEGIN');
       const result = await fn(queriesOn(client));

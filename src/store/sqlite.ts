@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { applyMigrations, checkTopic, type MigrationConnection } from './migrate.js';
 import type { Row, SqlValue, Store, StoreQueries, SubscribeHandlers, Subscription } from './types.js';
+import { StoreUnavailableError } from './unavailable.js';
 
 /** How often a process looks for changes committed by other processes on the same file. */
 const POLL_MS = 100;
@@ -63,12 +64,16 @@ export class SqliteStore implements Store {
 
   constructor(path: string) {
     this.location = path;
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    this.db = new Database(path);
-    if (path !== ':memory:') {
-      // Key hashes and audit entries are not for other local users.
-      chmodSync(path, 0o600);
-      this.db.pragma('journal_mode = WAL');
+    try {
+      if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      this.db = new Database(path);
+      if (path !== ':memory:') {
+        // Key hashes and audit entries are not for other local users.
+        chmodSync(path, 0o600);
+        this.db.pragma('journal_mode = WAL');
+      }
+    } catch (err) {
+      throw new StoreUnavailableError(path, err);
     }
     this.db.pragma('busy_timeout = 0');
     this.db.pragma('foreign_keys = ON');

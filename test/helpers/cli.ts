@@ -19,10 +19,14 @@ export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProc
   });
 }
 
-/** Runs the CLI to its end, feeding `input` on stdin. */
-export function runCli(args: string[], options: { input?: string | Buffer; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
+/**
+ * Runs the CLI to its end, feeding `input` on stdin. `closedStdout` closes the reading end of its stdout
+ * before it starts, as `warden … | head` does once head has its lines: every write then fails with EPIPE.
+ */
+export function runCli(args: string[], options: { input?: string | Buffer; env?: NodeJS.ProcessEnv; timeoutMs?: number; closedStdout?: boolean } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawnCli(args, options.env);
+    if (options.closedStdout) child.stdout.destroy();
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (c: Buffer) => out.push(c));

@@ -4,7 +4,7 @@ import { UsageError } from '../../errors.js';
 import { CATEGORIES, classifyStore, columnsWith, DEFAULT_MIN_CONFIDENCE, DEFAULT_SAMPLE_SIZE, formatClassificationMarkdown, formatClassificationTable, type Category, type StoreClassification } from '../../classify/index.js';
 import { openDatabase } from '../../db/index.js';
 import { getDefaultDetector, loadFingerprintKey } from '../../detect/index.js';
-import { createProgress } from '../output.js';
+import { createProgress, toJson } from '../output.js';
 
 export function parsePositiveInt(text: string, flag: string): number {
   const n = Number(text);
@@ -58,7 +58,7 @@ Examples:
           await db.close();
         }
       }
-      if (format === 'json') process.stdout.write(JSON.stringify({ tool: 'warden classify', stores: reports }, null, 2) + '\n');
+      if (format === 'json') process.stdout.write(toJson({ tool: 'warden classify', stores: reports }));
       else process.stdout.write(format === 'markdown' ? formatClassificationMarkdown(reports) : formatClassificationTable(reports));
       if (opts.report) writeFileSync(opts.report, formatClassificationMarkdown(reports));
       const hits = reports.flatMap((r) => columnsWith(r, failOn).map((h) => ({ ...h, store: r.store })));

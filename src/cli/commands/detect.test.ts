@@ -20,11 +20,17 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('warden detect', () => {
   it('table: exits 1 and names file, line, column, rule and fingerprint, never the key', async () => {
-    const r = await runCli(['detect', dir], { env });
+    const r = await runCli(['detect', dir, '--format', 'table'], { env });
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stdout, new RegExp(`${join(dir, 'app.env')}:2:16\\s+critical\\s+openai-project-key\\s+[0-9a-f]{16}`));
     assert.ok(!r.stdout.includes(KEY) && !r.stderr.includes(KEY));
     assert.match(r.stderr, /2 file\(s\) read, 1 finding/);
+  });
+
+  it('prints JSON when stdout is not a terminal, as scan and classify do', async () => {
+    const r = await runCli(['detect', dir], { env });
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(JSON.parse(r.stdout).findings[0].ruleId, 'openai-project-key');
   });
 
   it('exits 0 on clean input, 2 on a missing path or bad option', async () => {

@@ -11,7 +11,7 @@ const TOOL = { name: 'warden', version: '0.1.0' };
 const MAX_NOTES_SHOWN = 20;
 
 interface DetectCliOptions {
-  format: ReportFormat;
+  format?: ReportFormat;
   rules?: string[];
   exclude?: string[];
   gitignore: boolean;
@@ -25,7 +25,7 @@ export function registerDetect(program: Command): void {
     .command('detect')
     .description('Find credentials in files, folders and dumps (- reads stdin); reports fingerprints, never secrets.')
     .argument('<paths...>', 'files or folders to search; - for stdin; .gz files are read transparently')
-    .addOption(new Option('--format <format>', 'report format on stdout').choices([...REPORT_FORMATS]).default('table'))
+    .addOption(new Option('--format <format>', 'report format on stdout (default: table on a terminal, json otherwise)').choices([...REPORT_FORMATS]))
     .option('--rules <path...>', 'extra rule files or folders (their allowlists can skip paths and fingerprints)')
     .option('--exclude <pattern...>', 'gitignore-style patterns to skip, relative to each folder given')
     .option('--no-gitignore', 'also read files that .gitignore excludes')
@@ -67,7 +67,7 @@ Examples:
       const fresh = newFindings(result.findings, accepted);
       const rules = loaded.detector.rules.map(({ spec }) => ({ id: spec.id, title: spec.title, severity: spec.severity, ...(spec.rotateUrl ? { helpUri: spec.rotateUrl } : {}) }));
       process.stdout.write(
-        formatReport(opts.format, fresh.map(toReportFinding), {
+        formatReport(opts.format ?? (process.stdout.isTTY ? 'table' : 'json'), fresh.map(toReportFinding), {
           tool: TOOL,
           rules,
           color: useColor(process.stdout),

@@ -21,6 +21,8 @@ import {
   type TriageResult,
 } from '../../incident/index.js';
 import { KeyStore } from '../../keys/index.js';
+import { alignColumns } from '../../report/index.js';
+import { toJson } from '../output.js';
 
 interface StoreFlag {
   store?: string;
@@ -48,7 +50,7 @@ async function withIncidents<T>(opts: StoreFlag, fn: (incidents: IncidentStore) 
 const iso = (ms: number | null) => (ms === null ? '—' : new Date(ms).toISOString());
 
 function printJsonOr(json: boolean | undefined, data: unknown, text: () => string): void {
-  process.stdout.write(json ? `${JSON.stringify(data, null, 2)}\n` : `${text()}\n`);
+  process.stdout.write(json ? toJson(data) : `${text()}\n`);
 }
 
 function triageText(r: TriageResult): string {
@@ -124,7 +126,7 @@ export function registerIncident(program: Command): void {
     .action(async (opts: StoreFlag & { json?: boolean }) => {
       await withIncidents(opts, async (incidents) => {
         const all = await incidents.list();
-        printJsonOr(opts.json, all, () => all.map((i) => `${i.id}  ${i.status.padEnd(9)} ${i.severity.padEnd(8)} ${i.kind.padEnd(26)} ${i.title}`).join('\n') || '(none)');
+        printJsonOr(opts.json, all, () => (all.length ? alignColumns([['ID', 'STATUS', 'SEVERITY', 'KIND', 'TITLE'], ...all.map((i) => [i.id, i.status, i.severity, i.kind, i.title])]) : '(none)'));
       });
     });
 
@@ -246,6 +248,6 @@ export function registerIncident(program: Command): void {
     .action((kind: string, opts: { cacao?: boolean }) => {
       if (!INCIDENT_KINDS.includes(kind as IncidentKind)) throw new UsageError(`unknown kind ${JSON.stringify(kind)} (known: ${INCIDENT_KINDS.join(', ')})`);
       const playbook = getPlaybook(kind as IncidentKind);
-      process.stdout.write(`${JSON.stringify(opts.cacao ? toCacao(playbook) : playbook, null, 2)}\n`);
+      process.stdout.write(toJson(opts.cacao ? toCacao(playbook) : playbook));
     });
 }

@@ -13,8 +13,11 @@ import {
   type KeyInfo,
   type LeakPolicy,
   type Quota,
+  type ReporterPublicKey,
 } from '../../keys/index.js';
 import { listenAt } from '../../listen-address.js';
+import { alignColumns } from '../../report/index.js';
+import { toJson } from '../output.js';
 import { parseDuration, parseListenAddress } from '../parse.js';
 
 interface StoreFlag {
@@ -84,13 +87,14 @@ function describeKey(k: KeyInfo): string {
   if (k.allowedIps) lines.push(`  allowed from ${k.allowedIps.join(', ')}`);
   if (k.rateLimit) lines.push(`  rate ${k.rateLimit.limit} per ${k.rateLimit.windowMs / 1000}s`);
   if (k.quota) lines.push(`  quota ${k.quota.total !== null ? `${k.quota.used}/${k.quota.total} total` : ''}${k.quota.perPeriod ? ` ${k.quota.perPeriod.used}/${k.quota.perPeriod.limit} per ${k.quota.perPeriod.period}` : ''}`.trimEnd());
+  if (k.disabledAt !== null) lines.push(`  disabled ${time(k.disabledAt)}`);
   if (k.revokedAt !== null) lines.push(`  ${k.status === 'rotating' ? 'stops' : 'revoked'} ${time(k.revokedAt)}${k.revokeReason ? ` (${k.revokeReason})` : ''}${k.rotatedTo ? ` successor ${k.rotatedTo}` : ''}`);
   lines.push(`  created ${time(k.createdAt)} by ${k.createdBy}  last used ${time(k.lastUsedAt)}${k.lastUsedIp ? ` from ${k.lastUsedIp}` : ''}`);
   return lines.join('\n');
 }
 
 function print(data: unknown, json: boolean | undefined, human: () => string): void {
-  process.stdout.write(json ? JSON.stringify(data, null, 2) + '\n' : human() + '\n');
+  process.stdout.write(json ? toJson(data) : human() + '\n');
 }
 
 async function readStdin(): Promise<string> {
@@ -148,7 +152,9 @@ Keys are hashed with HMAC-SHA-256 under WARDEN_KEY_SECRET, or a secret file crea
     .action(async (opts: StoreFlag & { owner?: string; json?: boolean }) => {
       await withKeys(opts, async (ks) => {
         const list = await ks.list(opts.owner ? { owner: opts.owner } : {});
-        print(list, opts.json, () => (list.length ? list.map((k) => `${k.id}  ${k.display}  ${k.status.padEnd(8)}  ${k.owner}  ${k.name}  [${k.scopes.join(', ')}]`).join('\n') : '(no keys)'));
+        print(list, opts.json, () =>
+          list.length ? alignColumns([['ID', 'KEY', 'STATUS', 'OWNER', 'NAME', 'SCOPES'], ...list.map((k) => [k.id, k.display, k.status, k.owner, k.name, k.scopes.join(',')])]) : '(no keys)',
+        );
       });
     });
 
@@ -200,6 +206,33 @@ Keys are hashed with HMAC-SHA-256 under WARDEN_KEY_SECRET, or a secret file crea
     });
 
   keys
+    .command('disable')
+    .description('Suspend a key until enable (what the disable leak policy does); unlike revoke, reversible')
+    .argument('<id>', 'key id')
+    .requiredOption('--reason <reason>', 'why, for the audit log')
+    .option('--json', 'JSON output')
+    .option('--store <location>', STORE_HELP)
+    .action(async (id: string, opts: StoreFlag & { reason: string; json?: boolean }) => {
+      await withKeys(opts, async (ks) => {
+        const info = await ks.disable(id, opts.reason);
+        print(info, opts.json, () => describeKey(info));
+      });
+    });
+
+  keys
+    .command('enable')
+    .description('Lift a disable; a revoked or expired key stays refused')
+    .argument('<id>', 'key id')
+    .option('--json', 'JSON output')
+    .option('--store <location>', STORE_HELP)
+    .action(async (id: string, opts: StoreFlag & { json?: boolean }) => {
+      await withKeys(opts, async (ks) => {
+        const info = await ks.enable(id);
+        print(info, opts.json, () => describeKey(info));
+      });
+    });
+
+  keys
     .command('rotate')
     .description('Issue a successor; the old key keeps working for the overlap, then stops by itself')
     .argument('<id>', 'key id')
@@ -224,7 +257,14 @@ Keys are hashed with HMAC-SHA-256 under WARDEN_KEY_SECRET, or a secret file crea
     .option('--tenant <owner>', 'answer unknown unless the key belongs to this owner')
     .option('--json', 'print the verification as JSON')
     .option('--store <location>', STORE_HELP)
-    .action(async (opts: StoreFlag & { scopes?: string; ip?: string; tenant?: string; json?: boolean }) => {
+    // A key given as an argument gets a refusal that says where it goes, not commander's "too many arguments".
+    .allowExcessArguments()
+    .action(async (opts: StoreFlag & { scopes?: string; ip?: string; tenant?: string; json?: boolean }, cmd: Command) => {
+      if (cmd.args.length) {
+        throw new UsageError(
+          'verify: pass the key on stdin, not as an argument (a key on the command line lands in shell history and the process list): printf %s "$KEY" | warden keys verify',
+        );
+      }
       const token = await readStdin();
       await withKeys({ ...opts }, async (ks) => {
         const check = await ks.verify(token, {
@@ -249,7 +289,11 @@ Keys are hashed with HMAC-SHA-256 under WARDEN_KEY_SECRET, or a secret file crea
       if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit: expected a positive integer');
       await withKeys(opts, async (ks) => {
         const entries = await ks.auditLog({ ...(opts.key ? { keyId: opts.key } : {}), limit });
-        print(entries, opts.json, () => entries.map((e) => `${time(e.at)}  ${e.actor}${e.source ? `@${e.source}` : ''}  ${e.action}  ${e.keyId ?? '-'}  ${JSON.stringify(e.details)}`).join('\n') || '(empty)');
+        print(entries, opts.json, () =>
+          entries.length
+            ? alignColumns([['TIME', 'ACTOR', 'ACTION', 'KEY', 'DETAILS'], ...entries.map((e) => [time(e.at), `${e.actor}${e.source ? `@${e.source}` : ''}`, e.action, e.keyId ?? '-', JSON.stringify(e.details)])])
+            : '(empty)',
+        );
       });
     });
 
@@ -283,7 +327,7 @@ Keys are hashed with HMAC-SHA-256 under WARDEN_KEY_SECRET, or a secret file crea
     .option('--store <location>', STORE_HELP)
     .action(async (opts: StoreFlag & { listen: string; githubKeys?: string }) => {
       const { host, port } = parseListenAddress(opts.listen);
-      let githubPublicKeys;
+      let githubPublicKeys: ReporterPublicKey[] | undefined;
       if (opts.githubKeys) {
         try {
           githubPublicKeys = parseGithubPublicKeys(readFileSync(opts.githubKeys, 'utf8'));
@@ -291,19 +335,17 @@ Keys are hashed with HMAC-SHA-256 under WARDEN_KEY_SECRET, or a secret file crea
           throw new UsageError(`--github-keys: ${(err as Error).message}`);
         }
       }
-      const ks = await KeyStore.open(opts.store ? { store: opts.store } : {});
-      const server = createKeyServer({ keys: ks, ...(githubPublicKeys ? { githubPublicKeys } : {}) });
-      await listenAt(server, { host, port }).catch((err: NodeJS.ErrnoException) => {
-        throw new UsageError(`cannot listen on ${opts.listen}: ${err.code ?? err.message}`);
+      await withKeys(opts, async (ks) => {
+        const server = createKeyServer({ keys: ks, ...(githubPublicKeys ? { githubPublicKeys } : {}) });
+        await listenAt(server, { host, port });
+        const address = server.address();
+        const bound = typeof address === 'object' && address ? address.port : port;
+        process.stderr.write(`warden keys: serving on http://${host.includes(':') ? `[${host}]` : host}:${bound} (store ${ks.store.location})\n`);
+        await new Promise<void>((resolve) => {
+          const stop = () => server.close(() => resolve());
+          process.once('SIGINT', stop);
+          process.once('SIGTERM', stop);
+        });
       });
-      const address = server.address();
-      const bound = typeof address === 'object' && address ? address.port : port;
-      process.stderr.write(`warden keys: serving on http://${host.includes(':') ? `[${host}]` : host}:${bound} (store ${ks.store.location})\n`);
-      await new Promise<void>((resolve) => {
-        const stop = () => server.close(() => resolve());
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      });
-      await ks.close();
     });
 }

@@ -15,6 +15,7 @@ import {
   type ApplyResult,
   type RetentionPlan,
 } from '../../retention/index.js';
+import { toJson } from '../output.js';
 import { parseDuration } from '../parse.js';
 import { parsePositiveInt } from './classify.js';
 
@@ -77,7 +78,7 @@ async function plan(dsns: string[], opts: CommonOptions): Promise<Array<{ plan: 
 const formatOf = (f: CommonOptions['format']) => f ?? (process.stdout.isTTY ? 'table' : 'json');
 
 function printPlans(plans: RetentionPlan[], format: 'table' | 'json') {
-  process.stdout.write(format === 'json' ? JSON.stringify({ tool: 'warden retention plan', plans: planToJson(plans) }, null, 2) + '\n' : formatPlanTable(plans));
+  process.stdout.write(format === 'json' ? toJson({ tool: 'warden retention plan', plans: planToJson(plans) }) : formatPlanTable(plans));
 }
 
 export function registerRetention(program: Command): void {
@@ -133,7 +134,7 @@ Passwords come from WARDEN_DB_PASSWORD or PGPASSWORD / MYSQL_PWD / CLICKHOUSE_PA
       } finally {
         for (const o of opened) await o.close();
       }
-      process.stdout.write(format === 'json' ? JSON.stringify({ tool: 'warden retention apply', auditLog: audit.path, runs: results }, null, 2) + '\n' : formatApplyTable(results));
+      process.stdout.write(format === 'json' ? toJson({ tool: 'warden retention apply', auditLog: audit.path, runs: results }) : formatApplyTable(results));
       if (results.some((r) => r.results.some((t) => t.status === 'refused' || t.status === 'failed' || t.status === 'incomplete'))) process.exitCode = 1;
     });
 }

@@ -78,7 +78,6 @@ Examples:
         );
       } catch (err) {
         const e = err as NodeJS.ErrnoException;
-        if (e.code === 'EPIPE') return;
         if (e.code === 'ENOENT' || e.code === 'EACCES' || e.code === 'EISDIR') throw new UsageError(`cannot read ${e.path ?? 'input'}: ${e.code}`);
         throw err;
       }
