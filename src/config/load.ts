@@ -10,7 +10,7 @@ import { CronExpressionParser } from 'cron-parser';
 import { WardenError } from '../errors.js';
 import { LocatedYaml, type YamlPath } from '../yaml-schema.js';
 import { createTargetSet, parsePorts } from '../scan/index.js';
-import { buildRegimes, DEFAULT_MAX_ROWS_PER_TABLE, type IncidentRegimes } from '../incident/index.js';
+import { buildRegimes, DEFAULT_MAX_ROWS_PER_TABLE, DEFAULT_RETRIAGE_ROWS, type IncidentRegimes } from '../incident/index.js';
 import { isPostgresUrl } from '../store/index.js';
 import { parseDuration } from '../duration.js';
 import { parseListenAddress, type ListenAddress } from '../listen-address.js';
@@ -81,6 +81,8 @@ export interface IncidentPolicy {
   revokeWardenKeys: boolean;
   regimes: IncidentRegimes;
   maxRowsPerTable: number;
+  /** Rows each run's incremental re-triage of an open incident reads at most. */
+  retriageRows: number;
   /** Each triage stops after this long. */
   triageTimeoutMs: number;
   /** All the triage of one run stops after this long. */
@@ -145,6 +147,7 @@ interface RawIncidents {
   revokeWardenKeys?: boolean;
   regimes?: string[];
   maxRowsPerTable?: number;
+  retriageRows?: number;
   triageTimeout?: string;
   budget?: string;
 }
@@ -310,6 +313,7 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
       revokeWardenKeys: rawIncidents.revokeWardenKeys ?? false,
       regimes: buildRegimes(rawIncidents.regimes ?? ['gdpr']),
       maxRowsPerTable: rawIncidents.maxRowsPerTable ?? DEFAULT_MAX_ROWS_PER_TABLE,
+      retriageRows: rawIncidents.retriageRows ?? DEFAULT_RETRIAGE_ROWS,
       triageTimeoutMs: durationMs(rawIncidents.triageTimeout ?? '5m'),
       budgetMs: durationMs(rawIncidents.budget ?? '15m'),
     },

@@ -4,3 +4,4 @@ export { DbError, DsnError } from './errors.js';
 export { parseDsn, redactDsnText, PASSWORD_VARIABLES } from './dsn.js';
 export { openDatabase } from './open.js';
 export { clickHouseLiteral, quoteClickHouseString } from './clickhouse.js';
+export { newestOrder, type NewestOrder, type NewestOrderOptions } from './newest.js';

@@ -20,7 +20,19 @@ export type {
 export { IncidentStore, IncidentNotFoundError, IncidentOptionsError, type IncidentStatusView, type OpenIncidentOptions, type RecordEntry } from './incident-store.js';
 export { loadPlaybooks, getPlaybook, parsePlaybook, toCacao, PlaybookError, PLAYBOOK_SCHEMA, PLAYBOOKS_DIR, type Playbook, type PlaybookStep, type PlaybookPhase, type AutomatedAction } from './playbook.js';
 export { REGIMES, buildRegimes, parseDeadlineRule, computeDeadlines, addBusinessDays, addMonths } from './deadlines.js';
-export { triage, type TriageOptions } from './triage.js';
+export { triage, retriage, type TriageOptions, type RetriageOptions, type RetriageResult, type NewCredential } from './triage.js';
+export type { TableCursor, TableCursors } from './cursors.js';
 export { isLiveSource, describeSource, DEFAULT_MAX_ROWS_PER_TABLE, type DumpFormat } from './sources.js';
 export { renderHtml, renderMarkdown, type ReportInput } from './report.js';
-export { respondToExposure, isCriticalExposure, startDeadline, DEFAULT_TRIAGE_TIMEOUT_MS, type AbortDeadline, type ExposureResponse, type ExposureResponseOptions } from './respond.js';
+export {
+  respondToExposure,
+  retriageExposure,
+  isCriticalExposure,
+  startDeadline,
+  DEFAULT_TRIAGE_TIMEOUT_MS,
+  DEFAULT_RETRIAGE_ROWS,
+  type AbortDeadline,
+  type ExposureResponse,
+  type ExposureResponseOptions,
+  type ExposureRetriage,
+} from './respond.js';

@@ -10,7 +10,7 @@ import type { KeyStore } from '../keys/index.js';
 import type { Finding } from '../scan/index.js';
 import { buildRegimes } from './deadlines.js';
 import type { IncidentStore } from './incident-store.js';
-import { triage } from './triage.js';
+import { retriage, triage, type RetriageResult } from './triage.js';
 import type { Incident, IncidentRegimes, TriageResult } from './types.js';
 
 export interface ExposureResponseOptions {
@@ -133,4 +133,45 @@ export async function respondToExposure(finding: Finding, options: ExposureRespo
     signal: deadline.signal,
   }).finally(() => deadline.clear());
   return { acted: true, reason: existing ? 'open incident for this finding triaged again' : 'incident opened and triaged', incident, reopened: existing !== undefined, triage: result };
+}
+
+export const DEFAULT_RETRIAGE_ROWS = 10_000;
+
+export interface ExposureRetriage {
+  /** False when there is nothing to re-triage; `reason` says why. */
+  acted: boolean;
+  reason: string;
+  incident?: Incident;
+  retriage?: RetriageResult;
+}
+
+/**
+ * The loop kept closed: a store that stays open keeps receiving rows, and a finding that is neither new
+ * nor changed raises no alert. While its incident is open, each run reads the rows written since the
+ * last triage (at most `rows`, newest first), revokes the Warden keys among them (under
+ * `revokeWardenKeys`) and appends what is new to the incident's timeline.
+ */
+export async function retriageExposure(finding: Finding, options: ExposureResponseOptions & { rows?: number }): Promise<ExposureRetriage> {
+  if (finding.auth !== 'none') return { acted: false, reason: 'the store no longer answers without a password' };
+  const incident = await options.incidents.findOpen(`scan:${finding.id}`);
+  if (!incident) return { acted: false, reason: 'no open incident for this finding' };
+  // Redis keys carry no time or order to tell new from old.
+  const dsn = finding.service === 'redis' ? undefined : dsnFor(finding, options);
+  if (!dsn) return { acted: false, reason: `no incremental triage for ${finding.service}`, incident };
+  const actor = options.actor ?? 'warden-serve';
+  const deadline = startDeadline(options.triageTimeoutMs ?? DEFAULT_TRIAGE_TIMEOUT_MS, 'the triage deadline', options.signal);
+  const result = await retriage(dsn, {
+    fingerprintKey: options.fingerprintKey,
+    ...(options.detector ? { detector: options.detector } : {}),
+    ...(options.keys ? { keys: options.keys } : {}),
+    revoke: options.revokeWardenKeys === true,
+    incident: { store: options.incidents, id: incident.id },
+    tables: flaggedTables(finding),
+    rows: options.rows ?? DEFAULT_RETRIAGE_ROWS,
+    actor,
+    // As for the first triage: the anonymous access the scan proved, never the environment's passwords.
+    env: {},
+    signal: deadline.signal,
+  }).finally(() => deadline.clear());
+  return { acted: true, reason: 'rows written since the last triage read', incident, retriage: result };
 }

@@ -10,6 +10,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
 import { openDatabase, parseDsn, type Database, type Dsn, type TableInfo } from '../db/index.js';
 import { fetchWithoutRedirects } from '../outbound-fetch.js';
+import { captureCursor, incrementQueries, type TableCursor, type TableCursors } from './cursors.js';
 import { readRedis } from './redis.js';
 
 export interface TriageRecord {
@@ -29,6 +30,8 @@ export interface PartEnd {
   rows: number;
   truncated: boolean;
   error?: string;
+  /** A live table: where it stood before it was read, for the next incremental triage. */
+  cursor?: TableCursor;
 }
 
 export type SourceItem = TriageRecord | PartEnd;
@@ -45,6 +48,12 @@ export interface SourceOptions {
   env?: NodeJS.ProcessEnv;
   /** Aborting stops a live store's reading at once and closes its connection (the triage deadline, shutdown). */
   signal?: AbortSignal;
+  /**
+   * A live SQL store read incrementally: per table only the rows after its cursor in `since` (all of a
+   * table without one), newest first, at most `rows` rows over all tables. A table nothing tells new
+   * rows from old in is not read, and its part says so.
+   */
+  increment?: { since: TableCursors; rows: number };
 }
 
 export const DEFAULT_MAX_ROWS_PER_TABLE = 1_000_000;
@@ -337,40 +346,120 @@ async function* readLiveStore(dsn: Dsn, options: SourceOptions): AsyncGenerator<
   try {
     await enterReadOnly(db);
     const tables = (await db.listTables()).filter((t) => wanted(t, options.tables));
+    let spent = 0;
     for (const table of tables) {
       const part = `${table.schema}.${table.name}`;
-      if (db.engine === 'clickhouse') {
-        if (!CLICKHOUSE_LOCAL_ENGINES.test(table.tableEngine ?? '')) {
-          yield { partEnd: part, rows: 0, truncated: true, error: `engine ${table.tableEngine ?? 'unknown'} reads outside the server; skipped` };
-          continue;
-        }
-        yield* streamClickHouseTable(dsn, db.qualified(table), part, cap, options.signal);
+      if (db.engine === 'clickhouse' && !CLICKHOUSE_LOCAL_ENGINES.test(table.tableEngine ?? '')) {
+        yield { partEnd: part, rows: 0, truncated: true, error: `engine ${table.tableEngine ?? 'unknown'} reads outside the server; skipped` };
         continue;
       }
-      let rows = 0;
-      let error: string | undefined;
+      // Taken before the rows are read: a row written during the read is read again next time, never missed.
+      let cursor: TableCursor | undefined;
+      let cursorError: string | undefined;
       try {
-        for (let offset = 0; offset < cap; offset += PAGE_ROWS) {
-          const limit = Math.min(PAGE_ROWS, cap - offset + 1);
-          const page = await db.query(`SELECT * FROM ${db.qualified(table)} LIMIT ${limit} OFFSET ${offset}`);
-          for (const raw of page.slice(0, cap - rows)) {
-            rows++;
-            const fields = plainRow(raw);
-            const text = JSON.stringify(fields);
-            yield { part, text, fields, bytes: Buffer.byteLength(text) };
-          }
-          if (page.length < limit || rows >= cap) break;
-        }
+        cursor = await captureCursor(db, table);
       } catch (err) {
-        error = (err as Error).message;
+        cursorError = (err as Error).message;
       }
-      const truncated = rows >= cap && (await hasMoreThan(db, table, cap));
-      yield { partEnd: part, rows, truncated, ...(error ? { error } : {}) };
+      const read = options.increment
+        ? readTableIncrement(db, table, part, cursor, cursorError, options.increment.since[part], options.increment.rows - spent, options.signal)
+        : readTable(db, table, part, cap, options.signal);
+      for await (const item of read) {
+        if ('partEnd' in item) yield { ...item, ...(cursor && !(options.increment && item.error) ? { cursor } : {}) };
+        else {
+          spent++;
+          yield item;
+        }
+      }
     }
   } finally {
     await leaveReadOnly(db).catch(() => undefined);
     await db.close();
   }
+}
+
+function recordOf(part: string, raw: Record<string, unknown>): TriageRecord {
+  const fields = plainRow(raw);
+  const text = JSON.stringify(fields);
+  return { part, text, fields, bytes: Buffer.byteLength(text) };
+}
+
+/** The whole table, up to `cap` rows. */
+async function* readTable(db: Database, table: TableInfo, part: string, cap: number, signal: AbortSignal | undefined): AsyncGenerator<SourceItem> {
+  if (db.engine === 'clickhouse') {
+    yield* readClickHouse(db.dsn, [`SELECT * FROM ${db.qualified(table)} LIMIT ${cap + 1}`], part, cap, signal);
+    return;
+  }
+  let rows = 0;
+  let error: string | undefined;
+  try {
+    for (let offset = 0; offset < cap; offset += PAGE_ROWS) {
+      const limit = Math.min(PAGE_ROWS, cap - offset + 1);
+      const page = await db.query(`SELECT * FROM ${db.qualified(table)} LIMIT ${limit} OFFSET ${offset}`);
+      for (const raw of page.slice(0, cap - rows)) {
+        rows++;
+        yield recordOf(part, raw);
+      }
+      if (page.length < limit || rows >= cap) break;
+    }
+  } catch (err) {
+    error = (err as Error).message;
+  }
+  const truncated = rows >= cap && (await hasMoreThan(db, table, cap));
+  yield { partEnd: part, rows, truncated, ...(error ? { error } : {}) };
+}
+
+/**
+ * The rows written since `since`, newest first, at most `budget`. Truncated: more new rows than the
+ * budget; the older of them are not read (the cursor still moves on, and the part says so).
+ */
+async function* readTableIncrement(
+  db: Database,
+  table: TableInfo,
+  part: string,
+  now: TableCursor | undefined,
+  cursorError: string | undefined,
+  since: TableCursor | undefined,
+  budget: number,
+  signal: AbortSignal | undefined,
+): AsyncGenerator<SourceItem> {
+  if (!now) {
+    yield { partEnd: part, rows: 0, truncated: true, error: cursorError ?? 'no time column, integer key or MergeTree parts tells new rows from old; not re-read' };
+    return;
+  }
+  if (budget <= 0) {
+    yield { partEnd: part, rows: 0, truncated: true, error: 'the re-triage row budget was spent on other tables; read next time' };
+    return;
+  }
+  let queries: Awaited<ReturnType<typeof incrementQueries>>;
+  try {
+    queries = await incrementQueries(db, table, now, since, budget + 1);
+  } catch (err) {
+    yield { partEnd: part, rows: 0, truncated: true, error: (err as Error).message };
+    return;
+  }
+  if (db.engine === 'clickhouse') {
+    yield* readClickHouse(db.dsn, queries.map((q) => q.sql), part, budget, signal);
+    return;
+  }
+  let rows = 0;
+  let truncated = false;
+  let error: string | undefined;
+  try {
+    for (const q of queries) {
+      for (const raw of await db.query(q.sql, q.params)) {
+        if (rows === budget) {
+          truncated = true;
+          break;
+        }
+        rows++;
+        yield recordOf(part, raw);
+      }
+    }
+  } catch (err) {
+    error = (err as Error).message;
+  }
+  yield { partEnd: part, rows, truncated, ...(error ? { error } : {}) };
 }
 
 async function hasMoreThan(db: Database, table: TableInfo, n: number): Promise<boolean> {
@@ -390,47 +479,56 @@ async function leaveReadOnly(db: Database): Promise<void> {
 }
 
 /**
- * One ClickHouse table as a stream of JSONEachRow lines over GET (which ClickHouse runs read-only, as the
- * scanner does), capped at `cap` rows by LIMIT; the response is read as it arrives, never buffered whole.
+ * ClickHouse SELECTs as one part's stream of JSONEachRow lines over GET (which ClickHouse runs read-only,
+ * as the scanner does), `cap` rows at most over all of them; each response is read as it arrives, never
+ * buffered whole.
  */
-async function* streamClickHouseTable(dsn: Dsn, qualified: string, part: string, cap: number, signal: AbortSignal | undefined): AsyncGenerator<SourceItem> {
-  const url = new URL(`http://${dsn.host.includes(':') ? `[${dsn.host}]` : dsn.host}:${dsn.port}/`);
-  url.searchParams.set('query', `SELECT * FROM ${qualified} LIMIT ${cap + 1} FORMAT JSONEachRow`);
-  if (dsn.database) url.searchParams.set('database', dsn.database);
-  const headers: Record<string, string> = { 'X-ClickHouse-User': dsn.user };
-  if (dsn.password) headers['X-ClickHouse-Key'] = dsn.password;
+async function* readClickHouse(dsn: Dsn, selects: string[], part: string, cap: number, signal: AbortSignal | undefined): AsyncGenerator<SourceItem> {
   let rows = 0;
   let truncated = false;
   let error: string | undefined;
-  const abort = new AbortController();
   try {
-    const res = await fetchWithoutRedirects(url, { headers, signal: signal ? AbortSignal.any([abort.signal, signal]) : abort.signal });
-    if (!res.ok || !res.body) {
-      error = `HTTP ${res.status}: ${(await res.text()).trim().slice(0, 300)}`;
-    } else {
-      const decoder = new StringDecoder('utf8');
-      let pending = '';
-      reading: for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
-        pending += decoder.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-        let start = 0;
-        for (let nl = pending.indexOf('\n', start); nl !== -1; nl = pending.indexOf('\n', start)) {
-          const line = pending.slice(start, nl);
-          start = nl + 1;
-          if (!line) continue;
-          if (rows === cap) {
-            truncated = true;
-            abort.abort();
-            break reading;
-          }
-          rows++;
-          const fields = parseObject(line);
-          yield { part, text: line, ...(fields ? { fields } : {}), bytes: Buffer.byteLength(line) + 1 };
+    reading: for (const select of selects) {
+      for await (const line of clickHouseLines(dsn, select, signal)) {
+        if (rows === cap) {
+          truncated = true;
+          break reading;
         }
-        pending = pending.slice(start);
+        rows++;
+        const fields = parseObject(line);
+        yield { part, text: line, ...(fields ? { fields } : {}), bytes: Buffer.byteLength(line) + 1 };
       }
     }
   } catch (err) {
-    if (!truncated) error = (err as Error).message;
+    error = (err as Error).message;
   }
   yield { partEnd: part, rows, truncated, ...(error ? { error } : {}) };
+}
+
+/** The non-empty lines of one SELECT's JSONEachRow answer; leaving early aborts the request. */
+async function* clickHouseLines(dsn: Dsn, select: string, signal: AbortSignal | undefined): AsyncGenerator<string> {
+  const url = new URL(`http://${dsn.host.includes(':') ? `[${dsn.host}]` : dsn.host}:${dsn.port}/`);
+  url.searchParams.set('query', `${select} FORMAT JSONEachRow`);
+  if (dsn.database) url.searchParams.set('database', dsn.database);
+  const headers: Record<string, string> = { 'X-ClickHouse-User': dsn.user };
+  if (dsn.password) headers['X-ClickHouse-Key'] = dsn.password;
+  const abort = new AbortController();
+  try {
+    const res = await fetchWithoutRedirects(url, { headers, signal: signal ? AbortSignal.any([abort.signal, signal]) : abort.signal });
+    if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}: ${(await res.text()).trim().slice(0, 300)}`);
+    const decoder = new StringDecoder('utf8');
+    let pending = '';
+    for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+      pending += decoder.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      let start = 0;
+      for (let nl = pending.indexOf('\n', start); nl !== -1; nl = pending.indexOf('\n', start)) {
+        const line = pending.slice(start, nl);
+        start = nl + 1;
+        if (line) yield line;
+      }
+      pending = pending.slice(start);
+    }
+  } finally {
+    abort.abort();
+  }
 }

@@ -7,6 +7,7 @@ import { fingerprintSecret, getDefaultDetector, type Detector } from '../detect/
 import { classifyColumn, normalizeColumnName } from '../classify/index.js';
 import type { KeyStore } from '../keys/index.js';
 import type { IncidentStore } from './incident-store.js';
+import type { TableCursors } from './cursors.js';
 import { describeSource, isLiveSource, readSource, type SourceOptions } from './sources.js';
 import { SUBJECT_KINDS, type AtlasTag, type ExposedCategory, type ProviderCredentials, type SubjectKind, type SubjectSummary, type TriageResult, type WardenKeyFinding } from './types.js';
 
@@ -268,6 +269,37 @@ function thirdParty(acc: TriageAccumulator, detector: Detector): ProviderCredent
   return [...providers.values()].sort((a, b) => b.distinct - a.distinct || a.provider.localeCompare(b.provider));
 }
 
+interface ReadOutcome {
+  parts: TriageResult['parts'];
+  errors: TriageResult['errors'];
+  /** Live tables: where each stood before it was read. */
+  cursors: TableCursors;
+}
+
+/** Passes every record of `source` through the accumulator; an aborted read (its deadline, or shutdown) stops, and says so. */
+async function readInto(acc: TriageAccumulator, source: string, display: string, live: boolean, options: TriageOptions): Promise<ReadOutcome> {
+  const out: ReadOutcome = { parts: [], errors: [], cursors: {} };
+  const { signal } = options;
+  try {
+    // An aborted triage reads nothing more: what it read so far still counts.
+    for await (const item of signal?.aborted ? [] : readSource(source, options)) {
+      if (signal?.aborted) break;
+      if ('partEnd' in item) {
+        out.parts.push({ name: item.partEnd, rows: item.rows, truncated: item.truncated });
+        if (item.error) out.errors.push({ part: item.partEnd, message: item.error });
+        if (item.cursor) out.cursors[item.partEnd] = item.cursor;
+        continue;
+      }
+      acc.add(item.text, item.bytes, item.fields, item.part, live);
+    }
+  } catch (err) {
+    out.errors.push({ part: display, message: (err as Error).message });
+  }
+  // Unknown is not clean: a triage cut short says so, whatever it read before.
+  if (signal?.aborted) out.errors.push({ part: display, message: `stopped before the end: ${(signal.reason as Error | undefined)?.message ?? 'aborted'}` });
+  return out;
+}
+
 /** Reads `source` once (a dump, a folder, or a live store's DSN) and reports what it exposes. */
 export async function triage(source: string, options: TriageOptions): Promise<TriageResult> {
   const started = performance.now();
@@ -275,25 +307,7 @@ export async function triage(source: string, options: TriageOptions): Promise<Tr
   const live = isLiveSource(source);
   const display = describeSource(source, options.env ?? process.env);
   const acc = new TriageAccumulator(detector, options.fingerprintKey, options.subjectFields);
-  const parts: TriageResult['parts'] = [];
-  const errors: TriageResult['errors'] = [];
-  const { signal } = options;
-  try {
-    // An aborted triage (its deadline, or shutdown) reads nothing more: what it read so far still counts.
-    for await (const item of signal?.aborted ? [] : readSource(source, options)) {
-      if (signal?.aborted) break;
-      if ('partEnd' in item) {
-        parts.push({ name: item.partEnd, rows: item.rows, truncated: item.truncated });
-        if (item.error) errors.push({ part: item.partEnd, message: item.error });
-        continue;
-      }
-      acc.add(item.text, item.bytes, item.fields, item.part, live);
-    }
-  } catch (err) {
-    errors.push({ part: display, message: (err as Error).message });
-  }
-  // Unknown is not clean: a triage cut short says so, whatever it read before.
-  if (signal?.aborted) errors.push({ part: display, message: `stopped before the end: ${(signal.reason as Error | undefined)?.message ?? 'aborted'}` });
+  const { parts, errors, cursors } = await readInto(acc, source, display, live, { ...options, increment: undefined });
   const warden = await resolveWardenKeys(acc, options, display);
   const categories = acc.categories(detector);
   const result: TriageResult = {
@@ -316,8 +330,88 @@ export async function triage(source: string, options: TriageOptions): Promise<Tr
       type: 'triage',
       message: `Triaged ${display}: ${result.rows} rows, ${result.credentials.distinct} distinct credentials (${warden.length} Warden), ${result.subjects.map((s) => `${s.distinct} ${s.kind}s`).join(', ') || 'no subjects'}${wouldRevoke ? `; ${wouldRevoke} Warden key(s) would be revoked with --revoke` : ''}`,
       actor: options.actor ?? 'warden-incident',
-      details: { source: display, rows: result.rows, credentials: result.credentials.distinct, revoked: warden.filter((w) => w.action === 'revoked').length, wouldRevoke },
+      details: { source: display, rows: result.rows, credentials: result.credentials.distinct, revoked: warden.filter((w) => w.action === 'revoked').length, wouldRevoke, ...(Object.keys(cursors).length ? { cursors } : {}) },
     });
   }
+  return result;
+}
+
+export interface RetriageOptions extends TriageOptions {
+  incident: { store: IncidentStore; id: string };
+  /** At most this many rows over all tables (the newest of each table's new rows first). */
+  rows: number;
+}
+
+/** A credential first seen by an incremental triage: by fingerprint, never by value. */
+export interface NewCredential {
+  fingerprint: string;
+  ruleId: string;
+  provider: string;
+  occurrences: number;
+}
+
+export interface RetriageResult {
+  source: string;
+  /** Rows read this time: written since the last triage (a row at the cursor's own time may be read twice). */
+  rows: number;
+  parts: TriageResult['parts'];
+  /** Credentials no earlier triage of this incident saw; a known one found again is not new. */
+  newCredentials: NewCredential[];
+  /** Warden keys in the new rows: revoked now (with `revoke`), already revoked, or would be revoked. */
+  warden: WardenKeyFinding[];
+  errors: TriageResult['errors'];
+  durationMs: number;
+}
+
+/** The fingerprints an incident's triages have seen, and the cursors its last live triage left. */
+async function incidentState(incident: RetriageOptions['incident']): Promise<{ known: Set<string>; since: TableCursors }> {
+  const known = new Set<string>();
+  for (const result of await incident.store.triageResults(incident.id)) {
+    for (const w of result.credentials.warden) known.add(w.fingerprint);
+    for (const p of result.credentials.thirdParty) for (const r of p.rules) for (const f of r.fingerprints) known.add(f.fingerprint);
+  }
+  let since: TableCursors = {};
+  for (const e of await incident.store.timeline(incident.id)) {
+    if (e.type === 'retriage' && Array.isArray(e.details.newCredentials)) for (const c of e.details.newCredentials as NewCredential[]) known.add(c.fingerprint);
+    // Later entries (by time, then by the order recorded) carry the newer cursors; a table keeps its last one.
+    if ((e.type === 'triage' || e.type === 'retriage') && e.details.cursors && typeof e.details.cursors === 'object') since = { ...since, ...(e.details.cursors as TableCursors) };
+  }
+  return { known, since };
+}
+
+/**
+ * Incremental triage of an open incident's live store: only the rows written since its last triage (per
+ * table, by the cursors that triage recorded), newest first, within a row budget. New Warden keys are
+ * revoked at once (with `revoke`); credentials the incident has not seen are appended to its timeline as
+ * one `retriage` entry, with the tables' new cursors. Nothing is saved as a triage result: the incident's
+ * totals stay those of its triages, and the new rows are counted only in the `retriage` entries.
+ */
+export async function retriage(source: string, options: RetriageOptions): Promise<RetriageResult> {
+  const started = performance.now();
+  const detector = options.detector ?? getDefaultDetector();
+  const display = describeSource(source, options.env ?? process.env);
+  const { known, since } = await incidentState(options.incident);
+  // The tables its earlier triages read stay in the re-read when the latest scan no longer flags them.
+  const tables = options.tables ? [...new Set([...options.tables, ...Object.keys(since)])] : undefined;
+  // An empty list would mean every table of the server: broader than anything a triage of this incident read.
+  if (tables?.length === 0) return { source: display, rows: 0, parts: [], newCredentials: [], warden: [], errors: [{ part: display, message: 'no table to re-read' }], durationMs: 0 };
+  const acc = new TriageAccumulator(detector, options.fingerprintKey, options.subjectFields);
+  const { parts, errors, cursors } = await readInto(acc, source, display, true, { ...options, ...(tables ? { tables } : {}), increment: { since, rows: options.rows } });
+  // A known key is looked up again (revoked now if it was only listed before and the policy has changed); reported only when acted on.
+  const warden = (await resolveWardenKeys(acc, options, display)).filter((w) => !known.has(w.fingerprint) || w.action === 'revoked');
+  const newCredentials = [...acc.credentials]
+    .filter(([fp]) => !known.has(fp))
+    .map(([fingerprint, c]) => ({ fingerprint, ruleId: c.ruleId, provider: c.provider, occurrences: c.occurrences }))
+    .sort((a, b) => a.ruleId.localeCompare(b.ruleId) || a.fingerprint.localeCompare(b.fingerprint));
+  const result: RetriageResult = { source: display, rows: acc.rows, parts, newCredentials, warden, errors, durationMs: Math.round(performance.now() - started) };
+  const revoked = warden.filter((w) => w.action === 'revoked').length;
+  const wouldRevoke = warden.filter((w) => w.action === 'would-revoke').length;
+  const cut = parts.filter((p) => p.truncated).length;
+  await options.incident.store.record(options.incident.id, {
+    type: 'retriage',
+    message: `Re-triaged rows written since the last triage of ${display}: ${acc.rows} rows, ${newCredentials.length} new credentials (${warden.length} Warden, ${revoked} revoked${wouldRevoke ? `, ${wouldRevoke} would be revoked with --revoke` : ''})${cut ? `; ${cut} table(s) not read in full (see details)` : ''}`,
+    actor: options.actor ?? 'warden-incident',
+    details: { source: display, rows: acc.rows, newCredentials, revoked, wouldRevoke, parts, errors, cursors },
+  });
   return result;
 }

@@ -75,6 +75,20 @@ export interface TableEvidence {
   conversationColumns?: string[];
   /** Rows actually sampled. */
   sampledRows?: number;
+  /** Which rows the sample read: logs are appended, so the newest rows are the ones holding live keys. */
+  sample?: SampleOrder;
+}
+
+/**
+ * How sampled rows were chosen: `newest-by-column` (ORDER BY `column` DESC, a time column or an integer key),
+ * `newest-parts` (ClickHouse: the most recently written parts), `random`, or `first` (the store's own order,
+ * when nothing better answered). `randomRows` of `rows` were a random share from the rest of the table.
+ */
+export interface SampleOrder {
+  rows: number;
+  order: 'newest-by-column' | 'newest-parts' | 'random' | 'first';
+  column?: string;
+  randomRows?: number;
 }
 
 export interface DatabaseEvidence {

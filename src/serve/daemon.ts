@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import type { ServeConfig, Inventory } from '../config/index.js';
 import { defaultKeySecretPath, KeyStore, scopesAllow, type KeySecrets } from '../keys/index.js';
 import { loadFingerprintKey } from '../detect/index.js';
-import { IncidentStore, isCriticalExposure, respondToExposure, startDeadline } from '../incident/index.js';
+import { IncidentStore, isCriticalExposure, respondToExposure, retriageExposure, startDeadline, type ExposureResponseOptions } from '../incident/index.js';
 import { scan, type Finding, type ScanOptions } from '../scan/index.js';
 import { createScrubber } from '../scrub/index.js';
 import { isPostgresUrl, openStore, type Store } from '../store/index.js';
@@ -22,6 +22,9 @@ export const ADMIN_SCOPES = ['serve:admin', 'serve:read', 'metrics:read'] as con
 const HEARTBEAT_MS = 10_000;
 /** A running run whose heartbeat is older than this belongs to a process that is gone. */
 const STALE_MS = 6 * HEARTBEAT_MS;
+
+/** Stores whose new rows an incremental re-triage can tell from old (Redis keys carry no time or order). */
+const RETRIAGED_SERVICES = new Set(['clickhouse', 'postgresql', 'mysql']);
 
 /** What one pass of a run (the scan, or the re-check) saw. */
 export interface ScanPass {
@@ -219,10 +222,12 @@ export async function startServe(options: ServeOptions): Promise<ServeDaemon> {
 
   /**
    * The incident policy: each critical exposure this run alerted on (new, reopened, escalated, flapping)
-   * becomes an incident, triaged read-only, with Warden keys revoked only under `revokeWardenKeys`. Each
-   * triage has its deadline and all of them the run's budget, so one stalling store cannot keep the next
-   * from being triaged; shutdown stops them at once. A finding reached after that still gets its incident,
-   * with a triage that says it was stopped.
+   * becomes an incident, triaged read-only, with Warden keys revoked only under `revokeWardenKeys`. Every
+   * other open store that already has an open incident is re-triaged incrementally: the rows written since
+   * its last triage, so keys written into a store that stays open are found and revoked in the next run.
+   * Each triage has its deadline and all of them the run's budget, so one stalling store cannot keep the
+   * next from being triaged; shutdown stops them at once. A finding reached after that still gets its
+   * incident, with a triage that says it was stopped.
    */
   async function respondToCriticalExposures(run: RunRecord, findings: Finding[], alerted: Alert[], store: IncidentStore): Promise<void> {
     const budget = startDeadline(config.incidents.budgetMs, 'the run’s incident response budget', shutdown.signal);
@@ -235,23 +240,24 @@ export async function startServe(options: ServeOptions): Promise<ServeDaemon> {
 
   async function respondToEach(run: RunRecord, findings: Finding[], alerted: Alert[], store: IncidentStore, signal: AbortSignal): Promise<void> {
     const alertedIds = new Set(alerted.map((a) => a.finding.id));
-    const critical = findings.filter((f) => alertedIds.has(f.id) && isCriticalExposure(f));
     // One ClickHouse answers on both protocols; when its HTTP port was found, triage it once, over HTTP.
-    const httpClickHouse = new Set(critical.filter((f) => f.probe === 'clickhouse-http').map((f) => f.host));
+    const httpClickHouse = new Set(findings.filter((f) => f.probe === 'clickhouse-http').map((f) => f.host));
+    const once = (f: Finding) => !(f.service === 'clickhouse' && f.probe !== 'clickhouse-http' && httpClickHouse.has(f.host));
+    const critical = findings.filter((f) => alertedIds.has(f.id) && isCriticalExposure(f) && once(f));
+    const triaged = new Set(critical.map((f) => f.id));
+    const options: Omit<ExposureResponseOptions, 'signal'> = {
+      incidents: store,
+      keys,
+      fingerprintKey: fingerprintKey!,
+      revokeWardenKeys: config.incidents.revokeWardenKeys,
+      regimes: config.incidents.regimes,
+      maxRowsPerTable: config.incidents.maxRowsPerTable,
+      triageTimeoutMs: config.incidents.triageTimeoutMs,
+      actor: 'warden-serve',
+    };
     for (const finding of critical) {
-      if (finding.service === 'clickhouse' && finding.probe !== 'clickhouse-http' && httpClickHouse.has(finding.host)) continue;
       try {
-        const response = await respondToExposure(finding, {
-          incidents: store,
-          keys,
-          fingerprintKey: fingerprintKey!,
-          revokeWardenKeys: config.incidents.revokeWardenKeys,
-          regimes: config.incidents.regimes,
-          maxRowsPerTable: config.incidents.maxRowsPerTable,
-          triageTimeoutMs: config.incidents.triageTimeoutMs,
-          signal,
-          actor: 'warden-serve',
-        });
+        const response = await respondToExposure(finding, { ...options, signal });
         if (!response.acted) {
           log(`run ${run.id}: no incident for ${finding.id}: ${response.reason}`);
           continue;
@@ -266,6 +272,25 @@ export async function startServe(options: ServeOptions): Promise<ServeDaemon> {
         );
       } catch (err) {
         log(`run ${run.id}: incident response for ${finding.id} failed: ${(err as Error)?.message ?? String(err)}`);
+      }
+    }
+    for (const finding of findings) {
+      if (triaged.has(finding.id) || finding.auth !== 'none' || !RETRIAGED_SERVICES.has(finding.service) || !once(finding)) continue;
+      try {
+        const response = await retriageExposure(finding, { ...options, rows: config.incidents.retriageRows, signal });
+        if (!response.acted) {
+          if (response.incident) log(`run ${run.id}: incident ${response.incident.id} not re-triaged: ${response.reason}`);
+          continue;
+        }
+        const r = response.retriage!;
+        const revoked = r.warden.filter((w) => w.action === 'revoked').length;
+        const wouldRevoke = r.warden.filter((w) => w.action === 'would-revoke').length;
+        const unread = r.errors.length;
+        log(
+          `run ${run.id}: incident ${response.incident!.id} re-triaged for ${finding.id}: ${r.rows} rows written since the last triage, ${r.newCredentials.length} new credential${r.newCredentials.length === 1 ? '' : 's'}, ${revoked} Warden key${revoked === 1 ? '' : 's'} revoked${wouldRevoke ? `, ${wouldRevoke} to revoke (revokeWardenKeys is off)` : ''}${unread ? `; ${unread} table${unread === 1 ? '' : 's'} not read (see the incident)` : ''}`,
+        );
+      } catch (err) {
+        log(`run ${run.id}: re-triage for ${finding.id} failed: ${(err as Error)?.message ?? String(err)}`);
       }
     }
   }

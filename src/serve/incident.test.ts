@@ -97,4 +97,72 @@ incidents:
     assert.equal((await daemon.history.run(again.id))!.status, 'succeeded');
     assert.equal((await incidents.list()).length, 1);
   });
+
+  /** A chat row written now, holding `token`: what a live gateway keeps logging into the open store. */
+  const liveRow = (token: string, at = Math.floor(Date.now() / 1000)) =>
+    JSON.stringify({ timestamp: at, user_id: 'user-live', tenant_id: 'tenant-0', session_id: 'sess-live', model: 'gpt-4o-mini', messages: JSON.stringify([{ role: 'user', content: `my key is ${token}` }]) });
+
+  it('re-triages the open incident each run: Warden keys written after the first alert are revoked in the next run, a key never written is untouched', async () => {
+    const incidents = await IncidentStore.open(store);
+    const [incident] = await incidents.list();
+    const late = [];
+    for (const name of ['late-1', 'late-2', 'never-written']) late.push(await keys.create({ owner: 'dave', name, scopes: ['chat:write'] }));
+    await ch.query(`INSERT INTO default.log_stream FORMAT JSONEachRow\n${[liveRow(late[0]!.key), liveRow(late[1]!.key)].join('\n')}`);
+    const run = (await daemon!.trigger('datastores'))!;
+    await daemon!.settled();
+    assert.equal((await daemon!.history.run(run.id))!.status, 'succeeded');
+    assert.equal((await keys.show(late[0]!.info.id)).status, 'revoked', logs.join('\n'));
+    assert.equal((await keys.show(late[1]!.info.id)).status, 'revoked');
+    assert.equal((await keys.show(late[2]!.info.id)).status, 'active', 'a key that never appeared is untouched');
+    assert.equal((await incidents.list()).length, 1, 'the same incident, not a new one');
+
+    const timeline = await incidents.timeline(incident!.id);
+    const retriages = timeline.filter((e) => e.type === 'retriage');
+    const last = retriages.at(-1)!;
+    assert.equal((last.details.newCredentials as unknown[]).length, 2, JSON.stringify(last.details));
+    assert.equal(last.details.revoked, 2);
+    // Only rows written since the first triage's cursor: the two new ones, plus at most the rows sharing the cursor's second.
+    assert.ok(Number(last.details.rows) >= 2 && Number(last.details.rows) < 10, JSON.stringify(last.details));
+    assert.equal(timeline.filter((e) => e.type === 'key-revoked').length, 5);
+    assert.equal((await incidents.triageResults(incident!.id)).length, 1, 'an increment is no triage result: the totals stay those of the full triage');
+    assert.ok(logs.some((l) => /incident inc_\w+ re-triaged for clickhouse:127\.0\.0\.1:38223: \d+ rows written since the last triage, 2 new credentials, 2 Warden keys revoked/.test(l)), logs.join('\n'));
+    const said = logs.join('\n');
+    for (const k of late) assert.ok(!said.includes(k.key), 'no key value in the log');
+
+    // Nothing written since: the next increment reads the rows at the cursor again at most, and finds nothing new.
+    const quiet = (await daemon!.trigger('datastores'))!;
+    await daemon!.settled();
+    assert.equal((await daemon!.history.run(quiet.id))!.status, 'succeeded');
+    const after = (await incidents.timeline(incident!.id)).filter((e) => e.type === 'retriage').at(-1)!;
+    assert.notEqual(after.seq, last.seq);
+    assert.deepEqual(after.details.newCredentials, [], 'credentials seen before are not new again');
+    assert.equal((await incidents.timeline(incident!.id)).filter((e) => e.type === 'key-revoked').length, 5);
+  });
+
+  it('on the real schedule (every 2 s here; the file allows 10 s at least), a key written into the open store is revoked within a few runs', async () => {
+    await daemon?.close();
+    const config = parseConfig(
+      `version: 1
+inventories:
+  - {name: datastores, targets: ["127.0.0.1:${CLICKHOUSE_HTTP_PORT}"], every: 10s, jitter: 0s, sample: 100, timeout: 2s}
+incidents:
+  open: true
+  revokeWardenKeys: true
+`,
+      join(dir, 'warden.yaml'),
+      {},
+    );
+    // The schedule itself takes any interval; only the file's minimum is 10 s.
+    config.inventories[0]!.schedule = { kind: 'interval', everyMs: 2000 };
+    daemon = await startServe({ config, store, secrets, fingerprintKey: 'serve-incident-test', announceKey: () => undefined, log: (l) => logs.push(l), listen: { host: '127.0.0.1', port: 0 } });
+    const live = await keys.create({ owner: 'erin', name: 'scheduled', scopes: ['chat:write'] });
+    const untouched = await keys.create({ owner: 'erin', name: 'never-written', scopes: ['chat:write'] });
+    const written = Date.now();
+    await ch.query(`INSERT INTO default.log_stream FORMAT JSONEachRow\n${liveRow(live.key)}`);
+    while ((await keys.show(live.info.id)).status !== 'revoked') {
+      assert.ok(Date.now() - written < 20_000, `not revoked within 20 s:\n${logs.slice(-10).join('\n')}`);
+      await sleep(200);
+    }
+    assert.equal((await keys.show(untouched.info.id)).status, 'active');
+  });
 });

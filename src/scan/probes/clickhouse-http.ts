@@ -3,10 +3,11 @@
  * ClickHouse runs read-only, with execution and result caps in the URL. No user table is read unless
  * --sample asks for rows, and then only from local storage engines (never Kafka, URL, File, remote).
  */
+import { newestOrder, quoteClickHouseString, type ColumnInfo } from '../../db/index.js';
 import { conversationColumnsByName, inspectRows, MAX_DATABASES, MAX_TABLES_PER_DATABASE, rateExposure } from '../evidence.js';
 import { httpGet, type HttpReply } from '../transports/http.js';
 import { isFailure, type TransportFailure } from '../transports/result.js';
-import { levelAllowed, type Assessment, type DatabaseEvidence, type Evidence, type Probe, type ProbeContext } from '../types.js';
+import { levelAllowed, type Assessment, type DatabaseEvidence, type Evidence, type Probe, type ProbeContext, type SampleOrder } from '../types.js';
 
 const SYSTEM_DATABASES = `('system','INFORMATION_SCHEMA','information_schema')`;
 /** Engines whose rows live on the server's own disk or memory: reading them has no side effect. */
@@ -14,6 +15,11 @@ const LOCAL_ENGINES = /^(\w*MergeTree|Log|TinyLog|StripeLog|Memory)$/;
 /** Login failures across versions: 192 unknown user, 193 wrong password, 194 password required (18.x), 516 (20.x+). */
 const AUTH_FAILURE = /Code: (192|193|194|195|516)\b|Authentication failed|password is incorrect|Password required|Wrong password|Unknown user/i;
 const MAX_SAMPLED_TABLES = 25;
+/** Of a sample, this share is the newest rows; the rest is a random share of the older ones (an old key stays live until revoked). */
+const NEWEST_SHARE = 0.75;
+/** Parts read one by one for the newest rows; a table of many tiny parts costs at most this many queries. */
+const MAX_NEWEST_PARTS = 10;
+const SAMPLE_BYTES = 2 * 1024 * 1024;
 /** Published defaults: Langfuse's compose file ships clickhouse/clickhouse. */
 const DEFAULT_LOGINS: Array<[string, string]> = [['clickhouse', 'clickhouse']];
 
@@ -68,10 +74,76 @@ async function privileges(s: Session): Promise<string[]> {
   });
 }
 
+interface SampleTarget {
+  database: string;
+  name: string;
+  engine: string;
+  rows: number | undefined;
+  columns: ColumnInfo[];
+  sortingKey: string[];
+}
+
+/**
+ * Up to --sample rows of one table, newest first. MergeTree: from the most recently written parts (by
+ * block number, which only grows), newest part first and newest first by the time column within each when
+ * there is one, plus a random share of the other parts; ClickHouse 18 cannot read a sorting key backwards, so this keeps the
+ * read to the newest parts instead of the whole table. Other local engines: by the time column, else at
+ * random. When that query fails (a timeout on a huge part), the first rows, as before, and the report says so.
+ */
+async function sampleTable(s: Session, t: SampleTarget): Promise<{ rows: Array<Record<string, unknown>>; sample: SampleOrder } | undefined> {
+  const n = Math.floor(s.ctx.sample);
+  const from = `${quoteIdent(t.database)}.${quoteIdent(t.name)}`;
+  const newest = newestOrder(t.columns, { key: t.sortingKey });
+  const byColumn = newest ? ` ORDER BY ${quoteIdent(newest.column)} DESC` : '';
+  const column = newest ? { column: newest.column } : {};
+  if (/MergeTree$/.test(t.engine)) {
+    const parts = await okRows(
+      s,
+      `SELECT name, rows FROM system.parts WHERE active AND database = ${quoteClickHouseString(t.database)} AND table = ${quoteClickHouseString(t.name)} ORDER BY max_block_number DESC, modification_time DESC LIMIT ${MAX_NEWEST_PARTS}`,
+    );
+    if (parts?.length) {
+      // The newest parts that hold the newest share; when they are the whole table, the sample is all newest.
+      let wanted = Math.max(1, Math.ceil(n * NEWEST_SHARE));
+      const chosen: string[] = [];
+      let covered = 0;
+      for (const p of parts) {
+        if (covered >= wanted) break;
+        chosen.push(quoteClickHouseString(String(p.name)));
+        covered += Number(p.rows);
+      }
+      const rest = (t.rows ?? covered) - covered;
+      if (rest <= 0) wanted = n;
+      // Part by part, newest first: one query over several parts would return them in any order.
+      const newestRows: Array<Record<string, unknown>> = [];
+      for (const part of chosen) {
+        if (newestRows.length >= wanted) break;
+        const got = await okRows(s, `SELECT * FROM ${from} WHERE _part = ${part}${byColumn} LIMIT ${wanted - newestRows.length}`, SAMPLE_BYTES);
+        if (!got) break;
+        newestRows.push(...got);
+      }
+      if (newestRows.length) {
+        const randomWanted = n - newestRows.length;
+        // About four times the rows wanted pass the filter, spread over the older parts; LIMIT stops the read early.
+        // The subquery is needed: ClickHouse 18.16 filters nothing by rand() beside a _part condition in one WHERE.
+        const modulus = Math.max(1, Math.floor(rest / (4 * Math.max(1, randomWanted))));
+        const older = `SELECT * FROM ${from} WHERE _part NOT IN (${chosen.join(', ')})`;
+        const randomRows = randomWanted > 0 && rest > 0 ? ((await okRows(s, `SELECT * FROM (${older}) WHERE rand() % ${modulus} = 0 LIMIT ${randomWanted}`, SAMPLE_BYTES)) ?? []) : [];
+        const rows = [...newestRows, ...randomRows];
+        return { rows, sample: { rows: rows.length, order: 'newest-parts', ...column, ...(randomRows.length ? { randomRows: randomRows.length } : {}) } };
+      }
+    }
+  } else {
+    const rows = await okRows(s, `SELECT * FROM ${from}${byColumn || ' ORDER BY rand()'} LIMIT ${n}`, SAMPLE_BYTES);
+    if (rows) return { rows, sample: { rows: rows.length, order: newest ? 'newest-by-column' : 'random', ...column } };
+  }
+  const rows = await okRows(s, `SELECT * FROM ${from} LIMIT ${n}`, SAMPLE_BYTES);
+  return rows ? { rows, sample: { rows: rows.length, order: 'first' } } : undefined;
+}
+
 async function inventory(s: Session, evidence: Evidence): Promise<void> {
   const tables = await okRows(
     s,
-    `SELECT database, name, engine FROM system.tables WHERE database NOT IN ${SYSTEM_DATABASES} ORDER BY database, name LIMIT ${MAX_TABLES_PER_DATABASE + 1} BY database LIMIT ${MAX_DATABASES * (MAX_TABLES_PER_DATABASE + 1)}`,
+    `SELECT database, name, engine, sorting_key FROM system.tables WHERE database NOT IN ${SYSTEM_DATABASES} ORDER BY database, name LIMIT ${MAX_TABLES_PER_DATABASE + 1} BY database LIMIT ${MAX_DATABASES * (MAX_TABLES_PER_DATABASE + 1)}`,
     1024 * 1024,
   );
   if (!tables) {
@@ -80,11 +152,11 @@ async function inventory(s: Session, evidence: Evidence): Promise<void> {
   }
   const parts = (await okRows(s, `SELECT database, table, sum(rows) AS rows FROM system.parts WHERE active AND database NOT IN ${SYSTEM_DATABASES} GROUP BY database, table`, 1024 * 1024)) ?? [];
   const rowCount = new Map(parts.map((p) => [`${p.database}\u0000${p.table}`, Number(p.rows)]));
-  const columns = (await okRows(s, `SELECT database, table, name FROM system.columns WHERE database NOT IN ${SYSTEM_DATABASES} LIMIT 20000`, 1024 * 1024)) ?? [];
-  const columnsOf = new Map<string, string[]>();
+  const columns = (await okRows(s, `SELECT database, table, name, type FROM system.columns WHERE database NOT IN ${SYSTEM_DATABASES} LIMIT 20000`, 1024 * 1024)) ?? [];
+  const columnsOf = new Map<string, ColumnInfo[]>();
   for (const c of columns) {
     const key = `${c.database}\u0000${c.table}`;
-    columnsOf.set(key, [...(columnsOf.get(key) ?? []), String(c.name)]);
+    columnsOf.set(key, [...(columnsOf.get(key) ?? []), { name: String(c.name), type: String(c.type).toLowerCase() }]);
   }
   const databases = new Map<string, DatabaseEvidence>();
   let sampled = 0;
@@ -102,15 +174,17 @@ async function inventory(s: Session, evidence: Evidence): Promise<void> {
     }
     const key = `${dbName}\u0000${t.name}`;
     const rows = rowCount.get(key);
-    const cols = columnsOf.get(key) ?? [];
+    const typed = columnsOf.get(key) ?? [];
+    const cols = typed.map((c) => c.name);
     const named = conversationColumnsByName(cols);
     const table: DatabaseEvidence['tables'][number] = { name: String(t.name), ...(rows !== undefined ? { rows } : {}), ...(named.length ? { conversationColumns: named } : {}) };
     if (s.ctx.sample > 0 && sampled < MAX_SAMPLED_TABLES && LOCAL_ENGINES.test(String(t.engine))) {
       sampled++;
-      const sample = await okRows(s, `SELECT * FROM ${quoteIdent(dbName)}.${quoteIdent(String(t.name))} LIMIT ${Math.floor(s.ctx.sample)}`, 2 * 1024 * 1024);
-      if (sample) {
-        const seen = inspectRows(sample, s.ctx.detector, cols);
-        Object.assign(table, { sampledRows: seen.sampledRows, credentials: seen.credentials, conversationColumns: seen.conversationColumns });
+      const sortingKey = String(t.sorting_key ?? '').split(',').map((k) => k.trim()).filter(Boolean);
+      const read = await sampleTable(s, { database: dbName, name: String(t.name), engine: String(t.engine), rows, columns: typed, sortingKey });
+      if (read) {
+        const seen = inspectRows(read.rows, s.ctx.detector, cols);
+        Object.assign(table, { sampledRows: seen.sampledRows, sample: read.sample, credentials: seen.credentials, conversationColumns: seen.conversationColumns });
       }
     }
     db.tables.push(table);
@@ -148,7 +222,8 @@ export const clickhouseHttp: Probe = {
     'auth-check': 'GET /?query=SELECT version() with no credentials (GET is read-only in ClickHouse).',
     metadata: 'GET queries on system.tables, system.parts (row counts), system.columns (names only), SHOW GRANTS or system.settings.',
     'default-credentials': 'With --default-credentials: the same SELECT version() as user clickhouse with its published default password.',
-    sample: 'With --sample N: SELECT * ... LIMIT N per table (local engines only, at most 25 tables), scanned for credentials in memory; only counts are kept.',
+    sample:
+      'With --sample N: up to N rows per table (local engines only, at most 25 tables), newest first: MergeTree from the most recently written parts (system.parts by block number, WHERE _part IN …, ORDER BY the time column DESC when there is one) plus a random quarter from the other parts; other engines ORDER BY the time column DESC, else rand(). Scanned for credentials in memory; only counts are kept.',
   },
   remediation:
     'Set a password on every ClickHouse user (users.xml <password_sha256_hex>, or CREATE USER ... IDENTIFIED WITH sha256_password), restrict <networks> to the hosts that need it, listen only on private interfaces (<listen_host>) behind a firewall, and use HTTPS (8443).',

@@ -68,6 +68,48 @@ describe('ClickHouse probes against real servers', { timeout: 120_000 }, () => {
     assert.match(native.evidence.version ?? '', /^18\.16/);
   });
 
+  it('--sample reads the newest rows first: a key written after a large older insert is found, and the report says which rows were read', async () => {
+    const liveKey = () => ` Authorization: Bearer ${expandSample('sk-proj-{alnum_-:74}T3BlbkFJ{alnum_-:74}', 77)}`;
+    // Three tables: a time column, none (parts only), and a Log table with a time column.
+    await open.query('CREATE TABLE default.live_by_time (ts DateTime, line String) ENGINE = MergeTree ORDER BY ts');
+    await open.query('CREATE TABLE default.live_by_part (line String) ENGINE = MergeTree ORDER BY tuple()');
+    await open.query('CREATE TABLE default.live_log (ts DateTime, line String) ENGINE = Log');
+    // A merge would fold the newest part into an older one; without a time column nothing then tells new rows from old.
+    await open.query('SYSTEM STOP MERGES default.live_by_part');
+    const old = Array.from({ length: 2000 }, (_, i) => i);
+    // Two older inserts, so the MergeTree tables keep parts the newest rows are not in, for the random share.
+    for (const half of [old.slice(0, 1000), old.slice(1000)]) {
+      await open.query(`INSERT INTO default.live_by_time FORMAT JSONEachRow\n${half.map((i) => JSON.stringify({ ts: 1736121600 + i, line: `request ${i} ok` })).join('\n')}`);
+      await open.query(`INSERT INTO default.live_by_part FORMAT JSONEachRow\n${half.map((i) => JSON.stringify({ line: `request ${i} ok` })).join('\n')}`);
+    }
+    await open.query(`INSERT INTO default.live_log FORMAT JSONEachRow\n${old.map((i) => JSON.stringify({ ts: 1736121600 + i, line: `request ${i} ok` })).join('\n')}`);
+    await open.query(`INSERT INTO default.live_by_time FORMAT JSONEachRow\n${JSON.stringify({ ts: 1736121600 + 5000, line: `request new${liveKey()}` })}`);
+    await open.query(`INSERT INTO default.live_by_part FORMAT JSONEachRow\n${JSON.stringify({ line: `request new${liveKey()}` })}`);
+    await open.query(`INSERT INTO default.live_log FORMAT JSONEachRow\n${JSON.stringify({ ts: 1736121600 + 5000, line: `request new${liveKey()}` })}`);
+    try {
+      const report = await scan({ targets: ['127.0.0.1:18123'], sample: 8, probes });
+      const tables = report.findings[0]!.evidence.databases?.find((d) => d.name === 'default')?.tables ?? [];
+      const byName = (name: string) => tables.find((t) => t.name === name)!;
+      assert.equal(byName('live_by_time').credentials?.total, 1, 'the newest row of a table with a time column');
+      assert.equal(byName('live_by_part').credentials?.total, 1, 'the newest part of a table without one');
+      // 6 newest rows and a random share of up to 2 from the part they do not come from (a background merge of the time table may leave none).
+      for (const [name, column] of [['live_by_time', { column: 'ts' }], ['live_by_part', {}]] as const) {
+        const sample = byName(name).sample!;
+        assert.deepEqual({ ...sample, rows: undefined, randomRows: undefined }, { rows: undefined, order: 'newest-parts', ...column, randomRows: undefined }, name);
+        assert.ok(sample.rows === 8 || sample.rows === 6 + (sample.randomRows ?? 0), JSON.stringify(sample));
+        assert.equal(byName(name).sampledRows, sample.rows);
+      }
+      assert.ok((byName('live_by_part').sample!.randomRows ?? 0) >= 1, 'a random share from the older part');
+      assert.equal(byName('live_log').credentials?.total, 1, 'a Log table by its time column');
+      assert.deepEqual(byName('live_log').sample, { rows: 8, order: 'newest-by-column', column: 'ts' });
+      assert.equal(byName('log_stream').sample?.order, 'newest-parts');
+    } finally {
+      await open.query('DROP TABLE default.live_by_time');
+      await open.query('DROP TABLE default.live_by_part');
+      await open.query('DROP TABLE default.live_log');
+    }
+  });
+
   it('without --sample, reports high with table and row count from metadata only', async () => {
     const report = await scan({ targets: ['127.0.0.1:18123'], probes });
     assert.equal(report.findings.length, 1);

@@ -49,6 +49,12 @@ describe('MySQL/MariaDB probe against real servers', { timeout: 90_000 }, () => 
       await c.query(`INSERT INTO ${DB}.conversations VALUES (?, ?, ?)`, [i, `hello ${i}`, headers]);
     }
     await c.query(`ANALYZE TABLE ${DB}.conversations`);
+    // Appended logs: the oldest rows come first, the newest (with a live key) last.
+    await c.query(`CREATE TABLE ${DB}.request_log (id INT PRIMARY KEY, logged_at DATETIME NOT NULL, line TEXT, KEY (logged_at))`);
+    const old = Array.from({ length: 300 }, (_, i) => [i + 1, new Date(Date.UTC(2025, 0, 1, 0, 0, i)), 'GET /v1/models 200']);
+    await c.query(`INSERT INTO ${DB}.request_log VALUES ?`, [old]);
+    // The newest row by time has the smallest id: a primary-key order would miss it.
+    await c.query(`INSERT INTO ${DB}.request_log VALUES (0, '2025-06-01 00:00:00', ?)`, [`auth=Bearer ${expandSample('sk-proj-{alnum_-:74}T3BlbkFJ{alnum_-:74}', 799)}`]);
     await c.end();
     locked = await startLockedMariaDb();
   });
@@ -82,6 +88,15 @@ describe('MySQL/MariaDB probe against real servers', { timeout: 90_000 }, () => 
     assert.equal(table?.credentials?.byRule['openai-project-key'], 5);
     assert.deepEqual(table?.conversationColumns, ['message']);
     assert.doesNotMatch(JSON.stringify(report), /T3BlbkFJ/);
+  });
+
+  it('--sample reads the newest rows first, by an indexed datetime, and says so', async () => {
+    const report = await scan({ targets: ['127.0.0.1:3306'], sample: 3, probes: [mysqlProbe] });
+    const tables = report.findings[0]?.evidence.databases?.find((d) => d.name === DB)?.tables ?? [];
+    const log = tables.find((t) => t.name === 'request_log');
+    assert.equal(log?.credentials?.total, 1, 'the newest row holds the key');
+    assert.deepEqual(log?.sample, { rows: 3, order: 'newest-by-column', column: 'logged_at' });
+    assert.deepEqual(tables.find((t) => t.name === 'conversations')?.sample, { rows: 3, order: 'newest-by-column', column: 'id' });
   });
 
   it('reports a server whose accounts all have passwords as auth required (info)', async () => {

@@ -4,6 +4,7 @@
  * and the anonymous user. Everything after login runs in a READ ONLY transaction.
  */
 import mysql from 'mysql2/promise';
+import { newestOrder, type NewestOrder } from '../../db/index.js';
 import { inspectRows, MAX_DATABASES, MAX_TABLES_PER_DATABASE, rateExposure } from '../evidence.js';
 import { isFailure } from '../transports/result.js';
 import { tcpExchange, type FrameCheck } from '../transports/tcp.js';
@@ -73,6 +74,23 @@ async function rows<T>(c: mysql.Connection, ctx: ProbeContext, sql: string): Pro
   return result as T[];
 }
 
+/** The indexed column to sample newest rows by (an index's leading column, so ORDER BY … DESC LIMIT stays cheap). */
+async function newestIndexed(c: mysql.Connection, ctx: ProbeContext, db: string, table: string): Promise<NewestOrder | undefined> {
+  const [result] = await c.query({
+    sql: `SELECT s.column_name AS name, c.column_type AS type, s.index_name = 'PRIMARY' AS pk
+            FROM information_schema.statistics s JOIN information_schema.columns c
+              ON c.table_schema = s.table_schema AND c.table_name = s.table_name AND c.column_name = s.column_name
+           WHERE s.table_schema = ? AND s.table_name = ? AND s.seq_in_index = 1`,
+    values: [db, table],
+    timeout: ctx.timeoutMs,
+  });
+  const indexed = result as Array<{ name: string; type: string; pk: number }>;
+  return newestOrder(
+    indexed.map((r) => ({ name: String(r.name), type: String(r.type).toLowerCase() })),
+    { key: indexed.filter((r) => Number(r.pk) === 1).map((r) => String(r.name)) },
+  );
+}
+
 async function inventory(c: mysql.Connection, ctx: ProbeContext, evidence: Evidence): Promise<void> {
   try {
     const grants = await rows<Record<string, string>>(c, ctx, 'SHOW GRANTS');
@@ -101,12 +119,15 @@ async function inventory(c: mysql.Connection, ctx: ProbeContext, evidence: Evide
     if (ctx.sample > 0 && sampled < MAX_SAMPLED_TABLES) {
       sampled++;
       try {
-        const [result, fields] = await c.query({ sql: `SELECT * FROM ${mysql.escapeId(t.db)}.${mysql.escapeId(t.name)} LIMIT ${Math.floor(ctx.sample)}`, timeout: ctx.timeoutMs });
+        const newest = await newestIndexed(c, ctx, t.db, t.name);
+        const order = newest ? ` ORDER BY ${mysql.escapeId(newest.column)} DESC` : '';
+        const [result, fields] = await c.query({ sql: `SELECT * FROM ${mysql.escapeId(t.db)}.${mysql.escapeId(t.name)}${order} LIMIT ${Math.floor(ctx.sample)}`, timeout: ctx.timeoutMs });
         const sample = (result as Array<Record<string, unknown>>).map((r) =>
           Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'string' ? v.slice(0, MAX_CELL_CHARS) : Buffer.isBuffer(v) ? v.toString('utf8', 0, MAX_CELL_CHARS) : v])),
         );
         const seen = inspectRows(sample, ctx.detector, (fields ?? []).map((f) => f.name));
-        Object.assign(table, { sampledRows: seen.sampledRows, credentials: seen.credentials, conversationColumns: seen.conversationColumns });
+        const read = newest ? { order: 'newest-by-column', column: newest.column } : { order: 'first' };
+        Object.assign(table, { sampledRows: seen.sampledRows, sample: { rows: seen.sampledRows, ...read }, credentials: seen.credentials, conversationColumns: seen.conversationColumns });
       } catch {
         // unreadable table: keep its count only
       }
@@ -128,7 +149,8 @@ export const mysqlProbe: Probe = {
     'auth-check': 'Logins with no password: user root with an empty password, then the anonymous user.',
     metadata: 'In a READ ONLY transaction: SHOW GRANTS, information_schema.schemata and information_schema.tables (names and row estimates).',
     'default-credentials': 'With --default-credentials: root/root and root/mysql.',
-    sample: 'With --sample N: SELECT * ... LIMIT N per table (at most 25 tables) in a READ ONLY transaction, scanned in memory; only counts kept.',
+    sample:
+      'With --sample N: SELECT * ... ORDER BY <column> DESC LIMIT N per table (at most 25 tables), newest first by the leading column of an index when it is a datetime/timestamp (else an integer primary key; else no ORDER BY), in a READ ONLY transaction, scanned in memory; only counts kept.',
   },
   remediation:
     "Give every account a strong password (ALTER USER 'root'@'%' IDENTIFIED BY ...), drop anonymous users (DELETE FROM mysql.user WHERE User=''; or mariadb-secure-installation), restrict hosts ('user'@'10.0.0.%'), set bind-address to a private interface, and require TLS (require_secure_transport=ON).",

@@ -58,6 +58,15 @@ describe('PostgreSQL probe against real servers', { timeout: 90_000 }, () => {
       await c.query('INSERT INTO chat_log VALUES ($1, $2, $3)', [i, `what is ${i}+${i}?`, meta]);
     }
     await c.query('ANALYZE chat_log');
+    // Appended logs: the oldest rows come first on disk, the newest (with a live key) last.
+    await c.query('CREATE TABLE request_log (id bigserial PRIMARY KEY, at timestamptz NOT NULL, line text)');
+    await c.query('CREATE INDEX request_log_at ON request_log (at)');
+    await c.query("INSERT INTO request_log (at, line) SELECT now() - make_interval(secs => 10000 - g), 'GET /v1/models 200' FROM generate_series(1, 500) g");
+    await c.query('INSERT INTO request_log (at, line) VALUES (now(), $1)', [`POST /v1/chat auth=Bearer ${expandSample('sk-proj-{alnum_-:74}T3BlbkFJ{alnum_-:74}', 399)}`]);
+    await c.query('CREATE TABLE by_key (id int PRIMARY KEY, line text)');
+    await c.query("INSERT INTO by_key SELECT g, 'ok' FROM generate_series(1, 500) g");
+    await c.query('INSERT INTO by_key VALUES (0, $1)', [`auth=Bearer ${expandSample('sk-proj-{alnum_-:74}T3BlbkFJ{alnum_-:74}', 398)}`]);
+    await c.query('ANALYZE');
     await c.end();
     locked = await startLockedCluster();
   });
@@ -95,6 +104,19 @@ describe('PostgreSQL probe against real servers', { timeout: 90_000 }, () => {
     assert.equal(table?.credentials?.byRule['openai-project-key'], 4);
     assert.deepEqual(table?.conversationColumns, ['prompt']);
     assert.doesNotMatch(JSON.stringify(report), /T3BlbkFJ/);
+  });
+
+  it('--sample reads the newest rows first, by an indexed timestamp, else the primary key, and says so', async () => {
+    const report = await scan({ targets: ['127.0.0.1:5432'], sample: 3, probes: [postgresql] });
+    const tables = report.findings[0]?.evidence.databases?.find((d) => d.name === DB)?.tables ?? [];
+    const log = tables.find((t) => t.name === 'request_log');
+    assert.equal(log?.credentials?.total, 1, 'the newest row holds the key');
+    assert.deepEqual(log?.sample, { rows: 3, order: 'newest-by-column', column: 'at' });
+    // The key sits at the smallest id: newest by key is the largest ids, so it is not read.
+    const byKey = tables.find((t) => t.name === 'by_key');
+    assert.deepEqual(byKey?.sample, { rows: 3, order: 'newest-by-column', column: 'id' });
+    assert.equal(byKey?.credentials?.total, 0);
+    assert.deepEqual(tables.find((t) => t.name === 'chat_log')?.sample, { rows: 3, order: 'first' }, 'no index: the store’s own order');
   });
 
   it('reports a scram-sha-256 cluster as auth required (info) without sending a password', async () => {

@@ -4,6 +4,7 @@
  * queries run inside a READ ONLY transaction that is rolled back.
  */
 import pg from 'pg';
+import { newestOrder, type NewestOrder } from '../../db/index.js';
 import { inspectRows, MAX_DATABASES, MAX_TABLES_PER_DATABASE, rateExposure } from '../evidence.js';
 import { isFailure } from '../transports/result.js';
 import { tcpExchange } from '../transports/tcp.js';
@@ -55,6 +56,20 @@ function close(c: pg.Client): void {
     .finally(() => c.end().catch(() => {}));
 }
 
+/** The indexed column to sample newest rows by (an index's leading column, so ORDER BY … DESC LIMIT stays cheap). */
+async function newestIndexed(client: pg.Client, ident: string): Promise<NewestOrder | undefined> {
+  const { rows } = await client.query<{ name: string; type: string; pk: boolean }>(
+    `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, i.indisprimary AS pk
+       FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+      WHERE i.indrelid = $1::regclass`,
+    [ident],
+  );
+  return newestOrder(
+    rows.map((r) => ({ name: r.name, type: r.type.toLowerCase() })),
+    { key: rows.filter((r) => r.pk).map((r) => r.name) },
+  );
+}
+
 async function tablesOf(client: pg.Client, ctx: ProbeContext, budget: { sampled: number }): Promise<DatabaseEvidence['tables']> {
   const { rows } = await client.query<{ schema: string; name: string; rows: string }>(
     `SELECT n.nspname AS schema, c.relname AS name, (CASE WHEN c.reltuples > 0 THEN c.reltuples ELSE COALESCE(s.n_live_tup, 0) END)::bigint AS rows
@@ -69,11 +84,14 @@ async function tablesOf(client: pg.Client, ctx: ProbeContext, budget: { sampled:
       budget.sampled++;
       try {
         const ident = `${client.escapeIdentifier(t.schema)}.${client.escapeIdentifier(t.name)}`;
-        const sample = await client.query({ text: `SELECT * FROM ${ident} LIMIT ${Math.floor(ctx.sample)}`, rowMode: 'array' });
+        const newest = await newestIndexed(client, ident);
+        const order = newest ? ` ORDER BY ${client.escapeIdentifier(newest.column)} DESC NULLS LAST` : '';
+        const sample = await client.query({ text: `SELECT * FROM ${ident}${order} LIMIT ${Math.floor(ctx.sample)}`, rowMode: 'array' });
         const names = sample.fields.map((f) => f.name);
         const asRows = sample.rows.map((r: unknown[]) => Object.fromEntries(names.map((n, i) => [n, typeof r[i] === 'string' ? (r[i] as string).slice(0, MAX_CELL_CHARS) : r[i]])));
         const seen = inspectRows(asRows, ctx.detector, names);
-        Object.assign(table, { sampledRows: seen.sampledRows, credentials: seen.credentials, conversationColumns: seen.conversationColumns });
+        const read = newest ? { order: 'newest-by-column', column: newest.column } : { order: 'first' };
+        Object.assign(table, { sampledRows: seen.sampledRows, sample: { rows: seen.sampledRows, ...read }, credentials: seen.credentials, conversationColumns: seen.conversationColumns });
       } catch {
         // a table we may not read (privileges, timeouts) keeps its count only
       }
@@ -124,7 +142,8 @@ export const postgresql: Probe = {
     'auth-check': 'StartupMessage as user postgres, database postgres, with no password (the login fails if the server asks for one).',
     metadata: 'In a READ ONLY transaction: version(), the role\'s superuser/CREATEROLE/CREATEDB flags, pg_database names, and per database the largest tables with row estimates from pg_class/pg_stat_user_tables.',
     'default-credentials': 'With --default-credentials: login as postgres with its published default password.',
-    sample: 'With --sample N: SELECT * ... LIMIT N per table (at most 25 tables), in a READ ONLY transaction, scanned in memory; only counts kept.',
+    sample:
+      'With --sample N: SELECT * ... ORDER BY <column> DESC LIMIT N per table (at most 25 tables), newest first by the leading column of an index when it is a timestamp (else an integer primary key; else no ORDER BY), in a READ ONLY transaction, scanned in memory; only counts kept.',
   },
   remediation:
     'Replace trust entries in pg_hba.conf with scram-sha-256, give every role a strong password, set listen_addresses to the interfaces that need it, and firewall 5432; require TLS (hostssl) for remote clients.',
