@@ -2,6 +2,7 @@ import { request as plainRequest } from 'node:http';
 import { request as tlsRequest } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { failure, looksLikeTls, type TransportFailure } from './result.js';
+import { noteStall } from './stalls.js';
 import { DEFAULT_MAX_READ_BYTES } from './tcp.js';
 import { isHandshakeFailure, tlsClientOptions, tlsPeer, type TlsPeer } from './tls.js';
 
@@ -76,10 +77,18 @@ export function httpRequest(opts: HttpRequestOptions): Promise<HttpReply | Trans
       },
     });
     const onAbort = () => settle(failure('aborted', 'scan cancelled'));
-    const timer = setTimeout(() => settle(failure('timeout', `no complete HTTP reply within ${opts.timeoutMs} ms`)), opts.timeoutMs);
+    // A peer that accepted the connection and then missed the deadline stalled (see stalls.ts).
+    let connected = false;
+    const timer = setTimeout(() => {
+      if (connected) noteStall();
+      settle(failure('timeout', `no complete HTTP reply within ${opts.timeoutMs} ms`));
+    }, opts.timeoutMs);
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     let firstBytes: Buffer | undefined;
     req.on('socket', (socket) => {
+      socket.once('connect', () => {
+        connected = true;
+      });
       socket.once('data', (chunk: Buffer) => {
         firstBytes = chunk.subarray(0, 8);
       });

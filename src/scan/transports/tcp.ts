@@ -1,5 +1,6 @@
 import { Socket } from 'node:net';
 import { failure, type TransportFailure } from './result.js';
+import { noteStall } from './stalls.js';
 
 export const DEFAULT_MAX_READ_BYTES = 64 * 1024;
 
@@ -74,6 +75,7 @@ export class TcpConnection {
       const left = deadline - Date.now();
       if (left <= 0) {
         this.close();
+        noteStall();
         return failure('timeout', `no complete reply within ${opts.timeoutMs} ms`);
       }
       await new Promise<void>((resolve) => {
