@@ -1,0 +1,49 @@
+/**
+ * Look-alikes: peers that give the first plausible answer a probe expects and then anything else. One
+ * plausible byte string is not proof of open access: each is reported as the service with `auth: unknown`
+ * (never dropped, never open). Written from each vendor's wire format (test/servers/hostile.ts).
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { http200, startLookAlike, type TestServer } from '../../../test/servers/hostile.js';
+import { scan } from '../index.js';
+import type { Probe } from '../types.js';
+import { clickhouseHttp } from './clickhouse-http.js';
+import { memcachedProbe } from './memcached.js';
+import { redis } from './redis.js';
+
+const REDIS_INFO = '# Server\r\nredis_version:7.0.15\r\nredis_mode:standalone\r\n';
+const bulk = (text: string) => `$${Buffer.byteLength(text)}\r\n${text}\r\n`;
+
+async function assertUnproven(probe: Probe, server: Promise<TestServer>): Promise<void> {
+  const look = await server;
+  try {
+    const report = await scan({ targets: [`127.0.0.1:${look.port}`], probes: [probe], timeoutMs: 500 });
+    const [f] = report.findings;
+    assert.equal(report.findings.length, 1, JSON.stringify(report.findings));
+    assert.deepEqual([f?.service, f?.auth, f?.severity], [probe.service, 'unknown', 'info'], JSON.stringify(f));
+  } finally {
+    await look.close();
+  }
+}
+
+describe('look-alikes are not open services', { timeout: 60_000 }, () => {
+  it('Redis: +PONG to the first command, random bytes after', () =>
+    assertUnproven(redis, startLookAlike((_, i) => (i === 0 ? '+PONG\r\n' : randomBytes(64)))));
+
+  it('Redis: +PONG to the first command, a well-formed bulk string with no redis_version after', () =>
+    assertUnproven(redis, startLookAlike((_, i) => (i === 0 ? '+PONG\r\n' : bulk('hello')))));
+
+  it('Redis: a real-looking INFO, but DBSIZE answered with a string', () =>
+    assertUnproven(redis, startLookAlike((req) => (req.includes('PING') ? '+PONG\r\n' : req.includes('INFO') ? bulk(REDIS_INFO) : bulk('garbage')))));
+
+  it('memcached: a VERSION line, then a single STAT line', () =>
+    assertUnproven(memcachedProbe, startLookAlike((req) => (req.toString().startsWith('version') ? 'VERSION 1.6.21\r\n' : 'STAT pid 1\r\nEND\r\n'))));
+
+  it('ClickHouse HTTP: Ok. to /ping and a version-shaped string to every query', () =>
+    assertUnproven(clickhouseHttp, startLookAlike((req) => http200(req.includes('GET /ping ') ? 'Ok.\n' : '24.3.1.1\n'))));
+
+  it('ClickHouse HTTP: a version and a number, but not the product asked for', () =>
+    assertUnproven(clickhouseHttp, startLookAlike((req) => http200(req.includes('GET /ping ') ? 'Ok.\n' : '24.3.1.1\t42\n'))));
+});
