@@ -6,6 +6,7 @@
 import mysql from 'mysql2/promise';
 import { inspectRows, MAX_DATABASES, MAX_TABLES_PER_DATABASE, rateExposure } from '../evidence.js';
 import { isFailure } from '../transports/result.js';
+import { noteStall } from '../transports/stalls.js';
 import { tcpExchange, type FrameCheck } from '../transports/tcp.js';
 import { levelAllowed, type Assessment, type DatabaseEvidence, type Evidence, type Fingerprint, type Probe, type ProbeContext } from '../types.js';
 
@@ -54,6 +55,7 @@ async function login(ctx: ProbeContext, user: string, password: string): Promise
   });
   const result = await Promise.race([attempt.catch((err: Error) => err), deadline]);
   clearTimeout(timer);
+  if (result instanceof Error && /timed? ?out|ETIMEDOUT/i.test(`${result.message} ${(result as NodeJS.ErrnoException).code ?? ''}`)) noteStall();
   if (result instanceof Error) {
     conn?.destroy();
     attempt.then((c) => c.destroy()).catch(() => {});

@@ -6,6 +6,7 @@
 import pg from 'pg';
 import { inspectRows, MAX_DATABASES, MAX_TABLES_PER_DATABASE, rateExposure } from '../evidence.js';
 import { isFailure } from '../transports/result.js';
+import { noteStall } from '../transports/stalls.js';
 import { tcpExchange } from '../transports/tcp.js';
 import { levelAllowed, type Assessment, type DatabaseEvidence, type Evidence, type Fingerprint, type Probe, type ProbeContext } from '../types.js';
 
@@ -43,6 +44,7 @@ async function connect(ctx: ProbeContext, login: Login, database: string): Promi
     return client;
   } catch (err) {
     void client.end().catch(() => {});
+    if (/timeout|timed out/i.test((err as Error).message)) noteStall();
     return err as Error;
   }
 }

@@ -77,18 +77,11 @@ export function httpRequest(opts: HttpRequestOptions): Promise<HttpReply | Trans
       },
     });
     const onAbort = () => settle(failure('aborted', 'scan cancelled'));
-    // A peer that accepted the connection and then missed the deadline stalled (see stalls.ts).
-    let connected = false;
-    const timer = setTimeout(() => {
-      if (connected) noteStall();
-      settle(failure('timeout', `no complete HTTP reply within ${opts.timeoutMs} ms`));
-    }, opts.timeoutMs);
+    // setImmediate: a reply that arrived while the scanner was busy is read before the deadline counts.
+    const timer = setTimeout(() => setImmediate(() => settled || (noteStall(), settle(failure('timeout', `no complete HTTP reply within ${opts.timeoutMs} ms`)))), opts.timeoutMs);
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     let firstBytes: Buffer | undefined;
     req.on('socket', (socket) => {
-      socket.once('connect', () => {
-        connected = true;
-      });
       socket.once('data', (chunk: Buffer) => {
         firstBytes = chunk.subarray(0, 8);
       });
