@@ -240,29 +240,33 @@ export async function scan(options: ScanOptions): Promise<ScanReport> {
 
   /**
    * The first probe, in `candidates` order, that recognises the peer. Probes run in small parallel waves:
-   * a silent or garbage-speaking port costs a few timeouts, not one per shipped probe. A probe whose peer
-   * stalled, ahead of the first that answered, is retried with a longer deadline before the answer is
-   * taken, so a loaded host or scanner does not change what a port is identified as. `stalled` names the
-   * probes that stalled twice.
+   * a silent or garbage-speaking port costs a few timeouts, not one per shipped probe. Probes whose peer
+   * stalled get one more try with a longer deadline, so a loaded host or scanner does not change what a
+   * port is identified as: before another probe's answer is taken when they name this port (they come
+   * first, and are the likely service), else when no probe recognised the peer. `stalled` names the probes
+   * that stalled twice.
    */
   async function identify(ctx: ProbeContext, candidates: Probe[]): Promise<{ hit?: Identified; stalled: string[] }> {
-    const stalled: string[] = [];
+    const stalledOnce: Probe[] = [];
+    // One wave for all of them: they already cost a timeout each, and a silent port should not cost more waves.
+    const retry = async (again: Probe[]): Promise<{ hit?: Identified; stalled: string[] }> => {
+      const answers = await Promise.all(again.map((probe) => fingerprintWith(probe, slower(ctx))));
+      const hit = answers.find((answer) => answer.hit)?.hit;
+      return hit ? { hit, stalled: [] } : { stalled: again.filter((_, i) => answers[i]!.stalled).map((p) => p.id) };
+    };
     for (let at = 0; at < candidates.length; at += FINGERPRINT_WAVE) {
       if (options.signal?.aborted) break;
       const wave = candidates.slice(at, at + FINGERPRINT_WAVE);
       const answers = await Promise.all(wave.map((probe) => fingerprintWith(probe, ctx)));
-      const firstHit = answers.findIndex((answer) => answer.hit);
-      const retry = answers.flatMap((answer, i) => (answer.stalled && (firstHit < 0 || i < firstHit) ? [i] : []));
-      if (retry.length && !options.signal?.aborted) {
-        const again = await Promise.all(retry.map((i) => fingerprintWith(wave[i]!, slower(ctx))));
-        retry.forEach((i, n) => (answers[i] = again[n]!));
-      }
       for (const [i, answer] of answers.entries()) {
-        if (answer.hit) return { hit: answer.hit, stalled };
-        if (answer.stalled) stalled.push(wave[i]!.id);
+        if (answer.hit) {
+          const named = stalledOnce.filter((p) => p.ports.includes(ctx.port));
+          return named.length ? { hit: (await retry(named)).hit ?? answer.hit, stalled: [] } : { hit: answer.hit, stalled: [] };
+        }
+        if (answer.stalled) stalledOnce.push(wave[i]!);
       }
     }
-    return { stalled };
+    return stalledOnce.length && !options.signal?.aborted ? retry(stalledOnce) : { stalled: [] };
   }
 
   /**
