@@ -9,11 +9,21 @@ import { describe, it } from 'node:test';
 import { http200, startLookAlike, type TestServer } from '../../../test/servers/hostile.js';
 import { scan } from '../index.js';
 import type { Probe } from '../types.js';
+import { cassandraProbe } from './cassandra.js';
 import { clickhouseHttp } from './clickhouse-http.js';
 import { memcachedProbe } from './memcached.js';
 import { redis } from './redis.js';
 
 const REDIS_INFO = '# Server\r\nredis_version:7.0.15\r\nredis_mode:standalone\r\n';
+/** A CQL v4 response frame (stream 0) with `opcode` and `body`. */
+function cqlFrame(opcode: number, body = Buffer.alloc(0)): Buffer {
+  const head = Buffer.from([0x84, 0, 0, 0, opcode, 0, 0, 0, 0]);
+  head.writeInt32BE(body.length, 5);
+  return Buffer.concat([head, body]);
+}
+const cqlString = (s: string) => Buffer.concat([Buffer.from([0, s.length]), Buffer.from(s)]);
+/** SUPPORTED {CQL_VERSION: [3.4.5]}: what Cassandra answers OPTIONS with. */
+const CQL_SUPPORTED = cqlFrame(0x06, Buffer.concat([Buffer.from([0, 1]), cqlString('CQL_VERSION'), Buffer.from([0, 1]), cqlString('3.4.5')]));
 const bulk = (text: string) => `$${Buffer.byteLength(text)}\r\n${text}\r\n`;
 
 async function assertUnproven(probe: Probe, server: Promise<TestServer>): Promise<void> {
@@ -37,6 +47,9 @@ describe('look-alikes are not open services', { timeout: 60_000 }, () => {
 
   it('Redis: a real-looking INFO, but DBSIZE answered with a string', () =>
     assertUnproven(redis, startLookAlike((req) => (req.includes('PING') ? '+PONG\r\n' : req.includes('INFO') ? bulk(REDIS_INFO) : bulk('garbage')))));
+
+  it('Cassandra: SUPPORTED to OPTIONS, then READY to every other frame (the schema query included)', () =>
+    assertUnproven(cassandraProbe, startLookAlike((req) => (req[4] === 0x05 ? CQL_SUPPORTED : cqlFrame(0x02)))));
 
   it('memcached: a VERSION line, then a single STAT line', () =>
     assertUnproven(memcachedProbe, startLookAlike((req) => (req.toString().startsWith('version') ? 'VERSION 1.6.21\r\n' : 'STAT pid 1\r\nEND\r\n'))));
