@@ -11,9 +11,18 @@ import { scan } from '../index.js';
 import type { Probe } from '../types.js';
 import { cassandraProbe } from './cassandra.js';
 import { clickhouseHttp } from './clickhouse-http.js';
+import { jupyterProbe } from './jupyter.js';
 import { memcachedProbe } from './memcached.js';
+import { prometheusProbe } from './prometheus.js';
 import { redis } from './redis.js';
 
+/** What a request asked for: its method and path, from the request line. */
+const requestLine = (req: Buffer) => req.toString('latin1').split('\r\n')[0] ?? '';
+const PROMETHEUS_REPLAY: Array<[RegExp, object]> = [
+  [/ \/api\/v1\/status\/buildinfo /, { status: 'success', data: { version: '2.45.0', goVersion: 'go1.21.3' } }],
+  [/ \/api\/v1\/targets/, { status: 'success', data: { activeTargets: [{ labels: { job: 'node' } }] } }],
+  [/ \/api\/v1\/query/, { status: 'success', data: { resultType: 'scalar', result: [1700000000, '42'] } }],
+];
 const REDIS_INFO = '# Server\r\nredis_version:7.0.15\r\nredis_mode:standalone\r\n';
 /** A CQL v4 response frame (stream 0) with `opcode` and `body`. */
 function cqlFrame(opcode: number, body = Buffer.alloc(0)): Buffer {
@@ -59,4 +68,10 @@ describe('look-alikes are not open services', { timeout: 60_000 }, () => {
 
   it('ClickHouse HTTP: a version and a number, but not the product asked for', () =>
     assertUnproven(clickhouseHttp, startLookAlike((req) => http200(req.includes('GET /ping ') ? 'Ok.\n' : '24.3.1.1\t42\n'))));
+
+  it('Jupyter: {"version"} at /api and an empty list at every other path', () =>
+    assertUnproven(jupyterProbe, startLookAlike((req) => http200(/ \/api /.test(requestLine(req)) ? '{"version":"2.14.0"}' : '[]'))));
+
+  it('Prometheus: recorded answers replayed, but not the product asked for', () =>
+    assertUnproven(prometheusProbe, startLookAlike((req) => http200(JSON.stringify(PROMETHEUS_REPLAY.find(([path]) => path.test(requestLine(req)))?.[1] ?? {})))));
 });
