@@ -13,6 +13,7 @@ import { cassandraProbe } from './cassandra.js';
 import { clickhouseHttp } from './clickhouse-http.js';
 import { jupyterProbe } from './jupyter.js';
 import { memcachedProbe } from './memcached.js';
+import { mqttProbe } from './mqtt.js';
 import { prometheusProbe } from './prometheus.js';
 import { redis } from './redis.js';
 
@@ -74,4 +75,7 @@ describe('look-alikes are not open services', { timeout: 60_000 }, () => {
 
   it('Prometheus: recorded answers replayed, but not the product asked for', () =>
     assertUnproven(prometheusProbe, startLookAlike((req) => http200(JSON.stringify(PROMETHEUS_REPLAY.find(([path]) => path.test(requestLine(req)))?.[1] ?? {})))));
+
+  it('MQTT: CONNACK 0 to every packet, and a SUBACK for some other packet id', () =>
+    assertUnproven(mqttProbe, startLookAlike((req) => (req[0] === 0x82 ? Buffer.from([0x90, 0x03, (req[2]! ^ 0xff), req[3]!, 0x00]) : Buffer.from([0x20, 0x02, 0x00, 0x00])))));
 });
