@@ -14,6 +14,7 @@ import { clickhouseHttp } from './clickhouse-http.js';
 import { jupyterProbe } from './jupyter.js';
 import { memcachedProbe } from './memcached.js';
 import { mqttProbe } from './mqtt.js';
+import { natsProbe } from './nats.js';
 import { prometheusProbe } from './prometheus.js';
 import { redis } from './redis.js';
 
@@ -78,4 +79,7 @@ describe('look-alikes are not open services', { timeout: 60_000 }, () => {
 
   it('MQTT: CONNACK 0 to every packet, and a SUBACK for some other packet id', () =>
     assertUnproven(mqttProbe, startLookAlike((req) => (req[0] === 0x82 ? Buffer.from([0x90, 0x03, (req[2]! ^ 0xff), req[3]!, 0x00]) : Buffer.from([0x20, 0x02, 0x00, 0x00])))));
+
+  it('NATS: an INFO greeting, then PONG to everything (no message ever comes back)', () =>
+    assertUnproven(natsProbe, startLookAlike(() => 'PONG\r\n', { greeting: 'INFO {"server_id":"NLOOKALIKE","version":"2.10.7","auth_required":false,"max_payload":1048576}\r\n' })));
 });
