@@ -15,6 +15,7 @@ import { jupyterProbe } from './jupyter.js';
 import { memcachedProbe } from './memcached.js';
 import { mqttProbe } from './mqtt.js';
 import { natsProbe } from './nats.js';
+import { postgresql } from './postgresql.js';
 import { prometheusProbe } from './prometheus.js';
 import { redis } from './redis.js';
 
@@ -25,6 +26,15 @@ const PROMETHEUS_REPLAY: Array<[RegExp, object]> = [
   [/ \/api\/v1\/targets/, { status: 'success', data: { activeTargets: [{ labels: { job: 'node' } }] } }],
   [/ \/api\/v1\/query/, { status: 'success', data: { resultType: 'scalar', result: [1700000000, '42'] } }],
 ];
+const SSL_REQUEST = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
+const PG_READY = Buffer.from([0x5a, 0, 0, 0, 5, 0x49]);
+/** PostgreSQL backend messages a look-alike can send to anyone: AuthenticationOk, then CommandComplete for every query. */
+function pgLookAlike(req: Buffer): Buffer {
+  if (req.subarray(0, 8).equals(SSL_REQUEST)) return Buffer.from('N');
+  if (req[0] !== 0x51) return Buffer.concat([Buffer.from([0x52, 0, 0, 0, 8, 0, 0, 0, 0]), PG_READY]);
+  const tag = Buffer.from('BEGIN\0');
+  return Buffer.concat([Buffer.from([0x43, 0, 0, 0, 4 + tag.length]), tag, PG_READY]);
+}
 const REDIS_INFO = '# Server\r\nredis_version:7.0.15\r\nredis_mode:standalone\r\n';
 /** A CQL v4 response frame (stream 0) with `opcode` and `body`. */
 function cqlFrame(opcode: number, body = Buffer.alloc(0)): Buffer {
@@ -82,4 +92,6 @@ describe('look-alikes are not open services', { timeout: 60_000 }, () => {
 
   it('NATS: an INFO greeting, then PONG to everything (no message ever comes back)', () =>
     assertUnproven(natsProbe, startLookAlike(() => 'PONG\r\n', { greeting: 'INFO {"server_id":"NLOOKALIKE","version":"2.10.7","auth_required":false,"max_payload":1048576}\r\n' })));
+
+  it('PostgreSQL: AuthenticationOk to the login and CommandComplete to every query', () => assertUnproven(postgresql, startLookAlike(pgLookAlike)));
 });

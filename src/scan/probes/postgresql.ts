@@ -4,6 +4,7 @@
  * queries run inside a READ ONLY transaction that is rolled back.
  */
 import pg from 'pg';
+import { proveSession } from '../assessments.js';
 import { inspectRows, MAX_DATABASES, MAX_TABLES_PER_DATABASE, rateExposure } from '../evidence.js';
 import { isFailure } from '../transports/result.js';
 import { noteStall } from '../transports/stalls.js';
@@ -41,6 +42,7 @@ async function connect(ctx: ProbeContext, login: Login, database: string): Promi
   try {
     await client.connect();
     await client.query('BEGIN READ ONLY');
+    await proveSession((sql) => client.query<{ p: string }>(sql).then((r) => r.rows[0]?.p));
     return client;
   } catch (err) {
     void client.end().catch(() => {});
@@ -123,7 +125,7 @@ export const postgresql: Probe = {
   levels: {
     port: 'TCP connect.',
     fingerprint: 'SSLRequest (8 bytes); PostgreSQL answers one byte, S or N.',
-    'auth-check': 'StartupMessage as user postgres, database postgres, with no password (the login fails if the server asks for one).',
+    'auth-check': 'StartupMessage as user postgres, database postgres, with no password (the login fails if the server asks for one); open only when SELECT of the product of two random numbers is answered right.',
     metadata: 'In a READ ONLY transaction: version(), the role\'s superuser/CREATEROLE/CREATEDB flags, pg_database names, and per database the largest tables with row estimates from pg_class/pg_stat_user_tables.',
     'default-credentials': 'With --default-credentials: login as postgres with its published default password.',
     sample: 'With --sample N: SELECT * ... LIMIT N per table (at most 25 tables), in a READ ONLY transaction, scanned in memory; only counts kept.',
