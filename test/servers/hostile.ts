@@ -110,7 +110,7 @@ export function startHostileServer(mode: HostileMode, port = 0): Promise<TestSer
  * arrives and its index on that connection (0 first); undefined sends nothing. `greeting` is sent on
  * connect, for protocols where the server speaks first.
  */
-export function startLookAlike(answer: (request: Buffer, index: number) => Buffer | string | undefined, opts: { greeting?: string; port?: number } = {}): Promise<TestServer> {
+export function startLookAlike(answer: (request: Buffer, index: number) => Buffer | string | undefined, opts: { greeting?: Buffer | string; port?: number } = {}): Promise<TestServer> {
   const server = createServer((socket) => {
     let index = 0;
     if (opts.greeting) socket.write(opts.greeting);

@@ -14,6 +14,7 @@ import { clickhouseHttp } from './clickhouse-http.js';
 import { jupyterProbe } from './jupyter.js';
 import { memcachedProbe } from './memcached.js';
 import { mqttProbe } from './mqtt.js';
+import { mysqlProbe } from './mysql.js';
 import { natsProbe } from './nats.js';
 import { postgresql } from './postgresql.js';
 import { prometheusProbe } from './prometheus.js';
@@ -35,6 +36,25 @@ function pgLookAlike(req: Buffer): Buffer {
   const tag = Buffer.from('BEGIN\0');
   return Buffer.concat([Buffer.from([0x43, 0, 0, 0, 4 + tag.length]), tag, PG_READY]);
 }
+/** A MySQL packet: 3-byte length, sequence id, payload. */
+const mysqlPacket = (seq: number, payload: Buffer) => Buffer.concat([Buffer.from([payload.length & 0xff, (payload.length >> 8) & 0xff, 0, seq]), payload]);
+/** Handshake v10 as MySQL 5.7 sends it (protocol 41, secure connection, plugin auth mysql_native_password). */
+const MYSQL_GREETING = mysqlPacket(
+  0,
+  Buffer.concat([
+    Buffer.from([0x0a]),
+    Buffer.from('5.7.44-log\0'),
+    Buffer.from([1, 0, 0, 0]),
+    Buffer.alloc(8, 0x41),
+    Buffer.from([0x00, 0xff, 0xf7, 0x21, 0x02, 0x00, 0xff, 0x81, 21]),
+    Buffer.alloc(10),
+    Buffer.alloc(12, 0x42),
+    Buffer.from([0]),
+    Buffer.from('mysql_native_password\0'),
+  ]),
+);
+/** OK: no rows affected, autocommit on. What a look-alike answers the login and every query with. */
+const mysqlOk = (seq: number) => mysqlPacket(seq, Buffer.from([0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00]));
 const REDIS_INFO = '# Server\r\nredis_version:7.0.15\r\nredis_mode:standalone\r\n';
 /** A CQL v4 response frame (stream 0) with `opcode` and `body`. */
 function cqlFrame(opcode: number, body = Buffer.alloc(0)): Buffer {
@@ -94,4 +114,7 @@ describe('look-alikes are not open services', { timeout: 60_000 }, () => {
     assertUnproven(natsProbe, startLookAlike(() => 'PONG\r\n', { greeting: 'INFO {"server_id":"NLOOKALIKE","version":"2.10.7","auth_required":false,"max_payload":1048576}\r\n' })));
 
   it('PostgreSQL: AuthenticationOk to the login and CommandComplete to every query', () => assertUnproven(postgresql, startLookAlike(pgLookAlike)));
+
+  it('MySQL: a Handshake v10 greeting, then OK to the login and to every query', () =>
+    assertUnproven(mysqlProbe, startLookAlike((req) => mysqlOk(req[3]! + 1), { greeting: MYSQL_GREETING })));
 });
