@@ -18,6 +18,7 @@ import { mysqlProbe } from './mysql.js';
 import { natsProbe } from './nats.js';
 import { postgresql } from './postgresql.js';
 import { prometheusProbe } from './prometheus.js';
+import { rabbitmqAmqpProbe } from './rabbitmq-amqp.js';
 import { redis } from './redis.js';
 
 /** What a request asked for: its method and path, from the request line. */
@@ -55,6 +56,17 @@ const MYSQL_GREETING = mysqlPacket(
 );
 /** OK: no rows affected, autocommit on. What a look-alike answers the login and every query with. */
 const mysqlOk = (seq: number) => mysqlPacket(seq, Buffer.from([0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00]));
+/** An AMQP 0-9-1 Connection method frame on channel 0. */
+function amqpConnectionMethod(methodId: number, args: Buffer): Buffer {
+  const payload = Buffer.concat([Buffer.from([0, 10, 0, methodId]), args]);
+  const header = Buffer.from([1, 0, 0, 0, 0, 0, 0]);
+  header.writeUInt32BE(payload.length, 3);
+  return Buffer.concat([header, payload, Buffer.from([0xce])]);
+}
+const longStr = (text: string) => Buffer.concat([Buffer.from([0, 0, 0, text.length]), Buffer.from(text)]);
+/** Connection.Start 0-9, product RabbitMQ, offering ANONYMOUS; then Connection.Tune, the answer to anything. */
+const AMQP_START = amqpConnectionMethod(10, Buffer.concat([Buffer.from([0, 9]), longStr(`\x07productS${longStr('RabbitMQ').toString('latin1')}`), longStr('ANONYMOUS PLAIN'), longStr('en_US')]));
+const AMQP_TUNE = amqpConnectionMethod(30, Buffer.from([0, 0x7f, 0, 2, 0, 0, 0, 60]));
 const REDIS_INFO = '# Server\r\nredis_version:7.0.15\r\nredis_mode:standalone\r\n';
 /** A CQL v4 response frame (stream 0) with `opcode` and `body`. */
 function cqlFrame(opcode: number, body = Buffer.alloc(0)): Buffer {
@@ -117,4 +129,7 @@ describe('look-alikes are not open services', { timeout: 60_000 }, () => {
 
   it('MySQL: a Handshake v10 greeting, then OK to the login and to every query', () =>
     assertUnproven(mysqlProbe, startLookAlike((req) => mysqlOk(req[3]! + 1), { greeting: MYSQL_GREETING })));
+
+  it('RabbitMQ (AMQP): Connection.Start offering ANONYMOUS, then Connection.Tune to every frame', () =>
+    assertUnproven(rabbitmqAmqpProbe, startLookAlike((req) => (req.subarray(0, 4).toString() === 'AMQP' ? AMQP_START : AMQP_TUNE))));
 });
