@@ -12,7 +12,9 @@ import type { Probe } from '../types.js';
 import { cassandraProbe } from './cassandra.js';
 import { clickhouseHttp } from './clickhouse-http.js';
 import { jupyterProbe } from './jupyter.js';
+import { etcdProbe } from './etcd.js';
 import { memcachedProbe } from './memcached.js';
+import { minioProbe } from './minio.js';
 import { mqttProbe } from './mqtt.js';
 import { mysqlProbe } from './mysql.js';
 import { natsProbe } from './nats.js';
@@ -132,4 +134,10 @@ describe('look-alikes are not open services', { timeout: 60_000 }, () => {
 
   it('RabbitMQ (AMQP): Connection.Start offering ANONYMOUS, then Connection.Tune to every frame', () =>
     assertUnproven(rabbitmqAmqpProbe, startLookAlike((req) => (req.subarray(0, 4).toString() === 'AMQP' ? AMQP_START : AMQP_TUNE))));
+
+  it('etcd: a /version answer, then {"header":{}} to the range', () =>
+    assertUnproven(etcdProbe, startLookAlike((req) => http200(/ \/version /.test(requestLine(req)) ? '{"etcdserver":"3.5.9","etcdcluster":"3.5.0"}' : '{"header":{},"count":"3"}'))));
+
+  it('MinIO: an empty ListAllMyBucketsResult element to every path', () =>
+    assertUnproven(minioProbe, startLookAlike(() => http200('<ListAllMyBucketsResult></ListAllMyBucketsResult>'))));
 });
