@@ -52,7 +52,8 @@ function summarise(f: Finding): string {
     creds ? `${creds} credentials in sample` : '',
     f.evidence.credentialsAccepted ? `accepted ${f.evidence.credentialsAccepted}` : '',
   ];
-  return parts.filter(Boolean).join('; ');
+  // With nothing measured, the first note says why (e.g. what an unidentified open port did).
+  return parts.filter(Boolean).join('; ') || (f.evidence.notes[0] ?? '');
 }
 
 /** A plain table, one finding per line, with the worst tables called out beneath. */

@@ -4,18 +4,21 @@
  */
 import { setMaxListeners } from 'node:events';
 import { getDefaultDetector, type Detector } from '../detect/index.js';
+import { resolveHost } from './transports/dns.js';
 import { isFailure } from './transports/result.js';
+import { noteStall, watchStalls } from './transports/stalls.js';
 import { connectTcp, TcpConnection } from './transports/tcp.js';
 import { readTlsPeer } from './transports/tls.js';
 import { defaultPorts, loadProbes, probesForPort } from './registry.js';
-import { createTargetSet, type Target } from './targets.js';
+import { createTargetSet, type TargetSpec } from './targets.js';
 import { levelAllowed, type Assessment, type Finding, type Fingerprint, type Probe, type ProbeContext, type ProbeLevel } from './types.js';
 
-export const SCAN_SCHEMA_VERSION = 1;
+export const SCAN_SCHEMA_VERSION = 2;
 const TOOL_VERSION = '0.1.0';
 /** Probes tried at once on one open port while identifying it. */
 const FINGERPRINT_WAVE = 8;
-
+/** A probe whose peer stalled is tried once more with this many times the step timeout (and budget). */
+const STALL_RETRY_FACTOR = 2;
 export interface ScanOptions {
   /** Hostnames, addresses, CIDR ranges, host:port. */
   targets: string[];
@@ -49,12 +52,26 @@ export interface ScanProgress {
   findings: number;
 }
 
+/**
+ * What became of one target as given: `scanned` (its ports were tried), `unresolved` (the name has no
+ * address), `excluded` (`--exclude` covers every address, the name's resolved ones included), or
+ * `cancelled` (the scan was stopped before reaching it). Only `scanned` targets say anything about exposure.
+ */
+export type TargetStatus = 'scanned' | 'unresolved' | 'excluded' | 'cancelled';
+
+export interface TargetReport {
+  target: string;
+  status: TargetStatus;
+  error?: string;
+}
+
 export interface ScanReport {
   schemaVersion: number;
   tool: { name: 'warden'; version: string };
   startedAt: string;
   finishedAt: string;
-  targets: string[];
+  targets: TargetReport[];
+  /** Every port a connection was attempted on. */
   ports: number[];
   stats: { endpoints: number; open: number; identified: number; probesRun: number };
   /** Every open port, with the service identified on it when one was. */
@@ -75,16 +92,24 @@ function createRateLimiter(rate: number | undefined) {
   };
 }
 
-/** Bounds a probe call: a probe that hangs or throws past its budget yields `fallback`, never a stuck scan. */
-async function bounded<T>(work: () => Promise<T>, budgetMs: number, fallback: (why: string) => T): Promise<T> {
+/**
+ * One bounded probe call: a probe that hangs or throws past its budget yields `fallback`, never a stuck
+ * scan. Says whether the peer stalled (a step timed out after connecting, or the whole budget ran out).
+ */
+async function attempt<T>(work: () => Promise<T>, budgetMs: number, fallback: (why: string) => T): Promise<{ value: T; stalled: boolean }> {
   let timer: NodeJS.Timeout | undefined;
   try {
-    return await Promise.race([
-      work().catch((err: unknown) => fallback(`probe error: ${(err as Error)?.message ?? String(err)}`)),
-      new Promise<T>((resolve) => {
-        timer = setTimeout(() => resolve(fallback(`probe exceeded ${budgetMs} ms`)), budgetMs);
-      }),
-    ]);
+    return await watchStalls(() =>
+      Promise.race([
+        work().catch((err: unknown) => fallback(`probe error: ${(err as Error)?.message ?? String(err)}`)),
+        new Promise<T>((resolve) => {
+          timer = setTimeout(() => {
+            noteStall();
+            resolve(fallback(`probe exceeded ${budgetMs} ms`));
+          }, budgetMs);
+        }),
+      ]),
+    );
   } finally {
     clearTimeout(timer);
   }
@@ -102,17 +127,44 @@ export async function scan(options: ScanOptions): Promise<ScanReport> {
   const detector = options.detector ?? getDefaultDetector();
   const concurrency = Math.max(1, options.concurrency ?? 64);
   const waitForRate = createRateLimiter(options.rate);
-  const total = targetSet.size * BigInt(ports.length);
+  const portsOf = (spec: TargetSpec) => (spec.port !== undefined ? [spec.port] : ports);
+  // Endpoints that will be tried: an exact host:port is one, exclusions are left out.
+  const total = targetSet.specs.reduce((acc, spec) => acc + spec.size * BigInt(portsOf(spec).length), 0n);
   const stats = { endpoints: 0, open: 0, identified: 0, probesRun: 0 };
   // Every in-flight socket listens for the scan's abort: allow one listener per worker and step.
   if (options.signal) setMaxListeners(concurrency * 4 + 16, options.signal);
   const findings: Finding[] = [];
   const openPorts: ScanReport['openPorts'] = [];
+  const targets: TargetReport[] = targetSet.specs.map((spec) => ({ target: spec.spec, status: spec.size === 0n ? 'excluded' : 'cancelled' }));
+  const triedPorts = new Set<number>();
+  let checked = 0;
+  const report = () => options.onProgress?.({ checked, total, open: stats.open, findings: findings.length });
 
-  function* endpoints(): Generator<{ host: string; port: number }> {
-    for (const t of targetSet as Iterable<Target>) {
-      if (t.port !== undefined) yield { host: t.host, port: t.port };
-      else for (const port of ports) yield { host: t.host, port };
+  /** Endpoints in target order; a name is resolved once, before any of its ports, and checked against the exclusions. */
+  async function* endpoints(): AsyncGenerator<{ host: string; port: number }> {
+    for (const [i, spec] of targetSet.specs.entries()) {
+      const status = targets[i]!;
+      if (spec.size === 0n) continue;
+      if (options.signal?.aborted) return;
+      if (spec.hostname) {
+        const host = [...spec.targets()][0]!.host;
+        const addresses = await resolveHost(host, { timeoutMs, ...(options.signal ? { signal: options.signal } : {}) });
+        if (isFailure(addresses) && addresses.reason === 'aborted') return;
+        const excluded = isFailure(addresses) ? undefined : addresses.find(targetSet.excludesAddress);
+        if (isFailure(addresses) || excluded) {
+          Object.assign(status, isFailure(addresses) ? { status: 'unresolved', error: addresses.message } : { status: 'excluded', error: `resolves to excluded address ${excluded}` });
+          checked += portsOf(spec).length;
+          report();
+          continue;
+        }
+      }
+      status.status = 'scanned';
+      for (const t of spec.targets()) {
+        for (const port of portsOf(spec)) {
+          triedPorts.add(port);
+          yield { host: t.host, port };
+        }
+      }
     }
   }
   const queue = endpoints();
@@ -127,6 +179,9 @@ export async function scan(options: ScanOptions): Promise<ScanReport> {
     detector,
     ...(options.signal ? { signal: options.signal } : {}),
   });
+  const slower = (ctx: ProbeContext): ProbeContext => ({ ...ctx, timeoutMs: ctx.timeoutMs * STALL_RETRY_FACTOR });
+  // A whole probe gets a generous multiple of the step timeout: many steps, but never unbounded.
+  const budgetFor = (ctx: ProbeContext) => ctx.timeoutMs * 12;
 
   async function check(host: string, port: number): Promise<void> {
     await waitForRate();
@@ -136,81 +191,105 @@ export async function scan(options: ScanOptions): Promise<ScanReport> {
     stats.open++;
     const open: ScanReport['openPorts'][number] = { host, port };
     openPorts.push(open);
-    if (!levelAllowed('fingerprint', maxLevel)) return;
-    const ctx = context(host, port);
-    // A whole probe gets a generous multiple of the step timeout: many steps, but never unbounded.
-    const budget = timeoutMs * 12;
-    const identified = await identify(ctx, probesForPort(probes, port), budget);
-    if (identified) {
-      const { probe, fp, ctx: probeCtx } = identified;
-      stats.identified++;
-      open.service = probe.service;
-      const [assessment, tlsPeer] = await Promise.all([
-        levelAllowed('auth-check', maxLevel)
-          ? bounded<Assessment>(() => probe.assess(probeCtx, fp), budget, (why) => unknownAssessment(probe, fp, why))
-          : Promise.resolve(notAssessed(probe, fp, maxLevel)),
-        // Over TLS the certificate's subject and issuer go into the evidence: one more handshake, nothing sent.
-        probeCtx.tls ? readTlsPeer(host, port, { timeoutMs, ...(options.signal ? { signal: options.signal } : {}) }) : undefined,
-      ]);
-      if (tlsPeer) {
-        if (isFailure(tlsPeer)) assessment.evidence.notes.push(`answered over TLS; certificate not read: ${tlsPeer.reason}`);
-        else assessment.evidence.tls = tlsPeer;
-      }
-      findings.push({
-        id: `${probe.service}:${host}:${port}`,
-        host,
-        port,
-        service: probe.service,
-        probe: probe.id,
-        title: assessment.title,
-        auth: assessment.auth,
-        severity: assessment.severity,
-        evidence: assessment.evidence,
-        ...(assessment.reproduce ? { reproduce: assessment.reproduce } : {}),
-        remediation: probe.remediation,
-      });
+    if (!levelAllowed('fingerprint', maxLevel)) return void findings.push(unidentifiedFinding(host, port, `not fingerprinted: level ${maxLevel}`));
+    const { hit, stalled } = await identify(context(host, port), probesForPort(probes, port));
+    if (!hit) {
+      const why = stalled.length
+        ? `connected, but no complete answer within ${timeoutMs * STALL_RETRY_FACTOR} ms (retried) to: ${stalled.join(', ')}`
+        : options.signal?.aborted
+          ? 'scan cancelled before the service was identified'
+          : 'no probe recognised the answer';
+      return void findings.push(unidentifiedFinding(host, port, why));
     }
+    const { probe, fp, ctx: probeCtx } = hit;
+    stats.identified++;
+    open.service = probe.service;
+    const [assessment, tlsPeer] = await Promise.all([
+      levelAllowed('auth-check', maxLevel) ? assess(probe, fp, probeCtx) : Promise.resolve(notAssessed(probe, fp, maxLevel)),
+      // Over TLS the certificate's subject and issuer go into the evidence: one more handshake, nothing sent.
+      probeCtx.tls ? readTlsPeer(host, port, { timeoutMs, ...(options.signal ? { signal: options.signal } : {}) }) : undefined,
+    ]);
+    if (tlsPeer) {
+      if (isFailure(tlsPeer)) assessment.evidence.notes.push(`answered over TLS; certificate not read: ${tlsPeer.reason}`);
+      else assessment.evidence.tls = tlsPeer;
+    }
+    findings.push({
+      id: `${probe.service}:${host}:${port}`,
+      host,
+      port,
+      service: probe.service,
+      probe: probe.id,
+      title: assessment.title,
+      auth: assessment.auth,
+      severity: assessment.severity,
+      evidence: assessment.evidence,
+      ...(assessment.reproduce ? { reproduce: assessment.reproduce } : {}),
+      remediation: probe.remediation,
+    });
+  }
+
+  /** The probe's assessment; when a step stalled, once more with a longer deadline, whose answer stands. */
+  async function assess(probe: Probe, fp: Fingerprint, ctx: ProbeContext): Promise<Assessment> {
+    const run = (c: ProbeContext) => attempt<Assessment>(() => probe.assess(c, fp), budgetFor(c), (why) => unknownAssessment(probe, fp, why));
+    const first = await run(ctx);
+    if (!first.stalled || options.signal?.aborted) return first.value;
+    const again = await run(slower(ctx));
+    if (again.stalled) again.value.evidence.notes.push(`a step timed out again when retried with a ${slower(ctx).timeoutMs} ms deadline`);
+    return again.value;
   }
 
   /**
    * The first probe, in `candidates` order, that recognises the peer. Probes run in small parallel waves:
-   * a silent or garbage-speaking port costs a few timeouts, not one per shipped probe.
+   * a silent or garbage-speaking port costs a few timeouts, not one per shipped probe. Probes whose peer
+   * stalled get one more try with a longer deadline, so a loaded host or scanner does not change what a
+   * port is identified as: before another probe's answer is taken when they name this port (they come
+   * first, and are the likely service), else when no probe recognised the peer. `stalled` names the probes
+   * that stalled twice.
    */
-  async function identify(ctx: ProbeContext, candidates: Probe[], budget: number): Promise<Identified | undefined> {
+  async function identify(ctx: ProbeContext, candidates: Probe[]): Promise<{ hit?: Identified; stalled: string[] }> {
+    const stalledOnce: Probe[] = [];
+    // One wave for all of them: they already cost a timeout each, and a silent port should not cost more waves.
+    const retry = async (again: Probe[]): Promise<{ hit?: Identified; stalled: string[] }> => {
+      const answers = await Promise.all(again.map((probe) => fingerprintWith(probe, slower(ctx))));
+      const hit = answers.find((answer) => answer.hit)?.hit;
+      return hit ? { hit, stalled: [] } : { stalled: again.filter((_, i) => answers[i]!.stalled).map((p) => p.id) };
+    };
     for (let at = 0; at < candidates.length; at += FINGERPRINT_WAVE) {
-      if (options.signal?.aborted) return undefined;
+      if (options.signal?.aborted) break;
       const wave = candidates.slice(at, at + FINGERPRINT_WAVE);
-      const answers = await Promise.all(wave.map((probe) => fingerprintWith(probe, ctx, budget)));
-      const hit = answers.find((answer) => answer !== undefined);
-      if (hit) return hit;
+      const answers = await Promise.all(wave.map((probe) => fingerprintWith(probe, ctx)));
+      for (const [i, answer] of answers.entries()) {
+        if (answer.hit) {
+          const named = stalledOnce.filter((p) => p.ports.includes(ctx.port));
+          return named.length ? { hit: (await retry(named)).hit ?? answer.hit, stalled: [] } : { hit: answer.hit, stalled: [] };
+        }
+        if (answer.stalled) stalledOnce.push(wave[i]!);
+      }
     }
-    return undefined;
+    return stalledOnce.length && !options.signal?.aborted ? retry(stalledOnce) : { stalled: [] };
   }
 
   /**
    * One probe's fingerprint. A probe with `tlsPorts` is tried over TLS and plain HTTP at once (a port speaks
    * one of them, and the other attempt fails fast); TLS wins on its TLS ports, plain elsewhere.
    */
-  async function fingerprintWith(probe: Probe, ctx: ProbeContext, budget: number): Promise<Identified | undefined> {
-    const attempt = async (attemptCtx: ProbeContext): Promise<Identified | undefined> => {
+  async function fingerprintWith(probe: Probe, ctx: ProbeContext): Promise<{ hit?: Identified; stalled: boolean }> {
+    const once = async (attemptCtx: ProbeContext): Promise<{ hit?: Identified; stalled: boolean }> => {
       await waitForRate();
       stats.probesRun++;
-      const fp = await bounded<Fingerprint | undefined>(() => probe.fingerprint(attemptCtx), budget, () => undefined);
-      return fp && { probe, fp: attemptCtx.tls ? { ...fp, details: { ...fp.details, tls: true } } : fp, ctx: attemptCtx };
+      const { value: fp, stalled } = await attempt<Fingerprint | undefined>(() => probe.fingerprint(attemptCtx), budgetFor(attemptCtx), () => undefined);
+      return fp ? { hit: { probe, fp: attemptCtx.tls ? { ...fp, details: { ...fp.details, tls: true } } : fp, ctx: attemptCtx }, stalled } : { stalled };
     };
-    if (!probe.tlsPorts) return attempt(ctx);
+    if (!probe.tlsPorts) return once(ctx);
     const tlsFirst = probe.tlsPorts.includes(ctx.port);
-    const preferred = attempt({ ...ctx, tls: tlsFirst });
-    const other = attempt({ ...ctx, tls: !tlsFirst });
-    return (await preferred) ?? (await other);
+    const [preferred, other] = await Promise.all([once({ ...ctx, tls: tlsFirst }), once({ ...ctx, tls: !tlsFirst })]);
+    return preferred.hit ? preferred : other.hit ? other : { stalled: preferred.stalled || other.stalled };
   }
 
-  let checked = 0;
-  const report = () => options.onProgress?.({ checked, total, open: stats.open, findings: findings.length });
   async function worker(): Promise<void> {
     for (;;) {
       if (options.signal?.aborted) return;
-      const next = queue.next();
+      const next = await queue.next();
       if (next.done) return;
       stats.endpoints++;
       await check(next.value.host, next.value.port);
@@ -227,11 +306,27 @@ export async function scan(options: ScanOptions): Promise<ScanReport> {
     tool: { name: 'warden', version: TOOL_VERSION },
     startedAt,
     finishedAt: new Date().toISOString(),
-    targets: options.targets,
-    ports,
+    targets,
+    ports: [...triedPorts].sort((a, b) => a - b),
     stats,
     openPorts: openPorts.sort((a, b) => a.host.localeCompare(b.host) || a.port - b.port),
     findings,
+  };
+}
+
+/** An open port no probe identified (or that was not fingerprinted at `--level port`): unknown, never clean. */
+function unidentifiedFinding(host: string, port: number, why: string): Finding {
+  return {
+    id: `unknown:${host}:${port}`,
+    host,
+    port,
+    service: 'unknown',
+    probe: 'open-port',
+    title: 'Open port: service not identified',
+    auth: 'unknown',
+    severity: 'info',
+    evidence: { notes: [why] },
+    remediation: 'Find out what listens on this port (ss -ltnp on the host); close it or firewall it if nothing should answer here.',
   };
 }
 

@@ -41,6 +41,20 @@ describe('targets', () => {
       assert.throws(() => createTargetSet([bad]), UsageError, bad);
     }
   });
+  it('refuses malformed addresses that a resolver would read as some other address', () => {
+    // 127.1 and 2130706433 are 127.0.0.1 to getaddrinfo; 999.1.1.1 is no address at all.
+    for (const bad of ['999.1.1.1', '127.1', '2130706433', '0x7f.1', '999.1.1.1:6379', '10.0.0.256']) {
+      assert.throws(() => createTargetSet([bad]), /not a valid IPv4 address/, bad);
+    }
+    assert.equal(createTargetSet(['db1.internal', 'host-7.example']).size, 2n);
+  });
+  it('counts what is left after exclusion, per target, without expanding', () => {
+    const set = createTargetSet(['10.0.0.0/24', '10.0.0.5:80', 'db.internal', '10.8.0.0/16'], ['10.0.0.0/25', '10.0.0.100/30', '10.0.0.5', 'DB.internal']);
+    assert.deepEqual(set.specs.map((s) => s.size), [128n, 0n, 0n, 65536n]);
+    assert.equal(set.size, 128n + 65536n);
+    assert.ok(set.excludesAddress('10.0.0.127') && !set.excludesAddress('10.0.0.128'));
+    assert.deepEqual(set.specs.map((s) => s.hostname), [false, false, true, false]);
+  });
   it('reads target files with comments and blank lines', () => {
     assert.deepEqual(parseTargetLines('# fleet\n127.0.0.1  # loopback\n\n10.0.0.0/30\r\n'), ['127.0.0.1', '10.0.0.0/30']);
   });

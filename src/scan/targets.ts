@@ -66,6 +66,16 @@ function parsePort(text: string, spec: string): number {
 }
 
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62}))*\.?$/;
+/**
+ * A last label of digits or hex (`999.1.1.1`, `127.1`, `2130706433`, `0x7f.1`) names no host (RFC 3696 §2):
+ * it is a malformed address, and the system resolver would read some of them as one (`127.1` is 127.0.0.1),
+ * past `--exclude`.
+ */
+const NUMERIC_LAST_LABEL = /(?:^|\.)(?:\d+|0x[0-9a-f]*)\.?$/i;
+
+function isHostname(text: string): boolean {
+  return HOSTNAME.test(text) && !NUMERIC_LAST_LABEL.test(text);
+}
 
 function parseTarget(spec: string): ParsedTarget {
   const text = spec.trim();
@@ -84,8 +94,9 @@ function parseTarget(spec: string): ParsedTarget {
   const bracketed = /^\[([0-9A-Fa-f:.]+)\](?::(\d+))?$/.exec(text);
   if (bracketed && isIP(bracketed[1]!) === 6) return { kind: 'host', host: bracketed[1]!, ...(bracketed[2] ? { port: parsePort(bracketed[2], spec) } : {}) };
   const hostPort = /^([^:]+):(\d+)$/.exec(text);
-  if (hostPort && (isIP(hostPort[1]!) === 4 || HOSTNAME.test(hostPort[1]!))) return { kind: 'host', host: hostPort[1]!, port: parsePort(hostPort[2]!, spec) };
-  if (HOSTNAME.test(text)) return { kind: 'host', host: text };
+  if (hostPort && (isIP(hostPort[1]!) === 4 || isHostname(hostPort[1]!))) return { kind: 'host', host: hostPort[1]!, port: parsePort(hostPort[2]!, spec) };
+  if (isHostname(text)) return { kind: 'host', host: text };
+  if (HOSTNAME.test(hostPort?.[1] ?? text)) throw new UsageError(`target ${JSON.stringify(spec)}: not a valid IPv4 address, and a hostname's last label is never a number`);
   throw new UsageError(`target ${JSON.stringify(spec)}: expected a hostname, IP address, CIDR range or host:port`);
 }
 
@@ -97,44 +108,86 @@ export function parseTargetLines(text: string): string[] {
     .filter(Boolean);
 }
 
-export interface TargetSet {
-  /** Number of addresses or hosts (before exclusion), computed without expanding. */
+/** One target as given, and what it expands to after exclusion. */
+export interface TargetSpec {
+  /** The spec as given. */
+  spec: string;
+  /** Set for an exact host:port: that port only. */
+  port?: number;
+  /** A name that must resolve before it can be scanned (not an address or a range). */
+  hostname: boolean;
+  /** Addresses or hosts left after exclusion, counted without expanding. */
   size: bigint;
+  /** Yields its targets one at a time, skipping excluded ones. */
+  targets(): Iterable<Target>;
+}
+
+export interface TargetSet {
+  /** Number of addresses or hosts left after exclusion, computed without expanding. */
+  size: bigint;
+  specs: TargetSpec[];
+  /** True when `address` (an IP) falls in an excluded address or range. */
+  excludesAddress(address: string): boolean;
   /** Yields targets one at a time, skipping excluded ones. */
   [Symbol.iterator](): Iterator<Target>;
+}
+
+/** Sorted, non-overlapping ranges covering the same addresses. */
+function mergeRanges(ranges: Range[]): Range[] {
+  const merged: Range[] = [];
+  for (const r of [...ranges].sort((a, b) => Number(a.v6) - Number(b.v6) || (a.first < b.first ? -1 : a.first > b.first ? 1 : 0))) {
+    const last = merged[merged.length - 1];
+    if (last && last.v6 === r.v6 && r.first <= last.last + 1n) last.last = r.last > last.last ? r.last : last.last;
+    else merged.push({ ...r });
+  }
+  return merged;
 }
 
 /** Validates every spec up front (so bad usage fails before any traffic), then expands lazily. */
 export function createTargetSet(specs: string[], excludeSpecs: string[] = []): TargetSet {
   const targets = specs.map(parseTarget);
   const excludes = excludeSpecs.map(parseTarget);
-  const excludedRanges: Range[] = [];
   const excludedHosts = new Set<string>();
+  const ranges: Range[] = [];
   for (const e of excludes) {
-    if (e.kind === 'range') excludedRanges.push(e.range);
-    else if (isIP(e.host)) excludedRanges.push({ v6: isIP(e.host) === 6, first: ipToBigInt(e.host), last: ipToBigInt(e.host) });
+    if (e.kind === 'range') ranges.push(e.range);
+    else if (isIP(e.host)) ranges.push({ v6: isIP(e.host) === 6, first: ipToBigInt(e.host), last: ipToBigInt(e.host) });
     else excludedHosts.add(e.host.toLowerCase());
   }
-  const excluded = (host: string, v6: boolean, n?: bigint) => {
-    if (n === undefined) {
-      if (!isIP(host)) return excludedHosts.has(host.toLowerCase());
-      n = ipToBigInt(host);
+  const excludedRanges = mergeRanges(ranges);
+  const inExcludedRange = (v6: boolean, n: bigint) => excludedRanges.some((r) => r.v6 === v6 && n >= r.first && n <= r.last);
+  const excludesAddress = (address: string) => isIP(address) !== 0 && inExcludedRange(isIP(address) === 6, ipToBigInt(address));
+  const excludedHost = (host: string) => (isIP(host) ? excludesAddress(host) : excludedHosts.has(host.toLowerCase()));
+  /** Addresses of `range` that no exclusion covers. */
+  const leftIn = (range: Range) =>
+    excludedRanges.reduce((left, r) => {
+      if (r.v6 !== range.v6) return left;
+      const lo = r.first > range.first ? r.first : range.first;
+      const hi = r.last < range.last ? r.last : range.last;
+      return hi >= lo ? left - (hi - lo + 1n) : left;
+    }, range.last - range.first + 1n);
+  const expanded: TargetSpec[] = targets.map((t, i) => {
+    if (t.kind === 'host') {
+      const target: Target = t.port === undefined ? { host: t.host } : { host: t.host, port: t.port };
+      const excluded = excludedHost(t.host);
+      return { spec: specs[i]!.trim(), ...(t.port === undefined ? {} : { port: t.port }), hostname: !isIP(t.host), size: excluded ? 0n : 1n, targets: () => (excluded ? [] : [target]) };
     }
-    return excludedRanges.some((r) => r.v6 === v6 && n! >= r.first && n! <= r.last);
-  };
-  const size = targets.reduce((acc, t) => acc + (t.kind === 'range' ? t.range.last - t.range.first + 1n : 1n), 0n);
+    const { range } = t;
+    return {
+      spec: t.spec,
+      hostname: false,
+      size: leftIn(range),
+      *targets() {
+        for (let n = range.first; n <= range.last; n++) if (!inExcludedRange(range.v6, n)) yield { host: bigIntToIp(n, range.v6) };
+      },
+    };
+  });
   return {
-    size,
+    size: expanded.reduce((acc, t) => acc + t.size, 0n),
+    specs: expanded,
+    excludesAddress,
     *[Symbol.iterator]() {
-      for (const t of targets) {
-        if (t.kind === 'host') {
-          if (!excluded(t.host, isIP(t.host) === 6)) yield t.port === undefined ? { host: t.host } : { host: t.host, port: t.port };
-          continue;
-        }
-        for (let n = t.range.first; n <= t.range.last; n++) {
-          if (!excluded('', t.range.v6, n)) yield { host: bigIntToIp(n, t.range.v6) };
-        }
-      }
+      for (const t of expanded) yield* t.targets();
     },
   };
 }

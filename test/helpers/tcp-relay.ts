@@ -10,7 +10,8 @@ export interface TcpRelay {
   close(): Promise<void>;
 }
 
-export async function startTcpRelay(opts: { targetPort: number; targetHost?: string; host?: string; port?: number }): Promise<TcpRelay> {
+/** `replyDelayMs` holds back each chunk the server sends by that long: a slow (loaded) service. */
+export async function startTcpRelay(opts: { targetPort: number; targetHost?: string; host?: string; port?: number; replyDelayMs?: number }): Promise<TcpRelay> {
   const sockets = new Set<Socket>();
   const relay = createServer((client) => {
     const upstream = connect(opts.targetPort, opts.targetHost ?? '127.0.0.1');
@@ -24,7 +25,9 @@ export async function startTcpRelay(opts: { targetPort: number; targetHost?: str
         upstream.destroy();
       });
     }
-    client.pipe(upstream).pipe(client);
+    client.pipe(upstream);
+    if (!opts.replyDelayMs) upstream.pipe(client);
+    else upstream.on('data', (chunk: Buffer) => setTimeout(() => client.destroyed || client.write(chunk), opts.replyDelayMs));
   });
   await new Promise<void>((resolve, reject) => {
     relay.once('error', reject);

@@ -103,3 +103,24 @@ export function startHostileServer(mode: HostileMode, port = 0): Promise<TestSer
   });
   return listenLoopback(server, port);
 }
+
+/**
+ * A look-alike: a peer that says what the real service says to the first harmless request, and then
+ * whatever `answer` returns: plausible bytes that are no proof of access. `answer` gets each request as it
+ * arrives and its index on that connection (0 first); undefined sends nothing. `greeting` is sent on
+ * connect, for protocols where the server speaks first.
+ */
+export function startLookAlike(answer: (request: Buffer, index: number) => Buffer | string | undefined, opts: { greeting?: Buffer | string; port?: number } = {}): Promise<TestServer> {
+  const server = createServer((socket) => {
+    let index = 0;
+    if (opts.greeting) socket.write(opts.greeting);
+    socket.on('data', (request: Buffer) => {
+      const reply = answer(request, index++);
+      if (reply !== undefined) socket.write(reply);
+    });
+  });
+  return listenLoopback(server, opts.port);
+}
+
+/** An HTTP/1.1 200 with `body`, closing the connection: what a catch-all web server answers to every path. */
+export const http200 = (body: string) => `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;

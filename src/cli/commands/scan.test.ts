@@ -40,6 +40,36 @@ describe('warden scan (CLI)', { timeout: 120_000 }, () => {
     }
   });
 
+  it('a name that does not resolve is reported, and exits 3 when no target could be scanned', () => {
+    const run = warden('scan', 'nosuchhost.invalid', '--format', 'json');
+    assert.equal(run.status, 3, run.stderr);
+    assert.match(run.stderr, /target "nosuchhost\.invalid" not scanned \(unresolved\)/);
+    const report = JSON.parse(run.stdout) as ScanReport;
+    assert.deepEqual(report.targets.map((t) => t.status), ['unresolved']);
+    assert.deepEqual(report.ports, []);
+  });
+
+  it('some targets scanned and some not: the scan stands (exit 0), with a warning and the status', () => {
+    const run = warden('scan', '127.0.0.1:6379', 'nosuchhost.invalid:6379', '--format', 'json');
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stderr, /target "nosuchhost\.invalid:6379" not scanned \(unresolved\)/);
+    const report = JSON.parse(run.stdout) as ScanReport;
+    assert.deepEqual(report.targets.map((t) => t.status), ['scanned', 'unresolved']);
+    assert.deepEqual(report.ports, [6379]);
+  });
+
+  it('a malformed address is bad usage (exit 2), not a host with nothing open', () => {
+    const run = warden('scan', '999.1.1.1');
+    assert.equal(run.status, 2, run.stderr);
+    assert.match(run.stderr, /not a valid IPv4 address/);
+  });
+
+  it('--level port prints every open port in the table', () => {
+    const run = warden('scan', '127.0.0.1:6379', '--level', 'port', '--format', 'table');
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /info\s+127\.0\.0\.1:6379\s+unknown\s+unknown/);
+  });
+
   it('prints a table with the exposure and a summary line', () => {
     const run = warden('scan', '127.0.0.1:6379', '--format', 'table');
     assert.equal(run.status, 0, run.stderr);

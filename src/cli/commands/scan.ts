@@ -61,7 +61,9 @@ Levels (each includes the ones before; nothing ever writes, executes code, pulls
   sample               up to N rows per table through the detector; needs --sample N
 What each probe sends at each level: warden scan --list-probes (and docs/scan.md).
 
-Exit codes: 0 done (no finding at --fail-on); 1 a finding reached --fail-on; 2 bad usage.
+Exit codes: 0 done (no finding at --fail-on); 1 a finding reached --fail-on; 2 bad usage;
+3 no target could be scanned (every name unresolved or excluded). A target that was not scanned is
+named on stderr and in the JSON (targets[].status) whatever the exit code.
 
 Examples:
   warden scan 127.0.0.1
@@ -131,6 +133,13 @@ Examples:
         const colour = useColor(process.stdout);
         process.stdout.write(renderTable(report, (text, severity) => paint(text, SEVERITY_COLOUR[severity], colour)));
       }
-      if (opts.failOn && report.findings.some((f) => atLeast(f.severity, opts.failOn!))) process.exitCode = 1;
+      // A target that was not scanned is not clean: say so, and fail the run when nothing was scanned at all.
+      for (const t of report.targets.filter((t) => t.status !== 'scanned')) {
+        process.stderr.write(`warden: target ${JSON.stringify(t.target)} not scanned (${t.status})${t.error ? `: ${t.error}` : ''}\n`);
+      }
+      if (!report.targets.some((t) => t.status === 'scanned')) {
+        process.stderr.write('warden: no target could be scanned; nothing is known about these hosts\n');
+        process.exitCode = 3;
+      } else if (opts.failOn && report.findings.some((f) => atLeast(f.severity, opts.failOn!))) process.exitCode = 1;
     });
 }

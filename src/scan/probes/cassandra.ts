@@ -148,23 +148,28 @@ async function assess(ctx: ProbeContext, fp: Fingerprint): Promise<Assessment> {
       evidence.notes.push('STARTUP gave neither READY nor AUTHENTICATE');
       return { auth: 'unknown', severity: 'info', title: 'Cassandra found, access could not be checked', evidence };
     } else evidence.notes.push('STARTUP answered READY: no authenticator is configured');
+    // READY is nine plausible bytes; the proof is a Rows answer to a schema query, which only a session gets.
+    const query = Buffer.from(SCHEMA_QUERY);
+    const len = Buffer.alloc(4);
+    len.writeInt32BE(query.length);
+    // QUERY body: [long string] query, [short] consistency ONE, [byte] no flags.
+    const rows = await exchange(conn, ctx, OP.QUERY, Buffer.concat([len, query, short(0x0001), Buffer.from([0])]));
+    let keyspaces: Array<[string, string[]]>;
+    try {
+      if (rows?.opcode !== OP.RESULT) throw new RangeError('schema query refused');
+      const all = Object.entries(parseSchemaRows(rows.body));
+      if (!all.some(([ks]) => ks === 'system_schema')) throw new RangeError('no system_schema tables listed');
+      keyspaces = all.filter(([ks]) => !SYSTEM_KEYSPACE.test(ks));
+    } catch {
+      evidence.notes.push('the schema query got no Rows answer listing system_schema: no proof of access');
+      return { auth: 'unknown', severity: 'info', title: 'Cassandra found, access could not be checked', evidence };
+    }
     if (levelAllowed('metadata', ctx.maxLevel)) {
-      // QUERY body: [long string] query, [short] consistency ONE, [byte] no flags.
-      const query = Buffer.from(SCHEMA_QUERY);
-      const len = Buffer.alloc(4);
-      len.writeInt32BE(query.length);
-      const rows = await exchange(conn, ctx, OP.QUERY, Buffer.concat([len, query, short(0x0001), Buffer.from([0])]));
-      try {
-        if (rows?.opcode !== OP.RESULT) throw new RangeError('schema query refused');
-        const keyspaces = Object.entries(parseSchemaRows(rows.body)).filter(([ks]) => !SYSTEM_KEYSPACE.test(ks));
-        evidence.databases = keyspaces.slice(0, MAX_DATABASES).map(([name, tables]) => ({
-          name,
-          tables: tables.slice(0, MAX_TABLES_PER_DATABASE).map((t) => ({ name: t })),
-          ...(tables.length > MAX_TABLES_PER_DATABASE ? { truncated: true } : {}),
-        }));
-      } catch {
-        evidence.notes.push('the schema listing was refused or not understood');
-      }
+      evidence.databases = keyspaces.slice(0, MAX_DATABASES).map(([name, tables]) => ({
+        name,
+        tables: tables.slice(0, MAX_TABLES_PER_DATABASE).map((t) => ({ name: t })),
+        ...(tables.length > MAX_TABLES_PER_DATABASE ? { truncated: true } : {}),
+      }));
     }
     const how = auth === 'none' ? 'open without authentication' : 'open with the default cassandra superuser';
     return { auth, severity: rateExposure(auth, 'data-store', evidence), title: `Cassandra ${how}`, evidence, reproduce };
@@ -180,8 +185,8 @@ export const cassandraProbe: Probe = {
   tags: ['data-store'],
   levels: {
     fingerprint: 'CQL OPTIONS and expects SUPPORTED with a CQL_VERSION.',
-    'auth-check': 'CQL STARTUP: READY means no authenticator; AUTHENTICATE names the one in force.',
-    metadata: `${SCHEMA_QUERY} (keyspace and table names; system keyspaces skipped). No user table is queried.`,
+    'auth-check': `CQL STARTUP: AUTHENTICATE names the authenticator in force; READY, then ${SCHEMA_QUERY}: open only when it answers Rows listing system_schema.`,
+    metadata: 'Keyspace and table names from that answer (system keyspaces skipped). No user table is queried.',
     'default-credentials': 'When STARTUP asks for auth: one SASL PLAIN login as cassandra/cassandra.',
   },
   remediation: REMEDIATION,

@@ -3,6 +3,7 @@
  * ClickHouse runs read-only, with execution and result caps in the URL. No user table is read unless
  * --sample asks for rows, and then only from local storage engines (never Kafka, URL, File, remote).
  */
+import { randomInt } from 'node:crypto';
 import { newestOrder, quoteClickHouseString, type ColumnInfo } from '../../db/index.js';
 import { conversationColumnsByName, inspectRows, MAX_DATABASES, MAX_TABLES_PER_DATABASE, rateExposure } from '../evidence.js';
 import { httpGet, type HttpReply } from '../transports/http.js';
@@ -192,19 +193,31 @@ async function inventory(s: Session, evidence: Evidence): Promise<void> {
   evidence.databases = [...databases.values()];
 }
 
+/**
+ * Proof of a login: the server's version and the product of two random numbers, which only a server that
+ * ran the query can give (a look-alike that answers every URL with a version-shaped string is no proof).
+ */
+async function provenLogin(s: Session): Promise<{ version?: string; reply: HttpReply | TransportFailure }> {
+  const [a, b] = [randomInt(1000, 1_000_000), randomInt(1000, 1_000_000)];
+  const reply = await query(s, `SELECT version(), ${a} * ${b} FORMAT TSV`);
+  if (isFailure(reply) || reply.status !== 200) return { reply };
+  const answer = /^(\d+\.\d+[\d.]*)\t(\d+)\n?$/.exec(reply.body.toString('utf8'));
+  return answer && answer[2] === String(a * b) ? { version: answer[1]!, reply } : { reply };
+}
+
 /** Tries the anonymous default user, then (only with --default-credentials) published default logins. */
 async function login(ctx: ProbeContext): Promise<{ auth: Assessment['auth']; session: Session; version?: string; note?: string; accepted?: string }> {
   const anonymous: Session = { ctx, headers: {} };
-  const reply = await query(anonymous, 'SELECT version() FORMAT TSV');
+  const { version, reply } = await provenLogin(anonymous);
+  if (version) return { auth: 'none', session: anonymous, version };
   if (isFailure(reply)) return { auth: 'unknown', session: anonymous, note: `no answer to a query: ${reply.message}` };
   const body = reply.body.toString('utf8');
-  if (reply.status === 200 && /^\d+\.\d+[\d.]*\s*$/.test(body)) return { auth: 'none', session: anonymous, version: body.trim() };
-  if (!(reply.status === 401 || reply.status === 403 || AUTH_FAILURE.test(body))) return { auth: 'unknown', session: anonymous, note: `unexpected answer to a query (HTTP ${reply.status})` };
+  if (!(reply.status === 401 || reply.status === 403 || AUTH_FAILURE.test(body))) return { auth: 'unknown', session: anonymous, note: `the query got no proof of a login (HTTP ${reply.status}, not the computed answer)` };
   if (ctx.defaultCredentials) {
     for (const [user, password] of DEFAULT_LOGINS) {
       const session: Session = { ctx, headers: { 'X-ClickHouse-User': user, 'X-ClickHouse-Key': password } };
-      const r = await query(session, 'SELECT version() FORMAT TSV');
-      if (!isFailure(r) && r.status === 200) return { auth: 'default-credentials', session, version: r.body.toString('utf8').trim(), accepted: `${user}:<published default password>` };
+      const proven = await provenLogin(session);
+      if (proven.version) return { auth: 'default-credentials', session, version: proven.version, accepted: `${user}:<published default password>` };
     }
   }
   return { auth: 'required', session: anonymous };
@@ -219,9 +232,9 @@ export const clickhouseHttp: Probe = {
   levels: {
     port: 'TCP connect.',
     fingerprint: 'GET /ping; ClickHouse answers "Ok.".',
-    'auth-check': 'GET /?query=SELECT version() with no credentials (GET is read-only in ClickHouse).',
+    'auth-check': 'GET /?query=SELECT version(), a * b (two random numbers) with no credentials (GET is read-only in ClickHouse); open only when the answer is the version and the right product.',
     metadata: 'GET queries on system.tables, system.parts (row counts), system.columns (names only), SHOW GRANTS or system.settings.',
-    'default-credentials': 'With --default-credentials: the same SELECT version() as user clickhouse with its published default password.',
+    'default-credentials': 'With --default-credentials: the same query as user clickhouse with its published default password, with the same proof.',
     sample:
       'With --sample N: up to N rows per table (local engines only, at most 25 tables), newest first: MergeTree from the most recently written parts (system.parts by block number, WHERE _part IN …, ORDER BY the time column DESC when there is one) plus a random quarter from the other parts; other engines ORDER BY the time column DESC, else rand(). Scanned for credentials in memory; only counts are kept.',
   },

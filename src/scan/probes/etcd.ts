@@ -71,7 +71,8 @@ async function assess(ctx: ProbeContext, fp: Fingerprint): Promise<Assessment> {
     return { auth: 'required', severity: 'info', title: 'etcd requires authentication', evidence, reproduce };
   }
   const all = parseJson<RangeReply>(counted.reply);
-  if (counted.reply.status !== 200 || !all?.header) {
+  // `{"header":{}}` is easy to fake: etcd's range header names its cluster and revision as decimal strings.
+  if (counted.reply.status !== 200 || !all || !/^\d+$/.test(all.header?.cluster_id ?? '') || !/^\d+$/.test(all.header?.revision ?? '')) {
     evidence.notes.push(`count-only range answered HTTP ${counted.reply.status} without a range result`);
     return { auth: 'unknown', severity: 'info', title: 'etcd found, range answer not understood', evidence };
   }

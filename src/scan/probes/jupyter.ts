@@ -25,6 +25,9 @@ async function fingerprint(ctx: ProbeContext): Promise<Fingerprint | undefined> 
   return { service: 'jupyter', version: api.json.version };
 }
 
+/** Kernel models as Jupyter lists them: each with a string id and name. */
+const isKernelList = (json: unknown): json is unknown[] => Array.isArray(json) && json.every((k) => isRecord(k) && typeof k.id === 'string' && typeof k.name === 'string');
+
 async function count(ctx: ProbeContext, path: string): Promise<number | undefined> {
   const reply = await requestJson(ctx, path, { maxBytes: 1024 * 1024 });
   if (isFailure(reply) || reply.status !== 200) return undefined;
@@ -39,7 +42,12 @@ async function assess(ctx: ProbeContext, fp: Fingerprint): Promise<Assessment> {
   const kernels = await requestJson(ctx, '/api/kernels', { maxBytes: 256 * 1024 });
   if (isFailure(kernels)) return accessUnclear('Jupyter', evidence, `/api/kernels gave no answer: ${kernels.reason}`);
   if (refusesAnonymous(kernels)) return authRequired('Jupyter', evidence, `/api/kernels refused without a token (HTTP ${kernels.status})`, reproduce);
-  if (kernels.status !== 200 || !Array.isArray(kernels.json)) return accessUnclear('Jupyter', evidence, `/api/kernels answered HTTP ${kernels.status} without a kernel list`);
+  if (kernels.status !== 200 || !isKernelList(kernels.json)) return accessUnclear('Jupyter', evidence, `/api/kernels answered HTTP ${kernels.status} without a kernel list`);
+  // `[]` is one plausible byte string: the root folder model is a second answer only an authorised client gets.
+  const root = await requestJson(ctx, '/api/contents', { maxBytes: 1024 * 1024 });
+  if (isFailure(root) || root.status !== 200 || !isRecord(root.json) || root.json.type !== 'directory' || !Array.isArray(root.json.content)) {
+    return accessUnclear('Jupyter', evidence, '/api/kernels answered a list, but /api/contents gave no folder model: no proof of access');
+  }
   evidence.notes.push('/api/kernels answered without a token: anyone can start a kernel and run code');
   if (levelAllowed('metadata', ctx.maxLevel)) {
     evidence.notes.push(`${kernels.json.length} kernel(s) running`);
@@ -59,7 +67,7 @@ export const jupyterProbe: Probe = {
   tags: ['ai', 'code-execution', 'notebook'],
   levels: {
     fingerprint: 'GET /api (expects only {"version"}) and GET /api/kernels (a list or Jupyter\'s 403), or a TornadoServer header.',
-    'auth-check': 'GET /api/kernels with no token. Never POST: starting a kernel or terminal runs code.',
+    'auth-check': 'GET /api/kernels (a list of kernel models) and GET /api/contents (the root folder model) with no token; open only when both answer. Never POST: starting a kernel or terminal runs code.',
     metadata: 'Counts only: running kernels, sessions (GET /api/sessions), entries in the root folder (GET /api/contents?content=1).',
   },
   remediation:

@@ -92,8 +92,9 @@ async function assess(ctx: ProbeContext, fp: Fingerprint): Promise<Assessment> {
     return { auth: 'required', severity: 'info', title: 'Memcached requires authentication', evidence, reproduce };
   }
   const stats = parseStats(text);
-  if (!stats.has('pid') && !stats.has('curr_items')) {
-    evidence.notes.push('stats answer was not a STAT listing');
+  // One STAT line is easy to fake: a real listing carries all of these, each an integer.
+  if (!['pid', 'uptime', 'curr_items', 'curr_connections'].every((name) => /^\d+$/.test(stats.get(name) ?? ''))) {
+    evidence.notes.push('stats answer was not a STAT listing (pid, uptime, curr_items and curr_connections as integers)');
     return { auth: 'unknown', severity: 'info', title: 'Memcached found, stats answer not understood', evidence };
   }
   evidence.version = stats.get('version') ?? fp.version;
@@ -130,7 +131,7 @@ export const memcachedProbe: Probe = {
   tags: ['data-store', 'cache'],
   levels: {
     fingerprint: 'Sends `version` and expects `VERSION x.y.z` (or the auth-file refusal `CLIENT_ERROR unauthenticated`).',
-    'auth-check': 'Sends `stats`; a STAT listing proves no authentication is needed.',
+    'auth-check': 'Sends `stats`; a STAT listing with integer pid, uptime, curr_items and curr_connections proves no authentication is needed.',
     metadata: 'Reports curr_items and bytes from the same `stats` answer.',
     sample:
       'Reads up to N key names with `lru_crawler metadump all` (cut off after N), then `get` for those keys; values go through the detector and are never kept.',

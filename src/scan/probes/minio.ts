@@ -41,6 +41,9 @@ async function fingerprint(ctx: ProbeContext): Promise<Fingerprint | undefined> 
   return undefined;
 }
 
+/** The whole ListBuckets document, not one tag: ListAllMyBucketsResult with its Owner and Buckets elements. */
+const isBucketList = (body: string) => /<ListAllMyBucketsResult[\s>][\s\S]*<Owner>[\s\S]*<Buckets\s*\/?>[\s\S]*<\/ListAllMyBucketsResult>/.test(body);
+
 async function assess(ctx: ProbeContext, fp: Fingerprint): Promise<Assessment> {
   const evidence: Evidence = { notes: [] };
   const product = String(fp.details?.product ?? 'S3-compatible store');
@@ -60,7 +63,7 @@ async function assess(ctx: ProbeContext, fp: Fingerprint): Promise<Assessment> {
     return { auth: 'unknown', severity: 'info', title: `${product} found, access could not be checked`, evidence };
   }
   const anonymousBody = anonymous.body.toString('utf8');
-  if (anonymous.status === 200 && /<ListAllMyBucketsResult[\s>]/.test(anonymousBody)) {
+  if (anonymous.status === 200 && isBucketList(anonymousBody)) {
     auth = 'none';
     buckets = xmlValues(anonymousBody, 'Name');
     evidence.notes.push('anonymous ListBuckets answered');
@@ -84,13 +87,17 @@ async function assess(ctx: ProbeContext, fp: Fingerprint): Promise<Assessment> {
     sign = (bucket: string) =>
       signV4({ method: 'GET', host, path: bucket ? `/${bucket}` : '/', query: bucket ? LIST_PARAMS : {}, headers: { 'x-amz-content-sha256': EMPTY_PAYLOAD_SHA256 }, ...DEFAULT_KEYS, region: 'us-east-1', service: 's3' });
     const signed = await get('/', { host, ...sign('') });
-    if (!isFailure(signed) && signed.status === 200 && /<ListAllMyBucketsResult[\s>]/.test(signed.body.toString('utf8'))) {
+    if (!isFailure(signed) && signed.status === 200 && isBucketList(signed.body.toString('utf8'))) {
       auth = 'default-credentials';
       buckets = xmlValues(signed.body.toString('utf8'), 'Name');
       evidence.credentialsAccepted = `${DEFAULT_KEYS.accessKey}:published default secret key`;
       evidence.notes.push('ListBuckets signed with the published MinIO default key pair answered');
       reproduce = `aws --endpoint-url ${base} s3 ls   # with MinIO's published default key pair in the environment`;
     }
+  }
+  if (auth === 'required' && anonymous.status === 200) {
+    evidence.notes.push('ListBuckets answered HTTP 200 without a bucket list: no proof either way');
+    return { auth: 'unknown', severity: 'info', title: `${product} found, access could not be checked`, evidence };
   }
   if (auth === 'required') {
     return { auth, severity: 'info', title: `${product} requires authentication`, evidence, reproduce };

@@ -5,8 +5,10 @@
  */
 import mysql from 'mysql2/promise';
 import { newestOrder, type NewestOrder } from '../../db/index.js';
+import { proveSession } from '../assessments.js';
 import { inspectRows, MAX_DATABASES, MAX_TABLES_PER_DATABASE, rateExposure } from '../evidence.js';
 import { isFailure } from '../transports/result.js';
+import { noteStall } from '../transports/stalls.js';
 import { tcpExchange, type FrameCheck } from '../transports/tcp.js';
 import { levelAllowed, type Assessment, type DatabaseEvidence, type Evidence, type Fingerprint, type Probe, type ProbeContext } from '../types.js';
 
@@ -46,6 +48,10 @@ async function login(ctx: ProbeContext, user: string, password: string): Promise
       conn = c;
       c.on('error', () => {});
       await c.query({ sql: 'START TRANSACTION READ ONLY', timeout: ctx.timeoutMs });
+      await proveSession(async (sql) => {
+        const [rows] = await c.query<mysql.RowDataPacket[]>({ sql, timeout: ctx.timeoutMs });
+        return rows[0]?.p === undefined ? undefined : String(rows[0].p);
+      });
       return c;
     });
   // mysql2's connectTimeout does not cover a server that stalls mid-handshake: add a hard deadline.
@@ -55,6 +61,7 @@ async function login(ctx: ProbeContext, user: string, password: string): Promise
   });
   const result = await Promise.race([attempt.catch((err: Error) => err), deadline]);
   clearTimeout(timer);
+  if (result instanceof Error && /timed? ?out|ETIMEDOUT/i.test(`${result.message} ${(result as NodeJS.ErrnoException).code ?? ''}`)) noteStall();
   if (result instanceof Error) {
     conn?.destroy();
     attempt.then((c) => c.destroy()).catch(() => {});
@@ -146,7 +153,7 @@ export const mysqlProbe: Probe = {
   levels: {
     port: 'TCP connect.',
     fingerprint: 'Reads the server greeting (Handshake v10: version) without sending anything.',
-    'auth-check': 'Logins with no password: user root with an empty password, then the anonymous user.',
+    'auth-check': 'Logins with no password: user root with an empty password, then the anonymous user; a login counts only when SELECT of the product of two random numbers is answered right.',
     metadata: 'In a READ ONLY transaction: SHOW GRANTS, information_schema.schemata and information_schema.tables (names and row estimates).',
     'default-credentials': 'With --default-credentials: root/root and root/mysql.',
     sample:

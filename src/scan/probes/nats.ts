@@ -89,7 +89,17 @@ async function assess(ctx: ProbeContext, fp: Fingerprint): Promise<Assessment> {
     const answer = await readUntil(conn, ctx, (l) => l.startsWith('PONG'));
     if (answer === undefined) return accessUnclear('NATS', evidence, 'CONNECT got no PONG');
     if (answer.startsWith('-ERR')) return /authori[sz]ation|auth/i.test(answer) ? authRequired('NATS', evidence, 'CONNECT refused: authorization violation', reproduce) : accessUnclear('NATS', evidence, `CONNECT refused: ${answer.trim().slice(0, 120)}`);
-    evidence.notes.push('CONNECT without credentials accepted (PING answered PONG): anyone can publish and subscribe');
+    // PONG is four plausible bytes. The proof is a round trip through the broker: a random payload
+    // published to a private inbox comes back on our own subscription to it.
+    const probeInbox = `_INBOX.warden.${randomBytes(8).toString('hex')}`;
+    const nonce = randomBytes(12).toString('hex');
+    conn.write(`SUB ${probeInbox} 99\r\nPUB ${probeInbox} ${nonce.length}\r\n${nonce}\r\n`);
+    const echoed = await readUntil(conn, ctx, (l) => l.startsWith('MSG '));
+    if (echoed === undefined || !echoed.startsWith(`MSG ${probeInbox} 99 ${nonce.length}\r\n${nonce}\r\n`)) {
+      return accessUnclear('NATS', evidence, 'PONG, but a message to a private inbox did not come back: no proof of a session');
+    }
+    conn.write(`UNSUB 99\r\n`);
+    evidence.notes.push('CONNECT without credentials accepted (a message to a private inbox came back): anyone can publish and subscribe');
     if (levelAllowed('metadata', ctx.maxLevel) && info.jetstream === true) {
       const inbox = `_INBOX.warden.${randomBytes(8).toString('hex')}`;
       conn.write(`SUB ${inbox} 1\r\nPUB $JS.API.INFO ${inbox} 0\r\n\r\n`);
@@ -118,7 +128,7 @@ export const natsProbe: Probe = {
   tags: ['broker', 'messaging'],
   levels: {
     fingerprint: 'TCP connect and read the INFO greeting (server_id, version, auth_required, jetstream); nothing is sent.',
-    'auth-check': 'When INFO does not require auth: CONNECT with no credentials, then PING (expects PONG).',
+    'auth-check': 'When INFO does not require auth: CONNECT with no credentials, PING (expects PONG), then SUB to a private random _INBOX subject and one PUB of a random payload to it, which must come back.',
     metadata: 'With JetStream on: SUB to a private _INBOX and one request to $JS.API.INFO (stream and consumer counts). Never SUB to a data subject, never PUB to one.',
   },
   remediation:

@@ -5,8 +5,10 @@
  */
 import pg from 'pg';
 import { newestOrder, type NewestOrder } from '../../db/index.js';
+import { proveSession } from '../assessments.js';
 import { inspectRows, MAX_DATABASES, MAX_TABLES_PER_DATABASE, rateExposure } from '../evidence.js';
 import { isFailure } from '../transports/result.js';
+import { noteStall } from '../transports/stalls.js';
 import { tcpExchange } from '../transports/tcp.js';
 import { levelAllowed, type Assessment, type DatabaseEvidence, type Evidence, type Fingerprint, type Probe, type ProbeContext } from '../types.js';
 
@@ -41,9 +43,11 @@ async function connect(ctx: ProbeContext, login: Login, database: string): Promi
   try {
     await client.connect();
     await client.query('BEGIN READ ONLY');
+    await proveSession((sql) => client.query<{ p: string }>(sql).then((r) => r.rows[0]?.p));
     return client;
   } catch (err) {
     void client.end().catch(() => {});
+    if (/timeout|timed out/i.test((err as Error).message)) noteStall();
     return err as Error;
   }
 }
@@ -139,7 +143,7 @@ export const postgresql: Probe = {
   levels: {
     port: 'TCP connect.',
     fingerprint: 'SSLRequest (8 bytes); PostgreSQL answers one byte, S or N.',
-    'auth-check': 'StartupMessage as user postgres, database postgres, with no password (the login fails if the server asks for one).',
+    'auth-check': 'StartupMessage as user postgres, database postgres, with no password (the login fails if the server asks for one); open only when SELECT of the product of two random numbers is answered right.',
     metadata: 'In a READ ONLY transaction: version(), the role\'s superuser/CREATEROLE/CREATEDB flags, pg_database names, and per database the largest tables with row estimates from pg_class/pg_stat_user_tables.',
     'default-credentials': 'With --default-credentials: login as postgres with its published default password.',
     sample:

@@ -5,6 +5,7 @@
  * still slip into URLs, params and labels: the configuration goes through the detector, and only counts by
  * rule are reported. Admin and lifecycle endpoints are never called.
  */
+import { randomInt } from 'node:crypto';
 import { accessNotChecked, accessUnclear, authRequired } from '../assessments.js';
 import { inspectRows, rateExposure } from '../evidence.js';
 import { isRecord, refusesAnonymous, requestJson } from '../transports/json-http.js';
@@ -16,6 +17,14 @@ const TARGETS = '/api/v1/targets?state=active';
 /** The `data` of a Prometheus API success envelope. */
 function successData(json: unknown): Record<string, unknown> | undefined {
   return isRecord(json) && json.status === 'success' && isRecord(json.data) ? json.data : undefined;
+}
+
+/** GET /api/v1/query?query=a*b: a real Prometheus answers the scalar a·b, which no recorded answer holds. */
+async function answersChallenge(ctx: ProbeContext): Promise<boolean> {
+  const [a, b] = [randomInt(1000, 1_000_000), randomInt(1000, 1_000_000)];
+  const reply = await requestJson(ctx, `/api/v1/query?query=${a}*${b}`, { maxBytes: 4096 });
+  const data = isFailure(reply) ? undefined : successData(reply.json);
+  return data?.resultType === 'scalar' && Array.isArray(data.result) && data.result[1] === String(a * b);
 }
 
 async function fingerprint(ctx: ProbeContext): Promise<Fingerprint | undefined> {
@@ -36,6 +45,8 @@ async function assess(ctx: ProbeContext, fp: Fingerprint): Promise<Assessment> {
   if (refusesAnonymous(targets)) return authRequired('Prometheus', evidence, `the target list was refused without credentials (HTTP ${targets.status})`, reproduce);
   const active = successData(targets.json)?.activeTargets;
   if (!Array.isArray(active)) return accessUnclear('Prometheus', evidence, `the target list answered HTTP ${targets.status} without targets`);
+  // A target list can be replayed by a look-alike; the product of two random numbers must be computed.
+  if (!(await answersChallenge(ctx))) return accessUnclear('Prometheus', evidence, 'a PromQL query for the product of two random numbers got no right answer: no proof of access');
   evidence.notes.push('the HTTP API answered without credentials');
   let severity: Severity = rateExposure('none', 'metadata');
   let title = 'Prometheus API open without authentication (metadata)';
@@ -66,7 +77,7 @@ export const prometheusProbe: Probe = {
   tags: ['observability', 'metadata'],
   levels: {
     fingerprint: 'GET /api/v1/status/buildinfo and expects a success envelope with version and goVersion.',
-    'auth-check': `GET ${TARGETS} with no credentials.`,
+    'auth-check': `GET ${TARGETS} with no credentials, then GET /api/v1/query?query=a*b (two random numbers): open only when the answer is their product.`,
     metadata: 'Active target and job counts from the same answer; GET /api/v1/status/config, whose YAML goes through the detector (credential counts by rule, never values). Never /api/v1/admin/*, /-/reload or /-/quit.',
   },
   remediation:

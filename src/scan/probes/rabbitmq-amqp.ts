@@ -7,7 +7,7 @@
  */
 import { accessNotChecked, accessUnclear, authRequired } from '../assessments.js';
 import { rateExposure } from '../evidence.js';
-import { AMQP_091_HEADER, amqpFrame, CONNECTION_CLASS, CONNECTION_METHOD, connectionStartOk, parseConnectionStart, parseMethodFrame, type ConnectionStart } from '../transports/amqp.js';
+import { AMQP_091_HEADER, amqpFrame, CONNECTION_CLASS, CONNECTION_METHOD, connectionStartOk, connectionTuneOkAndOpen, parseConnectionStart, parseMethodFrame, type ConnectionStart } from '../transports/amqp.js';
 import { isFailure } from '../transports/result.js';
 import { connectTcp, TcpConnection } from '../transports/tcp.js';
 import { levelAllowed, type Assessment, type AuthState, type Evidence, type Fingerprint, type Probe, type ProbeContext } from '../types.js';
@@ -51,8 +51,15 @@ async function login(ctx: ProbeContext, mechanism: string, response: Buffer): Pr
     if (isFailure(frame)) return frame.reason === 'closed' ? 'refused' : 'unclear';
     const method = parseMethodFrame(frame);
     if (method?.classId !== CONNECTION_CLASS) return 'unclear';
-    if (method.methodId === CONNECTION_METHOD.tune) return 'accepted';
-    return method.methodId === CONNECTION_METHOD.close ? 'refused' : 'unclear';
+    if (method.methodId === CONNECTION_METHOD.close) return 'refused';
+    if (method.methodId !== CONNECTION_METHOD.tune) return 'unclear';
+    // Tune is one small frame a look-alike can send anyone. Open-Ok for the default vhost is the broker
+    // letting this login in; opening a connection declares, reads and publishes nothing.
+    conn.write(connectionTuneOkAndOpen('/'));
+    const opened = await conn.read(amqpFrame, { timeoutMs: ctx.timeoutMs, maxBytes: MAX_FRAME_BYTES });
+    const answer = isFailure(opened) ? undefined : parseMethodFrame(opened);
+    if (answer?.classId === CONNECTION_CLASS && answer.methodId === CONNECTION_METHOD.openOk) return 'accepted';
+    return answer?.classId === CONNECTION_CLASS && answer.methodId === CONNECTION_METHOD.close ? 'refused' : 'unclear';
   } finally {
     conn.close();
   }
@@ -80,6 +87,7 @@ async function assess(ctx: ProbeContext, fp: Fingerprint): Promise<Assessment> {
   let auth: AuthState = 'required';
   if (mechanisms.includes('ANONYMOUS')) {
     const anonymous = await login(ctx, 'ANONYMOUS', Buffer.alloc(0));
+    if (anonymous === 'unclear') return accessUnclear(product, evidence, 'the ANONYMOUS login got no clear answer (no Open-Ok, no Close)');
     if (anonymous === 'accepted') auth = 'none';
     evidence.notes.push(`ANONYMOUS login ${anonymous}`);
   } else evidence.notes.push(`no anonymous SASL mechanism offered (${mechanisms.join(', ')})`);
@@ -106,8 +114,8 @@ export const rabbitmqAmqpProbe: Probe = {
   tags: ['broker', 'messaging'],
   levels: {
     fingerprint: 'Sends the AMQP 0-9-1 protocol header and reads Connection.Start (product, version, cluster name, SASL mechanisms).',
-    'auth-check': 'Connection.Start-Ok with the ANONYMOUS mechanism when the broker offers it; Connection.Tune means accepted.',
-    'default-credentials': 'Connection.Start-Ok with PLAIN guest/guest. The socket is closed at Connection.Tune: no channel, no queue, no message.',
+    'auth-check': 'Connection.Start-Ok with the ANONYMOUS mechanism when the broker offers it; accepted only when, after Connection.Tune, Connection.Open of vhost / gets Open-Ok.',
+    'default-credentials': 'Connection.Start-Ok with PLAIN guest/guest, with the same proof (Open-Ok for vhost /). The socket is closed then: no channel, no queue, no message.',
   },
   remediation:
     'Delete the guest user or change its password (rabbitmqctl delete_user guest), keep loopback_users.guest = true, ' +

@@ -38,6 +38,18 @@ class RedisSession {
 
 const infoField = (info: string, name: string) => new RegExp(`^${name}:(.*)$`, 'm').exec(info)?.[1]?.trim();
 
+/** An INFO reply as only Redis (Valkey, KeyDB) gives an authorised client: a bulk string with its version line. */
+const isRedisInfo = (info: RespValue | undefined): info is string => typeof info === 'string' && /^redis_version:\d+\.\d+/m.test(info);
+
+/**
+ * A second proof that a plausible first answer cannot fake: DBSIZE answers an integer. One well-formed
+ * reply is not proof of open access; a look-alike that says +PONG and then anything is not an open Redis.
+ */
+async function provesAccess(s: RedisSession): Promise<boolean> {
+  const size = await s.call('DBSIZE');
+  return typeof size === 'number' && Number.isSafeInteger(size) && size >= 0;
+}
+
 /** Samples up to ctx.sample keys of one database: strings by GETRANGE, hashes by HSCAN, lists by LRANGE, all capped. */
 async function sampleDatabase(s: RedisSession, ctx: ProbeContext, db: number): Promise<ReturnType<typeof inspectRows> | undefined> {
   if (db !== 0 && !(typeof (await s.call('SELECT', db)) === 'string')) return undefined;
@@ -66,8 +78,8 @@ export const redis: Probe = {
   levels: {
     port: 'TCP connect.',
     fingerprint: 'PING; Redis answers +PONG, or -NOAUTH/-DENIED when locked.',
-    'auth-check': 'INFO server with no AUTH.',
-    metadata: 'INFO keyspace, DBSIZE, ACL WHOAMI (no key names are reported).',
+    'auth-check': 'INFO server and DBSIZE with no AUTH; open only when INFO carries redis_version and DBSIZE answers an integer.',
+    metadata: 'INFO keyspace, ACL WHOAMI (no key names are reported).',
     'default-credentials': 'With --default-credentials: AUTH with published default passwords (e.g. Langfuse\'s compose file).',
     sample: 'With --sample N: SCAN 0 COUNT N, TYPE, and GETRANGE (first 64 KiB) / HSCAN / LRANGE 0 49 per key in up to 4 databases; values are scanned in memory, only counts kept.',
   },
@@ -94,22 +106,24 @@ export const redis: Probe = {
     try {
       let auth: Assessment['auth'] = 'unknown';
       let info = await s.call('INFO', 'server');
-      if (typeof info === 'string') auth = 'none';
+      if (isRedisInfo(info) && (await provesAccess(s))) auth = 'none';
       else if (info instanceof RespError && AUTH_ERROR.test(info.message)) {
         auth = 'required';
         if (/protected mode|DENIED/i.test(info.message)) evidence.notes.push('protected mode refuses commands from this address');
         if (ctx.defaultCredentials) {
           for (const password of DEFAULT_PASSWORDS) {
             if ((await s.call('AUTH', password)) === 'OK') {
-              auth = 'default-credentials';
-              evidence.credentialsAccepted = 'default:<published default password>';
               info = await s.call('INFO', 'server');
+              if (isRedisInfo(info) && (await provesAccess(s))) {
+                auth = 'default-credentials';
+                evidence.credentialsAccepted = 'default:<published default password>';
+              } else [auth] = ['unknown', evidence.notes.push('AUTH answered OK, but INFO and DBSIZE gave no proof of access')];
               break;
             }
           }
         }
-      }
-      if (typeof info === 'string') {
+      } else evidence.notes.push('INFO and DBSIZE did not both get a well-formed Redis answer: no proof of access');
+      if (isRedisInfo(info)) {
         const version = infoField(info, 'redis_version');
         if (version) evidence.version = version;
         const mode = infoField(info, 'redis_mode');

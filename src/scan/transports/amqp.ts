@@ -9,7 +9,7 @@ export const AMQP_091_HEADER = Buffer.from([0x41, 0x4d, 0x51, 0x50, 0x00, 0x00, 
 const FRAME_METHOD = 1;
 const FRAME_END = 0xce;
 export const CONNECTION_CLASS = 10;
-export const CONNECTION_METHOD = { start: 10, startOk: 11, tune: 30, close: 50 } as const;
+export const CONNECTION_METHOD = { start: 10, startOk: 11, tune: 30, tuneOk: 31, open: 40, openOk: 41, close: 50 } as const;
 
 export interface AmqpMethod {
   classId: number;
@@ -108,10 +108,24 @@ export function connectionStartOk(mechanism: string, response: Buffer): Buffer {
     ['product', Buffer.concat([Buffer.from('S'), longString(Buffer.from('warden-scan'))])],
     ['capabilities', Buffer.concat([Buffer.from('F'), capabilities])],
   ]);
+  return connectionMethod(CONNECTION_METHOD.startOk, Buffer.concat([clientProperties, shortString(mechanism), longString(response), shortString('en_US')]));
+}
+
+/** Connection.Tune-Ok (no channels beyond 0 needed, 128 KiB frames, no heartbeat), then Connection.Open of `vhost`. */
+export function connectionTuneOkAndOpen(vhost: string): Buffer {
+  const tune = Buffer.alloc(8);
+  tune.writeUInt16BE(1, 0);
+  tune.writeUInt32BE(128 * 1024, 2);
+  tune.writeUInt16BE(0, 6);
+  return Buffer.concat([connectionMethod(CONNECTION_METHOD.tuneOk, tune), connectionMethod(CONNECTION_METHOD.open, Buffer.concat([shortString(vhost), shortString(''), Buffer.from([0])]))]);
+}
+
+/** One method frame of the Connection class on channel 0. */
+function connectionMethod(methodId: number, args: Buffer): Buffer {
   const ids = Buffer.alloc(4);
   ids.writeUInt16BE(CONNECTION_CLASS, 0);
-  ids.writeUInt16BE(CONNECTION_METHOD.startOk, 2);
-  const payload = Buffer.concat([ids, clientProperties, shortString(mechanism), longString(response), shortString('en_US')]);
+  ids.writeUInt16BE(methodId, 2);
+  const payload = Buffer.concat([ids, args]);
   const header = Buffer.alloc(7);
   header[0] = FRAME_METHOD;
   header.writeUInt16BE(0, 1);

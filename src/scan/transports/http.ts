@@ -2,6 +2,7 @@ import { request as plainRequest } from 'node:http';
 import { request as tlsRequest } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { failure, looksLikeTls, type TransportFailure } from './result.js';
+import { noteStall } from './stalls.js';
 import { DEFAULT_MAX_READ_BYTES } from './tcp.js';
 import { isHandshakeFailure, tlsClientOptions, tlsPeer, type TlsPeer } from './tls.js';
 
@@ -76,7 +77,8 @@ export function httpRequest(opts: HttpRequestOptions): Promise<HttpReply | Trans
       },
     });
     const onAbort = () => settle(failure('aborted', 'scan cancelled'));
-    const timer = setTimeout(() => settle(failure('timeout', `no complete HTTP reply within ${opts.timeoutMs} ms`)), opts.timeoutMs);
+    // setImmediate: a reply that arrived while the scanner was busy is read before the deadline counts.
+    const timer = setTimeout(() => setImmediate(() => settled || (noteStall(), settle(failure('timeout', `no complete HTTP reply within ${opts.timeoutMs} ms`)))), opts.timeoutMs);
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     let firstBytes: Buffer | undefined;
     req.on('socket', (socket) => {

@@ -1,5 +1,6 @@
 import { Socket } from 'node:net';
 import { failure, type TransportFailure } from './result.js';
+import { noteStall } from './stalls.js';
 
 export const DEFAULT_MAX_READ_BYTES = 64 * 1024;
 
@@ -55,6 +56,7 @@ export class TcpConnection {
   async read(complete: FrameCheck, opts: { timeoutMs: number; maxBytes?: number }): Promise<Buffer | TransportFailure> {
     const maxBytes = opts.maxBytes ?? DEFAULT_MAX_READ_BYTES;
     const deadline = Date.now() + opts.timeoutMs;
+    let graced = false;
     for (;;) {
       const n = this.buffered.length ? complete(this.buffered) : 0;
       if (n > 0) {
@@ -72,8 +74,16 @@ export class TcpConnection {
       }
       if (this.ended) return failure('closed', this.buffered.length ? 'connection closed mid-reply' : 'connection closed');
       const left = deadline - Date.now();
+      // Past the deadline, first let pending I/O be read once: timers run before the poll phase, so a
+      // scanner that was busy (not the peer) would otherwise miss a reply already waiting in the socket.
+      if (left <= 0 && !graced) {
+        graced = true;
+        await new Promise((resolve) => setImmediate(resolve));
+        continue;
+      }
       if (left <= 0) {
         this.close();
+        noteStall();
         return failure('timeout', `no complete reply within ${opts.timeoutMs} ms`);
       }
       await new Promise<void>((resolve) => {
@@ -116,7 +126,8 @@ export function connectTcp(host: string, port: number, opts: TcpOptions): Promis
       resolve(value);
     };
     const onAbort = () => settle(failure('aborted', 'scan cancelled'));
-    const timer = setTimeout(() => settle(failure('timeout', `connect timed out after ${opts.timeoutMs} ms`)), opts.timeoutMs);
+    // setImmediate: a connection that completed while the scanner was busy is seen first (see read()).
+    const timer = setTimeout(() => setImmediate(() => settled || (noteStall(), settle(failure('timeout', `connect timed out after ${opts.timeoutMs} ms`)))), opts.timeoutMs);
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     socket.once('error', (err: NodeJS.ErrnoException) =>
       settle(failure(err.code === 'ECONNREFUSED' ? 'refused' : 'error', err.code ?? err.message)),
