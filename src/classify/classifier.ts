@@ -6,6 +6,7 @@ import {
   isEmail,
   isIpAddress,
   isNaturalLanguage,
+  isPasswordHashText,
   isPaymentCard,
   isPersonName,
   isPhone,
@@ -35,6 +36,8 @@ const CONTRADICTED_NAME_WEIGHT = 0.2;
 const TYPE_WEIGHT = 0.7;
 /** Values must fit in at least this share of the sample to count as evidence. */
 const MIN_VALUE_SHARE = 0.2;
+/** A credential-like name (`password`) over values this share of which are password hashes is contradicted, however few. */
+const HASHED_SHARE = 0.8;
 /** Fewer values than this cannot contradict a name. */
 const MIN_SAMPLE_TO_CONTRADICT = 10;
 
@@ -71,7 +74,13 @@ const TESTS: CategoryTest[] = [
 const round = (x: number) => Math.round(x * 100) / 100;
 const percent = (n: number, of: number) => `${n} of ${of} sampled values`;
 
-function decide(category: Category, evidence: Array<{ source: EvidenceSource; weight: number; detail: string }>): CategoryDecision | undefined {
+interface Evidence {
+  source: EvidenceSource;
+  weight: number;
+  detail: string;
+}
+
+function decide(category: Category, evidence: Evidence[]): CategoryDecision | undefined {
   const used = evidence.filter((e) => e.weight > 0);
   if (used.length === 0) return undefined;
   const confidence = round(1 - used.reduce((p, e) => p * (1 - e.weight), 1));
@@ -91,15 +100,19 @@ export function classifyColumn(column: { name: string; type: string }, rawValues
   const nameHits = new Map(categoriesFromName(column.name).map((h) => [h.category, h.what]));
   const decisions: CategoryDecision[] = [];
 
-  // Credentials: the detection engine over every sampled value; one hit is enough to matter.
+  // Credentials: the detection engine over every sampled value; one hit is enough to matter. A match that is
+  // a one-way password hash (the engine reports those too) counts as a password hash, not a credential.
   const sightings = new Map<string, CredentialSighting>();
   let valuesWithSecret = 0;
+  let valuesWithHash = 0;
   const ruleIds = new Set<string>();
   for (const v of values) {
     const matches = options.detector.scan(v.text);
-    if (matches.length) valuesWithSecret++;
+    const secrets = matches.filter((m) => !isPasswordHashText(m.secret));
+    if (secrets.length) valuesWithSecret++;
+    if (secrets.length < matches.length || isPasswordHashText(v.text)) valuesWithHash++;
     const seenHere = new Set<string>();
-    for (const m of matches) {
+    for (const m of secrets) {
       const fingerprint = fingerprintSecret(m.ruleId, m.secret, options.fingerprintKey);
       ruleIds.add(m.ruleId);
       if (seenHere.has(fingerprint)) continue;
@@ -109,12 +122,15 @@ export function classifyColumn(column: { name: string; type: string }, rawValues
       sightings.set(fingerprint, s);
     }
   }
+  const hashShare = n ? valuesWithHash / n : 0;
   {
     const nameWhat = nameHits.get('credential');
-    const evidence: Array<{ source: EvidenceSource; weight: number; detail: string }> = [];
+    const evidence: Evidence[] = [];
     if (nameWhat && !NON_TEXT.test(type)) {
-      const contradicted = n >= MIN_SAMPLE_TO_CONTRADICT && valuesWithSecret === 0;
-      evidence.push({ source: 'name', weight: contradicted ? CONTRADICTED_NAME_WEIGHT : NAME_WEIGHT, detail: `column name suggests ${nameWhat}${contradicted ? ', but no sampled value holds a known secret format' : ''}` });
+      const hashes = valuesWithSecret === 0 && hashShare >= HASHED_SHARE;
+      const contradicted = hashes || (n >= MIN_SAMPLE_TO_CONTRADICT && valuesWithSecret === 0);
+      const but = hashes ? ', but the sampled values are one-way password hashes' : contradicted ? ', but no sampled value holds a known secret format' : '';
+      evidence.push({ source: 'name', weight: contradicted ? CONTRADICTED_NAME_WEIGHT : NAME_WEIGHT, detail: `column name suggests ${nameWhat}${but}` });
     }
     if (valuesWithSecret > 0) {
       evidence.push({ source: 'value', weight: 0.9, detail: `${percent(valuesWithSecret, n)} hold a secret (rules: ${[...ruleIds].sort().join(', ')})` });
@@ -122,12 +138,23 @@ export function classifyColumn(column: { name: string; type: string }, rawValues
     const d = decide('credential', evidence);
     if (d) decisions.push(d);
   }
+  {
+    const nameWhat = nameHits.get('password-hash');
+    const evidence: Evidence[] = [];
+    if (nameWhat && !NON_TEXT.test(type)) {
+      const contradicted = n >= MIN_SAMPLE_TO_CONTRADICT && valuesWithHash === 0;
+      evidence.push({ source: 'name', weight: contradicted ? CONTRADICTED_NAME_WEIGHT : NAME_WEIGHT, detail: `column name suggests ${nameWhat}${contradicted ? ', but no sampled value is in a known hash format' : ''}` });
+    }
+    if (valuesWithHash > 0) evidence.push({ source: 'value', weight: 0.9, detail: `${percent(valuesWithHash, n)} are or hold one-way password hashes (bcrypt, Argon2, scrypt, PBKDF2, SHA-crypt)` });
+    const d = decide('password-hash', evidence);
+    if (d) decisions.push(d);
+  }
 
   let vectorDims: number | undefined;
   for (const test of TESTS) {
     if (test.impossibleFor?.test(type)) continue;
     const nameWhat = nameHits.get(test.category);
-    const evidence: Array<{ source: EvidenceSource; weight: number; detail: string }> = [];
+    const evidence: Evidence[] = [];
     const typeHit = test.type?.test(type) ?? false;
     if (typeHit) evidence.push({ source: 'type', weight: TYPE_WEIGHT, detail: `declared type ${type}` });
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { getDefaultDetector } from '../detect/index.js';
+import { expandSample, getDefaultDetector } from '../detect/index.js';
 import { openDatabase, type Database } from '../db/index.js';
 import { scratchClickHouse, scratchMariaDb, scratchPostgres, scratchSqlite, type ScratchStore } from '../db/test-databases.js';
 import { startTestClickHouse, type TestClickHouse } from '../../test/helpers/clickhouse.js';
@@ -36,9 +36,33 @@ describe('classifyColumn', () => {
     assert.ok(both.confidence > byValue.confidence && byValue.confidence > byName.confidence);
   });
 
-  it('lets sampled values contradict a credential-looking name (password hashes are not keys)', () => {
-    const hashes = Array.from({ length: 20 }, (_, i) => `$2b$12$${'abcdefghijklmnopqrstuv'.repeat(2)}${i}`.slice(0, 60));
-    assert.ok(!categoriesOf('password_hash', 'text', hashes).includes('credential'));
+  it('puts one-way password hashes (bcrypt, Argon2, scrypt, PBKDF2, SHA-crypt) in password-hash, never credential', () => {
+    const formats: Record<string, string> = {
+      bcrypt: '$2b$12${alnum:53}',
+      argon2id: '$argon2id$v=19$m=65536,t=3,p=4${base64:22}${base64:43}',
+      'django-argon2': 'argon2$argon2id$v=19$m=102400,t=2,p=8${base64:22}${base64:22}',
+      'scrypt-passlib': '$scrypt$ln=16,r=8,p=1${base64:22}${base64:43}',
+      'scrypt-libsodium': '$7$C6..../....{alnum:12}${alnum:43}',
+      'django-scrypt': 'scrypt$16384${alnum:22}$8$1${base64:44}',
+      yescrypt: '$y$j9T${alnum:22}${alnum:43}',
+      'django-pbkdf2': 'pbkdf2_sha256$870000${alnum:22}${base64:44}',
+      'passlib-pbkdf2': '$pbkdf2-sha256$29000${alnum:22}${alnum:43}',
+      'werkzeug-pbkdf2': 'pbkdf2:sha256:600000${alnum:16}${hex:64}',
+      'sha512-crypt': '$6$rounds=5000${alnum:16}${alnum:86}',
+      'sha256-crypt': '$5${alnum:16}${alnum:43}',
+    };
+    for (const [format, template] of Object.entries(formats)) {
+      const hashes = Array.from({ length: 5 }, (_, i) => expandSample(template, i + 1));
+      for (const name of ['password_hash', 'password', 'encrypted_password', 'secret']) {
+        const result = classifyColumn({ name, type: 'text' }, hashes, options);
+        const cats = result.categories.map((d) => d.category);
+        assert.equal(cats[0], 'password-hash', `${format} under ${name}: ${JSON.stringify(cats)}`);
+        assert.ok(!cats.includes('credential'), `${format} under ${name} is not a credential`);
+        assert.deepEqual(result.credentials, []);
+      }
+    }
+    assert.deepEqual(categoriesOf('password_hash', 'text', []), ['password-hash'], 'the name alone says hash, not credential');
+    assert.deepEqual(categoriesOf('password', 'text', ['hunter2-but-longer', 'correct horse battery']), ['credential'], 'a plaintext password is a credential');
   });
 
   it('reports fingerprints of secrets, never the secrets', () => {

@@ -68,6 +68,30 @@ export function isToolCall(v: SampledValue): boolean {
   return Array.isArray(j) ? j.length > 0 && j.every(one) : one(j);
 }
 
+/**
+ * One-way password hashes in the formats libraries store: bcrypt, Argon2, scrypt (passlib, libsodium `$7$`,
+ * yescrypt, Django), PBKDF2 (Django, passlib, Werkzeug), SHA-crypt and MD5-crypt. They cannot be replayed as
+ * a credential can, so they are their own category; Django's `algorithm$…` wrappers count too.
+ */
+const PASSWORD_HASHES = [
+  /^\$2[abxy]?\$\d{2}\$[./A-Za-z0-9]{53}$/,
+  /^\$argon2(?:id|i|d)\$(?:v=\d{1,3}\$)?m=\d{1,8},t=\d{1,4},p=\d{1,3}\$[A-Za-z0-9+/]{8,128}\$[A-Za-z0-9+/]{16,128}$/,
+  /^\$scrypt\$[\w=,]{1,64}\$[A-Za-z0-9+/.=]{8,128}\$[A-Za-z0-9+/.=]{16,128}$/,
+  /^\$7\$[./A-Za-z0-9]{11,64}\$[./A-Za-z0-9]{43}$/,
+  /^\$g?y\$[./A-Za-z0-9]{1,32}\$[./A-Za-z0-9]{1,64}\$[./A-Za-z0-9]{43}$/,
+  /^scrypt\$\d{1,9}\$[A-Za-z0-9+/.=]{8,128}\$\d{1,3}\$\d{1,3}\$[A-Za-z0-9+/=]{16,128}$/,
+  /^pbkdf2_sha(?:1|256|512)\$\d{1,9}\$[A-Za-z0-9+/.=]{1,128}\$[A-Za-z0-9+/=]{16,128}$/,
+  /^\$pbkdf2(?:-sha(?:1|256|512))?\$\d{1,9}\$[A-Za-z0-9+/.=]{1,128}\$[A-Za-z0-9+/.=]{16,128}$/,
+  /^pbkdf2:sha(?:1|256|512):\d{1,9}\$[!-#%-~]{1,128}\$[0-9a-f]{32,128}$/,
+  /^\$[56]\$(?:rounds=\d{1,9}\$)?[./A-Za-z0-9]{0,16}\$(?:[./A-Za-z0-9]{86}|[./A-Za-z0-9]{43})$/,
+  /^\$(?:1|apr1)\$[./A-Za-z0-9]{0,8}\$[./A-Za-z0-9]{22}$/,
+];
+
+export function isPasswordHashText(text: string): boolean {
+  const t = text.trim().replace(/^(?:argon2|bcrypt|bcrypt_sha256)\$(?=\$)/, '').replace(/^argon2(?=\$argon2)/, '');
+  return t.length <= 512 && PASSWORD_HASHES.some((p) => p.test(t));
+}
+
 /** A numeric vector; the caller checks that every sampled vector has the same length. */
 export function vectorLength(v: SampledValue): number | undefined {
   let arr = v.json;

@@ -1,6 +1,7 @@
 /** What a column holds, as far as retention and exposure are concerned. */
 export const CATEGORIES = [
   'credential',
+  'password-hash',
   'prompt',
   'completion',
   'chat-transcript',

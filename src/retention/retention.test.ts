@@ -10,7 +10,7 @@ import { aiChatRow, createAiChatTable, insertAiChatRows, type AiChatRow } from '
 import { openDatabase, type Database } from '../db/index.js';
 import { scratchClickHouse, scratchMariaDb, scratchPostgres, scratchSqlite, type ScratchStore } from '../db/test-databases.js';
 import { startTestClickHouse, type TestClickHouse } from '../../test/helpers/clickhouse.js';
-import { getDefaultDetector } from '../detect/index.js';
+import { expandSample, getDefaultDetector } from '../detect/index.js';
 import { applyRetention, createAuditLog, cutoffFor, parsePolicy, planRetention, PolicyError, type RetentionPolicy } from './index.js';
 
 const DAY = 86_400_000;
@@ -219,6 +219,21 @@ describe('retention on real stores', () => {
       const result = await applyRetention(db, plan, fast);
       assert.equal(result.results[0]!.outcome.mutationIds.length, 1);
       assert.deepEqual(await ids(db, schema), expectedSurvivors(rows));
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('PostgreSQL: credential: 0d with --allow-zero-window leaves a users table of password hashes alone', async () => {
+    const db = await open(await scratchPostgres());
+    try {
+      await db.execute('CREATE TABLE users (id bigint PRIMARY KEY, email text, password_hash text, created_at timestamptz NOT NULL)');
+      const templates = ['$2b$12${alnum:53}', '$argon2id$v=19$m=65536,t=3,p=4${base64:22}${base64:43}', 'pbkdf2_sha256$870000${alnum:22}${base64:44}', '$scrypt$ln=16,r=8,p=1${base64:22}${base64:43}', '$6$rounds=5000${alnum:16}${alnum:86}'];
+      for (let i = 1; i <= 40; i++) await db.execute('INSERT INTO users VALUES (?, ?, ?, ?)', [i, `user${i}@example.com`, expandSample(templates[i % templates.length]!, i), new Date(NOW.getTime() - i * DAY)]);
+      const policy = parsePolicy('version: 1\ncategories:\n  credential: 0d\n  chat-transcript: 30d\n', 'p.yaml');
+      const plan = await planRetention(db, policy, { now: NOW, classify, allowZeroWindow: true });
+      assert.deepEqual(plan.tables, [], 'no table holds a credential');
+      assert.equal((await ids(db, 'public', 'users')).length, 40);
     } finally {
       await db.close();
     }
