@@ -224,6 +224,63 @@ describe('retention on real stores', () => {
     }
   });
 
+  it('refuses a policy naming a table, hold scope, tenant column or tenant the store lacks, with the nearest names', async () => {
+    for (const make of [scratchPostgres, scratchMariaDb, () => scratchClickHouse(clickhouse)]) {
+      const s = await make();
+      const db = await open(s);
+      try {
+        const schema = db.engine === 'postgres' ? 'public' : schemaOf(s);
+        await createAiChatTable(db, { schema, name: 'chat_logs' });
+        await insertAiChatRows(db, { schema, name: 'chat_logs' }, seedRows(40));
+        const until = new Date(Date.now() + 30 * DAY).toISOString().slice(0, 10);
+        const policy = parsePolicy(
+          `version: 1
+tenantColumn: tenant_id
+categories:
+  chat-transcript: 30d
+tables:
+  - table: chat_log
+    window: 7d
+legalHolds:
+  - table: ${schema}.chat_log
+    reason: r
+    expires: ${until}
+  - tenant: tenant-hel
+    reason: r
+    expires: ${until}
+  - tenant: tenant-held
+    tables: [chat_logz]
+    reason: r
+    expires: ${until}
+  - tenant: tenant-held
+    tenantColumn: tenant
+    reason: r
+    expires: ${until}
+  - table: chat_lgs
+    reason: lapsed holds bind nothing and are not checked
+    expires: 2020-01-01
+`,
+          'p.yaml',
+        );
+        await assert.rejects(planRetention(db, policy, { now: NOW, classify }), (err: unknown) => {
+          assert.ok(err instanceof PolicyError && err.exitCode === 2);
+          const lines = err.message.split('\n').slice(1).map((l) => l.trim());
+          assert.deepEqual(lines, [
+            'tables.0.table: no table "chat_log"; nearest: chat_logs',
+            `legalHolds.0.table: no table "${schema}.chat_log"; nearest: ${schema}.chat_logs`,
+            'legalHolds.1.tenant: no row has tenant_id = "tenant-hel" in ' + `${schema}.chat_logs; nearest: tenant-held, tenant-0, tenant-1`,
+            'legalHolds.2.tables.0: no table "chat_logz"; nearest: chat_logs',
+            'legalHolds.3.tenantColumn: no table has a column "tenant"; nearest: tenant_id',
+          ]);
+          return true;
+        });
+        assert.equal((await ids(db, schema)).length, 40);
+      } finally {
+        await db.close();
+      }
+    }
+  });
+
   it('PostgreSQL: credential: 0d with --allow-zero-window leaves a users table of password hashes alone', async () => {
     const db = await open(await scratchPostgres());
     try {
@@ -284,9 +341,10 @@ describe('retention apply killed mid-run', () => {
         const rows = seedRows(3000);
         await createAiChatTable(db, { schema, name: 'chat_logs' });
         await insertAiChatRows(db, { schema, name: 'chat_logs' }, rows);
+        await createAiChatTable(db, { schema, name: 'chat_archive' });
         const policyPath = join(dir, 'policy.yaml');
         writeFileSync(policyPath, POLICY);
-        const args = ['retention', 'apply', store.url, '--policy', policyPath, '--as-of', NOW.toISOString(), '--batch-size', '25', '--pause', '30ms', '--audit-log', join(dir, 'audit.jsonl'), '--format', 'json'];
+        const args = ['retention', 'apply', store.url, '--policy', policyPath, '--as-of', NOW.toISOString(), '--batch-size', '25', '--pause', '30ms', '--audit-log', join(dir, 'audit.jsonl'), '--format', 'json', '--yes'];
         const first = startCli(args);
         const total = rows.length;
         for (let i = 0; i < 600; i++) {
