@@ -1,9 +1,12 @@
 import { fingerprintSecret, type Detector } from '../detect/index.js';
+import type { ContextEvidence } from './context.js';
 import { categoriesFromName } from './names.js';
 import {
+  genAiAttributeCategories,
   isChatTranscript,
   isCompletionBody,
   isEmail,
+  isJsonDocument,
   isIpAddress,
   isNaturalLanguage,
   isPasswordHashText,
@@ -13,6 +16,7 @@ import {
   isRequestMetadata,
   isShortToken,
   isToolCall,
+  NON_TEXT,
   toSampledValue,
   vectorLength,
   type SampledValue,
@@ -54,14 +58,13 @@ interface CategoryTest {
   impossibleFor?: RegExp;
 }
 
-const NON_TEXT = /^(?:nullable\()?(?:u?int\d*|smallint|integer|bigint|serial|bigserial|real|double|double precision|float\d*|decimal|numeric|boolean|bool|tinyint|mediumint|date|datetime|datetime64|timestamp|time|year|interval|uuid|enum)/;
 const VECTOR_TYPE = /^vector\(\d+\)$|^array\((?:nullable\()?float(?:32|64)\)?\)$|^(?:real|double precision|float4|float8)\[\]$/;
 
 const TESTS: CategoryTest[] = [
   { category: 'chat-transcript', strong: isChatTranscript, strongWeight: 0.9, support: isNaturalLanguage, impossibleFor: NON_TEXT },
   { category: 'completion', strong: isCompletionBody, strongWeight: 0.9, support: isNaturalLanguage, impossibleFor: NON_TEXT },
   { category: 'prompt', support: (v) => isNaturalLanguage(v) || isChatTranscript(v), impossibleFor: NON_TEXT },
-  { category: 'tool-call', strong: isToolCall, strongWeight: 0.9, impossibleFor: NON_TEXT },
+  { category: 'tool-call', strong: isToolCall, strongWeight: 0.9, support: isJsonDocument, impossibleFor: NON_TEXT },
   { category: 'embedding', type: VECTOR_TYPE },
   { category: 'pii.email', strong: isEmail, strongWeight: 0.9, impossibleFor: NON_TEXT },
   { category: 'pii.phone', strong: (v, ctx) => isPhone(v, ctx.nameHit), strongWeight: 0.8, impossibleFor: /^(?:date|datetime|timestamp|time|bool|uuid|float|real|double)/ },
@@ -90,10 +93,11 @@ function decide(category: Category, evidence: Evidence[]): CategoryDecision | un
 }
 
 /**
- * Classifies one column from its name, its declared type and up to N sampled values. Values are
- * read here and dropped; the result holds counts, categories, reasons and fingerprints only.
+ * Classifies one column from its name, its declared type, up to N sampled values and, when known, what its
+ * table says about it (`tableContext`). Values are read here and dropped; the result holds counts,
+ * categories, reasons and fingerprints only.
  */
-export function classifyColumn(column: { name: string; type: string }, rawValues: readonly unknown[], options: ClassifyColumnOptions): ColumnClassification {
+export function classifyColumn(column: { name: string; type: string }, rawValues: readonly unknown[], options: ClassifyColumnOptions, context: readonly ContextEvidence[] = []): ColumnClassification {
   const type = column.type.toLowerCase();
   const values = rawValues.map(toSampledValue).filter((v): v is SampledValue => v !== undefined);
   const n = values.length;
@@ -150,11 +154,18 @@ export function classifyColumn(column: { name: string; type: string }, rawValues
     if (d) decisions.push(d);
   }
 
+  // OpenTelemetry attribute maps: the keys say what the span carries, whatever share of rows carries it.
+  const keyed = new Map<string, number>();
+  for (const v of values) for (const c of genAiAttributeCategories(v)) keyed.set(c, (keyed.get(c) ?? 0) + 1);
+
   let vectorDims: number | undefined;
   for (const test of TESTS) {
     if (test.impossibleFor?.test(type)) continue;
     const nameWhat = nameHits.get(test.category);
-    const evidence: Evidence[] = [];
+    const around = context.filter((c) => c.category === test.category);
+    const evidence: Evidence[] = around.map((c) => ({ source: 'context', weight: c.weight, detail: c.detail }));
+    const withKey = keyed.get(test.category) ?? 0;
+    if (withKey > 0) evidence.push({ source: 'value', weight: 0.6 + 0.3 * (withKey / n), detail: `${percent(withKey, n)} carry OpenTelemetry GenAI attributes for ${describe(test.category)}` });
     const typeHit = test.type?.test(type) ?? false;
     if (typeHit) evidence.push({ source: 'type', weight: TYPE_WEIGHT, detail: `declared type ${type}` });
 
@@ -185,11 +196,11 @@ export function classifyColumn(column: { name: string; type: string }, rawValues
       evidence.push({ source: 'value', weight: 0.9 * strongShare, detail: `${percent(strong, n)} are numeric vectors of the same length (${vectorDims})` });
     } else if (test.strong && strongShare >= MIN_VALUE_SHARE) {
       evidence.push({ source: 'value', weight: (test.strongWeight ?? 0.9) * strongShare, detail: `${percent(strong, n)} have the shape of ${describe(test.category)}` });
-    } else if (nameWhat && test.support && supportShare >= MIN_VALUE_SHARE) {
-      evidence.push({ source: 'value', weight: 0.6 * supportShare, detail: `${percent(strong + support, n)} fit (${test.category === 'request-metadata' ? 'ids, numbers, model names or timestamps' : 'natural-language or message-shaped text'})` });
+    } else if ((nameWhat || around.length) && test.support && supportShare >= MIN_VALUE_SHARE) {
+      evidence.push({ source: 'value', weight: 0.6 * supportShare, detail: `${percent(strong + support, n)} fit (${test.category === 'request-metadata' ? 'ids, numbers, model names or timestamps' : test.category === 'tool-call' ? 'JSON arguments' : 'natural-language or message-shaped text'})` });
     }
     // Request metadata by value alone only backs up a name or a non-text type; short strings are everywhere.
-    if (test.category === 'request-metadata' && !nameWhat && !NON_TEXT.test(type)) continue;
+    if (test.category === 'request-metadata' && !nameWhat && !around.length && !NON_TEXT.test(type)) continue;
     const d = decide(test.category, evidence);
     if (d) decisions.push(d);
   }
@@ -219,6 +230,8 @@ function describe(category: Category): string {
       return 'role-tagged chat messages';
     case 'completion':
       return 'a model response body';
+    case 'prompt':
+      return 'a prompt';
     case 'tool-call':
       return 'a function/tool call';
     case 'pii.email':
