@@ -1,17 +1,22 @@
 import { fingerprintSecret, type Detector } from '../detect/index.js';
+import type { ContextEvidence } from './context.js';
 import { categoriesFromName } from './names.js';
 import {
+  genAiAttributeCategories,
   isChatTranscript,
   isCompletionBody,
   isEmail,
+  isJsonDocument,
   isIpAddress,
   isNaturalLanguage,
+  isPasswordHashText,
   isPaymentCard,
   isPersonName,
   isPhone,
   isRequestMetadata,
   isShortToken,
   isToolCall,
+  NON_TEXT,
   toSampledValue,
   vectorLength,
   type SampledValue,
@@ -35,6 +40,8 @@ const CONTRADICTED_NAME_WEIGHT = 0.2;
 const TYPE_WEIGHT = 0.7;
 /** Values must fit in at least this share of the sample to count as evidence. */
 const MIN_VALUE_SHARE = 0.2;
+/** A credential-like name (`password`) over values this share of which are password hashes is contradicted, however few. */
+const HASHED_SHARE = 0.8;
 /** Fewer values than this cannot contradict a name. */
 const MIN_SAMPLE_TO_CONTRADICT = 10;
 
@@ -51,14 +58,13 @@ interface CategoryTest {
   impossibleFor?: RegExp;
 }
 
-const NON_TEXT = /^(?:nullable\()?(?:u?int\d*|smallint|integer|bigint|serial|bigserial|real|double|double precision|float\d*|decimal|numeric|boolean|bool|tinyint|mediumint|date|datetime|datetime64|timestamp|time|year|interval|uuid|enum)/;
 const VECTOR_TYPE = /^vector\(\d+\)$|^array\((?:nullable\()?float(?:32|64)\)?\)$|^(?:real|double precision|float4|float8)\[\]$/;
 
 const TESTS: CategoryTest[] = [
   { category: 'chat-transcript', strong: isChatTranscript, strongWeight: 0.9, support: isNaturalLanguage, impossibleFor: NON_TEXT },
   { category: 'completion', strong: isCompletionBody, strongWeight: 0.9, support: isNaturalLanguage, impossibleFor: NON_TEXT },
   { category: 'prompt', support: (v) => isNaturalLanguage(v) || isChatTranscript(v), impossibleFor: NON_TEXT },
-  { category: 'tool-call', strong: isToolCall, strongWeight: 0.9, impossibleFor: NON_TEXT },
+  { category: 'tool-call', strong: isToolCall, strongWeight: 0.9, support: isJsonDocument, impossibleFor: NON_TEXT },
   { category: 'embedding', type: VECTOR_TYPE },
   { category: 'pii.email', strong: isEmail, strongWeight: 0.9, impossibleFor: NON_TEXT },
   { category: 'pii.phone', strong: (v, ctx) => isPhone(v, ctx.nameHit), strongWeight: 0.8, impossibleFor: /^(?:date|datetime|timestamp|time|bool|uuid|float|real|double)/ },
@@ -71,7 +77,13 @@ const TESTS: CategoryTest[] = [
 const round = (x: number) => Math.round(x * 100) / 100;
 const percent = (n: number, of: number) => `${n} of ${of} sampled values`;
 
-function decide(category: Category, evidence: Array<{ source: EvidenceSource; weight: number; detail: string }>): CategoryDecision | undefined {
+interface Evidence {
+  source: EvidenceSource;
+  weight: number;
+  detail: string;
+}
+
+function decide(category: Category, evidence: Evidence[]): CategoryDecision | undefined {
   const used = evidence.filter((e) => e.weight > 0);
   if (used.length === 0) return undefined;
   const confidence = round(1 - used.reduce((p, e) => p * (1 - e.weight), 1));
@@ -81,25 +93,30 @@ function decide(category: Category, evidence: Array<{ source: EvidenceSource; we
 }
 
 /**
- * Classifies one column from its name, its declared type and up to N sampled values. Values are
- * read here and dropped; the result holds counts, categories, reasons and fingerprints only.
+ * Classifies one column from its name, its declared type, up to N sampled values and, when known, what its
+ * table says about it (`tableContext`). Values are read here and dropped; the result holds counts,
+ * categories, reasons and fingerprints only.
  */
-export function classifyColumn(column: { name: string; type: string }, rawValues: readonly unknown[], options: ClassifyColumnOptions): ColumnClassification {
+export function classifyColumn(column: { name: string; type: string }, rawValues: readonly unknown[], options: ClassifyColumnOptions, context: readonly ContextEvidence[] = []): ColumnClassification {
   const type = column.type.toLowerCase();
   const values = rawValues.map(toSampledValue).filter((v): v is SampledValue => v !== undefined);
   const n = values.length;
   const nameHits = new Map(categoriesFromName(column.name).map((h) => [h.category, h.what]));
   const decisions: CategoryDecision[] = [];
 
-  // Credentials: the detection engine over every sampled value; one hit is enough to matter.
+  // Credentials: the detection engine over every sampled value; one hit is enough to matter. A match that is
+  // a one-way password hash (the engine reports those too) counts as a password hash, not a credential.
   const sightings = new Map<string, CredentialSighting>();
   let valuesWithSecret = 0;
+  let valuesWithHash = 0;
   const ruleIds = new Set<string>();
   for (const v of values) {
     const matches = options.detector.scan(v.text);
-    if (matches.length) valuesWithSecret++;
+    const secrets = matches.filter((m) => !isPasswordHashText(m.secret));
+    if (secrets.length) valuesWithSecret++;
+    if (secrets.length < matches.length || isPasswordHashText(v.text)) valuesWithHash++;
     const seenHere = new Set<string>();
-    for (const m of matches) {
+    for (const m of secrets) {
       const fingerprint = fingerprintSecret(m.ruleId, m.secret, options.fingerprintKey);
       ruleIds.add(m.ruleId);
       if (seenHere.has(fingerprint)) continue;
@@ -109,12 +126,15 @@ export function classifyColumn(column: { name: string; type: string }, rawValues
       sightings.set(fingerprint, s);
     }
   }
+  const hashShare = n ? valuesWithHash / n : 0;
   {
     const nameWhat = nameHits.get('credential');
-    const evidence: Array<{ source: EvidenceSource; weight: number; detail: string }> = [];
+    const evidence: Evidence[] = [];
     if (nameWhat && !NON_TEXT.test(type)) {
-      const contradicted = n >= MIN_SAMPLE_TO_CONTRADICT && valuesWithSecret === 0;
-      evidence.push({ source: 'name', weight: contradicted ? CONTRADICTED_NAME_WEIGHT : NAME_WEIGHT, detail: `column name suggests ${nameWhat}${contradicted ? ', but no sampled value holds a known secret format' : ''}` });
+      const hashes = valuesWithSecret === 0 && hashShare >= HASHED_SHARE;
+      const contradicted = hashes || (n >= MIN_SAMPLE_TO_CONTRADICT && valuesWithSecret === 0);
+      const but = hashes ? ', but the sampled values are one-way password hashes' : contradicted ? ', but no sampled value holds a known secret format' : '';
+      evidence.push({ source: 'name', weight: contradicted ? CONTRADICTED_NAME_WEIGHT : NAME_WEIGHT, detail: `column name suggests ${nameWhat}${but}` });
     }
     if (valuesWithSecret > 0) {
       evidence.push({ source: 'value', weight: 0.9, detail: `${percent(valuesWithSecret, n)} hold a secret (rules: ${[...ruleIds].sort().join(', ')})` });
@@ -122,12 +142,30 @@ export function classifyColumn(column: { name: string; type: string }, rawValues
     const d = decide('credential', evidence);
     if (d) decisions.push(d);
   }
+  {
+    const nameWhat = nameHits.get('password-hash');
+    const evidence: Evidence[] = [];
+    if (nameWhat && !NON_TEXT.test(type)) {
+      const contradicted = n >= MIN_SAMPLE_TO_CONTRADICT && valuesWithHash === 0;
+      evidence.push({ source: 'name', weight: contradicted ? CONTRADICTED_NAME_WEIGHT : NAME_WEIGHT, detail: `column name suggests ${nameWhat}${contradicted ? ', but no sampled value is in a known hash format' : ''}` });
+    }
+    if (valuesWithHash > 0) evidence.push({ source: 'value', weight: 0.9, detail: `${percent(valuesWithHash, n)} are or hold one-way password hashes (bcrypt, Argon2, scrypt, PBKDF2, SHA-crypt)` });
+    const d = decide('password-hash', evidence);
+    if (d) decisions.push(d);
+  }
+
+  // OpenTelemetry attribute maps: the keys say what the span carries, whatever share of rows carries it.
+  const keyed = new Map<string, number>();
+  for (const v of values) for (const c of genAiAttributeCategories(v)) keyed.set(c, (keyed.get(c) ?? 0) + 1);
 
   let vectorDims: number | undefined;
   for (const test of TESTS) {
     if (test.impossibleFor?.test(type)) continue;
     const nameWhat = nameHits.get(test.category);
-    const evidence: Array<{ source: EvidenceSource; weight: number; detail: string }> = [];
+    const around = context.filter((c) => c.category === test.category);
+    const evidence: Evidence[] = around.map((c) => ({ source: 'context', weight: c.weight, detail: c.detail }));
+    const withKey = keyed.get(test.category) ?? 0;
+    if (withKey > 0) evidence.push({ source: 'value', weight: 0.6 + 0.3 * (withKey / n), detail: `${percent(withKey, n)} carry OpenTelemetry GenAI attributes for ${describe(test.category)}` });
     const typeHit = test.type?.test(type) ?? false;
     if (typeHit) evidence.push({ source: 'type', weight: TYPE_WEIGHT, detail: `declared type ${type}` });
 
@@ -158,11 +196,11 @@ export function classifyColumn(column: { name: string; type: string }, rawValues
       evidence.push({ source: 'value', weight: 0.9 * strongShare, detail: `${percent(strong, n)} are numeric vectors of the same length (${vectorDims})` });
     } else if (test.strong && strongShare >= MIN_VALUE_SHARE) {
       evidence.push({ source: 'value', weight: (test.strongWeight ?? 0.9) * strongShare, detail: `${percent(strong, n)} have the shape of ${describe(test.category)}` });
-    } else if (nameWhat && test.support && supportShare >= MIN_VALUE_SHARE) {
-      evidence.push({ source: 'value', weight: 0.6 * supportShare, detail: `${percent(strong + support, n)} fit (${test.category === 'request-metadata' ? 'ids, numbers, model names or timestamps' : 'natural-language or message-shaped text'})` });
+    } else if ((nameWhat || around.length) && test.support && supportShare >= MIN_VALUE_SHARE) {
+      evidence.push({ source: 'value', weight: 0.6 * supportShare, detail: `${percent(strong + support, n)} fit (${test.category === 'request-metadata' ? 'ids, numbers, model names or timestamps' : test.category === 'tool-call' ? 'JSON arguments' : 'natural-language or message-shaped text'})` });
     }
     // Request metadata by value alone only backs up a name or a non-text type; short strings are everywhere.
-    if (test.category === 'request-metadata' && !nameWhat && !NON_TEXT.test(type)) continue;
+    if (test.category === 'request-metadata' && !nameWhat && !around.length && !NON_TEXT.test(type)) continue;
     const d = decide(test.category, evidence);
     if (d) decisions.push(d);
   }
@@ -192,6 +230,8 @@ function describe(category: Category): string {
       return 'role-tagged chat messages';
     case 'completion':
       return 'a model response body';
+    case 'prompt':
+      return 'a prompt';
     case 'tool-call':
       return 'a function/tool call';
     case 'pii.email':

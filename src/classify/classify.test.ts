@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { getDefaultDetector } from '../detect/index.js';
+import { expandSample, getDefaultDetector } from '../detect/index.js';
 import { openDatabase, type Database } from '../db/index.js';
 import { scratchClickHouse, scratchMariaDb, scratchPostgres, scratchSqlite, type ScratchStore } from '../db/test-databases.js';
 import { startTestClickHouse, type TestClickHouse } from '../../test/helpers/clickhouse.js';
 import { aiChatRow, createAiChatTable, insertAiChatRows } from './ai-chat-fixture.js';
-import { classifyColumn, classifyStore, formatClassificationMarkdown, formatClassificationTable, luhnValid, type ColumnClassification, type StoreClassification } from './index.js';
+import { AI_LAYOUTS, createAiLayout } from './ai-layouts-fixture.js';
+import { classifyColumn, classifyStore, tableContext, formatClassificationMarkdown, formatClassificationTable, luhnValid, type ColumnClassification, type StoreClassification } from './index.js';
 
 const options = { detector: getDefaultDetector(), fingerprintKey: 'classify-test-key' };
 const categoriesOf = (name: string, type: string, values: unknown[]) => classifyColumn({ name, type }, values, options).categories.map((d) => d.category);
@@ -36,9 +37,57 @@ describe('classifyColumn', () => {
     assert.ok(both.confidence > byValue.confidence && byValue.confidence > byName.confidence);
   });
 
-  it('lets sampled values contradict a credential-looking name (password hashes are not keys)', () => {
-    const hashes = Array.from({ length: 20 }, (_, i) => `$2b$12$${'abcdefghijklmnopqrstuv'.repeat(2)}${i}`.slice(0, 60));
-    assert.ok(!categoriesOf('password_hash', 'text', hashes).includes('credential'));
+  it('puts one-way password hashes (bcrypt, Argon2, scrypt, PBKDF2, SHA-crypt) in password-hash, never credential', () => {
+    const formats: Record<string, string> = {
+      bcrypt: '$2b$12${alnum:53}',
+      argon2id: '$argon2id$v=19$m=65536,t=3,p=4${base64:22}${base64:43}',
+      'django-argon2': 'argon2$argon2id$v=19$m=102400,t=2,p=8${base64:22}${base64:22}',
+      'scrypt-passlib': '$scrypt$ln=16,r=8,p=1${base64:22}${base64:43}',
+      'scrypt-libsodium': '$7$C6..../....{alnum:12}${alnum:43}',
+      'django-scrypt': 'scrypt$16384${alnum:22}$8$1${base64:44}',
+      yescrypt: '$y$j9T${alnum:22}${alnum:43}',
+      'django-pbkdf2': 'pbkdf2_sha256$870000${alnum:22}${base64:44}',
+      'passlib-pbkdf2': '$pbkdf2-sha256$29000${alnum:22}${alnum:43}',
+      'werkzeug-pbkdf2': 'pbkdf2:sha256:600000${alnum:16}${hex:64}',
+      'sha512-crypt': '$6$rounds=5000${alnum:16}${alnum:86}',
+      'sha256-crypt': '$5${alnum:16}${alnum:43}',
+    };
+    for (const [format, template] of Object.entries(formats)) {
+      const hashes = Array.from({ length: 5 }, (_, i) => expandSample(template, i + 1));
+      for (const name of ['password_hash', 'password', 'encrypted_password', 'secret']) {
+        const result = classifyColumn({ name, type: 'text' }, hashes, options);
+        const cats = result.categories.map((d) => d.category);
+        assert.equal(cats[0], 'password-hash', `${format} under ${name}: ${JSON.stringify(cats)}`);
+        assert.ok(!cats.includes('credential'), `${format} under ${name} is not a credential`);
+        assert.deepEqual(result.credentials, []);
+      }
+    }
+    assert.deepEqual(categoriesOf('password_hash', 'text', []), ['password-hash'], 'the name alone says hash, not credential');
+    assert.deepEqual(categoriesOf('password', 'text', ['hunter2-but-longer', 'correct horse battery']), ['credential'], 'a plaintext password is a credential');
+  });
+
+  it('reads a role column as chat roles only when the model side of a conversation is there', () => {
+    const text = Array.from({ length: 20 }, (_, i) => `Please look at ticket ${i} again, the customer wrote back this morning.`);
+    const users = tableContext({ name: 'accounts' }, [
+      { name: 'role', type: 'text', values: Array.from({ length: 20 }, (_, i) => (i % 5 ? 'user' : 'admin')) },
+      { name: 'message', type: 'text', values: text },
+    ]);
+    assert.equal(users.size, 0, 'a users table with role = user and a message column is not a chat');
+    const onlyUser = tableContext({ name: 'notes' }, [
+      { name: 'role', type: 'text', values: Array(20).fill('user') },
+      { name: 'content', type: 'text', values: text },
+    ]);
+    assert.equal(onlyUser.size, 0);
+    const chat = tableContext({ name: 'notes' }, [
+      { name: 'role', type: 'text', values: Array.from({ length: 20 }, (_, i) => (i % 2 ? 'user' : 'assistant')) },
+      { name: 'content', type: 'text', values: text },
+    ]);
+    assert.equal(chat.get('content')?.[0]?.category, 'chat-transcript');
+    const notTools = tableContext({ name: 'settings' }, [
+      { name: 'function', type: 'text', values: Array(20).fill('billing') },
+      { name: 'params', type: 'text', values: Array(20).fill('plain text, not JSON') },
+    ]);
+    assert.equal(notTools.size, 0, 'parameters that are not JSON do not make a tool-call table');
   });
 
   it('reports fingerprints of secrets, never the secrets', () => {
@@ -101,7 +150,39 @@ async function classifySeeded(url: string, schema: string): Promise<StoreClassif
   }
 }
 
-describe('classifyStore on seeded AI-chat tables', () => {
+/** Classifies every AI-log layout on one engine and checks each expected category, and the order by confidence. */
+async function checkAiLayouts(url: string, schema: string): Promise<void> {
+  const db: Database = await openDatabase(url);
+  try {
+    for (const layout of AI_LAYOUTS) await createAiLayout(db, schema, layout, 60);
+    const report = await classifyStore(db, { ...options, sampleSize: 40 });
+    assert.deepEqual(report.errors, []);
+    const problems: string[] = [];
+    for (const layout of AI_LAYOUTS) {
+      const table = report.tables.find((t) => t.name === layout.table);
+      assert.ok(table, `${layout.table} listed`);
+      const got = (column: string) => table.columns.find((c) => c.column === column)!.categories;
+      for (const [column, categories] of Object.entries(layout.expect)) {
+        const decided = got(column);
+        const missing = categories.filter((c) => !decided.some((d) => d.category === c));
+        if (missing.length) problems.push(`${layout.table}.${column} (${layout.what}): missing ${missing.join(', ')}; got ${JSON.stringify(decided.map((d) => [d.category, d.confidence, d.basis]))}`);
+        const confidences = decided.map((d) => d.confidence);
+        assert.deepEqual(confidences, [...confidences].sort((a, b) => b - a), 'ordered by confidence');
+      }
+      for (const [column, categories] of Object.entries(layout.never ?? {})) {
+        const wrong = got(column).filter((d) => categories.includes(d.category));
+        if (wrong.length) problems.push(`${layout.table}.${column}: must not hold ${wrong.map((d) => `${d.category} ${d.confidence}`).join(', ')}`);
+      }
+    }
+    assert.deepEqual(problems, []);
+    const text = JSON.stringify(report) + formatClassificationMarkdown([report]);
+    assert.ok(!text.includes('sk-proj-') && !text.includes('rotate the database'), 'no sampled value in the report');
+  } finally {
+    await db.close();
+  }
+}
+
+describe('classifyStore on real stores', () => {
   let clickhouse: TestClickHouse;
   const stores: ScratchStore[] = [];
   before(async () => {
@@ -134,5 +215,23 @@ describe('classifyStore on seeded AI-chat tables', () => {
     const s = scratchSqlite();
     stores.push(s);
     checkSeededClassification(await classifySeeded(s.url, 'main'));
+  });
+
+  it('AI-log layouts by table context: PostgreSQL', async () => {
+    const s = await scratchPostgres();
+    stores.push(s);
+    await checkAiLayouts(s.url, 'public');
+  });
+
+  it('AI-log layouts by table context: MariaDB', async () => {
+    const s = await scratchMariaDb();
+    stores.push(s);
+    await checkAiLayouts(s.url, new URL(s.url).pathname.slice(1));
+  });
+
+  it('AI-log layouts by table context: ClickHouse 18.16', async () => {
+    const s = await scratchClickHouse(clickhouse);
+    stores.push(s);
+    await checkAiLayouts(s.url, new URL(s.url).pathname.slice(1));
   });
 });

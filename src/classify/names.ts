@@ -24,6 +24,7 @@ const w = (words: string) => new RegExp(`(?:^|_)(?:${words})(?:_|$)`);
  */
 const NAME_RULES: NameRule[] = [
   { category: 'request-metadata', pattern: /(?:^|_)(?:prompt|completion|input|output|total|cached|reasoning|max)_tokens?(?:_|$)|(?:^|_)tokens?_(?:count|used|usage|in|out)(?:_|$)|^n_?tokens$/, what: 'a token count' },
+  { category: 'password-hash', pattern: /(?:^|_)(?:password|passwd|pass|pwd|pw)_(?:hash|hashed|digest)(?:_|$)|(?:^|_)(?:hashed|encrypted|crypted)_(?:password|passwd|pwd)(?:_|$)/, what: 'a password hash' },
   { category: 'credential', pattern: w('api_?key|apikey|secret|secret_key|client_secret|password|passwd|pwd|credentials?|authorization|auth_header|bearer|private_key|access_key|(?:access|refresh|auth|bearer|session|id|api|oauth)_token|token'), what: 'a credential' },
   { category: 'embedding', pattern: w('embeddings?|vectors?|emb|vec|dense_vector'), what: 'a vector' },
   { category: 'tool-call', pattern: w('tool_calls?|tool_use|function_calls?|tool_input|tool_args|tool_arguments|arguments'), what: 'a tool call' },
@@ -47,7 +48,10 @@ export interface NameHit {
   what: string;
 }
 
-/** Every category the name suggests; a count-like name suppresses the text categories its words contain. */
+/**
+ * Every category the name suggests; a count-like name suppresses the text categories its words contain,
+ * and a password-hash name the credential its `password` word suggests.
+ */
 export function categoriesFromName(name: string): NameHit[] {
   const n = normalizeColumnName(name);
   const hits: NameHit[] = [];
@@ -56,5 +60,6 @@ export function categoriesFromName(name: string): NameHit[] {
     hits.push({ category: rule.category, what: rule.what });
   }
   if (hits[0]?.category === 'request-metadata' && NAME_RULES[0]!.pattern.test(n)) return [hits[0]];
+  if (hits[0]?.category === 'password-hash') return hits.filter((h) => h.category !== 'credential');
   return hits;
 }

@@ -1,5 +1,6 @@
 import type { Database, TableInfo } from '../db/index.js';
 import { classifyColumn, type ClassifyColumnOptions } from './classifier.js';
+import { tableContext } from './context.js';
 import type { StoreClassification, TableClassification } from './types.js';
 
 export const DEFAULT_SAMPLE_SIZE = 100;
@@ -29,7 +30,7 @@ export async function classifyStore(db: Database, options: ClassifyStoreOptions)
   for (const table of tables) {
     const tableName = `${table.schema}.${table.name}`;
     options.onProgress?.(tableName);
-    const result: TableClassification = { schema: table.schema, name: table.name, columns: [] };
+    const sampled = [];
     for (const column of table.columns) {
       let values: unknown[];
       try {
@@ -38,8 +39,11 @@ export async function classifyStore(db: Database, options: ClassifyStoreOptions)
         report.errors.push({ table: tableName, column: column.name, message: (err as Error).message });
         values = [];
       }
-      result.columns.push(classifyColumn(column, values, options));
+      sampled.push({ ...column, values });
     }
+    // Every column is sampled before any is classified: a column's siblings are part of its evidence.
+    const context = tableContext(table, sampled);
+    const result: TableClassification = { schema: table.schema, name: table.name, columns: sampled.map((c) => classifyColumn(c, c.values, options, context.get(c.name))) };
     report.tables.push(result);
   }
   report.durationMs = Math.round(performance.now() - started);

@@ -1,6 +1,7 @@
 /** What a column holds, as far as retention and exposure are concerned. */
 export const CATEGORIES = [
   'credential',
+  'password-hash',
   'prompt',
   'completion',
   'chat-transcript',
@@ -16,8 +17,11 @@ export const CATEGORIES = [
 ] as const;
 export type Category = (typeof CATEGORIES)[number];
 
-/** Which evidence a decision rests on: the column's name, its declared type, or the sampled values. */
-export type EvidenceSource = 'name' | 'type' | 'value';
+/**
+ * Which evidence a decision rests on: the column's name, its declared type, the sampled values, or its
+ * table (sibling columns and their values, the table's name).
+ */
+export type EvidenceSource = 'name' | 'type' | 'value' | 'context';
 
 export interface Reason {
   source: EvidenceSource;

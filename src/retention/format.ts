@@ -32,3 +32,10 @@ export function formatApplyTable(results: readonly ApplyResult[]): string {
   }
   return out.join('\n');
 }
+
+/** What an apply of these plans would change: rows past their window to delete, and ClickHouse TTLs to install. */
+export function deletionSummary(plans: readonly RetentionPlan[]): { rows: number; tables: number; ttlTables: number } {
+  const acting = plans.flatMap((p) => p.tables.filter((t) => !t.refused && t.target));
+  const deleting = acting.filter((t) => t.method !== 'native-ttl' && (t.pastWindow ?? 0) > 0);
+  return { rows: deleting.reduce((n, t) => n + (t.pastWindow ?? 0), 0), tables: deleting.length, ttlTables: acting.filter((t) => t.method === 'native-ttl').length };
+}

@@ -5,4 +5,4 @@ export { applyRetention, DEFAULT_APPLY_OPTIONS, type ApplyOptions, type ApplyRes
 export { createAuditLog, defaultAuditPath, currentActor, type AuditLog, type AuditRecord } from './audit.js';
 export { cutoffFor, timestampKind, type TimestampKind } from './target.js';
 export { supportsNativeTtl } from './clickhouse.js';
-export { formatPlanTable, formatApplyTable, planToJson } from './format.js';
+export { deletionSummary, formatPlanTable, formatApplyTable, planToJson } from './format.js';

@@ -2,6 +2,7 @@ import { classifyStore, type Category, type ClassifyColumnOptions } from '../cla
 import type { Database, TableInfo } from '../db/index.js';
 import { partitionedByTimestamp, supportsNativeTtl, surveyPartitions } from './clickhouse.js';
 import type { LegalHold, RetentionPolicy, RetentionRule } from './policy.js';
+import { checkPolicyNames, liveHolds, nameMatches } from './resolve.js';
 import { countWhere, cutoffFor, deletablePredicate, olderThanCutoff, timestampKind, type RetentionTarget } from './target.js';
 
 export type DeletionMethod =
@@ -57,10 +58,8 @@ export interface PlanOptions {
   classify: ClassifyColumnOptions & { sampleSize?: number };
 }
 
-const nameMatches = (pattern: string, t: TableInfo) => pattern === `${t.schema}.${t.name}` || pattern === t.name;
-
 function activeHolds(policy: RetentionPolicy, now: Date, t: TableInfo) {
-  const live = policy.legalHolds.filter((h) => h.expires.getTime() > now.getTime());
+  const live = liveHolds(policy, now);
   return {
     table: live.filter((h) => h.kind === 'table' && nameMatches(h.target, t)),
     tenant: live.filter((h) => h.kind === 'tenant' && (!h.tables || h.tables.some((p) => nameMatches(p, t)))),
@@ -94,10 +93,14 @@ function ruleFor(policy: RetentionPolicy, t: TableInfo, found: Set<Category>): {
   return { rule: policy.categories[matched[0]!]!, basis: 'categories', categories: matched };
 }
 
-/** Reads the store and says, per table, what retention would delete and how. Changes nothing. */
+/**
+ * Reads the store and says, per table, what retention would delete and how. Changes nothing. Throws a
+ * PolicyError when the policy names a table, hold scope or held tenant this store does not have.
+ */
 export async function planRetention(db: Database, policy: RetentionPolicy, options: PlanOptions): Promise<RetentionPlan> {
   const now = options.now;
   const tables = await db.listTables();
+  await checkPolicyNames(db, policy, tables, now);
   const found = new Map<string, Set<Category>>();
   if (Object.keys(policy.categories).length > 0) {
     const report = await classifyStore(db, { ...options.classify, includeTable: (t) => !policy.tables.some((r) => nameMatches(r.table, t)) });

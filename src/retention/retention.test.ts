@@ -10,7 +10,7 @@ import { aiChatRow, createAiChatTable, insertAiChatRows, type AiChatRow } from '
 import { openDatabase, type Database } from '../db/index.js';
 import { scratchClickHouse, scratchMariaDb, scratchPostgres, scratchSqlite, type ScratchStore } from '../db/test-databases.js';
 import { startTestClickHouse, type TestClickHouse } from '../../test/helpers/clickhouse.js';
-import { getDefaultDetector } from '../detect/index.js';
+import { expandSample, getDefaultDetector } from '../detect/index.js';
 import { applyRetention, createAuditLog, cutoffFor, parsePolicy, planRetention, PolicyError, type RetentionPolicy } from './index.js';
 
 const DAY = 86_400_000;
@@ -224,6 +224,78 @@ describe('retention on real stores', () => {
     }
   });
 
+  it('refuses a policy naming a table, hold scope, tenant column or tenant the store lacks, with the nearest names', async () => {
+    for (const make of [scratchPostgres, scratchMariaDb, () => scratchClickHouse(clickhouse)]) {
+      const s = await make();
+      const db = await open(s);
+      try {
+        const schema = db.engine === 'postgres' ? 'public' : schemaOf(s);
+        await createAiChatTable(db, { schema, name: 'chat_logs' });
+        await insertAiChatRows(db, { schema, name: 'chat_logs' }, seedRows(40));
+        const until = new Date(Date.now() + 30 * DAY).toISOString().slice(0, 10);
+        const policy = parsePolicy(
+          `version: 1
+tenantColumn: tenant_id
+categories:
+  chat-transcript: 30d
+tables:
+  - table: chat_log
+    window: 7d
+legalHolds:
+  - table: ${schema}.chat_log
+    reason: r
+    expires: ${until}
+  - tenant: tenant-hel
+    reason: r
+    expires: ${until}
+  - tenant: tenant-held
+    tables: [chat_logz]
+    reason: r
+    expires: ${until}
+  - tenant: tenant-held
+    tenantColumn: tenant
+    reason: r
+    expires: ${until}
+  - table: chat_lgs
+    reason: lapsed holds bind nothing and are not checked
+    expires: 2020-01-01
+`,
+          'p.yaml',
+        );
+        await assert.rejects(planRetention(db, policy, { now: NOW, classify }), (err: unknown) => {
+          assert.ok(err instanceof PolicyError && err.exitCode === 2);
+          const lines = err.message.split('\n').slice(1).map((l) => l.trim());
+          assert.deepEqual(lines, [
+            'tables.0.table: no table "chat_log"; nearest: chat_logs',
+            `legalHolds.0.table: no table "${schema}.chat_log"; nearest: ${schema}.chat_logs`,
+            'legalHolds.1.tenant: no row has tenant_id = "tenant-hel" in ' + `${schema}.chat_logs; nearest: tenant-held, tenant-0, tenant-1`,
+            'legalHolds.2.tables.0: no table "chat_logz"; nearest: chat_logs',
+            'legalHolds.3.tenantColumn: no table has a column "tenant"; nearest: tenant_id',
+          ]);
+          return true;
+        });
+        assert.equal((await ids(db, schema)).length, 40);
+      } finally {
+        await db.close();
+      }
+    }
+  });
+
+  it('PostgreSQL: credential: 0d with --allow-zero-window leaves a users table of password hashes alone', async () => {
+    const db = await open(await scratchPostgres());
+    try {
+      await db.execute('CREATE TABLE users (id bigint PRIMARY KEY, email text, password_hash text, created_at timestamptz NOT NULL)');
+      const templates = ['$2b$12${alnum:53}', '$argon2id$v=19$m=65536,t=3,p=4${base64:22}${base64:43}', 'pbkdf2_sha256$870000${alnum:22}${base64:44}', '$scrypt$ln=16,r=8,p=1${base64:22}${base64:43}', '$6$rounds=5000${alnum:16}${alnum:86}'];
+      for (let i = 1; i <= 40; i++) await db.execute('INSERT INTO users VALUES (?, ?, ?, ?)', [i, `user${i}@example.com`, expandSample(templates[i % templates.length]!, i), new Date(NOW.getTime() - i * DAY)]);
+      const policy = parsePolicy('version: 1\ncategories:\n  credential: 0d\n  chat-transcript: 30d\n', 'p.yaml');
+      const plan = await planRetention(db, policy, { now: NOW, classify, allowZeroWindow: true });
+      assert.deepEqual(plan.tables, [], 'no table holds a credential');
+      assert.equal((await ids(db, 'public', 'users')).length, 40);
+    } finally {
+      await db.close();
+    }
+  });
+
   it('refuses a table without a timestamp column, and a 0-day window unless told', async () => {
     const db = await open(scratchSqlite());
     try {
@@ -269,9 +341,10 @@ describe('retention apply killed mid-run', () => {
         const rows = seedRows(3000);
         await createAiChatTable(db, { schema, name: 'chat_logs' });
         await insertAiChatRows(db, { schema, name: 'chat_logs' }, rows);
+        await createAiChatTable(db, { schema, name: 'chat_archive' });
         const policyPath = join(dir, 'policy.yaml');
         writeFileSync(policyPath, POLICY);
-        const args = ['retention', 'apply', store.url, '--policy', policyPath, '--as-of', NOW.toISOString(), '--batch-size', '25', '--pause', '30ms', '--audit-log', join(dir, 'audit.jsonl'), '--format', 'json'];
+        const args = ['retention', 'apply', store.url, '--policy', policyPath, '--as-of', NOW.toISOString(), '--batch-size', '25', '--pause', '30ms', '--audit-log', join(dir, 'audit.jsonl'), '--format', 'json', '--yes'];
         const first = startCli(args);
         const total = rows.length;
         for (let i = 0; i < 600; i++) {

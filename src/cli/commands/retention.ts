@@ -1,5 +1,6 @@
+import { createInterface } from 'node:readline';
 import { Option, type Command } from 'commander';
-import { UsageError } from '../../errors.js';
+import { UsageError, WardenError } from '../../errors.js';
 import { DEFAULT_SAMPLE_SIZE } from '../../classify/index.js';
 import { openDatabase } from '../../db/index.js';
 import { getDefaultDetector, loadFingerprintKey } from '../../detect/index.js';
@@ -7,6 +8,7 @@ import {
   applyRetention,
   createAuditLog,
   DEFAULT_APPLY_OPTIONS,
+  deletionSummary,
   formatApplyTable,
   formatPlanTable,
   loadPolicy,
@@ -30,6 +32,7 @@ interface CommonOptions {
 
 interface ApplyFlags extends CommonOptions {
   dryRun?: boolean;
+  yes?: boolean;
   batchSize: string;
   pause: string;
   maxLock: string;
@@ -81,6 +84,40 @@ function printPlans(plans: RetentionPlan[], format: 'table' | 'json') {
   process.stdout.write(format === 'json' ? toJson({ tool: 'warden retention plan', plans: planToJson(plans) }) : formatPlanTable(plans));
 }
 
+/** Reads one answer from the terminal; end of input or Ctrl-C is a no. */
+function ask(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  return new Promise((resolve) => {
+    let answered = false;
+    const finish = (yes: boolean) => {
+      if (answered) return;
+      answered = true;
+      rl.close();
+      resolve(yes);
+    };
+    rl.on('close', () => finish(false));
+    rl.on('SIGINT', () => finish(false));
+    rl.question(question, (answer) => finish(/^y(?:es)?$/i.test(answer.trim())));
+  });
+}
+
+/**
+ * A person at a terminal sees the plan and says yes; anything else must pass --yes. A script that forgot it
+ * stops here rather than deleting on a guess, and a pipe cannot answer a question.
+ */
+async function confirmApply(plans: RetentionPlan[], yes: boolean | undefined): Promise<void> {
+  if (yes) return;
+  if (!process.stdin.isTTY || !process.stderr.isTTY) throw new UsageError('retention apply deletes rows and stdin is not a terminal to confirm on: pass --yes (or --dry-run to see the plan)');
+  const s = deletionSummary(plans);
+  process.stderr.write(formatPlanTable(plans));
+  if (s.rows === 0 && s.ttlTables === 0) {
+    process.stderr.write('Nothing is past its window; verifying only.\n');
+    return;
+  }
+  const what = [s.rows ? `delete ${s.rows} row(s) past their window in ${s.tables} table(s)` : '', s.ttlTables ? `install a TTL on ${s.ttlTables} table(s)` : ''].filter(Boolean).join(' and ');
+  if (!(await ask(`This will ${what}. Go ahead? [y/N] `))) throw new WardenError('not confirmed; nothing was deleted', 'NOT_CONFIRMED', 1);
+}
+
 export function registerRetention(program: Command): void {
   const retention = program.command('retention').description('Delete prompts, chats and credentials once they outlive their retention window.');
   retention.addHelpText(
@@ -104,12 +141,20 @@ Passwords come from WARDEN_DB_PASSWORD or PGPASSWORD / MYSQL_PWD / CLICKHOUSE_PA
 
   withCommon(retention.command('apply').description('Delete what the plan shows, in bounded batches, verify, and write an audit record.'))
     .option('--dry-run', 'print the plan and stop; nothing changes')
+    .option('-y, --yes', 'do not ask: required when stdin is not a terminal')
     .option('--batch-size <n>', 'rows per batch (PostgreSQL, MySQL, SQLite)', String(DEFAULT_APPLY_OPTIONS.batchSize))
     .option('--pause <duration>', 'pause between batches', `${DEFAULT_APPLY_OPTIONS.pauseMs}ms`)
     .option('--max-lock <duration>', 'longest a batch may wait for or hold locks before it is retried smaller', `${DEFAULT_APPLY_OPTIONS.maxLockMs}ms`)
     .option('--mutation-timeout <duration>', 'ClickHouse: how long to wait for a DELETE mutation to finish', '10m')
     .option('--audit-log <file>', 'append audit records here (JSON Lines; default $XDG_DATA_HOME/warden/retention-audit.jsonl)')
-    .addHelpText('after', '\nExit codes: 0 every table done and verified; 1 a table was refused, failed or left rows past its window; 2 bad usage.')
+    .addHelpText(
+      'after',
+      `
+On a terminal, apply shows the plan (rows past the window per table) and asks before deleting; elsewhere it
+refuses without --yes, so a script says explicitly that it means to delete.
+Exit codes: 0 every table done and verified; 1 a table was refused, failed or left rows past its window, or the
+question was answered no; 2 bad usage (no --yes off a terminal, a policy naming what the store lacks).`,
+    )
     .action(async (dsns: string[], opts: ApplyFlags) => {
       const applyOptions = {
         batchSize: parsePositiveInt(opts.batchSize, '--batch-size'),
@@ -126,6 +171,15 @@ Passwords come from WARDEN_DB_PASSWORD or PGPASSWORD / MYSQL_PWD / CLICKHOUSE_PA
           format,
         );
         return;
+      }
+      try {
+        await confirmApply(
+          opened.map((o) => o.plan),
+          opts.yes,
+        );
+      } catch (err) {
+        for (const o of opened) await o.close();
+        throw err;
       }
       const audit = createAuditLog(opts.auditLog);
       const results: ApplyResult[] = [];
