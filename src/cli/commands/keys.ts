@@ -191,33 +191,26 @@ Keys are hashed with HMAC-SHA-256 under WARDEN_KEY_SECRET, or a secret file crea
       });
     });
 
-  keys
-    .command('revoke')
-    .description('Revoke a key now')
-    .argument('<id>', 'key id')
-    .requiredOption('--reason <reason>', 'why, for the audit log')
-    .option('--json', 'JSON output')
-    .option('--store <location>', STORE_HELP)
-    .action(async (id: string, opts: StoreFlag & { reason: string; json?: boolean }) => {
-      await withKeys(opts, async (ks) => {
-        const info = await ks.revoke(id, opts.reason);
-        print(info, opts.json, () => describeKey(info));
+  // Revoking ends a key for good; disabling suspends it until `enable`. Both need a reason for the audit log.
+  const stops = [
+    { name: 'revoke', description: 'Revoke a key now', stop: (ks: KeyStore, id: string, reason: string) => ks.revoke(id, reason) },
+    { name: 'disable', description: 'Suspend a key until enable (what the disable leak policy does); unlike revoke, reversible', stop: (ks: KeyStore, id: string, reason: string) => ks.disable(id, reason) },
+  ];
+  for (const { name, description, stop } of stops) {
+    keys
+      .command(name)
+      .description(description)
+      .argument('<id>', 'key id')
+      .requiredOption('--reason <reason>', 'why, for the audit log')
+      .option('--json', 'JSON output')
+      .option('--store <location>', STORE_HELP)
+      .action(async (id: string, opts: StoreFlag & { reason: string; json?: boolean }) => {
+        await withKeys(opts, async (ks) => {
+          const info = await stop(ks, id, opts.reason);
+          print(info, opts.json, () => describeKey(info));
+        });
       });
-    });
-
-  keys
-    .command('disable')
-    .description('Suspend a key until enable (what the disable leak policy does); unlike revoke, reversible')
-    .argument('<id>', 'key id')
-    .requiredOption('--reason <reason>', 'why, for the audit log')
-    .option('--json', 'JSON output')
-    .option('--store <location>', STORE_HELP)
-    .action(async (id: string, opts: StoreFlag & { reason: string; json?: boolean }) => {
-      await withKeys(opts, async (ks) => {
-        const info = await ks.disable(id, opts.reason);
-        print(info, opts.json, () => describeKey(info));
-      });
-    });
+  }
 
   keys
     .command('enable')
