@@ -16,7 +16,10 @@ import { AccessLog, identityForLog } from './access-log.js';
 import { AssertionSigner } from './assertion.js';
 import type { Identity } from './auth/identity.js';
 import { OidcVerifier } from './auth/oidc.js';
-import { loadGatewayConfig, type GatewayConfig, type RouteConfig } from './config.js';
+import { GatewayConfigError, loadGatewayConfig, type GatewayConfig, type RouteConfig } from './config.js';
+import { authorize, type AuthzAnswer, type OriginalRequest } from './authz/authorize.js';
+import { startEnvoyGrpcServer, type EnvoyGrpcServer } from './authz/envoy-grpc.js';
+import { AuthzHttpServer } from './authz/http-server.js';
 import { InFlightLimits, limitedParty, watchBodyRate } from './limits.js';
 import { GatewayMetrics, type MetricsSnapshot } from './metrics.js';
 import { CHALLENGE, decide, identityFields, KEY_REFUSALS, refusalBody, refuse, upgradeRefusal, type Decision, type PolicyRequest, type PolicyState, type Refusal } from './policy.js';
@@ -40,7 +43,15 @@ export interface GatewayOptions {
   serveMetrics?: boolean;
   /** The other `--workers` processes' counters, added to this one's on `/metrics`. */
   metricsPeers?: () => Promise<MetricsSnapshot[]>;
+  /**
+   * `proxy` (default): the proxy listener, and the `authz` listeners too when the config has them; `authz`: only
+   * the authorization server, for a proxy already in front (the config must have an `authz` section).
+   */
+  mode?: GatewayMode;
 }
+
+export const GATEWAY_MODES = ['proxy', 'authz'] as const;
+export type GatewayMode = (typeof GATEWAY_MODES)[number];
 
 export interface ReloadResult {
   ok: boolean;
@@ -92,6 +103,8 @@ export class Gateway {
   private readonly log: (message: string) => void;
   private readonly metricsPeers: (() => Promise<MetricsSnapshot[]>) | undefined;
   private server: ClientListener | null = null;
+  private authzServer: AuthzHttpServer | null = null;
+  private grpcServer: EnvoyGrpcServer | null = null;
   private metricsServer: HttpServer | null = null;
   private readonly configPath: string | undefined;
   private watching = false;
@@ -141,7 +154,7 @@ export class Gateway {
       (await KeyStore.open({ ...(c.store ? { store: c.store } : {}), ...(c.maxStalenessMs ? { maxStalenessMs: c.maxStalenessMs } : {}), ...(c.prefix ? { prefix: c.prefix } : {}) }));
     const gateway = new Gateway(options, keys, ownsKeys, engine);
     try {
-      await gateway.listen(options.serveMetrics ?? true);
+      await gateway.listen(options.serveMetrics ?? true, options.mode ?? 'proxy');
     } catch (err) {
       await gateway.close();
       throw err;
@@ -153,11 +166,24 @@ export class Gateway {
     return this.state.config;
   }
 
-  /** The proxy's own address, e.g. `http://127.0.0.1:8480`. */
+  /** The proxy's own address, e.g. `http://127.0.0.1:8480` (not in authz mode). */
   get url(): string {
     const a = this.server!.server.address() as AddressInfo;
     const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
     return `${this.state.config.listen.tls ? 'https' : 'http'}://${host}:${a.port}`;
+  }
+
+  /** The authorization server's HTTP address, e.g. `http://127.0.0.1:8481`, or null. */
+  get authzUrl(): string | null {
+    if (!this.authzServer) return null;
+    const a = this.authzServer.server.address() as AddressInfo;
+    return `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+  }
+
+  /** The authorization server's gRPC address (host:port), or null. */
+  get authzGrpcAddress(): string | null {
+    const grpc = this.state.config.authz?.grpc;
+    return this.grpcServer && grpc ? `${grpc.host.includes(':') ? `[${grpc.host}]` : grpc.host}:${this.grpcServer.port}` : null;
   }
 
   get metricsUrl(): string | null {
@@ -166,15 +192,29 @@ export class Gateway {
     return `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}/metrics`;
   }
 
-  private async listen(serveMetrics: boolean): Promise<void> {
-    const { listen } = this.state.config;
+  private async listen(serveMetrics: boolean, mode: GatewayMode): Promise<void> {
+    const { listen, authz } = this.state.config;
     const metrics = serveMetrics ? this.state.config.metrics : null;
-    const server = this.engine.listen(
-      { request: (req, res) => void this.handle(req, res), upgrade: (req, socket, head) => void this.handleUpgrade(req, socket, head) },
-      listen.tls ? { cert: listen.tls.cert, key: listen.tls.key, ...(listen.tls.clientCa ? { ca: listen.tls.clientCa, requestCert: true, rejectUnauthorized: false } : {}) } : undefined,
-    );
-    this.server = server;
-    await listenOn(server.server, listen.port, listen.host, 'requests');
+    if (mode === 'authz' && !authz) throw new GatewayConfigError('--mode authz needs an authz section in the config (authz.listen, authz.grpc or both)');
+    if (mode === 'proxy') {
+      const server = this.engine.listen(
+        { request: (req, res) => void this.handle(req, res), upgrade: (req, socket, head) => void this.handleUpgrade(req, socket, head) },
+        listen.tls ? { cert: listen.tls.cert, key: listen.tls.key, ...(listen.tls.clientCa ? { ca: listen.tls.clientCa, requestCert: true, rejectUnauthorized: false } : {}) } : undefined,
+      );
+      this.server = server;
+      await listenOn(server.server, listen.port, listen.host, 'requests');
+    }
+    const judge = (report: OriginalRequest | Refusal) => this.authorizeReport(report);
+    if (authz?.http) {
+      this.authzServer = new AuthzHttpServer(this.engine, judge, this.log);
+      await listenOn(this.authzServer.server, authz.http.port, authz.http.host, 'authorization (HTTP)');
+    }
+    if (authz?.grpc) {
+      const { host, port } = authz.grpc;
+      this.grpcServer = await startEnvoyGrpcServer(host, port, judge, this.log).catch((err: Error) => {
+        throw new GatewayStartError(`cannot listen on ${host}:${port} for authorization (gRPC): ${err.message}`);
+      });
+    }
     if (metrics) {
       const ms = createHttpServer((req, res) => void this.serveMetrics(req, res));
       this.metricsServer = ms;
@@ -196,9 +236,9 @@ export class Gateway {
     }
     const prev = this.state;
     const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
-    const restartNeeded = (['listen', 'keys', 'metrics', 'accessLog'] as const).filter((k) => !same(prev.config[k], next[k]));
+    const restartNeeded = (['listen', 'keys', 'metrics', 'accessLog', 'authz'] as const).filter((k) => !same(prev.config[k], next[k]));
     this.state = {
-      config: { ...next, listen: prev.config.listen, keys: prev.config.keys, metrics: prev.config.metrics, accessLog: prev.config.accessLog },
+      config: { ...next, listen: prev.config.listen, keys: prev.config.keys, metrics: prev.config.metrics, accessLog: prev.config.accessLog, authz: prev.config.authz },
       // Keep caches (JWKS, verified tokens, signing keys) when their section did not change.
       oidc: same(prev.config.oidc, next.oidc) ? prev.oidc : new OidcVerifier(next.oidc),
       assertion: same(prev.config.assertion, next.assertion) ? prev.assertion : next.assertion ? new AssertionSigner(next.assertion) : null,
@@ -382,6 +422,34 @@ export class Gateway {
     }
   }
 
+  /**
+   * The authorization server's decision on a request another proxy reports (authz/), under the state of the
+   * moment, recorded as the proxy records its exchanges: metrics and an access-log line with the original
+   * method and target, 200 for an allowed request (whatever the upstream answers later is the proxy's to log).
+   */
+  private authorizeReport(report: OriginalRequest | Refusal): AuthzAnswer | Promise<AuthzAnswer> {
+    const started = process.hrtime.bigint();
+    const record = (a: AuthzAnswer): AuthzAnswer => {
+      const d = a.decision;
+      const original = 'status' in report ? null : report;
+      this.recordExchange({
+        started,
+        route: d?.route.name ?? null,
+        endpoint: d?.endpoint?.name ?? null,
+        identity: d?.identity ?? null,
+        method: original?.method ?? '-',
+        target: original ? (original.query ? `${original.path}?${original.query}` : original.path) : '-',
+        status: a.refusal?.status ?? 200,
+        bytes: 0,
+        reason: a.refusal?.reason,
+        clientIp: original?.clientIp ?? '',
+      });
+      return a;
+    };
+    const answered = authorize(this.state, this.keys, report);
+    return answered instanceof Promise ? answered.then(record) : record(answered);
+  }
+
   /** An exchange is over: its metrics, and its access-log line (the identity's key id, never a key; the query scrubbed). */
   private recordExchange(e: { started: bigint; route: string | null; endpoint: string | null; identity: Identity | null; method: string; target: string; status: number; bytes: number; reason: string | undefined; clientIp: string }): void {
     const seconds = Number(process.hrtime.bigint() - e.started) / 1e9;
@@ -422,7 +490,7 @@ export class Gateway {
   async close(): Promise<void> {
     if (this.watching && this.configPath) unwatchFile(this.configPath);
     const metricsServer = this.metricsServer;
-    const closing = [this.server?.close(), metricsServer?.listening && new Promise<void>((resolve) => metricsServer.close(() => resolve()))];
+    const closing = [this.server?.close(), this.authzServer?.close(), this.grpcServer?.close(), metricsServer?.listening && new Promise<void>((resolve) => metricsServer.close(() => resolve()))];
     metricsServer?.closeAllConnections();
     await Promise.all(closing);
     this.pools.destroy();
