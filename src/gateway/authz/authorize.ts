@@ -23,6 +23,8 @@ export interface AuthzAnswer {
   decision: Decision | null;
   /** For the proxy to set on the upstream request: the route's identity headers and assertion. */
   set: Array<[string, string]>;
+  /** The route's identity headers this answer does not set (no identity: a public endpoint). */
+  unset: string[];
   /**
    * For the proxy to remove from the upstream request (Envoy does; nginx, Caddy and Traefik are told to in
    * their config): the client's credential, and every identity header of the route this answer does not set,
@@ -37,7 +39,7 @@ export function badReport(reason: string, message: string): Refusal {
 }
 
 function refused(refusal: Refusal, decision: Decision | null): AuthzAnswer {
-  return { refusal, decision, set: [], remove: [] };
+  return { refusal, decision, set: [], unset: [], remove: [] };
 }
 
 function answer(state: PolicyState, original: OriginalRequest, d: Decision | Refusal): AuthzAnswer {
@@ -56,8 +58,8 @@ function answer(state: PolicyState, original: OriginalRequest, d: Decision | Ref
   if (set.some(([, value]) => UNSAFE_FIELD_VALUE.test(value))) return refused({ ...refuse(500, 'internal_error', 'identity_not_a_header'), message: 'the identity cannot be passed on in a header' }, d);
   const setNames = new Set(set.map(([h]) => h));
   const identityNames = [...route.identityHeaders.map(([h]) => h), ...(route.assertion && state.assertion ? [state.assertion.header] : [])];
-  const remove = ['authorization', 'x-api-key', ...identityNames.filter((h) => !setNames.has(h))];
-  return { refusal: null, decision: d, set, remove };
+  const unset = identityNames.filter((h) => !setNames.has(h));
+  return { refusal: null, decision: d, set, unset, remove: ['authorization', 'x-api-key', ...unset] };
 }
 
 /** The gateway's decision on a reported request, or on a refusal of the report; synchronous when the key cache answers. */

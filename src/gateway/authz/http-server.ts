@@ -42,7 +42,9 @@ function toHttp(answer: AuthzAnswer, envoy: boolean): Answer {
   const refusal = answer.refusal;
   if (!refusal) {
     const fields = answer.set.flat();
-    if (envoy && answer.remove.length) fields.push(ENVOY_HEADERS_TO_REMOVE, answer.remove.join(','));
+    if (envoy) fields.push(ENVOY_HEADERS_TO_REMOVE, answer.remove.join(','));
+    // Empty, not absent: Caddy 2.6's copy_headers sets a header the answer lacks to its placeholder's literal text.
+    else for (const name of answer.unset) fields.push(name, '');
     return { status: 200, fields: [...fields, 'cache-control', 'no-store', 'content-length', '0'], body: '' };
   }
   const body = JSON.stringify(refusalBody(refusal, answer.decision?.route.name ?? null));
