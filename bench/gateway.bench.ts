@@ -1,6 +1,7 @@
 // Gateway overhead: the same upstream driven with wrk directly, through `warden gateway`, and through
 // nginx doing the same Warden key check with auth_request (a verifier process answers the subrequest
-// with KeyStore.verify, as the gateway does in-process). Two upstreams:
+// with KeyStore.verify, as the gateway does in-process), and through nginx asking `warden gateway --mode authz`
+// with auth_request (the gateway's whole policy, examples/authz/nginx.conf). Two upstreams:
 // - node: a trivial Node server answering an OpenAI-style GET /v1/models (about 20 us of CPU), which
 //   shows the proxies' own cost;
 // - clickhouse: the real ClickHouse HTTP interface scripts/services.sh starts, answering a dashboard
@@ -204,7 +205,7 @@ async function main(): Promise<void> {
   const admin = await KeyStore.open({ store });
   const { key } = await admin.create({ owner: 'bench', name: 'bench', scopes: ['llm:read', 'clickhouse:read'] });
   await admin.close();
-  const [UP, GW, VER, NGX, GW_NODE] = [21501, 21502, 21503, 21504, 21505];
+  const [UP, GW, VER, NGX, GW_NODE, AUTHZ, NGX_AUTHZ] = [21501, 21502, 21503, 21504, 21505, 21506, 21507];
   // One listener each for the gateway and nginx: /v1 goes to the Node upstream, the rest to ClickHouse.
   const routes = [
     ...(useNode
@@ -229,6 +230,8 @@ async function main(): Promise<void> {
       : []),
   ];
   writeFileSync(join(dir, 'gateway.yaml'), `listen: { port: ${GW} }\nkeys: { store: ${store} }\nroutes:\n${routes.join('\n')}\n`);
+  // The authz listener runs in one process (--workers is for the proxy).
+  writeFileSync(join(dir, 'gateway-authz.yaml'), `authz: { listen: { port: ${AUTHZ} } }\nkeys: { store: ${store} }\nroutes:\n${routes.join('\n')}\n`);
   writeFileSync(join(dir, 'gateway-node.yaml'), `listen: { port: ${GW_NODE}, engine: node }\nkeys: { store: ${store} }\nroutes:\n${routes.join('\n')}\n`);
   const verify = (scope: string) => `
       internal;
@@ -268,6 +271,22 @@ async function main(): Promise<void> {
         ]
       : []),
   ];
+  // The same locations, each asking warden's authz listener with the original request, as in examples/authz/nginx.conf.
+  const authzLocations = locations
+    .map((l) => l.replace(/auth_request \/_warden_verify_\w+;/, 'auth_request /_warden_authz;'))
+    .map((l) => l.replace(/\n {4}location = \/_warden_verify_\w+ \{[^}]*\}/, ''));
+  authzLocations.push(`    location = /_warden_authz {
+      internal;
+      proxy_pass http://warden_authz/auth;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_pass_request_body off;
+      proxy_set_header Content-Length "";
+      proxy_set_header X-Original-URI $request_uri;
+      proxy_set_header X-Original-Method $request_method;
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-For $remote_addr;
+    }`);
   mkdirSync(join(dir, 'nginx-tmp'));
   writeFileSync(
     join(dir, 'nginx.conf'),
@@ -285,9 +304,14 @@ http {
   upstream app { server 127.0.0.1:${UP}; keepalive 64; }
   upstream clickhouse { server ${ch.host}; keepalive 64; }
   upstream verifier { server 127.0.0.1:${VER}; keepalive 64; }
+  upstream warden_authz { server 127.0.0.1:${AUTHZ}; keepalive 64; }
   server {
     listen 127.0.0.1:${NGX};
 ${locations.join('\n')}
+  }
+  server {
+    listen 127.0.0.1:${NGX_AUTHZ};
+${authzLocations.join('\n')}
   }
 }
 `,
@@ -295,12 +319,14 @@ ${locations.join('\n')}
   const verifier = start(process.execPath, [PEERS, 'verifier', String(VER), store], env);
   const gatewayProcess = start(process.execPath, [WARDEN, 'gateway', '--config', join(dir, 'gateway.yaml'), '--no-watch', '--workers', String(workers)], env);
   const nodeEngineProcess = start(process.execPath, [WARDEN, 'gateway', '--config', join(dir, 'gateway-node.yaml'), '--no-watch', '--workers', String(workers)], env);
+  const authzProcess = start(process.execPath, [WARDEN, 'gateway', '--config', join(dir, 'gateway-authz.yaml'), '--mode', 'authz', '--no-watch'], env);
   const nginxProcess = start('nginx', ['-e', join(dir, 'nginx-error.log'), '-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], env);
-  const children = [...(useNode ? [start(process.execPath, [PEERS, 'upstream', String(UP), BODY], env)] : []), verifier, gatewayProcess, nodeEngineProcess, nginxProcess];
+  const children = [...(useNode ? [start(process.execPath, [PEERS, 'upstream', String(UP), BODY], env)] : []), verifier, gatewayProcess, nodeEngineProcess, authzProcess, nginxProcess];
   // The gateway with its --workers processes; nginx's master and workers, and the verifier it asks.
   const gatewayPids = () => processTree(gatewayProcess.pid!);
   const nodeEnginePids = () => processTree(nodeEngineProcess.pid!);
   const nginxPids = () => [...processTree(nginxProcess.pid!), verifier.pid!];
+  const nginxAuthzPids = () => [...processTree(nginxProcess.pid!), authzProcess.pid!];
   try {
     if (useClickhouse) await createBenchTable(ch.origin);
     const upstreams = [
@@ -310,10 +336,14 @@ ${locations.join('\n')}
     const h = { 'x-api-key': key };
     const benches: Bench[] = [];
     for (const u of upstreams) {
-      const [direct, gateway, nginx, nodeEngine] = [u.direct, `http://127.0.0.1:${GW}`, `http://127.0.0.1:${NGX}`, `http://127.0.0.1:${GW_NODE}`].map((origin) => `${origin}${u.target}`) as [string, string, string, string];
-      await Promise.all([ready(direct), ready(gateway, h), ready(nginx, h), ready(nodeEngine, h)]);
-      const refused = await fetch(nginx);
-      if (refused.status !== 401) throw new Error(`nginx let an unauthenticated request through (${refused.status})`);
+      const [direct, gateway, nginx, nodeEngine, nginxAuthz] = [u.direct, `http://127.0.0.1:${GW}`, `http://127.0.0.1:${NGX}`, `http://127.0.0.1:${GW_NODE}`, `http://127.0.0.1:${NGX_AUTHZ}`].map(
+        (origin) => `${origin}${u.target}`,
+      ) as [string, string, string, string, string];
+      await Promise.all([ready(direct), ready(gateway, h), ready(nginx, h), ready(nodeEngine, h), ready(nginxAuthz, h)]);
+      for (const url of [nginx, nginxAuthz]) {
+        const refused = await fetch(url);
+        if (refused.status !== 401) throw new Error(`nginx let an unauthenticated request through (${refused.status})`);
+      }
       const body = await (await fetch(gateway, { headers: h })).arrayBuffer();
       benches.push({
         title: `${u.name} upstream: GET ${u.shown} (${body.byteLength} B body)`,
@@ -322,6 +352,7 @@ ${locations.join('\n')}
           ['warden gateway', gateway, key, gatewayPids],
           ['nginx + auth_request', nginx, key, nginxPids],
           ['warden gateway, node:http engine', nodeEngine, key, nodeEnginePids],
+          ['nginx + auth_request to warden authz', nginxAuthz, key, nginxAuthzPids],
         ],
       });
     }

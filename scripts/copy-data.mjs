@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// tsc compiles code only; the detectors are data (YAML) and ship beside the compiled modules. The
+// tsc compiles code only; the detectors are data (YAML), as are the gateway's Envoy protos, and they ship beside the compiled modules. The
 // shipped secret rules are also validated and bundled into one JSON file, so a CLI start parses no YAML.
 import { cpSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -8,7 +8,7 @@ function walk(dir) {
   for (const name of readdirSync(dir)) {
     const path = join(dir, name);
     if (statSync(path).isDirectory()) walk(path);
-    else if (/\.(ya?ml|json|html|css|svg)$/.test(name)) cpSync(path, join('dist', relative('src', path)));
+    else if (/\.(ya?ml|json|html|css|svg|proto)$/.test(name)) cpSync(path, join('dist', relative('src', path)));
   }
 }
 walk('src');

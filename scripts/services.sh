@@ -15,7 +15,7 @@ export DEBIAN_FRONTEND=noninteractive
 packages=(
   clickhouse-server clickhouse-client postgresql mariadb-server redis-server rsyslog
   memcached etcd-server etcd-client prometheus nats-server mosquitto
-  chromium nginx wrk nmap
+  chromium nginx caddy wrk nmap
 )
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

@@ -77,7 +77,14 @@ export interface GatewayConfig {
   assertion: AssertionOptions | null;
   accessLog: { path: string } | null;
   metrics: { host: string; port: number; scope: string } | null;
+  /** The authorization server's listeners (authz/), for a proxy already in front; null: none. */
+  authz: { http: ListenAddress | null; grpc: ListenAddress | null } | null;
   routes: RouteConfig[];
+}
+
+export interface ListenAddress {
+  host: string;
+  port: number;
 }
 
 interface RawRoute {
@@ -106,6 +113,7 @@ interface RawConfig {
   assertion?: AssertionOptions;
   accessLog?: { path?: string };
   metrics?: { host?: string; port: number; scope?: string };
+  authz?: { listen?: { host?: string; port: number }; grpc?: { host?: string; port: number } };
   limits?: RawLimits;
   routes: RawRoute[];
 }
@@ -223,8 +231,13 @@ export function parseGatewayConfig(text: string, source: string, baseDir: string
     assertion: raw.assertion ?? null,
     accessLog: raw.accessLog ? { path: raw.accessLog.path ?? '-' } : null,
     metrics: raw.metrics ? { host: raw.metrics.host ?? '127.0.0.1', port: raw.metrics.port, scope: raw.metrics.scope ?? 'gateway:metrics' } : null,
+    authz: raw.authz ? { http: loopbackUnlessTold(raw.authz.listen), grpc: loopbackUnlessTold(raw.authz.grpc) } : null,
     routes,
   };
+}
+
+function loopbackUnlessTold(address: { host?: string; port: number } | undefined): ListenAddress | null {
+  return address ? { host: address.host ?? '127.0.0.1', port: address.port } : null;
 }
 
 export function loadGatewayConfig(path: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {

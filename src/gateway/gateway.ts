@@ -11,17 +11,19 @@ import type { Writable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { WardenError } from '../errors.js';
 import { listenAt } from '../listen-address.js';
-import { KeyStore, parseKey, scopesAllow, type Verification, type VerifyRequest } from '../keys/index.js';
+import { KeyStore } from '../keys/index.js';
 import { AccessLog, identityForLog } from './access-log.js';
 import { AssertionSigner } from './assertion.js';
-import type { CredentialKind, Identity } from './auth/identity.js';
-import { certificateIdentity } from './auth/mtls.js';
+import type { Identity } from './auth/identity.js';
 import { OidcVerifier } from './auth/oidc.js';
-import { identityValue, loadGatewayConfig, type AllowRule, type GatewayConfig, type RouteConfig } from './config.js';
+import { GatewayConfigError, loadGatewayConfig, type GatewayConfig, type RouteConfig } from './config.js';
+import { authorize, type AuthzAnswer, type OriginalRequest } from './authz/authorize.js';
+import { startEnvoyGrpcServer, type EnvoyGrpcServer } from './authz/envoy-grpc.js';
+import { AuthzHttpServer } from './authz/http-server.js';
 import { InFlightLimits, limitedParty, watchBodyRate } from './limits.js';
 import { GatewayMetrics, type MetricsSnapshot } from './metrics.js';
-import { isAmbiguousPath, matchEndpoint, type Endpoint } from './profiles.js';
-import { closeUpgrade, dropParams, forward, forwardUpgrade, headersNotForwarded, ownedConnectionOption, UpstreamPools, type UpstreamRequest } from './proxy.js';
+import { CHALLENGE, decide, identityFields, KEY_REFUSALS, refusalBody, refuse, upgradeRefusal, type Decision, type PolicyRequest, type PolicyState, type Refusal } from './policy.js';
+import { closeUpgrade, forward, forwardUpgrade, headersNotForwarded, ownedConnectionOption, UpstreamPools, type UpstreamRequest } from './proxy.js';
 import { selectEngine, type ClientListener, type HttpEngine } from './engine.js';
 import type { ClientRequest, ClientResponse } from './server.js';
 
@@ -41,7 +43,15 @@ export interface GatewayOptions {
   serveMetrics?: boolean;
   /** The other `--workers` processes' counters, added to this one's on `/metrics`. */
   metricsPeers?: () => Promise<MetricsSnapshot[]>;
+  /**
+   * `proxy` (default): the proxy listener, and the `authz` listeners too when the config has them; `authz`: only
+   * the authorization server, for a proxy already in front (the config must have an `authz` section).
+   */
+  mode?: GatewayMode;
 }
+
+export const GATEWAY_MODES = ['proxy', 'authz'] as const;
+export type GatewayMode = (typeof GATEWAY_MODES)[number];
 
 export interface ReloadResult {
   ok: boolean;
@@ -51,44 +61,10 @@ export interface ReloadResult {
 }
 
 /** Everything a reload replaces; a request keeps the state it started with. */
-interface RequestState {
-  config: GatewayConfig;
-  oidc: OidcVerifier;
-  assertion: AssertionSigner | null;
+interface RequestState extends PolicyState {
   /** Per route: request headers a client may not send because the gateway sets them. */
   dropHeaders: WeakMap<RouteConfig, ReadonlySet<string>>;
 }
-
-interface Refusal {
-  status: number;
-  error: string;
-  reason: string;
-  headers?: Record<string, string>;
-  /** Instead of the error's usual message. */
-  message?: string;
-}
-
-type Decision = { route: RouteConfig; endpoint: Endpoint | null; identity: Identity | null; target: string; refusal: Refusal | null };
-
-const REFUSAL_MESSAGES: Record<string, string> = {
-  unauthorized: 'a valid credential is required',
-  forbidden: 'this identity may not do this here',
-  unavailable: 'the credential could not be checked; try again',
-  rate_limited: 'too many requests for this key',
-  bad_request: 'the request is ambiguous and was refused',
-};
-
-const KEY_REFUSALS: Record<string, Omit<Refusal, 'reason'>> = {
-  unknown: { status: 401, error: 'unauthorized' },
-  revoked: { status: 401, error: 'unauthorized' },
-  disabled: { status: 401, error: 'unauthorized' },
-  expired: { status: 401, error: 'unauthorized' },
-  ip: { status: 403, error: 'forbidden' },
-  scope: { status: 403, error: 'forbidden' },
-  rate_limited: { status: 429, error: 'rate_limited' },
-  quota_exhausted: { status: 429, error: 'rate_limited' },
-  unavailable: { status: 503, error: 'unavailable' },
-};
 
 /** The gateway could not start serving: a listener's address is taken or not allowed. */
 export class GatewayStartError extends WardenError {
@@ -103,88 +79,16 @@ async function listenOn(server: Server, port: number, host: string, what: string
   });
 }
 
-function refuse(status: number, error: string, reason: string, headers?: Record<string, string>): Refusal {
-  return { status, error, reason, ...(headers ? { headers } : {}) };
-}
-
-const CHALLENGE = { 'www-authenticate': 'Bearer realm="warden-gateway"' };
-
 /** An identity (or a client address) with as many exchanges in flight on an upstream as its route allows. */
 const CONCURRENCY_REFUSAL: Refusal = { ...refuse(429, 'rate_limited', 'concurrency', { 'retry-after': '1' }), message: 'too many requests in flight for this identity; retry when one has finished' };
 /** A request body that arrived below the route's rate floor, answered if nothing else was yet. */
 const BODY_TOO_SLOW: Refusal = { ...refuse(408, 'request_timeout', 'body_too_slow'), message: 'the request body arrived too slowly' };
 
-/** The Host a route is matched by: lower case, without port, and without the trailing dot of a fully qualified name (`admin.internal.` is `admin.internal` to DNS, so it must be to the policy too). */
-function hostOf(req: ClientRequest): string {
-  const host = (req.headers.host ?? '').toLowerCase();
-  const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0]!;
-  return name.endsWith('.') ? name.slice(0, -1) : name;
-}
-
-function routeFor(routes: readonly RouteConfig[], host: string, path: string): RouteConfig | null {
-  for (const route of routes) {
-    if (route.host && ('exact' in route.host ? host !== route.host.exact : !host.endsWith(route.host.suffix))) continue;
-    const p = route.pathPrefix;
-    if (p === '/' || path === p || path.startsWith(`${p}/`)) return route;
-  }
-  return null;
-}
-
-function rulesFor(route: RouteConfig, endpoint: Endpoint, method: string): AllowRule[] {
-  return route.allow.filter((r) => (r.endpoints.has(endpoint.name) || r.classes.has(endpoint.class)) && (!r.methods || r.methods.has(method)));
-}
-
-/** The credential on a request, of the kinds the route accepts: an API key, a bearer JWT, or a client certificate. */
-function presented(req: ClientRequest, accepts: ReadonlySet<CredentialKind>, keyPrefix: string): { kind: CredentialKind; token: string } | null {
-  const header = req.headers['x-api-key'];
-  const apiKey = typeof header === 'string' ? header.trim() : undefined;
-  const auth = req.headers.authorization;
-  const bearer = auth && /^bearer /i.test(auth) ? auth.slice(7).trim() : undefined;
-  if (accepts.has('key')) {
-    if (apiKey) return { kind: 'key', token: apiKey };
-    if (bearer && parseKey(bearer)?.prefix === keyPrefix) return { kind: 'key', token: bearer };
-  }
-  if (accepts.has('jwt') && bearer && bearer.split('.').length === 3) return { kind: 'jwt', token: bearer };
-  if (accepts.has('mtls') && (req.socket as TLSSocket).encrypted && (req.socket as TLSSocket).authorized) return { kind: 'mtls', token: '' };
-  // A bearer of a kind this route does not take is still an attempt: answer it as a bad credential.
-  if (bearer || apiKey) return { kind: accepts.has('key') ? 'key' : 'jwt', token: bearer ?? apiKey! };
-  return null;
-}
-
-function keyIdentity(v: Verification): Identity {
-  return { kind: 'key', subject: v.keyId!, keyId: v.keyId!, scopes: v.scopes ?? [], ...(v.owner ? { owner: v.owner } : {}) };
-}
-
-function denied(decision: Decision, refusal: Refusal): Decision {
-  decision.refusal = refusal;
-  return decision;
-}
-
-function keyRequest(clientIp: string, rule: AllowRule | null): VerifyRequest {
-  return rule ? { ip: clientIp, scopes: rule.scopes } : { ip: clientIp };
-}
-
-/** The decision once the key store has answered for a key. */
-function keyVerdict(decision: Decision, v: Verification, rules: readonly AllowRule[]): Decision {
-  if (v.keyId) decision.identity = keyIdentity(v);
-  if (!v.valid) {
-    const r = KEY_REFUSALS[v.reason ?? 'unknown']!;
-    return denied(decision, refuse(r.status, r.error, v.reason === 'scope' ? 'scope' : `key_${v.reason}`, r.status === 401 ? CHALLENGE : undefined));
-  }
-  if (!rules.length) return denied(decision, refuse(403, 'forbidden', 'not_allowed'));
-  return decision;
-}
-
-/**
- * Why an upgrade that passed every other check is still refused: only WebSocket, and only on an endpoint
- * the profile marks as one. Any other protocol (h2c, a custom one) would turn the connection into a tunnel
- * whose later requests the gateway never sees.
- */
-function upgradeRefusal(req: ClientRequest, endpoint: Endpoint | null, up: UpstreamRequest): Refusal | null {
-  if ((req.headers.upgrade ?? '').trim().toLowerCase() !== 'websocket') return refuse(400, 'bad_request', 'upgrade_not_websocket');
-  if (!endpoint?.websocket) return refuse(403, 'forbidden', 'upgrade_not_allowed');
-  if (ownedConnectionOption(req, up.drop)) return refuse(400, 'bad_request', 'connection_names_owned_field');
-  return null;
+/** The policy's view of a request the gateway itself received. */
+function policyRequest(req: ClientRequest, path: string, query: string, clientIp: string): PolicyRequest {
+  const apiKey = req.headers['x-api-key'];
+  const socket = req.socket as TLSSocket;
+  return { method: req.method, host: req.headers.host, path, query, apiKey: typeof apiKey === 'string' ? apiKey : undefined, authorization: req.headers.authorization, clientIp, tls: socket.encrypted ? socket : null };
 }
 
 export class Gateway {
@@ -199,6 +103,8 @@ export class Gateway {
   private readonly log: (message: string) => void;
   private readonly metricsPeers: (() => Promise<MetricsSnapshot[]>) | undefined;
   private server: ClientListener | null = null;
+  private authzServer: AuthzHttpServer | null = null;
+  private grpcServer: EnvoyGrpcServer | null = null;
   private metricsServer: HttpServer | null = null;
   private readonly configPath: string | undefined;
   private watching = false;
@@ -248,7 +154,7 @@ export class Gateway {
       (await KeyStore.open({ ...(c.store ? { store: c.store } : {}), ...(c.maxStalenessMs ? { maxStalenessMs: c.maxStalenessMs } : {}), ...(c.prefix ? { prefix: c.prefix } : {}) }));
     const gateway = new Gateway(options, keys, ownsKeys, engine);
     try {
-      await gateway.listen(options.serveMetrics ?? true);
+      await gateway.listen(options.serveMetrics ?? true, options.mode ?? 'proxy');
     } catch (err) {
       await gateway.close();
       throw err;
@@ -260,11 +166,24 @@ export class Gateway {
     return this.state.config;
   }
 
-  /** The proxy's own address, e.g. `http://127.0.0.1:8480`. */
+  /** The proxy's own address, e.g. `http://127.0.0.1:8480` (not in authz mode). */
   get url(): string {
     const a = this.server!.server.address() as AddressInfo;
     const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
     return `${this.state.config.listen.tls ? 'https' : 'http'}://${host}:${a.port}`;
+  }
+
+  /** The authorization server's HTTP address, e.g. `http://127.0.0.1:8481`, or null. */
+  get authzUrl(): string | null {
+    if (!this.authzServer) return null;
+    const a = this.authzServer.server.address() as AddressInfo;
+    return `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+  }
+
+  /** The authorization server's gRPC address (host:port), or null. */
+  get authzGrpcAddress(): string | null {
+    const grpc = this.state.config.authz?.grpc;
+    return this.grpcServer && grpc ? `${grpc.host.includes(':') ? `[${grpc.host}]` : grpc.host}:${this.grpcServer.port}` : null;
   }
 
   get metricsUrl(): string | null {
@@ -273,15 +192,29 @@ export class Gateway {
     return `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}/metrics`;
   }
 
-  private async listen(serveMetrics: boolean): Promise<void> {
-    const { listen } = this.state.config;
+  private async listen(serveMetrics: boolean, mode: GatewayMode): Promise<void> {
+    const { listen, authz } = this.state.config;
     const metrics = serveMetrics ? this.state.config.metrics : null;
-    const server = this.engine.listen(
-      { request: (req, res) => void this.handle(req, res), upgrade: (req, socket, head) => void this.handleUpgrade(req, socket, head) },
-      listen.tls ? { cert: listen.tls.cert, key: listen.tls.key, ...(listen.tls.clientCa ? { ca: listen.tls.clientCa, requestCert: true, rejectUnauthorized: false } : {}) } : undefined,
-    );
-    this.server = server;
-    await listenOn(server.server, listen.port, listen.host, 'requests');
+    if (mode === 'authz' && !authz) throw new GatewayConfigError('--mode authz needs an authz section in the config (authz.listen, authz.grpc or both)');
+    if (mode === 'proxy') {
+      const server = this.engine.listen(
+        { request: (req, res) => void this.handle(req, res), upgrade: (req, socket, head) => void this.handleUpgrade(req, socket, head) },
+        listen.tls ? { cert: listen.tls.cert, key: listen.tls.key, ...(listen.tls.clientCa ? { ca: listen.tls.clientCa, requestCert: true, rejectUnauthorized: false } : {}) } : undefined,
+      );
+      this.server = server;
+      await listenOn(server.server, listen.port, listen.host, 'requests');
+    }
+    const judge = (report: OriginalRequest | Refusal) => this.authorizeReport(report);
+    if (authz?.http) {
+      this.authzServer = new AuthzHttpServer(this.engine, judge, this.log);
+      await listenOn(this.authzServer.server, authz.http.port, authz.http.host, 'authorization (HTTP)');
+    }
+    if (authz?.grpc) {
+      const { host, port } = authz.grpc;
+      this.grpcServer = await startEnvoyGrpcServer(host, port, judge, this.log).catch((err: Error) => {
+        throw new GatewayStartError(`cannot listen on ${host}:${port} for authorization (gRPC): ${err.message}`);
+      });
+    }
     if (metrics) {
       const ms = createHttpServer((req, res) => void this.serveMetrics(req, res));
       this.metricsServer = ms;
@@ -303,9 +236,9 @@ export class Gateway {
     }
     const prev = this.state;
     const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
-    const restartNeeded = (['listen', 'keys', 'metrics', 'accessLog'] as const).filter((k) => !same(prev.config[k], next[k]));
+    const restartNeeded = (['listen', 'keys', 'metrics', 'accessLog', 'authz'] as const).filter((k) => !same(prev.config[k], next[k]));
     this.state = {
-      config: { ...next, listen: prev.config.listen, keys: prev.config.keys, metrics: prev.config.metrics, accessLog: prev.config.accessLog },
+      config: { ...next, listen: prev.config.listen, keys: prev.config.keys, metrics: prev.config.metrics, accessLog: prev.config.accessLog, authz: prev.config.authz },
       // Keep caches (JWKS, verified tokens, signing keys) when their section did not change.
       oidc: same(prev.config.oidc, next.oidc) ? prev.oidc : new OidcVerifier(next.oidc),
       assertion: same(prev.config.assertion, next.assertion) ? prev.assertion : next.assertion ? new AssertionSigner(next.assertion) : null,
@@ -316,68 +249,6 @@ export class Gateway {
     return { ok: true, restartNeeded };
   }
 
-  /**
-   * Authenticates and authorizes a request against one state; pure decision, no I/O to the upstream.
-   * Synchronous when the key cache can answer, which is nearly always: no promise on the hot path.
-   */
-  private decide(state: RequestState, req: ClientRequest, path: string, query: string, clientIp: string): Decision | Refusal | Promise<Decision> {
-    const route = routeFor(state.config.routes, hostOf(req), path);
-    if (!route) return refuse(403, 'forbidden', 'no_route');
-    const stripped = route.stripPrefix && route.pathPrefix !== '/' ? path.slice(route.pathPrefix.length) || '/' : path;
-    const dropped = dropParams(query, route.profile.credentialParams);
-    const target = dropped ? `${stripped}?${dropped}` : stripped;
-    const decision: Decision = { route, endpoint: null, identity: null, target, refusal: null };
-    const method = req.method;
-    const match = matchEndpoint(route.profile, method, stripped);
-    if (!match) return denied(decision, refuse(403, 'forbidden', 'not_in_profile'));
-    if ('wrongMethod' in match) return denied(decision, refuse(405, 'forbidden', 'method_not_allowed'));
-    const endpoint = (decision.endpoint = match.endpoint);
-    if (route.public.has(endpoint.name) || route.public.has(endpoint.class)) return decision;
-
-    const credential = presented(req, route.credentials, this.keys.prefix);
-    if (!credential) return denied(decision, refuse(401, 'unauthorized', 'no_credential', CHALLENGE));
-    const rules = rulesFor(route, endpoint, method);
-    if (credential.kind === 'key') {
-      // The key store checks each candidate rule's scopes, so a rate limit or quota is charged once, for the request it lets through.
-      let verification: Verification | undefined;
-      for (const rule of rules.length ? rules : [null]) {
-        verification = this.keys.verifyCached(credential.token, keyRequest(clientIp, rule));
-        // A cache miss or a spent quota lease: the store decides, from the first rule again (a scope refusal charged nothing).
-        if (verification === undefined) return this.decideByStore(decision, credential.token, rules, clientIp);
-        if (verification.reason !== 'scope') break;
-      }
-      return keyVerdict(decision, verification!, rules);
-    }
-    return this.decideByToken(state, req, decision, credential, rules);
-  }
-
-  private async decideByStore(decision: Decision, token: string, rules: AllowRule[], clientIp: string): Promise<Decision> {
-    let verification: Verification | null = null;
-    for (const rule of rules.length ? rules : [null]) {
-      const request = keyRequest(clientIp, rule);
-      verification = this.keys.verifyCached(token, request) ?? (await this.keys.verify(token, request));
-      if (verification.reason !== 'scope') break;
-    }
-    return keyVerdict(decision, verification!, rules);
-  }
-
-  /** A JWT or a client certificate: its identity must hold the scopes of one of the rules. */
-  private async decideByToken(state: RequestState, req: ClientRequest, decision: Decision, credential: { kind: CredentialKind; token: string }, rules: AllowRule[]): Promise<Decision> {
-    let identity: Identity | null;
-    if (credential.kind === 'jwt') {
-      if (state.oidc.size === 0) return denied(decision, refuse(401, 'unauthorized', 'jwt_not_accepted', CHALLENGE));
-      const outcome = await state.oidc.verify(credential.token);
-      if (!outcome.ok) return denied(decision, outcome.reason === 'unavailable' ? refuse(503, 'unavailable', 'jwks_unavailable') : refuse(401, 'unauthorized', `jwt_${outcome.reason}`, CHALLENGE));
-      identity = outcome.identity;
-    } else {
-      identity = certificateIdentity(req.socket as TLSSocket, state.config.mtls);
-      if (!identity) return denied(decision, refuse(401, 'unauthorized', 'certificate_identity', CHALLENGE));
-    }
-    decision.identity = identity;
-    if (!rules.some((r) => scopesAllow(identity.scopes, r.scopes))) return denied(decision, refuse(403, 'forbidden', rules.length ? 'scope' : 'not_allowed'));
-    return decision;
-  }
-
   private upstreamRequest(state: RequestState, d: Decision, clientIp: string, secure: boolean): UpstreamRequest {
     const route = d.route;
     let drop = state.dropHeaders.get(route);
@@ -386,14 +257,7 @@ export class Gateway {
       drop = headersNotForwarded(route, [...route.identityHeaders.map(([h]) => h), ...route.upstream.inject.map(([h]) => h), ...(state.assertion ? [state.assertion.header] : [])]);
       state.dropHeaders.set(route, drop);
     }
-    const set: Array<[string, string]> = [...route.upstream.inject];
-    if (d.identity) {
-      for (const [header, field] of route.identityHeaders) {
-        const value = identityValue(d.identity, field);
-        if (value !== undefined) set.push([header, value]);
-      }
-      if (route.assertion && state.assertion) set.push([state.assertion.header, state.assertion.sign(d.identity, route.name)]);
-    }
+    const set: Array<[string, string]> = [...route.upstream.inject, ...identityFields(state, d)];
     return { route, target: d.target, set, drop, clientIp, secure };
   }
 
@@ -408,7 +272,7 @@ export class Gateway {
     const pool = this.pools.for(route.upstream);
     const party = limitedParty(d.identity, clientIp);
     if (!this.inFlight.acquire(pool, party, route.limits.inFlightPerIdentity)) {
-      this.sendJson(res, 429, this.refusalBody(CONCURRENCY_REFUSAL, route.name), CONCURRENCY_REFUSAL.headers);
+      this.sendJson(res, 429, refusalBody(CONCURRENCY_REFUSAL, route.name), CONCURRENCY_REFUSAL.headers);
       return { status: 429, bytes: 0, reason: CONCURRENCY_REFUSAL.reason };
     }
     const body = req.body;
@@ -434,7 +298,7 @@ export class Gateway {
         res.destroy();
         return { status: outcome.status, bytes: outcome.bytes, reason: BODY_TOO_SLOW.reason };
       }
-      this.sendJson(res, BODY_TOO_SLOW.status, this.refusalBody(BODY_TOO_SLOW, route.name));
+      this.sendJson(res, BODY_TOO_SLOW.status, refusalBody(BODY_TOO_SLOW, route.name));
       return { status: BODY_TOO_SLOW.status, bytes: 0, reason: BODY_TOO_SLOW.reason };
     } finally {
       if (body && !body.closed) body.once('close', done);
@@ -448,10 +312,6 @@ export class Gateway {
     if (res instanceof ServerResponse) res.writeHead(status, fields);
     else res.writeHead(status, STATUS_CODES[status] ?? '', Object.entries(fields).flat(), true);
     res.end(text);
-  }
-
-  private refusalBody(r: Refusal, route: string | null): Record<string, unknown> {
-    return { error: r.error, reason: r.reason, message: r.message ?? REFUSAL_MESSAGES[r.error] ?? r.error, ...(route ? { route } : {}) };
   }
 
   private async handle(req: ClientRequest, res: ClientResponse): Promise<void> {
@@ -478,16 +338,10 @@ export class Gateway {
         bytes = body.length;
         return;
       }
-      if (isAmbiguousPath(path)) {
-        const r = refuse(400, 'bad_request', 'ambiguous_path');
-        this.sendJson(res, (status = r.status), this.refusalBody(r, null));
-        reason = r.reason;
-        return;
-      }
-      const decided = this.decide(state, req, path, query, clientIp);
+      const decided = decide(state, this.keys, policyRequest(req, path, query, clientIp));
       const d = decided instanceof Promise ? await decided : decided;
       if (!('target' in d)) {
-        this.sendJson(res, (status = d.status), this.refusalBody(d, null), d.headers);
+        this.sendJson(res, (status = d.status), refusalBody(d, null), d.headers);
         reason = d.reason;
         return;
       }
@@ -495,7 +349,7 @@ export class Gateway {
       endpointName = d.endpoint?.name ?? null;
       identity = d.identity;
       if (d.refusal) {
-        this.sendJson(res, (status = d.refusal.status), this.refusalBody(d.refusal, routeName), d.refusal.headers);
+        this.sendJson(res, (status = d.refusal.status), refusalBody(d.refusal, routeName), d.refusal.headers);
         reason = d.refusal.reason;
         return;
       }
@@ -504,7 +358,7 @@ export class Gateway {
       if (owned) {
         const r = refuse(400, 'bad_request', 'connection_names_owned_field');
         res.closeConnection();
-        this.sendJson(res, (status = r.status), this.refusalBody(r, routeName));
+        this.sendJson(res, (status = r.status), refusalBody(r, routeName));
         reason = r.reason;
         return;
       }
@@ -537,7 +391,7 @@ export class Gateway {
     let reason: string | undefined;
     let d: Decision | Refusal | null = null;
     const reject = (r: Refusal, route: string | null) => {
-      const body = JSON.stringify(this.refusalBody(r, route));
+      const body = JSON.stringify(refusalBody(r, route));
       const extra = Object.entries(r.headers ?? {})
         .map(([k, v]) => `${k}: ${v}\r\n`)
         .join('');
@@ -546,20 +400,17 @@ export class Gateway {
       reason = r.reason;
     };
     try {
-      if (isAmbiguousPath(path)) reject(refuse(400, 'bad_request', 'ambiguous_path'), null);
+      d = await decide(state, this.keys, policyRequest(req, path, q < 0 ? '' : rawTarget.slice(q + 1), clientIp));
+      if (!('target' in d)) reject(d, null);
+      else if (d.refusal) reject(d.refusal, d.route.name);
       else {
-        d = await this.decide(state, req, path, q < 0 ? '' : rawTarget.slice(q + 1), clientIp);
-        if (!('target' in d)) reject(d, null);
-        else if (d.refusal) reject(d.refusal, d.route.name);
-        else {
-          const up = this.upstreamRequest(state, d, clientIp, Boolean(state.config.listen.tls));
-          const refusal = upgradeRefusal(req, d.endpoint, up);
-          if (refusal) return reject(refusal, d.route.name);
-          const outcome = await forwardUpgrade(req, socket, head, up);
-          status = outcome.status;
-          bytes = outcome.bytes;
-          reason = outcome.error;
-        }
+        const up = this.upstreamRequest(state, d, clientIp, Boolean(state.config.listen.tls));
+        const refusal = upgradeRefusal(req.headers.upgrade, d.endpoint) ?? (ownedConnectionOption(req, up.drop) ? refuse(400, 'bad_request', 'connection_names_owned_field') : null);
+        if (refusal) return reject(refusal, d.route.name);
+        const outcome = await forwardUpgrade(req, socket, head, up);
+        status = outcome.status;
+        bytes = outcome.bytes;
+        reason = outcome.error;
       }
     } catch (err) {
       reason = 'internal_error';
@@ -569,6 +420,34 @@ export class Gateway {
       const decided = d && 'target' in d ? d : null;
       this.recordExchange({ started, route: decided?.route.name ?? null, endpoint: decided?.endpoint?.name ?? null, identity: decided?.identity ?? null, method: req.method, target: rawTarget, status, bytes, reason, clientIp });
     }
+  }
+
+  /**
+   * The authorization server's decision on a request another proxy reports (authz/), under the state of the
+   * moment, recorded as the proxy records its exchanges: metrics and an access-log line with the original
+   * method and target, 200 for an allowed request (whatever the upstream answers later is the proxy's to log).
+   */
+  private authorizeReport(report: OriginalRequest | Refusal): AuthzAnswer | Promise<AuthzAnswer> {
+    const started = process.hrtime.bigint();
+    const record = (a: AuthzAnswer): AuthzAnswer => {
+      const d = a.decision;
+      const original = 'status' in report ? null : report;
+      this.recordExchange({
+        started,
+        route: d?.route.name ?? null,
+        endpoint: d?.endpoint?.name ?? null,
+        identity: d?.identity ?? null,
+        method: original?.method ?? '-',
+        target: original ? (original.query ? `${original.path}?${original.query}` : original.path) : '-',
+        status: a.refusal?.status ?? 200,
+        bytes: 0,
+        reason: a.refusal?.reason,
+        clientIp: original?.clientIp ?? '',
+      });
+      return a;
+    };
+    const answered = authorize(this.state, this.keys, report);
+    return answered instanceof Promise ? answered.then(record) : record(answered);
   }
 
   /** An exchange is over: its metrics, and its access-log line (the identity's key id, never a key; the query scrubbed). */
@@ -611,7 +490,7 @@ export class Gateway {
   async close(): Promise<void> {
     if (this.watching && this.configPath) unwatchFile(this.configPath);
     const metricsServer = this.metricsServer;
-    const closing = [this.server?.close(), metricsServer?.listening && new Promise<void>((resolve) => metricsServer.close(() => resolve()))];
+    const closing = [this.server?.close(), this.authzServer?.close(), this.grpcServer?.close(), metricsServer?.listening && new Promise<void>((resolve) => metricsServer.close(() => resolve()))];
     metricsServer?.closeAllConnections();
     await Promise.all(closing);
     this.pools.destroy();

@@ -1,0 +1,228 @@
+/**
+ * The authorization server behind Debian's nginx (auth_request) and Caddy (forward_auth), run here from the
+ * shipped examples (examples/authz/, only their ports, paths and password changed) in front of a real
+ * ClickHouse. A recording relay between each proxy and ClickHouse shows what reached the upstream and with
+ * which identity headers. Keys live in a real SQLite store; a revocation is made by the real CLI in another process.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { KeyStore } from '../../keys/index.js';
+import { startTestClickHouse, type TestClickHouse } from '../../../test/helpers/clickhouse.js';
+import { parseGatewayConfig } from '../config.js';
+import { Gateway } from '../gateway.js';
+
+// Below the kernel's ephemeral range, and apart from the other gateway tests' ports.
+const CH_HTTP = 21833;
+const CH_TCP = 21910;
+const NGINX_PORT = 21841;
+const CADDY_PORT = 21842;
+const CH_PASSWORD = 'authz-upstream-password-4Rt';
+const EXAMPLES = fileURLToPath(new URL('../../../examples/authz/', import.meta.url));
+const MAIN = fileURLToPath(new URL('../../cli/main.ts', import.meta.url));
+
+interface Reply {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/** Raw paths, as written (fetch would normalise `..`). */
+function send(port: number, path: string, headers: Record<string, string> = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Passes each request on to ClickHouse and keeps its method, target and headers: what reached the upstream. */
+async function startTap(targetPort: number): Promise<{ port: number; seen: Array<{ method: string; url: string; headers: IncomingHttpHeaders }>; close(): Promise<void> }> {
+  const seen: Array<{ method: string; url: string; headers: IncomingHttpHeaders }> = [];
+  const server: Server = createServer((req, res) => {
+    seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
+    const up = request({ host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers, timeout: 10_000 }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    up.on('error', () => res.writeHead(502).end());
+    req.pipe(up);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    seen,
+    close: () => new Promise((resolve) => (server.closeAllConnections(), server.close(() => resolve()))),
+  };
+}
+
+async function startProxy(command: string, args: string[], port: number, env: NodeJS.ProcessEnv): Promise<ChildProcess> {
+  const child = spawn(command, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  for (let i = 0; i < 100; i++) {
+    if (child.exitCode !== null) break;
+    try {
+      await send(port, '/ping');
+      return child;
+    } catch {
+      await sleep(100);
+    }
+  }
+  child.kill('SIGKILL');
+  throw new Error(`${command} did not start: ${stderr}`);
+}
+
+const reasonOf = (r: Reply) => (JSON.parse(r.body) as { reason: string }).reason;
+
+describe('warden gateway --mode authz behind nginx and Caddy, in front of ClickHouse', { timeout: 120_000 }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'warden-authz-e2e-'));
+  const store = join(dir, 'keys.db');
+  let ch: TestClickHouse;
+  let tap: Awaited<ReturnType<typeof startTap>>;
+  let admin: KeyStore;
+  let gateway: Gateway;
+  const proxies: ChildProcess[] = [];
+  let reader: { key: string; id: string };
+  let inference: string;
+
+  before(async () => {
+    process.env.WARDEN_KEY_SECRET = 'authz-e2e-hashing-secret-0123456789';
+    ch = await startTestClickHouse({ httpPort: CH_HTTP, tcpPort: CH_TCP, password: CH_PASSWORD });
+    tap = await startTap(CH_HTTP);
+    admin = await KeyStore.open({ store });
+    const created = await admin.create({ owner: 'acme', name: 'reader', scopes: ['clickhouse:read'] });
+    reader = { key: created.key, id: created.info.id };
+    inference = (await admin.create({ owner: 'acme', name: 'inference', scopes: ['llm:inference'] })).key;
+    const gatewayYaml = readFileSync(join(EXAMPLES, 'gateway.yaml'), 'utf8').replace('store: ./keys.db', `store: ${store}`).replace('port: 8481', 'port: 0').replace('port: 8482', 'port: 0');
+    gateway = await Gateway.start({ config: parseGatewayConfig(gatewayYaml, 'examples/authz/gateway.yaml', dir), mode: 'authz', accessLog: null });
+    const authz = `127.0.0.1:${new URL(gateway.authzUrl!).port}`;
+    const upstream = `127.0.0.1:${tap.port}`;
+
+    const nginxDir = join(dir, 'nginx');
+    mkdirSync(join(nginxDir, 'tmp'), { recursive: true });
+    const server = readFileSync(join(EXAMPLES, 'nginx.conf'), 'utf8').replaceAll('127.0.0.1:8481', authz).replaceAll('127.0.0.1:8123', upstream).replace('listen 127.0.0.1:8080', `listen 127.0.0.1:${NGINX_PORT}`).replace('"change-me"', `"${CH_PASSWORD}"`);
+    const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${nginxDir}/tmp/${t};`).join('\n');
+    writeFileSync(join(nginxDir, 'nginx.conf'), `worker_processes 1;\npid ${nginxDir}/nginx.pid;\nerror_log ${nginxDir}/error.log warn;\nevents { worker_connections 256; }\nhttp {\n  access_log off;\n${temp}\n${server}\n}\n`);
+    proxies.push(await startProxy('nginx', ['-e', join(nginxDir, 'error.log'), '-p', nginxDir, '-c', join(nginxDir, 'nginx.conf'), '-g', 'daemon off;'], NGINX_PORT, process.env));
+
+    const caddyDir = join(dir, 'caddy');
+    mkdirSync(caddyDir);
+    const caddyfile = readFileSync(join(EXAMPLES, 'Caddyfile'), 'utf8').replaceAll('127.0.0.1:8481', authz).replaceAll('127.0.0.1:8123', upstream).replace(':8080 {', `:${CADDY_PORT} {`);
+    writeFileSync(join(caddyDir, 'Caddyfile'), caddyfile);
+    const caddyEnv = { ...process.env, HOME: caddyDir, XDG_CONFIG_HOME: caddyDir, XDG_DATA_HOME: caddyDir, CLICKHOUSE_PASSWORD: CH_PASSWORD };
+    proxies.push(await startProxy('caddy', ['run', '--config', join(caddyDir, 'Caddyfile'), '--adapter', 'caddyfile'], CADDY_PORT, caddyEnv));
+  });
+
+  after(async () => {
+    for (const p of proxies) p.kill('SIGTERM');
+    await gateway?.close();
+    await admin?.close();
+    await tap?.close();
+    await ch?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const doors = [
+    { name: 'nginx auth_request', port: NGINX_PORT },
+    { name: 'Caddy forward_auth', port: CADDY_PORT },
+  ];
+
+  /** A request the proxy must refuse, and that must not reach ClickHouse. */
+  async function refused(port: number, path: string, headers: Record<string, string>): Promise<Reply> {
+    const before = tap.seen.length;
+    const r = await send(port, path, headers);
+    assert.equal(tap.seen.length, before, `${path} reached the upstream`);
+    return r;
+  }
+
+  for (const door of doors) {
+    it(`${door.name}: a valid key reaches ClickHouse with Warden's identity headers only, and without its own credential`, async () => {
+      const r = await send(door.port, '/?query=SELECT%201', { 'x-api-key': reader.key, 'x-warden-owner': 'mallory', 'x-warden-key-id': 'forged' });
+      assert.equal(r.status, 200, r.body);
+      assert.equal(r.body, '1\n', 'answered by ClickHouse');
+      const got = tap.seen.at(-1)!;
+      assert.equal(got.url, '/?query=SELECT%201');
+      assert.equal(got.headers['x-warden-key-id'], reader.id);
+      assert.equal(got.headers['x-warden-owner'], 'acme');
+      assert.equal(got.headers['x-api-key'], undefined);
+      assert.equal(got.headers.authorization, undefined);
+      const bearer = await send(door.port, '/?query=SELECT%202', { authorization: `Bearer ${reader.key}` });
+      assert.equal(bearer.body, '2\n');
+      assert.equal(tap.seen.at(-1)!.headers.authorization, undefined);
+    });
+
+    it(`${door.name}: a public endpoint passes without a credential, and a client's own identity headers do not`, async () => {
+      const r = await send(door.port, '/ping', { 'x-warden-owner': 'mallory', 'x-warden-key-id': 'forged' });
+      assert.equal(r.status, 200);
+      assert.equal(r.body, 'Ok.\n');
+      const got = tap.seen.at(-1)!;
+      assert.equal(got.url, '/ping');
+      // Absent (nginx sends no empty header) or empty (Caddy copies Warden's empty value): never the client's.
+      assert.ok(!got.headers['x-warden-owner'], String(got.headers['x-warden-owner']));
+      assert.ok(!got.headers['x-warden-key-id'], String(got.headers['x-warden-key-id']));
+    });
+
+    it(`${door.name}: no key, a key without the scope, and an administration endpoint with an inference key stop at the proxy with Warden's JSON reason`, async () => {
+      const none = await refused(door.port, '/?query=SELECT%201', {});
+      assert.equal(none.status, 401);
+      assert.equal(reasonOf(none), 'no_credential');
+      assert.match(String(none.headers['www-authenticate']), /^Bearer realm="warden-gateway"/);
+      const scope = await refused(door.port, '/?query=SELECT%201', { 'x-api-key': inference });
+      assert.equal(scope.status, 403);
+      assert.equal(reasonOf(scope), 'scope');
+      const adminPage = await refused(door.port, '/play', { 'x-api-key': inference });
+      assert.equal(adminPage.status, 403);
+      assert.equal(reasonOf(adminPage), 'not_allowed');
+      assert.equal((await refused(door.port, '/play', { 'x-api-key': reader.key })).status, 403);
+    });
+
+    it(`${door.name}: encoded dot segments, a forged report of the URI and the upstream's own credential never reach ClickHouse`, async () => {
+      // nginx passes only 401 and 403 on from auth_request; Warden's 400 is an error to it, answered 500: closed either way.
+      const expected = door.port === NGINX_PORT ? 500 : 400;
+      for (const path of ['/%2e%2e/play', '/%2E%2E/play?query=SELECT%201', '/x/..;/play', '/.%2e/play', '/%2fplay', '//play']) {
+        const r = await refused(door.port, path, { 'x-api-key': reader.key });
+        // nginx itself refuses a path that climbs above the root once decoded (400, its own page).
+        assert.ok(r.status === expected || r.status === 400, `${path}: ${r.status}`);
+        if (String(r.headers['content-type']).startsWith('application/json')) assert.equal(reasonOf(r), 'ambiguous_path', path);
+      }
+      const forged = await refused(door.port, '/play', { 'x-api-key': reader.key, 'x-original-uri': '/?query=SELECT%201', 'x-original-method': 'GET', 'x-forwarded-uri': '/?query=SELECT%201', 'x-forwarded-method': 'GET' });
+      assert.equal(forged.status, expected);
+      const ownLogin = await refused(door.port, '/?query=SELECT%201&password=x', { 'x-api-key': reader.key });
+      assert.equal(ownLogin.status, expected);
+      if (expected === 400) assert.equal(reasonOf(ownLogin), 'upstream_credential');
+    });
+  }
+
+  it('stops a key revoked by another process within one second, at both proxies', async () => {
+    const { key, info } = await admin.create({ owner: 'acme', name: 'to-revoke', scopes: ['clickhouse:read'] });
+    for (const door of doors) assert.equal((await send(door.port, '/?query=SELECT%201', { 'x-api-key': key })).status, 200);
+    const script = `const { main } = await import(${JSON.stringify(MAIN)}); process.exitCode = await main(${JSON.stringify(['keys', 'revoke', info.id, '--reason', 'test', '--store', store])});`;
+    const revoke = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { env: process.env, encoding: 'utf8' });
+    const revokedBy = Date.now();
+    assert.equal(revoke.status, 0, revoke.stderr);
+    for (const door of doors) {
+      let r = await send(door.port, '/?query=SELECT%201', { 'x-api-key': key });
+      while (r.status === 200 && Date.now() - revokedBy < 3000) {
+        await sleep(20);
+        r = await send(door.port, '/?query=SELECT%201', { 'x-api-key': key });
+      }
+      const took = Date.now() - revokedBy;
+      assert.equal(r.status, 401, door.name);
+      assert.equal(reasonOf(r), 'key_revoked');
+      assert.ok(took < 1000, `${door.name}: took ${took} ms`);
+    }
+  });
+});
