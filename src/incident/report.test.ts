@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { openStore } from '../store/index.js';
-import { buildRegimes, IncidentStore, renderMarkdown, type TriageResult } from './index.js';
+import { buildRegimes, IncidentStore, parseDeadlineRule, renderMarkdown, type TriageResult } from './index.js';
 
 const HOSTILE = 'logs|x`code`[x](http://evil.example)\n| injected | row |\r<script>alert(1)</script> www.evil.example **b** _i_ ~~s~~ \\';
 
@@ -39,6 +39,24 @@ describe('renderMarkdown', () => {
       }
       assert.ok(!md.split('\n').some((l) => l.startsWith('<') || l.startsWith('| injected')), 'no line starts outside the table');
       assert.match(md, /\\\*\\\*b\\\*\\\* \\_i\\_ \\~\\~s\\~\\~ \\\\/);
+    } finally {
+      await incidents.close();
+      await store.close();
+    }
+  });
+
+  it('reads a deadline weeks away in days and hours, not in hundreds of hours', async () => {
+    const store = openStore(':memory:');
+    const incidents = await IncidentStore.open(store);
+    try {
+      const awareAt = Date.parse('2025-01-29T10:00:00Z');
+      const incident = await incidents.open({ kind: 'exposed-log-store', awareAt, detectedAt: awareAt, regimes: buildRegimes(['gdpr'], [parseDeadlineRule('long-duty:A long duty:40d')]) }, 'test');
+      // 40 days after awareness, seen 160 hours after it: 800 hours left. GDPR's 72 hours are 88 hours past.
+      const now = awareAt + 160 * 3_600_000;
+      const md = renderMarkdown({ ...(await incidents.status(incident.id, now)), triages: [], generatedAt: now });
+      assert.match(md, /\| A long duty \| aware \| [^|]+ \| due \| 33 d 8 h left \|/);
+      assert.match(md, /\| overdue \| 3 d 16 h overdue \|/);
+      assert.ok(!/\d{3,} h/.test(md), 'no hundreds of hours');
     } finally {
       await incidents.close();
       await store.close();

@@ -4,6 +4,7 @@
  * HTML is one self-contained file (inline CSS, no scripts, nothing fetched) that prints to PDF; Markdown
  * carries the same sections. Neither holds a secret or a subject id: counts and fingerprints only.
  */
+import { timeLeft } from './deadlines.js';
 import type { IncidentStatusView } from './incident-store.js';
 import type { Deadline, TriageResult } from './types.js';
 
@@ -19,9 +20,7 @@ const n = (x: number) => x.toLocaleString('en-US');
 
 function remaining(d: Deadline, now: number): string {
   if (d.state === 'met') return `met ${iso(d.metAt)}`;
-  if (d.dueAt === null) return 'clock not started';
-  const hours = Math.round((d.dueAt - now) / 3_600_000);
-  return hours >= 0 ? `${hours} h left` : `${-hours} h overdue`;
+  return timeLeft(d, now) ?? 'clock not started';
 }
 
 interface Section {

@@ -36,4 +36,14 @@ describe('warden incident (CLI)', () => {
     const status = JSON.parse((await runCli(['incident', 'status', id, '--json', '--store', store], { env })).stdout) as { deadlines: Array<{ dueAt: string }> };
     assert.match(status.deadlines[0]!.dueAt, /^2025-0\d-\d\dT/);
   });
+
+  it('shows how long is left in days and hours, not hundreds of hours', async () => {
+    const aware = new Date(Date.now() - 160 * 3_600_000).toISOString();
+    const opened = await runCli(['incident', 'open', '--kind', 'leaked-api-key', '--aware', aware, '--detected', aware, '--deadline', 'long-duty:A long duty:40d', '--json', '--store', store], { env });
+    const { id } = JSON.parse(opened.stdout) as { id: string };
+    const status = await runCli(['incident', 'status', id, '--store', store], { env });
+    assert.equal(status.code, 1, 'GDPR’s 72 hours are past');
+    assert.match(status.stdout, /due +\S+ \(33 d 8 h left\) +A long duty/);
+    assert.match(status.stdout, /overdue +\S+ \(3 d 16 h overdue\) +GDPR/);
+  });
 });

@@ -12,6 +12,7 @@ import {
   REGIMES,
   renderHtml,
   renderMarkdown,
+  timeLeft,
   toCacao,
   triage,
   type DumpFormat,
@@ -69,10 +70,10 @@ function triageText(r: TriageResult): string {
   return lines.join('\n');
 }
 
-function statusText(v: IncidentStatusView): string {
+function statusText(v: IncidentStatusView, now: number): string {
   const i = v.incident;
   const lines = [`${i.id}  ${i.kind}  ${i.severity}  ${i.status}  ${i.title}`, `detected ${iso(i.detectedAt)}  aware ${iso(i.awareAt)}  materiality ${iso(i.materialityAt)}`, 'deadlines:'];
-  for (const d of v.deadlines) lines.push(`  ${d.state.padEnd(11)} ${iso(d.dueAt)}  ${d.title}`);
+  for (const d of v.deadlines) lines.push(`  ${d.state.padEnd(11)} ${iso(d.dueAt)}${d.state === 'met' ? '' : ` (${timeLeft(d, now) ?? 'not started'})`}  ${d.title}`);
   lines.push(`remaining steps (${v.remainingSteps.length} of ${v.playbook.steps.length}):`);
   for (const s of v.remainingSteps) lines.push(`  ${s.id.padEnd(24)} ${s.owner.padEnd(18)} ${s.automated ? `[warden: ${s.automated}] ` : ''}${s.title}`);
   return lines.join('\n');
@@ -218,8 +219,9 @@ export function registerIncident(program: Command): void {
     .option('--store <location>', STORE_HELP)
     .action(async (id: string, opts: StoreFlag & { json?: boolean }) => {
       await withIncidents(opts, async (incidents) => {
-        const view = await incidents.status(id);
-        printJsonOr(opts.json, { incident: view.incident, deadlines: view.deadlines, remainingSteps: view.remainingSteps, doneSteps: view.doneSteps }, () => statusText(view));
+        const now = Date.now();
+        const view = await incidents.status(id, now);
+        printJsonOr(opts.json, { incident: view.incident, deadlines: view.deadlines, remainingSteps: view.remainingSteps, doneSteps: view.doneSteps }, () => statusText(view, now));
         if (view.deadlines.some((d) => d.state === 'overdue')) process.exitCode = 1;
       });
     });
