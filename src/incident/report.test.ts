@@ -14,6 +14,8 @@ describe('renderMarkdown', () => {
       const incident = await incidents.open({ kind: 'exposed-log-store', title: `Open clickhouse holding ${HOSTILE}`, regimes: buildRegimes(['gdpr']) }, 'test');
       const triage: TriageResult = {
         source: `clickhouse://default@127.0.0.1:8123/${HOSTILE}`,
+        sourceKey: `clickhouse://127.0.0.1:8123/${HOSTILE}`,
+        status: 'partial',
         bytes: 10,
         rows: 1,
         parts: [{ name: `default.${HOSTILE}`, rows: 1, truncated: false }],

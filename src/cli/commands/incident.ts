@@ -15,6 +15,7 @@ import {
   timeLeft,
   toCacao,
   triage,
+  TriageFailedError,
   type DumpFormat,
   type IncidentKind,
   type IncidentStatus,
@@ -55,7 +56,7 @@ function printJsonOr(json: boolean | undefined, data: unknown, text: () => strin
 }
 
 function triageText(r: TriageResult): string {
-  const lines = [`${r.source}: ${r.rows.toLocaleString('en-US')} rows, ${r.bytes.toLocaleString('en-US')} bytes in ${r.durationMs} ms`];
+  const lines = [`${r.source}: ${r.rows.toLocaleString('en-US')} rows, ${r.bytes.toLocaleString('en-US')} bytes in ${r.durationMs} ms${r.status === 'partial' ? ' (partial: not every part could be read)' : ''}`];
   if (r.timeRange) lines.push(`data from ${r.timeRange.from} to ${r.timeRange.to}`);
   for (const s of r.subjects) lines.push(`${s.kind}s: ${s.distinct} distinct in ${s.rows} rows (${s.fields.join(', ')})`);
   lines.push(`categories: ${r.categories.map((c) => c.category).join(', ') || 'none'}`);
@@ -74,6 +75,8 @@ function statusText(v: IncidentStatusView, now: number): string {
   const i = v.incident;
   const lines = [`${i.id}  ${i.kind}  ${i.severity}  ${i.status}  ${i.title}`, `detected ${iso(i.detectedAt)}  aware ${iso(i.awareAt)}  materiality ${iso(i.materialityAt)}`, 'deadlines:'];
   for (const d of v.deadlines) lines.push(`  ${d.state.padEnd(11)} ${iso(d.dueAt)}${d.state === 'met' ? '' : ` (${timeLeft(d, now) ?? 'not started'})`}  ${d.title}`);
+  if (v.doneSteps.length) lines.push(`done steps (${v.doneSteps.length} of ${v.playbook.steps.length}):`);
+  for (const d of v.doneSteps) lines.push(`  ${d.id.padEnd(24)} ${iso(d.at)}${d.byWarden ? '  [done by warden]' : ''}`);
   lines.push(`remaining steps (${v.remainingSteps.length} of ${v.playbook.steps.length}):`);
   for (const s of v.remainingSteps) lines.push(`  ${s.id.padEnd(24)} ${s.owner.padEnd(18)} ${s.automated ? `[warden: ${s.automated}] ` : ''}${s.title}`);
   return lines.join('\n');
@@ -175,7 +178,9 @@ export function registerIncident(program: Command): void {
           });
           // Subject ids are personal data: the JSON keeps counts per kind; the full lists stay in the incident store.
           const shown = { ...result, subjects: result.subjects.map(({ counts: _counts, ...s }) => s) };
-          printJsonOr(opts.json, shown, () => triageText(result));
+          // A failed triage has nothing to show but its reason, which the error says.
+          if (opts.json || result.status !== 'failed') printJsonOr(opts.json, shown, () => triageText(result));
+          if (result.status !== 'complete') throw new TriageFailedError(result);
           if (result.credentials.occurrences > 0) process.exitCode = 1;
         } finally {
           await keys.close();
