@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { openDatabase } from '../db/index.js';
 import { scratchPostgres } from '../db/test-databases.js';
 import { KeyStore, parseKeySecrets } from '../keys/index.js';
-import { buildRegimes, identifySource, IncidentStore, renderMarkdown, triage, type Incident } from './index.js';
+import { buildRegimes, identifySource, IncidentStore, renderMarkdown, retriage, triage, type Incident } from './index.js';
 import { seedLogs, type SeededLogs } from './test-fixtures.js';
 import { freePort } from '../../test/helpers/free-port.js';
 
@@ -162,6 +162,13 @@ describe('incident counts stay true', { timeout: 120_000 }, () => {
       assert.doesNotMatch(entry.message, /ECONNREFUSED|fetch failed/, 'no raw system error');
     }
     assert.deepEqual((await incidents.triageResults(incident.id)).map((r) => r.rows), [ROWS]);
+
+    // A re-triage that reads nothing says so in the same words; it never was a result.
+    const again = await retriage(`postgres://127.0.0.1:${port}/x`, { ...on, tables: ['public.chat_logs'], rows: 100 });
+    assert.equal(again.status, 'failed');
+    const entry = (await incidents.timeline(incident.id)).at(-1)!;
+    assert.deepEqual([entry.type, entry.details.status], ['retriage', 'failed']);
+    assert.match(entry.message, /^Re-triage of postgres:\/\/postgres@127\.0\.0\.1:\d+\/x failed, nothing read: cannot connect to .*connection refused/);
   });
 
   it('PostgreSQL with one table the reader may not read: partial, what was read counted, the refused table named, no cursor past unread rows', async () => {

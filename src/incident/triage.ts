@@ -12,7 +12,7 @@ import type { IncidentStore } from './incident-store.js';
 import type { TableCursors } from './cursors.js';
 import { readableError } from './failure.js';
 import { identifySource, isLiveSource, readSource, TriageSourceError, type SourceIdentity, type SourceOptions } from './sources.js';
-import { SUBJECT_KINDS, type AtlasTag, type ExposedCategory, type ProviderCredentials, type SubjectKind, type SubjectSummary, type TriageResult, type WardenKeyFinding } from './types.js';
+import { SUBJECT_KINDS, type AtlasTag, type ExposedCategory, type ProviderCredentials, type SubjectKind, type SubjectSummary, type TriageResult, type TriageStatus, type WardenKeyFinding } from './types.js';
 
 export interface TriageOptions extends SourceOptions {
   /** Key for fingerprints (see `loadFingerprintKey`); fingerprints match `warden detect` and `warden classify`. */
@@ -321,6 +321,13 @@ export class TriageFailedError extends WardenError {
   }
 }
 
+/** Complete: no error. Failed: errors and nothing read (no row, and no part that ended without one). Else partial. */
+function statusOf(rows: number, outcome: Pick<ReadOutcome, 'parts' | 'errors'>): TriageStatus {
+  if (outcome.errors.length === 0) return 'complete';
+  const unread = new Set(outcome.errors.map((e) => e.part));
+  return rows === 0 && outcome.parts.every((p) => unread.has(p.name)) ? 'failed' : 'partial';
+}
+
 const reasonOf = (display: string, errors: TriageResult['errors']) => errors.map((e) => (e.part === display ? e.message : `${e.part}: ${e.message}`)).join('; ');
 
 /** Records a triage that read nothing on the timeline; no result is saved, so no total changes. */
@@ -371,8 +378,7 @@ export async function triage(source: string, options: TriageOptions): Promise<Tr
   const display = identity.display;
   const acc = new TriageAccumulator(detector, options.fingerprintKey, options.subjectFields);
   const { parts, errors, cursors } = await readInto(acc, live ? source : display, display, live, { ...options, increment: undefined });
-  const unread = new Set(errors.map((e) => e.part));
-  if (errors.length > 0 && acc.rows === 0 && parts.every((p) => unread.has(p.name))) return recordFailure(identity, 'run', { parts, errors }, started, options);
+  if (statusOf(acc.rows, { parts, errors }) === 'failed') return recordFailure(identity, 'run', { parts, errors }, started, options);
   const warden = await resolveWardenKeys(acc, options, display);
   const categories = acc.categories(detector);
   const result: TriageResult = {
@@ -434,6 +440,8 @@ export interface NewCredential {
 
 export interface RetriageResult {
   source: string;
+  /** As for a triage: partial when a table was not read in full (its deadline, the row budget, an error), failed when nothing was read. */
+  status: TriageStatus;
   /** Rows read this time: written since the last triage (a row at the cursor's own time may be read twice). */
   rows: number;
   parts: TriageResult['parts'];
@@ -477,7 +485,7 @@ export async function retriage(source: string, options: RetriageOptions): Promis
   // The tables its earlier triages read stay in the re-read when the latest scan no longer flags them.
   const tables = options.tables ? [...new Set([...options.tables, ...Object.keys(since)])] : undefined;
   // An empty list would mean every table of the server: broader than anything a triage of this incident read.
-  if (tables?.length === 0) return { source: display, rows: 0, parts: [], newCredentials: [], warden: [], errors: [{ part: display, message: 'no table to re-read' }], durationMs: 0 };
+  if (tables?.length === 0) return { source: display, status: 'failed', rows: 0, parts: [], newCredentials: [], warden: [], errors: [{ part: display, message: 'no table to re-read' }], durationMs: 0 };
   const acc = new TriageAccumulator(detector, options.fingerprintKey, options.subjectFields);
   const { parts, errors, cursors } = await readInto(acc, source, display, true, { ...options, ...(tables ? { tables } : {}), increment: { since, rows: options.rows } });
   // A known key is looked up again (revoked now if it was only listed before and the policy has changed); reported only when acted on.
@@ -486,15 +494,18 @@ export async function retriage(source: string, options: RetriageOptions): Promis
     .filter(([fp]) => !known.has(fp))
     .map(([fingerprint, c]) => ({ fingerprint, ruleId: c.ruleId, provider: c.provider, occurrences: c.occurrences }))
     .sort((a, b) => a.ruleId.localeCompare(b.ruleId) || a.fingerprint.localeCompare(b.fingerprint));
-  const result: RetriageResult = { source: display, rows: acc.rows, parts, newCredentials, warden, errors, durationMs: Math.round(performance.now() - started) };
+  const status = statusOf(acc.rows, { parts, errors });
+  const result: RetriageResult = { source: display, status, rows: acc.rows, parts, newCredentials, warden, errors, durationMs: Math.round(performance.now() - started) };
   const revoked = warden.filter((w) => w.action === 'revoked').length;
   const wouldRevoke = warden.filter((w) => w.action === 'would-revoke').length;
   const cut = parts.filter((p) => p.truncated).length;
   await options.incident.store.record(options.incident.id, {
     type: 'retriage',
-    message: `Re-triaged rows written since the last triage of ${display}: ${acc.rows} rows, ${newCredentials.length} new credentials (${warden.length} Warden, ${revoked} revoked${wouldRevoke ? `, ${wouldRevoke} would be revoked with --revoke` : ''})${cut ? `; ${cut} table(s) not read in full (see details)` : ''}`,
+    message: status === 'failed'
+      ? `Re-triage of ${display} failed, nothing read: ${reasonOf(display, errors)}`
+      : `Re-triaged rows written since the last triage of ${display}: ${acc.rows} rows, ${newCredentials.length} new credentials (${warden.length} Warden, ${revoked} revoked${wouldRevoke ? `, ${wouldRevoke} would be revoked with --revoke` : ''})${cut ? `; ${cut} table(s) not read in full (see details)` : ''}`,
     actor: options.actor ?? 'warden-incident',
-    details: { source: display, rows: acc.rows, newCredentials, revoked, wouldRevoke, parts, errors, cursors },
+    details: { source: display, status, rows: acc.rows, newCredentials, revoked, wouldRevoke, parts, errors, cursors },
   });
   return result;
 }

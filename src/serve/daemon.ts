@@ -290,7 +290,9 @@ export async function startServe(options: ServeOptions): Promise<ServeDaemon> {
         const wouldRevoke = r.warden.filter((w) => w.action === 'would-revoke').length;
         const unread = r.errors.length;
         log(
-          `run ${run.id}: incident ${response.incident!.id} re-triaged for ${finding.id}: ${r.rows} rows written since the last triage, ${r.newCredentials.length} new credential${r.newCredentials.length === 1 ? '' : 's'}, ${revoked} Warden key${revoked === 1 ? '' : 's'} revoked${wouldRevoke ? `, ${wouldRevoke} to revoke (revokeWardenKeys is off)` : ''}${unread ? `; ${unread} table${unread === 1 ? '' : 's'} not read (see the incident)` : ''}`,
+          r.status === 'failed'
+            ? `run ${run.id}: incident ${response.incident!.id} re-triage for ${finding.id} failed, nothing read (${unread} error${unread === 1 ? '' : 's'}, see the incident)`
+            : `run ${run.id}: incident ${response.incident!.id} re-triaged for ${finding.id}: ${r.rows} rows written since the last triage, ${r.newCredentials.length} new credential${r.newCredentials.length === 1 ? '' : 's'}, ${revoked} Warden key${revoked === 1 ? '' : 's'} revoked${wouldRevoke ? `, ${wouldRevoke} to revoke (revokeWardenKeys is off)` : ''}${unread ? `; ${unread} table${unread === 1 ? '' : 's'} not read (see the incident)` : ''}`,
         );
       } catch (err) {
         log(`run ${run.id}: re-triage for ${finding.id} failed: ${(err as Error)?.message ?? String(err)}`);
