@@ -306,7 +306,7 @@ async function readInto(acc: TriageAccumulator, source: string, display: string,
   return out;
 }
 
-/** A triage that read nothing cannot be acted on: exit 2 when the source as given cannot be read, 3 when reading it failed. */
+/** A triage that did not read all of its source: failed (exit 2 when the source as given cannot be read, 3 when reading it failed) or partial (exit 3). */
 export class TriageFailedError extends WardenError {
   constructor(result: TriageResult) {
     const failed = result.status === 'failed';
