@@ -49,7 +49,10 @@ export async function openClickHouse(dsn: Dsn, options: ClickHouseOptions = {}):
       const deadline = AbortSignal.timeout(timeoutMs);
       res = await fetchWithoutRedirects(url, { method: 'POST', body: sql, headers, signal: options.signal ? AbortSignal.any([deadline, options.signal]) : deadline });
     } catch (err) {
-      throw new DbError(`${dsn.display}: ${(err as Error).message}`);
+      // fetch says only `fetch failed`; what failed (ECONNREFUSED, ENOTFOUND, bad port…) is its cause.
+      const cause = (err as { cause?: { code?: unknown; message?: unknown } }).cause;
+      const why = typeof cause?.code === 'string' ? cause.code : typeof cause?.message === 'string' ? cause.message : undefined;
+      throw new DbError(`${dsn.display}: ${(err as Error).message}${why ? ` (${why})` : ''}`);
     }
     const body = await res.text();
     if (!res.ok) throw new DbError(`${dsn.display}: ${body.trim().slice(0, 500)}`);

@@ -69,7 +69,10 @@ function sqliteDsn(path: string): Dsn {
   return { engine: 'sqlite', host: '', port: 0, user: '', database: '', path: full, password: undefined, display: `sqlite://${full}` };
 }
 
-/** Hides anything between `:` and `@` in the authority so an error message never repeats a password. */
+/**
+ * Hides everything from the `:` after the user to the last `@`, so an error message never repeats a
+ * password, even one holding `@`, `/`, `?` or `#` that a URL parser would split elsewhere.
+ */
 export function redactDsnText(text: string): string {
-  return text.replace(/^([a-z0-9+]+:\/\/[^/@:]*):[^@/]*@/i, '$1:***@');
+  return text.replace(/^([a-z0-9+]+:\/\/[^/@:?#]*):[^]*@/i, '$1:***@');
 }

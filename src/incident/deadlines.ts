@@ -3,6 +3,7 @@
  * NIS2 count from awareness, SEC 8-K from the materiality determination. Business days skip Saturdays,
  * Sundays and configured holidays; calendar arithmetic is in UTC (see docs/incident.md).
  */
+import { formatDuration } from '../duration.js';
 import { UsageError } from '../errors.js';
 import type { ClockStart, Deadline, DeadlineRule, Incident, IncidentRegimes } from './types.js';
 
@@ -112,4 +113,10 @@ export function computeDeadlines(incident: Pick<Incident, 'detectedAt' | 'awareA
     out.set(rule.id, { id: rule.id, title: rule.title, from: rule.from, dueAt, metAt, state });
   }
   return [...out.values()];
+}
+
+/** How far off a due deadline is (`33 d 8 h left`) or how long overdue; null when it is met or its clock has not started. */
+export function timeLeft(d: Deadline, now: number): string | null {
+  if (d.metAt !== null || d.dueAt === null) return null;
+  return d.dueAt >= now ? `${formatDuration(d.dueAt - now)} left` : `${formatDuration(now - d.dueAt)} overdue`;
 }

@@ -52,7 +52,8 @@ export interface IncidentStatusView {
   deadlines: Deadline[];
   playbook: Playbook;
   remainingSteps: PlaybookStep[];
-  doneSteps: Array<{ id: string; at: number }>;
+  /** Steps recorded done (`note --step`), and automated steps Warden has done itself (`byWarden`). */
+  doneSteps: Array<{ id: string; at: number; byWarden: boolean }>;
   latestTriage: TriageResult | null;
   timeline: TimelineEntry[];
 }
@@ -64,6 +65,36 @@ function defaultActor(): string {
     return 'library';
   }
 }
+
+/** Fingerprints of the Warden keys revoked on this incident: by any of its triages and re-triages, or found already revoked. */
+export function revokedKeyFingerprints(timeline: readonly TimelineEntry[], results: readonly TriageResult[]): Set<unknown> {
+  const revoked = new Set(timeline.filter((e) => e.type === 'key-revoked').map((e) => e.details.fingerprint));
+  for (const w of results.flatMap((r) => r.credentials.warden)) if (w.action === 'revoked' || w.action === 'already-revoked') revoked.add(w.fingerprint);
+  return revoked;
+}
+
+/**
+ * The automated steps Warden has done itself, with when: `triage` once every source triaged so far was
+ * read in full (a partial one leaves it open), `revoke-warden-keys` once, in addition, no Warden key of
+ * this store found in them is left to revoke (none found counts: there is nothing to revoke).
+ */
+function doneByWarden(playbook: Playbook, timeline: readonly TimelineEntry[], results: readonly TriageResult[]): Map<string, number> {
+  const out = new Map<string, number>();
+  const triages = timeline.filter((e) => e.type === 'triage');
+  if (results.length === 0 || triages.length === 0 || results.some((r) => r.status === 'partial')) return out;
+  const triagedAt = Math.max(...triages.map((e) => e.happenedAt));
+  const revoked = revokedKeyFingerprints(timeline, results);
+  const left = results.some((r) => r.credentials.warden.some((w) => w.action === 'would-revoke' && !revoked.has(w.fingerprint)));
+  const revokedAt = Math.max(triagedAt, ...timeline.filter((e) => e.type === 'key-revoked').map((e) => e.happenedAt));
+  for (const step of playbook.steps) {
+    if (step.automated === 'triage') out.set(step.id, triagedAt);
+    if (step.automated === 'revoke-warden-keys' && !left) out.set(step.id, revokedAt);
+  }
+  return out;
+}
+
+/** Results saved before sources had keys are told apart by their display form. */
+const sourceKeyOf = (r: TriageResult) => (r.sourceKey as string | undefined) ?? r.source;
 
 const newIncidentId = () => `inc_${randomBytes(8).toString('hex')}`;
 
@@ -212,13 +243,30 @@ export class IncidentStore {
     await this.record(id, { type: 'materiality', message: 'Materiality determined', happenedAt: at, ...(actor ? { actor } : {}) });
   }
 
-  async saveTriage(id: string, result: TriageResult): Promise<void> {
+  /**
+   * Keeps a triage result. It replaces the incident's earlier result for the same source (by `sourceKey`)
+   * in `triageResults`, which is returned; the earlier stays in the store and on the timeline.
+   */
+  async saveTriage(id: string, result: TriageResult): Promise<TriageResult | undefined> {
+    const replaced = (await this.triageResults(id)).find((r) => sourceKeyOf(r) === sourceKeyOf(result));
     await this.store.run('INSERT INTO warden_incident_triage (incident_id, recorded_at, result) VALUES (?, ?, ?)', [id, Date.now(), JSON.stringify(result)]);
+    return replaced;
   }
 
-  async triageResults(id: string): Promise<TriageResult[]> {
+  /**
+   * The incident's triage results, oldest first: `current` (default) holds the latest of each source, so
+   * totals count every source once; `all` holds every result ever saved, replaced ones too.
+   */
+  async triageResults(id: string, which: 'current' | 'all' = 'current'): Promise<TriageResult[]> {
     const rows = await this.store.query<{ result: string }>('SELECT result FROM warden_incident_triage WHERE incident_id = ? ORDER BY seq', [id]);
-    return rows.map((r) => JSON.parse(r.result) as TriageResult);
+    const results = rows.map((r) => JSON.parse(r.result) as TriageResult);
+    if (which === 'all') return results;
+    const latest = new Map<string, TriageResult>();
+    for (const r of results) {
+      latest.delete(sourceKeyOf(r));
+      latest.set(sourceKeyOf(r), r);
+    }
+    return [...latest.values()];
   }
 
   async status(id: string, now = Date.now()): Promise<IncidentStatusView> {
@@ -230,14 +278,17 @@ export class IncidentStore {
       if (e.type === 'deadline-met' && typeof e.details.deadline === 'string') met.set(e.details.deadline, e.happenedAt);
       if (e.type === 'step-done' && typeof e.details.step === 'string') done.set(e.details.step, e.happenedAt);
     }
+    const recorded = new Set(done.keys());
     const playbook = getPlaybook(incident.kind);
+    const results = await this.triageResults(id);
+    for (const [stepId, at] of doneByWarden(playbook, timeline, results)) if (!done.has(stepId)) done.set(stepId, at);
     const triage = await this.store.query<{ result: string }>('SELECT result FROM warden_incident_triage WHERE incident_id = ? ORDER BY seq DESC LIMIT 1', [id]);
     return {
       incident,
       deadlines: computeDeadlines(incident, met, now),
       playbook,
       remainingSteps: playbook.steps.filter((s) => !done.has(s.id)),
-      doneSteps: [...done].map(([stepId, at]) => ({ id: stepId, at })),
+      doneSteps: [...done].map(([stepId, at]) => ({ id: stepId, at, byWarden: !recorded.has(stepId) })),
       latestTriage: triage[0] ? (JSON.parse(triage[0].result) as TriageResult) : null,
       timeline,
     };

@@ -4,6 +4,7 @@
  * request/reply and nothing else.
  */
 import { connect, type Socket } from 'node:net';
+import { readableError } from './failure.js';
 import type { SourceItem } from './sources.js';
 
 type Reply = string | number | null | Reply[] | Error;
@@ -178,7 +179,7 @@ export async function* readRedis(source: string, maxKeys: number, env: NodeJS.Pr
       }
     } while (cursor !== '0');
   } catch (err) {
-    error = (err as Error).message;
+    error = readableError(err);
   } finally {
     conn.close();
   }

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { openStore } from '../store/index.js';
-import { buildRegimes, IncidentStore, renderMarkdown, type TriageResult } from './index.js';
+import { buildRegimes, IncidentStore, parseDeadlineRule, renderMarkdown, type TriageResult } from './index.js';
 
 const HOSTILE = 'logs|x`code`[x](http://evil.example)\n| injected | row |\r<script>alert(1)</script> www.evil.example **b** _i_ ~~s~~ \\';
 
@@ -14,6 +14,8 @@ describe('renderMarkdown', () => {
       const incident = await incidents.open({ kind: 'exposed-log-store', title: `Open clickhouse holding ${HOSTILE}`, regimes: buildRegimes(['gdpr']) }, 'test');
       const triage: TriageResult = {
         source: `clickhouse://default@127.0.0.1:8123/${HOSTILE}`,
+        sourceKey: `clickhouse://127.0.0.1:8123/${HOSTILE}`,
+        status: 'partial',
         bytes: 10,
         rows: 1,
         parts: [{ name: `default.${HOSTILE}`, rows: 1, truncated: false }],
@@ -39,6 +41,24 @@ describe('renderMarkdown', () => {
       }
       assert.ok(!md.split('\n').some((l) => l.startsWith('<') || l.startsWith('| injected')), 'no line starts outside the table');
       assert.match(md, /\\\*\\\*b\\\*\\\* \\_i\\_ \\~\\~s\\~\\~ \\\\/);
+    } finally {
+      await incidents.close();
+      await store.close();
+    }
+  });
+
+  it('reads a deadline weeks away in days and hours, not in hundreds of hours', async () => {
+    const store = openStore(':memory:');
+    const incidents = await IncidentStore.open(store);
+    try {
+      const awareAt = Date.parse('2025-01-29T10:00:00Z');
+      const incident = await incidents.open({ kind: 'exposed-log-store', awareAt, detectedAt: awareAt, regimes: buildRegimes(['gdpr'], [parseDeadlineRule('long-duty:A long duty:40d')]) }, 'test');
+      // 40 days after awareness, seen 160 hours after it: 800 hours left. GDPR's 72 hours are 88 hours past.
+      const now = awareAt + 160 * 3_600_000;
+      const md = renderMarkdown({ ...(await incidents.status(incident.id, now)), triages: [], generatedAt: now });
+      assert.match(md, /\| A long duty \| aware \| [^|]+ \| due \| 33 d 8 h left \|/);
+      assert.match(md, /\| overdue \| 3 d 16 h overdue \|/);
+      assert.ok(!/\d{3,} h/.test(md), 'no hundreds of hours');
     } finally {
       await incidents.close();
       await store.close();

@@ -4,11 +4,12 @@
  * HTML is one self-contained file (inline CSS, no scripts, nothing fetched) that prints to PDF; Markdown
  * carries the same sections. Neither holds a secret or a subject id: counts and fingerprints only.
  */
-import type { IncidentStatusView } from './incident-store.js';
-import type { Deadline, TriageResult } from './types.js';
+import { timeLeft } from './deadlines.js';
+import { revokedKeyFingerprints, type IncidentStatusView } from './incident-store.js';
+import type { Deadline, TriageResult, WardenKeyFinding } from './types.js';
 
 export interface ReportInput extends IncidentStatusView {
-  /** Every triage of the incident, oldest first. */
+  /** The incident's current triage results (`triageResults`: the latest of each source), oldest first. */
   triages: TriageResult[];
   /** When the report was generated (default now). */
   generatedAt?: number;
@@ -19,9 +20,7 @@ const n = (x: number) => x.toLocaleString('en-US');
 
 function remaining(d: Deadline, now: number): string {
   if (d.state === 'met') return `met ${iso(d.metAt)}`;
-  if (d.dueAt === null) return 'clock not started';
-  const hours = Math.round((d.dueAt - now) / 3_600_000);
-  return hours >= 0 ? `${hours} h left` : `${-hours} h overdue`;
+  return timeLeft(d, now) ?? 'clock not started';
 }
 
 interface Section {
@@ -37,10 +36,16 @@ function sections(input: ReportInput): Section[] {
   const i = input.incident;
   const t = input.triages;
   const out: Section[] = [];
-  const revoked = t.flatMap((x) => x.credentials.warden).filter((w) => w.action === 'revoked' || w.action === 'already-revoked').length;
-  const wardenKeys = t.flatMap((x) => x.credentials.warden).length;
-  const thirdParty = t.reduce((s, x) => s + x.credentials.thirdParty.reduce((a, p) => a + p.distinct, 0), 0);
-  const subjects = (kind: string) => t.reduce((s, x) => s + (x.subjects.find((y) => y.kind === kind)?.distinct ?? 0), 0);
+  // A key revoked by any triage (or re-triage) of this incident is revoked, whichever source listed it first.
+  const revokedKeys = revokedKeyFingerprints(input.timeline, t);
+  const actionOf = (w: WardenKeyFinding) => (w.action === 'would-revoke' && revokedKeys.has(w.fingerprint) ? 'revoked' : w.action);
+  // Totals over sources: each source once (its latest triage), and a key or subject found in two sources once.
+  const wardenKeys = new Set(t.flatMap((x) => x.credentials.warden.map((w) => w.fingerprint)));
+  const revoked = [...wardenKeys].filter((fp) => revokedKeys.has(fp)).length;
+  const thirdParty = new Set(t.flatMap((x) => x.credentials.thirdParty.flatMap((p) => p.rules.flatMap((r) => r.fingerprints.map((f) => f.fingerprint))))).size;
+  const subjects = (kind: string) => new Set(t.flatMap((x) => x.subjects.find((y) => y.kind === kind)?.counts.map((c) => c.id) ?? [])).size;
+  const partial = t.filter((x) => x.status === 'partial').length;
+  const failedAttempts = input.timeline.filter((e) => e.type === 'triage-failed').length;
   const categories = [...new Set(t.flatMap((x) => x.categories.map((c) => c.category)))];
   const atlas = [...new Map(t.flatMap((x) => x.atlas).map((a) => [a.id, a])).values()];
   out.push({
@@ -53,10 +58,11 @@ function sections(input: ReportInput): Section[] {
       ['Detected', iso(i.detectedAt)],
       ['Aware', iso(i.awareAt)],
       ['Materiality determined', iso(i.materialityAt)],
+      ['Sources triaged', `${n(t.length)}${partial ? ` (${n(partial)} in part: see their scope)` : ''}${failedAttempts ? `; ${n(failedAttempts)} failed attempt(s) on the timeline, not counted` : ''}`],
       ['Rows exposed (triaged)', n(t.reduce((s, x) => s + x.rows, 0))],
       ['Affected users / tenants / sessions', `${n(subjects('user'))} / ${n(subjects('tenant'))} / ${n(subjects('session'))}`],
       ['Data categories', categories.join(', ') || '—'],
-      ['Warden keys exposed / revoked', `${n(wardenKeys)} / ${n(revoked)}`],
+      ['Warden keys exposed / revoked', `${n(wardenKeys.size)} / ${n(revoked)}`],
       ['Third-party credentials exposed', n(thirdParty)],
       ['MITRE ATLAS', atlas.map((a) => `${a.id} ${a.name}`).join('; ') || '—'],
     ],
@@ -71,6 +77,7 @@ function sections(input: ReportInput): Section[] {
       title: `Exposure scope: ${x.source}`,
       header: ['', ''],
       rows: [
+        ['Triage', x.status === 'partial' ? 'partial: not every part could be read (below); what was read is counted' : 'complete'],
         ['Rows / bytes read', `${n(x.rows)} / ${n(x.bytes)}`],
         ['Parts', x.parts.map((p) => `${p.name} (${n(p.rows)} rows${p.truncated ? ', cut at the cap' : ''})`).join('; ') || '—'],
         ['Time range of the data', x.timeRange ? `${x.timeRange.from} → ${x.timeRange.to} (${x.timeRange.fields.join(', ')})` : 'no time field found'],
@@ -82,7 +89,7 @@ function sections(input: ReportInput): Section[] {
     out.push({
       title: `Warden keys: ${x.source}`,
       header: ['Key', 'Owner', 'Scopes', 'Fingerprint', 'Seen', 'State'],
-      rows: x.credentials.warden.map((w) => [w.keyId ?? 'not in this key store', w.owner ?? '—', w.scopes?.join(' ') ?? '—', w.fingerprint, n(w.occurrences), w.action]),
+      rows: x.credentials.warden.map((w) => [w.keyId ?? 'not in this key store', w.owner ?? '—', w.scopes?.join(' ') ?? '—', w.fingerprint, n(w.occurrences), actionOf(w)]),
     });
     out.push({
       title: `Third-party credentials: ${x.source}`,

@@ -3,14 +3,16 @@
  * a folder of them) read in chunks, and live stores read page by page, read-only and capped. Nothing is
  * loaded whole: a record is one line, one CSV row, one element of a JSON array, or one database row.
  */
-import { createReadStream, readdirSync, statSync } from 'node:fs';
+import { createReadStream, readdirSync, realpathSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
-import { openDatabase, parseDsn, type Database, type Dsn, type TableInfo } from '../db/index.js';
+import { DsnError, openDatabase, parseDsn, redactDsnText, type Database, type Dsn, type TableInfo } from '../db/index.js';
+import { WardenError } from '../errors.js';
 import { fetchWithoutRedirects } from '../outbound-fetch.js';
 import { captureCursor, incrementQueries, type TableCursor, type TableCursors } from './cursors.js';
+import { readableError } from './failure.js';
 import { readRedis } from './redis.js';
 
 export interface TriageRecord {
@@ -66,13 +68,72 @@ export function isLiveSource(source: string): boolean {
   return /^[a-z][a-z0-9+]*:\/\//i.test(source) || /\.(db|sqlite3?)$/i.test(source);
 }
 
-/** Safe to print: a live store's display form (no password) or the path. */
-export function describeSource(source: string, env: NodeJS.ProcessEnv = process.env): string {
-  if (/^rediss?:\/\//i.test(source)) {
-    const u = new URL(source);
-    return `redis://${u.host}${u.pathname}`;
+/** A source that cannot be read as given: a path that does not exist, a malformed connection string (exit 2). */
+export class TriageSourceError extends WardenError {
+  constructor(
+    /** The source as it may be shown: no password, even one the string held. */
+    readonly display: string,
+    readonly reason: string,
+  ) {
+    super(`${display}: ${reason}`, 'TRIAGE_SOURCE_INVALID', 2);
+    this.name = 'TriageSourceError';
   }
-  return isLiveSource(source) ? parseDsn(source, env).display : source;
+}
+
+export interface SourceIdentity {
+  /** Safe to print: a live store without any password, a dump by its absolute path. */
+  display: string;
+  /**
+   * What makes two triages the same source, so the second replaces the first: a dump's real path
+   * (symbolic links resolved), a store's engine, host (lowercased, as written: no DNS), port (the default
+   * filled in) and database (PostgreSQL's default, the user's name, filled in); never the user or a password.
+   */
+  key: string;
+}
+
+const hostKey = (host: string) => (host.includes(':') ? `[${host.toLowerCase()}]` : host.toLowerCase());
+
+/** Checks that a path can be read as a dump or SQLite file; returns its real path. */
+function existingPath(path: string, display: string, folderAllowed: boolean): string {
+  let st;
+  try {
+    st = statSync(path);
+  } catch (err) {
+    throw new TriageSourceError(display, readableError(err));
+  }
+  if (!st.isFile() && !(folderAllowed && st.isDirectory())) throw new TriageSourceError(display, folderAllowed ? 'not a file or folder' : 'not a file');
+  return realpathSync(path);
+}
+
+/** What a source is (see SourceIdentity), or a TriageSourceError when it cannot be read as given. */
+export function identifySource(source: string, env: NodeJS.ProcessEnv = process.env): SourceIdentity {
+  if (/^rediss?:\/\//i.test(source)) {
+    let url: URL;
+    try {
+      url = new URL(source);
+    } catch {
+      throw new TriageSourceError(redactDsnText(source), 'not a valid connection string');
+    }
+    const db = url.pathname.replace(/^\//, '') || '0';
+    const display = `redis://${url.host}/${db}`;
+    if (url.password) throw new TriageSourceError(display, 'refusing a password inside the connection string: set WARDEN_DB_PASSWORD or REDISCLI_AUTH instead');
+    if (!/^\d+$/.test(db)) throw new TriageSourceError(display, 'the database must be a number, as in redis://host:6379/0');
+    return { display, key: `redis://${hostKey(url.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1')}:${url.port || 6379}/${db}` };
+  }
+  if (isLiveSource(source)) {
+    let dsn: Dsn;
+    try {
+      dsn = parseDsn(source, env);
+    } catch (err) {
+      if (err instanceof DsnError) throw new TriageSourceError(redactDsnText(source.trim()), err.message);
+      throw err;
+    }
+    if (dsn.engine === 'sqlite') return { display: dsn.display, key: `sqlite://${existingPath(dsn.path, dsn.display, false)}` };
+    const database = dsn.database || (dsn.engine === 'postgres' ? dsn.user : '');
+    return { display: dsn.display, key: `${dsn.engine}://${hostKey(dsn.host)}:${dsn.port}/${database}` };
+  }
+  const display = resolve(source);
+  return { display, key: `file://${existingPath(source, display, true)}` };
 }
 
 export async function* readSource(source: string, options: SourceOptions = {}): AsyncGenerator<SourceItem> {
@@ -212,7 +273,7 @@ async function* readDumpFile(path: string, forced?: DumpFormat): AsyncGenerator<
     }
     yield { partEnd: path, rows, truncated: false };
   } catch (err) {
-    yield { partEnd: path, rows, truncated: true, error: (err as NodeJS.ErrnoException).code ?? (err as Error).message };
+    yield { partEnd: path, rows, truncated: true, error: readableError(err) };
   }
 }
 
@@ -353,24 +414,28 @@ async function* readLiveStore(dsn: Dsn, options: SourceOptions): AsyncGenerator<
         yield { partEnd: part, rows: 0, truncated: true, error: `engine ${table.tableEngine ?? 'unknown'} reads outside the server; skipped` };
         continue;
       }
+      // A failed statement aborts a PostgreSQL transaction: each table in its own savepoint, so one refused table leaves the others readable.
+      if (db.engine === 'postgres') await db.execute('SAVEPOINT warden_table');
       // Taken before the rows are read: a row written during the read is read again next time, never missed.
       let cursor: TableCursor | undefined;
       let cursorError: string | undefined;
       try {
         cursor = await captureCursor(db, table);
       } catch (err) {
-        cursorError = (err as Error).message;
+        cursorError = readableError(err);
       }
       const read = options.increment
         ? readTableIncrement(db, table, part, cursor, cursorError, options.increment.since[part], options.increment.rows - spent, options.signal)
         : readTable(db, table, part, cap, options.signal);
       for await (const item of read) {
-        if ('partEnd' in item) yield { ...item, ...(cursor && !(options.increment && item.error) ? { cursor } : {}) };
+        // A table that failed part-way has unread rows before its cursor: the next increment must not skip them.
+        if ('partEnd' in item) yield { ...item, ...(cursor && !item.error ? { cursor } : {}) };
         else {
           spent++;
           yield item;
         }
       }
+      if (db.engine === 'postgres') await db.execute('ROLLBACK TO SAVEPOINT warden_table');
     }
   } finally {
     await leaveReadOnly(db).catch(() => undefined);
@@ -403,7 +468,7 @@ async function* readTable(db: Database, table: TableInfo, part: string, cap: num
       if (page.length < limit || rows >= cap) break;
     }
   } catch (err) {
-    error = (err as Error).message;
+    error = readableError(err);
   }
   const truncated = rows >= cap && (await hasMoreThan(db, table, cap));
   yield { partEnd: part, rows, truncated, ...(error ? { error } : {}) };
@@ -435,7 +500,7 @@ async function* readTableIncrement(
   try {
     queries = await incrementQueries(db, table, now, since, budget + 1);
   } catch (err) {
-    yield { partEnd: part, rows: 0, truncated: true, error: (err as Error).message };
+    yield { partEnd: part, rows: 0, truncated: true, error: readableError(err) };
     return;
   }
   if (db.engine === 'clickhouse') {
@@ -457,7 +522,7 @@ async function* readTableIncrement(
       }
     }
   } catch (err) {
-    error = (err as Error).message;
+    error = readableError(err);
   }
   yield { partEnd: part, rows, truncated, ...(error ? { error } : {}) };
 }
@@ -500,7 +565,7 @@ async function* readClickHouse(dsn: Dsn, selects: string[], part: string, cap: n
       }
     }
   } catch (err) {
-    error = (err as Error).message;
+    error = readableError(err);
   }
   yield { partEnd: part, rows, truncated, ...(error ? { error } : {}) };
 }

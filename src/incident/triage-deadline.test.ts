@@ -32,6 +32,8 @@ describe('triage against a stalling store', () => {
       assert.ok(Date.now() - started < 2000, `took ${Date.now() - started} ms`);
       assert.equal(result.rows, 0);
       assert.ok(result.errors.some((e) => e.message === 'stopped before the end: the test deadline of 300 ms passed'), JSON.stringify(result.errors));
+      assert.equal(result.status, 'failed', 'stopped before reading anything: failed, as any triage that read nothing');
+      assert.equal(result.failure?.kind, 'run');
       const open = Date.now() + 2000;
       while (sockets.size > 0 && Date.now() < open) await new Promise((r) => setTimeout(r, 20));
       assert.equal(sockets.size, 0, 'the connection was closed');

@@ -5,11 +5,14 @@
  */
 import { fingerprintSecret, getDefaultDetector, type Detector } from '../detect/index.js';
 import { classifyColumn, normalizeColumnName } from '../classify/index.js';
+import { WardenError } from '../errors.js';
+import { scrub } from '../scrub/index.js';
 import type { KeyStore } from '../keys/index.js';
 import type { IncidentStore } from './incident-store.js';
 import type { TableCursors } from './cursors.js';
-import { describeSource, isLiveSource, readSource, type SourceOptions } from './sources.js';
-import { SUBJECT_KINDS, type AtlasTag, type ExposedCategory, type ProviderCredentials, type SubjectKind, type SubjectSummary, type TriageResult, type WardenKeyFinding } from './types.js';
+import { readableError } from './failure.js';
+import { identifySource, isLiveSource, readSource, TriageSourceError, type SourceIdentity, type SourceOptions } from './sources.js';
+import { SUBJECT_KINDS, type AtlasTag, type ExposedCategory, type ProviderCredentials, type SubjectKind, type SubjectSummary, type TriageResult, type TriageStatus, type WardenKeyFinding } from './types.js';
 
 export interface TriageOptions extends SourceOptions {
   /** Key for fingerprints (see `loadFingerprintKey`); fingerprints match `warden detect` and `warden classify`. */
@@ -293,25 +296,95 @@ async function readInto(acc: TriageAccumulator, source: string, display: string,
       acc.add(item.text, item.bytes, item.fields, item.part, live);
     }
   } catch (err) {
-    out.errors.push({ part: display, message: (err as Error).message });
+    out.errors.push({ part: display, message: readableError(err) });
   }
   // Unknown is not clean: a triage cut short says so, whatever it read before.
   if (signal?.aborted) out.errors.push({ part: display, message: `stopped before the end: ${(signal.reason as Error | undefined)?.message ?? 'aborted'}` });
+  // Error text can come from the store itself: it is kept, but never with a secret in it.
+  const detector = options.detector ?? getDefaultDetector();
+  for (const e of out.errors) e.message = scrub(e.message, { detector, format: 'text' });
   return out;
 }
 
-/** Reads `source` once (a dump, a folder, or a live store's DSN) and reports what it exposes. */
+/** A triage that did not read all of its source: failed (exit 2 when the source as given cannot be read, 3 when reading it failed) or partial (exit 3). */
+export class TriageFailedError extends WardenError {
+  constructor(result: TriageResult) {
+    const failed = result.status === 'failed';
+    super(
+      failed
+        ? `triage of ${result.source} failed: ${result.failure?.reason ?? 'nothing read'} (recorded; no total changed)`
+        : `triage of ${result.source} is partial: ${result.errors.length} part(s) not read (${reasonOf(result.source, result.errors)}); what was read is counted`,
+      failed ? 'TRIAGE_FAILED' : 'TRIAGE_PARTIAL',
+      result.failure?.kind === 'input' ? 2 : 3,
+    );
+    this.name = 'TriageFailedError';
+  }
+}
+
+/** Complete: no error. Failed: errors and nothing read (no row, and no part that ended without one). Else partial. */
+function statusOf(rows: number, outcome: Pick<ReadOutcome, 'parts' | 'errors'>): TriageStatus {
+  if (outcome.errors.length === 0) return 'complete';
+  const unread = new Set(outcome.errors.map((e) => e.part));
+  return rows === 0 && outcome.parts.every((p) => unread.has(p.name)) ? 'failed' : 'partial';
+}
+
+const reasonOf = (display: string, errors: TriageResult['errors']) => errors.map((e) => (e.part === display ? e.message : `${e.part}: ${e.message}`)).join('; ');
+
+/** Records a triage that read nothing on the timeline; no result is saved, so no total changes. */
+async function recordFailure(identity: SourceIdentity, kind: 'input' | 'run', outcome: Pick<ReadOutcome, 'parts' | 'errors'>, started: number, options: TriageOptions): Promise<TriageResult> {
+  const reason = reasonOf(identity.display, outcome.errors);
+  const result: TriageResult = {
+    source: identity.display,
+    sourceKey: identity.key,
+    status: 'failed',
+    failure: { kind, reason },
+    bytes: 0,
+    rows: 0,
+    parts: outcome.parts,
+    durationMs: Math.round(performance.now() - started),
+    timeRange: null,
+    credentials: { occurrences: 0, distinct: 0, warden: [], thirdParty: [] },
+    subjects: [],
+    categories: [],
+    atlas: [],
+    errors: outcome.errors,
+  };
+  await options.incident?.store.record(options.incident.id, {
+    type: 'triage-failed',
+    message: `Triage of ${identity.display} failed${kind === 'input' ? ' (bad input)' : ''}: ${reason}`,
+    actor: options.actor ?? 'warden-incident',
+    details: { source: identity.display, sourceKey: identity.key, status: 'failed', failure: kind, errors: outcome.errors },
+  });
+  return result;
+}
+
+/**
+ * Reads `source` once (a dump, a folder, or a live store's DSN) and reports what it exposes. With
+ * `incident`, the result replaces that incident's earlier result for the same source (see
+ * `identifySource`), and the timeline keeps both. A source that cannot be read at all yields a `failed`
+ * result, recorded on the timeline only; one read in part yields a `partial` result that counts what was read.
+ */
 export async function triage(source: string, options: TriageOptions): Promise<TriageResult> {
   const started = performance.now();
   const detector = options.detector ?? getDefaultDetector();
+  let identity: SourceIdentity;
+  try {
+    identity = identifySource(source, options.env ?? process.env);
+  } catch (err) {
+    if (!(err instanceof TriageSourceError)) throw err;
+    return recordFailure({ display: err.display, key: err.display }, 'input', { parts: [], errors: [{ part: err.display, message: err.reason }] }, started, options);
+  }
   const live = isLiveSource(source);
-  const display = describeSource(source, options.env ?? process.env);
+  const display = identity.display;
   const acc = new TriageAccumulator(detector, options.fingerprintKey, options.subjectFields);
-  const { parts, errors, cursors } = await readInto(acc, source, display, live, { ...options, increment: undefined });
+  const { parts, errors, cursors } = await readInto(acc, live ? source : display, display, live, { ...options, increment: undefined });
+  if (statusOf(acc.rows, { parts, errors }) === 'failed') return recordFailure(identity, 'run', { parts, errors }, started, options);
   const warden = await resolveWardenKeys(acc, options, display);
   const categories = acc.categories(detector);
   const result: TriageResult = {
     source: display,
+    sourceKey: identity.key,
+    status: errors.length ? 'partial' : 'complete',
     bytes: acc.bytes,
     rows: acc.rows,
     parts,
@@ -324,13 +397,28 @@ export async function triage(source: string, options: TriageOptions): Promise<Tr
     errors,
   };
   if (options.incident) {
-    await options.incident.store.saveTriage(options.incident.id, result);
+    const replaced = await options.incident.store.saveTriage(options.incident.id, result);
     const wouldRevoke = warden.filter((w) => w.action === 'would-revoke').length;
     await options.incident.store.record(options.incident.id, {
       type: 'triage',
-      message: `Triaged ${display}: ${result.rows} rows, ${result.credentials.distinct} distinct credentials (${warden.length} Warden), ${result.subjects.map((s) => `${s.distinct} ${s.kind}s`).join(', ') || 'no subjects'}${wouldRevoke ? `; ${wouldRevoke} Warden key(s) would be revoked with --revoke` : ''}`,
+      message:
+        `Triaged ${display}${errors.length ? ' in part' : ''}: ${result.rows} rows, ${result.credentials.distinct} distinct credentials (${warden.length} Warden), ${result.subjects.map((s) => `${s.distinct} ${s.kind}s`).join(', ') || 'no subjects'}` +
+        (wouldRevoke ? `; ${wouldRevoke} Warden key(s) would be revoked with --revoke` : '') +
+        (errors.length ? `; not read: ${reasonOf(display, errors)}` : '') +
+        (replaced ? `; replaces the earlier triage of this source (${replaced.rows} rows)` : ''),
       actor: options.actor ?? 'warden-incident',
-      details: { source: display, rows: result.rows, credentials: result.credentials.distinct, revoked: warden.filter((w) => w.action === 'revoked').length, wouldRevoke, ...(Object.keys(cursors).length ? { cursors } : {}) },
+      details: {
+        source: display,
+        sourceKey: identity.key,
+        status: result.status,
+        rows: result.rows,
+        credentials: result.credentials.distinct,
+        revoked: warden.filter((w) => w.action === 'revoked').length,
+        wouldRevoke,
+        ...(errors.length ? { errors } : {}),
+        ...(replaced ? { replaces: { rows: replaced.rows, status: replaced.status ?? 'complete' } } : {}),
+        ...(Object.keys(cursors).length ? { cursors } : {}),
+      },
     });
   }
   return result;
@@ -352,6 +440,8 @@ export interface NewCredential {
 
 export interface RetriageResult {
   source: string;
+  /** As for a triage: partial when a table was not read in full (its deadline, the row budget, an error), failed when nothing was read. */
+  status: TriageStatus;
   /** Rows read this time: written since the last triage (a row at the cursor's own time may be read twice). */
   rows: number;
   parts: TriageResult['parts'];
@@ -366,7 +456,8 @@ export interface RetriageResult {
 /** The fingerprints an incident's triages have seen, and the cursors its last live triage left. */
 async function incidentState(incident: RetriageOptions['incident']): Promise<{ known: Set<string>; since: TableCursors }> {
   const known = new Set<string>();
-  for (const result of await incident.store.triageResults(incident.id)) {
+  // Every result ever saved, replaced ones too: a credential seen before is not new again.
+  for (const result of await incident.store.triageResults(incident.id, 'all')) {
     for (const w of result.credentials.warden) known.add(w.fingerprint);
     for (const p of result.credentials.thirdParty) for (const r of p.rules) for (const f of r.fingerprints) known.add(f.fingerprint);
   }
@@ -389,12 +480,12 @@ async function incidentState(incident: RetriageOptions['incident']): Promise<{ k
 export async function retriage(source: string, options: RetriageOptions): Promise<RetriageResult> {
   const started = performance.now();
   const detector = options.detector ?? getDefaultDetector();
-  const display = describeSource(source, options.env ?? process.env);
+  const display = identifySource(source, options.env ?? process.env).display;
   const { known, since } = await incidentState(options.incident);
   // The tables its earlier triages read stay in the re-read when the latest scan no longer flags them.
   const tables = options.tables ? [...new Set([...options.tables, ...Object.keys(since)])] : undefined;
   // An empty list would mean every table of the server: broader than anything a triage of this incident read.
-  if (tables?.length === 0) return { source: display, rows: 0, parts: [], newCredentials: [], warden: [], errors: [{ part: display, message: 'no table to re-read' }], durationMs: 0 };
+  if (tables?.length === 0) return { source: display, status: 'failed', rows: 0, parts: [], newCredentials: [], warden: [], errors: [{ part: display, message: 'no table to re-read' }], durationMs: 0 };
   const acc = new TriageAccumulator(detector, options.fingerprintKey, options.subjectFields);
   const { parts, errors, cursors } = await readInto(acc, source, display, true, { ...options, ...(tables ? { tables } : {}), increment: { since, rows: options.rows } });
   // A known key is looked up again (revoked now if it was only listed before and the policy has changed); reported only when acted on.
@@ -403,15 +494,18 @@ export async function retriage(source: string, options: RetriageOptions): Promis
     .filter(([fp]) => !known.has(fp))
     .map(([fingerprint, c]) => ({ fingerprint, ruleId: c.ruleId, provider: c.provider, occurrences: c.occurrences }))
     .sort((a, b) => a.ruleId.localeCompare(b.ruleId) || a.fingerprint.localeCompare(b.fingerprint));
-  const result: RetriageResult = { source: display, rows: acc.rows, parts, newCredentials, warden, errors, durationMs: Math.round(performance.now() - started) };
+  const status = statusOf(acc.rows, { parts, errors });
+  const result: RetriageResult = { source: display, status, rows: acc.rows, parts, newCredentials, warden, errors, durationMs: Math.round(performance.now() - started) };
   const revoked = warden.filter((w) => w.action === 'revoked').length;
   const wouldRevoke = warden.filter((w) => w.action === 'would-revoke').length;
   const cut = parts.filter((p) => p.truncated).length;
   await options.incident.store.record(options.incident.id, {
     type: 'retriage',
-    message: `Re-triaged rows written since the last triage of ${display}: ${acc.rows} rows, ${newCredentials.length} new credentials (${warden.length} Warden, ${revoked} revoked${wouldRevoke ? `, ${wouldRevoke} would be revoked with --revoke` : ''})${cut ? `; ${cut} table(s) not read in full (see details)` : ''}`,
+    message: status === 'failed'
+      ? `Re-triage of ${display} failed, nothing read: ${reasonOf(display, errors)}`
+      : `Re-triaged rows written since the last triage of ${display}: ${acc.rows} rows, ${newCredentials.length} new credentials (${warden.length} Warden, ${revoked} revoked${wouldRevoke ? `, ${wouldRevoke} would be revoked with --revoke` : ''})${cut ? `; ${cut} table(s) not read in full (see details)` : ''}`,
     actor: options.actor ?? 'warden-incident',
-    details: { source: display, rows: acc.rows, newCredentials, revoked, wouldRevoke, parts, errors, cursors },
+    details: { source: display, status, rows: acc.rows, newCredentials, revoked, wouldRevoke, parts, errors, cursors },
   });
   return result;
 }

@@ -120,9 +120,20 @@ export interface AtlasTag {
   reason: string;
 }
 
+/**
+ * complete: every part was read. partial: some parts could not be read; what was read is counted.
+ * failed: nothing could be read; a failed triage is not kept as a result and changes no total.
+ */
+export type TriageStatus = 'complete' | 'partial' | 'failed';
+
 export interface TriageResult {
   /** Where the data came from, without any password. */
   source: string;
+  /** What makes two triages the same source (see `identifySource`): the later replaces the earlier in the incident's totals. */
+  sourceKey: string;
+  status: TriageStatus;
+  /** Why a failed triage read nothing: the source as given cannot be read (`input`), or reading it failed (`run`). */
+  failure?: { kind: 'input' | 'run'; reason: string };
   bytes: number;
   rows: number;
   /** Tables (live stores) or files (dumps) read, with rows each and whether the row cap cut them. */

@@ -262,14 +262,17 @@ export async function startServe(options: ServeOptions): Promise<ServeDaemon> {
           log(`run ${run.id}: no incident for ${finding.id}: ${response.reason}`);
           continue;
         }
-        const warden = response.triage!.credentials.warden;
+        const triage = response.triage!;
+        const warden = triage.credentials.warden;
         const revoked = warden.filter((w) => w.action === 'revoked').length;
         const wouldRevoke = warden.filter((w) => w.action === 'would-revoke').length;
         // The errors' text can come from the store itself: the incident holds it, the log only the count.
-        const unread = response.triage!.errors.length;
-        log(
-          `run ${run.id}: incident ${response.incident!.id} ${response.reopened ? 'triaged again' : 'opened'} for ${finding.id}: ${response.triage!.credentials.occurrences} credential occurrences, ${revoked} Warden key${revoked === 1 ? '' : 's'} revoked${wouldRevoke ? `, ${wouldRevoke} to revoke (revokeWardenKeys is off)` : ''}${unread ? `; triage incomplete (${unread} error${unread === 1 ? '' : 's'}, see the incident)` : ''}`,
-        );
+        const unread = `${triage.errors.length} error${triage.errors.length === 1 ? '' : 's'}, see the incident`;
+        const outcome =
+          triage.status === 'failed'
+            ? `triage failed, nothing read (${unread})`
+            : `${triage.credentials.occurrences} credential occurrences, ${revoked} Warden key${revoked === 1 ? '' : 's'} revoked${wouldRevoke ? `, ${wouldRevoke} to revoke (revokeWardenKeys is off)` : ''}${triage.status === 'partial' ? `; triage incomplete (${unread})` : ''}`;
+        log(`run ${run.id}: incident ${response.incident!.id} ${response.reopened ? 'triaged again' : 'opened'} for ${finding.id}: ${outcome}`);
       } catch (err) {
         log(`run ${run.id}: incident response for ${finding.id} failed: ${(err as Error)?.message ?? String(err)}`);
       }
@@ -287,7 +290,9 @@ export async function startServe(options: ServeOptions): Promise<ServeDaemon> {
         const wouldRevoke = r.warden.filter((w) => w.action === 'would-revoke').length;
         const unread = r.errors.length;
         log(
-          `run ${run.id}: incident ${response.incident!.id} re-triaged for ${finding.id}: ${r.rows} rows written since the last triage, ${r.newCredentials.length} new credential${r.newCredentials.length === 1 ? '' : 's'}, ${revoked} Warden key${revoked === 1 ? '' : 's'} revoked${wouldRevoke ? `, ${wouldRevoke} to revoke (revokeWardenKeys is off)` : ''}${unread ? `; ${unread} table${unread === 1 ? '' : 's'} not read (see the incident)` : ''}`,
+          r.status === 'failed'
+            ? `run ${run.id}: incident ${response.incident!.id} re-triage for ${finding.id} failed, nothing read (${unread} error${unread === 1 ? '' : 's'}, see the incident)`
+            : `run ${run.id}: incident ${response.incident!.id} re-triaged for ${finding.id}: ${r.rows} rows written since the last triage, ${r.newCredentials.length} new credential${r.newCredentials.length === 1 ? '' : 's'}, ${revoked} Warden key${revoked === 1 ? '' : 's'} revoked${wouldRevoke ? `, ${wouldRevoke} to revoke (revokeWardenKeys is off)` : ''}${unread ? `; ${unread} table${unread === 1 ? '' : 's'} not read (see the incident)` : ''}`,
         );
       } catch (err) {
         log(`run ${run.id}: re-triage for ${finding.id} failed: ${(err as Error)?.message ?? String(err)}`);

@@ -1,10 +1,11 @@
 // `warden incident` end to end: the real CLI in child processes against a SQLite file.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { runCli } from '../../../test/helpers/cli.js';
+import { freePort } from '../../../test/helpers/free-port.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'warden-cli-incident-'));
 const store = join(dir, 'warden.db');
@@ -35,5 +36,82 @@ describe('warden incident (CLI)', () => {
     }
     const status = JSON.parse((await runCli(['incident', 'status', id, '--json', '--store', store], { env })).stdout) as { deadlines: Array<{ dueAt: string }> };
     assert.match(status.deadlines[0]!.dueAt, /^2025-0\d-\d\dT/);
+  });
+
+  it('shows how long is left in days and hours, not hundreds of hours', async () => {
+    const aware = new Date(Date.now() - 160 * 3_600_000).toISOString();
+    const opened = await runCli(['incident', 'open', '--kind', 'leaked-api-key', '--aware', aware, '--detected', aware, '--deadline', 'long-duty:A long duty:40d', '--json', '--store', store], { env });
+    const { id } = JSON.parse(opened.stdout) as { id: string };
+    const status = await runCli(['incident', 'status', id, '--store', store], { env });
+    assert.equal(status.code, 1, 'GDPR’s 72 hours are past');
+    assert.match(status.stdout, /due +\S+ \(33 d 8 h left\) +A long duty/);
+    assert.match(status.stdout, /overdue +\S+ \(3 d 16 h overdue\) +GDPR/);
+  });
+
+  const openIncident = async () => (JSON.parse((await runCli(['incident', 'open', '--kind', 'exposed-log-store', '--json', '--store', store], { env })).stdout) as { id: string }).id;
+  const reportOf = async (id: string) => (await runCli(['incident', 'report', id, '--format', 'markdown', '--store', store], { env })).stdout;
+  const dump = join(dir, 'dump', 'logs.ndjson');
+  mkdirSync(join(dir, 'dump'));
+  writeFileSync(dump, Array.from({ length: 30 }, (_, i) => JSON.stringify({ user_id: `user-${i % 5}`, message: `hello ${i}` })).join('\n') + '\n');
+
+  it('triage of the same dump twice counts it once; the timeline keeps both', async () => {
+    const id = await openIncident();
+    for (const spelt of [dump, `${join(dir, 'dump')}/./logs.ndjson`]) {
+      const r = await runCli(['incident', 'triage', id, spelt, '--store', store], { env });
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const md = await reportOf(id);
+    assert.match(md, /^\| Rows exposed \(triaged\) \| 30 \|$/m);
+    assert.match(md, /^\| Affected users \/ tenants \/ sessions \| 5 \/ 0 \/ 0 \|$/m);
+    assert.equal(md.match(/^## Exposure scope/gm)?.length, 1);
+    assert.equal(md.match(/\| Triaged \//g)?.length, 2, 'both triages on the timeline');
+  });
+
+  it('a path that does not exist exits 2, says why in words, and changes no total', async () => {
+    const id = await openIncident();
+    await runCli(['incident', 'triage', id, dump, '--store', store], { env });
+    const r = await runCli(['incident', 'triage', id, '/nonexistent', '--store', store], { env });
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /^warden: triage of \/nonexistent failed: no such file or folder \(recorded; no total changed\)\n$/);
+    const md = await reportOf(id);
+    assert.match(md, /^\| Rows exposed \(triaged\) \| 30 \|$/m);
+    assert.match(md, /Triage of \/nonexistent failed \(bad input\): no such file or folder/);
+    assert.doesNotMatch(md, /ENOENT|: 0 rows/);
+  });
+
+  it('a connection string with a password exits 2 and repeats none of it', async () => {
+    const id = await openIncident();
+    const r = await runCli(['incident', 'triage', id, 'postgres://app:hunter2@127.0.0.1:5432/logs', '--store', store], { env });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /refusing a password inside the connection string/);
+    assert.ok(!(r.stderr + r.stdout + (await reportOf(id))).includes('hunter2'));
+  });
+
+  it('an unreachable store exits 3 and is recorded as a failed run, without the raw system error', async () => {
+    const port = await freePort();
+    const id = await openIncident();
+    for (const source of [`postgres://127.0.0.1:${port}/x`, `redis://127.0.0.1:${port}`]) {
+      const r = await runCli(['incident', 'triage', id, source, '--json', '--store', store], { env });
+      assert.equal(r.code, 3, `${source}: ${r.stderr}`);
+      assert.equal((JSON.parse(r.stdout) as { status: string }).status, 'failed');
+      assert.match(r.stderr, /connection refused \(nothing listens there\) \(recorded; no total changed\)/);
+      assert.doesNotMatch(r.stderr, /ECONNREFUSED/);
+    }
+    const md = await reportOf(id);
+    assert.match(md, /^\| Sources triaged \| 0; 2 failed attempt\(s\) on the timeline, not counted \|$/m);
+    assert.match(md, /^\| Rows exposed \(triaged\) \| 0 \|$/m);
+  });
+
+  it('a folder read in part exits 3 and counts what was read', async () => {
+    const id = await openIncident();
+    mkdirSync(join(dir, 'mixed'));
+    writeFileSync(join(dir, 'mixed', 'a.ndjson'), `${JSON.stringify({ user_id: 'u1', message: 'hi' })}\n`);
+    writeFileSync(join(dir, 'mixed', 'b.log.gz'), Buffer.from([0x1f, 0x8b, 1, 2, 3, 4, 5, 6, 7, 8, 9]));
+    const r = await runCli(['incident', 'triage', id, join(dir, 'mixed'), '--store', store], { env });
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stdout, /: 1 rows, .* \(partial: not every part could be read\)/);
+    assert.match(r.stderr, /triage of \S+mixed is partial: 1 part\(s\) not read \(\S+b\.log\.gz: .*\); what was read is counted/);
+    assert.match(await reportOf(id), /^\| Rows exposed \(triaged\) \| 1 \|$/m);
   });
 });

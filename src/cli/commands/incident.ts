@@ -12,8 +12,10 @@ import {
   REGIMES,
   renderHtml,
   renderMarkdown,
+  timeLeft,
   toCacao,
   triage,
+  TriageFailedError,
   type DumpFormat,
   type IncidentKind,
   type IncidentStatus,
@@ -54,7 +56,7 @@ function printJsonOr(json: boolean | undefined, data: unknown, text: () => strin
 }
 
 function triageText(r: TriageResult): string {
-  const lines = [`${r.source}: ${r.rows.toLocaleString('en-US')} rows, ${r.bytes.toLocaleString('en-US')} bytes in ${r.durationMs} ms`];
+  const lines = [`${r.source}: ${r.rows.toLocaleString('en-US')} rows, ${r.bytes.toLocaleString('en-US')} bytes in ${r.durationMs} ms${r.status === 'partial' ? ' (partial: not every part could be read)' : ''}`];
   if (r.timeRange) lines.push(`data from ${r.timeRange.from} to ${r.timeRange.to}`);
   for (const s of r.subjects) lines.push(`${s.kind}s: ${s.distinct} distinct in ${s.rows} rows (${s.fields.join(', ')})`);
   lines.push(`categories: ${r.categories.map((c) => c.category).join(', ') || 'none'}`);
@@ -69,10 +71,12 @@ function triageText(r: TriageResult): string {
   return lines.join('\n');
 }
 
-function statusText(v: IncidentStatusView): string {
+function statusText(v: IncidentStatusView, now: number): string {
   const i = v.incident;
   const lines = [`${i.id}  ${i.kind}  ${i.severity}  ${i.status}  ${i.title}`, `detected ${iso(i.detectedAt)}  aware ${iso(i.awareAt)}  materiality ${iso(i.materialityAt)}`, 'deadlines:'];
-  for (const d of v.deadlines) lines.push(`  ${d.state.padEnd(11)} ${iso(d.dueAt)}  ${d.title}`);
+  for (const d of v.deadlines) lines.push(`  ${d.state.padEnd(11)} ${iso(d.dueAt)}${d.state === 'met' ? '' : ` (${timeLeft(d, now) ?? 'not started'})`}  ${d.title}`);
+  if (v.doneSteps.length) lines.push(`done steps (${v.doneSteps.length} of ${v.playbook.steps.length}):`);
+  for (const d of v.doneSteps) lines.push(`  ${d.id.padEnd(24)} ${iso(d.at)}${d.byWarden ? '  [done by warden]' : ''}`);
   lines.push(`remaining steps (${v.remainingSteps.length} of ${v.playbook.steps.length}):`);
   for (const s of v.remainingSteps) lines.push(`  ${s.id.padEnd(24)} ${s.owner.padEnd(18)} ${s.automated ? `[warden: ${s.automated}] ` : ''}${s.title}`);
   return lines.join('\n');
@@ -174,7 +178,9 @@ export function registerIncident(program: Command): void {
           });
           // Subject ids are personal data: the JSON keeps counts per kind; the full lists stay in the incident store.
           const shown = { ...result, subjects: result.subjects.map(({ counts: _counts, ...s }) => s) };
-          printJsonOr(opts.json, shown, () => triageText(result));
+          // A failed triage has nothing to show but its reason, which the error says.
+          if (opts.json || result.status !== 'failed') printJsonOr(opts.json, shown, () => triageText(result));
+          if (result.status !== 'complete') throw new TriageFailedError(result);
           if (result.credentials.occurrences > 0) process.exitCode = 1;
         } finally {
           await keys.close();
@@ -218,8 +224,9 @@ export function registerIncident(program: Command): void {
     .option('--store <location>', STORE_HELP)
     .action(async (id: string, opts: StoreFlag & { json?: boolean }) => {
       await withIncidents(opts, async (incidents) => {
-        const view = await incidents.status(id);
-        printJsonOr(opts.json, { incident: view.incident, deadlines: view.deadlines, remainingSteps: view.remainingSteps, doneSteps: view.doneSteps }, () => statusText(view));
+        const now = Date.now();
+        const view = await incidents.status(id, now);
+        printJsonOr(opts.json, { incident: view.incident, deadlines: view.deadlines, remainingSteps: view.remainingSteps, doneSteps: view.doneSteps }, () => statusText(view, now));
         if (view.deadlines.some((d) => d.state === 'overdue')) process.exitCode = 1;
       });
     });
