@@ -48,7 +48,8 @@ describe('scrub (string)', () => {
     });
     const out = scrub(line, { format: 'ndjson' });
     const parsed = JSON.parse(out);
-    assert.equal(parsed.req.headers.Authorization, '[REDACTED:sensitive-field]');
+    // A short bearer token is a credential too: the header rule names it (at low confidence).
+    assert.equal(parsed.req.headers.Authorization, '[REDACTED:http-authorization-token]');
     assert.equal(parsed.req.headers['X-Api-Key'], '[REDACTED:sensitive-field]');
     assert.equal(parsed.req.headers.cookie, '[REDACTED:sensitive-field]');
     assert.equal(parsed.req.body.password, '[REDACTED:sensitive-field]');
@@ -84,6 +85,40 @@ describe('scrub (string)', () => {
     const out = scrub(text).split('\n');
     assert.deepEqual(out.slice(0, 4), Array(4).fill('[REDACTED:private-key]'));
     assert.equal(out[4], 'GET /health 200 ok');
+  });
+});
+
+describe('scrub fails closed', () => {
+  // Held-out leaks that filters built to keep `warden detect` quiet used to let through: weak and default
+  // passwords, placeholder-looking values, tokens whose checksum does not verify, a vendor shape without context.
+  const NPM_BAD_CHECKSUM = expandSample('npm_{alnum:36}');
+  const GHP_BAD_CHECKSUM = expandSample('ghp_{alnum:36}');
+  const TWILIO_SID = expandSample('SK{hex:32}');
+  const leaks: Array<[string, string, 'text' | 'ndjson']> = [
+    ['postgres://app:admin@prod-db:5432/app', 'admin', 'text'],
+    ['mysql://root:root@db.internal:3306/app', ':root@', 'text'],
+    ['password=hunter2', 'hunter2', 'text'],
+    ['{"level":"error","dsn":"postgres://app:hunter2@db/app"}', 'hunter2', 'ndjson'],
+    ['amqp://guest:guest@rabbitmq:5672/', ':guest@', 'text'],
+    ["RDS_PASSWORD='dummy-pass-2291'", 'dummy-pass-2291', 'text'],
+    [`NPM_TOKEN=${NPM_BAD_CHECKSUM}`, NPM_BAD_CHECKSUM, 'text'],
+    [`{"msg":"clone with ${GHP_BAD_CHECKSUM}"}`, GHP_BAD_CHECKSUM, 'ndjson'],
+    [`token ${TWILIO_SID}`, TWILIO_SID, 'text'],
+    ['Authorization: Bearer abc', 'abc', 'text'],
+    ['"password": "admin"', 'admin', 'text'],
+    ['<password>admin</password>', 'admin', 'text'],
+  ];
+  for (const [line, secret, format] of leaks) {
+    it(`redacts ${JSON.stringify(line.slice(0, 48))} (${format})`, () => {
+      const out = scrub(line, { format });
+      assert.ok(!out.includes(secret), `leaked: ${out}`);
+      assert.match(out, /\[REDACTED:/);
+    });
+  }
+  it('leaves explicit templates and documentation examples alone', () => {
+    for (const line of ['password: ${DB_PASSWORD}', 'DATABASE_URL=postgres://user:pass@localhost:5432/db', 'amqp://guest:guest@localhost:5672/', 'password: "%(DB_PASSWORD)s"', 'Authorization: Bearer <token>']) {
+      assert.equal(scrub(line), line);
+    }
   });
 });
 
