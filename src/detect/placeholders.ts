@@ -15,8 +15,8 @@ const TEMPLATE_PATTERNS: RegExp[] = [
   /<[^>]{1,60}>/, // <token>, <your-api-key>
   /\*{3,}|•{3,}/, // masked
   /\[(?:REDACTED|FILTERED|MASKED|HIDDEN|REMOVED)/i, // already scrubbed by Warden or another tool
-  /^\(?(?:null|nil|none|undefined|true|false|yes|no|on|off|empty|unset|not set|required|optional|hidden|masked|filtered|omitted|removed|deleted)\)?$/i,
-  /(?:^|[^a-z])your[_-]?[a-z_-]{0,30}?(?:key|token|secret|password|pass|pwd|credentials?)/i, // YOUR_API_KEY
+  /^\(?(?:null|nil|none|undefined|true|false|yes|no|on|off|empty|unset|not set|required|optional|hidden|masked|redacted|filtered|omitted|removed|deleted)\)?$/i,
+  /(?:^|[^a-z])your[_ -]?[a-z_ -]{0,30}?(?:key|token|secret|password|pass|pwd|credentials?|phrase)/i, // YOUR_API_KEY, put your unique phrase here
   /^(?:changeme|change[_-]me|placeholder|replace[_-]?me|insert[_-]?here|todo|tbd|fixme)$/i,
   /^(?:\.{3}|…)|(?:\.{3}|…)$/, // sk-... truncated in docs
   // References to where the value lives: environment variables and secret managers.

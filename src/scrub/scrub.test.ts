@@ -48,10 +48,10 @@ describe('scrub (string)', () => {
     });
     const out = scrub(line, { format: 'ndjson' });
     const parsed = JSON.parse(out);
-    // A short bearer token is a credential too: the header rule names it (at low confidence).
+    // Short values in credential positions are credentials too: a pattern rule names them (at low confidence).
     assert.equal(parsed.req.headers.Authorization, '[REDACTED:http-authorization-token]');
-    assert.equal(parsed.req.headers['X-Api-Key'], '[REDACTED:sensitive-field]');
-    assert.equal(parsed.req.headers.cookie, '[REDACTED:sensitive-field]');
+    assert.equal(parsed.req.headers['X-Api-Key'], '[REDACTED:generic-secret-assignment]');
+    assert.equal(parsed.req.headers.cookie, '[REDACTED:http-session-cookie]');
     assert.equal(parsed.req.body.password, '[REDACTED:sensitive-field]');
     assert.equal(parsed.req.body.nested[0].client_secret, '[REDACTED:sensitive-field]');
     // A pattern rule that recognises the value names it; the field rule covers the rest of the value.
