@@ -48,16 +48,14 @@ describe('scrub (string)', () => {
     });
     const out = scrub(line, { format: 'ndjson' });
     const parsed = JSON.parse(out);
-    // Short values in credential positions are credentials too: a pattern rule names them (at low confidence).
-    assert.equal(parsed.req.headers.Authorization, '[REDACTED:http-authorization-token]');
-    assert.equal(parsed.req.headers['X-Api-Key'], '[REDACTED:generic-secret-assignment]');
-    assert.equal(parsed.req.headers.cookie, '[REDACTED:http-session-cookie]');
+    // Which rule masks a credential-named field can change as rules are added; that it is masked cannot.
+    const masked = /^\[REDACTED:[a-z0-9-]+\]$/;
+    for (const v of [parsed.req.headers.Authorization, parsed.req.headers['X-Api-Key'], parsed.req.headers.cookie, parsed.req.body.nested[0].client_secret, parsed.pairs[0].value]) assert.match(v, masked);
+    // A number is masked whole, with quotes of its own, so the line stays valid JSON.
     assert.equal(parsed.req.body.password, '[REDACTED:sensitive-field]');
-    assert.equal(parsed.req.body.nested[0].client_secret, '[REDACTED:sensitive-field]');
     // A pattern rule that recognises the value names it; the field rule covers the rest of the value.
     assert.equal(parsed.headerList[0][1], '[REDACTED:http-authorization-basic]');
     assert.equal(parsed.headerList[1][1], 'json');
-    assert.equal(parsed.pairs[0].value, '[REDACTED:sensitive-field]');
     assert.deepEqual(parsed.usage, { prompt_tokens: 10, completion_tokens: 5, max_tokens: 100 });
     assert.equal(parsed.token_count, 3);
     assert.equal(parsed.apiKey, null);
@@ -107,6 +105,9 @@ describe('scrub fails closed', () => {
     ['Authorization: Bearer abc', 'abc', 'text'],
     ['"password": "admin"', 'admin', 'text'],
     ['<password>admin</password>', 'admin', 'text'],
+    ["app.config['SECRET_KEY'] = 'dev'", "'dev'", 'text'],
+    ['mongosh --host db -u admin -p hunter2', 'hunter2', 'text'],
+    ["define('DB_PASSWORD', 'admin');", "'admin'", 'text'],
   ];
   for (const [line, secret, format] of leaks) {
     it(`redacts ${JSON.stringify(line.slice(0, 48))} (${format})`, () => {
