@@ -8,6 +8,7 @@
 const TEMPLATE_PATTERNS: RegExp[] = [
   /^\$[A-Za-z_][A-Za-z0-9_]*$/, // $VAR
   /\$\{[^}]*\}/, // ${VAR}, ${env.X}
+  /#\{[^}]*\}/, // #{VAR}: Ruby interpolation, Octopus and Azure DevOps replacement tokens
   /\{\{[^}]*\}\}/, // {{ .Values.x }}, {{resolve:secretsmanager:…}}
   /^\{[A-Za-z_][A-Za-z0-9_.]*\}$/, // f"{token}", "{password}".format(…)
   /%(?:\([A-Za-z_][A-Za-z0-9_]*\))?s/, // %s, %(DB_PASSWORD)s: URL escapes are %XX in hex, never %s
