@@ -94,6 +94,13 @@ describe('detector', () => {
       ['generic-pw', 'low'],
     ]);
   });
+  it('keeps the surer of two provider matches on the same bytes, whatever the rule order', () => {
+    const unsure = rule({ id: 'unsure', confidence: 'low' });
+    const sure = rule({ id: 'sure' });
+    for (const rules of [[unsure, sure], [sure, unsure]]) {
+      assert.deepEqual(new Detector(rules).scan('tok_ABCDEFGHabcd1234').map((h) => h.ruleId), ['sure']);
+    }
+  });
   it('rates a vendor format high with its context and medium without', () => {
     const d = new Detector([rule({ keywords: ['SK'], caseSensitiveKeywords: true, pattern: '(?:(?<context>twilio)[^\\n]{0,20}?)?(?<secret>SK[0-9a-f]{8})' })]);
     assert.deepEqual(d.scan('twilio sid=SK0123abcd\nSK4567cdef').map((h) => [h.secret, h.confidence]), [['SK0123abcd', 'high'], ['SK4567cdef', 'medium']]);
