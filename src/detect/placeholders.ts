@@ -18,7 +18,8 @@ const TEMPLATE_PATTERNS: RegExp[] = [
   /\[(?:REDACTED|FILTERED|MASKED|HIDDEN|REMOVED)/i, // already scrubbed by Warden or another tool
   /^\(?(?:null|nil|none|undefined|true|false|yes|no|on|off|empty|unset|not set|required|optional|hidden|masked|redacted|filtered|omitted|removed|deleted)\)?$/i,
   /(?:^|[^a-z])your[_ -]?[a-z_ -]{0,30}?(?:key|token|secret|password|pass|pwd|credentials?|phrase)/i, // YOUR_API_KEY, put your unique phrase here
-  /^(?:changeme|change[_-]me|placeholder|replace[_-]?me|insert[_-]?here|todo|tbd|fixme)$/i,
+  // Not `changeme`: it is a real default password (Elasticsearch shipped it), so it stays a weak credential.
+  /^(?:placeholder|replace[_-]?me|insert[_-]?here|todo|tbd|fixme)$/i,
   /^(?:\.{3}|…)|(?:\.{3}|…)$/, // sk-... truncated in docs
   // References to where the value lives: environment variables and secret managers.
   /^(?:process\.env|os\.environ|os\.getenv|getenv|ENV\[|System\.getenv)/,

@@ -108,6 +108,11 @@ describe('scrub fails closed', () => {
     ["app.config['SECRET_KEY'] = 'dev'", "'dev'", 'text'],
     ['mongosh --host db -u admin -p hunter2', 'hunter2', 'text'],
     ["define('DB_PASSWORD', 'admin');", "'admin'", 'text'],
+    // A default password on a real host, this machine included, is a working login wherever that default was kept.
+    ['DATABASE_URL=postgres://user:pass@localhost:5432/db', ':pass@', 'text'],
+    ['amqp://guest:guest@localhost:5672/', ':guest@', 'text'],
+    ['mysql://root:root@127.0.0.1/app', ':root@', 'text'],
+    ['password = "changeme"', 'changeme', 'text'],
   ];
   for (const [line, secret, format] of leaks) {
     it(`redacts ${JSON.stringify(line.slice(0, 48))} (${format})`, () => {
@@ -117,7 +122,7 @@ describe('scrub fails closed', () => {
     });
   }
   it('leaves explicit templates and documentation examples alone', () => {
-    for (const line of ['password: ${DB_PASSWORD}', 'DATABASE_URL=postgres://user:pass@localhost:5432/db', 'amqp://guest:guest@localhost:5672/', 'password: "%(DB_PASSWORD)s"', 'Authorization: Bearer <token>']) {
+    for (const line of ['password: ${DB_PASSWORD}', 'DATABASE_URL=postgres://user:pass@db.example.com:5432/db', 'amqp://guest:guest@rabbitmq.example.net:5672/', 'password: "%(DB_PASSWORD)s"', 'Authorization: Bearer <token>']) {
       assert.equal(scrub(line), line);
     }
   });
