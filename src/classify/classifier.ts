@@ -1,4 +1,4 @@
-import { fingerprintSecret, type Detector } from '../detect/index.js';
+import { CONFIDENCES, fingerprintSecret, type Confidence, type Detector } from '../detect/index.js';
 import type { ContextEvidence } from './context.js';
 import { categoriesFromName } from './names.js';
 import {
@@ -38,6 +38,8 @@ const NAME_WEIGHT = 0.5;
 /** A name whose sampled values never fit it still counts, a little (the sample may be unlucky). */
 const CONTRADICTED_NAME_WEIGHT = 0.2;
 const TYPE_WEIGHT = 0.7;
+/** How much sampled values holding a secret weigh, by the engine's confidence in the surest one. */
+const SECRET_VALUE_WEIGHT: Record<Confidence, number> = { high: 0.9, medium: 0.7, low: 0.3 };
 /** Values must fit in at least this share of the sample to count as evidence. */
 const MIN_VALUE_SHARE = 0.2;
 /** A credential-like name (`password`) over values this share of which are password hashes is contradicted, however few. */
@@ -110,6 +112,7 @@ export function classifyColumn(column: { name: string; type: string }, rawValues
   let valuesWithSecret = 0;
   let valuesWithHash = 0;
   const ruleIds = new Set<string>();
+  let surest: Confidence = 'low';
   for (const v of values) {
     const matches = options.detector.scan(v.text);
     const secrets = matches.filter((m) => !isPasswordHashText(m.secret));
@@ -119,9 +122,10 @@ export function classifyColumn(column: { name: string; type: string }, rawValues
     for (const m of secrets) {
       const fingerprint = fingerprintSecret(m.ruleId, m.secret, options.fingerprintKey);
       ruleIds.add(m.ruleId);
+      if (CONFIDENCES.indexOf(m.confidence) > CONFIDENCES.indexOf(surest)) surest = m.confidence;
       if (seenHere.has(fingerprint)) continue;
       seenHere.add(fingerprint);
-      const s = sightings.get(fingerprint) ?? { ruleId: m.ruleId, fingerprint, count: 0 };
+      const s = sightings.get(fingerprint) ?? { ruleId: m.ruleId, fingerprint, confidence: m.confidence, reason: m.reason, count: 0 };
       s.count++;
       sightings.set(fingerprint, s);
     }
@@ -137,7 +141,7 @@ export function classifyColumn(column: { name: string; type: string }, rawValues
       evidence.push({ source: 'name', weight: contradicted ? CONTRADICTED_NAME_WEIGHT : NAME_WEIGHT, detail: `column name suggests ${nameWhat}${but}` });
     }
     if (valuesWithSecret > 0) {
-      evidence.push({ source: 'value', weight: 0.9, detail: `${percent(valuesWithSecret, n)} hold a secret (rules: ${[...ruleIds].sort().join(', ')})` });
+      evidence.push({ source: 'value', weight: SECRET_VALUE_WEIGHT[surest], detail: `${percent(valuesWithSecret, n)} hold a secret (rules: ${[...ruleIds].sort().join(', ')}; ${surest} confidence)` });
     }
     const d = decide('credential', evidence);
     if (d) decisions.push(d);

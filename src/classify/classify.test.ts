@@ -90,6 +90,18 @@ describe('classifyColumn', () => {
     assert.equal(notTools.size, 0, 'parameters that are not JSON do not make a tool-call table');
   });
 
+  it('carries the engine\'s confidence: weak passwords and checksum-invalid tokens are credentials, with less weight', () => {
+    const weakValues = ['retry with password=hunter2', `token ${expandSample('ghp_{alnum:36}')}`];
+    // Below the default --min-confidence the column is not called a credential column; its sightings are still listed.
+    assert.ok(!classifyColumn({ name: 'notes', type: 'text' }, weakValues, options).categories.some((d) => d.category === 'credential'));
+    const weak = classifyColumn({ name: 'notes', type: 'text' }, weakValues, { ...options, minConfidence: 0 });
+    assert.deepEqual(weak.credentials.map((c) => [c.ruleId, c.confidence]), [['generic-password-assignment', 'low'], ['github-pat', 'low']]);
+    const sure = classifyColumn({ name: 'notes', type: 'text' }, [`token ${expandSample('ghp_{alnum:30}{crc32b62:6}')}`], options);
+    assert.deepEqual(sure.credentials.map((c) => [c.confidence, c.reason]), [['high', 'checksum verifies']]);
+    const weight = (c: typeof weak) => c.categories.find((d) => d.category === 'credential')?.confidence ?? 0;
+    assert.ok(weight(weak) < weight(sure) && weight(weak) > 0, `${weight(weak)} < ${weight(sure)}`);
+  });
+
   it('reports fingerprints of secrets, never the secrets', () => {
     const values = [aiChatRow(1, new Date()).request_headers, aiChatRow(2, new Date()).request_headers];
     const result = classifyColumn({ name: 'headers', type: 'text' }, values, options);

@@ -46,8 +46,10 @@ export function formatClassificationMarkdown(reports: readonly StoreClassificati
     }
     const creds = cols.filter(({ column }) => column.credentials.length > 0);
     if (creds.length) {
-      out.push('### Credentials (fingerprints only)', '', '| column | rule | fingerprint | values |', '|---|---|---|---|');
-      for (const { table, column } of creds) for (const s of column.credentials) out.push(`| ${md(`${table}.${column.column}`)} | ${s.ruleId} | \`${s.fingerprint}\` | ${s.count} |`);
+      out.push('### Credentials (fingerprints only)', '', '| column | rule | confidence | fingerprint | values |', '|---|---|---|---|---|');
+      for (const { table, column } of creds) {
+        for (const s of column.credentials) out.push(`| ${md(`${table}.${column.column}`)} | ${s.ruleId} | ${s.confidence}${s.confidence === 'low' ? ` (${md(s.reason)})` : ''} | \`${s.fingerprint}\` | ${s.count} |`);
+      }
       out.push('');
     }
     if (r.errors.length) {

@@ -1,3 +1,5 @@
+import type { Confidence } from '../detect/index.js';
+
 /** What a column holds, as far as retention and exposure are concerned. */
 export const CATEGORIES = [
   'credential',
@@ -42,6 +44,9 @@ export interface CategoryDecision {
 export interface CredentialSighting {
   ruleId: string;
   fingerprint: string;
+  /** The engine's confidence (`low`: a weak value or a checksum that does not verify) and why. */
+  confidence: Confidence;
+  reason: string;
   /** How many sampled values held it. */
   count: number;
 }

@@ -74,9 +74,48 @@ describe('detector', () => {
     assert.ok(m);
     assert.equal(text.slice(m.start, m.end), 'ABCDEFGHabcd1234');
   });
-  it('drops placeholders and low-entropy values', () => {
+  it('drops masks and templates, and keeps low-entropy values at low confidence (fail closed)', () => {
     const d = new Detector([rule({ minEntropy: 3 })]);
-    assert.deepEqual(d.scan('tok_xxxxxxxxxxxxxxxx tok_aaaaaaaaaaaaaaab'), []);
+    const hits = d.scan('tok_xxxxxxxxxxxxxxxx tok_aaaaaaaaaaaaaaab');
+    assert.deepEqual(hits.map((h) => [h.secret, h.confidence, h.reason]), [['tok_aaaaaaaaaaaaaaab', 'low', 'low entropy']]);
+  });
+  it('rates a match by its checks: a checksum that verifies is high, one that does not is low, never dropped', () => {
+    const d = new Detector([rule({ pattern: '(?<secret>ghp_[A-Za-z0-9]{36})', keywords: ['ghp_'], validators: ['github-crc32'] })]);
+    const good = expandSample('ghp_{alnum:30}{crc32b62:6}');
+    const bad = good.slice(0, -1) + (good.endsWith('A') ? 'B' : 'A');
+    assert.deepEqual(d.scan(`${good} ${bad}`).map((h) => [h.confidence, h.reason]), [['high', 'checksum verifies'], ['low', 'checksum does not verify']]);
+  });
+  it('rates a generic rule medium, a provider rule high, and a weak value low', () => {
+    const generic = rule({ id: 'generic-pw', generic: true, keywords: ['pw='], pattern: 'pw=(?<secret>\\S+)', weak: { regexes: ['^admin$'] } });
+    const d = new Detector([generic, rule({})]);
+    assert.deepEqual(d.scan('pw=Zq8vLm2Rt tok_ABCDEFGHabcd1234 pw=admin').map((h) => [h.ruleId, h.confidence]), [
+      ['generic-pw', 'medium'],
+      ['test-rule', 'high'],
+      ['generic-pw', 'low'],
+    ]);
+  });
+  it('keeps the surer of two provider matches on the same bytes, whatever the rule order', () => {
+    const unsure = rule({ id: 'unsure', confidence: 'low' });
+    const sure = rule({ id: 'sure' });
+    for (const rules of [[unsure, sure], [sure, unsure]]) {
+      assert.deepEqual(new Detector(rules).scan('tok_ABCDEFGHabcd1234').map((h) => h.ruleId), ['sure']);
+    }
+  });
+  it('rates a vendor format high with its context and medium without', () => {
+    const d = new Detector([rule({ keywords: ['SK'], caseSensitiveKeywords: true, pattern: '(?:(?<context>twilio)[^\\n]{0,20}?)?(?<secret>SK[0-9a-f]{8})' })]);
+    assert.deepEqual(d.scan('twilio sid=SK0123abcd\nSK4567cdef').map((h) => [h.secret, h.confidence]), [['SK0123abcd', 'high'], ['SK4567cdef', 'medium']]);
+  });
+  it('drops a weak value followed by a documentation host, and keeps it anywhere else', () => {
+    const d = new Detector([rule({ keywords: ['://'], pattern: '://[a-z]+:(?<secret>[^@]+)@', weak: { regexes: ['^guest$'], exampleIfFollowedBy: '@localhost' } })]);
+    assert.deepEqual(d.scan('amqp://guest:guest@localhost:5672/'), []);
+    assert.deepEqual(d.scan('amqp://guest:guest@rabbitmq:5672/').map((h) => h.confidence), ['low']);
+  });
+  it('keeps only explicit templates out: ${VAR}, $VAR, {{ }}, <…>, %s, ***, [REDACTED…], empty values and references', () => {
+    const d = new Detector([rule({ id: 'any', generic: true, keywords: ['pw='], pattern: 'pw=(?<secret>\\S*)' })]);
+    for (const template of ['${DB_PASSWORD}', '$DB_PASSWORD', '{{.Values.pw}}', '<password>', '%s', '%(pw)s', '****', '[REDACTED:x]', 'process.env.PW', 'op://vault/db/password', 'arn:aws:secretsmanager:eu-west-1:1:secret:db']) {
+      assert.deepEqual(d.scan(`pw=${template}`), [], template);
+    }
+    for (const weak of ['dummy-pass-2291', 'example123', 'aaaaaaaa', 'hunter2']) assert.equal(d.scan(`pw=${weak}`).length, 1, weak);
   });
   it('prefers a provider rule over a generic one on the same bytes', () => {
     const d = new Detector([

@@ -1,10 +1,15 @@
 import { shannonEntropy } from './entropy.js';
-import { isPlaceholder } from './placeholders.js';
+import { isTemplate, weakValueHint } from './placeholders.js';
 import { isLineConfined } from './line-confined.js';
 import { KeywordPrefilter } from './prefilter.js';
-import type { RuleSpec, SecretMatch } from './types.js';
+import type { Confidence, RuleSpec, SecretMatch } from './types.js';
 import { EscapeFinder, unescapeBytes, unescapeOnce } from './unescape.js';
-import { VALIDATORS } from './validators.js';
+import { VALIDATORS, type Validator } from './validators.js';
+
+/** Characters after a weak value that `weak.exampleIfFollowedBy` may look at. */
+const EXAMPLE_LOOKAHEAD = 128;
+
+const CONFIDENCE_RANK: Record<Confidence, number> = { low: 0, medium: 1, high: 2 };
 
 /** Characters on each side of an escape that are decoded and scanned again (a match cut at the end is rescanned to the line's end). */
 const ESCAPE_WINDOW = 160;
@@ -17,7 +22,13 @@ export interface CompiledRule {
   keywordIds: number[];
   allow: RegExp[];
   stopwords: string[];
-  validators: Array<(secret: string) => boolean>;
+  weak: RegExp[];
+  weakStopwords: string[];
+  /** Anchored: what follows a weak value in a documentation example. */
+  exampleAfter?: RegExp;
+  validators: Validator[];
+  /** The pattern names a `context` group: whether it took part decides between high and medium. */
+  hasContext: boolean;
   blockEnd?: RegExp;
   /** The pattern can neither cross nor look past a line end: it runs only on its keywords' lines. */
   lineConfined: boolean;
@@ -61,7 +72,11 @@ export function compileRule(spec: RuleSpec): CompiledRule {
     keywordIds: [],
     allow: (spec.allowlist?.regexes ?? []).map((r) => new RegExp(r)),
     stopwords: (spec.allowlist?.stopwords ?? []).map((s) => s.toLowerCase()),
+    weak: (spec.weak?.regexes ?? []).map((r) => new RegExp(r)),
+    weakStopwords: (spec.weak?.stopwords ?? []).map((s) => s.toLowerCase()),
+    ...(spec.weak?.exampleIfFollowedBy ? { exampleAfter: new RegExp(`^(?:${spec.weak.exampleIfFollowedBy})`) } : {}),
     validators,
+    hasContext: /\(\?<context>/.test(spec.pattern),
     lineConfined: isLineConfined(spec.pattern, regex.flags),
     ...(spec.block ? { blockEnd: new RegExp(spec.block.end) } : {}),
   };
@@ -267,7 +282,9 @@ export class Detector {
       }
       const span = m.indices?.groups?.secret ?? m.indices![0]!;
       const secret = m.groups?.secret ?? m[0];
-      if (!secret || !this.accepts(rule, secret)) continue;
+      if (!secret) continue;
+      const verdict = this.assess(rule, secret, m.groups?.context !== undefined, () => view.slice(span[1], span[1] + EXAMPLE_LOOKAHEAD));
+      if (!verdict) continue;
       const start = toRaw ? toRaw[from + span[0]]! : from + span[0];
       const end = toRaw ? toRaw[from + span[1]]! : from + span[1];
       found.push({
@@ -278,31 +295,60 @@ export class Detector {
         start,
         end,
         secret,
+        confidence: verdict.confidence,
+        reason: verdict.reason,
         ...(rule.blockEnd && !rule.blockEnd.test(secret) ? { unterminated: true } : {}),
       });
     }
   }
 
-  private accepts(rule: CompiledRule, secret: string): boolean {
+  /**
+   * Whether a matched value is a credential and how sure that is. Dropped (undefined): templates, masks
+   * and references (`${VAR}`, `<token>`, `***`), allowlisted values, and values a `drop` validator calls
+   * ids or digests. Every other filter (weak values, entropy, checksums, placeholder words) lowers the
+   * confidence instead: whatever stores data redacts the match anyway (fail closed).
+   */
+  private assess(rule: CompiledRule, secret: string, withContext: boolean, after: () => string): { confidence: Confidence; reason: string } | undefined {
     const { spec } = rule;
-    if (spec.minEntropy !== undefined && shannonEntropy(secret) < spec.minEntropy) return false;
-    for (const v of rule.validators) if (!v(secret)) return false;
-    if (rule.allow.some((r) => r.test(secret))) return false;
-    if (this.globalAllow.some((r) => r.test(secret))) return false;
-    if (rule.stopwords.length || this.globalStopwords.length) {
-      const lower = secret.toLowerCase();
-      if (rule.stopwords.some((w) => lower.includes(w))) return false;
-      if (this.globalStopwords.some((w) => lower.includes(w))) return false;
+    // Block rules (private keys) are never templates once their header matched.
+    if (!spec.block && isTemplate(secret)) return undefined;
+    if (rule.allow.some((r) => r.test(secret))) return undefined;
+    if (this.globalAllow.some((r) => r.test(secret))) return undefined;
+    const lower = rule.stopwords.length || this.globalStopwords.length || rule.weakStopwords.length ? secret.toLowerCase() : '';
+    if (rule.stopwords.some((w) => lower.includes(w))) return undefined;
+    if (this.globalStopwords.some((w) => lower.includes(w))) return undefined;
+    let confidence: Confidence = spec.confidence ?? (spec.generic ? 'medium' : 'high');
+    let reason = spec.generic ? 'credential position' : 'provider format';
+    if (rule.hasContext) {
+      confidence = withContext ? 'high' : (spec.confidence ?? 'medium');
+      reason = withContext ? 'provider format with context' : 'provider format without context';
     }
-    // Block rules (private keys) are never placeholders once their header matched.
-    if (!spec.block && isPlaceholder(secret)) return false;
-    return true;
+    let weakness: string | undefined;
+    for (const v of rule.validators) {
+      if (v.test(secret)) {
+        if (v.proves) {
+          confidence = 'high';
+          reason = v.proves;
+        }
+      } else if (v.onFail === 'drop') {
+        return undefined;
+      } else {
+        weakness ??= v.failReason;
+      }
+    }
+    if (spec.minEntropy !== undefined && shannonEntropy(secret) < spec.minEntropy) weakness ??= 'low entropy';
+    if (rule.weak.some((r) => r.test(secret)) || rule.weakStopwords.some((w) => lower.includes(w))) {
+      if (rule.exampleAfter?.test(after())) return undefined;
+      weakness ??= 'weak, default or documentation value';
+    }
+    if (!spec.block) weakness ??= weakValueHint(secret);
+    return weakness ? { confidence: 'low', reason: weakness } : { confidence, reason };
   }
 }
 
 /**
  * Keeps one match per region: a provider rule beats a generic one on the same bytes, then the longer
- * span wins; the kept span grows to cover everything the overlapping matches covered (fail closed).
+ * span wins, then the surer match; the kept span grows to cover everything the overlapping matches covered (fail closed).
  */
 function resolveOverlaps(found: SecretMatch[], text: string, genericIds: Set<string>): SecretMatch[] {
   if (found.length <= 1) return found;
@@ -316,7 +362,10 @@ function resolveOverlaps(found: SecretMatch[], text: string, genericIds: Set<str
     }
     const lastGeneric = genericIds.has(last.ruleId);
     const mGeneric = genericIds.has(m.ruleId);
-    const mWins = lastGeneric && !mGeneric ? true : !lastGeneric && mGeneric ? false : m.end - m.start > last.end - last.start;
+    const mLength = m.end - m.start;
+    const lastLength = last.end - last.start;
+    const mWins =
+      lastGeneric !== mGeneric ? lastGeneric : mLength !== lastLength ? mLength > lastLength : CONFIDENCE_RANK[m.confidence] > CONFIDENCE_RANK[last.confidence];
     const start = Math.min(last.start, m.start);
     const end = Math.max(last.end, m.end);
     const winner = mWins ? m : last;

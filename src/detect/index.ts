@@ -18,4 +18,4 @@ export { fingerprintSecret, loadFingerprintKey, defaultFingerprintKeyPath } from
 export { expandSample } from './samples.js';
 export { shannonEntropy } from './entropy.js';
 export { crc32, crc32Base62, base62, base62Value } from './checksum.js';
-export { SEVERITIES, type RuleSpec, type RuleFile, type SecretMatch, type Severity, type BlockSpec } from './types.js';
+export { CONFIDENCES, SEVERITIES, type Confidence, type RuleSpec, type RuleFile, type SecretMatch, type Severity, type BlockSpec } from './types.js';

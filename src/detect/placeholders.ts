@@ -1,22 +1,32 @@
 /**
- * Values that look like secrets in shape but are placeholders, templates or documentation examples.
- * Applied to every rule's secret after its own checks (gitleaks' global allowlist plays this role).
+ * Two questions about a value a rule matched. `isTemplate`: is it not a value at all, but a template,
+ * a mask, a reference to where the value lives, or a fill-in instruction? Those are dropped, and they
+ * are the only values dropped for looking like placeholders. `weakValueHint`: does it read like a
+ * default, test or filler value? Those are still credentials (fail closed): they are redacted and
+ * reported at low confidence.
  */
-const PLACEHOLDER_PATTERNS: RegExp[] = [
-  /x{4,}/i, // sk-xxxx, xxxxxxxx
-  /\*{3,}/, // masked
-  /\.{3}|…/, // sk-... truncated in docs
-  /^\$\{?[A-Z_][A-Z0-9_]*\}?$/, // $VAR, ${VAR}
-  /\$\{[^}]*\}/, // template expansion inside the value
-  /\{\{[^}]*\}\}/, // {{ handlebars }}
-  /%[A-Z_]+%/, // %WINDOWS_VAR%
+const TEMPLATE_PATTERNS: RegExp[] = [
+  /^\$[A-Za-z_][A-Za-z0-9_]*$/, // $VAR
+  /\$\{[^}]*\}/, // ${VAR}, ${env.X}
+  /#\{[^}]*\}/, // #{VAR}: Ruby interpolation, Octopus and Azure DevOps replacement tokens
+  /\{\{[^}]*\}\}/, // {{ .Values.x }}, {{resolve:secretsmanager:…}}
+  /^\{[A-Za-z_][A-Za-z0-9_.]*\}$/, // f"{token}", "{password}".format(…)
+  /%(?:\([A-Za-z_][A-Za-z0-9_]*\))?s/, // %s, %(DB_PASSWORD)s: URL escapes are %XX in hex, never %s
+  /%[A-Z_][A-Z0-9_]*%/, // %WINDOWS_VAR%
   /<[^>]{1,60}>/, // <token>, <your-api-key>
-  /\[REDACTED/i, // already scrubbed by Warden or another tool
-  /^(.)\1{7,}$/, // aaaaaaaa, 00000000
-  /(?:^|[^a-z])(?:your|my)[_-]?(?:api[_-]?)?(?:key|token|secret|password)/i, // YOUR_API_KEY
-  /placeholder|changeme|redacted|example|dummy|sample|insert[_-]?here|replace[_-]?me/i,
-  /^(?:true|false|null|none|undefined|nil|string|password|secret|token)$/i,
-  /0123456789|abcdefghij|123456789/i, // sequential filler
+  /\*{3,}|•{3,}/, // masked
+  /\[(?:REDACTED|FILTERED|MASKED|HIDDEN|REMOVED)/i, // already scrubbed by Warden or another tool
+  /^\(?(?:null|nil|none|undefined|true|false|yes|no|on|off|empty|unset|not set|required|optional|hidden|masked|redacted|filtered|omitted|removed|deleted)\)?$/i,
+  /(?:^|[^a-z])your[_ -]?[a-z_ -]{0,30}?(?:key|token|secret|password|pass|pwd|credentials?|phrase)/i, // YOUR_API_KEY, put your unique phrase here
+  // Not `changeme`: it is a real default password (Elasticsearch shipped it), so it stays a weak credential.
+  /^(?:placeholder|replace[_-]?me|insert[_-]?here|todo|tbd|fixme)$/i,
+  /^(?:\.{3}|…)|(?:\.{3}|…)$/, // sk-... truncated in docs
+  // References to where the value lives: environment variables and secret managers.
+  /^(?:process\.env|os\.environ|os\.getenv|getenv|ENV\[|System\.getenv)/,
+  /^(?:op|vault|sm|gsm|awssm|secretsmanager|ssm|azkv|keyvault|env|file):/i,
+  /^arn:aws[a-z-]*:(?:secretsmanager|ssm):/,
+  /^projects\/[^/]{1,64}\/secrets\//,
+  /\.vault\.azure\.net\/secrets\//i,
 ];
 
 /** Documentation example credentials published by vendors; never real. */
@@ -28,7 +38,31 @@ const DOCUMENTED_EXAMPLES = new Set([
   'ghp_16C7e42F292c6912E7710c838347Ae178B4a',
 ]);
 
-export function isPlaceholder(secret: string): boolean {
-  if (DOCUMENTED_EXAMPLES.has(secret)) return true;
-  return PLACEHOLDER_PATTERNS.some((p) => p.test(secret));
+export function isTemplate(secret: string): boolean {
+  if (secret.trim() === '' || DOCUMENTED_EXAMPLES.has(secret)) return true;
+  if (isMask(secret)) return true;
+  return TEMPLATE_PATTERNS.some((p) => p.test(secret));
+}
+
+/** `xxxxxxxx`, `sk-xxxx…`: a long run of x, or one that is most of the value. A short run inside a random value is left to the hints. */
+function isMask(secret: string): boolean {
+  if (/x{8,}/i.test(secret)) return true;
+  if (!/x{4,}/i.test(secret)) return false;
+  let xs = 0;
+  for (const c of secret) if (c === 'x' || c === 'X') xs++;
+  return xs * 2 >= secret.length;
+}
+
+const WEAK_HINTS: Array<[RegExp, string]> = [
+  [/placeholder|changeme|changeit|example|dummy|sample|insert[_-]?here|replace[_-]?me/i, 'reads like a placeholder or example'],
+  [/x{4,}/i, 'partly masked'],
+  [/\.{3}|…/, 'looks truncated'],
+  [/^(.)\1{5,}$/, 'one repeated character'],
+  [/0123456789|abcdefghij|123456789/i, 'sequential filler'],
+];
+
+/** Why a value reads like a default, test or filler value, or undefined when it does not. */
+export function weakValueHint(secret: string): string | undefined {
+  for (const [pattern, reason] of WEAK_HINTS) if (pattern.test(secret)) return reason;
+  return undefined;
 }

@@ -1,5 +1,6 @@
 // Runs every shipped rule's own samples (gitleaks-style): each rule must find all of its `match`
-// samples and none of its `noMatch` near misses, and no pattern may backtrack catastrophically.
+// samples (at medium or high confidence), its `lowConfidence` samples at low confidence, and none of
+// its `noMatch` near misses, and no pattern may backtrack catastrophically.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Detector } from './engine.js';
@@ -51,8 +52,16 @@ describe('shipped rules', () => {
           const one = new Detector([rule]);
           for (const template of rule.samples.match) {
             const sample = expandSample(template);
-            const hits = one.scan(sample);
-            assert.ok(hits.some((h) => h.ruleId === rule.id), `${rule.id} missed its sample ${JSON.stringify(sample)} with /${rule.pattern}/`);
+            const hit = one.scan(sample).find((h) => h.ruleId === rule.id);
+            assert.ok(hit, `${rule.id} missed its sample ${JSON.stringify(sample)} with /${rule.pattern}/`);
+            assert.notEqual(hit.confidence, 'low', `${rule.id} found its sample ${JSON.stringify(sample)} only at low confidence (${hit.reason})`);
+          }
+          // Weak and unconfirmed credentials are found (and so redacted), at low confidence.
+          for (const template of rule.samples.lowConfidence ?? []) {
+            const sample = expandSample(template);
+            const hit = one.scan(sample).find((h) => h.ruleId === rule.id);
+            assert.ok(hit, `${rule.id} missed its low-confidence sample ${JSON.stringify(sample)} with /${rule.pattern}/`);
+            assert.equal(hit.confidence, 'low', `${rule.id} found ${JSON.stringify(sample)} at ${hit.confidence}, expected low`);
           }
           for (const template of rule.samples.noMatch) {
             const sample = expandSample(template);

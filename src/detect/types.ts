@@ -2,6 +2,14 @@
 export type Severity = 'info' | 'low' | 'medium' | 'high' | 'critical';
 export const SEVERITIES: readonly Severity[] = ['info', 'low', 'medium', 'high', 'critical'];
 
+/**
+ * How sure a match is to be a live credential: `high` validated (a checksum verifies, a vendor format
+ * with its context), `medium` a credential position or a vendor format alone, `low` a value that is
+ * weak, default or unconfirmed (a checksum that does not verify). Reports filter on it; redaction never does.
+ */
+export type Confidence = 'low' | 'medium' | 'high';
+export const CONFIDENCES: readonly Confidence[] = ['low', 'medium', 'high'];
+
 /** A rule that can span lines (private keys): once it opens, body lines are secret until `end`. */
 export interface BlockSpec {
   /** Regex source that closes the block. */
@@ -15,13 +23,24 @@ export interface RuleSamples {
   match: string[];
   /** Near misses: none may produce a finding of this rule. */
   noMatch: string[];
+  /** Credentials that are weak or unconfirmed: each must produce a finding of this rule at low confidence. */
+  lowConfidence?: string[];
 }
 
+/** Values picked out by regex or substring: in `allowlist` they are dropped, in `weak` reported at low confidence. */
 export interface RuleAllowlist {
-  /** Regex sources; a secret matching any is not reported. */
+  /** Regex sources; a secret matching any is picked out. */
   regexes?: string[];
-  /** Case-insensitive substrings; a secret containing any is not reported. */
+  /** Case-insensitive substrings; a secret containing any is picked out. */
   stopwords?: string[];
+}
+
+export interface WeakValues extends RuleAllowlist {
+  /**
+   * Regex source for what follows a weak value in a documentation example (`@localhost`, `@example.com`):
+   * a weak value followed by it is an example, and dropped.
+   */
+  exampleIfFollowedBy?: string;
 }
 
 /** A secret rule exactly as declared in a rule file (`src/detect/rules/*.yaml` or a user's config). */
@@ -37,13 +56,24 @@ export interface RuleSpec {
    * inside ordinary words on every line. Only for case-sensitive patterns.
    */
   caseSensitiveKeywords?: boolean;
-  /** JS regex source; the named group `secret` (or the whole match) is what gets redacted. */
+  /**
+   * JS regex source; the named group `secret` (or the whole match) is what gets redacted. An optional
+   * group `context` (a vendor's name or key name beside the value) makes a match high confidence when
+   * it took part and medium when it did not.
+   */
   pattern: string;
   caseInsensitive?: boolean;
   /** Shannon entropy floor (bits per character) for the secret. */
   minEntropy?: number;
-  /** Names of validators in `validators.ts` that the secret must pass. */
+  /**
+   * Names of validators in `validators.ts`. A failed check either drops the value (it is not a
+   * credential: an id, a digest) or lowers the match to low confidence (a checksum that does not verify).
+   */
   validators?: string[];
+  /** Confidence when every check passes; default `high` for provider rules, `medium` for generic ones. */
+  confidence?: Confidence;
+  /** Weak, default or documentation values: still credentials (redacted), reported at low confidence. */
+  weak?: WeakValues;
   /** Literal, non-secret prefix that `--mask partial` may keep (e.g. `sk-proj-`). */
   keepPrefix?: string;
   /** Generic rules (assignments, headers) yield to provider rules on the same span. */
@@ -82,6 +112,10 @@ export interface SecretMatch {
   end: number;
   /** The secret text itself. Callers must never log or print it. */
   secret: string;
+  /** How sure the match is; consumers that store or show data redact every match whatever this says. */
+  confidence: Confidence;
+  /** Why that confidence, for reports ("checksum does not verify"); never holds the secret. */
+  reason: string;
   /** True when a block rule (private key) opened and did not close in the scanned text. */
   unterminated?: boolean;
 }

@@ -64,6 +64,19 @@ describe('formatReport', () => {
     assert.equal(typeof r0.message.text, 'string');
   });
 
+  it('carries a finding\'s confidence: SARIF rank and level, a table column, the reason for a low one', () => {
+    const rated: ReportFinding[] = [
+      { ...findings[0]!, confidence: 'high', reason: 'checksum verifies' },
+      { ...findings[0]!, fingerprint: '1111111111111111', confidence: 'medium', reason: 'credential position' },
+      { ...findings[0]!, fingerprint: '2222222222222222', confidence: 'low', reason: 'checksum does not verify' },
+    ];
+    const results = JSON.parse(formatReport('sarif', rated, { tool })).runs[0].results as Array<{ rank: number; level: string; properties: { confidence: string; reason: string } }>;
+    assert.deepEqual(results.map((r) => [r.rank, r.level, r.properties.confidence]), [[90, 'error'], [60, 'warning'], [20, 'note']].map(([rank, level], i) => [rank, level, rated[i]!.confidence]));
+    assert.equal(results[2]!.properties.reason, 'checksum does not verify');
+    const table = formatReport('table', rated, { tool }).trimEnd().split('\n');
+    assert.match(table[0]!, /FINGERPRINT\s+CONFIDENCE\s+TITLE/);
+    assert.match(table[3]!, /2222222222222222\s+low\s+OpenAI project API key \(checksum does not verify\)$/);
+  });
   it('sarif: an empty run still lists the tool and no results', () => {
     const log = JSON.parse(formatReport('sarif', [], { tool }));
     assert.deepEqual(log.runs[0].results, []);

@@ -1,6 +1,6 @@
 import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { Severity } from '../detect/index.js';
+import type { Confidence, Severity } from '../detect/index.js';
 import type { ReportFinding, ReportRule, ReportTool } from './types.js';
 
 export const SARIF_SCHEMA = 'https://json.schemastore.org/sarif-2.1.0.json';
@@ -8,6 +8,16 @@ export const SARIF_SCHEMA = 'https://json.schemastore.org/sarif-2.1.0.json';
 /** SARIF result levels and GitHub's `security-severity` (0–10), which drives its critical/high/medium/low. */
 const LEVEL: Record<Severity, 'error' | 'warning' | 'note'> = { critical: 'error', high: 'error', medium: 'warning', low: 'note', info: 'note' };
 const SECURITY_SEVERITY: Record<Severity, string> = { critical: '9.5', high: '8.0', medium: '5.5', low: '3.0', info: '0.0' };
+/** SARIF `rank` (0–100, how much a result deserves attention) for a finding's confidence. */
+const RANK: Record<Confidence, number> = { high: 90, medium: 60, low: 20 };
+
+/** A finding's level: its severity's, at most a warning when only medium sure, a note when low. */
+function levelOf(f: ReportFinding): 'error' | 'warning' | 'note' {
+  const level = LEVEL[f.severity];
+  if (f.confidence === 'low') return 'note';
+  if (f.confidence === 'medium' && level === 'error') return 'warning';
+  return level;
+}
 
 /** Key under `partialFingerprints`; versioned so a change of fingerprint scheme reads as new alerts, not moved ones. */
 export const SARIF_FINGERPRINT_KEY = 'wardenFingerprint/v1';
@@ -78,10 +88,12 @@ function sarifResult(f: ReportFinding, ruleIndex: number) {
   return {
     ruleId: f.ruleId,
     ruleIndex,
-    level: LEVEL[f.severity],
-    message: { text: f.message ?? `${f.title} (fingerprint ${f.fingerprint})` },
+    level: levelOf(f),
+    ...(f.confidence ? { rank: RANK[f.confidence] } : {}),
+    message: { text: f.message ?? `${f.title} (fingerprint ${f.fingerprint}${f.confidence ? `; ${f.confidence} confidence: ${f.reason ?? ''}` : ''})` },
     locations: [{ physicalLocation: { artifactLocation: { uri: sarifUri(loc.uri) }, ...(region ? { region } : {}) } }],
     partialFingerprints: { [SARIF_FINGERPRINT_KEY]: f.fingerprint },
+    ...(f.confidence ? { properties: { confidence: f.confidence, ...(f.reason ? { reason: f.reason } : {}) } } : {}),
   };
 }
 

@@ -7,11 +7,15 @@ export interface TableOptions {
   color?: boolean;
 }
 
-/** `where  severity  rule  fingerprint  title`, one finding a line, columns aligned; empty input gives ''. */
+/**
+ * `where  severity  rule  fingerprint  [confidence]  title`, one finding a line, columns aligned; the
+ * confidence column only when findings carry one; empty input gives ''.
+ */
 export function formatTable(findings: readonly ReportFinding[], options: TableOptions = {}): string {
   if (findings.length === 0) return '';
-  const rows = findings.map((f) => [where(f), f.severity, f.ruleId, f.fingerprint, f.message ?? f.title]);
-  const header = ['LOCATION', 'SEVERITY', 'RULE', 'FINGERPRINT', 'TITLE'];
+  const rated = findings.some((f) => f.confidence);
+  const rows = findings.map((f) => [where(f), f.severity, f.ruleId, f.fingerprint, ...(rated ? [f.confidence ?? ''] : []), titleOf(f)]);
+  const header = ['LOCATION', 'SEVERITY', 'RULE', 'FINGERPRINT', ...(rated ? ['CONFIDENCE'] : []), 'TITLE'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[], severity?: Severity) =>
     cells
@@ -21,6 +25,11 @@ export function formatTable(findings: readonly ReportFinding[], options: TableOp
       })
       .join('  ');
   return [line(header), ...rows.map((r, i) => line(r, findings[i]!.severity))].join('\n') + '\n';
+}
+
+function titleOf(f: ReportFinding): string {
+  const title = f.message ?? f.title;
+  return f.confidence === 'low' && f.reason ? `${title} (${f.reason})` : title;
 }
 
 function where(f: ReportFinding): string {

@@ -1,4 +1,4 @@
-import type { Severity } from '../detect/index.js';
+import type { Confidence, Severity } from '../detect/index.js';
 
 /**
  * Where a finding sits: a file path (relative paths stay relative) or any URI (a scanned endpoint).
@@ -20,6 +20,10 @@ export interface ReportFinding {
   location: ReportLocation;
   /** Keyed fingerprint that identifies the finding across runs without revealing any secret. */
   fingerprint: string;
+  /** How sure a credential finding is (`warden detect`); absent where it does not apply. */
+  confidence?: Confidence;
+  /** Why that confidence ("checksum does not verify"); never holds a secret. */
+  reason?: string;
   /** Extra sentence for the reader; never holds a secret. Defaults to the title. */
   message?: string;
 }

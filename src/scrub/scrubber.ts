@@ -170,7 +170,8 @@ function firstNonSpace(text: string, from: number, to: number): number {
  * pattern match keeps its (more specific) rule id and the span grows to the union.
  */
 function merge(spans: Redaction[]): Redaction[] {
-  spans.sort((a, b) => a.start - b.start || b.end - a.end);
+  // On equal spans the one bringing its own quotes goes first, so a non-string JSON value stays valid JSON.
+  spans.sort((a, b) => a.start - b.start || b.end - a.end || Number(b.quote) - Number(a.quote));
   const out: Redaction[] = [];
   for (const r of spans) {
     const last = out[out.length - 1];

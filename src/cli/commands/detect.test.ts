@@ -54,6 +54,32 @@ describe('warden detect', () => {
     assert.ok(!sarif.stdout.includes(KEY));
   });
 
+  it('reports low-confidence findings only when asked, and counts them otherwise', async () => {
+    const bad = expandSample('ghp_{alnum:36}');
+    const weakDir = mkdtempSync(join(tmpdir(), 'warden-detect-weak-'));
+    try {
+      writeFileSync(join(weakDir, 'weak.env'), `GITHUB_TOKEN=${bad}\nDB_PASSWORD=hunter2\n`);
+      const quiet = await runCli(['detect', weakDir, '--format', 'json'], { env });
+      assert.equal(quiet.code, 0, quiet.stderr);
+      assert.deepEqual(JSON.parse(quiet.stdout).findings, []);
+      assert.equal(JSON.parse(quiet.stdout).belowMinConfidence, 2);
+      assert.match(quiet.stderr, /2 below --min-confidence medium not shown/);
+      const all = await runCli(['detect', weakDir, '--format', 'json', '--min-confidence', 'low'], { env });
+      assert.equal(all.code, 1);
+      const found = JSON.parse(all.stdout).findings as Array<{ ruleId: string; confidence: string; reason: string }>;
+      assert.deepEqual(found.map((f) => [f.ruleId, f.confidence, f.reason]), [
+        ['github-pat', 'low', 'checksum does not verify'],
+        ['generic-password-assignment', 'low', 'weak, default or documentation value'],
+      ]);
+      const sarif = JSON.parse((await runCli(['detect', weakDir, '--format', 'sarif', '--min-confidence', 'low'], { env })).stdout);
+      assert.deepEqual(sarif.runs[0].results.map((r: { rank: number; level: string }) => [r.rank, r.level]), [[20, 'note'], [20, 'note']]);
+      assert.ok(!all.stdout.includes(bad) && !all.stdout.includes('hunter2'));
+      assert.equal((await runCli(['detect', weakDir, '--min-confidence', 'sure'], { env })).code, 2);
+    } finally {
+      rmSync(weakDir, { recursive: true, force: true });
+    }
+  });
+
   it('a baseline accepts known findings once; only a new one fails', async () => {
     const baseline = join(dir, '..', `${dir.split('/').pop()}-baseline.json`);
     try {

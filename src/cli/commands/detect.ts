@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { UsageError } from '../../errors.js';
-import { loadDetector, loadFingerprintKey, RuleFileError, type LoadedDetector } from '../../detect/index.js';
+import { CONFIDENCES, loadDetector, loadFingerprintKey, RuleFileError, type Confidence, type LoadedDetector } from '../../detect/index.js';
 import { findSecretsInPaths, newFindings, readBaseline, writeBaseline, type FileFinding, type SourceNote } from '../../detect/files/index.js';
 import { formatReport, REPORT_FORMATS, type ReportFinding, type ReportFormat } from '../../report/index.js';
 import { useColor } from '../output.js';
@@ -18,6 +18,7 @@ interface DetectCliOptions {
   baseline?: string;
   writeBaseline?: string;
   concurrency: string;
+  minConfidence: Confidence;
 }
 
 export function registerDetect(program: Command): void {
@@ -32,10 +33,16 @@ export function registerDetect(program: Command): void {
     .option('--baseline <file>', 'accept the findings listed in this file; only new ones fail')
     .option('--write-baseline <file>', 'record every current finding as accepted (exit 0)')
     .option('--concurrency <n>', 'files read at once', '8')
+    .addOption(
+      new Option('--min-confidence <level>', 'report findings at least this sure (low: weak values and checksums that do not verify)').choices([...CONFIDENCES]).default('medium'),
+    )
     .addHelpText(
       'after',
       `
 Exit codes: 0 nothing new found; 1 credentials found; 2 bad usage or unreadable rules/baseline.
+Every finding has a confidence: high (a checksum verifies, a vendor format with its context), medium
+(a credential position, a vendor format alone), low (a weak or default value, a checksum that does not
+verify). Findings below --min-confidence are counted on stderr, not reported; warden scrub redacts all.
 Fingerprints are keyed HMACs: set WARDEN_FINGERPRINT_KEY in CI so baselines match across machines.
 
 Examples:
@@ -64,24 +71,26 @@ Examples:
         gitignore: opts.gitignore,
         concurrency,
       });
-      const fresh = newFindings(result.findings, accepted);
+      const floor = CONFIDENCES.indexOf(opts.minConfidence);
+      const sure = result.findings.filter((f) => CONFIDENCES.indexOf(f.confidence) >= floor);
+      const belowMinConfidence = result.findings.length - sure.length;
+      const fresh = newFindings(sure, accepted);
       const rules = loaded.detector.rules.map(({ spec }) => ({ id: spec.id, title: spec.title, severity: spec.severity, ...(spec.rotateUrl ? { helpUri: spec.rotateUrl } : {}) }));
       process.stdout.write(
         formatReport(opts.format ?? (process.stdout.isTTY ? 'table' : 'json'), fresh.map(toReportFinding), {
           tool: TOOL,
           rules,
           color: useColor(process.stdout),
-          summary: { filesScanned: result.filesScanned, acceptedByBaseline: result.findings.length - fresh.length, notes: result.notes },
+          summary: { filesScanned: result.filesScanned, acceptedByBaseline: sure.length - fresh.length, minConfidence: opts.minConfidence, belowMinConfidence, notes: result.notes },
         }),
       );
       writeNotes(result.notes);
-      const accepting = result.findings.length - fresh.length;
-      process.stderr.write(
-        `warden: ${result.filesScanned} file(s) read, ${fresh.length} finding(s)${accepting ? `, ${accepting} accepted by the baseline` : ''}\n`,
-      );
+      const accepting = sure.length - fresh.length;
+      const below = belowMinConfidence ? `, ${belowMinConfidence} below --min-confidence ${opts.minConfidence} not shown` : '';
+      process.stderr.write(`warden: ${result.filesScanned} file(s) read, ${fresh.length} finding(s)${accepting ? `, ${accepting} accepted by the baseline` : ''}${below}\n`);
       if (opts.writeBaseline) {
-        writeBaseline(opts.writeBaseline, result.findings);
-        process.stderr.write(`warden: wrote ${result.findings.length} finding(s) to baseline ${opts.writeBaseline}\n`);
+        writeBaseline(opts.writeBaseline, sure);
+        process.stderr.write(`warden: wrote ${sure.length} finding(s) to baseline ${opts.writeBaseline}\n`);
         return;
       }
       if (fresh.length) process.exitCode = 1;
@@ -93,6 +102,8 @@ function toReportFinding(f: FileFinding): ReportFinding {
     ruleId: f.ruleId,
     title: f.title,
     severity: f.severity,
+    confidence: f.confidence,
+    reason: f.reason,
     fingerprint: f.fingerprint,
     location: { uri: f.path, line: f.line, column: f.column, endLine: f.endLine, endColumn: f.endColumn },
   };

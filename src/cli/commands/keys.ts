@@ -303,7 +303,8 @@ Keys are hashed with HMAC-SHA-256 under WARDEN_KEY_SECRET, or a secret file crea
       } catch (err) {
         throw new UsageError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
       }
-      const found = [...new Set(getDefaultDetector().scan(text).filter((m) => m.ruleId === 'warden-api-key').map((m) => m.secret))];
+      // Only keys whose checksum verifies can be ours; the others are still reported by detect and redacted by scrub.
+      const found = [...new Set(getDefaultDetector().scan(text).filter((m) => m.ruleId === 'warden-api-key' && m.confidence === 'high').map((m) => m.secret))];
       await withKeys(opts, async (ks) => {
         const outcomes = await ks.reportLeaks(found.map((token) => ({ token, url: `file:${file}` })), 'revoke-found', { source: 'local' }, 'revoke');
         const revoked = outcomes.filter((o) => o.action === 'revoke').map((o) => o.keyId);

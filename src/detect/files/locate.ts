@@ -21,6 +21,8 @@ export function findInFragment(detector: Detector, fragment: Fragment, fingerpri
       title: m.title,
       provider: m.provider,
       severity: m.severity,
+      confidence: m.confidence,
+      reason: m.reason,
       fingerprint: fingerprintSecret(m.ruleId, m.secret, fingerprintKey),
     };
   });

@@ -1,4 +1,4 @@
-import type { Severity } from '../types.js';
+import type { Confidence, Severity } from '../types.js';
 
 /**
  * A piece of some source's text: whole lines, except that an overlong line is cut into overlapping
@@ -34,5 +34,8 @@ export interface FileFinding {
   title: string;
   provider: string;
   severity: Severity;
+  confidence: Confidence;
+  /** Why that confidence ("checksum does not verify"); never the secret. */
+  reason: string;
   fingerprint: string;
 }

@@ -7,6 +7,7 @@ import winston from 'winston';
 import { expandSample } from '../../detect/index.js';
 import { createOtelScrubber, createOtelScrubProcessor } from './otel.js';
 import { createPinoDestination } from './pino.js';
+import { createValueScrubber } from './values.js';
 import { createWinstonScrubFormat } from './winston.js';
 
 const KEY = 'sk-proj-' + expandSample('{alnum_-:40}', 31) + 'T3BlbkFJ' + expandSample('{alnum_-:40}', 32);
@@ -48,6 +49,30 @@ describe('pino destination (through real pino)', () => {
     assert.equal(third.user.name, 'ada');
     assert.equal(third.tokens, 42);
     assert.deepEqual(fourth, { level: 30, msg: 'clean line' });
+  });
+});
+
+describe('hooks fail closed', () => {
+  it('redact weak and short credentials, as scrub does (pino lines, winston values)', async () => {
+    const sink = collect();
+    const destination = createPinoDestination(sink.stream);
+    const logger = pino({ base: undefined, timestamp: false }, destination);
+    logger.warn('connecting to postgres://app:admin@prod-db:5432/app');
+    destination.end();
+    await finished(sink.stream);
+    assert.deepEqual(sink.lines().map((l) => (JSON.parse(l) as { msg: string }).msg), ['connecting to postgres://app:[REDACTED:postgres-connection-uri]@prod-db:5432/app']);
+    const out = new PassThrough();
+    const lines: string[] = [];
+    out.on('data', (c: Buffer) => lines.push(...c.toString('utf8').split('\n').filter(Boolean)));
+    const w = winston.createLogger({ format: winston.format.combine(winston.format.json(), createWinstonScrubFormat()), transports: [new winston.transports.Stream({ stream: out })] });
+    w.info('pwd=abc', { dsn: 'amqp://guest:guest@rabbitmq:5672/' });
+    await new Promise((r) => setImmediate(r));
+    const logged = JSON.parse(lines[0]!) as { message: string; dsn: string };
+    assert.equal(logged.message, 'pwd=[REDACTED:generic-password-assignment]');
+    assert.equal(logged.dsn, 'amqp://guest:[REDACTED:amqp-connection-uri]@rabbitmq:5672/');
+  });
+  it('scan short strings: a five-character value can hold a password', () => {
+    assert.equal((createValueScrubber().value({ note: 'pwd=abc' }) as { note: string }).note, 'pwd=[REDACTED:generic-password-assignment]');
   });
 });
 

@@ -15,8 +15,8 @@ export interface HookOptions {
 /** Deeper than this, a value is replaced whole: nothing unscanned leaves (fail closed). */
 const MAX_DEPTH = 32;
 export const DEPTH_MARKER = '[WARDEN:withheld-too-deep]';
-/** No pattern rule matches anything this short; skipping saves a pass on every small string. */
-const MIN_SCANNED_LENGTH = 8;
+/** No pattern rule matches anything this short (`pwd=x` is five); skipping saves a pass on every small string. */
+const MIN_SCANNED_LENGTH = 5;
 
 export interface ValueScrubber {
   /** Pattern rules over a string (NDJSON-aware when the string holds JSON). */
