@@ -117,22 +117,40 @@ export async function respondToExposure(finding: Finding, options: ExposureRespo
     details: { findingId: finding.id, probe: finding.probe, service: finding.service },
   });
   const tables = flaggedTables(finding);
+  const result = await withTriageDeadline(options, (signal) =>
+    triage(dsn, {
+      ...discoveredHostTriage(options, incident.id, actor, signal),
+      ...(finding.service === 'redis' ? {} : { tables }),
+      ...(options.maxRowsPerTable ? { maxRowsPerTable: options.maxRowsPerTable } : {}),
+    }),
+  );
+  return { acted: true, reason: existing ? 'open incident for this finding triaged again' : 'incident opened and triaged', incident, reopened: existing !== undefined, triage: result };
+}
+
+/** Runs one triage of a discovered host under the triage deadline, which the caller's signal (shutdown, the run's budget) can end sooner. */
+async function withTriageDeadline<T>(options: ExposureResponseOptions, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const deadline = startDeadline(options.triageTimeoutMs ?? DEFAULT_TRIAGE_TIMEOUT_MS, 'the triage deadline', options.signal);
-  const result = await triage(dsn, {
+  try {
+    return await run(deadline.signal);
+  } finally {
+    deadline.clear();
+  }
+}
+
+/** What every triage of a discovered host shares, first or incremental. */
+function discoveredHostTriage(options: ExposureResponseOptions, incidentId: string, actor: string, signal: AbortSignal) {
+  return {
     fingerprintKey: options.fingerprintKey,
     ...(options.detector ? { detector: options.detector } : {}),
     ...(options.keys ? { keys: options.keys } : {}),
     revoke: options.revokeWardenKeys === true,
-    incident: { store: options.incidents, id: incident.id },
-    ...(finding.service === 'redis' ? {} : { tables }),
-    ...(options.maxRowsPerTable ? { maxRowsPerTable: options.maxRowsPerTable } : {}),
+    incident: { store: options.incidents, id: incidentId },
     actor,
     // Triage reads the environment for a password (WARDEN_DB_PASSWORD, PGPASSWORD, …), which here holds
     // Warden's own store credentials; a discovered host gets only the anonymous access the scan proved.
     env: {},
-    signal: deadline.signal,
-  }).finally(() => deadline.clear());
-  return { acted: true, reason: existing ? 'open incident for this finding triaged again' : 'incident opened and triaged', incident, reopened: existing !== undefined, triage: result };
+    signal,
+  };
 }
 
 export const DEFAULT_RETRIAGE_ROWS = 10_000;
@@ -159,19 +177,8 @@ export async function retriageExposure(finding: Finding, options: ExposureRespon
   const dsn = finding.service === 'redis' ? undefined : dsnFor(finding, options);
   if (!dsn) return { acted: false, reason: `no incremental triage for ${finding.service}`, incident };
   const actor = options.actor ?? 'warden-serve';
-  const deadline = startDeadline(options.triageTimeoutMs ?? DEFAULT_TRIAGE_TIMEOUT_MS, 'the triage deadline', options.signal);
-  const result = await retriage(dsn, {
-    fingerprintKey: options.fingerprintKey,
-    ...(options.detector ? { detector: options.detector } : {}),
-    ...(options.keys ? { keys: options.keys } : {}),
-    revoke: options.revokeWardenKeys === true,
-    incident: { store: options.incidents, id: incident.id },
-    tables: flaggedTables(finding),
-    rows: options.rows ?? DEFAULT_RETRIAGE_ROWS,
-    actor,
-    // As for the first triage: the anonymous access the scan proved, never the environment's passwords.
-    env: {},
-    signal: deadline.signal,
-  }).finally(() => deadline.clear());
+  const result = await withTriageDeadline(options, (signal) =>
+    retriage(dsn, { ...discoveredHostTriage(options, incident.id, actor, signal), tables: flaggedTables(finding), rows: options.rows ?? DEFAULT_RETRIAGE_ROWS }),
+  );
   return { acted: true, reason: 'rows written since the last triage read', incident, retriage: result };
 }
