@@ -16,6 +16,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { KeyStore } from '../keys/index.js';
 import { loadProbes, scan } from '../scan/index.js';
+import { sendRaw } from '../../test/helpers/send-raw.js';
 import { startTestClickHouse, type TestClickHouse } from '../../test/helpers/clickhouse.js';
 import { createScratchDatabase } from '../store/index.js';
 import { Gateway } from './gateway.js';
@@ -30,26 +31,8 @@ const PROM_PORT = 21090;
 const CH_PASSWORD = 'upstream-only-password-7Qx';
 const MAIN = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
 
-interface Reply {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-
-/** Raw HTTP so paths reach the gateway exactly as written (fetch would normalise `..`). */
-function send(url: string, path: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Reply> {
-  const u = new URL(url);
-  return new Promise((resolve, reject) => {
-    const req = request({ host: u.hostname, port: u.port, method: options.method ?? 'GET', path, headers: options.headers ?? {} }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end(options.body);
-  });
-}
+/** Raw HTTP so paths reach the gateway exactly as written. */
+const send = sendRaw;
 
 function config(dir: string, sse: string, extraLlmAllow = ''): string {
   return `

@@ -5,7 +5,6 @@
  * gRPC Check with a real @grpc/grpc-js client on the protos in ./proto.
  */
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,29 +13,12 @@ import { after, before, describe, it } from 'node:test';
 import { credentials, loadPackageDefinition, type ServiceClientConstructor, type ServiceError } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { KeyStore } from '../../keys/index.js';
+import { sendRaw, type RawReply } from '../../../test/helpers/send-raw.js';
 import { startRecordingServer, type RecordingServer } from '../../../test/helpers/recording-http.js';
 import { parseGatewayConfig } from '../config.js';
 import { Gateway } from '../gateway.js';
 
-interface Reply {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-
-function send(origin: string, path: string, headers: Record<string, string | string[]> = {}, method = 'GET'): Promise<Reply> {
-  const u = new URL(origin);
-  return new Promise((resolve, reject) => {
-    const req = request({ host: u.hostname, port: u.port, method, path, headers }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+const send = (origin: string, path: string, headers: Record<string, string | string[]> = {}, method = 'GET') => sendRaw(origin, path, { headers, method });
 
 const PROTO_ROOT = fileURLToPath(new URL('./proto/', import.meta.url));
 
@@ -150,7 +132,7 @@ routes:
   });
 
   it('refuses a report that is missing its URI or method, names one twice, or in two ways', async () => {
-    const refused = async (reply: Promise<Reply>, reason: string) => {
+    const refused = async (reply: Promise<RawReply>, reason: string) => {
       const r = await reply;
       assert.equal(r.status, 400, reason);
       assert.equal((JSON.parse(r.body) as { reason: string }).reason, reason);

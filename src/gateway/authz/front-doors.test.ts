@@ -16,6 +16,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { KeyStore } from '../../keys/index.js';
 import { startTestClickHouse, type TestClickHouse } from '../../../test/helpers/clickhouse.js';
+import { sendRaw, type RawReply } from '../../../test/helpers/send-raw.js';
 import { parseGatewayConfig } from '../config.js';
 import { Gateway } from '../gateway.js';
 
@@ -28,25 +29,8 @@ const CH_PASSWORD = 'authz-upstream-password-4Rt';
 const EXAMPLES = fileURLToPath(new URL('../../../examples/authz/', import.meta.url));
 const MAIN = fileURLToPath(new URL('../../cli/main.ts', import.meta.url));
 
-interface Reply {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: string;
-}
-
 /** Raw paths, as written (fetch would normalise `..`). */
-function send(port: number, path: string, headers: Record<string, string> = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, headers }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+const send = (port: number, path: string, headers: Record<string, string> = {}) => sendRaw(`http://127.0.0.1:${port}`, path, { headers });
 
 /** Passes each request on to ClickHouse and keeps its method, target and headers: what reached the upstream. */
 async function startTap(targetPort: number): Promise<{ port: number; seen: Array<{ method: string; url: string; headers: IncomingHttpHeaders }>; close(): Promise<void> }> {
@@ -85,7 +69,7 @@ async function startProxy(command: string, args: string[], port: number, env: No
   throw new Error(`${command} did not start: ${stderr}`);
 }
 
-const reasonOf = (r: Reply) => (JSON.parse(r.body) as { reason: string }).reason;
+const reasonOf = (r: RawReply) => (JSON.parse(r.body) as { reason: string }).reason;
 
 describe('warden gateway --mode authz behind nginx and Caddy, in front of ClickHouse', { timeout: 120_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'warden-authz-e2e-'));
@@ -141,7 +125,7 @@ describe('warden gateway --mode authz behind nginx and Caddy, in front of ClickH
   ];
 
   /** A request the proxy must refuse, and that must not reach ClickHouse. */
-  async function refused(port: number, path: string, headers: Record<string, string>): Promise<Reply> {
+  async function refused(port: number, path: string, headers: Record<string, string>): Promise<RawReply> {
     const before = tap.seen.length;
     const r = await send(port, path, headers);
     assert.equal(tap.seen.length, before, `${path} reached the upstream`);
