@@ -79,6 +79,9 @@ async function listenOn(server: Server, port: number, host: string, what: string
   });
 }
 
+/** A request whose Connection header names a field the gateway computes, sets or checks (proxy.ts, ownedConnectionOption). */
+const CONNECTION_NAMES_OWNED = refuse(400, 'bad_request', 'connection_names_owned_field');
+
 /** An identity (or a client address) with as many exchanges in flight on an upstream as its route allows. */
 const CONCURRENCY_REFUSAL: Refusal = { ...refuse(429, 'rate_limited', 'concurrency', { 'retry-after': '1' }), message: 'too many requests in flight for this identity; retry when one has finished' };
 /** A request body that arrived below the route's rate floor, answered if nothing else was yet. */
@@ -354,12 +357,10 @@ export class Gateway {
         return;
       }
       const up = this.upstreamRequest(state, d, clientIp, Boolean(state.config.listen.tls));
-      const owned = ownedConnectionOption(req, up.drop);
-      if (owned) {
-        const r = refuse(400, 'bad_request', 'connection_names_owned_field');
+      if (ownedConnectionOption(req, up.drop)) {
         res.closeConnection();
-        this.sendJson(res, (status = r.status), refusalBody(r, routeName));
-        reason = r.reason;
+        this.sendJson(res, (status = CONNECTION_NAMES_OWNED.status), refusalBody(CONNECTION_NAMES_OWNED, routeName));
+        reason = CONNECTION_NAMES_OWNED.reason;
         return;
       }
       const outcome = await this.forwardWithinLimits(d, up, req, res, clientIp);
@@ -405,7 +406,7 @@ export class Gateway {
       else if (d.refusal) reject(d.refusal, d.route.name);
       else {
         const up = this.upstreamRequest(state, d, clientIp, Boolean(state.config.listen.tls));
-        const refusal = upgradeRefusal(req.headers.upgrade, d.endpoint) ?? (ownedConnectionOption(req, up.drop) ? refuse(400, 'bad_request', 'connection_names_owned_field') : null);
+        const refusal = upgradeRefusal(req.headers.upgrade, d.endpoint) ?? (ownedConnectionOption(req, up.drop) ? CONNECTION_NAMES_OWNED : null);
         if (refusal) return reject(refusal, d.route.name);
         const outcome = await forwardUpgrade(req, socket, head, up);
         status = outcome.status;
