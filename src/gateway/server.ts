@@ -223,11 +223,6 @@ class LlhttpResponse implements ClientResponse {
     this.connection.socket.destroy();
   }
 
-  /**
-   * Gives up on the request before its body has arrived (a client too slow to send it): whoever is producing
-   * the response hears `onAbort`, as if the client had gone, and the connection closes once what is answered
-   * now has been written, without reading the rest of the body.
-   */
   abandonRequest(): void {
     this.connection.keepAlive = false;
     this.connection.abandoned = true;
