@@ -9,6 +9,7 @@ export const INCIDENT_KINDS = [
   'training-data-exposure',
   'vector-store-exposure',
   'compromised-model-server',
+  'canary-tripped',
 ] as const;
 export type IncidentKind = (typeof INCIDENT_KINDS)[number];
 

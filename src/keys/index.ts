@@ -7,9 +7,14 @@ export { scopeAllows, scopesAllow } from './scopes.js';
 export { createKeyServer, type KeyServerOptions } from './server.js';
 export { parseGithubPublicKeys, verifyGithubSignature, type ReporterPublicKey } from './leak-signature.js';
 export { LEAK_POLICIES } from './types.js';
+export { CanaryLedger, CANARY_TOPIC } from './canary.js';
 export type {
   ActionContext,
   AuditEntry,
+  CanaryInfo,
+  CanaryPlanting,
+  CanaryTrip,
+  CreateCanaryOptions,
   CreateKeyOptions,
   KeyChanges,
   KeyInfo,

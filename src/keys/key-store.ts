@@ -4,6 +4,7 @@ import { userInfo } from 'node:os';
 import { WardenError } from '../errors.js';
 import { openStore, type SqlValue, type Store, type StoreQueries, type Subscription } from '../store/index.js';
 import { DEFAULT_KEY_PREFIX, generateKey, isValidPrefix, KEY_ENVIRONMENTS, newKeyId, parseKey } from './format.js';
+import { CanaryLedger } from './canary.js';
 import { compileRanges, invalidRange, rangesAllow } from './ip-ranges.js';
 import { periodStart, QUOTA_PERIODS, RateLimiter, type QuotaPeriod, type RateLimit } from './limits.js';
 import { KEY_MIGRATIONS } from './schema.js';
@@ -13,6 +14,8 @@ import {
   LEAK_POLICIES,
   type ActionContext,
   type AuditEntry,
+  type CanaryInfo,
+  type CreateCanaryOptions,
   type CreateKeyOptions,
   type KeyChanges,
   type KeyInfo,
@@ -87,6 +90,7 @@ interface KeyRow {
   created_by: string;
   last_used_at: number | null;
   last_used_ip: string | null;
+  canary: number;
 }
 
 /** A key as the verifier needs it, parsed once when cached. */
@@ -133,6 +137,7 @@ function defaultActor(): string {
 }
 
 function statusOf(row: KeyRow, now: number): KeyStatus {
+  if (row.canary) return 'canary';
   if (row.revoked_at !== null && row.revoked_at <= now) return 'revoked';
   if (row.disabled_at !== null) return 'disabled';
   if (row.expires_at !== null && row.expires_at <= now) return 'expired';
@@ -278,6 +283,7 @@ export class KeyStore {
   private readonly leases = new Map<string, QuotaLease>();
   private readonly pendingUse = new Map<string, { at: number; ip: string | null }>();
   private readonly onLeak: ((event: LeakEvent) => void) | undefined;
+  readonly canaries: CanaryLedger;
   private flushTimer: NodeJS.Timeout | undefined;
   private subscription: Subscription | undefined;
   /** False until notifications are known to flow; without them only the staleness bound applies. */
@@ -295,6 +301,7 @@ export class KeyStore {
     this.negativeTtlMs = Math.min(options.negativeTtlMs ?? 1000, this.maxStalenessMs);
     this.cacheSize = options.cacheSize ?? 100_000;
     this.onLeak = options.onLeak;
+    this.canaries = new CanaryLedger(store);
     this.flushTimer = setInterval(() => void this.flushLastUsed().catch(() => undefined), options.lastUsedFlushMs ?? 5000);
     this.flushTimer.unref();
   }
@@ -427,6 +434,11 @@ export class KeyStore {
   private decide(key: CachedKey | null, hash: string, request: VerifyRequest, now: number): Verification | 'lease' {
     if (!key || !sameDigest(key.row.hash, hash)) return UNKNOWN;
     const row = key.row;
+    // Any use of a canary is a trip, whatever else the request says; the holder sees an ordinary revoked key.
+    if (row.canary) {
+      this.canaries.trip(row.id, request, now);
+      return result('revoked', key);
+    }
     if (request.tenant !== undefined && request.tenant !== row.owner) return UNKNOWN;
     if (row.revoked_at !== null && row.revoked_at <= now) return result('revoked', key);
     if (row.disabled_at !== null) return result('disabled', key);
@@ -566,7 +578,7 @@ export class KeyStore {
     return row;
   }
 
-  private async insertKey(tx: StoreQueries, opts: CreateKeyOptions, ctx: ActionContext, inherit?: KeyRow): Promise<{ key: string; row: KeyRow }> {
+  private async insertKey(tx: StoreQueries, opts: CreateKeyOptions, ctx: ActionContext, inherit?: KeyRow, canary = false): Promise<{ key: string; row: KeyRow }> {
     if (!opts.owner?.trim() || opts.owner.length > 200) throw new KeyOptionsError('owner must be 1-200 characters');
     const env = opts.env ?? 'live';
     if (!KEY_ENVIRONMENTS.includes(env)) throw new KeyOptionsError(`environment must be one of ${KEY_ENVIRONMENTS.join(', ')}`);
@@ -586,6 +598,7 @@ export class KeyStore {
       quota_period_used: inherit?.quota_period_used ?? 0,
       created_at: now,
       created_by: ctx.actor ?? defaultActor(),
+      canary: canary ? 1 : 0,
     };
     const names = Object.keys(all);
     await tx.run(`INSERT INTO warden_keys (${names.join(', ')}) VALUES (${names.map(() => '?').join(', ')})`, Object.values(all));
@@ -603,10 +616,30 @@ export class KeyStore {
     return { key, info: toInfo(row) };
   }
 
+  /**
+   * Issues a canary: a key in the live format that no client holds, refused like a revoked key, whose every
+   * use is recorded as a trip. The returned `key` is what gets planted; it is shown this once.
+   */
+  async createCanary(opts: CreateCanaryOptions, ctx: ActionContext = {}): Promise<{ key: string; info: CanaryInfo }> {
+    const where = opts.where.trim();
+    if (!where || where.length > 500) throw new KeyOptionsError('where must be 1-500 characters: the place the canary is planted');
+    const keyOptions: CreateKeyOptions = { owner: opts.owner ?? 'svc-analytics', name: opts.name ?? 'reporting', scopes: opts.scopes ?? ['clickhouse:read'], env: opts.env ?? 'live' };
+    const { key, row } = await this.store.transaction(async (tx) => {
+      const made = await this.insertKey(tx, keyOptions, ctx, undefined, true);
+      await this.canaries.record(tx, made.row.id, where, made.row.created_at);
+      await this.audit(tx, ctx, 'canary-create', made.row.id, { where });
+      return made;
+    });
+    await this.changed(row.id, row.hash);
+    const info = (await this.canaries.list()).find((c) => c.id === row.id)!;
+    return { key, info };
+  }
+
+  /** Keys clients hold; canaries are listed by `canaries.list()`. */
   async list(filter: { owner?: string } = {}): Promise<KeyInfo[]> {
     const rows = filter.owner
-      ? await this.store.query<KeyRow>('SELECT * FROM warden_keys WHERE owner = ? ORDER BY created_at, id', [filter.owner])
-      : await this.store.query<KeyRow>('SELECT * FROM warden_keys ORDER BY created_at, id');
+      ? await this.store.query<KeyRow>('SELECT * FROM warden_keys WHERE owner = ? AND canary = 0 ORDER BY created_at, id', [filter.owner])
+      : await this.store.query<KeyRow>('SELECT * FROM warden_keys WHERE canary = 0 ORDER BY created_at, id');
     return rows.map((r) => toInfo(r));
   }
 
@@ -670,6 +703,7 @@ export class KeyStore {
     const out = await this.store.transaction(async (tx) => {
       const now = Date.now();
       const old = await this.row(tx, id);
+      if (old.canary) throw new KeyOptionsError(`key ${id} is a canary; create another canary instead`);
       if (statusOf(old, now) === 'revoked') throw new KeyOptionsError(`key ${id} is revoked; create a new key instead`);
       if (old.rotated_to) throw new KeyOptionsError(`key ${id} was already rotated to ${old.rotated_to}`);
       const ips = old.allowed_ips ? (JSON.parse(old.allowed_ips) as string[]) : null;
@@ -737,6 +771,11 @@ export class KeyStore {
       const row = found.row;
       const outcome: LeakOutcome = { tokenHash, label: 'true_positive', keyId: row.id, action: null };
       outcomes.push(outcome);
+      if (row.canary) {
+        // A reported canary is a trip like any use: the report's URL is where it was seen.
+        this.canaries.trip(row.id, { route: String(report.url ?? '').slice(0, 2000), via: `leak-report:${reporter}` }, Date.now());
+        continue;
+      }
       const action = policy ?? (row.leak_policy as LeakPolicy);
       const url = String(report.url ?? '').slice(0, 2000);
       const event = await this.store.transaction(async (tx) => {

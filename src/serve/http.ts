@@ -142,7 +142,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       throw new HttpError(401, 'unauthenticated', 'send a Warden key as Authorization: Bearer');
     }
     checkFailureLimit(req, 'bearer');
-    const v = await keys.verify(m[1]!, { scopes: [scope], ip: clientAddress(req) });
+    const v = await keys.verify(m[1]!, { scopes: [scope], ip: clientAddress(req), via: 'serve', route: `${req.method} ${req.url ?? ''}` });
     if (v.valid) return v.keyId!;
     failed(req, 'bearer', v);
     if (v.reason === 'scope' || v.reason === 'ip') throw new HttpError(403, 'forbidden', `this key lacks ${scope}`);
@@ -296,7 +296,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       const form = new URLSearchParams((await readBody(req, MAX_BODY)).toString('utf8'));
       checkCsrf(form, cookies(req).get(LOGIN_COOKIE) ?? '\u0000', req);
       checkFailureLimit(req, 'login');
-      const v = await keys.verify((form.get('key') ?? '').trim(), { scopes: ['serve:read'], ip: clientAddress(req) });
+      const v = await keys.verify((form.get('key') ?? '').trim(), { scopes: ['serve:read'], ip: clientAddress(req), via: 'serve', route: 'POST /login' });
       if (!v.valid) {
         failed(req, 'login', v);
         return redirect(res, `/login?error=${v.reason === 'scope' ? 'scope' : 'key'}`);

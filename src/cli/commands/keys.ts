@@ -264,6 +264,7 @@ Keys are hashed with HMAC-SHA-256 under WARDEN_KEY_SECRET, or a secret file crea
           ...(opts.scopes ? { scopes: scopesOf(opts.scopes) } : {}),
           ...(opts.ip ? { ip: opts.ip } : {}),
           ...(opts.tenant !== undefined ? { tenant: opts.tenant } : {}),
+          via: 'cli',
         });
         print(check, opts.json, () => (check.valid ? `valid ${check.keyId} (${check.owner})` : `invalid: ${check.reason}`));
         if (!check.valid) process.exitCode = 1;
