@@ -47,6 +47,7 @@ const clip = (value: string | undefined): string | null => (value === undefined 
  */
 export class CanaryLedger {
   private readonly recent = new Map<string, number>();
+  private readonly writing = new Set<Promise<unknown>>();
 
   constructor(private readonly store: Store) {}
 
@@ -58,7 +59,7 @@ export class CanaryLedger {
     if (this.recent.size >= MAX_RECENT) this.recent.clear();
     this.recent.set(fold, now);
     const ip = clip(request.ip || undefined);
-    void this.store
+    const write = this.store
       .transaction(async (tx) => {
         await tx.run('INSERT INTO warden_canary_trips (key_id, at, ip, user_agent, route, via) VALUES (?, ?, ?, ?, ?, ?)', [
           keyId,
@@ -72,7 +73,14 @@ export class CanaryLedger {
       })
       .then(() => this.store.publish(CANARY_TOPIC, keyId))
       // A trip that could not be written is retried by the next use once the fold window passes.
-      .catch(() => this.recent.delete(fold));
+      .catch(() => this.recent.delete(fold))
+      .finally(() => this.writing.delete(write));
+    this.writing.add(write);
+  }
+
+  /** Resolves when every trip recorded so far is written (the key store waits for it on close). */
+  async settled(): Promise<void> {
+    while (this.writing.size) await Promise.all([...this.writing]);
   }
 
   async record(tx: StoreQueries, keyId: string, where: string, now: number): Promise<void> {

@@ -806,6 +806,7 @@ export class KeyStore {
     this.closed = true;
     if (this.flushTimer) clearInterval(this.flushTimer);
     await this.subscription?.close();
+    await this.canaries.settled();
     await this.flushLastUsed().catch(() => undefined);
     await this.returnLeases().catch(() => undefined);
     if (this.ownsStore) await this.store.close();

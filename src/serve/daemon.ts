@@ -13,6 +13,7 @@ import { createScrubber } from '../scrub/index.js';
 import { isPostgresUrl, openStore, type Store } from '../store/index.js';
 import { writeSecretFile } from '../secret-file.js';
 import { AlertDispatcher } from './alerts.js';
+import { startCanaryWatch, type CanaryWatch } from './canary-watch.js';
 import { createDistributedRunner, type DistributedRunner } from './distributed.js';
 import { ServeHistory, type Alert, type RunOutcome, type RunRecord } from './history.js';
 import { startHttpServer, type HttpServer } from './http.js';
@@ -131,7 +132,9 @@ export async function startServe(options: ServeOptions): Promise<ServeDaemon> {
   let distributed: DistributedRunner | undefined;
   let incidents: IncidentStore | undefined;
   let fingerprintKey: Buffer | string | undefined;
+  let canaryWatch: CanaryWatch | undefined;
   const release = async () => {
+    await canaryWatch?.close();
     await distributed?.close();
     await keys.close();
     if (ownsStore) await store.close();
@@ -142,6 +145,8 @@ export async function startServe(options: ServeOptions): Promise<ServeDaemon> {
       incidents = await IncidentStore.open(store);
       fingerprintKey = options.fingerprintKey ?? loadFingerprintKey();
     }
+    // A canary's use is an incident whether or not exposures open them: the canary was planted to be told.
+    canaryWatch = await startCanaryWatch({ store, keys, incidents: incidents ?? (await IncidentStore.open(store)), alerts, regimes: config.incidents.regimes, log });
   } catch (err) {
     await release();
     throw err;

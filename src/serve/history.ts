@@ -16,7 +16,7 @@ export const severityRank = (s: string): number => SEVERITY_ORDER.indexOf(s as S
 export type RunStatus = 'running' | 'succeeded' | 'partial' | 'failed' | 'interrupted';
 export type FindingState = 'open' | 'resolved';
 export type EventKind = 'opened' | 'reopened' | 'changed' | 'escalated' | 'resolved' | 'flapping' | 'stable' | 'acknowledged' | 'suppressed' | 'unacknowledged';
-export type AlertKind = 'new' | 'reopened' | 'escalated' | 'flapping';
+export type AlertKind = 'new' | 'reopened' | 'escalated' | 'flapping' | 'canary-tripped';
 
 export interface RunRecord {
   id: string;
@@ -97,6 +97,8 @@ export interface Alert {
   inventory: string;
   finding: Pick<StoredFinding, 'id' | 'service' | 'host' | 'port' | 'title' | 'auth' | 'severity' | 'firstSeen' | 'lastSeen'>;
   previousSeverity?: Severity;
+  /** A canary key's use: who used it, how, and where it had been planted. */
+  canary?: { keyId: string; plantedIn: string; sourceAddress: string | null; userAgent: string | null; route: string | null; via: string; at: string };
 }
 
 export interface RunOutcome {
