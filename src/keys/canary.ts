@@ -69,7 +69,9 @@ export class CanaryLedger {
           clip(request.route),
           request.via ?? 'library',
         ]);
-        await tx.run('UPDATE warden_canaries SET last_seen_at = ?, last_seen_ip = ?, uses = uses + 1 WHERE key_id = ?', [now, ip, keyId]);
+        await tx.run('UPDATE warden_canaries SET uses = uses + 1 WHERE key_id = ?', [keyId]);
+        // Writes in flight commit in any order: the newest use is the last seen.
+        await tx.run('UPDATE warden_canaries SET last_seen_at = ?, last_seen_ip = ? WHERE key_id = ? AND (last_seen_at IS NULL OR last_seen_at <= ?)', [now, ip, keyId, now]);
       })
       .then(() => this.store.publish(CANARY_TOPIC, keyId))
       // A trip that could not be written is retried by the next use once the fold window passes.

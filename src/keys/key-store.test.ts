@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { openStore } from '../store/index.js';
 import { KeyStore } from './key-store.js';
+import { KEY_MIGRATIONS } from './schema.js';
 import { STORE_KINDS, testSecrets, waitUntil, type StoreLocation } from './test-support.js';
 import type { LeakEvent } from './types.js';
 
@@ -225,7 +226,7 @@ for (const kind of STORE_KINDS) {
         await s.store.close();
       }
       const [row] = await keys.store.query<{ n: number }>("SELECT COUNT(*) AS n FROM warden_migrations WHERE capability = 'keys'");
-      assert.equal(Number(row!.n), 1);
+      assert.equal(Number(row!.n), KEY_MIGRATIONS.length);
     });
   });
 }

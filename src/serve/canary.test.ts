@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseConfig } from '../config/index.js';
 import { Gateway, parseGatewayConfig } from '../gateway/index.js';
-import { IncidentStore } from '../incident/index.js';
+import { IncidentStore, triage } from '../incident/index.js';
 import { checkPlantings, KeyStore, parseKeySecrets, plantCanary } from '../keys/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { startServe, type ServeDaemon } from './index.js';
@@ -67,7 +67,7 @@ describe('canary keys end to end: open ClickHouse, attacker, gateway, serve', { 
     await plantCanary(keys, canaryId, made.key, { kind: 'table', dsn: `clickhouse://default@127.0.0.1:${httpPort}/default`, table: 'request_log', column: 'api_key', set: { user: 'u-2', prompt: 'rotate the billing key' } });
 
     daemon = await startServe({
-      config: parseConfig(`version: 1\ninventories:\n  - {name: lab, targets: [\"127.0.0.1:${httpPort}\"], every: 1h, timeout: 1s}\nalerts:\n  - {name: hook, type: webhook, url: "${hook}", minSeverity: low, retries: 1}\n`, join(dir, 'warden.yaml'), {}),
+      config: parseConfig(`version: 1\ninventories:\n  - {name: lab, targets: ["127.0.0.1:${httpPort}"], every: 1h, timeout: 1s}\nalerts:\n  - {name: hook, type: webhook, url: "${hook}", minSeverity: low, retries: 1}\n`, join(dir, 'warden.yaml'), {}),
       store,
       secrets,
       schedule: false,
@@ -145,6 +145,13 @@ routes:
     assert.ok(listed.uses >= 1);
     assert.equal((await keys.list()).some((k) => k.id === canaryId), false, 'canaries are not listed among client keys');
     await incidents.close();
+  });
+
+  it('incident triage of the exposed table reports the canary as present, not as a leaked key to revoke', async () => {
+    const result = await triage(`clickhouse://default@127.0.0.1:${ch.httpPort}/default`, { keys, fingerprintKey: randomBytes(32), revoke: true, env: {} });
+    const found = result.credentials.warden.find((w) => w.keyId === canaryId);
+    assert.equal(found?.action, 'canary-present');
+    assert.equal((await keys.show(canaryId)).revokedAt, null, 'the canary stays planted and armed');
   });
 
   it('checks the planting is still there, and reports it gone once the row is deleted', async () => {
