@@ -3,7 +3,7 @@
  * other sharing the store) is claimed once, recorded on its canary's incident, and sent to every alert sink
  * without waiting for a run and without flap suppression.
  */
-import { CANARY_TOPIC, type CanaryTrip, type KeyStore } from '../keys/index.js';
+import { CANARY_TOPIC, checkPlantings, type CanaryTrip, type KeyStore, type PlantingCheck } from '../keys/index.js';
 import { recordCanaryTrip, type IncidentRegimes, type IncidentStore } from '../incident/index.js';
 import type { Store, Subscription } from '../store/index.js';
 import type { AlertDispatcher } from './alerts.js';
@@ -15,12 +15,16 @@ export interface CanaryWatchOptions {
   incidents: IncidentStore;
   alerts: AlertDispatcher;
   regimes: IncidentRegimes;
+  /** How often every planting is checked to be still in place. */
+  checkEveryMs: number;
   log: (line: string) => void;
 }
 
 export interface CanaryWatch {
   /** Resolves when the trips announced so far are handled. */
   drained(): Promise<void>;
+  /** Checks every planting now (as the schedule does); resolves when done. */
+  checkNow(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -41,6 +45,25 @@ export function canaryAlert(trip: CanaryTrip): Alert {
       lastSeen: trip.at,
     },
     canary: { keyId: trip.keyId, plantedIn: trip.where, sourceAddress: trip.ip, userAgent: trip.userAgent, route: trip.route, via: trip.via, at: new Date(trip.at).toISOString() },
+  };
+}
+
+/** A planting found gone: whoever removed it knew it was there, or the place was rebuilt without it. */
+export function canaryMissingAlert(check: PlantingCheck, now = Date.now()): Alert {
+  return {
+    kind: 'canary-missing',
+    inventory: 'canaries',
+    finding: {
+      id: `canary:${check.keyId}:${check.target}`,
+      service: 'canary',
+      host: check.target,
+      port: 0,
+      title: `Canary ${check.keyId} is no longer in ${check.target}`,
+      auth: 'canary',
+      severity: 'high',
+      firstSeen: now,
+      lastSeen: now,
+    },
   };
 }
 
@@ -81,12 +104,36 @@ export async function startCanaryWatch(options: CanaryWatchOptions): Promise<Can
   });
   // Trips recorded while no serve was running.
   void drain();
+
+  /** Alerts on a planting that was there (or never checked) and is gone now; an unreadable place is logged as unknown. */
+  async function checkPlanted(): Promise<void> {
+    const before = new Map((await keys.canaries.plantings()).map((p) => [`${p.keyId}\n${p.target}`, p.present]));
+    for (const check of await checkPlantings(keys)) {
+      if (check.present === null) log(`canary ${check.keyId}: could not check ${check.target}: ${check.error}`);
+      else if (!check.present && before.get(`${check.keyId}\n${check.target}`) !== false) {
+        log(`canary ${check.keyId} is no longer in ${check.target}`);
+        alerts.dispatch({ inventory: 'canaries', runId: null, test: false, alerts: [canaryMissingAlert(check)] });
+      }
+    }
+  }
+  let checking: Promise<void> = Promise.resolve();
+  const check = () => {
+    checking = checking.then(checkPlanted).catch((err: Error) => log(`canary plantings could not be checked: ${err.message}`));
+  };
+  const timer = setInterval(check, options.checkEveryMs);
+  timer.unref();
+  check();
   return {
     drained: () => draining,
+    checkNow() {
+      check();
+      return checking;
+    },
     async close() {
       closed = true;
+      clearInterval(timer);
       await subscription.close();
-      await draining;
+      await Promise.all([draining, checking]);
     },
   };
 }

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -165,6 +165,14 @@ routes:
     });
     const [gone] = await checkPlantings(keys, { env: {} });
     assert.equal(gone?.present, false);
-    assert.ok(readFileSync(storePath).length > 0);
+    // serve's scheduled check alerts on the change from present to gone, once.
+    const before = received.length;
+    await keys.canaries.markChecked(canaryId, gone!.target, true);
+    await daemon.canaries.checkNow();
+    await daemon.canaries.checkNow();
+    await daemon.alerts.idle();
+    const missing = received.slice(before).flatMap((r) => r.body.alerts).filter((a) => a.kind === 'canary-missing');
+    assert.equal(missing.length, 1);
+    assert.match(missing[0]!.finding.title, /is no longer in .*request_log\.api_key/);
   });
 });

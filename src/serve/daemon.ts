@@ -65,6 +65,8 @@ export interface ServeDaemon {
   readonly history: ServeHistory;
   readonly keys: KeyStore;
   readonly alerts: AlertDispatcher;
+  /** Canary trips and plantings: `checkNow()` checks every planting as the schedule does. */
+  readonly canaries: CanaryWatch;
   /** Starts a run now; undefined when the inventory is unknown or a run of it is in progress. */
   trigger(inventory: string, trigger?: string): Promise<RunRecord | undefined>;
   /** Resolves when the runs started so far have finished. */
@@ -146,7 +148,7 @@ export async function startServe(options: ServeOptions): Promise<ServeDaemon> {
       fingerprintKey = options.fingerprintKey ?? loadFingerprintKey();
     }
     // A canary's use is an incident whether or not exposures open them: the canary was planted to be told.
-    canaryWatch = await startCanaryWatch({ store, keys, incidents: incidents ?? (await IncidentStore.open(store)), alerts, regimes: config.incidents.regimes, log });
+    canaryWatch = await startCanaryWatch({ store, keys, incidents: incidents ?? (await IncidentStore.open(store)), alerts, regimes: config.incidents.regimes, checkEveryMs: config.canaries.checkEveryMs, log });
   } catch (err) {
     await release();
     throw err;
@@ -352,6 +354,7 @@ export async function startServe(options: ServeOptions): Promise<ServeDaemon> {
     history,
     keys,
     alerts,
+    canaries: canaryWatch!,
     trigger,
     async settled() {
       while (inFlight.size) await Promise.all([...inFlight]);

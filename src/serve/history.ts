@@ -16,7 +16,7 @@ export const severityRank = (s: string): number => SEVERITY_ORDER.indexOf(s as S
 export type RunStatus = 'running' | 'succeeded' | 'partial' | 'failed' | 'interrupted';
 export type FindingState = 'open' | 'resolved';
 export type EventKind = 'opened' | 'reopened' | 'changed' | 'escalated' | 'resolved' | 'flapping' | 'stable' | 'acknowledged' | 'suppressed' | 'unacknowledged';
-export type AlertKind = 'new' | 'reopened' | 'escalated' | 'flapping' | 'canary-tripped';
+export type AlertKind = 'new' | 'reopened' | 'escalated' | 'flapping' | 'canary-tripped' | 'canary-missing';
 
 export interface RunRecord {
   id: string;
