@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { cpuSeconds, machineLine, median } from './measure.js';
+import { cpuSeconds, machineLine, median, wrk } from './measure.js';
 
 const { values } = parseArgs({
   options: {
@@ -34,39 +34,26 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const WARDEN = join(ROOT, 'bin', 'warden.js');
 const EXAMPLE = join(ROOT, 'examples', 'authz', 'gateway.yaml');
 const AUTHZ_PORT = 21521;
+const AUTH_URL = `http://127.0.0.1:${AUTHZ_PORT}/auth`;
 /** What nginx asks about (examples/authz/nginx.conf): a dashboard's read query. */
 const ORIGINAL_URI = '/?query=SELECT%20count()%20FROM%20system.tables';
 
 /** A compiled module, typed as its source. */
 const compiled = <T>(path: string): Promise<T> => import(pathToFileURL(join(ROOT, 'dist', path)).href) as Promise<T>;
 
-/** µs of CPU (user + system) per call, over `n` calls. */
-function cpuPerCall(n: number, call: (i: number) => unknown): number {
+/** µs of CPU (user + system) per call, over `n` calls, each awaited when it returns a promise (a cache miss). */
+async function cpuPerCall(n: number, call: (i: number) => unknown): Promise<number> {
   const before = process.cpuUsage();
-  for (let i = 0; i < n; i++) call(i);
+  for (let i = 0; i < n; i++) {
+    const r = call(i);
+    if (r instanceof Promise) await r;
+  }
   const used = process.cpuUsage(before);
   return (used.user + used.system) / n;
 }
 
-async function cpuPerAsyncCall(n: number, call: (i: number) => Promise<unknown>): Promise<number> {
-  const before = process.cpuUsage();
-  for (let i = 0; i < n; i++) await call(i);
-  const used = process.cpuUsage(before);
-  return (used.user + used.system) / n;
-}
-
-function wrk(connections: number, seconds: number, key: string): { rps: number; p50: number; requests: number; non2xx: number } {
-  const headers = ['X-Original-URI: ' + ORIGINAL_URI, 'X-Original-Method: GET', 'X-Forwarded-For: 127.0.0.1', `X-API-Key: ${key}`].flatMap((h) => ['-H', h]);
-  const out = spawnSync('wrk', ['-t', String(Math.min(connections, 2)), '-c', String(connections), '-d', `${seconds}s`, '--latency', ...headers, `http://127.0.0.1:${AUTHZ_PORT}/auth`], { encoding: 'utf8' });
-  if (out.status !== 0) throw new Error(`wrk failed: ${out.stderr}`);
-  const p50 = /^\s+50%\s+([\d.]+)(us|ms|s)$/m.exec(out.stdout);
-  return {
-    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out.stdout)?.[1]),
-    p50: p50 ? Number(p50[1]) * (p50[2] === 'us' ? 1e-3 : p50[2] === 's' ? 1e3 : 1) : NaN,
-    requests: Number(/(\d+) requests in/.exec(out.stdout)?.[1]),
-    non2xx: Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out.stdout)?.[1] ?? 0),
-  };
-}
+/** What nginx's auth_request sends Warden about that request. */
+const authHeaders = (key: string) => [`X-Original-URI: ${ORIGINAL_URI}`, 'X-Original-Method: GET', 'X-Forwarded-For: 127.0.0.1', `X-API-Key: ${key}`];
 
 async function main(): Promise<void> {
   if (!values['no-build']) {
@@ -124,15 +111,15 @@ async function main(): Promise<void> {
   };
   // Warm-up for the JIT, then rounds taking turns.
   for (let w = 0; w < 2; w++) {
-    cpuPerCall(DECISIONS / 4, () => allowedNow(authorize(state, keys, forwardAuthReport(new ReportedFields(fields)))));
-    await cpuPerAsyncCall(MISSES / 4, async (i) => await authorize(state, missing, { ...report, apiKey: tokens[i % 2] }));
+    await cpuPerCall(DECISIONS / 4, () => allowedNow(authorize(state, keys, forwardAuthReport(new ReportedFields(fields)))));
+    await cpuPerCall(MISSES / 4, (i) => authorize(state, missing, { ...report, apiKey: tokens[i % 2] }));
   }
   for (let r = 0; r < ROUNDS; r++) {
-    hit.key.push(cpuPerCall(DECISIONS, () => keys.verifyCached(key, keyRequest)));
-    hit.decide.push(cpuPerCall(DECISIONS, () => decide(state, keys, policyRequest)));
-    hit.authorize.push(cpuPerCall(DECISIONS, () => authorize(state, keys, report)));
-    hit.reported.push(cpuPerCall(DECISIONS, () => allowedNow(authorize(state, keys, forwardAuthReport(new ReportedFields(fields))))));
-    hit.miss.push(await cpuPerAsyncCall(MISSES, async (i) => await authorize(state, missing, { ...report, apiKey: tokens[i % 2] })));
+    hit.key.push(await cpuPerCall(DECISIONS, () => keys.verifyCached(key, keyRequest)));
+    hit.decide.push(await cpuPerCall(DECISIONS, () => decide(state, keys, policyRequest)));
+    hit.authorize.push(await cpuPerCall(DECISIONS, () => authorize(state, keys, report)));
+    hit.reported.push(await cpuPerCall(DECISIONS, () => allowedNow(authorize(state, keys, forwardAuthReport(new ReportedFields(fields))))));
+    hit.miss.push(await cpuPerCall(MISSES, (i) => authorize(state, missing, { ...report, apiKey: tokens[i % 2] })));
   }
   await missing.close();
   await keys.close();
@@ -146,11 +133,11 @@ async function main(): Promise<void> {
     for (let i = 0; i < 100 && spawnSync('curl', ['-s', '-o', '/dev/null', `http://127.0.0.1:${AUTHZ_PORT}/`]).status !== 0; i++) await sleep(100);
     const seconds = Number(values.duration);
     for (const connections of values.connections!.split(',').map(Number)) {
-      wrk(connections, 2, key);
+      wrk(AUTH_URL, connections, 2, authHeaders(key));
       const runs: Array<{ rps: number; p50: number; cpuUs: number }> = [];
       for (let r = 0; r < Math.max(1, Math.ceil(ROUNDS / 2)); r++) {
         const before = cpuSeconds([authz.pid!]);
-        const w = wrk(connections, seconds, key);
+        const w = wrk(AUTH_URL, connections, seconds, authHeaders(key));
         if (w.non2xx) throw new Error(`${w.non2xx} refusals over HTTP`);
         runs.push({ rps: w.rps, p50: w.p50, cpuUs: ((cpuSeconds([authz.pid!]) - before) * 1e6) / w.requests });
       }
