@@ -279,9 +279,10 @@ describe('warden gateway --mode authz behind nginx, Caddy and HAProxy, in front 
     const started = Date.now();
     const silent = await refused(HAPROXY_BROKEN_AUTHZ_PORT, '/silent', { 'x-api-key': reader.key });
     const took = Date.now() - started;
+    // HAProxy 2.6 makes four attempts of 250 ms (about 1 s); the rest is room for a busy machine.
     assert.equal(silent.status, 503);
     assert.equal(reasonOf(silent), 'authz_unavailable');
-    assert.ok(took < 4 * BROKEN_AUTHZ_DEADLINE_MS + 1000, `a silent authorizer took ${took} ms to refuse`);
+    assert.ok(took < 4 * BROKEN_AUTHZ_DEADLINE_MS + 2000, `a silent authorizer took ${took} ms to refuse`);
     for (const path of ['/reset', '/error', '/redirect', '/not-from-warden']) {
       const r = await refused(HAPROXY_BROKEN_AUTHZ_PORT, path, { 'x-api-key': reader.key });
       assert.equal(r.status, 503, path);
