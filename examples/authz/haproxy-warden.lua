@@ -90,7 +90,12 @@ local function refuse(txn, status, body, headers)
 end
 
 local function warden_authz(txn, url, identity_list, deadline_ms)
-  local answer = core.httpclient():get({ url = url, headers = question(txn), timeout = tonumber(deadline_ms) })
+  local deadline = tonumber(deadline_ms)
+  -- An error, so a misconfigured action refuses through the rule after it, and says why in HAProxy's log.
+  if deadline == nil or deadline <= 0 then
+    error('warden_authz: the third argument is the deadline in ms, not ' .. deadline_ms)
+  end
+  local answer = core.httpclient():get({ url = url, headers = question(txn), timeout = deadline })
   local status = answer and answer.status or 0
   local headers = answer and answer.headers or {}
   if status == 200 then
