@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
+import { connect } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -78,7 +79,23 @@ async function startProxy(command: string, args: string[], port: number, env: No
   throw new Error(`${command} did not start: ${stderr}`);
 }
 
-const reasonOf = (r: RawReply) => (JSON.parse(r.body) as { reason: string }).reason;
+const reasonOf = (r: { body: string }) => (JSON.parse(r.body) as { reason: string }).reason;
+
+/** One HTTP/2 request without TLS (prior knowledge), which HAProxy's plain bind takes as well as HTTP/1.1. */
+function sendH2(port: number, path: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+  const session = connect(`http://127.0.0.1:${port}`);
+  return new Promise<{ status: number; body: string }>((resolve, reject) => {
+    session.on('error', reject);
+    const stream = session.request({ ':path': path, ...headers });
+    let status = 0;
+    let body = '';
+    stream.setEncoding('utf8');
+    stream.on('response', (h) => (status = Number(h[':status'])));
+    stream.on('data', (c: string) => (body += c));
+    stream.on('end', () => resolve({ status, body }));
+    stream.on('error', reject);
+  }).finally(() => session.close());
+}
 
 /**
  * An authorization server that answers by the original URI HAProxy reports: never, with an error, with a
@@ -270,6 +287,20 @@ describe('warden gateway --mode authz behind nginx, Caddy and HAProxy, in front 
       assert.equal(reasonOf(r), 'key_revoked');
       assert.ok(took < 1000, `${door.name}: took ${took} ms`);
     }
+  });
+
+  it('HAProxy over HTTP/2 reports the original URI in origin-form, so the same requests pass and stop', { skip: HAPROXY_MISSING }, async () => {
+    const valid = await sendH2(HAPROXY_PORT, '/?query=SELECT%203', { 'x-api-key': reader.key });
+    assert.equal(valid.status, 200, valid.body);
+    assert.equal(valid.body, '3\n');
+    assert.equal(tap.seen.at(-1)!.url, '/?query=SELECT%203');
+    assert.equal(tap.seen.at(-1)!.headers['x-warden-key-id'], reader.id);
+    const before = tap.seen.length;
+    const dots = await sendH2(HAPROXY_PORT, '/%2e%2e/play', { 'x-api-key': reader.key });
+    assert.equal(dots.status, 400);
+    assert.equal(reasonOf(dots), 'ambiguous_path');
+    assert.equal((await sendH2(HAPROXY_PORT, '/?query=SELECT%201', { 'x-api-key': inference })).status, 403);
+    assert.equal(tap.seen.length, before, 'a refused request reached the upstream');
   });
 
   it('HAProxy fails closed when the authorizer is silent, errs, resets, redirects, answers as not Warden, or is gone, and when the Lua action fails', { skip: HAPROXY_MISSING }, async () => {
