@@ -31,6 +31,11 @@ const HAPROXY_PORT = 21843;
 /** HAProxy from the same example, asking an authorizer that misbehaves, and with a Lua action that fails. */
 const HAPROXY_BROKEN_AUTHZ_PORT = 21844;
 const HAPROXY_LUA_ERROR_PORT = 21845;
+/**
+ * HAProxy asking an authorizer that is gone: port 1, where nothing listens. Closing a test listener instead
+ * would free its port for any other test to take, and that listener's answer would not be a gone authorizer's.
+ */
+const HAPROXY_GONE_AUTHZ_PORT = 21846;
 const CH_PASSWORD = 'authz-upstream-password-4Rt';
 const EXAMPLES = fileURLToPath(new URL('../../../examples/authz/', import.meta.url));
 const MAIN = fileURLToPath(new URL('../../cli/main.ts', import.meta.url));
@@ -179,6 +184,7 @@ describe('warden gateway --mode authz behind nginx, Caddy and HAProxy, in front 
       [HAPROXY_PORT, haproxyCfg(HAPROXY_PORT, join(EXAMPLES, 'haproxy-warden.lua'), authz)],
       [HAPROXY_BROKEN_AUTHZ_PORT, haproxyCfg(HAPROXY_BROKEN_AUTHZ_PORT, join(EXAMPLES, 'haproxy-warden.lua'), `127.0.0.1:${brokenAuthz.port}`, String(BROKEN_AUTHZ_DEADLINE_MS))],
       [HAPROXY_LUA_ERROR_PORT, haproxyCfg(HAPROXY_LUA_ERROR_PORT, luaErrorScript, authz)],
+      [HAPROXY_GONE_AUTHZ_PORT, haproxyCfg(HAPROXY_GONE_AUTHZ_PORT, join(EXAMPLES, 'haproxy-warden.lua'), '127.0.0.1:1', String(BROKEN_AUTHZ_DEADLINE_MS))],
     ];
     for (const [port, cfg] of instances) {
       writeFileSync(join(haproxyDir, `${port}.cfg`), cfg);
@@ -323,8 +329,7 @@ describe('warden gateway --mode authz behind nginx, Caddy and HAProxy, in front 
     const wardenError = await refused(HAPROXY_BROKEN_AUTHZ_PORT, '/warden-error', { 'x-api-key': reader.key });
     assert.equal(wardenError.status, 503);
     assert.equal(reasonOf(wardenError), 'identity_not_a_header');
-    await brokenAuthz!.close();
-    const gone = await refused(HAPROXY_BROKEN_AUTHZ_PORT, '/allow', { 'x-api-key': reader.key });
+    const gone = await refused(HAPROXY_GONE_AUTHZ_PORT, '/allow', { 'x-api-key': reader.key });
     assert.equal(gone.status, 503);
     assert.equal(reasonOf(gone), 'authz_unavailable');
 
