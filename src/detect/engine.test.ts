@@ -124,6 +124,8 @@ describe('detector', () => {
       '{"level":"warn","msg":"+ mysql -u root -p","request_id":"req_1"}',
       '{"msg":"+ redis-cli -a \\"${REDIS_PASSWORD}\\" ping"}',
       'fetching arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/openai-AbC123',
+      "RDS_PASSWORD:='%(password)s'",
+      'api_key:="$DB_PASSWORD"',
     ]) {
       assert.deepEqual(d.scan(line).map((m) => m.secret), [], line);
     }

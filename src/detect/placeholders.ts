@@ -21,10 +21,11 @@ const TEMPLATE_PATTERNS: RegExp[] = [
   // Not `changeme`: it is a real default password (Elasticsearch shipped it), so it stays a weak credential.
   /^(?:placeholder|replace[_-]?me|insert[_-]?here|todo|tbd|fixme)$/i,
   /^(?:\.{3}|…)|(?:\.{3}|…)$/, // sk-... truncated in docs
-  // Not a value but what follows an empty one: a command-line flag (`psql --password -U app`), or the
-  // syntax that closes a string (`-p","next":` in a JSON-escaped log message).
+  // Not a value but what follows an empty one: a command-line flag (`psql --password -U app`), or
+  // syntax: the `,` closing a JSON-escaped message after a bare `-p`, the `=` of `:=` when the template
+  // after it was refused.
   /^(?:-[A-Za-z]|--[a-z][a-z-]{1,30})$/,
-  /^[\\,;:)\]}]{1,2}$/,
+  /^[\\,;:=)\]}]{1,2}$/,
 ];
 
 /** Names of secrets in a secret manager: the value is where a secret lives, not the secret. */
