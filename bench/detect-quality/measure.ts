@@ -39,7 +39,7 @@ export interface FamilyResult {
   /** Negative lines in the corpus (logs) or findings in all (files). */
   negatives: number;
   precision: number;
-  /** Files only: files with every credential line reported, and files. */
+  /** Files only: files holding a credential line, and those with every credential line reported. */
   filesCovered?: number;
   files?: number;
   /** A few missed lines, for tuning (generated values, never real ones). */
@@ -181,8 +181,10 @@ export async function measureFiles(files: CredentialFile[], detector: Detector):
         if (r.misses.length < MISSES_KEPT) r.misses.push(`false positive ${x.ruleId} at ${f.path}:${x.line}: ${f.lines[x.line - 1]?.text.slice(0, 160)}`);
       }
     }
-    r.files++;
-    if (allFound) r.filesCovered++;
+    if (f.lines.some((l) => l.label === 'secret')) {
+      r.files++;
+      if (allFound) r.filesCovered++;
+    }
   }
   // Files: precision is findings that cover a credential line over all findings.
   const families = [...results.values()].map((r) => {
