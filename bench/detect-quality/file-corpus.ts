@@ -400,9 +400,3 @@ export const FILE_FAMILIES: Record<string, (r: CorpusRandom) => CredentialFile> 
   'firefox-logins': firefoxLogins,
   'private-key': privateKeyFile,
 };
-
-export function credentialFiles(r: CorpusRandom, perFamily: number): CredentialFile[] {
-  const out: CredentialFile[] = [];
-  for (const make of Object.values(FILE_FAMILIES)) for (let i = 0; i < perFamily; i++) out.push(make(r));
-  return out;
-}

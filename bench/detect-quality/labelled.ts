@@ -3,6 +3,7 @@
  * built from parts, some of them secrets, so wrapping it (JSON-escaping it into a log message, quoting
  * it in a config file) keeps the offsets of every secret exact.
  */
+import type { CorpusRandom } from '../../src/detect/test-log-corpus.js';
 
 /** What a line is to the measurement. */
 export type LineLabel =
@@ -39,6 +40,13 @@ export interface CredentialFile {
   lines: LabelledLine[];
   /** For binary files (PKCS#12): the bytes; `lines` then holds one line standing for the whole file. */
   bytes?: Buffer;
+}
+
+/** `perFamily` items from each family's generator, family by family, from one seeded stream. */
+export function generateEach<T>(families: Record<string, (r: CorpusRandom) => T>, r: CorpusRandom, perFamily: number): T[] {
+  const out: T[] = [];
+  for (const make of Object.values(families)) for (let i = 0; i < perFamily; i++) out.push(make(r));
+  return out;
 }
 
 /** A piece of a line: literal text, or a secret whose span is recorded. */

@@ -222,9 +222,3 @@ export const LOG_FAMILIES: Record<string, (r: CorpusRandom) => LogRecord> = {
   'cli-flag': cliFlag,
   'private-key': privateKeyLog,
 };
-
-export function logRecords(r: CorpusRandom, perFamily: number): LogRecord[] {
-  const out: LogRecord[] = [];
-  for (const make of Object.values(LOG_FAMILIES)) for (let i = 0; i < perFamily; i++) out.push(make(r));
-  return out;
-}

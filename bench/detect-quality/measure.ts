@@ -9,9 +9,9 @@ import { CONFIDENCES, getDefaultDetector, type Detector } from '../../src/detect
 import { findSecretsInStream, type FileFinding } from '../../src/detect/files/index.js';
 import { cleanLogLines, CorpusRandom } from '../../src/detect/test-log-corpus.js';
 import { createScrubber } from '../../src/scrub/index.js';
-import { credentialFiles } from './file-corpus.js';
-import type { CredentialFile, LabelledLine, LogRecord, Span } from './labelled.js';
-import { logRecords } from './log-corpus.js';
+import { FILE_FAMILIES } from './file-corpus.js';
+import { generateEach, type CredentialFile, type LabelledLine, type LogRecord, type Span } from './labelled.js';
+import { LOG_FAMILIES } from './log-corpus.js';
 
 export interface CorpusSize {
   seed: number;
@@ -198,8 +198,8 @@ export async function measureFiles(files: CredentialFile[], detector: Detector):
 /** Generates the corpus of `size` (seeded: the same every run) and measures it. */
 export async function measureQuality(size: CorpusSize, detector: Detector = getDefaultDetector()): Promise<QualityReport> {
   const r = new CorpusRandom(size.seed);
-  const records = logRecords(r, size.logsPerFamily);
-  const files = credentialFiles(r, size.filesPerFamily);
+  const records = generateEach(LOG_FAMILIES, r, size.logsPerFamily);
+  const files = generateEach(FILE_FAMILIES, r, size.filesPerFamily);
   const clean = [...cleanLogLines(size.cleanLines, size.seed)].map((c) => c.line);
   const logs = measureLogs(records, clean, detector);
   let cleanFindings = 0;

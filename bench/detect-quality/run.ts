@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { machineLine } from '../measure.js';
 import { BENCH_CORPUS, floorsOf, measureQuality, TEST_CORPUS, type FamilyResult, type QualityReport } from './measure.js';
 
-export const FLOORS_PATH = new URL('./floors.json', import.meta.url);
+const FLOORS_PATH = new URL('./floors.json', import.meta.url);
 
 const { values } = parseArgs({
   options: {
