@@ -196,11 +196,15 @@ export async function measureFiles(files: CredentialFile[], detector: Detector):
 }
 
 /** Generates the corpus of `size` (seeded: the same every run) and measures it. */
-export async function measureQuality(size: CorpusSize, detector: Detector = getDefaultDetector()): Promise<QualityReport> {
+export function generateCorpus(size: CorpusSize): { records: LogRecord[]; files: CredentialFile[]; clean: string[] } {
   const r = new CorpusRandom(size.seed);
   const records = generateEach(LOG_FAMILIES, r, size.logsPerFamily);
   const files = generateEach(FILE_FAMILIES, r, size.filesPerFamily);
-  const clean = [...cleanLogLines(size.cleanLines, size.seed)].map((c) => c.line);
+  return { records, files, clean: [...cleanLogLines(size.cleanLines, size.seed)].map((c) => c.line) };
+}
+
+export async function measureQuality(size: CorpusSize, detector: Detector = getDefaultDetector()): Promise<QualityReport> {
+  const { records, files, clean } = generateCorpus(size);
   const logs = measureLogs(records, clean, detector);
   let cleanFindings = 0;
   for (const line of clean) cleanFindings += detector.scan(line).length;
