@@ -1,5 +1,5 @@
 import { shannonEntropy } from './entropy.js';
-import { isTemplate, weakValueHint } from './placeholders.js';
+import { isSecretManagerName, isTemplate, weakValueHint } from './placeholders.js';
 import { isLineConfined } from './line-confined.js';
 import { KeywordPrefilter } from './prefilter.js';
 import type { Confidence, RuleSpec, SecretMatch } from './types.js';
@@ -283,6 +283,7 @@ export class Detector {
       const span = m.indices?.groups?.secret ?? m.indices![0]!;
       const secret = m.groups?.secret ?? m[0];
       if (!secret) continue;
+      if (spec.generic && isSecretManagerName(wordAround(view, span[0], span[1]))) continue;
       const verdict = this.assess(rule, secret, m.groups?.context !== undefined, () => view.slice(span[1], span[1] + EXAMPLE_LOOKAHEAD));
       if (!verdict) continue;
       const start = toRaw ? toRaw[from + span[0]]! : from + span[0];
@@ -344,6 +345,14 @@ export class Detector {
     if (!spec.block) weakness ??= weakValueHint(secret);
     return weakness ? { confidence: 'low', reason: weakness } : { confidence, reason };
   }
+}
+
+/** The whitespace- or quote-delimited word of `text` that holds [start, end), at most 200 characters back. */
+function wordAround(text: string, start: number, end: number): string {
+  let from = start;
+  const floor = Math.max(0, start - 200);
+  while (from > floor && !/[\s"'`]/.test(text[from - 1]!)) from--;
+  return text.slice(from, end);
 }
 
 /**

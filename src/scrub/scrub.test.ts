@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { expandSample } from '../detect/index.js';
+import { cleanLogLines } from '../detect/test-log-corpus.js';
 import { createScrubStream, scrub, withheldMarker, type ScrubOptions } from './index.js';
 
 const OPENAI = expandSample('sk-proj-{alnum_-:74}T3BlbkFJ{alnum_-:74}');
@@ -59,6 +60,19 @@ describe('scrub (string)', () => {
     assert.deepEqual(parsed.usage, { prompt_tokens: 10, completion_tokens: 5, max_tokens: 100 });
     assert.equal(parsed.token_count, 3);
     assert.equal(parsed.apiKey, null);
+  });
+  it('leaves the clean log corpus byte-identical in ndjson mode: credential-named fields that hold no credential', () => {
+    const text = [...cleanLogLines(20_000)].map((c) => c.line).join('\n');
+    const clean = text.split('\n');
+    const out = scrub(text, { format: 'ndjson' }).split('\n');
+    assert.deepEqual(out.filter((line, i) => line !== clean[i]).slice(0, 5), []);
+    // A logprobs entry's token is text, a number under a token name a count, eos_token a tokenizer's marker,
+    // resume_token a cursor; a number under a password name and a token string stay redacted.
+    const line = JSON.stringify({ token: ' the', logprob: -0.7, n: { token: 20970 }, eos_token: '</s>', resume_token: { _data: '8267' }, password: 123456, auth: { token: 'short1' } });
+    const parsed = JSON.parse(scrub(line, { format: 'ndjson' }));
+    assert.deepEqual([parsed.token, parsed.n.token, parsed.eos_token, parsed.resume_token._data], [' the', 20970, '</s>', '8267']);
+    assert.equal(parsed.password, '[REDACTED:sensitive-field]');
+    assert.match(parsed.auth.token, /^\[REDACTED:[a-z0-9-]+\]$/);
   });
   it('finds a key inside an escaped JSON string and keeps the outer JSON valid', () => {
     const inner = JSON.stringify({ config: `key=${OPENAI}` });
