@@ -4,13 +4,9 @@ import { UsageError } from '../../errors.js';
 import { CATEGORIES, classifyStore, columnsWith, DEFAULT_MIN_CONFIDENCE, DEFAULT_SAMPLE_SIZE, formatClassificationMarkdown, formatClassificationTable, type Category, type StoreClassification } from '../../classify/index.js';
 import { openDatabase } from '../../db/index.js';
 import { getDefaultDetector, loadFingerprintKey } from '../../detect/index.js';
-import { createProgress, toJson } from '../output.js';
-
-export function parsePositiveInt(text: string, flag: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag}: expected a whole number above 0, got ${JSON.stringify(text)}`);
-  return n;
-}
+import { toJson } from '../../report/index.js';
+import { createProgress } from '../output.js';
+import { parsePositiveInt } from '../parse.js';
 
 export function parseConfidence(text: string, flag: string): number {
   const n = Number(text);
