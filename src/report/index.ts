@@ -12,6 +12,7 @@ import type { ReportFinding, ReportTool } from './types.js';
 export { alignColumns } from './columns.js';
 export { formatJson, toJson } from './json.js';
 export { formatSarif, sarifUri, securitySeverity, SARIF_SCHEMA, SARIF_FINGERPRINT_KEY, type SarifOptions } from './sarif.js';
+export { detectorRules } from './rules.js';
 export { formatTable, paintSeverity, type TableOptions } from './table.js';
 export type { ReportFinding, ReportInvocation, ReportLocation, ReportRule, ReportTool } from './types.js';
 export { atLeast, SEVERITIES, severityRank, worstFirst, type Severity } from '../severity.js';

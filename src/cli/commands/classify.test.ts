@@ -33,4 +33,28 @@ describe('warden classify (CLI)', () => {
       await store.drop();
     }
   });
+
+  it('--format sarif lists every credential a sampled column held, with its column and no value', async () => {
+    const store = scratchSqlite();
+    const db = await openDatabase(store.url);
+    try {
+      await createAiChatTable(db, { schema: 'main', name: 'chat_logs' });
+      await insertAiChatRows(db, { schema: 'main', name: 'chat_logs' }, Array.from({ length: 10 }, (_, i) => aiChatRow(i + 1, new Date())));
+      const res = await runCli(['classify', store.url, '--format', 'sarif'], { env: { WARDEN_FINGERPRINT_KEY: 'cli-test' } });
+      assert.equal(res.code, 0, res.stderr);
+      const [run] = JSON.parse(res.stdout).runs;
+      assert.equal(run.tool.driver.name, 'warden');
+      assert.ok(run.results.length > 0);
+      for (const r of run.results) {
+        assert.match(r.message.text, /in main\.chat_logs\.\w+ \(\d+ sampled values?\)$/);
+        assert.equal(r.locations[0].physicalLocation.artifactLocation.uri, store.url);
+        assert.ok(r.partialFingerprints['wardenFingerprint/v1']);
+      }
+      assert.ok(run.results.some((r: { properties: { column: string } }) => r.properties.column === 'request_headers'));
+      assert.ok(!res.stdout.includes('sk-proj-'));
+    } finally {
+      await db.close();
+      await store.drop();
+    }
+  });
 });

@@ -3,7 +3,7 @@ import { Option, type Command } from 'commander';
 import { UsageError } from '../../errors.js';
 import { CONFIDENCES, loadDetector, loadFingerprintKey, RuleFileError, type Confidence, type LoadedDetector } from '../../detect/index.js';
 import { findSecretsInPaths, newFindings, readBaseline, writeBaseline, type FileFinding, type SourceNote } from '../../detect/files/index.js';
-import { formatReport, REPORT_FORMATS, WARDEN_TOOL, type ReportFinding, type ReportFormat } from '../../report/index.js';
+import { detectorRules, formatReport, REPORT_FORMATS, WARDEN_TOOL, type ReportFinding, type ReportFormat } from '../../report/index.js';
 import { useColor } from '../output.js';
 import { parsePositiveInt } from '../parse.js';
 
@@ -74,11 +74,10 @@ Examples:
       const sure = result.findings.filter((f) => CONFIDENCES.indexOf(f.confidence) >= floor);
       const belowMinConfidence = result.findings.length - sure.length;
       const fresh = newFindings(sure, accepted);
-      const rules = loaded.detector.rules.map(({ spec }) => ({ id: spec.id, title: spec.title, severity: spec.severity, ...(spec.rotateUrl ? { helpUri: spec.rotateUrl } : {}) }));
       process.stdout.write(
         formatReport(opts.format ?? (process.stdout.isTTY ? 'table' : 'json'), fresh.map(toReportFinding), {
           tool: WARDEN_TOOL,
-          rules,
+          rules: detectorRules(loaded.detector),
           color: useColor(process.stdout),
           summary: { filesScanned: result.filesScanned, acceptedByBaseline: sure.length - fresh.length, minConfidence: opts.minConfidence, belowMinConfidence, notes: result.notes },
         }),
