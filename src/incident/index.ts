@@ -25,6 +25,7 @@ export { triage, retriage, withoutSubjectIds, TriageFailedError, type TriageOpti
 export type { TableCursor, TableCursors } from './cursors.js';
 export { isLiveSource, identifySource, TriageSourceError, DEFAULT_MAX_ROWS_PER_TABLE, type DumpFormat, type SourceIdentity } from './sources.js';
 export { renderHtml, renderMarkdown, type ReportInput } from './report.js';
+export { triageFindings } from './findings.js';
 export {
   respondToExposure,
   retriageExposure,

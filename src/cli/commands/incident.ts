@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import { loadFingerprintKey } from '../../detect/index.js';
+import { getDefaultDetector, loadFingerprintKey } from '../../detect/index.js';
 import { UsageError } from '../../errors.js';
 import {
   buildRegimes,
@@ -16,6 +16,7 @@ import {
   toCacao,
   triage,
   TriageFailedError,
+  triageFindings,
   withoutSubjectIds,
   type DumpFormat,
   type IncidentKind,
@@ -24,7 +25,7 @@ import {
   type TriageResult,
 } from '../../incident/index.js';
 import { KeyStore } from '../../keys/index.js';
-import { alignColumns, toJson } from '../../report/index.js';
+import { alignColumns, detectorRules, formatSarif, toJson, WARDEN_TOOL } from '../../report/index.js';
 import { SEVERITIES, type Severity } from '../../severity.js';
 import { parsePositiveInt, STORE_HELP } from '../parse.js';
 
@@ -148,12 +149,13 @@ export function registerIncident(program: Command): void {
     .option('--max-rows <n>', 'rows read per table of a live store at most', '1000000')
     .addOption(new Option('--format <format>', 'dump format when the name does not say').choices(['ndjson', 'csv', 'json', 'text']))
     .option('--json', 'JSON output')
+    .option('--sarif', 'SARIF output: each credential found, by keyed fingerprint')
     .option('--store <location>', STORE_HELP)
     .action(
       async (
         id: string,
         source: string,
-        opts: StoreFlag & { revoke?: boolean; userField: string[]; tenantField: string[]; sessionField: string[]; table: string[]; maxRows: string; format?: DumpFormat; json?: boolean },
+        opts: StoreFlag & { revoke?: boolean; userField: string[]; tenantField: string[]; sessionField: string[]; table: string[]; maxRows: string; format?: DumpFormat; json?: boolean; sarif?: boolean },
       ) => {
         const maxRows = parsePositiveInt(opts.maxRows, '--max-rows');
         const incidents = await IncidentStore.open(opts.store);
@@ -175,8 +177,12 @@ export function registerIncident(program: Command): void {
             ...(opts.format ? { format: opts.format } : {}),
             actor: 'cli',
           });
+          if (opts.sarif) {
+            const rules = detectorRules(getDefaultDetector());
+            process.stdout.write(formatSarif(triageFindings(result, rules), { tool: WARDEN_TOOL, rules }));
+          }
           // A failed triage has nothing to show but its reason, which the error says.
-          if (opts.json || result.status !== 'failed') printJsonOr(opts.json, withoutSubjectIds(result), () => triageText(result));
+          else if (opts.json || result.status !== 'failed') printJsonOr(opts.json, withoutSubjectIds(result), () => triageText(result));
           if (result.status !== 'complete') throw new TriageFailedError(result);
           if (result.credentials.occurrences > 0) process.exitCode = 1;
         } finally {
