@@ -36,6 +36,7 @@ describe('probe registry', () => {
     assert.equal(selectProbes(probes, {}).length, probes.length);
     assert.ok(probeTags(probes).includes('data-store'));
     assert.throws(() => selectProbes(probes, { tags: ['no-such-tag'] }), (err) => err instanceof UsageError && /--tags: unknown no-such-tag \(known: .*data-store/.test(err.message));
+    assert.throws(() => selectProbes(probes, { tags: [] }), /--tags: give at least one/, 'an empty --tags would scan with no probe at all');
     assert.throws(() => selectProbes(probes, { ids: ['nope'] }), (err) => err instanceof UsageError && /--probe: unknown nope/.test(err.message));
   });
   it('declares how incident response reads each store it can triage', async () => {

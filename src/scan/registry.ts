@@ -63,6 +63,7 @@ export function selectProbes(probes: readonly Probe[], selection: ProbeSelection
   const unknownIds = (selection.ids ?? []).filter((id) => !probes.some((p) => p.id === id));
   if (unknownIds.length) throw new UsageError(`--probe: unknown ${unknownIds.join(', ')} (known: ${probes.map((p) => p.id).join(', ')})`);
   const known = probeTags(probes);
+  if (selection.tags?.length === 0) throw new UsageError(`--tags: give at least one (known: ${known.join(', ')})`);
   const unknownTags = (selection.tags ?? []).filter((t) => !known.includes(t));
   if (unknownTags.length) throw new UsageError(`--tags: unknown ${unknownTags.join(', ')} (known: ${known.join(', ')})`);
   return probes.filter((p) => (!selection.ids || selection.ids.includes(p.id)) && (!selection.tags || p.tags.some((t) => selection.tags!.includes(t))));
