@@ -1,6 +1,6 @@
-/** One severity scale, shared by every capability. */
-export type Severity = 'info' | 'low' | 'medium' | 'high' | 'critical';
-export const SEVERITIES: readonly Severity[] = ['info', 'low', 'medium', 'high', 'critical'];
+import type { Severity } from '../severity.js';
+
+export type { Severity };
 
 /**
  * How sure a match is to be a live credential: `high` validated (a checksum verifies, a vendor format

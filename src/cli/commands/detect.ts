@@ -3,10 +3,10 @@ import { Option, type Command } from 'commander';
 import { UsageError } from '../../errors.js';
 import { CONFIDENCES, loadDetector, loadFingerprintKey, RuleFileError, type Confidence, type LoadedDetector } from '../../detect/index.js';
 import { findSecretsInPaths, newFindings, readBaseline, writeBaseline, type FileFinding, type SourceNote } from '../../detect/files/index.js';
-import { formatReport, REPORT_FORMATS, type ReportFinding, type ReportFormat } from '../../report/index.js';
+import { detectorRules, formatReport, REPORT_FORMATS, WARDEN_TOOL, type ReportFinding, type ReportFormat } from '../../report/index.js';
 import { useColor } from '../output.js';
+import { parsePositiveInt } from '../parse.js';
 
-const TOOL = { name: 'warden', version: '0.1.0' };
 /** More notes than this are summarised so a tree of images does not bury the findings. */
 const MAX_NOTES_SHOWN = 20;
 
@@ -51,8 +51,7 @@ Examples:
   warden detect . --write-baseline .warden-baseline.json && warden detect . --baseline .warden-baseline.json`,
     )
     .action(async (paths: string[], opts: DetectCliOptions) => {
-      const concurrency = Number(opts.concurrency);
-      if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`--concurrency: expected a positive integer, got ${JSON.stringify(opts.concurrency)}`);
+      const concurrency = parsePositiveInt(opts.concurrency, '--concurrency');
       for (const p of paths) if (p !== '-' && !statSync(p, { throwIfNoEntry: false })) throw new UsageError(`no such file or folder: ${p}`);
       let loaded: LoadedDetector;
       try {
@@ -75,11 +74,10 @@ Examples:
       const sure = result.findings.filter((f) => CONFIDENCES.indexOf(f.confidence) >= floor);
       const belowMinConfidence = result.findings.length - sure.length;
       const fresh = newFindings(sure, accepted);
-      const rules = loaded.detector.rules.map(({ spec }) => ({ id: spec.id, title: spec.title, severity: spec.severity, ...(spec.rotateUrl ? { helpUri: spec.rotateUrl } : {}) }));
       process.stdout.write(
         formatReport(opts.format ?? (process.stdout.isTTY ? 'table' : 'json'), fresh.map(toReportFinding), {
-          tool: TOOL,
-          rules,
+          tool: WARDEN_TOOL,
+          rules: detectorRules(loaded.detector),
           color: useColor(process.stdout),
           summary: { filesScanned: result.filesScanned, acceptedByBaseline: sure.length - fresh.length, minConfidence: opts.minConfidence, belowMinConfidence, notes: result.notes },
         }),

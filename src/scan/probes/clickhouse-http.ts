@@ -240,6 +240,7 @@ export const clickhouseHttp: Probe = {
   },
   remediation:
     'Set a password on every ClickHouse user (users.xml <password_sha256_hex>, or CREATE USER ... IDENTIFIED WITH sha256_password), restrict <networks> to the hosts that need it, listen only on private interfaces (<listen_host>) behind a firewall, and use HTTPS (8443).',
+  readPath: { scheme: 'clickhouse', user: 'default', path: '/' },
 
   async fingerprint(ctx) {
     const reply = await httpGet({ host: ctx.host, port: ctx.port, path: '/ping', timeoutMs: ctx.timeoutMs, maxBytes: 1024, ...(ctx.signal ? { signal: ctx.signal } : {}) });
