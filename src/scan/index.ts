@@ -3,4 +3,6 @@ export { scan, SCAN_SCHEMA_VERSION, type ScanOptions, type ScanProgress, type Sc
 export { loadProbes, defaultPorts, PROBES_DIR } from './registry.js';
 export { createTargetSet, parsePorts, parseTargetLines, type Target, type TargetSet } from './targets.js';
 export { PROBE_LEVELS, levelAllowed } from './types.js';
+/** Redis's wire format, for the other capabilities that speak to Redis. */
+export { encodeCommand as encodeRespCommand, parseReply as parseRespReply, RespError, type RespValue } from './transports/resp.js';
 export type { Assessment, AuthState, Evidence, Finding, Fingerprint, Probe, ProbeContext, ProbeLevel } from './types.js';
