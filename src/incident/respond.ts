@@ -6,6 +6,7 @@
  */
 import type { Detector } from '../detect/index.js';
 import { WardenError } from '../errors.js';
+import { bracketHost } from '../host-port.js';
 import type { KeyStore } from '../keys/index.js';
 import type { Finding } from '../scan/index.js';
 import { buildRegimes } from './deadlines.js';
@@ -65,11 +66,9 @@ export function isCriticalExposure(finding: Finding): boolean {
   return (finding.evidence.databases ?? []).some((d) => d.tables.some((t) => (t.credentials?.total ?? 0) > 0 || (t.conversationColumns?.length ?? 0) > 0));
 }
 
-const hostPart = (host: string) => (host.includes(':') ? `[${host}]` : host);
-
 /** The read-only connection string triage uses for a finding, as the anonymous caller the scan proved works (no password, ever). */
 function dsnFor(finding: Finding, options: ExposureResponseOptions): string | undefined {
-  const host = hostPart(finding.host);
+  const host = bracketHost(finding.host);
   switch (finding.service) {
     case 'clickhouse':
       return `clickhouse://default@${host}:${finding.probe === 'clickhouse-http' ? finding.port : (options.clickHouseHttpPort ?? 8123)}/`;

@@ -1,5 +1,6 @@
 /** Report renderings: the versioned JSON document, SARIF 2.1.0, and a table for people. */
 import { SEVERITIES, type Severity } from '../detect/index.js';
+import { hostPort } from '../host-port.js';
 import type { ScanReport } from './scanner.js';
 import type { Finding } from './types.js';
 
@@ -32,7 +33,7 @@ export function toSarif(report: ScanReport): object {
           ruleId: f.probe,
           level: SARIF_LEVEL[f.severity],
           message: { text: `${f.title} (${f.host}:${f.port}, auth: ${f.auth})` },
-          locations: [{ physicalLocation: { artifactLocation: { uri: `tcp://${f.host.includes(':') ? `[${f.host}]` : f.host}:${f.port}` } } }],
+          locations: [{ physicalLocation: { artifactLocation: { uri: `tcp://${hostPort(f.host, f.port)}` } } }],
           partialFingerprints: { findingId: f.id },
           properties: { severity: f.severity, 'security-severity': SECURITY_SEVERITY[f.severity], auth: f.auth, evidence: f.evidence, remediation: f.remediation, ...(f.reproduce ? { reproduce: f.reproduce } : {}) },
         })),
@@ -59,7 +60,7 @@ function summarise(f: Finding): string {
 /** A plain table, one finding per line, with the worst tables called out beneath. */
 export function renderTable(report: ScanReport, paint: (text: string, severity: Severity) => string = (t) => t): string {
   const head = ['SEVERITY', 'ENDPOINT', 'SERVICE', 'AUTH', 'FINDING', 'EVIDENCE'];
-  const rows = report.findings.map((f) => [f.severity, `${f.host.includes(':') ? `[${f.host}]` : f.host}:${f.port}`, f.service, f.auth, f.title, summarise(f)]);
+  const rows = report.findings.map((f) => [f.severity, hostPort(f.host, f.port), f.service, f.auth, f.title, summarise(f)]);
   const widths = head.map((h, i) => Math.min(60, Math.max(h.length, ...rows.map((r) => r[i]!.length))));
   const fit = (c: string, w: number) => (c.length > w ? `${c.slice(0, w - 1)}…` : c.padEnd(w));
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : fit(c, widths[i]!))).join('  ');
