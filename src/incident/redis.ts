@@ -1,5 +1,5 @@
 /**
- * Redis as a triage source: SCAN over the keyspace and one read per key (GET, HGETALL, LRANGE, SMEMBERS,
+ * Redis as a triage source: SCAN over the keyspace and one read per key (GET, HSCAN, LRANGE, SRANDMEMBER,
  * ZRANGE, XRANGE), each bounded; only read commands are ever sent. A minimal RESP2 client on the scanner's
  * codec: triage needs request/reply and nothing else.
  */
