@@ -9,7 +9,8 @@ import { parseKeySecrets } from '../src/keys/index.js';
 import { createScrubber } from '../src/scrub/index.js';
 import { SEVERITIES } from '../src/severity.js';
 import { startServe, ServeHistory } from '../src/serve/index.js';
-import { CHROMIUM_ARGS, STORE_KINDS, syntheticFinding } from '../src/serve/test-support.js';
+import { CHROMIUM_ARGS, syntheticFinding } from '../src/serve/test-support.js';
+import { STORE_KINDS } from '../test/helpers/store-kinds.js';
 import { openStore } from '../src/store/index.js';
 import { machineLine, median } from './measure.js';
 

@@ -6,6 +6,7 @@
  */
 import type { Detector } from '../detect/index.js';
 import { WardenError } from '../errors.js';
+import { bracketHost } from '../host-port.js';
 import type { KeyStore } from '../keys/index.js';
 import { loadProbes, sensitiveTables, type Finding, type StoreReadPath } from '../scan/index.js';
 import { buildRegimes } from './deadlines.js';
@@ -68,8 +69,6 @@ export function isCriticalExposure(finding: Finding): boolean {
   return sensitiveTables(finding.evidence.databases ?? [], 'sampled').length > 0;
 }
 
-const hostPart = (host: string) => (host.includes(':') ? `[${host}]` : host);
-
 /**
  * How triage reads the store behind a finding: the read path its probe declares, as a connection string for
  * the anonymous caller the scan proved works (no password, ever). Undefined for a probe that declares none.
@@ -78,7 +77,7 @@ async function readPathFor(finding: Finding, options: ExposureResponseOptions): 
   const path = (await loadProbes()).find((p) => p.id === finding.probe)?.readPath;
   if (!path) return undefined;
   const port = path.overHttpPort ? (options.clickHouseHttpPort ?? 8123) : finding.port;
-  return { dsn: `${path.scheme}://${path.user ? `${path.user}@` : ''}${hostPart(finding.host)}:${port}${path.path}`, path };
+  return { dsn: `${path.scheme}://${path.user ? `${path.user}@` : ''}${bracketHost(finding.host)}:${port}${path.path}`, path };
 }
 
 /** The tables the scan flagged, as `database.table`: the exposed ones (chat by column name too), not every table of the server. */

@@ -5,4 +5,6 @@ export { formatScanReport, formatScanSarif, SCAN_FORMATS, toReportFinding as sca
 export { secretsOrChat, sensitiveTables } from './evidence.js';
 export { createTargetSet, parsePorts, parseTargetLines, type Target, type TargetSet } from './targets.js';
 export { PROBE_LEVELS, levelAllowed } from './types.js';
+/** Redis's wire format, for the other capabilities that speak to Redis. */
+export { encodeCommand as encodeRespCommand, parseReply as parseRespReply, RespError, type RespValue } from './transports/resp.js';
 export type { Assessment, AuthState, Evidence, Finding, Fingerprint, Probe, ProbeContext, ProbeLevel, StoreReadPath } from './types.js';

@@ -1,13 +1,14 @@
 /** Report renderings on warden/report: the versioned JSON document, SARIF 2.1.0, and a table for people. */
 import { formatSarif, paintSeverity, REPORT_FORMATS, securitySeverity, SEVERITIES, toJson, WARDEN_TOOL, type ReportFinding, type ReportFormat, type ReportRule } from '../report/index.js';
 import { sensitiveTables } from './evidence.js';
+import { hostPort } from '../host-port.js';
 import type { ScanReport } from './scanner.js';
 import type { Finding } from './types.js';
 
 export const SCAN_FORMATS = REPORT_FORMATS;
 export type ScanFormat = ReportFormat;
 
-const endpoint = (f: Finding) => `${f.host.includes(':') ? `[${f.host}]` : f.host}:${f.port}`;
+const endpoint = (f: Finding) => hostPort(f.host, f.port);
 
 /** A scan finding in the shared shape: the probe is the rule, the endpoint the location, the rest its details. */
 export function toReportFinding(f: Finding): ReportFinding {

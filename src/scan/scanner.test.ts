@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { freePorts } from '../../test/helpers/free-port.js';
 import { startTcpRelay } from '../../test/helpers/tcp-relay.js';
 import { listenLoopback, startHostileServer, type TestServer } from '../../test/servers/hostile.js';
 import { redis } from './probes/redis.js';
@@ -71,13 +72,12 @@ describe('scan: nothing unknown is called clean', { timeout: 120_000 }, () => {
 
   it('progress totals leave out exclusions and count a host:port target once', async () => {
     // Two free ports, closed again: nothing answers there.
-    const free = await Promise.all([listenLoopback(createServer()), listenLoopback(createServer())]);
-    await Promise.all(free.map((s) => s.close()));
+    const free = await freePorts(2);
     const seen: ScanProgress[] = [];
     await scan({
       targets: ['127.0.0.0/30', `127.0.0.1:${chatty.port}`],
       exclude: ['127.0.0.2'],
-      ports: free.map((s) => s.port),
+      ports: free,
       probes: [redis],
       timeoutMs: 500,
       onProgress: (p) => seen.push(p),

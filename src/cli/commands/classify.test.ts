@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { runCli } from '../../../test/helpers/cli.js';
-import { aiChatRow, createAiChatTable, insertAiChatRows } from '../../classify/ai-chat-fixture.js';
+import { aiChatRow, createAiChatTable, insertAiChatRows } from '../../../test/fixtures/ai-chat.js';
 import { openDatabase } from '../../db/index.js';
-import { scratchSqlite } from '../../db/test-databases.js';
+import { scratchSqlite } from '../../../test/helpers/scratch-databases.js';
 
 describe('warden classify (CLI)', () => {
   /** A scratch SQLite store holding `rows` rows of the AI chat log table main.chat_logs, dropped after `use`. */

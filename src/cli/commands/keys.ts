@@ -15,6 +15,7 @@ import {
   type ReporterPublicKey,
   wardenKeysIn,
 } from '../../keys/index.js';
+import { hostPort } from '../../host-port.js';
 import { listenAt } from '../../listen-address.js';
 import { alignColumns, toJson } from '../../report/index.js';
 import { parseDuration, parseListenAddress, parsePositiveInt, STORE_HELP } from '../parse.js';
@@ -329,7 +330,7 @@ Keys are hashed with HMAC-SHA-256 under WARDEN_KEY_SECRET, or a secret file crea
         await listenAt(server, { host, port });
         const address = server.address();
         const bound = typeof address === 'object' && address ? address.port : port;
-        process.stderr.write(`warden keys: serving on http://${host.includes(':') ? `[${host}]` : host}:${bound} (store ${ks.store.location})\n`);
+        process.stderr.write(`warden keys: serving on http://${hostPort(host, bound)} (store ${ks.store.location})\n`);
         await new Promise<void>((resolve) => {
           const stop = () => server.close(() => resolve());
           process.once('SIGINT', stop);
