@@ -10,6 +10,13 @@ export function parseByteSize(text: string, flag: string): number {
   return Math.floor(Number(m[1]) * unit);
 }
 
+/** Parses a whole number from 1 to `max` given to `flag`. */
+export function parsePositiveInt(text: string, flag: string, max = 1_000_000): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < 1 || n > max) throw new UsageError(`${flag}: expected a whole number from 1 to ${max}, got ${JSON.stringify(text)}`);
+  return n;
+}
+
 // One duration and one listen-address parser for flags and `warden.yaml`; imported from their own
 // modules, not config/index.ts, so a command that parses a flag does not load the daemon's code.
 export { parseDuration } from '../duration.js';

@@ -5,7 +5,7 @@ import { SEVERITIES, type Severity } from '../../detect/index.js';
 import { createTargetSet, loadProbes, parsePorts, parseTargetLines, PROBE_LEVELS, scan, type ProbeLevel } from '../../scan/index.js';
 import { atLeast, renderTable, SCAN_FORMATS, toSarif, type ScanFormat } from '../../scan/report.js';
 import { createProgress, paint, useColor } from '../output.js';
-import { parseDuration } from '../parse.js';
+import { parseDuration, parsePositiveInt } from '../parse.js';
 
 interface ScanCliOptions {
   targetsFile?: string;
@@ -21,12 +21,6 @@ interface ScanCliOptions {
   format?: ScanFormat;
   failOn?: Severity;
   listProbes?: boolean;
-}
-
-function positiveInt(text: string, flag: string, max = 1_000_000): number {
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || n < 1 || n > max) throw new UsageError(`${flag}: expected a whole number from 1 to ${max}, got ${JSON.stringify(text)}`);
-  return n;
 }
 
 const SEVERITY_COLOUR = { critical: 'red', high: 'red', medium: 'yellow', low: 'cyan', info: 'gray' } as const;
@@ -93,7 +87,7 @@ Examples:
       if (!specs.length) throw new UsageError('no targets: give hosts, ranges or host:port, or --targets-file');
       const exclude = opts.exclude ?? [];
       const targetSet = createTargetSet(specs, exclude); // validates before any traffic
-      const sample = opts.sample !== undefined ? positiveInt(opts.sample, '--sample', 10_000) : 0;
+      const sample = opts.sample !== undefined ? parsePositiveInt(opts.sample, '--sample', 10_000) : 0;
       if (opts.level === 'sample' && !sample) throw new UsageError('--level sample needs --sample N');
       if (opts.level === 'default-credentials' && !opts.defaultCredentials) throw new UsageError('--level default-credentials needs --default-credentials');
       const probes = await loadProbes();
@@ -112,9 +106,9 @@ Examples:
           targets: specs,
           exclude,
           ...(opts.ports ? { ports: parsePorts(opts.ports) } : {}),
-          concurrency: positiveInt(opts.concurrency, '--concurrency', 4096),
+          concurrency: parsePositiveInt(opts.concurrency, '--concurrency', 4096),
           timeoutMs: parseDuration(opts.timeout, '--timeout'),
-          ...(opts.rate ? { rate: positiveInt(opts.rate, '--rate') } : {}),
+          ...(opts.rate ? { rate: parsePositiveInt(opts.rate, '--rate') } : {}),
           ...(opts.level ? { maxLevel: opts.level } : {}),
           sample,
           defaultCredentials: Boolean(opts.defaultCredentials),
