@@ -48,8 +48,8 @@ const rc = join(OUT, 'secretlintrc.json');
 writeFileSync(rc, JSON.stringify({ rules: [{ id: '@secretlint/secretlint-rule-preset-recommend' }] }));
 
 console.log(`# scrub benchmark\n${machineLine()}\nrules loaded: ${getDefaultDetector().rules.length}; default threads ${THREADS}\n`);
-console.log('| tool | mode | leak lines | input | seconds | MB/s | lines/s | peak RSS MB |');
-console.log('|---|---|---|---|---|---|---|---|');
+console.log('| tool | mode | leak lines | input | seconds | MB/s | lines/s | CPU seconds | peak RSS MB |');
+console.log('|---|---|---|---|---|---|---|---|---|');
 const seconds: Record<string, number> = {};
 const ratios: string[] = [];
 for (const leakPercent of leakRates) {
@@ -64,11 +64,12 @@ for (const leakPercent of leakRates) {
       if (existsSync(secretlint)) runs.push(['secretlint 10.2.2', 'lint', [secretlint, '--secretlintrc', rc, '--format', 'compact', path]]);
       else console.log('(secretlint not installed: run `cd bench && npm install`)');
     }
-    const samples = runs.map(() => ({ seconds: [] as number[], peakRssMB: 0 }));
+    const samples = runs.map(() => ({ seconds: [] as number[], cpuSeconds: [] as number[], peakRssMB: 0 }));
     for (let round = 0; round < ROUNDS; round++) {
       for (const [i, [, , args]] of runs.entries()) {
         const m = await measure(process.execPath, args);
         samples[i]!.seconds.push(m.seconds);
+        samples[i]!.cpuSeconds.push(m.cpuSeconds);
         samples[i]!.peakRssMB = Math.max(samples[i]!.peakRssMB, m.peakRssMB);
       }
     }
@@ -76,7 +77,7 @@ for (const leakPercent of leakRates) {
     for (const [i, [tool, mode]] of runs.entries()) {
       const s = median(samples[i]!.seconds);
       seconds[key(tool, mode)] = s;
-      console.log(`| ${tool} | ${mode} | ${leakPercent} % | ${(size / 1e6).toFixed(0)} MB | ${s.toFixed(2)} | ${(size / 1e6 / s).toFixed(1)} | ${Math.round(lines / s)} | ${samples[i]!.peakRssMB.toFixed(0)} |`);
+      console.log(`| ${tool} | ${mode} | ${leakPercent} % | ${(size / 1e6).toFixed(0)} MB | ${s.toFixed(2)} | ${(size / 1e6 / s).toFixed(1)} | ${Math.round(lines / s)} | ${median(samples[i]!.cpuSeconds).toFixed(2)} | ${samples[i]!.peakRssMB.toFixed(0)} |`);
     }
     const at = `${leakPercent} % leak lines, ${(size / 1e6).toFixed(0)} MB`;
     const readline = seconds[key('readline', 'pass-through')]!;

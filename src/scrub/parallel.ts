@@ -8,7 +8,7 @@ import { addStats, emptyStats, type ScrubFormat, type ScrubStats, type Scrubber 
 import { createScrubber, lineBatcherOptions, scrubBatch, withheldOutput, type ScrubOptions } from './stream.js';
 
 export interface ParallelScrubOptions extends ScrubOptions {
-  /** Worker threads that scrub batches; default the number of cores. */
+  /** Threads that scrub batches, this one included (so `threads - 1` workers); default the number of cores. */
   threads?: number;
 }
 
@@ -40,8 +40,10 @@ interface BatchResult {
   openBlockAfter: string | undefined;
 }
 
-/** Batches in flight per worker: enough to keep each busy while the writer waits on the oldest. */
-const BATCHES_PER_WORKER = 4;
+/** Batches in flight per thread: enough to keep each busy while the writer waits on the oldest. */
+const BATCHES_PER_THREAD = 4;
+/** Batches a worker may have waiting before the next is scrubbed on this thread instead. */
+const WORKER_QUEUE = 4;
 
 /** The worker's module beside this one: .js when built; from source (under tsx), .ts, which the worker has tsx load. */
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
@@ -79,6 +81,11 @@ class ScrubWorkerPool {
     }
   }
 
+  /** Batches waiting at the least busy worker. */
+  get leastBusy(): number {
+    return Math.min(...this.workers.map((w) => w.busy));
+  }
+
   /** Scrubs `input` (whose ArrayBuffer moves to the worker) starting inside the named block, if any. */
   run(input: Uint8Array, openBlockBefore: string | undefined): Promise<BatchResult> {
     const slot = this.workers.reduce((a, b) => (b.busy < a.busy ? b : a));
@@ -103,22 +110,26 @@ class ScrubWorkerPool {
 
 /** A batch (or a withheld line's marker) waiting its turn to be written. */
 interface Pending {
+  /** A withheld line's marker. */
   output?: Buffer;
+  /** A batch not yet handed to a thread. */
+  input?: Buffer;
   result?: BatchResult;
   error?: Error;
 }
 
 /**
- * `ScrubStream` on worker threads, with the same output byte for byte. The batcher cuts the input as the
- * single-threaded stream does; workers scrub batches; the writer pushes them strictly in input order as
- * soon as each is ready. At most BATCHES_PER_WORKER batches per worker are in flight before the next write
- * waits, and a full readable side holds back the next write, so backpressure from the consumer reaches the
- * reader. Workers start only once a first batch is cut before the end of input: an input that is one
- * batch is scrubbed here, as fast as the single-threaded stream.
+ * `ScrubStream` on several threads, with the same output byte for byte. The batcher cuts the input as the
+ * single-threaded stream does; `threads - 1` workers scrub batches, up to WORKER_QUEUE each at a time, and
+ * this thread, which also reads and writes, takes the batches no worker has taken whenever it would
+ * otherwise wait; the writer pushes them strictly in input order as soon as each is ready. At most BATCHES_PER_THREAD batches per thread are in flight before the next
+ * write waits, and a full readable side holds back the next write, so backpressure from the consumer
+ * reaches the reader. Workers start only once a first batch is cut before the end of input: an input of
+ * one batch is scrubbed here, as fast as the single-threaded stream.
  *
- * The one state that crosses lines, an open private-key block, crosses batches exactly: a worker scrubs a
- * batch as if no block were open where it starts (the batcher keeps blocks whole, so that is the rule),
- * reports the block open where it ends, and the writer has a batch that began inside one scrubbed again.
+ * The one state that crosses lines, an open private-key block, crosses batches exactly: every batch is
+ * scrubbed as if no block were open where it starts (the batcher keeps blocks whole, so that is the rule)
+ * and reports the block open where it ends; the writer scrubs a batch that began inside one again, here.
  */
 export class ParallelScrubStream extends Transform {
   readonly stats: ScrubStats = emptyStats();
@@ -128,17 +139,17 @@ export class ParallelScrubStream extends Transform {
   private readonly setup: WorkerSetup;
   private pool: ScrubWorkerPool | undefined;
   private readonly queue: Pending[] = [];
+  /** Batches in the queue no thread has taken yet, oldest first. */
+  private unsent: Pending[] = [];
   /** The rule of the block open where the head of the queue starts. */
   private openBlock: string | undefined;
-  /** The head is being scrubbed again from the right block state. */
-  private rescrubbing = false;
   private ending = false;
   /** Waits for the queue to shrink to `keep` entries. */
   private room: { keep: number; resolve: () => void; reject: (e: Error) => void } | undefined;
 
   constructor(options: ParallelScrubOptions = {}) {
     super();
-    this.threads = options.threads ?? availableParallelism();
+    this.threads = Math.max(1, options.threads ?? availableParallelism());
     this.local = createScrubber(options);
     const key = this.local.mask.fingerprintKey;
     this.setup = {
@@ -152,7 +163,7 @@ export class ParallelScrubStream extends Transform {
 
   /** Worker threads running now: none until a first batch is cut before the end of input. */
   get workers(): number {
-    return this.pool ? this.threads : 0;
+    return this.pool ? this.threads - 1 : 0;
   }
 
   override _transform(chunk: Buffer | string, _enc: BufferEncoding, done: TransformCallback): void {
@@ -162,7 +173,8 @@ export class ParallelScrubStream extends Transform {
       done(err as Error);
       return;
     }
-    this.waitForRoom(this.threads * BATCHES_PER_WORKER).then(() => done(), done);
+    this.helpUntil(this.threads * BATCHES_PER_THREAD);
+    this.waitForRoom(this.threads * BATCHES_PER_THREAD).then(() => done(), done);
   }
 
   override _flush(done: TransformCallback): void {
@@ -173,6 +185,7 @@ export class ParallelScrubStream extends Transform {
       done(err as Error);
       return;
     }
+    this.helpUntil(0);
     this.waitForRoom(0)
       .then(() => this.closePool())
       .then(() => done(), done);
@@ -194,37 +207,61 @@ export class ParallelScrubStream extends Transform {
   private enqueue(item: BatchItem): void {
     if (item.kind === 'withheld') {
       this.queue.push({ output: withheldOutput(item, this.stats) });
-    } else if (!this.pool && this.ending) {
-      // The input was one batch: scrubbed here, in order, so the block state is the local scrubber's own.
-      const openBlockBefore = this.local.openBlockRule;
-      this.local.stats = emptyStats();
-      const output = scrubBatch(this.local, item.bytes);
-      this.queue.push({ result: { input: item.bytes, output, stats: this.local.stats, openBlockBefore, openBlockAfter: this.local.openBlockRule } });
     } else {
-      this.pool ??= new ScrubWorkerPool(this.threads, this.setup);
-      const entry: Pending = {};
-      this.queue.push(entry);
-      this.scrubInPool(entry, ownCopy(item.bytes), undefined);
+      if (!this.pool && !this.ending && this.threads > 1) this.pool = new ScrubWorkerPool(this.threads - 1, this.setup);
+      if (this.pool) {
+        const entry: Pending = { input: item.bytes };
+        this.queue.push(entry);
+        this.unsent.push(entry);
+        this.dispatch();
+      } else {
+        this.queue.push({ result: this.scrubHere(item.bytes, undefined) });
+      }
     }
     this.writeReady();
   }
 
-  private scrubInPool(entry: Pending, input: Uint8Array, openBlockBefore: string | undefined): void {
-    this.pool!.run(input, openBlockBefore).then(
-      (result) => {
-        entry.result = result;
-        this.writeReady();
-      },
-      (err: Error) => {
-        entry.error = err;
-        this.writeReady();
-      },
-    );
+  /** Hands unsent batches to workers with room for them. */
+  private dispatch(): void {
+    const pool = this.pool;
+    while (pool && this.unsent.length && pool.leastBusy < WORKER_QUEUE) {
+      const entry = this.unsent.shift()!;
+      const input = ownCopy(entry.input!);
+      entry.input = undefined;
+      pool.run(input, undefined).then(
+        (result) => {
+          entry.result = result;
+          this.dispatch();
+          this.writeReady();
+        },
+        (err: Error) => {
+          entry.error = err;
+          this.writeReady();
+        },
+      );
+    }
+  }
+
+  /** Scrubs unsent batches here, oldest first, while more than `keep` are in flight. */
+  private helpUntil(keep: number): void {
+    while (this.queue.length > keep && this.unsent.length) {
+      const entry = this.unsent.shift()!;
+      entry.result = this.scrubHere(entry.input!, undefined);
+      entry.input = undefined;
+      this.writeReady();
+    }
+  }
+
+  private scrubHere(input: Uint8Array, openBlockBefore: string | undefined): BatchResult {
+    this.local.stats = emptyStats();
+    this.local.openBlockRule = openBlockBefore;
+    const output = scrubBatch(this.local, input);
+    return { input, output, stats: this.local.stats, openBlockBefore, openBlockAfter: this.local.openBlockRule };
   }
 
   /** Pushes the ready batches at the head of the queue, in input order. */
   private writeReady(): void {
-    while (!this.rescrubbing && this.queue.length) {
+    while (this.queue.length) {
       const head = this.queue[0]!;
       if (head.error) {
         this.fail(head.error);
@@ -235,26 +272,10 @@ export class ParallelScrubStream extends Transform {
         this.push(head.output);
         continue;
       }
-      const result = head.result;
+      let result = head.result;
       if (!result) break;
-      if (result.openBlockBefore !== this.openBlock) {
-        // Rare: a block stayed open past the batcher's limit. Scrub the batch again from inside it.
-        head.result = undefined;
-        this.rescrubbing = true;
-        this.pool!.run(result.input, this.openBlock).then(
-          (again) => {
-            head.result = again;
-            this.rescrubbing = false;
-            this.writeReady();
-          },
-          (err: Error) => {
-            head.error = err;
-            this.rescrubbing = false;
-            this.writeReady();
-          },
-        );
-        return;
-      }
+      // Rare: a block stayed open past the batcher's limit. The batch is scrubbed again from inside it.
+      if (result.openBlockBefore !== this.openBlock) result = this.scrubHere(result.input, this.openBlock);
       this.queue.shift();
       this.openBlock = result.openBlockAfter;
       addStats(this.stats, result.stats);
