@@ -5,7 +5,8 @@ export type MarkerShape = 'json' | 'text';
 
 /** What the batcher hands on, in input order: a run of whole lines, or a line withheld for its length. */
 export type BatchItem =
-  | { kind: 'lines'; bytes: Buffer }
+  /** `filled`: cut because it reached the batch size (not at a chunk's end or a withheld line). */
+  | { kind: 'lines'; bytes: Buffer; filled: boolean }
   /** `terminated`: the withheld line ended with a line feed (not at end of input). */
   | { kind: 'withheld'; bytes: number; shape: MarkerShape; terminated: boolean };
 
@@ -100,7 +101,7 @@ export class LineBatcher {
       if (this.batchLength >= batchBytes && !this.blocks.open) {
         this.addRun(chunk, runStart, at);
         runStart = at;
-        this.cut();
+        this.cut(true);
       }
     }
     this.addRun(chunk, runStart, at);
@@ -134,12 +135,12 @@ export class LineBatcher {
     if (to > from) this.batch.push(chunk.subarray(from, to));
   }
 
-  private cut(): void {
+  private cut(filled = false): void {
     if (this.batchLength === 0) return;
     const bytes = this.batch.length === 1 ? this.batch[0]! : Buffer.concat(this.batch, this.batchLength);
     this.batch = [];
     this.batchLength = 0;
-    this.emit({ kind: 'lines', bytes });
+    this.emit({ kind: 'lines', bytes, filled });
   }
 
   /** An over-long line begins: what came before it goes first; its marker's shape is decided by its first bytes. */

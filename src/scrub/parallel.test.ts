@@ -137,10 +137,23 @@ describe('createParallelScrubStream', () => {
     source.destroy();
   });
 
-  it('scrubs an input of one batch without starting workers', async () => {
-    const stream = createParallelScrubStream({ threads: 2 });
-    const { out } = await run(stream, Buffer.from(`k=${OPENAI}\n`), [1 << 20]);
-    assert.equal(out.toString(), 'k=[REDACTED:openai-project-key]\n');
+  it('starts workers only once a batch fills: smaller inputs and live trickles are scrubbed on the main thread', async () => {
+    const stream = createParallelScrubStream({ threads: 2, batchBytes: 4096 });
+    const received: Buffer[] = [];
+    stream.on('data', (c: Buffer) => received.push(c));
+    const until = async (bytes: number) => {
+      const deadline = Date.now() + 20_000;
+      while (Buffer.concat(received).length < bytes && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    };
+    stream.write(Buffer.from(`k=${OPENAI}\n`));
+    await until(1);
+    assert.equal(Buffer.concat(received).toString(), 'k=[REDACTED:openai-project-key]\n');
     assert.equal(stream.workers, 0);
+    const big = Buffer.from('z'.repeat(99) + '\n').subarray(0, 100).toString().repeat(100);
+    stream.write(Buffer.from(big));
+    await until(Buffer.byteLength('k=[REDACTED:openai-project-key]\n') + big.length);
+    assert.equal(stream.workers, 1);
+    stream.end();
+    await once(stream, 'end');
   });
 });

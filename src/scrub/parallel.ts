@@ -124,8 +124,8 @@ interface Pending {
  * this thread, which also reads and writes, takes the batches no worker has taken whenever it would
  * otherwise wait; the writer pushes them strictly in input order as soon as each is ready. At most BATCHES_PER_THREAD batches per thread are in flight before the next
  * write waits, and a full readable side holds back the next write, so backpressure from the consumer
- * reaches the reader. Workers start only once a first batch is cut before the end of input: an input of
- * one batch is scrubbed here, as fast as the single-threaded stream.
+ * reaches the reader. Workers start only once a first batch fills: an input smaller than a batch, or a
+ * live stream whose chunks never fill one, is scrubbed here, as fast as the single-threaded stream.
  *
  * The one state that crosses lines, an open private-key block, crosses batches exactly: every batch is
  * scrubbed as if no block were open where it starts (the batcher keeps blocks whole, so that is the rule)
@@ -140,10 +140,9 @@ export class ParallelScrubStream extends Transform {
   private pool: ScrubWorkerPool | undefined;
   private readonly queue: Pending[] = [];
   /** Batches in the queue no thread has taken yet, oldest first. */
-  private unsent: Pending[] = [];
+  private readonly unsent: Pending[] = [];
   /** The rule of the block open where the head of the queue starts. */
   private openBlock: string | undefined;
-  private ending = false;
   /** Waits for the queue to shrink to `keep` entries. */
   private room: { keep: number; resolve: () => void; reject: (e: Error) => void } | undefined;
 
@@ -161,7 +160,7 @@ export class ParallelScrubStream extends Transform {
     this.batcher = new LineBatcher(lineBatcherOptions(options, this.local), (item) => this.enqueue(item));
   }
 
-  /** Worker threads running now: none until a first batch is cut before the end of input. */
+  /** Worker threads running now: none until a first batch fills. */
   get workers(): number {
     return this.pool ? this.threads - 1 : 0;
   }
@@ -178,7 +177,6 @@ export class ParallelScrubStream extends Transform {
   }
 
   override _flush(done: TransformCallback): void {
-    this.ending = true;
     try {
       this.batcher.end();
     } catch (err) {
@@ -208,7 +206,7 @@ export class ParallelScrubStream extends Transform {
     if (item.kind === 'withheld') {
       this.queue.push({ output: withheldOutput(item, this.stats) });
     } else {
-      if (!this.pool && !this.ending && this.threads > 1) this.pool = new ScrubWorkerPool(this.threads - 1, this.setup);
+      if (!this.pool && item.filled && this.threads > 1) this.pool = new ScrubWorkerPool(this.threads - 1, this.setup);
       if (this.pool) {
         const entry: Pending = { input: item.bytes };
         this.queue.push(entry);
