@@ -4,6 +4,7 @@ import { Readable, type Transform } from 'node:stream';
 import { describe, it } from 'node:test';
 import { expandSample } from '../detect/index.js';
 import { createParallelScrubStream, createScrubStream, MASK_STYLES, type ScrubOptions, type ScrubStats } from './index.js';
+import { scrubInChunks } from './test-chunks.js';
 
 const OPENAI = expandSample('sk-proj-{alnum_-:74}T3BlbkFJ{alnum_-:74}');
 const GITHUB = expandSample('ghp_{alnum:30}{crc32b62:6}');
@@ -40,15 +41,7 @@ function mixedCorpus(): Buffer {
 
 /** Feeds `input` in chunks of the given sizes (cycled); returns the output and the stats. */
 async function run(stream: Transform & { stats: ScrubStats }, input: Buffer, chunkSizes: number[]): Promise<{ out: Buffer; stats: ScrubStats }> {
-  const chunks: Buffer[] = [];
-  for (let at = 0, i = 0; at < input.length; i++) {
-    const size = chunkSizes[i % chunkSizes.length]!;
-    chunks.push(input.subarray(at, at + size));
-    at += size;
-  }
-  const out: Buffer[] = [];
-  for await (const c of Readable.from(chunks).pipe(stream)) out.push(c as Buffer);
-  return { out: Buffer.concat(out), stats: stream.stats };
+  return { out: await scrubInChunks(stream, input, chunkSizes), stats: stream.stats };
 }
 
 async function assertSameAsSingleThreaded(input: Buffer, chunkSizes: number[], options: ScrubOptions, threads = 2): Promise<Buffer> {
