@@ -20,7 +20,7 @@ export function registerScrub(program: Command): void {
     .addOption(new Option('--mask <style>', 'full: [REDACTED:rule]; partial: keeps a non-secret prefix and the last 4; fingerprint: rule plus keyed HMAC').choices([...MASK_STYLES]).default('full'))
     .option('--rules <path...>', 'extra rule files or folders (same schema as the shipped rules)')
     .option('--max-line-bytes <size>', 'withhold lines longer than this (e.g. 8MB)', String(DEFAULT_MAX_LINE_BYTES))
-    .option('--threads <n>', 'worker threads that scrub batches of lines, output in input order (default: one per core; 1: scrub on the main thread)')
+    .option('--threads <n>', 'threads that scrub batches of lines, N-1 workers and the main thread; output in input order, the same bytes whatever N (default: one per core; 1: no workers)')
     .option('--stats', 'print lines, bytes and redactions per rule to stderr when done')
     .option('--listen <host:port>', 'run an HTTP ingest point for log shippers (POST NDJSON) instead of reading files')
     .option('--forward <url|file>', 'with --listen: where scrubbed batches go (an http(s) URL such as a ClickHouse INSERT, or a file to append)')
