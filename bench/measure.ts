@@ -5,6 +5,8 @@ import os from 'node:os';
 export interface Measurement {
   seconds: number;
   peakRssMB: number;
+  /** CPU time (user + system, all threads) as last sampled before exit: on a loaded machine, the figure that stays put. */
+  cpuSeconds: number;
   exitCode: number | null;
 }
 
@@ -28,15 +30,17 @@ export function measure(command: string, args: string[], options: { cwd?: string
     const child = spawn(command, args, { cwd: options.cwd, stdio: ['ignore', stdout, 'inherit'] });
     if (typeof stdout === 'number') closeSync(stdout);
     let peak = 0;
+    let cpu = 0;
     const timer = setInterval(() => {
       peak = Math.max(peak, peakRssKB(child.pid!));
+      cpu = Math.max(cpu, cpuSeconds([child.pid!]));
     }, 10);
     const deadline = options.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), options.timeoutMs) : undefined;
     child.on('error', reject);
     child.on('exit', (code) => {
       clearInterval(timer);
       clearTimeout(deadline);
-      resolve({ seconds: Number(process.hrtime.bigint() - started) / 1e9, peakRssMB: peak / 1024, exitCode: code });
+      resolve({ seconds: Number(process.hrtime.bigint() - started) / 1e9, peakRssMB: peak / 1024, cpuSeconds: cpu, exitCode: code });
     });
   });
 }

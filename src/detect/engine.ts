@@ -102,7 +102,10 @@ export class Detector {
   private readonly ruleMark: Uint32Array;
   private generation = 0;
 
-  constructor(specs: RuleSpec[], options: DetectorOptions = {}) {
+  constructor(
+    specs: RuleSpec[],
+    private readonly options: DetectorOptions = {},
+  ) {
     const seenIds = new Set<string>();
     for (const s of specs) {
       if (seenIds.has(s.id)) throw new RuleCompileError(`duplicate rule id ${s.id}`);
@@ -136,6 +139,11 @@ export class Detector {
     this.globalAllow = (options.allowlist?.regexes ?? []).map((r) => new RegExp(r));
     this.genericIds = new Set(this.rules.filter((r) => r.spec.generic).map((r) => r.spec.id));
     this.globalStopwords = (options.allowlist?.stopwords ?? []).map((s) => s.toLowerCase());
+  }
+
+  /** What this detector was built from, as plain data: a worker thread builds the same detector from it. */
+  get definition(): { specs: RuleSpec[]; options: DetectorOptions } {
+    return { specs: this.rules.map((r) => r.spec), options: this.options };
   }
 
   /** Every secret in `text`, non-overlapping, in order of position. */

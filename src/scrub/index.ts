@@ -3,3 +3,4 @@ export { scrub, createScrubStream, createScrubber, ScrubStream, withheldMarker, 
 export { Scrubber, FIELD_RULE_ID, emptyStats, type ScrubFormat, type ScrubStats } from './scrubber.js';
 export { maskSecret, MASK_STYLES, type MaskStyle, type MaskContext } from './mask.js';
 export { isSensitiveFieldName, sensitiveFieldSpans } from './fields.js';
+export { createParallelScrubStream, ParallelScrubStream, type ParallelScrubOptions } from './parallel.js';

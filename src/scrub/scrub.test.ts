@@ -4,22 +4,14 @@ import { describe, it } from 'node:test';
 import { expandSample } from '../detect/index.js';
 import { cleanLogLines } from '../detect/test-log-corpus.js';
 import { createScrubStream, scrub, withheldMarker, type ScrubOptions } from './index.js';
+import { scrubInChunks } from './test-chunks.js';
 
 const OPENAI = expandSample('sk-proj-{alnum_-:74}T3BlbkFJ{alnum_-:74}');
 const PEM_BODY = [expandSample('{base64:64}'), expandSample('{base64:64}'), expandSample('{base64:40}==')];
 
 /** Feeds `input` through a scrub stream in chunks of the given sizes (cycled) and returns the output bytes. */
-async function throughStream(input: Buffer, chunkSizes: number[], options: ScrubOptions = {}): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for (let at = 0, i = 0; at < input.length; i++) {
-    const size = chunkSizes[i % chunkSizes.length]!;
-    chunks.push(input.subarray(at, at + size));
-    at += size;
-  }
-  const out: Buffer[] = [];
-  const stream = Readable.from(chunks).pipe(createScrubStream(options));
-  for await (const c of stream) out.push(c as Buffer);
-  return Buffer.concat(out);
+function throughStream(input: Buffer, chunkSizes: number[], options: ScrubOptions = {}): Promise<Buffer> {
+  return scrubInChunks(createScrubStream(options), input, chunkSizes);
 }
 
 describe('scrub (string)', () => {
