@@ -7,6 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import { expandSample, getDefaultDetector } from '../index.js';
 import { findSecretsInPaths, type FileFinding } from './index.js';
 
@@ -717,4 +718,45 @@ describe('credential files', () => {
       assert.deepEqual(wrong, []);
     });
   }
+});
+
+describe('binary files that hold credentials', () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'warden-credfiles-binary-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('reads SQLite cells (by column name and JSON content), reports key containers, and notes every other binary', async () => {
+    const refreshToken = expandSample('1//0g{alnum_-:60}', 5);
+    const password = expandSample('{alnum:16}', 6);
+    mkdirSync(join(dir, '.config/gcloud'), { recursive: true });
+    const db = new Database(join(dir, '.config/gcloud/credentials.db'));
+    db.exec('CREATE TABLE credentials (account_id TEXT PRIMARY KEY, value BLOB); CREATE TABLE users (name TEXT, password TEXT, note TEXT)');
+    db.prepare('INSERT INTO credentials VALUES (?, ?)').run('ops@example.org', Buffer.from(JSON.stringify({ client_id: 'x.apps.googleusercontent.com', refresh_token: refreshToken, type: 'authorized_user' })));
+    db.prepare('INSERT INTO users VALUES (?, ?, ?)').run('alice', 'admin', 'first');
+    db.prepare('INSERT INTO users VALUES (?, ?, ?)').run('bob', password, 'second');
+    db.close();
+    writeFileSync(join(dir, 'client.p12'), Buffer.from([0x30, 0x82, 0x0a, 0x1b, 0x02, 0x01, 0x03, 0x30, 0x82, 0x09, 0xe1, 0x06, 0x09, 0x00]));
+    writeFileSync(join(dir, 'server.jks'), Buffer.from([0xfe, 0xed, 0xfe, 0xed, 0x00, 0x00, 0x00, 0x02, 0x00]));
+    writeFileSync(join(dir, 'logo.png'), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x00, 0x01]));
+    writeFileSync(join(dir, 'broken.sqlite'), Buffer.concat([Buffer.from('SQLite format 3\0', 'latin1'), Buffer.alloc(200, 7)]));
+    const result = await findSecretsInPaths([dir], { detector: getDefaultDetector(), fingerprintKey: Buffer.from('k'), cwd: dir });
+    assert.deepEqual(
+      result.findings.map((f) => `${f.path}:${f.line}:${f.column} ${f.ruleId}/${f.confidence}`),
+      [
+        '.config/gcloud/credentials.db!credentials:1:2 google-oauth-refresh-token/high',
+        '.config/gcloud/credentials.db!users:1:2 structured-password/low',
+        '.config/gcloud/credentials.db!users:2:2 structured-password/medium',
+        'client.p12:1:1 pkcs12-file/high',
+        'server.jks:1:1 java-keystore-file/high',
+      ],
+    );
+    assert.deepEqual(
+      result.notes.map((n) => `${n.path} ${n.reason}`),
+      ['broken.sqlite unreadable', 'logo.png binary'],
+    );
+    const serialised = JSON.stringify(result);
+    assert.ok(!serialised.includes(refreshToken) && !serialised.includes(password), 'no secret in the result');
+  });
 });

@@ -16,8 +16,8 @@ export interface Fragment {
   ownedEnd: number;
 }
 
-export type SkipReason = 'binary' | 'unreadable' | 'not-found' | 'too-large';
-export const SKIP_REASONS: readonly SkipReason[] = ['binary', 'unreadable', 'not-found', 'too-large'];
+export type SkipReason = 'binary' | 'unreadable' | 'too-large';
+export const SKIP_REASONS: readonly SkipReason[] = ['binary', 'unreadable', 'too-large'];
 
 /** Something not read, and why: it is reported, never silently dropped. */
 export interface SourceNote {
