@@ -213,10 +213,10 @@ export class Detector {
    */
   scanStructure(text: string, path: string, pairs: readonly KeyValue[]): SecretMatch[] {
     const found: SecretMatch[] = [];
-    const lower = text.toLowerCase();
+    let lower: string | undefined;
+    const holds = (rule: CompiledRule, k: string) => (rule.spec.caseSensitiveKeywords ? text.includes(k) : (lower ??= text.toLowerCase()).includes(k.toLowerCase()));
     const applies = (rule: CompiledRule) =>
-      (!rule.files || rule.files.test(path)) &&
-      (rule.spec.keywords.length === 0 || rule.spec.keywords.some((k) => (rule.spec.caseSensitiveKeywords ? text.includes(k) : lower.includes(k.toLowerCase()))));
+      (!rule.files || rule.files.test(path)) && (rule.spec.keywords.length === 0 || rule.spec.keywords.some((k) => holds(rule, k)));
     const rules = this.fileRules.filter(applies);
     for (const rule of rules) if (!rule.keys) this.runRule(rule, text, 0, text.length, undefined, found);
     const keyRules = rules.filter((r) => r.keys);

@@ -1,6 +1,6 @@
 import type { Detector } from '../engine.js';
 import { fingerprintSecret } from '../fingerprint.js';
-import type { SecretMatch } from '../types.js';
+import type { KeyValue, SecretMatch } from '../types.js';
 import { parseStructured, structuredFormat } from './structured.js';
 import type { FileFinding, Fragment } from './types.js';
 
@@ -18,7 +18,12 @@ export function findInFragment(detector: Detector, fragment: Fragment, fingerpri
 export function findInStructure(detector: Detector, path: string, text: string, fingerprintKey: Buffer, lineFindings: readonly FileFinding[], under: string[] = []): FileFinding[] {
   // A database cell has no file name of its own: its first characters say what it holds.
   const format = structuredFormat(under.length ? '' : path, text);
-  const pairs = format ? parseStructured(format, text) : [];
+  let pairs: KeyValue[] = [];
+  try {
+    if (format) pairs = parseStructured(format, text);
+  } catch {
+    // Input too deep or odd for a parser: the line rules have read the file already.
+  }
   if (under.length) {
     for (const p of pairs) p.path = [...under, ...p.path];
     pairs.push({ path: under, value: text, start: 0, end: text.length });

@@ -10,6 +10,11 @@ export type StructuredFormat = 'json' | 'yaml' | 'xml' | 'php' | 'key-value';
 
 /** Files larger than this are left to the line rules alone. */
 export const STRUCTURED_MAX_CHARS = 4 * 1024 * 1024;
+/**
+ * JSON and YAML larger than this are read as key-value lines instead of a tree: the YAML parser reads
+ * about a megabyte a second, and credential files are small (lock files and data dumps are not).
+ */
+const TREE_MAX_CHARS = 64 * 1024;
 
 const BY_EXTENSION: Record<string, StructuredFormat> = {
   json: 'json', jsonc: 'json', json5: 'json',
@@ -43,13 +48,13 @@ export function structuredFormat(path: string, text: string): StructuredFormat |
   return undefined;
 }
 
-/** The key/value pairs of `text` read as `format`; JSON or YAML that does not parse is read as key-value lines. */
+/** The key/value pairs of `text` read as `format`; JSON or YAML that does not parse (or is large) is read as key-value lines. */
 export function parseStructured(format: StructuredFormat, text: string): KeyValue[] {
   switch (format) {
     case 'json':
-      return parseYaml(blankJsonComments(text)) ?? parseKeyValueLines(text);
+      return (text.length <= TREE_MAX_CHARS && parseYaml(blankJsonComments(text))) || parseKeyValueLines(text);
     case 'yaml':
-      return parseYaml(text) ?? parseKeyValueLines(text);
+      return (text.length <= TREE_MAX_CHARS && parseYaml(text)) || parseKeyValueLines(text);
     case 'xml':
       return parseXml(text);
     case 'php':
@@ -62,9 +67,25 @@ export function parseStructured(format: StructuredFormat, text: string): KeyValu
 /**
  * JSON with comments (Sublime's sftp-config.json, VS Code settings): comments become spaces, so every
  * offset stays where it was. JSON is YAML 1.2 in flow style, and the YAML parser keeps source ranges.
+ * One pass, no regex: an unclosed comment or string costs no backtracking.
  */
 function blankJsonComments(text: string): string {
-  return text.replace(/"(?:[^"\\\n]|\\.)*"|\/\/[^\n]*|\/\*[\s\S]*?\*\//g, (m) => (m.startsWith('"') ? m : m.replace(/[^\n]/g, ' ')));
+  let out = '';
+  let copied = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      for (i++; i < text.length && text[i] !== '"' && text[i] !== '\n'; i++) if (text[i] === '\\') i++;
+    } else if (c === '/' && (text[i + 1] === '/' || text[i + 1] === '*')) {
+      const block = text[i + 1] === '*';
+      const close = block ? text.indexOf('*/', i + 2) : text.indexOf('\n', i);
+      const end = close === -1 ? text.length : block ? close + 2 : close;
+      out += text.slice(copied, i) + text.slice(i, end).replace(/[^\n]/g, ' ');
+      copied = end;
+      i = end - 1;
+    }
+  }
+  return copied === 0 ? text : out + text.slice(copied);
 }
 
 function parseYaml(text: string): KeyValue[] | undefined {
@@ -118,7 +139,8 @@ function parseKeyValueLines(text: string): KeyValue[] {
       section = [header[1]!.trim()];
       continue;
     }
-    if (/^\s*(?:[#;!]|\/\/|$)/.test(line)) continue;
+    // Not `//`: in .npmrc it starts a registry's key (`//registry.npmjs.org/:_authToken=…`).
+    if (/^\s*(?:[#;!]|$)/.test(line)) continue;
     const push = (key: string, from: number, toEnd: boolean) => {
       const value = valueSpan(line, from, toEnd);
       if (value) out.push({ path: [...section, key], value: line.slice(value[0], value[1]), start: lineAt + value[0], end: lineAt + value[1] });
