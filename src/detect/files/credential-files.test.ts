@@ -17,6 +17,8 @@ interface Fixture {
 }
 
 const PEM_BODY = '{base64:64}\n{base64:64}\n{base64:24}==';
+/** A registry login as Docker and npm store it: base64 of user:password. */
+const basicAuth = (seed: number) => Buffer.from(`deploy:${expandSample('{alnum:20}', seed)}`).toString('base64');
 
 const CREDENTIAL_FILES: Fixture[] = [
   // Package registries
@@ -24,7 +26,7 @@ const CREDENTIAL_FILES: Fixture[] = [
     path: 'home/.npmrc',
     text: `registry=https://registry.npmjs.org/
 »//registry.npmjs.org/:_authToken=npm_{alnum:30}{crc32b62:6}
-»//nexus.corp.example/repository/npm/:_auth={base64:32}
+»//nexus.corp.example/repository/npm/:_auth=${basicAuth(1)}
 »//nexus.corp.example/repository/npm/:_password={base64:24}
 //nexus.corp.example/repository/npm/:username=ci
 //registry.example.net/:_authToken=\${NPM_TOKEN}
@@ -172,7 +174,7 @@ github.corp.example:
     text: `{
 	"auths": {
 		"https://index.docker.io/v1/": {
-»			"auth": "{base64:40}"
+»			"auth": "${basicAuth(2)}"
 		},
 		"registry.corp.example": {
 »			"identitytoken": "{alnum:40}"
@@ -185,7 +187,7 @@ github.corp.example:
   {
     path: 'home/.dockercfg',
     text: `{"registry.corp.example":{"email":"ci@example.org",
-»"auth":"{base64:32}"}}`,
+»"auth":"${basicAuth(3)}"}}`,
   },
   // Cloud CLIs
   {
@@ -517,14 +519,16 @@ server:
     path: 'etc/.htpasswd',
     text: `»admin:$apr1\${alnum:8}\${alnum:22}
 »deploy:{SHA}{base64:27}=
-»ops:$2y$10\${alnum:53}`,
+»ops:$2y$10\${alnum:53}
+»old:{alnum:13}`,
   },
   {
     path: 'etc/shadow',
     text: `»root:$6\${alnum:16}\${alnum:86}:19500:0:99999:7:::
 daemon:*:19500:0:99999:7:::
 »deploy:$y$j9T\${alnum:22}\${alnum:43}:19500:0:99999:7:::
-nobody:!:19500::::::`,
+nobody:!:19500::::::
+»legacy:{alnum:13}:19500:0:99999:7:::`,
   },
   {
     path: 'jenkins/credentials.xml',
@@ -546,6 +550,10 @@ nobody:!:19500::::::`,
     </entry>
   </domainCredentialsMap>
 </com.cloudbees.plugins.credentials.SystemCredentialsProvider>`,
+  },
+  {
+    path: 'jenkins/secrets/master.key',
+    text: `»{hex:256}`,
   },
   {
     path: 'ansible/inventory/hosts',
@@ -665,7 +673,7 @@ S=irc.libera.chat/6697`,
   {
     path: 'srv/murmur.ini',
     text: `database=/var/lib/mumble-server/mumble-server.sqlite
-»serverpassword={alnum:12}
+»serverpassword={alnum:8}{digit:4}
 port=64738
 »icesecretwrite={alnum:16}`,
   },
