@@ -208,20 +208,23 @@ export class Detector {
 
   /**
    * What only a whole file shows: rules limited to the file's name (`files`) run over `text`, and key
-   * rules over the values `pairs` (parsed from `text`) holds under matching keys. Offsets are into `text`.
+   * rules over the values `pairs` (parsed from `text`, only when a key rule's keywords occur) holds under
+   * matching keys. Offsets are into `text`. `outerKeys` names keys the whole text sits under (a database
+   * cell's column), where keywords count too.
    * The line rules are not run here: callers run scan() as for any text and keep both.
    */
-  scanStructure(text: string, path: string, pairs: readonly KeyValue[]): SecretMatch[] {
+  scanStructure(text: string, path: string, pairs: () => readonly KeyValue[], outerKeys = ''): SecretMatch[] {
     const found: SecretMatch[] = [];
     let lower: string | undefined;
-    const holds = (rule: CompiledRule, k: string) => (rule.spec.caseSensitiveKeywords ? text.includes(k) : (lower ??= text.toLowerCase()).includes(k.toLowerCase()));
+    const holds = (rule: CompiledRule, k: string) =>
+      rule.spec.caseSensitiveKeywords ? text.includes(k) || outerKeys.includes(k) : (lower ??= `${outerKeys}\n${text}`.toLowerCase()).includes(k.toLowerCase());
     const applies = (rule: CompiledRule) =>
       (!rule.files || rule.files.test(path)) && (rule.spec.keywords.length === 0 || rule.spec.keywords.some((k) => holds(rule, k)));
     const rules = this.fileRules.filter(applies);
     for (const rule of rules) if (!rule.keys) this.runRule(rule, text, 0, text.length, undefined, found);
     const keyRules = rules.filter((r) => r.keys);
     if (keyRules.length === 0) return resolveOverlaps(found, text, this.genericIds);
-    for (const pair of pairs) {
+    for (const pair of pairs()) {
       const keyPath = keyPathOf(pair.path);
       for (const rule of keyRules) {
         if (!rule.keys!.test(keyPath)) continue;

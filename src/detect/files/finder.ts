@@ -110,7 +110,7 @@ function scanBinary(head: Buffer, path: string, absolutePath: string | undefined
     return;
   }
   const text = head.toString('latin1');
-  const matches = options.detector.scanStructure(text, path, []);
+  const matches = options.detector.scanStructure(text, path, () => []);
   if (matches.length === 0) {
     result.notes.push({ path, reason: 'binary' });
     return;

@@ -16,19 +16,20 @@ export function findInFragment(detector: Detector, fragment: Fragment, fingerpri
  * `under` puts every value under a key (a database column's name).
  */
 export function findInStructure(detector: Detector, path: string, text: string, fingerprintKey: Buffer, lineFindings: readonly FileFinding[], under: string[] = []): FileFinding[] {
-  // A database cell has no file name of its own: its first characters say what it holds.
-  const format = structuredFormat(under.length ? '' : path, text);
-  let pairs: KeyValue[] = [];
-  try {
-    if (format) pairs = parseStructured(format, text);
-  } catch {
-    // Input too deep or odd for a parser: the line rules have read the file already.
-  }
-  if (under.length) {
-    for (const p of pairs) p.path = [...under, ...p.path];
-    pairs.push({ path: under, value: text, start: 0, end: text.length });
-  }
-  const matches = detector.scanStructure(text, path, pairs);
+  // Parsed only when some key rule's keywords occur in the file.
+  const pairs = (): KeyValue[] => {
+    // A database cell has no file name of its own: its first characters say what it holds.
+    const format = structuredFormat(under.length ? '' : path, text);
+    let parsed: KeyValue[] = [];
+    try {
+      if (format) parsed = parseStructured(format, text);
+    } catch {
+      // Input too deep or odd for a parser: the line rules have read the file already.
+    }
+    if (!under.length) return parsed;
+    return [...parsed.map((p) => ({ ...p, path: [...under, ...p.path] })), { path: under, value: text, start: 0, end: text.length }];
+  };
+  const matches = detector.scanStructure(text, path, pairs, under.join('\n'));
   const placed = placeMatches(matches, { path, text, line: 1, column: 0, ownedEnd: text.length }, fingerprintKey);
   return placed.filter((f) => !lineFindings.some((l) => overlaps(l, f)));
 }
