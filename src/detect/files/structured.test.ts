@@ -36,9 +36,9 @@ describe('structured files', () => {
     assert.deepEqual(pairs('json', text), ['host=h', 'auths/r_io/auth=dXNlcjpw', 'pin=1234', 'users/user/token=t1']);
   });
 
-  it('YAML: every document, quoted and plain scalars, and a Kubernetes kind leading the path', () => {
-    const text = "a:\n  b: 'x y'\n---\napiVersion: v1\nkind: Secret\ndata:\n  password: cGFzcw==\n";
-    assert.deepEqual(pairs('yaml', text), ['a/b=x y', 'secret/api_version=v1', 'secret/kind=Secret', 'secret/data/password=cGFzcw==']);
+  it('YAML: every document, quoted and plain scalars, list items, and a Kubernetes kind leading the path', () => {
+    const text = "a:\n  b: 'x y' # note\n  c: |\n    block\nusers:\n- name: ci\n  user:\n    token: t1\n---\napiVersion: v1\nkind: Secret\ndata:\n  password: cGFzcw==\n";
+    assert.deepEqual(pairs('yaml', text), ['a/b=x y', 'users/name=ci', 'users/user/token=t1', 'secret/api_version=v1', 'secret/kind=Secret', 'secret/data/password=cGFzcw==']);
   });
 
   it('XML: element text, attributes, name/value elements, CDATA; entities stay as written', () => {
@@ -76,6 +76,8 @@ describe('structured files', () => {
       ['key-value', 'h a=1 '.repeat(huge / 6)],
       ['json', '/*'.repeat(huge / 2)],
       ['yaml', '['.repeat(huge)],
+      ['json', '['.repeat(huge / 2) + '1,'.repeat(huge / 4)],
+      ['json', '"'.repeat(huge)],
     ] as Array<[StructuredFormat, string]>) {
       const t = performance.now();
       parseStructured(format, text);

@@ -1,4 +1,3 @@
-import { isMap, isScalar, isSeq, parseAllDocuments, Scalar, type Node } from 'yaml';
 import type { KeyValue } from '../types.js';
 
 /**
@@ -10,11 +9,6 @@ export type StructuredFormat = 'json' | 'yaml' | 'xml' | 'php' | 'key-value';
 
 /** Files larger than this are left to the line rules alone. */
 export const STRUCTURED_MAX_CHARS = 4 * 1024 * 1024;
-/**
- * JSON and YAML larger than this are read as key-value lines instead of a tree: the YAML parser reads
- * about a megabyte a second, and credential files are small (lock files and data dumps are not).
- */
-const TREE_MAX_CHARS = 64 * 1024;
 
 const BY_EXTENSION: Record<string, StructuredFormat> = {
   json: 'json', jsonc: 'json', json5: 'json',
@@ -48,13 +42,13 @@ export function structuredFormat(path: string, text: string): StructuredFormat |
   return undefined;
 }
 
-/** The key/value pairs of `text` read as `format`; JSON or YAML that does not parse (or is large) is read as key-value lines. */
+/** The key/value pairs of `text` read as `format`; JSON that does not parse is read as key-value lines. */
 export function parseStructured(format: StructuredFormat, text: string): KeyValue[] {
   switch (format) {
     case 'json':
-      return (text.length <= TREE_MAX_CHARS && parseYaml(blankJsonComments(text))) || parseKeyValueLines(text);
+      return parseJson(text) ?? parseKeyValueLines(text);
     case 'yaml':
-      return (text.length <= TREE_MAX_CHARS && parseYaml(text)) || parseKeyValueLines(text);
+      return parseYamlLines(text);
     case 'xml':
       return parseXml(text);
     case 'php':
@@ -64,64 +58,140 @@ export function parseStructured(format: StructuredFormat, text: string): KeyValu
   }
 }
 
-/**
- * JSON with comments (Sublime's sftp-config.json, VS Code settings): comments become spaces, so every
- * offset stays where it was. JSON is YAML 1.2 in flow style, and the YAML parser keeps source ranges.
- * One pass, no regex: an unclosed comment or string costs no backtracking.
- */
-function blankJsonComments(text: string): string {
-  let out = '';
-  let copied = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (c === '"') {
-      for (i++; i < text.length && text[i] !== '"' && text[i] !== '\n'; i++) if (text[i] === '\\') i++;
-    } else if (c === '/' && (text[i + 1] === '/' || text[i + 1] === '*')) {
-      const block = text[i + 1] === '*';
-      const close = block ? text.indexOf('*/', i + 2) : text.indexOf('\n', i);
-      const end = close === -1 ? text.length : block ? close + 2 : close;
-      out += text.slice(copied, i) + text.slice(i, end).replace(/[^\n]/g, ' ');
-      copied = end;
-      i = end - 1;
-    }
-  }
-  return copied === 0 ? text : out + text.slice(copied);
+/** Deeper JSON is no configuration file; it is read as lines (and no path is rebuilt at every value). */
+const MAX_JSON_DEPTH = 64;
+
+interface JsonFrame {
+  array: boolean;
+  /** In an object: the key of the value being read (or of the container entered under it). */
+  key?: string;
+  expectKey: boolean;
 }
 
-function parseYaml(text: string): KeyValue[] | undefined {
+/**
+ * JSON, and JSON with comments and trailing commas (Sublime's sftp-config.json, VS Code settings), in one
+ * linear pass with an explicit stack (no recursion to exhaust). A Kubernetes object's `kind` leads its
+ * key path. Undefined when the text is not JSON; the caller then reads it as key-value lines.
+ */
+function parseJson(text: string): KeyValue[] | undefined {
   const out: KeyValue[] = [];
-  const docs = parseAllDocuments(text, { uniqueKeys: false, keepSourceTokens: false });
-  if (!Array.isArray(docs)) return undefined;
-  for (const doc of docs) {
-    if (doc.errors.length) return undefined;
-    // Kubernetes objects are typed by `kind`: it leads the key path (`secret/data/password`).
-    const kind = isMap(doc.contents) ? doc.contents.get('kind') : undefined;
-    const root = typeof kind === 'string' && isMap(doc.contents) && doc.contents.has('apiVersion') ? [kind] : [];
-    walkYaml(doc.contents, root, text, out, 0);
+  const frames: JsonFrame[] = [];
+  let kind: string | undefined;
+  let hasApiVersion = false;
+  let done = false;
+  const emit = (value: string, start: number, end: number) => {
+    const top = frames[frames.length - 1];
+    if (!top) {
+      done = true;
+      return;
+    }
+    if (!top.array && top.key === undefined) return;
+    const path = frames.flatMap((f) => (f.array || f.key === undefined ? [] : [f.key]));
+    if (frames.length === 1 && top.key === 'kind') kind = value;
+    if (frames.length === 1 && top.key === 'apiVersion') hasApiVersion = true;
+    if (end > start && path.length) out.push({ path, value, start, end });
+  };
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 32 || c === 9 || c === 10 || c === 13 || c === 0xfeff) continue;
+    if (c === 0x2f && (text[i + 1] === '/' || text[i + 1] === '*')) {
+      const close = text[i + 1] === '*' ? text.indexOf('*/', i + 2) : text.indexOf('\n', i);
+      if (close === -1) break;
+      i = text[i + 1] === '*' ? close + 1 : close;
+      continue;
+    }
+    if (done) return undefined;
+    const top = frames[frames.length - 1];
+    if (c === 0x22) {
+      let j = i + 1;
+      for (; j < text.length && text[j] !== '"'; j++) {
+        if (text[j] === '\\') j++;
+        else if (text[j] === '\n') return undefined;
+      }
+      if (j >= text.length) return undefined;
+      const raw = text.slice(i + 1, j);
+      if (top && !top.array && top.expectKey) {
+        top.key = raw;
+        top.expectKey = false;
+      } else {
+        emit(raw, i + 1, j);
+      }
+      i = j;
+    } else if (c === 0x7b || c === 0x5b) {
+      if ((top && !top.array && top.expectKey) || frames.length >= MAX_JSON_DEPTH) return undefined;
+      frames.push({ array: c === 0x5b, expectKey: c === 0x7b });
+    } else if (c === 0x7d || c === 0x5d) {
+      if (!top || top.array !== (c === 0x5d)) return undefined;
+      frames.pop();
+      if (frames.length === 0) done = true;
+    } else if (c === 0x3a) {
+      if (!top || top.array || top.expectKey || top.key === undefined) return undefined;
+    } else if (c === 0x2c) {
+      if (!top) return undefined;
+      if (!top.array) {
+        top.key = undefined;
+        top.expectKey = true;
+      }
+    } else {
+      const literal = /^(?:true|false|null|-?[0-9][0-9.eE+-]{0,40})/.exec(text.slice(i, i + 48));
+      if (!literal || (top && !top.array && top.expectKey)) return undefined;
+      emit(literal[0], i, i + literal[0].length);
+      i += literal[0].length - 1;
+    }
   }
+  if (frames.length) return undefined;
+  if (kind && hasApiVersion) for (const p of out) p.path.unshift(kind);
   return out;
 }
 
-const MAX_DEPTH = 64;
-
-function walkYaml(node: unknown, path: string[], text: string, out: KeyValue[], depth: number): void {
-  if (depth > MAX_DEPTH) return;
-  if (isMap(node)) {
-    for (const item of node.items) {
-      const key = isScalar(item.key) ? String(item.key.value) : undefined;
-      if (key === undefined) continue;
-      walkYaml(item.value, [...path, key], text, out, depth + 1);
+/**
+ * YAML as configuration files write it, line by line in linear time: `key: value` under the keys of
+ * lesser indentation (list items `- ` add none), documents split by `---`, and a Kubernetes object's
+ * `kind` leading its key path (`secret/data/password`). Block scalars, flow collections and multi-line
+ * strings are left to the line rules.
+ */
+function parseYamlLines(text: string): KeyValue[] {
+  const out: KeyValue[] = [];
+  let stack: Array<{ indent: number; key: string }> = [];
+  let docStart = 0;
+  let kind: string | undefined;
+  let hasApiVersion = false;
+  const endDocument = () => {
+    if (kind && hasApiVersion) for (let i = docStart; i < out.length; i++) out[i]!.path.unshift(kind);
+    docStart = out.length;
+    stack = [];
+    kind = undefined;
+    hasApiVersion = false;
+  };
+  for (let at = 0; at < text.length; ) {
+    const nl = text.indexOf('\n', at);
+    const lineEnd = nl === -1 ? text.length : nl;
+    const line = text.slice(at, lineEnd).replace(/\r$/, '');
+    const lineAt = at;
+    at = lineEnd + 1;
+    if (/^(?:---|\.\.\.)(?:\s|$)/.test(line)) {
+      endDocument();
+      continue;
     }
-  } else if (isSeq(node)) {
-    // A list item adds no key: `users: [{user: {token: …}}]` is `users/user/token`.
-    for (const item of node.items) walkYaml(item, path, text, out, depth + 1);
-  } else if (isScalar(node) && path.length && (node as Node).range) {
-    const [from, to] = (node as Node).range!;
-    const quoted = node.type === Scalar.QUOTE_DOUBLE || node.type === Scalar.QUOTE_SINGLE;
-    const start = quoted ? from + 1 : from;
-    const end = quoted ? to - 1 : to;
-    if (end > start) out.push({ path, value: text.slice(start, end), start, end });
+    const m = /^([ \t]*(?:-[ \t]+)*)("[^"\n]{1,200}"|'[^'\n]{1,200}'|[^\s#'"{}[\],&*!|>@`-][^:\n]{0,200}?|-[^\s:][^:\n]{0,200}?)[ \t]*:(?:[ \t]+|$)/.exec(line);
+    if (!m) continue;
+    const indent = m[1]!.length;
+    const key = m[2]!.replace(/^["']|["']$/g, '');
+    while (stack.length && stack[stack.length - 1]!.indent >= indent) stack.pop();
+    const rest = line.slice(m[0].length);
+    if (rest === '' || /^(?:[|>][-+0-9]*|&\S+)?[ \t]*(?:#.*)?$/.test(rest)) {
+      stack.push({ indent, key });
+      continue;
+    }
+    const value = valueSpan(line, m[0].length, true);
+    if (!value) continue;
+    const scalar = line.slice(value[0], value[1]);
+    if (indent === 0 && key === 'kind') kind = scalar;
+    if (indent === 0 && key === 'apiVersion') hasApiVersion = true;
+    out.push({ path: [...stack.map((s) => s.key), key], value: scalar, start: lineAt + value[0], end: lineAt + value[1] });
   }
+  endDocument();
+  return out;
 }
 
 /** `key = value`, `key: value`, `export KEY=value`, `set key = "value"`, `[section]`, and inventory lines of `k=v` pairs. */
