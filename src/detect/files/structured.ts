@@ -144,6 +144,16 @@ function parseJson(text: string): KeyValue[] | undefined {
   return out;
 }
 
+/** Each line of `text` without its line end (LF or CRLF), with the offset where it starts. */
+function* linesOf(text: string): Generator<{ line: string; at: number }> {
+  for (let at = 0; at < text.length; ) {
+    const nl = text.indexOf('\n', at);
+    const end = nl === -1 ? text.length : nl;
+    yield { line: text.slice(at, end).replace(/\r$/, ''), at };
+    at = end + 1;
+  }
+}
+
 /**
  * YAML as configuration files write it, line by line in linear time: `key: value` under the keys of
  * lesser indentation (list items `- ` add none), documents split by `---`, and a Kubernetes object's
@@ -163,12 +173,7 @@ function parseYamlLines(text: string): KeyValue[] {
     kind = undefined;
     hasApiVersion = false;
   };
-  for (let at = 0; at < text.length; ) {
-    const nl = text.indexOf('\n', at);
-    const lineEnd = nl === -1 ? text.length : nl;
-    const line = text.slice(at, lineEnd).replace(/\r$/, '');
-    const lineAt = at;
-    at = lineEnd + 1;
+  for (const { line, at: lineAt } of linesOf(text)) {
     if (/^(?:---|\.\.\.)(?:\s|$)/.test(line)) {
       endDocument();
       continue;
@@ -198,12 +203,7 @@ function parseYamlLines(text: string): KeyValue[] {
 function parseKeyValueLines(text: string): KeyValue[] {
   const out: KeyValue[] = [];
   let section: string[] = [];
-  for (let at = 0; at < text.length; ) {
-    const nl = text.indexOf('\n', at);
-    const lineEnd = nl === -1 ? text.length : nl;
-    const line = text.slice(at, lineEnd).replace(/\r$/, '');
-    const lineAt = at;
-    at = lineEnd + 1;
+  for (const { line, at: lineAt } of linesOf(text)) {
     const header = /^\s*\[{1,2}([^\]\n]{1,200})\]{1,2}\s*$/.exec(line);
     if (header) {
       section = [header[1]!.trim()];
