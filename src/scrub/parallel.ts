@@ -18,6 +18,7 @@ export interface WorkerSetup {
   format: ScrubFormat;
   mask: MaskStyle;
   fingerprintKey?: Uint8Array;
+  keepLines: string[];
 }
 
 export interface BatchRequest {
@@ -156,6 +157,7 @@ export class ParallelScrubStream extends Transform {
       format: options.format ?? 'auto',
       mask: this.local.mask.style,
       ...(key ? { fingerprintKey: new Uint8Array(key) } : {}),
+      keepLines: [...this.local.keepLines],
     };
     this.batcher = new LineBatcher(lineBatcherOptions(options, this.local), (item) => this.enqueue(item));
   }

@@ -13,6 +13,7 @@ const scrubber = createScrubber({
   detector: new Detector(setup.detector.specs, setup.detector.options),
   format: setup.format,
   mask: setup.mask,
+  keepLines: setup.keepLines,
   ...(setup.fingerprintKey ? { fingerprintKey: Buffer.from(setup.fingerprintKey) } : {}),
 });
 

@@ -51,6 +51,8 @@ export class Scrubber {
     readonly detector: Detector,
     private readonly format: ScrubFormat,
     readonly mask: MaskContext,
+    /** SHA-256 (hex) of lines planted on purpose; only a byte stream (`scrubBatch`) lets them through. */
+    readonly keepLines: ReadonlySet<string> = new Set(),
   ) {
     for (const { spec } of detector.rules) {
       if (spec.keepPrefix) this.keepPrefix.set(spec.id, spec.keepPrefix);

@@ -1,8 +1,9 @@
+import { createHash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { getDefaultDetector, loadFingerprintKey, type Detector } from '../detect/index.js';
 import type { MaskStyle } from './mask.js';
 import { LineBatcher, type BatchItem, type LineBatcherOptions, type MarkerShape } from './line-batcher.js';
-import { Scrubber, type ScrubFormat, type ScrubStats } from './scrubber.js';
+import { Scrubber, type Replacement, type ScrubFormat, type ScrubStats } from './scrubber.js';
 
 export type { MarkerShape } from './line-batcher.js';
 
@@ -16,6 +17,11 @@ export interface ScrubOptions {
   maxLineBytes?: number;
   /** Lines are gathered up to about this many bytes before one detector pass over them (tests set it small). */
   batchBytes?: number;
+  /**
+   * SHA-256 (hex) of lines planted on purpose, such as a canary key's log line: such a line passes a byte
+   * stream unchanged; the same secret anywhere else is redacted.
+   */
+  keepLines?: Iterable<string>;
 }
 
 export const DEFAULT_MAX_LINE_BYTES = 8 * 1024 * 1024;
@@ -24,10 +30,15 @@ const BATCH_BYTES = 256 * 1024;
 
 export function createScrubber(options: ScrubOptions = {}): Scrubber {
   const mask = options.mask ?? 'full';
-  return new Scrubber(options.detector ?? getDefaultDetector(), options.format ?? 'auto', {
-    style: mask,
-    ...(mask === 'fingerprint' ? { fingerprintKey: options.fingerprintKey ?? loadFingerprintKey() } : {}),
-  });
+  return new Scrubber(
+    options.detector ?? getDefaultDetector(),
+    options.format ?? 'auto',
+    {
+      style: mask,
+      ...(mask === 'fingerprint' ? { fingerprintKey: options.fingerprintKey ?? loadFingerprintKey() } : {}),
+    },
+    new Set(options.keepLines ?? []),
+  );
 }
 
 /** Scrubs a whole string at once. */
@@ -111,7 +122,8 @@ export function withheldOutput(item: BatchItem & { kind: 'withheld' }, stats: Sc
 export function scrubBatch(scrubber: Scrubber, bytes: Uint8Array): Buffer | undefined {
   const raw = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
   // latin1 maps bytes to chars one to one, so replacement offsets are byte offsets.
-  const replacements = scrubber.plan(raw.toString('latin1'));
+  const text = raw.toString('latin1');
+  const replacements = keepPlanted(text, scrubber.plan(text), scrubber.keepLines);
   if (replacements.length === 0) return undefined;
   let length = raw.length;
   for (const r of replacements) length += r.text.length - (r.end - r.start);
@@ -125,6 +137,25 @@ export function scrubBatch(scrubber: Scrubber, bytes: Uint8Array): Buffer | unde
   }
   raw.copy(out, to, at);
   return out;
+}
+
+/** Drops the replacements inside a planted line (its bytes hash to one of `keep`); a span that crosses lines stays. */
+function keepPlanted(text: string, replacements: Replacement[], keep: ReadonlySet<string>): Replacement[] {
+  if (keep.size === 0 || replacements.length === 0) return replacements;
+  const verdicts = new Map<number, boolean>();
+  return replacements.filter((r) => {
+    const start = text.lastIndexOf('\n', r.start - 1) + 1;
+    const newline = text.indexOf('\n', r.start);
+    const end = newline === -1 ? text.length : newline;
+    if (r.end > end) return true;
+    let planted = verdicts.get(start);
+    if (planted === undefined) {
+      const content = text.slice(start, end > start && text.charCodeAt(end - 1) === 13 ? end - 1 : end);
+      planted = keep.has(createHash('sha256').update(content, 'latin1').digest('hex'));
+      verdicts.set(start, planted);
+    }
+    return !planted;
+  });
 }
 
 export function createScrubStream(options: ScrubOptions = {}): ScrubStream {
