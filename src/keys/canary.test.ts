@@ -4,7 +4,9 @@ import { after, before, describe, it } from 'node:test';
 import { openStore } from '../store/index.js';
 import { parseKey } from './format.js';
 import { KeyStore } from './key-store.js';
-import { STORE_KINDS, testSecrets, waitUntil, type StoreLocation } from './test-support.js';
+import { testSecrets } from './test-support.js';
+import { STORE_KINDS, type StoreLocation } from '../../test/helpers/store-kinds.js';
+import { waitUntil } from '../../test/helpers/wait.js';
 
 for (const kind of STORE_KINDS) {
   describe(`canary keys on ${kind.name}`, () => {

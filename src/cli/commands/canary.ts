@@ -2,7 +2,8 @@ import { Option, type Command } from 'commander';
 import { UsageError } from '../../errors.js';
 import { checkPlantings, KEY_ENVIRONMENTS, plantCanary, type CanaryInfo, type KeyEnvironment, type KeyStore, type PlantTarget } from '../../keys/index.js';
 import { alignColumns } from '../../report/index.js';
-import { print, readStdin, scopesOf, STORE_HELP, time, withKeys, type StoreFlag } from './keys.js';
+import { STORE_HELP } from '../parse.js';
+import { print, readStdin, scopesOf, time, withKeys, type StoreFlag } from './keys.js';
 
 interface PlantFlags {
   intoTable?: string;

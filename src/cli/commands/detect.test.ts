@@ -100,4 +100,26 @@ describe('warden detect', () => {
       writeFileSync(join(dir, 'clean.txt'), 'nothing here\n');
     }
   });
+
+  it('counts skipped files by reason in the summary and table; --strict makes a skip exit 3', async () => {
+    const binDir = mkdtempSync(join(tmpdir(), 'warden-detect-skip-'));
+    try {
+      writeFileSync(join(binDir, 'logo.png'), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x00, 0x01]));
+      writeFileSync(join(binDir, 'sftp-config.json'), `{\n  // deploy\n  "password": "${expandSample('{alnum:14}', 3)}",\n}\n`);
+      const json = await runCli(['detect', binDir, '--format', 'json'], { env });
+      assert.equal(json.code, 1, json.stderr);
+      const doc = JSON.parse(json.stdout);
+      assert.deepEqual(doc.skipped, { total: 1, binary: 1, unreadable: 0, 'too-large': 0 });
+      assert.deepEqual(doc.findings.map((f: { ruleId: string; location: { line: number } }) => `${f.ruleId}:${f.location.line}`), ['generic-password-assignment:3']);
+      assert.match(json.stderr, /skipped .*logo\.png: binary file with no reader/);
+      const table = await runCli(['detect', binDir, '--format', 'table'], { env });
+      assert.match(table.stdout, /skipped 1 file\(s\): 1 binary/);
+      const strict = await runCli(['detect', binDir, '--strict'], { env });
+      assert.equal(strict.code, 3, strict.stderr);
+      assert.match(strict.stderr, /--strict: 1 file\(s\) skipped/);
+      assert.equal((await runCli(['detect', join(binDir, 'sftp-config.json'), '--strict'], { env })).code, 1, 'nothing skipped: findings decide');
+    } finally {
+      rmSync(binDir, { recursive: true, force: true });
+    }
+  });
 });

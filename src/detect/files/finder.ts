@@ -2,7 +2,9 @@ import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { Detector } from '../engine.js';
 import { readSource, type ReadOptions } from './fragments.js';
-import { findInFragment } from './locate.js';
+import { findInFragment, findInStructure, placeMatches } from './locate.js';
+import { isSqlite, SqliteTooLarge, sqliteCells } from './sqlite.js';
+import { STRUCTURED_MAX_CHARS } from './structured.js';
 import type { FileFinding, SourceNote } from './types.js';
 import { walkFiles, type WalkOptions } from './walk.js';
 
@@ -40,7 +42,7 @@ export async function findSecretsInPaths(paths: string[], options: FindOptions):
     for (;;) {
       const next = await files.next();
       if (next.done) return;
-      await scanSource(createReadStream(next.value.absolutePath), next.value.displayPath, options, result);
+      await scanSource(createReadStream(next.value.absolutePath), next.value.displayPath, options, result, next.value.absolutePath);
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY) }, worker));
@@ -55,22 +57,65 @@ export async function findSecretsInStream(input: Readable, path: string, options
   return result;
 }
 
-async function scanSource(input: Readable, path: string, options: FindOptions, result: FindResult): Promise<void> {
+async function scanSource(input: Readable, path: string, options: FindOptions, result: FindResult, absolutePath?: string): Promise<void> {
+  const report = (findings: FileFinding[]) => {
+    for (const f of findings) if (!options.ignoredFingerprints?.has(f.fingerprint)) result.findings.push(f);
+  };
   try {
     const source = await readSource(input, path, options);
     if (source.kind === 'binary') {
-      result.notes.push({ path, reason: 'binary' });
+      scanBinary(source.head, path, absolutePath, options, result, report);
       return;
     }
+    const found: FileFinding[] = [];
+    // Files small enough are also read whole, for what only a whole file shows (keys, file names).
+    let whole: string[] | undefined = [];
+    let wholeChars = 0;
     for await (const fragment of source.fragments) {
-      for (const finding of findInFragment(options.detector, fragment, options.fingerprintKey)) {
-        if (!options.ignoredFingerprints?.has(finding.fingerprint)) result.findings.push(finding);
-      }
+      found.push(...findInFragment(options.detector, fragment, options.fingerprintKey));
+      if (!whole) continue;
+      wholeChars += fragment.ownedEnd;
+      if (wholeChars > STRUCTURED_MAX_CHARS) whole = undefined;
+      else whole.push(fragment.text.slice(0, fragment.ownedEnd));
     }
+    if (whole) found.push(...findInStructure(options.detector, path, whole.join(''), options.fingerprintKey, found));
+    report(found);
     result.filesScanned++;
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     input.destroy();
     result.notes.push({ path, reason: 'unreadable', detail: e.code ?? e.message });
   }
+}
+
+/**
+ * Binary files that hold credentials are read, not skipped: SQLite databases cell by cell, and
+ * containers a rule names by file (PKCS#12, Java keystores) by their first bytes. Anything else is a note.
+ */
+function scanBinary(head: Buffer, path: string, absolutePath: string | undefined, options: FindOptions, result: FindResult, report: (f: FileFinding[]) => void): void {
+  if (isSqlite(head) && absolutePath) {
+    try {
+      for (const cell of sqliteCells(absolutePath, (table, detail) => result.notes.push({ path: `${path}!${table}`, reason: 'unreadable', detail }))) {
+        const at = { path: `${path}!${cell.table}`, text: cell.text, line: 1, column: 0, ownedEnd: cell.text.length };
+        const found = findInFragment(options.detector, at, options.fingerprintKey);
+        found.push(...findInStructure(options.detector, at.path, cell.text, options.fingerprintKey, found, [cell.name]));
+        // A cell is placed by row and column number: line is the row, column the column's index.
+        report(found.map((f) => ({ ...f, line: cell.row, column: cell.column, endLine: cell.row, endColumn: cell.column })));
+      }
+      result.filesScanned++;
+    } catch (err) {
+      if (err instanceof SqliteTooLarge) result.notes.push({ path, reason: 'too-large', detail: err.message });
+      else result.notes.push({ path, reason: 'unreadable', detail: (err as NodeJS.ErrnoException).code ?? (err as Error).message });
+    }
+    return;
+  }
+  const text = head.toString('latin1');
+  const matches = options.detector.scanStructure(text, path, () => []);
+  if (matches.length === 0) {
+    result.notes.push({ path, reason: 'binary' });
+    return;
+  }
+  // A container is reported as a whole, at its start: lines mean nothing in binary.
+  report(placeMatches(matches, { path, text, line: 1, column: 0, ownedEnd: text.length }, options.fingerprintKey).map((f) => ({ ...f, line: 1, column: 1, endLine: 1, endColumn: 1 })));
+  result.filesScanned++;
 }

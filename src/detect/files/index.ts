@@ -3,4 +3,4 @@ export { findSecretsInPaths, findSecretsInStream, STDIN_PATH, type FindOptions, 
 export { readBaseline, writeBaseline, newFindings, BaselineError, type BaselineEntry, type BaselineFile } from './baseline.js';
 export { walkFiles, displayPathOf, type WalkOptions, type WalkedFile } from './walk.js';
 export { readSource, DEFAULT_MAX_LINE_CHARS, type ReadOptions } from './fragments.js';
-export type { FileFinding, Fragment, SourceNote } from './types.js';
+export { SKIP_REASONS, type FileFinding, type Fragment, type SkipReason, type SourceNote } from './types.js';

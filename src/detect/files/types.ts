@@ -16,10 +16,14 @@ export interface Fragment {
   ownedEnd: number;
 }
 
+export type SkipReason = 'binary' | 'unreadable' | 'too-large';
+export const SKIP_REASONS: readonly SkipReason[] = ['binary', 'unreadable', 'too-large'];
+
 /** Something not read, and why: it is reported, never silently dropped. */
 export interface SourceNote {
   path: string;
-  reason: 'binary' | 'unreadable' | 'not-found';
+  /** binary: a format Warden has no reader for; too-large: over a reader's size bound. */
+  reason: SkipReason;
   detail?: string;
 }
 
