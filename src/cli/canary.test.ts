@@ -44,6 +44,28 @@ describe('warden keys canary', { timeout: 120_000 }, () => {
     assert.equal(unreadable.code, 3, 'a place that cannot be read is unknown, not clean');
   });
 
+  it('plants a line into a log stream: warden scrub --keep-lines passes that line and redacts the canary anywhere else', async () => {
+    const keepList = join(dir, 'planted-lines');
+    const made = await cli(['keys', 'canary', 'create', '--where', 'gateway log stream', '--into-stream', '--keep-list', keepList, '--line', '{"level":"info","msg":"upstream call","authorization":"Bearer {key}"}']);
+    assert.equal(made.code, 0, made.stderr);
+    const planted = made.stdout.trimEnd();
+    assert.match(planted, /^\{"level":"info","msg":"upstream call","authorization":"Bearer wdn_live_[A-Za-z0-9]{38}"\}$/);
+    assert.match(made.stderr, /planted canary key_\w+ in log stream kept by /);
+    const key = /wdn_live_\w+/.exec(planted)![0];
+    const stream = `{"msg":"before"}\n${planted}\n{"msg":"copied","authorization":"Bearer ${key}"}\n`;
+    const scrubbed = await runCli(['scrub', '--format', 'ndjson', '--keep-lines', keepList], { env, input: stream });
+    assert.equal(scrubbed.code, 0, scrubbed.stderr);
+    const [before, kept, copied] = scrubbed.stdout.split('\n');
+    assert.equal(before, '{"msg":"before"}');
+    assert.equal(kept, planted, 'the planted line passes unchanged');
+    assert.doesNotMatch(copied!, /wdn_live_/, 'the canary anywhere else is redacted');
+    assert.doesNotMatch((await runCli(['scrub', '--format', 'ndjson'], { env, input: stream })).stdout, /wdn_live_/, 'without the keep list it is redacted everywhere');
+    const id = /planted canary (key_\w+)/.exec(made.stderr)![1]!;
+    const check = await cli(['keys', 'canary', 'check', '--id', id, '--json']);
+    assert.equal(check.code, 0, 'a stream planting is not checked, so not unknown');
+    assert.deepEqual(JSON.parse(check.stdout), []);
+  });
+
   it('prints an unplanted canary once, and refuses half-given or double plant targets', async () => {
     const made = await cli(['keys', 'canary', 'create', '--where', 'base image layer']);
     assert.equal(made.code, 0);

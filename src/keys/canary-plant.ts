@@ -6,6 +6,7 @@
 import { appendFileSync, createReadStream, readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { openDatabase, type Database } from '../db/index.js';
+import { plantedLineHash } from '../scrub/index.js';
 import { WardenError } from '../errors.js';
 import { KEY_CHECKSUM_LENGTH, KEY_RANDOM_LENGTH } from './format.js';
 import type { KeyStore } from './key-store.js';
@@ -20,10 +21,15 @@ export class CanaryPlantError extends WardenError {
 export type PlantTarget =
   | { kind: 'table'; dsn: string; table: string; column: string; set?: Record<string, string> }
   | { kind: 'env-file'; path: string; variable: string }
-  | { kind: 'log'; path: string; line: string };
+  | { kind: 'log'; path: string; line: string; keepList?: string }
+  | { kind: 'stream'; line: string; keepList: string; write: (line: string) => void };
 
 /** What the planting record keeps to find the canary again (never the canary). */
-type Locator = { kind: 'table'; dsn: string; table: string; column: string } | { kind: 'env-file'; path: string; variable: string } | { kind: 'log'; path: string };
+type Locator =
+  | { kind: 'table'; dsn: string; table: string; column: string }
+  | { kind: 'env-file'; path: string; variable: string }
+  | { kind: 'log'; path: string }
+  | { kind: 'stream'; keepList: string };
 
 export interface PlantingCheck {
   keyId: string;
@@ -47,7 +53,20 @@ function targetName(locator: Locator, display?: string): string {
       return `env-file:${locator.path}#${locator.variable}`;
     case 'log':
       return `log:${locator.path}`;
+    case 'stream':
+      return `log stream kept by ${locator.keepList}`;
   }
+}
+
+/**
+ * The planted log line, and its hash added to the keep list `warden scrub --keep-lines` reads: that line
+ * passes the scrubber unchanged, the canary anywhere else is redacted.
+ */
+function plantedLine(template: string, key: string, keepList: string | undefined): string {
+  if (!template.includes('{key}') || /[\r\n]/.test(template)) throw new CanaryPlantError('the log line must be one line holding {key} where the canary goes');
+  const line = template.replace('{key}', key);
+  if (keepList !== undefined) appendFileSync(keepList, `${plantedLineHash(line)}\n`);
+  return line;
 }
 
 function tableParts(db: Database, table: string): { schema: string; name: string } {
@@ -95,9 +114,13 @@ export async function plantCanary(keys: KeyStore, keyId: string, key: string, ta
       break;
     }
     case 'log': {
-      if (!target.line.includes('{key}') || target.line.includes('\n')) throw new CanaryPlantError('the log line must be one line holding {key} where the canary goes');
-      appendFileSync(target.path, `${target.line.replace('{key}', key)}\n`);
+      appendFileSync(target.path, `${plantedLine(target.line, key, target.keepList)}\n`);
       locator = { kind: 'log', path: target.path };
+      break;
+    }
+    case 'stream': {
+      target.write(plantedLine(target.line, key, target.keepList));
+      locator = { kind: 'stream', keepList: target.keepList };
       break;
     }
   }
@@ -145,6 +168,8 @@ async function readPlanting(keys: KeyStore, keyId: string, locator: Locator, env
       for await (const line of lines) if (await holdsCanary(keys, keyId, [line])) return true;
       return false;
     }
+    case 'stream':
+      throw new Error('a line sent into a stream cannot be looked for again');
   }
 }
 
@@ -155,6 +180,8 @@ async function readPlanting(keys: KeyStore, keyId: string, locator: Locator, env
 export async function checkPlantings(keys: KeyStore, options: { keyId?: string; env?: NodeJS.ProcessEnv } = {}): Promise<PlantingCheck[]> {
   const checks: PlantingCheck[] = [];
   for (const planting of await keys.canaries.plantings(options.keyId)) {
+    // A line sent into a stream is gone by design: nothing to check, so nothing to report.
+    if ((JSON.parse(planting.locator) as Locator).kind === 'stream') continue;
     let present: boolean | null = null;
     let error: string | undefined;
     try {

@@ -13,7 +13,9 @@ interface PlantFlags {
   intoEnv?: string;
   var?: string;
   intoLog?: string;
+  intoStream?: boolean;
   line?: string;
+  keepList?: string;
 }
 
 const PLANT_HELP = `
@@ -22,8 +24,13 @@ Where a canary is planted (one place per canary, so a use names the place that l
       one new row in a ClickHouse, PostgreSQL, MySQL or SQLite table; the password comes from
       WARDEN_DB_PASSWORD or the engine's own variable, never from the string
   --into-env <file> --var <NAME>     NAME=<canary> in an env file (replaced if present)
-  --into-log <file> --line <text>    one line appended to a log file; {key} marks where the canary goes.
-      This writes past warden scrub on purpose: a canary anywhere else in a scrubbed stream is redacted.`;
+  --into-log <file> --line <text> [--keep-list <file>]
+      one line appended to a log file; {key} marks where the canary goes
+  --into-stream --line <text> --keep-list <file>
+      the line on stdout, to send into a log stream (logger, your app's log)
+  --keep-list adds the line's SHA-256 to the list warden scrub --keep-lines reads: that exact line
+  passes the scrubber unchanged, and the canary anywhere else is redacted. Stream plantings are not
+  checked (a line sent is gone); the others are, by check and by warden serve.`;
 
 function withPlantOptions(command: Command): Command {
   return command
@@ -34,13 +41,16 @@ function withPlantOptions(command: Command): Command {
     .option('--into-env <file>', 'plant as a variable in this env file')
     .option('--var <name>', 'variable name for --into-env')
     .option('--into-log <file>', 'plant as a line appended to this log file')
-    .option('--line <text>', 'the planted log line; {key} marks the canary');
+    .option('--into-stream', 'plant as a log line written to stdout, for a log stream')
+    .option('--line <text>', 'the planted log line; {key} marks the canary')
+    .option('--keep-list <file>', 'add the planted line to this warden scrub --keep-lines list');
 }
 
 /** The one plant target the flags name, or null when none; a half-given target is bad usage. */
 function plantTarget(flags: PlantFlags): PlantTarget | null {
-  const given = [flags.intoTable, flags.intoEnv, flags.intoLog].filter((v) => v !== undefined).length;
-  if (given > 1) throw new UsageError('plant one place per canary: give one of --into-table, --into-env, --into-log');
+  const given = [flags.intoTable, flags.intoEnv, flags.intoLog, flags.intoStream].filter((v) => v !== undefined).length;
+  if (given > 1) throw new UsageError('plant one place per canary: give one of --into-table, --into-env, --into-log, --into-stream');
+  if (flags.keepList !== undefined && flags.intoLog === undefined && !flags.intoStream) throw new UsageError('--keep-list goes with --into-log or --into-stream');
   if (flags.intoTable !== undefined) {
     if (!flags.table || !flags.column) throw new UsageError('--into-table needs --table and --column');
     const set: Record<string, string> = {};
@@ -57,7 +67,11 @@ function plantTarget(flags: PlantFlags): PlantTarget | null {
   }
   if (flags.intoLog !== undefined) {
     if (!flags.line) throw new UsageError('--into-log needs --line, with {key} where the canary goes');
-    return { kind: 'log', path: flags.intoLog, line: flags.line };
+    return { kind: 'log', path: flags.intoLog, line: flags.line, ...(flags.keepList ? { keepList: flags.keepList } : {}) };
+  }
+  if (flags.intoStream) {
+    if (!flags.line || !flags.keepList) throw new UsageError('--into-stream needs --line, with {key} where the canary goes, and --keep-list, so warden scrub lets that line through');
+    return { kind: 'stream', line: flags.line, keepList: flags.keepList, write: (line) => process.stdout.write(`${line}\n`) };
   }
   return null;
 }
@@ -69,7 +83,9 @@ function describeCanary(c: CanaryInfo): string[] {
 
 async function plantAndReport(ks: KeyStore, id: string, key: string, target: PlantTarget, json: boolean | undefined): Promise<void> {
   const planted = await plantCanary(ks, id, key, target);
-  print({ id, planted: planted.target }, json, () => `planted canary ${id} in ${planted.target}`);
+  // A stream planting's stdout is the planted line alone; what was done goes to stderr.
+  if (target.kind === 'stream') process.stderr.write(`planted canary ${id} in ${planted.target}\n`);
+  else print({ id, planted: planted.target }, json, () => `planted canary ${id} in ${planted.target}`);
 }
 
 export function registerCanary(keys: Command): void {
@@ -119,7 +135,7 @@ address, user agent and route; warden serve opens a canary-tripped incident and 
     .addHelpText('after', PLANT_HELP)
     .action(async (id: string, opts: StoreFlag & PlantFlags & { json?: boolean }) => {
       const target = plantTarget(opts);
-      if (!target) throw new UsageError('plant: give one of --into-table, --into-env, --into-log');
+      if (!target) throw new UsageError('plant: give one of --into-table, --into-env, --into-log, --into-stream');
       const key = await readStdin();
       await withKeys(opts, (ks) => plantAndReport(ks, id, key, target, opts.json));
     });
