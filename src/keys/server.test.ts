@@ -127,7 +127,12 @@ describe('key HTTP API with its store gone', () => {
       const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/keys`, { headers: { authorization: `Bearer ${admin}` } });
       const body = await res.text();
       assert.equal(res.status, 503, body);
-      assert.deepEqual(JSON.parse(body), { error: { code: 'unavailable', message: 'the key store is unavailable' } });
+      // The caller's key may no longer be cached when the store's notification channel reconnects first: then
+      // authentication itself answers unavailable. Either way a 503 that names no host, port or database.
+      const { error } = JSON.parse(body) as { error: { code: string; message: string } };
+      assert.equal(error.code, 'unavailable');
+      assert.ok(['the key store is unavailable', 'key not accepted: unavailable'].includes(error.message), error.message);
+      assert.doesNotMatch(body, /127\.0\.0\.1|5432|postgres|warden_test/i);
     } finally {
       await new Promise((r) => server.close(r));
       await keys.close().catch(() => undefined);
