@@ -8,7 +8,7 @@ const HOUR = 3_600_000;
 const T = 1_760_000_000_000;
 const rules: TransitionRules = { now: T, flapWindowMs: HOUR, partial: false };
 
-function seen(host: string, severity: Sighting['finding']['severity'] = 'high', evidenceHash = 'h1', auth = 'none'): Sighting {
+function seen(host: string, severity: Sighting['finding']['severity'] = 'high', evidenceHash = 'h1', auth: Sighting['finding']['auth'] = 'none'): Sighting {
   return { finding: { ...syntheticFinding(host, 6379, severity), auth }, evidenceHash };
 }
 
