@@ -1,4 +1,4 @@
-import type { Store, StoreQueries } from '../store/index.js';
+import type { Store } from '../store/index.js';
 import type { CanaryInfo, CanaryPlanting, CanaryTrip, VerifyRequest } from './types.js';
 
 /** The store topic a trip is announced on, so `warden serve` opens the incident and alerts at once. */
@@ -83,10 +83,6 @@ export class CanaryLedger {
   /** Resolves when every trip recorded so far is written (the key store waits for it on close). */
   async settled(): Promise<void> {
     while (this.writing.size) await Promise.all([...this.writing]);
-  }
-
-  async record(tx: StoreQueries, keyId: string, where: string, now: number): Promise<void> {
-    await tx.run('INSERT INTO warden_canaries (key_id, planted_where, created_at) VALUES (?, ?, ?)', [keyId, where, now]);
   }
 
   async list(): Promise<CanaryInfo[]> {
