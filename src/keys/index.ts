@@ -10,9 +10,15 @@ export { scopeAllows, scopesAllow } from './scopes.js';
 export { createKeyServer, type KeyServerOptions } from './server.js';
 export { parseGithubPublicKeys, verifyGithubSignature, type ReporterPublicKey } from './leak-signature.js';
 export { LEAK_POLICIES } from './types.js';
+export { CanaryLedger, CANARY_TOPIC } from './canary.js';
+export { plantCanary, checkPlantings, CanaryPlantError, type PlantTarget, type PlantingCheck } from './canary-plant.js';
 export type {
   ActionContext,
   AuditEntry,
+  CanaryInfo,
+  CanaryPlanting,
+  CanaryTrip,
+  CreateCanaryOptions,
   CreateKeyOptions,
   KeyChanges,
   KeyInfo,

@@ -6,7 +6,7 @@ import type { KeyRecords, KeyRecordStore, KeyRow, KeySettings } from './key-reco
 import { periodStart, QUOTA_PERIODS, type QuotaPeriod } from './limits.js';
 import { isValidScope } from './scopes.js';
 import { hashKey, type KeySecrets } from './secret.js';
-import { LEAK_POLICIES, type ActionContext, type AuditEntry, type CreateKeyOptions, type KeyChanges, type KeyInfo, type KeyStatus, type LeakPolicy } from './types.js';
+import { LEAK_POLICIES, type ActionContext, type AuditEntry, type CreateCanaryOptions, type CreateKeyOptions, type KeyChanges, type KeyInfo, type KeyStatus, type LeakPolicy } from './types.js';
 import type { KeyChangeSink } from './verifier.js';
 
 export class KeyNotFoundError extends WardenError {
@@ -35,6 +35,7 @@ export function audit(tx: KeyRecords, ctx: ActionContext, action: string, keyId:
 }
 
 function statusOf(row: KeyRow, now: number): KeyStatus {
+  if (row.canary) return 'canary';
   if (row.revoked_at !== null && row.revoked_at <= now) return 'revoked';
   if (row.disabled_at !== null) return 'disabled';
   if (row.expires_at !== null && row.expires_at <= now) return 'expired';
@@ -141,7 +142,7 @@ export class KeyAdmin {
     private readonly secrets: KeySecrets,
   ) {}
 
-  private async insertKey(tx: KeyRecords, opts: CreateKeyOptions, ctx: ActionContext, inherit?: KeyRow): Promise<{ key: string; row: KeyRow }> {
+  private async insertKey(tx: KeyRecords, opts: CreateKeyOptions, ctx: ActionContext, inherit?: KeyRow, canary = false): Promise<{ key: string; row: KeyRow }> {
     if (!opts.owner?.trim() || opts.owner.length > 200) throw new KeyOptionsError('owner must be 1-200 characters');
     const env = opts.env ?? 'live';
     if (!KEY_ENVIRONMENTS.includes(env)) throw new KeyOptionsError(`environment must be one of ${KEY_ENVIRONMENTS.join(', ')}`);
@@ -161,6 +162,7 @@ export class KeyAdmin {
       quota_period_used: inherit?.quota_period_used ?? 0,
       created_at: Date.now(),
       created_by: ctx.actor ?? defaultActor(),
+      canary: canary ? 1 : 0,
     });
     return { key, row: await rowOf(tx, id) };
   }
@@ -174,6 +176,24 @@ export class KeyAdmin {
     });
     await this.cache.changed(row.id, row.hash);
     return { key, info: toInfo(row) };
+  }
+
+  /**
+   * Issues a canary: a key in the live format that no client holds, refused like a revoked key, whose every
+   * use is recorded as a trip. The returned `key` is what gets planted; it is shown this once.
+   */
+  async createCanary(opts: CreateCanaryOptions, ctx: ActionContext = {}): Promise<{ key: string; id: string }> {
+    const where = opts.where.trim();
+    if (!where || where.length > 500) throw new KeyOptionsError('where must be 1-500 characters: the place the canary is planted');
+    const keyOptions: CreateKeyOptions = { owner: opts.owner ?? 'svc-analytics', name: opts.name ?? 'reporting', scopes: opts.scopes ?? ['clickhouse:read'], env: opts.env ?? 'live' };
+    const { key, row } = await this.records.transaction(async (tx) => {
+      const made = await this.insertKey(tx, keyOptions, ctx, undefined, true);
+      await tx.recordCanary(made.row.id, where, made.row.created_at);
+      await audit(tx, ctx, 'canary-create', made.row.id, { where });
+      return made;
+    });
+    await this.cache.changed(row.id, row.hash);
+    return { key, id: row.id };
   }
 
   async list(filter: { owner?: string } = {}): Promise<KeyInfo[]> {
@@ -236,6 +256,7 @@ export class KeyAdmin {
     const out = await this.records.transaction(async (tx) => {
       const now = Date.now();
       const old = await rowOf(tx, id);
+      if (old.canary) throw new KeyOptionsError(`key ${id} is a canary; create another canary instead`);
       if (statusOf(old, now) === 'revoked') throw new KeyOptionsError(`key ${id} is revoked; create a new key instead`);
       if (old.rotated_to) throw new KeyOptionsError(`key ${id} was already rotated to ${old.rotated_to}`);
       const ips = old.allowed_ips ? (JSON.parse(old.allowed_ips) as string[]) : null;

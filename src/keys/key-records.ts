@@ -33,6 +33,8 @@ export interface KeyRow {
   created_by: string;
   last_used_at: number | null;
   last_used_ip: string | null;
+  /** 1 for a canary: a key no client holds, refused like a revoked key, every use a trip. */
+  canary: number;
 }
 
 /** The columns an issued key is inserted with; the rest take their defaults. */
@@ -56,8 +58,11 @@ export interface KeyRecords {
   byId(id: string): Promise<KeyRow | undefined>;
   /** The key stored under any of these hashes (one per secret version). */
   byHashes(hashes: readonly string[]): Promise<KeyRow | undefined>;
+  /** Keys clients hold: canaries are listed by the canary ledger. */
   list(owner?: string): Promise<KeyRow[]>;
   insert(row: NewKeyRow): Promise<void>;
+  /** Where a canary key was planted, beside its row. */
+  recordCanary(keyId: string, where: string, at: number): Promise<void>;
   update(id: string, settings: KeySettings): Promise<void>;
   /** Moves the stored hash to the current secret version. */
   rehash(id: string, hash: string, hashVersion: number): Promise<void>;
@@ -110,8 +115,12 @@ class SqlKeyRecords implements KeyRecords {
 
   list(owner?: string): Promise<KeyRow[]> {
     return owner
-      ? this.q.query<KeyRow>('SELECT * FROM warden_keys WHERE owner = ? ORDER BY created_at, id', [owner])
-      : this.q.query<KeyRow>('SELECT * FROM warden_keys ORDER BY created_at, id');
+      ? this.q.query<KeyRow>('SELECT * FROM warden_keys WHERE owner = ? AND canary = 0 ORDER BY created_at, id', [owner])
+      : this.q.query<KeyRow>('SELECT * FROM warden_keys WHERE canary = 0 ORDER BY created_at, id');
+  }
+
+  async recordCanary(keyId: string, where: string, at: number): Promise<void> {
+    await this.q.run('INSERT INTO warden_canaries (key_id, planted_where, created_at) VALUES (?, ?, ?)', [keyId, where, at]);
   }
 
   async insert(row: NewKeyRow): Promise<void> {

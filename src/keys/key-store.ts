@@ -2,9 +2,10 @@ import { openStore, type Store } from '../store/index.js';
 import { DEFAULT_KEY_PREFIX, isValidPrefix } from './format.js';
 import { KeyAdmin, KeyOptionsError } from './key-admin.js';
 import { openKeyRecords } from './key-records.js';
+import { CanaryLedger } from './canary.js';
 import { LeakIntake } from './leak-intake.js';
 import { loadKeySecrets, type KeySecrets } from './secret.js';
-import type { ActionContext, AuditEntry, CreateKeyOptions, KeyChanges, KeyInfo, LeakEvent, LeakOutcome, LeakPolicy, LeakReport, Verification, VerifyRequest } from './types.js';
+import type { ActionContext, AuditEntry, CanaryInfo, CreateCanaryOptions, CreateKeyOptions, KeyChanges, KeyInfo, LeakEvent, LeakOutcome, LeakPolicy, LeakReport, Verification, VerifyRequest } from './types.js';
 import { KeyVerifier, type KeyVerifierOptions } from './verifier.js';
 
 export { KeyNotFoundError, KeyOptionsError } from './key-admin.js';
@@ -31,14 +32,17 @@ export class KeyStore {
   readonly verifier: KeyVerifier;
   readonly admin: KeyAdmin;
   readonly leaks: LeakIntake;
+  /** Canary keys: where each was planted, and every use. */
+  readonly canaries: CanaryLedger;
   private closed = false;
 
   private constructor(
     readonly store: Store,
     private readonly ownsStore: boolean,
-    parts: { prefix: string; verifier: KeyVerifier; admin: KeyAdmin; leaks: LeakIntake },
+    parts: { prefix: string; verifier: KeyVerifier; admin: KeyAdmin; leaks: LeakIntake; canaries: CanaryLedger },
   ) {
     this.prefix = parts.prefix;
+    this.canaries = parts.canaries;
     this.verifier = parts.verifier;
     this.admin = parts.admin;
     this.leaks = parts.leaks;
@@ -53,9 +57,11 @@ export class KeyStore {
       const prefix = options.prefix ?? DEFAULT_KEY_PREFIX;
       if (!isValidPrefix(prefix)) throw new KeyOptionsError(`invalid key prefix ${JSON.stringify(prefix)}`);
       const secrets = options.secrets ?? loadKeySecrets();
-      const verifier = new KeyVerifier(records, { ...options, prefix, secrets });
+      const canaries = new CanaryLedger(store);
+      const verifier = new KeyVerifier(records, { ...options, prefix, secrets, canaries });
       const admin = new KeyAdmin(records, verifier, prefix, secrets);
-      const keys = new KeyStore(store, ownsStore, { prefix, verifier, admin, leaks: new LeakIntake(records, verifier, admin, options.onLeak) });
+      const leaks = new LeakIntake(records, verifier, admin, options.onLeak, canaries);
+      const keys = new KeyStore(store, ownsStore, { prefix, verifier, admin, leaks, canaries });
       if (options.notifications !== false) await verifier.listen();
       return keys;
     } catch (err) {
@@ -98,6 +104,13 @@ export class KeyStore {
     return this.admin.create(opts, ctx);
   }
 
+  /** See `KeyAdmin.createCanary`: a key no client holds, planted to report any use; shown this once. */
+  async createCanary(opts: CreateCanaryOptions, ctx: ActionContext = {}): Promise<{ key: string; info: CanaryInfo }> {
+    const { key, id } = await this.admin.createCanary(opts, ctx);
+    return { key, info: (await this.canaries.list()).find((c) => c.id === id)! };
+  }
+
+  /** Keys clients hold; canaries are listed by `canaries.list()`. */
   list(filter: { owner?: string } = {}): Promise<KeyInfo[]> {
     return this.admin.list(filter);
   }
@@ -142,6 +155,7 @@ export class KeyStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.canaries.settled();
     await this.verifier.close();
     if (this.ownsStore) await this.store.close();
   }

@@ -3,6 +3,7 @@ import { audit, type KeyAdmin } from './key-admin.js';
 import type { KeyRecordStore } from './key-records.js';
 import type { ActionContext, LeakEvent, LeakOutcome, LeakPolicy, LeakReport } from './types.js';
 import type { KeyVerifier } from './verifier.js';
+import type { CanaryLedger } from './canary.js';
 
 /**
  * Reported tokens (GitHub secret scanning, other reporters, incident triage): each genuine key of
@@ -16,6 +17,7 @@ export class LeakIntake {
     private readonly verifier: Pick<KeyVerifier, 'lookup'>,
     private readonly admin: Pick<KeyAdmin, 'revoke' | 'disable'>,
     private readonly onLeak: ((event: LeakEvent) => void) | undefined,
+    private readonly canaries: Pick<CanaryLedger, 'trip'>,
   ) {}
 
   /** `policy`, when given, is what the operator forces instead of each key's own leak policy. */
@@ -30,6 +32,11 @@ export class LeakIntake {
       }
       const outcome: LeakOutcome = { tokenHash, label: 'true_positive', keyId: row.id, action: null };
       outcomes.push(outcome);
+      if (row.canary) {
+        // A reported canary is a trip like any use, never a revocation: the report's URL is where it was seen.
+        this.canaries.trip(row.id, { route: String(report.url ?? '').slice(0, 2000), via: `leak-report:${reporter}` }, Date.now());
+        continue;
+      }
       const action = policy ?? (row.leak_policy as LeakPolicy);
       const url = String(report.url ?? '').slice(0, 2000);
       const event = await this.records.transaction(async (tx) => {

@@ -124,6 +124,9 @@ export const KEY_ROUTES: readonly KeyRoute[] = [
           ...(scopes ? { scopes } : {}),
           ...(typeof body.ip === 'string' ? { ip: body.ip } : {}),
           ...(typeof body.tenant === 'string' ? { tenant: body.tenant } : {}),
+          // The service asking answers for its client; where the question came from is recorded if it is a canary.
+          via: `keys-api verify from ${call.req.socket.remoteAddress ?? 'unknown'}`,
+          ...userAgentOf(call.req),
         }),
       );
     },
@@ -186,6 +189,11 @@ const ROUTES = new RouteTable(KEY_ROUTES);
  * a Warden key: admin routes `admin:keys`, verification `keys:verify` (or `admin:keys`), the neutral
  * leak report `leaks:report`; GitHub's leak report is authenticated by its ECDSA signature instead.
  */
+function userAgentOf(req: IncomingMessage): { userAgent?: string } {
+  const ua = req.headers['user-agent'];
+  return ua ? { userAgent: ua } : {};
+}
+
 export function createKeyServer(options: KeyServerOptions): Server {
   const { keys } = options;
   const maxBody = options.maxBodyBytes ?? 1024 * 1024;
@@ -194,7 +202,7 @@ export function createKeyServer(options: KeyServerOptions): Server {
     const header = req.headers.authorization ?? '';
     const token = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
     const ip = req.socket.remoteAddress ?? '';
-    const check = await keys.verify(token, { ip });
+    const check = await keys.verify(token, { ip, via: 'keys-api', route: `${req.method} ${req.url ?? ''}`, ...userAgentOf(req) });
     if (!check.valid) throw new HttpError(STATUS_FOR[check.reason ?? 'unknown'] ?? 401, check.reason ?? 'unknown', `key not accepted: ${check.reason}`);
     if (!anyOf.some((scope) => scopesAllow(check.scopes ?? [], [scope]))) throw new HttpError(403, 'scope', `key lacks one of: ${anyOf.join(', ')}`);
     return { keyId: check.keyId!, ctx: { actor: `key:${check.keyId}`, source: ip } };

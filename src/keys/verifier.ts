@@ -1,3 +1,4 @@
+import type { CanaryLedger } from './canary.js';
 import type { BlockList } from 'node:net';
 import type { Subscription } from '../store/index.js';
 import { parseKey } from './format.js';
@@ -21,6 +22,8 @@ export interface KeyVerifierOptions {
   cacheSize?: number;
   /** How often last-used time and address are written, batched. */
   lastUsedFlushMs?: number;
+  /** Where a canary's use is recorded; the write happens behind the answer. */
+  canaries?: Pick<CanaryLedger, 'trip'>;
 }
 
 /** What administration tells the verifier after it changed a key in the store. */
@@ -124,12 +127,14 @@ export class KeyVerifier implements KeyChangeSink {
   private subscription: Subscription | undefined;
   /** False until notifications are known to flow; without them only the staleness bound applies. */
   private channelUp = false;
+  private readonly canaries: Pick<CanaryLedger, 'trip'> | undefined;
 
   constructor(
     private readonly records: KeyRecordStore,
     options: KeyVerifierOptions,
   ) {
     this.prefix = options.prefix;
+    this.canaries = options.canaries;
     this.secrets = options.secrets;
     this.maxStalenessMs = Math.min(options.maxStalenessMs ?? 10_000, 10_000);
     this.cacheTtlMs = Math.max(options.cacheTtlMs ?? 60_000, this.maxStalenessMs);
@@ -269,6 +274,11 @@ export class KeyVerifier implements KeyChangeSink {
   private decide(key: CachedKey | null, hash: string, request: VerifyRequest, now: number): Verification | 'lease' {
     if (!key || !sameDigest(key.row.hash, hash)) return UNKNOWN;
     const row = key.row;
+    // Any use of a canary is a trip, whatever else the request says; the holder sees an ordinary revoked key.
+    if (row.canary) {
+      this.canaries?.trip(row.id, request, now);
+      return result('revoked', key);
+    }
     if (request.tenant !== undefined && request.tenant !== row.owner) return UNKNOWN;
     if (row.revoked_at !== null && row.revoked_at <= now) return result('revoked', key);
     if (row.disabled_at !== null) return result('disabled', key);

@@ -14,6 +14,7 @@ import { createScrubber } from '../scrub/index.js';
 import { isPostgresUrl, openStore, type Store } from '../store/index.js';
 import { writeSecretFile } from '../secret-file.js';
 import { AlertDispatcher } from './alerts.js';
+import { startCanaryWatch, type CanaryWatch } from './canary-watch.js';
 import { createDistributedRunner, type DistributedRunner } from './distributed.js';
 import { ServeHistory, type RunOutcome, type RunRecord } from './history.js';
 import { startHttpServer, type HttpServer } from './http.js';
@@ -63,6 +64,8 @@ export interface ServeDaemon {
   readonly history: ServeHistory;
   readonly keys: KeyStore;
   readonly alerts: AlertDispatcher;
+  /** Canary trips and plantings: `checkNow()` checks every planting as the schedule does. */
+  readonly canaries: CanaryWatch;
   /** Starts a run now; undefined when the inventory is unknown or a run of it is in progress. */
   trigger(inventory: string, trigger?: string): Promise<RunRecord | undefined>;
   /** Resolves when the runs started so far have finished. */
@@ -169,7 +172,9 @@ export async function startServe(options: ServeOptions): Promise<ServeDaemon> {
   const alerts = new AlertDispatcher(config.alerts, { ...(options.alertBackoffMs !== undefined ? { backoffMs: options.alertBackoffMs } : {}), log });
   let distributed: DistributedRunner | undefined;
   let responder: IncidentResponder | undefined;
+  let canaryWatch: CanaryWatch | undefined;
   const release = async () => {
+    await canaryWatch?.close();
     await distributed?.close();
     await keys.close();
     if (ownsStore) await store.close();
@@ -180,6 +185,8 @@ export async function startServe(options: ServeOptions): Promise<ServeDaemon> {
       const incidents = await IncidentStore.open(store);
       responder = { incidents, keys, fingerprintKey: options.fingerprintKey ?? loadFingerprintKey(), policy: config.incidents, log, shutdown: shutdown.signal };
     }
+    // A canary's use is an incident whether or not exposures open them: the canary was planted to be told.
+    canaryWatch = await startCanaryWatch({ store, keys, incidents: responder?.incidents ?? (await IncidentStore.open(store)), alerts, regimes: config.incidents.regimes, checkEveryMs: config.canaries.checkEveryMs, log });
   } catch (err) {
     await release();
     throw err;
@@ -275,6 +282,7 @@ export async function startServe(options: ServeOptions): Promise<ServeDaemon> {
     history,
     keys,
     alerts,
+    canaries: canaryWatch!,
     trigger,
     async settled() {
       while (inFlight.size) await Promise.all([...inFlight]);

@@ -19,7 +19,7 @@ const SQL_WORST_FIRST = `CASE f.severity ${[...SEVERITIES].reverse().map((s, i) 
 export type RunStatus = 'running' | 'succeeded' | 'partial' | 'failed' | 'interrupted';
 export type FindingState = 'open' | 'resolved';
 export type EventKind = 'opened' | 'reopened' | 'changed' | 'escalated' | 'resolved' | 'flapping' | 'stable' | 'acknowledged' | 'suppressed' | 'unacknowledged';
-export type AlertKind = 'new' | 'reopened' | 'escalated' | 'flapping';
+export type AlertKind = 'new' | 'reopened' | 'escalated' | 'flapping' | 'canary-tripped' | 'canary-missing';
 
 export interface RunRecord {
   id: string;
@@ -100,6 +100,8 @@ export interface Alert {
   inventory: string;
   finding: Pick<StoredFinding, 'id' | 'service' | 'host' | 'port' | 'title' | 'auth' | 'severity' | 'firstSeen' | 'lastSeen'>;
   previousSeverity?: Severity;
+  /** A canary key's use: who used it, how, and where it had been planted. */
+  canary?: { keyId: string; plantedIn: string; sourceAddress: string | null; userAgent: string | null; route: string | null; via: string; at: string };
 }
 
 export interface RunOutcome {

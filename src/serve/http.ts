@@ -144,7 +144,7 @@ async function bearer(app: ServeHttp, req: IncomingMessage, scope: string): Prom
     throw new HttpError(401, 'unauthenticated', 'send a Warden key as Authorization: Bearer');
   }
   checkFailureLimit(app, req, 'bearer');
-  const v = await app.options.keys.verify(m[1]!, { scopes: [scope], ip: clientAddress(req) });
+  const v = await app.options.keys.verify(m[1]!, { scopes: [scope], ip: clientAddress(req), via: 'serve', route: `${req.method} ${req.url ?? ''}` });
   if (v.valid) return v.keyId!;
   failed(app, req, 'bearer', v);
   if (v.reason === 'scope' || v.reason === 'ip') throw new HttpError(403, 'forbidden', `this key lacks ${scope}`);
@@ -362,7 +362,7 @@ export const PUBLIC_PAGE_ROUTES: readonly PublicRoute[] = [
       const form = new URLSearchParams((await readBody(req, MAX_BODY)).toString('utf8'));
       checkCsrf(form, cookies(req).get(LOGIN_COOKIE) ?? '\u0000', req);
       checkFailureLimit(app, req, 'login');
-      const v = await app.options.keys.verify((form.get('key') ?? '').trim(), { scopes: ['serve:read'], ip: clientAddress(req) });
+      const v = await app.options.keys.verify((form.get('key') ?? '').trim(), { scopes: ['serve:read'], ip: clientAddress(req), via: 'serve', route: 'POST /login' });
       if (!v.valid) {
         failed(app, req, 'login', v);
         return redirect(res, `/login?error=${v.reason === 'scope' ? 'scope' : 'key'}`);
