@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import type { Detector } from '../engine.js';
 import { readSource, type ReadOptions } from './fragments.js';
 import { findInFragment } from './locate.js';
-import type { FileFinding, SourceNote } from './types.js';
+import type { FileFinding, Fragment, SourceNote } from './types.js';
 import { walkFiles, type WalkOptions } from './walk.js';
 
 export const STDIN_PATH = '<stdin>';
@@ -25,6 +25,8 @@ export interface FindResult {
   findings: FileFinding[];
   notes: SourceNote[];
   filesScanned: number;
+  /** Findings on a line marked `warden:allow`: not reported, but counted and listed for an audit. */
+  allowed: FileFinding[];
 }
 
 /**
@@ -32,7 +34,7 @@ export interface FindResult {
  * and binary files become notes; nothing throws for one bad file.
  */
 export async function findSecretsInPaths(paths: string[], options: FindOptions): Promise<FindResult> {
-  const result: FindResult = { findings: [], notes: [], filesScanned: 0 };
+  const result: FindResult = { findings: [], notes: [], filesScanned: 0, allowed: [] };
   const onDisk = paths.filter((p) => p !== '-');
   if (onDisk.length !== paths.length) await scanSource(options.stdin ?? process.stdin, STDIN_PATH, options, result);
   const files = walkFiles(onDisk, options);
@@ -50,27 +52,34 @@ export async function findSecretsInPaths(paths: string[], options: FindOptions):
 
 /** Finds credentials in one byte stream (a file, stdin, a dump piped in). */
 export async function findSecretsInStream(input: Readable, path: string, options: FindOptions): Promise<FindResult> {
-  const result: FindResult = { findings: [], notes: [], filesScanned: 0 };
+  const result: FindResult = { findings: [], notes: [], filesScanned: 0, allowed: [] };
   await scanSource(input, path, options, result);
   return result;
 }
 
-async function scanSource(input: Readable, path: string, options: FindOptions, result: FindResult): Promise<void> {
+/** Reads one source into `result`: its findings, or a note saying why it was not read. */
+export async function scanSource(input: Readable, path: string, options: FindOptions, result: FindResult): Promise<void> {
   try {
     const source = await readSource(input, path, options);
     if (source.kind === 'binary') {
       result.notes.push({ path, reason: 'binary' });
       return;
     }
-    for await (const fragment of source.fragments) {
-      for (const finding of findInFragment(options.detector, fragment, options.fingerprintKey)) {
-        if (!options.ignoredFingerprints?.has(finding.fingerprint)) result.findings.push(finding);
-      }
-    }
+    for await (const fragment of source.fragments) scanFragment(fragment, options, result);
     result.filesScanned++;
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     input.destroy();
     result.notes.push({ path, reason: 'unreadable', detail: e.code ?? e.message });
+  }
+}
+
+/** Adds one fragment's findings to `result`: allowlisted fingerprints dropped, `warden:allow` lines set apart. */
+export function scanFragment<T extends FileFinding>(fragment: Fragment, options: FindOptions, result: { findings: T[]; allowed: T[] }, extra?: Omit<T, keyof FileFinding>): void {
+  for (const finding of findInFragment(options.detector, fragment, options.fingerprintKey)) {
+    if (options.ignoredFingerprints?.has(finding.fingerprint)) continue;
+    const full = (extra ? { ...finding, ...extra } : finding) as T;
+    if (finding.allowedBecause !== undefined) result.allowed.push(full);
+    else result.findings.push(full);
   }
 }

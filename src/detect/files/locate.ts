@@ -1,5 +1,6 @@
 import type { Detector } from '../engine.js';
 import { fingerprintSecret } from '../fingerprint.js';
+import { allowReasonOnLine } from './allow.js';
 import type { FileFinding, Fragment } from './types.js';
 
 /** Runs the detector over one fragment and places each match by line and column; the secret stays here. */
@@ -11,6 +12,7 @@ export function findInFragment(detector: Detector, fragment: Fragment, fingerpri
   return matches.map((m) => {
     const start = cursor.at(m.start);
     const end = new LineCursor(text, start.line, fragment.column, start.lineStart).at(m.end);
+    const allowedBecause = allowReasonOnLine(text, start.lineStart);
     return {
       path: fragment.path,
       line: start.line,
@@ -24,6 +26,7 @@ export function findInFragment(detector: Detector, fragment: Fragment, fingerpri
       confidence: m.confidence,
       reason: m.reason,
       fingerprint: fingerprintSecret(m.ruleId, m.secret, fingerprintKey),
+      ...(allowedBecause !== undefined ? { allowedBecause } : {}),
     };
   });
 }

@@ -19,7 +19,9 @@ export interface Fragment {
 /** Something not read, and why: it is reported, never silently dropped. */
 export interface SourceNote {
   path: string;
-  reason: 'binary' | 'unreadable' | 'not-found';
+  reason: 'binary' | 'unreadable' | 'not-found'
+    // History and archives: a submodule pointer (another repository), a member over a size, count or depth bound.
+    | 'submodule' | 'limit';
   detail?: string;
 }
 
@@ -38,4 +40,6 @@ export interface FileFinding {
   /** Why that confidence ("checksum does not verify"); never the secret. */
   reason: string;
   fingerprint: string;
+  /** Set when the line carries `warden:allow`: the reason written after it ('' when none). */
+  allowedBecause?: string;
 }

@@ -1,0 +1,146 @@
+import assert from 'node:assert/strict';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { TestRepo } from '../../../test/helpers/git-repo.js';
+import { expandSample, getDefaultDetector } from '../index.js';
+import { fingerprintSecret } from '../fingerprint.js';
+import { findSecretsInGit, parseLogOptions, sinceCommitOptions, unquote, type GitFindOptions, type GitFinding } from './git.js';
+
+const key = (n: number) => 'sk-proj-' + expandSample('{alnum:44}', n) + 'T3BlbkFJ' + expandSample('{alnum:44}', n + 100);
+/** Enough unchanged lines that git still sees a rename when one line is added. */
+const FILLER = Array.from({ length: 30 }, (_, i) => `line ${i} of text that stays the same across the rename`).join('\n') + '\n';
+const fingerprintKey = Buffer.from('git-test-key');
+const base = (repo: string): GitFindOptions => ({ repo, detector: getDefaultDetector(), fingerprintKey });
+const where = (f: GitFinding) => `${f.commit?.slice(0, 7) ?? 'staged'} ${f.path}:${f.line}:${f.column}-${f.endLine}:${f.endColumn} ${f.ruleId}`;
+
+describe('findSecretsInGit', () => {
+  const repo = new TestRepo();
+  const c: Record<string, string> = {};
+  before(() => {
+    c.add = repo.write('shared.txt', 'a\n').write('app/config.env', `NAME=x\nOPENAI_API_KEY=${key(1)}\n`).commit('add a key');
+    c.remove = repo.write('app/config.env', 'NAME=x\n').commit('remove it');
+    repo.git('checkout', '-q', '-b', 'feature');
+    c.feature = repo.write('feature.txt', `token: ${key(2)}\n${FILLER}`).write('shared.txt', 'a\nfeature\n').commit('feature');
+    repo.git('checkout', '-q', 'main');
+    c.main = repo.write('shared.txt', 'main\na\n').commit('main side');
+    repo.git('merge', '-q', '--no-ff', '--no-commit', 'feature');
+    // An evil merge: lines that neither parent had.
+    c.merge = repo.write('shared.txt', `main\na\nfeature\nkey=${key(3)}\n`).write('evil.txt', `x\napi_key = "${key(4)}"\n`).commit('merge');
+    repo.git('mv', 'feature.txt', 'moved.txt');
+    c.rename = repo.commit('rename, unchanged');
+    repo.git('mv', 'moved.txt', 'renamed.txt');
+    c.renameEdit = repo.write('renamed.txt', `token: ${key(2)}\nsecond: ${key(8)}\n${FILLER}`).commit('rename and add a line');
+    c.binary = repo.write('logo.bin', Buffer.concat([Buffer.from([0x89, 0, 1]), Buffer.from(key(5))])).commit('binary');
+    c.hidden = repo.write('.gitattributes', '*.dat -diff\n').write('secret.dat', `s=${key(6)}\n`).commit('text git is told not to diff');
+    repo.git('update-index', '--add', '--cacheinfo', `160000,${c.hidden},vendor/lib`);
+    repo.git('commit', '-q', '-m', 'submodule pointer');
+    c.submodule = repo.git('rev-parse', 'HEAD');
+    c.readd = repo.write('app/config.env', `NAME=x\nOPENAI_API_KEY=${key(1)}\n`).commit('the first blob again');
+    c.allow = repo.write('fixture.env', `K=${key(7)} # warden:allow test fixture\nL=${key(9)}\n`).commit('allowed fixture');
+  });
+  after(() => rmSync(repo.dir, { recursive: true, force: true }));
+
+  it('reads every commit oldest first: added lines only, merges, renames, binary and hidden text, submodules, each blob once', async () => {
+    const result = await findSecretsInGit(base(repo.dir));
+    const s = (name: string) => c[name]!.slice(0, 7);
+    const len = key(1).length;
+    assert.deepEqual(result.findings.map(where), [
+      `${s('add')} app/config.env:2:16-2:${16 + len} openai-project-key`,
+      `${s('feature')} feature.txt:1:8-1:${8 + len} openai-project-key`,
+      `${s('merge')} evil.txt:2:12-2:${12 + len} openai-project-key`,
+      `${s('merge')} shared.txt:4:5-4:${5 + len} openai-project-key`,
+      `${s('renameEdit')} renamed.txt:2:9-2:${9 + len} openai-project-key`,
+      `${s('hidden')} secret.dat:1:3-1:${3 + len} openai-project-key`,
+      `${s('allow')} fixture.env:2:3-2:${3 + len} openai-project-key`,
+    ]);
+    const first = result.findings[0]!;
+    assert.equal(first.commit, c.add);
+    assert.equal(first.author, 'Ada Tester <ada@example.test>');
+    assert.equal(first.date, repo.dateOf(c.add!));
+    assert.equal(first.fingerprint, fingerprintSecret('openai-project-key', key(1), fingerprintKey));
+    assert.deepEqual(
+      result.allowed.map((f) => [where(f), f.allowedBecause]),
+      [[`${s('allow')} fixture.env:1:3-1:${3 + len} openai-project-key`, 'test fixture']],
+    );
+    assert.deepEqual(result.notes, [
+      { path: 'logo.bin', reason: 'binary', commit: c.binary },
+      { path: 'vendor/lib', reason: 'submodule', detail: 'a submodule is another repository: run warden detect --git in it', commit: c.submodule },
+    ]);
+    assert.equal(result.commitsScanned, 12);
+    assert.ok(!JSON.stringify(result).includes(key(1).slice(8, 30)), 'no secret in the result');
+  });
+
+  it('reads a range (a pull request since its base) and the staged index', async () => {
+    const range = await findSecretsInGit({ ...base(repo.dir), logOptions: sinceCommitOptions(c.binary!) });
+    // The re-added blob is new to this run: only what the range holds counts as seen.
+    assert.deepEqual(range.findings.map((f) => `${f.commit} ${f.path}`), [`${c.hidden} secret.dat`, `${c.readd} app/config.env`, `${c.allow} fixture.env`]);
+    assert.equal(range.commitsScanned, 4);
+    const limited = await findSecretsInGit({ ...base(repo.dir), logOptions: parseLogOptions(`${c.add}..${c.remove} -- app`) });
+    assert.equal(limited.commitsScanned, 1);
+    assert.deepEqual(limited.findings, []);
+
+    repo.write('staged.env', `one\nAPI_KEY=${key(10)}\n`).write('unstaged.env', `API_KEY=${key(11)}\n`);
+    repo.git('add', 'staged.env');
+    try {
+      const staged = await findSecretsInGit({ ...base(repo.dir), staged: true });
+      assert.deepEqual(staged.findings.map(where), [`staged staged.env:2:9-2:${9 + key(10).length} openai-project-key`]);
+      assert.equal(staged.findings[0]!.date, undefined);
+    } finally {
+      repo.git('rm', '-q', '--cached', 'staged.env');
+      rmSync(join(repo.dir, 'staged.env'));
+      rmSync(join(repo.dir, 'unstaged.env'));
+    }
+  });
+
+  it('honours excludes and rule-file path allowlists on history paths', async () => {
+    const result = await findSecretsInGit({ ...base(repo.dir), excludes: ['app/', '*.dat'], ignoredPaths: [/^evil\.txt$/] });
+    assert.deepEqual(result.findings.map((f) => f.path), ['feature.txt', 'shared.txt', 'renamed.txt', 'fixture.env']);
+  });
+
+  it('refuses log options that change the output or write files, and bad revisions', async () => {
+    for (const bad of ['--output=/tmp/x', '--ext-diff', '--textconv', '--format=%H', '-p', '--stat', '$(touch x)', '-c']) {
+      assert.throws(() => parseLogOptions(`HEAD ${bad}`), /--log-opts/, bad);
+    }
+    assert.deepEqual(parseLogOptions('--all --since=2.weeks main..HEAD -- src'), ['--all', '--since=2.weeks', '--end-of-options', 'main..HEAD', '--', 'src']);
+    assert.throws(() => sinceCommitOptions('--all'), /not a revision/);
+    await assert.rejects(findSecretsInGit({ ...base(repo.dir), logOptions: sinceCommitOptions('no-such-branch') }), (err: Error & { exitCode: number }) => err.exitCode === 2);
+    await assert.rejects(findSecretsInGit(base(join(repo.dir, '..'))), /not a git repository/);
+  });
+});
+
+describe('a hostile repository config', () => {
+  const repo = new TestRepo('warden-git-hostile-');
+  const marker = join(repo.dir, '..', `${repo.dir.split('/').pop()}-ran`);
+  after(() => {
+    rmSync(repo.dir, { recursive: true, force: true });
+    rmSync(marker, { force: true });
+  });
+
+  it('runs no textconv, external diff, fsmonitor, pager or signature program, and still finds the key', async () => {
+    const run = `sh -c 'echo ran >> ${marker}; cat "$1"' -`;
+    repo.write('.gitattributes', '* diff=evil\n');
+    repo.commit('attributes');
+    writeFileSync(
+      join(repo.dir, '.git', 'config'),
+      `[core]\n\trepositoryformatversion = 0\n\tbare = false\n\tpager = ${run}\n\tfsmonitor = ${run}\n` +
+        `[diff]\n\texternal = ${run}\n[diff "evil"]\n\ttextconv = ${run}\n\tcommand = ${run}\n` +
+        `[log]\n\tshowSignature = true\n[gpg]\n\tprogram = ${run}\n[color]\n\tui = always\n[diff]\n\tnoprefix = true\n`,
+    );
+    repo.write('app.env', `OPENAI_API_KEY=${key(12)}\n`);
+    repo.git('add', 'app.env');
+    const staged = await findSecretsInGit({ ...base(repo.dir), staged: true });
+    repo.git('commit', '-q', '-m', 'key');
+    const history = await findSecretsInGit(base(repo.dir));
+    assert.equal(existsSync(marker), false, 'a program from the repository config ran');
+    assert.deepEqual(staged.findings.map((f) => `${f.path}:${f.line}:${f.column}`), ['app.env:1:16']);
+    assert.deepEqual(history.findings.map((f) => `${f.path}:${f.line}:${f.column}`), ['app.env:1:16']);
+  });
+});
+
+describe('unquote', () => {
+  it('decodes git C-quoted paths, octal bytes as UTF-8', () => {
+    assert.equal(unquote('"tab\\there \\"q\\" \\\\ \\303\\251"'), 'tab\there "q" \\ é');
+    assert.equal(unquote('plain name.txt'), 'plain name.txt');
+  });
+});
