@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { Detector } from '../engine.js';
+import { isArchivePath, scanArchiveFile, type ArchiveLimits } from './archive.js';
 import { readSource, type ReadOptions } from './fragments.js';
 import { findInFragment } from './locate.js';
 import type { FileFinding, Fragment, SourceNote } from './types.js';
@@ -18,6 +19,8 @@ export interface FindOptions extends WalkOptions, ReadOptions {
   concurrency?: number;
   /** What `-` reads (default process.stdin). */
   stdin?: Readable;
+  /** Bounds for .tar/.tgz/.zip files, which are read member by member. */
+  archiveLimits?: Partial<ArchiveLimits>;
 }
 
 export interface FindResult {
@@ -42,7 +45,9 @@ export async function findSecretsInPaths(paths: string[], options: FindOptions):
     for (;;) {
       const next = await files.next();
       if (next.done) return;
-      await scanSource(createReadStream(next.value.absolutePath), next.value.displayPath, options, result);
+      const { absolutePath, displayPath } = next.value;
+      if (isArchivePath(absolutePath)) await scanArchiveFile(absolutePath, displayPath, options, result);
+      else await scanSource(createReadStream(absolutePath), displayPath, options, result);
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY) }, worker));
