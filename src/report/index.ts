@@ -8,7 +8,7 @@ export { alignColumns } from './columns.js';
 export { formatJson } from './json.js';
 export { formatSarif, sarifUri, SARIF_SCHEMA, SARIF_FINGERPRINT_KEY, type SarifOptions } from './sarif.js';
 export { formatTable, type TableOptions } from './table.js';
-export type { ReportFinding, ReportLocation, ReportRule, ReportTool } from './types.js';
+export type { ReportCommit, ReportFinding, ReportLocation, ReportRule, ReportTool } from './types.js';
 
 export type ReportFormat = 'table' | 'json' | 'sarif';
 export const REPORT_FORMATS: readonly ReportFormat[] = ['table', 'json', 'sarif'];

@@ -26,6 +26,16 @@ export interface ReportFinding {
   reason?: string;
   /** Extra sentence for the reader; never holds a secret. Defaults to the title. */
   message?: string;
+  /** The commit that added the line, for findings in git history. */
+  commit?: ReportCommit;
+}
+
+export interface ReportCommit {
+  sha: string;
+  /** `Name <email>` as git records it. */
+  author: string;
+  /** ISO 8601 author date. */
+  date: string;
 }
 
 /** What a formatter may say about a rule beyond its id and title. */

@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { expandSample } from '../../detect/index.js';
 import { runCli } from '../../../test/helpers/cli.js';
+import { TestRepo } from '../../../test/helpers/git-repo.js';
+import { makeZip } from '../../../test/helpers/zip.js';
 
 const KEY = 'sk-proj-' + expandSample('{alnum_-:40}', 21) + 'T3BlbkFJ' + expandSample('{alnum_-:40}', 22);
 const SECOND = 'sk-proj-' + expandSample('{alnum:44}', 23) + 'T3BlbkFJ' + expandSample('{alnum:44}', 24);
@@ -98,6 +101,105 @@ describe('warden detect', () => {
     } finally {
       rmSync(baseline, { force: true });
       writeFileSync(join(dir, 'clean.txt'), 'nothing here\n');
+    }
+  });
+});
+
+describe('warden detect --git, --staged, archives and warden:allow', () => {
+  const THIRD = 'sk-proj-' + expandSample('{alnum:44}', 25) + 'T3BlbkFJ' + expandSample('{alnum:44}', 26);
+  const repo = new TestRepo('warden-detect-cli-git-');
+  let added: string;
+  before(() => {
+    repo.write('README.md', '# app\n').commit('start');
+    added = repo.write('app.env', `NAME=x\nOPENAI_API_KEY=${KEY}\n`).commit('add a key');
+    repo.write('app.env', 'NAME=x\n').commit('remove it');
+  });
+  after(() => rmSync(repo.dir, { recursive: true, force: true }));
+
+  it('history: SARIF with the commit, author, date and a partial fingerprint; a key removed since still fails', async () => {
+    const r = await runCli(['detect', '--git', repo.dir, '--format', 'sarif'], { env });
+    assert.equal(r.code, 1, r.stderr);
+    const [result] = JSON.parse(r.stdout).runs[0].results;
+    assert.deepEqual(result.locations[0].physicalLocation, { artifactLocation: { uri: 'app.env' }, region: { startLine: 2, startColumn: 16, endLine: 2, endColumn: 16 + KEY.length } });
+    assert.deepEqual([result.properties.commitSha, result.properties.author, result.properties.date], [added, 'Ada Tester <ada@example.test>', repo.dateOf(added)]);
+    assert.match(result.partialFingerprints['wardenFingerprint/v1'], /^[0-9a-f]{16}$/);
+    assert.match(result.message.text, new RegExp(`added in commit ${added.slice(0, 12)}`));
+    assert.match(r.stderr, /3 commit\(s\), \d+ file version\(s\) read, 1 finding/);
+    assert.ok(!r.stdout.includes(KEY) && !r.stderr.includes(KEY));
+    const table = await runCli(['detect', '--git', repo.dir, '--format', 'table'], { env });
+    assert.match(table.stdout, new RegExp(`${added.slice(0, 12)}:app.env:2:16\\s+critical\\s+openai-project-key`));
+  });
+
+  it('a range for a pull request; bad usage exits 2', async () => {
+    const since = await runCli(['detect', '--git', repo.dir, '--since-commit', added, '--format', 'json'], { env });
+    assert.equal(since.code, 0, since.stderr);
+    assert.equal(JSON.parse(since.stdout).commitsScanned, 1);
+    const opts = await runCli(['detect', '--git', repo.dir, '--log-opts', `${added}~1..${added}`, '--format', 'json'], { env });
+    assert.equal(opts.code, 1);
+    for (const bad of [
+      ['detect', '--git', repo.dir, '--log-opts', '--output=/tmp/x'],
+      ['detect', '--git', repo.dir, '--since-commit', 'no-such-rev'],
+      ['detect', '--since-commit', 'HEAD', repo.dir],
+      ['detect', '--git', repo.dir, dir],
+      ['detect'],
+      ['detect', '--git', tmpdir()],
+    ]) {
+      const r = await runCli(bad, { env });
+      assert.equal(r.code, 2, `${bad.join(' ')}: ${r.stderr}`);
+    }
+  });
+
+  it('a baseline from history accepts the same secret added again in a later commit: fingerprints hold across commits', async () => {
+    const baseline = join(repo.dir, '..', `${repo.dir.split('/').pop()}-baseline.json`);
+    try {
+      assert.equal((await runCli(['detect', '--git', repo.dir, '--write-baseline', baseline], { env })).code, 0);
+      repo.write('app.env', `NAME=y\nOPENAI_API_KEY=${KEY}\n`).commit('the same key again, another line around it');
+      const history = await runCli(['detect', '--git', repo.dir, '--baseline', baseline], { env });
+      assert.equal(history.code, 0, history.stdout + history.stderr);
+      assert.match(history.stderr, /0 finding\(s\), 2 accepted by the baseline/);
+    } finally {
+      rmSync(baseline, { force: true });
+      repo.write('app.env', 'NAME=x\n').commit('removed again');
+    }
+  });
+
+  it('a git pre-commit hook running --staged refuses a commit with a key and lets a clean one through', async () => {
+    const hook = join(repo.dir, '.git', 'hooks', 'pre-commit');
+    const tsx = import.meta.resolve('tsx');
+    const main = new URL('../main.ts', import.meta.url).href;
+    const script = `const { main } = await import(${JSON.stringify(main)}); process.exitCode = await main(['detect', '--staged']);`;
+    writeFileSync(hook, `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} --import ${JSON.stringify(tsx)} --input-type=module -e ${JSON.stringify(script).replace(/\$/g, '\\$')}\n`);
+    chmodSync(hook, 0o755);
+    try {
+      repo.write('new.env', `token: ${THIRD}\n`).git('add', 'new.env');
+      assert.throws(
+        () => repo.git('-c', `core.hooksPath=${join(repo.dir, '.git', 'hooks')}`, 'commit', '-q', '-m', 'leak'),
+        (err: Error & { stderr: string }) => /new\.env/.test(String(err.stderr ?? '')) || /new\.env/.test(String((err as { stdout?: string }).stdout ?? '')),
+      );
+      repo.write('new.env', `token: ${THIRD} # warden:allow documented test key\n`).git('add', 'new.env');
+      repo.git('-c', `core.hooksPath=${join(repo.dir, '.git', 'hooks')}`, 'commit', '-q', '-m', 'allowed');
+      assert.equal(repo.git('log', '-1', '--format=%s'), 'allowed');
+    } finally {
+      rmSync(hook);
+    }
+  });
+
+  it('files: warden:allow is counted, --no-inline-allow reports it; archives are read member by member', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'warden-detect-allow-'));
+    try {
+      writeFileSync(join(d, 'fixture.env'), `OPENAI_API_KEY=${KEY} # warden:allow: test fixture\n`);
+      writeFileSync(join(d, 'bundle.zip'), makeZip([{ name: 'conf/app.ini', data: `x\ntoken = ${SECOND}\n` }]));
+      execFileSync('tar', ['-czf', join(d, 'logs.tgz'), '-C', d, 'fixture.env']);
+      const r = await runCli(['detect', d, '--format', 'json'], { env });
+      assert.equal(r.code, 1, r.stderr);
+      const doc = JSON.parse(r.stdout);
+      assert.deepEqual(doc.findings.map((f: { location: { uri: string; line: number } }) => `${f.location.uri}:${f.location.line}`), [`${join(d, 'bundle.zip')}!conf/app.ini:2`]);
+      assert.equal(doc.allowedInline, 2);
+      assert.match(r.stderr, /2 allowed inline \(warden:allow\)/);
+      const all = await runCli(['detect', d, '--format', 'json', '--no-inline-allow'], { env });
+      assert.equal(JSON.parse(all.stdout).findings.length, 3);
+    } finally {
+      rmSync(d, { recursive: true, force: true });
     }
   });
 });

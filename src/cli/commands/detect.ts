@@ -2,9 +2,20 @@ import { statSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { UsageError } from '../../errors.js';
 import { CONFIDENCES, loadDetector, loadFingerprintKey, RuleFileError, type Confidence, type LoadedDetector } from '../../detect/index.js';
-import { findSecretsInPaths, newFindings, readBaseline, writeBaseline, type FileFinding, type SourceNote } from '../../detect/files/index.js';
+import {
+  findSecretsInGit,
+  findSecretsInPaths,
+  newFindings,
+  parseLogOptions,
+  readBaseline,
+  sinceCommitOptions,
+  writeBaseline,
+  type GitFinding,
+  type GitNote,
+  type SourceNote,
+} from '../../detect/files/index.js';
 import { formatReport, REPORT_FORMATS, type ReportFinding, type ReportFormat } from '../../report/index.js';
-import { useColor } from '../output.js';
+import { createProgress, useColor } from '../output.js';
 
 const TOOL = { name: 'warden', version: '0.1.0' };
 /** More notes than this are summarised so a tree of images does not bury the findings. */
@@ -19,13 +30,23 @@ interface DetectCliOptions {
   writeBaseline?: string;
   concurrency: string;
   minConfidence: Confidence;
+  git?: string | true;
+  staged?: boolean;
+  logOpts?: string;
+  sinceCommit?: string;
+  inlineAllow: boolean;
 }
 
 export function registerDetect(program: Command): void {
   program
     .command('detect')
-    .description('Find credentials in files, folders and dumps (- reads stdin); reports fingerprints, never secrets.')
-    .argument('<paths...>', 'files or folders to search; - for stdin; .gz files are read transparently')
+    .description('Find credentials in files, folders, archives, dumps (- reads stdin) and git history; reports fingerprints, never secrets.')
+    .argument('[paths...]', 'files or folders to search; - for stdin; .gz files are read transparently, .tar/.tgz/.zip member by member')
+    .option('--git [repo]', "read the lines every commit added (default: every ref of the repository here)")
+    .option('--staged', 'read the lines staged for the next commit (a pre-commit hook); the repository is --git or here')
+    .option('--log-opts <opts>', 'with --git: which commits, as git log words (main..HEAD, --since=2.weeks, --first-parent, -- path)')
+    .option('--since-commit <rev>', 'with --git: only commits after <rev> up to HEAD (a pull request against its base)')
+    .option('--no-inline-allow', 'also report findings on lines marked warden:allow')
     .addOption(new Option('--format <format>', 'report format on stdout (default: table on a terminal, json otherwise)').choices([...REPORT_FORMATS]))
     .option('--rules <path...>', 'extra rule files or folders (their allowlists can skip paths and fingerprints)')
     .option('--exclude <pattern...>', 'gitignore-style patterns to skip, relative to each folder given')
@@ -39,7 +60,11 @@ export function registerDetect(program: Command): void {
     .addHelpText(
       'after',
       `
-Exit codes: 0 nothing new found; 1 credentials found; 2 bad usage or unreadable rules/baseline.
+Exit codes: 0 nothing new found; 1 credentials found; 2 bad usage, unreadable rules/baseline, not a
+repository or an unknown revision; 3 git failed.
+A finding on a line holding \`warden:allow\` (a reason may follow) is counted, not reported.
+History findings carry commit, author and date; a secret keeps its fingerprint across commits, so one
+baseline serves files and history.
 Every finding has a confidence: high (a checksum verifies, a vendor format with its context), medium
 (a credential position, a vendor format alone), low (a weak or default value, a checksum that does not
 verify). Findings below --min-confidence are counted on stderr, not reported; warden scrub redacts all.
@@ -48,11 +73,20 @@ Fingerprints are keyed HMACs: set WARDEN_FINGERPRINT_KEY in CI so baselines matc
 Examples:
   warden detect . --format sarif > warden.sarif
   zcat dump.sql.gz | warden detect -
-  warden detect . --write-baseline .warden-baseline.json && warden detect . --baseline .warden-baseline.json`,
+  warden detect . --write-baseline .warden-baseline.json && warden detect . --baseline .warden-baseline.json
+  warden detect --git . --format sarif > history.sarif
+  warden detect --git --since-commit origin/main        # a pull request's commits
+  warden detect --staged                                # pre-commit
+  warden detect image.tar                               # docker save output: layers and config`,
     )
     .action(async (paths: string[], opts: DetectCliOptions) => {
       const concurrency = Number(opts.concurrency);
       if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`--concurrency: expected a positive integer, got ${JSON.stringify(opts.concurrency)}`);
+      const fromGit = opts.git !== undefined || opts.staged === true;
+      if (fromGit && paths.length) throw new UsageError('give paths, or --git/--staged, not both');
+      if (!fromGit && !paths.length) throw new UsageError('give files or folders to search, - for stdin, or --git/--staged');
+      if (!opts.git && (opts.logOpts || opts.sinceCommit)) throw new UsageError('--log-opts and --since-commit need --git');
+      if (opts.logOpts && opts.sinceCommit) throw new UsageError('--log-opts and --since-commit: give one');
       for (const p of paths) if (p !== '-' && !statSync(p, { throwIfNoEntry: false })) throw new UsageError(`no such file or folder: ${p}`);
       let loaded: LoadedDetector;
       try {
@@ -62,18 +96,19 @@ Examples:
         throw err;
       }
       const accepted = opts.baseline ? readBaseline(opts.baseline) : new Set<string>();
-      const result = await findSecretsInPaths(paths, {
+      const common = {
         detector: loaded.detector,
         fingerprintKey: loadFingerprintKey(),
         ignoredFingerprints: loaded.ignoredFingerprints,
         ignoredPaths: loaded.ignoredPaths,
         excludes: opts.exclude ?? [],
-        gitignore: opts.gitignore,
-        concurrency,
-      });
+      };
+      const result = fromGit ? await readGit(opts, common) : { ...(await findSecretsInPaths(paths, { ...common, gitignore: opts.gitignore, concurrency })), read: '' };
+      const findings: GitFinding[] = opts.inlineAllow ? result.findings : [...result.findings, ...result.allowed];
       const floor = CONFIDENCES.indexOf(opts.minConfidence);
-      const sure = result.findings.filter((f) => CONFIDENCES.indexOf(f.confidence) >= floor);
-      const belowMinConfidence = result.findings.length - sure.length;
+      const sure = findings.filter((f) => CONFIDENCES.indexOf(f.confidence) >= floor);
+      const belowMinConfidence = findings.length - sure.length;
+      const allowedInline = opts.inlineAllow ? result.allowed.length : 0;
       const fresh = newFindings(sure, accepted);
       const rules = loaded.detector.rules.map(({ spec }) => ({ id: spec.id, title: spec.title, severity: spec.severity, ...(spec.rotateUrl ? { helpUri: spec.rotateUrl } : {}) }));
       process.stdout.write(
@@ -81,13 +116,14 @@ Examples:
           tool: TOOL,
           rules,
           color: useColor(process.stdout),
-          summary: { filesScanned: result.filesScanned, acceptedByBaseline: sure.length - fresh.length, minConfidence: opts.minConfidence, belowMinConfidence, notes: result.notes },
+          summary: { ...counts(result), acceptedByBaseline: sure.length - fresh.length, allowedInline, minConfidence: opts.minConfidence, belowMinConfidence, notes: result.notes },
         }),
       );
       writeNotes(result.notes);
       const accepting = sure.length - fresh.length;
       const below = belowMinConfidence ? `, ${belowMinConfidence} below --min-confidence ${opts.minConfidence} not shown` : '';
-      process.stderr.write(`warden: ${result.filesScanned} file(s) read, ${fresh.length} finding(s)${accepting ? `, ${accepting} accepted by the baseline` : ''}${below}\n`);
+      const allowed = allowedInline ? `, ${allowedInline} allowed inline (warden:allow)` : '';
+      process.stderr.write(`warden: ${result.read || `${result.filesScanned} file(s) read`}, ${fresh.length} finding(s)${accepting ? `, ${accepting} accepted by the baseline` : ''}${allowed}${below}\n`);
       if (opts.writeBaseline) {
         writeBaseline(opts.writeBaseline, sure);
         process.stderr.write(`warden: wrote ${sure.length} finding(s) to baseline ${opts.writeBaseline}\n`);
@@ -97,7 +133,33 @@ Examples:
     });
 }
 
-function toReportFinding(f: FileFinding): ReportFinding {
+type DetectResult = { findings: GitFinding[]; allowed: GitFinding[]; notes: GitNote[]; filesScanned?: number; commitsScanned?: number; blobsScanned?: number; bytesRead?: number; read: string };
+
+async function readGit(opts: DetectCliOptions, common: Omit<Parameters<typeof findSecretsInGit>[0], 'repo'>): Promise<DetectResult> {
+  const repo = typeof opts.git === 'string' ? opts.git : '.';
+  const logOptions = opts.sinceCommit ? sinceCommitOptions(opts.sinceCommit) : opts.logOpts ? parseLogOptions(opts.logOpts) : undefined;
+  const progress = createProgress('warden detect');
+  try {
+    const result = await findSecretsInGit({
+      ...common,
+      repo,
+      ...(opts.staged ? { staged: true } : {}),
+      ...(logOptions ? { logOptions } : {}),
+      onProgress: (p) => progress.update(`${p.commits} commit(s), ${(p.bytes / 1e6).toFixed(1)} MB of diff`),
+    });
+    const what = opts.staged ? 'staged changes' : `${result.commitsScanned} commit(s)`;
+    return { ...result, read: `${what}, ${result.blobsScanned} file version(s) read` };
+  } finally {
+    progress.done();
+  }
+}
+
+function counts(result: DetectResult): Record<string, number> {
+  const { filesScanned, commitsScanned, blobsScanned, bytesRead } = result;
+  return Object.fromEntries(Object.entries({ filesScanned, commitsScanned, blobsScanned, bytesRead }).filter(([, n]) => n !== undefined)) as Record<string, number>;
+}
+
+function toReportFinding(f: GitFinding): ReportFinding {
   return {
     ruleId: f.ruleId,
     title: f.title,
@@ -106,12 +168,16 @@ function toReportFinding(f: FileFinding): ReportFinding {
     reason: f.reason,
     fingerprint: f.fingerprint,
     location: { uri: f.path, line: f.line, column: f.column, endLine: f.endLine, endColumn: f.endColumn },
+    ...(f.commit ? { commit: { sha: f.commit, author: f.author ?? '', date: f.date ?? '' } } : {}),
   };
 }
 
-function writeNotes(notes: SourceNote[]): void {
+const NOTE_TEXT: Record<SourceNote['reason'], string> = { binary: 'binary file', unreadable: 'unreadable', 'not-found': 'not found', submodule: 'submodule', limit: 'over a limit' };
+
+function writeNotes(notes: GitNote[]): void {
   for (const n of notes.slice(0, MAX_NOTES_SHOWN)) {
-    process.stderr.write(`warden: skipped ${n.path}: ${n.reason === 'binary' ? 'binary file' : `unreadable (${n.detail ?? 'error'})`}\n`);
+    const at = n.commit ? ` in commit ${n.commit.slice(0, 12)}` : '';
+    process.stderr.write(`warden: skipped ${n.path}${at}: ${NOTE_TEXT[n.reason]}${n.detail && n.reason !== 'binary' ? ` (${n.detail})` : ''}\n`);
   }
   if (notes.length > MAX_NOTES_SHOWN) process.stderr.write(`warden: … and ${notes.length - MAX_NOTES_SHOWN} more skipped\n`);
 }

@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { TestRepo } from '../../../test/helpers/git-repo.js';
 import { expandSample, getDefaultDetector } from '../index.js';
 import { fingerprintSecret } from '../fingerprint.js';
+import { findSecretsInPaths, newFindings, readBaseline, writeBaseline } from './index.js';
 import { findSecretsInGit, parseLogOptions, sinceCommitOptions, unquote, type GitFindOptions, type GitFinding } from './git.js';
 
 const key = (n: number) => 'sk-proj-' + expandSample('{alnum:44}', n) + 'T3BlbkFJ' + expandSample('{alnum:44}', n + 100);
@@ -90,6 +91,18 @@ describe('findSecretsInGit', () => {
       repo.git('rm', '-q', '--cached', 'staged.env');
       rmSync(join(repo.dir, 'staged.env'));
       rmSync(join(repo.dir, 'unstaged.env'));
+    }
+  });
+
+  it('one baseline serves files and history: a key in the work tree matches its history findings', async () => {
+    const files = await findSecretsInPaths([join(repo.dir, 'app')], { ...base(repo.dir), cwd: repo.dir });
+    const file = join(repo.dir, '..', `${repo.dir.split('/').pop()}-baseline.json`);
+    try {
+      writeBaseline(file, files.findings);
+      const history = await findSecretsInGit(base(repo.dir));
+      assert.deepEqual(newFindings(history.findings, readBaseline(file)).map((f) => f.path), ['feature.txt', 'evil.txt', 'shared.txt', 'renamed.txt', 'secret.dat', 'fixture.env']);
+    } finally {
+      rmSync(file, { force: true });
     }
   });
 

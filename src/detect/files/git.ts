@@ -184,7 +184,9 @@ export async function findSecretsInGit(options: GitFindOptions): Promise<GitFind
   const code = await exited;
   if (code !== 0) {
     const message = stderr().trim().split('\n').slice(-3).join(' ');
-    throw new GitReadError(`git ${args[0]} in ${root} failed (exit ${code}): ${message}`, /unknown revision|bad revision|ambiguous argument|does not have any commits/i.test(message) ? 2 : 3);
+    const badRevision = /unknown revision|bad revision|ambiguous argument|does not have any commits/i.test(message);
+    const hint = badRevision ? ' (a shallow CI checkout lacks older commits: fetch them, e.g. actions/checkout with fetch-depth: 0)' : '';
+    throw new GitReadError(`git ${args[0]} in ${root} failed (exit ${code}): ${message}${hint}`, badRevision ? 2 : 3);
   }
   return result;
 }
