@@ -149,6 +149,24 @@ describe('a hostile repository config', () => {
     assert.deepEqual(staged.findings.map((f) => `${f.path}:${f.line}:${f.column}`), ['app.env:1:16']);
     assert.deepEqual(history.findings.map((f) => `${f.path}:${f.line}:${f.column}`), ['app.env:1:16']);
   });
+
+  it("ignores the caller's GIT_DIR and GIT_WORK_TREE: the repository read is the one named", async () => {
+    const other = new TestRepo('warden-git-other-');
+    const saved = { dir: process.env.GIT_DIR, tree: process.env.GIT_WORK_TREE };
+    try {
+      other.write('other.env', `OPENAI_API_KEY=${key(13)}\n`).commit('other key');
+      process.env.GIT_DIR = join(other.dir, '.git');
+      process.env.GIT_WORK_TREE = other.dir;
+      const history = await findSecretsInGit(base(repo.dir));
+      assert.deepEqual(history.findings.map((f) => f.path), ['app.env']);
+    } finally {
+      for (const [name, value] of [['GIT_DIR', saved.dir], ['GIT_WORK_TREE', saved.tree]] as const) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+      rmSync(other.dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('unquote', () => {
