@@ -4,6 +4,7 @@ import { appendFileSync, chmodSync, mkdtempSync, readFileSync, rmSync, writeFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { parse } from 'yaml';
 import { expandSample } from '../../detect/index.js';
 import { runCli } from '../../../test/helpers/cli.js';
 import { TestRepo } from '../../../test/helpers/git-repo.js';
@@ -164,6 +165,8 @@ describe('warden detect --git, --staged, archives and warden:allow', () => {
   });
 
   it('a git pre-commit hook running --staged refuses a commit with a key and lets a clean one through', async () => {
+    const hooks = parse(readFileSync(new URL('../../../.pre-commit-hooks.yaml', import.meta.url), 'utf8')) as Array<{ id: string; entry: string; pass_filenames: boolean }>;
+    assert.deepEqual(hooks.map((h) => [h.id, h.entry, h.pass_filenames]), [['warden-detect', 'warden detect --staged', false], ['warden-detect-system', 'warden detect --staged', false]]);
     const hook = join(repo.dir, '.git', 'hooks', 'pre-commit');
     const tsx = import.meta.resolve('tsx');
     const main = new URL('../main.ts', import.meta.url).href;
