@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -122,6 +123,22 @@ describe('findSecretsInGit', () => {
   });
 });
 
+describe('overlong lines', () => {
+  it('reads a long added line in overlapping pieces and notes one too long to hold, with the lines after it numbered right', async () => {
+    const repo = new TestRepo('warden-git-long-');
+    try {
+      const long = 'x'.repeat(5000) + ` ${key(14)} ` + 'y'.repeat(5000);
+      const huge = 'z'.repeat(80 * 1024) + ` ${key(15)}`;
+      const commit = repo.write('min.js', `${long}\n${huge}\nAPI_KEY=${key(16)}\n`).commit('minified');
+      const result = await findSecretsInGit({ ...base(repo.dir), maxLineChars: 1024 });
+      assert.deepEqual(result.findings.map((f) => `${f.path}:${f.line}:${f.column}`), ['min.js:1:5002', 'min.js:3:9']);
+      assert.deepEqual(result.notes, [{ path: 'min.js', reason: 'limit', detail: 'line 2 is longer than 65536 characters: not read', commit }]);
+    } finally {
+      rmSync(repo.dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('a hostile repository config', () => {
   const repo = new TestRepo('warden-git-hostile-');
   const marker = join(repo.dir, '..', `${repo.dir.split('/').pop()}-ran`);
@@ -131,23 +148,30 @@ describe('a hostile repository config', () => {
   });
 
   it('runs no textconv, external diff, fsmonitor, pager or signature program, and still finds the key', async () => {
-    const run = `sh -c 'echo ran >> ${marker}; cat "$1"' -`;
-    repo.write('.gitattributes', '* diff=evil\n');
-    repo.commit('attributes');
+    repo.write('.gitattributes', '* diff=evil\n').write('app.env', `OPENAI_API_KEY=${key(12)}\n`).commit('key');
+    repo.write('staged.env', `API_KEY=${key(17)}\n`).git('add', 'staged.env');
+    // Written after the helper's own git commands, which would run it too.
+    const program = join(repo.dir, '..', `${repo.dir.split('/').pop()}-evil.sh`);
+    writeFileSync(program, `#!/bin/sh\necho ran >> '${marker}'\nif [ -f "$1" ]; then cat "$1"; else cat; fi\n`, { mode: 0o755 });
     writeFileSync(
       join(repo.dir, '.git', 'config'),
-      `[core]\n\trepositoryformatversion = 0\n\tbare = false\n\tpager = ${run}\n\tfsmonitor = ${run}\n` +
-        `[diff]\n\texternal = ${run}\n[diff "evil"]\n\ttextconv = ${run}\n\tcommand = ${run}\n` +
-        `[log]\n\tshowSignature = true\n[gpg]\n\tprogram = ${run}\n[color]\n\tui = always\n[diff]\n\tnoprefix = true\n`,
+      `[core]\n\trepositoryformatversion = 0\n\tbare = false\n\tpager = ${program}\n\tfsmonitor = ${program}\n` +
+        `[diff]\n\texternal = ${program}\n[diff "evil"]\n\ttextconv = ${program}\n\tcommand = ${program}\n` +
+        `[log]\n\tshowSignature = true\n[gpg]\n\tprogram = ${program}\n[color]\n\tui = always\n[diff]\n\tnoprefix = true\n`,
     );
-    repo.write('app.env', `OPENAI_API_KEY=${key(12)}\n`);
-    repo.git('add', 'app.env');
-    const staged = await findSecretsInGit({ ...base(repo.dir), staged: true });
-    repo.git('commit', '-q', '-m', 'key');
-    const history = await findSecretsInGit(base(repo.dir));
-    assert.equal(existsSync(marker), false, 'a program from the repository config ran');
-    assert.deepEqual(staged.findings.map((f) => `${f.path}:${f.line}:${f.column}`), ['app.env:1:16']);
-    assert.deepEqual(history.findings.map((f) => `${f.path}:${f.line}:${f.column}`), ['app.env:1:16']);
+    try {
+      const staged = await findSecretsInGit({ ...base(repo.dir), staged: true });
+      const history = await findSecretsInGit(base(repo.dir));
+      assert.equal(existsSync(marker), false, 'a program from the repository config ran');
+      assert.deepEqual(staged.findings.map((f) => `${f.path}:${f.line}:${f.column}`), ['staged.env:1:9']);
+      assert.deepEqual(history.findings.map((f) => `${f.path}:${f.line}:${f.column}`), ['app.env:1:16']);
+      // The trap is live: plain `git log -p` in this repository runs it.
+      execFileSync('git', ['log', '-p', '-1'], { cwd: repo.dir, env: { PATH: process.env.PATH, HOME: repo.dir, GIT_CONFIG_NOSYSTEM: '1' }, stdio: 'ignore' });
+      assert.equal(existsSync(marker), true, 'the hostile config did not run anything: the test proves nothing');
+    } finally {
+      rmSync(program, { force: true });
+      writeFileSync(join(repo.dir, '.git', 'config'), '[core]\n\trepositoryformatversion = 0\n\tbare = false\n');
+    }
   });
 
   it("ignores the caller's GIT_DIR and GIT_WORK_TREE: the repository read is the one named", async () => {

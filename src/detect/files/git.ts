@@ -154,6 +154,9 @@ export async function findSecretsInGit(options: GitFindOptions): Promise<GitFind
       case 'binary':
         if (!skipped(event.path)) await scanBlob(root, event.blob, event.path, options, result, commit);
         return;
+      case 'overlong':
+        if (!skipped(event.path)) result.notes.push({ path: event.path, reason: 'limit', detail: `line ${event.line} is longer than ${maxDiffLine} characters: not read`, ...(commit ? { commit: commit.commit } : {}) });
+        return;
       case 'submodule':
         if (notedSubmodules.has(event.path)) return;
         notedSubmodules.add(event.path);
@@ -165,16 +168,30 @@ export async function findSecretsInGit(options: GitFindOptions): Promise<GitFind
   const stderr = collectStderr(git);
   const exited = exitOf(git);
   const decoder = new StringDecoder('utf8');
+  const maxDiffLine = OVERLONG_FACTOR * maxLineChars;
   let pending = '';
+  let discarding = false;
   for await (const chunk of git.stdout as AsyncIterable<Buffer>) {
     result.bytesRead += chunk.length;
     pending += decoder.write(chunk);
+    if (discarding) {
+      const nl = pending.indexOf('\n');
+      discarding = nl === -1;
+      pending = discarding ? '' : pending.slice(nl + 1);
+    }
     let start = 0;
     for (let nl = pending.indexOf('\n'); nl !== -1; nl = pending.indexOf('\n', start)) {
-      parser.line(pending.slice(start, nl));
+      if (nl - start > maxDiffLine) parser.overlong(pending.slice(start, start + 16));
+      else parser.line(pending.slice(start, nl));
       start = nl + 1;
     }
     pending = pending.slice(start);
+    if (pending.length > maxDiffLine) {
+      // One line past any sensible size (a generated blob on one line): its rest is skipped, with a note.
+      parser.overlong(pending);
+      pending = '';
+      discarding = true;
+    }
     for (const event of parser.take()) await handle(event);
     options.onProgress?.({ commits: result.commitsScanned, bytes: result.bytesRead });
   }
@@ -191,6 +208,8 @@ export async function findSecretsInGit(options: GitFindOptions): Promise<GitFind
   return result;
 }
 
+/** A diff line longer than this many times maxLineChars is not read (memory stays bounded); it is noted. */
+const OVERLONG_FACTOR = 64;
 /** Prefix of the line that starts each commit in our `--format`: no diff line can begin with it. */
 const COMMIT_MARK = '%x01';
 /** Blob ids are remembered by their first 20 hex digits (80 bits): about 60 bytes each, not the history. */
@@ -201,7 +220,8 @@ type DiffEvent =
   | { kind: 'commit'; info: CommitInfo }
   | { kind: 'lines'; path: string; line: number; text: string }
   | { kind: 'binary'; path: string; blob: string }
-  | { kind: 'submodule'; path: string };
+  | { kind: 'submodule'; path: string }
+  | { kind: 'overlong'; path: string; line: number };
 
 interface FileState {
   path: string;
@@ -300,6 +320,16 @@ class DiffParser {
     const match = /\+(\d+)(?:,\d+)? @@/.exec(line);
     this.nextLine = match ? Number(match[1]) : 1;
     this.inHunk = true;
+  }
+
+  /** The start of a line too long to hold: counted in the new file's numbering, reported when it was added. */
+  overlong(start: string): void {
+    if (!this.inHunk || !this.file || this.file.skip) return;
+    const prefix = start.slice(0, this.columns);
+    this.flush();
+    if (prefix.includes('-')) return; // a removed line: not in the new file
+    if (/^\++$/.test(prefix)) this.events.push({ kind: 'overlong', path: this.file.path, line: this.nextLine });
+    this.nextLine++;
   }
 
   private hunkLine(line: string): void {
