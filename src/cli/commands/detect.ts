@@ -11,6 +11,7 @@ import {
   sinceCommitOptions,
   writeBaseline,
   type GitFinding,
+  type FindOptions,
   type GitNote,
   type SourceNote,
 } from '../../detect/files/index.js';
@@ -103,7 +104,7 @@ Examples:
         ignoredPaths: loaded.ignoredPaths,
         excludes: opts.exclude ?? [],
       };
-      const result = fromGit ? await readGit(opts, common) : { ...(await findSecretsInPaths(paths, { ...common, gitignore: opts.gitignore, concurrency })), read: '' };
+      const result = fromGit ? await readGit(opts, common) : await readPaths(paths, opts, { ...common, concurrency });
       const findings: GitFinding[] = opts.inlineAllow ? result.findings : [...result.findings, ...result.allowed];
       const floor = CONFIDENCES.indexOf(opts.minConfidence);
       const sure = findings.filter((f) => CONFIDENCES.indexOf(f.confidence) >= floor);
@@ -149,6 +150,16 @@ async function readGit(opts: DetectCliOptions, common: Omit<Parameters<typeof fi
     });
     const what = opts.staged ? 'staged changes' : `${result.commitsScanned} commit(s)`;
     return { ...result, read: `${what}, ${result.blobsScanned} file version(s) read` };
+  } finally {
+    progress.done();
+  }
+}
+
+async function readPaths(paths: string[], opts: DetectCliOptions, options: FindOptions): Promise<DetectResult> {
+  const progress = createProgress('warden detect');
+  try {
+    const onArchiveProgress = (path: string, bytes: number) => progress.update(`${path}: ${(bytes / 1e6).toFixed(1)} MB read`);
+    return { ...(await findSecretsInPaths(paths, { ...options, gitignore: opts.gitignore, onArchiveProgress })), read: '' };
   } finally {
     progress.done();
   }

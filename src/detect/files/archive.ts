@@ -31,6 +31,8 @@ export function isArchivePath(path: string): boolean {
 
 /** The read state of one top-level archive: counts against its limits, and whether a total bound stopped it. */
 interface ArchiveWalk {
+  /** The archive file's display path. */
+  path: string;
   options: FindOptions;
   result: FindResult;
   limits: ArchiveLimits;
@@ -49,7 +51,7 @@ class ArchiveLimitError extends Error {
  * opened in turn, up to the depth limit. What a limit skips becomes a `limit` note; nothing is dropped silently.
  */
 export async function scanArchiveFile(absolutePath: string, displayPath: string, options: FindOptions, result: FindResult): Promise<void> {
-  const walk: ArchiveWalk = { options, result, limits: { ...DEFAULT_ARCHIVE_LIMITS, ...options.archiveLimits }, members: 0, bytes: 0, stopped: false };
+  const walk: ArchiveWalk = { path: displayPath, options, result, limits: { ...DEFAULT_ARCHIVE_LIMITS, ...options.archiveLimits }, members: 0, bytes: 0, stopped: false };
   try {
     if (ZIP_NAME.test(absolutePath)) await scanZip(await openZip((cb) => yauzl.open(absolutePath, ZIP_OPTIONS, cb)), displayPath, 1, walk);
     else await scanMember(createReadStream(absolutePath), displayPath, 0, walk, undefined);
@@ -177,6 +179,7 @@ function metered(input: Readable, walk: ArchiveWalk, path: string, memberLimit: 
     transform(chunk: Buffer, _encoding, callback: TransformCallback) {
       seen += chunk.length;
       walk.bytes += chunk.length;
+      walk.options.onArchiveProgress?.(walk.path, walk.bytes);
       if (walk.bytes > walk.limits.maxTotalBytes) {
         walk.stopped = true;
         return callback(new ArchiveLimitError(`${path}: over ${walk.limits.maxTotalBytes} bytes read from the archive: the rest was not read`));

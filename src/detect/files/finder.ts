@@ -21,6 +21,8 @@ export interface FindOptions extends WalkOptions, ReadOptions {
   stdin?: Readable;
   /** Bounds for .tar/.tgz/.zip files, which are read member by member. */
   archiveLimits?: Partial<ArchiveLimits>;
+  /** Called as an archive is read (its display path, bytes so far): images take a while. */
+  onArchiveProgress?: (path: string, bytes: number) => void;
 }
 
 export interface FindResult {
