@@ -30,9 +30,10 @@ before(() => {
   root = mkdtempSync(join(tmpdir(), 'warden-archive-'));
   // A docker-save image: a legacy layer.tar, an OCI gzipped blob layer, the config with its Env.
   w('image/layer1/app/.env', `NAME=x\nOPENAI_API_KEY=${key(1)}\n`);
-  w('image/layer1/bin/tool', Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0, 0, 0]), Buffer.from(key(9))]));
+  w('image/layer1/bin/tool', Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0, 0, 0]), Buffer.alloc(300_000, 7), Buffer.from(key(9))]));
   w('image/layer2/etc/secret.conf', `token: ${key(2)}\n`);
-  tarOf(`image/build/${LAYER_ID}/layer.tar`, 'image/layer1', ['app', 'bin']);
+  // The binary member first: the text after it is still read (an entry left half-read is drained).
+  tarOf(`image/build/${LAYER_ID}/layer.tar`, 'image/layer1', ['bin', 'app']);
   tarOf(`image/build/blobs/sha256/${BLOB}`, 'image/layer2', ['etc'], true);
   w('image/build/config.json', CONFIG);
   w('image/build/manifest.json', `[{"Config":"config.json","Layers":["${LAYER_ID}/layer.tar","blobs/sha256/${BLOB}"]}]\n`);
