@@ -78,6 +78,9 @@ describe('findSecretsInGit', () => {
     // The re-added blob is new to this run: only what the range holds counts as seen.
     assert.deepEqual(range.findings.map((f) => `${f.commit} ${f.path}`), [`${c.hidden} secret.dat`, `${c.readd} app/config.env`, `${c.allow} fixture.env`]);
     assert.equal(range.commitsScanned, 4);
+    // Walking first parents only, the merge brings the feature branch's key (its commit is not read).
+    const firstParent = await findSecretsInGit({ ...base(repo.dir), logOptions: parseLogOptions(`--first-parent ${c.main}..${c.merge}`) });
+    assert.deepEqual(firstParent.findings.map((f) => `${f.commit} ${f.path}:${f.line}`), [`${c.merge} evil.txt:2`, `${c.merge} feature.txt:1`, `${c.merge} shared.txt:4`]);
     const limited = await findSecretsInGit({ ...base(repo.dir), logOptions: parseLogOptions(`${c.add}..${c.remove} -- app`) });
     assert.equal(limited.commitsScanned, 1);
     assert.deepEqual(limited.findings, []);

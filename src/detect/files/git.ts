@@ -119,7 +119,7 @@ export async function findSecretsInGit(options: GitFindOptions): Promise<GitFind
   const root = await repositoryRoot(options.repo);
   const args = options.staged
     ? ['diff', '--cached', ...DIFF_OPTIONS]
-    : ['log', ...DIFF_OPTIONS, '--cc', '--root', '--reverse', '--topo-order', '--no-notes', '--encoding=UTF-8', `--format=${COMMIT_MARK}%H%x00%aI%x00%an <%ae>`, ...(options.logOptions ?? ['--all'])];
+    : ['log', ...DIFF_OPTIONS, mergeDiffOf(options.logOptions), '--root', '--reverse', '--topo-order', '--no-notes', '--encoding=UTF-8', `--format=${COMMIT_MARK}%H%x00%aI%x00%an <%ae>`, ...(options.logOptions ?? ['--all'])];
   const result: GitFindResult = { findings: [], allowed: [], notes: [], commitsScanned: 0, blobsScanned: 0, bytesRead: 0 };
   const excludes = ignore().add(options.excludes ?? []);
   const skipped = (path: string) => excludes.ignores(path) || (options.ignoredPaths ?? []).some((r) => r.test(path));
@@ -206,6 +206,15 @@ export async function findSecretsInGit(options: GitFindOptions): Promise<GitFind
     throw new GitReadError(`git ${args[0]} in ${root} failed (exit ${code}): ${message}${hint}`, badRevision ? 2 : 3);
   }
   return result;
+}
+
+/**
+ * How merges are diffed: against the first parent when only first parents are walked (the merged branch's
+ * commits are not read, so everything the merge brought in is new); otherwise dense combined, lines new
+ * against every parent (each parent's lines were read in its own commits).
+ */
+function mergeDiffOf(logOptions: string[] | undefined): string {
+  return logOptions?.includes('--first-parent') ? '--diff-merges=first-parent' : '--cc';
 }
 
 /** A diff line longer than this many times maxLineChars is not read (memory stays bounded); it is noted. */
