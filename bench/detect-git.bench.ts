@@ -22,6 +22,8 @@ mkdirSync(OUT, { recursive: true });
 const GIT_LOG = ['log', '-p', '-U0', '--no-color', '--no-ext-diff', '--no-textconv', '--full-index', '-M', '--cc', '--root', '--reverse', '--topo-order', '--format=%x01%H%x00%aI%x00%an <%ae>'];
 
 const FILES = 300;
+/** Files stop growing here (the oldest lines go), so git's cost per commit stays level across the history. */
+const MAX_FILE_LINES = 150;
 const WORDS = ['request', 'model', 'tokens', 'latency', 'route', 'upstream', 'cache', 'retry', 'tenant', 'region', 'prompt', 'stream', 'budget', 'quota'];
 
 /** A line of code or config, seeded: what commits to a service repository mostly add. */
@@ -60,11 +62,12 @@ async function generateRepository(dir: string): Promise<void> {
       const added = Array.from({ length: 5 + (seed % 26) }, () => line(seed++));
       if (c % 250 === 0 && f === 0) added.push(`OPENAI_API_KEY=sk-proj-${expandSample('{alnum:44}', c)}T3BlbkFJ${expandSample('{alnum:44}', c + 1)}`);
       lines.splice(at, Math.min(2, lines.length - at), ...added);
+      if (lines.length > MAX_FILE_LINES) lines.splice(0, lines.length - MAX_FILE_LINES);
       commit += `M 100644 inline src/${file % 20}/file${file}.ts\n${data(lines.join('\n') + '\n')}`;
     }
     chunk += commit + '\n';
     if (chunk.length > 1 << 20) {
-      child.stdin.write(chunk);
+      if (!child.stdin.write(chunk)) await new Promise((resolve) => child.stdin.once('drain', resolve));
       chunk = '';
     }
   }

@@ -142,6 +142,38 @@ describe('overlong lines', () => {
   });
 });
 
+describe('a long history', () => {
+  it('is read in bounded memory: nothing but findings and blob ids outlives a chunk of diff', async () => {
+    const repo = new TestRepo('warden-git-many-');
+    try {
+      const commits = 4000;
+      let stream = '';
+      for (let c = 1; c <= commits; c++) {
+        const body = Array.from({ length: 100 }, (_, i) => `line ${i} of commit ${c}: some ordinary text`).join('\n') + '\n';
+        stream += `commit refs/heads/main\ncommitter Ada <ada@example.test> ${1_700_000_000 + c} +0000\ndata 1\nc\nM 100644 inline dir${c % 7}/file${c % 50}.txt\ndata ${body.length}\n${body}\n`;
+      }
+      execFileSync('git', ['fast-import', '--quiet'], { cwd: repo.dir, input: stream });
+      let before = 0;
+      let grown = 0;
+      const measure = () => {
+        global.gc?.();
+        return process.memoryUsage().heapUsed;
+      };
+      const result = await findSecretsInGit({
+        ...base(repo.dir),
+        onProgress: ({ commits: read }) => {
+          if (read > 500 && before === 0) before = measure();
+          if (read > 3500 && grown === 0) grown = measure() - before;
+        },
+      });
+      assert.equal(result.commitsScanned, commits);
+      assert.ok(grown < 8 * 1024 * 1024, `heap grew by ${Math.round(grown / 1e6)} MB over 3000 commits`);
+    } finally {
+      rmSync(repo.dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('a hostile repository config', () => {
   const repo = new TestRepo('warden-git-hostile-');
   const marker = join(repo.dir, '..', `${repo.dir.split('/').pop()}-ran`);

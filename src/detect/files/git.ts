@@ -127,7 +127,7 @@ export async function findSecretsInGit(options: GitFindOptions): Promise<GitFind
   const seenBlobs = new Set<string>();
   const notedSubmodules = new Set<string>();
   const parser = new DiffParser((blob) => {
-    const key = blob.slice(0, BLOB_KEY_CHARS);
+    const key = Buffer.from(blob.slice(0, BLOB_KEY_CHARS), 'hex').toString('latin1');
     if (seenBlobs.has(key)) return true;
     seenBlobs.add(key);
     result.blobsScanned++;
@@ -221,7 +221,7 @@ function mergeDiffOf(logOptions: string[] | undefined): string {
 const OVERLONG_FACTOR = 64;
 /** Prefix of the line that starts each commit in our `--format`: no diff line can begin with it. */
 const COMMIT_MARK = '%x01';
-/** Blob ids are remembered by their first 20 hex digits (80 bits): about 60 bytes each, not the history. */
+/** Blob ids are remembered by their first 20 hex digits (80 bits, as 10 latin1 characters): about 50 bytes each. */
 const BLOB_KEY_CHARS = 20;
 const GITLINK_MODE = '160000';
 
@@ -278,20 +278,20 @@ class DiffParser {
     if (line.charCodeAt(0) === 1) {
       this.endFile();
       const [commit = '', date = '', author = ''] = line.slice(1).split('\0');
-      this.events.push({ kind: 'commit', info: { commit, author, date } });
+      this.events.push({ kind: 'commit', info: { commit: detached(commit), author: detached(author), date: detached(date) } });
       return;
     }
-    if (line.startsWith('diff --git ')) return this.startFile(pathOfGitHeader(line.slice('diff --git '.length)));
-    if (line.startsWith('diff --cc ')) return this.startFile(unquote(line.slice('diff --cc '.length)));
-    if (line.startsWith('diff --combined ')) return this.startFile(unquote(line.slice('diff --combined '.length)));
+    if (line.startsWith('diff --git ')) return this.startFile(detached(pathOfGitHeader(line.slice('diff --git '.length))));
+    if (line.startsWith('diff --cc ')) return this.startFile(detached(unquote(line.slice('diff --cc '.length))));
+    if (line.startsWith('diff --combined ')) return this.startFile(detached(unquote(line.slice('diff --combined '.length))));
     const file = this.file;
     if (!file) return;
     if (line.startsWith('@@')) return this.startHunk(line);
     if (line.startsWith('+++ ')) {
       const to = unquote(line.slice(4));
-      if (to !== '/dev/null') file.path = to.startsWith('b/') ? to.slice(2) : to;
-    } else if (line.startsWith('rename to ')) file.path = unquote(line.slice('rename to '.length));
-    else if (line.startsWith('copy to ')) file.path = unquote(line.slice('copy to '.length));
+      if (to !== '/dev/null') file.path = detached(to.startsWith('b/') ? to.slice(2) : to);
+    } else if (line.startsWith('rename to ')) file.path = detached(unquote(line.slice('rename to '.length)));
+    else if (line.startsWith('copy to ')) file.path = detached(unquote(line.slice('copy to '.length)));
     else if (line.startsWith('new file mode ') || line.startsWith('new mode ')) file.gitlink = line.endsWith(GITLINK_MODE);
     else if (line.startsWith('index ')) this.indexLine(file, line);
     else if (line.startsWith('Binary files ') && !file.skip && file.blob) this.events.push({ kind: 'binary', path: file.path, blob: file.blob });
@@ -305,7 +305,7 @@ class DiffParser {
       this.events.push({ kind: 'submodule', path: file.path });
       return;
     }
-    const blob = match[1]!;
+    const blob = detached(match[1]!);
     if (/^0+$/.test(blob)) return; // deleted: nothing added
     file.blob = blob;
     file.skip = this.seen(blob);
@@ -367,6 +367,14 @@ class DiffParser {
     this.run = [];
     this.runChars = 0;
   }
+}
+
+/**
+ * A copy of `text` that does not keep the chunk it was cut from alive: V8 slices point into their parent
+ * string, and a path or commit id kept in a finding would otherwise hold 64 KiB of diff each.
+ */
+function detached(text: string): string {
+  return Buffer.from(text, 'utf8').toString('utf8');
 }
 
 const PLUS = 43;
