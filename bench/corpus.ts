@@ -4,8 +4,8 @@ import { expandSample, seededRandom } from '../src/detect/samples.js';
 
 /**
  * A realistic AI-gateway log corpus: NDJSON request/response records with headers, prompts,
- * completions, usage and errors, plus some plain-text service lines; about 1% of lines carry a
- * credential in one of the ways real logs leak them.
+ * completions, usage and errors, plus some plain-text service lines; `leakRate` of the lines (1% by
+ * default) carry a credential in one of the ways real logs leak them.
  */
 const MODELS = ['gpt-4o-mini', 'gpt-4.1', 'claude-3-5-sonnet', 'llama-3.1-70b', 'deepseek-chat', 'mistral-large'];
 const ROUTES = ['/v1/chat/completions', '/v1/embeddings', '/v1/responses', '/v1/models', '/api/generate'];
@@ -33,11 +33,11 @@ function sentence(rand: () => number, words: number): string {
   return out.join(' ');
 }
 
-export function corpusLine(rand: () => number, i: number): string {
+export function corpusLine(rand: () => number, i: number, leakRate = 0.01): string {
   const ts = new Date(Date.UTC(2026, 10, 26) + i * 37).toISOString();
   const model = MODELS[i % MODELS.length]!;
   const route = ROUTES[i % ROUTES.length]!;
-  const leak = rand() < 0.01 ? expandSample(LEAKS[Math.floor(rand() * LEAKS.length)]!, i) : undefined;
+  const leak = rand() < leakRate ? expandSample(LEAKS[Math.floor(rand() * LEAKS.length)]!, i) : undefined;
   const kind = rand();
   if (kind < 0.1) {
     return `${ts} INFO upstream=${model} route=${route} status=200 latency_ms=${Math.floor(rand() * 2000)} trace_id=${hex(rand, 32)} span_id=${hex(rand, 16)}${leak ? ` api_key=${leak}` : ''}`;
@@ -65,14 +65,14 @@ export function corpusLine(rand: () => number, i: number): string {
 }
 
 /** Writes about `bytes` bytes of corpus to `path`; returns the line count. */
-export async function writeCorpus(path: string, bytes: number, seed = 1): Promise<number> {
+export async function writeCorpus(path: string, bytes: number, seed = 1, leakRate = 0.01): Promise<number> {
   const rand = seededRandom(seed);
   const out = createWriteStream(path);
   let written = 0;
   let lines = 0;
   while (written < bytes) {
     let chunk = '';
-    for (let i = 0; i < 1000; i++) chunk += corpusLine(rand, lines++) + '\n';
+    for (let i = 0; i < 1000; i++) chunk += corpusLine(rand, lines++, leakRate) + '\n';
     written += Buffer.byteLength(chunk);
     if (!out.write(chunk)) await once(out, 'drain');
   }

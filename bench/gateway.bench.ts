@@ -30,7 +30,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KeyStore } from '../src/keys/index.js';
-import { cpuSeconds, machineLine, median, processTree } from './measure.js';
+import { cpuSeconds, machineLine, median, processTree, wrk, type WrkResult } from './measure.js';
 
 const { values } = parseArgs({
   options: {
@@ -50,35 +50,7 @@ const BENCH_TABLE = 'warden_bench.chat_logs';
 /** What an analytics dashboard asks for one user: requests and tokens per model. */
 const DASHBOARD_QUERY = `SELECT model, count() AS requests, sum(tokens) AS tokens FROM ${BENCH_TABLE} WHERE user_id = 42 GROUP BY model ORDER BY tokens DESC FORMAT JSON`;
 
-interface WrkResult {
-  rps: number;
-  p50: number;
-  p99: number;
-  non2xx: number;
-  requests: number;
-}
-
-function toMs(text: string): number {
-  const m = /^([\d.]+)(us|ms|s)$/.exec(text.trim());
-  if (!m) return NaN;
-  const n = Number(m[1]);
-  return m[2] === 'us' ? n / 1000 : m[2] === 's' ? n * 1000 : n;
-}
-
-function wrk(url: string, connections: number, seconds: number, key: string | null): WrkResult {
-  const args = ['-t', String(Math.min(connections, 2)), '-c', String(connections), '-d', `${seconds}s`, '--latency', ...(key ? ['-H', `X-API-Key: ${key}`] : []), url];
-  const out = spawnSync('wrk', args, { encoding: 'utf8' });
-  if (out.status !== 0) throw new Error(`wrk failed: ${out.stderr}`);
-  const text = out.stdout;
-  const pct = (p: string) => toMs(new RegExp(`^\\s+${p}%\\s+(\\S+)`, 'm').exec(text)?.[1] ?? '');
-  return {
-    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1] ?? NaN),
-    p50: pct('50'),
-    p99: pct('99'),
-    non2xx: Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(text)?.[1] ?? 0),
-    requests: Number(/(\d+) requests in/.exec(text)?.[1] ?? NaN),
-  };
-}
+const keyHeader = (key: string | null) => (key ? [`X-API-Key: ${key}`] : []);
 
 function start(command: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess {
   const child = spawn(command, args, { env, stdio: ['ignore', 'ignore', 'inherit'] });
@@ -126,13 +98,13 @@ function measureUpstream(bench: Bench, levels: number[], seconds: number, rounds
   console.log('|---|---|---|---|---|---|---|---|---|---|');
   for (const c of levels) {
     // Warm-up so JIT, pools and caches are in steady state for every path.
-    for (const [, url, k] of bench.paths) wrk(url, c, 2, k);
+    for (const [, url, k] of bench.paths) wrk(url, c, 2, keyHeader(k));
     const runs = bench.paths.map((): PathResult[] => []);
     for (let round = 0; round < rounds; round++) {
       bench.paths.forEach(([name, url, k, proxy], i) => {
         const pids = proxy();
         const cpuBefore = cpuSeconds(pids);
-        const r = wrk(url, c, seconds, k);
+        const r = wrk(url, c, seconds, keyHeader(k));
         const proxyCpuUs = ((cpuSeconds(pids) - cpuBefore) * 1e6) / r.requests;
         if (r.non2xx) throw new Error(`${name}: ${r.non2xx} non-2xx responses`);
         runs[i]!.push({ ...r, proxyCpuUs });

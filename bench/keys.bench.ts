@@ -12,7 +12,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createKeyServer, KeyStore, parseGithubPublicKeys, parseKeySecrets } from '../src/keys/index.js';
-import { createScratchDatabase } from '../src/store/index.js';
+import { createScratchDatabase } from '../test/helpers/scratch-databases.js';
 import { machineLine } from './measure.js';
 
 const { values } = parseArgs({

@@ -1,10 +1,12 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 
 export interface Measurement {
   seconds: number;
   peakRssMB: number;
+  /** CPU time (user + system, all threads) as last sampled before exit: on a loaded machine, the figure that stays put. */
+  cpuSeconds: number;
   exitCode: number | null;
 }
 
@@ -28,15 +30,17 @@ export function measure(command: string, args: string[], options: { cwd?: string
     const child = spawn(command, args, { cwd: options.cwd, stdio: ['ignore', stdout, 'inherit'] });
     if (typeof stdout === 'number') closeSync(stdout);
     let peak = 0;
+    let cpu = 0;
     const timer = setInterval(() => {
       peak = Math.max(peak, peakRssKB(child.pid!));
+      cpu = Math.max(cpu, cpuSeconds([child.pid!]));
     }, 10);
     const deadline = options.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), options.timeoutMs) : undefined;
     child.on('error', reject);
     child.on('exit', (code) => {
       clearInterval(timer);
       clearTimeout(deadline);
-      resolve({ seconds: Number(process.hrtime.bigint() - started) / 1e9, peakRssMB: peak / 1024, exitCode: code });
+      resolve({ seconds: Number(process.hrtime.bigint() - started) / 1e9, peakRssMB: peak / 1024, cpuSeconds: cpu, exitCode: code });
     });
   });
 }
@@ -78,4 +82,35 @@ export function cpuSeconds(pids: readonly number[]): number {
     }
   }
   return ticks / USER_HZ;
+}
+
+export interface WrkResult {
+  rps: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+  requests: number;
+}
+
+function toMs(text: string): number {
+  const m = /^([\d.]+)(us|ms|s)$/.exec(text.trim());
+  if (!m) return NaN;
+  const n = Number(m[1]);
+  return m[2] === 'us' ? n / 1000 : m[2] === 's' ? n * 1000 : n;
+}
+
+/** One wrk run (its --latency figures in ms), each of `headers` (`Name: value`) on every request. */
+export function wrk(url: string, connections: number, seconds: number, headers: readonly string[]): WrkResult {
+  const args = ['-t', String(Math.min(connections, 2)), '-c', String(connections), '-d', `${seconds}s`, '--latency', ...headers.flatMap((h) => ['-H', h]), url];
+  const out = spawnSync('wrk', args, { encoding: 'utf8' });
+  if (out.status !== 0) throw new Error(`wrk failed: ${out.stderr}`);
+  const text = out.stdout;
+  const pct = (p: string) => toMs(new RegExp(`^\\s+${p}%\\s+(\\S+)`, 'm').exec(text)?.[1] ?? '');
+  return {
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1] ?? NaN),
+    p50: pct('50'),
+    p99: pct('99'),
+    non2xx: Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(text)?.[1] ?? 0),
+    requests: Number(/(\d+) requests in/.exec(text)?.[1] ?? NaN),
+  };
 }

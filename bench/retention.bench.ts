@@ -4,10 +4,10 @@
 //   npx tsx bench/retention.bench.ts [--rows 1000000] [--batch-size 5000] [--columns 1000]
 // The issue's 10 million rows is `--rows 10000000` (needs ~6 GB free disk across both engines).
 import { parseArgs } from 'node:util';
-import { aiChatRow, createAiChatTable } from '../src/classify/ai-chat-fixture.js';
+import { aiChatRow, createAiChatTable } from '../test/fixtures/ai-chat.js';
 import { classifyStore } from '../src/classify/index.js';
 import { openDatabase, type Database } from '../src/db/index.js';
-import { scratchClickHouse, scratchPostgres } from '../src/db/test-databases.js';
+import { createScratchDatabase, scratchClickHouse } from '../test/helpers/scratch-databases.js';
 import { startTestClickHouse } from '../test/helpers/clickhouse.js';
 import { getDefaultDetector } from '../src/detect/index.js';
 import { applyRetention, parsePolicy, planRetention } from '../src/retention/index.js';
@@ -36,7 +36,7 @@ console.log('| engine | method | rows deleted | seconds | rows/s | batches | lon
 console.log('|---|---|---|---|---|---|---|');
 
 {
-  const store = await scratchPostgres();
+  const store = await createScratchDatabase();
   const db = await openDatabase(store.url);
   try {
     await createAiChatTable(db, { schema: 'public', name: 'chat_logs' });
@@ -82,7 +82,7 @@ try {
 }
 
 {
-  const store = await scratchPostgres();
+  const store = await createScratchDatabase();
   const db = await openDatabase(store.url);
   try {
     // Wide tables of 100 columns each, every column a copy of one fixture column, 200 rows.

@@ -7,8 +7,10 @@ import { chromium } from 'playwright-core';
 import { parseConfig } from '../src/config/index.js';
 import { parseKeySecrets } from '../src/keys/index.js';
 import { createScrubber } from '../src/scrub/index.js';
+import { SEVERITIES } from '../src/severity.js';
 import { startServe, ServeHistory } from '../src/serve/index.js';
-import { CHROMIUM_ARGS, STORE_KINDS, syntheticFinding } from '../src/serve/test-support.js';
+import { CHROMIUM_ARGS, syntheticFinding } from '../src/serve/test-support.js';
+import { STORE_KINDS } from '../test/helpers/store-kinds.js';
 import { openStore } from '../src/store/index.js';
 import { machineLine, median } from './measure.js';
 
@@ -20,7 +22,7 @@ const secrets = parseKeySecrets(`1:${randomBytes(32).toString('base64')}`, 'benc
 const scrubber = createScrubber({ format: 'text' });
 const redact = (s: string) => scrubber.scrubLines(s);
 
-const findingsOf = (n: number, severityFor = (i: number) => (['info', 'low', 'medium', 'high', 'critical'] as const)[i % 5]!) =>
+const findingsOf = (n: number, severityFor = (i: number) => SEVERITIES[i % SEVERITIES.length]!) =>
   Array.from({ length: n }, (_, i) => syntheticFinding(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, 6379, severityFor(i), [`bench ${i % 7}`]));
 
 const config = parseConfig('version: 1\ninventories:\n  - {name: bench, targets: [127.0.0.1], every: 1h}\n', '/tmp/warden.yaml', {});

@@ -11,11 +11,12 @@ cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 
 # Servers the tests run for real (most start their own instances on chosen loopback ports), the
-# browser for dashboard and report tests, and the peers the benchmarks compare against.
+# browser for dashboard and report tests, and the peers the benchmarks compare against. nginx, Caddy and
+# HAProxy (built with Lua) are front doors for the gateway's authz mode: the tests start their own.
 packages=(
   clickhouse-server clickhouse-client postgresql mariadb-server redis-server rsyslog
   memcached etcd-server etcd-client prometheus nats-server mosquitto
-  chromium nginx caddy wrk nmap
+  chromium nginx caddy haproxy wrk nmap
 )
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

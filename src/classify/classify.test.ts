@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { expandSample, getDefaultDetector } from '../detect/index.js';
 import { openDatabase, type Database } from '../db/index.js';
-import { scratchClickHouse, scratchMariaDb, scratchPostgres, scratchSqlite, type ScratchStore } from '../db/test-databases.js';
+import { createScratchDatabase, scratchClickHouse, scratchMariaDb, scratchSqlite, type ScratchDatabase } from '../../test/helpers/scratch-databases.js';
 import { startTestClickHouse, type TestClickHouse } from '../../test/helpers/clickhouse.js';
-import { aiChatRow, createAiChatTable, insertAiChatRows } from './ai-chat-fixture.js';
-import { AI_LAYOUTS, createAiLayout } from './ai-layouts-fixture.js';
+import { aiChatRow, createAiChatTable, insertAiChatRows } from '../../test/fixtures/ai-chat.js';
+import { AI_LAYOUTS, createAiLayout } from '../../test/fixtures/ai-layouts.js';
 import { classifyColumn, classifyStore, tableContext, formatClassificationMarkdown, formatClassificationTable, luhnValid, type ColumnClassification, type StoreClassification } from './index.js';
 
 const options = { detector: getDefaultDetector(), fingerprintKey: 'classify-test-key' };
@@ -196,7 +196,7 @@ async function checkAiLayouts(url: string, schema: string): Promise<void> {
 
 describe('classifyStore on real stores', () => {
   let clickhouse: TestClickHouse;
-  const stores: ScratchStore[] = [];
+  const stores: ScratchDatabase[] = [];
   before(async () => {
     clickhouse = await startTestClickHouse({ httpPort: 38123, tcpPort: 39000 });
   });
@@ -206,7 +206,7 @@ describe('classifyStore on real stores', () => {
   });
 
   it('PostgreSQL (TABLESAMPLE)', async () => {
-    const s = await scratchPostgres();
+    const s = await createScratchDatabase();
     stores.push(s);
     checkSeededClassification(await classifySeeded(s.url, 'public'));
   });
@@ -230,7 +230,7 @@ describe('classifyStore on real stores', () => {
   });
 
   it('AI-log layouts by table context: PostgreSQL', async () => {
-    const s = await scratchPostgres();
+    const s = await createScratchDatabase();
     stores.push(s);
     await checkAiLayouts(s.url, 'public');
   });

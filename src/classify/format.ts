@@ -1,4 +1,4 @@
-import { alignColumns } from '../report/index.js';
+import { alignColumns, type ReportFinding, type ReportRule } from '../report/index.js';
 import type { Category, ColumnClassification, StoreClassification } from './types.js';
 
 const summary = (c: ColumnClassification) => c.categories.map((d) => `${d.category} ${d.confidence.toFixed(2)} (${d.basis})`).join(', ');
@@ -11,6 +11,33 @@ export function classifiedColumns(report: StoreClassification) {
 /** Columns holding any of `categories` (the `--fail-on` check). */
 export function columnsWith(report: StoreClassification, categories: readonly Category[]) {
   return classifiedColumns(report).filter(({ column }) => column.categories.some((d) => categories.includes(d.category)));
+}
+
+/**
+ * Each credential a sampled column held, as a finding in the one report shape (SARIF): its rule, the store (no
+ * password) as location, table, column and how many sampled values held it as details. Rules not in `rules`
+ * (user rule files) keep their id as title, at medium severity.
+ */
+export function credentialFindings(reports: readonly StoreClassification[], rules: readonly ReportRule[]): ReportFinding[] {
+  const known = new Map(rules.map((r) => [r.id, r]));
+  return reports.flatMap((r) =>
+    r.tables.flatMap((t) => t.columns.map((column) => ({ table: `${t.schema}.${t.name}`, column }))).flatMap(({ table, column }) =>
+      column.credentials.map((s) => {
+        const rule = known.get(s.ruleId) ?? { id: s.ruleId, title: s.ruleId, severity: 'medium' as const };
+        return {
+          ruleId: s.ruleId,
+          title: rule.title,
+          severity: rule.severity,
+          location: { uri: r.store },
+          fingerprint: s.fingerprint,
+          confidence: s.confidence,
+          reason: s.reason,
+          message: `${rule.title} in ${table}.${column.column} (${s.count} sampled value${s.count === 1 ? '' : 's'})`,
+          details: { table, column: column.column, values: s.count },
+        };
+      }),
+    ),
+  );
 }
 
 /** One table per store for a terminal: column, type, values sampled, categories with confidence and basis. */

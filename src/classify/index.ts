@@ -3,6 +3,6 @@ export { CATEGORIES, type Category, type CategoryDecision, type ColumnClassifica
 export { classifyColumn, DEFAULT_MIN_CONFIDENCE, type ClassifyColumnOptions } from './classifier.js';
 export { classifyStore, DEFAULT_SAMPLE_SIZE, type ClassifyStoreOptions } from './store.js';
 export { tableContext, type ContextEvidence, type SampledColumn } from './context.js';
-export { classifiedColumns, columnsWith, formatClassificationMarkdown, formatClassificationTable } from './format.js';
+export { classifiedColumns, columnsWith, credentialFindings, formatClassificationMarkdown, formatClassificationTable } from './format.js';
 export { luhnValid } from './shapes.js';
 export { normalizeColumnName } from './names.js';

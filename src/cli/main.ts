@@ -1,14 +1,13 @@
 import { Command, CommanderError } from 'commander';
 import { WardenError } from '../errors.js';
+import { WARDEN_VERSION } from '../version.js';
 import { commandsFor } from './commands/index.js';
 import { dropOutputWhenReaderLeaves, isReaderGone } from './output.js';
-
-const VERSION = '0.1.0';
 
 export async function buildProgram(argv: string[]): Promise<Command> {
   const program = new Command('warden')
     .description('Close the doors AI API infrastructure leaves open.')
-    .version(VERSION)
+    .version(WARDEN_VERSION)
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });

@@ -52,13 +52,3 @@ export function dropOutputWhenReaderLeaves(): void {
 export function isReaderGone(err: unknown): boolean {
   return readerLeft && (err as NodeJS.ErrnoException | undefined)?.code === 'EPIPE';
 }
-
-/** Inside Warden a time is epoch milliseconds in a field named `at` or `…At`; what a command prints is ISO 8601. */
-const TIME_FIELD = /^(?:at|[a-z][A-Za-z0-9]*At)$/;
-const MAX_DATE_MS = 8.64e15;
-
-/** JSON for stdout: indented, times as ISO 8601 (durations stay numbers: they end in `Ms`). */
-export function toJson(data: unknown): string {
-  const replacer = (key: string, value: unknown) => (typeof value === 'number' && TIME_FIELD.test(key) && Math.abs(value) <= MAX_DATE_MS ? new Date(value).toISOString() : value);
-  return `${JSON.stringify(data, replacer, 2)}\n`;
-}

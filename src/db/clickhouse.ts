@@ -1,8 +1,12 @@
+import { StringDecoder } from 'node:string_decoder';
+import { hostPort } from '../host-port.js';
 import { fetchWithoutRedirects } from '../outbound-fetch.js';
 import { DbError, DsnError } from './errors.js';
+import { quoteClickHouseIdent } from './quote.js';
 import type { Database, DbOpenOptions, DbParam, Dsn, TableInfo } from './types.js';
 
-const quoteIdent = (name: string) => `\`${name.replace(/\\/g, '\\\\').replace(/`/g, '\\`')}\``;
+/** Engines whose rows sit on the ClickHouse server itself: reading them touches nothing else (not Kafka, URL, remote). */
+export const CLICKHOUSE_LOCAL_ENGINES = /^(\w*MergeTree|Log|TinyLog|StripeLog|Memory)$/;
 
 export const quoteClickHouseString = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
@@ -35,15 +39,20 @@ export interface ClickHouseOptions extends DbOpenOptions {
   timeoutMs?: number;
 }
 
-/** The HTTP interface (port 8123): every statement is one POST; SELECTs come back as JSONEachRow. */
-export async function openClickHouse(dsn: Dsn, options: ClickHouseOptions = {}): Promise<Database> {
-  const base = `http://${dsn.host.includes(':') ? `[${dsn.host}]` : dsn.host}:${dsn.port}/`;
+/** Where and as whom a request goes: the HTTP interface's URL in the DSN's database, and the login headers. */
+function endpoint(dsn: Dsn): { url: URL; headers: Record<string, string> } {
+  const url = new URL(`http://${hostPort(dsn.host, dsn.port)}/`);
+  if (dsn.database) url.searchParams.set('database', dsn.database);
   const headers: Record<string, string> = { 'X-ClickHouse-User': dsn.user };
   if (dsn.password) headers['X-ClickHouse-Key'] = dsn.password;
+  return { url, headers };
+}
+
+/** The HTTP interface (port 8123): every statement is one POST; SELECTs come back as JSONEachRow. */
+export async function openClickHouse(dsn: Dsn, options: ClickHouseOptions = {}): Promise<Database> {
   const timeoutMs = options.timeoutMs ?? 120_000;
   const post = async (sql: string): Promise<string> => {
-    const url = new URL(base);
-    if (dsn.database) url.searchParams.set('database', dsn.database);
+    const { url, headers } = endpoint(dsn);
     let res: Response;
     try {
       const deadline = AbortSignal.timeout(timeoutMs);
@@ -70,7 +79,7 @@ export async function openClickHouse(dsn: Dsn, options: ClickHouseOptions = {}):
   } catch (err) {
     throw new DsnError(`cannot connect to ${dsn.display}: ${(err as Error).message}`);
   }
-  const qualified = (t: { schema: string; name: string }) => `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`;
+  const qualified = (t: { schema: string; name: string }) => `${quoteClickHouseIdent(t.schema)}.${quoteClickHouseIdent(t.name)}`;
   return {
     engine: 'clickhouse',
     dsn,
@@ -79,7 +88,7 @@ export async function openClickHouse(dsn: Dsn, options: ClickHouseOptions = {}):
       await post(inline(sql, params));
       return 0;
     },
-    quoteIdent,
+    quoteIdent: quoteClickHouseIdent,
     qualified,
     async serverVersion() {
       return (await query<{ v: string }>('SELECT version() AS v'))[0]?.v ?? '';
@@ -109,7 +118,7 @@ export async function openClickHouse(dsn: Dsn, options: ClickHouseOptions = {}):
       );
     },
     async sampleColumn(table, column, limit) {
-      const col = quoteIdent(column);
+      const col = quoteClickHouseIdent(column);
       const from = qualified(table);
       if (table.samplingKey) {
         // SAMPLE n reads about n rows spread over the sampling key, without sorting the table.
@@ -120,4 +129,32 @@ export async function openClickHouse(dsn: Dsn, options: ClickHouseOptions = {}):
     },
     async close() {},
   };
+}
+
+/**
+ * The non-empty lines of one SELECT's JSONEachRow answer, read as they arrive (never buffered whole), over
+ * GET, which ClickHouse runs read-only. Bounded by `signal` alone; leaving early aborts the request.
+ */
+export async function* clickHouseLines(dsn: Dsn, select: string, signal: AbortSignal | undefined): AsyncGenerator<string> {
+  const { url, headers } = endpoint(dsn);
+  url.searchParams.set('query', `${select} FORMAT JSONEachRow`);
+  const abort = new AbortController();
+  try {
+    const res = await fetchWithoutRedirects(url, { headers, signal: signal ? AbortSignal.any([abort.signal, signal]) : abort.signal });
+    if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}: ${(await res.text()).trim().slice(0, 300)}`);
+    const decoder = new StringDecoder('utf8');
+    let pending = '';
+    for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+      pending += decoder.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      let start = 0;
+      for (let nl = pending.indexOf('\n', start); nl !== -1; nl = pending.indexOf('\n', start)) {
+        const line = pending.slice(start, nl);
+        start = nl + 1;
+        if (line) yield line;
+      }
+      pending = pending.slice(start);
+    }
+  } finally {
+    abort.abort();
+  }
 }

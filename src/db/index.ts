@@ -3,5 +3,6 @@ export type { ColumnInfo, Database, DbEngine, DbOpenOptions, DbParam, Dsn, Table
 export { DbError, DsnError } from './errors.js';
 export { parseDsn, redactDsnText, PASSWORD_VARIABLES } from './dsn.js';
 export { openDatabase } from './open.js';
-export { clickHouseLiteral, quoteClickHouseString } from './clickhouse.js';
+export { CLICKHOUSE_LOCAL_ENGINES, clickHouseLines, clickHouseLiteral, quoteClickHouseString } from './clickhouse.js';
+export { quoteClickHouseIdent } from './quote.js';
 export { newestOrder, type NewestOrder, type NewestOrderOptions } from './newest.js';

@@ -2,9 +2,9 @@ import { createConnection } from 'mysql2';
 import type mysql from 'mysql2/promise';
 import { DbError, DsnError } from './errors.js';
 import { groupColumns } from './postgres.js';
+import { quoteMySqlIdent } from './quote.js';
 import type { Database, DbOpenOptions, DbParam, Dsn } from './types.js';
 
-const quoteIdent = (name: string) => `\`${name.replace(/`/g, '``')}\``;
 
 const SYSTEM_SCHEMAS = ['mysql', 'information_schema', 'performance_schema', 'sys'];
 
@@ -44,7 +44,7 @@ export async function openMysql(dsn: Dsn, options: DbOpenOptions = {}): Promise<
       throw new DbError(`${dsn.display}: ${(err as Error).message}`);
     }
   };
-  const qualified = (t: { schema: string; name: string }) => `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`;
+  const qualified = (t: { schema: string; name: string }) => `${quoteMySqlIdent(t.schema)}.${quoteMySqlIdent(t.name)}`;
   return {
     engine: 'mysql',
     dsn,
@@ -54,7 +54,7 @@ export async function openMysql(dsn: Dsn, options: DbOpenOptions = {}): Promise<
     async execute(sql, params) {
       return ((await run(sql, params))[0] as mysql.ResultSetHeader).affectedRows;
     },
-    quoteIdent,
+    quoteIdent: quoteMySqlIdent,
     qualified,
     async serverVersion() {
       const [rows] = await run('SELECT VERSION() AS v');
@@ -82,7 +82,7 @@ export async function openMysql(dsn: Dsn, options: DbOpenOptions = {}): Promise<
       return tables;
     },
     async sampleColumn(table, column, limit) {
-      const col = quoteIdent(column);
+      const col = quoteMySqlIdent(column);
       const [rows] = await run(`SELECT ${col} AS v FROM ${qualified(table)} WHERE ${col} IS NOT NULL ORDER BY RAND() LIMIT ${Number(limit)}`);
       return (rows as Array<{ v: unknown }>).map((r) => r.v);
     },

@@ -1,8 +1,8 @@
 import pg from 'pg';
 import { DbError, DsnError } from './errors.js';
+import { quoteStandardIdent } from './quote.js';
 import type { Database, DbOpenOptions, DbParam, Dsn, TableInfo } from './types.js';
 
-const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
 /** `?` placeholders become `$1…$n`; Warden's SQL never holds a literal question mark. */
 const numbered = (sql: string) => {
@@ -54,7 +54,7 @@ export async function openPostgres(dsn: Dsn, options: DbOpenOptions = {}): Promi
       throw new DbError(`${dsn.display}: ${(err as Error).message}`);
     }
   };
-  const qualified = (t: { schema: string; name: string }) => `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`;
+  const qualified = (t: { schema: string; name: string }) => `${quoteStandardIdent(t.schema)}.${quoteStandardIdent(t.name)}`;
   return {
     engine: 'postgres',
     dsn,
@@ -64,7 +64,7 @@ export async function openPostgres(dsn: Dsn, options: DbOpenOptions = {}): Promi
     async execute(sql, params) {
       return (await run(sql, params)).rowCount ?? 0;
     },
-    quoteIdent,
+    quoteIdent: quoteStandardIdent,
     qualified,
     async serverVersion() {
       return String((await run('SHOW server_version')).rows[0]?.server_version ?? '');
@@ -86,7 +86,7 @@ export async function openPostgres(dsn: Dsn, options: DbOpenOptions = {}): Promi
       return tables;
     },
     async sampleColumn(table, column, limit) {
-      const col = quoteIdent(column);
+      const col = quoteStandardIdent(column);
       const from = qualified(table);
       const estimate = await run('SELECT GREATEST(reltuples, 0)::float8 AS n FROM pg_class WHERE oid = ?::regclass', [from]);
       const rows = Number(estimate.rows[0]?.n ?? 0);

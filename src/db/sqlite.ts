@@ -1,8 +1,8 @@
 import Sqlite from 'better-sqlite3';
 import { DbError, DsnError } from './errors.js';
+import { quoteStandardIdent } from './quote.js';
 import type { Database, DbParam, Dsn, TableInfo } from './types.js';
 
-const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
 /** SQLite binds numbers, strings, bigints and null; dates go in as ISO-8601 text, booleans as 0/1. */
 const bind = (params?: readonly DbParam[]) =>
@@ -24,7 +24,7 @@ export async function openSqlite(dsn: Dsn): Promise<Database> {
       throw new DbError(`${dsn.display}: ${(err as Error).message}`);
     }
   };
-  const qualified = (t: { schema: string; name: string }) => `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`;
+  const qualified = (t: { schema: string; name: string }) => `${quoteStandardIdent(t.schema)}.${quoteStandardIdent(t.name)}`;
   return {
     engine: 'sqlite',
     dsn,
@@ -34,7 +34,7 @@ export async function openSqlite(dsn: Dsn): Promise<Database> {
     async execute(sql, params) {
       return guard(() => db.prepare(sql).run(...bind(params)).changes);
     },
-    quoteIdent,
+    quoteIdent: quoteStandardIdent,
     qualified,
     async serverVersion() {
       return guard(() => String((db.prepare('SELECT sqlite_version() AS v').get() as { v: string }).v));
@@ -43,7 +43,7 @@ export async function openSqlite(dsn: Dsn): Promise<Database> {
       return guard(() => {
         const names = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name").all() as Array<{ name: string }>;
         return names.map(({ name }): TableInfo => {
-          const cols = db.prepare(`PRAGMA table_info(${quoteIdent(name)})`).all() as Array<{ name: string; type: string; pk: number }>;
+          const cols = db.prepare(`PRAGMA table_info(${quoteStandardIdent(name)})`).all() as Array<{ name: string; type: string; pk: number }>;
           return {
             schema: 'main',
             name,
@@ -54,7 +54,7 @@ export async function openSqlite(dsn: Dsn): Promise<Database> {
       });
     },
     async sampleColumn(table, column, limit) {
-      const col = quoteIdent(column);
+      const col = quoteStandardIdent(column);
       return guard(() =>
         (db.prepare(`SELECT ${col} AS v FROM ${qualified(table)} WHERE ${col} IS NOT NULL ORDER BY random() LIMIT ?`).all(limit) as Array<{ v: unknown }>).map((r) => r.v),
       );

@@ -117,6 +117,22 @@ describe('detector', () => {
     }
     for (const weak of ['dummy-pass-2291', 'example123', 'aaaaaaaa', 'hunter2']) assert.equal(d.scan(`pw=${weak}`).length, 1, weak);
   });
+  it('takes no flag, stray JSON syntax or secret-manager name for a value, and still finds the password beside them', () => {
+    const d = getDefaultDetector();
+    for (const line of [
+      '+ psql --password -U app',
+      '{"level":"warn","msg":"+ mysql -u root -p","request_id":"req_1"}',
+      '{"msg":"+ redis-cli -a \\"${REDIS_PASSWORD}\\" ping"}',
+      'fetching arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/openai-AbC123',
+      "RDS_PASSWORD:='%(password)s'",
+      'api_key:="$DB_PASSWORD"',
+    ]) {
+      assert.deepEqual(d.scan(line).map((m) => m.secret), [], line);
+    }
+    assert.deepEqual(d.scan('+ mongosh --password hunter2 --host db').map((m) => m.secret), ['hunter2']);
+    assert.deepEqual(d.scan('{"msg":"+ mysql -u root -phunter2","id":1}').map((m) => m.secret), ['hunter2']);
+    assert.deepEqual(d.scan('secret: prod-db-password-9f1c2b7e1d').map((m) => m.secret), ['prod-db-password-9f1c2b7e1d']);
+  });
   it('prefers a provider rule over a generic one on the same bytes', () => {
     const d = new Detector([
       rule({ id: 'generic-thing', generic: true, pattern: 'secret=(?<secret>\\S+)', keywords: ['secret='] }),

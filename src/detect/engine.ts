@@ -1,8 +1,8 @@
 import { shannonEntropy } from './entropy.js';
-import { isTemplate, weakValueHint } from './placeholders.js';
+import { isSecretManagerName, isTemplate, weakValueHint } from './placeholders.js';
 import { isLineConfined } from './line-confined.js';
 import { KeywordPrefilter } from './prefilter.js';
-import type { Confidence, RuleSpec, SecretMatch } from './types.js';
+import type { Confidence, KeyValue, RuleSpec, SecretMatch } from './types.js';
 import { EscapeFinder, unescapeBytes, unescapeOnce } from './unescape.js';
 import { VALIDATORS, type Validator } from './validators.js';
 
@@ -32,6 +32,10 @@ export interface CompiledRule {
   blockEnd?: RegExp;
   /** The pattern can neither cross nor look past a line end: it runs only on its keywords' lines. */
   lineConfined: boolean;
+  /** The file names the rule is limited to (`files`), as one path regex. */
+  files?: RegExp;
+  /** A key rule's key-path regex (`keys`). */
+  keys?: RegExp;
 }
 
 /** Global allowlist applied after every rule: known test keys by fingerprint are handled by callers. */
@@ -79,7 +83,39 @@ export function compileRule(spec: RuleSpec): CompiledRule {
     hasContext: /\(\?<context>/.test(spec.pattern),
     lineConfined: isLineConfined(spec.pattern, regex.flags),
     ...(spec.block ? { blockEnd: new RegExp(spec.block.end) } : {}),
+    ...(spec.files ? { files: filesRegex(spec.files) } : {}),
+    ...(spec.keys ? { keys: compileKeys(spec) } : {}),
   };
+}
+
+/** `master.key`, `.gem/credentials`, `*.ppk`: a path ending in one of them, `*` standing for any name characters. */
+function filesRegex(files: string[]): RegExp {
+  const one = (f: string) => f.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*');
+  return new RegExp(`(?:^|/)(?:${files.map(one).join('|')})$`, 'i');
+}
+
+function compileKeys(spec: RuleSpec): RegExp {
+  try {
+    return new RegExp(spec.keys!);
+  } catch (err) {
+    throw new RuleCompileError(`rule ${spec.id}: keys does not compile: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * A key path as key rules read it: each segment in lower snake_case (`userPassword`, `user-password` and
+ * `USER_PASSWORD` are all `user_password`), joined by `/`.
+ */
+export function keyPathOf(path: readonly string[]): string {
+  return path
+    .map((segment) =>
+      segment
+        .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+        .replace(/[^A-Za-z0-9]+/g, '_')
+        .replace(/^_+|_+$/g, '')
+        .toLowerCase(),
+    )
+    .join('/');
 }
 
 /**
@@ -102,19 +138,27 @@ export class Detector {
   private readonly ruleMark: Uint32Array;
   private generation = 0;
 
-  constructor(specs: RuleSpec[], options: DetectorOptions = {}) {
+  /** Rules limited to named files (`files`) and key rules (`keys`): they run only in scanStructure. */
+  private readonly fileRules: CompiledRule[];
+
+  constructor(
+    specs: RuleSpec[],
+    private readonly options: DetectorOptions = {},
+  ) {
     const seenIds = new Set<string>();
     for (const s of specs) {
       if (seenIds.has(s.id)) throw new RuleCompileError(`duplicate rule id ${s.id}`);
       seenIds.add(s.id);
     }
     this.rules = specs.map((spec, index) => ({ ...compileRule(spec), index }));
+    this.fileRules = this.rules.filter((r) => r.files || r.keys);
+    const lineRules = this.rules.filter((r) => !r.files && !r.keys);
     // A keyword matched as written is its own entry beside the same letters in any case; the automaton
     // finds both in any case, and an occurrence of the former counts only if its case is right.
     const keywordIndex = new Map<string, number>();
     const automatonKeywords: string[] = [];
     this.exactKeywords = [];
-    for (const rule of this.rules) {
+    for (const rule of lineRules) {
       for (const kw of rule.spec.keywords) {
         const exact = rule.spec.caseSensitiveKeywords === true;
         const key = exact ? `=${kw}` : kw.toLowerCase();
@@ -131,11 +175,16 @@ export class Detector {
     this.keywordLines = [...keywordIndex.keys()].map(() => []);
     this.ruleMark = new Uint32Array(this.rules.length);
     this.byKeyword = [...keywordIndex.keys()].map(() => []);
-    for (const rule of this.rules) for (const k of new Set(rule.keywordIds)) this.byKeyword[k]!.push(rule);
-    this.alwaysRun = this.rules.filter((r) => r.keywordIds.length === 0);
+    for (const rule of lineRules) for (const k of new Set(rule.keywordIds)) this.byKeyword[k]!.push(rule);
+    this.alwaysRun = lineRules.filter((r) => r.keywordIds.length === 0);
     this.globalAllow = (options.allowlist?.regexes ?? []).map((r) => new RegExp(r));
     this.genericIds = new Set(this.rules.filter((r) => r.spec.generic).map((r) => r.spec.id));
     this.globalStopwords = (options.allowlist?.stopwords ?? []).map((s) => s.toLowerCase());
+  }
+
+  /** What this detector was built from, as plain data: a worker thread builds the same detector from it. */
+  get definition(): { specs: RuleSpec[]; options: DetectorOptions } {
+    return { specs: this.rules.map((r) => r.spec), options: this.options };
   }
 
   /** Every secret in `text`, non-overlapping, in order of position. */
@@ -160,6 +209,37 @@ export class Detector {
           from = Math.max(to, next - ESCAPE_WINDOW);
         }
         to = Math.min(lineEnd, next + ESCAPE_WINDOW);
+      }
+    }
+    return resolveOverlaps(found, text, this.genericIds);
+  }
+
+  /**
+   * What only a whole file shows: rules limited to the file's name (`files`) run over `text`, and key
+   * rules over the values `pairs` (parsed from `text`, only when a key rule's keywords occur) holds under
+   * matching keys. Offsets are into `text`. `outerKeys` names keys the whole text sits under (a database
+   * cell's column), where keywords count too.
+   * The line rules are not run here: callers run scan() as for any text and keep both.
+   */
+  scanStructure(text: string, path: string, pairs: () => readonly KeyValue[], outerKeys = ''): SecretMatch[] {
+    const found: SecretMatch[] = [];
+    let lower: string | undefined;
+    const holds = (rule: CompiledRule, k: string) =>
+      rule.spec.caseSensitiveKeywords ? text.includes(k) || outerKeys.includes(k) : (lower ??= `${outerKeys}\n${text}`.toLowerCase()).includes(k.toLowerCase());
+    const applies = (rule: CompiledRule) =>
+      (!rule.files || rule.files.test(path)) && (rule.spec.keywords.length === 0 || rule.spec.keywords.some((k) => holds(rule, k)));
+    const rules = this.fileRules.filter(applies);
+    for (const rule of rules) if (!rule.keys) this.runRule(rule, text, 0, text.length, undefined, found);
+    const keyRules = rules.filter((r) => r.keys);
+    if (keyRules.length === 0) return resolveOverlaps(found, text, this.genericIds);
+    for (const pair of pairs()) {
+      const keyPath = keyPathOf(pair.path);
+      for (const rule of keyRules) {
+        if (!rule.keys!.test(keyPath)) continue;
+        const before = found.length;
+        this.runRule(rule, pair.value, 0, pair.value.length, undefined, found);
+        for (let i = before; i < found.length; i++) found[i] = { ...found[i]!, start: found[i]!.start + pair.start, end: found[i]!.end + pair.start };
+        if (found.length > before) break;
       }
     }
     return resolveOverlaps(found, text, this.genericIds);
@@ -283,6 +363,7 @@ export class Detector {
       const span = m.indices?.groups?.secret ?? m.indices![0]!;
       const secret = m.groups?.secret ?? m[0];
       if (!secret) continue;
+      if (spec.generic && isSecretManagerName(wordAround(view, span[0], span[1]))) continue;
       const verdict = this.assess(rule, secret, m.groups?.context !== undefined, () => view.slice(span[1], span[1] + EXAMPLE_LOOKAHEAD));
       if (!verdict) continue;
       const start = toRaw ? toRaw[from + span[0]]! : from + span[0];
@@ -344,6 +425,14 @@ export class Detector {
     if (!spec.block) weakness ??= weakValueHint(secret);
     return weakness ? { confidence: 'low', reason: weakness } : { confidence, reason };
   }
+}
+
+/** The whitespace- or quote-delimited word of `text` that holds [start, end), at most 200 characters back. */
+function wordAround(text: string, start: number, end: number): string {
+  let from = start;
+  const floor = Math.max(0, start - 200);
+  while (from > floor && !/[\s"'`]/.test(text[from - 1]!)) from--;
+  return text.slice(from, end);
 }
 
 /**

@@ -18,4 +18,6 @@ export { fingerprintSecret, loadFingerprintKey, defaultFingerprintKeyPath } from
 export { expandSample } from './samples.js';
 export { shannonEntropy } from './entropy.js';
 export { crc32, crc32Base62, base62, base62Value } from './checksum.js';
-export { CONFIDENCES, SEVERITIES, type Confidence, type RuleSpec, type RuleFile, type SecretMatch, type Severity, type BlockSpec } from './types.js';
+export { CONFIDENCES, type Confidence, type RuleSpec, type RuleFile, type SecretMatch, type BlockSpec } from './types.js';
+// The scale every capability shares lives in src/severity.ts; rules declare their severity on it.
+export { SEVERITIES, type Severity } from '../severity.js';

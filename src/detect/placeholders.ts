@@ -21,13 +21,30 @@ const TEMPLATE_PATTERNS: RegExp[] = [
   // Not `changeme`: it is a real default password (Elasticsearch shipped it), so it stays a weak credential.
   /^(?:placeholder|replace[_-]?me|insert[_-]?here|todo|tbd|fixme)$/i,
   /^(?:\.{3}|…)|(?:\.{3}|…)$/, // sk-... truncated in docs
-  // References to where the value lives: environment variables and secret managers.
+  // Not a value but what follows an empty one: a command-line flag (`psql --password -U app`), or
+  // syntax: the `,` closing a JSON-escaped message after a bare `-p`, the `=` of `:=` when the template
+  // after it was refused.
+  /^(?:-[A-Za-z]|--[a-z][a-z-]{1,30})$/,
+  /^[\\,;:=)\]}]{1,2}$/,
+];
+
+/** Names of secrets in a secret manager: the value is where a secret lives, not the secret. */
+const SECRET_MANAGER_NAMES: RegExp[] = [/^arn:aws[a-z-]*:(?:secretsmanager|ssm):/, /^projects\/[^/]{1,64}\/secrets\//, /\.vault\.azure\.net\/secrets\//i];
+
+/** References to where the value lives: environment variables and secret managers. */
+const REFERENCE_PATTERNS: RegExp[] = [
   /^(?:process\.env|os\.environ|os\.getenv|getenv|ENV\[|System\.getenv)/,
   /^(?:op|vault|sm|gsm|awssm|secretsmanager|ssm|azkv|keyvault|env|file):/i,
-  /^arn:aws[a-z-]*:(?:secretsmanager|ssm):/,
-  /^projects\/[^/]{1,64}\/secrets\//,
-  /\.vault\.azure\.net\/secrets\//i,
+  ...SECRET_MANAGER_NAMES,
 ];
+
+/**
+ * Whether `word` (the whitespace-delimited word holding a match) names a secret in a secret manager:
+ * in `arn:aws:secretsmanager:…:secret:prod/db`, `secret:` is part of the name, not an assignment.
+ */
+export function isSecretManagerName(word: string): boolean {
+  return SECRET_MANAGER_NAMES.some((p) => p.test(word));
+}
 
 /** Documentation example credentials published by vendors; never real. */
 const DOCUMENTED_EXAMPLES = new Set([
@@ -41,7 +58,7 @@ const DOCUMENTED_EXAMPLES = new Set([
 export function isTemplate(secret: string): boolean {
   if (secret.trim() === '' || DOCUMENTED_EXAMPLES.has(secret)) return true;
   if (isMask(secret)) return true;
-  return TEMPLATE_PATTERNS.some((p) => p.test(secret));
+  return TEMPLATE_PATTERNS.some((p) => p.test(secret)) || REFERENCE_PATTERNS.some((p) => p.test(secret));
 }
 
 /** `xxxxxxxx`, `sk-xxxx…`: a long run of x, or one that is most of the value. A short run inside a random value is left to the hints. */

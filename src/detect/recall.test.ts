@@ -49,7 +49,8 @@ describe('recall of every shipped rule inside realistic log lines', () => {
   const r = new CorpusRandom(0x7eca11);
   it('reports a secret covering each rule\'s first sample in syslog, NDJSON and logfmt lines', () => {
     const missed: string[] = [];
-    for (const rule of loadShippedRules()) {
+    // Rules limited to files or keys never see log lines.
+    for (const rule of loadShippedRules().filter((r) => !r.files && !r.keys)) {
       const sample = expandSample(rule.samples.match[0]!);
       const own = new Detector([rule]).scan(sample).find((m) => m.ruleId === rule.id);
       assert.ok(own, `${rule.id} does not match its own first sample`);

@@ -4,11 +4,23 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Detector } from './engine.js';
+import { parseStructured, structuredFormat } from './files/structured.js';
 import { loadShippedRuleFiles, regexSafety } from './load.js';
 import { expandSample } from './samples.js';
+import type { RuleSpec, SecretMatch } from './types.js';
 
 const files = loadShippedRuleFiles();
 const allRules = files.flatMap((f) => f.rules);
+/** Rules limited to files or keys run on whole files (their samples), never on lines. */
+const onFiles = (r: RuleSpec) => r.files !== undefined || r.keys !== undefined;
+
+/** A rule's matches in one of its samples: a line rule scans it as text, a file or key rule as the file `samples.path`. */
+function scanSample(one: Detector, rule: RuleSpec, sample: string): SecretMatch[] {
+  if (!onFiles(rule)) return one.scan(sample);
+  const path = rule.samples.path ?? '';
+  const format = structuredFormat(path, sample);
+  return one.scanStructure(sample, path, () => (format ? parseStructured(format, sample) : []));
+}
 
 describe('shipped rules', () => {
   it('are many, with unique ids, each with both kinds of samples', () => {
@@ -16,14 +28,15 @@ describe('shipped rules', () => {
     assert.equal(new Set(ids).size, ids.length, 'duplicate rule ids');
     for (const r of allRules) {
       assert.ok(r.samples.match.length > 0 && r.samples.noMatch.length > 0, `${r.id} lacks samples`);
-      assert.ok(r.keywords.length > 0, `${r.id} has no keywords: it would run on every line`);
+      if (onFiles(r)) assert.ok(r.samples.path, `${r.id} runs on files: samples.path names the file its samples are`);
+      else assert.ok(r.keywords.length > 0, `${r.id} has no keywords: it would run on every line`);
     }
   });
 
   it('name in their keywords every spelling their patterns accept around a sample (a rule runs only where one occurs)', () => {
     // Each separator before the secret in a match sample is swapped for the others the pattern allows.
     const gaps: string[] = [];
-    for (const r of allRules) {
+    for (const r of allRules.filter((r) => !onFiles(r))) {
       const pattern = new RegExp(r.pattern, r.caseInsensitive ? 'i' : '');
       const keywords = r.keywords.map((k) => (r.caseSensitiveKeywords ? k : k.toLowerCase()));
       for (const template of r.samples.match) {
@@ -52,20 +65,20 @@ describe('shipped rules', () => {
           const one = new Detector([rule]);
           for (const template of rule.samples.match) {
             const sample = expandSample(template);
-            const hit = one.scan(sample).find((h) => h.ruleId === rule.id);
+            const hit = scanSample(one, rule, sample).find((h) => h.ruleId === rule.id);
             assert.ok(hit, `${rule.id} missed its sample ${JSON.stringify(sample)} with /${rule.pattern}/`);
             assert.notEqual(hit.confidence, 'low', `${rule.id} found its sample ${JSON.stringify(sample)} only at low confidence (${hit.reason})`);
           }
           // Weak and unconfirmed credentials are found (and so redacted), at low confidence.
           for (const template of rule.samples.lowConfidence ?? []) {
             const sample = expandSample(template);
-            const hit = one.scan(sample).find((h) => h.ruleId === rule.id);
+            const hit = scanSample(one, rule, sample).find((h) => h.ruleId === rule.id);
             assert.ok(hit, `${rule.id} missed its low-confidence sample ${JSON.stringify(sample)} with /${rule.pattern}/`);
             assert.equal(hit.confidence, 'low', `${rule.id} found ${JSON.stringify(sample)} at ${hit.confidence}, expected low`);
           }
           for (const template of rule.samples.noMatch) {
             const sample = expandSample(template);
-            const hits = one.scan(sample);
+            const hits = scanSample(one, rule, sample);
             assert.deepEqual(hits.map((h) => h.secret), [], `${rule.id} matched its near miss ${JSON.stringify(sample)}`);
           }
           // 'cannot be proven safe' (large bounded repeats) is left to the adversarial time bound below.

@@ -1,6 +1,6 @@
-/** One severity scale, shared by every capability. */
-export type Severity = 'info' | 'low' | 'medium' | 'high' | 'critical';
-export const SEVERITIES: readonly Severity[] = ['info', 'low', 'medium', 'high', 'critical'];
+import type { Severity } from '../severity.js';
+
+export type { Severity };
 
 /**
  * How sure a match is to be a live credential: `high` validated (a checksum verifies, a vendor format
@@ -25,6 +25,8 @@ export interface RuleSamples {
   noMatch: string[];
   /** Credentials that are weak or unconfirmed: each must produce a finding of this rule at low confidence. */
   lowConfidence?: string[];
+  /** For rules with `files` or `keys`: the file name each sample is read as (its format decides the parser). */
+  path?: string;
 }
 
 /** Values picked out by regex or substring: in `allowlist` they are dropped, in `weak` reported at low confidence. */
@@ -80,6 +82,17 @@ export interface RuleSpec {
   generic?: boolean;
   allowlist?: RuleAllowlist;
   block?: BlockSpec;
+  /**
+   * File names or path suffixes (`master.key`, `.gem/credentials`, `*.ppk`) whose name gives a value its
+   * meaning: the rule runs only on such files in `warden detect`, over the whole file, never on logs.
+   */
+  files?: string[];
+  /**
+   * A key rule: a regex over the key path of a structured file's values (segments in snake_case, lower
+   * case, joined by `/`: `spring/datasource/password`); `pattern` then runs on each such value alone, and
+   * `keywords`, when given, must occur somewhere in the file.
+   */
+  keys?: string;
   /** Where to rotate a leaked credential of this kind. */
   rotateUrl?: string;
   samples: RuleSamples;
@@ -100,6 +113,18 @@ export interface RuleFile {
   rules?: Array<Omit<RuleSpec, 'provider'> & { provider?: string }>;
   allowlist?: FileAllowlist;
   disable?: string[];
+}
+
+/**
+ * One value of a structured file (JSON, YAML, XML, INI, properties, .env, PHP), placed in the file's text.
+ * `start`/`end` are UTF-16 offsets of the value's raw text (inside its quotes).
+ */
+export interface KeyValue {
+  /** Key segments from the root, as written (`["spring", "datasource", "password"]`). */
+  path: string[];
+  value: string;
+  start: number;
+  end: number;
 }
 
 /** A secret found in text. Offsets are UTF-16 indexes into the scanned string; `end` is exclusive. */

@@ -60,6 +60,13 @@ export const VALIDATORS: Record<string, Validator> = {
       !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(secret) &&
       !/^(?:[0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{56}|[0-9a-f]{64}|[0-9a-f]{96}|[0-9a-f]{128})$/i.test(secret),
   },
+  /** Registry `auth` values (Docker's config.json, npm's `_auth`): base64 of `user:password`. */
+  'base64-user-password': {
+    onFail: 'low',
+    failReason: 'does not decode to user:password',
+    proves: 'decodes to user:password',
+    test: (secret) => /^[A-Za-z0-9+/]{4,}={0,2}$/.test(secret) && /^[\x21-\x39\x3b-\x7e]{1,256}:[\x20-\x7e]{1,1024}$/.test(Buffer.from(secret, 'base64').toString('latin1')),
+  },
   /** Generated secrets mix at least two of lower, upper, digit; a value of one class is a weak one. */
   'mixed-classes': {
     onFail: 'low',

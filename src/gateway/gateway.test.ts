@@ -18,7 +18,8 @@ import { KeyStore } from '../keys/index.js';
 import { loadProbes, scan } from '../scan/index.js';
 import { sendRaw } from '../../test/helpers/send-raw.js';
 import { startTestClickHouse, type TestClickHouse } from '../../test/helpers/clickhouse.js';
-import { createScratchDatabase } from '../store/index.js';
+import { freePort } from '../../test/helpers/free-port.js';
+import { createScratchDatabase } from '../../test/helpers/scratch-databases.js';
 import { Gateway } from './gateway.js';
 import { loadGatewayConfig, parseGatewayConfig } from './config.js';
 import { startTestPrometheus, type TestPrometheus } from '../../test/helpers/prometheus.js';
@@ -268,10 +269,7 @@ describe('warden gateway in front of ClickHouse, Prometheus and an SSE model ser
     // A listener that accepts and never answers, and a port with nothing behind it.
     const silent = createNetServer(() => undefined);
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', () => resolve()));
-    const closed = createNetServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', () => resolve()));
-    const closedPort = (closed.address() as AddressInfo).port;
-    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const closedPort = await freePort();
     process.env.GATEWAY_TEST_INJECTED = 'from-the-gateway';
     const yaml = `
 listen: { port: 0 }

@@ -10,6 +10,7 @@ import type { AddressInfo, Server, Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { WardenError } from '../errors.js';
+import { hostPort } from '../host-port.js';
 import { listenAt } from '../listen-address.js';
 import { KeyStore } from '../keys/index.js';
 import { AccessLog, identityForLog } from './access-log.js';
@@ -172,27 +173,26 @@ export class Gateway {
   /** The proxy's own address, e.g. `http://127.0.0.1:8480` (not in authz mode). */
   get url(): string {
     const a = this.server!.server.address() as AddressInfo;
-    const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
-    return `${this.state.config.listen.tls ? 'https' : 'http'}://${host}:${a.port}`;
+    return `${this.state.config.listen.tls ? 'https' : 'http'}://${hostPort(a.address, a.port)}`;
   }
 
   /** The authorization server's HTTP address, e.g. `http://127.0.0.1:8481`, or null. */
   get authzUrl(): string | null {
     if (!this.authzServer) return null;
     const a = this.authzServer.server.address() as AddressInfo;
-    return `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+    return `http://${hostPort(a.address, a.port)}`;
   }
 
   /** The authorization server's gRPC address (host:port), or null. */
   get authzGrpcAddress(): string | null {
     const grpc = this.state.config.authz?.grpc;
-    return this.grpcServer && grpc ? `${grpc.host.includes(':') ? `[${grpc.host}]` : grpc.host}:${this.grpcServer.port}` : null;
+    return this.grpcServer && grpc ? hostPort(grpc.host, this.grpcServer.port) : null;
   }
 
   get metricsUrl(): string | null {
     if (!this.metricsServer) return null;
     const a = this.metricsServer.address() as AddressInfo;
-    return `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}/metrics`;
+    return `http://${hostPort(a.address, a.port)}/metrics`;
   }
 
   private async listen(serveMetrics: boolean, mode: GatewayMode): Promise<void> {

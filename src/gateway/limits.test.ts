@@ -11,19 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { RawHttpClient } from '../../test/helpers/raw-http-client.js';
+import { waitFor } from '../../test/helpers/wait.js';
 import { GatewayConfigError, parseGatewayConfig } from './config.js';
 import { startTestGateway, type TestGateway } from './test-upstreams.js';
 
 const MB = 1024 * 1024;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, ok: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${what}`);
-    await sleep(10);
-  }
-}
 
 /** One request as the upstream saw it. */
 interface Seen {
@@ -152,7 +145,7 @@ routes:${route('pool', 8)}${route('trickle', 4, '\n    limits: { bodyRate: { min
     const slow = await Promise.all(Array.from({ length: 12 }, () => open()));
     for (const c of slow) c.write(request('POST', '/pool/upload', keys.a, [`Content-Length: ${MB}`]) + 'x'.repeat(100));
     const fromA = () => upstream.seen.slice(mark).filter((s) => s.keyId === keys.aId);
-    await until('A reaches the upstream', () => fromA().length >= 2);
+    await waitFor('A reaches the upstream', () => fromA().length >= 2);
     await sleep(200);
 
     const started = Date.now();
@@ -165,7 +158,7 @@ routes:${route('pool', 8)}${route('trickle', 4, '\n    limits: { bodyRate: { min
 
     assert.equal(fromA().length, 2, 'no more of A than its share reached the upstream');
     const refused = () => slow.filter((c) => c.pending.startsWith('HTTP/1.1 429 '));
-    await until('ten of A are refused', () => refused().length === 10);
+    await waitFor('ten of A are refused', () => refused().length === 10);
     const r = await refused()[0]!.response();
     assert.equal(r?.headers.get('retry-after'), '1');
     assert.deepEqual(JSON.parse(r!.body.toString()), { error: 'rate_limited', reason: 'concurrency', message: 'too many requests in flight for this identity; retry when one has finished', route: 'pool' });
@@ -173,7 +166,7 @@ routes:${route('pool', 8)}${route('trickle', 4, '\n    limits: { bodyRate: { min
 
     // A's stalled uploads go away: their places are free again, and A is served.
     for (const c of slow) c.destroy();
-    await until('the upstream lets go of A', () => fromA().every((s) => s.closed));
+    await waitFor('the upstream lets go of A', () => fromA().every((s) => s.closed));
     const again = await open();
     again.write(request('POST', '/pool/upload', keys.a, ['Content-Length: 5']) + 'hello');
     const ok = await again.response();
@@ -184,11 +177,11 @@ routes:${route('pool', 8)}${route('trickle', 4, '\n    limits: { bodyRate: { min
     const mark = upstream.seen.length;
     const first = await Promise.all([open(), open(), open()]);
     for (const c of first) c.write(request('GET', '/pool/open/wait', null));
-    await until('two from 127.0.0.1 reach the upstream', () => upstream.waiting.length === 2);
+    await waitFor('two from 127.0.0.1 reach the upstream', () => upstream.waiting.length === 2);
     await first[2]!.waitFor('HTTP/1.1 429 ');
     const other = await open('127.0.0.2');
     other.write(request('GET', '/pool/open/wait', null));
-    await until('the one from 127.0.0.2 reaches the upstream too', () => upstream.waiting.length === 3);
+    await waitFor('the one from 127.0.0.2 reaches the upstream too', () => upstream.waiting.length === 3);
     upstream.releaseWaiting();
     for (const c of [first[0]!, first[1]!, other]) assert.equal((await c.response())?.status, 200);
     assert.equal(upstream.seen.slice(mark).length, 3);
@@ -198,7 +191,7 @@ routes:${route('pool', 8)}${route('trickle', 4, '\n    limits: { bodyRate: { min
     // Four client addresses with two waiting requests each hold all 8 connections of the pool.
     const holders = await Promise.all(['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4'].flatMap((from) => [open(from), open(from)]));
     for (const c of holders) c.write(request('GET', '/pool/open/wait', null));
-    await until('the pool is full', () => upstream.waiting.length === 8);
+    await waitFor('the pool is full', () => upstream.waiting.length === 8);
     // A's two places go to uploads whose bodies have arrived whole, waiting for a connection; then A leaves.
     for (let i = 0; i < 2; i++) {
       const c = await open();
@@ -234,7 +227,7 @@ routes:${route('pool', 8)}${route('trickle', 4, '\n    limits: { bodyRate: { min
     assert.ok(await c.closes(), 'the client connection is closed');
     const forwarded = upstream.seen.slice(mark);
     assert.equal(forwarded.length, 1, 'the upload had reached the upstream');
-    await until('the upstream exchange ends and its connection closes', () => forwarded[0]!.closed && forwarded[0]!.socketClosed);
+    await waitFor('the upstream exchange ends and its connection closes', () => forwarded[0]!.closed && forwarded[0]!.socketClosed);
     assert.equal(forwarded[0]!.complete, false, 'the cut body never completed upstream');
     assert.match(await scrape(), /warden_gateway_refusals_total\{route="trickle",reason="body_too_slow"\} 1\n/);
 
@@ -259,7 +252,7 @@ routes:${route('pool', 8)}${route('trickle', 4, '\n    limits: { bodyRate: { min
       clearInterval(trickle);
     }
     const early = upstream.seen.slice(mark).find((x) => x.target === '/early')!;
-    await until('its upstream connection closes', () => early.socketClosed);
+    await waitFor('its upstream connection closes', () => early.socketClosed);
     assert.equal(early.complete, false);
     const next = await open();
     next.write(request('GET', '/trickle/ok', keys.b));
@@ -280,7 +273,7 @@ routes:${route('pool', 8)}${route('trickle', 4, '\n    limits: { bodyRate: { min
     }
     const s = await steady.response();
     assert.deepEqual([s?.status, s && JSON.parse(s.body.toString())], [200, { length: 6144 }], 'a 2.5 KiB/s body passes');
-    await until('the held upload completes upstream', () => upstream.seen.slice(mark).some((x) => x.target === '/hold-body' && x.complete), 10_000);
+    await waitFor('the held upload completes upstream', () => upstream.seen.slice(mark).some((x) => x.target === '/hold-body' && x.complete), 10_000);
     const b = await big.response();
     assert.deepEqual([b?.status, b && JSON.parse(b.body.toString())], [200, { length: 16 * MB }]);
   });

@@ -12,6 +12,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { TlsOptions } from 'node:tls';
 import { RawHttpClient } from '../../test/helpers/raw-http-client.js';
 import { makeSelfSignedCert } from '../../test/helpers/self-signed-cert.js';
+import { waitUntil } from '../../test/helpers/wait.js';
 import { ClientServer, type ClientHandlers, type ClientLimits, type ClientRequest, type ClientResponse } from './server.js';
 
 /** A bound on every wait, so a hang fails its own test quickly. */
@@ -37,16 +38,6 @@ async function within<T>(promise: Promise<T>, what: string, ms = LIMIT_MS): Prom
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** Polls `condition` until it holds or `ms` have passed; whether it held. */
-async function eventually(condition: () => boolean, ms = LIMIT_MS): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) return false;
-    await sleep(10);
-  }
-  return true;
 }
 
 /** Answers a request with a length-framed body. */
@@ -414,7 +405,7 @@ describe('ClientServer', { timeout: 30_000 }, () => {
     await midBody.waitFor('first,');
     const half = await RawHttpClient.open(port);
     half.write('GET /half HTTP/1.1\r\nHo');
-    await eventually(() => server.connections.size === 4, 1000);
+    await waitUntil(() => server.connections.size === 4, 1000);
     await sleep(50);
 
     const closeCalledAt = Date.now();
@@ -487,7 +478,7 @@ describe('ClientServer', { timeout: 30_000 }, () => {
     c.write(get('/abandoned'));
     const response = await within(arrived.promise, 'the request');
     c.destroy();
-    assert.ok(await eventually(() => aborts > 0), 'onAbort called');
+    assert.ok(await waitUntil(() => aborts > 0, LIMIT_MS), 'onAbort called');
     assert.doesNotThrow(() => {
       response.writeHead(200, 'OK', ['content-length', '2'], true);
       response.write('o');
@@ -514,7 +505,7 @@ describe('ClientServer', { timeout: 30_000 }, () => {
       c.write(get('/abandoned') + get('/queued/1') + get('/queued/2'));
       const response = await within(arrived.promise, 'the request');
       c.destroy();
-      const noticed = await eventually(() => aborts > 0, 1000);
+      const noticed = await waitUntil(() => aborts > 0, 1000);
       answer(response, 200, 'late');
       await sleep(100);
       assert.ok(noticed, 'onAbort called within 1 s of the client closing');

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { userInfo } from 'node:os';
-import { SEVERITIES, type Severity } from '../detect/index.js';
+import { SEVERITIES, type Severity } from '../severity.js';
 import { WardenError } from '../errors.js';
 import { openStore, type Store } from '../store/index.js';
 import { computeDeadlines } from './deadlines.js';
@@ -43,6 +43,21 @@ export interface RecordEntry {
   /** Default: now. */
   happenedAt?: number;
   details?: Record<string, unknown>;
+  actor?: string;
+}
+
+/** What a responder reports: something that happened, a playbook step done, a deadline met, a status or materiality change. */
+export interface ProgressNote {
+  message: string;
+  /** Default: now. */
+  happenedAt?: number;
+  /** A step of the incident's playbook, now done. */
+  step?: string;
+  /** One of the incident's deadlines, met at `happenedAt`. */
+  deadlineMet?: string;
+  status?: IncidentStatus;
+  /** When materiality was determined (starts the SEC clock). */
+  materialityAt?: number;
   actor?: string;
 }
 
@@ -212,6 +227,23 @@ export class IncidentStore {
     ]);
     const rows = await this.store.query<{ seq: number }>('SELECT max(seq) AS seq FROM warden_incident_events WHERE incident_id = ?', [id]);
     return { seq: Number(rows[0]?.seq), happenedAt, recordedAt: now, actor, type: entry.type, message: entry.message, details };
+  }
+
+  /**
+   * Records a responder's note on the timeline, as a step done or a deadline met when it names one (which
+   * must be the incident's own), then any materiality and status change it carries.
+   */
+  async recordProgress(id: string, note: ProgressNote): Promise<TimelineEntry> {
+    const current = await this.get(id);
+    if (note.step && !getPlaybook(current.kind).steps.some((s) => s.id === note.step)) throw new IncidentOptionsError(`--step: ${current.kind} has no step ${note.step}`);
+    if (note.deadlineMet && !current.regimes.rules.some((r) => r.id === note.deadlineMet)) throw new IncidentOptionsError(`--met: this incident has no deadline ${note.deadlineMet}`);
+    const type = note.step ? 'step-done' : note.deadlineMet ? 'deadline-met' : 'note';
+    const details = note.step ? { step: note.step } : note.deadlineMet ? { deadline: note.deadlineMet } : {};
+    const actor = note.actor !== undefined ? { actor: note.actor } : {};
+    const entry = await this.record(id, { type, message: note.message, details, ...(note.happenedAt !== undefined ? { happenedAt: note.happenedAt } : {}), ...actor });
+    if (note.materialityAt !== undefined) await this.setMateriality(id, note.materialityAt, note.actor);
+    if (note.status) await this.setStatus(id, note.status, note.actor);
+    return entry;
   }
 
   /** Timeline in the order things happened (ties: the order they were recorded). */

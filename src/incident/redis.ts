@@ -1,29 +1,29 @@
 /**
- * Redis as a triage source: SCAN over the keyspace and one read per key (GET, HGETALL, LRANGE, SMEMBERS,
- * ZRANGE, XRANGE), each bounded; only read commands are ever sent. A minimal RESP2 client: triage needs
- * request/reply and nothing else.
+ * Redis as a triage source: SCAN over the keyspace and one read per key (GET, HSCAN, LRANGE, SRANDMEMBER,
+ * ZRANGE, XRANGE), each bounded; only read commands are ever sent. A minimal RESP2 client on the scanner's
+ * codec: triage needs request/reply and nothing else.
  */
 import { connect, type Socket } from 'node:net';
+import { encodeRespCommand, parseRespReply, RespError, type RespValue } from '../scan/index.js';
 import { readableError } from './failure.js';
 import type { SourceItem } from './sources.js';
-
-type Reply = string | number | null | Reply[] | Error;
 
 const ELEMENTS_PER_KEY = 1000;
 
 class RespConnection {
   private buffer: Buffer = Buffer.alloc(0);
-  private readonly waiting: Array<{ resolve: (r: Reply) => void; reject: (e: Error) => void }> = [];
+  private readonly waiting: Array<{ resolve: (r: RespValue) => void; reject: (e: Error) => void }> = [];
   private failure: Error | undefined;
 
   private constructor(private readonly socket: Socket) {
     socket.on('data', (chunk: Buffer) => {
       this.buffer = this.buffer.length ? Buffer.concat([this.buffer, chunk]) : chunk;
       for (;;) {
-        const parsed = parseReply(this.buffer, 0);
-        if (!parsed) break;
-        this.buffer = this.buffer.subarray(parsed.next);
-        this.waiting.shift()?.resolve(parsed.reply);
+        const parsed = parseRespReply(this.buffer);
+        if (parsed.state === 'incomplete') break;
+        if (parsed.state === 'invalid') return void socket.destroy(new Error('not a RESP reply'));
+        this.buffer = this.buffer.subarray(parsed.end);
+        this.waiting.shift()?.resolve(parsed.value);
       }
     });
     const fail = (err: Error) => {
@@ -48,55 +48,16 @@ class RespConnection {
     });
   }
 
-  command(...args: string[]): Promise<Reply> {
+  command(...args: string[]): Promise<RespValue> {
     if (this.failure) return Promise.reject(this.failure);
-    const parts = [`*${args.length}\r\n`];
-    for (const a of args) parts.push(`$${Buffer.byteLength(a)}\r\n${a}\r\n`);
     return new Promise((resolve, reject) => {
       this.waiting.push({ resolve, reject });
-      this.socket.write(parts.join(''));
+      this.socket.write(encodeRespCommand(args));
     });
   }
 
   close(): void {
     this.socket.destroy();
-  }
-}
-
-function parseReply(buf: Buffer, at: number): { reply: Reply; next: number } | undefined {
-  const eol = buf.indexOf('\r\n', at);
-  if (eol === -1) return undefined;
-  const head = buf.toString('utf8', at + 1, eol);
-  switch (buf[at]) {
-    case 43: // +
-      return { reply: head, next: eol + 2 };
-    case 45: // -
-      return { reply: new Error(head), next: eol + 2 };
-    case 58: // :
-      return { reply: Number(head), next: eol + 2 };
-    case 36: {
-      // $
-      const n = Number(head);
-      if (n < 0) return { reply: null, next: eol + 2 };
-      if (buf.length < eol + 2 + n + 2) return undefined;
-      return { reply: buf.toString('utf8', eol + 2, eol + 2 + n), next: eol + 2 + n + 2 };
-    }
-    case 42: {
-      // *
-      const n = Number(head);
-      if (n < 0) return { reply: null, next: eol + 2 };
-      const items: Reply[] = [];
-      let next = eol + 2;
-      for (let i = 0; i < n; i++) {
-        const item = parseReply(buf, next);
-        if (!item) return undefined;
-        items.push(item.reply);
-        next = item.next;
-      }
-      return { reply: items, next };
-    }
-    default:
-      return { reply: new Error('not a RESP reply'), next: buf.length };
   }
 }
 
@@ -113,13 +74,16 @@ function asObject(value: string): unknown {
 async function readKey(conn: RespConnection, key: string): Promise<Record<string, unknown> | undefined> {
   const type = await conn.command('TYPE', key);
   const last = String(ELEMENTS_PER_KEY - 1);
-  let value: Reply;
+  let value: RespValue;
   switch (type) {
     case 'string':
       value = await conn.command('GET', key);
       return typeof value === 'string' ? { key, value: asObject(value) } : undefined;
     case 'hash': {
-      value = await conn.command('HGETALL', key);
+      // HSCAN's first page rather than HGETALL: a hash of up to about ELEMENTS_PER_KEY fields comes whole, a
+      // larger one no longer all at once (nor past the codec's element cap), as the other types are read.
+      const page = await conn.command('HSCAN', key, '0', 'COUNT', String(ELEMENTS_PER_KEY));
+      value = Array.isArray(page) && page.length === 2 ? page[1]! : null;
       if (!Array.isArray(value)) return undefined;
       const fields: Record<string, unknown> = { key };
       for (let i = 0; i + 1 < value.length && i < ELEMENTS_PER_KEY * 2; i += 2) fields[String(value[i])] = asObject(String(value[i + 1]));
@@ -157,14 +121,14 @@ export async function* readRedis(source: string, maxKeys: number, env: NodeJS.Pr
     const password = env.WARDEN_DB_PASSWORD ?? env.REDISCLI_AUTH;
     if (password) {
       const auth = await conn.command('AUTH', ...(url.username ? [decodeURIComponent(url.username)] : []), password);
-      if (auth instanceof Error) throw new Error(`AUTH refused: ${auth.message}`);
+      if (auth instanceof RespError) throw new Error(`AUTH refused: ${auth.message}`);
     }
     const selected = await conn.command('SELECT', db);
-    if (selected instanceof Error) throw new Error(`SELECT ${db}: ${selected.message}`);
+    if (selected instanceof RespError) throw new Error(`SELECT ${db}: ${selected.message}`);
     let cursor = '0';
     scanning: do {
       const reply = await conn.command('SCAN', cursor, 'COUNT', '500');
-      if (!Array.isArray(reply) || reply.length !== 2 || !Array.isArray(reply[1])) throw new Error(reply instanceof Error ? reply.message : 'unexpected SCAN reply');
+      if (!Array.isArray(reply) || reply.length !== 2 || !Array.isArray(reply[1])) throw new Error(reply instanceof RespError ? reply.message : 'unexpected SCAN reply');
       cursor = String(reply[0]);
       for (const key of reply[1]) {
         if (rows >= maxKeys) {

@@ -6,8 +6,9 @@
  */
 import type { Detector } from '../detect/index.js';
 import { WardenError } from '../errors.js';
+import { bracketHost } from '../host-port.js';
 import type { KeyStore } from '../keys/index.js';
-import type { Finding } from '../scan/index.js';
+import { loadProbes, sensitiveTables, type Finding, type StoreReadPath } from '../scan/index.js';
 import { buildRegimes } from './deadlines.js';
 import type { IncidentStore } from './incident-store.js';
 import { retriage, triage, type RetriageResult } from './triage.js';
@@ -59,42 +60,35 @@ export interface ExposureResponse {
   triage?: TriageResult;
 }
 
-/** True for an open store whose sampled rows held credentials or whose columns hold conversations. */
+/**
+ * True for an open store whose sampled rows held credentials or chat: the scan's own test for critical
+ * (`secretsOrChat` in warden/scan), so the two cannot disagree.
+ */
 export function isCriticalExposure(finding: Finding): boolean {
   if (finding.auth !== 'none' || finding.severity !== 'critical') return false;
-  return (finding.evidence.databases ?? []).some((d) => d.tables.some((t) => (t.credentials?.total ?? 0) > 0 || (t.conversationColumns?.length ?? 0) > 0));
+  return sensitiveTables(finding.evidence.databases ?? [], 'sampled').length > 0;
 }
 
-const hostPart = (host: string) => (host.includes(':') ? `[${host}]` : host);
-
-/** The read-only connection string triage uses for a finding, as the anonymous caller the scan proved works (no password, ever). */
-function dsnFor(finding: Finding, options: ExposureResponseOptions): string | undefined {
-  const host = hostPart(finding.host);
-  switch (finding.service) {
-    case 'clickhouse':
-      return `clickhouse://default@${host}:${finding.probe === 'clickhouse-http' ? finding.port : (options.clickHouseHttpPort ?? 8123)}/`;
-    case 'postgresql':
-      return `postgres://postgres@${host}:${finding.port}/`;
-    case 'mysql':
-      return `mysql://root@${host}:${finding.port}/`;
-    case 'redis':
-      return `redis://${host}:${finding.port}/0`;
-    default:
-      return undefined;
-  }
+/**
+ * How triage reads the store behind a finding: the read path its probe declares, as a connection string for
+ * the anonymous caller the scan proved works (no password, ever). Undefined for a probe that declares none.
+ */
+async function readPathFor(finding: Finding, options: ExposureResponseOptions): Promise<{ dsn: string; path: StoreReadPath } | undefined> {
+  const path = (await loadProbes()).find((p) => p.id === finding.probe)?.readPath;
+  if (!path) return undefined;
+  const port = path.overHttpPort ? (options.clickHouseHttpPort ?? 8123) : finding.port;
+  return { dsn: `${path.scheme}://${path.user ? `${path.user}@` : ''}${bracketHost(finding.host)}:${port}${path.path}`, path };
 }
 
-/** The tables the scan flagged, as `database.table`: the exposed ones, not every table of the server. */
+/** The tables the scan flagged, as `database.table`: the exposed ones (chat by column name too), not every table of the server. */
 function flaggedTables(finding: Finding): string[] {
-  return (finding.evidence.databases ?? []).flatMap((d) =>
-    d.tables.filter((t) => (t.credentials?.total ?? 0) > 0 || (t.conversationColumns?.length ?? 0) > 0).map((t) => `${d.name}.${t.name}`),
-  );
+  return sensitiveTables(finding.evidence.databases ?? [], 'by-name').map(({ database, table }) => `${database}.${table.name}`);
 }
 
 export async function respondToExposure(finding: Finding, options: ExposureResponseOptions): Promise<ExposureResponse> {
   if (!isCriticalExposure(finding)) return { acted: false, reason: 'not an open store holding credentials or chat data' };
-  const dsn = dsnFor(finding, options);
-  if (!dsn) return { acted: false, reason: `no read-only triage path for ${finding.service}` };
+  const read = await readPathFor(finding, options);
+  if (!read) return { acted: false, reason: `no read-only triage path for ${finding.service}` };
   const actor = options.actor ?? 'warden-serve';
   const origin = `scan:${finding.id}`;
   const existing = await options.incidents.findOpen(origin);
@@ -118,9 +112,9 @@ export async function respondToExposure(finding: Finding, options: ExposureRespo
   });
   const tables = flaggedTables(finding);
   const result = await withTriageDeadline(options, (signal) =>
-    triage(dsn, {
+    triage(read.dsn, {
       ...discoveredHostTriage(options, incident.id, actor, signal),
-      ...(finding.service === 'redis' ? {} : { tables }),
+      ...(read.path.keyspace ? {} : { tables }),
       ...(options.maxRowsPerTable ? { maxRowsPerTable: options.maxRowsPerTable } : {}),
     }),
   );
@@ -173,12 +167,12 @@ export async function retriageExposure(finding: Finding, options: ExposureRespon
   if (finding.auth !== 'none') return { acted: false, reason: 'the store no longer answers without a password' };
   const incident = await options.incidents.findOpen(`scan:${finding.id}`);
   if (!incident) return { acted: false, reason: 'no open incident for this finding' };
-  // Redis keys carry no time or order to tell new from old.
-  const dsn = finding.service === 'redis' ? undefined : dsnFor(finding, options);
-  if (!dsn) return { acted: false, reason: `no incremental triage for ${finding.service}`, incident };
+  // A keyspace (Redis) carries no time or order to tell new keys from old.
+  const read = await readPathFor(finding, options);
+  if (!read || read.path.keyspace) return { acted: false, reason: `no incremental triage for ${finding.service}`, incident };
   const actor = options.actor ?? 'warden-serve';
   const result = await withTriageDeadline(options, (signal) =>
-    retriage(dsn, { ...discoveredHostTriage(options, incident.id, actor, signal), tables: flaggedTables(finding), rows: options.rows ?? DEFAULT_RETRIAGE_ROWS }),
+    retriage(read.dsn, { ...discoveredHostTriage(options, incident.id, actor, signal), tables: flaggedTables(finding), rows: options.rows ?? DEFAULT_RETRIAGE_ROWS }),
   );
   return { acted: true, reason: 'rows written since the last triage read', incident, retriage: result };
 }

@@ -8,9 +8,9 @@ import { open } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
-import { DsnError, openDatabase, parseDsn, redactDsnText, type Database, type Dsn, type TableInfo } from '../db/index.js';
+import { CLICKHOUSE_LOCAL_ENGINES, clickHouseLines, DsnError, openDatabase, parseDsn, redactDsnText, type Database, type Dsn, type TableInfo } from '../db/index.js';
 import { WardenError } from '../errors.js';
-import { fetchWithoutRedirects } from '../outbound-fetch.js';
+import { bracketHost } from '../host-port.js';
 import { captureCursor, incrementQueries, type TableCursor, type TableCursors } from './cursors.js';
 import { readableError } from './failure.js';
 import { readRedis } from './redis.js';
@@ -91,7 +91,7 @@ export interface SourceIdentity {
   key: string;
 }
 
-const hostKey = (host: string) => (host.includes(':') ? `[${host.toLowerCase()}]` : host.toLowerCase());
+const hostKey = (host: string) => bracketHost(host.toLowerCase());
 
 /** Checks that a path can be read as a dump or SQLite file; returns its real path. */
 function existingPath(path: string, display: string, folderAllowed: boolean): string {
@@ -398,9 +398,6 @@ function wanted(table: TableInfo, only: readonly string[] | undefined): boolean 
   return !only?.length || only.includes(table.name) || only.includes(`${table.schema}.${table.name}`);
 }
 
-/** Engines whose rows sit on the ClickHouse server itself: reading them touches nothing else (not Kafka, URL, remote). */
-const CLICKHOUSE_LOCAL_ENGINES = /^(\w*MergeTree|Log|TinyLog|StripeLog|Memory)$/;
-
 async function* readLiveStore(dsn: Dsn, options: SourceOptions): AsyncGenerator<SourceItem> {
   const cap = options.maxRowsPerTable ?? DEFAULT_MAX_ROWS_PER_TABLE;
   const db = await openDatabase(dsn, options.env ?? process.env, options.signal ? { signal: options.signal } : {});
@@ -568,32 +565,4 @@ async function* readClickHouse(dsn: Dsn, selects: string[], part: string, cap: n
     error = readableError(err);
   }
   yield { partEnd: part, rows, truncated, ...(error ? { error } : {}) };
-}
-
-/** The non-empty lines of one SELECT's JSONEachRow answer; leaving early aborts the request. */
-async function* clickHouseLines(dsn: Dsn, select: string, signal: AbortSignal | undefined): AsyncGenerator<string> {
-  const url = new URL(`http://${dsn.host.includes(':') ? `[${dsn.host}]` : dsn.host}:${dsn.port}/`);
-  url.searchParams.set('query', `${select} FORMAT JSONEachRow`);
-  if (dsn.database) url.searchParams.set('database', dsn.database);
-  const headers: Record<string, string> = { 'X-ClickHouse-User': dsn.user };
-  if (dsn.password) headers['X-ClickHouse-Key'] = dsn.password;
-  const abort = new AbortController();
-  try {
-    const res = await fetchWithoutRedirects(url, { headers, signal: signal ? AbortSignal.any([abort.signal, signal]) : abort.signal });
-    if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}: ${(await res.text()).trim().slice(0, 300)}`);
-    const decoder = new StringDecoder('utf8');
-    let pending = '';
-    for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
-      pending += decoder.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-      let start = 0;
-      for (let nl = pending.indexOf('\n', start); nl !== -1; nl = pending.indexOf('\n', start)) {
-        const line = pending.slice(start, nl);
-        start = nl + 1;
-        if (line) yield line;
-      }
-      pending = pending.slice(start);
-    }
-  } finally {
-    abort.abort();
-  }
 }

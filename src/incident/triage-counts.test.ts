@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openDatabase } from '../db/index.js';
-import { scratchPostgres } from '../db/test-databases.js';
+import { createScratchDatabase } from '../../test/helpers/scratch-databases.js';
 import { KeyStore, parseKeySecrets } from '../keys/index.js';
 import { buildRegimes, identifySource, IncidentStore, renderMarkdown, retriage, triage, type Incident } from './index.js';
 import { seedLogs, type SeededLogs } from './test-fixtures.js';
@@ -172,7 +172,7 @@ describe('incident counts stay true', { timeout: 120_000 }, () => {
   });
 
   it('PostgreSQL with one table the reader may not read: partial, what was read counted, the refused table named, no cursor past unread rows', async () => {
-    const pg = await scratchPostgres();
+    const pg = await createScratchDatabase();
     const role = `warden_reader_${randomBytes(4).toString('hex')}`;
     const admin = await openDatabase(pg.url);
     try {

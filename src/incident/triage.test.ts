@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
 import { openDatabase } from '../db/index.js';
-import { scratchMariaDb, scratchPostgres, scratchSqlite } from '../db/test-databases.js';
+import { createScratchDatabase, scratchMariaDb, scratchSqlite } from '../../test/helpers/scratch-databases.js';
 import { KeyStore, parseKeySecrets } from '../keys/index.js';
 import { scan } from '../scan/index.js';
 import { startTestClickHouse, type TestClickHouse } from '../../test/helpers/clickhouse.js';
@@ -203,7 +203,7 @@ describe('incident triage of live stores (read-only)', { timeout: 180_000 }, () 
   });
 
   for (const [engine, make, ts] of [
-    ['PostgreSQL', scratchPostgres, 'TEXT'],
+    ['PostgreSQL', createScratchDatabase, 'TEXT'],
     ['MariaDB', scratchMariaDb, 'VARCHAR(40)'],
     ['SQLite', async () => scratchSqlite(), 'TEXT'],
   ] as const) {

@@ -366,6 +366,8 @@ async function recordFailure(identity: SourceIdentity, kind: 'input' | 'run', ou
  */
 export async function triage(source: string, options: TriageOptions): Promise<TriageResult> {
   const started = performance.now();
+  // An incident that does not exist is refused before anything is read (IncidentNotFoundError).
+  if (options.incident) await options.incident.store.get(options.incident.id);
   const detector = options.detector ?? getDefaultDetector();
   let identity: SourceIdentity;
   try {
@@ -508,4 +510,9 @@ export async function retriage(source: string, options: RetriageOptions): Promis
     details: { source: display, status, rows: acc.rows, newCredentials, revoked, wouldRevoke, parts, errors, cursors },
   });
   return result;
+}
+
+/** A triage result fit to print: subject ids are personal data, so each kind keeps its counts and the id lists stay in the incident store. */
+export function withoutSubjectIds(result: TriageResult): Omit<TriageResult, 'subjects'> & { subjects: Array<Omit<SubjectSummary, 'counts'>> } {
+  return { ...result, subjects: result.subjects.map(({ counts: _counts, ...s }) => s) };
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { base62, base62Value, crc32, crc32Base62 } from '../detect/index.js';
+import { base62, base62Value, crc32, crc32Base62, getDefaultDetector, type Detector } from '../detect/index.js';
 
 export type KeyEnvironment = 'live' | 'test';
 export const KEY_ENVIRONMENTS: readonly KeyEnvironment[] = ['live', 'test'];
@@ -54,4 +54,12 @@ export function parseKey(token: string): { prefix: string; env: KeyEnvironment }
 /** Short opaque id that names a key in lists, logs and audit entries without revealing it. */
 export function newKeyId(): string {
   return `key_${randomBase62(16)}`;
+}
+
+/**
+ * The Warden keys in a text that can belong to a key store, distinct, in the order found: only a key whose
+ * checksum verifies can be one of ours (the others are still reported by detect and redacted by scrub).
+ */
+export function wardenKeysIn(text: string, detector: Detector = getDefaultDetector()): string[] {
+  return [...new Set(detector.scan(text).filter((m) => m.ruleId === 'warden-api-key' && m.confidence === 'high').map((m) => m.secret))];
 }

@@ -1,6 +1,6 @@
 /** warden/keys: API keys whose leak is rare, recognisable, narrow and short-lived. */
 export { KeyStore, KeyNotFoundError, KeyOptionsError, type KeyStoreOptions } from './key-store.js';
-export { generateKey, parseKey, DEFAULT_KEY_PREFIX, KEY_ENVIRONMENTS, type KeyEnvironment } from './format.js';
+export { generateKey, parseKey, wardenKeysIn, DEFAULT_KEY_PREFIX, KEY_ENVIRONMENTS, type KeyEnvironment } from './format.js';
 export { loadKeySecrets, parseKeySecrets, defaultKeySecretPath, KeySecretError, type KeySecret, type KeySecrets } from './secret.js';
 export { parseRateLimit, parseQuota, QUOTA_PERIODS, type Quota, type QuotaPeriod, type RateLimit } from './limits.js';
 export { scopeAllows, scopesAllow } from './scopes.js';

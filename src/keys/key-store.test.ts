@@ -4,7 +4,9 @@ import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { openStore } from '../store/index.js';
 import { KeyStore } from './key-store.js';
-import { STORE_KINDS, testSecrets, waitUntil, type StoreLocation } from './test-support.js';
+import { testSecrets } from './test-support.js';
+import { STORE_KINDS, type StoreLocation } from '../../test/helpers/store-kinds.js';
+import { waitUntil } from '../../test/helpers/wait.js';
 import type { LeakEvent } from './types.js';
 
 for (const kind of STORE_KINDS) {

@@ -6,9 +6,11 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { createScratchDatabase, type ScratchDatabase } from '../store/index.js';
+import { createScratchDatabase, type ScratchDatabase } from '../../test/helpers/scratch-databases.js';
 import { KeyStore } from './key-store.js';
-import { STORE_KINDS, testSecrets, waitUntil } from './test-support.js';
+import { testSecrets } from './test-support.js';
+import { STORE_KINDS } from '../../test/helpers/store-kinds.js';
+import { waitUntil } from '../../test/helpers/wait.js';
 
 const CHILD = fileURLToPath(new URL('./verifier-child.ts', import.meta.url));
 

@@ -5,7 +5,7 @@ import { generateKeyPairSync, sign } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { Server } from 'node:http';
-import { createScratchDatabase } from '../store/index.js';
+import { createScratchDatabase } from '../../test/helpers/scratch-databases.js';
 import { KeyStore } from './key-store.js';
 import { parseGithubPublicKeys } from './leak-signature.js';
 import { createKeyServer } from './server.js';

@@ -1,21 +1,30 @@
-/** warden/report: formatters over findings (table, JSON, SARIF 2.1.0), shared by every capability that reports. */
+/**
+ * warden/report: the one output layer. Every capability that reports (scan, detect, classify, incident) prints
+ * its JSON through `toJson`, its SARIF through `formatSarif`, and its tables through `alignColumns` or
+ * `formatTable`, on the one severity scale.
+ */
+import { WARDEN_HOMEPAGE, WARDEN_VERSION } from '../version.js';
 import { formatJson } from './json.js';
-import { formatSarif } from './sarif.js';
+import { formatSarif, type SarifOptions } from './sarif.js';
 import { formatTable } from './table.js';
-import type { ReportFinding, ReportRule, ReportTool } from './types.js';
+import type { ReportFinding, ReportTool } from './types.js';
 
 export { alignColumns } from './columns.js';
-export { formatJson } from './json.js';
-export { formatSarif, sarifUri, SARIF_SCHEMA, SARIF_FINGERPRINT_KEY, type SarifOptions } from './sarif.js';
-export { formatTable, type TableOptions } from './table.js';
-export type { ReportCommit, ReportFinding, ReportLocation, ReportRule, ReportTool } from './types.js';
+export { formatJson, toJson } from './json.js';
+export { formatSarif, sarifUri, securitySeverity, SARIF_SCHEMA, SARIF_FINGERPRINT_KEY, type SarifOptions } from './sarif.js';
+export { detectorRules } from './rules.js';
+export { formatTable, paintSeverity, type TableOptions } from './table.js';
+export type { ReportFinding, ReportInvocation, ReportLocation, ReportRule, ReportTool } from './types.js';
+export { atLeast, SEVERITIES, severityRank, worstFirst, type Severity } from '../severity.js';
+
+/** Warden as every report names it, version and home page from package.json. */
+export const WARDEN_TOOL: ReportTool = { name: 'warden', version: WARDEN_VERSION, ...(WARDEN_HOMEPAGE ? { informationUri: WARDEN_HOMEPAGE } : {}) };
 
 export type ReportFormat = 'table' | 'json' | 'sarif';
 export const REPORT_FORMATS: readonly ReportFormat[] = ['table', 'json', 'sarif'];
 
-export interface FormatReportOptions {
+export interface FormatReportOptions extends Partial<Pick<SarifOptions, 'rules' | 'invocation'>> {
   tool: ReportTool;
-  rules?: readonly ReportRule[];
   color?: boolean;
   /** Extra top-level fields for the JSON format (counts, notes). */
   summary?: Record<string, unknown>;
@@ -28,6 +37,6 @@ export function formatReport(format: ReportFormat, findings: readonly ReportFind
     case 'json':
       return formatJson(findings, options.tool, options.summary);
     case 'sarif':
-      return formatSarif(findings, { tool: options.tool, ...(options.rules ? { rules: options.rules } : {}) });
+      return formatSarif(findings, { tool: options.tool, ...(options.rules ? { rules: options.rules } : {}), ...(options.invocation ? { invocation: options.invocation } : {}) });
   }
 }

@@ -1,13 +1,19 @@
 import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { Confidence, Severity } from '../detect/index.js';
-import type { ReportFinding, ReportRule, ReportTool } from './types.js';
+import type { Confidence } from '../detect/index.js';
+import type { Severity } from '../severity.js';
+import type { ReportFinding, ReportInvocation, ReportRule, ReportTool } from './types.js';
 
 export const SARIF_SCHEMA = 'https://json.schemastore.org/sarif-2.1.0.json';
 
 /** SARIF result levels and GitHub's `security-severity` (0–10), which drives its critical/high/medium/low. */
 const LEVEL: Record<Severity, 'error' | 'warning' | 'note'> = { critical: 'error', high: 'error', medium: 'warning', low: 'note', info: 'note' };
 const SECURITY_SEVERITY: Record<Severity, string> = { critical: '9.5', high: '8.0', medium: '5.5', low: '3.0', info: '0.0' };
+
+/** GitHub's `security-severity` for a severity, for results whose own severity is worth stating beside the rule's. */
+export function securitySeverity(severity: Severity): string {
+  return SECURITY_SEVERITY[severity];
+}
 /** SARIF `rank` (0–100, how much a result deserves attention) for a finding's confidence. */
 const RANK: Record<Confidence, number> = { high: 90, medium: 60, low: 20 };
 
@@ -26,6 +32,8 @@ export interface SarifOptions {
   tool: ReportTool;
   /** Rule metadata; rules not listed are described from the findings themselves. */
   rules?: readonly ReportRule[];
+  /** The run's start and end, when the capability timed one. */
+  invocation?: ReportInvocation;
 }
 
 /** A SARIF 2.1.0 log with one run, in the shape GitHub code scanning accepts. */
@@ -52,6 +60,7 @@ export function formatSarif(findings: readonly ReportFinding[], options: SarifOp
             rules: used.map(sarifRule),
           },
         },
+        ...(options.invocation ? { invocations: [options.invocation] } : {}),
         columnKind: 'utf16CodeUnits',
         results: findings.map((f) => sarifResult(f, index.get(f.ruleId)!)),
       },
@@ -67,7 +76,7 @@ function sarifRule(rule: ReportRule) {
     name: pascalCase(rule.id),
     shortDescription: { text: rule.title },
     fullDescription: { text: description },
-    help: { text: rule.helpUri ? `${description}\n\nRotate the credential: ${rule.helpUri}` : description },
+    help: { text: rule.help ?? (rule.helpUri ? `${description}\n\nRotate the credential: ${rule.helpUri}` : description) },
     ...(rule.helpUri ? { helpUri: rule.helpUri } : {}),
     defaultConfiguration: { level: LEVEL[rule.severity] },
     properties: { tags: ['security'], 'security-severity': SECURITY_SEVERITY[rule.severity], precision: 'high' },
@@ -90,11 +99,11 @@ function sarifResult(f: ReportFinding, ruleIndex: number) {
     ruleIndex,
     level: levelOf(f),
     ...(f.confidence ? { rank: RANK[f.confidence] } : {}),
-    message: { text: f.message ?? `${f.title} (fingerprint ${f.fingerprint}${f.confidence ? `; ${f.confidence} confidence: ${f.reason ?? ''}` : ''}${f.commit ? `; added in commit ${f.commit.sha.slice(0, 12)} on ${f.commit.date}` : ''})` },
+    message: { text: f.message ?? `${f.title} (fingerprint ${f.fingerprint}${f.confidence ? `; ${f.confidence} confidence: ${f.reason ?? ''}` : ''}${f.commit ? `; added in commit ${f.commit.slice(0, 12)}` : ''})` },
     locations: [{ physicalLocation: { artifactLocation: { uri: sarifUri(loc.uri) }, ...(region ? { region } : {}) } }],
     // The same secret in the same file keeps its fingerprint across commits: one alert, not one per commit.
     partialFingerprints: { [SARIF_FINGERPRINT_KEY]: f.fingerprint },
-    ...(f.confidence || f.commit ? { properties: { ...(f.confidence ? { confidence: f.confidence, ...(f.reason ? { reason: f.reason } : {}) } : {}), ...(f.commit ? { commitSha: f.commit.sha, author: f.commit.author, date: f.commit.date } : {}) } } : {}),
+    ...(f.details || f.confidence ? { properties: { ...f.details, ...(f.confidence ? { confidence: f.confidence, ...(f.reason ? { reason: f.reason } : {}) } : {}) } } : {}),
   };
 }
 

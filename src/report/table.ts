@@ -1,7 +1,12 @@
-import type { Severity } from '../detect/index.js';
+import type { Severity } from '../severity.js';
 import type { ReportFinding } from './types.js';
 
 const SEVERITY_COLOR: Record<Severity, number> = { critical: 35, high: 31, medium: 33, low: 36, info: 90 };
+
+/** `text` in its severity's colour (one palette for every table), or as it is when colour is off. */
+export function paintSeverity(text: string, severity: Severity, color: boolean): string {
+  return color ? `\u001b[${SEVERITY_COLOR[severity]}m${text}\u001b[0m` : text;
+}
 
 export interface TableOptions {
   color?: boolean;
@@ -21,7 +26,7 @@ export function formatTable(findings: readonly ReportFinding[], options: TableOp
     cells
       .map((c, i) => {
         const padded = i === cells.length - 1 ? c : c.padEnd(widths[i]!);
-        return i === 1 && severity && options.color ? `\u001b[${SEVERITY_COLOR[severity]}m${padded}\u001b[0m` : padded;
+        return i === 1 && severity ? paintSeverity(padded, severity, options.color ?? false) : padded;
       })
       .join('  ');
   return [line(header), ...rows.map((r, i) => line(r, findings[i]!.severity))].join('\n') + '\n';
@@ -34,7 +39,7 @@ function titleOf(f: ReportFinding): string {
 
 function where(f: ReportFinding): string {
   const { line, column } = f.location;
-  const uri = f.commit ? `${f.commit.sha.slice(0, 12)}:${f.location.uri}` : f.location.uri;
+  const uri = f.commit ? `${f.commit.slice(0, 12)}:${f.location.uri}` : f.location.uri;
   if (line === undefined) return uri;
   return column === undefined ? `${uri}:${line}` : `${uri}:${line}:${column}`;
 }

@@ -1,4 +1,5 @@
-import type { Confidence, Severity } from '../detect/index.js';
+import type { Confidence } from '../detect/index.js';
+import type { Severity } from '../severity.js';
 
 /**
  * Where a finding sits: a file path (relative paths stay relative) or any URI (a scanned endpoint).
@@ -12,7 +13,10 @@ export interface ReportLocation {
   endColumn?: number;
 }
 
-/** The one shape every formatter reads; `warden detect` and the exposure scanner both map onto it. */
+/**
+ * The one finding shape every formatter reads. Each capability maps its own findings onto it (`warden detect`'s
+ * file findings, the scanner's exposures) and keeps what only it knows in `details`.
+ */
 export interface ReportFinding {
   ruleId: string;
   title: string;
@@ -26,16 +30,14 @@ export interface ReportFinding {
   reason?: string;
   /** Extra sentence for the reader; never holds a secret. Defaults to the title. */
   message?: string;
-  /** The commit that added the line, for findings in git history. */
-  commit?: ReportCommit;
-}
-
-export interface ReportCommit {
-  sha: string;
-  /** `Name <email>` as git records it. */
-  author: string;
-  /** ISO 8601 author date. */
-  date: string;
+  /** Full id of the commit that added the line, for findings in git history: the table and message name it. */
+  commit?: string;
+  /**
+   * What the capability knows beyond the shared fields (the scanner: auth state, evidence, remediation; history:
+   * commit, author, date), as SARIF result properties; the JSON a capability prints is its own document. Never
+   * holds a secret.
+   */
+  details?: Record<string, unknown>;
 }
 
 /** What a formatter may say about a rule beyond its id and title. */
@@ -45,10 +47,19 @@ export interface ReportRule {
   severity: Severity;
   description?: string;
   helpUri?: string;
+  /** What to do about it (a probe's remediation); default: the description, and where to rotate (`helpUri`). */
+  help?: string;
 }
 
 export interface ReportTool {
   name: string;
   version: string;
   informationUri?: string;
+}
+
+/** One run of a tool as SARIF `invocations` records it (the scanner's start and end). */
+export interface ReportInvocation {
+  startTimeUtc: string;
+  endTimeUtc: string;
+  executionSuccessful: boolean;
 }

@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
-import { aiChatRow, createAiChatTable, insertAiChatRows, type AiChatRow } from '../classify/ai-chat-fixture.js';
+import { aiChatRow, createAiChatTable, insertAiChatRows, type AiChatRow } from '../../test/fixtures/ai-chat.js';
 import { openDatabase, type Database } from '../db/index.js';
-import { scratchClickHouse, scratchMariaDb, scratchPostgres, scratchSqlite, type ScratchStore } from '../db/test-databases.js';
+import { createScratchDatabase, scratchClickHouse, scratchMariaDb, scratchSqlite, type ScratchDatabase } from '../../test/helpers/scratch-databases.js';
 import { startTestClickHouse, type TestClickHouse } from '../../test/helpers/clickhouse.js';
 import { expandSample, getDefaultDetector } from '../detect/index.js';
 import { applyRetention, createAuditLog, cutoffFor, parsePolicy, planRetention, PolicyError, type RetentionPolicy } from './index.js';
@@ -130,7 +130,7 @@ async function runRetentionOn(db: Database, schema: string) {
 
 describe('retention on real stores', () => {
   let clickhouse: TestClickHouse;
-  const stores: ScratchStore[] = [];
+  const stores: ScratchDatabase[] = [];
   before(async () => {
     clickhouse = await startTestClickHouse({ httpPort: 38123, tcpPort: 39000 });
   });
@@ -138,14 +138,14 @@ describe('retention on real stores', () => {
     for (const s of stores) await s.drop().catch(() => {});
     await clickhouse?.stop();
   });
-  const open = async (s: ScratchStore) => {
+  const open = async (s: ScratchDatabase) => {
     stores.push(s);
     return openDatabase(s.url);
   };
-  const schemaOf = (s: ScratchStore) => new URL(s.url).pathname.slice(1);
+  const schemaOf = (s: ScratchDatabase) => new URL(s.url).pathname.slice(1);
 
   it('PostgreSQL: batched by primary key, exact rows, tenant and table holds kept, audited', async () => {
-    const db = await open(await scratchPostgres());
+    const db = await open(await createScratchDatabase());
     try {
       const plan = await runRetentionOn(db, 'public');
       assert.equal(plan.tables.find((t) => t.table === 'public.chat_logs')!.method, 'batched-delete-by-primary-key');
@@ -155,7 +155,7 @@ describe('retention on real stores', () => {
   });
 
   it('PostgreSQL without a primary key deletes by ctid', async () => {
-    const db = await open(await scratchPostgres());
+    const db = await open(await createScratchDatabase());
     try {
       await createAiChatTable(db, { schema: 'public', name: 'chat_logs' });
       await db.execute('ALTER TABLE chat_logs DROP CONSTRAINT chat_logs_pkey');
@@ -225,7 +225,7 @@ describe('retention on real stores', () => {
   });
 
   it('refuses a policy naming a table, hold scope, tenant column or tenant the store lacks, with the nearest names', async () => {
-    for (const make of [scratchPostgres, scratchMariaDb, () => scratchClickHouse(clickhouse)]) {
+    for (const make of [createScratchDatabase, scratchMariaDb, () => scratchClickHouse(clickhouse)]) {
       const s = await make();
       const db = await open(s);
       try {
@@ -282,7 +282,7 @@ legalHolds:
   });
 
   it('PostgreSQL: credential: 0d with --allow-zero-window leaves a users table of password hashes alone', async () => {
-    const db = await open(await scratchPostgres());
+    const db = await open(await createScratchDatabase());
     try {
       await db.execute('CREATE TABLE users (id bigint PRIMARY KEY, email text, password_hash text, created_at timestamptz NOT NULL)');
       const templates = ['$2b$12${alnum:53}', '$argon2id$v=19$m=65536,t=3,p=4${base64:22}${base64:43}', 'pbkdf2_sha256$870000${alnum:22}${base64:44}', '$scrypt$ln=16,r=8,p=1${base64:22}${base64:43}', '$6$rounds=5000${alnum:16}${alnum:86}'];
@@ -333,7 +333,7 @@ function startCli(args: string[]) {
 describe('retention apply killed mid-run', () => {
   for (const engine of ['postgres', 'mariadb'] as const) {
     it(`${engine}: SIGKILL between batches, rerun ends in the same state and deletes nothing inside the window`, async () => {
-      const store = engine === 'postgres' ? await scratchPostgres() : await scratchMariaDb();
+      const store = engine === 'postgres' ? await createScratchDatabase() : await scratchMariaDb();
       const schema = engine === 'postgres' ? 'public' : new URL(store.url).pathname.slice(1);
       const dir = mkdtempSync(join(tmpdir(), 'warden-kill-'));
       const db = await openDatabase(store.url);

@@ -3,7 +3,7 @@
  * spotting chat and prompt columns, and the one severity scale every probe applies.
  */
 import type { Detector } from '../detect/index.js';
-import type { AuthState, CredentialCount, DatabaseEvidence, Evidence, Severity } from './types.js';
+import type { AuthState, CredentialCount, DatabaseEvidence, Evidence, Severity, TableEvidence } from './types.js';
 
 /** Column names that usually hold chat, prompt or completion text. */
 const CONVERSATION_NAME = /(prompt|completion|message|chat|conversation|dialog|transcript|assistant|utterance|reply|response_text|user_input|instruction)/i;
@@ -57,16 +57,32 @@ export type SurfaceKind = 'data-store' | 'code-execution' | 'broker' | 'dashboar
 export function rateExposure(auth: AuthState, kind: SurfaceKind, evidence?: Evidence): Severity {
   if (auth === 'required' || auth === 'unknown') return 'info';
   if (kind === 'data-store' || kind === 'code-execution') {
-    if (kind === 'data-store' && evidence?.databases && holdsSensitiveRows(evidence.databases)) return 'critical';
+    if (kind === 'data-store' && evidence?.databases && sensitiveTables(evidence.databases, 'sampled').length) return 'critical';
     return 'high';
   }
   if (kind === 'broker' || kind === 'dashboard') return auth === 'default-credentials' ? 'medium' : 'high';
   return 'low';
 }
 
-function holdsSensitiveRows(databases: DatabaseEvidence[]): boolean {
-  return databases.some((db) =>
-    db.tables.some((t) => (t.credentials?.total ?? 0) > 0 || (t.sampledRows !== undefined && (t.conversationColumns?.length ?? 0) > 0)),
+/**
+ * The one answer to "does this table hold credentials or chat?", read by the severity above, the scan table
+ * and incident response alike: `sampled` when its sampled rows held a credential or its chat columns were
+ * sampled (proof: what makes an open store critical), `by-name` when only column names say chat (worth
+ * showing and triaging, not proof), false otherwise.
+ */
+export function secretsOrChat(table: TableEvidence): 'sampled' | 'by-name' | false {
+  if ((table.credentials?.total ?? 0) > 0) return 'sampled';
+  if (!table.conversationColumns?.length) return false;
+  return table.sampledRows !== undefined ? 'sampled' : 'by-name';
+}
+
+/** The tables holding credentials or chat: proven by sampled rows only, or (`by-name`) named so as well. */
+export function sensitiveTables(databases: readonly DatabaseEvidence[], proof: 'sampled' | 'by-name'): Array<{ database: string; table: TableEvidence }> {
+  return databases.flatMap((db) =>
+    db.tables.filter((t) => {
+      const held = secretsOrChat(t);
+      return held === 'sampled' || (held === 'by-name' && proof === 'by-name');
+    }).map((table) => ({ database: db.name, table })),
   );
 }
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { defaultPorts, loadProbes, probesForPort } from './registry.js';
+import { UsageError } from '../errors.js';
+import { defaultPorts, loadProbes, probesForPort, probeTags, selectProbes } from './registry.js';
 import { PROBE_LEVELS } from './types.js';
 
 describe('probe registry', () => {
@@ -22,5 +23,24 @@ describe('probe registry', () => {
     const order = probesForPort(probes, 6379);
     assert.equal(order[0]?.id, 'redis');
     assert.equal(order.length, probes.length, 'the rest still follow, for services on odd ports');
+  });
+  it('selects probes by tag (any one of them) and by id (both filters when both are given); unknown ones are bad usage', async () => {
+    const probes = await loadProbes();
+    for (const p of probes) assert.ok(p.tags.length, `${p.id} declares its tags`);
+    const ai = selectProbes(probes, { tags: ['ai'] });
+    assert.ok(ai.length > 0 && ai.every((p) => p.tags.includes('ai')));
+    assert.ok(ai.some((p) => p.id === 'ollama') && !ai.some((p) => p.id === 'redis'));
+    const either = selectProbes(probes, { tags: ['ai', 'cache'] });
+    assert.ok(either.some((p) => p.id === 'redis') && either.some((p) => p.id === 'ollama'));
+    assert.deepEqual(selectProbes(probes, { ids: ['redis', 'ollama'], tags: ['ai'] }).map((p) => p.id), ['ollama']);
+    assert.equal(selectProbes(probes, {}).length, probes.length);
+    assert.ok(probeTags(probes).includes('data-store'));
+    assert.throws(() => selectProbes(probes, { tags: ['no-such-tag'] }), (err) => err instanceof UsageError && /--tags: unknown no-such-tag \(known: .*data-store/.test(err.message));
+    assert.throws(() => selectProbes(probes, { tags: [] }), /--tags: give at least one/, 'an empty --tags would scan with no probe at all');
+    assert.throws(() => selectProbes(probes, { ids: ['nope'] }), (err) => err instanceof UsageError && /--probe: unknown nope/.test(err.message));
+  });
+  it('declares how incident response reads each store it can triage', async () => {
+    const readable = (await loadProbes()).filter((p) => p.readPath).map((p) => [p.id, p.readPath!.scheme]);
+    assert.deepEqual(readable, [['clickhouse-http', 'clickhouse'], ['clickhouse-native', 'clickhouse'], ['mysql', 'mysql'], ['postgresql', 'postgres'], ['redis', 'redis']]);
   });
 });

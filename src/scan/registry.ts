@@ -2,6 +2,7 @@
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { UsageError } from '../errors.js';
 import type { Probe } from './types.js';
 
 export const PROBES_DIR = join(dirname(fileURLToPath(import.meta.url)), 'probes');
@@ -43,4 +44,27 @@ export function defaultPorts(probes: Probe[]): number[] {
 /** Probes to try on a port: those that name it first, then the rest (services on odd ports are still found). */
 export function probesForPort(probes: Probe[], port: number): Probe[] {
   return [...probes.filter((p) => p.ports.includes(port)), ...probes.filter((p) => !p.ports.includes(port))];
+}
+
+/** What a scan runs: probe ids (`--probe`) and tags (`--tags`); a probe runs when it passes every filter given. */
+export interface ProbeSelection {
+  ids?: readonly string[];
+  /** A probe carrying any one of these tags passes (`ai,data-store`: AI services and data stores). */
+  tags?: readonly string[];
+}
+
+/** Every tag some probe carries, sorted: what `--tags` accepts. */
+export function probeTags(probes: readonly Probe[]): string[] {
+  return [...new Set(probes.flatMap((p) => p.tags))].sort();
+}
+
+/** The probes a selection keeps, in their order; an id or tag no probe has is a usage error naming the known ones. */
+export function selectProbes(probes: readonly Probe[], selection: ProbeSelection): Probe[] {
+  const unknownIds = (selection.ids ?? []).filter((id) => !probes.some((p) => p.id === id));
+  if (unknownIds.length) throw new UsageError(`--probe: unknown ${unknownIds.join(', ')} (known: ${probes.map((p) => p.id).join(', ')})`);
+  const known = probeTags(probes);
+  if (selection.tags?.length === 0) throw new UsageError(`--tags: give at least one (known: ${known.join(', ')})`);
+  const unknownTags = (selection.tags ?? []).filter((t) => !known.includes(t));
+  if (unknownTags.length) throw new UsageError(`--tags: unknown ${unknownTags.join(', ')} (known: ${known.join(', ')})`);
+  return probes.filter((p) => (!selection.ids || selection.ids.includes(p.id)) && (!selection.tags || p.tags.some((t) => selection.tags!.includes(t))));
 }

@@ -5,10 +5,12 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { freePorts } from '../../test/helpers/free-port.js';
 import { startTcpRelay } from '../../test/helpers/tcp-relay.js';
 import { listenLoopback, startHostileServer, type TestServer } from '../../test/servers/hostile.js';
 import { redis } from './probes/redis.js';
-import { renderTable, toSarif } from './report.js';
+import { SARIF_FINGERPRINT_KEY, WARDEN_TOOL } from '../report/index.js';
+import { formatScanSarif, renderTable } from './report.js';
 import { scan, type ScanProgress } from './scanner.js';
 
 /** A port that answers a line no probe knows, and counts its connections. */
@@ -51,8 +53,13 @@ describe('scan: nothing unknown is called clean', { timeout: 120_000 }, () => {
     const [f] = report.findings;
     assert.equal(report.findings.length, 1, JSON.stringify(report.findings));
     assert.deepEqual([f?.id, f?.service, f?.auth, f?.severity], [`unknown:127.0.0.1:${chatty.port}`, 'unknown', 'unknown', 'info']);
-    const sarif = toSarif(report) as { runs: Array<{ results: Array<{ ruleId: string; partialFingerprints: { findingId: string } }> }> };
-    assert.equal(sarif.runs[0]!.results[0]!.partialFingerprints.findingId, f!.id);
+    const [run] = JSON.parse(formatScanSarif(report)).runs as Array<{ tool: { driver: { name: string; informationUri?: string } }; results: Array<{ ruleId: string; level: string; partialFingerprints: Record<string, string> }> }>;
+    assert.equal(run!.results[0]!.partialFingerprints[SARIF_FINGERPRINT_KEY], f!.id);
+    // One SARIF writer for every capability: info is a note, as for detect (scan's own writer said `none`), and
+    // the tool names Warden's home page from package.json, not a placeholder.
+    assert.equal(run!.results[0]!.level, 'note');
+    assert.deepEqual([run!.tool.driver.name, run!.tool.driver.informationUri], [WARDEN_TOOL.name, WARDEN_TOOL.informationUri]);
+    assert.notEqual(run!.tool.driver.informationUri, 'https://github.com/warden');
     assert.match(renderTable(report), new RegExp(`info\\s+127\\.0\\.0\\.1:${chatty.port}\\s+unknown\\s+unknown`));
   });
 
@@ -65,13 +72,12 @@ describe('scan: nothing unknown is called clean', { timeout: 120_000 }, () => {
 
   it('progress totals leave out exclusions and count a host:port target once', async () => {
     // Two free ports, closed again: nothing answers there.
-    const free = await Promise.all([listenLoopback(createServer()), listenLoopback(createServer())]);
-    await Promise.all(free.map((s) => s.close()));
+    const free = await freePorts(2);
     const seen: ScanProgress[] = [];
     await scan({
       targets: ['127.0.0.0/30', `127.0.0.1:${chatty.port}`],
       exclude: ['127.0.0.2'],
-      ports: free.map((s) => s.port),
+      ports: free,
       probes: [redis],
       timeoutMs: 500,
       onProgress: (p) => seen.push(p),

@@ -4,6 +4,8 @@
  */
 import { setMaxListeners } from 'node:events';
 import { getDefaultDetector, type Detector } from '../detect/index.js';
+import { worstFirst } from '../severity.js';
+import { WARDEN_VERSION } from '../version.js';
 import { resolveHost } from './transports/dns.js';
 import { isFailure } from './transports/result.js';
 import { noteStall, watchStalls } from './transports/stalls.js';
@@ -14,7 +16,6 @@ import { createTargetSet, type TargetSpec } from './targets.js';
 import { levelAllowed, type Assessment, type Finding, type Fingerprint, type Probe, type ProbeContext, type ProbeLevel } from './types.js';
 
 export const SCAN_SCHEMA_VERSION = 2;
-const TOOL_VERSION = '0.1.0';
 /** Probes tried at once on one open port while identifying it. */
 const FINGERPRINT_WAVE = 8;
 /** A probe whose peer stalled is tried once more with this many times the step timeout (and budget). */
@@ -299,11 +300,10 @@ export async function scan(options: ScanOptions): Promise<ScanReport> {
   }
   await Promise.all(Array.from({ length: concurrency }, worker));
 
-  const order = ['critical', 'high', 'medium', 'low', 'info'];
-  findings.sort((a, b) => order.indexOf(a.severity) - order.indexOf(b.severity) || a.host.localeCompare(b.host) || a.port - b.port);
+  findings.sort((a, b) => worstFirst(a.severity, b.severity) || a.host.localeCompare(b.host) || a.port - b.port);
   return {
     schemaVersion: SCAN_SCHEMA_VERSION,
-    tool: { name: 'warden', version: TOOL_VERSION },
+    tool: { name: 'warden', version: WARDEN_VERSION },
     startedAt,
     finishedAt: new Date().toISOString(),
     targets,

@@ -122,6 +122,22 @@ export interface Assessment {
   reproduce?: string;
 }
 
+/**
+ * How incident response reads a store this probe found open, as the anonymous caller the scan proved works
+ * (a user name, never a password): the connection string's scheme, user and path.
+ */
+export interface StoreReadPath {
+  scheme: 'clickhouse' | 'postgres' | 'mysql' | 'redis';
+  /** The user the scan got in as (none for Redis). */
+  user?: string;
+  /** After host:port: `/` for a server, `/0` for Redis's first database. */
+  path: string;
+  /** Read over the service's HTTP port instead of the scanned one (ClickHouse's native protocol is read over HTTP). */
+  overHttpPort?: boolean;
+  /** A keyspace, not tables: triage reads it whole, and keys carry no time or order to tell new rows from old. */
+  keyspace?: boolean;
+}
+
 export interface Probe {
   /** Stable id, e.g. `clickhouse-http`. */
   id: string;
@@ -136,11 +152,14 @@ export interface Probe {
    * answered (`ctx.tls`); probes without it speak plain only.
    */
   tlsPorts?: number[];
+  /** What kind of service it is (`ai`, `data-store`, `broker`, `code-execution`, …): `warden scan --tags` selects by them. */
   tags: string[];
   /** For each level the probe uses, exactly what it sends, in plain language (shown in help and docs). */
   levels: Partial<Record<ProbeLevel, string>>;
   /** A concrete fix for this service. */
   remediation: string;
+  /** Set for data stores incident response can triage read-only once the scan finds them open. */
+  readPath?: StoreReadPath;
   /** Identify the peer by its answer; undefined when it is not this service. Must not throw. */
   fingerprint(ctx: ProbeContext): Promise<Fingerprint | undefined>;
   /** Prove the auth state and gather evidence up to ctx.maxLevel. Must not throw. */

@@ -17,6 +17,7 @@ const BENIGN_NAMES = new Set([
   'token_count', 'tokens', 'prompt_tokens', 'completion_tokens', 'total_tokens', 'max_tokens', 'max_new_tokens',
   'tokenizer', 'key_id', 'api_version', 'page_token', 'next_token', 'next_page_token', 'continuation_token',
   'token_type', 'secret_name', 'password_changed', 'password_policy', 'cached_tokens', 'reasoning_tokens',
+  'resume_token', 'eos_token', 'bos_token', 'pad_token', 'unk_token', 'sep_token', 'cls_token', 'mask_token',
 ]);
 
 const SUFFIXES = ['_secret', '_password', '_token', '_api_key', '_apikey', '_access_key', '_private_key', '_passwd'];
@@ -99,7 +100,7 @@ export function sensitiveFieldSpans(s: string, start = 0, end = s.length): Field
 interface Parsed {
   start: number;
   end: number;
-  kind: 'string' | 'other';
+  kind: 'string' | 'number' | 'other';
   /** Decoded text for short strings (field names, header names); undefined for others. */
   text?: string;
 }
@@ -125,9 +126,7 @@ function value(cur: Cursor, spans: FieldSpan[], depth: number): Parsed {
         cur.ws();
         if (s[cur.i] !== ':') throw new NotJson();
         cur.i++;
-        const v = value(cur, spans, depth + 1);
-        members.push({ name, value: v });
-        if (isSensitiveFieldName(name)) addSpan(spans, v, name);
+        members.push({ name, value: value(cur, spans, depth + 1) });
         cur.ws();
         if (s[cur.i] === ',') {
           cur.i++;
@@ -139,6 +138,14 @@ function value(cur: Cursor, spans: FieldSpan[], depth: number): Parsed {
         }
         throw new NotJson();
       }
+    }
+    // A model's logprobs entry ({"token": " the", "logprob": -0.75}) names a piece of text, not a credential.
+    const logprobsEntry = members.some((m) => m.name === 'logprob');
+    for (const m of members) {
+      if (!isSensitiveFieldName(m.name) || (logprobsEntry && m.name === 'token')) continue;
+      // A number under a token name is a count ("token": 20970); under a password name it is still a password.
+      if (m.value.kind === 'number' && /token$/i.test(m.name)) continue;
+      addSpan(spans, m.value, m.name);
     }
     // Header objects: {"name": "Authorization", "value": "Bearer …"}
     const label = members.find((m) => /^(name|key|header)$/i.test(m.name) && m.value.text !== undefined);
@@ -180,7 +187,7 @@ function value(cur: Cursor, spans: FieldSpan[], depth: number): Parsed {
   if (cur.i === start) throw new NotJson();
   const word = s.slice(start, cur.i);
   if (!/^(?:true|false|null|-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)$/.test(word)) throw new NotJson();
-  return { start, end: cur.i, kind: 'other', ...(word === 'null' || word === 'true' || word === 'false' ? { text: word } : {}) };
+  return word === 'null' || word === 'true' || word === 'false' ? { start, end: cur.i, kind: 'other', text: word } : { start, end: cur.i, kind: 'number' };
 }
 
 function string(cur: Cursor): Parsed {

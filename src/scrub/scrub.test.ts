@@ -2,23 +2,16 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { expandSample } from '../detect/index.js';
+import { cleanLogLines } from '../detect/test-log-corpus.js';
 import { createScrubStream, scrub, withheldMarker, type ScrubOptions } from './index.js';
+import { scrubInChunks } from './test-chunks.js';
 
 const OPENAI = expandSample('sk-proj-{alnum_-:74}T3BlbkFJ{alnum_-:74}');
 const PEM_BODY = [expandSample('{base64:64}'), expandSample('{base64:64}'), expandSample('{base64:40}==')];
 
 /** Feeds `input` through a scrub stream in chunks of the given sizes (cycled) and returns the output bytes. */
-async function throughStream(input: Buffer, chunkSizes: number[], options: ScrubOptions = {}): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for (let at = 0, i = 0; at < input.length; i++) {
-    const size = chunkSizes[i % chunkSizes.length]!;
-    chunks.push(input.subarray(at, at + size));
-    at += size;
-  }
-  const out: Buffer[] = [];
-  const stream = Readable.from(chunks).pipe(createScrubStream(options));
-  for await (const c of stream) out.push(c as Buffer);
-  return Buffer.concat(out);
+function throughStream(input: Buffer, chunkSizes: number[], options: ScrubOptions = {}): Promise<Buffer> {
+  return scrubInChunks(createScrubStream(options), input, chunkSizes);
 }
 
 describe('scrub (string)', () => {
@@ -59,6 +52,19 @@ describe('scrub (string)', () => {
     assert.deepEqual(parsed.usage, { prompt_tokens: 10, completion_tokens: 5, max_tokens: 100 });
     assert.equal(parsed.token_count, 3);
     assert.equal(parsed.apiKey, null);
+  });
+  it('leaves the clean log corpus byte-identical in ndjson mode: credential-named fields that hold no credential', () => {
+    const text = [...cleanLogLines(20_000)].map((c) => c.line).join('\n');
+    const clean = text.split('\n');
+    const out = scrub(text, { format: 'ndjson' }).split('\n');
+    assert.deepEqual(out.filter((line, i) => line !== clean[i]).slice(0, 5), []);
+    // A logprobs entry's token is text, a number under a token name a count, eos_token a tokenizer's marker,
+    // resume_token a cursor; a number under a password name and a token string stay redacted.
+    const line = JSON.stringify({ token: ' the', logprob: -0.7, n: { token: 20970 }, eos_token: '</s>', resume_token: { _data: '8267' }, password: 123456, auth: { token: 'short1' } });
+    const parsed = JSON.parse(scrub(line, { format: 'ndjson' }));
+    assert.deepEqual([parsed.token, parsed.n.token, parsed.eos_token, parsed.resume_token._data], [' the', 20970, '</s>', '8267']);
+    assert.equal(parsed.password, '[REDACTED:sensitive-field]');
+    assert.match(parsed.auth.token, /^\[REDACTED:[a-z0-9-]+\]$/);
   });
   it('finds a key inside an escaped JSON string and keeps the outer JSON valid', () => {
     const inner = JSON.stringify({ config: `key=${OPENAI}` });

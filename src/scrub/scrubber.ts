@@ -16,6 +16,14 @@ export function emptyStats(): ScrubStats {
   return { lines: 0, bytes: 0, redactions: {}, withheldLines: 0 };
 }
 
+/** Adds `from` into `into` (a parallel scrub sums the counts of its batches). */
+export function addStats(into: ScrubStats, from: ScrubStats): void {
+  into.lines += from.lines;
+  into.bytes += from.bytes;
+  into.withheldLines += from.withheldLines;
+  for (const [rule, n] of Object.entries(from.redactions)) into.redactions[rule] = (into.redactions[rule] ?? 0) + n;
+}
+
 interface Redaction {
   start: number;
   end: number;
@@ -33,20 +41,36 @@ export const FIELD_RULE_ID = 'sensitive-field';
  * private-key block whose END has not come yet (its body lines stay redacted: fail closed).
  */
 export class Scrubber {
-  readonly stats: ScrubStats = emptyStats();
+  /** Replaced by a worker thread for each batch, whose counts it sends back. */
+  stats: ScrubStats = emptyStats();
   private openBlock: { ruleId: string; end: RegExp; body: RegExp } | undefined;
   private readonly keepPrefix = new Map<string, string>();
   private readonly blocks = new Map<string, { end: RegExp; body: RegExp }>();
 
   constructor(
-    private readonly detector: Detector,
+    readonly detector: Detector,
     private readonly format: ScrubFormat,
-    private readonly mask: MaskContext,
+    readonly mask: MaskContext,
+    /** SHA-256 (hex) of lines planted on purpose; only a byte stream (`scrubBatch`) lets them through. */
+    readonly keepLines: ReadonlySet<string> = new Set(),
   ) {
     for (const { spec } of detector.rules) {
       if (spec.keepPrefix) this.keepPrefix.set(spec.id, spec.keepPrefix);
       if (spec.block) this.blocks.set(spec.id, { end: new RegExp(spec.block.end), body: new RegExp(spec.block.body) });
     }
+  }
+
+  /**
+   * The rule of the private-key block open at the end of the last text scrubbed, if any. A parallel scrub
+   * hands it from one batch to the next: a batch scrubbed in a worker starts from the state set here.
+   */
+  get openBlockRule(): string | undefined {
+    return this.openBlock?.ruleId;
+  }
+
+  set openBlockRule(ruleId: string | undefined) {
+    const block = ruleId === undefined ? undefined : this.blocks.get(ruleId);
+    this.openBlock = block ? { ruleId: ruleId!, ...block } : undefined;
   }
 
   /** Scrubs one self-contained text (a log field, a span attribute): no block state carries over. */

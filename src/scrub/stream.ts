@@ -1,9 +1,11 @@
+import { createHash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { getDefaultDetector, loadFingerprintKey, type Detector } from '../detect/index.js';
 import type { MaskStyle } from './mask.js';
-import { Scrubber, type ScrubFormat, type ScrubStats } from './scrubber.js';
+import { LineBatcher, type BatchItem, type LineBatcherOptions, type MarkerShape } from './line-batcher.js';
+import { Scrubber, type Replacement, type ScrubFormat, type ScrubStats } from './scrubber.js';
 
-export type MarkerShape = 'json' | 'text';
+export type { MarkerShape } from './line-batcher.js';
 
 export interface ScrubOptions {
   format?: ScrubFormat;
@@ -13,18 +15,30 @@ export interface ScrubOptions {
   detector?: Detector;
   /** A line longer than this is withheld whole and replaced by a marker (fail closed). */
   maxLineBytes?: number;
+  /** Lines are gathered up to about this many bytes before one detector pass over them (tests set it small). */
+  batchBytes?: number;
+  /**
+   * SHA-256 (hex) of lines planted on purpose, such as a canary key's log line: such a line passes a byte
+   * stream unchanged; the same secret anywhere else is redacted.
+   */
+  keepLines?: Iterable<string>;
 }
 
 export const DEFAULT_MAX_LINE_BYTES = 8 * 1024 * 1024;
-/** Lines are gathered up to about this many bytes before one detector pass over them. */
+/** The default of ScrubOptions.batchBytes. */
 const BATCH_BYTES = 256 * 1024;
 
 export function createScrubber(options: ScrubOptions = {}): Scrubber {
   const mask = options.mask ?? 'full';
-  return new Scrubber(options.detector ?? getDefaultDetector(), options.format ?? 'auto', {
-    style: mask,
-    ...(mask === 'fingerprint' ? { fingerprintKey: options.fingerprintKey ?? loadFingerprintKey() } : {}),
-  });
+  return new Scrubber(
+    options.detector ?? getDefaultDetector(),
+    options.format ?? 'auto',
+    {
+      style: mask,
+      ...(mask === 'fingerprint' ? { fingerprintKey: options.fingerprintKey ?? loadFingerprintKey() } : {}),
+    },
+    new Set(options.keepLines ?? []),
+  );
 }
 
 /** Scrubs a whole string at once. */
@@ -47,20 +61,12 @@ export function withheldMarker(bytes: number, shape: MarkerShape = 'text'): stri
  */
 export class ScrubStream extends Transform {
   readonly scrubber: Scrubber;
-  private readonly format: ScrubFormat;
-  private readonly maxLineBytes: number;
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
-  /** Bytes of an overlong line being discarded, or -1 when not inside one. */
-  private overlong = -1;
-  /** The marker for the overlong line being discarded, decided by its first bytes. */
-  private overlongShape: MarkerShape = 'text';
+  private readonly batcher: LineBatcher;
 
   constructor(options: ScrubOptions = {}) {
     super();
     this.scrubber = createScrubber(options);
-    this.format = options.format ?? 'auto';
-    this.maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+    this.batcher = new LineBatcher(lineBatcherOptions(options, this.scrubber), (item) => this.push(scrubItem(this.scrubber, item)));
   }
 
   get stats(): ScrubStats {
@@ -69,7 +75,7 @@ export class ScrubStream extends Transform {
 
   override _transform(chunk: Buffer | string, _enc: BufferEncoding, done: TransformCallback): void {
     try {
-      this.ingest(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk);
+      this.batcher.write(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk);
       done();
     } catch (err) {
       done(err as Error);
@@ -78,114 +84,78 @@ export class ScrubStream extends Transform {
 
   override _flush(done: TransformCallback): void {
     try {
-      if (this.overlong >= 0) this.endOverlong('');
-      else this.emitSegment(Buffer.alloc(0));
+      this.batcher.end();
       done();
     } catch (err) {
       done(err as Error);
     }
   }
+}
 
-  private ingest(chunk: Buffer): void {
-    let from = 0;
-    if (this.overlong >= 0) {
-      const nl = chunk.indexOf(10);
-      if (nl === -1) {
-        this.overlong += chunk.length;
-        return;
-      }
-      this.overlong += nl;
-      this.endOverlong();
-      from = nl + 1;
+export function lineBatcherOptions(options: ScrubOptions, scrubber: Scrubber): LineBatcherOptions {
+  return {
+    batchBytes: options.batchBytes ?? BATCH_BYTES,
+    maxLineBytes: options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES,
+    format: options.format ?? 'auto',
+    detector: scrubber.detector,
+  };
+}
+
+/** The output for one batcher item, counted in the scrubber's stats. */
+function scrubItem(scrubber: Scrubber, item: BatchItem): Buffer {
+  if (item.kind === 'lines') return scrubBatch(scrubber, item.bytes) ?? item.bytes;
+  return withheldOutput(item, scrubber.stats);
+}
+
+/** The marker for a withheld line, counted in `stats`. */
+export function withheldOutput(item: BatchItem & { kind: 'withheld' }, stats: ScrubStats): Buffer {
+  stats.withheldLines++;
+  stats.lines++;
+  stats.bytes += item.bytes + (item.terminated ? 1 : 0);
+  return Buffer.from(withheldMarker(item.bytes, item.shape) + (item.terminated ? '\n' : ''), 'latin1');
+}
+
+/**
+ * Scrubs a batch of whole lines: the redacted bytes, in a buffer of their own (a worker can hand it
+ * over), or undefined when nothing was redacted.
+ */
+export function scrubBatch(scrubber: Scrubber, bytes: Uint8Array): Buffer | undefined {
+  const raw = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  // latin1 maps bytes to chars one to one, so replacement offsets are byte offsets.
+  const text = raw.toString('latin1');
+  const replacements = keepPlanted(text, scrubber.plan(text), scrubber.keepLines);
+  if (replacements.length === 0) return undefined;
+  let length = raw.length;
+  for (const r of replacements) length += r.text.length - (r.end - r.start);
+  const out = Buffer.from(new ArrayBuffer(length));
+  let at = 0;
+  let to = 0;
+  for (const r of replacements) {
+    to += raw.copy(out, to, at, r.start);
+    to += out.write(r.text, to, 'latin1');
+    at = r.end;
+  }
+  raw.copy(out, to, at);
+  return out;
+}
+
+/** Drops the replacements inside a planted line (its bytes hash to one of `keep`); a span that crosses lines stays. */
+function keepPlanted(text: string, replacements: Replacement[], keep: ReadonlySet<string>): Replacement[] {
+  if (keep.size === 0 || replacements.length === 0) return replacements;
+  const verdicts = new Map<number, boolean>();
+  return replacements.filter((r) => {
+    const start = text.lastIndexOf('\n', r.start - 1) + 1;
+    const newline = text.indexOf('\n', r.start);
+    const end = newline === -1 ? text.length : newline;
+    if (r.end > end) return true;
+    let planted = verdicts.get(start);
+    if (planted === undefined) {
+      const content = text.slice(start, end > start && text.charCodeAt(end - 1) === 13 ? end - 1 : end);
+      planted = keep.has(createHash('sha256').update(content, 'latin1').digest('hex'));
+      verdicts.set(start, planted);
     }
-    // Whole lines from segStart to lineStart are emitted in batches; pending bytes (the start of the
-    // first line, carried from the previous chunk) belong to the segment until it is first emitted.
-    let segStart = from;
-    let lineStart = from;
-    let carry = this.pendingBytes;
-    for (;;) {
-      const nl = chunk.indexOf(10, lineStart);
-      if (nl === -1) break;
-      const lineLength = nl - lineStart + (lineStart === segStart ? carry : 0);
-      if (lineLength > this.maxLineBytes) {
-        this.overlongShape = this.markerShapeOf(lineStart === segStart && carry > 0 ? this.pending[0]! : chunk.subarray(lineStart, nl));
-        if (lineStart === segStart) this.dropPending();
-        else this.emitSegment(chunk.subarray(segStart, lineStart));
-        this.overlong = lineLength;
-        this.endOverlong();
-        segStart = nl + 1;
-        carry = 0;
-      } else if (carry > 0 && lineStart === segStart) {
-        // The line carried from the last chunk ends here: emit it alone, so joining it to the carry copies
-        // one line rather than a whole batch.
-        this.emitSegment(chunk.subarray(segStart, nl + 1));
-        segStart = nl + 1;
-        carry = 0;
-      } else if (nl + 1 - segStart + carry >= BATCH_BYTES) {
-        this.emitSegment(chunk.subarray(segStart, nl + 1));
-        segStart = nl + 1;
-        carry = 0;
-      }
-      lineStart = nl + 1;
-    }
-    if (lineStart > segStart) this.emitSegment(chunk.subarray(segStart, lineStart));
-    const rest = chunk.subarray(lineStart);
-    if (rest.length === 0) return;
-    if (this.pendingBytes + rest.length > this.maxLineBytes) {
-      this.overlongShape = this.markerShapeOf(this.pending[0] ?? rest);
-      this.overlong = this.pendingBytes + rest.length;
-      this.dropPending();
-      return;
-    }
-    this.pending.push(rest);
-    this.pendingBytes += rest.length;
-  }
-
-  /** Emits the carried start of a line (if any) followed by `segment`, a run of whole lines. */
-  private emitSegment(segment: Buffer): void {
-    const bytes = this.pending.length ? Buffer.concat([...this.pending, segment]) : segment;
-    this.dropPending();
-    this.scrubAndPush(bytes);
-  }
-
-  private dropPending(): void {
-    this.pending = [];
-    this.pendingBytes = 0;
-  }
-
-  private endOverlong(terminator = '\n'): void {
-    const bytes = this.overlong;
-    this.overlong = -1;
-    this.scrubber.stats.withheldLines++;
-    this.scrubber.stats.lines++;
-    this.scrubber.stats.bytes += bytes + terminator.length;
-    this.push(Buffer.from(withheldMarker(bytes, this.overlongShape) + terminator, 'latin1'));
-  }
-
-  /** NDJSON gets the JSON marker; `auto` too when the withheld line began like JSON. */
-  private markerShapeOf(lineStart: Buffer): MarkerShape {
-    if (this.format !== 'auto') return this.format === 'ndjson' ? 'json' : 'text';
-    const first = lineStart.find((byte) => byte !== 32 && byte !== 9);
-    return first === 123 || first === 91 ? 'json' : 'text';
-  }
-
-  private scrubAndPush(bytes: Buffer): void {
-    if (bytes.length === 0) return;
-    // latin1 maps bytes to chars one to one, so replacement offsets are byte offsets.
-    const replacements = this.scrubber.plan(bytes.toString('latin1'));
-    if (replacements.length === 0) {
-      this.push(bytes);
-      return;
-    }
-    const parts: Buffer[] = [];
-    let at = 0;
-    for (const r of replacements) {
-      parts.push(bytes.subarray(at, r.start), Buffer.from(r.text, 'latin1'));
-      at = r.end;
-    }
-    parts.push(bytes.subarray(at));
-    this.push(Buffer.concat(parts));
-  }
+    return !planted;
+  });
 }
 
 export function createScrubStream(options: ScrubOptions = {}): ScrubStream {

@@ -5,7 +5,8 @@
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { AlertSinkConfig } from '../config/index.js';
 import { fetchWithoutRedirects, RedirectRefusedError } from '../outbound-fetch.js';
-import { severityRank, type Alert } from './history.js';
+import { severityRank } from '../severity.js';
+import type { Alert } from './history.js';
 
 export interface AlertBatch {
   inventory: string;

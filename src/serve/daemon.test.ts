@@ -14,12 +14,11 @@ import { parseKeySecrets } from '../keys/index.js';
 import { scan } from '../scan/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { startServe, verifyWebhookSignature, type ServeDaemon } from './index.js';
-import { STORE_KINDS, type StoreLocation } from './test-support.js';
+import { freePorts } from '../../test/helpers/free-port.js';
+import { STORE_KINDS, type StoreLocation } from '../../test/helpers/store-kinds.js';
 import { startTestRedis } from '../../test/helpers/redis.js';
 
-// Below the kernel's ephemeral range (32768+), where an outgoing connection could already hold the port.
-const REDIS_PORT = 20_000 + Math.floor(Math.random() * 12_000);
-const SECOND_REDIS_PORT = REDIS_PORT + 1;
+const [REDIS_PORT, SECOND_REDIS_PORT] = (await freePorts(2)) as [number, number];
 const WEBHOOK_SECRET = randomBytes(16).toString('hex');
 
 async function stopProcess(child: ChildProcess): Promise<void> {

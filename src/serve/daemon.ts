@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import type { ServeConfig, Inventory } from '../config/index.js';
 import { defaultKeySecretPath, KeyStore, scopesAllow, type KeySecrets } from '../keys/index.js';
 import { loadFingerprintKey } from '../detect/index.js';
+import { hostPort } from '../host-port.js';
 import { IncidentStore, isCriticalExposure, respondToExposure, retriageExposure, startDeadline, type ExposureResponseOptions } from '../incident/index.js';
 import { scan, type Finding, type ScanOptions } from '../scan/index.js';
 import { createScrubber } from '../scrub/index.js';
@@ -86,7 +87,7 @@ function pidAlive(pid: number): boolean {
 }
 
 /** host:port as a scan target (IPv6 in brackets). */
-const endpoint = (f: Finding) => (f.host.includes(':') ? `[${f.host}]:${f.port}` : `${f.host}:${f.port}`);
+const endpoint = (f: Finding) => hostPort(f.host, f.port);
 
 /**
  * Where the first-start admin key goes by default: beside a SQLite store, else beside the key-hashing

@@ -9,11 +9,12 @@ import { parseConfig } from '../config/index.js';
 import { parseKeySecrets } from '../keys/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { SESSION_COOKIE, startServe, type ServeDaemon } from './index.js';
-import { CHROMIUM_ARGS, STORE_KINDS, type StoreLocation } from './test-support.js';
+import { CHROMIUM_ARGS } from './test-support.js';
+import { freePort } from '../../test/helpers/free-port.js';
+import { STORE_KINDS, type StoreLocation } from '../../test/helpers/store-kinds.js';
 import { startTestRedis } from '../../test/helpers/redis.js';
 
-// Below the kernel's ephemeral range (32768+), where an outgoing connection could already hold the port.
-const REDIS_PORT = 12_000 + Math.floor(Math.random() * 8_000);
+const REDIS_PORT = await freePort();
 
 describe('dashboard in headless Chromium', () => {
   let where: StoreLocation;

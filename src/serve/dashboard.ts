@@ -2,7 +2,8 @@
  * The dashboard: server-rendered HTML, one local stylesheet, an inline SVG chart, no script and
  * nothing fetched from elsewhere. Every value is escaped; evidence is shown redacted.
  */
-import { SEVERITY_ORDER, type FindingEvent, type ServeHistory, type StoredFinding } from './history.js';
+import { SEVERITIES } from '../severity.js';
+import type { FindingEvent, ServeHistory, StoredFinding } from './history.js';
 
 export interface PageContext {
   csrf: string;
@@ -60,12 +61,12 @@ export function renderChart(series: Array<{ at: number; open: Record<string, num
   if (series.length < 2) return '<p class="muted">The chart appears after two completed runs.</p>';
   const t0 = series[0]!.at;
   const t1 = series[series.length - 1]!.at;
-  const totals = series.map((p) => SEVERITY_ORDER.reduce((a, s) => a + (p.open[s] ?? 0), 0));
+  const totals = series.map((p) => SEVERITIES.reduce((a, s) => a + (p.open[s] ?? 0), 0));
   const max = Math.max(1, ...totals);
   const x = (t: number) => pad.left + ((t - t0) / Math.max(1, t1 - t0)) * (width - pad.left - pad.right);
   const y = (v: number) => pad.top + (1 - v / max) * (height - pad.top - pad.bottom);
   // Stack from most to least severe so critical sits on the axis.
-  const order = [...SEVERITY_ORDER].reverse();
+  const order = [...SEVERITIES].reverse();
   const base = series.map(() => 0);
   const areas: string[] = [];
   for (const s of order) {
@@ -82,7 +83,7 @@ export function renderChart(series: Array<{ at: number; open: Record<string, num
 <text x="${pad.left - 6}" y="${y(max) + 4}" text-anchor="end">${max}</text><text x="${pad.left - 6}" y="${y(0) + 4}" text-anchor="end">0</text>
 ${areas.join('')}
 <text x="${pad.left}" y="${height - 4}">${escape(time(t0))}</text><text x="${width - pad.right}" y="${height - 4}" text-anchor="end">${escape(time(t1))}</text></svg>
-<p class="legend">${SEVERITY_ORDER.slice()
+<p class="legend">${SEVERITIES.slice()
     .reverse()
     .map((s) => `<span><i class="sev-${s}"></i>${s}</span>`)
     .join('')}</p>`;
@@ -114,7 +115,7 @@ export async function renderOverview(history: ServeHistory, ctx: PageContext, pa
     history.listFindings({ state: 'open', limit: PAGE_SIZE + 1, offset: page * PAGE_SIZE }, now),
     history.listRuns({ limit: 10 }),
   ]);
-  const cards = [...SEVERITY_ORDER]
+  const cards = [...SEVERITIES]
     .reverse()
     .map((s) => `<div class="card card-${s}"><span class="count">${counts[s] ?? 0}</span><span>${s}</span></div>`)
     .join('');

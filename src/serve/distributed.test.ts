@@ -11,27 +11,20 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { connect } from 'nats';
 import { parseConfig, type ServeConfig } from '../config/index.js';
 import { parseKeySecrets } from '../keys/index.js';
-import { createScratchDatabase, openStore, type ScratchDatabase, type Store } from '../store/index.js';
+import { openStore, type Store } from '../store/index.js';
+import { createScratchDatabase, type ScratchDatabase } from '../../test/helpers/scratch-databases.js';
+import { freePort } from '../../test/helpers/free-port.js';
+import { waitFor } from '../../test/helpers/wait.js';
 import { ensureWorkQueue, runWorker, ServeHistory, shardTargets, startServe, type ServeDaemon, type ShardMessage } from './index.js';
 import { startTestRedis } from '../../test/helpers/redis.js';
 
 const NATS_URL = process.env.WARDEN_TEST_NATS || 'nats://127.0.0.1:4222';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const secrets = parseKeySecrets(`1:${randomBytes(32).toString('base64')}`, 'test', (s) => Buffer.from(s, 'base64'));
-
-/** A loopback port that was free a moment ago. */
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((r) => probe.close(r));
-  return port;
-}
 
 /** A port that accepts and never answers: every probe waits out its timeout, so its shard takes seconds. */
 async function startSilent(): Promise<{ server: Server; port: number }> {
@@ -58,14 +51,6 @@ function startWorkerProcess(configPath: string): WorkerProcess {
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
   return { child, output: () => stderr, exited: new Promise((r) => child.once('exit', (code) => r(code))) };
-}
-
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 /** Unique stream, subject and consumer names for one test, deleted afterwards. */
@@ -145,7 +130,7 @@ distributed:
 
   it('records every shard exactly once, redelivers the killed worker\'s shard, and completes the run', async () => {
     workers.push(startWorkerProcess(configPath), startWorkerProcess(configPath));
-    await waitFor('both workers to start pulling', () => workers.every((w) => /pulling shards/.test(w.output())));
+    await waitFor('both workers to start pulling', () => workers.every((w) => /pulling shards/.test(w.output())), 60_000, 50);
     const run = await daemon.trigger('fleet');
     assert.ok(run);
     // Kill whichever worker starts a slow (silent-port) shard first, while it is scanning it.
@@ -161,7 +146,7 @@ distributed:
         }
       }
       return false;
-    });
+    }, 60_000, 50);
     victim!.child.kill('SIGKILL');
     assert.equal(await victim!.exited, null, 'killed by a signal');
     const survivor = workers.find((w) => w !== victim)!;

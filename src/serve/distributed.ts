@@ -10,6 +10,7 @@ import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DistributedConfig } from '../config/index.js';
 import { WardenError } from '../errors.js';
+import { hostPort } from '../host-port.js';
 import { createTargetSet, scan, type ScanOptions } from '../scan/index.js';
 import { createScrubber } from '../scrub/index.js';
 import type { ScanPass, ScanRunner } from './daemon.js';
@@ -82,8 +83,7 @@ export async function ensureWorkQueue(nc: NatsConnection, config: DistributedCon
 export function* shardTargets(targets: string[], exclude: string[], size: number): Generator<string[]> {
   let shard: string[] = [];
   for (const t of createTargetSet(targets, exclude)) {
-    const host = t.host.includes(':') ? `[${t.host}]` : t.host;
-    shard.push(t.port === undefined ? t.host : `${host}:${t.port}`);
+    shard.push(t.port === undefined ? t.host : hostPort(t.host, t.port));
     if (shard.length >= size) {
       yield shard;
       shard = [];

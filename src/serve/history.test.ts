@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { openStore, type Store } from '../store/index.js';
 import { ServeHistory } from './history.js';
-import { STORE_KINDS, syntheticFinding, type StoreLocation } from './test-support.js';
+import { syntheticFinding } from './test-support.js';
+import { STORE_KINDS, type StoreLocation } from '../../test/helpers/store-kinds.js';
 
 const HOUR = 3_600_000;
 const redactNothing = (s: string) => s;

@@ -5,12 +5,14 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { Finding } from '../scan/index.js';
-import type { Severity } from '../detect/index.js';
+import { SEVERITIES, severityRank, type Severity } from '../severity.js';
 import type { SqlValue, Store, StoreQueries } from '../store/index.js';
 import { SERVE_MIGRATIONS } from './schema.js';
 
-export const SEVERITY_ORDER: readonly Severity[] = ['info', 'low', 'medium', 'high', 'critical'];
-export const severityRank = (s: string): number => SEVERITY_ORDER.indexOf(s as Severity);
+/** The one scale (src/severity.ts), under the name warden/serve has always exported it. */
+export { SEVERITIES as SEVERITY_ORDER };
+/** Worst first in SQL: the scale's order as a CASE over the stored severity. */
+const SQL_WORST_FIRST = `CASE f.severity ${[...SEVERITIES].reverse().map((s, i) => `WHEN '${s}' THEN ${i}`).join(' ')} ELSE ${SEVERITIES.length} END`;
 
 /** `partial`: a distributed run whose deadline passed with some shards in; nothing was resolved by it. */
 export type RunStatus = 'running' | 'succeeded' | 'partial' | 'failed' | 'interrupted';
@@ -456,7 +458,7 @@ export class ServeHistory {
     }
     const limit = Math.min(Math.max(filter.limit ?? 100, 1), 1000);
     const offset = Math.max(filter.offset ?? 0, 0);
-    const order = `CASE f.severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 WHEN 'low' THEN 3 ELSE 4 END, f.opened_at, f.inventory, f.id`;
+    const order = `${SQL_WORST_FIRST}, f.opened_at, f.inventory, f.id`;
     const rows = await this.store.query<FindingRow>(`${FINDING_SELECT}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}`, params);
     return rows.map((r) => toFinding(r, now));
   }
@@ -553,7 +555,7 @@ const NOT_SUPPRESSED = "NOT EXISTS (SELECT 1 FROM serve_acknowledgements a WHERE
 
 async function openCountsBySeverity(q: StoreQueries, now: number): Promise<Record<string, number>> {
   const rows = await q.query<{ severity: string; n: number }>(`SELECT f.severity, COUNT(*) AS n FROM serve_findings f WHERE f.state = 'open' AND ${NOT_SUPPRESSED} GROUP BY f.severity`, [now]);
-  const out: Record<string, number> = Object.fromEntries(SEVERITY_ORDER.map((s) => [s, 0]));
+  const out: Record<string, number> = Object.fromEntries(SEVERITIES.map((s) => [s, 0]));
   for (const r of rows) out[r.severity] = Number(r.n);
   return out;
 }

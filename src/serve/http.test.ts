@@ -10,7 +10,9 @@ import { KeyStore, parseKeySecrets } from '../keys/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { sourceOf } from './auth-failures.js';
 import { SESSION_COOKIE, startServe, type ServeDaemon } from './index.js';
-import { STORE_KINDS, syntheticFinding, type StoreLocation } from './test-support.js';
+import { syntheticFinding } from './test-support.js';
+import { STORE_KINDS, type StoreLocation } from '../../test/helpers/store-kinds.js';
+import { waitUntil } from '../../test/helpers/wait.js';
 
 interface Answer {
   status: number;
@@ -66,15 +68,6 @@ async function login(base: string, key: string, from = '127.0.0.1'): Promise<str
   return cookieValue(answer, SESSION_COOKIE)!;
 }
 
-async function eventually(check: () => Promise<boolean>, ms = 2000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await check()) return true;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return check();
-}
-
 describe('warden serve HTTP refusals', () => {
   let where: StoreLocation;
   let store: Store;
@@ -113,7 +106,7 @@ describe('warden serve HTTP refusals', () => {
     const csrf = /name="csrf" value="([^"]+)"/.exec(page.body)![1]!;
 
     await otherKeys.update(info.id, { scopes: ['serve:read'] });
-    assert.ok(await eventually(async () => !(await call(daemon.url, findingPath, { headers: { cookie } })).body.includes('ackform')), 'the form goes once serve:admin is gone');
+    assert.ok(await waitUntil(async () => !(await call(daemon.url, findingPath, { headers: { cookie } })).body.includes('ackform'), 2000, 20), 'the form goes once serve:admin is gone');
     const { body, ...headers } = formOf({ csrf, kind: 'suppress', reason: 'after the scope was taken away', expiresIn: 'never' });
     const suppress = await call(daemon.url, `${findingPath}/acknowledge`, { method: 'POST', body, headers: { ...headers, cookie } });
     assert.equal(suppress.status, 403);
@@ -122,7 +115,7 @@ describe('warden serve HTTP refusals', () => {
 
     await otherKeys.revoke(info.id, 'session test');
     let ended: Answer | undefined;
-    assert.ok(await eventually(async () => (ended = await call(daemon.url, '/', { headers: { cookie } })).status !== 200), 'the session ends');
+    assert.ok(await waitUntil(async () => (ended = await call(daemon.url, '/', { headers: { cookie } })).status !== 200, 2000, 20), 'the session ends');
     assert.equal(ended!.status, 401);
     assert.equal(cookieValue(ended!, SESSION_COOKIE), '', 'the cookie is cleared');
     assert.match(ended!.headers['set-cookie']!.find((c) => c.startsWith(`${SESSION_COOKIE}=`))!, /Max-Age=0/);

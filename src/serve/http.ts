@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import type { Inventory } from '../config/index.js';
 import { HttpError, jsonObject, parseJson, readBody, sendJson as sendJsonBody } from '../http-json.js';
+import { hostPort, isLoopbackHost, isLoopbackHostHeader } from '../host-port.js';
 import { listenAt } from '../listen-address.js';
 import { scopesAllow, type KeyStore, type Verification } from '../keys/index.js';
 import { renderFinding, renderLogin, renderOverview, renderRuns, DASHBOARD_CSS, type PageContext } from './dashboard.js';
@@ -112,13 +113,11 @@ function parseAcknowledgement(body: Record<string, unknown>, now: number): { kin
   return { kind, reason, expiresAt };
 }
 
-const LOOPBACK_HOST = /^(?:127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\])(?::\d{1,5})?$/i;
-
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
   const { history, keys } = options;
   const sessionTtlMs = options.sessionTtlMs ?? 12 * 3_600_000;
   const inventoryNames = options.inventories.map((i) => i.name);
-  const loopbackOnly = /^(?:127\.|::1$|localhost$)/.test(options.listen.host);
+  const loopbackOnly = isLoopbackHost(options.listen.host);
   const authFailures = new AuthFailures();
 
   /** Refuses an address that spent its allowance of wrong keys (429) before its key is looked at. */
@@ -362,7 +361,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const server = createServer((req, res) => {
     void (async () => {
       // Bound to loopback, answer only loopback names: a DNS-rebound page cannot reach the API by another name.
-      if (loopbackOnly && !LOOPBACK_HOST.test(req.headers.host ?? '')) throw new HttpError(421, 'misdirected', 'unexpected Host');
+      if (loopbackOnly && !isLoopbackHostHeader(req.headers.host ?? '')) throw new HttpError(421, 'misdirected', 'unexpected Host');
       if (!URL.canParse(req.url ?? '/', 'http://warden.invalid')) throw new HttpError(400, 'bad_request', 'unparsable request target');
       const url = new URL(req.url ?? '/', 'http://warden.invalid');
       if (url.pathname.startsWith('/api/') || url.pathname === '/metrics' || url.pathname === '/openapi.json') await api(req, res, url);
@@ -380,9 +379,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   server.requestTimeout = 30_000;
   await listenAt(server, options.listen);
   const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
-    url: `http://${host}:${address.port}`,
+    url: `http://${hostPort(address.address, address.port)}`,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

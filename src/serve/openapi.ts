@@ -1,4 +1,6 @@
 /** The API as OpenAPI 3.0, served at /openapi.json. Every operation needs a Warden key (bearer). */
+import { SEVERITIES } from '../severity.js';
+
 const json = (schema: object) => ({ content: { 'application/json': { schema } } });
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const errors = {
@@ -43,7 +45,7 @@ export const SERVE_OPENAPI = {
           service: { type: 'string' },
           host: { type: 'string' },
           port: { type: 'integer' },
-          severity: { enum: ['info', 'low', 'medium', 'high', 'critical'] },
+          severity: { enum: [...SEVERITIES] },
           auth: { type: 'string' },
           title: { type: 'string' },
           evidence: { type: 'object', description: 'Names and counts only, redacted' },

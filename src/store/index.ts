@@ -3,4 +3,4 @@ export type { Migration, Row, SqlValue, Store, StoreQueries, SubscribeHandlers, 
 export { SqliteStore } from './sqlite.js';
 export { PostgresStore, redactUrl } from './postgres.js';
 export { StoreUnavailableError } from './unavailable.js';
-export { openStore, defaultStorePath, isPostgresUrl, createScratchDatabase, type ScratchDatabase } from './open.js';
+export { openStore, defaultStorePath, isPostgresUrl } from './open.js';

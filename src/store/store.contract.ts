@@ -2,6 +2,7 @@
 // PostgreSQL server (postgres.test.ts). Each runner supplies fresh stores that share one database.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { waitUntil } from '../../test/helpers/wait.js';
 import type { Migration, Store } from './types.js';
 
 export interface StoreFixture {
@@ -18,15 +19,6 @@ const NOTES: Migration[] = [
     sql: { sqlite: 'ALTER TABLE notes ADD COLUMN tag TEXT', postgres: 'ALTER TABLE notes ADD COLUMN IF NOT EXISTS tag TEXT' },
   },
 ];
-
-async function waitFor(check: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (check()) return true;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return check();
-}
 
 export function storeContract(name: string, makeFixture: () => Promise<StoreFixture>): void {
   describe(`${name} store contract`, () => {
@@ -91,7 +83,7 @@ export function storeContract(name: string, makeFixture: () => Promise<StoreFixt
       const sub = await b.subscribe('notes_changed', { onMessage: (p) => heard.push(p) });
       await a.publish('notes_changed', 'n1');
       await a.publish('other_topic', 'ignored');
-      assert.ok(await waitFor(() => heard.includes('n1'), 1000), 'notification not delivered within 1 s');
+      assert.ok(await waitUntil(() => heard.includes('n1'), 1000, 20), 'notification not delivered within 1 s');
       assert.ok(!heard.includes('ignored'));
       await sub.close();
     });

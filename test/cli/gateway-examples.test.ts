@@ -1,10 +1,13 @@
 /**
- * The gateway examples a reader copies: every warden gateway config passes `warden gateway --check`, and the
+ * The gateway examples a reader copies: every warden gateway config passes `warden gateway --check`, the
  * Envoy and Traefik configs (which cannot run here) parse and point at the listeners examples/authz/gateway.yaml
- * opens. The nginx and Caddy examples run for real in src/gateway/authz/front-doors.test.ts.
+ * opens, and the HAProxy config passes `haproxy -c` with its Lua action loaded. The nginx, Caddy and HAProxy
+ * examples run for real in src/gateway/authz/front-doors.test.ts.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -90,5 +93,27 @@ describe('gateway examples', { timeout: 60_000 }, () => {
     assert.equal(forwardAuth.trustForwardHeader, false);
     assert.deepEqual(forwardAuth.authResponseHeaders, ['X-Warden-Key-Id', 'X-Warden-Owner']);
     assert.ok(router.middlewares.indexOf(named[0]!) > 0, "a client's identity headers are stripped before forwardAuth");
+  });
+
+  it('the HAProxy example passes haproxy -c with its Lua action, asks the authz listener, and refuses when the action did not allow', { skip: spawnSync('haproxy', ['-v']).error ? 'haproxy is not installed (scripts/services.sh installs it)' : false }, () => {
+    const cfg = readFileSync(join(EXAMPLES, 'authz', 'haproxy.cfg'), 'utf8');
+    const rules = cfg.split('\n').map((l) => l.trim()).filter((l) => l.startsWith('http-request '));
+    const action = rules.findIndex((r) => r.startsWith('http-request lua.warden_authz '));
+    const [url, identity, deadline] = rules[action]!.split(/\s+/).slice(2);
+    assert.equal(new URL(url!).host, httpAddress);
+    assert.equal(new URL(url!).pathname, '/auth');
+    assert.equal(identity, 'X-Warden-Key-Id,X-Warden-Owner');
+    assert.ok(Number(deadline) > 0 && Number(deadline) <= 5000, deadline);
+    assert.match(rules[action + 1]!, /^http-request return status 503 .* unless \{ var\(txn\.warden_allowed\) -m bool \}$/, 'the rule after the action refuses what it did not allow');
+    // `haproxy -c` runs lua-load, so the shipped script is compiled and its action's arguments counted.
+    const dir = mkdtempSync(join(tmpdir(), 'warden-haproxy-example-'));
+    try {
+      writeFileSync(join(dir, 'haproxy.cfg'), cfg.replace('/etc/haproxy/haproxy-warden.lua', join(EXAMPLES, 'authz', 'haproxy-warden.lua')));
+      const check = spawnSync('haproxy', ['-c', '-f', join(dir, 'haproxy.cfg')], { env: { ...process.env, CLICKHOUSE_PASSWORD: 'example' }, encoding: 'utf8' });
+      assert.equal(check.status, 0, check.stderr);
+      assert.match(check.stdout, /Configuration file is valid/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

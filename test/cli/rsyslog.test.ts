@@ -5,34 +5,18 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer, type AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { expandSample } from '../../src/detect/index.js';
+import { freePort } from '../helpers/free-port.js';
+import { waitFor } from '../helpers/wait.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const RSYSLOGD = ['/usr/sbin/rsyslogd', '/sbin/rsyslogd'].find((p) => existsSync(p));
 const KEY = 'sk-proj-' + expandSample('{alnum_-:40}', 61) + 'T3BlbkFJ' + expandSample('{alnum_-:40}', 62);
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
-}
-
-async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('rsyslog omprog → warden scrub', { skip: RSYSLOGD ? false : 'rsyslogd is not installed (scripts/services.sh installs it)' }, () => {
   it('every line arrives once, in order, with the key redacted', async () => {
@@ -66,6 +50,8 @@ ruleset(name="scrub") {
           s.once('connect', () => resolve(s));
           s.once('error', () => resolve(undefined));
         }),
+        30_000,
+        100,
       );
       const sent = Array.from({ length: 200 }, (_, i) => (i % 10 === 0 ? `request ${i} with key ${KEY}` : `request ${i} ok`));
       await new Promise<void>((resolve) => socket.end(sent.map((m) => `<14>Nov 26 00:00:00 gateway app: ${m}\n`).join(''), resolve));
@@ -73,7 +59,7 @@ ruleset(name="scrub") {
         const text = existsSync(out) ? readFileSync(out, 'utf8') : '';
         const got = text.split('\n').filter(Boolean);
         return got.length >= sent.length ? got : undefined;
-      });
+      }, 30_000, 100);
       assert.deepEqual(lines, sent.map((m) => m.replace(KEY, '[REDACTED:openai-project-key]')));
     } finally {
       daemon.kill('SIGTERM');

@@ -1,10 +1,15 @@
 import { createServer, type AddressInfo } from 'node:net';
 
-/** A loopback port nothing listens on right now (bound, then released): a store that refuses connections. */
+/** `count` distinct loopback ports nothing listens on right now (all bound at once, then released). */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = Array.from({ length: count }, () => createServer());
+  await Promise.all(servers.map((s) => new Promise<void>((r) => s.listen(0, '127.0.0.1', r))));
+  const ports = servers.map((s) => (s.address() as AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
+/** A loopback port nothing listens on right now: for a server to start on, or a store that refuses connections. */
 export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
+  return (await freePorts(1))[0]!;
 }

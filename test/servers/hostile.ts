@@ -6,6 +6,8 @@
  * - garbage: answers every read (and the connect) with bytes that parse as no protocol.
  * - huge-banner: floods bytes from the connect until the client goes away.
  * - close-mid-handshake: answers the first read with a few plausible bytes, then closes.
+ * - close-mid-reply: greets with the start of a MySQL handshake, then answers the first read with an HTTP
+ *   200 whose body stops far short of its Content-Length, and closes.
  * - tls: answers like a TLS server on a plain port (a fatal TLS alert record).
  * TLS clients meet two more (TLS_HOSTILE_MODES):
  * - tls-garbage: reads the ClientHello, answers with a TLS record header followed by bytes that are no handshake.
@@ -13,8 +15,8 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 
-export type HostileMode = 'silent' | 'garbage' | 'huge-banner' | 'close-mid-handshake' | 'tls' | 'tls-garbage' | 'tls-stall';
-export const HOSTILE_MODES: readonly HostileMode[] = ['silent', 'garbage', 'huge-banner', 'close-mid-handshake', 'tls'];
+export type HostileMode = 'silent' | 'garbage' | 'huge-banner' | 'close-mid-handshake' | 'close-mid-reply' | 'tls' | 'tls-garbage' | 'tls-stall';
+export const HOSTILE_MODES: readonly HostileMode[] = ['silent', 'garbage', 'huge-banner', 'close-mid-handshake', 'close-mid-reply', 'tls'];
 export const TLS_HOSTILE_MODES: readonly HostileMode[] = ['tls-garbage', 'tls-stall'];
 
 export interface TestServer {
@@ -49,6 +51,9 @@ export async function listenLoopback(server: Server, port = 0): Promise<TestServ
 // Bytes that no probe's framing accepts: high bit set, no line ends, no length prefix that fits.
 const GARBAGE = Buffer.from('ff fe 13 37 c3 28 a0 a1 e2 28 a1 f0 28 8c bc 00 7f ee dd cc'.replace(/ /g, ''), 'hex');
 const TLS_ALERT = Buffer.from('15030100020228', 'hex');
+/** A MySQL packet header (length 74, sequence 0), protocol 10 and the first digit of a version: a greeting cut short. */
+const MYSQL_GREETING_START = Buffer.from('4a0000000a35', 'hex');
+const CUT_HTTP_REPLY = 'HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nOk';
 /** A handshake record header (type 22, TLS 1.2, 64 bytes), then garbage where a ServerHello belongs. */
 const TLS_GARBAGE_RECORD = Buffer.concat([Buffer.from('1603030040', 'hex'), Buffer.alloc(64, 0xee)]);
 /** A handshake record announcing 16,000 bytes, of which only the ServerHello's first bytes ever arrive. */
@@ -88,6 +93,10 @@ export function startHostileServer(mode: HostileMode, port = 0): Promise<TestSer
           socket.end();
         });
         break;
+      case 'close-mid-reply':
+        socket.write(MYSQL_GREETING_START);
+        socket.once('data', () => socket.end(CUT_HTTP_REPLY));
+        break;
       case 'tls':
         socket.once('data', () => socket.end(TLS_ALERT));
         break;
@@ -102,6 +111,23 @@ export function startHostileServer(mode: HostileMode, port = 0): Promise<TestSer
     }
   });
   return listenLoopback(server, port);
+}
+
+export interface HostilePeers {
+  /** One port a mode, in the order of the modes asked for. */
+  ports: number[];
+  byMode: Record<HostileMode, number>;
+  close(): Promise<void>;
+}
+
+/** One peer a mode at once, for tests that scan them all together. */
+export async function startHostilePeers(modes: readonly HostileMode[] = HOSTILE_MODES): Promise<HostilePeers> {
+  const servers = await Promise.all(modes.map((mode) => startHostileServer(mode)));
+  return {
+    ports: servers.map((s) => s.port),
+    byMode: Object.fromEntries(modes.map((mode, i) => [mode, servers[i]!.port])) as Record<HostileMode, number>,
+    close: async () => void (await Promise.all(servers.map((s) => s.close()))),
+  };
 }
 
 /**

@@ -104,6 +104,28 @@ describe('warden detect', () => {
       writeFileSync(join(dir, 'clean.txt'), 'nothing here\n');
     }
   });
+
+  it('counts skipped files by reason in the summary and table; --strict makes a skip exit 3', async () => {
+    const binDir = mkdtempSync(join(tmpdir(), 'warden-detect-skip-'));
+    try {
+      writeFileSync(join(binDir, 'logo.png'), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x00, 0x01]));
+      writeFileSync(join(binDir, 'sftp-config.json'), `{\n  // deploy\n  "password": "${expandSample('{alnum:14}', 3)}",\n}\n`);
+      const json = await runCli(['detect', binDir, '--format', 'json'], { env });
+      assert.equal(json.code, 1, json.stderr);
+      const doc = JSON.parse(json.stdout);
+      assert.deepEqual(doc.skipped, { total: 1, binary: 1, unreadable: 0, 'too-large': 0, submodule: 0, limit: 0 });
+      assert.deepEqual(doc.findings.map((f: { ruleId: string; location: { line: number } }) => `${f.ruleId}:${f.location.line}`), ['generic-password-assignment:3']);
+      assert.match(json.stderr, /skipped .*logo\.png: binary file with no reader/);
+      const table = await runCli(['detect', binDir, '--format', 'table'], { env });
+      assert.match(table.stdout, /skipped 1 file\(s\): 1 binary/);
+      const strict = await runCli(['detect', binDir, '--strict'], { env });
+      assert.equal(strict.code, 3, strict.stderr);
+      assert.match(strict.stderr, /--strict: 1 file\(s\) skipped/);
+      assert.equal((await runCli(['detect', join(binDir, 'sftp-config.json'), '--strict'], { env })).code, 1, 'nothing skipped: findings decide');
+    } finally {
+      rmSync(binDir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('warden detect --git, --staged, archives and warden:allow', () => {
@@ -202,6 +224,34 @@ describe('warden detect --git, --staged, archives and warden:allow', () => {
       const all = await runCli(['detect', d, '--format', 'json', '--no-inline-allow'], { env });
       assert.equal(JSON.parse(all.stdout).findings.length, 3);
     } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+
+  it('--strict: a submodule in history and an archive nested past its bound are skips (unknown is not clean): exit 3', async () => {
+    const sub = new TestRepo('warden-detect-cli-submodule-');
+    const d = mkdtempSync(join(tmpdir(), 'warden-detect-deep-'));
+    try {
+      const first = sub.write('README.md', '# app\n').commit('start');
+      sub.git('update-index', '--add', '--cacheinfo', `160000,${first},vendor/lib`);
+      sub.git('commit', '-q', '-m', 'submodule pointer');
+      const history = await runCli(['detect', '--git', sub.dir, '--format', 'json'], { env });
+      assert.equal(history.code, 0, history.stderr);
+      assert.deepEqual(JSON.parse(history.stdout).skipped, { total: 1, binary: 0, unreadable: 0, 'too-large': 0, submodule: 1, limit: 0 });
+      assert.match(history.stderr, /skipped vendor\/lib in commit [0-9a-f]{12}: submodule \(a submodule is another repository/);
+      const strictHistory = await runCli(['detect', '--git', sub.dir, '--strict'], { env });
+      assert.equal(strictHistory.code, 3, strictHistory.stderr);
+      assert.match(strictHistory.stderr, /--strict: 1 file\(s\) skipped/);
+
+      let nested = makeZip([{ name: 'core.txt', data: 'nothing here\n' }]);
+      for (let i = 0; i < 5; i++) nested = makeZip([{ name: `level${i}.zip`, data: nested }]);
+      writeFileSync(join(d, 'deep.zip'), nested);
+      const archive = await runCli(['detect', d, '--format', 'json'], { env });
+      assert.equal(archive.code, 0, archive.stderr);
+      assert.deepEqual(JSON.parse(archive.stdout).skipped, { total: 1, binary: 0, unreadable: 0, 'too-large': 0, submodule: 0, limit: 1 });
+      assert.equal((await runCli(['detect', d, '--strict'], { env })).code, 3);
+    } finally {
+      rmSync(sub.dir, { recursive: true, force: true });
       rmSync(d, { recursive: true, force: true });
     }
   });

@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import { UsageError } from '../../errors.js';
+import { UsageError, WardenError } from '../../errors.js';
 import { CONFIDENCES, loadDetector, loadFingerprintKey, RuleFileError, type Confidence, type LoadedDetector } from '../../detect/index.js';
 import {
   findSecretsInGit,
@@ -9,16 +9,18 @@ import {
   parseLogOptions,
   readBaseline,
   sinceCommitOptions,
+  SKIP_REASONS,
   writeBaseline,
   type GitFinding,
   type FindOptions,
   type GitNote,
+  type SkipReason,
   type SourceNote,
 } from '../../detect/files/index.js';
-import { formatReport, REPORT_FORMATS, type ReportFinding, type ReportFormat } from '../../report/index.js';
+import { detectorRules, formatReport, REPORT_FORMATS, WARDEN_TOOL, type ReportFinding, type ReportFormat } from '../../report/index.js';
 import { createProgress, useColor } from '../output.js';
+import { parsePositiveInt } from '../parse.js';
 
-const TOOL = { name: 'warden', version: '0.1.0' };
 /** More notes than this are summarised so a tree of images does not bury the findings. */
 const MAX_NOTES_SHOWN = 20;
 
@@ -36,6 +38,14 @@ interface DetectCliOptions {
   logOpts?: string;
   sinceCommit?: string;
   inlineAllow: boolean;
+  strict?: boolean;
+}
+
+/** `--strict`: a run that skipped something did not look at everything. */
+class IncompleteRunError extends WardenError {
+  constructor(skipped: number) {
+    super(`--strict: ${skipped} file(s) skipped (see above); the run did not look at everything`, 'DETECT_INCOMPLETE', 3);
+  }
 }
 
 export function registerDetect(program: Command): void {
@@ -55,6 +65,7 @@ export function registerDetect(program: Command): void {
     .option('--baseline <file>', 'accept the findings listed in this file; only new ones fail')
     .option('--write-baseline <file>', 'record every current finding as accepted (exit 0)')
     .option('--concurrency <n>', 'files read at once', '8')
+    .option('--strict', 'exit 3 when anything was skipped (binary with no reader, too large, unreadable, a submodule, over an archive or diff bound)')
     .addOption(
       new Option('--min-confidence <level>', 'report findings at least this sure (low: weak values and checksums that do not verify)').choices([...CONFIDENCES]).default('medium'),
     )
@@ -62,8 +73,15 @@ export function registerDetect(program: Command): void {
       'after',
       `
 Exit codes: 0 nothing new found; 1 credentials found; 2 bad usage, unreadable rules/baseline, not a
-repository or an unknown revision; 3 git failed.
-A finding on a line holding \`warden:allow\` (a reason may follow) is counted, not reported.
+repository or an unknown revision; 3 git failed, or with --strict, something was skipped.
+Structured files (JSON, YAML, XML, INI, properties, .env, PHP) are also read as key/value pairs: a
+value under a credential-named key is found by its key. SQLite databases are read cell by cell
+(reported as file!table, line = row, column = column number); PKCS#12 and Java keystores are reported
+as key containers. Other binary, too large or unreadable files, submodules in history and archive
+members or diff lines over a bound are skipped, counted in the summary (skipped, by reason) and named
+on stderr.
+A finding on a line holding \`warden:allow\` (a reason may follow), whatever rule found it, is counted,
+not reported.
 History findings carry commit, author and date; a secret keeps its fingerprint across commits, so one
 baseline serves files and history.
 Every finding has a confidence: high (a checksum verifies, a vendor format with its context), medium
@@ -81,8 +99,7 @@ Examples:
   warden detect image.tar                               # docker save output: layers and config`,
     )
     .action(async (paths: string[], opts: DetectCliOptions) => {
-      const concurrency = Number(opts.concurrency);
-      if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`--concurrency: expected a positive integer, got ${JSON.stringify(opts.concurrency)}`);
+      const concurrency = parsePositiveInt(opts.concurrency, '--concurrency');
       const fromGit = opts.git !== undefined || opts.staged === true;
       if (fromGit && paths.length) throw new UsageError('give paths, or --git/--staged, not both');
       if (!fromGit && !paths.length) throw new UsageError('give files or folders to search, - for stdin, or --git/--staged');
@@ -111,25 +128,36 @@ Examples:
       const belowMinConfidence = findings.length - sure.length;
       const allowedInline = opts.inlineAllow ? result.allowed.length : 0;
       const fresh = newFindings(sure, accepted);
-      const rules = loaded.detector.rules.map(({ spec }) => ({ id: spec.id, title: spec.title, severity: spec.severity, ...(spec.rotateUrl ? { helpUri: spec.rotateUrl } : {}) }));
+      const format = opts.format ?? (process.stdout.isTTY ? 'table' : 'json');
       process.stdout.write(
-        formatReport(opts.format ?? (process.stdout.isTTY ? 'table' : 'json'), fresh.map(toReportFinding), {
-          tool: TOOL,
-          rules,
+        formatReport(format, fresh.map(toReportFinding), {
+          tool: WARDEN_TOOL,
+          rules: detectorRules(loaded.detector),
           color: useColor(process.stdout),
-          summary: { ...counts(result), acceptedByBaseline: sure.length - fresh.length, allowedInline, minConfidence: opts.minConfidence, belowMinConfidence, notes: result.notes },
+          summary: {
+            ...counts(result),
+            acceptedByBaseline: sure.length - fresh.length,
+            allowedInline,
+            minConfidence: opts.minConfidence,
+            belowMinConfidence,
+            skipped: skippedSummary(result.notes),
+            notes: result.notes,
+          },
         }),
       );
+      if (format === 'table' && result.notes.length) process.stdout.write(`${skippedLine(result.notes)}\n`);
       writeNotes(result.notes);
       const accepting = sure.length - fresh.length;
       const below = belowMinConfidence ? `, ${belowMinConfidence} below --min-confidence ${opts.minConfidence} not shown` : '';
       const allowed = allowedInline ? `, ${allowedInline} allowed inline (warden:allow)` : '';
-      process.stderr.write(`warden: ${result.read || `${result.filesScanned} file(s) read`}, ${fresh.length} finding(s)${accepting ? `, ${accepting} accepted by the baseline` : ''}${allowed}${below}\n`);
+      const skipped = result.notes.length ? `, ${skippedLine(result.notes)}` : '';
+      process.stderr.write(`warden: ${result.read || `${result.filesScanned} file(s) read`}, ${fresh.length} finding(s)${accepting ? `, ${accepting} accepted by the baseline` : ''}${allowed}${below}${skipped}\n`);
       if (opts.writeBaseline) {
         writeBaseline(opts.writeBaseline, sure);
         process.stderr.write(`warden: wrote ${sure.length} finding(s) to baseline ${opts.writeBaseline}\n`);
         return;
       }
+      if (opts.strict && result.notes.length) throw new IncompleteRunError(result.notes.length);
       if (fresh.length) process.exitCode = 1;
     });
 }
@@ -170,6 +198,20 @@ function counts(result: DetectResult): Record<string, number> {
   return Object.fromEntries(Object.entries({ filesScanned, commitsScanned, blobsScanned, bytesRead }).filter(([, n]) => n !== undefined)) as Record<string, number>;
 }
 
+/** Skipped files by reason, every reason present (0 when none), with the total. */
+function skippedSummary(notes: readonly SourceNote[]): { total: number } & Record<SkipReason, number> {
+  const counts = Object.fromEntries(SKIP_REASONS.map((r) => [r, 0])) as Record<SkipReason, number>;
+  for (const n of notes) counts[n.reason]++;
+  return { total: notes.length, ...counts };
+}
+
+/** `skipped 3 file(s): 2 binary, 1 unreadable`. */
+function skippedLine(notes: readonly SourceNote[]): string {
+  const counts = skippedSummary(notes);
+  const parts = SKIP_REASONS.filter((r) => counts[r]).map((r) => `${counts[r]} ${r}`);
+  return `skipped ${notes.length} file(s): ${parts.join(', ')}`;
+}
+
 function toReportFinding(f: GitFinding): ReportFinding {
   return {
     ruleId: f.ruleId,
@@ -179,11 +221,11 @@ function toReportFinding(f: GitFinding): ReportFinding {
     reason: f.reason,
     fingerprint: f.fingerprint,
     location: { uri: f.path, line: f.line, column: f.column, endLine: f.endLine, endColumn: f.endColumn },
-    ...(f.commit ? { commit: { sha: f.commit, author: f.author ?? '', date: f.date ?? '' } } : {}),
+    ...(f.commit ? { commit: f.commit, details: { commitSha: f.commit, author: f.author ?? '', date: f.date ?? '' } } : {}),
   };
 }
 
-const NOTE_TEXT: Record<SourceNote['reason'], string> = { binary: 'binary file', unreadable: 'unreadable', 'not-found': 'not found', submodule: 'submodule', limit: 'over a limit' };
+const NOTE_TEXT: Record<SkipReason, string> = { binary: 'binary file with no reader', unreadable: 'unreadable', 'too-large': 'too large', submodule: 'submodule', limit: 'over a limit' };
 
 function writeNotes(notes: GitNote[]): void {
   for (const n of notes.slice(0, MAX_NOTES_SHOWN)) {

@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import { loadFingerprintKey, SEVERITIES, type Severity } from '../../detect/index.js';
+import { getDefaultDetector, loadFingerprintKey } from '../../detect/index.js';
 import { UsageError } from '../../errors.js';
 import {
   buildRegimes,
@@ -16,6 +16,8 @@ import {
   toCacao,
   triage,
   TriageFailedError,
+  triageFindings,
+  withoutSubjectIds,
   type DumpFormat,
   type IncidentKind,
   type IncidentStatus,
@@ -23,14 +25,14 @@ import {
   type TriageResult,
 } from '../../incident/index.js';
 import { KeyStore } from '../../keys/index.js';
-import { alignColumns } from '../../report/index.js';
-import { toJson } from '../output.js';
+import { alignColumns, detectorRules, formatSarif, toJson, WARDEN_TOOL } from '../../report/index.js';
+import { SEVERITIES, type Severity } from '../../severity.js';
+import { parsePositiveInt, STORE_HELP } from '../parse.js';
 
 interface StoreFlag {
   store?: string;
 }
 
-const STORE_HELP = 'SQLite file, :memory: or postgres://… holding incidents and keys (default: WARDEN_STORE, else ~/.local/share/warden/warden.db)';
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 function timeOf(text: string | undefined, flag: string): number | undefined {
@@ -147,19 +149,18 @@ export function registerIncident(program: Command): void {
     .option('--max-rows <n>', 'rows read per table of a live store at most', '1000000')
     .addOption(new Option('--format <format>', 'dump format when the name does not say').choices(['ndjson', 'csv', 'json', 'text']))
     .option('--json', 'JSON output')
+    .option('--sarif', 'SARIF output: each credential found, by keyed fingerprint')
     .option('--store <location>', STORE_HELP)
     .action(
       async (
         id: string,
         source: string,
-        opts: StoreFlag & { revoke?: boolean; userField: string[]; tenantField: string[]; sessionField: string[]; table: string[]; maxRows: string; format?: DumpFormat; json?: boolean },
+        opts: StoreFlag & { revoke?: boolean; userField: string[]; tenantField: string[]; sessionField: string[]; table: string[]; maxRows: string; format?: DumpFormat; json?: boolean; sarif?: boolean },
       ) => {
-        const maxRows = Number(opts.maxRows);
-        if (!Number.isSafeInteger(maxRows) || maxRows < 1) throw new UsageError('--max-rows: expected a positive integer');
+        const maxRows = parsePositiveInt(opts.maxRows, '--max-rows');
         const incidents = await IncidentStore.open(opts.store);
         const keys = await KeyStore.open({ store: incidents.store, notifications: false });
         try {
-          await incidents.get(id);
           const subjectFields = {
             ...(opts.userField.length ? { user: opts.userField } : {}),
             ...(opts.tenantField.length ? { tenant: opts.tenantField } : {}),
@@ -176,10 +177,12 @@ export function registerIncident(program: Command): void {
             ...(opts.format ? { format: opts.format } : {}),
             actor: 'cli',
           });
-          // Subject ids are personal data: the JSON keeps counts per kind; the full lists stay in the incident store.
-          const shown = { ...result, subjects: result.subjects.map(({ counts: _counts, ...s }) => s) };
+          if (opts.sarif) {
+            const rules = detectorRules(getDefaultDetector());
+            process.stdout.write(formatSarif(triageFindings(result, rules), { tool: WARDEN_TOOL, rules }));
+          }
           // A failed triage has nothing to show but its reason, which the error says.
-          if (opts.json || result.status !== 'failed') printJsonOr(opts.json, shown, () => triageText(result));
+          else if (opts.json || result.status !== 'failed') printJsonOr(opts.json, withoutSubjectIds(result), () => triageText(result));
           if (result.status !== 'complete') throw new TriageFailedError(result);
           if (result.credentials.occurrences > 0) process.exitCode = 1;
         } finally {
@@ -204,15 +207,15 @@ export function registerIncident(program: Command): void {
       const at = timeOf(opts.at, '--at');
       const materialityAt = timeOf(opts.materiality, '--materiality');
       await withIncidents(opts, async (incidents) => {
-        const current = await incidents.get(id);
-        if (opts.step && !getPlaybook(current.kind).steps.some((s) => s.id === opts.step)) throw new UsageError(`--step: ${current.kind} has no step ${opts.step}`);
-        if (opts.met && !current.regimes.rules.some((r) => r.id === opts.met)) throw new UsageError(`--met: this incident has no deadline ${opts.met}`);
-        const type = opts.step ? 'step-done' : opts.met ? 'deadline-met' : 'note';
-        const details = opts.step ? { step: opts.step } : opts.met ? { deadline: opts.met } : {};
-        const entry = await incidents.record(id, { type, message, details, ...(at !== undefined ? { happenedAt: at } : {}) });
-        if (materialityAt !== undefined) await incidents.setMateriality(id, materialityAt);
-        if (opts.status) await incidents.setStatus(id, opts.status);
-        process.stderr.write(`recorded #${entry.seq} (${type}) happened ${iso(entry.happenedAt)}\n`);
+        const entry = await incidents.recordProgress(id, {
+          message,
+          ...(at !== undefined ? { happenedAt: at } : {}),
+          ...(opts.step ? { step: opts.step } : {}),
+          ...(opts.met ? { deadlineMet: opts.met } : {}),
+          ...(materialityAt !== undefined ? { materialityAt } : {}),
+          ...(opts.status ? { status: opts.status } : {}),
+        });
+        process.stderr.write(`recorded #${entry.seq} (${entry.type}) happened ${iso(entry.happenedAt)}\n`);
       });
     });
 

@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import { getDefaultDetector } from '../../detect/index.js';
 import { UsageError } from '../../errors.js';
 import {
   createKeyServer,
@@ -14,17 +13,16 @@ import {
   type LeakPolicy,
   type Quota,
   type ReporterPublicKey,
+  wardenKeysIn,
 } from '../../keys/index.js';
+import { hostPort } from '../../host-port.js';
 import { listenAt } from '../../listen-address.js';
-import { alignColumns } from '../../report/index.js';
-import { toJson } from '../output.js';
-import { parseDuration, parseListenAddress } from '../parse.js';
+import { alignColumns, toJson } from '../../report/index.js';
+import { parseDuration, parseListenAddress, parsePositiveInt, STORE_HELP } from '../parse.js';
 
 interface StoreFlag {
   store?: string;
 }
-
-const STORE_HELP = 'SQLite file, :memory: or postgres://… (default: WARDEN_STORE, else ~/.local/share/warden/warden.db)';
 
 async function withKeys<T>(opts: StoreFlag, fn: (keys: KeyStore) => Promise<T>): Promise<T> {
   const keys = await KeyStore.open(opts.store ? { store: opts.store } : {});
@@ -278,8 +276,7 @@ Keys are hashed with HMAC-SHA-256 under WARDEN_KEY_SECRET, or a secret file crea
     .option('--json', 'JSON output')
     .option('--store <location>', STORE_HELP)
     .action(async (opts: StoreFlag & { key?: string; limit: string; json?: boolean }) => {
-      const limit = Number(opts.limit);
-      if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit: expected a positive integer');
+      const limit = parsePositiveInt(opts.limit, '--limit');
       await withKeys(opts, async (ks) => {
         const entries = await ks.auditLog({ ...(opts.key ? { keyId: opts.key } : {}), limit });
         print(entries, opts.json, () =>
@@ -303,8 +300,7 @@ Keys are hashed with HMAC-SHA-256 under WARDEN_KEY_SECRET, or a secret file crea
       } catch (err) {
         throw new UsageError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
       }
-      // Only keys whose checksum verifies can be ours; the others are still reported by detect and redacted by scrub.
-      const found = [...new Set(getDefaultDetector().scan(text).filter((m) => m.ruleId === 'warden-api-key' && m.confidence === 'high').map((m) => m.secret))];
+      const found = wardenKeysIn(text);
       await withKeys(opts, async (ks) => {
         const outcomes = await ks.reportLeaks(found.map((token) => ({ token, url: `file:${file}` })), 'revoke-found', { source: 'local' }, 'revoke');
         const revoked = outcomes.filter((o) => o.action === 'revoke').map((o) => o.keyId);
@@ -334,7 +330,7 @@ Keys are hashed with HMAC-SHA-256 under WARDEN_KEY_SECRET, or a secret file crea
         await listenAt(server, { host, port });
         const address = server.address();
         const bound = typeof address === 'object' && address ? address.port : port;
-        process.stderr.write(`warden keys: serving on http://${host.includes(':') ? `[${host}]` : host}:${bound} (store ${ks.store.location})\n`);
+        process.stderr.write(`warden keys: serving on http://${hostPort(host, bound)} (store ${ks.store.location})\n`);
         await new Promise<void>((resolve) => {
           const stop = () => server.close(() => resolve());
           process.once('SIGINT', stop);

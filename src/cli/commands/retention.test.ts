@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../../../test/helpers/cli.js';
-import { aiChatRow, createAiChatTable, insertAiChatRows } from '../../classify/ai-chat-fixture.js';
+import { aiChatRow, createAiChatTable, insertAiChatRows } from '../../../test/fixtures/ai-chat.js';
 import { openDatabase, type Database } from '../../db/index.js';
-import { scratchPostgres, scratchSqlite, type ScratchStore } from '../../db/test-databases.js';
+import { createScratchDatabase, scratchSqlite, type ScratchDatabase } from '../../../test/helpers/scratch-databases.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const DAY = 86_400_000;
@@ -72,7 +72,7 @@ async function count(url: string, schema: string): Promise<number> {
 
 describe('warden retention apply (CLI)', () => {
   let dir: string;
-  let store: ScratchStore;
+  let store: ScratchDatabase;
   let policy: string;
   const apply = (...extra: string[]) => ['retention', 'apply', store.url, '--policy', policy, '--audit-log', join(dir, 'audit.jsonl'), ...extra];
   before(() => {
@@ -127,7 +127,7 @@ describe('warden retention apply (CLI)', () => {
   });
 
   it('PostgreSQL: a hold on a misspelt table is an error naming the nearest table (exit 2); nothing is deleted', async () => {
-    const pg = await scratchPostgres();
+    const pg = await createScratchDatabase();
     const db = await openDatabase(pg.url);
     try {
       await seed(db, 'public');

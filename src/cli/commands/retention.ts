@@ -17,9 +17,8 @@ import {
   type ApplyResult,
   type RetentionPlan,
 } from '../../retention/index.js';
-import { toJson } from '../output.js';
-import { parseDuration } from '../parse.js';
-import { parsePositiveInt } from './classify.js';
+import { toJson } from '../../report/index.js';
+import { parseDuration, parsePositiveInt } from '../parse.js';
 
 interface CommonOptions {
   policy: string;

@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { Ajv } from 'ajv';
+import { SARIF_FINGERPRINT_KEY } from '../../report/index.js';
 import type { ScanReport } from '../../scan/index.js';
 
 const ENTRY = "import { main } from './src/cli/main.ts'; process.exitCode = await main(process.argv.slice(1));";
@@ -30,11 +31,20 @@ describe('warden scan (CLI)', { timeout: 120_000 }, () => {
     const sarif = JSON.parse(run.stdout);
     assert.equal(sarif.version, '2.1.0');
     assert.equal(sarif.runs[0].results[0].ruleId, 'redis');
-    assert.equal(sarif.runs[0].results[0].partialFingerprints.findingId, 'redis:127.0.0.1:6379');
+    assert.equal(sarif.runs[0].results[0].partialFingerprints[SARIF_FINGERPRINT_KEY], 'redis:127.0.0.1:6379');
+  });
+
+  it('--tags runs only the probes carrying one of them, and --list-probes shows each probe\'s tags', () => {
+    const cache = JSON.parse(warden('scan', '127.0.0.1:6379', '--tags', 'cache', '--format', 'json').stdout) as ScanReport;
+    assert.deepEqual(cache.findings.map((f) => f.service), ['redis']);
+    // No AI probe speaks Redis: the open port is listed, unidentified, never taken for clean.
+    const ai = JSON.parse(warden('scan', '127.0.0.1:6379', '--tags', 'ai', '--format', 'json').stdout) as ScanReport;
+    assert.deepEqual(ai.findings.map((f) => f.service), ['unknown']);
+    assert.match(warden('scan', '--list-probes').stdout, /^redis \(Redis; ports [^)]*; tags data-store, cache, queue\)$/m);
   });
 
   it('bad usage exits 2 before sending anything', () => {
-    for (const args of [['scan'], ['scan', 'not a host'], ['scan', '127.0.0.1', '--ports', '0-5'], ['scan', '127.0.0.1', '--timeout', 'soon'], ['scan', '127.0.0.1', '--probe', 'nope']]) {
+    for (const args of [['scan'], ['scan', 'not a host'], ['scan', '127.0.0.1', '--ports', '0-5'], ['scan', '127.0.0.1', '--timeout', 'soon'], ['scan', '127.0.0.1', '--probe', 'nope'], ['scan', '127.0.0.1', '--tags', 'nope']]) {
       const run = warden(...args);
       assert.equal(run.status, 2, `${args.join(' ')}: ${run.stderr}`);
     }

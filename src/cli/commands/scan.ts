@@ -1,11 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { UsageError } from '../../errors.js';
-import { SEVERITIES, type Severity } from '../../detect/index.js';
-import { createTargetSet, loadProbes, parsePorts, parseTargetLines, PROBE_LEVELS, scan, type ProbeLevel } from '../../scan/index.js';
-import { atLeast, renderTable, SCAN_FORMATS, toSarif, type ScanFormat } from '../../scan/report.js';
-import { createProgress, paint, useColor } from '../output.js';
-import { parseDuration } from '../parse.js';
+import { createTargetSet, formatScanReport, loadProbes, parsePorts, parseTargetLines, PROBE_LEVELS, SCAN_FORMATS, scan, selectProbes, type ProbeLevel, type ScanFormat } from '../../scan/index.js';
+import { atLeast, SEVERITIES, type Severity } from '../../severity.js';
+import { createProgress, useColor } from '../output.js';
+import { parseDuration, parsePositiveInt } from '../parse.js';
 
 interface ScanCliOptions {
   targetsFile?: string;
@@ -18,18 +17,11 @@ interface ScanCliOptions {
   sample?: string;
   defaultCredentials?: boolean;
   probe?: string[];
+  tags?: string;
   format?: ScanFormat;
   failOn?: Severity;
   listProbes?: boolean;
 }
-
-function positiveInt(text: string, flag: string, max = 1_000_000): number {
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || n < 1 || n > max) throw new UsageError(`${flag}: expected a whole number from 1 to ${max}, got ${JSON.stringify(text)}`);
-  return n;
-}
-
-const SEVERITY_COLOUR = { critical: 'red', high: 'red', medium: 'yellow', low: 'cyan', info: 'gray' } as const;
 
 export function registerScan(program: Command): void {
   program
@@ -46,6 +38,7 @@ export function registerScan(program: Command): void {
     .option('--sample <n>', 'read up to N rows per table through the secret detector (counts only, never values)')
     .option('--default-credentials', 'also try published default logins (guest/guest, postgres/postgres, ...)')
     .option('--probe <ids...>', 'only these probes (default: all)')
+    .option('--tags <tags>', 'only probes with one of these tags, comma separated: ai,data-store (see --list-probes)')
     .option('--list-probes', 'print every probe with its ports and exactly what each level sends, then exit')
     .addOption(new Option('--format <format>', 'table (default on a terminal), json (default otherwise), sarif').choices([...SCAN_FORMATS]))
     .addOption(new Option('--fail-on <severity>', 'exit 1 when a finding reaches this severity').choices([...SEVERITIES]))
@@ -76,7 +69,7 @@ Examples:
           const levels = PROBE_LEVELS.filter((l) => p.levels[l]).map((l) => `    ${l.padEnd(20)} ${p.levels[l]}`);
           // Such a probe tries TLS and plain HTTP together on every port, preferring TLS on these.
           const tls = p.tlsPorts?.length ? `; TLS and plain on any port, TLS preferred on ${p.tlsPorts.join(', ')}` : '';
-          process.stdout.write(`${p.id} (${p.title}; ports ${p.ports.join(', ')}${tls})\n${levels.join('\n')}\n\n`);
+          process.stdout.write(`${p.id} (${p.title}; ports ${p.ports.join(', ')}${tls}; tags ${p.tags.join(', ')})\n${levels.join('\n')}\n\n`);
         }
         return;
       }
@@ -93,14 +86,13 @@ Examples:
       if (!specs.length) throw new UsageError('no targets: give hosts, ranges or host:port, or --targets-file');
       const exclude = opts.exclude ?? [];
       const targetSet = createTargetSet(specs, exclude); // validates before any traffic
-      const sample = opts.sample !== undefined ? positiveInt(opts.sample, '--sample', 10_000) : 0;
+      const sample = opts.sample !== undefined ? parsePositiveInt(opts.sample, '--sample', 10_000) : 0;
       if (opts.level === 'sample' && !sample) throw new UsageError('--level sample needs --sample N');
       if (opts.level === 'default-credentials' && !opts.defaultCredentials) throw new UsageError('--level default-credentials needs --default-credentials');
-      const probes = await loadProbes();
-      if (opts.probe) {
-        const unknown = opts.probe.filter((id) => !probes.some((p) => p.id === id));
-        if (unknown.length) throw new UsageError(`--probe: unknown ${unknown.join(', ')} (known: ${probes.map((p) => p.id).join(', ')})`);
-      }
+      const probes = selectProbes(await loadProbes(), {
+        ...(opts.probe ? { ids: opts.probe } : {}),
+        ...(opts.tags !== undefined ? { tags: opts.tags.split(',').map((t) => t.trim()).filter(Boolean) } : {}),
+      });
       const format: ScanFormat = opts.format ?? (process.stdout.isTTY ? 'table' : 'json');
       const progress = createProgress('scan');
       const controller = new AbortController();
@@ -112,14 +104,13 @@ Examples:
           targets: specs,
           exclude,
           ...(opts.ports ? { ports: parsePorts(opts.ports) } : {}),
-          concurrency: positiveInt(opts.concurrency, '--concurrency', 4096),
+          concurrency: parsePositiveInt(opts.concurrency, '--concurrency', 4096),
           timeoutMs: parseDuration(opts.timeout, '--timeout'),
-          ...(opts.rate ? { rate: positiveInt(opts.rate, '--rate') } : {}),
+          ...(opts.rate ? { rate: parsePositiveInt(opts.rate, '--rate', 1_000_000) } : {}),
           ...(opts.level ? { maxLevel: opts.level } : {}),
           sample,
           defaultCredentials: Boolean(opts.defaultCredentials),
           probes,
-          ...(opts.probe ? { probeIds: opts.probe } : {}),
           signal: controller.signal,
           onProgress: (p) => progress.update(`${p.checked}/${p.total} endpoints (of ${targetSet.size} hosts), ${p.open} open, ${p.findings} findings`),
         });
@@ -127,12 +118,7 @@ Examples:
         progress.done();
         process.removeListener('SIGINT', onSignal);
       }
-      if (format === 'json') process.stdout.write(JSON.stringify(report, null, 2) + '\n');
-      else if (format === 'sarif') process.stdout.write(JSON.stringify(toSarif(report), null, 2) + '\n');
-      else {
-        const colour = useColor(process.stdout);
-        process.stdout.write(renderTable(report, (text, severity) => paint(text, SEVERITY_COLOUR[severity], colour)));
-      }
+      process.stdout.write(formatScanReport(report, format, useColor(process.stdout)));
       // A target that was not scanned is not clean: say so, and fail the run when nothing was scanned at all.
       for (const t of report.targets.filter((t) => t.status !== 'scanned')) {
         process.stderr.write(`warden: target ${JSON.stringify(t.target)} not scanned (${t.status})${t.error ? `: ${t.error}` : ''}\n`);

@@ -1,11 +1,12 @@
 import { createReadStream } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { pipeline } from 'node:stream/promises';
 import { Option, type Command } from 'commander';
 import { UsageError } from '../../errors.js';
 import { loadDetector, RuleFileError } from '../../detect/index.js';
-import { createScrubStream, DEFAULT_MAX_LINE_BYTES, MASK_STYLES, type MaskStyle, type ScrubFormat } from '../../scrub/index.js';
+import { createParallelScrubStream, createScrubStream, readKeepLines, DEFAULT_MAX_LINE_BYTES, MASK_STYLES, type MaskStyle, type ScrubFormat } from '../../scrub/index.js';
 import { serveIngest } from '../../scrub/hooks/ingest.js';
-import { parseByteSize } from '../parse.js';
+import { parseByteSize, parsePositiveInt } from '../parse.js';
 
 /** Larger reads than the 64 KiB default: fewer batches, fewer detector passes. */
 const READ_CHUNK_BYTES = 1024 * 1024;
@@ -19,6 +20,8 @@ export function registerScrub(program: Command): void {
     .addOption(new Option('--mask <style>', 'full: [REDACTED:rule]; partial: keeps a non-secret prefix and the last 4; fingerprint: rule plus keyed HMAC').choices([...MASK_STYLES]).default('full'))
     .option('--rules <path...>', 'extra rule files or folders (same schema as the shipped rules)')
     .option('--max-line-bytes <size>', 'withhold lines longer than this (e.g. 8MB)', String(DEFAULT_MAX_LINE_BYTES))
+    .option('--threads <n>', 'threads that scrub batches of lines, N-1 workers and the main thread; output in input order, the same bytes whatever N (default: one per core; 1: no workers)')
+    .option('--keep-lines <file>', 'lines planted on purpose (a canary key\'s log line), by SHA-256: they pass unchanged; the same secret elsewhere is redacted')
     .option('--stats', 'print lines, bytes and redactions per rule to stderr when done')
     .option('--listen <host:port>', 'run an HTTP ingest point for log shippers (POST NDJSON) instead of reading files')
     .option('--forward <url|file>', 'with --listen: where scrubbed batches go (an http(s) URL such as a ClickHouse INSERT, or a file to append)')
@@ -34,10 +37,11 @@ Fingerprint masks use WARDEN_FINGERPRINT_KEY, or a key file created on first use
 Examples:
   kubectl logs deploy/gateway | warden scrub --format ndjson > clean.log
   warden scrub --mask fingerprint --stats app.log > app.clean.log
+  warden scrub --threads 1 app.log > app.clean.log    # one thread, no workers
   WARDEN_INGEST_TOKEN=… warden scrub --listen 127.0.0.1:8787 \\
     --forward 'http://127.0.0.1:8123/?query=INSERT%20INTO%20logs%20FORMAT%20JSONEachRow'`,
     )
-    .action(async (files: string[], opts: { format: ScrubFormat; mask: MaskStyle; rules?: string[]; maxLineBytes: string; stats?: boolean; listen?: string; forward?: string; tokenFile?: string; auth: boolean }) => {
+    .action(async (files: string[], opts: { format: ScrubFormat; mask: MaskStyle; rules?: string[]; maxLineBytes: string; threads?: string; keepLines?: string; stats?: boolean; listen?: string; forward?: string; tokenFile?: string; auth: boolean }) => {
       let detector;
       try {
         detector = loadDetector({ ruleFiles: opts.rules ?? [] }).detector;
@@ -45,8 +49,10 @@ Examples:
         if (err instanceof RuleFileError) throw new UsageError(err.message);
         throw err;
       }
+      const keepLines = opts.keepLines ? readKeepLines(opts.keepLines) : [];
       if (opts.listen || opts.forward) {
         if (!opts.listen || !opts.forward || files.length) throw new UsageError('--listen and --forward go together, without input files');
+        if (opts.threads !== undefined) throw new UsageError('--threads applies to files and stdin, not to --listen');
         if (opts.tokenFile && !opts.auth) throw new UsageError('--token-file and --no-auth contradict each other');
         const stop = new AbortController();
         for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => stop.abort());
@@ -56,13 +62,15 @@ Examples:
           auth: opts.auth,
           token: process.env.WARDEN_INGEST_TOKEN,
           tokenFile: opts.tokenFile,
-          scrub: { mask: opts.mask, detector, maxLineBytes: parseByteSize(opts.maxLineBytes, '--max-line-bytes') },
+          scrub: { mask: opts.mask, detector, maxLineBytes: parseByteSize(opts.maxLineBytes, '--max-line-bytes'), keepLines },
           signal: stop.signal,
           log: (line) => process.stderr.write(`warden: ${line}\n`),
         });
         return;
       }
-      const stream = createScrubStream({ format: opts.format, mask: opts.mask, detector, maxLineBytes: parseByteSize(opts.maxLineBytes, '--max-line-bytes') });
+      const threads = opts.threads === undefined ? availableParallelism() : parsePositiveInt(opts.threads, '--threads', 256);
+      const options = { format: opts.format, mask: opts.mask, detector, maxLineBytes: parseByteSize(opts.maxLineBytes, '--max-line-bytes'), keepLines };
+      const stream = threads === 1 ? createScrubStream(options) : createParallelScrubStream({ ...options, threads });
       const inputs = files.length ? files : ['-'];
       const started = process.hrtime.bigint();
       try {

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { runCli, spawnCli } from '../../../test/helpers/cli.js';
+import { freePort } from '../../../test/helpers/free-port.js';
 import { verifyWebhookSignature } from '../../serve/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'warden-cli-serve-'));
@@ -47,10 +48,7 @@ describe('warden init, warden alert test, warden serve (CLI)', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as AddressInfo).port;
     // A port that was just free: nothing listens there, so delivery is refused.
-    const closed = createServer();
-    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
-    const deadPort = (closed.address() as AddressInfo).port;
-    await new Promise((r) => closed.close(r));
+    const deadPort = await freePort();
     const path = join(dir, 'alerts.yaml');
     writeFileSync(
       path,

@@ -3,7 +3,9 @@ import type { Readable } from 'node:stream';
 import type { Detector } from '../engine.js';
 import { isArchivePath, scanArchiveFile, type ArchiveLimits } from './archive.js';
 import { readSource, type ReadOptions } from './fragments.js';
-import { findInFragment } from './locate.js';
+import { findInFragment, findInStructure, placeMatches } from './locate.js';
+import { isSqlite, SqliteTooLarge, sqliteCells } from './sqlite.js';
+import { STRUCTURED_MAX_CHARS } from './structured.js';
 import type { FileFinding, Fragment, SourceNote } from './types.js';
 import { walkFiles, type WalkOptions } from './walk.js';
 
@@ -49,7 +51,7 @@ export async function findSecretsInPaths(paths: string[], options: FindOptions):
       if (next.done) return;
       const { absolutePath, displayPath } = next.value;
       if (isArchivePath(absolutePath)) await scanArchiveFile(absolutePath, displayPath, options, result);
-      else await scanSource(createReadStream(absolutePath), displayPath, options, result);
+      else await scanSource(createReadStream(absolutePath), displayPath, options, result, absolutePath);
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY) }, worker));
@@ -64,15 +66,31 @@ export async function findSecretsInStream(input: Readable, path: string, options
   return result;
 }
 
-/** Reads one source into `result`: its findings, or a note saying why it was not read. */
-export async function scanSource(input: Readable, path: string, options: FindOptions, result: FindResult): Promise<void> {
+/**
+ * Reads one source into `result`: its findings, or a note saying why it was not read. `absolutePath`,
+ * for a file on disk, lets a binary reader (SQLite) open it by name.
+ */
+export async function scanSource(input: Readable, path: string, options: FindOptions, result: FindResult, absolutePath?: string): Promise<void> {
+  const report = (findings: FileFinding[]) => keep(findings, options, result);
   try {
     const source = await readSource(input, path, options);
     if (source.kind === 'binary') {
-      result.notes.push({ path, reason: 'binary' });
+      scanBinary(source.head, path, absolutePath, options, result, report);
       return;
     }
-    for await (const fragment of source.fragments) scanFragment(fragment, options, result);
+    const found: FileFinding[] = [];
+    // Files small enough are also read whole, for what only a whole file shows (keys, file names).
+    let whole: string[] | undefined = [];
+    let wholeChars = 0;
+    for await (const fragment of source.fragments) {
+      found.push(...findInFragment(options.detector, fragment, options.fingerprintKey));
+      if (!whole) continue;
+      wholeChars += fragment.ownedEnd;
+      if (wholeChars > STRUCTURED_MAX_CHARS) whole = undefined;
+      else whole.push(fragment.text.slice(0, fragment.ownedEnd));
+    }
+    if (whole) found.push(...findInStructure(options.detector, path, whole.join(''), options.fingerprintKey, found));
+    report(found);
     result.filesScanned++;
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
@@ -81,12 +99,52 @@ export async function scanSource(input: Readable, path: string, options: FindOpt
   }
 }
 
-/** Adds one fragment's findings to `result`: allowlisted fingerprints dropped, `warden:allow` lines set apart. */
+/** Adds one fragment's line findings to `result` (history reads added lines, never whole files). */
 export function scanFragment<T extends FileFinding>(fragment: Fragment, options: FindOptions, result: { findings: T[]; allowed: T[] }, extra?: Omit<T, keyof FileFinding>): void {
-  for (const finding of findInFragment(options.detector, fragment, options.fingerprintKey)) {
+  keep(findInFragment(options.detector, fragment, options.fingerprintKey), options, result, extra);
+}
+
+/**
+ * Adds findings to `result`: allowlisted fingerprints dropped, and any finding on a `warden:allow` line,
+ * whatever rule found it (a line rule, a key rule), set apart in `allowed`.
+ */
+function keep<T extends FileFinding>(findings: readonly FileFinding[], options: FindOptions, result: { findings: T[]; allowed: T[] }, extra?: Omit<T, keyof FileFinding>): void {
+  for (const finding of findings) {
     if (options.ignoredFingerprints?.has(finding.fingerprint)) continue;
     const full = (extra ? { ...finding, ...extra } : finding) as T;
     if (finding.allowedBecause !== undefined) result.allowed.push(full);
     else result.findings.push(full);
   }
+}
+
+/**
+ * Binary files that hold credentials are read, not skipped: SQLite databases cell by cell, and
+ * containers a rule names by file (PKCS#12, Java keystores) by their first bytes. Anything else is a note.
+ */
+function scanBinary(head: Buffer, path: string, absolutePath: string | undefined, options: FindOptions, result: FindResult, report: (f: FileFinding[]) => void): void {
+  if (isSqlite(head) && absolutePath) {
+    try {
+      for (const cell of sqliteCells(absolutePath, (table, detail) => result.notes.push({ path: `${path}!${table}`, reason: 'unreadable', detail }))) {
+        const at = { path: `${path}!${cell.table}`, text: cell.text, line: 1, column: 0, ownedEnd: cell.text.length };
+        const found = findInFragment(options.detector, at, options.fingerprintKey);
+        found.push(...findInStructure(options.detector, at.path, cell.text, options.fingerprintKey, found, [cell.name]));
+        // A cell is placed by row and column number: line is the row, column the column's index.
+        report(found.map((f) => ({ ...f, line: cell.row, column: cell.column, endLine: cell.row, endColumn: cell.column })));
+      }
+      result.filesScanned++;
+    } catch (err) {
+      if (err instanceof SqliteTooLarge) result.notes.push({ path, reason: 'too-large', detail: err.message });
+      else result.notes.push({ path, reason: 'unreadable', detail: (err as NodeJS.ErrnoException).code ?? (err as Error).message });
+    }
+    return;
+  }
+  const text = head.toString('latin1');
+  const matches = options.detector.scanStructure(text, path, () => []);
+  if (matches.length === 0) {
+    result.notes.push({ path, reason: 'binary' });
+    return;
+  }
+  // A container is reported as a whole, at its start: lines mean nothing in binary.
+  report(placeMatches(matches, { path, text, line: 1, column: 0, ownedEnd: text.length }, options.fingerprintKey).map((f) => ({ ...f, line: 1, column: 1, endLine: 1, endColumn: 1 })));
+  result.filesScanned++;
 }

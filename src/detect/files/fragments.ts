@@ -12,7 +12,8 @@ export const DEFAULT_MAX_LINE_CHARS = 1024 * 1024;
 /** Longest secret guaranteed to be seen whole across a cut (PEM bodies are found line by line). */
 const MAX_OVERLAP = 8 * 1024;
 
-export type Sniffed = { kind: 'text'; fragments: AsyncGenerator<Fragment> } | { kind: 'binary' };
+/** A binary source keeps its first bytes (at least BINARY_SNIFF_BYTES, or all of it) so its format can be told. */
+export type Sniffed = { kind: 'text'; fragments: AsyncGenerator<Fragment> } | { kind: 'binary'; head: Buffer };
 
 export interface ReadOptions {
   maxLineChars?: number;
@@ -33,7 +34,7 @@ export async function readSource(input: Readable, path: string, options: ReadOpt
   }
   if (bytes.head.subarray(0, BINARY_SNIFF_BYTES).includes(0)) {
     bytes.destroy();
-    return { kind: 'binary' };
+    return { kind: 'binary', head: bytes.head };
   }
   return { kind: 'text', fragments: fragmentsOf(bytes.chunks(), path, options.maxLineChars ?? DEFAULT_MAX_LINE_CHARS) };
 }

@@ -5,4 +5,4 @@ export { walkFiles, displayPathOf, type WalkOptions, type WalkedFile } from './w
 export { readSource, DEFAULT_MAX_LINE_CHARS, type ReadOptions } from './fragments.js';
 export { findSecretsInGit, parseLogOptions, sinceCommitOptions, GitReadError, type CommitInfo, type GitFinding, type GitNote, type GitFindOptions, type GitFindResult, type GitProgress } from './git.js';
 export { isArchivePath, DEFAULT_ARCHIVE_LIMITS, type ArchiveLimits } from './archive.js';
-export type { FileFinding, Fragment, SourceNote } from './types.js';
+export { SKIP_REASONS, type FileFinding, type Fragment, type SkipReason, type SourceNote } from './types.js';

@@ -16,12 +16,17 @@ export interface Fragment {
   ownedEnd: number;
 }
 
+export type SkipReason = 'binary' | 'unreadable' | 'too-large' | 'submodule' | 'limit';
+export const SKIP_REASONS: readonly SkipReason[] = ['binary', 'unreadable', 'too-large', 'submodule', 'limit'];
+
 /** Something not read, and why: it is reported, never silently dropped. */
 export interface SourceNote {
   path: string;
-  reason: 'binary' | 'unreadable' | 'not-found'
-    // History and archives: a submodule pointer (another repository), a member over a size, count or depth bound.
-    | 'submodule' | 'limit';
+  /**
+   * binary: a format Warden has no reader for; too-large: over a reader's size bound; submodule: a pointer
+   * to another repository in history; limit: an archive member or diff line over a size, count or depth bound.
+   */
+  reason: SkipReason;
   detail?: string;
 }
 

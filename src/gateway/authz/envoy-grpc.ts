@@ -7,6 +7,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import type { ServerUnaryCall, sendUnaryData, ServiceDefinition } from '@grpc/grpc-js';
+import { hostPort } from '../../host-port.js';
 import { refusalBody, type Refusal } from '../policy.js';
 import type { AuthzAnswer, OriginalRequest } from './authorize.js';
 import { envoyGrpcReport, ReportedFields } from './report.js';
@@ -90,7 +91,7 @@ export async function startEnvoyGrpcServer(host: string, port: number, judge: (r
       })();
     },
   });
-  const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  const address = hostPort(host, port);
   const bound = await new Promise<number>((resolve, reject) => server.bindAsync(address, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
   return {
     port: bound,

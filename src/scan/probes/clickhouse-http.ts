@@ -4,7 +4,8 @@
  * --sample asks for rows, and then only from local storage engines (never Kafka, URL, File, remote).
  */
 import { randomInt } from 'node:crypto';
-import { newestOrder, quoteClickHouseString, type ColumnInfo } from '../../db/index.js';
+import { CLICKHOUSE_LOCAL_ENGINES, newestOrder, quoteClickHouseIdent, quoteClickHouseString, type ColumnInfo } from '../../db/index.js';
+import { bracketHost } from '../../host-port.js';
 import { conversationColumnsByName, inspectRows, MAX_DATABASES, MAX_TABLES_PER_DATABASE, rateExposure } from '../evidence.js';
 import { httpGet, type HttpReply } from '../transports/http.js';
 import { isFailure, type TransportFailure } from '../transports/result.js';
@@ -12,7 +13,6 @@ import { levelAllowed, type Assessment, type DatabaseEvidence, type Evidence, ty
 
 const SYSTEM_DATABASES = `('system','INFORMATION_SCHEMA','information_schema')`;
 /** Engines whose rows live on the server's own disk or memory: reading them has no side effect. */
-const LOCAL_ENGINES = /^(\w*MergeTree|Log|TinyLog|StripeLog|Memory)$/;
 /** Login failures across versions: 192 unknown user, 193 wrong password, 194 password required (18.x), 516 (20.x+). */
 const AUTH_FAILURE = /Code: (192|193|194|195|516)\b|Authentication failed|password is incorrect|Password required|Wrong password|Unknown user/i;
 const MAX_SAMPLED_TABLES = 25;
@@ -24,8 +24,6 @@ const SAMPLE_BYTES = 2 * 1024 * 1024;
 /** Published defaults: Langfuse's compose file ships clickhouse/clickhouse. */
 const DEFAULT_LOGINS: Array<[string, string]> = [['clickhouse', 'clickhouse']];
 
-const urlHost = (host: string) => (host.includes(':') ? `[${host}]` : host);
-const quoteIdent = (name: string) => '`' + name.replace(/\\/g, '\\\\').replace(/`/g, '\\`') + '`';
 
 interface Session {
   ctx: ProbeContext;
@@ -93,9 +91,9 @@ interface SampleTarget {
  */
 async function sampleTable(s: Session, t: SampleTarget): Promise<{ rows: Array<Record<string, unknown>>; sample: SampleOrder } | undefined> {
   const n = Math.floor(s.ctx.sample);
-  const from = `${quoteIdent(t.database)}.${quoteIdent(t.name)}`;
+  const from = `${quoteClickHouseIdent(t.database)}.${quoteClickHouseIdent(t.name)}`;
   const newest = newestOrder(t.columns, { key: t.sortingKey });
-  const byColumn = newest ? ` ORDER BY ${quoteIdent(newest.column)} DESC` : '';
+  const byColumn = newest ? ` ORDER BY ${quoteClickHouseIdent(newest.column)} DESC` : '';
   const column = newest ? { column: newest.column } : {};
   if (/MergeTree$/.test(t.engine)) {
     const parts = await okRows(
@@ -179,7 +177,7 @@ async function inventory(s: Session, evidence: Evidence): Promise<void> {
     const cols = typed.map((c) => c.name);
     const named = conversationColumnsByName(cols);
     const table: DatabaseEvidence['tables'][number] = { name: String(t.name), ...(rows !== undefined ? { rows } : {}), ...(named.length ? { conversationColumns: named } : {}) };
-    if (s.ctx.sample > 0 && sampled < MAX_SAMPLED_TABLES && LOCAL_ENGINES.test(String(t.engine))) {
+    if (s.ctx.sample > 0 && sampled < MAX_SAMPLED_TABLES && CLICKHOUSE_LOCAL_ENGINES.test(String(t.engine))) {
       sampled++;
       const sortingKey = String(t.sorting_key ?? '').split(',').map((k) => k.trim()).filter(Boolean);
       const read = await sampleTable(s, { database: dbName, name: String(t.name), engine: String(t.engine), rows, columns: typed, sortingKey });
@@ -240,6 +238,7 @@ export const clickhouseHttp: Probe = {
   },
   remediation:
     'Set a password on every ClickHouse user (users.xml <password_sha256_hex>, or CREATE USER ... IDENTIFIED WITH sha256_password), restrict <networks> to the hosts that need it, listen only on private interfaces (<listen_host>) behind a firewall, and use HTTPS (8443).',
+  readPath: { scheme: 'clickhouse', user: 'default', path: '/' },
 
   async fingerprint(ctx) {
     const reply = await httpGet({ host: ctx.host, port: ctx.port, path: '/ping', timeoutMs: ctx.timeoutMs, maxBytes: 1024, ...(ctx.signal ? { signal: ctx.signal } : {}) });
@@ -248,7 +247,7 @@ export const clickhouseHttp: Probe = {
   },
 
   async assess(ctx, fp) {
-    const base = `http://${urlHost(ctx.host)}:${ctx.port}`;
+    const base = `http://${bracketHost(ctx.host)}:${ctx.port}`;
     const { auth, session, version, note, accepted } = await login(ctx);
     const evidence: Evidence = { ...(version ?? fp.version ? { version: version ?? fp.version } : {}), notes: note ? [note] : [] };
     if (accepted) evidence.credentialsAccepted = accepted;

@@ -44,6 +44,7 @@ export const clickhouseNative: Probe = {
   },
   remediation:
     'Set a password on every ClickHouse user (users.xml <password_sha256_hex>), restrict <networks>, bind <listen_host> to private interfaces behind a firewall, and prefer the TLS port 9440.',
+  readPath: { scheme: 'clickhouse', user: 'default', path: '/', overHttpPort: true },
 
   async fingerprint(ctx): Promise<Fingerprint | undefined> {
     const packet = await hello(ctx, 'default', '');

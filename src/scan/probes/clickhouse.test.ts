@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { expandSample } from '../../detect/index.js';
 import { scan } from '../index.js';
 import { startTestClickHouse, type TestClickHouse } from '../../../test/helpers/clickhouse.js';
-import { startHostileServer, type HostileServer } from '../test-hostile.js';
+import { itScansHostilePeersAsUnknown } from '../../../test/helpers/hostile-peers.js';
 import { clickhouseHttp } from './clickhouse-http.js';
 import { clickhouseNative } from './clickhouse-native.js';
 
@@ -135,17 +135,5 @@ describe('ClickHouse probes against real servers', { timeout: 120_000 }, () => {
     assert.equal(report.findings[0]?.probe, 'clickhouse-http');
   });
 
-  describe('hostile peers', () => {
-    let hostile: HostileServer;
-    before(async () => {
-      hostile = await startHostileServer();
-    });
-    after(() => hostile.close());
-    it('garbage, floods, silence, early close and TLS yield no ClickHouse finding, only unidentified open ports', async () => {
-      const report = await scan({ targets: hostile.ports.map((p) => `127.0.0.1:${p}`), probes, timeoutMs: 500 });
-      // Each open port is listed as an unidentified service, never as this one.
-      assert.deepEqual(report.findings.map((f) => `${f.service}/${f.auth}`), hostile.ports.map(() => 'unknown/unknown'), JSON.stringify(report.findings));
-      assert.equal(report.stats.open, hostile.ports.length);
-    });
-  });
+  itScansHostilePeersAsUnknown('ClickHouse', probes);
 });

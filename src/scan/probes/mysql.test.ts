@@ -11,8 +11,8 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import mysql from 'mysql2/promise';
 import { expandSample } from '../../detect/index.js';
+import { itScansHostilePeersAsUnknown } from '../../../test/helpers/hostile-peers.js';
 import { scan } from '../index.js';
-import { startHostileServer } from '../test-hostile.js';
 import { mysqlProbe } from './mysql.js';
 
 const DB = 'warden_scan_probe_test';
@@ -106,14 +106,5 @@ describe('MySQL/MariaDB probe against real servers', { timeout: 90_000 }, () => 
     assert.match(report.findings[0]?.evidence.version ?? '', /MariaDB/);
   });
 
-  it('garbage, floods, silence, early close and TLS yield no MySQL finding, only unidentified open ports', async () => {
-    const hostile = await startHostileServer();
-    try {
-      const report = await scan({ targets: hostile.ports.map((p) => `127.0.0.1:${p}`), probes: [mysqlProbe], timeoutMs: 500 });
-      // Each open port is listed as an unidentified service, never as this one.
-      assert.deepEqual(report.findings.map((f) => `${f.service}/${f.auth}`), hostile.ports.map(() => 'unknown/unknown'), JSON.stringify(report.findings));
-    } finally {
-      await hostile.close();
-    }
-  });
+  itScansHostilePeersAsUnknown('MySQL', [mysqlProbe]);
 });

@@ -161,6 +161,7 @@ export const mysqlProbe: Probe = {
   },
   remediation:
     "Give every account a strong password (ALTER USER 'root'@'%' IDENTIFIED BY ...), drop anonymous users (DELETE FROM mysql.user WHERE User=''; or mariadb-secure-installation), restrict hosts ('user'@'10.0.0.%'), set bind-address to a private interface, and require TLS (require_secure_transport=ON).",
+  readPath: { scheme: 'mysql', user: 'root', path: '/' },
 
   async fingerprint(ctx) {
     const greeting = await tcpExchange(ctx.host, ctx.port, undefined, packetFrame, { timeoutMs: ctx.timeoutMs, maxBytes: 2048, ...(ctx.signal ? { signal: ctx.signal } : {}) });

@@ -12,6 +12,7 @@ import { isRecord } from '../transports/json-http.js';
 import { isFailure } from '../transports/result.js';
 import { connectTcp, TcpConnection, untilLine, type FrameCheck } from '../transports/tcp.js';
 import { levelAllowed, type Assessment, type Evidence, type Fingerprint, type Probe, type ProbeContext } from '../types.js';
+import { WARDEN_VERSION } from '../../version.js';
 
 const MAX_INFO_BYTES = 16 * 1024;
 
@@ -85,7 +86,7 @@ async function assess(ctx: ProbeContext, fp: Fingerprint): Promise<Assessment> {
   try {
     if (info.auth_required === true) return authRequired('NATS', evidence, 'INFO says auth_required', reproduce);
     if (info.tls_required === true) return accessUnclear('NATS', evidence, 'INFO says tls_required; plain connections are refused');
-    conn.write(`CONNECT ${JSON.stringify({ verbose: false, pedantic: false, tls_required: false, name: 'warden-scan', lang: 'warden', version: '0.1.0', protocol: 1 })}\r\nPING\r\n`);
+    conn.write(`CONNECT ${JSON.stringify({ verbose: false, pedantic: false, tls_required: false, name: 'warden-scan', lang: 'warden', version: WARDEN_VERSION, protocol: 1 })}\r\nPING\r\n`);
     const answer = await readUntil(conn, ctx, (l) => l.startsWith('PONG'));
     if (answer === undefined) return accessUnclear('NATS', evidence, 'CONNECT got no PONG');
     if (answer.startsWith('-ERR')) return /authori[sz]ation|auth/i.test(answer) ? authRequired('NATS', evidence, 'CONNECT refused: authorization violation', reproduce) : accessUnclear('NATS', evidence, `CONNECT refused: ${answer.trim().slice(0, 120)}`);

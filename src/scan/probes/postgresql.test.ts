@@ -11,8 +11,8 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { expandSample } from '../../detect/index.js';
+import { itScansHostilePeersAsUnknown } from '../../../test/helpers/hostile-peers.js';
 import { scan } from '../index.js';
-import { startHostileServer } from '../test-hostile.js';
 import { postgresql } from './postgresql.js';
 
 const DB = 'warden_scan_probe_test';
@@ -125,14 +125,5 @@ describe('PostgreSQL probe against real servers', { timeout: 90_000 }, () => {
     assert.equal(report.findings[0]?.severity, 'info');
   });
 
-  it('garbage, floods, silence, early close and TLS yield no PostgreSQL finding, only unidentified open ports', async () => {
-    const hostile = await startHostileServer();
-    try {
-      const report = await scan({ targets: hostile.ports.map((p) => `127.0.0.1:${p}`), probes: [postgresql], timeoutMs: 500 });
-      // Each open port is listed as an unidentified service, never as this one.
-      assert.deepEqual(report.findings.map((f) => `${f.service}/${f.auth}`), hostile.ports.map(() => 'unknown/unknown'), JSON.stringify(report.findings));
-    } finally {
-      await hostile.close();
-    }
-  });
+  itScansHostilePeersAsUnknown('PostgreSQL', [postgresql]);
 });

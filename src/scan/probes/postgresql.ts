@@ -151,6 +151,7 @@ export const postgresql: Probe = {
   },
   remediation:
     'Replace trust entries in pg_hba.conf with scram-sha-256, give every role a strong password, set listen_addresses to the interfaces that need it, and firewall 5432; require TLS (hostssl) for remote clients.',
+  readPath: { scheme: 'postgres', user: 'postgres', path: '/' },
 
   async fingerprint(ctx): Promise<Fingerprint | undefined> {
     const reply = await tcpExchange(ctx.host, ctx.port, SSL_REQUEST, (b) => b.length, { timeoutMs: ctx.timeoutMs, maxBytes: 1024, ...(ctx.signal ? { signal: ctx.signal } : {}) });

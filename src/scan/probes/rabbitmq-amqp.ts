@@ -5,6 +5,7 @@
  * tried. A login that succeeds is answered by Connection.Tune, and the probe closes the socket there: no
  * channel is opened, nothing is declared, published or consumed.
  */
+import { isLoopbackHost } from '../../host-port.js';
 import { accessNotChecked, accessUnclear, authRequired } from '../assessments.js';
 import { rateExposure } from '../evidence.js';
 import { AMQP_091_HEADER, amqpFrame, CONNECTION_CLASS, CONNECTION_METHOD, connectionStartOk, connectionTuneOkAndOpen, parseConnectionStart, parseMethodFrame, type ConnectionStart } from '../transports/amqp.js';
@@ -14,11 +15,10 @@ import { levelAllowed, type Assessment, type AuthState, type Evidence, type Fing
 
 const MAX_FRAME_BYTES = 64 * 1024;
 const DEFAULT_LOGIN = { user: 'guest', password: 'guest' };
-const LOOPBACK = /^(127\.|::1$|localhost$)/;
 
 /** RabbitMQ allows guest only over loopback (loopback_users), so where it worked says what it means. */
 export function guestAcceptedNote(host: string): string {
-  return LOOPBACK.test(host)
+  return isLoopbackHost(host)
     ? 'guest/guest accepted over loopback, where RabbitMQ allows it by default; from another host it works only if loopback_users was changed'
     : 'guest/guest accepted from a remote address: loopback_users was changed to allow it';
 }

@@ -4,8 +4,8 @@ import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { startTestRedis } from '../../../test/helpers/redis.js';
 import { expandSample } from '../../detect/index.js';
+import { itScansHostilePeersAsUnknown } from '../../../test/helpers/hostile-peers.js';
 import { scan } from '../index.js';
-import { startHostileServer } from '../test-hostile.js';
 import { encodeCommand, parseReply, respFrame } from '../transports/resp.js';
 import { connectTcp, TcpConnection } from '../transports/tcp.js';
 import { redis } from './redis.js';
@@ -59,14 +59,5 @@ describe('Redis probe against real servers', { timeout: 60_000 }, () => {
     assert.equal(report.findings[0]?.severity, 'info');
   });
 
-  it('garbage, floods, silence, early close and TLS yield no Redis finding, only unidentified open ports', async () => {
-    const hostile = await startHostileServer();
-    try {
-      const report = await scan({ targets: hostile.ports.map((p) => `127.0.0.1:${p}`), probes: [redis], timeoutMs: 500 });
-      // Each open port is listed as an unidentified service, never as this one.
-      assert.deepEqual(report.findings.map((f) => `${f.service}/${f.auth}`), hostile.ports.map(() => 'unknown/unknown'), JSON.stringify(report.findings));
-    } finally {
-      await hostile.close();
-    }
-  });
+  itScansHostilePeersAsUnknown('Redis', [redis]);
 });

@@ -85,6 +85,7 @@ export const redis: Probe = {
   },
   remediation:
     'Require authentication (requirepass, or ACL users with `user default off`), bind to private interfaces (bind 127.0.0.1 ::1 or a private address), keep protected-mode on, firewall 6379, and use TLS (tls-port).',
+  readPath: { scheme: 'redis', path: '/0', keyspace: true },
 
   async fingerprint(ctx): Promise<Fingerprint | undefined> {
     const s = await RedisSession.open(ctx);

@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
+import { hostPort, isLoopbackHost } from '../../host-port.js';
 import { listenAt, parseListenAddress } from '../../listen-address.js';
 import { UsageError, WardenError } from '../../errors.js';
 import { fetchWithoutRedirects } from '../../outbound-fetch.js';
@@ -276,9 +277,8 @@ export async function startIngestServer(options: IngestOptions): Promise<IngestS
   });
   await listenAt(server, { port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
   const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
-    url: `http://${host}:${address.port}`,
+    url: `http://${hostPort(address.address, address.port)}`,
     stats,
     async close() {
       // Stop accepting, let batches in flight finish and be forwarded, then release the target.
@@ -319,12 +319,6 @@ function batchIdOf(req: IncomingMessage): string | undefined {
 
 /** The one listen-address parser, re-exported for the ingest point's callers. */
 export { parseListenAddress };
-
-const LOOPBACK = /^(?:127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|localhost)$/;
-
-export function isLoopbackHost(host: string): boolean {
-  return LOOPBACK.test(host);
-}
 
 export interface ServeIngestOptions {
   listen: string;

@@ -1,16 +1,16 @@
 /**
- * Test and benchmark helper (not shipped): a fresh, uniquely named database on each engine, dropped
- * afterwards. PostgreSQL and MariaDB are the machine's trust-auth servers; ClickHouse is a child process.
+ * Test and benchmark helper: a fresh, uniquely named database on each engine, dropped afterwards.
+ * PostgreSQL and MariaDB are the machine's trust-auth servers; ClickHouse is a child process.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
-import { createScratchDatabase } from '../store/index.js';
-import type { TestClickHouse } from '../../test/helpers/clickhouse.js';
+import pg from 'pg';
+import type { TestClickHouse } from './clickhouse.js';
 
-export interface ScratchStore {
+export interface ScratchDatabase {
   /** Connection string without a password. */
   url: string;
   drop(): Promise<void>;
@@ -18,12 +18,33 @@ export interface ScratchStore {
 
 const uniqueName = () => `warden_test_${randomBytes(6).toString('hex')}`;
 
-export async function scratchPostgres(): Promise<ScratchStore> {
-  const db = await createScratchDatabase();
-  return { url: db.url, drop: () => db.drop() };
+/** A PostgreSQL database; `adminUrl` defaults to WARDEN_TEST_POSTGRES or the machine's trust-auth server. */
+export async function createScratchDatabase(adminUrl = process.env.WARDEN_TEST_POSTGRES || 'postgres://postgres@127.0.0.1:5432/postgres'): Promise<ScratchDatabase> {
+  const name = uniqueName();
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const c = new pg.Client({ connectionString: adminUrl });
+      await c.connect();
+      try {
+        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await c.end();
+      }
+    },
+  };
 }
 
-export async function scratchMariaDb(): Promise<ScratchStore> {
+export async function scratchMariaDb(): Promise<ScratchDatabase> {
   const name = uniqueName();
   const admin = await mysql.createConnection({ host: '127.0.0.1', port: 3306, user: 'root' });
   await admin.query(`CREATE DATABASE ${name}`);
@@ -38,7 +59,7 @@ export async function scratchMariaDb(): Promise<ScratchStore> {
   };
 }
 
-export function scratchSqlite(): ScratchStore {
+export function scratchSqlite(): ScratchDatabase {
   const dir = mkdtempSync(join(tmpdir(), 'warden-sqlite-'));
   const path = join(dir, 'logs.db');
   writeFileSync(path, '');
@@ -46,7 +67,7 @@ export function scratchSqlite(): ScratchStore {
 }
 
 /** A database inside a running test ClickHouse. */
-export async function scratchClickHouse(server: TestClickHouse): Promise<ScratchStore> {
+export async function scratchClickHouse(server: TestClickHouse): Promise<ScratchDatabase> {
   const name = uniqueName();
   await server.query(`CREATE DATABASE ${name}`);
   return { url: `clickhouse://default@127.0.0.1:${server.httpPort}/${name}`, drop: async () => void (await server.query(`DROP DATABASE IF EXISTS ${name}`)) };

@@ -1,0 +1,252 @@
+import { compileRule, type Detector } from '../detect/index.js';
+import type { ScrubFormat } from './scrubber.js';
+
+export type MarkerShape = 'json' | 'text';
+
+/** What the batcher hands on, in input order: a run of whole lines, or a line withheld for its length. */
+export type BatchItem =
+  /** `filled`: cut because it reached the batch size (not at a chunk's end or a withheld line). */
+  | { kind: 'lines'; bytes: Buffer; filled: boolean }
+  /** `terminated`: the withheld line ended with a line feed (not at end of input). */
+  | { kind: 'withheld'; bytes: number; shape: MarkerShape; terminated: boolean };
+
+export interface LineBatcherOptions {
+  /** A batch is cut after the first line that brings it to this many bytes. */
+  batchBytes: number;
+  maxLineBytes: number;
+  format: ScrubFormat;
+  /** Its block rules (private keys) say where a cut would split a block. */
+  detector: Detector;
+}
+
+/**
+ * A private-key block is kept in one batch only this far: a pattern sees at most 12000 characters of
+ * body, so a longer block is redacted line by line through the scrubber's open-block state anyway.
+ */
+const MAX_BLOCK_BYTES = 64 * 1024;
+
+/**
+ * Cuts a byte stream into batches of whole lines for the scrubber: after the line that fills a batch, and
+ * at the end of each chunk, so lines of a live stream go on as they come. Cuts depend on the bytes and
+ * the chunks alone, so a single-threaded and a parallel scrub of the same chunks cut alike and their
+ * output is byte-identical. A cut never falls inside a private-key block (up to MAX_BLOCK_BYTES), so a
+ * block is redacted as one secret wherever the chunks end. A line over `maxLineBytes` is never held: it is
+ * counted while it streams past and handed on as a withheld item (fail closed).
+ */
+export class LineBatcher {
+  /** Whole lines of the batch, as pieces of the chunks they came in. */
+  private batch: Buffer[] = [];
+  private batchLength = 0;
+  /** The start of a line whose end has not arrived yet. */
+  private line: Buffer[] = [];
+  private lineLength = 0;
+  /** Bytes of an over-long line being counted past, or -1 when not inside one. */
+  private overlong = -1;
+  private overlongShape: MarkerShape = 'text';
+  private readonly blocks: BlockGuard;
+
+  constructor(
+    private readonly options: LineBatcherOptions,
+    private readonly emit: (item: BatchItem) => void,
+  ) {
+    this.blocks = new BlockGuard(options.detector);
+  }
+
+  write(chunk: Buffer): void {
+    let at = 0;
+    if (this.overlong >= 0) {
+      const nl = chunk.indexOf(10);
+      if (nl === -1) {
+        this.overlong += chunk.length;
+        return;
+      }
+      this.overlong += nl;
+      this.withhold(true);
+      at = nl + 1;
+    }
+    const { batchBytes, maxLineBytes } = this.options;
+    const markers = this.blocks.markersIn(chunk);
+    // Whole lines from runStart to at are in the batch but not yet in this.batch (no copy, no piece per line).
+    let runStart = at;
+    for (;;) {
+      const nl = chunk.indexOf(10, at);
+      if (nl === -1) break;
+      if (this.lineLength > 0) {
+        // The line carried from earlier chunks (always a chunk's first) ends here: joined, it copies one line.
+        const length = this.lineLength + nl - at;
+        if (length > maxLineBytes) {
+          this.startOverlong(length, [...this.line, chunk.subarray(at, nl)]);
+          this.withhold(true);
+        } else {
+          const whole = Buffer.concat([...this.line, chunk.subarray(at, nl + 1)]);
+          this.line = [];
+          this.lineLength = 0;
+          this.blocks.line(whole, 0, whole.length, this.blocks.markersIn(whole).within(0, whole.length));
+          this.batch.push(whole);
+          this.batchLength += whole.length;
+          // Alone in its batch, so the rest of the chunk is not copied to join it.
+          if (!this.blocks.open) this.cut();
+        }
+        runStart = nl + 1;
+      } else if (nl - at > maxLineBytes) {
+        this.addRun(chunk, runStart, at);
+        this.startOverlong(nl - at, [chunk.subarray(at, nl)]);
+        this.withhold(true);
+        runStart = nl + 1;
+      } else {
+        this.blocks.line(chunk, at, nl + 1, markers.within(at, nl));
+        this.batchLength += nl + 1 - at;
+      }
+      at = nl + 1;
+      if (this.batchLength >= batchBytes && !this.blocks.open) {
+        this.addRun(chunk, runStart, at);
+        runStart = at;
+        this.cut(true);
+      }
+    }
+    this.addRun(chunk, runStart, at);
+    // A chunk's whole lines go on when it ends (unless a block is open), so a live stream is never held back.
+    if (!this.blocks.open) this.cut();
+    const rest = chunk.subarray(at);
+    if (rest.length === 0) return;
+    if (this.lineLength + rest.length > maxLineBytes) {
+      this.startOverlong(this.lineLength + rest.length, [...this.line, rest]);
+      return;
+    }
+    this.line.push(rest);
+    this.lineLength += rest.length;
+  }
+
+  /** At end of input: the last line (without its line feed) and the last batch. */
+  end(): void {
+    if (this.overlong >= 0) {
+      this.withhold(false);
+      return;
+    }
+    this.batch.push(...this.line);
+    this.batchLength += this.lineLength;
+    this.line = [];
+    this.lineLength = 0;
+    this.cut();
+  }
+
+  /** Adds chunk[from, to), whole lines already counted in batchLength, to the batch. */
+  private addRun(chunk: Buffer, from: number, to: number): void {
+    if (to > from) this.batch.push(chunk.subarray(from, to));
+  }
+
+  private cut(filled = false): void {
+    if (this.batchLength === 0) return;
+    const bytes = this.batch.length === 1 ? this.batch[0]! : Buffer.concat(this.batch, this.batchLength);
+    this.batch = [];
+    this.batchLength = 0;
+    this.emit({ kind: 'lines', bytes, filled });
+  }
+
+  /** An over-long line begins: what came before it goes first; its marker's shape is decided by its first bytes. */
+  private startOverlong(length: number, firstPieces: Buffer[]): void {
+    this.cut();
+    this.line = [];
+    this.lineLength = 0;
+    this.overlong = length;
+    this.overlongShape = this.markerShapeOf(firstPieces);
+  }
+
+  private withhold(terminated: boolean): void {
+    this.emit({ kind: 'withheld', bytes: this.overlong, shape: this.overlongShape, terminated });
+    this.overlong = -1;
+  }
+
+  /** NDJSON gets the JSON marker; `auto` too when the withheld line began like JSON. */
+  private markerShapeOf(pieces: Buffer[]): MarkerShape {
+    const { format } = this.options;
+    if (format !== 'auto') return format === 'ndjson' ? 'json' : 'text';
+    for (const piece of pieces) {
+      const first = piece.find((byte) => byte !== 32 && byte !== 9);
+      if (first !== undefined) return first === 123 || first === 91 ? 'json' : 'text';
+    }
+    return 'text';
+  }
+}
+
+interface BlockRule {
+  regex: RegExp;
+  end: RegExp;
+  body: RegExp;
+}
+
+/** Where in a chunk the next block keyword is, found by memmem and remembered until passed. */
+interface MarkerFinder {
+  /** Whether a keyword starts in [from, to); calls must come in increasing `from`. */
+  within(from: number, to: number): boolean;
+}
+
+/**
+ * Follows the block rules (private keys) line by line the way the scrubber does, on the few lines that
+ * hold a block keyword or follow one, so the batcher knows when a cut would split a block.
+ */
+class BlockGuard {
+  private readonly rules: BlockRule[];
+  private readonly keywords: Buffer[];
+  private openRule: BlockRule | undefined;
+  private openBytes = 0;
+
+  constructor(detector: Detector) {
+    const blockRules = detector.rules.filter((r) => r.spec.block);
+    this.rules = blockRules.map((r) => {
+      const compiled = compileRule(r.spec);
+      return { regex: compiled.regex, end: new RegExp(r.spec.block!.end), body: new RegExp(r.spec.block!.body) };
+    });
+    // Keywords match in any case; the spellings a header is written in are the ones looked for.
+    const spellings = blockRules.flatMap((r) => r.spec.keywords.flatMap((k) => (r.spec.caseSensitiveKeywords ? [k] : [k, k.toUpperCase(), k.toLowerCase()])));
+    this.keywords = [...new Set(spellings)].map((k) => Buffer.from(k, 'latin1'));
+  }
+
+  get open(): boolean {
+    return this.openRule !== undefined;
+  }
+
+  markersIn(chunk: Buffer): MarkerFinder {
+    const next = (from: number): number => {
+      let best = -1;
+      for (const k of this.keywords) {
+        const at = chunk.indexOf(k, from);
+        if (at !== -1 && (best === -1 || at < best)) best = at;
+      }
+      return best;
+    };
+    let found = this.keywords.length ? -2 : -1;
+    return {
+      within(from, to) {
+        if (found === -2 || (found !== -1 && found < from)) found = next(from);
+        return found !== -1 && found < to;
+      },
+    };
+  }
+
+  /** Follows one whole line, buf[start, end) with its line feed; `hasKeyword` from markersIn. */
+  line(buf: Buffer, start: number, end: number, hasKeyword: boolean): void {
+    if (!this.openRule && !hasKeyword) return;
+    let content = buf.toString('latin1', start, end);
+    content = content.replace(/\r?\n$/, '');
+    if (this.openRule) {
+      this.openBytes += end - start;
+      if (this.openRule.end.test(content) || !this.openRule.body.test(content) || this.openBytes > MAX_BLOCK_BYTES) this.openRule = undefined;
+    }
+    if (!hasKeyword) return;
+    for (const rule of this.rules) {
+      rule.regex.lastIndex = 0;
+      let m: RegExpExecArray | null;
+      while ((m = rule.regex.exec(content)) !== null) {
+        if (m[0].length === 0) {
+          rule.regex.lastIndex++;
+          continue;
+        }
+        const secret = m.groups?.secret ?? m[0];
+        if (rule.end.test(secret)) continue;
+        this.openRule = rule;
+        this.openBytes = 0;
+      }
+    }
+  }
+}

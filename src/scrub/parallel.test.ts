@@ -1,0 +1,152 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { Readable, type Transform } from 'node:stream';
+import { describe, it } from 'node:test';
+import { expandSample } from '../detect/index.js';
+import { createParallelScrubStream, createScrubStream, MASK_STYLES, type ScrubOptions, type ScrubStats } from './index.js';
+import { scrubInChunks } from './test-chunks.js';
+
+const OPENAI = expandSample('sk-proj-{alnum_-:74}T3BlbkFJ{alnum_-:74}');
+const GITHUB = expandSample('ghp_{alnum:30}{crc32b62:6}');
+const KEY = Buffer.from('parallel-test-key');
+
+function pemBlock(seed: number, bodyLines: number, eol = '\n'): string {
+  const body = Array.from({ length: bodyLines }, (_, i) => expandSample('{base64:64}', seed * 1000 + i));
+  return ['-----BEGIN RSA PRIVATE KEY-----', ...body, '-----END RSA PRIVATE KEY-----'].join(eol) + eol;
+}
+
+/**
+ * Every kind of line the scrubber treats differently, in an order that puts private-key blocks, over-long
+ * lines and secrets across the edges of small batches: NDJSON with credential-named fields and escaped
+ * secrets, plain text, CRLF, binary and invalid UTF-8, lines over the limit, and no line feed at the end.
+ */
+function mixedCorpus(): Buffer {
+  const parts: Buffer[] = [];
+  for (let i = 0; i < 400; i++) {
+    const kind = i % 11;
+    let line: string | Buffer;
+    if (kind === 0) line = JSON.stringify({ i, headers: { authorization: `Bearer ${OPENAI}`, 'x-api-key': 'short' }, usage: { prompt_tokens: i } }) + '\n';
+    else if (kind === 1) line = `${new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString()} INFO route=/v1 api_key=${GITHUB} latency_ms=${i}\r\n`;
+    else if (kind === 2) line = JSON.stringify({ msg: JSON.stringify({ config: `key=${OPENAI}`, password: 'hunter2' }) }) + '\n';
+    else if (kind === 3) line = Buffer.from([0xff, 0xfe, 0x00, 0x80, 0xc3, 0x28, 0x41 + (i % 26), 0x0a]);
+    else if (kind === 4) line = pemBlock(i, 1 + (i % 5), i % 2 ? '\n' : '\r\n');
+    else if (kind === 5 && i % 3 === 0) line = (i % 2 ? '  {"msg":"' : 'x') + 'A'.repeat(2500 + i) + OPENAI + '"}\n';
+    else if (kind === 6) line = `{"i":${i},"password":${i},"token":null,"client_secret":"cs-${i}"}\n`;
+    else line = `ünïcødé ✓ line ${i} ${'lorem '.repeat(i % 40)}\n`;
+    parts.push(Buffer.isBuffer(line) ? line : Buffer.from(line));
+  }
+  parts.push(Buffer.from(`last line without a feed ${OPENAI}`));
+  return Buffer.concat(parts);
+}
+
+/** Feeds `input` in chunks of the given sizes (cycled); returns the output and the stats. */
+async function run(stream: Transform & { stats: ScrubStats }, input: Buffer, chunkSizes: number[]): Promise<{ out: Buffer; stats: ScrubStats }> {
+  return { out: await scrubInChunks(stream, input, chunkSizes), stats: stream.stats };
+}
+
+async function assertSameAsSingleThreaded(input: Buffer, chunkSizes: number[], options: ScrubOptions, threads = 2): Promise<Buffer> {
+  const single = await run(createScrubStream(options), input, chunkSizes);
+  const parallel = await run(createParallelScrubStream({ ...options, threads }), input, chunkSizes);
+  assert.ok(single.out.equals(parallel.out), `output differs (${JSON.stringify(options)}, chunks ${chunkSizes})`);
+  assert.deepEqual(parallel.stats, single.stats);
+  return single.out;
+}
+
+describe('createParallelScrubStream', () => {
+  const corpus = mixedCorpus();
+
+  for (const format of ['text', 'ndjson', 'auto'] as const) {
+    for (const mask of MASK_STYLES) {
+      it(`writes exactly what the single-threaded stream writes: ${format}, mask ${mask}, small batches`, async () => {
+        const options: ScrubOptions = { format, mask, fingerprintKey: KEY, maxLineBytes: 2000, batchBytes: 700 };
+        const out = await assertSameAsSingleThreaded(corpus, [4096, 333, 65536], options);
+        assert.ok(!out.includes(OPENAI) && !out.includes(GITHUB), 'a secret went through');
+        assert.ok(!out.includes(Buffer.from(expandSample('{base64:64}', 4000))), 'a private-key body line went through');
+      });
+    }
+  }
+
+  it('writes the same under other chunkings and thread counts', async () => {
+    for (const [sizes, threads] of [[[1], 3], [[7, 50], 2], [[corpus.length], 4]] as Array<[number[], number]>) {
+      await assertSameAsSingleThreaded(corpus, sizes, { format: 'auto', maxLineBytes: 2000, batchBytes: 512 }, threads);
+    }
+  });
+
+  it('keeps a private-key block in one batch, so it is one secret wherever the batch size falls', async () => {
+    const input = Buffer.from('a\n'.repeat(50) + pemBlock(7, 20) + 'b\n');
+    const outs = new Set<string>();
+    for (const batchBytes of [64, 128, 300, 100_000]) {
+      const { out, stats } = await run(createParallelScrubStream({ mask: 'fingerprint', fingerprintKey: KEY, batchBytes, threads: 2 }), input, [input.length]);
+      assert.equal(stats.redactions['private-key'], 1);
+      outs.add(out.toString());
+    }
+    assert.equal(outs.size, 1);
+  });
+
+  it('carries a block longer than a batch may hold into the next batch, as the single-threaded stream does', async () => {
+    // Past the batcher's limit the block is cut; the next batch is scrubbed again from inside the block.
+    const long = pemBlock(9, 1500);
+    const input = Buffer.from('before\n' + long + 'after ' + OPENAI + '\n' + 'tail\n'.repeat(200));
+    const out = await assertSameAsSingleThreaded(input, [65536], { batchBytes: 4096 });
+    const lines = out.toString().split('\n');
+    assert.equal(lines.length, input.toString().split('\n').length);
+    assert.deepEqual(lines.slice(1, 1503), Array(1502).fill('[REDACTED:private-key]'));
+    assert.equal(lines[1503], 'after [REDACTED:openai-project-key]');
+  });
+
+  it('writes a chunk out before the input ends (a live stream is not held back)', async () => {
+    const stream = createParallelScrubStream({ threads: 2, batchBytes: 64 });
+    const received: Buffer[] = [];
+    stream.on('data', (c: Buffer) => received.push(c));
+    stream.write(Buffer.from('x'.repeat(100) + '\nsecond ' + OPENAI + '\n'));
+    const deadline = Date.now() + 20_000;
+    while (Buffer.concat(received).toString().split('\n').length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(Buffer.concat(received).toString(), 'x'.repeat(100) + '\nsecond [REDACTED:openai-project-key]\n');
+    stream.end();
+    await once(stream, 'end');
+  });
+
+  it('stops reading while the consumer does not read (bounded batches in flight)', async () => {
+    let produced = 0;
+    const line = Buffer.from(`{"msg":"${'y'.repeat(1000)}"}\n`);
+    const source = Readable.from(
+      (function* () {
+        for (let i = 0; i < 200_000; i++) {
+          produced += line.length;
+          yield line;
+        }
+      })(),
+    );
+    const stream = createParallelScrubStream({ threads: 2, batchBytes: 16 * 1024 });
+    source.pipe(stream);
+    // Nobody reads: wait until production stalls, then check it stalled early.
+    let last = -1;
+    while (produced !== last) {
+      last = produced;
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    assert.ok(produced < 8 * 1024 * 1024, `read ${produced} bytes with no reader`);
+    stream.destroy();
+    source.destroy();
+  });
+
+  it('starts workers only once a batch fills: smaller inputs and live trickles are scrubbed on the main thread', async () => {
+    const stream = createParallelScrubStream({ threads: 2, batchBytes: 4096 });
+    const received: Buffer[] = [];
+    stream.on('data', (c: Buffer) => received.push(c));
+    const until = async (bytes: number) => {
+      const deadline = Date.now() + 20_000;
+      while (Buffer.concat(received).length < bytes && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    };
+    stream.write(Buffer.from(`k=${OPENAI}\n`));
+    await until(1);
+    assert.equal(Buffer.concat(received).toString(), 'k=[REDACTED:openai-project-key]\n');
+    assert.equal(stream.workers, 0);
+    const big = Buffer.from('z'.repeat(99) + '\n').subarray(0, 100).toString().repeat(100);
+    stream.write(Buffer.from(big));
+    await until(Buffer.byteLength('k=[REDACTED:openai-project-key]\n') + big.length);
+    assert.equal(stream.workers, 1);
+    stream.end();
+    await once(stream, 'end');
+  });
+});

@@ -1,0 +1,316 @@
+import { availableParallelism } from 'node:os';
+import { Transform, type TransformCallback } from 'node:stream';
+import { Worker } from 'node:worker_threads';
+import type { DetectorOptions, RuleSpec } from '../detect/index.js';
+import { LineBatcher, type BatchItem } from './line-batcher.js';
+import type { MaskStyle } from './mask.js';
+import { addStats, emptyStats, type ScrubFormat, type ScrubStats, type Scrubber } from './scrubber.js';
+import { createScrubber, lineBatcherOptions, scrubBatch, withheldOutput, type ScrubOptions } from './stream.js';
+
+export interface ParallelScrubOptions extends ScrubOptions {
+  /** Threads that scrub batches, this one included (so `threads - 1` workers); default the number of cores. */
+  threads?: number;
+}
+
+/** What a worker is built from: plain data, cloned into it. */
+export interface WorkerSetup {
+  detector: { specs: RuleSpec[]; options: DetectorOptions };
+  format: ScrubFormat;
+  mask: MaskStyle;
+  fingerprintKey?: Uint8Array;
+  keepLines: string[];
+}
+
+export interface BatchRequest {
+  id: number;
+  /** The batch's bytes, in an ArrayBuffer of their own, moved to the worker and back. */
+  input: Uint8Array;
+  /** The rule of the private-key block open where the batch starts. */
+  openBlockBefore: string | undefined;
+}
+
+export type BatchReply =
+  | { id: number; input: Uint8Array; output: Uint8Array | undefined; stats: ScrubStats; openBlockAfter: string | undefined; error?: undefined }
+  | { id: number; error: string };
+
+interface BatchResult {
+  input: Uint8Array;
+  output: Uint8Array | undefined;
+  stats: ScrubStats;
+  openBlockBefore: string | undefined;
+  openBlockAfter: string | undefined;
+}
+
+/** Batches in flight per thread: enough to keep each busy while the writer waits on the oldest. */
+const BATCHES_PER_THREAD = 4;
+/** Batches a worker may have waiting before the next is scrubbed on this thread instead. */
+const WORKER_QUEUE = 4;
+
+/** The worker's module beside this one: .js when built; from source (under tsx), .ts, which the worker has tsx load. */
+const FROM_SOURCE = import.meta.url.endsWith('.ts');
+const WORKER_URL = new URL(FROM_SOURCE ? './scrub-worker.ts' : './scrub-worker.js', import.meta.url);
+
+function startWorker(setup: WorkerSetup): Worker {
+  if (!FROM_SOURCE) return new Worker(WORKER_URL, { workerData: setup });
+  const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));
+  const code = `import(${tsx}).then(({ register }) => { register(); return import(${JSON.stringify(WORKER_URL.href)}); });`;
+  return new Worker(code, { eval: true, workerData: setup });
+}
+
+class ScrubWorkerPool {
+  private readonly workers: Array<{ worker: Worker; busy: number }> = [];
+  private readonly waiting = new Map<number, { resolve: (r: BatchReply) => void; reject: (e: Error) => void }>();
+  private nextId = 0;
+  private closing = false;
+
+  constructor(threads: number, setup: WorkerSetup) {
+    for (let i = 0; i < threads; i++) {
+      const worker = startWorker(setup);
+      const slot = { worker, busy: 0 };
+      worker.on('message', (reply: BatchReply) => {
+        slot.busy--;
+        const waiter = this.waiting.get(reply.id);
+        this.waiting.delete(reply.id);
+        if (reply.error !== undefined) waiter?.reject(new Error(`scrub worker: ${reply.error}`));
+        else waiter?.resolve(reply);
+      });
+      worker.on('error', (err) => this.failAll(err));
+      worker.on('exit', (code) => {
+        if (!this.closing) this.failAll(new Error(`scrub worker exited with code ${code}`));
+      });
+      this.workers.push(slot);
+    }
+  }
+
+  /** Batches waiting at the least busy worker. */
+  get leastBusy(): number {
+    return Math.min(...this.workers.map((w) => w.busy));
+  }
+
+  /** Scrubs `input` (whose ArrayBuffer moves to the worker) starting inside the named block, if any. */
+  run(input: Uint8Array, openBlockBefore: string | undefined): Promise<BatchResult> {
+    const slot = this.workers.reduce((a, b) => (b.busy < a.busy ? b : a));
+    const id = this.nextId++;
+    const reply = new Promise<BatchReply>((resolve, reject) => this.waiting.set(id, { resolve, reject }));
+    slot.busy++;
+    const request: BatchRequest = { id, input, openBlockBefore };
+    slot.worker.postMessage(request, [input.buffer as ArrayBuffer]);
+    return reply.then((r) => ({ ...(r as BatchReply & { error?: undefined }), openBlockBefore }));
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    await Promise.all(this.workers.map((w) => w.worker.terminate()));
+  }
+
+  private failAll(err: Error): void {
+    for (const waiter of this.waiting.values()) waiter.reject(err);
+    this.waiting.clear();
+  }
+}
+
+/** A batch (or a withheld line's marker) waiting its turn to be written. */
+interface Pending {
+  /** A withheld line's marker. */
+  output?: Buffer;
+  /** A batch not yet handed to a thread. */
+  input?: Buffer;
+  result?: BatchResult;
+  error?: Error;
+}
+
+/**
+ * `ScrubStream` on several threads, with the same output byte for byte. The batcher cuts the input as the
+ * single-threaded stream does; `threads - 1` workers scrub batches, up to WORKER_QUEUE each at a time, and
+ * this thread, which also reads and writes, takes the batches no worker has taken whenever it would
+ * otherwise wait; the writer pushes them strictly in input order as soon as each is ready. At most BATCHES_PER_THREAD batches per thread are in flight before the next
+ * write waits, and a full readable side holds back the next write, so backpressure from the consumer
+ * reaches the reader. Workers start only once a first batch fills: an input smaller than a batch, or a
+ * live stream whose chunks never fill one, is scrubbed here, as fast as the single-threaded stream.
+ *
+ * The one state that crosses lines, an open private-key block, crosses batches exactly: every batch is
+ * scrubbed as if no block were open where it starts (the batcher keeps blocks whole, so that is the rule)
+ * and reports the block open where it ends; the writer scrubs a batch that began inside one again, here.
+ */
+export class ParallelScrubStream extends Transform {
+  readonly stats: ScrubStats = emptyStats();
+  private readonly local: Scrubber;
+  private readonly batcher: LineBatcher;
+  private readonly threads: number;
+  private readonly setup: WorkerSetup;
+  private pool: ScrubWorkerPool | undefined;
+  private readonly queue: Pending[] = [];
+  /** Batches in the queue no thread has taken yet, oldest first. */
+  private readonly unsent: Pending[] = [];
+  /** The rule of the block open where the head of the queue starts. */
+  private openBlock: string | undefined;
+  /** Waits for the queue to shrink to `keep` entries. */
+  private room: { keep: number; resolve: () => void; reject: (e: Error) => void } | undefined;
+
+  constructor(options: ParallelScrubOptions = {}) {
+    super();
+    this.threads = Math.max(1, options.threads ?? availableParallelism());
+    this.local = createScrubber(options);
+    const key = this.local.mask.fingerprintKey;
+    this.setup = {
+      detector: this.local.detector.definition,
+      format: options.format ?? 'auto',
+      mask: this.local.mask.style,
+      ...(key ? { fingerprintKey: new Uint8Array(key) } : {}),
+      keepLines: [...this.local.keepLines],
+    };
+    this.batcher = new LineBatcher(lineBatcherOptions(options, this.local), (item) => this.enqueue(item));
+  }
+
+  /** Worker threads running now: none until a first batch fills. */
+  get workers(): number {
+    return this.pool ? this.threads - 1 : 0;
+  }
+
+  override _transform(chunk: Buffer | string, _enc: BufferEncoding, done: TransformCallback): void {
+    try {
+      this.batcher.write(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk);
+    } catch (err) {
+      done(err as Error);
+      return;
+    }
+    this.helpUntil(this.threads * BATCHES_PER_THREAD);
+    this.waitForRoom(this.threads * BATCHES_PER_THREAD).then(() => done(), done);
+  }
+
+  override _flush(done: TransformCallback): void {
+    try {
+      this.batcher.end();
+    } catch (err) {
+      done(err as Error);
+      return;
+    }
+    this.helpUntil(0);
+    this.waitForRoom(0)
+      .then(() => this.closePool())
+      .then(() => done(), done);
+  }
+
+  override _destroy(err: Error | null, done: (err: Error | null) => void): void {
+    this.closePool().then(
+      () => done(err),
+      () => done(err),
+    );
+  }
+
+  private closePool(): Promise<void> {
+    const pool = this.pool;
+    this.pool = undefined;
+    return pool ? pool.close() : Promise.resolve();
+  }
+
+  private enqueue(item: BatchItem): void {
+    if (item.kind === 'withheld') {
+      this.queue.push({ output: withheldOutput(item, this.stats) });
+    } else {
+      if (!this.pool && item.filled && this.threads > 1) this.pool = new ScrubWorkerPool(this.threads - 1, this.setup);
+      if (this.pool) {
+        const entry: Pending = { input: item.bytes };
+        this.queue.push(entry);
+        this.unsent.push(entry);
+        this.dispatch();
+      } else {
+        this.queue.push({ result: this.scrubHere(item.bytes, undefined) });
+      }
+    }
+    this.writeReady();
+  }
+
+  /** Hands unsent batches to workers with room for them. */
+  private dispatch(): void {
+    const pool = this.pool;
+    while (pool && this.unsent.length && pool.leastBusy < WORKER_QUEUE) {
+      const entry = this.unsent.shift()!;
+      const input = ownCopy(entry.input!);
+      entry.input = undefined;
+      pool.run(input, undefined).then(
+        (result) => {
+          entry.result = result;
+          this.dispatch();
+          this.writeReady();
+        },
+        (err: Error) => {
+          entry.error = err;
+          this.writeReady();
+        },
+      );
+    }
+  }
+
+  /** Scrubs unsent batches here, oldest first, while more than `keep` are in flight. */
+  private helpUntil(keep: number): void {
+    while (this.queue.length > keep && this.unsent.length) {
+      const entry = this.unsent.shift()!;
+      entry.result = this.scrubHere(entry.input!, undefined);
+      entry.input = undefined;
+      this.writeReady();
+    }
+  }
+
+  private scrubHere(input: Uint8Array, openBlockBefore: string | undefined): BatchResult {
+    this.local.stats = emptyStats();
+    this.local.openBlockRule = openBlockBefore;
+    const output = scrubBatch(this.local, input);
+    return { input, output, stats: this.local.stats, openBlockBefore, openBlockAfter: this.local.openBlockRule };
+  }
+
+  /** Pushes the ready batches at the head of the queue, in input order. */
+  private writeReady(): void {
+    while (this.queue.length) {
+      const head = this.queue[0]!;
+      if (head.error) {
+        this.fail(head.error);
+        return;
+      }
+      if (head.output) {
+        this.queue.shift();
+        this.push(head.output);
+        continue;
+      }
+      let result = head.result;
+      if (!result) break;
+      // Rare: a block stayed open past the batcher's limit. The batch is scrubbed again from inside it.
+      if (result.openBlockBefore !== this.openBlock) result = this.scrubHere(result.input, this.openBlock);
+      this.queue.shift();
+      this.openBlock = result.openBlockAfter;
+      addStats(this.stats, result.stats);
+      const out = result.output ?? result.input;
+      this.push(Buffer.from(out.buffer, out.byteOffset, out.length));
+    }
+    if (this.room && this.queue.length <= this.room.keep) {
+      const { resolve } = this.room;
+      this.room = undefined;
+      resolve();
+    }
+  }
+
+  private waitForRoom(keep: number): Promise<void> {
+    if (this.queue.length <= keep) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.room = { keep, resolve, reject };
+    });
+  }
+
+  private fail(err: Error): void {
+    const room = this.room;
+    this.room = undefined;
+    if (room) room.reject(err);
+    else this.destroy(err);
+  }
+}
+
+/** The bytes in an ArrayBuffer of their own, which can be moved to a worker without taking anything else along. */
+function ownCopy(bytes: Buffer): Uint8Array {
+  const copy = new Uint8Array(new ArrayBuffer(bytes.length));
+  copy.set(bytes);
+  return copy;
+}
+
+export function createParallelScrubStream(options: ParallelScrubOptions = {}): ParallelScrubStream {
+  return new ParallelScrubStream(options);
+}
