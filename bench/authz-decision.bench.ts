@@ -94,7 +94,7 @@ async function main(): Promise<void> {
   ] as Array<[string, string]>;
   const report = forwardAuthReport(new ReportedFields(fields));
   if ('status' in report) throw new Error(`the report was refused: ${report.reason}`);
-  const policyRequest = { method: 'GET', host: '127.0.0.1:8080', path: '/', query: ORIGINAL_URI.slice(2), apiKey: key, authorization: undefined, clientIp: '127.0.0.1', tls: null };
+  const policyRequest = { method: 'GET', host: '127.0.0.1:8080', path: '/', query: ORIGINAL_URI.slice(2), apiKey: key, authorization: undefined, clientIp: '127.0.0.1', tls: null, via: 'authz' };
   const allowedNow = (a: unknown) => {
     if (a instanceof Promise) throw new Error('a cache hit went to the store');
     if ((a as { refusal: unknown }).refusal) throw new Error(`refused: ${JSON.stringify((a as { refusal: unknown }).refusal)}`);

@@ -101,6 +101,8 @@ export interface ServeConfig {
   recheck: boolean;
   distributed?: DistributedConfig;
   incidents: IncidentPolicy;
+  /** How often planted canaries are checked to be still in place. */
+  canaries: { checkEveryMs: number };
 }
 
 interface RawInventory {
@@ -164,6 +166,7 @@ interface RawConfig {
   alerts?: RawSink[];
   distributed?: RawDistributed;
   incidents?: RawIncidents;
+  canaries?: { checkEvery?: string };
 }
 
 const ajv = new Ajv({ allErrors: true, strict: false });
@@ -317,6 +320,7 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
       triageTimeoutMs: durationMs(rawIncidents.triageTimeout ?? '5m'),
       budgetMs: durationMs(rawIncidents.budget ?? '15m'),
     },
+    canaries: { checkEveryMs: durationMs(raw.canaries?.checkEvery ?? '1h') },
   };
 }
 

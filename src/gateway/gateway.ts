@@ -92,7 +92,7 @@ const BODY_TOO_SLOW: Refusal = { ...refuse(408, 'request_timeout', 'body_too_slo
 function policyRequest(req: ClientRequest, path: string, query: string, clientIp: string): PolicyRequest {
   const apiKey = req.headers['x-api-key'];
   const socket = req.socket as TLSSocket;
-  return { method: req.method, host: req.headers.host, path, query, apiKey: typeof apiKey === 'string' ? apiKey : undefined, authorization: req.headers.authorization, clientIp, tls: socket.encrypted ? socket : null };
+  return { method: req.method, host: req.headers.host, path, query, apiKey: typeof apiKey === 'string' ? apiKey : undefined, authorization: req.headers.authorization, clientIp, tls: socket.encrypted ? socket : null, userAgent: req.headers['user-agent'], via: 'gateway' };
 }
 
 export class Gateway {

@@ -35,6 +35,10 @@ export interface PolicyRequest {
   clientIp: string;
   /** The client's TLS connection when the gateway terminates it; null when it does not (no client certificate reaches Warden then). */
   tls: TLSSocket | null;
+  /** Recorded when a canary key is used, never part of a decision. */
+  userAgent?: string | undefined;
+  /** Which front door asked: `gateway` or `authz`. */
+  via: string;
 }
 
 export interface Refusal {
@@ -124,8 +128,10 @@ function denied(decision: Decision, refusal: Refusal): Decision {
   return decision;
 }
 
-function keyRequest(clientIp: string, rule: AllowRule | null): VerifyRequest {
-  return rule ? { ip: clientIp, scopes: rule.scopes } : { ip: clientIp };
+function keyRequest(req: PolicyRequest, rule: AllowRule | null): VerifyRequest {
+  const request: VerifyRequest = { ip: req.clientIp, route: `${req.method} ${req.host ?? ''}${req.path}`, via: req.via, ...(req.userAgent ? { userAgent: req.userAgent } : {}) };
+  if (rule) request.scopes = rule.scopes;
+  return request;
 }
 
 /** The decision once the key store has answered for a key. */
@@ -168,9 +174,9 @@ export function decide(state: PolicyState, keys: KeyStore, req: PolicyRequest): 
     // The key store checks each candidate rule's scopes, so a rate limit or quota is charged once, for the request it lets through.
     let verification: Verification | undefined;
     for (const rule of rules.length ? rules : [null]) {
-      verification = keys.verifyCached(credential.token, keyRequest(req.clientIp, rule));
+      verification = keys.verifyCached(credential.token, keyRequest(req, rule));
       // A cache miss or a spent quota lease: the store decides, from the first rule again (a scope refusal charged nothing).
-      if (verification === undefined) return decideByStore(keys, decision, credential.token, rules, req.clientIp);
+      if (verification === undefined) return decideByStore(keys, decision, credential.token, rules, req);
       if (verification.reason !== 'scope') break;
     }
     return keyVerdict(decision, verification!, rules);
@@ -178,10 +184,10 @@ export function decide(state: PolicyState, keys: KeyStore, req: PolicyRequest): 
   return decideByToken(state, req, decision, credential, rules);
 }
 
-async function decideByStore(keys: KeyStore, decision: Decision, token: string, rules: AllowRule[], clientIp: string): Promise<Decision> {
+async function decideByStore(keys: KeyStore, decision: Decision, token: string, rules: AllowRule[], req: PolicyRequest): Promise<Decision> {
   let verification: Verification | null = null;
   for (const rule of rules.length ? rules : [null]) {
-    const request = keyRequest(clientIp, rule);
+    const request = keyRequest(req, rule);
     verification = keys.verifyCached(token, request) ?? (await keys.verify(token, request));
     if (verification.reason !== 'scope') break;
   }

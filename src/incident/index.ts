@@ -19,6 +19,7 @@ export type {
   WardenKeyFinding,
 } from './types.js';
 export { IncidentStore, IncidentNotFoundError, IncidentOptionsError, type IncidentStatusView, type OpenIncidentOptions, type ProgressNote, type RecordEntry } from './incident-store.js';
+export { recordCanaryTrip, canaryOrigin } from './canary.js';
 export { loadPlaybooks, getPlaybook, parsePlaybook, toCacao, PlaybookError, PLAYBOOK_SCHEMA, PLAYBOOKS_DIR, type Playbook, type PlaybookStep, type PlaybookPhase, type AutomatedAction } from './playbook.js';
 export { REGIMES, buildRegimes, parseDeadlineRule, computeDeadlines, addBusinessDays, addMonths, timeLeft } from './deadlines.js';
 export { triage, retriage, withoutSubjectIds, TriageFailedError, type TriageOptions, type RetriageOptions, type RetriageResult, type NewCredential } from './triage.js';

@@ -40,7 +40,8 @@ function sections(input: ReportInput): Section[] {
   const revokedKeys = revokedKeyFingerprints(input.timeline, t);
   const actionOf = (w: WardenKeyFinding) => (w.action === 'would-revoke' && revokedKeys.has(w.fingerprint) ? 'revoked' : w.action);
   // Totals over sources: each source once (its latest triage), and a key or subject found in two sources once.
-  const wardenKeys = new Set(t.flatMap((x) => x.credentials.warden.map((w) => w.fingerprint)));
+  const canaries = new Set(t.flatMap((x) => x.credentials.warden.filter((w) => w.action === 'canary-present').map((w) => w.fingerprint)));
+  const wardenKeys = new Set(t.flatMap((x) => x.credentials.warden.filter((w) => w.action !== 'canary-present').map((w) => w.fingerprint)));
   const revoked = [...wardenKeys].filter((fp) => revokedKeys.has(fp)).length;
   const thirdParty = new Set(t.flatMap((x) => x.credentials.thirdParty.flatMap((p) => p.rules.flatMap((r) => r.fingerprints.map((f) => f.fingerprint))))).size;
   const subjects = (kind: string) => new Set(t.flatMap((x) => x.subjects.find((y) => y.kind === kind)?.counts.map((c) => c.id) ?? [])).size;
@@ -63,6 +64,7 @@ function sections(input: ReportInput): Section[] {
       ['Affected users / tenants / sessions', `${n(subjects('user'))} / ${n(subjects('tenant'))} / ${n(subjects('session'))}`],
       ['Data categories', categories.join(', ') || '—'],
       ['Warden keys exposed / revoked', `${n(wardenKeys.size)} / ${n(revoked)}`],
+      ...(canaries.size ? [['Canaries present', `${n(canaries.size)}: this store's contents would be detected if used`]] : []),
       ['Third-party credentials exposed', n(thirdParty)],
       ['MITRE ATLAS', atlas.map((a) => `${a.id} ${a.name}`).join('; ') || '—'],
     ],

@@ -3,15 +3,14 @@
  * a folder of them) read in chunks, and live stores read page by page, read-only and capped. Nothing is
  * loaded whole: a record is one line, one CSV row, one element of a JSON array, or one database row.
  */
-import { createReadStream, readdirSync, realpathSync, statSync } from 'node:fs';
-import { open } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { realpathSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
-import { createGunzip } from 'node:zlib';
 import { CLICKHOUSE_LOCAL_ENGINES, clickHouseLines, DsnError, openDatabase, parseDsn, redactDsnText, type Database, type Dsn, type TableInfo } from '../db/index.js';
 import { WardenError } from '../errors.js';
 import { bracketHost } from '../host-port.js';
 import { captureCursor, incrementQueries, type TableCursor, type TableCursors } from './cursors.js';
+import { walkFiles, openMaybeGzipped } from '../sources/index.js';
 import { readableError } from './failure.js';
 import { readRedis } from './redis.js';
 
@@ -147,19 +146,12 @@ export async function* readSource(source: string, options: SourceOptions = {}): 
   }
   const st = statSync(source);
   if (st.isDirectory()) {
-    for (const file of walk(source)) yield* readDumpFile(file, options.format);
+    // The folder walk every file source shares: no symbolic link followed, `.git` never entered; a dump folder's
+    // .gitignore does not hide a file from triage.
+    for await (const file of walkFiles([source], { gitignore: false })) yield* readDumpFile(file.absolutePath, options.format);
     return;
   }
   yield* readDumpFile(source, options.format);
-}
-
-function* walk(dir: string): Generator<string> {
-  for (const name of readdirSync(dir).sort()) {
-    const path = join(dir, name);
-    const st = statSync(path);
-    if (st.isDirectory()) yield* walk(path);
-    else if (st.isFile()) yield path;
-  }
 }
 
 function formatFromName(name: string): DumpFormat | undefined {
@@ -182,20 +174,9 @@ function sniffFormat(head: string): DumpFormat {
   return 'text';
 }
 
-async function isGzip(path: string): Promise<boolean> {
-  const fh = await open(path, 'r');
-  try {
-    const { bytesRead, buffer } = await fh.read(Buffer.alloc(2), 0, 2, 0);
-    return bytesRead === 2 && buffer[0] === 0x1f && buffer[1] === 0x8b;
-  } finally {
-    await fh.close();
-  }
-}
-
 /** Text chunks of a file, gunzipped when it is gzip (by its magic bytes), with the raw bytes each took. */
 async function* textChunks(path: string): AsyncGenerator<{ text: string; bytes: number }> {
-  const raw = createReadStream(path, { highWaterMark: 1024 * 1024 });
-  const stream = (await isGzip(path)) ? raw.pipe(createGunzip()) : raw;
+  const stream = await openMaybeGzipped(path);
   const decoder = new StringDecoder('utf8');
   for await (const chunk of stream as AsyncIterable<Buffer>) yield { text: decoder.write(chunk), bytes: chunk.length };
   const rest = decoder.end();

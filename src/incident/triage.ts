@@ -229,6 +229,11 @@ async function resolveWardenKeys(acc: TriageAccumulator, options: TriageOptions,
       out.push({ fingerprint, occurrences, keyId: null, owner: null, name: null, scopes: null, action: 'not-in-store' });
       continue;
     }
+    if (info.status === 'canary') {
+      // A canary is evidence, not a leaked key: left as it is, it reports whoever uses what they read here.
+      out.push({ fingerprint, occurrences, keyId: info.id, owner: null, name: null, scopes: null, action: 'canary-present' });
+      continue;
+    }
     let action: WardenKeyFinding['action'] = info.status === 'revoked' ? 'already-revoked' : 'would-revoke';
     if (action === 'would-revoke' && options.revoke) {
       const reason = options.incident ? `exposed: incident ${options.incident.id}, found in ${source}` : `exposed: found in ${source}`;
@@ -406,6 +411,7 @@ export async function triage(source: string, options: TriageOptions): Promise<Tr
       message:
         `Triaged ${display}${errors.length ? ' in part' : ''}: ${result.rows} rows, ${result.credentials.distinct} distinct credentials (${warden.length} Warden), ${result.subjects.map((s) => `${s.distinct} ${s.kind}s`).join(', ') || 'no subjects'}` +
         (wouldRevoke ? `; ${wouldRevoke} Warden key(s) would be revoked with --revoke` : '') +
+        (warden.some((w) => w.action === 'canary-present') ? "; canary present: this store's contents would be detected if used" : '') +
         (errors.length ? `; not read: ${reasonOf(display, errors)}` : '') +
         (replaced ? `; replaces the earlier triage of this source (${replaced.rows} rows)` : ''),
       actor: options.actor ?? 'warden-incident',

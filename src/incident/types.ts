@@ -9,6 +9,7 @@ export const INCIDENT_KINDS = [
   'training-data-exposure',
   'vector-store-exposure',
   'compromised-model-server',
+  'canary-tripped',
 ] as const;
 export type IncidentKind = (typeof INCIDENT_KINDS)[number];
 
@@ -81,8 +82,11 @@ export interface WardenKeyFinding {
   owner: string | null;
   name: string | null;
   scopes: string[] | null;
-  /** State after the triage: revoked now, already revoked before, would be revoked (no --revoke), or not ours. */
-  action: 'revoked' | 'already-revoked' | 'would-revoke' | 'not-in-store';
+  /**
+   * State after the triage: revoked now, already revoked before, would be revoked (no --revoke), not ours, or
+   * one of our canaries: no live key leaked there, and whoever uses it will be seen.
+   */
+  action: 'revoked' | 'already-revoked' | 'would-revoke' | 'not-in-store' | 'canary-present';
 }
 
 export interface ProviderCredentials {

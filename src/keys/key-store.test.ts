@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { openStore } from '../store/index.js';
 import { KeyStore } from './key-store.js';
+import { KEY_MIGRATIONS } from './schema.js';
 import { testSecrets } from './test-support.js';
 import { STORE_KINDS, type StoreLocation } from '../../test/helpers/store-kinds.js';
 import { waitUntil } from '../../test/helpers/wait.js';
@@ -227,7 +228,7 @@ for (const kind of STORE_KINDS) {
         await s.store.close();
       }
       const [row] = await keys.store.query<{ n: number }>("SELECT COUNT(*) AS n FROM warden_migrations WHERE capability = 'keys'");
-      assert.equal(Number(row!.n), 1);
+      assert.equal(Number(row!.n), KEY_MIGRATIONS.length);
     });
   });
 }

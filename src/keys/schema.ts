@@ -49,6 +49,40 @@ const auditTable = (seq: string) => `CREATE TABLE warden_key_audit (
   details TEXT NOT NULL
 );`;
 
+/**
+ * A canary is a key no legitimate client holds: its row says so (read with the key on every verify, so
+ * the hot path needs no second lookup), where it was planted, and every use, kept until handled.
+ */
+const CANARY_TABLES = (seq: string) => `ALTER TABLE warden_keys ADD COLUMN canary INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE warden_canaries (
+  key_id TEXT PRIMARY KEY,
+  planted_where TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  last_seen_at BIGINT,
+  last_seen_ip TEXT,
+  uses BIGINT NOT NULL DEFAULT 0
+);
+CREATE TABLE warden_canary_plantings (
+  key_id TEXT NOT NULL,
+  target TEXT NOT NULL,
+  locator TEXT NOT NULL,
+  planted_at BIGINT NOT NULL,
+  checked_at BIGINT,
+  present INTEGER,
+  PRIMARY KEY (key_id, target)
+);
+CREATE TABLE warden_canary_trips (
+  seq ${seq},
+  key_id TEXT NOT NULL,
+  at BIGINT NOT NULL,
+  ip TEXT,
+  user_agent TEXT,
+  route TEXT,
+  via TEXT NOT NULL,
+  handled_at BIGINT
+);
+CREATE INDEX warden_canary_trips_pending ON warden_canary_trips (handled_at);`;
+
 /** Keys, their append-only audit log (enforced by triggers, not by convention), and leak reports. */
 export const KEY_MIGRATIONS: Migration[] = [
   {
@@ -65,6 +99,14 @@ CREATE FUNCTION warden_key_audit_append_only() RETURNS trigger LANGUAGE plpgsql 
 BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$;
 CREATE TRIGGER warden_key_audit_no_change BEFORE UPDATE OR DELETE ON warden_key_audit
   FOR EACH ROW EXECUTE FUNCTION warden_key_audit_append_only();`,
+    },
+  },
+  {
+    version: 2,
+    name: 'canary keys',
+    sql: {
+      sqlite: CANARY_TABLES('INTEGER PRIMARY KEY AUTOINCREMENT'),
+      postgres: CANARY_TABLES('BIGSERIAL PRIMARY KEY'),
     },
   },
 ];

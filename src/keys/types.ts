@@ -28,6 +28,12 @@ export interface VerifyRequest {
   ip?: string;
   /** When set, a key of any other owner answers exactly like an unknown key. */
   tenant?: string;
+  /** Recorded only when a canary is used: the client's user agent, */
+  userAgent?: string;
+  /** the route it asked for (`GET clickhouse.internal/?query=…`), */
+  route?: string;
+  /** and what verified it (`gateway`, `authz`, `keys-api`, `serve`, `cli`). */
+  via?: string;
 }
 
 export interface CreateKeyOptions {
@@ -46,7 +52,7 @@ export interface CreateKeyOptions {
 
 export type KeyChanges = Partial<Pick<CreateKeyOptions, 'name' | 'scopes' | 'expiresAt' | 'allowedIps' | 'rateLimit' | 'quota' | 'leakPolicy'>>;
 
-export type KeyStatus = 'active' | 'rotating' | 'revoked' | 'disabled' | 'expired';
+export type KeyStatus = 'active' | 'rotating' | 'revoked' | 'disabled' | 'expired' | 'canary';
 
 /** A key as lists and APIs show it: never the key, never its hash. */
 export interface KeyInfo {
@@ -112,4 +118,47 @@ export interface LeakEvent {
   url: string;
   source: string | null;
   action: LeakPolicy;
+}
+
+export interface CreateCanaryOptions {
+  /** Where the canary is (or will be) planted, in the operator's words: `analytics ClickHouse logs table`. */
+  where: string;
+  /** What a holder would see as the key's owner and name; ordinary defaults, so nothing says "canary". */
+  owner?: string;
+  name?: string;
+  scopes?: readonly string[];
+  env?: KeyEnvironment;
+}
+
+/** A place a canary was written by `plant`, and whether the last check found it still there. */
+export interface CanaryPlanting {
+  /** `clickhouse:default.request_log.api_key`, `env-file:/srv/app/.env`, `log:/var/log/app.log`. */
+  target: string;
+  plantedAt: number;
+  checkedAt: number | null;
+  /** Null until checked. */
+  present: boolean | null;
+}
+
+export interface CanaryInfo {
+  id: string;
+  display: string;
+  where: string;
+  createdAt: number;
+  lastSeenAt: number | null;
+  lastSeenIp: string | null;
+  uses: number;
+  plantings: CanaryPlanting[];
+}
+
+/** One use of a canary: proof that the place it was planted leaked and is being read. */
+export interface CanaryTrip {
+  seq: number;
+  keyId: string;
+  where: string;
+  at: number;
+  ip: string | null;
+  userAgent: string | null;
+  route: string | null;
+  via: string;
 }

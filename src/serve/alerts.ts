@@ -53,11 +53,13 @@ function webhookBody(batch: AlertBatch, sentAt: number): string {
   return JSON.stringify({ type: batch.test ? 'warden.test' : 'warden.alerts', sentAt: new Date(sentAt).toISOString(), inventory: batch.inventory, runId: batch.runId, alerts: batch.alerts });
 }
 
-const HEADLINE: Record<Alert['kind'], string> = { new: 'New exposure', reopened: 'Exposure open again', escalated: 'Exposure escalated', flapping: 'Exposure flapping' };
+const HEADLINE: Record<Alert['kind'], string> = { new: 'New exposure', reopened: 'Exposure open again', escalated: 'Exposure escalated', flapping: 'Exposure flapping', 'canary-tripped': 'Canary key used', 'canary-missing': 'Canary gone' };
 
 function slackBody(batch: AlertBatch): string {
   const lines = batch.alerts.map((a) => {
     const f = a.finding;
+    if (a.kind === 'canary-missing') return `• *${HEADLINE[a.kind]}* [${f.severity}] ${f.title}`;
+    if (a.canary) return `• *${HEADLINE[a.kind]}* [${f.severity}] ${f.title}: from \`${f.host}\`${a.canary.route ? ` on \`${a.canary.route}\`` : ''}`;
     const was = a.previousSeverity ? ` (was ${a.previousSeverity})` : '';
     return `• *${HEADLINE[a.kind]}* [${f.severity}${was}] ${f.title}: \`${f.host}:${f.port}\` (${f.service}, auth ${f.auth})`;
   });

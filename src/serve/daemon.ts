@@ -8,24 +8,23 @@ import type { ServeConfig, Inventory } from '../config/index.js';
 import { defaultKeySecretPath, KeyStore, scopesAllow, type KeySecrets } from '../keys/index.js';
 import { loadFingerprintKey } from '../detect/index.js';
 import { hostPort } from '../host-port.js';
-import { IncidentStore, isCriticalExposure, respondToExposure, retriageExposure, startDeadline, type ExposureResponseOptions } from '../incident/index.js';
+import { IncidentStore } from '../incident/index.js';
 import { scan, type Finding, type ScanOptions } from '../scan/index.js';
 import { createScrubber } from '../scrub/index.js';
 import { isPostgresUrl, openStore, type Store } from '../store/index.js';
 import { writeSecretFile } from '../secret-file.js';
 import { AlertDispatcher } from './alerts.js';
+import { startCanaryWatch, type CanaryWatch } from './canary-watch.js';
 import { createDistributedRunner, type DistributedRunner } from './distributed.js';
-import { ServeHistory, type Alert, type RunOutcome, type RunRecord } from './history.js';
+import { ServeHistory, type RunOutcome, type RunRecord } from './history.js';
 import { startHttpServer, type HttpServer } from './http.js';
+import { respondToCriticalExposures, type IncidentResponder } from './incident-response.js';
 import { nextRunAt, runAt, type Timer } from './scheduler.js';
 
 export const ADMIN_SCOPES = ['serve:admin', 'serve:read', 'metrics:read'] as const;
 const HEARTBEAT_MS = 10_000;
 /** A running run whose heartbeat is older than this belongs to a process that is gone. */
 const STALE_MS = 6 * HEARTBEAT_MS;
-
-/** Stores whose new rows an incremental re-triage can tell from old (Redis keys carry no time or order). */
-const RETRIAGED_SERVICES = new Set(['clickhouse', 'postgresql', 'mysql']);
 
 /** What one pass of a run (the scan, or the re-check) saw. */
 export interface ScanPass {
@@ -65,6 +64,8 @@ export interface ServeDaemon {
   readonly history: ServeHistory;
   readonly keys: KeyStore;
   readonly alerts: AlertDispatcher;
+  /** Canary trips and plantings: `checkNow()` checks every planting as the schedule does. */
+  readonly canaries: CanaryWatch;
   /** Starts a run now; undefined when the inventory is unknown or a run of it is in progress. */
   trigger(inventory: string, trigger?: string): Promise<RunRecord | undefined>;
   /** Resolves when the runs started so far have finished. */
@@ -111,6 +112,46 @@ export function scanOptionsFor(inventory: Inventory): ScanOptions {
   };
 }
 
+/**
+ * Makes an admin key when the store has no active one (first start) and hands it over: to
+ * `announceKey`, or written where only this user can read it. A key that cannot be handed over is
+ * revoked, never logged.
+ */
+async function ensureAdminKey(keys: KeyStore, options: ServeOptions, log: (line: string) => void): Promise<void> {
+  const admins = (await keys.list()).filter((k) => k.status === 'active' && scopesAllow(k.scopes, ['serve:admin']));
+  if (admins.length) return;
+  const { key, info } = await keys.create({ owner: 'warden-serve', name: 'serve admin (created on first start)', scopes: [...ADMIN_SCOPES] }, { actor: 'warden-serve' });
+  if (options.announceKey) return options.announceKey(key);
+  const path = options.adminKeyFile ?? adminKeyFileFor(options.config.store);
+  try {
+    writeSecretFile(path, `${key}\n`);
+    log(`created admin key ${info.id} (${ADMIN_SCOPES.join(', ')}) and wrote it to ${path} (mode 0600); keep it elsewhere and delete the file`);
+  } catch (err) {
+    await keys.revoke(info.id, 'the first-start admin key could not be written', { actor: 'warden-serve' });
+    log(`${(err as Error).message}; the admin key made for it is revoked. Make one with: warden keys create --store <this store> --owner <you> --name serve-admin --scopes ${ADMIN_SCOPES.join(',')}`);
+  }
+}
+
+/** A finding not open before is seen twice before anyone is told about it: scans its endpoints again and keeps those seen again. */
+async function confirmNewFindings(
+  scanRunner: ScanRunner,
+  history: ServeHistory,
+  inventory: Inventory,
+  run: RunRecord,
+  scanOptions: ScanOptions,
+  findings: Finding[],
+  log: (line: string) => void,
+): Promise<{ findings: Finding[]; unconfirmed: number }> {
+  const open = await history.openIds(inventory.name);
+  const candidates = findings.filter((f) => !open.has(f.id));
+  if (!candidates.length) return { findings, unconfirmed: 0 };
+  const again = await scanRunner(inventory, run, { ...scanOptions, targets: [...new Set(candidates.map(endpoint))], exclude: [] });
+  // A re-check shard that never came back leaves its findings unconfirmed: they wait for the next run.
+  if (again.missingShards) log(`run ${run.id} (${inventory.name}): ${again.missingShards.missing} of ${again.missingShards.total} re-check shards did not come back before the deadline`);
+  const confirmed = new Set(again.findings.map((f) => f.id));
+  return { findings: findings.filter((f) => open.has(f.id) || confirmed.has(f.id)), unconfirmed: candidates.filter((f) => !confirmed.has(f.id)).length };
+}
+
 export async function startServe(options: ServeOptions): Promise<ServeDaemon> {
   const { config } = options;
   const log = options.log ?? (() => undefined);
@@ -130,9 +171,10 @@ export async function startServe(options: ServeOptions): Promise<ServeDaemon> {
   const keys = await KeyStore.open({ store, ...(options.secrets ? { secrets: options.secrets } : {}) });
   const alerts = new AlertDispatcher(config.alerts, { ...(options.alertBackoffMs !== undefined ? { backoffMs: options.alertBackoffMs } : {}), log });
   let distributed: DistributedRunner | undefined;
-  let incidents: IncidentStore | undefined;
-  let fingerprintKey: Buffer | string | undefined;
+  let responder: IncidentResponder | undefined;
+  let canaryWatch: CanaryWatch | undefined;
   const release = async () => {
+    await canaryWatch?.close();
     await distributed?.close();
     await keys.close();
     if (ownsStore) await store.close();
@@ -140,9 +182,11 @@ export async function startServe(options: ServeOptions): Promise<ServeDaemon> {
   try {
     if (!options.scanRunner && config.distributed) distributed = await createDistributedRunner({ config: config.distributed, history, log });
     if (config.incidents.open) {
-      incidents = await IncidentStore.open(store);
-      fingerprintKey = options.fingerprintKey ?? loadFingerprintKey();
+      const incidents = await IncidentStore.open(store);
+      responder = { incidents, keys, fingerprintKey: options.fingerprintKey ?? loadFingerprintKey(), policy: config.incidents, log, shutdown: shutdown.signal };
     }
+    // A canary's use is an incident whether or not exposures open them: the canary was planted to be told.
+    canaryWatch = await startCanaryWatch({ store, keys, incidents: responder?.incidents ?? (await IncidentStore.open(store)), alerts, regimes: config.incidents.regimes, checkEveryMs: config.canaries.checkEveryMs, log });
   } catch (err) {
     await release();
     throw err;
@@ -155,23 +199,7 @@ export async function startServe(options: ServeOptions): Promise<ServeDaemon> {
   }, Date.now() - STALE_MS);
   if (interrupted) log(`marked ${interrupted} run${interrupted === 1 ? '' : 's'} interrupted by a stopped process`);
 
-  const admins = (await keys.list()).filter((k) => k.status === 'active' && scopesAllow(k.scopes, ['serve:admin']));
-  if (!admins.length) {
-    const { key, info } = await keys.create({ owner: 'warden-serve', name: 'serve admin (created on first start)', scopes: [...ADMIN_SCOPES] }, { actor: 'warden-serve' });
-    if (options.announceKey) options.announceKey(key);
-    else await handOverAdminKey(key, info.id, options.adminKeyFile ?? adminKeyFileFor(config.store));
-  }
-
-  /** Writes the new admin key where only this user can read it; a key that cannot be handed over is revoked, never logged. */
-  async function handOverAdminKey(key: string, id: string, path: string): Promise<void> {
-    try {
-      writeSecretFile(path, `${key}\n`);
-      log(`created admin key ${id} (${ADMIN_SCOPES.join(', ')}) and wrote it to ${path} (mode 0600); keep it elsewhere and delete the file`);
-    } catch (err) {
-      await keys.revoke(id, 'the first-start admin key could not be written', { actor: 'warden-serve' });
-      log(`${(err as Error).message}; the admin key made for it is revoked. Make one with: warden keys create --store <this store> --owner <you> --name serve-admin --scopes ${ADMIN_SCOPES.join(',')}`);
-    }
-  }
+  await ensureAdminKey(keys, options, log);
 
   async function execute(inventory: Inventory, run: RunRecord): Promise<RunOutcome | undefined> {
     const beat = setInterval(() => void history.heartbeat(run.id).catch(() => undefined), HEARTBEAT_MS);
@@ -186,21 +214,7 @@ export async function startServe(options: ServeOptions): Promise<ServeDaemon> {
       const missing = result.missingShards;
       if (missing && missing.missing === missing.total) throw new Error(`none of the ${missing.total} shards came back from the workers before the deadline`);
       const partial = missing ? `${missing.missing} of ${missing.total} shards did not come back before the deadline; nothing was resolved by this run` : undefined;
-      let findings = result.findings;
-      let unconfirmed = 0;
-      if (config.recheck) {
-        // A finding not open before is seen twice before anyone is told about it.
-        const open = await history.openIds(inventory.name);
-        const candidates = findings.filter((f) => !open.has(f.id));
-        if (candidates.length) {
-          const again = await scanRunner(inventory, run, { ...scanOptions, targets: [...new Set(candidates.map(endpoint))], exclude: [] });
-          // A re-check shard that never came back leaves its findings unconfirmed: they wait for the next run.
-          if (again.missingShards) log(`run ${run.id} (${inventory.name}): ${again.missingShards.missing} of ${again.missingShards.total} re-check shards did not come back before the deadline`);
-          const confirmed = new Set(again.findings.map((f) => f.id));
-          unconfirmed = candidates.filter((f) => !confirmed.has(f.id)).length;
-          findings = findings.filter((f) => open.has(f.id) || confirmed.has(f.id));
-        }
-      }
+      const { findings, unconfirmed } = config.recheck ? await confirmNewFindings(scanRunner, history, inventory, run, scanOptions, result.findings, log) : { findings: result.findings, unconfirmed: 0 };
       if (shutdown.signal.aborted) {
         await history.failRun(run.id, 'the daemon stopped during the run', 'interrupted');
         return undefined;
@@ -209,7 +223,7 @@ export async function startServe(options: ServeOptions): Promise<ServeDaemon> {
       if (outcome.alerts.length) alerts.dispatch({ inventory: inventory.name, runId: run.id, test: false, alerts: outcome.alerts });
       const r = outcome.run;
       log(`run ${r.id} (${inventory.name}): ${r.findings} findings, ${r.newCount} new, ${r.changedCount} changed, ${r.resolvedCount} resolved${unconfirmed ? `, ${unconfirmed} not confirmed on re-check` : ''}${partial ? ` (partial: ${partial})` : ''}`);
-      if (incidents) await respondToCriticalExposures(run, findings, outcome.alerts, incidents);
+      if (responder) await respondToCriticalExposures(responder, run, findings, outcome.alerts);
       return outcome;
     } catch (err) {
       const message = (err as Error)?.message ?? String(err);
@@ -218,86 +232,6 @@ export async function startServe(options: ServeOptions): Promise<ServeDaemon> {
       return undefined;
     } finally {
       clearInterval(beat);
-    }
-  }
-
-  /**
-   * The incident policy: each critical exposure this run alerted on (new, reopened, escalated, flapping)
-   * becomes an incident, triaged read-only, with Warden keys revoked only under `revokeWardenKeys`. Every
-   * other open store that already has an open incident is re-triaged incrementally: the rows written since
-   * its last triage, so keys written into a store that stays open are found and revoked in the next run.
-   * Each triage has its deadline and all of them the run's budget, so one stalling store cannot keep the
-   * next from being triaged; shutdown stops them at once. A finding reached after that still gets its
-   * incident, with a triage that says it was stopped.
-   */
-  async function respondToCriticalExposures(run: RunRecord, findings: Finding[], alerted: Alert[], store: IncidentStore): Promise<void> {
-    const budget = startDeadline(config.incidents.budgetMs, 'the run’s incident response budget', shutdown.signal);
-    try {
-      await respondToEach(run, findings, alerted, store, budget.signal);
-    } finally {
-      budget.clear();
-    }
-  }
-
-  async function respondToEach(run: RunRecord, findings: Finding[], alerted: Alert[], store: IncidentStore, signal: AbortSignal): Promise<void> {
-    const alertedIds = new Set(alerted.map((a) => a.finding.id));
-    // One ClickHouse answers on both protocols; when its HTTP port was found, triage it once, over HTTP.
-    const httpClickHouse = new Set(findings.filter((f) => f.probe === 'clickhouse-http').map((f) => f.host));
-    const once = (f: Finding) => !(f.service === 'clickhouse' && f.probe !== 'clickhouse-http' && httpClickHouse.has(f.host));
-    const critical = findings.filter((f) => alertedIds.has(f.id) && isCriticalExposure(f) && once(f));
-    const triaged = new Set(critical.map((f) => f.id));
-    const options: Omit<ExposureResponseOptions, 'signal'> = {
-      incidents: store,
-      keys,
-      fingerprintKey: fingerprintKey!,
-      revokeWardenKeys: config.incidents.revokeWardenKeys,
-      regimes: config.incidents.regimes,
-      maxRowsPerTable: config.incidents.maxRowsPerTable,
-      triageTimeoutMs: config.incidents.triageTimeoutMs,
-      actor: 'warden-serve',
-    };
-    for (const finding of critical) {
-      try {
-        const response = await respondToExposure(finding, { ...options, signal });
-        if (!response.acted) {
-          log(`run ${run.id}: no incident for ${finding.id}: ${response.reason}`);
-          continue;
-        }
-        const triage = response.triage!;
-        const warden = triage.credentials.warden;
-        const revoked = warden.filter((w) => w.action === 'revoked').length;
-        const wouldRevoke = warden.filter((w) => w.action === 'would-revoke').length;
-        // The errors' text can come from the store itself: the incident holds it, the log only the count.
-        const unread = `${triage.errors.length} error${triage.errors.length === 1 ? '' : 's'}, see the incident`;
-        const outcome =
-          triage.status === 'failed'
-            ? `triage failed, nothing read (${unread})`
-            : `${triage.credentials.occurrences} credential occurrences, ${revoked} Warden key${revoked === 1 ? '' : 's'} revoked${wouldRevoke ? `, ${wouldRevoke} to revoke (revokeWardenKeys is off)` : ''}${triage.status === 'partial' ? `; triage incomplete (${unread})` : ''}`;
-        log(`run ${run.id}: incident ${response.incident!.id} ${response.reopened ? 'triaged again' : 'opened'} for ${finding.id}: ${outcome}`);
-      } catch (err) {
-        log(`run ${run.id}: incident response for ${finding.id} failed: ${(err as Error)?.message ?? String(err)}`);
-      }
-    }
-    for (const finding of findings) {
-      if (triaged.has(finding.id) || finding.auth !== 'none' || !RETRIAGED_SERVICES.has(finding.service) || !once(finding)) continue;
-      try {
-        const response = await retriageExposure(finding, { ...options, rows: config.incidents.retriageRows, signal });
-        if (!response.acted) {
-          if (response.incident) log(`run ${run.id}: incident ${response.incident.id} not re-triaged: ${response.reason}`);
-          continue;
-        }
-        const r = response.retriage!;
-        const revoked = r.warden.filter((w) => w.action === 'revoked').length;
-        const wouldRevoke = r.warden.filter((w) => w.action === 'would-revoke').length;
-        const unread = r.errors.length;
-        log(
-          r.status === 'failed'
-            ? `run ${run.id}: incident ${response.incident!.id} re-triage for ${finding.id} failed, nothing read (${unread} error${unread === 1 ? '' : 's'}, see the incident)`
-            : `run ${run.id}: incident ${response.incident!.id} re-triaged for ${finding.id}: ${r.rows} rows written since the last triage, ${r.newCredentials.length} new credential${r.newCredentials.length === 1 ? '' : 's'}, ${revoked} Warden key${revoked === 1 ? '' : 's'} revoked${wouldRevoke ? `, ${wouldRevoke} to revoke (revokeWardenKeys is off)` : ''}${unread ? `; ${unread} table${unread === 1 ? '' : 's'} not read (see the incident)` : ''}`,
-        );
-      } catch (err) {
-        log(`run ${run.id}: re-triage for ${finding.id} failed: ${(err as Error)?.message ?? String(err)}`);
-      }
     }
   }
 
@@ -348,6 +282,7 @@ export async function startServe(options: ServeOptions): Promise<ServeDaemon> {
     history,
     keys,
     alerts,
+    canaries: canaryWatch!,
     trigger,
     async settled() {
       while (inFlight.size) await Promise.all([...inFlight]);

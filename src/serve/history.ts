@@ -5,8 +5,9 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { Finding } from '../scan/index.js';
-import { SEVERITIES, severityRank, type Severity } from '../severity.js';
+import { SEVERITIES, type Severity } from '../severity.js';
 import type { SqlValue, Store, StoreQueries } from '../store/index.js';
+import { transitionRun, type KnownFinding, type Sighting } from './finding-transitions.js';
 import { SERVE_MIGRATIONS } from './schema.js';
 
 /** The one scale (src/severity.ts), under the name warden/serve has always exported it. */
@@ -18,7 +19,7 @@ const SQL_WORST_FIRST = `CASE f.severity ${[...SEVERITIES].reverse().map((s, i) 
 export type RunStatus = 'running' | 'succeeded' | 'partial' | 'failed' | 'interrupted';
 export type FindingState = 'open' | 'resolved';
 export type EventKind = 'opened' | 'reopened' | 'changed' | 'escalated' | 'resolved' | 'flapping' | 'stable' | 'acknowledged' | 'suppressed' | 'unacknowledged';
-export type AlertKind = 'new' | 'reopened' | 'escalated' | 'flapping';
+export type AlertKind = 'new' | 'reopened' | 'escalated' | 'flapping' | 'canary-tripped' | 'canary-missing';
 
 export interface RunRecord {
   id: string;
@@ -99,6 +100,8 @@ export interface Alert {
   inventory: string;
   finding: Pick<StoredFinding, 'id' | 'service' | 'host' | 'port' | 'title' | 'auth' | 'severity' | 'firstSeen' | 'lastSeen'>;
   previousSeverity?: Severity;
+  /** A canary key's use: who used it, how, and where it had been planted. */
+  canary?: { keyId: string; plantedIn: string; sourceAddress: string | null; userAgent: string | null; route: string | null; via: string; at: string };
 }
 
 export interface RunOutcome {
@@ -231,6 +234,23 @@ const UPSERT_FINDING = ` ON CONFLICT (inventory, id) DO UPDATE SET ${FINDING_COL
   .map((c) => `${c} = excluded.${c}`)
   .join(', ')}`;
 
+/** A stored finding as the state machine sees it; an acknowledgement past its expiry counts as none. */
+function knownFinding(row: FindingRow, now: number): KnownFinding {
+  const ack = row.ack_kind && (row.ack_expires_at === null || (row.ack_expires_at ?? 0) > now) ? row.ack_kind : null;
+  return {
+    id: row.id,
+    state: row.state,
+    severity: row.severity,
+    auth: row.auth,
+    evidenceHash: row.evidence_hash,
+    firstSeen: row.first_seen,
+    openedAt: row.opened_at,
+    resolvedAt: row.resolved_at,
+    flappingSince: row.flapping_since,
+    ack,
+  };
+}
+
 /** Evidence as stored and shown: every string passed through `redact`, so a secret a probe let slip never lands in the store. */
 export function redactEvidence<T>(value: T, redact: (text: string) => string): T {
   if (typeof value === 'string') return redact(value) as T;
@@ -309,80 +329,42 @@ export class ServeHistory {
     return new Set(rows.map((r) => r.id));
   }
 
-  /** Diffs the run's findings against the inventory's stored ones and records everything atomically. */
+  /**
+   * Diffs the run's findings against the inventory's stored ones (`transitionRun`) and records
+   * everything atomically.
+   */
   async completeRun(runId: string, inventory: string, options: CompleteRunOptions): Promise<RunOutcome> {
     const now = options.now ?? Date.now();
-    const alerts: Alert[] = [];
-    const counts = { new: 0, changed: 0, resolved: 0 };
-    await this.store.transaction(async (tx) => {
-      const previous = new Map<string, FindingRow>();
-      for (const row of await tx.query<FindingRow>(`${FINDING_SELECT} WHERE f.inventory = ?`, [inventory])) previous.set(row.id, row);
-      const upserts: SqlValue[][] = [];
-      const events: SqlValue[][] = [];
-      const event = (id: string, kind: EventKind, severity: string | null, detail?: Record<string, unknown>) => events.push([inventory, id, runId, now, kind, severity, detail ? JSON.stringify(detail) : null]);
-      const seen = new Set<string>();
-      for (const f of options.findings) {
-        if (seen.has(f.id)) continue;
-        seen.add(f.id);
-        const evidence = JSON.stringify(redactEvidence(f.evidence, options.redact));
-        const hash = createHash('sha256').update(evidence).digest('hex').slice(0, 32);
-        const old = previous.get(f.id);
-        const ack = old?.ack_kind && (old.ack_expires_at === null || (old.ack_expires_at ?? 0) > now) ? old.ack_kind : null;
-        let openedAt = old?.opened_at ?? now;
-        let flappingSince = old?.flapping_since ?? null;
-        const summary = { id: f.id, service: f.service, host: f.host, port: f.port, title: f.title, auth: f.auth, severity: f.severity, firstSeen: old?.first_seen ?? now, lastSeen: now };
-        if (!old) {
-          counts.new++;
-          event(f.id, 'opened', f.severity);
-          alerts.push({ kind: 'new', inventory, finding: summary });
-        } else if (old.state === 'resolved') {
-          counts.new++;
-          // Open, closed, open again within the window: one "flapping" alert, then quiet.
-          const flaps = now - old.opened_at <= options.flapWindowMs;
-          event(f.id, 'reopened', f.severity);
-          if (flaps && flappingSince === null) {
-            flappingSince = now;
-            event(f.id, 'flapping', f.severity);
-            if (ack !== 'suppress') alerts.push({ kind: 'flapping', inventory, finding: summary });
-          } else if (!flaps && ack === null) {
-            alerts.push({ kind: 'reopened', inventory, finding: summary });
-          }
-          openedAt = now;
-        } else {
-          const rankDelta = severityRank(f.severity) - severityRank(old.severity);
-          if (rankDelta !== 0 || old.evidence_hash !== hash || old.auth !== f.auth) {
-            counts.changed++;
-            const detail = { from: { severity: old.severity, auth: old.auth }, to: { severity: f.severity, auth: f.auth }, evidenceChanged: old.evidence_hash !== hash };
-            event(f.id, rankDelta > 0 ? 'escalated' : 'changed', f.severity, detail);
-            if (rankDelta > 0 && ack !== 'suppress' && flappingSince === null) alerts.push({ kind: 'escalated', inventory, finding: summary, previousSeverity: old.severity });
-          }
-        }
-        if (flappingSince !== null && now - Math.max(openedAt, old?.resolved_at ?? 0) > options.flapWindowMs) {
-          flappingSince = null;
-          event(f.id, 'stable', f.severity);
-        }
-        upserts.push([inventory, f.id, f.service, f.host, f.port, f.probe, f.title, f.auth, f.severity, evidence, hash, f.reproduce ? options.redact(f.reproduce) : null, f.remediation, 'open', old?.first_seen ?? now, now, openedAt, old?.resolved_at ?? null, flappingSince, runId]);
-      }
-      const resolvedIds: string[] = [];
-      for (const old of previous.values()) {
-        if (options.partial !== undefined || seen.has(old.id) || old.state !== 'open') continue;
-        counts.resolved++;
-        resolvedIds.push(old.id);
-        event(old.id, 'resolved', old.severity);
-      }
+    const sightings = new Map<string, Sighting & { evidence: string }>();
+    for (const finding of options.findings) {
+      if (sightings.has(finding.id)) continue;
+      const evidence = JSON.stringify(redactEvidence(finding.evidence, options.redact));
+      sightings.set(finding.id, { finding, evidence, evidenceHash: createHash('sha256').update(evidence).digest('hex').slice(0, 32) });
+    }
+    const changes = await this.store.transaction(async (tx) => {
+      const known = new Map<string, KnownFinding>();
+      for (const row of await tx.query<FindingRow>(`${FINDING_SELECT} WHERE f.inventory = ?`, [inventory])) known.set(row.id, knownFinding(row, now));
+      const t = transitionRun(inventory, [...sightings.values()], known, { now, flapWindowMs: options.flapWindowMs, partial: options.partial !== undefined });
+      const upserts = t.open.map(({ finding: f, evidenceHash, firstSeen, openedAt, resolvedAt, flappingSince }): SqlValue[] => {
+        const evidence = sightings.get(f.id)!.evidence;
+        const reproduce = f.reproduce ? options.redact(f.reproduce) : null;
+        return [inventory, f.id, f.service, f.host, f.port, f.probe, f.title, f.auth, f.severity, evidence, evidenceHash, reproduce, f.remediation, 'open', firstSeen, now, openedAt, resolvedAt, flappingSince, runId];
+      });
       await insertBatched(tx, 'serve_findings', FINDING_COLUMNS, upserts, UPSERT_FINDING);
-      for (let i = 0; i < resolvedIds.length; i += BATCH_ROWS) {
-        const chunk = resolvedIds.slice(i, i + BATCH_ROWS);
+      for (let i = 0; i < t.resolved.length; i += BATCH_ROWS) {
+        const chunk = t.resolved.slice(i, i + BATCH_ROWS);
         await tx.run(`UPDATE serve_findings SET state = 'resolved', resolved_at = ?, last_run = ? WHERE inventory = ? AND id IN (${chunk.map(() => '?').join(', ')})`, [now, runId, inventory, ...chunk]);
       }
+      const events = t.events.map((e): SqlValue[] => [inventory, e.findingId, runId, now, e.kind, e.severity, e.detail ? JSON.stringify(e.detail) : null]);
       await insertBatched(tx, 'serve_finding_events', EVENT_COLUMNS, events);
       const openAfter = await openCountsBySeverity(tx, now);
       await tx.run(
         'UPDATE serve_runs SET status = ?, finished_at = ?, endpoints = ?, open_ports = ?, findings = ?, new_count = ?, changed_count = ?, resolved_count = ?, unconfirmed_count = ?, open_after = ?, error = ? WHERE id = ?',
-        [options.partial === undefined ? 'succeeded' : 'partial', now, options.stats.endpoints, options.stats.open, seen.size, counts.new, counts.changed, counts.resolved, options.unconfirmed, JSON.stringify(openAfter), options.partial ?? null, runId],
+        [options.partial === undefined ? 'succeeded' : 'partial', now, options.stats.endpoints, options.stats.open, sightings.size, t.counts.new, t.counts.changed, t.counts.resolved, options.unconfirmed, JSON.stringify(openAfter), options.partial ?? null, runId],
       );
+      return t;
     });
-    return { run: (await this.run(runId))!, alerts };
+    return { run: (await this.run(runId))!, alerts: changes.alerts };
   }
 
   /** Counts `n` more shards enqueued for a run; answers the index of the first of them. */

@@ -9,6 +9,8 @@ import { parseConfig } from '../config/index.js';
 import { KeyStore, parseKeySecrets } from '../keys/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { sourceOf } from './auth-failures.js';
+import { examplePath } from '../../test/helpers/route-paths.js';
+import { API_ROUTES, DASHBOARD_ROUTES, PUBLIC_PAGE_ROUTES } from './http.js';
 import { SESSION_COOKIE, startServe, type ServeDaemon } from './index.js';
 import { syntheticFinding } from './test-support.js';
 import { STORE_KINDS, type StoreLocation } from '../../test/helpers/store-kinds.js';
@@ -94,6 +96,20 @@ describe('warden serve HTTP refusals', () => {
     await daemon?.close();
     await store?.close();
     await where?.cleanup();
+  });
+
+  it('refuses every route of its tables without a key or session', async () => {
+    assert.deepEqual(PUBLIC_PAGE_ROUTES.map((r) => `${r.method} ${r.path}`), ['GET /assets/warden.css', 'GET /login', 'POST /login'], 'the only public routes');
+    const samples = { inventory: 'lab', id: finding.id, action: 'acknowledge' };
+    for (const route of API_ROUTES) {
+      const answer = await call(daemon.url, examplePath(route, samples), { method: route.method, from: '127.0.0.70', ...(route.method === 'POST' || route.method === 'PUT' ? { body: '{}', headers: { 'content-length': '2' } } : {}) });
+      assert.equal(answer.status, 401, `${route.method} ${route.path}`);
+    }
+    for (const route of DASHBOARD_ROUTES) {
+      const answer = await call(daemon.url, examplePath(route, samples), { method: route.method, from: '127.0.0.70', ...(route.method === 'GET' ? {} : formOf({ csrf: 'x' })) });
+      if (route.method === 'GET') assert.deepEqual([answer.status, answer.headers.location], [303, '/login'], `${route.method} ${route.path}`);
+      else assert.equal(answer.status, 401, `${route.method} ${route.path}`);
+    }
   });
 
   it('takes from a session what its key lost, and ends it when the key is revoked', async () => {

@@ -19,12 +19,13 @@ import { hostPort } from '../../host-port.js';
 import { listenAt } from '../../listen-address.js';
 import { alignColumns, toJson } from '../../report/index.js';
 import { parseDuration, parseListenAddress, parsePositiveInt, STORE_HELP } from '../parse.js';
+import { registerCanary } from './canary.js';
 
-interface StoreFlag {
+export interface StoreFlag {
   store?: string;
 }
 
-async function withKeys<T>(opts: StoreFlag, fn: (keys: KeyStore) => Promise<T>): Promise<T> {
+export async function withKeys<T>(opts: StoreFlag, fn: (keys: KeyStore) => Promise<T>): Promise<T> {
   const keys = await KeyStore.open(opts.store ? { store: opts.store } : {});
   try {
     return await fn(keys);
@@ -33,7 +34,7 @@ async function withKeys<T>(opts: StoreFlag, fn: (keys: KeyStore) => Promise<T>):
   }
 }
 
-function scopesOf(text: string): string[] {
+export function scopesOf(text: string): string[] {
   return text
     .split(/[\s,]+/)
     .map((s) => s.trim())
@@ -71,7 +72,7 @@ function changesFrom(opts: { scopes?: string; expires?: string; rate?: string; q
   return changes;
 }
 
-function time(ms: number | null): string {
+export function time(ms: number | null): string {
   return ms === null ? '-' : new Date(ms).toISOString();
 }
 
@@ -91,15 +92,15 @@ function describeKey(k: KeyInfo): string {
   return lines.join('\n');
 }
 
-function print(data: unknown, json: boolean | undefined, human: () => string): void {
+export function print(data: unknown, json: boolean | undefined, human: () => string): void {
   process.stdout.write(json ? toJson(data) : human() + '\n');
 }
 
-async function readStdin(): Promise<string> {
+export async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) {
     chunks.push(chunk as Buffer);
-    if (chunks.reduce((n, c) => n + c.length, 0) > 4096) throw new UsageError('verify: stdin holds more than one key');
+    if (chunks.reduce((n, c) => n + c.length, 0) > 4096) throw new UsageError('stdin holds more than one key');
   }
   return Buffer.concat(chunks).toString('utf8').trim();
 }
@@ -116,6 +117,8 @@ export function registerKeys(program: Command): void {
 Keys are hashed with HMAC-SHA-256 under WARDEN_KEY_SECRET, or a secret file created on first use
 (~/.config/warden/key-secret, mode 0600). A key is printed once, by create or rotate; never again.`,
     );
+
+  registerCanary(keys);
 
   keys
     .command('create')
@@ -262,6 +265,7 @@ Keys are hashed with HMAC-SHA-256 under WARDEN_KEY_SECRET, or a secret file crea
           ...(opts.scopes ? { scopes: scopesOf(opts.scopes) } : {}),
           ...(opts.ip ? { ip: opts.ip } : {}),
           ...(opts.tenant !== undefined ? { tenant: opts.tenant } : {}),
+          via: 'cli',
         });
         print(check, opts.json, () => (check.valid ? `valid ${check.keyId} (${check.owner})` : `invalid: ${check.reason}`));
         if (!check.valid) process.exitCode = 1;

@@ -7,7 +7,7 @@ import { findInFragment, findInStructure, placeMatches } from './locate.js';
 import { isSqlite, SqliteTooLarge, sqliteCells } from './sqlite.js';
 import { STRUCTURED_MAX_CHARS } from './structured.js';
 import type { FileFinding, Fragment, SourceNote } from './types.js';
-import { walkFiles, type WalkOptions } from './walk.js';
+import { walkFiles, type WalkOptions } from '../../sources/index.js';
 
 export const STDIN_PATH = '<stdin>';
 const DEFAULT_CONCURRENCY = 8;

@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
+import { isGzipMagic } from '../../sources/index.js';
 import type { Fragment } from './types.js';
 
 /** A NUL byte in the first bytes marks a file as binary (the heuristic git and grep use). */
@@ -25,7 +26,7 @@ export interface ReadOptions {
  */
 export async function readSource(input: Readable, path: string, options: ReadOptions = {}): Promise<Sniffed> {
   let bytes = await sniff(input);
-  if (bytes.head.length >= 2 && bytes.head[0] === 0x1f && bytes.head[1] === 0x8b) {
+  if (isGzipMagic(bytes.head)) {
     const gunzip = createGunzip();
     const raw = Readable.from(bytes.chunks());
     raw.on('error', (err) => gunzip.destroy(err));

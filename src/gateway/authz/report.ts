@@ -81,6 +81,8 @@ function originalRequest(fields: ReportedFields, method: string, target: { path:
     authorization,
     clientIp: clientAddress(fields.one('x-forwarded-for') as string | undefined),
     tls: null,
+    userAgent: fields.one('user-agent') as string | undefined,
+    via: 'authz',
     upgrade: fields.one('upgrade') as string | undefined,
     fieldNames: fields.names,
   };

@@ -9,7 +9,8 @@ import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { RawHttpClient } from '../../../test/helpers/raw-http-client.js';
 import { expandSample } from '../../detect/index.js';
 import { startRecordingServer, startRedirector } from '../../../test/helpers/recording-http.js';
-import { createFileForwarder, createHttpForwarder, parseListenAddress, startIngestServer, type Forwarder, type IngestOptions, type IngestServer } from './ingest.js';
+import { examplePath } from '../../../test/helpers/route-paths.js';
+import { createFileForwarder, createHttpForwarder, INGEST_ROUTES, parseListenAddress, startIngestServer, type Forwarder, type IngestOptions, type IngestServer } from './ingest.js';
 
 const KEY = 'sk-proj-' + expandSample('{alnum_-:40}', 41) + 'T3BlbkFJ' + expandSample('{alnum_-:40}', 42);
 const TOKEN = 'test-ingest-token';
@@ -163,6 +164,20 @@ describe('ingest point', () => {
       await sink.close();
       await elsewhere.close();
     }
+  });
+
+  it('refuses every route of its table that needs the token when the request brings none', async () => {
+    const file = join(dir, 'unauthenticated.ndjson');
+    await withServer(createFileForwarder(file), async (server) => {
+      assert.deepEqual(INGEST_ROUTES.filter((r) => r.auth === 'none').map((r) => `${r.method} ${r.path}`), ['GET /healthz'], 'the only public route');
+      for (const route of INGEST_ROUTES.filter((r) => r.auth !== 'none')) {
+        for (const path of [examplePath(route), '/v1/logs']) {
+          const res = await fetch(server.url + path, { method: route.method, body: batch(0) });
+          assert.equal(res.status, 401, `${route.method} ${path}`);
+        }
+      }
+      assert.equal(server.stats.batches, 0);
+    });
   });
 
   it('refuses without the bearer token, when full (503 + Retry-After), oversized (413) and with bad gzip (400)', async () => {

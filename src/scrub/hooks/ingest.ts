@@ -7,6 +7,7 @@ import { finished, pipeline } from 'node:stream/promises';
 import { hostPort, isLoopbackHost } from '../../host-port.js';
 import { listenAt, parseListenAddress } from '../../listen-address.js';
 import { UsageError, WardenError } from '../../errors.js';
+import { RouteTable, type Route } from '../../http-routes.js';
 import { fetchWithoutRedirects } from '../../outbound-fetch.js';
 import { defaultSecretPath, readSecretFile, writeSecretFile } from '../../secret-file.js';
 import { createScrubStream, type ScrubOptions } from '../stream.js';
@@ -130,36 +131,107 @@ export function generateIngestToken(): string {
   return randomBytes(24).toString('base64url');
 }
 
-/**
- * An HTTP ingest point for log shippers: POST NDJSON (optionally gzip, deflate or br) and get 200 only once
- * the scrubbed batch is forwarded; 503 when busy and 5xx when forwarding failed, so the shipper retries;
- * a repeated batch id is acknowledged without forwarding twice. Bodies are bounded in size (received and
- * decoded), compression ratio and rate; slots are bounded globally and per client.
- */
-export async function startIngestServer(options: IngestOptions): Promise<IngestServer> {
-  const maxInFlight = options.maxInFlight ?? 8;
-  const maxInFlightPerClient = Math.min(options.maxInFlightPerClient ?? Math.ceil(maxInFlight / 2), maxInFlight);
-  const headersTimeoutMs = options.headersTimeoutMs ?? 10_000;
-  const requestTimeoutMs = Math.max(options.requestTimeoutMs ?? 60_000, headersTimeoutMs);
-  const limits: BodyLimits = {
-    maxBytes: options.maxBatchBytes ?? 16 * 1024 * 1024,
-    maxCompressionRatio: options.maxCompressionRatio ?? 100,
-    ratioFloorBytes: RATIO_FLOOR_BYTES,
-    minBytesPerSecond: options.minBodyBytesPerSecond ?? 4096,
-    rateWindowMs: options.bodyRateWindowMs ?? 5000,
-  };
-  const remember = options.rememberBatchIds ?? 100_000;
-  if (options.tokens?.length === 0) throw new UsageError('the ingest point needs at least one token');
-  const expected = options.tokens?.map(digest);
-  const stats = { batches: 0, lines: 0, duplicates: 0, rejectedBusy: 0, refusedBodies: 0, forwardFailures: 0 };
-  const pending = new Map<string, Promise<Outcome>>();
-  const forwarded = new Set<string>();
-  let inFlight = 0;
-  const inFlightByClient = new Map<string, number>();
+/** One request, after its route's `auth` passed. */
+interface IngestCall {
+  req: IncomingMessage;
+  res: ServerResponse;
+  reply(outcome: Outcome, headers?: Record<string, string>): void;
+  /** Answers without reading the body: the rest is drained within the body limits. */
+  refuse(outcome: Outcome, headers?: Record<string, string>): void;
+  /** Whose share of the slots this batch takes: its token, or its address without authentication. */
+  client: string;
+  point: IngestPoint;
+}
 
-  const handleBatch = async (req: IncomingMessage, decoding: ReturnType<typeof decoderFor>): Promise<Outcome> => {
+/** Who may call: anyone (`none`), or a client with one of the ingest tokens (unless authentication is off). */
+type IngestRoute = Route<'none' | 'token', (call: IngestCall) => Promise<void> | void>;
+
+/** The ingest point's routes: a batch may be posted to any path. */
+export const INGEST_ROUTES: readonly IngestRoute[] = [
+  { method: 'GET', path: '/healthz', auth: 'none', handle: ({ reply }) => reply({ status: 200, body: { ok: true } }) },
+  { method: 'POST', path: '*', auth: 'token', handle: (call) => call.point.receive(call) },
+];
+
+const ROUTES = new RouteTable(INGEST_ROUTES);
+
+interface IngestLimits {
+  maxInFlight: number;
+  maxInFlightPerClient: number;
+  body: BodyLimits;
+  /** How many forwarded batch ids are remembered. */
+  remember: number;
+}
+
+/** The batches: slots, retries of the same batch id, scrubbing and forwarding. */
+class IngestPoint {
+  readonly stats = { batches: 0, lines: 0, duplicates: 0, rejectedBusy: 0, refusedBodies: 0, forwardFailures: 0 };
+  private readonly pending = new Map<string, Promise<Outcome>>();
+  private readonly forwarded = new Set<string>();
+  private inFlight = 0;
+  private readonly inFlightByClient = new Map<string, number>();
+
+  constructor(
+    private readonly options: IngestOptions,
+    private readonly limits: IngestLimits,
+  ) {}
+
+  async receive({ req, res, reply, refuse, client }: IngestCall): Promise<void> {
+    const { stats, limits } = this;
+    let decoding: ReturnType<typeof decoderFor>;
+    try {
+      decoding = decoderFor(req.headers['content-encoding']);
+    } catch (err) {
+      if (!(err instanceof BodyRefused)) throw err;
+      return refuse({ status: err.status, body: { error: err.message } });
+    }
+    if (Number(req.headers['content-length'] ?? 0) > limits.body.maxBytes) {
+      // Reading it only to refuse it would cost as much as accepting it: answer now and close.
+      res.setHeader('connection', 'close');
+      return reply({ status: 413, body: { error: tooLarge(limits.body.maxBytes).message } });
+    }
+    const id = batchIdOf(req);
+    if (id !== undefined && this.forwarded.has(id)) {
+      stats.duplicates++;
+      return refuse({ status: 200, body: { duplicate: true } });
+    }
+    const running = id === undefined ? undefined : this.pending.get(id);
+    if (running) {
+      // The same batch is still being forwarded (the shipper gave up waiting and retried): share its answer.
+      stats.duplicates++;
+      const drain = new BodyWatch(req, limits.body);
+      req.resume();
+      return reply({ ...(await running), drain });
+    }
+    const clientInFlight = this.inFlightByClient.get(client) ?? 0;
+    if (this.inFlight >= limits.maxInFlight || clientInFlight >= limits.maxInFlightPerClient) {
+      stats.rejectedBusy++;
+      return refuse({ status: 503, body: { error: this.inFlight >= limits.maxInFlight ? 'busy; retry later' : `this client already has ${clientInFlight} batches in flight; retry later` } });
+    }
+    this.inFlight++;
+    this.inFlightByClient.set(client, clientInFlight + 1);
+    const outcome = this.handleBatch(req, decoding);
+    if (id !== undefined) this.pending.set(id, outcome);
+    try {
+      const result = await outcome;
+      if (id !== undefined && result.status === 200) {
+        this.forwarded.add(id);
+        if (this.forwarded.size > limits.remember) this.forwarded.delete(this.forwarded.values().next().value!);
+      }
+      reply(result);
+    } finally {
+      this.inFlight--;
+      const left = this.inFlightByClient.get(client)! - 1;
+      if (left === 0) this.inFlightByClient.delete(client);
+      else this.inFlightByClient.set(client, left);
+      if (id !== undefined) this.pending.delete(id);
+    }
+  }
+
+  private async handleBatch(req: IncomingMessage, decoding: ReturnType<typeof decoderFor>): Promise<Outcome> {
+    const { stats } = this;
+    const limits = this.limits.body;
     const watch = new BodyWatch(req, limits);
-    const scrubber = createScrubStream({ ...options.scrub, format: 'ndjson' });
+    const scrubber = createScrubStream({ ...this.options.scrub, format: 'ndjson' });
     const parts: Buffer[] = [];
     const collector = new Writable({
       write(chunk: Buffer, _enc, done) {
@@ -185,7 +257,7 @@ export async function startIngestServer(options: IngestOptions): Promise<IngestS
     const lines = scrubber.stats.lines;
     if (batch.length) {
       try {
-        await options.forwarder.forward(batch);
+        await this.options.forwarder.forward(batch);
       } catch (err) {
         stats.forwardFailures++;
         return { status: 502, body: { error: `forwarding failed: ${(err as Error).message}` } };
@@ -194,7 +266,35 @@ export async function startIngestServer(options: IngestOptions): Promise<IngestS
     stats.batches++;
     stats.lines += lines;
     return { status: 200, body: { lines } };
+  }
+}
+
+/**
+ * An HTTP ingest point for log shippers (routes: `INGEST_ROUTES`): POST NDJSON (optionally gzip, deflate
+ * or br) and get 200 only once the scrubbed batch is forwarded; 503 when busy and 5xx when forwarding
+ * failed, so the shipper retries; a repeated batch id is acknowledged without forwarding twice. Bodies
+ * are bounded in size (received and decoded), compression ratio and rate; slots are bounded globally and
+ * per client.
+ */
+export async function startIngestServer(options: IngestOptions): Promise<IngestServer> {
+  const maxInFlight = options.maxInFlight ?? 8;
+  const headersTimeoutMs = options.headersTimeoutMs ?? 10_000;
+  const requestTimeoutMs = Math.max(options.requestTimeoutMs ?? 60_000, headersTimeoutMs);
+  const limits: BodyLimits = {
+    maxBytes: options.maxBatchBytes ?? 16 * 1024 * 1024,
+    maxCompressionRatio: options.maxCompressionRatio ?? 100,
+    ratioFloorBytes: RATIO_FLOOR_BYTES,
+    minBytesPerSecond: options.minBodyBytesPerSecond ?? 4096,
+    rateWindowMs: options.bodyRateWindowMs ?? 5000,
   };
+  if (options.tokens?.length === 0) throw new UsageError('the ingest point needs at least one token');
+  const expected = options.tokens?.map(digest);
+  const point = new IngestPoint(options, {
+    maxInFlight,
+    maxInFlightPerClient: Math.min(options.maxInFlightPerClient ?? Math.ceil(maxInFlight / 2), maxInFlight),
+    body: limits,
+    remember: options.rememberBatchIds ?? 100_000,
+  });
 
   const onRequest = async (req: IncomingMessage, res: ServerResponse) => {
     const reply = ({ status, body, drain }: Outcome, headers: Record<string, string> = {}) => {
@@ -209,62 +309,15 @@ export async function startIngestServer(options: IngestOptions): Promise<IngestS
       }
     };
     const refuse = (outcome: Outcome, headers: Record<string, string> = {}) => reply({ ...outcome, drain: new BodyWatch(req, limits) }, headers);
-    const path = (req.url ?? '/').split('?')[0];
-    if (req.method === 'GET' && path === '/healthz') return reply({ status: 200, body: { ok: true } });
-    if (req.method !== 'POST') return refuse({ status: 405, body: { error: 'POST NDJSON batches' } }, { allow: 'POST' });
-    const tokenIndex = expected ? authorizedToken(req.headers.authorization, expected) : -1;
-    if (expected && tokenIndex < 0) {
-      return refuse({ status: 401, body: { error: 'missing or wrong bearer token' } }, { 'www-authenticate': 'Bearer realm="warden-ingest"' });
+    const found = ROUTES.match(req.method ?? 'GET', (req.url ?? '/').split('?')[0]!);
+    if (found === undefined || found === 'method') return refuse({ status: 405, body: { error: 'POST NDJSON batches' } }, { allow: 'POST' });
+    let client = `address ${req.socket.remoteAddress}`;
+    if (found.route.auth === 'token' && expected) {
+      const tokenIndex = authorizedToken(req.headers.authorization, expected);
+      if (tokenIndex < 0) return refuse({ status: 401, body: { error: 'missing or wrong bearer token' } }, { 'www-authenticate': 'Bearer realm="warden-ingest"' });
+      client = `token ${tokenIndex}`;
     }
-    let decoding: ReturnType<typeof decoderFor>;
-    try {
-      decoding = decoderFor(req.headers['content-encoding']);
-    } catch (err) {
-      if (!(err instanceof BodyRefused)) throw err;
-      return refuse({ status: err.status, body: { error: err.message } });
-    }
-    if (Number(req.headers['content-length'] ?? 0) > limits.maxBytes) {
-      // Reading it only to refuse it would cost as much as accepting it: answer now and close.
-      res.setHeader('connection', 'close');
-      return reply({ status: 413, body: { error: tooLarge(limits.maxBytes).message } });
-    }
-    const id = batchIdOf(req);
-    if (id !== undefined && forwarded.has(id)) {
-      stats.duplicates++;
-      return refuse({ status: 200, body: { duplicate: true } });
-    }
-    const running = id === undefined ? undefined : pending.get(id);
-    if (running) {
-      // The same batch is still being forwarded (the shipper gave up waiting and retried): share its answer.
-      stats.duplicates++;
-      const drain = new BodyWatch(req, limits);
-      req.resume();
-      return reply({ ...(await running), drain });
-    }
-    const client = expected ? `token ${tokenIndex}` : `address ${req.socket.remoteAddress}`;
-    const clientInFlight = inFlightByClient.get(client) ?? 0;
-    if (inFlight >= maxInFlight || clientInFlight >= maxInFlightPerClient) {
-      stats.rejectedBusy++;
-      return refuse({ status: 503, body: { error: inFlight >= maxInFlight ? 'busy; retry later' : `this client already has ${clientInFlight} batches in flight; retry later` } });
-    }
-    inFlight++;
-    inFlightByClient.set(client, clientInFlight + 1);
-    const outcome = handleBatch(req, decoding);
-    if (id !== undefined) pending.set(id, outcome);
-    try {
-      const result = await outcome;
-      if (id !== undefined && result.status === 200) {
-        forwarded.add(id);
-        if (forwarded.size > remember) forwarded.delete(forwarded.values().next().value!);
-      }
-      reply(result);
-    } finally {
-      inFlight--;
-      const left = inFlightByClient.get(client)! - 1;
-      if (left === 0) inFlightByClient.delete(client);
-      else inFlightByClient.set(client, left);
-      if (id !== undefined) pending.delete(id);
-    }
+    return found.route.handle({ req, res, reply, refuse, client, point });
   };
 
   // Node answers 408 and closes a connection whose headers or whole request take longer than these; it
@@ -279,7 +332,7 @@ export async function startIngestServer(options: IngestOptions): Promise<IngestS
   const address = server.address() as AddressInfo;
   return {
     url: `http://${hostPort(address.address, address.port)}`,
-    stats,
+    stats: point.stats,
     async close() {
       // Stop accepting, let batches in flight finish and be forwarded, then release the target.
       await new Promise<void>((resolve) => {
