@@ -3,6 +3,7 @@ import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
 import yauzl from 'yauzl';
+import { isGzipMagic } from '../../sources/index.js';
 import { scanSource, type FindOptions, type FindResult } from './finder.js';
 import { sniff, type SniffedBytes } from './fragments.js';
 
@@ -66,7 +67,7 @@ async function scanMember(input: Readable, path: string, depth: number, walk: Ar
   const leafTooLarge = declaredSize !== undefined && declaredSize > limits.maxMemberBytes;
   let bytes = await sniff(metered(input, walk, path, Infinity));
   let gzipped = false;
-  if (bytes.head[0] === 0x1f && bytes.head[1] === 0x8b) {
+  if (isGzipMagic(bytes.head)) {
     const gunzip = createGunzip();
     const raw = Readable.from(bytes.chunks());
     raw.on('error', (err) => gunzip.destroy(err));
