@@ -28,7 +28,7 @@ export interface FindOptions extends WalkOptions, ReadOptions {
 }
 
 export interface FindResult {
-  /** Sorted by path, line, column. */
+  /** Sorted by path, line, column (as are `allowed`; notes by path). */
   findings: FileFinding[];
   notes: SourceNote[];
   filesScanned: number;
@@ -55,7 +55,11 @@ export async function findSecretsInPaths(paths: string[], options: FindOptions):
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY) }, worker));
-  result.findings.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : a.line - b.line || a.column - b.column));
+  // Workers finish in any order: sorted, a report reads the same from run to run.
+  const byPlace = (a: FileFinding, b: FileFinding) => (a.path < b.path ? -1 : a.path > b.path ? 1 : a.line - b.line || a.column - b.column);
+  result.findings.sort(byPlace);
+  result.allowed.sort(byPlace);
+  result.notes.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return result;
 }
 
