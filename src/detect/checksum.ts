@@ -20,7 +20,8 @@ export function crc32(text: string): number {
   return (crc ^ -1) >>> 0;
 }
 
-function crc32Bytes(bytes: Buffer): number {
+/** CRC-32 (IEEE) of raw bytes, unsigned. */
+export function crc32Bytes(bytes: Buffer): number {
   let crc = -1;
   for (const b of bytes) crc = CRC_TABLE[(crc ^ b) & 0xff]! ^ (crc >>> 8);
   return (crc ^ -1) >>> 0;

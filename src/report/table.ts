@@ -38,7 +38,8 @@ function titleOf(f: ReportFinding): string {
 }
 
 function where(f: ReportFinding): string {
-  const { uri, line, column } = f.location;
+  const { line, column } = f.location;
+  const uri = f.commit ? `${f.commit.slice(0, 12)}:${f.location.uri}` : f.location.uri;
   if (line === undefined) return uri;
   return column === undefined ? `${uri}:${line}` : `${uri}:${line}:${column}`;
 }

@@ -30,9 +30,12 @@ export interface ReportFinding {
   reason?: string;
   /** Extra sentence for the reader; never holds a secret. Defaults to the title. */
   message?: string;
+  /** Full id of the commit that added the line, for findings in git history: the table and message name it. */
+  commit?: string;
   /**
-   * What the capability knows beyond the shared fields (the scanner: auth state, evidence, remediation), as
-   * SARIF result properties; the JSON a capability prints is its own document. Never holds a secret.
+   * What the capability knows beyond the shared fields (the scanner: auth state, evidence, remediation; history:
+   * commit, author, date), as SARIF result properties; the JSON a capability prints is its own document. Never
+   * holds a secret.
    */
   details?: Record<string, unknown>;
 }

@@ -768,3 +768,22 @@ describe('binary files that hold credentials', () => {
     assert.ok(!serialised.includes(refreshToken) && !serialised.includes(password), 'no secret in the result');
   });
 });
+
+describe('warden:allow on key/value findings', () => {
+  it('drops a finding on a marked line whatever rule found it: a key rule in YAML and INI, as a line rule in .env', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'warden-credfiles-allow-'));
+    try {
+      const value = (seed: number) => expandSample('{alnum:12}', seed);
+      writeFileSync(join(dir, 'app.yaml'), `mail:\n  pw: ${value(1)} # warden:allow fixture\n  db_pw: ${value(2)}\n`);
+      writeFileSync(join(dir, 'conf.ini'), `[ssh]\nUserPwd = ${value(3)} ; warden:allow ini fixture\n`);
+      const result = await findSecretsInPaths([dir], { detector: getDefaultDetector(), fingerprintKey: Buffer.from('k'), cwd: dir });
+      assert.deepEqual(result.findings.map((f) => `${f.path}:${f.line} ${f.ruleId}`), ['app.yaml:3 structured-password']);
+      assert.deepEqual(
+        result.allowed.map((f) => `${f.path}:${f.line} ${f.ruleId} ${f.allowedBecause}`).sort(),
+        ['app.yaml:2 structured-password fixture', 'conf.ini:2 structured-password ini fixture'],
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

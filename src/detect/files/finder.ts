@@ -1,11 +1,12 @@
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { Detector } from '../engine.js';
+import { isArchivePath, scanArchiveFile, type ArchiveLimits } from './archive.js';
 import { readSource, type ReadOptions } from './fragments.js';
 import { findInFragment, findInStructure, placeMatches } from './locate.js';
 import { isSqlite, SqliteTooLarge, sqliteCells } from './sqlite.js';
 import { STRUCTURED_MAX_CHARS } from './structured.js';
-import type { FileFinding, SourceNote } from './types.js';
+import type { FileFinding, Fragment, SourceNote } from './types.js';
 import { walkFiles, type WalkOptions } from '../../sources/index.js';
 
 export const STDIN_PATH = '<stdin>';
@@ -20,13 +21,19 @@ export interface FindOptions extends WalkOptions, ReadOptions {
   concurrency?: number;
   /** What `-` reads (default process.stdin). */
   stdin?: Readable;
+  /** Bounds for .tar/.tgz/.zip files, which are read member by member. */
+  archiveLimits?: Partial<ArchiveLimits>;
+  /** Called as an archive is read (its display path, bytes so far): images take a while. */
+  onArchiveProgress?: (path: string, bytes: number) => void;
 }
 
 export interface FindResult {
-  /** Sorted by path, line, column. */
+  /** Sorted by path, line, column (as are `allowed`; notes by path). */
   findings: FileFinding[];
   notes: SourceNote[];
   filesScanned: number;
+  /** Findings on a line marked `warden:allow`: not reported, but counted and listed for an audit. */
+  allowed: FileFinding[];
 }
 
 /**
@@ -34,7 +41,7 @@ export interface FindResult {
  * and binary files become notes; nothing throws for one bad file.
  */
 export async function findSecretsInPaths(paths: string[], options: FindOptions): Promise<FindResult> {
-  const result: FindResult = { findings: [], notes: [], filesScanned: 0 };
+  const result: FindResult = { findings: [], notes: [], filesScanned: 0, allowed: [] };
   const onDisk = paths.filter((p) => p !== '-');
   if (onDisk.length !== paths.length) await scanSource(options.stdin ?? process.stdin, STDIN_PATH, options, result);
   const files = walkFiles(onDisk, options);
@@ -42,25 +49,33 @@ export async function findSecretsInPaths(paths: string[], options: FindOptions):
     for (;;) {
       const next = await files.next();
       if (next.done) return;
-      await scanSource(createReadStream(next.value.absolutePath), next.value.displayPath, options, result, next.value.absolutePath);
+      const { absolutePath, displayPath } = next.value;
+      if (isArchivePath(absolutePath)) await scanArchiveFile(absolutePath, displayPath, options, result);
+      else await scanSource(createReadStream(absolutePath), displayPath, options, result, absolutePath);
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY) }, worker));
-  result.findings.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : a.line - b.line || a.column - b.column));
+  // Workers finish in any order: sorted, a report reads the same from run to run.
+  const byPlace = (a: FileFinding, b: FileFinding) => (a.path < b.path ? -1 : a.path > b.path ? 1 : a.line - b.line || a.column - b.column);
+  result.findings.sort(byPlace);
+  result.allowed.sort(byPlace);
+  result.notes.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return result;
 }
 
 /** Finds credentials in one byte stream (a file, stdin, a dump piped in). */
 export async function findSecretsInStream(input: Readable, path: string, options: FindOptions): Promise<FindResult> {
-  const result: FindResult = { findings: [], notes: [], filesScanned: 0 };
+  const result: FindResult = { findings: [], notes: [], filesScanned: 0, allowed: [] };
   await scanSource(input, path, options, result);
   return result;
 }
 
-async function scanSource(input: Readable, path: string, options: FindOptions, result: FindResult, absolutePath?: string): Promise<void> {
-  const report = (findings: FileFinding[]) => {
-    for (const f of findings) if (!options.ignoredFingerprints?.has(f.fingerprint)) result.findings.push(f);
-  };
+/**
+ * Reads one source into `result`: its findings, or a note saying why it was not read. `absolutePath`,
+ * for a file on disk, lets a binary reader (SQLite) open it by name.
+ */
+export async function scanSource(input: Readable, path: string, options: FindOptions, result: FindResult, absolutePath?: string): Promise<void> {
+  const report = (findings: FileFinding[]) => keep(findings, options, result);
   try {
     const source = await readSource(input, path, options);
     if (source.kind === 'binary') {
@@ -85,6 +100,24 @@ async function scanSource(input: Readable, path: string, options: FindOptions, r
     const e = err as NodeJS.ErrnoException;
     input.destroy();
     result.notes.push({ path, reason: 'unreadable', detail: e.code ?? e.message });
+  }
+}
+
+/** Adds one fragment's line findings to `result` (history reads added lines, never whole files). */
+export function scanFragment<T extends FileFinding>(fragment: Fragment, options: FindOptions, result: { findings: T[]; allowed: T[] }, extra?: Omit<T, keyof FileFinding>): void {
+  keep(findInFragment(options.detector, fragment, options.fingerprintKey), options, result, extra);
+}
+
+/**
+ * Adds findings to `result`: allowlisted fingerprints dropped, and any finding on a `warden:allow` line,
+ * whatever rule found it (a line rule, a key rule), set apart in `allowed`.
+ */
+function keep<T extends FileFinding>(findings: readonly FileFinding[], options: FindOptions, result: { findings: T[]; allowed: T[] }, extra?: Omit<T, keyof FileFinding>): void {
+  for (const finding of findings) {
+    if (options.ignoredFingerprints?.has(finding.fingerprint)) continue;
+    const full = (extra ? { ...finding, ...extra } : finding) as T;
+    if (finding.allowedBecause !== undefined) result.allowed.push(full);
+    else result.findings.push(full);
   }
 }
 

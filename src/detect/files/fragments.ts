@@ -7,7 +7,7 @@ import type { Fragment } from './types.js';
 /** A NUL byte in the first bytes marks a file as binary (the heuristic git and grep use). */
 const BINARY_SNIFF_BYTES = 8000;
 /** Fragments gather whole lines up to about this many characters before one detector pass. */
-const FRAGMENT_CHARS = 256 * 1024;
+export const FRAGMENT_CHARS = 256 * 1024;
 /** A line longer than this is cut into pieces; each piece repeats the previous piece's last OVERLAP characters. */
 export const DEFAULT_MAX_LINE_CHARS = 1024 * 1024;
 /** Longest secret guaranteed to be seen whole across a cut (PEM bodies are found line by line). */
@@ -40,14 +40,14 @@ export async function readSource(input: Readable, path: string, options: ReadOpt
   return { kind: 'text', fragments: fragmentsOf(bytes.chunks(), path, options.maxLineChars ?? DEFAULT_MAX_LINE_CHARS) };
 }
 
-interface SniffedBytes {
+export interface SniffedBytes {
   head: Buffer;
   chunks(): AsyncGenerator<Buffer>;
   destroy(): void;
 }
 
 /** Reads the first chunks (at least BINARY_SNIFF_BYTES, or all) and hands back a stream that replays them. */
-async function sniff(input: Readable): Promise<SniffedBytes> {
+export async function sniff(input: Readable): Promise<SniffedBytes> {
   const iterator = input[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
   const head: Buffer[] = [];
   let headBytes = 0;
@@ -72,7 +72,7 @@ async function sniff(input: Readable): Promise<SniffedBytes> {
   };
 }
 
-async function* fragmentsOf(chunks: AsyncIterable<Buffer>, path: string, maxLineChars: number): AsyncGenerator<Fragment> {
+export async function* fragmentsOf(chunks: AsyncIterable<Buffer>, path: string, maxLineChars: number): AsyncGenerator<Fragment> {
   const decoder = new StringDecoder('utf8');
   let pending = '';
   let line = 1;

@@ -1,6 +1,7 @@
 import type { Detector } from '../engine.js';
 import { fingerprintSecret } from '../fingerprint.js';
 import type { KeyValue, SecretMatch } from '../types.js';
+import { allowReasonOnLine } from './allow.js';
 import { parseStructured, structuredFormat } from './structured.js';
 import type { FileFinding, Fragment } from './types.js';
 
@@ -47,6 +48,7 @@ export function placeMatches(matches: readonly SecretMatch[], fragment: Fragment
   return matches.map((m) => {
     const start = cursor.at(m.start);
     const end = new LineCursor(text, start.line, fragment.column, start.lineStart).at(m.end);
+    const allowedBecause = allowReasonOnLine(text, start.lineStart);
     return {
       path: fragment.path,
       line: start.line,
@@ -60,6 +62,7 @@ export function placeMatches(matches: readonly SecretMatch[], fragment: Fragment
       confidence: m.confidence,
       reason: m.reason,
       fingerprint: fingerprintSecret(m.ruleId, m.secret, fingerprintKey),
+      ...(allowedBecause !== undefined ? { allowedBecause } : {}),
     };
   });
 }

@@ -16,13 +16,16 @@ export interface Fragment {
   ownedEnd: number;
 }
 
-export type SkipReason = 'binary' | 'unreadable' | 'too-large';
-export const SKIP_REASONS: readonly SkipReason[] = ['binary', 'unreadable', 'too-large'];
+export type SkipReason = 'binary' | 'unreadable' | 'too-large' | 'submodule' | 'limit';
+export const SKIP_REASONS: readonly SkipReason[] = ['binary', 'unreadable', 'too-large', 'submodule', 'limit'];
 
 /** Something not read, and why: it is reported, never silently dropped. */
 export interface SourceNote {
   path: string;
-  /** binary: a format Warden has no reader for; too-large: over a reader's size bound. */
+  /**
+   * binary: a format Warden has no reader for; too-large: over a reader's size bound; submodule: a pointer
+   * to another repository in history; limit: an archive member or diff line over a size, count or depth bound.
+   */
   reason: SkipReason;
   detail?: string;
 }
@@ -42,4 +45,6 @@ export interface FileFinding {
   /** Why that confidence ("checksum does not verify"); never the secret. */
   reason: string;
   fingerprint: string;
+  /** Set when the line carries `warden:allow`: the reason written after it ('' when none). */
+  allowedBecause?: string;
 }
