@@ -105,10 +105,12 @@ describe('detector', () => {
     const d = new Detector([rule({ keywords: ['SK'], caseSensitiveKeywords: true, pattern: '(?:(?<context>twilio)[^\\n]{0,20}?)?(?<secret>SK[0-9a-f]{8})' })]);
     assert.deepEqual(d.scan('twilio sid=SK0123abcd\nSK4567cdef').map((h) => [h.secret, h.confidence]), [['SK0123abcd', 'high'], ['SK4567cdef', 'medium']]);
   });
-  it('drops a weak value followed by a documentation host, and keeps it anywhere else', () => {
-    const d = new Detector([rule({ keywords: ['://'], pattern: '://[a-z]+:(?<secret>[^@]+)@', weak: { regexes: ['^guest$'], exampleIfFollowedBy: '@localhost' } })]);
+  it('drops a documentation value followed by a documentation host, and keeps it anywhere else', () => {
+    const d = new Detector([rule({ keywords: ['://'], pattern: '://[a-z]*:(?<secret>[^@]+)@', weak: { examples: ['^guest$'], regexes: ['^[a-z]+[0-9]{0,4}$'], exampleIfFollowedBy: '@localhost' } })]);
     assert.deepEqual(d.scan('amqp://guest:guest@localhost:5672/'), []);
     assert.deepEqual(d.scan('amqp://guest:guest@rabbitmq:5672/').map((h) => h.confidence), ['low']);
+    // A password someone chose is no documentation value, whatever host follows it (fail closed).
+    assert.deepEqual(d.scan('redis://:acme1504@localhost:6379/0').map((h) => [h.secret, h.confidence]), [['acme1504', 'low']]);
   });
   it('keeps only explicit templates out: ${VAR}, $VAR, {{ }}, <…>, %s, ***, [REDACTED…], empty values and references', () => {
     const d = new Detector([rule({ id: 'any', generic: true, keywords: ['pw='], pattern: 'pw=(?<secret>\\S*)' })]);

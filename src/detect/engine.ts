@@ -6,7 +6,7 @@ import type { Confidence, KeyValue, RuleSpec, SecretMatch } from './types.js';
 import { EscapeFinder, unescapeBytes, unescapeOnce } from './unescape.js';
 import { VALIDATORS, type Validator } from './validators.js';
 
-/** Characters after a weak value that `weak.exampleIfFollowedBy` may look at. */
+/** Characters after a documentation value that `weak.exampleIfFollowedBy` may look at. */
 const EXAMPLE_LOOKAHEAD = 128;
 
 const CONFIDENCE_RANK: Record<Confidence, number> = { low: 0, medium: 1, high: 2 };
@@ -24,7 +24,9 @@ export interface CompiledRule {
   stopwords: string[];
   weak: RegExp[];
   weakStopwords: string[];
-  /** Anchored: what follows a weak value in a documentation example. */
+  /** Values documentation writes: weak, and examples where `exampleAfter` follows them. */
+  examples: RegExp[];
+  /** Anchored: what follows a documentation value in an example. */
   exampleAfter?: RegExp;
   validators: Validator[];
   /** The pattern names a `context` group: whether it took part decides between high and medium. */
@@ -78,6 +80,7 @@ export function compileRule(spec: RuleSpec): CompiledRule {
     stopwords: (spec.allowlist?.stopwords ?? []).map((s) => s.toLowerCase()),
     weak: (spec.weak?.regexes ?? []).map((r) => new RegExp(r)),
     weakStopwords: (spec.weak?.stopwords ?? []).map((s) => s.toLowerCase()),
+    examples: (spec.weak?.examples ?? []).map((r) => new RegExp(r)),
     ...(spec.weak?.exampleIfFollowedBy ? { exampleAfter: new RegExp(`^(?:${spec.weak.exampleIfFollowedBy})`) } : {}),
     validators,
     hasContext: /\(\?<context>/.test(spec.pattern),
@@ -418,10 +421,11 @@ export class Detector {
       }
     }
     if (spec.minEntropy !== undefined && shannonEntropy(secret) < spec.minEntropy) weakness ??= 'low entropy';
-    if (rule.weak.some((r) => r.test(secret)) || rule.weakStopwords.some((w) => lower.includes(w))) {
+    if (rule.examples.some((r) => r.test(secret))) {
       if (rule.exampleAfter?.test(after())) return undefined;
       weakness ??= 'weak, default or documentation value';
     }
+    if (rule.weak.some((r) => r.test(secret)) || rule.weakStopwords.some((w) => lower.includes(w))) weakness ??= 'weak, default or documentation value';
     if (!spec.block) weakness ??= weakValueHint(secret);
     return weakness ? { confidence: 'low', reason: weakness } : { confidence, reason };
   }

@@ -10,10 +10,13 @@ const TEMPLATE_PATTERNS: RegExp[] = [
   /\$\{[^}]*\}/, // ${VAR}, ${env.X}
   /#\{[^}]*\}/, // #{VAR}: Ruby interpolation, Octopus and Azure DevOps replacement tokens
   /\{\{[^}]*\}\}/, // {{ .Values.x }}, {{resolve:secretsmanager:…}}
-  /^\{[A-Za-z_][A-Za-z0-9_.]*\}$/, // f"{token}", "{password}".format(…)
-  /%(?:\([A-Za-z_][A-Za-z0-9_]*\))?s/, // %s, %(DB_PASSWORD)s: URL escapes are %XX in hex, never %s
-  /%[A-Z_][A-Z0-9_]*%/, // %WINDOWS_VAR%
-  /<[^>]{1,60}>/, // <token>, <your-api-key>
+  /^\{[A-Za-z_][A-Za-z0-9_.]{0,40}\}$/, // f"{token}", "{password}".format(…); Jenkins' `{AQAAABAAAA…}` secrets are longer
+  // %s, %(DB_PASSWORD)s, %WINDOWS_VAR%, standing apart: inside a word (`V%s`, `_%O%o`) they are a random value's characters
+  /(?<![A-Za-z0-9])%(?:\([A-Za-z_][A-Za-z0-9_]*\))?s(?![A-Za-z0-9])/, // URL escapes are %XX in hex, never %s
+  /(?<![A-Za-z0-9])%[A-Z_][A-Z0-9_]+%(?![A-Za-z0-9])/,
+  // <token>, <your-api-key>, <base64(user:password)>, <|endoftext|>, <%= ENV['X'] %>: words inside;
+  // `<#St[M{DB2=ld:<]` or `<3c>` are a random salt's characters
+  /<[A-Za-z|][A-Za-z0-9 _.:()/|,'"-]{2,59}>|<%[^>]{0,80}%>/,
   /\*{3,}|•{3,}/, // masked
   /\[(?:REDACTED|FILTERED|MASKED|HIDDEN|REMOVED)/i, // already scrubbed by Warden or another tool
   /^\(?(?:null|nil|none|undefined|true|false|yes|no|on|off|empty|unset|not set|required|optional|hidden|masked|redacted|filtered|omitted|removed|deleted)\)?$/i,

@@ -39,8 +39,13 @@ export interface RuleAllowlist {
 
 export interface WeakValues extends RuleAllowlist {
   /**
-   * Regex source for what follows a weak value in a documentation example (`@localhost`, `@example.com`):
-   * a weak value followed by it is an example, and dropped.
+   * Regex sources for the values documentation writes (`pass`, `password`, `changeme`): weak like
+   * `regexes`, and dropped as an example where `exampleIfFollowedBy` follows them.
+   */
+  examples?: string[];
+  /**
+   * Regex source for what follows a documentation example (`@example.com`): one of `examples` followed
+   * by it is an example, and dropped. Any other weak value there is still redacted (fail closed).
    */
   exampleIfFollowedBy?: string;
 }

@@ -52,14 +52,9 @@ export const VALIDATORS: Record<string, Validator> = {
     },
   },
   /** Values that are only digits, UUIDs or hex digests: the ids and hashes that fill logs, not credentials. */
-  'not-id-or-digest': {
-    onFail: 'drop',
-    failReason: 'an id or a digest',
-    test: (secret) =>
-      !/^[0-9]+$/.test(secret) &&
-      !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(secret) &&
-      !/^(?:[0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{56}|[0-9a-f]{64}|[0-9a-f]{96}|[0-9a-f]{128})$/i.test(secret),
-  },
+  'not-id-or-digest': { onFail: 'drop', failReason: 'an id or a digest', test: (secret) => !/^[0-9]+$/.test(secret) && !isUuidOrDigest(secret) },
+  /** UUIDs and hex digests only: for fields where digits are a (weak) secret someone chose, not a count. */
+  'not-uuid-or-digest': { onFail: 'drop', failReason: 'a UUID or a digest', test: (secret) => !isUuidOrDigest(secret) },
   /** Registry `auth` values (Docker's config.json, npm's `_auth`): base64 of `user:password`. */
   'base64-user-password': {
     onFail: 'low',
@@ -80,3 +75,10 @@ export const VALIDATORS: Record<string, Validator> = {
     },
   },
 };
+
+function isUuidOrDigest(secret: string): boolean {
+  return (
+    /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(secret) ||
+    /^(?:[0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{56}|[0-9a-f]{64}|[0-9a-f]{96}|[0-9a-f]{128})$/i.test(secret)
+  );
+}

@@ -119,6 +119,29 @@ describe('scrub fails closed', () => {
     ['amqp://guest:guest@localhost:5672/', ':guest@', 'text'],
     ['mysql://root:root@127.0.0.1/app', ':root@', 'text'],
     ['password = "changeme"', 'changeme', 'text'],
+    // Weak or punctuated values under token and key names, digits under secret names (#19, later).
+    ["loaded config auth_token='winter109!' user=app", 'winter109', 'text'],
+    ['loaded config token=>"guest" host=db', 'guest', 'text'],
+    ['loaded config access_token:123456', '123456', 'text'],
+    ['access_token:="Welcome1001#" user=app', 'Welcome1001', 'text'],
+    ['DEBUG settings access_token: secret host=db', 'secret host', 'text'],
+    ["env: apiKey:'Summer24!'", 'Summer24', 'text'],
+    ['loaded config api_key:=changeme host=db', 'changeme', 'text'],
+    ['{"msg":"env: apiKey:=\\"Welcome995!\\" user=app"}', 'Welcome995', 'ndjson'],
+    ['{"msg":"token=changeme","request_id":"req_1"}', 'changeme', 'ndjson'],
+    ['DEBUG settings client_secret:123456 user=app', '123456', 'text'],
+    // Random letters that read like camelCase are a password on a command line, not a variable name.
+    ['{"msg":"+ sshpass -p lbyiYqGerTib ssh deploy@10.0.0.5"}', 'lbyiYqGerTib', 'ndjson'],
+    ['+ mongosh --username admin --password QbIyioRpQv --host db', 'QbIyioRpQv', 'text'],
+    ['level=info + mysql -h db -u root -pNolWtroxZagZwi app', 'NolWtroxZagZwi', 'text'],
+    ['loaded config pass = DrmomyNgDa host=db', 'DrmomyNgDa', 'text'],
+    // A password someone chose is no documentation example, whatever the host.
+    ['REDIS_URL=redis://:acme1504@cache.example.org:6379/0', 'acme1504', 'text'],
+    // Template-looking characters inside a random value: `%s`, `%O%`, `<3c>`, a leading `!`.
+    ["export MAIL_PASSWORD='FK@qn!koZaOGNob*ZP4lV%s'", 'koZaOGNob', 'text'],
+    ['"password": "tH.Zc_Na6+_%O%oGo15d2.ceLrU",', 'Go15d2', 'text'],
+    ["define( 'LOGGED_IN_KEY', 'o,b<3c>EjJw+foI(Qs8kT]qz=Kcl)l|O9Zg]0,>{A48+lt1pZjpYU>9Dr5oXXI](' );", 'EjJw+foI', 'text'],
+    ["define( 'DB_PASSWORD', '!7QO5~RKJZTn' );", '7QO5~RKJZTn', 'text'],
   ];
   for (const [line, secret, format] of leaks) {
     it(`redacts ${JSON.stringify(line.slice(0, 48))} (${format})`, () => {
@@ -128,7 +151,7 @@ describe('scrub fails closed', () => {
     });
   }
   it('leaves explicit templates and documentation examples alone', () => {
-    for (const line of ['password: ${DB_PASSWORD}', 'DATABASE_URL=postgres://user:pass@db.example.com:5432/db', 'amqp://guest:guest@rabbitmq.example.net:5672/', 'password: "%(DB_PASSWORD)s"', 'Authorization: Bearer <token>']) {
+    for (const line of ['password: ${DB_PASSWORD}', 'redis://:guest@cache.example.org:6379/0', 'access_token= duration_ms=309', 'pwd=> duration_ms=309', 'password: !Ref DbPassword', 'DATABASE_URL=postgres://user:pass@db.example.com:5432/db', 'amqp://guest:guest@rabbitmq.example.net:5672/', 'password: "%(DB_PASSWORD)s"', 'Authorization: Bearer <token>']) {
       assert.equal(scrub(line), line);
     }
   });
