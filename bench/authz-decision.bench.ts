@@ -70,7 +70,10 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'warden-authz-decision-bench-'));
   process.env.WARDEN_KEY_SECRET = randomBytes(32).toString('base64');
   const store = join(dir, 'keys.db');
-  const configText = readFileSync(EXAMPLE, 'utf8').replace('store: ./keys.db', `store: ${store}`).replace('port: 8481', `port: ${AUTHZ_PORT}`).replace(/\n\s*grpc: .*\n/, '\n');
+  const configText = readFileSync(EXAMPLE, 'utf8')
+    .replace('store: ./keys.db', `store: ${store}`)
+    .replace('port: 8481', `port: ${AUTHZ_PORT}`)
+    .replace(/\n\s*grpc: .*\n/, '\n');
   const config = parseGatewayConfig(configText, EXAMPLE, dir);
   const state = { config, oidc: new OidcVerifier(config.oidc), assertion: null };
   // As the gateway opens it (change notifications on), trusting a cached key for the whole run so that every
@@ -94,7 +97,17 @@ async function main(): Promise<void> {
   ] as Array<[string, string]>;
   const report = forwardAuthReport(new ReportedFields(fields));
   if ('status' in report) throw new Error(`the report was refused: ${report.reason}`);
-  const policyRequest = { method: 'GET', host: '127.0.0.1:8080', path: '/', query: ORIGINAL_URI.slice(2), apiKey: key, authorization: undefined, clientIp: '127.0.0.1', tls: null, via: 'authz' };
+  const policyRequest = {
+    method: 'GET',
+    host: '127.0.0.1:8080',
+    path: '/',
+    query: ORIGINAL_URI.slice(2),
+    apiKey: key,
+    authorization: undefined,
+    clientIp: '127.0.0.1',
+    tls: null,
+    via: 'authz',
+  };
   const allowedNow = (a: unknown) => {
     if (a instanceof Promise) throw new Error('a cache hit went to the store');
     if ((a as { refusal: unknown }).refusal) throw new Error(`refused: ${JSON.stringify((a as { refusal: unknown }).refusal)}`);
@@ -127,7 +140,10 @@ async function main(): Promise<void> {
   // The round trip: the same route and key, asked over HTTP by wrk, the authz listener in a process of its own.
   const configPath = join(dir, 'gateway.yaml');
   writeFileSync(configPath, configText);
-  const authz = spawn(process.execPath, [WARDEN, 'gateway', '--config', configPath, '--mode', 'authz', '--no-watch'], { env: process.env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const authz = spawn(process.execPath, [WARDEN, 'gateway', '--config', configPath, '--mode', 'authz', '--no-watch'], {
+    env: process.env,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   const http: Array<{ connections: number; rps: number; p50: number; cpuUs: number }> = [];
   try {
     for (let i = 0; i < 100 && spawnSync('curl', ['-s', '-o', '/dev/null', `http://127.0.0.1:${AUTHZ_PORT}/`]).status !== 0; i++) await sleep(100);
@@ -164,7 +180,10 @@ async function main(): Promise<void> {
   console.log('');
   console.log('| HTTP round trip (wrk to /auth) | requests/s | p50 ms | authz process CPU µs/request | decision share of it |');
   console.log('|---|---|---|---|---|');
-  for (const h of http) console.log(`| ${h.connections} connection(s) | ${Math.round(h.rps)} | ${h.p50.toFixed(2)} | ${h.cpuUs.toFixed(0)} | ${Math.round((decision / h.cpuUs) * 100)}% |`);
+  for (const h of http)
+    console.log(
+      `| ${h.connections} connection(s) | ${Math.round(h.rps)} | ${h.p50.toFixed(2)} | ${h.cpuUs.toFixed(0)} | ${Math.round((decision / h.cpuUs) * 100)}% |`,
+    );
   console.log(`\ntarget: a cache-hit decision under 50 µs of CPU: ${decision.toFixed(2)} µs, ${decision < 50 ? 'met' : 'MISSED'}`);
   if (decision >= 50) process.exitCode = 1;
 }

@@ -9,7 +9,10 @@ import { expandSample, seededRandom } from '../src/detect/samples.js';
  */
 const MODELS = ['gpt-4o-mini', 'gpt-4.1', 'claude-3-5-sonnet', 'llama-3.1-70b', 'deepseek-chat', 'mistral-large'];
 const ROUTES = ['/v1/chat/completions', '/v1/embeddings', '/v1/responses', '/v1/models', '/api/generate'];
-const WORDS = 'the a summary of ticket customer refund policy please write explain code function error stack trace deploy model latency vector database retrieval context window user assistant system translate french invoice'.split(' ');
+const WORDS =
+  'the a summary of ticket customer refund policy please write explain code function error stack trace deploy model latency vector database retrieval context window user assistant system translate french invoice'.split(
+    ' ',
+  );
 const LEAKS = [
   'sk-proj-{alnum_-:74}T3BlbkFJ{alnum_-:74}',
   'sk-ant-api03-{alnum_-:93}AA',
@@ -51,7 +54,12 @@ export function corpusLine(rand: () => number, i: number, leakRate = 0.01): stri
     model,
     status: kind < 0.15 ? 429 : 200,
     latency_ms: Math.floor(rand() * 3000),
-    headers: { 'content-type': 'application/json', 'user-agent': 'openai-python/1.54.0', 'x-request-id': `${hex(rand, 8)}-${hex(rand, 4)}-4${hex(rand, 3)}-a${hex(rand, 3)}-${hex(rand, 12)}`, ...(leak ? { authorization: `Bearer ${leak}` } : {}) },
+    headers: {
+      'content-type': 'application/json',
+      'user-agent': 'openai-python/1.54.0',
+      'x-request-id': `${hex(rand, 8)}-${hex(rand, 4)}-4${hex(rand, 3)}-a${hex(rand, 3)}-${hex(rand, 12)}`,
+      ...(leak ? { authorization: `Bearer ${leak}` } : {}),
+    },
     messages: [
       { role: 'system', content: 'You are a helpful assistant.' },
       { role: 'user', content: sentence(rand, 20 + Math.floor(rand() * 60)) },

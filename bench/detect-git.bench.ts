@@ -19,7 +19,21 @@ const ROUNDS = Math.max(1, Number(values.rounds));
 mkdirSync(OUT, { recursive: true });
 
 /** The same diff options `warden detect --git` uses, for the git-alone floor. */
-const GIT_LOG = ['log', '-p', '-U0', '--no-color', '--no-ext-diff', '--no-textconv', '--full-index', '-M', '--cc', '--root', '--reverse', '--topo-order', '--format=%x01%H%x00%aI%x00%an <%ae>'];
+const GIT_LOG = [
+  'log',
+  '-p',
+  '-U0',
+  '--no-color',
+  '--no-ext-diff',
+  '--no-textconv',
+  '--full-index',
+  '-M',
+  '--cc',
+  '--root',
+  '--reverse',
+  '--topo-order',
+  '--format=%x01%H%x00%aI%x00%an <%ae>',
+];
 
 const FILES = 300;
 /** Files stop growing here (the oldest lines go), so git's cost per commit stays level across the history. */
@@ -101,8 +115,12 @@ async function bench(label: string, repo: string, range: string): Promise<void> 
   }
   const g = median(times.git!);
   const w = median(times.warden!);
-  console.log(`| ${label} | git log -p alone | ${commits} | ${diffMB.toFixed(1)} | ${g.toFixed(2)} | ${Math.round(commits / g)} | ${(diffMB / g).toFixed(1)} | | |`);
-  console.log(`| ${label} | warden detect --git | ${commits} | ${diffMB.toFixed(1)} | ${w.toFixed(2)} | ${Math.round(commits / w)} | ${(diffMB / w).toFixed(1)} | ${Math.round(rss)} | ${(w / g).toFixed(2)}× git (exit ${exit}) |`);
+  console.log(
+    `| ${label} | git log -p alone | ${commits} | ${diffMB.toFixed(1)} | ${g.toFixed(2)} | ${Math.round(commits / g)} | ${(diffMB / g).toFixed(1)} | | |`,
+  );
+  console.log(
+    `| ${label} | warden detect --git | ${commits} | ${diffMB.toFixed(1)} | ${w.toFixed(2)} | ${Math.round(commits / w)} | ${(diffMB / w).toFixed(1)} | ${Math.round(rss)} | ${(w / g).toFixed(2)}× git (exit ${exit}) |`,
+  );
 }
 
 console.log(`# detect --git benchmark\n${machineLine()}\nmedian of ${ROUNDS} rounds, the two taking turns\n`);

@@ -122,7 +122,9 @@ function measureUpstream(bench: Bench, levels: number[], seconds: number, rounds
       const added = (p: 'p50' | 'p99') => (r === direct ? '-' : (r[p] - direct[p]).toFixed(2));
       const ofNginx = r === direct || r === nginx ? '-' : `${Math.round((r.rps / nginx.rps) * 100)}%`;
       const cpu = r === direct ? '-' : r.proxyCpuUs.toFixed(0);
-      console.log(`| ${name} | ${c} | ${Math.round(r.rps)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${added('p50')} | ${added('p99')} | ${Math.round((r.rps / direct.rps) * 100)}% | ${ofNginx} | ${cpu} |`);
+      console.log(
+        `| ${name} | ${c} | ${Math.round(r.rps)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${added('p50')} | ${added('p99')} | ${Math.round((r.rps / direct.rps) * 100)}% | ${ofNginx} | ${cpu} |`,
+      );
     }
   }
   console.log('');
@@ -290,10 +292,21 @@ ${authzLocations.join('\n')}
   );
   const verifier = start(process.execPath, [PEERS, 'verifier', String(VER), store], env);
   const gatewayProcess = start(process.execPath, [WARDEN, 'gateway', '--config', join(dir, 'gateway.yaml'), '--no-watch', '--workers', String(workers)], env);
-  const nodeEngineProcess = start(process.execPath, [WARDEN, 'gateway', '--config', join(dir, 'gateway-node.yaml'), '--no-watch', '--workers', String(workers)], env);
+  const nodeEngineProcess = start(
+    process.execPath,
+    [WARDEN, 'gateway', '--config', join(dir, 'gateway-node.yaml'), '--no-watch', '--workers', String(workers)],
+    env,
+  );
   const authzProcess = start(process.execPath, [WARDEN, 'gateway', '--config', join(dir, 'gateway-authz.yaml'), '--mode', 'authz', '--no-watch'], env);
   const nginxProcess = start('nginx', ['-e', join(dir, 'nginx-error.log'), '-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], env);
-  const children = [...(useNode ? [start(process.execPath, [PEERS, 'upstream', String(UP), BODY], env)] : []), verifier, gatewayProcess, nodeEngineProcess, authzProcess, nginxProcess];
+  const children = [
+    ...(useNode ? [start(process.execPath, [PEERS, 'upstream', String(UP), BODY], env)] : []),
+    verifier,
+    gatewayProcess,
+    nodeEngineProcess,
+    authzProcess,
+    nginxProcess,
+  ];
   // The gateway with its --workers processes; nginx's master and workers, and the verifier it asks.
   const gatewayPids = () => processTree(gatewayProcess.pid!);
   const nodeEnginePids = () => processTree(nodeEngineProcess.pid!);
@@ -303,14 +316,20 @@ ${authzLocations.join('\n')}
     if (useClickhouse) await createBenchTable(ch.origin);
     const upstreams = [
       ...(useNode ? [{ name: 'node', direct: `http://127.0.0.1:${UP}`, target: '/v1/models', shown: '/v1/models' }] : []),
-      ...(useClickhouse ? [{ name: 'clickhouse', direct: ch.origin, target: `/?query=${encodeURIComponent(DASHBOARD_QUERY)}`, shown: `/?query=${DASHBOARD_QUERY}` }] : []),
+      ...(useClickhouse
+        ? [{ name: 'clickhouse', direct: ch.origin, target: `/?query=${encodeURIComponent(DASHBOARD_QUERY)}`, shown: `/?query=${DASHBOARD_QUERY}` }]
+        : []),
     ];
     const h = { 'x-api-key': key };
     const benches: Bench[] = [];
     for (const u of upstreams) {
-      const [direct, gateway, nginx, nodeEngine, nginxAuthz] = [u.direct, `http://127.0.0.1:${GW}`, `http://127.0.0.1:${NGX}`, `http://127.0.0.1:${GW_NODE}`, `http://127.0.0.1:${NGX_AUTHZ}`].map(
-        (origin) => `${origin}${u.target}`,
-      ) as [string, string, string, string, string];
+      const [direct, gateway, nginx, nodeEngine, nginxAuthz] = [
+        u.direct,
+        `http://127.0.0.1:${GW}`,
+        `http://127.0.0.1:${NGX}`,
+        `http://127.0.0.1:${GW_NODE}`,
+        `http://127.0.0.1:${NGX_AUTHZ}`,
+      ].map((origin) => `${origin}${u.target}`) as [string, string, string, string, string];
       await Promise.all([ready(direct), ready(gateway, h), ready(nginx, h), ready(nodeEngine, h), ready(nginxAuthz, h)]);
       for (const url of [nginx, nginxAuthz]) {
         const refused = await fetch(url);
@@ -329,7 +348,9 @@ ${authzLocations.join('\n')}
       });
     }
     const processes = workers === 1 ? 'one worker process' : `${workers} worker processes`;
-    console.log(`# gateway benchmark\n${machineLine()}\nwrk ${seconds}s per run after a 2 s warm-up, median of ${rounds} interleaved runs per cell, ${processes} each for nginx and the gateway\n`);
+    console.log(
+      `# gateway benchmark\n${machineLine()}\nwrk ${seconds}s per run after a 2 s warm-up, median of ${rounds} interleaved runs per cell, ${processes} each for nginx and the gateway\n`,
+    );
     for (const b of benches) measureUpstream(b, levels, seconds, rounds);
   } finally {
     for (const child of children) child.kill('SIGTERM');

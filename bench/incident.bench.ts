@@ -22,7 +22,9 @@ import { parseDuration } from '../src/duration.js';
 import { startTestClickHouse } from '../test/helpers/clickhouse.js';
 import { machineLine } from './measure.js';
 
-const { values } = parseArgs({ options: { 'dump-mb': { type: 'string', default: '200' }, rows: { type: 'string', default: '1000000' }, every: { type: 'string', default: '30s' } } });
+const { values } = parseArgs({
+  options: { 'dump-mb': { type: 'string', default: '200' }, rows: { type: 'string', default: '1000000' }, every: { type: 'string', default: '30s' } },
+});
 const DUMP_MB = Number(values['dump-mb']);
 const CH_ROWS = Number(values.rows);
 const FP_KEY = 'bench';
@@ -30,7 +32,9 @@ const dir = mkdtempSync(join(tmpdir(), 'warden-incident-bench-'));
 const secrets = parseKeySecrets(`1:${randomBytes(32).toString('base64')}`, 'bench', (s) => Buffer.from(s, 'base64'));
 const keys = await KeyStore.open({ store: join(dir, 'warden.db'), secrets, notifications: false });
 const incidents = await IncidentStore.open(keys.store);
-const tokens = await Promise.all(Array.from({ length: 20 }, (_, i) => keys.create({ owner: `tenant-${i}`, name: 'bench', scopes: ['chat:write'] }).then((k) => k.key)));
+const tokens = await Promise.all(
+  Array.from({ length: 20 }, (_, i) => keys.create({ owner: `tenant-${i}`, name: 'bench', scopes: ['chat:write'] }).then((k) => k.key)),
+);
 const fmt = (x: number, d = 0) => x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 
 console.log(`# incident benchmark\n${machineLine()}\n`);
@@ -57,41 +61,59 @@ try {
   const r = await triage(dump, { fingerprintKey: FP_KEY, keys });
   if (r.rows !== rows) throw new Error(`read ${r.rows} rows of ${rows}`);
   const s = r.durationMs / 1000;
-  console.log(`| NDJSON dump | ${fmt(rows)} | ${fmt(bytes / 2 ** 20)} | ${fmt(s, 1)} | ${fmt(bytes / 2 ** 20 / s, 1)} | ${fmt(rows / s)} | ${fmt(r.credentials.distinct)} distinct, ${fmt(r.credentials.occurrences)} seen |`);
+  console.log(
+    `| NDJSON dump | ${fmt(rows)} | ${fmt(bytes / 2 ** 20)} | ${fmt(s, 1)} | ${fmt(bytes / 2 ** 20 / s, 1)} | ${fmt(rows / s)} | ${fmt(r.credentials.distinct)} distinct, ${fmt(r.credentials.occurrences)} seen |`,
+  );
   rmSync(dump);
 
   const ch = await startTestClickHouse({ httpPort: 58124, tcpPort: 59001 });
   try {
-    await ch.query('CREATE TABLE default.log_stream (timestamp DateTime, user_id String, tenant_id String, session_id String, model String, messages String) ENGINE = MergeTree ORDER BY timestamp');
+    await ch.query(
+      'CREATE TABLE default.log_stream (timestamp DateTime, user_id String, tenant_id String, session_id String, model String, messages String) ENGINE = MergeTree ORDER BY timestamp',
+    );
     await ch.query(
       `INSERT INTO default.log_stream SELECT toDateTime(1736121600 + number), concat('user-', toString(number % 50000)), concat('tenant-', toString(number % 97)),
        concat('sess-', toString(number % 200000)), 'gpt-4o-mini',
        concat('[{"role":"user","content":"question ', toString(number), ': how do I reset my router when the lights blink amber?"},{"role":"assistant","content":"Hold the reset button for ten seconds."}]')
        FROM system.numbers LIMIT ${CH_ROWS}`,
     );
-    const lines = seedLogs(100, 10, tokens).rows.map((row) => JSON.stringify({ ...row, timestamp: Math.floor(Date.parse(String(row.timestamp)) / 1000), messages: JSON.stringify(row.messages) }));
+    const lines = seedLogs(100, 10, tokens).rows.map((row) =>
+      JSON.stringify({ ...row, timestamp: Math.floor(Date.parse(String(row.timestamp)) / 1000), messages: JSON.stringify(row.messages) }),
+    );
     await ch.query(`INSERT INTO default.log_stream FORMAT JSONEachRow\n${lines.join('\n')}`);
     const t = await triage('clickhouse://default@127.0.0.1:58124/default', { fingerprintKey: FP_KEY, keys, maxRowsPerTable: CH_ROWS + 100 });
     const cs = t.durationMs / 1000;
-    console.log(`| ClickHouse table (HTTP, streamed) | ${fmt(t.rows)} | ${fmt(t.bytes / 2 ** 20)} | ${fmt(cs, 1)} | ${fmt(t.bytes / 2 ** 20 / cs, 1)} | ${fmt(t.rows / cs)} | ${fmt(t.credentials.distinct)} distinct, ${fmt(t.credentials.occurrences)} seen |`);
+    console.log(
+      `| ClickHouse table (HTTP, streamed) | ${fmt(t.rows)} | ${fmt(t.bytes / 2 ** 20)} | ${fmt(cs, 1)} | ${fmt(t.bytes / 2 ** 20 / cs, 1)} | ${fmt(t.rows / cs)} | ${fmt(t.credentials.distinct)} distinct, ${fmt(t.credentials.occurrences)} seen |`,
+    );
 
     // Time to revocation: a fresh key lands in a small open log table; the clock runs from its INSERT
     // to its revocation through scan (with sampling), incident, triage and revocation.
     await ch.query('CREATE TABLE default.fresh_logs (timestamp DateTime, user_id String, messages String) ENGINE = MergeTree ORDER BY timestamp');
     const fresh = await keys.create({ owner: 'victim', name: 'leaked', scopes: ['chat:write'] });
     const appeared = performance.now();
-    await ch.query(`INSERT INTO default.fresh_logs FORMAT JSONEachRow\n${JSON.stringify({ timestamp: 1736121600, user_id: 'user-1', messages: `[{"role":"user","content":"my key is ${fresh.key}"}]` })}`);
+    await ch.query(
+      `INSERT INTO default.fresh_logs FORMAT JSONEachRow\n${JSON.stringify({ timestamp: 1736121600, user_id: 'user-1', messages: `[{"role":"user","content":"my key is ${fresh.key}"}]` })}`,
+    );
     const report = await scan({ targets: ['127.0.0.1:58124'], sample: 100, probeIds: ['clickhouse-http'] });
     const finding = report.findings.find((f) => f.probe === 'clickhouse-http');
     if (!finding) throw new Error('no finding');
     const scanned = performance.now();
     const done = await respondToExposure(
-      { ...finding, evidence: { ...finding.evidence, databases: finding.evidence.databases?.map((d) => ({ ...d, tables: d.tables.filter((x) => x.name === 'fresh_logs') })) } },
+      {
+        ...finding,
+        evidence: {
+          ...finding.evidence,
+          databases: finding.evidence.databases?.map((d) => ({ ...d, tables: d.tables.filter((x) => x.name === 'fresh_logs') })),
+        },
+      },
       { incidents, keys, fingerprintKey: FP_KEY, revokeWardenKeys: true },
     );
     const revoked = performance.now();
     if ((await keys.show(fresh.info.id)).status !== 'revoked') throw new Error(`not revoked: ${done.reason}`);
-    console.log(`\nTime from a Warden key's INSERT into an open ClickHouse to its revocation: ${fmt(revoked - appeared)} ms (scan with sampling ${fmt(scanned - appeared)} ms; incident, triage of the flagged table and revocation ${fmt(revoked - scanned)} ms).`);
+    console.log(
+      `\nTime from a Warden key's INSERT into an open ClickHouse to its revocation: ${fmt(revoked - appeared)} ms (scan with sampling ${fmt(scanned - appeared)} ms; incident, triage of the flagged table and revocation ${fmt(revoked - scanned)} ms).`,
+    );
   } finally {
     await ch.stop();
   }
@@ -107,7 +129,8 @@ try {
        concat('[{"role":"user","content":"question ', toString(number), ': how do I reset my router?"}]') FROM system.numbers LIMIT 100000`,
     );
     const first = await keys.create({ owner: 'victim', name: 'first-alert', scopes: ['chat:write'] });
-    const row = (key: string) => JSON.stringify({ timestamp: Math.floor(Date.now() / 1000), user_id: 'user-live', messages: `[{"role":"user","content":"my key is ${key}"}]` });
+    const row = (key: string) =>
+      JSON.stringify({ timestamp: Math.floor(Date.now() / 1000), user_id: 'user-live', messages: `[{"role":"user","content":"my key is ${key}"}]` });
     await live.query(`INSERT INTO default.live_logs FORMAT JSONEachRow\n${row(first.key)}`);
     const config = parseConfig(
       `version: 1\ninventories:\n  - {name: live, targets: ["127.0.0.1:58125"], every: 10s, jitter: 0s, sample: 100, timeout: 2s}\nincidents: {open: true, revokeWardenKeys: true}\n`,
@@ -118,7 +141,15 @@ try {
     const everyMs = parseDuration(values.every, '--every');
     config.inventories[0]!.schedule = { kind: 'interval', everyMs };
     const logs: string[] = [];
-    daemon = await startServe({ config, store: keys.store, secrets, fingerprintKey: FP_KEY, announceKey: () => undefined, log: (l) => logs.push(l), listen: { host: '127.0.0.1', port: 0 } });
+    daemon = await startServe({
+      config,
+      store: keys.store,
+      secrets,
+      fingerprintKey: FP_KEY,
+      announceKey: () => undefined,
+      log: (l) => logs.push(l),
+      listen: { host: '127.0.0.1', port: 0 },
+    });
     const until = async (what: string, done: () => Promise<boolean>, ms: number) => {
       const start = performance.now();
       while (!(await done())) {

@@ -16,7 +16,12 @@ import { createScratchDatabase } from '../test/helpers/scratch-databases.js';
 import { machineLine } from './measure.js';
 
 const { values } = parseArgs({
-  options: { keys: { type: 'string', default: '10000' }, verifications: { type: 'string', default: '1000000' }, http: { type: 'string', default: '20000' }, rounds: { type: 'string', default: '5' } },
+  options: {
+    keys: { type: 'string', default: '10000' },
+    verifications: { type: 'string', default: '1000000' },
+    http: { type: 'string', default: '20000' },
+    rounds: { type: 'string', default: '5' },
+  },
 });
 const KEYS = Number(values.keys);
 const VERIFICATIONS = Number(values.verifications);
@@ -38,7 +43,8 @@ function summarise(latenciesNs: Float64Array): string {
 async function inProcess(): Promise<void> {
   const keys = await KeyStore.open({ store: ':memory:', secrets, notifications: false });
   const tokens: string[] = [];
-  for (let i = 0; i < KEYS; i++) tokens.push((await keys.create({ owner: `t${i % 50}`, name: `k${i}`, scopes: ['models:read', 'chat:*'] }, { actor: 'bench' })).key);
+  for (let i = 0; i < KEYS; i++)
+    tokens.push((await keys.create({ owner: `t${i % 50}`, name: `k${i}`, scopes: ['models:read', 'chat:*'] }, { actor: 'bench' })).key);
   for (const t of tokens) await keys.verify(t);
   const request = { scopes: ['chat:write'], ip: '127.0.0.1' };
   // Throughput first, without timing each call (two hrtime reads would cost as much as a verification).
@@ -61,18 +67,30 @@ async function inProcess(): Promise<void> {
     if (!r.valid) invalid++;
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  console.log(`in-process, cached, verifyCached(), each call timed (${KEYS} keys, ${VERIFICATIONS} verifications, one core): ${Math.round(VERIFICATIONS / seconds).toLocaleString('en')} verifications/s; ${summarise(lat)}${invalid ? `; ${invalid} INVALID` : ''}`);
+  console.log(
+    `in-process, cached, verifyCached(), each call timed (${KEYS} keys, ${VERIFICATIONS} verifications, one core): ${Math.round(VERIFICATIONS / seconds).toLocaleString('en')} verifications/s; ${summarise(lat)}${invalid ? `; ${invalid} INVALID` : ''}`,
+  );
   await keys.close();
 }
 
 function post(agent: Agent, port: number, path: string, body: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-    });
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -105,7 +123,9 @@ async function overHttp(): Promise<void> {
       }),
     );
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    console.log(`HTTP loopback POST /v1/keys/verify, concurrency ${concurrency} (client and server share the machine): ${Math.round(HTTP_REQUESTS / seconds).toLocaleString('en')} req/s; ${summarise(lat)}`);
+    console.log(
+      `HTTP loopback POST /v1/keys/verify, concurrency ${concurrency} (client and server share the machine): ${Math.round(HTTP_REQUESTS / seconds).toLocaleString('en')} req/s; ${summarise(lat)}`,
+    );
     agent.destroy();
   }
   await new Promise((r) => server.close(r));
@@ -146,13 +166,17 @@ async function propagation(kind: string, location: string): Promise<void> {
     for (const v of vs) v.child.kill();
   }
   times.sort((a, b) => a - b);
-  console.log(`revocation propagation, ${kind}, 2 verifier processes x ${ROUNDS} rounds: median ${times[Math.floor(times.length / 2)]} ms, max ${times[times.length - 1]} ms`);
+  console.log(
+    `revocation propagation, ${kind}, 2 verifier processes x ${ROUNDS} rounds: median ${times[Math.floor(times.length / 2)]} ms, max ${times[times.length - 1]} ms`,
+  );
   await admin.close();
 }
 
 async function leakToRevocation(location: string): Promise<void> {
   const github = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const publicKeys = parseGithubPublicKeys(JSON.stringify({ public_keys: [{ key_identifier: 'bench', key: github.publicKey.export({ type: 'spki', format: 'pem' }) }] }));
+  const publicKeys = parseGithubPublicKeys(
+    JSON.stringify({ public_keys: [{ key_identifier: 'bench', key: github.publicKey.export({ type: 'spki', format: 'pem' }) }] }),
+  );
   const keys = await KeyStore.open({ store: location, secrets });
   const server = createKeyServer({ keys, githubPublicKeys: publicKeys });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -163,10 +187,15 @@ async function leakToRevocation(location: string): Promise<void> {
   const body = JSON.stringify([{ token: key, type: 'warden_api_key', url: 'https://github.com/o/r/blob/x/y', source: 'content' }]);
   const at = Date.now();
   const agent = new Agent();
-  const r = await post(agent, port, '/v1/leaks/github', body, { 'github-public-key-identifier': 'bench', 'github-public-key-signature': sign('sha256', Buffer.from(body), github.privateKey).toString('base64') });
+  const r = await post(agent, port, '/v1/leaks/github', body, {
+    'github-public-key-identifier': 'bench',
+    'github-public-key-signature': sign('sha256', Buffer.from(body), github.privateKey).toString('base64'),
+  });
   const answered = Date.now() - at;
   const stopped = Number((await v.next('stopped')).split(' ')[1]) - at;
-  console.log(`leak report (signed GitHub partner POST) to revocation in another process, postgres: answered ${r.status} in ${answered} ms, key stopped after ${stopped} ms`);
+  console.log(
+    `leak report (signed GitHub partner POST) to revocation in another process, postgres: answered ${r.status} in ${answered} ms, key stopped after ${stopped} ms`,
+  );
   v.child.kill();
   agent.destroy();
   await new Promise((res) => server.close(res));

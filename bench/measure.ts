@@ -23,7 +23,11 @@ function peakRssKB(pid: number): number {
  * Runs a command with stdout to /dev/null (or to `stdoutFile`), timing it and sampling its peak RSS (VmHWM)
  * from /proc; killed after `timeoutMs` when given (exitCode null).
  */
-export function measure(command: string, args: string[], options: { cwd?: string; stdin?: string; stdoutFile?: string; timeoutMs?: number } = {}): Promise<Measurement> {
+export function measure(
+  command: string,
+  args: string[],
+  options: { cwd?: string; stdin?: string; stdoutFile?: string; timeoutMs?: number } = {},
+): Promise<Measurement> {
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
     const stdout = options.stdoutFile ? openSync(options.stdoutFile, 'w') : 'ignore';

@@ -13,7 +13,9 @@ import { getDefaultDetector } from '../src/detect/index.js';
 import { applyRetention, parsePolicy, planRetention } from '../src/retention/index.js';
 import { machineLine } from './measure.js';
 
-const { values } = parseArgs({ options: { rows: { type: 'string', default: '1000000' }, 'batch-size': { type: 'string', default: '5000' }, columns: { type: 'string', default: '1000' } } });
+const { values } = parseArgs({
+  options: { rows: { type: 'string', default: '1000000' }, 'batch-size': { type: 'string', default: '5000' }, columns: { type: 'string', default: '1000' } },
+});
 const ROWS = Number(values.rows);
 const BATCH = Number(values['batch-size']);
 const COLUMNS = Number(values.columns);
@@ -31,7 +33,9 @@ async function retentionRun(db: Database) {
   return { deleted: result.outcome.rowsDeleted, ms, longest: result.outcome.longestBatchMs, batches: result.outcome.batches };
 }
 
-console.log(`# retention benchmark\n${machineLine()}\nrows seeded per table: ${ROWS.toLocaleString('en-US')}, 60 days of rows, 30-day window (about half deleted)\n`);
+console.log(
+  `# retention benchmark\n${machineLine()}\nrows seeded per table: ${ROWS.toLocaleString('en-US')}, 60 days of rows, 30-day window (about half deleted)\n`,
+);
 console.log('| engine | method | rows deleted | seconds | rows/s | batches | longest batch/lock ms |');
 console.log('|---|---|---|---|---|---|---|');
 
@@ -49,7 +53,9 @@ console.log('|---|---|---|---|---|---|---|');
     );
     await db.execute('ANALYZE chat_logs');
     const r = await retentionRun(db);
-    console.log(`| PostgreSQL 15 | batched by primary key, ${BATCH}/batch | ${r.deleted} | ${(r.ms / 1000).toFixed(1)} | ${rate(r.deleted, r.ms)} | ${r.batches} | ${r.longest} |`);
+    console.log(
+      `| PostgreSQL 15 | batched by primary key, ${BATCH}/batch | ${r.deleted} | ${(r.ms / 1000).toFixed(1)} | ${rate(r.deleted, r.ms)} | ${r.batches} | ${r.longest} |`,
+    );
   } finally {
     await db.close();
     await store.drop();
@@ -71,7 +77,9 @@ try {
          FROM numbers(${ROWS})`,
       );
       const r = await retentionRun(db);
-      console.log(`| ClickHouse 18.16 | ${partitionBy ? 'drop partitions (+ mutation for the boundary day)' : 'ALTER TABLE … DELETE mutation'} | ${r.deleted} | ${(r.ms / 1000).toFixed(1)} | ${rate(r.deleted, r.ms)} | ${r.batches} | ${r.longest} |`);
+      console.log(
+        `| ClickHouse 18.16 | ${partitionBy ? 'drop partitions (+ mutation for the boundary day)' : 'ALTER TABLE … DELETE mutation'} | ${r.deleted} | ${(r.ms / 1000).toFixed(1)} | ${rate(r.deleted, r.ms)} | ${r.batches} | ${r.longest} |`,
+      );
     } finally {
       await db.close();
       await store.drop();
@@ -86,7 +94,18 @@ try {
   const db = await openDatabase(store.url);
   try {
     // Wide tables of 100 columns each, every column a copy of one fixture column, 200 rows.
-    const fixtureColumns = ['messages', 'response', 'tool_calls', 'request_headers', 'user_email', 'client_ip', 'customer_name', 'model', 'feedback', 'card_number'] as const;
+    const fixtureColumns = [
+      'messages',
+      'response',
+      'tool_calls',
+      'request_headers',
+      'user_email',
+      'client_ip',
+      'customer_name',
+      'model',
+      'feedback',
+      'card_number',
+    ] as const;
     const tables = Math.ceil(COLUMNS / 100);
     const rows = Array.from({ length: 200 }, (_, i) => aiChatRow(i + 1, NOW));
     for (let t = 0; t < tables; t++) {
@@ -105,7 +124,9 @@ try {
     const report = await classifyStore(db, classify);
     const ms = performance.now() - started;
     const columns = report.tables.reduce((n, t) => n + t.columns.length, 0);
-    console.log(`\n| classify | columns | values sampled per column | seconds | ms per 1,000 columns |\n|---|---|---|---|---|\n| PostgreSQL 15 | ${columns} | 100 | ${(ms / 1000).toFixed(1)} | ${Math.round((ms / columns) * 1000)} |`);
+    console.log(
+      `\n| classify | columns | values sampled per column | seconds | ms per 1,000 columns |\n|---|---|---|---|---|\n| PostgreSQL 15 | ${columns} | 100 | ${(ms / 1000).toFixed(1)} | ${Math.round((ms / columns) * 1000)} |`,
+    );
   } finally {
     await db.close();
     await store.drop();

@@ -58,7 +58,8 @@ for (const leakPercent of leakRates) {
     const size = statSync(path).size;
     const runs: Array<[string, string, string[]]> = [['readline', 'pass-through', [passThrough, path]]];
     for (const format of ['text', 'ndjson']) {
-      for (const threads of [1, THREADS]) runs.push([`warden --threads ${threads}`, format, [warden, 'scrub', '--format', format, '--threads', String(threads), path]]);
+      for (const threads of [1, THREADS])
+        runs.push([`warden --threads ${threads}`, format, [warden, 'scrub', '--format', format, '--threads', String(threads), path]]);
     }
     if (bytes === peerSize) {
       if (existsSync(secretlint)) runs.push(['secretlint 10.2.2', 'lint', [secretlint, '--secretlintrc', rc, '--format', 'compact', path]]);
@@ -77,17 +78,24 @@ for (const leakPercent of leakRates) {
     for (const [i, [tool, mode]] of runs.entries()) {
       const s = median(samples[i]!.seconds);
       seconds[key(tool, mode)] = s;
-      console.log(`| ${tool} | ${mode} | ${leakPercent} % | ${(size / 1e6).toFixed(0)} MB | ${s.toFixed(2)} | ${(size / 1e6 / s).toFixed(1)} | ${Math.round(lines / s)} | ${median(samples[i]!.cpuSeconds).toFixed(2)} | ${samples[i]!.peakRssMB.toFixed(0)} |`);
+      console.log(
+        `| ${tool} | ${mode} | ${leakPercent} % | ${(size / 1e6).toFixed(0)} MB | ${s.toFixed(2)} | ${(size / 1e6 / s).toFixed(1)} | ${Math.round(lines / s)} | ${median(samples[i]!.cpuSeconds).toFixed(2)} | ${samples[i]!.peakRssMB.toFixed(0)} |`,
+      );
     }
     const at = `${leakPercent} % leak lines, ${(size / 1e6).toFixed(0)} MB`;
     const readline = seconds[key('readline', 'pass-through')]!;
     for (const format of ['text', 'ndjson']) {
       const one = seconds[key('warden --threads 1', format)]!;
       const many = seconds[key(`warden --threads ${THREADS}`, format)]!;
-      ratios.push(`${at}, ${format}: time ${(many / readline).toFixed(2)}x the readline pass-through's; 1 -> ${THREADS} threads ${(one / many).toFixed(2)}x throughput`);
+      ratios.push(
+        `${at}, ${format}: time ${(many / readline).toFixed(2)}x the readline pass-through's; 1 -> ${THREADS} threads ${(one / many).toFixed(2)}x throughput`,
+      );
     }
     const peer = seconds[key('secretlint 10.2.2', 'lint')];
-    if (bytes === peerSize && peer) ratios.push(`${at}: warden text (${THREADS} threads) / secretlint throughput ${(peer / seconds[key(`warden --threads ${THREADS}`, 'text')]!).toFixed(2)}x`);
+    if (bytes === peerSize && peer)
+      ratios.push(
+        `${at}: warden text (${THREADS} threads) / secretlint throughput ${(peer / seconds[key(`warden --threads ${THREADS}`, 'text')]!).toFixed(2)}x`,
+      );
   }
 }
 console.log(`\n${ratios.join('\n')}`);

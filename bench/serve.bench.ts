@@ -14,7 +14,9 @@ import { STORE_KINDS } from '../test/helpers/store-kinds.js';
 import { openStore } from '../src/store/index.js';
 import { machineLine, median } from './measure.js';
 
-const { values } = parseArgs({ options: { findings: { type: 'string', default: '10000' }, dashboard: { type: 'string', default: '100000' }, runs: { type: 'string', default: '50' } } });
+const { values } = parseArgs({
+  options: { findings: { type: 'string', default: '10000' }, dashboard: { type: 'string', default: '100000' }, runs: { type: 'string', default: '50' } },
+});
 const FINDINGS = Number(values.findings);
 const DASHBOARD_FINDINGS = Number(values.dashboard);
 const RUNS = Number(values.runs);
@@ -35,7 +37,15 @@ for (const kind of STORE_KINDS) {
   const store = openStore(where.location);
   try {
     // Scheduler overhead: a full run (claim, re-check bookkeeping, diff, finish) around a scan that returns at once.
-    const daemon = await startServe({ config, store, secrets, schedule: false, announceKey: () => undefined, listen: { host: '127.0.0.1', port: 0 }, scanRunner: async () => ({ findings: [], stats: { endpoints: 0, open: 0 } }) });
+    const daemon = await startServe({
+      config,
+      store,
+      secrets,
+      schedule: false,
+      announceKey: () => undefined,
+      listen: { host: '127.0.0.1', port: 0 },
+      scanRunner: async () => ({ findings: [], stats: { endpoints: 0, open: 0 } }),
+    });
     const overhead: number[] = [];
     for (let i = 0; i < RUNS; i++) {
       const t0 = process.hrtime.bigint();
@@ -57,9 +67,17 @@ for (const kind of STORE_KINDS) {
     for (const [label, findings] of phases) {
       const run = (await history.claimRun('writes', 'bench', 'bench:1'))!;
       const t0 = process.hrtime.bigint();
-      await history.completeRun(run.id, 'writes', { findings, stats: { endpoints: FINDINGS, open: findings.length }, unconfirmed: 0, flapWindowMs: 86_400_000, redact });
+      await history.completeRun(run.id, 'writes', {
+        findings,
+        stats: { endpoints: FINDINGS, open: findings.length },
+        unconfirmed: 0,
+        flapWindowMs: 86_400_000,
+        redact,
+      });
       const s = seconds(t0);
-      console.log(`${kind.name}: run of ${FINDINGS.toLocaleString('en')} findings, ${label}: ${s.toFixed(2)} s (${Math.round(FINDINGS / s).toLocaleString('en')} findings/s)`);
+      console.log(
+        `${kind.name}: run of ${FINDINGS.toLocaleString('en')} findings, ${label}: ${s.toFixed(2)} s (${Math.round(FINDINGS / s).toLocaleString('en')} findings/s)`,
+      );
     }
   } finally {
     await store.close();
@@ -76,7 +94,14 @@ for (const kind of STORE_KINDS) {
   for (let r = 0; r < 4; r++) {
     const run = (await history.claimRun('dash', 'bench', 'bench:1', Date.now() - (4 - r) * 3_600_000))!;
     // Each run closes a slice, so the chart has a shape.
-    await history.completeRun(run.id, 'dash', { findings: findingsOf(DASHBOARD_FINDINGS - r * 5000), stats: { endpoints: DASHBOARD_FINDINGS, open: DASHBOARD_FINDINGS }, unconfirmed: 0, flapWindowMs: 86_400_000, redact, now: Date.now() - (4 - r) * 3_600_000 + 1000 });
+    await history.completeRun(run.id, 'dash', {
+      findings: findingsOf(DASHBOARD_FINDINGS - r * 5000),
+      stats: { endpoints: DASHBOARD_FINDINGS, open: DASHBOARD_FINDINGS },
+      unconfirmed: 0,
+      flapWindowMs: 86_400_000,
+      redact,
+      now: Date.now() - (4 - r) * 3_600_000 + 1000,
+    });
   }
   console.log(`\ndashboard: seeded ${DASHBOARD_FINDINGS.toLocaleString('en')} findings over 4 runs in ${seconds(t0).toFixed(1)} s`);
   let adminKey = '';

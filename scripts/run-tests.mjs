@@ -60,10 +60,13 @@ function run(testFiles, env) {
       tail = (tail + chunk.toString()).slice(-4096);
     });
     let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, Math.max(0, deadline - Date.now()));
+    const timer = setTimeout(
+      () => {
+        timedOut = true;
+        child.kill('SIGKILL');
+      },
+      Math.max(0, deadline - Date.now()),
+    );
     child.on('close', (code) => {
       clearTimeout(timer);
       if (timedOut) console.error(`tests did not finish within ${RUN_LIMIT_MS / 60000} minutes: a test hangs`);

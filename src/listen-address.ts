@@ -13,7 +13,8 @@ export interface ListenAddress {
 export function parseListenAddress(text: string, label = '--listen'): ListenAddress {
   const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:\s[\]]*)):(\d{1,5})$/.exec(text) ?? /^()()(\d{1,5})$/.exec(text);
   const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new UsageError(`${label}: expected HOST:PORT such as 127.0.0.1:7470 (or a port alone for 127.0.0.1), got ${JSON.stringify(text)}`);
+  if (!m || port > 65535)
+    throw new UsageError(`${label}: expected HOST:PORT such as 127.0.0.1:7470 (or a port alone for 127.0.0.1), got ${JSON.stringify(text)}`);
   return { host: m[1] || m[2] || '127.0.0.1', port };
 }
 
@@ -27,7 +28,9 @@ export function listenAt(server: Server, address: ListenAddress): Promise<void> 
     server.once('error', reject);
     server.listen(address.port, address.host, () => {
       server.off('error', reject);
-      server.on('error', (err: NodeJS.ErrnoException) => process.emitWarning(`server on ${address.host}:${address.port}: ${err.code ?? err.message}`, 'WardenServerWarning'));
+      server.on('error', (err: NodeJS.ErrnoException) =>
+        process.emitWarning(`server on ${address.host}:${address.port}: ${err.code ?? err.message}`, 'WardenServerWarning'),
+      );
       resolve();
     });
   });

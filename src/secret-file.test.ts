@@ -46,7 +46,8 @@ describe('secret files', () => {
     const before = readdirSync(dir).length;
     assert.throws(
       () => writeSecretFile(join(file, 'key'), 'do-not-show'),
-      (err: unknown) => err instanceof SecretFileError && err.message.includes(join(file, 'key')) && /ENOTDIR|EEXIST/.test(err.message) && !err.message.includes('do-not-show'),
+      (err: unknown) =>
+        err instanceof SecretFileError && err.message.includes(join(file, 'key')) && /ENOTDIR|EEXIST/.test(err.message) && !err.message.includes('do-not-show'),
     );
     assert.equal(readdirSync(dir).length, before);
   });

@@ -123,7 +123,8 @@ function myCnf(r: CorpusRandom): CredentialFile {
 
 function netrc(r: CorpusRandom): CredentialFile {
   const lines: LabelledLine[] = [];
-  if (r.int(0, 1) === 0) lines.push(line(`machine ${r.pick(['api.heroku.com', 'github.com', 'ftp.corp.internal'])} login ${user(r)} password `, secret(password(r))));
+  if (r.int(0, 1) === 0)
+    lines.push(line(`machine ${r.pick(['api.heroku.com', 'github.com', 'ftp.corp.internal'])} login ${user(r)} password `, secret(password(r))));
   else lines.push(structure(`machine ${host(r)}`), structure(`  login ${user(r)}`), line('  password ', secret(r.pick([password(r), providerToken(r)]))));
   lines.push(structure('default'), structure('  login anonymous'), line('  password ', secret(password(r))));
   return file('netrc', r.pick(['home/dev/.netrc', 'home/dev/_netrc']), lines);
@@ -181,7 +182,9 @@ function wpConfig(r: CorpusRandom): CredentialFile {
     structure(`define( 'DB_USER', '${user(r)}' );`),
     keyed(r, `define( 'DB_PASSWORD', '`, quotedPassword(r), `' );`),
     structure(`define( 'DB_HOST', '${host(r)}' );`),
-    ...salts.map((s) => (templateOr(r) ? negative(`define( '${s}', 'put your unique phrase here' );`) : line(`define( '${s}', '`, secret(r.chars(saltChars, 64)), `' );`))),
+    ...salts.map((s) =>
+      templateOr(r) ? negative(`define( '${s}', 'put your unique phrase here' );`) : line(`define( '${s}', '`, secret(r.chars(saltChars, 64)), `' );`),
+    ),
     structure(`$table_prefix = 'wp_';`),
   ]);
 }
@@ -290,7 +293,12 @@ function htpasswd(r: CorpusRandom): CredentialFile {
 function shadow(r: CorpusRandom): CredentialFile {
   const lines: LabelledLine[] = [structure('daemon:*:19000:0:99999:7:::'), structure('nobody:!:19000:0:99999:7:::')];
   for (let i = r.int(1, 3); i > 0; i--) {
-    const hash = r.pick([`$6$${r.chars('alnum', 16)}$${r.chars('alnum', 86)}`, `$y$j9T$${r.chars('alnum', 22)}$${r.chars('alnum', 43)}`, `$1$${r.chars('alnum', 8)}$${r.chars('alnum', 22)}`, `$5$${r.chars('alnum', 16)}$${r.chars('alnum', 43)}`]);
+    const hash = r.pick([
+      `$6$${r.chars('alnum', 16)}$${r.chars('alnum', 86)}`,
+      `$y$j9T$${r.chars('alnum', 22)}$${r.chars('alnum', 43)}`,
+      `$1$${r.chars('alnum', 8)}$${r.chars('alnum', 22)}`,
+      `$5$${r.chars('alnum', 16)}$${r.chars('alnum', 43)}`,
+    ]);
     lines.push(line(`${user(r)}:`, secret(hash), `:${r.int(18000, 20000)}:0:99999:7:::`));
   }
   return file('shadow', 'etc/shadow', lines);
@@ -344,7 +352,11 @@ function firefoxLogins(r: CorpusRandom): CredentialFile {
       structure(`     "guid": "{${r.uuid()}}", "encType": 1, "timesUsed": ${r.int(1, 90)}}${i > 1 ? ',' : ''}`),
     );
   }
-  return file('firefox-logins', `home/dev/.mozilla/firefox/${r.chars('lowernum', 8)}.default-release/logins.json`, [structure('{"nextId": 4, "logins": ['), ...logins, structure('], "version": 3}')]);
+  return file('firefox-logins', `home/dev/.mozilla/firefox/${r.chars('lowernum', 8)}.default-release/logins.json`, [
+    structure('{"nextId": 4, "logins": ['),
+    ...logins,
+    structure('], "version": 3}'),
+  ]);
 }
 
 function privateKeyFile(r: CorpusRandom): CredentialFile {
@@ -367,12 +379,19 @@ function privateKeyFile(r: CorpusRandom): CredentialFile {
   if (form === 4) {
     // PKCS#12: DER, binary; one labelled line stands for the file.
     const body = Buffer.from(r.chars('base64', 2400), 'base64');
-    const bytes = Buffer.concat([Buffer.from([0x30, 0x82, 0x07, 0x0a, 0x02, 0x01, 0x03, 0x30, 0x82, 0x06, 0xd0, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01]), body]);
+    const bytes = Buffer.concat([
+      Buffer.from([0x30, 0x82, 0x07, 0x0a, 0x02, 0x01, 0x03, 0x30, 0x82, 0x06, 0xd0, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01]),
+      body,
+    ]);
     return { family: 'private-key', path: r.pick(['certs/client.p12', 'certs/keystore.pfx']), lines: [line(secret('(PKCS#12 file)'))], bytes };
   }
   const pem = privateKeyPem(r);
   const name = pem[0]!.includes('OPENSSH') ? r.pick(['id_ed25519', 'id_rsa']) : r.pick(['server.key', 'tls.key', 'private.pem', 'key.asc']);
-  return file('private-key', `home/dev/.ssh/${name}`, pem.map((l, i) => (i === 0 || i === pem.length - 1 || isPemHeader(l) ? structure(l) : line(secret(l)))));
+  return file(
+    'private-key',
+    `home/dev/.ssh/${name}`,
+    pem.map((l, i) => (i === 0 || i === pem.length - 1 || isPemHeader(l) ? structure(l) : line(secret(l)))),
+  );
 }
 
 export const FILE_FAMILIES: Record<string, (r: CorpusRandom) => CredentialFile> = {

@@ -9,9 +9,34 @@ import type { CorpusRandom } from '../../src/detect/test-log-corpus.js';
 import { escapeParts, jsonEscape, render, secret, structure, type LabelledLine, type LogRecord, type Part } from './labelled.js';
 import { TOKEN_NEAR_MISSES, TOKEN_SHAPES } from './provider-tokens.js';
 
-export const WEAK_PASSWORDS = ['admin', 'root', 'hunter2', 'guest', 'password', 'changeme', '123456', 'secret', 'dummy-pass-2291', 'P@ssw0rd', 'letmein', 'postgres', 'test', 'qwerty'];
+export const WEAK_PASSWORDS = [
+  'admin',
+  'root',
+  'hunter2',
+  'guest',
+  'password',
+  'changeme',
+  '123456',
+  'secret',
+  'dummy-pass-2291',
+  'P@ssw0rd',
+  'letmein',
+  'postgres',
+  'test',
+  'qwerty',
+];
 /** Templates and references: in a credential position, but not a credential. */
-export const TEMPLATES = ['${DB_PASSWORD}', '$DB_PASSWORD', '{{ .Values.db.password }}', '<password>', '%s', '***', '[REDACTED]', '{{ db_password }}', '%(password)s'];
+export const TEMPLATES = [
+  '${DB_PASSWORD}',
+  '$DB_PASSWORD',
+  '{{ .Values.db.password }}',
+  '<password>',
+  '%s',
+  '***',
+  '[REDACTED]',
+  '{{ db_password }}',
+  '%(password)s',
+];
 
 /** A password as people set them: a default, a word with digits, or random with punctuation. */
 export function password(r: CorpusRandom, charset = 'alnum'): string {
@@ -39,7 +64,10 @@ function logLine(r: CorpusRandom, parts: Part[], label?: LabelledLine['label']):
     case 2:
       return render([`time=${r.timestamp()} level=info caller=main.go:${r.int(10, 999)} `, ...parts, ` duration_ms=${r.int(1, 900)}`], label);
     default:
-      return render([`{"ts":"${r.timestamp()}","level":"warn","msg":"`, ...escapeParts(parts, jsonEscape), `","request_id":"req_${r.chars('alnum', 20)}"}`], label);
+      return render(
+        [`{"ts":"${r.timestamp()}","level":"warn","msg":"`, ...escapeParts(parts, jsonEscape), `","request_id":"req_${r.chars('alnum', 20)}"}`],
+        label,
+      );
   }
 }
 
@@ -77,7 +105,30 @@ function providerToken(r: CorpusRandom): LogRecord {
   }
 }
 
-const URL_SCHEMES = ['postgres', 'postgresql', 'mysql', 'mariadb', 'mongodb', 'mongodb+srv', 'redis', 'rediss', 'amqp', 'amqps', 'ftp', 'sftp', 'https', 'http', 'clickhouse', 'jdbc:postgresql', 'jdbc:mysql', 'smtp', 'ldap', 'nats', 'mqtt', 'sqlserver'];
+const URL_SCHEMES = [
+  'postgres',
+  'postgresql',
+  'mysql',
+  'mariadb',
+  'mongodb',
+  'mongodb+srv',
+  'redis',
+  'rediss',
+  'amqp',
+  'amqps',
+  'ftp',
+  'sftp',
+  'https',
+  'http',
+  'clickhouse',
+  'jdbc:postgresql',
+  'jdbc:mysql',
+  'smtp',
+  'ldap',
+  'nats',
+  'mqtt',
+  'sqlserver',
+];
 const URL_PASSWORD_CHARSET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$*';
 
 function urlPassword(r: CorpusRandom): LogRecord {
@@ -102,7 +153,31 @@ function urlPassword(r: CorpusRandom): LogRecord {
   }
 }
 
-const ASSIGNMENT_KEYS = ['password', 'PASSWORD', 'passwd', 'pwd', 'pass', 'secret', 'SECRET', 'token', 'TOKEN', 'user_password', 'db_password', 'DB_PASS', 'RDS_PASSWORD', 'client_secret', 'api_key', 'apiKey', 'access_token', 'auth_token', 'secret_key', 'MYSQL_ROOT_PASSWORD', 'REDIS_PASSWORD', 'smtp_pass', 'Password'];
+const ASSIGNMENT_KEYS = [
+  'password',
+  'PASSWORD',
+  'passwd',
+  'pwd',
+  'pass',
+  'secret',
+  'SECRET',
+  'token',
+  'TOKEN',
+  'user_password',
+  'db_password',
+  'DB_PASS',
+  'RDS_PASSWORD',
+  'client_secret',
+  'api_key',
+  'apiKey',
+  'access_token',
+  'auth_token',
+  'secret_key',
+  'MYSQL_ROOT_PASSWORD',
+  'REDIS_PASSWORD',
+  'smtp_pass',
+  'Password',
+];
 
 function assignment(r: CorpusRandom): LogRecord {
   const family = 'assignment';
@@ -114,14 +189,38 @@ function assignment(r: CorpusRandom): LogRecord {
   }
   const value = r.int(0, 3) === 0 ? r.chars('base64url', r.int(16, 40)) : password(r);
   if (r.int(0, 3) === 0) return one(family, jsonRecord(r, [`"${key}":"`, secret(jsonEscape(value)), '"']));
-  return one(family, logLine(r, [r.pick(['', 'loaded config ', 'env: ', 'DEBUG settings ']), `${key}${sep}${quote}`, secret(value), `${quote}${r.pick(['', ' host=db', ' user=app'])}`]));
+  return one(
+    family,
+    logLine(r, [
+      r.pick(['', 'loaded config ', 'env: ', 'DEBUG settings ']),
+      `${key}${sep}${quote}`,
+      secret(value),
+      `${quote}${r.pick(['', ' host=db', ' user=app'])}`,
+    ]),
+  );
 }
 
 function header(r: CorpusRandom): LogRecord {
   const family = 'header';
   const kind = r.int(0, 6);
   if (r.int(0, 5) === 0) {
-    return one(family, logLine(r, [r.pick(['Authorization: Bearer <token>', 'Authorization: Bearer ${TOKEN}', 'Authorization: Basic [REDACTED]', 'X-Api-Key: ***', 'Cookie: <cookie>', 'Authorization: Bearer {{ token }}'])], 'negative'));
+    return one(
+      family,
+      logLine(
+        r,
+        [
+          r.pick([
+            'Authorization: Bearer <token>',
+            'Authorization: Bearer ${TOKEN}',
+            'Authorization: Basic [REDACTED]',
+            'X-Api-Key: ***',
+            'Cookie: <cookie>',
+            'Authorization: Bearer {{ token }}',
+          ]),
+        ],
+        'negative',
+      ),
+    );
   }
   const [name, scheme, value] = ((): [string, string, string] => {
     switch (kind) {
@@ -145,7 +244,14 @@ function header(r: CorpusRandom): LogRecord {
     case 0:
       return one(family, logLine(r, [`> ${name}: ${scheme}`, secret(value)]));
     case 1:
-      return one(family, jsonRecord(r, [`"req":{"method":"POST","url":"/v1/chat/completions","headers":{"content-type":"application/json","${name.toLowerCase()}":"${scheme}`, secret(value), '"}}']));
+      return one(
+        family,
+        jsonRecord(r, [
+          `"req":{"method":"POST","url":"/v1/chat/completions","headers":{"content-type":"application/json","${name.toLowerCase()}":"${scheme}`,
+          secret(value),
+          '"}}',
+        ]),
+      );
     default:
       return one(family, logLine(r, [`curl -s -H '${name}: ${scheme}`, secret(value), `' https://api.internal/v1/items`]));
   }
@@ -154,7 +260,22 @@ function header(r: CorpusRandom): LogRecord {
 function cliFlag(r: CorpusRandom): LogRecord {
   const family = 'cli-flag';
   if (r.int(0, 5) === 0) {
-    return one(family, logLine(r, [r.pick(['+ mysql -u root -p', '+ psql --password -U app', '+ mysql --password=$MYSQL_PWD -u app', '+ redis-cli -a "${REDIS_PASSWORD}" ping', '+ docker login -u ci --password-stdin'])], 'negative'));
+    return one(
+      family,
+      logLine(
+        r,
+        [
+          r.pick([
+            '+ mysql -u root -p',
+            '+ psql --password -U app',
+            '+ mysql --password=$MYSQL_PWD -u app',
+            '+ redis-cli -a "${REDIS_PASSWORD}" ping',
+            '+ docker login -u ci --password-stdin',
+          ]),
+        ],
+        'negative',
+      ),
+    );
   }
   const pass = password(r);
   const forms: Part[][] = [
@@ -196,8 +317,25 @@ function privateKeyLog(r: CorpusRandom): LogRecord {
 
 /** One key in one of the PEM flavours, as lines (BEGIN … END). */
 export function privateKeyPem(r: CorpusRandom): string[] {
-  const kind = r.pick(['RSA PRIVATE KEY', 'PRIVATE KEY', 'ENCRYPTED PRIVATE KEY', 'EC PRIVATE KEY', 'DSA PRIVATE KEY', 'OPENSSH PRIVATE KEY', 'PGP PRIVATE KEY BLOCK', 'RSA PRIVATE KEY (encrypted)']);
-  const lead: Record<string, string> = { 'RSA PRIVATE KEY': 'MIIEpAIBAAKCAQEA', 'PRIVATE KEY': 'MIIEvQIBADANBgkqhkiG9w0BAQEFAASC', 'ENCRYPTED PRIVATE KEY': 'MIIFHDBOBgkqhkiG9w0BBQ0wQTApBgkq', 'EC PRIVATE KEY': 'MHcCAQEEI', 'DSA PRIVATE KEY': 'MIIBuwIBAAKBgQD', 'OPENSSH PRIVATE KEY': 'b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW', 'PGP PRIVATE KEY BLOCK': 'lQOYBGVh' };
+  const kind = r.pick([
+    'RSA PRIVATE KEY',
+    'PRIVATE KEY',
+    'ENCRYPTED PRIVATE KEY',
+    'EC PRIVATE KEY',
+    'DSA PRIVATE KEY',
+    'OPENSSH PRIVATE KEY',
+    'PGP PRIVATE KEY BLOCK',
+    'RSA PRIVATE KEY (encrypted)',
+  ]);
+  const lead: Record<string, string> = {
+    'RSA PRIVATE KEY': 'MIIEpAIBAAKCAQEA',
+    'PRIVATE KEY': 'MIIEvQIBADANBgkqhkiG9w0BAQEFAASC',
+    'ENCRYPTED PRIVATE KEY': 'MIIFHDBOBgkqhkiG9w0BBQ0wQTApBgkq',
+    'EC PRIVATE KEY': 'MHcCAQEEI',
+    'DSA PRIVATE KEY': 'MIIBuwIBAAKBgQD',
+    'OPENSSH PRIVATE KEY': 'b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW',
+    'PGP PRIVATE KEY BLOCK': 'lQOYBGVh',
+  };
   const width = kind === 'OPENSSH PRIVATE KEY' ? 70 : 64;
   const lines = r.int(3, 12);
   const base = kind.replace(' (encrypted)', '');

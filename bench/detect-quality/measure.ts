@@ -209,7 +209,15 @@ export async function measureQuality(size: CorpusSize, detector: Detector = getD
   let cleanFindings = 0;
   for (const line of clean) cleanFindings += detector.scan(line).length;
   const fileResults = await measureFiles(files, detector);
-  return { corpus: size, logs: logs.families, files: fileResults.families, cleanLines: clean.length, cleanLinesChanged: logs.cleanChanged, cleanFindings, skippedFiles: fileResults.skipped };
+  return {
+    corpus: size,
+    logs: logs.families,
+    files: fileResults.families,
+    cleanLines: clean.length,
+    cleanLinesChanged: logs.cleanChanged,
+    cleanFindings,
+    skippedFiles: fileResults.skipped,
+  };
 }
 
 /** Committed recall floors, per surface and family (fractions, rounded down to 3 decimals). */
@@ -228,7 +236,8 @@ export function belowFloors(report: QualityReport, floors: Floors): string[] {
     for (const [family, floor] of Object.entries(floors[surface])) {
       const r = measured.get(family);
       if (!r) out.push(`${surface}/${family}: no longer measured`);
-      else if (r.recall < floor) out.push(`${surface}/${family}: recall ${(r.recall * 100).toFixed(1)}% < floor ${(floor * 100).toFixed(1)}%\n  ${r.misses.join('\n  ')}`);
+      else if (r.recall < floor)
+        out.push(`${surface}/${family}: recall ${(r.recall * 100).toFixed(1)}% < floor ${(floor * 100).toFixed(1)}%\n  ${r.misses.join('\n  ')}`);
     }
   }
   return out;

@@ -27,7 +27,9 @@ const { values } = parseArgs({
   },
 });
 if (values.help) {
-  console.log('usage: npx tsx bench/detect-quality/run.ts [--logs-per-family N] [--files-per-family N] [--clean-lines N] [--seed N] [--misses] [--json] [--no-peer] [--write-floors]');
+  console.log(
+    'usage: npx tsx bench/detect-quality/run.ts [--logs-per-family N] [--files-per-family N] [--clean-lines N] [--seed N] [--misses] [--json] [--no-peer] [--write-floors]',
+  );
   process.exit(0);
 }
 
@@ -49,13 +51,19 @@ function table(title: string, rows: FamilyResult[], files: boolean, peer: PeerRe
   );
   const found = rows.reduce((n, r) => n + r.found, 0);
   const all = rows.reduce((n, r) => n + r.credentials, 0);
-  const peerAll = peer ? [...peer.values()].reduce((a, p) => ({ found: a.found + p.found, credentials: a.credentials + p.credentials }), { found: 0, credentials: 0 }) : undefined;
-  const peerLine = peerAll ? `; secretlint ${peerAll.found}/${peerAll.credentials} = ${pct(peerAll.credentials ? peerAll.found / peerAll.credentials : 1)} lines reported` : '';
+  const peerAll = peer
+    ? [...peer.values()].reduce((a, p) => ({ found: a.found + p.found, credentials: a.credentials + p.credentials }), { found: 0, credentials: 0 })
+    : undefined;
+  const peerLine = peerAll
+    ? `; secretlint ${peerAll.found}/${peerAll.credentials} = ${pct(peerAll.credentials ? peerAll.found / peerAll.credentials : 1)} lines reported`
+    : '';
   return `## ${title}\n${head}\n${body.join('\n')}\n\nall families: ${found}/${all} = ${pct(all ? found / all : 1)}${peerLine}\n`;
 }
 
 function print(report: QualityReport, peer?: { logs: PeerRecall; files: PeerRecall }): void {
-  console.log(`# detection quality\n${machineLine()}\ncorpus: seed ${report.corpus.seed}, ${report.corpus.logsPerFamily} log records and ${report.corpus.filesPerFamily} files a family, ${report.cleanLines} clean lines\n`);
+  console.log(
+    `# detection quality\n${machineLine()}\ncorpus: seed ${report.corpus.seed}, ${report.corpus.logsPerFamily} log records and ${report.corpus.filesPerFamily} files a family, ${report.cleanLines} clean lines\n`,
+  );
   console.log(table('log lines (warden scrub: was the secret removed?)', report.logs, false, peer?.logs));
   console.log(table('credential files (warden detect: was the line reported?)', report.files, true, peer?.files));
   console.log(`clean log lines changed by scrub: ${report.cleanLinesChanged}/${report.cleanLines}; detector findings on them: ${report.cleanFindings}`);
@@ -87,6 +95,9 @@ if (values['write-floors']) {
       peer = await measurePeer(records, files);
     } else console.error('(secretlint not installed: run `cd bench && npm install`)');
   }
-  if (values.json) console.log(JSON.stringify({ ...report, ...(peer ? { peer: { logs: Object.fromEntries(peer.logs), files: Object.fromEntries(peer.files) } } : {}) }, null, 2));
+  if (values.json)
+    console.log(
+      JSON.stringify({ ...report, ...(peer ? { peer: { logs: Object.fromEntries(peer.logs), files: Object.fromEntries(peer.files) } } : {}) }, null, 2),
+    );
   else print(report, peer);
 }

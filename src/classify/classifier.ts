@@ -69,8 +69,19 @@ const TESTS: CategoryTest[] = [
   { category: 'tool-call', strong: isToolCall, strongWeight: 0.9, support: isJsonDocument, impossibleFor: NON_TEXT },
   { category: 'embedding', type: VECTOR_TYPE },
   { category: 'pii.email', strong: isEmail, strongWeight: 0.9, impossibleFor: NON_TEXT },
-  { category: 'pii.phone', strong: (v, ctx) => isPhone(v, ctx.nameHit), strongWeight: 0.8, impossibleFor: /^(?:date|datetime|timestamp|time|bool|uuid|float|real|double)/ },
-  { category: 'pii.ip-address', strong: isIpAddress, strongWeight: 0.9, type: /^(?:inet|cidr|ipv4|ipv6|nullable\(ipv[46]\))$/, impossibleFor: /^(?:u?int|date|time|bool|float|real|double)/ },
+  {
+    category: 'pii.phone',
+    strong: (v, ctx) => isPhone(v, ctx.nameHit),
+    strongWeight: 0.8,
+    impossibleFor: /^(?:date|datetime|timestamp|time|bool|uuid|float|real|double)/,
+  },
+  {
+    category: 'pii.ip-address',
+    strong: isIpAddress,
+    strongWeight: 0.9,
+    type: /^(?:inet|cidr|ipv4|ipv6|nullable\(ipv[46]\))$/,
+    impossibleFor: /^(?:u?int|date|time|bool|float|real|double)/,
+  },
   { category: 'pii.person-name', strong: isPersonName, strongWeight: 0.55, impossibleFor: NON_TEXT },
   { category: 'payment-card', strong: isPaymentCard, strongWeight: 0.9, impossibleFor: /^(?:date|time|bool|uuid|float|real|double)/ },
   { category: 'request-metadata', strong: isRequestMetadata, strongWeight: 0.5, support: isShortToken },
@@ -99,7 +110,12 @@ function decide(category: Category, evidence: Evidence[]): CategoryDecision | un
  * table says about it (`tableContext`). Values are read here and dropped; the result holds counts,
  * categories, reasons and fingerprints only.
  */
-export function classifyColumn(column: { name: string; type: string }, rawValues: readonly unknown[], options: ClassifyColumnOptions, context: readonly ContextEvidence[] = []): ColumnClassification {
+export function classifyColumn(
+  column: { name: string; type: string },
+  rawValues: readonly unknown[],
+  options: ClassifyColumnOptions,
+  context: readonly ContextEvidence[] = [],
+): ColumnClassification {
   const type = column.type.toLowerCase();
   const values = rawValues.map(toSampledValue).filter((v): v is SampledValue => v !== undefined);
   const n = values.length;
@@ -141,7 +157,11 @@ export function classifyColumn(column: { name: string; type: string }, rawValues
       evidence.push({ source: 'name', weight: contradicted ? CONTRADICTED_NAME_WEIGHT : NAME_WEIGHT, detail: `column name suggests ${nameWhat}${but}` });
     }
     if (valuesWithSecret > 0) {
-      evidence.push({ source: 'value', weight: SECRET_VALUE_WEIGHT[surest], detail: `${percent(valuesWithSecret, n)} hold a secret (rules: ${[...ruleIds].sort().join(', ')}; ${surest} confidence)` });
+      evidence.push({
+        source: 'value',
+        weight: SECRET_VALUE_WEIGHT[surest],
+        detail: `${percent(valuesWithSecret, n)} hold a secret (rules: ${[...ruleIds].sort().join(', ')}; ${surest} confidence)`,
+      });
     }
     const d = decide('credential', evidence);
     if (d) decisions.push(d);
@@ -151,9 +171,18 @@ export function classifyColumn(column: { name: string; type: string }, rawValues
     const evidence: Evidence[] = [];
     if (nameWhat && !NON_TEXT.test(type)) {
       const contradicted = n >= MIN_SAMPLE_TO_CONTRADICT && valuesWithHash === 0;
-      evidence.push({ source: 'name', weight: contradicted ? CONTRADICTED_NAME_WEIGHT : NAME_WEIGHT, detail: `column name suggests ${nameWhat}${contradicted ? ', but no sampled value is in a known hash format' : ''}` });
+      evidence.push({
+        source: 'name',
+        weight: contradicted ? CONTRADICTED_NAME_WEIGHT : NAME_WEIGHT,
+        detail: `column name suggests ${nameWhat}${contradicted ? ', but no sampled value is in a known hash format' : ''}`,
+      });
     }
-    if (valuesWithHash > 0) evidence.push({ source: 'value', weight: 0.9, detail: `${percent(valuesWithHash, n)} are or hold one-way password hashes (bcrypt, Argon2, scrypt, PBKDF2, SHA-crypt)` });
+    if (valuesWithHash > 0)
+      evidence.push({
+        source: 'value',
+        weight: 0.9,
+        detail: `${percent(valuesWithHash, n)} are or hold one-way password hashes (bcrypt, Argon2, scrypt, PBKDF2, SHA-crypt)`,
+      });
     const d = decide('password-hash', evidence);
     if (d) decisions.push(d);
   }
@@ -169,7 +198,12 @@ export function classifyColumn(column: { name: string; type: string }, rawValues
     const around = context.filter((c) => c.category === test.category);
     const evidence: Evidence[] = around.map((c) => ({ source: 'context', weight: c.weight, detail: c.detail }));
     const withKey = keyed.get(test.category) ?? 0;
-    if (withKey > 0) evidence.push({ source: 'value', weight: 0.6 + 0.3 * (withKey / n), detail: `${percent(withKey, n)} carry OpenTelemetry GenAI attributes for ${describe(test.category)}` });
+    if (withKey > 0)
+      evidence.push({
+        source: 'value',
+        weight: 0.6 + 0.3 * (withKey / n),
+        detail: `${percent(withKey, n)} carry OpenTelemetry GenAI attributes for ${describe(test.category)}`,
+      });
     const typeHit = test.type?.test(type) ?? false;
     if (typeHit) evidence.push({ source: 'type', weight: TYPE_WEIGHT, detail: `declared type ${type}` });
 
@@ -194,14 +228,26 @@ export function classifyColumn(column: { name: string; type: string }, rawValues
     if (nameWhat) {
       const fits = strong + support > 0 || (test.category === 'embedding' && typeHit);
       const contradicted = n >= MIN_SAMPLE_TO_CONTRADICT && !fits && (test.strong || test.support || test.category === 'embedding');
-      evidence.push({ source: 'name', weight: contradicted ? CONTRADICTED_NAME_WEIGHT : NAME_WEIGHT, detail: `column name suggests ${nameWhat}${contradicted ? ', but sampled values do not look like it' : ''}` });
+      evidence.push({
+        source: 'name',
+        weight: contradicted ? CONTRADICTED_NAME_WEIGHT : NAME_WEIGHT,
+        detail: `column name suggests ${nameWhat}${contradicted ? ', but sampled values do not look like it' : ''}`,
+      });
     }
     if (test.category === 'embedding' && strong > 0) {
       evidence.push({ source: 'value', weight: 0.9 * strongShare, detail: `${percent(strong, n)} are numeric vectors of the same length (${vectorDims})` });
     } else if (test.strong && strongShare >= MIN_VALUE_SHARE) {
-      evidence.push({ source: 'value', weight: (test.strongWeight ?? 0.9) * strongShare, detail: `${percent(strong, n)} have the shape of ${describe(test.category)}` });
+      evidence.push({
+        source: 'value',
+        weight: (test.strongWeight ?? 0.9) * strongShare,
+        detail: `${percent(strong, n)} have the shape of ${describe(test.category)}`,
+      });
     } else if ((nameWhat || around.length) && test.support && supportShare >= MIN_VALUE_SHARE) {
-      evidence.push({ source: 'value', weight: 0.6 * supportShare, detail: `${percent(strong + support, n)} fit (${test.category === 'request-metadata' ? 'ids, numbers, model names or timestamps' : test.category === 'tool-call' ? 'JSON arguments' : 'natural-language or message-shaped text'})` });
+      evidence.push({
+        source: 'value',
+        weight: 0.6 * supportShare,
+        detail: `${percent(strong + support, n)} fit (${test.category === 'request-metadata' ? 'ids, numbers, model names or timestamps' : test.category === 'tool-call' ? 'JSON arguments' : 'natural-language or message-shaped text'})`,
+      });
     }
     // Request metadata by value alone only backs up a name or a non-text type; short strings are everywhere.
     if (test.category === 'request-metadata' && !nameWhat && !around.length && !NON_TEXT.test(type)) continue;

@@ -6,7 +6,16 @@ import { createScratchDatabase, scratchClickHouse, scratchMariaDb, scratchSqlite
 import { startTestClickHouse, type TestClickHouse } from '../../test/helpers/clickhouse.js';
 import { aiChatRow, createAiChatTable, insertAiChatRows } from '../../test/fixtures/ai-chat.js';
 import { AI_LAYOUTS, createAiLayout } from '../../test/fixtures/ai-layouts.js';
-import { classifyColumn, classifyStore, tableContext, formatClassificationMarkdown, formatClassificationTable, luhnValid, type ColumnClassification, type StoreClassification } from './index.js';
+import {
+  classifyColumn,
+  classifyStore,
+  tableContext,
+  formatClassificationMarkdown,
+  formatClassificationTable,
+  luhnValid,
+  type ColumnClassification,
+  type StoreClassification,
+} from './index.js';
 
 const options = { detector: getDefaultDetector(), fingerprintKey: 'classify-test-key' };
 const categoriesOf = (name: string, type: string, values: unknown[]) => classifyColumn({ name, type }, values, options).categories.map((d) => d.category);
@@ -90,14 +99,23 @@ describe('classifyColumn', () => {
     assert.equal(notTools.size, 0, 'parameters that are not JSON do not make a tool-call table');
   });
 
-  it('carries the engine\'s confidence: weak passwords and checksum-invalid tokens are credentials, with less weight', () => {
+  it("carries the engine's confidence: weak passwords and checksum-invalid tokens are credentials, with less weight", () => {
     const weakValues = ['retry with password=hunter2', `token ${expandSample('ghp_{alnum:36}')}`];
     // Below the default --min-confidence the column is not called a credential column; its sightings are still listed.
     assert.ok(!classifyColumn({ name: 'notes', type: 'text' }, weakValues, options).categories.some((d) => d.category === 'credential'));
     const weak = classifyColumn({ name: 'notes', type: 'text' }, weakValues, { ...options, minConfidence: 0 });
-    assert.deepEqual(weak.credentials.map((c) => [c.ruleId, c.confidence]), [['generic-password-assignment', 'low'], ['github-pat', 'low']]);
+    assert.deepEqual(
+      weak.credentials.map((c) => [c.ruleId, c.confidence]),
+      [
+        ['generic-password-assignment', 'low'],
+        ['github-pat', 'low'],
+      ],
+    );
     const sure = classifyColumn({ name: 'notes', type: 'text' }, [`token ${expandSample('ghp_{alnum:30}{crc32b62:6}')}`], options);
-    assert.deepEqual(sure.credentials.map((c) => [c.confidence, c.reason]), [['high', 'checksum verifies']]);
+    assert.deepEqual(
+      sure.credentials.map((c) => [c.confidence, c.reason]),
+      [['high', 'checksum verifies']],
+    );
     const weight = (c: typeof weak) => c.categories.find((d) => d.category === 'credential')?.confidence ?? 0;
     assert.ok(weight(weak) < weight(sure) && weight(weak) > 0, `${weight(weak)} < ${weight(sure)}`);
   });
@@ -136,7 +154,10 @@ function checkSeededClassification(report: StoreClassification) {
   assert.deepEqual(report.errors, []);
   for (const [column, category] of Object.entries(EXPECTED)) {
     const c: ColumnClassification = table.columns.find((x) => x.column === column)!;
-    assert.ok(c.categories.some((d) => d.category === category), `${column}: expected ${category}, got ${JSON.stringify(c.categories.map((d) => [d.category, d.confidence]))}`);
+    assert.ok(
+      c.categories.some((d) => d.category === category),
+      `${column}: expected ${category}, got ${JSON.stringify(c.categories.map((d) => [d.category, d.confidence]))}`,
+    );
     assert.ok(c.sampled > 0 && c.sampled <= report.sampleSize);
   }
   for (const column of METADATA) {
@@ -155,7 +176,11 @@ async function classifySeeded(url: string, schema: string): Promise<StoreClassif
     const table = { schema, name: 'chat_logs' };
     await createAiChatTable(db, table);
     const now = Date.now();
-    await insertAiChatRows(db, table, Array.from({ length: 300 }, (_, i) => aiChatRow(i + 1, new Date(now - i * 3_600_000))));
+    await insertAiChatRows(
+      db,
+      table,
+      Array.from({ length: 300 }, (_, i) => aiChatRow(i + 1, new Date(now - i * 3_600_000))),
+    );
     return await classifyStore(db, { ...options, sampleSize: 60 });
   } finally {
     await db.close();
@@ -177,9 +202,16 @@ async function checkAiLayouts(url: string, schema: string): Promise<void> {
       for (const [column, categories] of Object.entries(layout.expect)) {
         const decided = got(column);
         const missing = categories.filter((c) => !decided.some((d) => d.category === c));
-        if (missing.length) problems.push(`${layout.table}.${column} (${layout.what}): missing ${missing.join(', ')}; got ${JSON.stringify(decided.map((d) => [d.category, d.confidence, d.basis]))}`);
+        if (missing.length)
+          problems.push(
+            `${layout.table}.${column} (${layout.what}): missing ${missing.join(', ')}; got ${JSON.stringify(decided.map((d) => [d.category, d.confidence, d.basis]))}`,
+          );
         const confidences = decided.map((d) => d.confidence);
-        assert.deepEqual(confidences, [...confidences].sort((a, b) => b - a), 'ordered by confidence');
+        assert.deepEqual(
+          confidences,
+          [...confidences].sort((a, b) => b - a),
+          'ordered by confidence',
+        );
       }
       for (const [column, categories] of Object.entries(layout.never ?? {})) {
         const wrong = got(column).filter((d) => categories.includes(d.category));

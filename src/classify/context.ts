@@ -48,15 +48,27 @@ export function tableContext(table: { name: string }, columns: readonly SampledC
   const out = new Map<string, ContextEvidence[]>();
   const add = (column: string, e: ContextEvidence) => out.set(column, [...(out.get(column) ?? []), e]);
   const tableName = normalizeColumnName(table.name);
-  const cols = columns.map((c) => ({ ...c, norm: normalizeColumnName(c.name), text: !NON_TEXT.test(c.type.toLowerCase()), sampled: c.values.map(toSampledValue).filter((v): v is SampledValue => v !== undefined) }));
+  const cols = columns.map((c) => ({
+    ...c,
+    norm: normalizeColumnName(c.name),
+    text: !NON_TEXT.test(c.type.toLowerCase()),
+    sampled: c.values.map(toSampledValue).filter((v): v is SampledValue => v !== undefined),
+  }));
   const textColumns = cols.filter((c) => c.text);
 
   // Row per message: a role column whose values are chat roles makes the text beside it a chat.
-  const roles = textColumns.find((c) => ROLE_COLUMN.test(c.norm) && mostly(c.sampled, isMessageRole) && c.sampled.some((v) => MODEL_SIDE_ROLES.test(v.text.trim())));
+  const roles = textColumns.find(
+    (c) => ROLE_COLUMN.test(c.norm) && mostly(c.sampled, isMessageRole) && c.sampled.some((v) => MODEL_SIDE_ROLES.test(v.text.trim())),
+  );
   const chatTable = CHAT_TABLE.test(tableName);
   for (const c of textColumns) {
     if (c === roles || !CONTENT_COLUMN.test(c.norm)) continue;
-    if (roles) add(c.name, { category: 'chat-transcript', weight: 0.85, detail: `sibling column ${roles.name} holds message roles (system, user, assistant), one row per message` });
+    if (roles)
+      add(c.name, {
+        category: 'chat-transcript',
+        weight: 0.85,
+        detail: `sibling column ${roles.name} holds message roles (system, user, assistant), one row per message`,
+      });
     if (chatTable) add(c.name, { category: 'chat-transcript', weight: 0.5, detail: `table name ${table.name} suggests chat messages` });
   }
 
@@ -68,7 +80,8 @@ export function tableContext(table: { name: string }, columns: readonly SampledC
     const why = toolName ? `sibling column ${toolName.name} names the tool` : `table name ${table.name} suggests tool calls`;
     add(args.name, { category: 'tool-call', weight: toolName ? 0.85 : 0.5, detail: `${why}; the values are JSON arguments` });
     for (const c of textColumns) {
-      if (c !== args && c !== toolName && RESULT_COLUMN.test(c.norm)) add(c.name, { category: 'tool-call', weight: 0.7, detail: `the result of the tool call whose arguments are in ${args.name}` });
+      if (c !== args && c !== toolName && RESULT_COLUMN.test(c.norm))
+        add(c.name, { category: 'tool-call', weight: 0.7, detail: `the result of the tool call whose arguments are in ${args.name}` });
     }
   }
 
@@ -78,7 +91,12 @@ export function tableContext(table: { name: string }, columns: readonly SampledC
   const beside = embedding ?? model;
   if (beside && !args) {
     for (const c of textColumns) {
-      if (c !== beside && REQUEST_TEXT_COLUMN.test(c.norm)) add(c.name, { category: 'prompt', weight: 0.5, detail: `text sent to a model: sibling column ${beside.name} holds ${beside === embedding ? 'its embedding' : 'the model name'}` });
+      if (c !== beside && REQUEST_TEXT_COLUMN.test(c.norm))
+        add(c.name, {
+          category: 'prompt',
+          weight: 0.5,
+          detail: `text sent to a model: sibling column ${beside.name} holds ${beside === embedding ? 'its embedding' : 'the model name'}`,
+        });
     }
   }
   return out;

@@ -21,22 +21,24 @@ export function columnsWith(report: StoreClassification, categories: readonly Ca
 export function credentialFindings(reports: readonly StoreClassification[], rules: readonly ReportRule[]): ReportFinding[] {
   const known = new Map(rules.map((r) => [r.id, r]));
   return reports.flatMap((r) =>
-    r.tables.flatMap((t) => t.columns.map((column) => ({ table: `${t.schema}.${t.name}`, column }))).flatMap(({ table, column }) =>
-      column.credentials.map((s) => {
-        const rule = known.get(s.ruleId) ?? { id: s.ruleId, title: s.ruleId, severity: 'medium' as const };
-        return {
-          ruleId: s.ruleId,
-          title: rule.title,
-          severity: rule.severity,
-          location: { uri: r.store },
-          fingerprint: s.fingerprint,
-          confidence: s.confidence,
-          reason: s.reason,
-          message: `${rule.title} in ${table}.${column.column} (${s.count} sampled value${s.count === 1 ? '' : 's'})`,
-          details: { table, column: column.column, values: s.count },
-        };
-      }),
-    ),
+    r.tables
+      .flatMap((t) => t.columns.map((column) => ({ table: `${t.schema}.${t.name}`, column })))
+      .flatMap(({ table, column }) =>
+        column.credentials.map((s) => {
+          const rule = known.get(s.ruleId) ?? { id: s.ruleId, title: s.ruleId, severity: 'medium' as const };
+          return {
+            ruleId: s.ruleId,
+            title: rule.title,
+            severity: rule.severity,
+            location: { uri: r.store },
+            fingerprint: s.fingerprint,
+            confidence: s.confidence,
+            reason: s.reason,
+            message: `${rule.title} in ${table}.${column.column} (${s.count} sampled value${s.count === 1 ? '' : 's'})`,
+            details: { table, column: column.column, values: s.count },
+          };
+        }),
+      ),
   );
 }
 
@@ -44,8 +46,13 @@ export function credentialFindings(reports: readonly StoreClassification[], rule
 export function formatClassificationTable(reports: readonly StoreClassification[]): string {
   const out: string[] = [];
   for (const r of reports) {
-    out.push(`${r.store}  (${r.engine} ${r.serverVersion}; ${r.tables.length} tables; ${r.sampleSize} values per column; ${(r.durationMs / 1000).toFixed(1)}s)`);
-    const rows = [['column', 'type', 'sampled', 'categories'], ...classifiedColumns(r).map(({ table, column }) => [`${table}.${column.column}`, column.type, String(column.sampled), summary(column)])];
+    out.push(
+      `${r.store}  (${r.engine} ${r.serverVersion}; ${r.tables.length} tables; ${r.sampleSize} values per column; ${(r.durationMs / 1000).toFixed(1)}s)`,
+    );
+    const rows = [
+      ['column', 'type', 'sampled', 'categories'],
+      ...classifiedColumns(r).map(({ table, column }) => [`${table}.${column.column}`, column.type, String(column.sampled), summary(column)]),
+    ];
     out.push(rows.length > 1 ? alignColumns(rows) : '  no classified columns');
     for (const e of r.errors) out.push(`  ! ${e.table}${e.column ? `.${e.column}` : ''}: ${e.message}`);
     out.push('');
@@ -59,14 +66,21 @@ const md = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 export function formatClassificationMarkdown(reports: readonly StoreClassification[]): string {
   const out = ['# Warden data classification', ''];
   for (const r of reports) {
-    out.push(`## ${md(r.store)}`, '', `${r.engine} ${md(r.serverVersion)}, ${r.tables.length} tables, up to ${r.sampleSize} non-null values sampled per column.`, '');
+    out.push(
+      `## ${md(r.store)}`,
+      '',
+      `${r.engine} ${md(r.serverVersion)}, ${r.tables.length} tables, up to ${r.sampleSize} non-null values sampled per column.`,
+      '',
+    );
     const cols = classifiedColumns(r);
     if (cols.length === 0) out.push('No column was classified.', '');
     else {
       out.push('| column | type | sampled | category | confidence | basis | reasons |', '|---|---|---|---|---|---|---|');
       for (const { table, column } of cols) {
         for (const d of column.categories) {
-          out.push(`| ${md(`${table}.${column.column}`)} | ${md(column.type)} | ${column.sampled} | ${d.category} | ${d.confidence.toFixed(2)} | ${d.basis} | ${md(d.reasons.map((x) => `${x.source}: ${x.detail}`).join('; '))} |`);
+          out.push(
+            `| ${md(`${table}.${column.column}`)} | ${md(column.type)} | ${column.sampled} | ${d.category} | ${d.confidence.toFixed(2)} | ${d.basis} | ${md(d.reasons.map((x) => `${x.source}: ${x.detail}`).join('; '))} |`,
+          );
         }
       }
       out.push('');
@@ -75,7 +89,10 @@ export function formatClassificationMarkdown(reports: readonly StoreClassificati
     if (creds.length) {
       out.push('### Credentials (fingerprints only)', '', '| column | rule | confidence | fingerprint | values |', '|---|---|---|---|---|');
       for (const { table, column } of creds) {
-        for (const s of column.credentials) out.push(`| ${md(`${table}.${column.column}`)} | ${s.ruleId} | ${s.confidence}${s.confidence === 'low' ? ` (${md(s.reason)})` : ''} | \`${s.fingerprint}\` | ${s.count} |`);
+        for (const s of column.credentials)
+          out.push(
+            `| ${md(`${table}.${column.column}`)} | ${s.ruleId} | ${s.confidence}${s.confidence === 'low' ? ` (${md(s.reason)})` : ''} | \`${s.fingerprint}\` | ${s.count} |`,
+          );
       }
       out.push('');
     }

@@ -1,5 +1,15 @@
 /** warden/classify: which columns hold prompts, chats, embeddings, credentials and PII, by name, type and sampled values. */
-export { CATEGORIES, type Category, type CategoryDecision, type ColumnClassification, type CredentialSighting, type EvidenceSource, type Reason, type StoreClassification, type TableClassification } from './types.js';
+export {
+  CATEGORIES,
+  type Category,
+  type CategoryDecision,
+  type ColumnClassification,
+  type CredentialSighting,
+  type EvidenceSource,
+  type Reason,
+  type StoreClassification,
+  type TableClassification,
+} from './types.js';
 export { classifyColumn, DEFAULT_MIN_CONFIDENCE, type ClassifyColumnOptions } from './classifier.js';
 export { classifyStore, DEFAULT_SAMPLE_SIZE, type ClassifyStoreOptions } from './store.js';
 export { tableContext, type ContextEvidence, type SampledColumn } from './context.js';

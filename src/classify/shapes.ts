@@ -12,7 +12,8 @@ export interface SampledValue {
 }
 
 /** Declared types that hold no text: no prose, chat or secret can sit in them. */
-export const NON_TEXT = /^(?:nullable\()?(?:u?int\d*|smallint|integer|bigint|serial|bigserial|real|double|double precision|float\d*|decimal|numeric|boolean|bool|tinyint|mediumint|date|datetime|datetime64|timestamp|time|year|interval|uuid|enum)/;
+export const NON_TEXT =
+  /^(?:nullable\()?(?:u?int\d*|smallint|integer|bigint|serial|bigserial|real|double|double precision|float\d*|decimal|numeric|boolean|bool|tinyint|mediumint|date|datetime|datetime64|timestamp|time|year|interval|uuid|enum)/;
 
 /** Longest text the shape tests and the detection engine read per value; log rows can be megabytes. */
 export const MAX_VALUE_CHARS = 65_536;
@@ -40,7 +41,11 @@ export const isMessageRole = (v: SampledValue) => ROLES.has(v.text.trim().toLowe
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function isMessageArray(v: unknown): boolean {
-  return Array.isArray(v) && v.length > 0 && v.every((m) => isObject(m) && typeof m.role === 'string' && ROLES.has(m.role) && ('content' in m || 'parts' in m || 'tool_calls' in m));
+  return (
+    Array.isArray(v) &&
+    v.length > 0 &&
+    v.every((m) => isObject(m) && typeof m.role === 'string' && ROLES.has(m.role) && ('content' in m || 'parts' in m || 'tool_calls' in m))
+  );
 }
 
 /** `[{role, content}, …]` or a request body holding `messages`/`contents`. */
@@ -98,7 +103,10 @@ const PASSWORD_HASHES = [
 ];
 
 export function isPasswordHashText(text: string): boolean {
-  const t = text.trim().replace(/^(?:argon2|bcrypt|bcrypt_sha256)\$(?=\$)/, '').replace(/^argon2(?=\$argon2)/, '');
+  const t = text
+    .trim()
+    .replace(/^(?:argon2|bcrypt|bcrypt_sha256)\$(?=\$)/, '')
+    .replace(/^argon2(?=\$argon2)/, '');
   return t.length <= 512 && PASSWORD_HASHES.some((p) => p.test(t));
 }
 
@@ -114,7 +122,10 @@ const GENAI_KEYS: Array<{ category: 'prompt' | 'completion' | 'tool-call' | 'cha
   { category: 'prompt', key: /^(?:gen_ai\.(?:prompt|input\.messages|system_instructions)|llm\.(?:prompts|input_messages)|input\.value)(?:\.|$)/ },
   { category: 'completion', key: /^(?:gen_ai\.(?:completion|output\.messages)|llm\.output_messages|output\.value)(?:\.|$)/ },
   { category: 'tool-call', key: /^(?:gen_ai\.tool\.call\.(?:arguments|result)|tool\.parameters|tool_call\.function\.arguments)(?:\.|$)/ },
-  { category: 'chat-transcript', key: /^(?:gen_ai\.(?:prompt|completion)\.\d+\.role|gen_ai\.(?:input|output)\.messages|llm\.(?:input|output)_messages\.\d+\.message\.role)$/ },
+  {
+    category: 'chat-transcript',
+    key: /^(?:gen_ai\.(?:prompt|completion)\.\d+\.role|gen_ai\.(?:input|output)\.messages|llm\.(?:input|output)_messages\.\d+\.message\.role)$/,
+  },
 ];
 
 /** Flattened attribute keys of a JSON object, nested objects joined with dots, at most three levels down. */
@@ -206,7 +217,7 @@ const IDENTIFIER = /^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]
 export function isRequestMetadata(v: SampledValue): boolean {
   const t = v.text.trim();
   if (t.length === 0 || t.length > 128) return false;
-  return MODEL_NAME.test(t) || IDENTIFIER.test(t) || /^-?\d+(?:\.\d+)?$/.test(t) || !Number.isNaN(Date.parse(t)) && /\d{4}-\d{2}-\d{2}/.test(t);
+  return MODEL_NAME.test(t) || IDENTIFIER.test(t) || /^-?\d+(?:\.\d+)?$/.test(t) || (!Number.isNaN(Date.parse(t)) && /\d{4}-\d{2}-\d{2}/.test(t));
 }
 
 /** A short token without spaces (`tenant-7`, `eu-west-1`, `200`): what bookkeeping columns hold once a name says so. */

@@ -43,7 +43,11 @@ export async function classifyStore(db: Database, options: ClassifyStoreOptions)
     }
     // Every column is sampled before any is classified: a column's siblings are part of its evidence.
     const context = tableContext(table, sampled);
-    const result: TableClassification = { schema: table.schema, name: table.name, columns: sampled.map((c) => classifyColumn(c, c.values, options, context.get(c.name))) };
+    const result: TableClassification = {
+      schema: table.schema,
+      name: table.name,
+      columns: sampled.map((c) => classifyColumn(c, c.values, options, context.get(c.name))),
+    };
     report.tables.push(result);
   }
   report.durationMs = Math.round(performance.now() - started);

@@ -29,8 +29,16 @@ describe('warden keys canary', { timeout: 120_000 }, () => {
     assert.equal(verify.code, 1);
     assert.equal((JSON.parse(verify.stdout) as { reason: string }).reason, 'revoked');
 
-    const listed = JSON.parse((await cli(['keys', 'canary', 'list', '--json'])).stdout) as Array<{ id: string; where: string; uses: number; lastSeenAt: string | null }>;
-    assert.deepEqual(listed.map((c) => [c.id, c.where, c.uses]), [[id, 'staging env file', 1]]);
+    const listed = JSON.parse((await cli(['keys', 'canary', 'list', '--json'])).stdout) as Array<{
+      id: string;
+      where: string;
+      uses: number;
+      lastSeenAt: string | null;
+    }>;
+    assert.deepEqual(
+      listed.map((c) => [c.id, c.where, c.uses]),
+      [[id, 'staging env file', 1]],
+    );
     assert.match(String(listed[0]!.lastSeenAt), /^\d{4}-\d\d-\d\dT/);
     assert.equal((await cli(['keys', 'list', '--json'])).stdout.includes(id), false);
 
@@ -46,7 +54,18 @@ describe('warden keys canary', { timeout: 120_000 }, () => {
 
   it('plants a line into a log stream: warden scrub --keep-lines passes that line and redacts the canary anywhere else', async () => {
     const keepList = join(dir, 'planted-lines');
-    const made = await cli(['keys', 'canary', 'create', '--where', 'gateway log stream', '--into-stream', '--keep-list', keepList, '--line', '{"level":"info","msg":"upstream call","authorization":"Bearer {key}"}']);
+    const made = await cli([
+      'keys',
+      'canary',
+      'create',
+      '--where',
+      'gateway log stream',
+      '--into-stream',
+      '--keep-list',
+      keepList,
+      '--line',
+      '{"level":"info","msg":"upstream call","authorization":"Bearer {key}"}',
+    ]);
     assert.equal(made.code, 0, made.stderr);
     const planted = made.stdout.trimEnd();
     assert.match(planted, /^\{"level":"info","msg":"upstream call","authorization":"Bearer wdn_live_[A-Za-z0-9]{38}"\}$/);
@@ -59,7 +78,11 @@ describe('warden keys canary', { timeout: 120_000 }, () => {
     assert.equal(before, '{"msg":"before"}');
     assert.equal(kept, planted, 'the planted line passes unchanged');
     assert.doesNotMatch(copied!, /wdn_live_/, 'the canary anywhere else is redacted');
-    assert.doesNotMatch((await runCli(['scrub', '--format', 'ndjson'], { env, input: stream })).stdout, /wdn_live_/, 'without the keep list it is redacted everywhere');
+    assert.doesNotMatch(
+      (await runCli(['scrub', '--format', 'ndjson'], { env, input: stream })).stdout,
+      /wdn_live_/,
+      'without the keep list it is redacted everywhere',
+    );
     const id = /planted canary (key_\w+)/.exec(made.stderr)![1]!;
     const check = await cli(['keys', 'canary', 'check', '--id', id, '--json']);
     assert.equal(check.code, 0, 'a stream planting is not checked, so not unknown');
@@ -71,7 +94,26 @@ describe('warden keys canary', { timeout: 120_000 }, () => {
     assert.equal(made.code, 0);
     assert.match(made.stdout, /^wdn_live_[A-Za-z0-9]{38}\n$/);
     assert.equal((await cli(['keys', 'canary', 'create', '--where', 'x', '--into-env', join(dir, 'a.env')])).code, 2);
-    assert.equal((await cli(['keys', 'canary', 'create', '--where', 'x', '--into-env', join(dir, 'a.env'), '--var', 'A', '--into-log', join(dir, 'l.log'), '--line', '{key}'])).code, 2);
+    assert.equal(
+      (
+        await cli([
+          'keys',
+          'canary',
+          'create',
+          '--where',
+          'x',
+          '--into-env',
+          join(dir, 'a.env'),
+          '--var',
+          'A',
+          '--into-log',
+          join(dir, 'l.log'),
+          '--line',
+          '{key}',
+        ])
+      ).code,
+      2,
+    );
     const line = await cli(['keys', 'canary', 'plant', 'key_nope', '--into-log', join(dir, 'l.log'), '--line', 'token={key}'], made.stdout);
     assert.equal(line.code, 3);
     assert.match(line.stderr, /no canary with id/);

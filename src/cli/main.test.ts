@@ -14,13 +14,21 @@ import { buildProgram } from './main.js';
 const dir = mkdtempSync(join(tmpdir(), 'warden-cli-main-'));
 const store = join(dir, 'warden.db');
 const UNREACHABLE = 'postgres://127.0.0.1:1/x';
-const env = { HOME: dir, XDG_CONFIG_HOME: join(dir, 'config'), XDG_DATA_HOME: join(dir, 'data'), WARDEN_STORE: '', WARDEN_KEY_SECRET: '1:main-test-secret-0123456789abcdef', WARDEN_INGEST_TOKEN: 'main-test-ingest-token-0123456789' };
+const env = {
+  HOME: dir,
+  XDG_CONFIG_HOME: join(dir, 'config'),
+  XDG_DATA_HOME: join(dir, 'data'),
+  WARDEN_STORE: '',
+  WARDEN_KEY_SECRET: '1:main-test-secret-0123456789abcdef',
+  WARDEN_INGEST_TOKEN: 'main-test-ingest-token-0123456789',
+};
 const file = (name: string, text: string) => {
   writeFileSync(join(dir, name), text);
   return join(dir, name);
 };
 const POLICY = file('policy.yaml', 'version: 1\ncategories:\n  chat-transcript: 30d\n');
-const serveConfig = (storeAt: string, listen: string, extra = '') => `version: 1\nlisten: ${listen}\nstore: ${storeAt}\ninventories: [{name: a, targets: [127.0.0.1], every: 1h}]\n${extra}`;
+const serveConfig = (storeAt: string, listen: string, extra = '') =>
+  `version: 1\nlisten: ${listen}\nstore: ${storeAt}\ninventories: [{name: a, targets: [127.0.0.1], every: 1h}]\n${extra}`;
 const gatewayConfig = (storeAt: string, port: number) =>
   `listen: { port: ${port} }\nkeys: { store: ${storeAt} }\nroutes:\n  - name: llm\n    upstream: { url: "http://127.0.0.1:1", profile: openai-compatible }\n    allow: [{ endpoints: [models], scopes: ["llm:inference"] }]\n`;
 
@@ -44,7 +52,11 @@ interface Case {
   busyPort?: () => { args: string[]; line: RegExp };
 }
 
-const storeDown = (args: string[]) => () => ({ args: [...args, '--store', UNREACHABLE], code: 3, line: /^warden: cannot open the store postgres:\/\/127\.0\.0\.1:1\/x: connect ECONNREFUSED/ });
+const storeDown = (args: string[]) => () => ({
+  args: [...args, '--store', UNREACHABLE],
+  code: 3,
+  line: /^warden: cannot open the store postgres:\/\/127\.0\.0\.1:1\/x: connect ECONNREFUSED/,
+});
 const busyLine = () => new RegExp(`^warden: cannot listen on 127\\.0\\.0\\.1:${busyPort}( for \\w+)?: EADDRINUSE$`);
 const ALERT_CONFIG = () => file('alert.yaml', serveConfig(store, '127.0.0.1:0', 'alerts: [{name: hook, type: webhook, url: "http://127.0.0.1:1/hook"}]\n'));
 
@@ -60,7 +72,10 @@ const COMMANDS: Record<string, Case> = {
   },
   'keys list': { pipe: () => ({ args: ['keys', 'list', '--store', store], code: 0 }), unreachable: storeDown(['keys', 'list']) },
   'keys show': { pipe: () => ({ args: ['keys', 'show', seeded.keyId, '--store', store], code: 0 }), unreachable: storeDown(['keys', 'show', 'key_x']) },
-  'keys update': { pipe: () => ({ args: ['keys', 'update', seeded.keyId, '--name', 'renamed', '--store', store], code: 0 }), unreachable: storeDown(['keys', 'update', 'key_x', '--name', 'y']) },
+  'keys update': {
+    pipe: () => ({ args: ['keys', 'update', seeded.keyId, '--name', 'renamed', '--store', store], code: 0 }),
+    unreachable: storeDown(['keys', 'update', 'key_x', '--name', 'y']),
+  },
   'keys revoke': {
     pipe: () => ({ args: ['keys', 'revoke', 'key_missing', '--reason', 'r', '--store', store], code: 2 }),
     unreachable: storeDown(['keys', 'revoke', 'key_x', '--reason', 'r']),
@@ -73,7 +88,10 @@ const COMMANDS: Record<string, Case> = {
   'keys rotate': { pipe: () => ({ args: ['keys', 'rotate', 'key_missing', '--store', store], code: 2 }), unreachable: storeDown(['keys', 'rotate', 'key_x']) },
   'keys verify': { pipe: () => ({ args: ['keys', 'verify', '--store', store], code: 0, input: seeded.key }), unreachable: storeDown(['keys', 'verify']) },
   'keys audit': { pipe: () => ({ args: ['keys', 'audit', '--store', store], code: 0 }), unreachable: storeDown(['keys', 'audit']) },
-  'keys revoke-found': { pipe: () => ({ args: ['keys', 'revoke-found', POLICY, '--store', store], code: 0 }), unreachable: storeDown(['keys', 'revoke-found', POLICY]) },
+  'keys revoke-found': {
+    pipe: () => ({ args: ['keys', 'revoke-found', POLICY, '--store', store], code: 0 }),
+    unreachable: storeDown(['keys', 'revoke-found', POLICY]),
+  },
   'keys serve': {
     unreachable: storeDown(['keys', 'serve', '--listen', '127.0.0.1:0']),
     busyPort: () => ({ args: ['keys', 'serve', '--listen', `127.0.0.1:${busyPort}`, '--store', store], line: busyLine() }),
@@ -81,20 +99,36 @@ const COMMANDS: Record<string, Case> = {
   classify: {
     pipe: () => ({ args: ['classify', `sqlite://${store}`], code: 0 }),
     // The DSN is the input being examined: an unreachable one is exit 2, as `classify --help` says.
-    unreachable: () => ({ args: ['classify', UNREACHABLE], code: 2, line: /^warden: cannot connect to postgres:\/\/.*127\.0\.0\.1:1\/x: connect ECONNREFUSED/ }),
+    unreachable: () => ({
+      args: ['classify', UNREACHABLE],
+      code: 2,
+      line: /^warden: cannot connect to postgres:\/\/.*127\.0\.0\.1:1\/x: connect ECONNREFUSED/,
+    }),
   },
   'retention plan': {
     pipe: () => ({ args: ['retention', 'plan', `sqlite://${store}`, '--policy', POLICY], code: 0 }),
-    unreachable: () => ({ args: ['retention', 'plan', UNREACHABLE, '--policy', POLICY], code: 2, line: /^warden: cannot connect to postgres:\/\/.*127\.0\.0\.1:1\/x: connect ECONNREFUSED/ }),
+    unreachable: () => ({
+      args: ['retention', 'plan', UNREACHABLE, '--policy', POLICY],
+      code: 2,
+      line: /^warden: cannot connect to postgres:\/\/.*127\.0\.0\.1:1\/x: connect ECONNREFUSED/,
+    }),
   },
   'retention apply': {
     pipe: () => ({ args: ['retention', 'apply', `sqlite://${store}`, '--policy', POLICY, '--dry-run'], code: 0 }),
-    unreachable: () => ({ args: ['retention', 'apply', UNREACHABLE, '--policy', POLICY], code: 2, line: /^warden: cannot connect to postgres:\/\/.*127\.0\.0\.1:1\/x: connect ECONNREFUSED/ }),
+    unreachable: () => ({
+      args: ['retention', 'apply', UNREACHABLE, '--policy', POLICY],
+      code: 2,
+      line: /^warden: cannot connect to postgres:\/\/.*127\.0\.0\.1:1\/x: connect ECONNREFUSED/,
+    }),
   },
   scan: { pipe: () => ({ args: ['scan', '--list-probes'], code: 0 }) },
   init: { pipe: () => ({ args: ['init', join(dir, 'init.yaml'), '--force'], code: 0 }) },
   serve: {
-    unreachable: () => ({ args: ['serve', '--config', file('serve-down.yaml', serveConfig(UNREACHABLE, '127.0.0.1:0'))], code: 3, line: /^warden: cannot open the store postgres:\/\/127\.0\.0\.1:1\/x: connect ECONNREFUSED/ }),
+    unreachable: () => ({
+      args: ['serve', '--config', file('serve-down.yaml', serveConfig(UNREACHABLE, '127.0.0.1:0'))],
+      code: 3,
+      line: /^warden: cannot open the store postgres:\/\/127\.0\.0\.1:1\/x: connect ECONNREFUSED/,
+    }),
     busyPort: () => ({ args: ['serve', '--config', file('serve-busy.yaml', serveConfig(join(dir, 'serve.db'), `127.0.0.1:${busyPort}`))], line: busyLine() }),
   },
   worker: {
@@ -108,18 +142,34 @@ const COMMANDS: Record<string, Case> = {
     pipe: () => ({ args: ['alert', 'test', '--config', ALERT_CONFIG()], code: 3 }),
     unreachable: () => ({ args: ['alert', 'test', '--config', ALERT_CONFIG()], code: 3, line: /^warden: 1 of 1 sink did not accept the test alert$/ }),
   },
-  'incident open': { pipe: () => ({ args: ['incident', 'open', '--kind', 'leaked-api-key', '--store', store], code: 0 }), unreachable: storeDown(['incident', 'open', '--kind', 'leaked-api-key']) },
+  'incident open': {
+    pipe: () => ({ args: ['incident', 'open', '--kind', 'leaked-api-key', '--store', store], code: 0 }),
+    unreachable: storeDown(['incident', 'open', '--kind', 'leaked-api-key']),
+  },
   'incident list': { pipe: () => ({ args: ['incident', 'list', '--store', store], code: 0 }), unreachable: storeDown(['incident', 'list']) },
   'incident triage': {
     pipe: () => ({ args: ['incident', 'triage', seeded.incidentId, seeded.leak, '--store', store], code: 1 }),
     unreachable: storeDown(['incident', 'triage', 'inc_x', POLICY]),
   },
-  'incident note': { pipe: () => ({ args: ['incident', 'note', seeded.incidentId, 'checked', '--store', store], code: 0 }), unreachable: storeDown(['incident', 'note', 'inc_x', 'm']) },
-  'incident status': { pipe: () => ({ args: ['incident', 'status', seeded.incidentId, '--store', store], code: 0 }), unreachable: storeDown(['incident', 'status', 'inc_x']) },
-  'incident report': { pipe: () => ({ args: ['incident', 'report', seeded.incidentId, '--store', store], code: 0 }), unreachable: storeDown(['incident', 'report', 'inc_x']) },
+  'incident note': {
+    pipe: () => ({ args: ['incident', 'note', seeded.incidentId, 'checked', '--store', store], code: 0 }),
+    unreachable: storeDown(['incident', 'note', 'inc_x', 'm']),
+  },
+  'incident status': {
+    pipe: () => ({ args: ['incident', 'status', seeded.incidentId, '--store', store], code: 0 }),
+    unreachable: storeDown(['incident', 'status', 'inc_x']),
+  },
+  'incident report': {
+    pipe: () => ({ args: ['incident', 'report', seeded.incidentId, '--store', store], code: 0 }),
+    unreachable: storeDown(['incident', 'report', 'inc_x']),
+  },
   'incident playbook': { pipe: () => ({ args: ['incident', 'playbook', 'leaked-api-key'], code: 0 }) },
   gateway: {
-    unreachable: () => ({ args: ['gateway', '--config', file('gateway-down.yaml', gatewayConfig(UNREACHABLE, 0))], code: 3, line: /^warden: cannot open the store postgres:\/\/127\.0\.0\.1:1\/x: connect ECONNREFUSED/ }),
+    unreachable: () => ({
+      args: ['gateway', '--config', file('gateway-down.yaml', gatewayConfig(UNREACHABLE, 0))],
+      code: 3,
+      line: /^warden: cannot open the store postgres:\/\/127\.0\.0\.1:1\/x: connect ECONNREFUSED/,
+    }),
     busyPort: () => ({ args: ['gateway', '--config', file('gateway-busy.yaml', gatewayConfig(store, busyPort))], line: busyLine() }),
   },
 };

@@ -11,7 +11,10 @@ describe('parsePositiveInt: the one count parser for flags', () => {
 
   it('refuses anything else as bad usage, naming the flag and the range', () => {
     for (const text of ['0', '-1', '1.5', '1e3', ' 2', '0x10', '', 'many']) {
-      assert.throws(() => parsePositiveInt(text, '--n'), (err) => err instanceof UsageError && err.message === `--n: expected a whole number above 0, got ${JSON.stringify(text)}`);
+      assert.throws(
+        () => parsePositiveInt(text, '--n'),
+        (err) => err instanceof UsageError && err.message === `--n: expected a whole number above 0, got ${JSON.stringify(text)}`,
+      );
     }
     assert.throws(() => parsePositiveInt('10001', '--sample', 10_000), /--sample: expected a whole number from 1 to 10000, got "10001"/);
   });

@@ -32,7 +32,12 @@ describe('warden.yaml', () => {
   });
 
   it('takes ports as one number, a quoted string or a list', () => {
-    for (const [written, ports] of [['8123', [8123]], ['"8123"', [8123]], ['"6379, 9000-9001"', [6379, 9000, 9001]], ['[6379, 8123]', [6379, 8123]]] as const) {
+    for (const [written, ports] of [
+      ['8123', [8123]],
+      ['"8123"', [8123]],
+      ['"6379, 9000-9001"', [6379, 9000, 9001]],
+      ['[6379, 8123]', [6379, 8123]],
+    ] as const) {
       const config = parseConfig(`${base}    ports: ${written}\n`, 'w.yaml', {});
       assert.deepEqual(config.inventories[0]!.ports, ports, written);
     }
@@ -64,7 +69,10 @@ alerts:
 
   it('names the line of an unknown field, a bad duration and a missing schedule', () => {
     assert.equal(errorOf(base + '    colour: blue\n'), '/etc/warden/warden.yaml:6: inventories.0: unknown field "colour"');
-    assert.equal(errorOf(base.replace('every: 15m', 'every: soon')), '/etc/warden/warden.yaml:5: inventories.0.every: expected a duration such as 30s, 15m or 6h');
+    assert.equal(
+      errorOf(base.replace('every: 15m', 'every: soon')),
+      '/etc/warden/warden.yaml:5: inventories.0.every: expected a duration such as 30s, 15m or 6h',
+    );
     assert.match(errorOf(base.replace('    every: 15m\n', '')), /^\/etc\/warden\/warden\.yaml:3: inventories\.0: give exactly one of "every"/);
   });
 
@@ -100,7 +108,9 @@ alerts:
 
   it('reads the distributed section with defaults, and refuses it without a shared store', () => {
     const pg = 'store: postgres://warden@127.0.0.1/warden\n';
-    const config = parseConfig(`${pg}${base}distributed:\n  nats: nats://127.0.0.1:4222\n  tokenEnv: NATS_TOKEN\n  shardSize: 64\n  ackWait: 30s\n`, 'w.yaml', { NATS_TOKEN: 'nats-token-value' });
+    const config = parseConfig(`${pg}${base}distributed:\n  nats: nats://127.0.0.1:4222\n  tokenEnv: NATS_TOKEN\n  shardSize: 64\n  ackWait: 30s\n`, 'w.yaml', {
+      NATS_TOKEN: 'nats-token-value',
+    });
     assert.deepEqual(config.distributed, {
       url: 'nats://127.0.0.1:4222',
       token: 'nats-token-value',
@@ -113,9 +123,18 @@ alerts:
       deadlineMs: 3_600_000,
     });
     assert.equal(parseConfig(base, 'w.yaml', {}).distributed, undefined);
-    assert.equal(errorOf(`${base}distributed:\n  nats: nats://127.0.0.1:4222\n`), '/etc/warden/warden.yaml:6: distributed: needs a shared store; set store to a postgres:// URL');
-    assert.match(errorOf(`${pg}${base}distributed:\n  nats: nats://127.0.0.1:4222\n  subject: "warden.>"\n`), /:9: distributed\.subject: expected dot-separated tokens/);
-    assert.match(errorOf(`${pg}${base}distributed:\n  nats: nats://127.0.0.1:4222\n  ackWait: 10m\n  deadline: 5m\n`), /:10: distributed\.deadline: must be longer than ackWait/);
+    assert.equal(
+      errorOf(`${base}distributed:\n  nats: nats://127.0.0.1:4222\n`),
+      '/etc/warden/warden.yaml:6: distributed: needs a shared store; set store to a postgres:// URL',
+    );
+    assert.match(
+      errorOf(`${pg}${base}distributed:\n  nats: nats://127.0.0.1:4222\n  subject: "warden.>"\n`),
+      /:9: distributed\.subject: expected dot-separated tokens/,
+    );
+    assert.match(
+      errorOf(`${pg}${base}distributed:\n  nats: nats://127.0.0.1:4222\n  ackWait: 10m\n  deadline: 5m\n`),
+      /:10: distributed\.deadline: must be longer than ackWait/,
+    );
     assert.match(errorOf(`${pg}${base}distributed:\n  nats: nats://127.0.0.1:4222\n  shardSize: 0\n`), /:9: distributed\.shardSize: must be >= 1/);
   });
 
@@ -126,7 +145,10 @@ alerts:
     const policy = parseConfig(`${base}incidents: {open: true, regimes: [gdpr, nis2]}\n`, 'w.yaml', {}).incidents;
     assert.equal(policy.open, true);
     assert.equal(policy.revokeWardenKeys, false, 'revocation needs its own explicit setting');
-    assert.ok(policy.regimes.rules.some((r) => r.id.startsWith('nis2')), JSON.stringify(policy.regimes));
+    assert.ok(
+      policy.regimes.rules.some((r) => r.id.startsWith('nis2')),
+      JSON.stringify(policy.regimes),
+    );
     assert.equal(parseConfig(`${base}incidents: {open: true, revokeWardenKeys: true}\n`, 'w.yaml', {}).incidents.revokeWardenKeys, true);
     assert.match(errorOf(`${base}incidents: {open: yes please}\n`), /:6: incidents\.open: must be boolean/);
   });

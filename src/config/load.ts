@@ -177,10 +177,13 @@ const durationMs = (text: string): number => parseDuration(text, 'duration');
 
 /** Messages for this schema's oneOf and pattern rules; the rest use the generic wording. */
 function explain(error: ErrorObject, at: string): string | undefined {
-  if (error.keyword === 'oneOf' && /inventories\/\d+$/.test(error.instancePath)) return `${at}: give exactly one of "every" (such as 15m) or "cron" (such as "*/15 * * * *")`;
+  if (error.keyword === 'oneOf' && /inventories\/\d+$/.test(error.instancePath))
+    return `${at}: give exactly one of "every" (such as 15m) or "cron" (such as "*/15 * * * *")`;
   if (error.keyword === 'oneOf' && /alerts\/\d+$/.test(error.instancePath)) return `${at}: give exactly one of "url" or "urlEnv"`;
-  if (error.keyword === 'pattern' && /(every|jitter|timeout|flapWindow|ackWait|deadline|triageTimeout|budget)$/.test(error.instancePath)) return `${at}: expected a duration such as 30s, 15m or 6h`;
-  if (error.keyword === 'pattern' && /distributed\/subject$/.test(error.instancePath)) return `${at}: expected dot-separated tokens of letters, digits, _ and - (no wildcards), such as warden.scan.shards`;
+  if (error.keyword === 'pattern' && /(every|jitter|timeout|flapWindow|ackWait|deadline|triageTimeout|budget)$/.test(error.instancePath))
+    return `${at}: expected a duration such as 30s, 15m or 6h`;
+  if (error.keyword === 'pattern' && /distributed\/subject$/.test(error.instancePath))
+    return `${at}: expected dot-separated tokens of letters, digits, _ and - (no wildcards), such as warden.scan.shards`;
   if (error.keyword === 'pattern' && /distributed\/(stream|consumer)$/.test(error.instancePath)) return `${at}: expected 1 to 64 letters, digits, _ or -`;
   return undefined;
 }
@@ -277,7 +280,11 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
     }
   }
   const dir = dirname(resolve(source));
-  const store = raw.store ? (isPostgresUrl(raw.store) || raw.store === ':memory:' || isAbsolute(raw.store) ? raw.store : join(dir, raw.store)) : join(dir, 'warden.db');
+  const store = raw.store
+    ? isPostgresUrl(raw.store) || raw.store === ':memory:' || isAbsolute(raw.store)
+      ? raw.store
+      : join(dir, raw.store)
+    : join(dir, 'warden.db');
   let distributed: DistributedConfig | undefined;
   if (raw.distributed) {
     const d = raw.distributed;
@@ -288,7 +295,8 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
     const ackWaitMs = durationMs(d.ackWait ?? '60s');
     const deadlineMs = durationMs(d.deadline ?? '1h');
     if (ackWaitMs < 1000) fail(['distributed', 'ackWait'], 'distributed.ackWait: at least 1s');
-    if (deadlineMs <= ackWaitMs) fail(['distributed', 'deadline'], 'distributed.deadline: must be longer than ackWait, or a dead worker\'s shard could never be redelivered in time');
+    if (deadlineMs <= ackWaitMs)
+      fail(['distributed', 'deadline'], "distributed.deadline: must be longer than ackWait, or a dead worker's shard could never be redelivered in time");
     distributed = {
       url: d.nats,
       ...(token ? { token } : {}),

@@ -56,7 +56,12 @@ export async function openClickHouse(dsn: Dsn, options: ClickHouseOptions = {}):
     let res: Response;
     try {
       const deadline = AbortSignal.timeout(timeoutMs);
-      res = await fetchWithoutRedirects(url, { method: 'POST', body: sql, headers, signal: options.signal ? AbortSignal.any([deadline, options.signal]) : deadline });
+      res = await fetchWithoutRedirects(url, {
+        method: 'POST',
+        body: sql,
+        headers,
+        signal: options.signal ? AbortSignal.any([deadline, options.signal]) : deadline,
+      });
     } catch (err) {
       // fetch says only `fetch failed`; what failed (ECONNREFUSED, ENOTFOUND, bad port…) is its cause.
       const cause = (err as { cause?: { code?: unknown; message?: unknown } }).cause;
@@ -105,17 +110,15 @@ export async function openClickHouse(dsn: Dsn, options: ClickHouseOptions = {}):
         `SELECT database, table, name, type FROM system.columns WHERE ${scope} ORDER BY database, table`,
         args,
       );
-      return tables.map(
-        (t): TableInfo => ({
-          schema: t.database,
-          name: t.name,
-          columns: columns.filter((c) => c.database === t.database && c.table === t.name).map((c) => ({ name: c.name, type: c.type.toLowerCase() })),
-          primaryKey: t.primary_key ? t.primary_key.split(',').map((s) => s.trim()) : [],
-          tableEngine: t.engine,
-          partitionKey: t.partition_key,
-          samplingKey: t.sampling_key,
-        }),
-      );
+      return tables.map((t): TableInfo => ({
+        schema: t.database,
+        name: t.name,
+        columns: columns.filter((c) => c.database === t.database && c.table === t.name).map((c) => ({ name: c.name, type: c.type.toLowerCase() })),
+        primaryKey: t.primary_key ? t.primary_key.split(',').map((s) => s.trim()) : [],
+        tableEngine: t.engine,
+        partitionKey: t.partition_key,
+        samplingKey: t.sampling_key,
+      }));
     },
     async sampleColumn(table, column, limit) {
       const col = quoteClickHouseIdent(column);

@@ -13,7 +13,12 @@ describe('parseDsn', () => {
       (err: unknown) => err instanceof DsnError && /WARDEN_DB_PASSWORD or PGPASSWORD/.test(err.message) && !err.message.includes('hunter2'),
     );
     // A password with `@`, `/`, `?` or `#` in it: the URL parser splits it elsewhere, and none of it may show.
-    for (const text of ['postgres://app:hunter2@x9@db/logs', 'postgres://app:hun/ter2@db/logs', 'postgres://app:hun?ter2@db/logs', 'mysql://app:hun#ter2@db:99999/logs']) {
+    for (const text of [
+      'postgres://app:hunter2@x9@db/logs',
+      'postgres://app:hun/ter2@db/logs',
+      'postgres://app:hun?ter2@db/logs',
+      'mysql://app:hun#ter2@db:99999/logs',
+    ]) {
       assert.throws(
         () => parseDsn(text, {}),
         (err: unknown) => err instanceof DsnError && !/hun|ter2|x9/.test(err.message) && err.message.includes('app:***@'),

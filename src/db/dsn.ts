@@ -34,7 +34,9 @@ export function parseDsn(text: string, env: NodeJS.ProcessEnv = process.env): Ds
   const trimmed = text.trim();
   if (/^[a-z0-9+]+:\/\//i.test(trimmed) === false) {
     if (/\.(db|sqlite3?)$/i.test(trimmed) || trimmed === ':memory:') return sqliteDsn(trimmed);
-    throw new DsnError(`cannot read connection string ${JSON.stringify(redactDsnText(trimmed))}: expected postgres://, mysql://, mariadb://, clickhouse://, sqlite:// or a .db file`);
+    throw new DsnError(
+      `cannot read connection string ${JSON.stringify(redactDsnText(trimmed))}: expected postgres://, mysql://, mariadb://, clickhouse://, sqlite:// or a .db file`,
+    );
   }
   const scheme = trimmed.slice(0, trimmed.indexOf(':')).toLowerCase();
   if (scheme === 'clickhouse+native') {

@@ -5,7 +5,6 @@ import { groupColumns } from './postgres.js';
 import { quoteMySqlIdent } from './quote.js';
 import type { Database, DbOpenOptions, DbParam, Dsn } from './types.js';
 
-
 const SYSTEM_SCHEMAS = ['mysql', 'information_schema', 'performance_schema', 'sys'];
 
 export async function openMysql(dsn: Dsn, options: DbOpenOptions = {}): Promise<Database> {

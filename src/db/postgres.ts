@@ -3,7 +3,6 @@ import { DbError, DsnError } from './errors.js';
 import { quoteStandardIdent } from './quote.js';
 import type { Database, DbOpenOptions, DbParam, Dsn, TableInfo } from './types.js';
 
-
 /** `?` placeholders become `$1…$n`; Warden's SQL never holds a literal question mark. */
 const numbered = (sql: string) => {
   let n = 0;

@@ -3,10 +3,8 @@ import { DbError, DsnError } from './errors.js';
 import { quoteStandardIdent } from './quote.js';
 import type { Database, DbParam, Dsn, TableInfo } from './types.js';
 
-
 /** SQLite binds numbers, strings, bigints and null; dates go in as ISO-8601 text, booleans as 0/1. */
-const bind = (params?: readonly DbParam[]) =>
-  (params ?? []).map((p) => (p instanceof Date ? p.toISOString() : typeof p === 'boolean' ? (p ? 1 : 0) : p));
+const bind = (params?: readonly DbParam[]) => (params ?? []).map((p) => (p instanceof Date ? p.toISOString() : typeof p === 'boolean' ? (p ? 1 : 0) : p));
 
 export async function openSqlite(dsn: Dsn): Promise<Database> {
   let db: Sqlite.Database;
@@ -41,14 +39,19 @@ export async function openSqlite(dsn: Dsn): Promise<Database> {
     },
     async listTables() {
       return guard(() => {
-        const names = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name").all() as Array<{ name: string }>;
+        const names = db
+          .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name")
+          .all() as Array<{ name: string }>;
         return names.map(({ name }): TableInfo => {
           const cols = db.prepare(`PRAGMA table_info(${quoteStandardIdent(name)})`).all() as Array<{ name: string; type: string; pk: number }>;
           return {
             schema: 'main',
             name,
             columns: cols.map((c) => ({ name: c.name, type: c.type.toLowerCase() })),
-            primaryKey: cols.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk).map((c) => c.name),
+            primaryKey: cols
+              .filter((c) => c.pk > 0)
+              .sort((a, b) => a.pk - b.pk)
+              .map((c) => c.name),
           };
         });
       });
@@ -56,7 +59,9 @@ export async function openSqlite(dsn: Dsn): Promise<Database> {
     async sampleColumn(table, column, limit) {
       const col = quoteStandardIdent(column);
       return guard(() =>
-        (db.prepare(`SELECT ${col} AS v FROM ${qualified(table)} WHERE ${col} IS NOT NULL ORDER BY random() LIMIT ?`).all(limit) as Array<{ v: unknown }>).map((r) => r.v),
+        (db.prepare(`SELECT ${col} AS v FROM ${qualified(table)} WHERE ${col} IS NOT NULL ORDER BY random() LIMIT ?`).all(limit) as Array<{ v: unknown }>).map(
+          (r) => r.v,
+        ),
       );
     },
     async close() {

@@ -28,7 +28,13 @@ describe('keyword prefilter', () => {
   it('finds every keyword occurrence, case-insensitively, and overlapping ones', () => {
     const p = new KeywordPrefilter(['he', 'she', 'hers', 'sk-ant-']);
     const found = occurrences(p, 'uSHErs and SK-ANT-x he').sort((a, b) => a[1] - b[1] || a[0].localeCompare(b[0]));
-    assert.deepEqual(found, [['he', 3], ['she', 3], ['hers', 5], ['sk-ant-', 17], ['he', 21]]);
+    assert.deepEqual(found, [
+      ['he', 3],
+      ['she', 3],
+      ['hers', 5],
+      ['sk-ant-', 17],
+      ['he', 21],
+    ]);
   });
   it('reports nothing on clean text', () => {
     const p = new KeywordPrefilter(['ghp_']);
@@ -47,11 +53,15 @@ describe('keyword prefilter', () => {
       for (const cut of [quarter, 2 * quarter, 3 * quarter]) text = text.slice(0, cut - 5) + 'XYZZY-LONG-KEYWORD' + text.slice(cut + 13);
       const expected: Array<[string, number]> = [];
       const lower = text.toLowerCase();
-      for (let end = 0; end < text.length; end++) for (const k of keywords) if (lower.startsWith(k, end - k.length + 1) && end - k.length + 1 >= 0) expected.push([k, end]);
+      for (let end = 0; end < text.length; end++)
+        for (const k of keywords) if (lower.startsWith(k, end - k.length + 1) && end - k.length + 1 >= 0) expected.push([k, end]);
       const order = (a: [string, number], b: [string, number]) => a[1] - b[1] || a[0].localeCompare(b[0]);
       const found = occurrences(p, text);
       assert.deepEqual([...found].sort(order), expected.sort(order), `seed ${seed}`);
-      assert.ok(found.every((h, i) => i === 0 || found[i - 1]![1] <= h[1]), 'occurrences come in text order');
+      assert.ok(
+        found.every((h, i) => i === 0 || found[i - 1]![1] <= h[1]),
+        'occurrences come in text order',
+      );
     }
   });
   it('grows its occurrence buffer for text dense with keywords', () => {
@@ -77,44 +87,92 @@ describe('detector', () => {
   it('drops masks and templates, and keeps low-entropy values at low confidence (fail closed)', () => {
     const d = new Detector([rule({ minEntropy: 3 })]);
     const hits = d.scan('tok_xxxxxxxxxxxxxxxx tok_aaaaaaaaaaaaaaab');
-    assert.deepEqual(hits.map((h) => [h.secret, h.confidence, h.reason]), [['tok_aaaaaaaaaaaaaaab', 'low', 'low entropy']]);
+    assert.deepEqual(
+      hits.map((h) => [h.secret, h.confidence, h.reason]),
+      [['tok_aaaaaaaaaaaaaaab', 'low', 'low entropy']],
+    );
   });
   it('rates a match by its checks: a checksum that verifies is high, one that does not is low, never dropped', () => {
     const d = new Detector([rule({ pattern: '(?<secret>ghp_[A-Za-z0-9]{36})', keywords: ['ghp_'], validators: ['github-crc32'] })]);
     const good = expandSample('ghp_{alnum:30}{crc32b62:6}');
     const bad = good.slice(0, -1) + (good.endsWith('A') ? 'B' : 'A');
-    assert.deepEqual(d.scan(`${good} ${bad}`).map((h) => [h.confidence, h.reason]), [['high', 'checksum verifies'], ['low', 'checksum does not verify']]);
+    assert.deepEqual(
+      d.scan(`${good} ${bad}`).map((h) => [h.confidence, h.reason]),
+      [
+        ['high', 'checksum verifies'],
+        ['low', 'checksum does not verify'],
+      ],
+    );
   });
   it('rates a generic rule medium, a provider rule high, and a weak value low', () => {
     const generic = rule({ id: 'generic-pw', generic: true, keywords: ['pw='], pattern: 'pw=(?<secret>\\S+)', weak: { regexes: ['^admin$'] } });
     const d = new Detector([generic, rule({})]);
-    assert.deepEqual(d.scan('pw=Zq8vLm2Rt tok_ABCDEFGHabcd1234 pw=admin').map((h) => [h.ruleId, h.confidence]), [
-      ['generic-pw', 'medium'],
-      ['test-rule', 'high'],
-      ['generic-pw', 'low'],
-    ]);
+    assert.deepEqual(
+      d.scan('pw=Zq8vLm2Rt tok_ABCDEFGHabcd1234 pw=admin').map((h) => [h.ruleId, h.confidence]),
+      [
+        ['generic-pw', 'medium'],
+        ['test-rule', 'high'],
+        ['generic-pw', 'low'],
+      ],
+    );
   });
   it('keeps the surer of two provider matches on the same bytes, whatever the rule order', () => {
     const unsure = rule({ id: 'unsure', confidence: 'low' });
     const sure = rule({ id: 'sure' });
-    for (const rules of [[unsure, sure], [sure, unsure]]) {
-      assert.deepEqual(new Detector(rules).scan('tok_ABCDEFGHabcd1234').map((h) => h.ruleId), ['sure']);
+    for (const rules of [
+      [unsure, sure],
+      [sure, unsure],
+    ]) {
+      assert.deepEqual(
+        new Detector(rules).scan('tok_ABCDEFGHabcd1234').map((h) => h.ruleId),
+        ['sure'],
+      );
     }
   });
   it('rates a vendor format high with its context and medium without', () => {
     const d = new Detector([rule({ keywords: ['SK'], caseSensitiveKeywords: true, pattern: '(?:(?<context>twilio)[^\\n]{0,20}?)?(?<secret>SK[0-9a-f]{8})' })]);
-    assert.deepEqual(d.scan('twilio sid=SK0123abcd\nSK4567cdef').map((h) => [h.secret, h.confidence]), [['SK0123abcd', 'high'], ['SK4567cdef', 'medium']]);
+    assert.deepEqual(
+      d.scan('twilio sid=SK0123abcd\nSK4567cdef').map((h) => [h.secret, h.confidence]),
+      [
+        ['SK0123abcd', 'high'],
+        ['SK4567cdef', 'medium'],
+      ],
+    );
   });
   it('drops a documentation value followed by a documentation host, and keeps it anywhere else', () => {
-    const d = new Detector([rule({ keywords: ['://'], pattern: '://[a-z]*:(?<secret>[^@]+)@', weak: { examples: ['^guest$'], regexes: ['^[a-z]+[0-9]{0,4}$'], exampleIfFollowedBy: '@localhost' } })]);
+    const d = new Detector([
+      rule({
+        keywords: ['://'],
+        pattern: '://[a-z]*:(?<secret>[^@]+)@',
+        weak: { examples: ['^guest$'], regexes: ['^[a-z]+[0-9]{0,4}$'], exampleIfFollowedBy: '@localhost' },
+      }),
+    ]);
     assert.deepEqual(d.scan('amqp://guest:guest@localhost:5672/'), []);
-    assert.deepEqual(d.scan('amqp://guest:guest@rabbitmq:5672/').map((h) => h.confidence), ['low']);
+    assert.deepEqual(
+      d.scan('amqp://guest:guest@rabbitmq:5672/').map((h) => h.confidence),
+      ['low'],
+    );
     // A password someone chose is no documentation value, whatever host follows it (fail closed).
-    assert.deepEqual(d.scan('redis://:acme1504@localhost:6379/0').map((h) => [h.secret, h.confidence]), [['acme1504', 'low']]);
+    assert.deepEqual(
+      d.scan('redis://:acme1504@localhost:6379/0').map((h) => [h.secret, h.confidence]),
+      [['acme1504', 'low']],
+    );
   });
   it('keeps only explicit templates out: ${VAR}, $VAR, {{ }}, <…>, %s, ***, [REDACTED…], empty values and references', () => {
     const d = new Detector([rule({ id: 'any', generic: true, keywords: ['pw='], pattern: 'pw=(?<secret>\\S*)' })]);
-    for (const template of ['${DB_PASSWORD}', '$DB_PASSWORD', '{{.Values.pw}}', '<password>', '%s', '%(pw)s', '****', '[REDACTED:x]', 'process.env.PW', 'op://vault/db/password', 'arn:aws:secretsmanager:eu-west-1:1:secret:db']) {
+    for (const template of [
+      '${DB_PASSWORD}',
+      '$DB_PASSWORD',
+      '{{.Values.pw}}',
+      '<password>',
+      '%s',
+      '%(pw)s',
+      '****',
+      '[REDACTED:x]',
+      'process.env.PW',
+      'op://vault/db/password',
+      'arn:aws:secretsmanager:eu-west-1:1:secret:db',
+    ]) {
       assert.deepEqual(d.scan(`pw=${template}`), [], template);
     }
     for (const weak of ['dummy-pass-2291', 'example123', 'aaaaaaaa', 'hunter2']) assert.equal(d.scan(`pw=${weak}`).length, 1, weak);
@@ -129,11 +187,24 @@ describe('detector', () => {
       "RDS_PASSWORD:='%(password)s'",
       'api_key:="$DB_PASSWORD"',
     ]) {
-      assert.deepEqual(d.scan(line).map((m) => m.secret), [], line);
+      assert.deepEqual(
+        d.scan(line).map((m) => m.secret),
+        [],
+        line,
+      );
     }
-    assert.deepEqual(d.scan('+ mongosh --password hunter2 --host db').map((m) => m.secret), ['hunter2']);
-    assert.deepEqual(d.scan('{"msg":"+ mysql -u root -phunter2","id":1}').map((m) => m.secret), ['hunter2']);
-    assert.deepEqual(d.scan('secret: prod-db-password-9f1c2b7e1d').map((m) => m.secret), ['prod-db-password-9f1c2b7e1d']);
+    assert.deepEqual(
+      d.scan('+ mongosh --password hunter2 --host db').map((m) => m.secret),
+      ['hunter2'],
+    );
+    assert.deepEqual(
+      d.scan('{"msg":"+ mysql -u root -phunter2","id":1}').map((m) => m.secret),
+      ['hunter2'],
+    );
+    assert.deepEqual(
+      d.scan('secret: prod-db-password-9f1c2b7e1d').map((m) => m.secret),
+      ['prod-db-password-9f1c2b7e1d'],
+    );
   });
   it('prefers a provider rule over a generic one on the same bytes', () => {
     const d = new Detector([
@@ -141,12 +212,18 @@ describe('detector', () => {
       rule({ id: 'provider-thing' }),
     ]);
     const hits = d.scan('secret=tok_ABCDEFGHabcdefgh');
-    assert.deepEqual(hits.map((h) => h.ruleId), ['provider-thing']);
+    assert.deepEqual(
+      hits.map((h) => h.ruleId),
+      ['provider-thing'],
+    );
   });
   it('matches keywords only as written when a rule asks for it', () => {
     const exact = rule({ keywords: ['TK'], caseSensitiveKeywords: true, pattern: '(?<secret>TK[0-9]{12})' });
     const d = new Detector([exact, rule({ id: 'other', keywords: ['tk'], pattern: '(?<secret>tk-[a-z]{12}x)' })]);
-    assert.deepEqual(d.scan('tk-qzmwhrtvbnpdx stack TK482910583627').map((m) => m.ruleId), ['other', 'test-rule']);
+    assert.deepEqual(
+      d.scan('tk-qzmwhrtvbnpdx stack TK482910583627').map((m) => m.ruleId),
+      ['other', 'test-rule'],
+    );
     // A keyword in the wrong case does not start the rule, even where its pattern would match.
     const lower = new Detector([rule({ keywords: ['TK'], caseSensitiveKeywords: true, pattern: '(?<secret>tk_[0-9]{12})' })]);
     assert.deepEqual(lower.scan('tk_482910583627'), []);
@@ -190,6 +267,9 @@ describe('escape windows', () => {
     const a = 'tok_' + 'A1b2'.repeat(4);
     const b = 'tok_' + 'C3d4'.repeat(4);
     const text = `{"m":"x\\nauth: ${a} ${'filler '.repeat(200)}\\nauth: ${b}"}`;
-    assert.deepEqual(d.scan(text).map((m) => text.slice(m.start, m.end)), [a, b]);
+    assert.deepEqual(
+      d.scan(text).map((m) => text.slice(m.start, m.end)),
+      [a, b],
+    );
   });
 });

@@ -93,7 +93,11 @@ export function compileRule(spec: RuleSpec): CompiledRule {
 
 /** `master.key`, `.gem/credentials`, `*.ppk`: a path ending in one of them, `*` standing for any name characters. */
 function filesRegex(files: string[]): RegExp {
-  const one = (f: string) => f.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*');
+  const one = (f: string) =>
+    f
+      .split('*')
+      .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('[^/]*');
   return new RegExp(`(?:^|/)(?:${files.map(one).join('|')})$`, 'i');
 }
 

@@ -102,12 +102,16 @@ function classMatchesLineFeed(body: string): boolean | null {
   const negated = body.startsWith('^');
   // Each member as written: a single character (code), a class escape (code null), and whether it was escaped.
   const items: Array<{ code: number | null; matchesLineFeed: boolean; escaped: boolean }> = [];
-  for (let i = negated ? 1 : 0; i < body.length; ) {
+  for (let i = negated ? 1 : 0; i < body.length;) {
     if (body[i] === '\\') {
       const escape = readEscape(body, i + 1);
       if (!escape) return null;
       // Inside a class \b is a backspace, not a word boundary.
-      items.push(body[i + 1] === 'b' ? { code: 8, matchesLineFeed: false, escaped: true } : { code: escape.char, matchesLineFeed: escape.matchesLineFeed, escaped: true });
+      items.push(
+        body[i + 1] === 'b'
+          ? { code: 8, matchesLineFeed: false, escaped: true }
+          : { code: escape.char, matchesLineFeed: escape.matchesLineFeed, escaped: true },
+      );
       i = escape.end;
     } else {
       const code = body.charCodeAt(i);

@@ -47,7 +47,7 @@ const EMBEDDINGS: Embedding[] = [
 describe('recall of every shipped rule inside realistic log lines', () => {
   const detector = getDefaultDetector();
   const r = new CorpusRandom(0x7eca11);
-  it('reports a secret covering each rule\'s first sample in syslog, NDJSON and logfmt lines', () => {
+  it("reports a secret covering each rule's first sample in syslog, NDJSON and logfmt lines", () => {
     const missed: string[] = [];
     // Rules limited to files or keys never see log lines.
     for (const rule of loadShippedRules().filter((r) => !r.files && !r.keys)) {

@@ -79,10 +79,18 @@ describe('shipped rules', () => {
           for (const template of rule.samples.noMatch) {
             const sample = expandSample(template);
             const hits = scanSample(one, rule, sample);
-            assert.deepEqual(hits.map((h) => h.secret), [], `${rule.id} matched its near miss ${JSON.stringify(sample)}`);
+            assert.deepEqual(
+              hits.map((h) => h.secret),
+              [],
+              `${rule.id} matched its near miss ${JSON.stringify(sample)}`,
+            );
           }
           // 'cannot be proven safe' (large bounded repeats) is left to the adversarial time bound below.
-          assert.notEqual(regexSafety(rule.pattern, rule.caseInsensitive ? 'i' : ''), 'is vulnerable to ReDoS', `${rule.id} pattern backtracks catastrophically`);
+          assert.notEqual(
+            regexSafety(rule.pattern, rule.caseInsensitive ? 'i' : ''),
+            'is vulnerable to ReDoS',
+            `${rule.id} pattern backtracks catastrophically`,
+          );
         });
       }
     });
@@ -99,7 +107,10 @@ describe('adversarial input', () => {
     'sk-'.repeat(50_000),
     '=' + ' '.repeat(100_000),
     ...allRules.slice(0, 400).map((r) => (r.keywords[0] ?? '') + expandSample(r.samples.match[0]!).slice(0, -1).repeat(3) + '\\'.repeat(2000)),
-    allRules.map((r) => r.keywords.join(' ')).join(' ').repeat(50),
+    allRules
+      .map((r) => r.keywords.join(' '))
+      .join(' ')
+      .repeat(50),
     '-----BEGIN RSA PRIVATE KEY-----\n' + 'A'.repeat(200_000),
     'password='.repeat(20_000),
     'https://'.repeat(20_000) + 'user:' + '@'.repeat(10_000),

@@ -44,12 +44,29 @@ export class CorpusRandom {
 }
 
 const MODELS = [
-  'gpt-4o-mini', 'gpt-4o-2024-08-06', 'o3-mini', 'claude-3-5-sonnet-20241022', 'claude-3-haiku-20240307',
-  'deepseek-chat', 'deepseek-reasoner', 'mistral-large-latest', 'meta-llama/Llama-3.1-8B-Instruct',
-  'accounts/fireworks/models/llama-v3p1-70b-instruct', 'gemini-1.5-pro-002', 'text-embedding-3-small', 'command-r-plus',
+  'gpt-4o-mini',
+  'gpt-4o-2024-08-06',
+  'o3-mini',
+  'claude-3-5-sonnet-20241022',
+  'claude-3-haiku-20240307',
+  'deepseek-chat',
+  'deepseek-reasoner',
+  'mistral-large-latest',
+  'meta-llama/Llama-3.1-8B-Instruct',
+  'accounts/fireworks/models/llama-v3p1-70b-instruct',
+  'gemini-1.5-pro-002',
+  'text-embedding-3-small',
+  'command-r-plus',
 ];
 const PATHS = ['/v1/chat/completions', '/v1/embeddings', '/v1/messages', '/v1/completions', '/v1/models', '/v1/responses', '/healthz', '/metrics'];
-const AGENTS = ['python-requests/2.31.0', 'OpenAI/Python 1.59.7', 'Anthropic/JS 0.33.1', 'curl/8.5.0', 'Go-http-client/2.0', 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'];
+const AGENTS = [
+  'python-requests/2.31.0',
+  'OpenAI/Python 1.59.7',
+  'Anthropic/JS 0.33.1',
+  'curl/8.5.0',
+  'Go-http-client/2.0',
+  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',
+];
 const PROSE = [
   'Your password reset link has expired; request a new one from the sign-in page.',
   'The secret sauce is aggressive prompt caching: repeated system prompts cost a tenth as much.',
@@ -84,7 +101,12 @@ function chatRequest(r: CorpusRandom): string {
     model: r.pick(MODELS),
     user: `user_${r.chars('lowernum', 10)}`,
     latency_ms: r.int(40, 30000),
-    usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion, prompt_tokens_details: { cached_tokens: r.int(0, prompt) } },
+    usage: {
+      prompt_tokens: prompt,
+      completion_tokens: completion,
+      total_tokens: prompt + completion,
+      prompt_tokens_details: { cached_tokens: r.int(0, prompt) },
+    },
     max_tokens: r.pick([256, 1024, 4096, 8192]),
     temperature: r.pick([0, 0.2, 0.7, 1]),
     stream: r.pick([true, false]),
@@ -99,7 +121,12 @@ function chatResponse(r: CorpusRandom): string {
     model: r.pick(MODELS),
     system_fingerprint: `fp_${r.hex(10)}`,
     choices: [{ index: 0, message: { role: 'assistant', content: r.pick(PROSE), refusal: null }, logprobs: null, finish_reason: r.pick(['stop', 'length']) }],
-    usage: { prompt_tokens: r.int(5, 900), completion_tokens: r.int(5, 900), total_tokens: r.int(10, 1800), completion_tokens_details: { reasoning_tokens: 0 } },
+    usage: {
+      prompt_tokens: r.int(5, 900),
+      completion_tokens: r.int(5, 900),
+      total_tokens: r.int(10, 1800),
+      completion_tokens_details: { reasoning_tokens: 0 },
+    },
   });
 }
 
@@ -158,25 +185,34 @@ function syslog(r: CorpusRandom): string {
   const host = `gw-${r.int(1, 9)}`;
   const stamp = `Jan ${r.int(10, 28)} ${r.int(10, 23)}:${r.int(10, 59)}:${r.int(10, 59)}`;
   return r.pick([
-    () => `${stamp} ${host} sshd[${r.int(100, 99999)}]: Accepted publickey for deploy from ${r.ip()} port ${r.int(1024, 65535)} ssh2: ED25519 SHA256:${r.chars('base64', 43)}`,
+    () =>
+      `${stamp} ${host} sshd[${r.int(100, 99999)}]: Accepted publickey for deploy from ${r.ip()} port ${r.int(1024, 65535)} ssh2: ED25519 SHA256:${r.chars('base64', 43)}`,
     () => `${stamp} ${host} sshd[${r.int(100, 99999)}]: Failed password for invalid user admin from ${r.ip()} port ${r.int(1024, 65535)} ssh2`,
     () => `${stamp} ${host} sudo:   deploy : TTY=pts/0 ; PWD=/home/deploy ; USER=root ; COMMAND=/usr/bin/systemctl restart gateway`,
     () => `${stamp} ${host} sshd[${r.int(100, 99999)}]: pam_unix(sshd:session): session opened for user deploy(uid=1000) by (uid=0)`,
     () => `${stamp} ${host} systemd[1]: Started gateway.service - AI gateway (pid ${r.int(100, 99999)}).`,
-    () => `${stamp} ${host} kernel: [${r.int(1000, 99999)}.${r.int(100000, 999999)}] TCP: request_sock_TCP: Possible SYN flooding on port 443. Sending cookies.`,
+    () =>
+      `${stamp} ${host} kernel: [${r.int(1000, 99999)}.${r.int(100000, 999999)}] TCP: request_sock_TCP: Possible SYN flooding on port 443. Sending cookies.`,
     () => `${stamp} ${host} CRON[${r.int(100, 99999)}]: (root) CMD (/usr/local/bin/rotate-logs --keep 14)`,
   ])();
 }
 
 function kubernetes(r: CorpusRandom): string {
   return r.pick([
-    () => `I0127 ${r.int(10, 23)}:${r.int(10, 59)}:${r.int(10, 59)}.${r.int(100000, 999999)}       1 reflector.go:359] Listing and watching *v1.Secret from k8s.io/client-go/informers/factory.go:160`,
+    () =>
+      `I0127 ${r.int(10, 23)}:${r.int(10, 59)}:${r.int(10, 59)}.${r.int(100000, 999999)}       1 reflector.go:359] Listing and watching *v1.Secret from k8s.io/client-go/informers/factory.go:160`,
     () => `  Normal  Pulled     ${r.int(1, 59)}s  kubelet  Successfully pulled image "ghcr.io/org/gateway@sha256:${r.hex(64)}" in 1.${r.int(100, 999)}s`,
     () => `  Normal  SuccessfulMountVolume  kubelet  MountVolume.SetUp succeeded for volume "kube-api-access-${r.chars('lowernum', 5)}"`,
     () => `  Warning  FailedMount  kubelet  MountVolume.SetUp failed for volume "openai-credentials" : secret "openai-credentials" not found`,
     () => `      OPENAI_API_KEY:  <set to the key 'api-key' in secret 'openai'>  Optional: false`,
     () => `serviceaccount token mounted at /var/run/secrets/kubernetes.io/serviceaccount/token`,
-    () => JSON.stringify({ kind: 'Secret', apiVersion: 'v1', metadata: { name: 'gateway-tls', namespace: 'ai', uid: r.uuid(), resourceVersion: String(r.int(1000, 9999999)) }, type: 'kubernetes.io/tls' }),
+    () =>
+      JSON.stringify({
+        kind: 'Secret',
+        apiVersion: 'v1',
+        metadata: { name: 'gateway-tls', namespace: 'ai', uid: r.uuid(), resourceVersion: String(r.int(1000, 9999999)) },
+        type: 'kubernetes.io/tls',
+      }),
     () => `gateway-${r.chars('lowernum', 10)}-${r.chars('lowernum', 5)}   1/1     Running   0          ${r.int(1, 59)}m    ${r.ip()}   node-${r.int(1, 9)}`,
     () => `secret/gateway-env configured`,
   ])();
@@ -187,10 +223,12 @@ function stackTrace(r: CorpusRandom): string {
     () => `    at Object.<anonymous> (/app/node_modules/openai/core.js:${r.int(10, 999)}:${r.int(1, 80)})`,
     () => `    at async TokenService.refresh (/app/dist/auth/token-service.js:${r.int(10, 999)}:${r.int(1, 80)})`,
     () => `  File "/usr/lib/python3.11/site-packages/httpx/_client.py", line ${r.int(10, 2000)}, in send`,
-    () => `openai.AuthenticationError: Error code: 401 - {'error': {'message': 'Incorrect API key provided: sk-proj-${'*'.repeat(40)}${r.chars('alnum', 4)}. You can find your API key at https://platform.openai.com/account/api-keys.', 'type': 'invalid_request_error', 'param': None, 'code': 'invalid_api_key'}}`,
+    () =>
+      `openai.AuthenticationError: Error code: 401 - {'error': {'message': 'Incorrect API key provided: sk-proj-${'*'.repeat(40)}${r.chars('alnum', 4)}. You can find your API key at https://platform.openai.com/account/api-keys.', 'type': 'invalid_request_error', 'param': None, 'code': 'invalid_api_key'}}`,
     () => `\tat com.example.gateway.TokenBucket.tryConsume(TokenBucket.java:${r.int(10, 999)})`,
     () => `goroutine ${r.int(1, 999)} [running]:\nmain.(*Proxy).ServeHTTP(0xc000${r.hex(6)}, {0x${r.hex(7)}, 0xc000${r.hex(6)}})`,
-    () => `anthropic.RateLimitError: Error code: 429 - {'type': 'error', 'error': {'type': 'rate_limit_error', 'message': 'Number of request tokens has exceeded your per-minute rate limit'}}`,
+    () =>
+      `anthropic.RateLimitError: Error code: 429 - {'type': 'error', 'error': {'type': 'rate_limit_error', 'message': 'Number of request tokens has exceeded your per-minute rate limit'}}`,
     () => `Error: Rate limit reached for gpt-4o in organization org-${r.chars('alnum', 24)} on tokens per min (TPM): Limit 30000, Used 29876, Requested 512.`,
   ])();
 }
@@ -217,15 +255,29 @@ function tracing(r: CorpusRandom): string {
     () => `x-amzn-trace-id: Root=1-${r.hex(8)}-${r.hex(24)}`,
     () => `cf-ray: ${r.hex(16)}-FRA`,
     () => JSON.stringify({ 'dd.trace_id': String(r.int(1e9, 9e9)) + String(r.int(1e8, 9e8)), 'dd.span_id': String(r.int(1e9, 9e9)), msg: 'upstream call' }),
-    () => JSON.stringify({ traceId: r.hex(32), spanId: r.hex(16), parentSpanId: r.hex(16), name: 'POST /v1/chat/completions', kind: 2, startTimeUnixNano: `${r.int(1736000000, 1738000000)}${r.int(100000000, 999999999)}`, attributes: [{ key: 'gen_ai.usage.input_tokens', value: { intValue: String(r.int(1, 9000)) } }, { key: 'http.request.header.authorization', value: { stringValue: '[REDACTED]' } }] }),
+    () =>
+      JSON.stringify({
+        traceId: r.hex(32),
+        spanId: r.hex(16),
+        parentSpanId: r.hex(16),
+        name: 'POST /v1/chat/completions',
+        kind: 2,
+        startTimeUnixNano: `${r.int(1736000000, 1738000000)}${r.int(100000000, 999999999)}`,
+        attributes: [
+          { key: 'gen_ai.usage.input_tokens', value: { intValue: String(r.int(1, 9000)) } },
+          { key: 'http.request.header.authorization', value: { stringValue: '[REDACTED]' } },
+        ],
+      }),
     () => `openai-organization: user-${r.chars('lowernum', 24)}`,
     () => `openai-processing-ms: ${r.int(10, 9000)}`,
     () => `x-ratelimit-remaining-tokens: ${r.int(0, 30000)}`,
     () => `x-ratelimit-reset-tokens: ${r.int(1, 999)}ms`,
     () => `anthropic-ratelimit-tokens-remaining: ${r.int(0, 400000)}`,
     () => `request-id: req_${r.chars('alnum', 24)}`,
-    () => `set-cookie: __cf_bm=${r.chars('alnum_', 43)}-${r.int(1736000000, 1738000000)}-1.0.1.1-${r.chars('alnum_', 40)}; path=/; expires=Mon, 27-Jan-25 10:45:30 GMT; domain=.example.net; HttpOnly; Secure; SameSite=None`,
-    () => `Cookie: _ga=GA1.2.${r.int(1e8, 9e8)}.${r.int(1736000000, 1738000000)}; _gid=GA1.2.${r.int(1e8, 9e8)}.${r.int(1736000000, 1738000000)}; theme=dark; lang=en-US`,
+    () =>
+      `set-cookie: __cf_bm=${r.chars('alnum_', 43)}-${r.int(1736000000, 1738000000)}-1.0.1.1-${r.chars('alnum_', 40)}; path=/; expires=Mon, 27-Jan-25 10:45:30 GMT; domain=.example.net; HttpOnly; Secure; SameSite=None`,
+    () =>
+      `Cookie: _ga=GA1.2.${r.int(1e8, 9e8)}.${r.int(1736000000, 1738000000)}; _gid=GA1.2.${r.int(1e8, 9e8)}.${r.int(1736000000, 1738000000)}; theme=dark; lang=en-US`,
   ])();
 }
 
@@ -338,9 +390,11 @@ function benignConfig(r: CorpusRandom): string {
 
 function services(r: CorpusRandom): string {
   return r.pick([
-    () => `2025-01-27 10:15:30.${r.int(100, 999)} UTC [${r.int(100, 99999)}] LOG:  connection authorized: user=app database=app SSL enabled (protocol=TLSv1.3, cipher=TLS_AES_256_GCM_SHA384, bits=256)`,
+    () =>
+      `2025-01-27 10:15:30.${r.int(100, 999)} UTC [${r.int(100, 99999)}] LOG:  connection authorized: user=app database=app SSL enabled (protocol=TLSv1.3, cipher=TLS_AES_256_GCM_SHA384, bits=256)`,
     () => `2025-01-27 10:15:30.${r.int(100, 999)} UTC [${r.int(100, 99999)}] FATAL:  password authentication failed for user "app"`,
-    () => `2025.01.27 10:15:30.${r.int(100000, 999999)} [ ${r.int(1, 999)} ] {${r.uuid()}} <Information> executeQuery: (from [::ffff:${r.ip()}]:${r.int(1024, 65535)}, user: default) SELECT count() FROM logs.requests WHERE model = 'gpt-4o' FORMAT JSONEachRow`,
+    () =>
+      `2025.01.27 10:15:30.${r.int(100000, 999999)} [ ${r.int(1, 999)} ] {${r.uuid()}} <Information> executeQuery: (from [::ffff:${r.ip()}]:${r.int(1024, 65535)}, user: default) SELECT count() FROM logs.requests WHERE model = 'gpt-4o' FORMAT JSONEachRow`,
     () => `2025.01.27 10:15:30.${r.int(100000, 999999)} [ ${r.int(1, 999)} ] {} <Debug> HTTPHandler: Request URI: /?query=SELECT%201&database=default`,
     () => `${r.int(1, 9)}:M 27 Jan 2025 10:15:30.${r.int(100, 999)} * Ready to accept connections tcp`,
     () => `2025-01-27T10:15:30.${r.int(100, 999)}Z 0 [Note] Access denied for user 'app'@'${r.ip()}' (using password: YES)`,
@@ -364,19 +418,44 @@ function providerIds(r: CorpusRandom): string {
     () => JSON.stringify({ object: 'file', id: `file-${r.chars('alnum', 24)}`, filename: `batch_${r.hex(8)}.jsonl`, purpose: 'batch' }),
     () => JSON.stringify({ id: `batch_${r.hex(32)}`, object: 'batch', input_file_id: `file-${r.chars('alnum', 24)}`, status: 'completed' }),
     () => JSON.stringify({ id: `resp_${r.hex(48)}`, object: 'response', model: r.pick(MODELS), previous_response_id: null }),
-    () => JSON.stringify({ assistant_id: `asst_${r.chars('alnum', 24)}`, thread_id: `thread_${r.chars('alnum', 24)}`, run_id: `run_${r.chars('alnum', 24)}`, vector_store_id: `vs_${r.chars('alnum', 24)}` }),
-    () => JSON.stringify({ tool_calls: [{ id: `call_${r.chars('alnum', 24)}`, type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] }),
+    () =>
+      JSON.stringify({
+        assistant_id: `asst_${r.chars('alnum', 24)}`,
+        thread_id: `thread_${r.chars('alnum', 24)}`,
+        run_id: `run_${r.chars('alnum', 24)}`,
+        vector_store_id: `vs_${r.chars('alnum', 24)}`,
+      }),
+    () =>
+      JSON.stringify({
+        tool_calls: [{ id: `call_${r.chars('alnum', 24)}`, type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }],
+      }),
     () => JSON.stringify({ type: 'tool_use', id: `toolu_01${r.chars('alnum', 22)}`, name: 'search', input: { query: 'token limits' } }),
     () => JSON.stringify({ id: `msgbatch_01${r.chars('alnum', 22)}`, type: 'message_batch', processing_status: 'ended' }),
     () => JSON.stringify({ type: 'thinking', thinking: r.pick(PROSE), signature: r.chars('base64', 300) + '==' }),
     () => JSON.stringify({ type: 'reasoning', id: `rs_${r.hex(48)}`, encrypted_content: `gAAAAAB${r.chars('base64url', 400)}==` }),
-    () => JSON.stringify({ responseId: r.chars('base64url', 22), modelVersion: 'gemini-1.5-pro-002', usageMetadata: { promptTokenCount: r.int(1, 900), candidatesTokenCount: r.int(1, 900) } }),
-    () => JSON.stringify({ id: r.chars('lowernum', 26), model: 'black-forest-labs/flux-schnell', status: 'succeeded', urls: { get: `https://api.replicate.com/v1/predictions/${r.chars('lowernum', 26)}` } }),
+    () =>
+      JSON.stringify({
+        responseId: r.chars('base64url', 22),
+        modelVersion: 'gemini-1.5-pro-002',
+        usageMetadata: { promptTokenCount: r.int(1, 900), candidatesTokenCount: r.int(1, 900) },
+      }),
+    () =>
+      JSON.stringify({
+        id: r.chars('lowernum', 26),
+        model: 'black-forest-labs/flux-schnell',
+        status: 'succeeded',
+        urls: { get: `https://api.replicate.com/v1/predictions/${r.chars('lowernum', 26)}` },
+      }),
     () => JSON.stringify({ x_groq: { id: `req_01${r.chars('lowernum', 26)}` }, model: 'llama-3.3-70b-versatile' }),
     () => JSON.stringify({ id: `${r.chars('alnum', 16)}-${r.chars('alnum', 6)}`, model: 'meta-llama/Llama-3.3-70B-Instruct-Turbo', prompt: [] }),
     () => `x-ms-request-id: ${r.uuid()} apim-request-id: ${r.uuid()}`,
     () => JSON.stringify({ _id: r.hex(24), sha: r.hex(40), lastModified: r.timestamp(), siblings: [{ rfilename: 'model.safetensors' }] }),
-    () => JSON.stringify({ generation_id: r.uuid(), finish_reason: 'COMPLETE', meta: { billed_units: { input_tokens: r.int(1, 900), output_tokens: r.int(1, 900) } } }),
+    () =>
+      JSON.stringify({
+        generation_id: r.uuid(),
+        finish_reason: 'COMPLETE',
+        meta: { billed_units: { input_tokens: r.int(1, 900), output_tokens: r.int(1, 900) } },
+      }),
   ])();
 }
 

@@ -23,7 +23,11 @@ describe('unescape', () => {
       const to = Math.max(from, text.length - (seed % 4));
       const view = unescapeOnce(text, from, to);
       const n = unescapeBytes(text, from, to, out);
-      assert.equal(n < 0 ? undefined : Buffer.from(out.subarray(0, n)).toString('latin1'), view && Buffer.from(view.text, 'latin1').toString('latin1'), JSON.stringify([text, from, to]));
+      assert.equal(
+        n < 0 ? undefined : Buffer.from(out.subarray(0, n)).toString('latin1'),
+        view && Buffer.from(view.text, 'latin1').toString('latin1'),
+        JSON.stringify([text, from, to]),
+      );
     }
   });
 });

@@ -7,7 +7,15 @@ export interface DecodedView {
 
 /** The character each one-letter JSON or shell escape stands for, by the letter's code. */
 const SIMPLE = new Int16Array(128).fill(-1);
-for (const [letter, meaning] of [['"', '"'], ['\\', '\\'], ['/', '/'], ['n', '\n'], ['r', '\r'], ['t', '\t'], ["'", "'"]] as const) {
+for (const [letter, meaning] of [
+  ['"', '"'],
+  ['\\', '\\'],
+  ['/', '/'],
+  ['n', '\n'],
+  ['r', '\r'],
+  ['t', '\t'],
+  ["'", "'"],
+] as const) {
   SIMPLE[letter.charCodeAt(0)] = meaning.charCodeAt(0);
 }
 const BACKSLASH = 92;

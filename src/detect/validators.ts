@@ -60,7 +60,8 @@ export const VALIDATORS: Record<string, Validator> = {
     onFail: 'low',
     failReason: 'does not decode to user:password',
     proves: 'decodes to user:password',
-    test: (secret) => /^[A-Za-z0-9+/]{4,}={0,2}$/.test(secret) && /^[\x21-\x39\x3b-\x7e]{1,256}:[\x20-\x7e]{1,1024}$/.test(Buffer.from(secret, 'base64').toString('latin1')),
+    test: (secret) =>
+      /^[A-Za-z0-9+/]{4,}={0,2}$/.test(secret) && /^[\x21-\x39\x3b-\x7e]{1,256}:[\x20-\x7e]{1,1024}$/.test(Buffer.from(secret, 'base64').toString('latin1')),
   },
   /** Generated secrets mix at least two of lower, upper, digit; a value of one class is a weak one. */
   'mixed-classes': {

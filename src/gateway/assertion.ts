@@ -63,7 +63,13 @@ export class AssertionSigner {
       sub: identity.subject,
       iat,
       exp: iat + Math.ceil(this.ttlMs / 1000),
-      warden: { kind: identity.kind, scopes: identity.scopes, ...(identity.keyId ? { keyId: identity.keyId } : {}), ...(identity.owner ? { owner: identity.owner } : {}), ...(identity.issuer ? { issuer: identity.issuer } : {}) },
+      warden: {
+        kind: identity.kind,
+        scopes: identity.scopes,
+        ...(identity.keyId ? { keyId: identity.keyId } : {}),
+        ...(identity.owner ? { owner: identity.owner } : {}),
+        ...(identity.issuer ? { issuer: identity.issuer } : {}),
+      },
     };
     return signJwt(claims, 'ES256', this.current.privateKey, this.current.kid);
   }

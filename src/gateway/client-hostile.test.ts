@@ -324,7 +324,10 @@ routes:
     const cases: Array<[string, () => string]> = [
       ['a garbage request line', () => 'this is not a request at all\r\n\r\n'],
       ['a header line without a colon', () => head('GET /bad/no-colon HTTP/1.1', 'Host: 127.0.0.1', `X-API-Key: ${key}`, 'this line has no colon')],
-      ['Content-Length with Transfer-Encoding', () => req('POST', '/bad/length-and-chunked', ['Content-Length: 5', 'Transfer-Encoding: chunked']) + '5\r\nhello\r\n0\r\n\r\n'],
+      [
+        'Content-Length with Transfer-Encoding',
+        () => req('POST', '/bad/length-and-chunked', ['Content-Length: 5', 'Transfer-Encoding: chunked']) + '5\r\nhello\r\n0\r\n\r\n',
+      ],
       ['two different Content-Length values', () => req('POST', '/bad/two-lengths', ['Content-Length: 5', 'Content-Length: 6']) + 'hello!'],
       ['a NUL in a header value', () => req('GET', '/bad/nul', ['X-Note: a\x00b'])],
       ['a bare CR in a header value', () => req('GET', '/bad/cr', ['X-Note: a\rb'])],
@@ -344,7 +347,11 @@ routes:
       c.destroy();
       await assertServing();
       const forwarded = upstream.seen.slice(mark).filter((s) => s.target === '/bad/chunk-size');
-      assert.deepEqual(forwarded.map((s) => s.body), forwarded.map(() => null), 'no upstream request with that body completed');
+      assert.deepEqual(
+        forwarded.map((s) => s.body),
+        forwarded.map(() => null),
+        'no upstream request with that body completed',
+      );
     });
   });
 
@@ -394,9 +401,16 @@ routes:
     c.destroy();
     await assertServing();
     const aborted = upstream.seen.slice(mark).filter((s) => s.target === '/upload/aborted');
-    assert.deepEqual(aborted.map((s) => s.body), aborted.map(() => null), 'the cut upload never completed upstream');
+    assert.deepEqual(
+      aborted.map((s) => s.body),
+      aborted.map(() => null),
+      'the cut upload never completed upstream',
+    );
     while (aborted.some((s) => !s.closed) && Date.now() < deadline + LIMIT_MS) await sleep(10);
-    assert.ok(aborted.every((s) => s.closed), 'the upstream exchange was let go');
+    assert.ok(
+      aborted.every((s) => s.closed),
+      'the upstream exchange was let go',
+    );
   });
 
   it('holds back a large response a client does not read, with memory bounded, and serves others meanwhile', async () => {
@@ -407,7 +421,7 @@ routes:
     stalled.write(get(`/big?mb=${totalMb}`));
     // Until the upstream is held back: what it has sent stops growing (kernel buffers take some tens of MB).
     const deadline = Date.now() + LIMIT_MS;
-    for (let last = -1; upstream.big.sent !== last && Date.now() < deadline; ) {
+    for (let last = -1; upstream.big.sent !== last && Date.now() < deadline;) {
       last = upstream.big.sent;
       await sleep(250);
     }
@@ -434,7 +448,10 @@ routes:
     const deadline = Date.now() + LIMIT_MS;
     const forwarded = () => upstream.seen.slice(mark).filter((s) => s.target === '/big?mb=512');
     while (forwarded().some((s) => !s.closed) && Date.now() < deadline) await sleep(10);
-    assert.ok(forwarded().every((s) => s.closed), 'no upstream exchange left running');
+    assert.ok(
+      forwarded().every((s) => s.closed),
+      'no upstream exchange left running',
+    );
     if (forwarded().length) assert.ok(upstream.big.sent < 512 * MB, `the upstream stopped early (sent ${upstream.big.sent} bytes)`);
     await assertServing();
   });
@@ -469,18 +486,29 @@ routes:
   });
 
   it('refuses a request with two Host fields (RFC 9112, 3.2)', () =>
-    assertRefused(head('GET /two-hosts HTTP/1.1', 'Host: 127.0.0.1', 'Host: internal.example', `X-API-Key: ${key}`), 'two Host fields'),
-  );
+    assertRefused(head('GET /two-hosts HTTP/1.1', 'Host: 127.0.0.1', 'Host: internal.example', `X-API-Key: ${key}`), 'two Host fields'));
 
   describe('request smuggling: an ambiguous body framing is refused and the request inside it never reaches the upstream', () => {
     // A complete chunked body followed by a whole request with the valid key: called once the key exists.
     const inside = () => `0\r\n\r\n${get('/smuggled')}`;
     const cases: Array<[string, () => string]> = [
-      ['Transfer-Encoding: chunked with a Content-Length', () => req('POST', '/smuggle/te-cl', ['Transfer-Encoding: chunked', `Content-Length: ${inside().length}`]) + inside()],
-      ['a Content-Length before Transfer-Encoding: chunked', () => req('POST', '/smuggle/cl-te', ['Content-Length: 5', 'Transfer-Encoding: chunked']) + inside()],
-      ['Transfer-Encoding: xchunked with a Content-Length', () => req('POST', '/smuggle/xchunked-cl', ['Transfer-Encoding: xchunked', `Content-Length: ${inside().length}`]) + inside()],
+      [
+        'Transfer-Encoding: chunked with a Content-Length',
+        () => req('POST', '/smuggle/te-cl', ['Transfer-Encoding: chunked', `Content-Length: ${inside().length}`]) + inside(),
+      ],
+      [
+        'a Content-Length before Transfer-Encoding: chunked',
+        () => req('POST', '/smuggle/cl-te', ['Content-Length: 5', 'Transfer-Encoding: chunked']) + inside(),
+      ],
+      [
+        'Transfer-Encoding: xchunked with a Content-Length',
+        () => req('POST', '/smuggle/xchunked-cl', ['Transfer-Encoding: xchunked', `Content-Length: ${inside().length}`]) + inside(),
+      ],
       ['Transfer-Encoding: chunked, identity', () => req('POST', '/smuggle/chunked-identity', ['Transfer-Encoding: chunked, identity']) + inside()],
-      ['Transfer-Encoding: chunked and a second Transfer-Encoding: identity', () => req('POST', '/smuggle/two-te', ['Transfer-Encoding: chunked', 'Transfer-Encoding: identity']) + inside()],
+      [
+        'Transfer-Encoding: chunked and a second Transfer-Encoding: identity',
+        () => req('POST', '/smuggle/two-te', ['Transfer-Encoding: chunked', 'Transfer-Encoding: identity']) + inside(),
+      ],
     ];
     for (const [what, bytes] of cases) it(`refuses ${what}`, () => assertRefused(bytes(), what));
 
@@ -496,15 +524,17 @@ routes:
       await assertServing();
       const forwarded = upstream.seen.slice(mark).filter((s) => s.target !== '/ok');
       assert.ok(!forwarded.some((s) => s.target === '/smuggled'), 'the smuggled request never reached the upstream');
-      assert.deepEqual(forwarded.map((s) => s.body), forwarded.map(() => null), 'no upstream request with that body completed');
+      assert.deepEqual(
+        forwarded.map((s) => s.body),
+        forwarded.map(() => null),
+        'no upstream request with that body completed',
+      );
     });
 
     // The last coding of a request's Transfer-Encoding must be chunked, or the server answers 400 and closes
     // (RFC 9112, 6.1): that is known from the head. node:http handed such a request over before its parser
     // checked it, so the gateway used to forward the head (framed as chunked) before the connection was cut.
-    it('refuses Transfer-Encoding: xchunked before anything reaches the upstream', () =>
-      assertRefused(xchunked(), 'Transfer-Encoding: xchunked'),
-    );
+    it('refuses Transfer-Encoding: xchunked before anything reaches the upstream', () => assertRefused(xchunked(), 'Transfer-Encoding: xchunked'));
 
     // Framed, but the gateway would pass the gzip coding on undecoded under its own chunks: 501, as nginx answers.
     it('answers 501 to Transfer-Encoding: gzip, chunked, and forwards nothing', async () => {
@@ -523,7 +553,8 @@ routes:
   // was removed before forwarding while the gateway still framed and forwarded the body by it.
   describe('no field the gateway computes, sets or checks can be removed through Connection', () => {
     const smuggled = () => get('/smuggled', ['X-Warden-Key-Id: forged']);
-    const listing = (connection: string) => () => req('POST', '/smuggle/connection', [`Connection: ${connection}`, `Content-Length: ${smuggled().length}`]) + smuggled();
+    const listing = (connection: string) => () =>
+      req('POST', '/smuggle/connection', [`Connection: ${connection}`, `Content-Length: ${smuggled().length}`]) + smuggled();
     const cases: Array<[string, () => string]> = [
       ['Connection: Content-Length', listing('Content-Length')],
       ['connection: content-length, in another case', listing('content-LENGTH')],
@@ -533,17 +564,21 @@ routes:
       ['Connection: X-Warden-Key-Id (an identity header the gateway sets)', listing('X-Warden-Key-Id')],
       ['Connection: X_Warden_Key_Id (the same, as a WSGI upstream spells it)', listing('X_Warden_Key_Id')],
       ['Connection: X-Forwarded-For', listing('X-Forwarded-For')],
-      ['Connection: Transfer-Encoding on a chunked body', () => req('POST', '/smuggle/connection-te', ['Connection: Transfer-Encoding', 'Transfer-Encoding: chunked']) + `0\r\n\r\n${smuggled()}`],
+      [
+        'Connection: Transfer-Encoding on a chunked body',
+        () => req('POST', '/smuggle/connection-te', ['Connection: Transfer-Encoding', 'Transfer-Encoding: chunked']) + `0\r\n\r\n${smuggled()}`,
+      ],
     ];
-    for (const [what, bytes] of cases) it(`refuses ${what} with 400`, async () => {
-      const c = await open();
-      c.write(bytes());
-      const r = await c.response();
-      c.destroy();
-      assert.equal(r?.status, 400, what);
-      assert.equal(JSON.parse(r.body.toString()).reason, 'connection_names_owned_field');
-      await assertRefused(bytes(), what);
-    });
+    for (const [what, bytes] of cases)
+      it(`refuses ${what} with 400`, async () => {
+        const c = await open();
+        c.write(bytes());
+        const r = await c.response();
+        c.destroy();
+        assert.equal(r?.status, 400, what);
+        assert.equal(JSON.parse(r.body.toString()).reason, 'connection_names_owned_field');
+        await assertRefused(bytes(), what);
+      });
 
     it('still takes Connection: keep-alive, close and TE, and forwards the body framed by the length the gateway read', async () => {
       const c = await open();
@@ -604,7 +639,17 @@ routes:
     try {
       const wsKey = (await ws.keys.create({ owner: 'test', name: 'ws', scopes: ['t:read'] })).key;
       const c = await RawHttpClient.open(Number(new URL(ws.gateway.url).port));
-      c.write(head('GET /ws HTTP/1.1', 'Host: 127.0.0.1', `X-API-Key: ${wsKey}`, 'Connection: Upgrade', 'Upgrade: websocket', 'Sec-WebSocket-Version: 13', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=='));
+      c.write(
+        head(
+          'GET /ws HTTP/1.1',
+          'Host: 127.0.0.1',
+          `X-API-Key: ${wsKey}`,
+          'Connection: Upgrade',
+          'Upgrade: websocket',
+          'Sec-WebSocket-Version: 13',
+          'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
+        ),
+      );
       const r = await c.response();
       assert.equal(r?.status, 502);
       c.write('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
@@ -619,10 +664,23 @@ routes:
 
   it('drops every spelling of an identity, credential or routing header the gateway owns or upstreams trust', async () => {
     const forged = [
-      'X_Warden_Key_Id: forged', 'X-Warden-Subject: forged', 'x_warden_subject: forged', 'X_API_Key: x',
-      'X-Real-IP: 10.0.0.1', 'X-Original-URL: /admin', 'X-Rewrite-URL: /admin', 'X-Original-URI: /admin', 'X-HTTP-Method-Override: DELETE',
-      'X-Forwarded-Port: 443', 'X_Forwarded_For: 10.0.0.1', 'X-Forwarded-Prefix: /admin', 'True-Client-IP: 10.0.0.1', 'X-WEBAUTH-USER: admin', 'X-Remote-User: admin',
-      'X-Auth-Request-User: admin', 'X-Note: kept',
+      'X_Warden_Key_Id: forged',
+      'X-Warden-Subject: forged',
+      'x_warden_subject: forged',
+      'X_API_Key: x',
+      'X-Real-IP: 10.0.0.1',
+      'X-Original-URL: /admin',
+      'X-Rewrite-URL: /admin',
+      'X-Original-URI: /admin',
+      'X-HTTP-Method-Override: DELETE',
+      'X-Forwarded-Port: 443',
+      'X_Forwarded_For: 10.0.0.1',
+      'X-Forwarded-Prefix: /admin',
+      'True-Client-IP: 10.0.0.1',
+      'X-WEBAUTH-USER: admin',
+      'X-Remote-User: admin',
+      'X-Auth-Request-User: admin',
+      'X-Note: kept',
     ];
     const c = await open();
     c.write(get('/spellings', forged));
@@ -631,9 +689,17 @@ routes:
     assert.equal(r?.status, 200);
     const headers = upstream.seen.at(-1)!.headers;
     assert.equal(headers['x-note'], 'kept', 'an ordinary header still passes');
-    const leaked = Object.keys(headers).filter((h) => /warden|clickhouse|api.key|real.ip|original|rewrite|override|prefix|port|true.client|webauth|remote.user|auth.request/i.test(h) && headers[h] !== undefined);
-    assert.deepEqual(leaked.filter((h) => h !== 'x-warden-key-id'), [], `forwarded: ${leaked.join(', ')}`);
-    assert.notEqual(headers['x-warden-key-id'], 'forged', 'the identity header is the gateway\'s own');
+    const leaked = Object.keys(headers).filter(
+      (h) =>
+        /warden|clickhouse|api.key|real.ip|original|rewrite|override|prefix|port|true.client|webauth|remote.user|auth.request/i.test(h) &&
+        headers[h] !== undefined,
+    );
+    assert.deepEqual(
+      leaked.filter((h) => h !== 'x-warden-key-id'),
+      [],
+      `forwarded: ${leaked.join(', ')}`,
+    );
+    assert.notEqual(headers['x-warden-key-id'], 'forged', "the identity header is the gateway's own");
     assert.equal(headers['x-forwarded-for'], '127.0.0.1');
   });
 

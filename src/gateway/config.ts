@@ -17,7 +17,9 @@ import type { OidcIssuerConfig } from './auth/oidc.js';
 import { ENDPOINT_CLASSES, loadProfile, ProfileError, type EndpointClass, type Profile } from './profiles.js';
 
 /** `schema/gateway-config.schema.json`, two folders up from both `src/gateway` and `dist/gateway`. */
-export const GATEWAY_CONFIG_SCHEMA = JSON.parse(readFileSync(fileURLToPath(new URL('../../schema/gateway-config.schema.json', import.meta.url)), 'utf8')) as object;
+export const GATEWAY_CONFIG_SCHEMA = JSON.parse(
+  readFileSync(fileURLToPath(new URL('../../schema/gateway-config.schema.json', import.meta.url)), 'utf8'),
+) as object;
 
 export class GatewayConfigError extends WardenError {
   constructor(message: string) {
@@ -91,7 +93,15 @@ interface RawRoute {
   name: string;
   match?: { host?: string; pathPrefix?: string };
   stripPrefix?: boolean;
-  upstream: { url: string; profile: string; timeoutMs?: number; idleTimeoutMs?: number; maxSockets?: number; ca?: string; injectHeaders?: Record<string, { env: string }> };
+  upstream: {
+    url: string;
+    profile: string;
+    timeoutMs?: number;
+    idleTimeoutMs?: number;
+    maxSockets?: number;
+    ca?: string;
+    injectHeaders?: Record<string, { env: string }>;
+  };
   credentials?: CredentialKind[];
   public?: string[];
   allow: Array<{ endpoints?: string[]; classes?: EndpointClass[]; methods?: string[]; scopes: string[] }>;
@@ -133,7 +143,11 @@ function explain(error: ErrorObject, at: string): string | undefined {
 
 /** `oneOf`/`anyOf` report every failed branch: keep the most specific error per place. */
 function relevant(errors: ErrorObject[]): ErrorObject[] {
-  const specific = errors.filter((e) => !['oneOf', 'type', 'if'].includes(e.keyword) && !(e.keyword === 'required' && errors.some((o) => o.keyword === 'anyOf' && o.instancePath === e.instancePath)));
+  const specific = errors.filter(
+    (e) =>
+      !['oneOf', 'type', 'if'].includes(e.keyword) &&
+      !(e.keyword === 'required' && errors.some((o) => o.keyword === 'anyOf' && o.instancePath === e.instancePath)),
+  );
   return specific.length ? specific : errors;
 }
 
@@ -167,8 +181,16 @@ export function parseGatewayConfig(text: string, source: string, baseDir: string
       return fail(at('upstream', 'profile'), err instanceof ProfileError ? err.message : String(err));
     }
     const known = new Set<string>([...profile.endpoints.map((e) => e.name), ...ENDPOINT_CLASSES]);
-    r.public?.forEach((name, j) => known.has(name) || fail(at('public', j), `${JSON.stringify(name)} is neither an endpoint of profile ${profile.kind} nor a class`));
-    r.allow.forEach((rule, j) => rule.endpoints?.forEach((name, k) => profile.endpoints.some((e) => e.name === name) || fail(at('allow', j, 'endpoints', k), `profile ${profile.kind} has no endpoint ${JSON.stringify(name)}`)));
+    r.public?.forEach(
+      (name, j) => known.has(name) || fail(at('public', j), `${JSON.stringify(name)} is neither an endpoint of profile ${profile.kind} nor a class`),
+    );
+    r.allow.forEach((rule, j) =>
+      rule.endpoints?.forEach(
+        (name, k) =>
+          profile.endpoints.some((e) => e.name === name) ||
+          fail(at('allow', j, 'endpoints', k), `profile ${profile.kind} has no endpoint ${JSON.stringify(name)}`),
+      ),
+    );
     const credentials = new Set<CredentialKind>(r.credentials ?? ['key']);
     if (credentials.has('jwt') && oidc.length === 0) fail(at('credentials'), 'accepts jwt but no oidc issuer is configured');
     if (credentials.has('mtls') && !tls?.clientCa) fail(at('credentials'), 'accepts mtls but listen.tls.clientCa is not set');
@@ -215,14 +237,21 @@ export function parseGatewayConfig(text: string, source: string, baseDir: string
       },
     };
   });
-  if (routes.some((r) => r.assertion) && !raw.assertion) fail(['routes'], 'a route asks for an identity assertion but the top-level assertion section is missing');
+  if (routes.some((r) => r.assertion) && !raw.assertion)
+    fail(['routes'], 'a route asks for an identity assertion but the top-level assertion section is missing');
   return {
     listen: {
       host: raw.listen?.host ?? '127.0.0.1',
       port: raw.listen?.port ?? 8480,
       engine: raw.listen?.engine ?? 'auto',
       ...(tls
-        ? { tls: { cert: readPem(tls.cert, ['listen', 'tls', 'cert']), key: readPem(tls.key, ['listen', 'tls', 'key']), ...(tls.clientCa ? { clientCa: readPem(tls.clientCa, ['listen', 'tls', 'clientCa']) } : {}) } }
+        ? {
+            tls: {
+              cert: readPem(tls.cert, ['listen', 'tls', 'cert']),
+              key: readPem(tls.key, ['listen', 'tls', 'key']),
+              ...(tls.clientCa ? { clientCa: readPem(tls.clientCa, ['listen', 'tls', 'clientCa']) } : {}),
+            },
+          }
         : {}),
     },
     keys: raw.keys ?? {},

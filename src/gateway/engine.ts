@@ -59,7 +59,8 @@ export function selectEngine(configured: EngineSetting, env: NodeJS.ProcessEnv, 
   if (setting === 'node') return NODE_ENGINE;
   const missing = llhttpUnavailable(env);
   if (!missing) return LLHTTP_ENGINE;
-  if (setting === 'llhttp') throw new WardenError(`listen.engine llhttp cannot run: ${missing}; set listen.engine to node or auto`, 'GATEWAY_NO_HTTP_PARSER', 3);
+  if (setting === 'llhttp')
+    throw new WardenError(`listen.engine llhttp cannot run: ${missing}; set listen.engine to node or auto`, 'GATEWAY_NO_HTTP_PARSER', 3);
   warn(`gateway: ${missing}; serving with node:http instead (listen.engine: node)`);
   return NODE_ENGINE;
 }

@@ -100,7 +100,11 @@ describe('warden gateway in front of ClickHouse, Prometheus and an SSE model ser
     process.env.WARDEN_KEY_SECRET = 'gateway-test-hashing-secret-0123456789';
     process.env.GATEWAY_TEST_CH_USER = 'default';
     process.env.GATEWAY_TEST_CH_PASSWORD = CH_PASSWORD;
-    const started = await Promise.allSettled([startTestClickHouse({ httpPort: CH_HTTP, tcpPort: CH_TCP, password: CH_PASSWORD }), startTestPrometheus(PROM_PORT), startSseUpstream()] as const);
+    const started = await Promise.allSettled([
+      startTestClickHouse({ httpPort: CH_HTTP, tcpPort: CH_TCP, password: CH_PASSWORD }),
+      startTestPrometheus(PROM_PORT),
+      startSseUpstream(),
+    ] as const);
     if (started[0].status === 'fulfilled') ch = started[0].value;
     if (started[1].status === 'fulfilled') prom = started[1].value;
     if (started[2].status === 'fulfilled') sse = started[2].value;
@@ -187,7 +191,12 @@ describe('warden gateway in front of ClickHouse, Prometheus and an SSE model ser
     assert.deepEqual([header.alg, claims.sub, claims.aud], ['ES256', reader.id, 'llm']);
     const jwks = JSON.parse((await send(gateway.url, '/.well-known/warden-gateway/jwks.json')).body) as { keys: Array<{ kid: string }> };
     const jwk = jwks.keys.find((k) => k.kid === header.kid)!;
-    const ok = verify('sha256', Buffer.from(`${h}.${c}`), { key: createPublicKey({ key: jwk, format: 'jwk' }), dsaEncoding: 'ieee-p1363' }, Buffer.from(s!, 'base64url'));
+    const ok = verify(
+      'sha256',
+      Buffer.from(`${h}.${c}`),
+      { key: createPublicKey({ key: jwk, format: 'jwk' }), dsaEncoding: 'ieee-p1363' },
+      Buffer.from(s!, 'base64url'),
+    );
     assert.ok(ok, 'assertion verifies against the published JWKS');
     assert.ok(claims.exp * 1000 - Date.now() <= 31_000);
   });
@@ -197,12 +206,21 @@ describe('warden gateway in front of ClickHouse, Prometheus and an SSE model ser
     const arrivals: Array<{ at: number; text: string }> = [];
     const started = Date.now();
     await new Promise<void>((resolve, reject) => {
-      const req = request({ host: u.hostname, port: u.port, method: 'POST', path: '/llm/v1/chat/completions', headers: { authorization: `Bearer ${reader.key}`, 'content-type': 'application/json' } }, (res) => {
-        assert.equal(res.headers['content-type'], 'text/event-stream');
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => arrivals.push({ at: Date.now() - started, text: c }));
-        res.on('end', () => resolve());
-      });
+      const req = request(
+        {
+          host: u.hostname,
+          port: u.port,
+          method: 'POST',
+          path: '/llm/v1/chat/completions',
+          headers: { authorization: `Bearer ${reader.key}`, 'content-type': 'application/json' },
+        },
+        (res) => {
+          assert.equal(res.headers['content-type'], 'text/event-stream');
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => arrivals.push({ at: Date.now() - started, text: c }));
+          res.on('end', () => resolve());
+        },
+      );
       req.on('error', reject);
       req.end('{"stream":true}');
     });
@@ -298,7 +316,11 @@ routes:
     try {
       const h = { 'x-api-key': reader.key };
       const body = JSON.stringify({ messages: [{ role: 'user', content: 'x'.repeat(200_000) }] });
-      const chat = await send(edge.url, '/llm/v1/chat/completions', { method: 'POST', headers: { ...h, 'content-type': 'application/json', 'x-injected': 'forged' }, body });
+      const chat = await send(edge.url, '/llm/v1/chat/completions', {
+        method: 'POST',
+        headers: { ...h, 'content-type': 'application/json', 'x-injected': 'forged' },
+        body,
+      });
       assert.equal(chat.status, 200);
       assert.equal(sse.lastBody(), body, 'the request body arrived whole');
       assert.equal(sse.lastHeaders()!['x-injected'], 'from-the-gateway', 'only the gateway copy of an injected header reaches the upstream');
@@ -352,14 +374,18 @@ routes:
     const p = await send(gateway.url, `/prom/api/v1/query?query=up&api_key=${leaked}`, { headers: { 'x-api-key': reader.key } });
     assert.equal(p.status, 200, p.body);
     await new Promise((resolve) => setImmediate(resolve));
-    const lines = logText.trim().split('\n').map((l) => JSON.parse(l) as { path: string; identity: { id: string } | null; route: string | null; status: number; bytes: number; latencyMs: number });
+    const lines = logText
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { path: string; identity: { id: string } | null; route: string | null; status: number; bytes: number; latencyMs: number });
     const line = lines.filter((l) => l.path.startsWith('/?user='))[0]!;
     assert.ok(line, logText.slice(-500));
     assert.equal(line.identity?.id, reader.id);
     assert.equal(line.route, 'clickhouse');
     assert.equal(line.status, 200);
     assert.ok(line.bytes > 0 && line.latencyMs > 0);
-    for (const secret of ['hunter2-query-secret', leaked, 'T3BlbkFJ', reader.key, CH_PASSWORD, reader.key.slice(9, 30)]) assert.ok(!logText.includes(secret), 'a credential reached the access log');
+    for (const secret of ['hunter2-query-secret', leaked, 'T3BlbkFJ', reader.key, CH_PASSWORD, reader.key.slice(9, 30)])
+      assert.ok(!logText.includes(secret), 'a credential reached the access log');
   });
 
   it('is reported by the scanner as a ClickHouse that requires authentication', async () => {

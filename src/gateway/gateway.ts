@@ -23,7 +23,19 @@ import { startEnvoyGrpcServer, type EnvoyGrpcServer } from './authz/envoy-grpc.j
 import { AuthzHttpServer } from './authz/http-server.js';
 import { InFlightLimits, limitedParty, watchBodyRate } from './limits.js';
 import { GatewayMetrics, type MetricsSnapshot } from './metrics.js';
-import { CHALLENGE, decide, identityFields, KEY_REFUSALS, refusalBody, refuse, upgradeRefusal, type Decision, type PolicyRequest, type PolicyState, type Refusal } from './policy.js';
+import {
+  CHALLENGE,
+  decide,
+  identityFields,
+  KEY_REFUSALS,
+  refusalBody,
+  refuse,
+  upgradeRefusal,
+  type Decision,
+  type PolicyRequest,
+  type PolicyState,
+  type Refusal,
+} from './policy.js';
 import { closeUpgrade, forward, forwardUpgrade, headersNotForwarded, ownedConnectionOption, UpstreamPools, type UpstreamRequest } from './proxy.js';
 import { selectEngine, type ClientListener, type HttpEngine } from './engine.js';
 import type { ClientRequest, ClientResponse } from './server.js';
@@ -84,7 +96,10 @@ async function listenOn(server: Server, port: number, host: string, what: string
 const CONNECTION_NAMES_OWNED = refuse(400, 'bad_request', 'connection_names_owned_field');
 
 /** An identity (or a client address) with as many exchanges in flight on an upstream as its route allows. */
-const CONCURRENCY_REFUSAL: Refusal = { ...refuse(429, 'rate_limited', 'concurrency', { 'retry-after': '1' }), message: 'too many requests in flight for this identity; retry when one has finished' };
+const CONCURRENCY_REFUSAL: Refusal = {
+  ...refuse(429, 'rate_limited', 'concurrency', { 'retry-after': '1' }),
+  message: 'too many requests in flight for this identity; retry when one has finished',
+};
 /** A request body that arrived below the route's rate floor, answered if nothing else was yet. */
 const BODY_TOO_SLOW: Refusal = { ...refuse(408, 'request_timeout', 'body_too_slow'), message: 'the request body arrived too slowly' };
 
@@ -92,7 +107,18 @@ const BODY_TOO_SLOW: Refusal = { ...refuse(408, 'request_timeout', 'body_too_slo
 function policyRequest(req: ClientRequest, path: string, query: string, clientIp: string): PolicyRequest {
   const apiKey = req.headers['x-api-key'];
   const socket = req.socket as TLSSocket;
-  return { method: req.method, host: req.headers.host, path, query, apiKey: typeof apiKey === 'string' ? apiKey : undefined, authorization: req.headers.authorization, clientIp, tls: socket.encrypted ? socket : null, userAgent: req.headers['user-agent'], via: 'gateway' };
+  return {
+    method: req.method,
+    host: req.headers.host,
+    path,
+    query,
+    apiKey: typeof apiKey === 'string' ? apiKey : undefined,
+    authorization: req.headers.authorization,
+    clientIp,
+    tls: socket.encrypted ? socket : null,
+    userAgent: req.headers['user-agent'],
+    via: 'gateway',
+  };
 }
 
 export class Gateway {
@@ -127,7 +153,12 @@ export class Gateway {
     this.log = options.log ?? (() => undefined);
     this.metricsPeers = options.metricsPeers;
     const config = options.config;
-    this.state = { config, oidc: new OidcVerifier(config.oidc), assertion: config.assertion ? new AssertionSigner(config.assertion) : null, dropHeaders: new WeakMap() };
+    this.state = {
+      config,
+      oidc: new OidcVerifier(config.oidc),
+      assertion: config.assertion ? new AssertionSigner(config.assertion) : null,
+      dropHeaders: new WeakMap(),
+    };
     let sink: Writable | null;
     if (options.accessLog !== undefined) {
       sink = options.accessLog;
@@ -155,7 +186,11 @@ export class Gateway {
     const c = options.config.keys;
     const keys =
       options.keys ??
-      (await KeyStore.open({ ...(c.store ? { store: c.store } : {}), ...(c.maxStalenessMs ? { maxStalenessMs: c.maxStalenessMs } : {}), ...(c.prefix ? { prefix: c.prefix } : {}) }));
+      (await KeyStore.open({
+        ...(c.store ? { store: c.store } : {}),
+        ...(c.maxStalenessMs ? { maxStalenessMs: c.maxStalenessMs } : {}),
+        ...(c.prefix ? { prefix: c.prefix } : {}),
+      }));
     const gateway = new Gateway(options, keys, ownsKeys, engine);
     try {
       await gateway.listen(options.serveMetrics ?? true, options.mode ?? 'proxy');
@@ -202,7 +237,13 @@ export class Gateway {
     if (mode === 'proxy') {
       const server = this.engine.listen(
         { request: (req, res) => void this.handle(req, res), upgrade: (req, socket, head) => void this.handleUpgrade(req, socket, head) },
-        listen.tls ? { cert: listen.tls.cert, key: listen.tls.key, ...(listen.tls.clientCa ? { ca: listen.tls.clientCa, requestCert: true, rejectUnauthorized: false } : {}) } : undefined,
+        listen.tls
+          ? {
+              cert: listen.tls.cert,
+              key: listen.tls.key,
+              ...(listen.tls.clientCa ? { ca: listen.tls.clientCa, requestCert: true, rejectUnauthorized: false } : {}),
+            }
+          : undefined,
       );
       this.server = server;
       await listenOn(server.server, listen.port, listen.host, 'requests');
@@ -241,7 +282,14 @@ export class Gateway {
     const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
     const restartNeeded = (['listen', 'keys', 'metrics', 'accessLog', 'authz'] as const).filter((k) => !same(prev.config[k], next[k]));
     this.state = {
-      config: { ...next, listen: prev.config.listen, keys: prev.config.keys, metrics: prev.config.metrics, accessLog: prev.config.accessLog, authz: prev.config.authz },
+      config: {
+        ...next,
+        listen: prev.config.listen,
+        keys: prev.config.keys,
+        metrics: prev.config.metrics,
+        accessLog: prev.config.accessLog,
+        authz: prev.config.authz,
+      },
       // Keep caches (JWKS, verified tokens, signing keys) when their section did not change.
       oidc: same(prev.config.oidc, next.oidc) ? prev.oidc : new OidcVerifier(next.oidc),
       assertion: same(prev.config.assertion, next.assertion) ? prev.assertion : next.assertion ? new AssertionSigner(next.assertion) : null,
@@ -257,7 +305,11 @@ export class Gateway {
     let drop = state.dropHeaders.get(route);
     if (!drop) {
       // Whatever the gateway sets is never also taken from the client: a second copy could be the one the upstream reads.
-      drop = headersNotForwarded(route, [...route.identityHeaders.map(([h]) => h), ...route.upstream.inject.map(([h]) => h), ...(state.assertion ? [state.assertion.header] : [])]);
+      drop = headersNotForwarded(route, [
+        ...route.identityHeaders.map(([h]) => h),
+        ...route.upstream.inject.map(([h]) => h),
+        ...(state.assertion ? [state.assertion.header] : []),
+      ]);
       state.dropHeaders.set(route, drop);
     }
     const set: Array<[string, string]> = [...route.upstream.inject, ...identityFields(state, d)];
@@ -270,7 +322,13 @@ export class Gateway {
    * upstream connection closed, never back in the pool) and the client, if nothing was answered yet, gets 408. The
    * place is held until the body has arrived too, since an upstream that answers early still reads the rest.
    */
-  private async forwardWithinLimits(d: Decision, up: UpstreamRequest, req: ClientRequest, res: ClientResponse, clientIp: string): Promise<{ status: number; bytes: number; reason: string | undefined }> {
+  private async forwardWithinLimits(
+    d: Decision,
+    up: UpstreamRequest,
+    req: ClientRequest,
+    res: ClientResponse,
+    clientIp: string,
+  ): Promise<{ status: number; bytes: number; reason: string | undefined }> {
     const route = d.route;
     const pool = this.pools.for(route.upstream);
     const party = limitedParty(d.identity, clientIp);
@@ -396,7 +454,10 @@ export class Gateway {
       const extra = Object.entries(r.headers ?? {})
         .map(([k, v]) => `${k}: ${v}\r\n`)
         .join('');
-      closeUpgrade(socket, `HTTP/1.1 ${r.status} ${r.error}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${extra}connection: close\r\n\r\n${body}`);
+      closeUpgrade(
+        socket,
+        `HTTP/1.1 ${r.status} ${r.error}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${extra}connection: close\r\n\r\n${body}`,
+      );
       status = r.status;
       reason = r.reason;
     };
@@ -419,7 +480,18 @@ export class Gateway {
       socket.destroy();
     } finally {
       const decided = d && 'target' in d ? d : null;
-      this.recordExchange({ started, route: decided?.route.name ?? null, endpoint: decided?.endpoint?.name ?? null, identity: decided?.identity ?? null, method: req.method, target: rawTarget, status, bytes, reason, clientIp });
+      this.recordExchange({
+        started,
+        route: decided?.route.name ?? null,
+        endpoint: decided?.endpoint?.name ?? null,
+        identity: decided?.identity ?? null,
+        method: req.method,
+        target: rawTarget,
+        status,
+        bytes,
+        reason,
+        clientIp,
+      });
     }
   }
 
@@ -452,7 +524,18 @@ export class Gateway {
   }
 
   /** An exchange is over: its metrics, and its access-log line (the identity's key id, never a key; the query scrubbed). */
-  private recordExchange(e: { started: bigint; route: string | null; endpoint: string | null; identity: Identity | null; method: string; target: string; status: number; bytes: number; reason: string | undefined; clientIp: string }): void {
+  private recordExchange(e: {
+    started: bigint;
+    route: string | null;
+    endpoint: string | null;
+    identity: Identity | null;
+    method: string;
+    target: string;
+    status: number;
+    bytes: number;
+    reason: string | undefined;
+    clientIp: string;
+  }): void {
     const seconds = Number(process.hrtime.bigint() - e.started) / 1e9;
     this.metrics.record(e.route, e.status, e.reason, seconds, e.bytes);
     if (!this.accessLog.enabled) return;
@@ -491,7 +574,12 @@ export class Gateway {
   async close(): Promise<void> {
     if (this.watching && this.configPath) unwatchFile(this.configPath);
     const metricsServer = this.metricsServer;
-    const closing = [this.server?.close(), this.authzServer?.close(), this.grpcServer?.close(), metricsServer?.listening && new Promise<void>((resolve) => metricsServer.close(() => resolve()))];
+    const closing = [
+      this.server?.close(),
+      this.authzServer?.close(),
+      this.grpcServer?.close(),
+      metricsServer?.listening && new Promise<void>((resolve) => metricsServer.close(() => resolve())),
+    ];
     metricsServer?.closeAllConnections();
     await Promise.all(closing);
     this.pools.destroy();

@@ -8,11 +8,24 @@ export const FINAL_CHUNKED = /(?:^|,)[\t ]*chunked[\t ]*$/i;
 export const ONLY_CHUNKED = /^[\t ]*chunked[\t ]*$/i;
 
 /** Fields that describe one connection, not the message: never passed on (RFC 9110 §7.6.1). */
-export const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+export const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
 
 /** The field names a Connection header lists: hop-by-hop for this message too (RFC 9110 §7.6.1). */
 export function connectionTokens(value: string): string[] {
-  return value.toLowerCase().split(',').map((t) => t.trim());
+  return value
+    .toLowerCase()
+    .split(',')
+    .map((t) => t.trim());
 }
 
 /**

@@ -39,7 +39,14 @@ async function startUpstream() {
   const seen: Seen[] = [];
   const waiting: ServerResponse[] = [];
   const server = createServer((req, res) => {
-    const s: Seen = { target: req.url ?? '', keyId: req.headers['x-warden-key-id'] as string | undefined, received: 0, complete: false, closed: false, socketClosed: false };
+    const s: Seen = {
+      target: req.url ?? '',
+      keyId: req.headers['x-warden-key-id'] as string | undefined,
+      received: 0,
+      complete: false,
+      closed: false,
+      socketClosed: false,
+    };
     seen.push(s);
     res.on('close', () => (s.closed = true));
     req.socket.once('close', () => (s.socketClosed = true));
@@ -161,7 +168,12 @@ routes:${route('pool', 8)}${route('trickle', 4, '\n    limits: { bodyRate: { min
     await waitFor('ten of A are refused', () => refused().length === 10);
     const r = await refused()[0]!.response();
     assert.equal(r?.headers.get('retry-after'), '1');
-    assert.deepEqual(JSON.parse(r!.body.toString()), { error: 'rate_limited', reason: 'concurrency', message: 'too many requests in flight for this identity; retry when one has finished', route: 'pool' });
+    assert.deepEqual(JSON.parse(r!.body.toString()), {
+      error: 'rate_limited',
+      reason: 'concurrency',
+      message: 'too many requests in flight for this identity; retry when one has finished',
+      route: 'pool',
+    });
     assert.match(await scrape(), /warden_gateway_refusals_total\{route="pool",reason="concurrency"\} 10\n/);
 
     // A's stalled uploads go away: their places are free again, and A is served.
@@ -222,7 +234,12 @@ routes:${route('pool', 8)}${route('trickle', 4, '\n    limits: { bodyRate: { min
     const took = Date.now() - started;
     assert.ok(took >= 900 && took < 3000, `cut off after ${took} ms`);
     const r = await c.response();
-    assert.deepEqual(JSON.parse(r!.body.toString()), { error: 'request_timeout', reason: 'body_too_slow', message: 'the request body arrived too slowly', route: 'trickle' });
+    assert.deepEqual(JSON.parse(r!.body.toString()), {
+      error: 'request_timeout',
+      reason: 'body_too_slow',
+      message: 'the request body arrived too slowly',
+      route: 'trickle',
+    });
     assert.equal(r?.headers.get('connection'), 'close');
     assert.ok(await c.closes(), 'the client connection is closed');
     const forwarded = upstream.seen.slice(mark);
@@ -300,14 +317,20 @@ ${routeLimits}`,
     assert.equal(parse('', '', 3).inFlightPerIdentity, 1);
   });
 
-  it('takes the top level for every route and a route\'s own limits over it, field by field', () => {
+  it("takes the top level for every route and a route's own limits over it, field by field", () => {
     const top = 'limits: { inFlightPerIdentity: 10, bodyRate: { minBytesPerSecond: 0, windowMs: 5000 } }';
     assert.deepEqual(parse(top, ''), { inFlightPerIdentity: 10, bodyRate: { minBytesPerSecond: 0, windowMs: 5000 } });
-    assert.deepEqual(parse(top, '    limits: { inFlightPerIdentity: 3, bodyRate: { minBytesPerSecond: 512 } }'), { inFlightPerIdentity: 3, bodyRate: { minBytesPerSecond: 512, windowMs: 5000 } });
+    assert.deepEqual(parse(top, '    limits: { inFlightPerIdentity: 3, bodyRate: { minBytesPerSecond: 512 } }'), {
+      inFlightPerIdentity: 3,
+      bodyRate: { minBytesPerSecond: 512, windowMs: 5000 },
+    });
   });
 
   it('refuses an unknown field or a limit below 1, naming the line', () => {
-    assert.throws(() => parse('limits: { perIdentity: 4 }', ''), (err: Error) => err instanceof GatewayConfigError && /inline:1/.test(err.message));
+    assert.throws(
+      () => parse('limits: { perIdentity: 4 }', ''),
+      (err: Error) => err instanceof GatewayConfigError && /inline:1/.test(err.message),
+    );
     assert.throws(() => parse('', '    limits: { inFlightPerIdentity: 0 }'), GatewayConfigError);
   });
 });

@@ -92,12 +92,18 @@ export class GatewayMetrics {
       const [route, code] = key.split('\u0000');
       lines.push(`warden_gateway_requests_total{route="${escapeLabel(route!)}",code="${code}"} ${n}`);
     }
-    lines.push('# HELP warden_gateway_refusals_total Requests refused or failed by the gateway, by route and reason.', '# TYPE warden_gateway_refusals_total counter');
+    lines.push(
+      '# HELP warden_gateway_refusals_total Requests refused or failed by the gateway, by route and reason.',
+      '# TYPE warden_gateway_refusals_total counter',
+    );
     for (const [key, n] of this.denials) {
       const [route, reason] = key.split('\u0000');
       lines.push(`warden_gateway_refusals_total{route="${escapeLabel(route!)}",reason="${escapeLabel(reason!)}"} ${n}`);
     }
-    lines.push('# HELP warden_gateway_request_duration_seconds Time from request to the end of the response.', '# TYPE warden_gateway_request_duration_seconds histogram');
+    lines.push(
+      '# HELP warden_gateway_request_duration_seconds Time from request to the end of the response.',
+      '# TYPE warden_gateway_request_duration_seconds histogram',
+    );
     for (const [route, h] of this.durations) {
       const l = `route="${escapeLabel(route)}"`;
       BUCKETS_SECONDS.forEach((b, i) => lines.push(`warden_gateway_request_duration_seconds_bucket{${l},le="${b}"} ${h.counts[i]}`));
@@ -106,9 +112,16 @@ export class GatewayMetrics {
     }
     lines.push('# HELP warden_gateway_response_bytes_total Response body bytes sent, by route.', '# TYPE warden_gateway_response_bytes_total counter');
     for (const [route, n] of this.responseBytes) lines.push(`warden_gateway_response_bytes_total{route="${escapeLabel(route)}"} ${n}`);
-    lines.push('# HELP warden_gateway_inflight_requests Requests being proxied now.', '# TYPE warden_gateway_inflight_requests gauge', `warden_gateway_inflight_requests ${this.inflight}`);
+    lines.push(
+      '# HELP warden_gateway_inflight_requests Requests being proxied now.',
+      '# TYPE warden_gateway_inflight_requests gauge',
+      `warden_gateway_inflight_requests ${this.inflight}`,
+    );
     lines.push('# HELP warden_gateway_config_reloads_total Configuration reloads, by result.', '# TYPE warden_gateway_config_reloads_total counter');
-    lines.push(`warden_gateway_config_reloads_total{result="ok"} ${this.reloads}`, `warden_gateway_config_reloads_total{result="failed"} ${this.reloadFailures}`);
+    lines.push(
+      `warden_gateway_config_reloads_total{result="ok"} ${this.reloads}`,
+      `warden_gateway_config_reloads_total{result="failed"} ${this.reloadFailures}`,
+    );
     return `${lines.join('\n')}\n`;
   }
 }

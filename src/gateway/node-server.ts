@@ -75,7 +75,8 @@ class NodeResponse implements ClientResponse {
   writeHead(status: number, statusText: string, fields: readonly string[]): void {
     if (this.res.headersSent) throw new Error('response headers already sent');
     if (UNSAFE_FIELD_VALUE.test(statusText)) throw new Error('the reason phrase holds a character HTTP/1.1 cannot carry');
-    for (let i = 1; i < fields.length; i += 2) if (UNSAFE_FIELD_VALUE.test(fields[i]!)) throw new Error(`header ${fields[i - 1]} holds a character HTTP/1.1 cannot carry`);
+    for (let i = 1; i < fields.length; i += 2)
+      if (UNSAFE_FIELD_VALUE.test(fields[i]!)) throw new Error(`header ${fields[i - 1]} holds a character HTTP/1.1 cannot carry`);
     const closing = this.connection.closing || !this.res.shouldKeepAlive;
     this.res.writeHead(status, statusText, closing ? [...fields, 'connection', 'close'] : [...fields]);
   }
@@ -156,7 +157,15 @@ function measuredBody(req: IncomingMessage): ClientBody {
 }
 
 function clientRequest(req: IncomingMessage, head: RequestHead): ClientRequest {
-  return { method: req.method ?? 'GET', url: req.url ?? '/', minorVersion: req.httpVersionMinor, fields: head.fields, headers: head.headers, socket: req.socket, body: head.hasBody ? measuredBody(req) : null };
+  return {
+    method: req.method ?? 'GET',
+    url: req.url ?? '/',
+    minorVersion: req.httpVersionMinor,
+    fields: head.fields,
+    headers: head.headers,
+    socket: req.socket,
+    body: head.hasBody ? measuredBody(req) : null,
+  };
 }
 
 /** The node:http (or node:https) listener. */

@@ -10,7 +10,16 @@
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest as HttpClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
-import { clientHeaders, DEFAULT_IDLE_MS, followBody, RETRYABLE_METHODS, type ResponseHandler, type UpstreamFailure, type UpstreamOrigin, type UpstreamRequestMessage } from './upstream.js';
+import {
+  clientHeaders,
+  DEFAULT_IDLE_MS,
+  followBody,
+  RETRYABLE_METHODS,
+  type ResponseHandler,
+  type UpstreamFailure,
+  type UpstreamOrigin,
+  type UpstreamRequestMessage,
+} from './upstream.js';
 
 /** Methods node:http sends without framing when no body is given; for any other, it would add chunked coding. */
 const BODILESS_BY_DEFAULT = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT']);
@@ -210,7 +219,13 @@ export class NodeUpstreamPool {
   constructor(readonly origin: UpstreamOrigin) {
     // lifo: requests take the warmest connection, and the coldest expire. An idle connection is kept 4 s, or
     // until 1 s before the upstream's advertised Keep-Alive timeout (node:http's own rule), as upstream.ts does.
-    const options = { keepAlive: true, maxSockets: origin.maxSockets, maxFreeSockets: origin.maxSockets, scheduling: 'lifo' as const, timeout: DEFAULT_IDLE_MS };
+    const options = {
+      keepAlive: true,
+      maxSockets: origin.maxSockets,
+      maxFreeSockets: origin.maxSockets,
+      scheduling: 'lifo' as const,
+      timeout: DEFAULT_IDLE_MS,
+    };
     this.agent = origin.tls ? new HttpsAgent(options) : new HttpAgent(options);
   }
 

@@ -129,7 +129,12 @@ function denied(decision: Decision, refusal: Refusal): Decision {
 }
 
 function keyRequest(req: PolicyRequest, rule: AllowRule | null): VerifyRequest {
-  const request: VerifyRequest = { ip: req.clientIp, route: `${req.method} ${req.host ?? ''}${req.path}`, via: req.via, ...(req.userAgent ? { userAgent: req.userAgent } : {}) };
+  const request: VerifyRequest = {
+    ip: req.clientIp,
+    route: `${req.method} ${req.host ?? ''}${req.path}`,
+    via: req.via,
+    ...(req.userAgent ? { userAgent: req.userAgent } : {}),
+  };
   if (rule) request.scopes = rule.scopes;
   return request;
 }
@@ -195,12 +200,22 @@ async function decideByStore(keys: KeyStore, decision: Decision, token: string, 
 }
 
 /** A JWT or a client certificate: its identity must hold the scopes of one of the rules. */
-async function decideByToken(state: PolicyState, req: PolicyRequest, decision: Decision, credential: { kind: CredentialKind; token: string }, rules: AllowRule[]): Promise<Decision> {
+async function decideByToken(
+  state: PolicyState,
+  req: PolicyRequest,
+  decision: Decision,
+  credential: { kind: CredentialKind; token: string },
+  rules: AllowRule[],
+): Promise<Decision> {
   let identity: Identity | null;
   if (credential.kind === 'jwt') {
     if (state.oidc.size === 0) return denied(decision, refuse(401, 'unauthorized', 'jwt_not_accepted', CHALLENGE));
     const outcome = await state.oidc.verify(credential.token);
-    if (!outcome.ok) return denied(decision, outcome.reason === 'unavailable' ? refuse(503, 'unavailable', 'jwks_unavailable') : refuse(401, 'unauthorized', `jwt_${outcome.reason}`, CHALLENGE));
+    if (!outcome.ok)
+      return denied(
+        decision,
+        outcome.reason === 'unavailable' ? refuse(503, 'unavailable', 'jwks_unavailable') : refuse(401, 'unauthorized', `jwt_${outcome.reason}`, CHALLENGE),
+      );
     identity = outcome.identity;
   } else {
     identity = certificateIdentity(req.tls!, state.config.mtls);

@@ -76,13 +76,20 @@ export function loadProfile(nameOrPath: string): Profile {
   try {
     data = parse(readFileSync(path, 'utf8'));
   } catch (err) {
-    throw new ProfileError(`profile ${JSON.stringify(nameOrPath)}: ${shipped || /[/.]/.test(nameOrPath) ? (err as Error).message : `not one of ${SHIPPED_PROFILES.join(', ')} and not a readable file`}`);
+    throw new ProfileError(
+      `profile ${JSON.stringify(nameOrPath)}: ${shipped || /[/.]/.test(nameOrPath) ? (err as Error).message : `not one of ${SHIPPED_PROFILES.join(', ')} and not a readable file`}`,
+    );
   }
   if (!validateProfile(data)) {
     const why = (validateProfile.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''}`).join('; ');
     throw new ProfileError(`profile ${path}: ${why}`);
   }
-  return { kind: data.kind, credentialHeaders: (data.credentialHeaders ?? []).map((h) => h.toLowerCase()), credentialParams: data.credentialParams ?? [], endpoints: data.endpoints };
+  return {
+    kind: data.kind,
+    credentialHeaders: (data.credentialHeaders ?? []).map((h) => h.toLowerCase()),
+    credentialParams: data.credentialParams ?? [],
+    endpoints: data.endpoints,
+  };
 }
 
 /** What a path resolved to: an endpoint, a named path used with a method it does not take, or nothing. */

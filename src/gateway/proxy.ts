@@ -21,13 +21,44 @@ import type { UpstreamFailure } from './upstream.js';
  * that could set them would choose what the upstream believes about it.
  */
 const NOT_FORWARDED = new Set([
-  'authorization', 'x-api-key', 'host', 'content-length', 'forwarded', 'expect',
+  'authorization',
+  'x-api-key',
+  'host',
+  'content-length',
+  'forwarded',
+  'expect',
   // client address
-  'x-real-ip', 'x-client-ip', 'true-client-ip', 'cf-connecting-ip', 'fastly-client-ip', 'x-cluster-client-ip', 'x-remote-addr', 'x-remote-ip', 'x-originating-ip',
+  'x-real-ip',
+  'x-client-ip',
+  'true-client-ip',
+  'cf-connecting-ip',
+  'fastly-client-ip',
+  'x-cluster-client-ip',
+  'x-remote-addr',
+  'x-remote-ip',
+  'x-originating-ip',
   // the request's real host, path, scheme or method
-  'x-original-url', 'x-original-uri', 'x-rewrite-url', 'x-original-method', 'x-original-host', 'x-host', 'x-scheme', 'x-url-scheme', 'front-end-https', 'x-http-method-override', 'x-http-method', 'x-method-override',
+  'x-original-url',
+  'x-original-uri',
+  'x-rewrite-url',
+  'x-original-method',
+  'x-original-host',
+  'x-host',
+  'x-scheme',
+  'x-url-scheme',
+  'front-end-https',
+  'x-http-method-override',
+  'x-http-method',
+  'x-method-override',
   // identity set by authenticating proxies (oauth2-proxy, Grafana's auth proxy default, Apache/Shibboleth)
-  'x-remote-user', 'remote-user', 'x-webauth-user', 'x-auth-request-user', 'x-auth-request-email', 'x-auth-request-groups', 'x-auth-request-preferred-username', 'x-auth-request-access-token',
+  'x-remote-user',
+  'remote-user',
+  'x-webauth-user',
+  'x-auth-request-user',
+  'x-auth-request-email',
+  'x-auth-request-groups',
+  'x-auth-request-preferred-username',
+  'x-auth-request-access-token',
 ]);
 /** Field-name prefixes the same holds for: the gateway's own namespace, and every forwarding field of the de facto family. */
 const NOT_FORWARDED_PREFIXES = ['x-warden-', 'x-forwarded-'];
@@ -162,7 +193,13 @@ function assertSendable(up: UpstreamRequest): void {
 export type ForwardOutcome = { status: number; bytes: number; error?: UpstreamFailure };
 
 /** Streams one exchange; resolves once the response is done or has failed. Throws only for a header it cannot send. */
-export function forward(pools: UpstreamPools, req: ClientRequest, res: ClientResponse, up: UpstreamRequest, sendError: (status: number, error: string) => void): Promise<ForwardOutcome> {
+export function forward(
+  pools: UpstreamPools,
+  req: ClientRequest,
+  res: ClientResponse,
+  up: UpstreamRequest,
+  sendError: (status: number, error: string) => void,
+): Promise<ForwardOutcome> {
   const upstream = up.route.upstream;
   const method = req.method;
   const chunked = req.headers['transfer-encoding'] !== undefined;
@@ -262,7 +299,10 @@ export function forwardUpgrade(req: ClientRequest, socket: Duplex, head: Buffer,
       if ((upRes.headers.upgrade ?? '').trim().toLowerCase() !== 'websocket') {
         upSocket.destroy();
         const body = JSON.stringify({ error: 'upstream_protocol' });
-        closeUpgrade(socket, `HTTP/1.1 502 Bad Gateway\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
+        closeUpgrade(
+          socket,
+          `HTTP/1.1 502 Bad Gateway\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
+        );
         resolve({ status: 502, bytes: 0, error: 'upstream_aborted' });
         return;
       }
@@ -297,7 +337,10 @@ export function forwardUpgrade(req: ClientRequest, socket: Duplex, head: Buffer,
       const error = err.message === 'upstream_timeout' ? 'upstream_timeout' : 'upstream_unreachable';
       const status = error === 'upstream_timeout' ? 504 : 502;
       const body = JSON.stringify({ error });
-      closeUpgrade(socket, `HTTP/1.1 ${status} ${error}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+      closeUpgrade(
+        socket,
+        `HTTP/1.1 ${status} ${error}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      );
       resolve({ status, bytes: 0, error });
     });
     upstreamReq.end();

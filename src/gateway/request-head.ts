@@ -12,7 +12,24 @@ import { FINAL_CHUNKED, ONLY_CHUNKED } from './http-syntax.js';
  */
 const ONCE_ONLY = new Set(['host', 'authorization']);
 /** Header fields of which node:http kept only the first copy; the gateway reads them the same way. */
-const FIRST_ONLY = new Set(['content-length', 'content-type', 'user-agent', 'proxy-authorization', 'referer', 'from', 'max-forwards', 'if-modified-since', 'if-unmodified-since', 'age', 'etag', 'expires', 'last-modified', 'location', 'retry-after', 'server']);
+const FIRST_ONLY = new Set([
+  'content-length',
+  'content-type',
+  'user-agent',
+  'proxy-authorization',
+  'referer',
+  'from',
+  'max-forwards',
+  'if-modified-since',
+  'if-unmodified-since',
+  'age',
+  'etag',
+  'expires',
+  'last-modified',
+  'location',
+  'retry-after',
+  'server',
+]);
 
 export interface RequestHead {
   /** Header fields in the order sent, names in lower case, duplicates kept: name, value, name, value… */

@@ -180,7 +180,7 @@ describe('ClientServer', { timeout: 30_000 }, () => {
       }
     })();
     // The client's writes stop draining once the kernel's buffers are full.
-    for (let last = -1, deadline = Date.now() + LIMIT_MS; sent.bytes !== last && Date.now() < deadline; ) {
+    for (let last = -1, deadline = Date.now() + LIMIT_MS; sent.bytes !== last && Date.now() < deadline;) {
       last = sent.bytes;
       await sleep(300);
     }
@@ -488,28 +488,25 @@ describe('ClientServer', { timeout: 30_000 }, () => {
     assert.deepEqual({ aborts, finished: response.finished }, { aborts: 1, finished: true });
   });
 
-  it(
-    'calls onAbort when the client goes away with pipelined requests queued behind the unanswered one, and hands none of those over',
-    async () => {
-      const arrived = deferred<ClientResponse>();
-      let aborts = 0;
-      let handed = 0;
-      const { port } = await start({
-        request: (_request, response) => {
-          handed++;
-          response.onAbort = () => aborts++;
-          arrived.resolve(response);
-        },
-      });
-      const c = await RawHttpClient.open(port);
-      c.write(get('/abandoned') + get('/queued/1') + get('/queued/2'));
-      const response = await within(arrived.promise, 'the request');
-      c.destroy();
-      const noticed = await waitUntil(() => aborts > 0, 1000);
-      answer(response, 200, 'late');
-      await sleep(100);
-      assert.ok(noticed, 'onAbort called within 1 s of the client closing');
-      assert.deepEqual({ aborts, handed }, { aborts: 1, handed: 1 });
-    },
-  );
+  it('calls onAbort when the client goes away with pipelined requests queued behind the unanswered one, and hands none of those over', async () => {
+    const arrived = deferred<ClientResponse>();
+    let aborts = 0;
+    let handed = 0;
+    const { port } = await start({
+      request: (_request, response) => {
+        handed++;
+        response.onAbort = () => aborts++;
+        arrived.resolve(response);
+      },
+    });
+    const c = await RawHttpClient.open(port);
+    c.write(get('/abandoned') + get('/queued/1') + get('/queued/2'));
+    const response = await within(arrived.promise, 'the request');
+    c.destroy();
+    const noticed = await waitUntil(() => aborts > 0, 1000);
+    answer(response, 200, 'late');
+    await sleep(100);
+    assert.ok(noticed, 'onAbort called within 1 s of the client closing');
+    assert.deepEqual({ aborts, handed }, { aborts: 1, handed: 1 });
+  });
 });

@@ -310,7 +310,17 @@ class ClientConnection {
     socket.on('close', this.onClose);
   }
 
-  private onHeadersComplete(_major: number, minor: number, rawFields: string[] | undefined, methodIndex: number, rawUrl: string | undefined, _s: unknown, _t: unknown, upgrade: boolean, keepAlive: boolean): number {
+  private onHeadersComplete(
+    _major: number,
+    minor: number,
+    rawFields: string[] | undefined,
+    methodIndex: number,
+    rawUrl: string | undefined,
+    _s: unknown,
+    _t: unknown,
+    upgrade: boolean,
+    keepAlive: boolean,
+  ): number {
     this.headStartedAt = 0;
     const raw = rawFields ?? this.pendingFields;
     this.pendingFields = [];

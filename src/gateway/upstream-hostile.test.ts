@@ -128,7 +128,10 @@ async function readBody(reader: SocketReader, headers: Map<string, string>): Pro
 
 function response(status: string, body: string | Buffer, extraHeaders = ''): Buffer {
   const bytes = Buffer.from(body);
-  return Buffer.concat([Buffer.from(`HTTP/1.1 ${status}\r\nContent-Type: text/plain\r\nContent-Length: ${bytes.length}\r\n${extraHeaders}\r\n`, 'latin1'), bytes]);
+  return Buffer.concat([
+    Buffer.from(`HTTP/1.1 ${status}\r\nContent-Type: text/plain\r\nContent-Length: ${bytes.length}\r\n${extraHeaders}\r\n`, 'latin1'),
+    bytes,
+  ]);
 }
 
 /** Resolves when the socket can take more, or is gone. */
@@ -149,7 +152,10 @@ const ANSWERS: Record<string, Answer> = {
   '/case/garbage': (_req, socket) => (socket.write('this is not an HTTP response at all\r\n\r\n'), 'keep'),
   '/case/two-lengths': (_req, socket) => (socket.write('HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!'), 'keep'),
   '/case/length-list': (_req, socket) => (socket.write('HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n\r\nhello!'), 'keep'),
-  '/case/length-and-chunked': (_req, socket) => (socket.write('HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n'), 'keep'),
+  '/case/length-and-chunked': (_req, socket) => (
+    socket.write('HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n'),
+    'keep'
+  ),
   // A gzip transfer coding under the chunks: relayed re-chunked, the client would get gzip bytes with nothing saying so.
   '/case/gzip-chunked': (_req, socket) => (socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n'), 'keep'),
   '/case/huge-head': (_req, socket) => {
@@ -418,7 +424,9 @@ process.stdout.write(JSON.stringify({ url: gateway.url, key }) + '\\n');
 }
 
 async function startChildGateway(upstreamUrl: string, dir: string): Promise<{ child: ChildProcess; url: string; key: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', childGatewayScript(upstreamUrl, dir)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', childGatewayScript(upstreamUrl, dir)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
@@ -565,7 +573,11 @@ describe('warden gateway in front of hostile HTTP/1.1 upstreams', { timeout: 60_
       const r = await ask(via, '/case/echo', { method: 'POST', body });
       assert.equal(r.status, 200, `${what}: ${r.error ?? ''} ${r.body.toString().slice(0, 200)}`);
       const seen = JSON.parse(r.body.toString()) as { length: number; sha256: string; framing: string; head: string };
-      assert.deepEqual([seen.length, seen.sha256], [expected.length, sha256(expected)], `${what}: the upstream parsed the same bytes (framed as ${seen.framing})`);
+      assert.deepEqual(
+        [seen.length, seen.sha256],
+        [expected.length, sha256(expected)],
+        `${what}: the upstream parsed the same bytes (framed as ${seen.framing})`,
+      );
       assert.doesNotMatch(seen.head, /^x-api-key:/im, `${what}: no credential header upstream`);
       assert.ok(!seen.head.includes(via.key), `${what}: the key went nowhere upstream`);
     }

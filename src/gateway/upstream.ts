@@ -277,7 +277,17 @@ class UpstreamConnection {
     this.pool.forget(this);
   }
 
-  private onHeadersComplete(_major: number, _minor: number, headers: string[] | undefined, _method: unknown, _url: unknown, status: number, statusText: string, upgrade: boolean, keepAlive: boolean): number {
+  private onHeadersComplete(
+    _major: number,
+    _minor: number,
+    headers: string[] | undefined,
+    _method: unknown,
+    _url: unknown,
+    status: number,
+    statusText: string,
+    upgrade: boolean,
+    keepAlive: boolean,
+  ): number {
     const exchange = this.exchange;
     if (!exchange || this.responseDone || upgrade) {
       // A response nobody asked for, or a protocol switch nobody asked for.

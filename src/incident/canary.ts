@@ -10,11 +10,19 @@ export const canaryOrigin = (keyId: string): string => `canary:${keyId}`;
  * use on its timeline: when, from which address, with which user agent, on which route, through which front
  * door, and where the canary had been planted.
  */
-export async function recordCanaryTrip(incidents: IncidentStore, trip: CanaryTrip, regimes: IncidentRegimes, actor = 'warden-canary'): Promise<{ incident: Incident; opened: boolean }> {
+export async function recordCanaryTrip(
+  incidents: IncidentStore,
+  trip: CanaryTrip,
+  regimes: IncidentRegimes,
+  actor = 'warden-canary',
+): Promise<{ incident: Incident; opened: boolean }> {
   const origin = canaryOrigin(trip.keyId);
   let incident = await incidents.findOpen(origin);
   const opened = !incident;
-  incident ??= await incidents.open({ kind: 'canary-tripped', title: `Canary key used: planted in ${trip.where}`, detectedAt: trip.at, regimes, origin }, actor);
+  incident ??= await incidents.open(
+    { kind: 'canary-tripped', title: `Canary key used: planted in ${trip.where}`, detectedAt: trip.at, regimes, origin },
+    actor,
+  );
   await incidents.record(incident.id, {
     type: 'canary-tripped',
     message: `Canary ${trip.keyId} (planted in ${trip.where}) used from ${trip.ip || 'an unknown address'} via ${trip.via}${trip.route ? ` on ${trip.route}` : ''}`,

@@ -68,14 +68,21 @@ export interface IncrementQuery {
  * stops at the limit): one ORDER BY … DESC query by column, or one query per new ClickHouse part,
  * newest part first. Without `since` (or with one of another kind), the newest rows of the whole table.
  */
-export async function incrementQueries(db: Database, table: TableInfo, now: TableCursor, since: TableCursor | undefined, limit: number): Promise<IncrementQuery[]> {
+export async function incrementQueries(
+  db: Database,
+  table: TableInfo,
+  now: TableCursor,
+  since: TableCursor | undefined,
+  limit: number,
+): Promise<IncrementQuery[]> {
   const from = db.qualified(table);
   if (now.by === 'column') {
     const c = db.quoteIdent(now.column);
     const after = since?.by === 'column' && since.column === now.column && since.kind === now.kind ? since.after : null;
     // Time: at least the last value (rows written in the same second come after it); key: above it.
     const op = now.kind === 'time' ? '>=' : '>';
-    if (after === null || (db.engine === 'clickhouse' && now.kind === 'key' && !/^-?\d{1,20}$/.test(after))) return [{ sql: `SELECT * FROM ${from} ORDER BY ${c} DESC LIMIT ${limit}`, params: [] }];
+    if (after === null || (db.engine === 'clickhouse' && now.kind === 'key' && !/^-?\d{1,20}$/.test(after)))
+      return [{ sql: `SELECT * FROM ${from} ORDER BY ${c} DESC LIMIT ${limit}`, params: [] }];
     if (db.engine === 'clickhouse') {
       // 18.x has no bound parameters, and compares an integer column with no string: a checked number, or an escaped time literal.
       const literal = now.kind === 'key' ? after : clickHouseLiteral(after);

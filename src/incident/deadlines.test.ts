@@ -8,7 +8,11 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOStrin
 describe('deadlines', () => {
   // Hand-computed: 2025-01-29 is a Wednesday; 2025-01-31 a Friday; 2025-02-03 a Monday.
   it('GDPR Art. 33: 72 hours from awareness, not from detection', () => {
-    const [gdpr] = computeDeadlines({ detectedAt: t('2025-01-27T08:00:00Z'), awareAt: t('2025-01-29T09:30:00Z'), materialityAt: null, regimes: buildRegimes(['gdpr']) }, new Map(), t('2025-01-30T00:00:00Z'));
+    const [gdpr] = computeDeadlines(
+      { detectedAt: t('2025-01-27T08:00:00Z'), awareAt: t('2025-01-29T09:30:00Z'), materialityAt: null, regimes: buildRegimes(['gdpr']) },
+      new Map(),
+      t('2025-01-30T00:00:00Z'),
+    );
     assert.equal(iso(gdpr!.dueAt), '2025-02-01T09:30:00.000Z');
     assert.equal(gdpr!.state, 'due');
   });
@@ -27,7 +31,12 @@ describe('deadlines', () => {
 
   it('SEC 8-K: four business days from materiality, skipping the weekend', () => {
     // Thursday 2025-01-30 → Fri 31, Mon 3, Tue 4, Wed 5 February.
-    const incident = { detectedAt: t('2025-01-29T09:30:00Z'), awareAt: t('2025-01-29T09:30:00Z'), materialityAt: t('2025-01-30T15:00:00Z'), regimes: buildRegimes(['sec']) };
+    const incident = {
+      detectedAt: t('2025-01-29T09:30:00Z'),
+      awareAt: t('2025-01-29T09:30:00Z'),
+      materialityAt: t('2025-01-30T15:00:00Z'),
+      regimes: buildRegimes(['sec']),
+    };
     assert.equal(iso(computeDeadlines(incident)[0]!.dueAt), '2025-02-05T23:59:59.999Z');
     // Friday 2025-01-31 → Mon 3, Tue 4, Wed 5, Thu 6.
     assert.equal(iso(addBusinessDays(t('2025-01-31T10:00:00Z'), 4)), '2025-02-06T23:59:59.999Z');

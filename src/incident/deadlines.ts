@@ -98,7 +98,11 @@ function dueFrom(base: number, rule: DeadlineRule, holidays: readonly string[]):
 }
 
 /** Every deadline of an incident, in rule order, with its state at `now`. `met` maps deadline ids to when they were met. */
-export function computeDeadlines(incident: Pick<Incident, 'detectedAt' | 'awareAt' | 'materialityAt' | 'regimes'>, met: ReadonlyMap<string, number> = new Map(), now = Date.now()): Deadline[] {
+export function computeDeadlines(
+  incident: Pick<Incident, 'detectedAt' | 'awareAt' | 'materialityAt' | 'regimes'>,
+  met: ReadonlyMap<string, number> = new Map(),
+  now = Date.now(),
+): Deadline[] {
   const starts: Record<ClockStart, number | null> = { detected: incident.detectedAt, aware: incident.awareAt, materiality: incident.materialityAt };
   const out = new Map<string, Deadline>();
   for (const rule of incident.regimes.rules) {

@@ -25,7 +25,8 @@ const SYSTEM_ERRORS: Record<string, string> = {
 };
 
 /** The raw tail of a system error in a message: the call, the code, and the address or path after it. */
-const RAW_SYSTEM_ERROR = /(?:fetch failed \(|\b(?:connect|getaddrinfo|read|write|stat|lstat|open|scandir|opendir) )?\b(E[A-Z]{3,}|EAI_AGAIN|Z_[A-Z]+_ERROR)\b[^]*$/;
+const RAW_SYSTEM_ERROR =
+  /(?:fetch failed \(|\b(?:connect|getaddrinfo|read|write|stat|lstat|open|scandir|opendir) )?\b(E[A-Z]{3,}|EAI_AGAIN|Z_[A-Z]+_ERROR)\b[^]*$/;
 
 /** The message, with what fetch keeps in its cause (`fetch failed` alone says nothing). */
 function messageOf(err: unknown): string {

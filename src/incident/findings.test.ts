@@ -19,7 +19,10 @@ describe('triageFindings', () => {
       const result = await triage(dump, { fingerprintKey: 'k', env: {} });
       const rules = detectorRules(getDefaultDetector());
       const findings = triageFindings(result, rules);
-      assert.deepEqual(findings.map((f) => [f.ruleId, f.details?.occurrences]).sort(), [['github-pat', 1], ['openai-project-key', 2]]);
+      assert.deepEqual(findings.map((f) => [f.ruleId, f.details?.occurrences]).sort(), [
+        ['github-pat', 1],
+        ['openai-project-key', 2],
+      ]);
       for (const f of findings) {
         assert.equal(f.location.uri, result.source);
         assert.equal(f.severity, rules.find((r) => r.id === f.ruleId)!.severity);

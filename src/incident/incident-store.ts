@@ -6,7 +6,17 @@ import { openStore, type Store } from '../store/index.js';
 import { computeDeadlines } from './deadlines.js';
 import { getPlaybook, type Playbook, type PlaybookStep } from './playbook.js';
 import { INCIDENT_MIGRATIONS } from './schema.js';
-import { INCIDENT_KINDS, INCIDENT_STATUSES, type Deadline, type Incident, type IncidentKind, type IncidentRegimes, type IncidentStatus, type TimelineEntry, type TriageResult } from './types.js';
+import {
+  INCIDENT_KINDS,
+  INCIDENT_STATUSES,
+  type Deadline,
+  type Incident,
+  type IncidentKind,
+  type IncidentRegimes,
+  type IncidentStatus,
+  type TimelineEntry,
+  type TriageResult,
+} from './types.js';
 
 export class IncidentNotFoundError extends WardenError {
   constructor(id: string) {
@@ -151,7 +161,8 @@ export class IncidentStore {
   }
 
   async open(options: OpenIncidentOptions, actor = defaultActor()): Promise<Incident> {
-    if (!INCIDENT_KINDS.includes(options.kind)) throw new IncidentOptionsError(`unknown kind ${JSON.stringify(options.kind)} (known: ${INCIDENT_KINDS.join(', ')})`);
+    if (!INCIDENT_KINDS.includes(options.kind))
+      throw new IncidentOptionsError(`unknown kind ${JSON.stringify(options.kind)} (known: ${INCIDENT_KINDS.join(', ')})`);
     const playbook = getPlaybook(options.kind);
     const severity = options.severity ?? playbook.severity;
     if (!SEVERITIES.includes(severity)) throw new IncidentOptionsError(`severity must be one of ${SEVERITIES.join(', ')}`);
@@ -159,7 +170,11 @@ export class IncidentStore {
     const detectedAt = options.detectedAt ?? now;
     const awareAt = options.awareAt ?? detectedAt;
     const materialityAt = options.materialityAt ?? null;
-    for (const [name, at] of [['detected', detectedAt], ['aware', awareAt], ['materiality', materialityAt]] as const) {
+    for (const [name, at] of [
+      ['detected', detectedAt],
+      ['aware', awareAt],
+      ['materiality', materialityAt],
+    ] as const) {
       if (at !== null && !Number.isSafeInteger(at)) throw new IncidentOptionsError(`${name} time must be epoch milliseconds`);
     }
     if (awareAt < detectedAt) throw new IncidentOptionsError('awareness cannot come before detection');
@@ -181,13 +196,35 @@ export class IncidentStore {
       await tx.run(
         `INSERT INTO warden_incidents (id, kind, title, severity, status, playbook_version, detected_at, aware_at, materiality_at, regimes, created_at, created_by, origin)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        [incident.id, incident.kind, incident.title, severity, 'open', playbook.version, detectedAt, awareAt, materialityAt, JSON.stringify(options.regimes), now, actor, options.origin ?? null],
+        [
+          incident.id,
+          incident.kind,
+          incident.title,
+          severity,
+          'open',
+          playbook.version,
+          detectedAt,
+          awareAt,
+          materialityAt,
+          JSON.stringify(options.regimes),
+          now,
+          actor,
+          options.origin ?? null,
+        ],
       );
       const insert = 'INSERT INTO warden_incident_events (incident_id, happened_at, recorded_at, actor, type, message, details) VALUES (?, ?, ?, ?, ?, ?, ?)';
       await tx.run(insert, [incident.id, detectedAt, now, actor, 'detected', 'Incident detected', '{}']);
       if (awareAt !== detectedAt) await tx.run(insert, [incident.id, awareAt, now, actor, 'aware', 'Organisation became aware', '{}']);
       if (materialityAt !== null) await tx.run(insert, [incident.id, materialityAt, now, actor, 'materiality', 'Materiality determined', '{}']);
-      await tx.run(insert, [incident.id, now, now, actor, 'opened', `Opened as ${incident.kind} (playbook v${playbook.version}), severity ${severity}`, JSON.stringify({ kind: incident.kind, severity })]);
+      await tx.run(insert, [
+        incident.id,
+        now,
+        now,
+        actor,
+        'opened',
+        `Opened as ${incident.kind} (playbook v${playbook.version}), severity ${severity}`,
+        JSON.stringify({ kind: incident.kind, severity }),
+      ]);
     });
     return incident;
   }
@@ -216,15 +253,10 @@ export class IncidentStore {
     if (!Number.isSafeInteger(happenedAt)) throw new IncidentOptionsError('happened-at must be epoch milliseconds');
     const actor = entry.actor ?? defaultActor();
     const details = entry.details ?? {};
-    await this.store.run('INSERT INTO warden_incident_events (incident_id, happened_at, recorded_at, actor, type, message, details) VALUES (?, ?, ?, ?, ?, ?, ?)', [
-      id,
-      happenedAt,
-      now,
-      actor,
-      entry.type,
-      entry.message,
-      JSON.stringify(details),
-    ]);
+    await this.store.run(
+      'INSERT INTO warden_incident_events (incident_id, happened_at, recorded_at, actor, type, message, details) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      [id, happenedAt, now, actor, entry.type, entry.message, JSON.stringify(details)],
+    );
     const rows = await this.store.query<{ seq: number }>('SELECT max(seq) AS seq FROM warden_incident_events WHERE incident_id = ?', [id]);
     return { seq: Number(rows[0]?.seq), happenedAt, recordedAt: now, actor, type: entry.type, message: entry.message, details };
   }
@@ -235,12 +267,20 @@ export class IncidentStore {
    */
   async recordProgress(id: string, note: ProgressNote): Promise<TimelineEntry> {
     const current = await this.get(id);
-    if (note.step && !getPlaybook(current.kind).steps.some((s) => s.id === note.step)) throw new IncidentOptionsError(`--step: ${current.kind} has no step ${note.step}`);
-    if (note.deadlineMet && !current.regimes.rules.some((r) => r.id === note.deadlineMet)) throw new IncidentOptionsError(`--met: this incident has no deadline ${note.deadlineMet}`);
+    if (note.step && !getPlaybook(current.kind).steps.some((s) => s.id === note.step))
+      throw new IncidentOptionsError(`--step: ${current.kind} has no step ${note.step}`);
+    if (note.deadlineMet && !current.regimes.rules.some((r) => r.id === note.deadlineMet))
+      throw new IncidentOptionsError(`--met: this incident has no deadline ${note.deadlineMet}`);
     const type = note.step ? 'step-done' : note.deadlineMet ? 'deadline-met' : 'note';
     const details = note.step ? { step: note.step } : note.deadlineMet ? { deadline: note.deadlineMet } : {};
     const actor = note.actor !== undefined ? { actor: note.actor } : {};
-    const entry = await this.record(id, { type, message: note.message, details, ...(note.happenedAt !== undefined ? { happenedAt: note.happenedAt } : {}), ...actor });
+    const entry = await this.record(id, {
+      type,
+      message: note.message,
+      details,
+      ...(note.happenedAt !== undefined ? { happenedAt: note.happenedAt } : {}),
+      ...actor,
+    });
     if (note.materialityAt !== undefined) await this.setMateriality(id, note.materialityAt, note.actor);
     if (note.status) await this.setStatus(id, note.status, note.actor);
     return entry;
@@ -265,7 +305,12 @@ export class IncidentStore {
     const before = await this.get(id);
     if (before.status === status) return;
     await this.store.run('UPDATE warden_incidents SET status = ? WHERE id = ?', [status, id]);
-    await this.record(id, { type: 'status', message: `Status ${before.status} → ${status}`, details: { from: before.status, to: status }, ...(actor ? { actor } : {}) });
+    await this.record(id, {
+      type: 'status',
+      message: `Status ${before.status} → ${status}`,
+      details: { from: before.status, to: status },
+      ...(actor ? { actor } : {}),
+    });
   }
 
   /** Sets the materiality time (starts the SEC clock) and records it. */
@@ -314,7 +359,9 @@ export class IncidentStore {
     const playbook = getPlaybook(incident.kind);
     const results = await this.triageResults(id);
     for (const [stepId, at] of doneByWarden(playbook, timeline, results)) if (!done.has(stepId)) done.set(stepId, at);
-    const triage = await this.store.query<{ result: string }>('SELECT result FROM warden_incident_triage WHERE incident_id = ? ORDER BY seq DESC LIMIT 1', [id]);
+    const triage = await this.store.query<{ result: string }>('SELECT result FROM warden_incident_triage WHERE incident_id = ? ORDER BY seq DESC LIMIT 1', [
+      id,
+    ]);
     return {
       incident,
       deadlines: computeDeadlines(incident, met, now),

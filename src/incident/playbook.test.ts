@@ -20,16 +20,36 @@ describe('playbooks', () => {
 
   it('refuses unknown fields, duplicate step ids and forward dependencies, naming the file', () => {
     const base = 'kind: leaked-api-key\nversion: 1\ntitle: t\ndescription: d\nseverity: high\natlas: [AML.T0055]\nsteps:\n';
-    assert.throws(() => parsePlaybook(`${base}  - {id: aa, title: a, phase: containment, owner: o, colour: red}\n`, 'x.yaml'), (e: Error) => e instanceof PlaybookError && /x\.yaml/.test(e.message));
-    assert.throws(() => parsePlaybook(`${base}  - {id: aa, title: a, phase: containment, owner: o}\n  - {id: aa, title: b, phase: containment, owner: o}\n`, 'x.yaml'), /appears twice/);
-    assert.throws(() => parsePlaybook(`${base}  - {id: aa, title: a, phase: containment, owner: o, depends_on: [bb]}\n  - {id: bb, title: b, phase: containment, owner: o}\n`, 'x.yaml'), /not an earlier step/);
+    assert.throws(
+      () => parsePlaybook(`${base}  - {id: aa, title: a, phase: containment, owner: o, colour: red}\n`, 'x.yaml'),
+      (e: Error) => e instanceof PlaybookError && /x\.yaml/.test(e.message),
+    );
+    assert.throws(
+      () => parsePlaybook(`${base}  - {id: aa, title: a, phase: containment, owner: o}\n  - {id: aa, title: b, phase: containment, owner: o}\n`, 'x.yaml'),
+      /appears twice/,
+    );
+    assert.throws(
+      () =>
+        parsePlaybook(
+          `${base}  - {id: aa, title: a, phase: containment, owner: o, depends_on: [bb]}\n  - {id: bb, title: b, phase: containment, owner: o}\n`,
+          'x.yaml',
+        ),
+      /not an earlier step/,
+    );
     assert.throws(() => parsePlaybook(base.replace('AML.T0055', 'T1552') + '  - {id: aa, title: a, phase: containment, owner: o}\n', 'x.yaml'), PlaybookError);
   });
 
   it('exports CACAO v2.0: one chain from start to end, every agent defined, automated steps as commands', () => {
     const at = new Date('2025-01-29T12:00:00Z');
     for (const playbook of loadPlaybooks().values()) {
-      const doc = toCacao(playbook, at) as { spec_version: string; id: string; workflow_start: string; workflow: Record<string, Record<string, unknown>>; agent_definitions: Record<string, unknown>; created: string };
+      const doc = toCacao(playbook, at) as {
+        spec_version: string;
+        id: string;
+        workflow_start: string;
+        workflow: Record<string, Record<string, unknown>>;
+        agent_definitions: Record<string, unknown>;
+        created: string;
+      };
       assert.equal(doc.spec_version, 'cacao-2.0');
       assert.match(doc.id, /^playbook--[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
       assert.equal(doc.created, '2025-01-29T12:00:00.000Z');
@@ -49,7 +69,9 @@ describe('playbooks', () => {
       assert.equal(Object.keys(doc.workflow).length, playbook.steps.length + 2);
       assert.deepEqual(toCacao(playbook, at), doc, 'the same version exports the same document');
     }
-    const exposed = toCacao(loadPlaybooks().get('exposed-log-store')!, at) as { workflow: Record<string, { name?: string; commands?: Array<{ type: string; command: string }> }> };
+    const exposed = toCacao(loadPlaybooks().get('exposed-log-store')!, at) as {
+      workflow: Record<string, { name?: string; commands?: Array<{ type: string; command: string }> }>;
+    };
     const revoke = Object.values(exposed.workflow).find((s) => s.name === 'Revoke every exposed Warden key');
     assert.ok(revoke?.commands?.some((c) => c.type === 'bash' && c.command.includes('--revoke')));
   });

@@ -75,9 +75,12 @@ export function parsePlaybook(text: string, source: string): Playbook {
 /** Every playbook file in a folder (default: the shipped ones), by kind. */
 export function loadPlaybooks(dir = PLAYBOOKS_DIR): Map<IncidentKind, Playbook> {
   const out = new Map<IncidentKind, Playbook>();
-  for (const name of readdirSync(dir).filter((n) => /\.ya?ml$/.test(n)).sort()) {
+  for (const name of readdirSync(dir)
+    .filter((n) => /\.ya?ml$/.test(n))
+    .sort()) {
     const playbook = parsePlaybook(readFileSync(join(dir, name), 'utf8'), name);
-    if (`${playbook.kind}.yaml` !== name && `${playbook.kind}.yml` !== name) throw new PlaybookError(`${name}: holds kind ${playbook.kind}; name the file after its kind`);
+    if (`${playbook.kind}.yaml` !== name && `${playbook.kind}.yml` !== name)
+      throw new PlaybookError(`${name}: holds kind ${playbook.kind}; name the file after its kind`);
     out.set(playbook.kind, playbook);
   }
   return out;

@@ -128,7 +128,8 @@ export async function* readRedis(source: string, maxKeys: number, env: NodeJS.Pr
     let cursor = '0';
     scanning: do {
       const reply = await conn.command('SCAN', cursor, 'COUNT', '500');
-      if (!Array.isArray(reply) || reply.length !== 2 || !Array.isArray(reply[1])) throw new Error(reply instanceof RespError ? reply.message : 'unexpected SCAN reply');
+      if (!Array.isArray(reply) || reply.length !== 2 || !Array.isArray(reply[1]))
+        throw new Error(reply instanceof RespError ? reply.message : 'unexpected SCAN reply');
       cursor = String(reply[0]);
       for (const key of reply[1]) {
         if (rows >= maxKeys) {

@@ -11,7 +11,10 @@ describe('renderMarkdown', () => {
     const store = openStore(':memory:');
     const incidents = await IncidentStore.open(store);
     try {
-      const incident = await incidents.open({ kind: 'exposed-log-store', title: `Open clickhouse holding ${HOSTILE}`, regimes: buildRegimes(['gdpr']) }, 'test');
+      const incident = await incidents.open(
+        { kind: 'exposed-log-store', title: `Open clickhouse holding ${HOSTILE}`, regimes: buildRegimes(['gdpr']) },
+        'test',
+      );
       const triage: TriageResult = {
         source: `clickhouse://default@127.0.0.1:8123/${HOSTILE}`,
         sourceKey: `clickhouse://127.0.0.1:8123/${HOSTILE}`,
@@ -52,7 +55,10 @@ describe('renderMarkdown', () => {
     const incidents = await IncidentStore.open(store);
     try {
       const awareAt = Date.parse('2025-01-29T10:00:00Z');
-      const incident = await incidents.open({ kind: 'exposed-log-store', awareAt, detectedAt: awareAt, regimes: buildRegimes(['gdpr'], [parseDeadlineRule('long-duty:A long duty:40d')]) }, 'test');
+      const incident = await incidents.open(
+        { kind: 'exposed-log-store', awareAt, detectedAt: awareAt, regimes: buildRegimes(['gdpr'], [parseDeadlineRule('long-duty:A long duty:40d')]) },
+        'test',
+      );
       // 40 days after awareness, seen 160 hours after it: 800 hours left. GDPR's 72 hours are 88 hours past.
       const now = awareAt + 160 * 3_600_000;
       const md = renderMarkdown({ ...(await incidents.status(incident.id, now)), triages: [], generatedAt: now });

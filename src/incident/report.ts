@@ -15,7 +15,13 @@ export interface ReportInput extends IncidentStatusView {
   generatedAt?: number;
 }
 
-const iso = (ms: number | null) => (ms === null ? '—' : new Date(ms).toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, ' UTC'));
+const iso = (ms: number | null) =>
+  ms === null
+    ? '—'
+    : new Date(ms)
+        .toISOString()
+        .replace('T', ' ')
+        .replace(/\.\d{3}Z$/, ' UTC');
 const n = (x: number) => x.toLocaleString('en-US');
 
 function remaining(d: Deadline, now: number): string {
@@ -59,7 +65,10 @@ function sections(input: ReportInput): Section[] {
       ['Detected', iso(i.detectedAt)],
       ['Aware', iso(i.awareAt)],
       ['Materiality determined', iso(i.materialityAt)],
-      ['Sources triaged', `${n(t.length)}${partial ? ` (${n(partial)} in part: see their scope)` : ''}${failedAttempts ? `; ${n(failedAttempts)} failed attempt(s) on the timeline, not counted` : ''}`],
+      [
+        'Sources triaged',
+        `${n(t.length)}${partial ? ` (${n(partial)} in part: see their scope)` : ''}${failedAttempts ? `; ${n(failedAttempts)} failed attempt(s) on the timeline, not counted` : ''}`,
+      ],
       ['Rows exposed (triaged)', n(t.reduce((s, x) => s + x.rows, 0))],
       ['Affected users / tenants / sessions', `${n(subjects('user'))} / ${n(subjects('tenant'))} / ${n(subjects('session'))}`],
       ['Data categories', categories.join(', ') || '—'],
@@ -91,13 +100,27 @@ function sections(input: ReportInput): Section[] {
     out.push({
       title: `Warden keys: ${x.source}`,
       header: ['Key', 'Owner', 'Scopes', 'Fingerprint', 'Seen', 'State'],
-      rows: x.credentials.warden.map((w) => [w.keyId ?? 'not in this key store', w.owner ?? '—', w.scopes?.join(' ') ?? '—', w.fingerprint, n(w.occurrences), actionOf(w)]),
+      rows: x.credentials.warden.map((w) => [
+        w.keyId ?? 'not in this key store',
+        w.owner ?? '—',
+        w.scopes?.join(' ') ?? '—',
+        w.fingerprint,
+        n(w.occurrences),
+        actionOf(w),
+      ]),
     });
     out.push({
       title: `Third-party credentials: ${x.source}`,
       header: ['Provider', 'Credential', 'Distinct', 'Seen', 'Rotate at', 'Fingerprints'],
       rows: x.credentials.thirdParty.flatMap((p) =>
-        p.rules.map((r) => [p.provider, r.title, n(r.fingerprints.length), n(r.fingerprints.reduce((s, f) => s + f.occurrences, 0)), r.rotateUrl ?? '—', r.fingerprints.map((f) => f.fingerprint).join(' ')]),
+        p.rules.map((r) => [
+          p.provider,
+          r.title,
+          n(r.fingerprints.length),
+          n(r.fingerprints.reduce((s, f) => s + f.occurrences, 0)),
+          r.rotateUrl ?? '—',
+          r.fingerprints.map((f) => f.fingerprint).join(' '),
+        ]),
       ),
     });
   }

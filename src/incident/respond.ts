@@ -118,7 +118,13 @@ export async function respondToExposure(finding: Finding, options: ExposureRespo
       ...(options.maxRowsPerTable ? { maxRowsPerTable: options.maxRowsPerTable } : {}),
     }),
   );
-  return { acted: true, reason: existing ? 'open incident for this finding triaged again' : 'incident opened and triaged', incident, reopened: existing !== undefined, triage: result };
+  return {
+    acted: true,
+    reason: existing ? 'open incident for this finding triaged again' : 'incident opened and triaged',
+    incident,
+    reopened: existing !== undefined,
+    triage: result,
+  };
 }
 
 /** Runs one triage of a discovered host under the triage deadline, which the caller's signal (shutdown, the run's budget) can end sooner. */
@@ -172,7 +178,11 @@ export async function retriageExposure(finding: Finding, options: ExposureRespon
   if (!read || read.path.keyspace) return { acted: false, reason: `no incremental triage for ${finding.service}`, incident };
   const actor = options.actor ?? 'warden-serve';
   const result = await withTriageDeadline(options, (signal) =>
-    retriage(read.dsn, { ...discoveredHostTriage(options, incident.id, actor, signal), tables: flaggedTables(finding), rows: options.rows ?? DEFAULT_RETRIAGE_ROWS }),
+    retriage(read.dsn, {
+      ...discoveredHostTriage(options, incident.id, actor, signal),
+      tables: flaggedTables(finding),
+      rows: options.rows ?? DEFAULT_RETRIAGE_ROWS,
+    }),
   );
   return { acted: true, reason: 'rows written since the last triage read', incident, retriage: result };
 }

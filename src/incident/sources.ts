@@ -6,7 +6,17 @@
 import { realpathSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
-import { CLICKHOUSE_LOCAL_ENGINES, clickHouseLines, DsnError, openDatabase, parseDsn, redactDsnText, type Database, type Dsn, type TableInfo } from '../db/index.js';
+import {
+  CLICKHOUSE_LOCAL_ENGINES,
+  clickHouseLines,
+  DsnError,
+  openDatabase,
+  parseDsn,
+  redactDsnText,
+  type Database,
+  type Dsn,
+  type TableInfo,
+} from '../db/index.js';
 import { WardenError } from '../errors.js';
 import { bracketHost } from '../host-port.js';
 import { captureCursor, incrementQueries, type TableCursor, type TableCursors } from './cursors.js';
@@ -467,7 +477,12 @@ async function* readTableIncrement(
   signal: AbortSignal | undefined,
 ): AsyncGenerator<SourceItem> {
   if (!now) {
-    yield { partEnd: part, rows: 0, truncated: true, error: cursorError ?? 'no time column, integer key or MergeTree parts tells new rows from old; not re-read' };
+    yield {
+      partEnd: part,
+      rows: 0,
+      truncated: true,
+      error: cursorError ?? 'no time column, integer key or MergeTree parts tells new rows from old; not re-read',
+    };
     return;
   }
   if (budget <= 0) {
@@ -482,7 +497,13 @@ async function* readTableIncrement(
     return;
   }
   if (db.engine === 'clickhouse') {
-    yield* readClickHouse(db.dsn, queries.map((q) => q.sql), part, budget, signal);
+    yield* readClickHouse(
+      db.dsn,
+      queries.map((q) => q.sql),
+      part,
+      budget,
+      signal,
+    );
     return;
   }
   let rows = 0;

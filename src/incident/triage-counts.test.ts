@@ -31,7 +31,11 @@ describe('incident counts stay true', { timeout: 120_000 }, () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'warden-incident-counts-'));
-    keys = await KeyStore.open({ store: join(dir, 'warden.db'), secrets: parseKeySecrets(`1:${randomBytes(32).toString('base64')}`, 'test', (s) => Buffer.from(s, 'base64')), notifications: false });
+    keys = await KeyStore.open({
+      store: join(dir, 'warden.db'),
+      secrets: parseKeySecrets(`1:${randomBytes(32).toString('base64')}`, 'test', (s) => Buffer.from(s, 'base64')),
+      notifications: false,
+    });
     incidents = await IncidentStore.open(keys.store);
     tokens = [];
     for (const owner of ['alice', 'bob', 'carol']) tokens.push((await keys.create({ owner, name: 'k', scopes: ['chat:write'] })).key);
@@ -112,7 +116,8 @@ describe('incident counts stay true', { timeout: 120_000 }, () => {
     assert.equal(entry.type, 'triage-failed');
     assert.equal(entry.message, `Triage of ${join(dir, 'nonexistent')} failed (bad input): no such file or folder`);
     const afterwards = await report(incident.id);
-    for (const item of ['Rows exposed (triaged)', 'Affected users / tenants / sessions', 'Warden keys exposed / revoked']) assert.equal(row(afterwards, item), row(before, item), item);
+    for (const item of ['Rows exposed (triaged)', 'Affected users / tenants / sessions', 'Warden keys exposed / revoked'])
+      assert.equal(row(afterwards, item), row(before, item), item);
     assert.match(row(afterwards, 'Sources triaged')!, /^1; 1 failed attempt/);
 
     // A source that was read once and is gone now keeps its result: a failure replaces nothing.
@@ -161,7 +166,10 @@ describe('incident counts stay true', { timeout: 120_000 }, () => {
       assert.equal(entry.type, 'triage-failed');
       assert.doesNotMatch(entry.message, /ECONNREFUSED|fetch failed/, 'no raw system error');
     }
-    assert.deepEqual((await incidents.triageResults(incident.id)).map((r) => r.rows), [ROWS]);
+    assert.deepEqual(
+      (await incidents.triageResults(incident.id)).map((r) => r.rows),
+      [ROWS],
+    );
 
     // A re-triage that reads nothing says so in the same words; it never was a result.
     const again = await retriage(`postgres://127.0.0.1:${port}/x`, { ...on, tables: ['public.chat_logs'], rows: 100 });
@@ -188,18 +196,31 @@ describe('incident counts stay true', { timeout: 120_000 }, () => {
       // The key column only: the cursor can be taken, the rows cannot be read.
       await admin.execute(`GRANT SELECT (id) ON billing TO ${role}`);
       const incident = await open();
-      const result = await triage(`postgres://${role}@127.0.0.1:5432/${database}`, { incident: { store: incidents, id: incident.id }, fingerprintKey: FP_KEY, keys, env: {} });
+      const result = await triage(`postgres://${role}@127.0.0.1:5432/${database}`, {
+        incident: { store: incidents, id: incident.id },
+        fingerprintKey: FP_KEY,
+        keys,
+        env: {},
+      });
       assert.equal(result.status, 'partial');
       assert.equal(result.rows, 20, 'the readable table is counted');
-      assert.deepEqual(result.errors, [{ part: 'public.billing', message: `postgres://${role}@127.0.0.1:5432/${database}: permission denied for table billing` }]);
+      assert.deepEqual(result.errors, [
+        { part: 'public.billing', message: `postgres://${role}@127.0.0.1:5432/${database}: permission denied for table billing` },
+      ]);
       assert.equal(result.credentials.warden.length, 1);
-      assert.deepEqual((await incidents.triageResults(incident.id)).map((r) => r.status), ['partial']);
+      assert.deepEqual(
+        (await incidents.triageResults(incident.id)).map((r) => r.status),
+        ['partial'],
+      );
       const entry = (await incidents.timeline(incident.id)).filter((e) => e.type === 'triage').at(-1)!;
       assert.equal(entry.details.status, 'partial');
       assert.match(entry.message, /^Triaged postgres:\/\/\S+ in part: 20 rows.*; not read: public\.billing: .*permission denied for table billing/);
       assert.deepEqual(Object.keys(entry.details.cursors as object), ['public.chat_logs'], 'the unread table keeps no cursor');
       const status = await incidents.status(incident.id);
-      assert.ok(status.remainingSteps.some((s) => s.id === 'triage'), 'a partial triage leaves the triage step open');
+      assert.ok(
+        status.remainingSteps.some((s) => s.id === 'triage'),
+        'a partial triage leaves the triage step open',
+      );
       assert.equal(row(await report(incident.id), 'Sources triaged'), '1 (1 in part: see their scope)');
     } finally {
       await admin.execute(`REVOKE ALL ON ALL TABLES IN SCHEMA public FROM ${role}`).catch(() => undefined);
@@ -217,7 +238,10 @@ describe('incident counts stay true', { timeout: 120_000 }, () => {
     const result = await triage(join(dir, 'mixed'), { fingerprintKey: FP_KEY });
     assert.equal(result.status, 'partial');
     assert.equal(result.rows, ROWS);
-    assert.deepEqual(result.errors.map((e) => e.part), [join(dir, 'mixed', 'b.ndjson.gz')]);
+    assert.deepEqual(
+      result.errors.map((e) => e.part),
+      [join(dir, 'mixed', 'b.ndjson.gz')],
+    );
     assert.match(result.errors[0]!.message, /^not valid gzip data$|gzip/);
   });
 
@@ -228,8 +252,14 @@ describe('incident counts stay true', { timeout: 120_000 }, () => {
     writeFileSync(join(dir, 'fresh.ndjson'), `${JSON.stringify({ user_id: 'u', content: `key ${fresh}` })}\n`);
     await triage(join(dir, 'fresh.ndjson'), on);
     let status = await incidents.status(incident.id);
-    assert.deepEqual(status.doneSteps.map((d) => [d.id, d.byWarden]), [['triage', true]]);
-    assert.ok(status.remainingSteps.some((s) => s.id === 'revoke-warden-keys'), 'a key is still to revoke');
+    assert.deepEqual(
+      status.doneSteps.map((d) => [d.id, d.byWarden]),
+      [['triage', true]],
+    );
+    assert.ok(
+      status.remainingSteps.some((s) => s.id === 'revoke-warden-keys'),
+      'a key is still to revoke',
+    );
     await triage(join(dir, 'fresh.ndjson'), { ...on, revoke: true });
     status = await incidents.status(incident.id);
     assert.deepEqual(status.doneSteps.map((d) => d.id).sort(), ['revoke-warden-keys', 'triage']);

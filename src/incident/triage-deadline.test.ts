@@ -37,7 +37,10 @@ describe('triage against a stalling store', () => {
         deadline.clear();
         assert.ok(Date.now() - started < 2000, `took ${Date.now() - started} ms`);
         assert.equal(result.rows, 0);
-        assert.ok(result.errors.some((e) => e.message === 'stopped before the end: the test deadline of 300 ms passed'), JSON.stringify(result.errors));
+        assert.ok(
+          result.errors.some((e) => e.message === 'stopped before the end: the test deadline of 300 ms passed'),
+          JSON.stringify(result.errors),
+        );
         assert.equal(result.status, 'failed', 'stopped before reading anything: failed, as any triage that read nothing');
         assert.equal(result.failure?.kind, 'run');
         // fetch's pool may have taken the connection as idle when the abort came before the request went out on it;

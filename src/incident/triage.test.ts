@@ -70,7 +70,10 @@ function assertFindsEverything(result: TriageResult, f: Fixture, opts: { time?: 
   assert.deepEqual(asMap(subjects.get('session')!.counts), f.seeded.expected.sessions);
   assert.equal(subjects.get('user')!.distinct, USERS);
   if (opts.time !== false) assert.deepEqual([result.timeRange?.from, result.timeRange?.to], [f.seeded.expected.from, f.seeded.expected.to]);
-  assert.ok(result.categories.some((c) => c.category === 'chat-transcript'), JSON.stringify(result.categories));
+  assert.ok(
+    result.categories.some((c) => c.category === 'chat-transcript'),
+    JSON.stringify(result.categories),
+  );
   assert.deepEqual(result.atlas.map((a) => a.id).slice(0, 2), ['AML.T0055', 'AML.T0057']);
   const text = JSON.stringify(result);
   for (const t of f.tokens) assert.ok(!text.includes(t), 'no Warden key value in the result');
@@ -97,8 +100,22 @@ describe('incident triage of a dump', () => {
     writeFileSync(join(f.dir, 'logs.json'), JSON.stringify(f.seeded.rows, null, 2));
     writeFileSync(join(f.dir, 'export.bin'), gzipSync(JSON.stringify(f.seeded.rows)));
     mkdirSync(join(f.dir, 'folder', 'day2'), { recursive: true });
-    writeFileSync(join(f.dir, 'folder', 'a.jsonl'), f.seeded.rows.slice(0, 120).map((r) => JSON.stringify(r)).join('\n') + '\n');
-    writeFileSync(join(f.dir, 'folder', 'day2', 'b.ndjson.gz'), gzipSync(f.seeded.rows.slice(120).map((r) => JSON.stringify(r)).join('\n')));
+    writeFileSync(
+      join(f.dir, 'folder', 'a.jsonl'),
+      f.seeded.rows
+        .slice(0, 120)
+        .map((r) => JSON.stringify(r))
+        .join('\n') + '\n',
+    );
+    writeFileSync(
+      join(f.dir, 'folder', 'day2', 'b.ndjson.gz'),
+      gzipSync(
+        f.seeded.rows
+          .slice(120)
+          .map((r) => JSON.stringify(r))
+          .join('\n'),
+      ),
+    );
   });
   after(async () => {
     await f.keys.close();
@@ -109,7 +126,10 @@ describe('incident triage of a dump', () => {
     const result = await triage(join(f.dir, 'logs.ndjson'), { fingerprintKey: FP_KEY, keys: f.keys });
     assertFindsEverything(result, f);
     const actions = new Map(result.credentials.warden.map((w) => [w.keyId, w.action]));
-    assert.deepEqual([...f.ids].map((id) => actions.get(id)), ['would-revoke', 'would-revoke', 'would-revoke', 'already-revoked']);
+    assert.deepEqual(
+      [...f.ids].map((id) => actions.get(id)),
+      ['would-revoke', 'would-revoke', 'would-revoke', 'already-revoked'],
+    );
     for (const id of f.ids.slice(0, 3)) {
       const info = await f.keys.show(id);
       assert.equal(info.status, 'active');
@@ -130,10 +150,23 @@ describe('incident triage of a dump', () => {
   }
 
   it('with --revoke revokes the Warden keys (only those), records each on the timeline, and the report renders in Chromium', async () => {
-    const incident = await f.incidents.open({ kind: 'leaked-api-key', regimes: buildRegimes(['gdpr', 'sec']), detectedAt: Date.parse('2025-01-29T09:00:00Z'), awareAt: Date.parse('2025-01-29T10:00:00Z') });
-    const result = await triage(join(f.dir, 'logs.ndjson'), { fingerprintKey: FP_KEY, keys: f.keys, revoke: true, incident: { store: f.incidents, id: incident.id } });
+    const incident = await f.incidents.open({
+      kind: 'leaked-api-key',
+      regimes: buildRegimes(['gdpr', 'sec']),
+      detectedAt: Date.parse('2025-01-29T09:00:00Z'),
+      awareAt: Date.parse('2025-01-29T10:00:00Z'),
+    });
+    const result = await triage(join(f.dir, 'logs.ndjson'), {
+      fingerprintKey: FP_KEY,
+      keys: f.keys,
+      revoke: true,
+      incident: { store: f.incidents, id: incident.id },
+    });
     const actions = new Map(result.credentials.warden.map((w) => [w.keyId, w.action]));
-    assert.deepEqual([...f.ids].map((id) => actions.get(id)), ['revoked', 'revoked', 'revoked', 'already-revoked']);
+    assert.deepEqual(
+      [...f.ids].map((id) => actions.get(id)),
+      ['revoked', 'revoked', 'revoked', 'already-revoked'],
+    );
     for (const id of f.ids) assert.equal((await f.keys.show(id)).status, 'revoked');
     assert.match((await f.keys.show(f.ids[3]!)).revokeReason ?? '', /rotated last year/, 'an already revoked key keeps its reason');
     const status = await f.incidents.status(incident.id);
@@ -150,7 +183,15 @@ describe('incident triage of a dump', () => {
     assert.match(md, /## Deadlines/);
     const browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
     });
     try {
       const page = await browser.newPage();
@@ -174,7 +215,8 @@ describe('incident triage of a dump', () => {
   });
 });
 
-const CHAT_TABLE_SQL = (ts: string) => `CREATE TABLE chat_logs (id INTEGER PRIMARY KEY, created_at ${ts}, user_id TEXT, tenant_id TEXT, session_id TEXT, model TEXT, messages TEXT)`;
+const CHAT_TABLE_SQL = (ts: string) =>
+  `CREATE TABLE chat_logs (id INTEGER PRIMARY KEY, created_at ${ts}, user_id TEXT, tenant_id TEXT, session_id TEXT, model TEXT, messages TEXT)`;
 
 async function seedSql(url: string, seeded: SeededLogs, ts: string): Promise<void> {
   const db = await openDatabase(url);
@@ -184,7 +226,15 @@ async function seedSql(url: string, seeded: SeededLogs, ts: string): Promise<voi
       const chunk = seeded.rows.slice(i, i + 50);
       await db.execute(
         `INSERT INTO chat_logs (id, created_at, user_id, tenant_id, session_id, model, messages) VALUES ${chunk.map(() => '(?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
-        chunk.flatMap((r, k) => [i + k, String(r.timestamp), String(r.user_id), String(r.tenant_id), String(r.session_id), String(r.model), JSON.stringify(r.messages)]),
+        chunk.flatMap((r, k) => [
+          i + k,
+          String(r.timestamp),
+          String(r.user_id),
+          String(r.tenant_id),
+          String(r.session_id),
+          String(r.model),
+          JSON.stringify(r.messages),
+        ]),
       );
     }
   } finally {
@@ -213,7 +263,10 @@ describe('incident triage of live stores (read-only)', { timeout: 180_000 }, () 
         await seedSql(store.url, f.seeded, ts);
         const result = await triage(store.url, { fingerprintKey: FP_KEY, keys: f.keys });
         assertFindsEverything(result, f);
-        assert.deepEqual(result.parts.map((p) => p.truncated), [false]);
+        assert.deepEqual(
+          result.parts.map((p) => p.truncated),
+          [false],
+        );
         const capped = await triage(store.url, { fingerprintKey: FP_KEY, maxRowsPerTable: 150 });
         assert.equal(capped.rows, 150);
         assert.equal(capped.parts[0]?.truncated, true);
@@ -230,7 +283,20 @@ describe('incident triage of live stores (read-only)', { timeout: 180_000 }, () 
       const commands = f.seeded.rows.map((r, i) =>
         i % 2 === 0
           ? ['SET', `chat:${i}`, JSON.stringify(r)]
-          : ['HSET', `chat:${i}`, 'timestamp', String(r.timestamp), 'user_id', String(r.user_id), 'tenant_id', String(r.tenant_id), 'session_id', String(r.session_id), 'messages', JSON.stringify(r.messages)],
+          : [
+              'HSET',
+              `chat:${i}`,
+              'timestamp',
+              String(r.timestamp),
+              'user_id',
+              String(r.user_id),
+              'tenant_id',
+              String(r.tenant_id),
+              'session_id',
+              String(r.session_id),
+              'messages',
+              JSON.stringify(r.messages),
+            ],
       );
       const quote = (s: string) => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
       execFileSync('redis-cli', ['-p', String(port)], { input: commands.map((c) => c.map(quote).join(' ')).join('\n'), stdio: ['pipe', 'ignore', 'inherit'] });
@@ -250,7 +316,9 @@ describe('closing the loop: scan of an open ClickHouse to revoked keys and an op
     await ch.query(
       'CREATE TABLE default.log_stream (timestamp DateTime, user_id String, tenant_id String, session_id String, model String, messages String) ENGINE = MergeTree ORDER BY timestamp',
     );
-    const lines = f.seeded.rows.map((r) => JSON.stringify({ ...r, timestamp: Math.floor(Date.parse(String(r.timestamp)) / 1000), messages: JSON.stringify(r.messages) }));
+    const lines = f.seeded.rows.map((r) =>
+      JSON.stringify({ ...r, timestamp: Math.floor(Date.parse(String(r.timestamp)) / 1000), messages: JSON.stringify(r.messages) }),
+    );
     await ch.query(`INSERT INTO default.log_stream FORMAT JSONEachRow\n${lines.join('\n')}`);
     await ch.query('CREATE TABLE default.metrics (at DateTime, value Float64) ENGINE = MergeTree ORDER BY at');
   });
@@ -271,7 +339,11 @@ describe('closing the loop: scan of an open ClickHouse to revoked keys and an op
     const listed = await respondToExposure(finding, { incidents: f.incidents, keys: f.keys, fingerprintKey: FP_KEY });
     assert.equal(listed.acted, true);
     assert.equal(listed.incident?.kind, 'exposed-log-store');
-    assert.deepEqual(listed.triage?.parts.map((p) => p.name), ['default.log_stream'], 'only the flagged table');
+    assert.deepEqual(
+      listed.triage?.parts.map((p) => p.name),
+      ['default.log_stream'],
+      'only the flagged table',
+    );
     assertFindsEverything(listed.triage!, f);
     assert.equal(listed.triage!.credentials.warden.filter((w) => w.action === 'would-revoke').length, 3, 'no policy: nothing revoked');
     for (const id of f.ids.slice(0, 3)) assert.equal((await f.keys.show(id)).status, 'active');

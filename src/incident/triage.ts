@@ -12,7 +12,17 @@ import type { IncidentStore } from './incident-store.js';
 import type { TableCursors } from './cursors.js';
 import { readableError } from './failure.js';
 import { identifySource, isLiveSource, readSource, TriageSourceError, type SourceIdentity, type SourceOptions } from './sources.js';
-import { SUBJECT_KINDS, type AtlasTag, type ExposedCategory, type ProviderCredentials, type SubjectKind, type SubjectSummary, type TriageResult, type TriageStatus, type WardenKeyFinding } from './types.js';
+import {
+  SUBJECT_KINDS,
+  type AtlasTag,
+  type ExposedCategory,
+  type ProviderCredentials,
+  type SubjectKind,
+  type SubjectSummary,
+  type TriageResult,
+  type TriageStatus,
+  type WardenKeyFinding,
+} from './types.js';
 
 export interface TriageOptions extends SourceOptions {
   /** Key for fingerprints (see `loadFingerprintKey`); fingerprints match `warden detect` and `warden classify`. */
@@ -333,10 +343,17 @@ function statusOf(rows: number, outcome: Pick<ReadOutcome, 'parts' | 'errors'>):
   return rows === 0 && outcome.parts.every((p) => unread.has(p.name)) ? 'failed' : 'partial';
 }
 
-const reasonOf = (display: string, errors: TriageResult['errors']) => errors.map((e) => (e.part === display ? e.message : `${e.part}: ${e.message}`)).join('; ');
+const reasonOf = (display: string, errors: TriageResult['errors']) =>
+  errors.map((e) => (e.part === display ? e.message : `${e.part}: ${e.message}`)).join('; ');
 
 /** Records a triage that read nothing on the timeline; no result is saved, so no total changes. */
-async function recordFailure(identity: SourceIdentity, kind: 'input' | 'run', outcome: Pick<ReadOutcome, 'parts' | 'errors'>, started: number, options: TriageOptions): Promise<TriageResult> {
+async function recordFailure(
+  identity: SourceIdentity,
+  kind: 'input' | 'run',
+  outcome: Pick<ReadOutcome, 'parts' | 'errors'>,
+  started: number,
+  options: TriageOptions,
+): Promise<TriageResult> {
   const reason = reasonOf(identity.display, outcome.errors);
   const result: TriageResult = {
     source: identity.display,
@@ -379,7 +396,13 @@ export async function triage(source: string, options: TriageOptions): Promise<Tr
     identity = identifySource(source, options.env ?? process.env);
   } catch (err) {
     if (!(err instanceof TriageSourceError)) throw err;
-    return recordFailure({ display: err.display, key: err.display }, 'input', { parts: [], errors: [{ part: err.display, message: err.reason }] }, started, options);
+    return recordFailure(
+      { display: err.display, key: err.display },
+      'input',
+      { parts: [], errors: [{ part: err.display, message: err.reason }] },
+      started,
+      options,
+    );
   }
   const live = isLiveSource(source);
   const display = identity.display;
@@ -396,7 +419,10 @@ export async function triage(source: string, options: TriageOptions): Promise<Tr
     rows: acc.rows,
     parts,
     durationMs: Math.round(performance.now() - started),
-    timeRange: acc.minTime <= acc.maxTime ? { from: new Date(acc.minTime).toISOString(), to: new Date(acc.maxTime).toISOString(), fields: [...acc.timeFields].sort() } : null,
+    timeRange:
+      acc.minTime <= acc.maxTime
+        ? { from: new Date(acc.minTime).toISOString(), to: new Date(acc.maxTime).toISOString(), fields: [...acc.timeFields].sort() }
+        : null,
     credentials: { occurrences: acc.occurrences, distinct: acc.credentials.size, warden, thirdParty: thirdParty(acc, detector) },
     subjects: acc.subjectSummaries(),
     categories,
@@ -473,7 +499,8 @@ async function incidentState(incident: RetriageOptions['incident']): Promise<{ k
   for (const e of await incident.store.timeline(incident.id)) {
     if (e.type === 'retriage' && Array.isArray(e.details.newCredentials)) for (const c of e.details.newCredentials as NewCredential[]) known.add(c.fingerprint);
     // Later entries (by time, then by the order recorded) carry the newer cursors; a table keeps its last one.
-    if ((e.type === 'triage' || e.type === 'retriage') && e.details.cursors && typeof e.details.cursors === 'object') since = { ...since, ...(e.details.cursors as TableCursors) };
+    if ((e.type === 'triage' || e.type === 'retriage') && e.details.cursors && typeof e.details.cursors === 'object')
+      since = { ...since, ...(e.details.cursors as TableCursors) };
   }
   return { known, since };
 }
@@ -493,9 +520,23 @@ export async function retriage(source: string, options: RetriageOptions): Promis
   // The tables its earlier triages read stay in the re-read when the latest scan no longer flags them.
   const tables = options.tables ? [...new Set([...options.tables, ...Object.keys(since)])] : undefined;
   // An empty list would mean every table of the server: broader than anything a triage of this incident read.
-  if (tables?.length === 0) return { source: display, status: 'failed', rows: 0, parts: [], newCredentials: [], warden: [], errors: [{ part: display, message: 'no table to re-read' }], durationMs: 0 };
+  if (tables?.length === 0)
+    return {
+      source: display,
+      status: 'failed',
+      rows: 0,
+      parts: [],
+      newCredentials: [],
+      warden: [],
+      errors: [{ part: display, message: 'no table to re-read' }],
+      durationMs: 0,
+    };
   const acc = new TriageAccumulator(detector, options.fingerprintKey, options.subjectFields);
-  const { parts, errors, cursors } = await readInto(acc, source, display, true, { ...options, ...(tables ? { tables } : {}), increment: { since, rows: options.rows } });
+  const { parts, errors, cursors } = await readInto(acc, source, display, true, {
+    ...options,
+    ...(tables ? { tables } : {}),
+    increment: { since, rows: options.rows },
+  });
   // A known key is looked up again (revoked now if it was only listed before and the policy has changed); reported only when acted on.
   const warden = (await resolveWardenKeys(acc, options, display)).filter((w) => !known.has(w.fingerprint) || w.action === 'revoked');
   const newCredentials = [...acc.credentials]
@@ -503,15 +544,25 @@ export async function retriage(source: string, options: RetriageOptions): Promis
     .map(([fingerprint, c]) => ({ fingerprint, ruleId: c.ruleId, provider: c.provider, occurrences: c.occurrences }))
     .sort((a, b) => a.ruleId.localeCompare(b.ruleId) || a.fingerprint.localeCompare(b.fingerprint));
   const status = statusOf(acc.rows, { parts, errors });
-  const result: RetriageResult = { source: display, status, rows: acc.rows, parts, newCredentials, warden, errors, durationMs: Math.round(performance.now() - started) };
+  const result: RetriageResult = {
+    source: display,
+    status,
+    rows: acc.rows,
+    parts,
+    newCredentials,
+    warden,
+    errors,
+    durationMs: Math.round(performance.now() - started),
+  };
   const revoked = warden.filter((w) => w.action === 'revoked').length;
   const wouldRevoke = warden.filter((w) => w.action === 'would-revoke').length;
   const cut = parts.filter((p) => p.truncated).length;
   await options.incident.store.record(options.incident.id, {
     type: 'retriage',
-    message: status === 'failed'
-      ? `Re-triage of ${display} failed, nothing read: ${reasonOf(display, errors)}`
-      : `Re-triaged rows written since the last triage of ${display}: ${acc.rows} rows, ${newCredentials.length} new credentials (${warden.length} Warden, ${revoked} revoked${wouldRevoke ? `, ${wouldRevoke} would be revoked with --revoke` : ''})${cut ? `; ${cut} table(s) not read in full (see details)` : ''}`,
+    message:
+      status === 'failed'
+        ? `Re-triage of ${display} failed, nothing read: ${reasonOf(display, errors)}`
+        : `Re-triaged rows written since the last triage of ${display}: ${acc.rows} rows, ${newCredentials.length} new credentials (${warden.length} Warden, ${revoked} revoked${wouldRevoke ? `, ${wouldRevoke} would be revoked with --revoke` : ''})${cut ? `; ${cut} table(s) not read in full (see details)` : ''}`,
     actor: options.actor ?? 'warden-incident',
     details: { source: display, status, rows: acc.rows, newCredentials, revoked, wouldRevoke, parts, errors, cursors },
   });

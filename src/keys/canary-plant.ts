@@ -76,7 +76,13 @@ function tableParts(db: Database, table: string): { schema: string; name: string
 }
 
 /** Writes `key` (a canary made by `createCanary`) into the target and records the planting. */
-export async function plantCanary(keys: KeyStore, keyId: string, key: string, target: PlantTarget, env: NodeJS.ProcessEnv = process.env): Promise<{ target: string }> {
+export async function plantCanary(
+  keys: KeyStore,
+  keyId: string,
+  key: string,
+  target: PlantTarget,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ target: string }> {
   const canary = (await keys.canaries.list()).find((c) => c.id === keyId);
   if (!canary) throw new CanaryPlantError(`no canary with id ${JSON.stringify(keyId)}`);
   if ((await keys.identify(key))?.id !== keyId) throw new CanaryPlantError(`the key given is not canary ${keyId}`);
@@ -89,7 +95,10 @@ export async function plantCanary(keys: KeyStore, keyId: string, key: string, ta
         const table = tableParts(db, target.table);
         const values: Record<string, string> = { ...target.set, [target.column]: key };
         const columns = Object.keys(values);
-        await db.execute(`INSERT INTO ${db.qualified(table)} (${columns.map((c) => db.quoteIdent(c)).join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`, Object.values(values));
+        await db.execute(
+          `INSERT INTO ${db.qualified(table)} (${columns.map((c) => db.quoteIdent(c)).join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`,
+          Object.values(values),
+        );
         display = db.dsn.display;
       } catch (err) {
         throw new CanaryPlantError(`could not plant into ${target.table}: ${(err as Error).message}`);
@@ -149,8 +158,14 @@ async function readPlanting(keys: KeyStore, keyId: string, locator: Locator, env
         const column = db.quoteIdent(locator.column);
         // The last characters are stored in clear; they narrow the rows read to the canary's look-alikes.
         const last4 = (await keys.canaries.list()).find((c) => c.id === keyId)!.display.slice(-4);
-        const rows = await db.query<{ v: unknown }>(`SELECT ${column} AS v FROM ${db.qualified(table)} WHERE ${column} LIKE ? LIMIT ${MAX_CANDIDATES}`, [`%${last4}%`]);
-        return holdsCanary(keys, keyId, rows.map((r) => String(r.v ?? '')));
+        const rows = await db.query<{ v: unknown }>(`SELECT ${column} AS v FROM ${db.qualified(table)} WHERE ${column} LIKE ? LIMIT ${MAX_CANDIDATES}`, [
+          `%${last4}%`,
+        ]);
+        return holdsCanary(
+          keys,
+          keyId,
+          rows.map((r) => String(r.v ?? '')),
+        );
       } finally {
         await db.close();
       }

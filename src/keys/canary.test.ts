@@ -74,7 +74,10 @@ for (const kind of STORE_KINDS) {
       await keys.canaries.settled();
       assert.ok(await waitUntil(async () => (await keys.canaries.pendingTrips()).some((t) => t.keyId === info.id && t.via === 'leak-report:github'), 2000));
       assert.equal((await keys.show(info.id)).status, 'canary');
-      assert.equal((await keys.list()).some((k) => k.id === info.id), false);
+      assert.equal(
+        (await keys.list()).some((k) => k.id === info.id),
+        false,
+      );
       await assert.rejects(keys.rotate(info.id), /is a canary/);
       await assert.rejects(keys.createCanary({ where: ' ' }), /where must be/);
     });

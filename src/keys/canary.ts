@@ -71,7 +71,12 @@ export class CanaryLedger {
         ]);
         await tx.run('UPDATE warden_canaries SET uses = uses + 1 WHERE key_id = ?', [keyId]);
         // Writes in flight commit in any order: the newest use is the last seen.
-        await tx.run('UPDATE warden_canaries SET last_seen_at = ?, last_seen_ip = ? WHERE key_id = ? AND (last_seen_at IS NULL OR last_seen_at <= ?)', [now, ip, keyId, now]);
+        await tx.run('UPDATE warden_canaries SET last_seen_at = ?, last_seen_ip = ? WHERE key_id = ? AND (last_seen_at IS NULL OR last_seen_at <= ?)', [
+          now,
+          ip,
+          keyId,
+          now,
+        ]);
       })
       .then(() => this.store.publish(CANARY_TOPIC, keyId))
       // A trip that could not be written is retried by the next use once the fold window passes.
@@ -118,7 +123,12 @@ export class CanaryLedger {
   }
 
   async markChecked(keyId: string, target: string, present: boolean, now = Date.now()): Promise<void> {
-    await this.store.run('UPDATE warden_canary_plantings SET checked_at = ?, present = ? WHERE key_id = ? AND target = ?', [now, present ? 1 : 0, keyId, target]);
+    await this.store.run('UPDATE warden_canary_plantings SET checked_at = ?, present = ? WHERE key_id = ? AND target = ?', [
+      now,
+      present ? 1 : 0,
+      keyId,
+      target,
+    ]);
   }
 
   /** Trips nobody has acted on yet, oldest first. */

@@ -38,10 +38,19 @@ describe('key format', () => {
   it('is found by the shared detection engine, with the checksum checked', () => {
     const key = generateKey('acme', 'live');
     const hits = getDefaultDetector().scan(`config: {"token": "${key}"}`);
-    assert.deepEqual(hits.filter((h) => h.ruleId === 'warden-api-key').map((h) => h.secret), [key]);
+    assert.deepEqual(
+      hits.filter((h) => h.ruleId === 'warden-api-key').map((h) => h.secret),
+      [key],
+    );
     const fake = key.slice(0, -1) + (key.endsWith('A') ? 'B' : 'A');
     // A key whose checksum does not verify is still found (and so redacted), at low confidence.
-    assert.deepEqual(getDefaultDetector().scan(`token ${fake}`).filter((h) => h.ruleId === 'warden-api-key').map((h) => [h.confidence, h.reason]), [['low', 'checksum does not verify']]);
+    assert.deepEqual(
+      getDefaultDetector()
+        .scan(`token ${fake}`)
+        .filter((h) => h.ruleId === 'warden-api-key')
+        .map((h) => [h.confidence, h.reason]),
+      [['low', 'checksum does not verify']],
+    );
   });
 });
 

@@ -61,5 +61,12 @@ export function newKeyId(): string {
  * checksum verifies can be one of ours (the others are still reported by detect and redacted by scrub).
  */
 export function wardenKeysIn(text: string, detector: Detector = getDefaultDetector()): string[] {
-  return [...new Set(detector.scan(text).filter((m) => m.ruleId === 'warden-api-key' && m.confidence === 'high').map((m) => m.secret))];
+  return [
+    ...new Set(
+      detector
+        .scan(text)
+        .filter((m) => m.ruleId === 'warden-api-key' && m.confidence === 'high')
+        .map((m) => m.secret),
+    ),
+  ];
 }

@@ -6,7 +6,17 @@ import type { KeyRecords, KeyRecordStore, KeyRow, KeySettings } from './key-reco
 import { periodStart, QUOTA_PERIODS, type QuotaPeriod } from './limits.js';
 import { isValidScope } from './scopes.js';
 import { hashKey, type KeySecrets } from './secret.js';
-import { LEAK_POLICIES, type ActionContext, type AuditEntry, type CreateCanaryOptions, type CreateKeyOptions, type KeyChanges, type KeyInfo, type KeyStatus, type LeakPolicy } from './types.js';
+import {
+  LEAK_POLICIES,
+  type ActionContext,
+  type AuditEntry,
+  type CreateCanaryOptions,
+  type CreateKeyOptions,
+  type KeyChanges,
+  type KeyInfo,
+  type KeyStatus,
+  type LeakPolicy,
+} from './types.js';
 import type { KeyChangeSink } from './verifier.js';
 
 export class KeyNotFoundError extends WardenError {
@@ -185,7 +195,12 @@ export class KeyAdmin {
   async createCanary(opts: CreateCanaryOptions, ctx: ActionContext = {}): Promise<{ key: string; id: string }> {
     const where = opts.where.trim();
     if (!where || where.length > 500) throw new KeyOptionsError('where must be 1-500 characters: the place the canary is planted');
-    const keyOptions: CreateKeyOptions = { owner: opts.owner ?? 'svc-analytics', name: opts.name ?? 'reporting', scopes: opts.scopes ?? ['clickhouse:read'], env: opts.env ?? 'live' };
+    const keyOptions: CreateKeyOptions = {
+      owner: opts.owner ?? 'svc-analytics',
+      name: opts.name ?? 'reporting',
+      scopes: opts.scopes ?? ['clickhouse:read'],
+      env: opts.env ?? 'live',
+    };
     const { key, row } = await this.records.transaction(async (tx) => {
       const made = await this.insertKey(tx, keyOptions, ctx, undefined, true);
       await tx.recordCanary(made.row.id, where, made.row.created_at);

@@ -42,7 +42,10 @@ export type NewKeyRow = Pick<KeyRow, 'id' | 'hash' | 'hash_version' | 'prefix' |
 
 /** The columns an update may set (what `KeyChanges` turns into). */
 export type KeySettings = Partial<
-  Pick<KeyRow, 'name' | 'scopes' | 'expires_at' | 'allowed_ips' | 'rate_limit' | 'rate_window_ms' | 'quota_total' | 'quota_period' | 'quota_period_limit' | 'leak_policy'>
+  Pick<
+    KeyRow,
+    'name' | 'scopes' | 'expires_at' | 'allowed_ips' | 'rate_limit' | 'rate_window_ms' | 'quota_total' | 'quota_period' | 'quota_period_limit' | 'leak_policy'
+  >
 >;
 
 export interface LeakRecord {
@@ -178,7 +181,12 @@ class SqlKeyRecords implements KeyRecords {
 
   async recordUses(uses: ReadonlyArray<readonly [string, { at: number; ip: string | null }]>): Promise<void> {
     for (const [id, use] of uses) {
-      await this.q.run('UPDATE warden_keys SET last_used_at = ?, last_used_ip = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)', [use.at, use.ip, id, use.at]);
+      await this.q.run('UPDATE warden_keys SET last_used_at = ?, last_used_ip = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)', [
+        use.at,
+        use.ip,
+        id,
+        use.at,
+      ]);
     }
   }
 

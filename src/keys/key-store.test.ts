@@ -37,7 +37,7 @@ for (const kind of STORE_KINDS) {
       assert.ok(!JSON.stringify(await keys.list()).includes(key));
     });
 
-    it('answers an unknown key, a malformed one and another tenant\'s key identically', async () => {
+    it("answers an unknown key, a malformed one and another tenant's key identically", async () => {
       const { key } = await keys.create({ owner: 'tenant-a', name: 'x', scopes: ['models:read'] });
       const other = await keys.verify(key, { tenant: 'tenant-b' });
       const unknown = await keys.verify(key.slice(0, 9) + 'A'.repeat(32) + key.slice(41));
@@ -94,7 +94,7 @@ for (const kind of STORE_KINDS) {
 
     it('answers from the cache synchronously, and leaves the store to verify without counting a use twice', async () => {
       const { key } = await keys.create({ owner: 'o', name: 'sync', scopes: ['a:b'], rateLimit: { limit: 5, windowMs: 60_000 }, quota: { total: 3 } });
-      assert.equal(keys.verifyCached('wdn_live_not-a-key'), (await keys.verify('wdn_live_not-a-key')), 'a malformed key needs no store');
+      assert.equal(keys.verifyCached('wdn_live_not-a-key'), await keys.verify('wdn_live_not-a-key'), 'a malformed key needs no store');
       assert.equal(keys.verifyCached(key), undefined, 'not cached yet: the store must be asked');
       const reasons: Array<string | null> = [];
       for (let i = 0; i < 5; i++) {
@@ -149,13 +149,20 @@ for (const kind of STORE_KINDS) {
       await keys.update(info.id, { scopes: ['a:c'] }, { actor: 'carol' });
       await keys.revoke(info.id, 'done', { actor: 'dave' });
       const log = await keys.auditLog({ keyId: info.id });
-      assert.deepEqual(log.map((e) => [e.actor, e.action]), [['carol', 'create'], ['carol', 'update'], ['dave', 'revoke']]);
+      assert.deepEqual(
+        log.map((e) => [e.actor, e.action]),
+        [
+          ['carol', 'create'],
+          ['carol', 'update'],
+          ['dave', 'revoke'],
+        ],
+      );
       assert.equal(log[0]!.source, '10.0.0.5');
       await assert.rejects(keys.store.run('UPDATE warden_key_audit SET actor = ?', ['mallory']), /append-only/);
       await assert.rejects(keys.store.run('DELETE FROM warden_key_audit'), /append-only/);
     });
 
-    it('acts on leak reports by each key\'s policy, once per report', async () => {
+    it("acts on leak reports by each key's policy, once per report", async () => {
       const revokeMe = await keys.create({ owner: 'o', name: 'leak-r', scopes: ['a:b'] });
       const disableMe = await keys.create({ owner: 'o', name: 'leak-d', scopes: ['a:b'], leakPolicy: 'disable' });
       const notifyMe = await keys.create({ owner: 'o', name: 'leak-n', scopes: ['a:b'], leakPolicy: 'notify' });
@@ -166,16 +173,38 @@ for (const kind of STORE_KINDS) {
         { token: 'wdn_live_' + 'x'.repeat(38), url: 'https://example.invalid/d' },
       ];
       const first = await keys.reportLeaks(reports, 'github');
-      assert.deepEqual(first.map((o) => [o.label, o.action]), [['true_positive', 'revoke'], ['true_positive', 'disable'], ['true_positive', 'notify'], ['false_positive', null]]);
+      assert.deepEqual(
+        first.map((o) => [o.label, o.action]),
+        [
+          ['true_positive', 'revoke'],
+          ['true_positive', 'disable'],
+          ['true_positive', 'notify'],
+          ['false_positive', null],
+        ],
+      );
       assert.equal((await keys.verify(revokeMe.key)).reason, 'revoked');
       assert.equal((await keys.verify(disableMe.key)).reason, 'disabled');
       assert.equal((await keys.verify(notifyMe.key)).valid, true);
       const again = await keys.reportLeaks(reports, 'github');
-      assert.deepEqual(again.map((o) => [o.label, o.action]), [['true_positive', null], ['true_positive', null], ['true_positive', null], ['false_positive', null]]);
+      assert.deepEqual(
+        again.map((o) => [o.label, o.action]),
+        [
+          ['true_positive', null],
+          ['true_positive', null],
+          ['true_positive', null],
+          ['false_positive', null],
+        ],
+      );
       assert.equal(leaks.length, 3);
-      assert.deepEqual(leaks.map((e) => e.action), ['revoke', 'disable', 'notify']);
+      assert.deepEqual(
+        leaks.map((e) => e.action),
+        ['revoke', 'disable', 'notify'],
+      );
       const log = await keys.auditLog({ keyId: revokeMe.info.id });
-      assert.deepEqual(log.map((e) => e.action), ['create', 'leak-reported', 'revoke']);
+      assert.deepEqual(
+        log.map((e) => e.action),
+        ['create', 'leak-reported', 'revoke'],
+      );
       assert.ok(!JSON.stringify(log).includes(revokeMe.key));
       await keys.enable(disableMe.info.id);
       assert.equal((await keys.verify(disableMe.key)).valid, true);

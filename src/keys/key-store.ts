@@ -5,7 +5,21 @@ import { openKeyRecords } from './key-records.js';
 import { CanaryLedger } from './canary.js';
 import { LeakIntake } from './leak-intake.js';
 import { loadKeySecrets, type KeySecrets } from './secret.js';
-import type { ActionContext, AuditEntry, CanaryInfo, CreateCanaryOptions, CreateKeyOptions, KeyChanges, KeyInfo, LeakEvent, LeakOutcome, LeakPolicy, LeakReport, Verification, VerifyRequest } from './types.js';
+import type {
+  ActionContext,
+  AuditEntry,
+  CanaryInfo,
+  CreateCanaryOptions,
+  CreateKeyOptions,
+  KeyChanges,
+  KeyInfo,
+  LeakEvent,
+  LeakOutcome,
+  LeakPolicy,
+  LeakReport,
+  Verification,
+  VerifyRequest,
+} from './types.js';
 import { KeyVerifier, type KeyVerifierOptions } from './verifier.js';
 
 export { KeyNotFoundError, KeyOptionsError } from './key-admin.js';

@@ -23,7 +23,12 @@ export function parseGithubPublicKeys(json: string): ReporterPublicKey[] {
  * Verifies an ECDSA (SHA-256, DER, base64) signature over the raw request body against the key the
  * request names. The raw bytes, never re-serialised JSON: any reformatting breaks the signature.
  */
-export function verifyGithubSignature(rawBody: Buffer, identifier: string | undefined, signature: string | undefined, keys: readonly ReporterPublicKey[]): boolean {
+export function verifyGithubSignature(
+  rawBody: Buffer,
+  identifier: string | undefined,
+  signature: string | undefined,
+  keys: readonly ReporterPublicKey[],
+): boolean {
   if (!identifier || !signature) return false;
   const key = keys.find((k) => k.identifier === identifier);
   if (!key) return false;

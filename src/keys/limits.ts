@@ -13,8 +13,30 @@ export interface Quota {
   perPeriod?: { limit: number; period: QuotaPeriod } | null;
 }
 
-const WINDOW_UNITS: Record<string, number> = { s: 1000, sec: 1000, second: 1000, m: 60_000, min: 60_000, minute: 60_000, h: 3_600_000, hour: 3_600_000, d: 86_400_000, day: 86_400_000 };
-const PERIOD_ALIASES: Record<string, QuotaPeriod> = { min: 'minute', minute: 'minute', h: 'hour', hour: 'hour', d: 'day', day: 'day', w: 'week', week: 'week', mo: 'month', month: 'month' };
+const WINDOW_UNITS: Record<string, number> = {
+  s: 1000,
+  sec: 1000,
+  second: 1000,
+  m: 60_000,
+  min: 60_000,
+  minute: 60_000,
+  h: 3_600_000,
+  hour: 3_600_000,
+  d: 86_400_000,
+  day: 86_400_000,
+};
+const PERIOD_ALIASES: Record<string, QuotaPeriod> = {
+  min: 'minute',
+  minute: 'minute',
+  h: 'hour',
+  hour: 'hour',
+  d: 'day',
+  day: 'day',
+  w: 'week',
+  week: 'week',
+  mo: 'month',
+  month: 'month',
+};
 
 /** `100/min`, `10/s`, `5000/hour`: requests per window. Null when the text does not parse. */
 export function parseRateLimit(text: string): RateLimit | null {

@@ -15,7 +15,11 @@ import { waitUntil } from '../../test/helpers/wait.js';
 const CHILD = fileURLToPath(new URL('./verifier-child.ts', import.meta.url));
 
 /** Starts a verifier process; resolves with its output lines as they come. */
-function startVerifier(input: { location: string; secret: string; key: string }): { child: ChildProcess; lines: string[]; next(prefix: string, ms: number): Promise<string> } {
+function startVerifier(input: { location: string; secret: string; key: string }): {
+  child: ChildProcess;
+  lines: string[];
+  next(prefix: string, ms: number): Promise<string>;
+} {
   const child = spawn(process.execPath, ['--import', 'tsx', CHILD], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines: string[] = [];
   createInterface({ input: child.stdout! }).on('line', (l) => lines.push(l));

@@ -58,7 +58,11 @@ export function loadKeySecrets(path = defaultKeySecretPath()): KeySecrets {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     const key = randomBytes(32);
-    writeFileSync(path, `# Warden key-hashing secret: one <version>:<base64> per line; the highest version hashes new keys. Keep it apart from the database.\n1:${key.toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
+    writeFileSync(
+      path,
+      `# Warden key-hashing secret: one <version>:<base64> per line; the highest version hashes new keys. Keep it apart from the database.\n1:${key.toString('base64')}\n`,
+      { mode: 0o600, flag: 'wx' },
+    );
     return { current: { version: 1, key }, all: [{ version: 1, key }] };
   }
 }

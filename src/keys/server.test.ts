@@ -51,7 +51,11 @@ describe('key HTTP API', () => {
   });
 
   it('refuses every route of its table that needs proof when the request brings none', async () => {
-    assert.deepEqual(KEY_ROUTES.filter((r) => r.auth === 'none').map((r) => `${r.method} ${r.path}`), ['GET /openapi.json'], 'the only public route');
+    assert.deepEqual(
+      KEY_ROUTES.filter((r) => r.auth === 'none').map((r) => `${r.method} ${r.path}`),
+      ['GET /openapi.json'],
+      'the only public route',
+    );
     const guarded = KEY_ROUTES.filter((r) => r.auth !== 'none');
     for (const route of guarded) {
       const res = await call(examplePath(route, { id: 'key_AAAAAAAAAAAAAAAA' }), { method: route.method, ...(route.method === 'GET' ? {} : { body: {} }) });
@@ -67,7 +71,10 @@ describe('key HTTP API', () => {
   });
 
   it('creates, lists, verifies, rotates and revokes', async () => {
-    const created = await call('/v1/keys', { key: adminKey, body: { owner: 'acme', name: 'svc', scopes: ['models:read'], rate: '100/min', quota: '10000/month' } });
+    const created = await call('/v1/keys', {
+      key: adminKey,
+      body: { owner: 'acme', name: 'svc', scopes: ['models:read'], rate: '100/min', quota: '10000/month' },
+    });
     assert.equal(created.status, 201);
     const newKey = created.body.key as string;
     const id = created.body.id as string;
@@ -99,7 +106,10 @@ describe('key HTTP API', () => {
     const headers = { 'github-public-key-identifier': 'test-key-1', 'github-public-key-signature': signature };
     const first = await call('/v1/leaks/github', { raw, headers });
     assert.equal(first.status, 200);
-    assert.deepEqual((first.body as unknown as Array<{ label: string }>).map((o) => o.label), ['true_positive', 'false_positive']);
+    assert.deepEqual(
+      (first.body as unknown as Array<{ label: string }>).map((o) => o.label),
+      ['true_positive', 'false_positive'],
+    );
     assert.ok(!JSON.stringify(first.body).includes(leaked.key), 'the answer carries hashes, never tokens');
     assert.equal((await keys.verify(leaked.key)).reason, 'revoked');
     const retry = await call('/v1/leaks/github', { raw, headers });
@@ -119,7 +129,10 @@ describe('key HTTP API', () => {
     assert.equal((await call('/v1/leaks', { body })).status, 401);
     const res = await call('/v1/leaks', { key: reporter, body });
     assert.equal(res.status, 200);
-    assert.deepEqual((res.body.results as Array<{ label: string }>).map((r) => r.label), ['true_positive']);
+    assert.deepEqual(
+      (res.body.results as Array<{ label: string }>).map((r) => r.label),
+      ['true_positive'],
+    );
     assert.equal((await keys.verify(leaked.key)).reason, 'revoked');
   });
 });

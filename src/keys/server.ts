@@ -17,7 +17,17 @@ export interface KeyServerOptions {
   maxBodyBytes?: number;
 }
 
-const STATUS_FOR: Record<string, number> = { unknown: 401, revoked: 401, disabled: 401, expired: 401, scope: 403, ip: 403, rate_limited: 429, quota_exhausted: 429, unavailable: 503 };
+const STATUS_FOR: Record<string, number> = {
+  unknown: 401,
+  revoked: 401,
+  disabled: 401,
+  expired: 401,
+  scope: 403,
+  ip: 403,
+  rate_limited: 429,
+  quota_exhausted: 429,
+  unavailable: 503,
+};
 
 function strings(value: unknown, field: string): string[] | undefined {
   if (value === undefined) return undefined;
@@ -90,7 +100,11 @@ export const KEY_ROUTES: readonly KeyRoute[] = [
       });
       const outcomes = await call.keys.reportLeaks(reports, 'github', call.ctx);
       const types = body.map((item) => (typeof (item as { type?: unknown }).type === 'string' ? (item as { type: string }).type : 'warden_api_key'));
-      sendJson(call.res, 200, outcomes.map((o, i) => ({ token_hash: o.tokenHash, token_type: types[i], label: o.label })));
+      sendJson(
+        call.res,
+        200,
+        outcomes.map((o, i) => ({ token_hash: o.tokenHash, token_type: types[i], label: o.label })),
+      );
     },
   },
   {
@@ -156,7 +170,13 @@ export const KEY_ROUTES: readonly KeyRoute[] = [
       sendJson(call.res, 201, { key: made.key, ...made.info });
     },
   },
-  { method: 'GET', path: '/v1/keys/:id', auth: ADMIN, params: { id: KEY_ID }, handle: async ({ res, keys, params }) => sendJson(res, 200, await keys.show(params.id!)) },
+  {
+    method: 'GET',
+    path: '/v1/keys/:id',
+    auth: ADMIN,
+    params: { id: KEY_ID },
+    handle: async ({ res, keys, params }) => sendJson(res, 200, await keys.show(params.id!)),
+  },
   {
     method: 'POST',
     path: '/v1/keys/:id/revoke',
@@ -213,7 +233,12 @@ export function createKeyServer(options: KeyServerOptions): Server {
     if (auth === 'none') return { ctx: {}, keyId: null };
     if (auth === 'github-signature') {
       const raw = await readBody(req, maxBody);
-      const ok = verifyGithubSignature(raw, req.headers['github-public-key-identifier'] as string | undefined, req.headers['github-public-key-signature'] as string | undefined, options.githubPublicKeys ?? []);
+      const ok = verifyGithubSignature(
+        raw,
+        req.headers['github-public-key-identifier'] as string | undefined,
+        req.headers['github-public-key-signature'] as string | undefined,
+        options.githubPublicKeys ?? [],
+      );
       if (!ok) throw new HttpError(401, 'bad_signature', 'signature does not verify against any configured GitHub public key');
       return { ctx: { actor: 'reporter:github', source: req.socket.remoteAddress ?? '' }, keyId: null, raw };
     }

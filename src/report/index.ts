@@ -37,6 +37,10 @@ export function formatReport(format: ReportFormat, findings: readonly ReportFind
     case 'json':
       return formatJson(findings, options.tool, options.summary);
     case 'sarif':
-      return formatSarif(findings, { tool: options.tool, ...(options.rules ? { rules: options.rules } : {}), ...(options.invocation ? { invocation: options.invocation } : {}) });
+      return formatSarif(findings, {
+        tool: options.tool,
+        ...(options.rules ? { rules: options.rules } : {}),
+        ...(options.invocation ? { invocation: options.invocation } : {}),
+      });
   }
 }

@@ -6,7 +6,8 @@ const MAX_DATE_MS = 8.64e15;
 
 /** The one JSON writer for every document Warden prints: indented, times as ISO 8601 (durations stay numbers: they end in `Ms`). */
 export function toJson(data: unknown): string {
-  const replacer = (key: string, value: unknown) => (typeof value === 'number' && TIME_FIELD.test(key) && Math.abs(value) <= MAX_DATE_MS ? new Date(value).toISOString() : value);
+  const replacer = (key: string, value: unknown) =>
+    typeof value === 'number' && TIME_FIELD.test(key) && Math.abs(value) <= MAX_DATE_MS ? new Date(value).toISOString() : value;
   return `${JSON.stringify(data, replacer, 2)}\n`;
 }
 

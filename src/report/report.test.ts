@@ -39,14 +39,22 @@ describe('formatReport', () => {
   });
 
   it('sarif: a 2.1.0 log GitHub code scanning accepts', () => {
-    const log = JSON.parse(formatReport('sarif', findings, { tool, rules: [{ id: 'openai-project-key', title: 'OpenAI project API key', severity: 'critical', helpUri: 'https://platform.openai.com/api-keys' }] }));
+    const log = JSON.parse(
+      formatReport('sarif', findings, {
+        tool,
+        rules: [{ id: 'openai-project-key', title: 'OpenAI project API key', severity: 'critical', helpUri: 'https://platform.openai.com/api-keys' }],
+      }),
+    );
     assert.equal(log.version, '2.1.0');
     assert.match(log.$schema, /sarif-2\.1\.0/);
     const [run] = log.runs;
     assert.equal(run.tool.driver.name, 'warden');
     assert.equal(run.columnKind, 'utf16CodeUnits');
     const rules = run.tool.driver.rules;
-    assert.deepEqual(rules.map((r: { id: string }) => r.id), ['openai-project-key', 'exposed-clickhouse']);
+    assert.deepEqual(
+      rules.map((r: { id: string }) => r.id),
+      ['openai-project-key', 'exposed-clickhouse'],
+    );
     assert.equal(rules[0].properties['security-severity'], '9.5');
     assert.equal(rules[0].helpUri, 'https://platform.openai.com/api-keys');
     assert.equal(rules[0].defaultConfiguration.level, 'error');
@@ -64,14 +72,25 @@ describe('formatReport', () => {
     assert.equal(typeof r0.message.text, 'string');
   });
 
-  it('carries a finding\'s confidence: SARIF rank and level, a table column, the reason for a low one', () => {
+  it("carries a finding's confidence: SARIF rank and level, a table column, the reason for a low one", () => {
     const rated: ReportFinding[] = [
       { ...findings[0]!, confidence: 'high', reason: 'checksum verifies' },
       { ...findings[0]!, fingerprint: '1111111111111111', confidence: 'medium', reason: 'credential position' },
       { ...findings[0]!, fingerprint: '2222222222222222', confidence: 'low', reason: 'checksum does not verify' },
     ];
-    const results = JSON.parse(formatReport('sarif', rated, { tool })).runs[0].results as Array<{ rank: number; level: string; properties: { confidence: string; reason: string } }>;
-    assert.deepEqual(results.map((r) => [r.rank, r.level, r.properties.confidence]), [[90, 'error'], [60, 'warning'], [20, 'note']].map(([rank, level], i) => [rank, level, rated[i]!.confidence]));
+    const results = JSON.parse(formatReport('sarif', rated, { tool })).runs[0].results as Array<{
+      rank: number;
+      level: string;
+      properties: { confidence: string; reason: string };
+    }>;
+    assert.deepEqual(
+      results.map((r) => [r.rank, r.level, r.properties.confidence]),
+      [
+        [90, 'error'],
+        [60, 'warning'],
+        [20, 'note'],
+      ].map(([rank, level], i) => [rank, level, rated[i]!.confidence]),
+    );
     assert.equal(results[2]!.properties.reason, 'checksum does not verify');
     const table = formatReport('table', rated, { tool }).trimEnd().split('\n');
     assert.match(table[0]!, /FINGERPRINT\s+CONFIDENCE\s+TITLE/);

@@ -99,11 +99,17 @@ function sarifResult(f: ReportFinding, ruleIndex: number) {
     ruleIndex,
     level: levelOf(f),
     ...(f.confidence ? { rank: RANK[f.confidence] } : {}),
-    message: { text: f.message ?? `${f.title} (fingerprint ${f.fingerprint}${f.confidence ? `; ${f.confidence} confidence: ${f.reason ?? ''}` : ''}${f.commit ? `; added in commit ${f.commit.slice(0, 12)}` : ''})` },
+    message: {
+      text:
+        f.message ??
+        `${f.title} (fingerprint ${f.fingerprint}${f.confidence ? `; ${f.confidence} confidence: ${f.reason ?? ''}` : ''}${f.commit ? `; added in commit ${f.commit.slice(0, 12)}` : ''})`,
+    },
     locations: [{ physicalLocation: { artifactLocation: { uri: sarifUri(loc.uri) }, ...(region ? { region } : {}) } }],
     // The same secret in the same file keeps its fingerprint across commits: one alert, not one per commit.
     partialFingerprints: { [SARIF_FINGERPRINT_KEY]: f.fingerprint },
-    ...(f.details || f.confidence ? { properties: { ...f.details, ...(f.confidence ? { confidence: f.confidence, ...(f.reason ? { reason: f.reason } : {}) } : {}) } } : {}),
+    ...(f.details || f.confidence
+      ? { properties: { ...f.details, ...(f.confidence ? { confidence: f.confidence, ...(f.reason ? { reason: f.reason } : {}) } : {}) } }
+      : {}),
   };
 }
 

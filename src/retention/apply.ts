@@ -40,9 +40,19 @@ export async function applyRetention(db: Database, plan: RetentionPlan, options:
 }
 
 async function applyTable(db: Database, plan: RetentionPlan, entry: TablePlan, runId: string, options: ApplyOptions): Promise<TableResult> {
-  if (entry.refused || !entry.target) return { table: entry.table, status: 'refused', outcome: emptyOutcome(), ...(entry.refused ? { message: entry.refused } : {}) };
+  if (entry.refused || !entry.target)
+    return { table: entry.table, status: 'refused', outcome: emptyOutcome(), ...(entry.refused ? { message: entry.refused } : {}) };
   const t = entry.target;
-  const base = { runId, store: plan.store, table: entry.table, windowDays: entry.windowDays, timestampColumn: t.timestampColumn, cutoff: t.cutoff.toISOString(), method: entry.method, heldTenants: t.heldTenants.length };
+  const base = {
+    runId,
+    store: plan.store,
+    table: entry.table,
+    windowDays: entry.windowDays,
+    timestampColumn: t.timestampColumn,
+    cutoff: t.cutoff.toISOString(),
+    method: entry.method,
+    heldTenants: t.heldTenants.length,
+  };
   if (entry.method === 'native-ttl') {
     await installNativeTtl(db, t, entry.windowDays);
     options.audit?.write({ ...base, event: 'finish', status: 'done' });

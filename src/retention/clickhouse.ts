@@ -33,7 +33,10 @@ export async function waitForMutations(db: Database, t: RetentionTarget, timeout
 /** True when the partition key is built from the timestamp column alone, so each partition spans a time range. */
 export async function partitionedByTimestamp(db: Database, t: RetentionTarget): Promise<boolean> {
   if (!t.info.partitionKey) return false;
-  const cols = await db.query<{ name: string }>('SELECT name FROM system.columns WHERE database = ? AND table = ? AND is_in_partition_key = 1', [t.info.schema, t.info.name]);
+  const cols = await db.query<{ name: string }>('SELECT name FROM system.columns WHERE database = ? AND table = ? AND is_in_partition_key = 1', [
+    t.info.schema,
+    t.info.name,
+  ]);
   return cols.length === 1 && cols[0]!.name === t.timestampColumn;
 }
 
@@ -45,7 +48,10 @@ export interface PartitionSurvey {
 }
 
 export async function surveyPartitions(db: Database, t: RetentionTarget): Promise<PartitionSurvey> {
-  const parts = await db.query<{ partition: string }>('SELECT DISTINCT partition FROM system.parts WHERE database = ? AND table = ? AND active ORDER BY partition', [t.info.schema, t.info.name]);
+  const parts = await db.query<{ partition: string }>(
+    'SELECT DISTINCT partition FROM system.parts WHERE database = ? AND table = ? AND active ORDER BY partition',
+    [t.info.schema, t.info.name],
+  );
   const p = deletablePredicate(db, t);
   const survey: PartitionSurvey = { expired: [], mixed: 0 };
   for (const { partition } of parts) {

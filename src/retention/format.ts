@@ -13,7 +13,16 @@ export function formatPlanTable(plans: readonly RetentionPlan[]): string {
     out.push(`${p.store}  (${p.engine}; clock ${p.now})`);
     const rows = [['table', 'window', 'timestamp', 'oldest row', 'rows', 'past window', 'held', 'how']];
     for (const t of p.tables) {
-      rows.push([t.table, `${t.windowDays}d`, t.timestampColumn ?? '-', t.oldest ?? '-', String(t.rows ?? '-'), String(t.pastWindow ?? '-'), String(t.heldRows ?? 0), t.refused ? `refused: ${t.refused}` : `${t.method}: ${t.methodDetail}`]);
+      rows.push([
+        t.table,
+        `${t.windowDays}d`,
+        t.timestampColumn ?? '-',
+        t.oldest ?? '-',
+        String(t.rows ?? '-'),
+        String(t.pastWindow ?? '-'),
+        String(t.heldRows ?? 0),
+        t.refused ? `refused: ${t.refused}` : `${t.method}: ${t.methodDetail}`,
+      ]);
     }
     out.push(rows.length > 1 ? alignColumns(rows) : '  no table matches the policy', '');
   }
@@ -26,7 +35,15 @@ export function formatApplyTable(results: readonly ApplyResult[]): string {
     out.push(`${r.store}  (run ${r.runId})`);
     const rows = [['table', 'status', 'deleted', 'batches', 'longest batch ms', 'left past window', 'notes']];
     for (const t of r.results) {
-      rows.push([t.table, t.status, String(t.outcome.rowsDeleted), String(t.outcome.batches), String(t.outcome.longestBatchMs), String(t.verification?.pastWindowRemaining ?? '-'), [t.message, ...t.outcome.notes].filter(Boolean).join('; ')]);
+      rows.push([
+        t.table,
+        t.status,
+        String(t.outcome.rowsDeleted),
+        String(t.outcome.batches),
+        String(t.outcome.longestBatchMs),
+        String(t.verification?.pastWindowRemaining ?? '-'),
+        [t.message, ...t.outcome.notes].filter(Boolean).join('; '),
+      ]);
     }
     out.push(rows.length > 1 ? alignColumns(rows) : '  nothing to do', '');
   }
@@ -37,5 +54,9 @@ export function formatApplyTable(results: readonly ApplyResult[]): string {
 export function deletionSummary(plans: readonly RetentionPlan[]): { rows: number; tables: number; ttlTables: number } {
   const acting = plans.flatMap((p) => p.tables.filter((t) => !t.refused && t.target));
   const deleting = acting.filter((t) => t.method !== 'native-ttl' && (t.pastWindow ?? 0) > 0);
-  return { rows: deleting.reduce((n, t) => n + (t.pastWindow ?? 0), 0), tables: deleting.length, ttlTables: acting.filter((t) => t.method === 'native-ttl').length };
+  return {
+    rows: deleting.reduce((n, t) => n + (t.pastWindow ?? 0), 0),
+    tables: deleting.length,
+    ttlTables: acting.filter((t) => t.method === 'native-ttl').length,
+  };
 }

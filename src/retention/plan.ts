@@ -72,10 +72,16 @@ function methodFor(db: Database, t: TableInfo): { method: DeletionMethod; detail
   switch (db.engine) {
     case 'postgres':
       return t.primaryKey.length
-        ? { method: 'batched-delete-by-primary-key', detail: `DELETE … WHERE (${t.primaryKey.join(', ')}) IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED), one transaction per batch` }
+        ? {
+            method: 'batched-delete-by-primary-key',
+            detail: `DELETE … WHERE (${t.primaryKey.join(', ')}) IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED), one transaction per batch`,
+          }
         : { method: 'batched-delete-by-ctid', detail: 'DELETE … WHERE ctid = ANY(ARRAY(SELECT ctid … LIMIT n)), one transaction per batch' };
     case 'mysql':
-      return { method: 'batched-delete-with-limit', detail: `DELETE … ${t.primaryKey.length ? `ORDER BY ${t.primaryKey.join(', ')} ` : ''}LIMIT n, one statement per batch` };
+      return {
+        method: 'batched-delete-with-limit',
+        detail: `DELETE … ${t.primaryKey.length ? `ORDER BY ${t.primaryKey.join(', ')} ` : ''}LIMIT n, one statement per batch`,
+      };
     case 'sqlite':
       return { method: 'batched-delete-by-rowid', detail: 'DELETE … WHERE rowid IN (SELECT rowid … LIMIT n)' };
     case 'clickhouse':
@@ -84,7 +90,11 @@ function methodFor(db: Database, t: TableInfo): { method: DeletionMethod; detail
 }
 
 /** The rule for a table: an explicit `tables` entry wins; else the shortest window among its categories. */
-function ruleFor(policy: RetentionPolicy, t: TableInfo, found: Set<Category>): { rule: RetentionRule; basis: 'table' | 'categories'; categories: Category[] } | undefined {
+function ruleFor(
+  policy: RetentionPolicy,
+  t: TableInfo,
+  found: Set<Category>,
+): { rule: RetentionRule; basis: 'table' | 'categories'; categories: Category[] } | undefined {
   const explicit = policy.tables.find((r) => nameMatches(r.table, t));
   if (explicit) return { rule: explicit, basis: 'table', categories: [...found] };
   const matched = [...found].filter((c) => policy.categories[c]);
@@ -118,7 +128,15 @@ export async function planRetention(db: Database, policy: RetentionPolicy, optio
     if (!chosen) continue;
     const { rule } = chosen;
     const holds = activeHolds(policy, now, info);
-    const entry: TablePlan = { table: name, basis: chosen.basis, categories: chosen.categories, windowDays: rule.windowDays, holds: [...holds.table, ...holds.tenant].map(holdView), method: 'none', methodDetail: '' };
+    const entry: TablePlan = {
+      table: name,
+      basis: chosen.basis,
+      categories: chosen.categories,
+      windowDays: rule.windowDays,
+      holds: [...holds.table, ...holds.tenant].map(holdView),
+      method: 'none',
+      methodDetail: '',
+    };
     plan.tables.push(entry);
     const column = rule.timestampColumns.map((c) => info.columns.find((x) => x.name === c)).find((c) => c !== undefined);
     if (!column) {
@@ -132,7 +150,14 @@ export async function planRetention(db: Database, policy: RetentionPolicy, optio
       continue;
     }
     const tenantColumn = holds.tenant.map((h) => h.tenantColumn).find(Boolean) ?? rule.tenantColumn;
-    const target: RetentionTarget = { info, timestampColumn: column.name, kind, cutoff: cutoffFor(now, rule.windowDays, kind), heldTenants: holds.tenant.map((h) => h.target), ...(tenantColumn ? { tenantColumn } : {}) };
+    const target: RetentionTarget = {
+      info,
+      timestampColumn: column.name,
+      kind,
+      cutoff: cutoffFor(now, rule.windowDays, kind),
+      heldTenants: holds.tenant.map((h) => h.target),
+      ...(tenantColumn ? { tenantColumn } : {}),
+    };
     entry.cutoff = target.cutoff.toISOString();
     if (tenantColumn) entry.tenantColumn = tenantColumn;
     const ts = db.quoteIdent(column.name);
@@ -162,7 +187,8 @@ export async function planRetention(db: Database, policy: RetentionPolicy, optio
     if (db.engine === 'clickhouse' && options.nativeTtl) {
       entry.method = 'native-ttl';
       entry.methodDetail = `ALTER TABLE … MODIFY TTL ${column.name} + INTERVAL ${rule.windowDays} DAY`;
-      if (!supportsNativeTtl(version)) entry.refused = `ClickHouse ${version} has no TTL clause (added in 19.6); run without --native-ttl to delete by partition or mutation, or upgrade`;
+      if (!supportsNativeTtl(version))
+        entry.refused = `ClickHouse ${version} has no TTL clause (added in 19.6); run without --native-ttl to delete by partition or mutation, or upgrade`;
       else if (holds.tenant.length) entry.refused = 'a native TTL cannot honour tenant legal holds; run without --native-ttl';
       continue;
     }

@@ -6,7 +6,9 @@ import { LocatedYaml } from '../yaml-schema.js';
 import type { Category } from '../classify/index.js';
 
 /** `schema/retention-policy.schema.json`, two folders up from both `src/retention` and `dist/retention`. */
-export const RETENTION_POLICY_SCHEMA = JSON.parse(readFileSync(fileURLToPath(new URL('../../schema/retention-policy.schema.json', import.meta.url)), 'utf8')) as object;
+export const RETENTION_POLICY_SCHEMA = JSON.parse(
+  readFileSync(fileURLToPath(new URL('../../schema/retention-policy.schema.json', import.meta.url)), 'utf8'),
+) as object;
 
 const validate = new Ajv({ allErrors: true, strict: false }).compile(RETENTION_POLICY_SCHEMA);
 
@@ -66,7 +68,8 @@ const list = (v: string | string[] | undefined) => (v === undefined ? undefined 
 function explain(error: ErrorObject, at: string): string | undefined {
   const p = error.params as Record<string, unknown>;
   if (error.keyword === 'propertyNames') return `${at}: unknown category ${JSON.stringify(p.propertyName)}`;
-  if (error.keyword === 'pattern') return `${at}: ${/expires$/.test(error.instancePath) ? 'expected an ISO-8601 date such as 2026-06-30' : 'expected a window in whole days such as 30d'}`;
+  if (error.keyword === 'pattern')
+    return `${at}: ${/expires$/.test(error.instancePath) ? 'expected an ISO-8601 date such as 2026-06-30' : 'expected a window in whole days such as 30d'}`;
   return undefined;
 }
 
@@ -85,7 +88,11 @@ export function parsePolicy(text: string, source: string): RetentionPolicy {
   const toRule = (r: RawRule): RetentionRule => {
     const o = typeof r === 'string' ? { window: r } : r;
     const tenantColumn = (typeof r === 'string' ? undefined : r.tenantColumn) ?? policy.tenantColumn;
-    return { windowDays: days(o.window), timestampColumns: list(typeof r === 'string' ? undefined : r.timestampColumn) ?? defaultColumns, ...(tenantColumn ? { tenantColumn } : {}) };
+    return {
+      windowDays: days(o.window),
+      timestampColumns: list(typeof r === 'string' ? undefined : r.timestampColumn) ?? defaultColumns,
+      ...(tenantColumn ? { tenantColumn } : {}),
+    };
   };
   const holds = (policy.legalHolds ?? []).map((h, i): LegalHold => {
     const expires = new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(h.expires) || h.expires.length === 10 ? h.expires : `${h.expires}Z`);

@@ -31,7 +31,10 @@ export function nearestNames(name: string, candidates: Iterable<string>): string
     .map((c) => ({ c, lower: c.toLowerCase() }))
     .map(({ c, lower }) => ({ c, d: editDistance(wanted, lower), within: wanted.length >= 3 && lower.includes(wanted) }))
     .filter((x) => x.d <= limit || x.within);
-  return scored.sort((x, y) => x.d - y.d || x.c.localeCompare(y.c)).slice(0, 3).map((x) => x.c);
+  return scored
+    .sort((x, y) => x.d - y.d || x.c.localeCompare(y.c))
+    .slice(0, 3)
+    .map((x) => x.c);
 }
 
 /** A table's name compared the way the policy wrote it: qualified when the policy qualified it. */
@@ -66,7 +69,10 @@ async function tenantProblem(db: Database, hold: LegalHold & { index: number }, 
   const scope = tables.filter((t) => !hold.tables || hold.tables.some((p) => nameMatches(p, t)));
   const withColumn = scope.filter((t) => t.columns.some((c) => c.name === hold.tenantColumn));
   if (withColumn.length === 0) {
-    const near = nearestNames(hold.tenantColumn, scope.flatMap((t) => t.columns.map((c) => c.name)));
+    const near = nearestNames(
+      hold.tenantColumn,
+      scope.flatMap((t) => t.columns.map((c) => c.name)),
+    );
     return `${where}.tenantColumn: no table${hold.tables ? ' in the hold' : ''} has a column ${JSON.stringify(hold.tenantColumn)}${near.length ? `; nearest: ${near.join(', ')}` : ''}`;
   }
   const column = asText(db, hold.tenantColumn);
@@ -76,7 +82,9 @@ async function tenantProblem(db: Database, hold: LegalHold & { index: number }, 
   }
   const seen: string[] = [];
   for (const t of withColumn) {
-    const rows = await db.query<{ v: unknown }>(`SELECT DISTINCT ${column} AS v FROM ${db.qualified(t)} WHERE ${db.quoteIdent(hold.tenantColumn)} IS NOT NULL LIMIT ${TENANT_SUGGESTION_SAMPLE}`);
+    const rows = await db.query<{ v: unknown }>(
+      `SELECT DISTINCT ${column} AS v FROM ${db.qualified(t)} WHERE ${db.quoteIdent(hold.tenantColumn)} IS NOT NULL LIMIT ${TENANT_SUGGESTION_SAMPLE}`,
+    );
     for (const r of rows) seen.push(String(r.v));
   }
   const near = nearestNames(hold.target, seen);
@@ -102,6 +110,8 @@ export async function checkPolicyNames(db: Database, policy: RetentionPolicy, ta
   }
   const found = problems.filter((p): p is string => p !== undefined);
   if (found.length) {
-    throw new PolicyError(`${policy.source}: ${found.length === 1 ? 'a name matches' : 'names match'} nothing in ${db.dsn.display}, so nothing was planned or deleted:\n  ${found.join('\n  ')}`);
+    throw new PolicyError(
+      `${policy.source}: ${found.length === 1 ? 'a name matches' : 'names match'} nothing in ${db.dsn.display}, so nothing was planned or deleted:\n  ${found.join('\n  ')}`,
+    );
   }
 }

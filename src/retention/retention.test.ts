@@ -100,7 +100,11 @@ async function runRetentionOn(db: Database, schema: string) {
   assert.equal(logs.oldest, new Date(NOW.getTime() - 45 * DAY).toISOString());
   const archive = plan.tables.find((t) => t.table === `${schema}.chat_archive`)!;
   assert.match(archive.refused!, /legal hold on the table: regulator inquiry/);
-  assert.deepEqual(await ids(db, schema), rows.map((r) => r.id), 'plan changes nothing');
+  assert.deepEqual(
+    await ids(db, schema),
+    rows.map((r) => r.id),
+    'plan changes nothing',
+  );
 
   const dir = mkdtempSync(join(tmpdir(), 'warden-audit-'));
   try {
@@ -111,9 +115,19 @@ async function runRetentionOn(db: Database, schema: string) {
     assert.equal(done.outcome.rowsDeleted, rows.length - survivors.length);
     assert.deepEqual(done.verification, { pastWindowRemaining: 0, mutationsPending: [], ok: true });
     assert.deepEqual(await ids(db, schema), survivors, 'exactly the rows past the window are gone, row by row');
-    assert.deepEqual(await ids(db, schema, 'chat_archive'), rows.slice(0, 80).map((r) => r.id), 'the held table is untouched');
-    const records = readFileSync(join(dir, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    assert.deepEqual(records.map((r) => r.event), ['start', 'finish']);
+    assert.deepEqual(
+      await ids(db, schema, 'chat_archive'),
+      rows.slice(0, 80).map((r) => r.id),
+      'the held table is untouched',
+    );
+    const records = readFileSync(join(dir, 'audit.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(
+      records.map((r) => r.event),
+      ['start', 'finish'],
+    );
     assert.equal(records[1].rowsDeleted, done.outcome.rowsDeleted);
     assert.ok(records[1].actor && records[1].cutoff === new Date(NOW.getTime() - 30 * DAY).toISOString());
     const log = readFileSync(join(dir, 'audit.jsonl'), 'utf8');
@@ -264,7 +278,10 @@ legalHolds:
         );
         await assert.rejects(planRetention(db, policy, { now: NOW, classify }), (err: unknown) => {
           assert.ok(err instanceof PolicyError && err.exitCode === 2);
-          const lines = err.message.split('\n').slice(1).map((l) => l.trim());
+          const lines = err.message
+            .split('\n')
+            .slice(1)
+            .map((l) => l.trim());
           assert.deepEqual(lines, [
             'tables.0.table: no table "chat_log"; nearest: chat_logs',
             `legalHolds.0.table: no table "${schema}.chat_log"; nearest: ${schema}.chat_logs`,
@@ -285,8 +302,20 @@ legalHolds:
     const db = await open(await createScratchDatabase());
     try {
       await db.execute('CREATE TABLE users (id bigint PRIMARY KEY, email text, password_hash text, created_at timestamptz NOT NULL)');
-      const templates = ['$2b$12${alnum:53}', '$argon2id$v=19$m=65536,t=3,p=4${base64:22}${base64:43}', 'pbkdf2_sha256$870000${alnum:22}${base64:44}', '$scrypt$ln=16,r=8,p=1${base64:22}${base64:43}', '$6$rounds=5000${alnum:16}${alnum:86}'];
-      for (let i = 1; i <= 40; i++) await db.execute('INSERT INTO users VALUES (?, ?, ?, ?)', [i, `user${i}@example.com`, expandSample(templates[i % templates.length]!, i), new Date(NOW.getTime() - i * DAY)]);
+      const templates = [
+        '$2b$12${alnum:53}',
+        '$argon2id$v=19$m=65536,t=3,p=4${base64:22}${base64:43}',
+        'pbkdf2_sha256$870000${alnum:22}${base64:44}',
+        '$scrypt$ln=16,r=8,p=1${base64:22}${base64:43}',
+        '$6$rounds=5000${alnum:16}${alnum:86}',
+      ];
+      for (let i = 1; i <= 40; i++)
+        await db.execute('INSERT INTO users VALUES (?, ?, ?, ?)', [
+          i,
+          `user${i}@example.com`,
+          expandSample(templates[i % templates.length]!, i),
+          new Date(NOW.getTime() - i * DAY),
+        ]);
       const policy = parsePolicy('version: 1\ncategories:\n  credential: 0d\n  chat-transcript: 30d\n', 'p.yaml');
       const plan = await planRetention(db, policy, { now: NOW, classify, allowZeroWindow: true });
       assert.deepEqual(plan.tables, [], 'no table holds a credential');
@@ -307,7 +336,10 @@ legalHolds:
       assert.match(plan.tables.find((t) => t.table === 'main.notes')!.refused!, /no timestamp column/);
       assert.match(plan.tables.find((t) => t.table === 'main.chat_logs')!.refused!, /--allow-zero-window/);
       const result = await applyRetention(db, plan, fast);
-      assert.deepEqual(result.results.map((r) => r.status), ['refused', 'refused']);
+      assert.deepEqual(
+        result.results.map((r) => r.status),
+        ['refused', 'refused'],
+      );
       assert.equal((await ids(db, 'main')).length, 20);
       const allowed = await planRetention(db, policy, { now: NOW, classify, allowZeroWindow: true });
       await applyRetention(db, allowed, fast);
@@ -321,7 +353,11 @@ legalHolds:
 /** Runs `warden retention apply` as its own process so the test can really kill it. */
 function startCli(args: string[]) {
   const script = "const { main } = await import('./src/cli/main.ts'); process.exitCode = await main(process.argv.slice(1));";
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', WARDEN_FINGERPRINT_KEY: 'k' } });
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NO_COLOR: '1', WARDEN_FINGERPRINT_KEY: 'k' },
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -344,7 +380,24 @@ describe('retention apply killed mid-run', () => {
         await createAiChatTable(db, { schema, name: 'chat_archive' });
         const policyPath = join(dir, 'policy.yaml');
         writeFileSync(policyPath, POLICY);
-        const args = ['retention', 'apply', store.url, '--policy', policyPath, '--as-of', NOW.toISOString(), '--batch-size', '25', '--pause', '30ms', '--audit-log', join(dir, 'audit.jsonl'), '--format', 'json', '--yes'];
+        const args = [
+          'retention',
+          'apply',
+          store.url,
+          '--policy',
+          policyPath,
+          '--as-of',
+          NOW.toISOString(),
+          '--batch-size',
+          '25',
+          '--pause',
+          '30ms',
+          '--audit-log',
+          join(dir, 'audit.jsonl'),
+          '--format',
+          'json',
+          '--yes',
+        ];
         const first = startCli(args);
         const total = rows.length;
         for (let i = 0; i < 600; i++) {
@@ -357,7 +410,10 @@ describe('retention apply killed mid-run', () => {
         const midway = (await ids(db, schema)).length;
         const survivors = expectedSurvivors(rows);
         assert.ok(midway < total && midway > survivors.length, `killed halfway (${midway} of ${total} left, ${survivors.length} to keep)`);
-        assert.ok(survivors.every((id) => id <= total), 'sanity');
+        assert.ok(
+          survivors.every((id) => id <= total),
+          'sanity',
+        );
         const kept = new Set(await ids(db, schema));
         for (const id of survivors) assert.ok(kept.has(id), `row ${id} inside its window survived the kill`);
 
@@ -367,7 +423,10 @@ describe('retention apply killed mid-run', () => {
         const report = JSON.parse(second.output().stdout);
         assert.equal(report.runs[0].results[0].verification.ok, true);
         assert.deepEqual(await ids(db, schema), survivors, 'same end state as an uninterrupted run');
-        const events = readFileSync(join(dir, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).event);
+        const events = readFileSync(join(dir, 'audit.jsonl'), 'utf8')
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l).event);
         assert.deepEqual(events, ['start', 'start', 'finish'], 'the killed run left a start record without a finish');
       } finally {
         await db.close();

@@ -29,7 +29,13 @@ export const emptyOutcome = (): DeleteOutcome => ({ rowsDeleted: 0, batches: 0, 
 const OVER_CAP = /statement timeout|lock timeout|lock wait timeout|max_statement_time|database is locked|SQLITE_BUSY/i;
 
 /** The statements that delete one batch, in the engine's way. Every batch re-checks the predicate itself. */
-function batchStatements(db: Database, t: RetentionTarget, size: number, maxLockMs: number, mariaDb: boolean): Array<{ sql: string; params: unknown[]; deletes?: true }> {
+function batchStatements(
+  db: Database,
+  t: RetentionTarget,
+  size: number,
+  maxLockMs: number,
+  mariaDb: boolean,
+): Array<{ sql: string; params: unknown[]; deletes?: true }> {
   const from = db.qualified(t.info);
   const p = deletablePredicate(db, t);
   const pk = t.info.primaryKey.map((c) => db.quoteIdent(c));

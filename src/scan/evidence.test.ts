@@ -33,8 +33,14 @@ const finding = (dbs: DatabaseEvidence[]): Finding => ({
 describe('the one "table holds credentials or chat" decision', () => {
   it('is proof from sampled rows, a hint from column names alone, and nothing otherwise', () => {
     assert.deepEqual(databases[0]!.tables.map(secretsOrChat), ['sampled', 'sampled', 'by-name', false]);
-    assert.deepEqual(sensitiveTables(databases, 'sampled').map((t) => t.table.name), ['keys', 'chats']);
-    assert.deepEqual(sensitiveTables(databases, 'by-name').map((t) => `${t.database}.${t.table.name}`), ['logs.keys', 'logs.chats', 'logs.archive']);
+    assert.deepEqual(
+      sensitiveTables(databases, 'sampled').map((t) => t.table.name),
+      ['keys', 'chats'],
+    );
+    assert.deepEqual(
+      sensitiveTables(databases, 'by-name').map((t) => `${t.database}.${t.table.name}`),
+      ['logs.keys', 'logs.chats', 'logs.archive'],
+    );
   });
 
   it('makes scan and incident response agree: critical exactly when sampled rows prove it', () => {

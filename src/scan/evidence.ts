@@ -79,10 +79,12 @@ export function secretsOrChat(table: TableEvidence): 'sampled' | 'by-name' | fal
 /** The tables holding credentials or chat: proven by sampled rows only, or (`by-name`) named so as well. */
 export function sensitiveTables(databases: readonly DatabaseEvidence[], proof: 'sampled' | 'by-name'): Array<{ database: string; table: TableEvidence }> {
   return databases.flatMap((db) =>
-    db.tables.filter((t) => {
-      const held = secretsOrChat(t);
-      return held === 'sampled' || (held === 'by-name' && proof === 'by-name');
-    }).map((table) => ({ database: db.name, table })),
+    db.tables
+      .filter((t) => {
+        const held = secretsOrChat(t);
+        return held === 'sampled' || (held === 'by-name' && proof === 'by-name');
+      })
+      .map((table) => ({ database: db.name, table })),
   );
 }
 

@@ -46,7 +46,12 @@ export interface Identified {
 
 /** What a probe identified at a level that does not allow assessing answers. */
 export function notAssessed(probe: Probe, fp: Fingerprint, maxLevel: ProbeLevel): Assessment {
-  return { auth: 'unknown', severity: 'info', title: `${probe.title} answering (not assessed at level ${maxLevel})`, evidence: { ...(fp.version ? { version: fp.version } : {}), notes: [] } };
+  return {
+    auth: 'unknown',
+    severity: 'info',
+    title: `${probe.title} answering (not assessed at level ${maxLevel})`,
+    evidence: { ...(fp.version ? { version: fp.version } : {}), notes: [] },
+  };
 }
 
 function unknownAssessment(probe: Probe, fp: Fingerprint, why: string): Assessment {
@@ -68,7 +73,12 @@ export class ProbeRunner {
 
   /** The probe's assessment; when a step stalled, once more with a longer deadline, whose answer stands. */
   async assess(probe: Probe, fp: Fingerprint, ctx: ProbeContext): Promise<Assessment> {
-    const run = (c: ProbeContext) => attempt<Assessment>(() => probe.assess(c, fp), budgetFor(c), (why) => unknownAssessment(probe, fp, why));
+    const run = (c: ProbeContext) =>
+      attempt<Assessment>(
+        () => probe.assess(c, fp),
+        budgetFor(c),
+        (why) => unknownAssessment(probe, fp, why),
+      );
     const first = await run(ctx);
     if (!first.stalled || this.signal?.aborted) return first.value;
     const again = await run(slower(ctx));
@@ -115,7 +125,11 @@ export class ProbeRunner {
     const once = async (attemptCtx: ProbeContext): Promise<{ hit?: Identified; stalled: boolean }> => {
       await this.waitForRate();
       this.stats.probesRun++;
-      const { value: fp, stalled } = await attempt<Fingerprint | undefined>(() => probe.fingerprint(attemptCtx), budgetFor(attemptCtx), () => undefined);
+      const { value: fp, stalled } = await attempt<Fingerprint | undefined>(
+        () => probe.fingerprint(attemptCtx),
+        budgetFor(attemptCtx),
+        () => undefined,
+      );
       return fp ? { hit: { probe, fp: attemptCtx.tls ? { ...fp, details: { ...fp.details, tls: true } } : fp, ctx: attemptCtx }, stalled } : { stalled };
     };
     if (!probe.tlsPorts) return once(ctx);

@@ -12,11 +12,14 @@ describe('probe registry', () => {
     assert.equal(new Set(ids).size, ids.length);
     for (const p of probes) {
       assert.ok(p.ports.length && p.remediation && p.title && p.service, p.id);
-      assert.ok(Object.keys(p.levels).every((l) => (PROBE_LEVELS as readonly string[]).includes(l)), `${p.id} declares only known levels`);
+      assert.ok(
+        Object.keys(p.levels).every((l) => (PROBE_LEVELS as readonly string[]).includes(l)),
+        `${p.id} declares only known levels`,
+      );
       assert.ok(p.levels['auth-check'] ?? p.levels.fingerprint, `${p.id} says what it sends`);
     }
   });
-  it('covers every probe port by default and tries a port\'s own probes first', async () => {
+  it("covers every probe port by default and tries a port's own probes first", async () => {
     const probes = await loadProbes();
     const ports = defaultPorts(probes);
     for (const port of [8123, 9000, 6379, 5432, 3306]) assert.ok(ports.includes(port));
@@ -32,15 +35,30 @@ describe('probe registry', () => {
     assert.ok(ai.some((p) => p.id === 'ollama') && !ai.some((p) => p.id === 'redis'));
     const either = selectProbes(probes, { tags: ['ai', 'cache'] });
     assert.ok(either.some((p) => p.id === 'redis') && either.some((p) => p.id === 'ollama'));
-    assert.deepEqual(selectProbes(probes, { ids: ['redis', 'ollama'], tags: ['ai'] }).map((p) => p.id), ['ollama']);
+    assert.deepEqual(
+      selectProbes(probes, { ids: ['redis', 'ollama'], tags: ['ai'] }).map((p) => p.id),
+      ['ollama'],
+    );
     assert.equal(selectProbes(probes, {}).length, probes.length);
     assert.ok(probeTags(probes).includes('data-store'));
-    assert.throws(() => selectProbes(probes, { tags: ['no-such-tag'] }), (err) => err instanceof UsageError && /--tags: unknown no-such-tag \(known: .*data-store/.test(err.message));
+    assert.throws(
+      () => selectProbes(probes, { tags: ['no-such-tag'] }),
+      (err) => err instanceof UsageError && /--tags: unknown no-such-tag \(known: .*data-store/.test(err.message),
+    );
     assert.throws(() => selectProbes(probes, { tags: [] }), /--tags: give at least one/, 'an empty --tags would scan with no probe at all');
-    assert.throws(() => selectProbes(probes, { ids: ['nope'] }), (err) => err instanceof UsageError && /--probe: unknown nope/.test(err.message));
+    assert.throws(
+      () => selectProbes(probes, { ids: ['nope'] }),
+      (err) => err instanceof UsageError && /--probe: unknown nope/.test(err.message),
+    );
   });
   it('declares how incident response reads each store it can triage', async () => {
     const readable = (await loadProbes()).filter((p) => p.readPath).map((p) => [p.id, p.readPath!.scheme]);
-    assert.deepEqual(readable, [['clickhouse-http', 'clickhouse'], ['clickhouse-native', 'clickhouse'], ['mysql', 'mysql'], ['postgresql', 'postgres'], ['redis', 'redis']]);
+    assert.deepEqual(readable, [
+      ['clickhouse-http', 'clickhouse'],
+      ['clickhouse-native', 'clickhouse'],
+      ['mysql', 'mysql'],
+      ['postgresql', 'postgres'],
+      ['redis', 'redis'],
+    ]);
   });
 });

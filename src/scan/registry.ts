@@ -9,7 +9,14 @@ export const PROBES_DIR = join(dirname(fileURLToPath(import.meta.url)), 'probes'
 
 function isProbe(value: unknown): value is Probe {
   const p = value as Partial<Probe> | null;
-  return typeof p === 'object' && p !== null && typeof p.id === 'string' && Array.isArray(p.ports) && typeof p.fingerprint === 'function' && typeof p.assess === 'function';
+  return (
+    typeof p === 'object' &&
+    p !== null &&
+    typeof p.id === 'string' &&
+    Array.isArray(p.ports) &&
+    typeof p.fingerprint === 'function' &&
+    typeof p.assess === 'function'
+  );
 }
 
 const isProbeModule = (name: string) => /\.(ts|js|mjs)$/.test(name) && !/\.(test|d)\.(ts|js|mjs)$/.test(name) && !name.startsWith('test-');

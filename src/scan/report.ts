@@ -1,5 +1,16 @@
 /** Report renderings on warden/report: the versioned JSON document, SARIF 2.1.0, and a table for people. */
-import { formatSarif, paintSeverity, REPORT_FORMATS, securitySeverity, SEVERITIES, toJson, WARDEN_TOOL, type ReportFinding, type ReportFormat, type ReportRule } from '../report/index.js';
+import {
+  formatSarif,
+  paintSeverity,
+  REPORT_FORMATS,
+  securitySeverity,
+  SEVERITIES,
+  toJson,
+  WARDEN_TOOL,
+  type ReportFinding,
+  type ReportFormat,
+  type ReportRule,
+} from '../report/index.js';
 import { sensitiveTables } from './evidence.js';
 import { hostPort } from '../host-port.js';
 import type { ScanReport } from './scanner.js';
@@ -19,7 +30,14 @@ export function toReportFinding(f: Finding): ReportFinding {
     location: { uri: `tcp://${endpoint(f)}` },
     fingerprint: f.id,
     message: `${f.title} (${f.host}:${f.port}, auth: ${f.auth})`,
-    details: { severity: f.severity, 'security-severity': securitySeverity(f.severity), auth: f.auth, evidence: f.evidence, remediation: f.remediation, ...(f.reproduce ? { reproduce: f.reproduce } : {}) },
+    details: {
+      severity: f.severity,
+      'security-severity': securitySeverity(f.severity),
+      auth: f.auth,
+      evidence: f.evidence,
+      remediation: f.remediation,
+      ...(f.reproduce ? { reproduce: f.reproduce } : {}),
+    },
   };
 }
 
@@ -72,15 +90,26 @@ export function renderTable(report: ScanReport, color = false): string {
   report.findings.forEach((f, i) => {
     const cells = rows[i]!;
     // Pad before painting: colour codes would throw the widths off.
-    out.push(line([cells[0]!.padEnd(widths[0]!), ...cells.slice(1)]).replace(/^\S+\s*/, (sev) => paintSeverity(sev.trimEnd(), f.severity, color) + sev.slice(sev.trimEnd().length)));
+    out.push(
+      line([cells[0]!.padEnd(widths[0]!), ...cells.slice(1)]).replace(
+        /^\S+\s*/,
+        (sev) => paintSeverity(sev.trimEnd(), f.severity, color) + sev.slice(sev.trimEnd().length),
+      ),
+    );
     for (const db of f.evidence.databases ?? []) {
       for (const { table: t } of sensitiveTables([db], 'by-name').slice(0, 5)) {
-        const rules = Object.entries(t.credentials?.byRule ?? {}).map(([r, n]) => `${r}×${n}`).join(', ');
-        out.push(`    ${db.name}.${t.name}: ${t.rows ?? '?'} rows${rules ? `; credentials ${rules}` : ''}${t.conversationColumns?.length ? `; chat columns ${t.conversationColumns.join(', ')}` : ''}`);
+        const rules = Object.entries(t.credentials?.byRule ?? {})
+          .map(([r, n]) => `${r}×${n}`)
+          .join(', ');
+        out.push(
+          `    ${db.name}.${t.name}: ${t.rows ?? '?'} rows${rules ? `; credentials ${rules}` : ''}${t.conversationColumns?.length ? `; chat columns ${t.conversationColumns.join(', ')}` : ''}`,
+        );
       }
     }
   });
-  const counts = SEVERITIES.slice().reverse().map((s) => `${report.findings.filter((f) => f.severity === s).length} ${s}`);
+  const counts = SEVERITIES.slice()
+    .reverse()
+    .map((s) => `${report.findings.filter((f) => f.severity === s).length} ${s}`);
   out.push('', `${report.stats.endpoints} endpoints checked, ${report.stats.open} open, ${report.stats.identified} identified; findings: ${counts.join(', ')}`);
   return out.join('\n') + '\n';
 }

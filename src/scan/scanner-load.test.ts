@@ -20,7 +20,10 @@ async function exposures(): Promise<string[]> {
 describe('scan under load', { timeout: 400_000 }, () => {
   it('two scans side by side on the same services find the same exposures as one alone', async () => {
     const alone = await exposures();
-    assert.ok(alone.some((line) => line.startsWith('redis:127.0.0.1:6379 none')), alone.join('\n'));
+    assert.ok(
+      alone.some((line) => line.startsWith('redis:127.0.0.1:6379 none')),
+      alone.join('\n'),
+    );
     const [first, second] = await Promise.all([exposures(), exposures()]);
     assert.deepEqual(first, alone);
     assert.deepEqual(second, alone);

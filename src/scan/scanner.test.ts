@@ -53,7 +53,10 @@ describe('scan: nothing unknown is called clean', { timeout: 120_000 }, () => {
     const [f] = report.findings;
     assert.equal(report.findings.length, 1, JSON.stringify(report.findings));
     assert.deepEqual([f?.id, f?.service, f?.auth, f?.severity], [`unknown:127.0.0.1:${chatty.port}`, 'unknown', 'unknown', 'info']);
-    const [run] = JSON.parse(formatScanSarif(report)).runs as Array<{ tool: { driver: { name: string; informationUri?: string } }; results: Array<{ ruleId: string; level: string; partialFingerprints: Record<string, string> }> }>;
+    const [run] = JSON.parse(formatScanSarif(report)).runs as Array<{
+      tool: { driver: { name: string; informationUri?: string } };
+      results: Array<{ ruleId: string; level: string; partialFingerprints: Record<string, string> }>;
+    }>;
     assert.equal(run!.results[0]!.partialFingerprints[SARIF_FINGERPRINT_KEY], f!.id);
     // One SARIF writer for every capability: info is a note, as for detect (scan's own writer said `none`), and
     // the tool names Warden's home page from package.json, not a placeholder.

@@ -126,7 +126,12 @@ export async function scan(options: ScanOptions): Promise<ScanReport> {
         if (isFailure(addresses) && addresses.reason === 'aborted') return;
         const excluded = isFailure(addresses) ? undefined : addresses.find(targetSet.excludesAddress);
         if (isFailure(addresses) || excluded) {
-          Object.assign(status, isFailure(addresses) ? { status: 'unresolved', error: addresses.message } : { status: 'excluded', error: `resolves to excluded address ${excluded}` });
+          Object.assign(
+            status,
+            isFailure(addresses)
+              ? { status: 'unresolved', error: addresses.message }
+              : { status: 'excluded', error: `resolves to excluded address ${excluded}` },
+          );
           checked += portsOf(spec).length;
           report();
           continue;
@@ -242,5 +247,3 @@ function unidentifiedFinding(host: string, port: number, why: string): Finding {
     remediation: 'Find out what listens on this port (ss -ltnp on the host); close it or firewall it if nothing should answer here.',
   };
 }
-
-

@@ -50,10 +50,16 @@ describe('targets', () => {
   });
   it('counts what is left after exclusion, per target, without expanding', () => {
     const set = createTargetSet(['10.0.0.0/24', '10.0.0.5:80', 'db.internal', '10.8.0.0/16'], ['10.0.0.0/25', '10.0.0.100/30', '10.0.0.5', 'DB.internal']);
-    assert.deepEqual(set.specs.map((s) => s.size), [128n, 0n, 0n, 65536n]);
+    assert.deepEqual(
+      set.specs.map((s) => s.size),
+      [128n, 0n, 0n, 65536n],
+    );
     assert.equal(set.size, 128n + 65536n);
     assert.ok(set.excludesAddress('10.0.0.127') && !set.excludesAddress('10.0.0.128'));
-    assert.deepEqual(set.specs.map((s) => s.hostname), [false, false, true, false]);
+    assert.deepEqual(
+      set.specs.map((s) => s.hostname),
+      [false, false, true, false],
+    );
   });
   it('reads target files with comments and blank lines', () => {
     assert.deepEqual(parseTargetLines('# fleet\n127.0.0.1  # loopback\n\n10.0.0.0/30\r\n'), ['127.0.0.1', '10.0.0.0/30']);

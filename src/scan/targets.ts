@@ -45,7 +45,7 @@ function bigIntToIp(n: bigint, v6: boolean): string {
   // Compress the longest run of zero groups, as addresses are usually written.
   let best = -1;
   let bestLen = 1;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (groups[i] !== '0') {
       i++;
       continue;
@@ -85,7 +85,8 @@ function parseTarget(spec: string): ParsedTarget {
     const prefix = Number(cidr[2]);
     const bits = family === 6 ? 128 : 32;
     if (!family || prefix > bits) throw new UsageError(`target ${JSON.stringify(spec)}: not a valid CIDR range`);
-    if (family === 6 && bits - prefix > MAX_IPV6_HOST_BITS) throw new UsageError(`target ${JSON.stringify(spec)}: IPv6 ranges must be /${128 - MAX_IPV6_HOST_BITS} or narrower`);
+    if (family === 6 && bits - prefix > MAX_IPV6_HOST_BITS)
+      throw new UsageError(`target ${JSON.stringify(spec)}: IPv6 ranges must be /${128 - MAX_IPV6_HOST_BITS} or narrower`);
     const hostBits = BigInt(bits - prefix);
     const first = (ipToBigInt(cidr[1]!) >> hostBits) << hostBits;
     return { kind: 'range', spec: text, range: { v6: family === 6, first, last: first + (1n << hostBits) - 1n } };
@@ -96,7 +97,8 @@ function parseTarget(spec: string): ParsedTarget {
   const hostPort = /^([^:]+):(\d+)$/.exec(text);
   if (hostPort && (isIP(hostPort[1]!) === 4 || isHostname(hostPort[1]!))) return { kind: 'host', host: hostPort[1]!, port: parsePort(hostPort[2]!, spec) };
   if (isHostname(text)) return { kind: 'host', host: text };
-  if (HOSTNAME.test(hostPort?.[1] ?? text)) throw new UsageError(`target ${JSON.stringify(spec)}: not a valid IPv4 address, and a hostname's last label is never a number`);
+  if (HOSTNAME.test(hostPort?.[1] ?? text))
+    throw new UsageError(`target ${JSON.stringify(spec)}: not a valid IPv4 address, and a hostname's last label is never a number`);
   throw new UsageError(`target ${JSON.stringify(spec)}: expected a hostname, IP address, CIDR range or host:port`);
 }
 
@@ -160,17 +162,26 @@ export function createTargetSet(specs: string[], excludeSpecs: string[] = []): T
   const excludedHost = (host: string) => (isIP(host) ? excludesAddress(host) : excludedHosts.has(host.toLowerCase()));
   /** Addresses of `range` that no exclusion covers. */
   const leftIn = (range: Range) =>
-    excludedRanges.reduce((left, r) => {
-      if (r.v6 !== range.v6) return left;
-      const lo = r.first > range.first ? r.first : range.first;
-      const hi = r.last < range.last ? r.last : range.last;
-      return hi >= lo ? left - (hi - lo + 1n) : left;
-    }, range.last - range.first + 1n);
+    excludedRanges.reduce(
+      (left, r) => {
+        if (r.v6 !== range.v6) return left;
+        const lo = r.first > range.first ? r.first : range.first;
+        const hi = r.last < range.last ? r.last : range.last;
+        return hi >= lo ? left - (hi - lo + 1n) : left;
+      },
+      range.last - range.first + 1n,
+    );
   const expanded: TargetSpec[] = targets.map((t, i) => {
     if (t.kind === 'host') {
       const target: Target = t.port === undefined ? { host: t.host } : { host: t.host, port: t.port };
       const excluded = excludedHost(t.host);
-      return { spec: specs[i]!.trim(), ...(t.port === undefined ? {} : { port: t.port }), hostname: !isIP(t.host), size: excluded ? 0n : 1n, targets: () => (excluded ? [] : [target]) };
+      return {
+        spec: specs[i]!.trim(),
+        ...(t.port === undefined ? {} : { port: t.port }),
+        hostname: !isIP(t.host),
+        size: excluded ? 0n : 1n,
+        targets: () => (excluded ? [] : [target]),
+      };
     }
     const { range } = t;
     return {
@@ -195,7 +206,10 @@ export function createTargetSet(specs: string[], excludeSpecs: string[] = []): T
 /** Parses `--ports`: `80,443,8000-8100`. */
 export function parsePorts(text: string): number[] {
   const ports = new Set<number>();
-  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const m = /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(part);
     const lo = m ? Number(m[1]) : NaN;
     const hi = m?.[2] ? Number(m[2]) : lo;

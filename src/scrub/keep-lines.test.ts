@@ -41,7 +41,10 @@ describe('planted lines (keep list)', () => {
     assert.deepEqual(readKeepLines(good), [plantedLineHash(PLANTED)]);
     const bad = join(dir, 'bad');
     writeFileSync(bad, `${PLANTED}\n`);
-    assert.throws(() => readKeepLines(bad), (err: Error) => err instanceof KeepLinesError && /bad:1: expected the SHA-256/.test(err.message) && !err.message.includes(KEY));
+    assert.throws(
+      () => readKeepLines(bad),
+      (err: Error) => err instanceof KeepLinesError && /bad:1: expected the SHA-256/.test(err.message) && !err.message.includes(KEY),
+    );
     assert.throws(() => readKeepLines(join(dir, 'missing')), KeepLinesError);
   });
 });

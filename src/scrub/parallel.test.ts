@@ -67,7 +67,11 @@ describe('createParallelScrubStream', () => {
   }
 
   it('writes the same under other chunkings and thread counts', async () => {
-    for (const [sizes, threads] of [[[1], 3], [[7, 50], 2], [[corpus.length], 4]] as Array<[number[], number]>) {
+    for (const [sizes, threads] of [
+      [[1], 3],
+      [[7, 50], 2],
+      [[corpus.length], 4],
+    ] as Array<[number[], number]>) {
       await assertSameAsSingleThreaded(corpus, sizes, { format: 'auto', maxLineBytes: 2000, batchBytes: 512 }, threads);
     }
   });
@@ -142,7 +146,10 @@ describe('createParallelScrubStream', () => {
     await until(1);
     assert.equal(Buffer.concat(received).toString(), 'k=[REDACTED:openai-project-key]\n');
     assert.equal(stream.workers, 0);
-    const big = Buffer.from('z'.repeat(99) + '\n').subarray(0, 100).toString().repeat(100);
+    const big = Buffer.from('z'.repeat(99) + '\n')
+      .subarray(0, 100)
+      .toString()
+      .repeat(100);
     stream.write(Buffer.from(big));
     await until(Buffer.byteLength('k=[REDACTED:openai-project-key]\n') + big.length);
     assert.equal(stream.workers, 1);

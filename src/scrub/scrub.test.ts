@@ -33,7 +33,10 @@ describe('scrub (string)', () => {
   it('redacts credential-named NDJSON fields at any depth and keeps the line valid JSON', () => {
     const line = JSON.stringify({
       req: { headers: { Authorization: 'Bearer abc', 'X-Api-Key': 'short1', cookie: 'sid=1' }, body: { password: 12345, nested: [{ client_secret: 'cs' }] } },
-      headerList: [['authorization', 'Basic dXNlcjpwYXNz'], ['accept', 'json']],
+      headerList: [
+        ['authorization', 'Basic dXNlcjpwYXNz'],
+        ['accept', 'json'],
+      ],
       pairs: [{ name: 'Proxy-Authorization', value: 'Bearer zzz' }],
       usage: { prompt_tokens: 10, completion_tokens: 5, max_tokens: 100 },
       token_count: 3,
@@ -43,7 +46,14 @@ describe('scrub (string)', () => {
     const parsed = JSON.parse(out);
     // Which rule masks a credential-named field can change as rules are added; that it is masked cannot.
     const masked = /^\[REDACTED:[a-z0-9-]+\]$/;
-    for (const v of [parsed.req.headers.Authorization, parsed.req.headers['X-Api-Key'], parsed.req.headers.cookie, parsed.req.body.nested[0].client_secret, parsed.pairs[0].value]) assert.match(v, masked);
+    for (const v of [
+      parsed.req.headers.Authorization,
+      parsed.req.headers['X-Api-Key'],
+      parsed.req.headers.cookie,
+      parsed.req.body.nested[0].client_secret,
+      parsed.pairs[0].value,
+    ])
+      assert.match(v, masked);
     // A number is masked whole, with quotes of its own, so the line stays valid JSON.
     assert.equal(parsed.req.body.password, '[REDACTED:sensitive-field]');
     // A pattern rule that recognises the value names it; the field rule covers the rest of the value.
@@ -60,7 +70,15 @@ describe('scrub (string)', () => {
     assert.deepEqual(out.filter((line, i) => line !== clean[i]).slice(0, 5), []);
     // A logprobs entry's token is text, a number under a token name a count, eos_token a tokenizer's marker,
     // resume_token a cursor; a number under a password name and a token string stay redacted.
-    const line = JSON.stringify({ token: ' the', logprob: -0.7, n: { token: 20970 }, eos_token: '</s>', resume_token: { _data: '8267' }, password: 123456, auth: { token: 'short1' } });
+    const line = JSON.stringify({
+      token: ' the',
+      logprob: -0.7,
+      n: { token: 20970 },
+      eos_token: '</s>',
+      resume_token: { _data: '8267' },
+      password: 123456,
+      auth: { token: 'short1' },
+    });
     const parsed = JSON.parse(scrub(line, { format: 'ndjson' }));
     assert.deepEqual([parsed.token, parsed.n.token, parsed.eos_token, parsed.resume_token._data], [' the', 20970, '</s>', '8267']);
     assert.equal(parsed.password, '[REDACTED:sensitive-field]');
@@ -151,7 +169,17 @@ describe('scrub fails closed', () => {
     });
   }
   it('leaves explicit templates and documentation examples alone', () => {
-    for (const line of ['password: ${DB_PASSWORD}', 'redis://:guest@cache.example.org:6379/0', 'access_token= duration_ms=309', 'pwd=> duration_ms=309', 'password: !Ref DbPassword', 'DATABASE_URL=postgres://user:pass@db.example.com:5432/db', 'amqp://guest:guest@rabbitmq.example.net:5672/', 'password: "%(DB_PASSWORD)s"', 'Authorization: Bearer <token>']) {
+    for (const line of [
+      'password: ${DB_PASSWORD}',
+      'redis://:guest@cache.example.org:6379/0',
+      'access_token= duration_ms=309',
+      'pwd=> duration_ms=309',
+      'password: !Ref DbPassword',
+      'DATABASE_URL=postgres://user:pass@db.example.com:5432/db',
+      'amqp://guest:guest@rabbitmq.example.net:5672/',
+      'password: "%(DB_PASSWORD)s"',
+      'Authorization: Bearer <token>',
+    ]) {
       assert.equal(scrub(line), line);
     }
   });

@@ -112,7 +112,8 @@ export class Scrubber {
           extra.push({ start: lineStart, end: scanFrom, ruleId: this.openBlock.ruleId, secret: text.slice(lineStart, scanFrom), quote: false });
           this.openBlock = undefined;
         } else if (this.openBlock.body.test(text.slice(lineStart, contentEnd))) {
-          if (contentEnd > lineStart) extra.push({ start: lineStart, end: contentEnd, ruleId: this.openBlock.ruleId, secret: text.slice(lineStart, contentEnd), quote: false });
+          if (contentEnd > lineStart)
+            extra.push({ start: lineStart, end: contentEnd, ruleId: this.openBlock.ruleId, secret: text.slice(lineStart, contentEnd), quote: false });
           scanFrom = next;
         } else {
           this.openBlock = undefined; // the key was cut off; this line is ordinary text again
@@ -143,7 +144,12 @@ export class Scrubber {
       }
       lineStart = next;
     }
-    const all = merge(found.filter((_, i) => keep[i] === 1).map(toRedaction).concat(extra));
+    const all = merge(
+      found
+        .filter((_, i) => keep[i] === 1)
+        .map(toRedaction)
+        .concat(extra),
+    );
     this.stats.bytes += text.length;
     return all.map((r) => {
       const masked = maskSecret(r.ruleId, r.secret, this.mask, this.keepPrefix.get(r.ruleId));

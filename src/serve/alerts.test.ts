@@ -10,7 +10,15 @@ describe('alert delivery', () => {
     const sink = await startRedirector(elsewhere.origin, 302);
     try {
       const dispatcher = new AlertDispatcher([], { backoffMs: 1 });
-      const config = { name: 'hook', type: 'webhook' as const, url: `${sink.origin}/hook`, secret: 'webhook-signing-secret', minSeverity: 'low' as const, retries: 3, timeoutMs: 2000 };
+      const config = {
+        name: 'hook',
+        type: 'webhook' as const,
+        url: `${sink.origin}/hook`,
+        secret: 'webhook-signing-secret',
+        minSeverity: 'low' as const,
+        retries: 3,
+        timeoutMs: 2000,
+      };
       const result = await dispatcher.deliver(config, { inventory: 'lab', runId: null, test: true, alerts: [] });
       assert.deepEqual(result, { sink: 'hook', ok: false, attempts: 1, status: 302 });
       assert.equal(sink.requests.length, 1);

@@ -41,7 +41,14 @@ export function signWebhook(secret: string, timestamp: number, body: string): st
 }
 
 /** For receivers: checks the signature in constant time and refuses timestamps outside the tolerance. */
-export function verifyWebhookSignature(secret: string, timestamp: string, body: string, signature: string, toleranceS = 300, nowS = Math.floor(Date.now() / 1000)): boolean {
+export function verifyWebhookSignature(
+  secret: string,
+  timestamp: string,
+  body: string,
+  signature: string,
+  toleranceS = 300,
+  nowS = Math.floor(Date.now() / 1000),
+): boolean {
   const t = Number(timestamp);
   if (!/^\d{1,12}$/.test(timestamp) || Math.abs(nowS - t) > toleranceS) return false;
   const expected = Buffer.from(signWebhook(secret, t, body));
@@ -50,10 +57,23 @@ export function verifyWebhookSignature(secret: string, timestamp: string, body: 
 }
 
 function webhookBody(batch: AlertBatch, sentAt: number): string {
-  return JSON.stringify({ type: batch.test ? 'warden.test' : 'warden.alerts', sentAt: new Date(sentAt).toISOString(), inventory: batch.inventory, runId: batch.runId, alerts: batch.alerts });
+  return JSON.stringify({
+    type: batch.test ? 'warden.test' : 'warden.alerts',
+    sentAt: new Date(sentAt).toISOString(),
+    inventory: batch.inventory,
+    runId: batch.runId,
+    alerts: batch.alerts,
+  });
 }
 
-const HEADLINE: Record<Alert['kind'], string> = { new: 'New exposure', reopened: 'Exposure open again', escalated: 'Exposure escalated', flapping: 'Exposure flapping', 'canary-tripped': 'Canary key used', 'canary-missing': 'Canary gone' };
+const HEADLINE: Record<Alert['kind'], string> = {
+  new: 'New exposure',
+  reopened: 'Exposure open again',
+  escalated: 'Exposure escalated',
+  flapping: 'Exposure flapping',
+  'canary-tripped': 'Canary key used',
+  'canary-missing': 'Canary gone',
+};
 
 function slackBody(batch: AlertBatch): string {
   const lines = batch.alerts.map((a) => {
@@ -63,7 +83,9 @@ function slackBody(batch: AlertBatch): string {
     const was = a.previousSeverity ? ` (was ${a.previousSeverity})` : '';
     return `• *${HEADLINE[a.kind]}* [${f.severity}${was}] ${f.title}: \`${f.host}:${f.port}\` (${f.service}, auth ${f.auth})`;
   });
-  const head = batch.test ? 'Warden test alert: this sink is reachable.' : `Warden: ${batch.alerts.length} alert${batch.alerts.length === 1 ? '' : 's'} for inventory *${batch.inventory}*`;
+  const head = batch.test
+    ? 'Warden test alert: this sink is reachable.'
+    : `Warden: ${batch.alerts.length} alert${batch.alerts.length === 1 ? '' : 's'} for inventory *${batch.inventory}*`;
   return JSON.stringify({ text: [head, ...lines].join('\n') });
 }
 

@@ -44,7 +44,15 @@ export function canaryAlert(trip: CanaryTrip): Alert {
       firstSeen: trip.at,
       lastSeen: trip.at,
     },
-    canary: { keyId: trip.keyId, plantedIn: trip.where, sourceAddress: trip.ip, userAgent: trip.userAgent, route: trip.route, via: trip.via, at: new Date(trip.at).toISOString() },
+    canary: {
+      keyId: trip.keyId,
+      plantedIn: trip.where,
+      sourceAddress: trip.ip,
+      userAgent: trip.userAgent,
+      route: trip.route,
+      via: trip.via,
+      at: new Date(trip.at).toISOString(),
+    },
   };
 }
 

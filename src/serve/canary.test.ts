@@ -22,7 +22,11 @@ import { freePort } from '../../test/helpers/free-port.js';
 
 interface Received {
   at: number;
-  body: { type: string; inventory: string; alerts: Array<{ kind: string; finding: { host: string; title: string; severity: string }; canary?: Record<string, unknown> }> };
+  body: {
+    type: string;
+    inventory: string;
+    alerts: Array<{ kind: string; finding: { host: string; title: string; severity: string }; canary?: Record<string, unknown> }>;
+  };
 }
 
 describe('canary keys end to end: open ClickHouse, attacker, gateway, serve', { timeout: 120_000 }, () => {
@@ -64,10 +68,20 @@ describe('canary keys end to end: open ClickHouse, attacker, gateway, serve', { 
     keys = await KeyStore.open({ store: openStore(storePath), secrets });
     const made = await keys.createCanary({ where: WHERE });
     canaryId = made.info.id;
-    await plantCanary(keys, canaryId, made.key, { kind: 'table', dsn: `clickhouse://default@127.0.0.1:${httpPort}/default`, table: 'request_log', column: 'api_key', set: { user: 'u-2', prompt: 'rotate the billing key' } });
+    await plantCanary(keys, canaryId, made.key, {
+      kind: 'table',
+      dsn: `clickhouse://default@127.0.0.1:${httpPort}/default`,
+      table: 'request_log',
+      column: 'api_key',
+      set: { user: 'u-2', prompt: 'rotate the billing key' },
+    });
 
     daemon = await startServe({
-      config: parseConfig(`version: 1\ninventories:\n  - {name: lab, targets: ["127.0.0.1:${httpPort}"], every: 1h, timeout: 1s}\nalerts:\n  - {name: hook, type: webhook, url: "${hook}", minSeverity: low, retries: 1}\n`, join(dir, 'warden.yaml'), {}),
+      config: parseConfig(
+        `version: 1\ninventories:\n  - {name: lab, targets: ["127.0.0.1:${httpPort}"], every: 1h, timeout: 1s}\nalerts:\n  - {name: hook, type: webhook, url: "${hook}", minSeverity: low, retries: 1}\n`,
+        join(dir, 'warden.yaml'),
+        {},
+      ),
       store,
       secrets,
       schedule: false,
@@ -111,7 +125,9 @@ routes:
     const revokedBody = await asRevoked.text();
 
     const usedAt = Date.now();
-    const attempt = await fetch(`${gateway.url}/?query=SELECT%20*%20FROM%20default.request_log`, { headers: { authorization: `Bearer ${stolen}`, 'user-agent': 'exfil/1.0' } });
+    const attempt = await fetch(`${gateway.url}/?query=SELECT%20*%20FROM%20default.request_log`, {
+      headers: { authorization: `Bearer ${stolen}`, 'user-agent': 'exfil/1.0' },
+    });
     const body = await attempt.text();
     assert.match(revokedBody, /revoked/, 'the comparison is with a key the gateway knows and found revoked');
     assert.equal(attempt.status, asRevoked.status);
@@ -143,7 +159,11 @@ routes:
     const listed = (await keys.canaries.list()).find((c) => c.id === canaryId)!;
     assert.equal(listed.lastSeenIp, '127.0.0.1');
     assert.ok(listed.uses >= 1);
-    assert.equal((await keys.list()).some((k) => k.id === canaryId), false, 'canaries are not listed among client keys');
+    assert.equal(
+      (await keys.list()).some((k) => k.id === canaryId),
+      false,
+      'canaries are not listed among client keys',
+    );
     await incidents.close();
   });
 
@@ -159,7 +179,7 @@ routes:
     assert.equal(found?.present, true);
     await ch.query("ALTER TABLE default.request_log DELETE WHERE user = 'u-2'").catch(async () => {
       // Log tables take no mutations: rebuild the table without the planted row, as a cleanup would.
-      await ch.query('CREATE TABLE default.request_log_kept ENGINE = Log AS SELECT * FROM default.request_log WHERE user != \'u-2\'');
+      await ch.query("CREATE TABLE default.request_log_kept ENGINE = Log AS SELECT * FROM default.request_log WHERE user != 'u-2'");
       await ch.query('DROP TABLE default.request_log');
       await ch.query('RENAME TABLE default.request_log_kept TO default.request_log');
     });
@@ -171,7 +191,10 @@ routes:
     await daemon.canaries.checkNow();
     await daemon.canaries.checkNow();
     await daemon.alerts.idle();
-    const missing = received.slice(before).flatMap((r) => r.body.alerts).filter((a) => a.kind === 'canary-missing');
+    const missing = received
+      .slice(before)
+      .flatMap((r) => r.body.alerts)
+      .filter((a) => a.kind === 'canary-missing');
     assert.equal(missing.length, 1);
     assert.match(missing[0]!.finding.title, /is no longer in .*request_log\.api_key/);
   });

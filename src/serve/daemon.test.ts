@@ -75,7 +75,14 @@ alerts:
     );
 
   const api = (path: string, init: RequestInit & { key?: string } = {}) =>
-    fetch(`${daemon.url}${path}`, { ...init, headers: { ...(init.key ? { authorization: `Bearer ${init.key}` } : {}), 'content-type': 'application/json', ...(init.headers as Record<string, string>) } });
+    fetch(`${daemon.url}${path}`, {
+      ...init,
+      headers: {
+        ...(init.key ? { authorization: `Bearer ${init.key}` } : {}),
+        'content-type': 'application/json',
+        ...(init.headers as Record<string, string>),
+      },
+    });
 
   before(async () => {
     where = await STORE_KINDS[0]!.make();
@@ -86,7 +93,16 @@ alerts:
     const { ServeHistory } = await import('./index.js');
     const h = await ServeHistory.open(store);
     await h.claimRun('lab', 'schedule', `${hostname()}:2147483646`);
-    daemon = await startServe({ config: config(), store, secrets, schedule: false, announceKey: (k) => (adminKey = k), log: (l) => logs.push(l), alertBackoffMs: 20, listen: { host: '127.0.0.1', port: 0 } });
+    daemon = await startServe({
+      config: config(),
+      store,
+      secrets,
+      schedule: false,
+      announceKey: (k) => (adminKey = k),
+      log: (l) => logs.push(l),
+      alertBackoffMs: 20,
+      listen: { host: '127.0.0.1', port: 0 },
+    });
   });
   after(async () => {
     await daemon?.close();
@@ -129,22 +145,43 @@ alerts:
   it('scans a real open Redis, records it as new, alerts a signed webhook after retries, and serves it', async () => {
     const started = await api('/api/v1/runs', { method: 'POST', key: adminKey, body: JSON.stringify({ inventory: 'lab' }) });
     assert.equal(started.status, 202);
-    assert.equal((await api('/api/v1/runs', { method: 'POST', key: adminKey, body: JSON.stringify({ inventory: 'lab' }) })).status, 409, 'never two runs of one inventory');
+    assert.equal(
+      (await api('/api/v1/runs', { method: 'POST', key: adminKey, body: JSON.stringify({ inventory: 'lab' }) })).status,
+      409,
+      'never two runs of one inventory',
+    );
     await daemon.settled();
-    const { findings } = (await (await api('/api/v1/findings?state=open', { key: adminKey })).json()) as { findings: Array<{ id: string; auth: string; severity: string }> };
+    const { findings } = (await (await api('/api/v1/findings?state=open', { key: adminKey })).json()) as {
+      findings: Array<{ id: string; auth: string; severity: string }>;
+    };
     const f = findings.find((x) => x.id === `redis:127.0.0.1:${REDIS_PORT}`);
     assert.ok(f, 'the open Redis is a finding');
     assert.equal(f.auth, 'none');
     const detail = (await (await api(`/api/v1/findings/lab/${encodeURIComponent(f.id)}`, { key: adminKey })).json()) as { events: Array<{ kind: string }> };
-    assert.deepEqual(detail.events.map((e) => e.kind), ['opened']);
+    assert.deepEqual(
+      detail.events.map((e) => e.kind),
+      ['opened'],
+    );
 
     await daemon.alerts.idle();
     assert.equal(receiver.attempts(), 3, 'two 503s, then delivered');
     const delivery = receiver.received[0]!;
-    assert.ok(verifyWebhookSignature(WEBHOOK_SECRET, String(delivery.headers['x-warden-timestamp']), delivery.body, String(delivery.headers['x-warden-signature'])));
-    assert.ok(!verifyWebhookSignature(WEBHOOK_SECRET, String(delivery.headers['x-warden-timestamp']), delivery.body.replace('lab', 'lbb'), String(delivery.headers['x-warden-signature'])));
+    assert.ok(
+      verifyWebhookSignature(WEBHOOK_SECRET, String(delivery.headers['x-warden-timestamp']), delivery.body, String(delivery.headers['x-warden-signature'])),
+    );
+    assert.ok(
+      !verifyWebhookSignature(
+        WEBHOOK_SECRET,
+        String(delivery.headers['x-warden-timestamp']),
+        delivery.body.replace('lab', 'lbb'),
+        String(delivery.headers['x-warden-signature']),
+      ),
+    );
     const payload = JSON.parse(delivery.body) as { alerts: Array<{ kind: string; finding: { id: string } }> };
-    assert.deepEqual(payload.alerts.map((a) => [a.kind, a.finding.id]), [['new', f.id]]);
+    assert.deepEqual(
+      payload.alerts.map((a) => [a.kind, a.finding.id]),
+      [['new', f.id]],
+    );
 
     const metrics = await (await api('/metrics', { key: adminKey })).text();
     assert.match(metrics, new RegExp(`warden_serve_open_findings\\{inventory="lab",severity="${f.severity}",service="redis"\\} 1`));
@@ -158,14 +195,27 @@ alerts:
     const { key } = await daemon.keys.create({ owner: 'team', name: 'reader', scopes: ['serve:read'] });
     assert.equal((await api('/api/v1/runs', { key })).status, 200);
     assert.equal((await api('/api/v1/runs', { method: 'POST', key, body: '{"inventory":"lab"}' })).status, 403);
-    assert.equal((await api(`/api/v1/findings/lab/${encodeURIComponent(`redis:127.0.0.1:${REDIS_PORT}`)}/acknowledgement`, { method: 'PUT', key, body: '{"kind":"acknowledge","reason":"x"}' })).status, 403);
+    assert.equal(
+      (
+        await api(`/api/v1/findings/lab/${encodeURIComponent(`redis:127.0.0.1:${REDIS_PORT}`)}/acknowledgement`, {
+          method: 'PUT',
+          key,
+          body: '{"kind":"acknowledge","reason":"x"}',
+        })
+      ).status,
+      403,
+    );
     assert.equal((await api('/metrics', { key })).status, 403);
   });
 
   it('acknowledges through the API with a reason and expiry', async () => {
     const path = `/api/v1/findings/lab/${encodeURIComponent(`redis:127.0.0.1:${REDIS_PORT}`)}/acknowledgement`;
     assert.equal((await api(path, { method: 'PUT', key: adminKey, body: '{"kind":"acknowledge","reason":""}' })).status, 400);
-    const res = await api(path, { method: 'PUT', key: adminKey, body: JSON.stringify({ kind: 'acknowledge', reason: 'lab box, firewalled', expiresIn: '7d' }) });
+    const res = await api(path, {
+      method: 'PUT',
+      key: adminKey,
+      body: JSON.stringify({ kind: 'acknowledge', reason: 'lab box, firewalled', expiresIn: '7d' }),
+    });
     assert.equal(res.status, 200);
     const f = (await res.json()) as { acknowledgement: { reason: string; expiresAt: number } };
     assert.equal(f.acknowledgement.reason, 'lab box, firewalled');
@@ -256,12 +306,23 @@ describe('warden serve first-start admin key', () => {
     const blocker = join(dirname(where.location), 'not-a-folder');
     writeFileSync(blocker, '');
     const logs: string[] = [];
-    const daemon = await startServe({ config, store, secrets, schedule: false, adminKeyFile: join(blocker, 'admin-key'), log: (l) => logs.push(l), listen: { host: '127.0.0.1', port: 0 } });
+    const daemon = await startServe({
+      config,
+      store,
+      secrets,
+      schedule: false,
+      adminKeyFile: join(blocker, 'admin-key'),
+      log: (l) => logs.push(l),
+      listen: { host: '127.0.0.1', port: 0 },
+    });
     try {
       const [made, ...more] = await daemon.keys.list({ owner: 'warden-serve' });
       assert.equal(more.length, 0);
       assert.equal(made!.status, 'revoked');
-      assert.ok(logs.some((l) => l.startsWith(`cannot write the secret file ${join(blocker, 'admin-key')}: `) && l.includes('warden keys create --store')), logs.join('\n'));
+      assert.ok(
+        logs.some((l) => l.startsWith(`cannot write the secret file ${join(blocker, 'admin-key')}: `) && l.includes('warden keys create --store')),
+        logs.join('\n'),
+      );
       assert.ok(!logs.some((l) => /wdn_(live|test)_[A-Za-z0-9]{8}/.test(l)), 'no key in the log');
     } finally {
       await daemon.close();

@@ -120,7 +120,10 @@ export function scanOptionsFor(inventory: Inventory): ScanOptions {
 async function ensureAdminKey(keys: KeyStore, options: ServeOptions, log: (line: string) => void): Promise<void> {
   const admins = (await keys.list()).filter((k) => k.status === 'active' && scopesAllow(k.scopes, ['serve:admin']));
   if (admins.length) return;
-  const { key, info } = await keys.create({ owner: 'warden-serve', name: 'serve admin (created on first start)', scopes: [...ADMIN_SCOPES] }, { actor: 'warden-serve' });
+  const { key, info } = await keys.create(
+    { owner: 'warden-serve', name: 'serve admin (created on first start)', scopes: [...ADMIN_SCOPES] },
+    { actor: 'warden-serve' },
+  );
   if (options.announceKey) return options.announceKey(key);
   const path = options.adminKeyFile ?? adminKeyFileFor(options.config.store);
   try {
@@ -128,7 +131,9 @@ async function ensureAdminKey(keys: KeyStore, options: ServeOptions, log: (line:
     log(`created admin key ${info.id} (${ADMIN_SCOPES.join(', ')}) and wrote it to ${path} (mode 0600); keep it elsewhere and delete the file`);
   } catch (err) {
     await keys.revoke(info.id, 'the first-start admin key could not be written', { actor: 'warden-serve' });
-    log(`${(err as Error).message}; the admin key made for it is revoked. Make one with: warden keys create --store <this store> --owner <you> --name serve-admin --scopes ${ADMIN_SCOPES.join(',')}`);
+    log(
+      `${(err as Error).message}; the admin key made for it is revoked. Make one with: warden keys create --store <this store> --owner <you> --name serve-admin --scopes ${ADMIN_SCOPES.join(',')}`,
+    );
   }
 }
 
@@ -147,7 +152,10 @@ async function confirmNewFindings(
   if (!candidates.length) return { findings, unconfirmed: 0 };
   const again = await scanRunner(inventory, run, { ...scanOptions, targets: [...new Set(candidates.map(endpoint))], exclude: [] });
   // A re-check shard that never came back leaves its findings unconfirmed: they wait for the next run.
-  if (again.missingShards) log(`run ${run.id} (${inventory.name}): ${again.missingShards.missing} of ${again.missingShards.total} re-check shards did not come back before the deadline`);
+  if (again.missingShards)
+    log(
+      `run ${run.id} (${inventory.name}): ${again.missingShards.missing} of ${again.missingShards.total} re-check shards did not come back before the deadline`,
+    );
   const confirmed = new Set(again.findings.map((f) => f.id));
   return { findings: findings.filter((f) => open.has(f.id) || confirmed.has(f.id)), unconfirmed: candidates.filter((f) => !confirmed.has(f.id)).length };
 }
@@ -186,7 +194,15 @@ export async function startServe(options: ServeOptions): Promise<ServeDaemon> {
       responder = { incidents, keys, fingerprintKey: options.fingerprintKey ?? loadFingerprintKey(), policy: config.incidents, log, shutdown: shutdown.signal };
     }
     // A canary's use is an incident whether or not exposures open them: the canary was planted to be told.
-    canaryWatch = await startCanaryWatch({ store, keys, incidents: responder?.incidents ?? (await IncidentStore.open(store)), alerts, regimes: config.incidents.regimes, checkEveryMs: config.canaries.checkEveryMs, log });
+    canaryWatch = await startCanaryWatch({
+      store,
+      keys,
+      incidents: responder?.incidents ?? (await IncidentStore.open(store)),
+      alerts,
+      regimes: config.incidents.regimes,
+      checkEveryMs: config.canaries.checkEveryMs,
+      log,
+    });
   } catch (err) {
     await release();
     throw err;
@@ -213,16 +229,29 @@ export async function startServe(options: ServeOptions): Promise<ServeDaemon> {
       }
       const missing = result.missingShards;
       if (missing && missing.missing === missing.total) throw new Error(`none of the ${missing.total} shards came back from the workers before the deadline`);
-      const partial = missing ? `${missing.missing} of ${missing.total} shards did not come back before the deadline; nothing was resolved by this run` : undefined;
-      const { findings, unconfirmed } = config.recheck ? await confirmNewFindings(scanRunner, history, inventory, run, scanOptions, result.findings, log) : { findings: result.findings, unconfirmed: 0 };
+      const partial = missing
+        ? `${missing.missing} of ${missing.total} shards did not come back before the deadline; nothing was resolved by this run`
+        : undefined;
+      const { findings, unconfirmed } = config.recheck
+        ? await confirmNewFindings(scanRunner, history, inventory, run, scanOptions, result.findings, log)
+        : { findings: result.findings, unconfirmed: 0 };
       if (shutdown.signal.aborted) {
         await history.failRun(run.id, 'the daemon stopped during the run', 'interrupted');
         return undefined;
       }
-      const outcome = await history.completeRun(run.id, inventory.name, { findings, stats: result.stats, unconfirmed, flapWindowMs: config.flapWindowMs, redact, ...(partial ? { partial } : {}) });
+      const outcome = await history.completeRun(run.id, inventory.name, {
+        findings,
+        stats: result.stats,
+        unconfirmed,
+        flapWindowMs: config.flapWindowMs,
+        redact,
+        ...(partial ? { partial } : {}),
+      });
       if (outcome.alerts.length) alerts.dispatch({ inventory: inventory.name, runId: run.id, test: false, alerts: outcome.alerts });
       const r = outcome.run;
-      log(`run ${r.id} (${inventory.name}): ${r.findings} findings, ${r.newCount} new, ${r.changedCount} changed, ${r.resolvedCount} resolved${unconfirmed ? `, ${unconfirmed} not confirmed on re-check` : ''}${partial ? ` (partial: ${partial})` : ''}`);
+      log(
+        `run ${r.id} (${inventory.name}): ${r.findings} findings, ${r.newCount} new, ${r.changedCount} changed, ${r.resolvedCount} resolved${unconfirmed ? `, ${unconfirmed} not confirmed on re-check` : ''}${partial ? ` (partial: ${partial})` : ''}`,
+      );
       if (responder) await respondToCriticalExposures(responder, run, findings, outcome.alerts);
       return outcome;
     } catch (err) {

@@ -28,7 +28,11 @@ describe('dashboard in headless Chromium', () => {
     redis = await startTestRedis(REDIS_PORT);
     where = await STORE_KINDS[0]!.make();
     store = openStore(where.location);
-    const config = parseConfig(`version: 1\ninventories:\n  - {name: lab, targets: ["127.0.0.1:${REDIS_PORT}"], every: 1h, timeout: 1s}\n`, '/tmp/warden.yaml', {});
+    const config = parseConfig(
+      `version: 1\ninventories:\n  - {name: lab, targets: ["127.0.0.1:${REDIS_PORT}"], every: 1h, timeout: 1s}\n`,
+      '/tmp/warden.yaml',
+      {},
+    );
     const secrets = parseKeySecrets(`1:${randomBytes(32).toString('base64')}`, 'test', (s) => Buffer.from(s, 'base64'));
     daemon = await startServe({ config, store, secrets, schedule: false, announceKey: (k) => (adminKey = k), listen: { host: '127.0.0.1', port: 0 } });
     assert.ok(await daemon.trigger('lab'));
@@ -53,7 +57,7 @@ describe('dashboard in headless Chromium', () => {
     assert.match(page.url(), /\/login$/);
     await page.fill('#key', 'wdn_live_not-a-real-key');
     await page.click('button[type=submit]');
-    assert.match(await page.textContent('.error') ?? '', /not accepted/);
+    assert.match((await page.textContent('.error')) ?? '', /not accepted/);
 
     await page.fill('#key', adminKey);
     await page.click('button[type=submit]');
@@ -80,7 +84,10 @@ describe('dashboard in headless Chromium', () => {
 
     const stored = (await daemon.history.finding('lab', `redis:${endpoint}`))!;
     assert.equal(stored.finding.acknowledgement?.kind, 'acknowledge');
-    assert.ok(requested.every((u) => u.startsWith(daemon.url)), `only local assets: ${requested.filter((u) => !u.startsWith(daemon.url)).join(', ')}`);
+    assert.ok(
+      requested.every((u) => u.startsWith(daemon.url)),
+      `only local assets: ${requested.filter((u) => !u.startsWith(daemon.url)).join(', ')}`,
+    );
 
     // The same form posted without its CSRF token, with the session cookie, is refused.
     const forged = await fetch(`${daemon.url}/findings/lab/${encodeURIComponent(`redis:${endpoint}`)}/unacknowledge`, {

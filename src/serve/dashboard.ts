@@ -14,8 +14,7 @@ export interface PageContext {
 
 const PAGE_SIZE = 50;
 
-const escape = (s: unknown) =>
-  String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+const escape = (s: unknown) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 const time = (ms: number | null) => (ms === null ? '—' : new Date(ms).toISOString().replace('T', ' ').slice(0, 16) + ' UTC');
 
@@ -92,7 +91,10 @@ ${areas.join('')}
 function findingRows(findings: StoredFinding[], now: number): string {
   if (!findings.length) return '<p class="muted">No open exposures. Nothing answered without authentication in the last runs.</p>';
   const rows = findings.map((f) => {
-    const flags = [f.flapping ? '<span class="tag">flapping</span>' : '', f.acknowledgement ? `<span class="tag">${f.acknowledgement.kind === 'suppress' ? 'suppressed' : 'acknowledged'}</span>` : ''].join('');
+    const flags = [
+      f.flapping ? '<span class="tag">flapping</span>' : '',
+      f.acknowledgement ? `<span class="tag">${f.acknowledgement.kind === 'suppress' ? 'suppressed' : 'acknowledged'}</span>` : '',
+    ].join('');
     return `<tr><td>${badge(f.severity)}</td><td><a href="${findingHref(f)}">${escape(f.host)}:${f.port}</a> ${flags}</td><td>${escape(f.service)}</td><td>${escape(f.title)}</td><td>${escape(f.inventory)}</td><td>${span(now - f.openedAt)}</td></tr>`;
   });
   return `<table><thead><tr><th>Severity</th><th>Endpoint</th><th>Service</th><th>Finding</th><th>Inventory</th><th>Open for</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
@@ -164,7 +166,9 @@ export function renderFinding(found: { finding: StoredFinding; events: FindingEv
   const ack = f.acknowledgement;
   const ackBlock = ack
     ? `<p class="ack"><strong>${ack.kind === 'suppress' ? 'Suppressed' : 'Acknowledged'}</strong>: ${escape(ack.reason)} (until ${ack.expiresAt ? escape(time(ack.expiresAt)) : 'removed'}).</p>${
-        ctx.canAdmin ? `<form method="post" action="${findingHref(f)}/unacknowledge"><input type="hidden" name="csrf" value="${escape(ctx.csrf)}"><button class="secondary">Remove</button></form>` : ''
+        ctx.canAdmin
+          ? `<form method="post" action="${findingHref(f)}/unacknowledge"><input type="hidden" name="csrf" value="${escape(ctx.csrf)}"><button class="secondary">Remove</button></form>`
+          : ''
       }`
     : ctx.canAdmin
       ? `<form method="post" action="${findingHref(f)}/acknowledge" class="ackform"><input type="hidden" name="csrf" value="${escape(ctx.csrf)}">

@@ -47,7 +47,10 @@ interface WorkerProcess {
 /** The real CLI, `warden worker --config FILE`, from source. */
 function startWorkerProcess(configPath: string): WorkerProcess {
   const script = "const { main } = await import('./src/cli/main.ts'); process.exitCode = await main(process.argv.slice(1));";
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, 'worker', '--config', configPath], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, 'worker', '--config', configPath], {
+    cwd: ROOT,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
   return { child, output: () => stderr, exited: new Promise((r) => child.once('exit', (code) => r(code))) };
@@ -114,7 +117,15 @@ distributed:
 `;
     writeFileSync(configPath, configText);
     store = openStore(db.url);
-    daemon = await startServe({ config: parseConfig(configText, configPath, {}), store, secrets, schedule: false, announceKey: () => undefined, log: (l) => logs.push(l), listen: { host: '127.0.0.1', port: 0 } });
+    daemon = await startServe({
+      config: parseConfig(configText, configPath, {}),
+      store,
+      secrets,
+      schedule: false,
+      announceKey: () => undefined,
+      log: (l) => logs.push(l),
+      listen: { host: '127.0.0.1', port: 0 },
+    });
   });
   after(async () => {
     for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGTERM');
@@ -128,7 +139,7 @@ distributed:
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('records every shard exactly once, redelivers the killed worker\'s shard, and completes the run', async () => {
+  it("records every shard exactly once, redelivers the killed worker's shard, and completes the run", async () => {
     workers.push(startWorkerProcess(configPath), startWorkerProcess(configPath));
     await waitFor('both workers to start pulling', () => workers.every((w) => /pulling shards/.test(w.output())), 60_000, 50);
     const run = await daemon.trigger('fleet');
@@ -136,17 +147,22 @@ distributed:
     // Kill whichever worker starts a slow (silent-port) shard first, while it is scanning it.
     let victim: WorkerProcess | undefined;
     let killedShard = -1;
-    await waitFor('a worker to start a slow shard', () => {
-      for (const w of workers) {
-        const m = /shard ([024]) of run \S+ \(fleet\): scanning/.exec(w.output());
-        if (m) {
-          victim = w;
-          killedShard = Number(m[1]);
-          return true;
+    await waitFor(
+      'a worker to start a slow shard',
+      () => {
+        for (const w of workers) {
+          const m = /shard ([024]) of run \S+ \(fleet\): scanning/.exec(w.output());
+          if (m) {
+            victim = w;
+            killedShard = Number(m[1]);
+            return true;
+          }
         }
-      }
-      return false;
-    }, 60_000, 50);
+        return false;
+      },
+      60_000,
+      50,
+    );
     victim!.child.kill('SIGKILL');
     assert.equal(await victim!.exited, null, 'killed by a signal');
     const survivor = workers.find((w) => w !== victim)!;
@@ -158,7 +174,11 @@ distributed:
     // ports, listed as unidentified open ports (unknown is not clean).
     assert.equal(done.shards, 12);
     const results = await daemon.history.shardResults(run.id);
-    assert.deepEqual(results.map((r) => r.index), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 'each shard recorded once');
+    assert.deepEqual(
+      results.map((r) => r.index),
+      [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+      'each shard recorded once',
+    );
     assert.equal(done.endpoints, 6, 'endpoints summed over shards, none counted twice');
     assert.equal(done.openPorts, 6);
     assert.equal(done.findings, 6);
@@ -167,8 +187,20 @@ distributed:
     assert.ok(redelivered.delivery >= 2, `shard ${killedShard} was redelivered (delivery ${redelivered.delivery})`);
     assert.match(survivor.output(), new RegExp(`shard ${killedShard} of run ${run.id} \\(fleet\\): scanning 1 target \\(delivery [2-9]\\)`));
     const findings = await daemon.history.listFindings({ inventory: 'fleet' });
-    assert.deepEqual(findings.filter((f) => f.service === 'redis').map((f) => f.port).sort(), [...redisPorts].sort());
-    assert.deepEqual(findings.filter((f) => f.service === 'unknown').map((f) => f.port).sort(), silent.map((s) => s.port).sort());
+    assert.deepEqual(
+      findings
+        .filter((f) => f.service === 'redis')
+        .map((f) => f.port)
+        .sort(),
+      [...redisPorts].sort(),
+    );
+    assert.deepEqual(
+      findings
+        .filter((f) => f.service === 'unknown')
+        .map((f) => f.port)
+        .sort(),
+      silent.map((s) => s.port).sort(),
+    );
 
     // The survivor stops cleanly on SIGTERM.
     survivor.child.kill('SIGTERM');
@@ -234,19 +266,41 @@ distributed: {nats: "${NATS_URL}", stream: ${names.stream}, subject: ${names.sub
   it('records a run partial when some shards miss the deadline, resolving nothing, and failed when none came', async () => {
     const silentPort = await startSilent();
     const daemonLogs: string[] = [];
-    let daemon = await startServe({ config: config('10s', [`127.0.0.1:${redisPort}`]), store, secrets, schedule: false, announceKey: () => undefined, log: (l) => daemonLogs.push(l), listen: { host: '127.0.0.1', port: 0 } });
+    let daemon = await startServe({
+      config: config('10s', [`127.0.0.1:${redisPort}`]),
+      store,
+      secrets,
+      schedule: false,
+      announceKey: () => undefined,
+      log: (l) => daemonLogs.push(l),
+      listen: { host: '127.0.0.1', port: 0 },
+    });
     try {
       // A first, complete run leaves the Redis finding open.
       const first = (await daemon.trigger('lab'))!;
       const stop = new AbortController();
-      const worker = runWorker({ config: config('10s', ['127.0.0.1']).distributed!, history: daemon.history, signal: stop.signal, maxShards: 1, log: (l) => daemonLogs.push(`worker: ${l}`) });
+      const worker = runWorker({
+        config: config('10s', ['127.0.0.1']).distributed!,
+        history: daemon.history,
+        signal: stop.signal,
+        maxShards: 1,
+        log: (l) => daemonLogs.push(`worker: ${l}`),
+      });
       await daemon.settled();
       await worker;
       assert.equal((await daemon.history.run(first.id))!.status, 'succeeded', daemonLogs.join('\n'));
       await daemon.close();
 
       // Now the Redis shard is never taken: the run is partial, and the open finding is not resolved by it.
-      daemon = await startServe({ config: config('10s', [`127.0.0.1:${silentPort.port}`, `127.0.0.1:${redisPort}`]), store, secrets, schedule: false, announceKey: () => undefined, log: (l) => daemonLogs.push(l), listen: { host: '127.0.0.1', port: 0 } });
+      daemon = await startServe({
+        config: config('10s', [`127.0.0.1:${silentPort.port}`, `127.0.0.1:${redisPort}`]),
+        store,
+        secrets,
+        schedule: false,
+        announceKey: () => undefined,
+        log: (l) => daemonLogs.push(l),
+        listen: { host: '127.0.0.1', port: 0 },
+      });
       const second = (await daemon.trigger('lab'))!;
       await runWorker({ config: config('10s', ['127.0.0.1']).distributed!, history: daemon.history, signal: stop.signal, maxShards: 1 });
       await daemon.settled();
@@ -255,7 +309,11 @@ distributed: {nats: "${NATS_URL}", stream: ${names.stream}, subject: ${names.sub
       assert.match(partial.error ?? '', /1 of 2 shards did not come back before the deadline/);
       assert.equal(partial.resolvedCount, 0);
       // The silent port's shard came back: its open port is listed as unidentified, beside the Redis finding.
-      assert.deepEqual((await daemon.history.listFindings({ inventory: 'lab', state: 'open' })).map((f) => f.service).sort(), ['redis', 'unknown'], 'the Redis finding stays open');
+      assert.deepEqual(
+        (await daemon.history.listFindings({ inventory: 'lab', state: 'open' })).map((f) => f.service).sort(),
+        ['redis', 'unknown'],
+        'the Redis finding stays open',
+      );
       assert.equal(await queuedMessages(names.stream), 0, 'the missing shard was purged from the queue');
 
       // No worker at all: the run fails.

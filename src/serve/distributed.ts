@@ -62,7 +62,8 @@ export async function ensureWorkQueue(nc: NatsConnection, config: DistributedCon
   } catch {
     const existing = await jsm.streams.info(config.stream).catch(() => undefined);
     if (!existing) throw new QueueError(`cannot create the JetStream stream ${config.stream} (is JetStream enabled on ${config.url}?)`);
-    if (existing.config.retention !== RetentionPolicy.Workqueue) throw new QueueError(`stream ${config.stream} exists but is not a work-queue stream; name another in distributed.stream`);
+    if (existing.config.retention !== RetentionPolicy.Workqueue)
+      throw new QueueError(`stream ${config.stream} exists but is not a work-queue stream; name another in distributed.stream`);
     await jsm.streams.update(config.stream, { ...existing.config, subjects: stream.subjects!, duplicate_window: stream.duplicate_window! });
   }
   const consumer: Partial<ConsumerConfig> = {
@@ -101,7 +102,11 @@ export interface DistributedRunner {
  * The serve side: a `ScanRunner` that enqueues each pass of a run as shards, waits for their results in
  * the store, and purges what is left on the queue when the deadline passes or the daemon stops.
  */
-export async function createDistributedRunner(options: { config: DistributedConfig; history: ServeHistory; log: (line: string) => void }): Promise<DistributedRunner> {
+export async function createDistributedRunner(options: {
+  config: DistributedConfig;
+  history: ServeHistory;
+  log: (line: string) => void;
+}): Promise<DistributedRunner> {
   const { config, history, log } = options;
   const nc = await connectQueue(config);
   try {
@@ -112,7 +117,10 @@ export async function createDistributedRunner(options: { config: DistributedConf
   }
   const js = nc.jetstream();
   const jsm = await nc.jetstreamManager();
-  const purge = (runId: string) => jsm.streams.purge(config.stream, { filter: `${config.subject}.${runId}.>` }).catch((err: Error) => log(`could not purge the shards left of run ${runId}: ${err.message}`));
+  const purge = (runId: string) =>
+    jsm.streams
+      .purge(config.stream, { filter: `${config.subject}.${runId}.>` })
+      .catch((err: Error) => log(`could not purge the shards left of run ${runId}: ${err.message}`));
 
   const runner: ScanRunner = async (inventory, run, scanOptions): Promise<ScanPass> => {
     const shardScan: ShardScanOptions = {
@@ -152,7 +160,13 @@ export async function createDistributedRunner(options: { config: DistributedConf
 function parseShard(data: Uint8Array): ShardMessage | undefined {
   try {
     const m = JSON.parse(new TextDecoder().decode(data)) as ShardMessage;
-    const ok = typeof m.runId === 'string' && Number.isSafeInteger(m.index) && typeof m.inventory === 'string' && Array.isArray(m.targets) && m.targets.every((t) => typeof t === 'string') && typeof m.scan === 'object';
+    const ok =
+      typeof m.runId === 'string' &&
+      Number.isSafeInteger(m.index) &&
+      typeof m.inventory === 'string' &&
+      Array.isArray(m.targets) &&
+      m.targets.every((t) => typeof t === 'string') &&
+      typeof m.scan === 'object';
     return ok ? m : undefined;
   } catch {
     return undefined;
@@ -237,13 +251,28 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerStats> {
         m.nak();
         return log(`${label}: stopping; handed back for redelivery`);
       }
-      const findings = report.findings.map((f) => ({ ...f, evidence: redactEvidence(f.evidence, redact), ...(f.reproduce ? { reproduce: redact(f.reproduce) } : {}) }));
-      const recorded = await history.recordShard({ runId: shard.runId, index: shard.index, worker: id, delivery, endpoints: report.stats.endpoints, openPorts: report.stats.open, findings, completedAt: Date.now() });
+      const findings = report.findings.map((f) => ({
+        ...f,
+        evidence: redactEvidence(f.evidence, redact),
+        ...(f.reproduce ? { reproduce: redact(f.reproduce) } : {}),
+      }));
+      const recorded = await history.recordShard({
+        runId: shard.runId,
+        index: shard.index,
+        worker: id,
+        delivery,
+        endpoints: report.stats.endpoints,
+        openPorts: report.stats.open,
+        findings,
+        completedAt: Date.now(),
+      });
       // Acknowledged only once the results are committed: a crash before this line means redelivery, not loss.
       await m.ackAck();
       if (recorded) stats.recorded++;
       else stats.duplicates++;
-      log(`${label}: ${recorded ? 'recorded' : 'another delivery recorded it first; not counted again'}: ${report.stats.endpoints} endpoints, ${findings.length} finding${findings.length === 1 ? '' : 's'}`);
+      log(
+        `${label}: ${recorded ? 'recorded' : 'another delivery recorded it first; not counted again'}: ${report.stats.endpoints} endpoints, ${findings.length} finding${findings.length === 1 ? '' : 's'}`,
+      );
     } catch (err) {
       stats.failed++;
       // Back off before the next delivery so a failing store is not hammered; the deadline bounds the run.

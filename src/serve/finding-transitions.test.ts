@@ -14,11 +14,25 @@ function seen(host: string, severity: Sighting['finding']['severity'] = 'high', 
 
 function known(sighting: Sighting, over: Partial<KnownFinding> = {}): [string, KnownFinding] {
   const f = sighting.finding;
-  const base: KnownFinding = { id: f.id, state: 'open', severity: f.severity, auth: f.auth, evidenceHash: sighting.evidenceHash, firstSeen: T - 10 * HOUR, openedAt: T - 10 * HOUR, resolvedAt: null, flappingSince: null, ack: null };
+  const base: KnownFinding = {
+    id: f.id,
+    state: 'open',
+    severity: f.severity,
+    auth: f.auth,
+    evidenceHash: sighting.evidenceHash,
+    firstSeen: T - 10 * HOUR,
+    openedAt: T - 10 * HOUR,
+    resolvedAt: null,
+    flappingSince: null,
+    ack: null,
+  };
   return [f.id, { ...base, ...over }];
 }
 
-const kinds = (t: ReturnType<typeof transitionRun>) => ({ events: t.events.map((e) => `${e.kind} ${e.findingId}`), alerts: t.alerts.map((a) => `${a.kind} ${a.finding.id}`) });
+const kinds = (t: ReturnType<typeof transitionRun>) => ({
+  events: t.events.map((e) => `${e.kind} ${e.findingId}`),
+  alerts: t.alerts.map((a) => `${a.kind} ${a.finding.id}`),
+});
 
 describe('transitionRun', () => {
   it('opens a finding never seen, with an alert, first seen now', () => {
@@ -26,7 +40,10 @@ describe('transitionRun', () => {
     const t = transitionRun('inv', [a], new Map(), rules);
     assert.deepEqual(kinds(t), { events: [`opened ${a.finding.id}`], alerts: [`new ${a.finding.id}`] });
     assert.deepEqual(t.counts, { new: 1, changed: 0, resolved: 0 });
-    assert.deepEqual(t.open.map((o) => [o.firstSeen, o.openedAt, o.flappingSince]), [[T, T, null]]);
+    assert.deepEqual(
+      t.open.map((o) => [o.firstSeen, o.openedAt, o.flappingSince]),
+      [[T, T, null]],
+    );
     assert.equal(t.alerts[0]!.inventory, 'inv');
   });
 
@@ -50,9 +67,19 @@ describe('transitionRun', () => {
     const down = seen('10.0.0.2', 'low');
     const evidence = seen('10.0.0.3', 'high', 'h2');
     const auth = seen('10.0.0.4', 'high', 'h1', 'default-credentials');
-    const before = new Map([known(up, { severity: 'high' }), known(down, { severity: 'high' }), known(evidence, { evidenceHash: 'h1' }), known(auth, { auth: 'none' })]);
+    const before = new Map([
+      known(up, { severity: 'high' }),
+      known(down, { severity: 'high' }),
+      known(evidence, { evidenceHash: 'h1' }),
+      known(auth, { auth: 'none' }),
+    ]);
     const t = transitionRun('inv', [up, down, evidence, auth], before, rules);
-    assert.deepEqual(kinds(t).events, [`escalated ${up.finding.id}`, `changed ${down.finding.id}`, `changed ${evidence.finding.id}`, `changed ${auth.finding.id}`]);
+    assert.deepEqual(kinds(t).events, [
+      `escalated ${up.finding.id}`,
+      `changed ${down.finding.id}`,
+      `changed ${evidence.finding.id}`,
+      `changed ${auth.finding.id}`,
+    ]);
     assert.deepEqual(kinds(t).alerts, [`escalated ${up.finding.id}`]);
     assert.equal(t.alerts[0]!.previousSeverity, 'high');
     assert.equal(t.counts.changed, 4);
@@ -89,7 +116,11 @@ describe('transitionRun', () => {
     const again = transitionRun('inv', [a], new Map([known(a, { ...flapped, flappingSince: T - HOUR / 2 })]), rules);
     assert.deepEqual(kinds(again), { events: [`reopened ${a.finding.id}`], alerts: [] }, 'already flapping: no second alert');
     const up = seen('10.0.0.1', 'critical');
-    assert.deepEqual(kinds(transitionRun('inv', [up], new Map([known(up, { severity: 'high', flappingSince: T - HOUR / 2, openedAt: T - HOUR / 2 })]), rules)).alerts, [], 'no escalation alert while flapping');
+    assert.deepEqual(
+      kinds(transitionRun('inv', [up], new Map([known(up, { severity: 'high', flappingSince: T - HOUR / 2, openedAt: T - HOUR / 2 })]), rules)).alerts,
+      [],
+      'no escalation alert while flapping',
+    );
   });
 
   it('calls a flapping finding stable once it stayed open longer than the window', () => {

@@ -62,10 +62,16 @@ export interface TransitionRules {
 }
 
 /** What a run that saw `sightings` does to an inventory whose findings were `known`. */
-export function transitionRun(inventory: string, sightings: readonly Sighting[], known: ReadonlyMap<string, KnownFinding>, rules: TransitionRules): RunTransitions {
+export function transitionRun(
+  inventory: string,
+  sightings: readonly Sighting[],
+  known: ReadonlyMap<string, KnownFinding>,
+  rules: TransitionRules,
+): RunTransitions {
   const { now, flapWindowMs } = rules;
   const out: RunTransitions = { open: [], resolved: [], events: [], alerts: [], counts: { new: 0, changed: 0, resolved: 0 } };
-  const event = (findingId: string, kind: EventKind, severity: string | null, detail?: Record<string, unknown>) => out.events.push({ findingId, kind, severity, detail: detail ?? null });
+  const event = (findingId: string, kind: EventKind, severity: string | null, detail?: Record<string, unknown>) =>
+    out.events.push({ findingId, kind, severity, detail: detail ?? null });
   const seen = new Set<string>();
   for (const { finding: f, evidenceHash } of sightings) {
     seen.add(f.id);
@@ -73,7 +79,17 @@ export function transitionRun(inventory: string, sightings: readonly Sighting[],
     const ack = old?.ack ?? null;
     let openedAt = old?.openedAt ?? now;
     let flappingSince = old?.flappingSince ?? null;
-    const summary = { id: f.id, service: f.service, host: f.host, port: f.port, title: f.title, auth: f.auth, severity: f.severity, firstSeen: old?.firstSeen ?? now, lastSeen: now };
+    const summary = {
+      id: f.id,
+      service: f.service,
+      host: f.host,
+      port: f.port,
+      title: f.title,
+      auth: f.auth,
+      severity: f.severity,
+      firstSeen: old?.firstSeen ?? now,
+      lastSeen: now,
+    };
     if (!old) {
       out.counts.new++;
       event(f.id, 'opened', f.severity);
@@ -95,9 +111,14 @@ export function transitionRun(inventory: string, sightings: readonly Sighting[],
       const rankDelta = severityRank(f.severity) - severityRank(old.severity);
       if (rankDelta !== 0 || old.evidenceHash !== evidenceHash || old.auth !== f.auth) {
         out.counts.changed++;
-        const detail = { from: { severity: old.severity, auth: old.auth }, to: { severity: f.severity, auth: f.auth }, evidenceChanged: old.evidenceHash !== evidenceHash };
+        const detail = {
+          from: { severity: old.severity, auth: old.auth },
+          to: { severity: f.severity, auth: f.auth },
+          evidenceChanged: old.evidenceHash !== evidenceHash,
+        };
         event(f.id, rankDelta > 0 ? 'escalated' : 'changed', f.severity, detail);
-        if (rankDelta > 0 && ack !== 'suppress' && flappingSince === null) out.alerts.push({ kind: 'escalated', inventory, finding: summary, previousSeverity: old.severity });
+        if (rankDelta > 0 && ack !== 'suppress' && flappingSince === null)
+          out.alerts.push({ kind: 'escalated', inventory, finding: summary, previousSeverity: old.severity });
       }
     }
     if (flappingSince !== null && now - Math.max(openedAt, old?.resolvedAt ?? 0) > flapWindowMs) {

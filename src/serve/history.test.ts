@@ -28,7 +28,14 @@ for (const kind of STORE_KINDS) {
     async function runAt(inventory: string, at: number, findings: ReturnType<typeof syntheticFinding>[], flapWindowMs = HOUR) {
       const run = await history.claimRun(inventory, 'schedule', 'test:1', at);
       assert.ok(run);
-      return history.completeRun(run.id, inventory, { findings, stats: { endpoints: 10, open: findings.length }, unconfirmed: 0, flapWindowMs, redact: redactNothing, now: at + 1000 });
+      return history.completeRun(run.id, inventory, {
+        findings,
+        stats: { endpoints: 10, open: findings.length },
+        unconfirmed: 0,
+        flapWindowMs,
+        redact: redactNothing,
+        now: at + 1000,
+      });
     }
 
     it('never starts two runs of the same inventory at once', async () => {
@@ -58,11 +65,20 @@ for (const kind of STORE_KINDS) {
       const a = syntheticFinding('10.0.0.1', 6379, 'medium');
       const b = syntheticFinding('10.0.0.2', 6379, 'high');
       const first = await runAt('diff', t0, [a, b]);
-      assert.deepEqual(first.alerts.map((x) => [x.kind, x.finding.id]), [['new', a.id], ['new', b.id]]);
+      assert.deepEqual(
+        first.alerts.map((x) => [x.kind, x.finding.id]),
+        [
+          ['new', a.id],
+          ['new', b.id],
+        ],
+      );
       assert.equal(first.run.newCount, 2);
 
       const second = await runAt('diff', t0 + HOUR * 2, [{ ...a, severity: 'critical' }, b]);
-      assert.deepEqual(second.alerts.map((x) => [x.kind, x.finding.id, x.previousSeverity]), [['escalated', a.id, 'medium']]);
+      assert.deepEqual(
+        second.alerts.map((x) => [x.kind, x.finding.id, x.previousSeverity]),
+        [['escalated', a.id, 'medium']],
+      );
       assert.equal(second.run.changedCount, 1);
 
       const third = await runAt('diff', t0 + HOUR * 4, [{ ...a, severity: 'critical', evidence: { ...a.evidence, notes: ['keyspace grew'] } }]);
@@ -74,7 +90,10 @@ for (const kind of STORE_KINDS) {
       assert.equal(finding.firstSeen, t0 + 1000);
       assert.equal(finding.lastSeen, t0 + HOUR * 4 + 1000);
       assert.equal(finding.severity, 'critical');
-      assert.deepEqual(events.map((e) => e.kind), ['changed', 'escalated', 'opened']);
+      assert.deepEqual(
+        events.map((e) => e.kind),
+        ['changed', 'escalated', 'opened'],
+      );
       const gone = (await history.finding('diff', b.id))!.finding;
       assert.equal(gone.state, 'resolved');
       assert.equal(gone.resolvedAt, t0 + HOUR * 4 + 1000);
@@ -93,7 +112,10 @@ for (const kind of STORE_KINDS) {
       await runAt('flap', t0 + 6 * step + 4 * HOUR, [f]);
       assert.equal((await history.finding('flap', f.id))!.finding.flapping, false);
       await runAt('flap', t0 + 6 * step + 6 * HOUR, []);
-      assert.deepEqual((await runAt('flap', t0 + 6 * step + 9 * HOUR, [f])).alerts.map((x) => x.kind), ['reopened']);
+      assert.deepEqual(
+        (await runAt('flap', t0 + 6 * step + 9 * HOUR, [f])).alerts.map((x) => x.kind),
+        ['reopened'],
+      );
     });
 
     it('acknowledges and suppresses with a reason and expiry; suppressed findings leave the counts', async () => {
@@ -101,7 +123,10 @@ for (const kind of STORE_KINDS) {
       const f = syntheticFinding('10.0.2.1', 6379, 'high');
       await runAt('ack', t0, [f]);
       const before = await history.openBySeverity();
-      assert.equal(await history.acknowledge('ack', f.id, { kind: 'suppress', reason: 'honeypot, expected', expiresAt: t0 + HOUR, createdBy: 'key_test' }), true);
+      assert.equal(
+        await history.acknowledge('ack', f.id, { kind: 'suppress', reason: 'honeypot, expected', expiresAt: t0 + HOUR, createdBy: 'key_test' }),
+        true,
+      );
       assert.equal(await history.acknowledge('ack', 'redis:nowhere:1', { kind: 'acknowledge', reason: 'x', expiresAt: null, createdBy: 'key_test' }), false);
       const during = await history.openBySeverity();
       assert.equal(during.high, before.high! - 1);

@@ -13,7 +13,10 @@ import { SERVE_MIGRATIONS } from './schema.js';
 /** The one scale (src/severity.ts), under the name warden/serve has always exported it. */
 export { SEVERITIES as SEVERITY_ORDER };
 /** Worst first in SQL: the scale's order as a CASE over the stored severity. */
-const SQL_WORST_FIRST = `CASE f.severity ${[...SEVERITIES].reverse().map((s, i) => `WHEN '${s}' THEN ${i}`).join(' ')} ELSE ${SEVERITIES.length} END`;
+const SQL_WORST_FIRST = `CASE f.severity ${[...SEVERITIES]
+  .reverse()
+  .map((s, i) => `WHEN '${s}' THEN ${i}`)
+  .join(' ')} ELSE ${SEVERITIES.length} END`;
 
 /** `partial`: a distributed run whose deadline passed with some shards in; nothing was resolved by it. */
 export type RunStatus = 'running' | 'succeeded' | 'partial' | 'failed' | 'interrupted';
@@ -217,7 +220,28 @@ function toFinding(r: FindingRow, now: number): StoredFinding {
 const FINDING_SELECT = `SELECT f.*, a.kind AS ack_kind, a.reason AS ack_reason, a.expires_at AS ack_expires_at, a.created_at AS ack_created_at, a.created_by AS ack_created_by
 FROM serve_findings f LEFT JOIN serve_acknowledgements a ON a.inventory = f.inventory AND a.finding_id = f.id`;
 
-const FINDING_COLUMNS = ['inventory', 'id', 'service', 'host', 'port', 'probe', 'title', 'auth', 'severity', 'evidence', 'evidence_hash', 'reproduce', 'remediation', 'state', 'first_seen', 'last_seen', 'opened_at', 'resolved_at', 'flapping_since', 'last_run'] as const;
+const FINDING_COLUMNS = [
+  'inventory',
+  'id',
+  'service',
+  'host',
+  'port',
+  'probe',
+  'title',
+  'auth',
+  'severity',
+  'evidence',
+  'evidence_hash',
+  'reproduce',
+  'remediation',
+  'state',
+  'first_seen',
+  'last_seen',
+  'opened_at',
+  'resolved_at',
+  'flapping_since',
+  'last_run',
+] as const;
 const EVENT_COLUMNS = ['inventory', 'finding_id', 'run_id', 'at', 'kind', 'severity', 'detail'] as const;
 /** Rows per multi-row statement: well under SQLite's and PostgreSQL's parameter limits. */
 const BATCH_ROWS = 400;
@@ -293,7 +317,15 @@ export class ServeHistory {
     this.lastClaim.set(inventory, now);
     const id = `run_${now.toString(36)}_${randomUUID().slice(0, 8)}`;
     try {
-      await this.store.run('INSERT INTO serve_runs (id, inventory, status, trigger_kind, owner, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, ?)', [id, inventory, 'running', trigger, owner, now, now]);
+      await this.store.run('INSERT INTO serve_runs (id, inventory, status, trigger_kind, owner, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, ?)', [
+        id,
+        inventory,
+        'running',
+        trigger,
+        owner,
+        now,
+        now,
+      ]);
     } catch (err) {
       if (/unique|duplicate/i.test((err as Error).message)) return undefined;
       throw err;
@@ -306,7 +338,12 @@ export class ServeHistory {
   }
 
   async failRun(runId: string, error: string, status: 'failed' | 'interrupted' = 'failed', now = Date.now()): Promise<void> {
-    await this.store.run("UPDATE serve_runs SET status = ?, finished_at = ?, error = ? WHERE id = ? AND status = 'running'", [status, now, error.slice(0, 2000), runId]);
+    await this.store.run("UPDATE serve_runs SET status = ?, finished_at = ?, error = ? WHERE id = ? AND status = 'running'", [
+      status,
+      now,
+      error.slice(0, 2000),
+      runId,
+    ]);
   }
 
   /**
@@ -314,11 +351,17 @@ export class ServeHistory {
    * this machine) and any whose heartbeat is older than `staleBefore`. Answers how many.
    */
   async markInterrupted(isDeadOwner: (owner: string) => boolean, staleBefore: number, now = Date.now()): Promise<number> {
-    const running = await this.store.query<{ id: string; owner: string; heartbeat_at: number }>("SELECT id, owner, heartbeat_at FROM serve_runs WHERE status = 'running'");
+    const running = await this.store.query<{ id: string; owner: string; heartbeat_at: number }>(
+      "SELECT id, owner, heartbeat_at FROM serve_runs WHERE status = 'running'",
+    );
     let n = 0;
     for (const r of running) {
       if (!isDeadOwner(r.owner) && r.heartbeat_at >= staleBefore) continue;
-      n += await this.store.run("UPDATE serve_runs SET status = 'interrupted', finished_at = ?, error = ? WHERE id = ? AND status = 'running'", [now, 'the process running it stopped before it finished', r.id]);
+      n += await this.store.run("UPDATE serve_runs SET status = 'interrupted', finished_at = ?, error = ? WHERE id = ? AND status = 'running'", [
+        now,
+        'the process running it stopped before it finished',
+        r.id,
+      ]);
     }
     return n;
   }
@@ -348,19 +391,56 @@ export class ServeHistory {
       const upserts = t.open.map(({ finding: f, evidenceHash, firstSeen, openedAt, resolvedAt, flappingSince }): SqlValue[] => {
         const evidence = sightings.get(f.id)!.evidence;
         const reproduce = f.reproduce ? options.redact(f.reproduce) : null;
-        return [inventory, f.id, f.service, f.host, f.port, f.probe, f.title, f.auth, f.severity, evidence, evidenceHash, reproduce, f.remediation, 'open', firstSeen, now, openedAt, resolvedAt, flappingSince, runId];
+        return [
+          inventory,
+          f.id,
+          f.service,
+          f.host,
+          f.port,
+          f.probe,
+          f.title,
+          f.auth,
+          f.severity,
+          evidence,
+          evidenceHash,
+          reproduce,
+          f.remediation,
+          'open',
+          firstSeen,
+          now,
+          openedAt,
+          resolvedAt,
+          flappingSince,
+          runId,
+        ];
       });
       await insertBatched(tx, 'serve_findings', FINDING_COLUMNS, upserts, UPSERT_FINDING);
       for (let i = 0; i < t.resolved.length; i += BATCH_ROWS) {
         const chunk = t.resolved.slice(i, i + BATCH_ROWS);
-        await tx.run(`UPDATE serve_findings SET state = 'resolved', resolved_at = ?, last_run = ? WHERE inventory = ? AND id IN (${chunk.map(() => '?').join(', ')})`, [now, runId, inventory, ...chunk]);
+        await tx.run(
+          `UPDATE serve_findings SET state = 'resolved', resolved_at = ?, last_run = ? WHERE inventory = ? AND id IN (${chunk.map(() => '?').join(', ')})`,
+          [now, runId, inventory, ...chunk],
+        );
       }
       const events = t.events.map((e): SqlValue[] => [inventory, e.findingId, runId, now, e.kind, e.severity, e.detail ? JSON.stringify(e.detail) : null]);
       await insertBatched(tx, 'serve_finding_events', EVENT_COLUMNS, events);
       const openAfter = await openCountsBySeverity(tx, now);
       await tx.run(
         'UPDATE serve_runs SET status = ?, finished_at = ?, endpoints = ?, open_ports = ?, findings = ?, new_count = ?, changed_count = ?, resolved_count = ?, unconfirmed_count = ?, open_after = ?, error = ? WHERE id = ?',
-        [options.partial === undefined ? 'succeeded' : 'partial', now, options.stats.endpoints, options.stats.open, sightings.size, t.counts.new, t.counts.changed, t.counts.resolved, options.unconfirmed, JSON.stringify(openAfter), options.partial ?? null, runId],
+        [
+          options.partial === undefined ? 'succeeded' : 'partial',
+          now,
+          options.stats.endpoints,
+          options.stats.open,
+          sightings.size,
+          t.counts.new,
+          t.counts.changed,
+          t.counts.resolved,
+          options.unconfirmed,
+          JSON.stringify(openAfter),
+          options.partial ?? null,
+          runId,
+        ],
       );
       return t;
     });
@@ -392,13 +472,19 @@ export class ServeHistory {
 
   /** How many of the shards with index in [from, to) are in. */
   async countShards(runId: string, from: number, to: number): Promise<number> {
-    const [row] = await this.store.query<{ n: number }>('SELECT COUNT(*) AS n FROM serve_shard_results WHERE run_id = ? AND shard_index >= ? AND shard_index < ?', [runId, from, to]);
+    const [row] = await this.store.query<{ n: number }>(
+      'SELECT COUNT(*) AS n FROM serve_shard_results WHERE run_id = ? AND shard_index >= ? AND shard_index < ?',
+      [runId, from, to],
+    );
     return Number(row?.n ?? 0);
   }
 
   /** The recorded shards with index in [from, to), in index order. */
   async shardResults(runId: string, from = 0, to = 2 ** 31 - 1): Promise<ShardResult[]> {
-    const rows = await this.store.query<ShardRow>('SELECT * FROM serve_shard_results WHERE run_id = ? AND shard_index >= ? AND shard_index < ? ORDER BY shard_index', [runId, from, to]);
+    const rows = await this.store.query<ShardRow>(
+      'SELECT * FROM serve_shard_results WHERE run_id = ? AND shard_index >= ? AND shard_index < ? ORDER BY shard_index',
+      [runId, from, to],
+    );
     return rows.map((r) => ({
       runId: r.run_id,
       index: Number(r.shard_index),
@@ -426,14 +512,24 @@ export class ServeHistory {
 
   /** Finished runs oldest first, for the open-exposures chart. */
   async runSeries(since: number): Promise<Array<{ at: number; open: Record<string, number> }>> {
-    const rows = await this.store.query<{ finished_at: number; open_after: string }>("SELECT finished_at, open_after FROM serve_runs WHERE status = 'succeeded' AND finished_at >= ? ORDER BY finished_at", [since]);
+    const rows = await this.store.query<{ finished_at: number; open_after: string }>(
+      "SELECT finished_at, open_after FROM serve_runs WHERE status = 'succeeded' AND finished_at >= ? ORDER BY finished_at",
+      [since],
+    );
     return rows.map((r) => ({ at: r.finished_at, open: JSON.parse(r.open_after) as Record<string, number> }));
   }
 
-  async listFindings(filter: { state?: FindingState; inventory?: string; severity?: Severity; limit?: number; offset?: number } = {}, now = Date.now()): Promise<StoredFinding[]> {
+  async listFindings(
+    filter: { state?: FindingState; inventory?: string; severity?: Severity; limit?: number; offset?: number } = {},
+    now = Date.now(),
+  ): Promise<StoredFinding[]> {
     const where: string[] = [];
     const params: SqlValue[] = [];
-    for (const [column, value] of [['state', filter.state], ['inventory', filter.inventory], ['severity', filter.severity]] as const) {
+    for (const [column, value] of [
+      ['state', filter.state],
+      ['inventory', filter.inventory],
+      ['severity', filter.severity],
+    ] as const) {
       if (value === undefined) continue;
       where.push(`f.${column} = ?`);
       params.push(value);
@@ -441,20 +537,37 @@ export class ServeHistory {
     const limit = Math.min(Math.max(filter.limit ?? 100, 1), 1000);
     const offset = Math.max(filter.offset ?? 0, 0);
     const order = `${SQL_WORST_FIRST}, f.opened_at, f.inventory, f.id`;
-    const rows = await this.store.query<FindingRow>(`${FINDING_SELECT}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}`, params);
+    const rows = await this.store.query<FindingRow>(
+      `${FINDING_SELECT}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}`,
+      params,
+    );
     return rows.map((r) => toFinding(r, now));
   }
 
   async finding(inventory: string, id: string, now = Date.now()): Promise<{ finding: StoredFinding; events: FindingEvent[] } | undefined> {
     const [row] = await this.store.query<FindingRow>(`${FINDING_SELECT} WHERE f.inventory = ? AND f.id = ?`, [inventory, id]);
     if (!row) return undefined;
-    const events = await this.store.query<{ seq: number; run_id: string | null; at: number; kind: EventKind; severity: Severity | null; detail: string | null }>(
-      'SELECT seq, run_id, at, kind, severity, detail FROM serve_finding_events WHERE inventory = ? AND finding_id = ? ORDER BY seq DESC LIMIT 500',
-      [inventory, id],
-    );
+    const events = await this.store.query<{
+      seq: number;
+      run_id: string | null;
+      at: number;
+      kind: EventKind;
+      severity: Severity | null;
+      detail: string | null;
+    }>('SELECT seq, run_id, at, kind, severity, detail FROM serve_finding_events WHERE inventory = ? AND finding_id = ? ORDER BY seq DESC LIMIT 500', [
+      inventory,
+      id,
+    ]);
     return {
       finding: toFinding(row, now),
-      events: events.map((e) => ({ seq: Number(e.seq), runId: e.run_id, at: e.at, kind: e.kind, severity: e.severity, detail: e.detail ? (JSON.parse(e.detail) as Record<string, unknown>) : null })),
+      events: events.map((e) => ({
+        seq: Number(e.seq),
+        runId: e.run_id,
+        at: e.at,
+        kind: e.kind,
+        severity: e.severity,
+        detail: e.detail ? (JSON.parse(e.detail) as Record<string, unknown>) : null,
+      })),
     };
   }
 
@@ -464,7 +577,10 @@ export class ServeHistory {
       const exists = await tx.query('SELECT id FROM serve_findings WHERE inventory = ? AND id = ?', [inventory, id]);
       if (!exists.length) return false;
       await tx.run('DELETE FROM serve_acknowledgements WHERE inventory = ? AND finding_id = ?', [inventory, id]);
-      await tx.run('INSERT INTO serve_acknowledgements (inventory, finding_id, kind, reason, expires_at, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)', [inventory, id, ack.kind, ack.reason, ack.expiresAt, now, ack.createdBy]);
+      await tx.run(
+        'INSERT INTO serve_acknowledgements (inventory, finding_id, kind, reason, expires_at, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        [inventory, id, ack.kind, ack.reason, ack.expiresAt, now, ack.createdBy],
+      );
       await tx.run('INSERT INTO serve_finding_events (inventory, finding_id, run_id, at, kind, severity, detail) VALUES (?, ?, ?, ?, ?, ?, ?)', [
         inventory,
         id,
@@ -481,7 +597,16 @@ export class ServeHistory {
   async unacknowledge(inventory: string, id: string, by: string, now = Date.now()): Promise<boolean> {
     return this.store.transaction(async (tx) => {
       const n = await tx.run('DELETE FROM serve_acknowledgements WHERE inventory = ? AND finding_id = ?', [inventory, id]);
-      if (n) await tx.run('INSERT INTO serve_finding_events (inventory, finding_id, run_id, at, kind, severity, detail) VALUES (?, ?, ?, ?, ?, ?, ?)', [inventory, id, null, now, 'unacknowledged', null, JSON.stringify({ by })]);
+      if (n)
+        await tx.run('INSERT INTO serve_finding_events (inventory, finding_id, run_id, at, kind, severity, detail) VALUES (?, ?, ?, ?, ?, ?, ?)', [
+          inventory,
+          id,
+          null,
+          now,
+          'unacknowledged',
+          null,
+          JSON.stringify({ by }),
+        ]);
       return n > 0;
     });
   }
@@ -501,7 +626,9 @@ export class ServeHistory {
       `SELECT f.severity, f.service, f.inventory, COUNT(*) AS n FROM serve_findings f WHERE f.state = 'open' AND ${NOT_SUPPRESSED} GROUP BY f.severity, f.service, f.inventory`,
       [now],
     );
-    const runs = await this.store.query<{ inventory: string; status: string; n: number }>('SELECT inventory, status, COUNT(*) AS n FROM serve_runs GROUP BY inventory, status');
+    const runs = await this.store.query<{ inventory: string; status: string; n: number }>(
+      'SELECT inventory, status, COUNT(*) AS n FROM serve_runs GROUP BY inventory, status',
+    );
     const last = await this.store.query<{ inventory: string; finished_at: number; started_at: number }>(
       "SELECT r.inventory, r.finished_at, r.started_at FROM serve_runs r WHERE r.status = 'succeeded' AND r.finished_at = (SELECT MAX(finished_at) FROM serve_runs s WHERE s.inventory = r.inventory AND s.status = 'succeeded')",
     );
@@ -515,11 +642,20 @@ export class ServeHistory {
   /** A session holds only its key's id: the key's scopes and ranges are checked as they are at each request. */
   async createSession(tokenHash: string, keyId: string, csrf: string, expiresAt: number, now = Date.now()): Promise<void> {
     await this.store.run('DELETE FROM serve_sessions WHERE expires_at <= ?', [now]);
-    await this.store.run('INSERT INTO serve_sessions (token_hash, key_id, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?)', [tokenHash, keyId, csrf, now, expiresAt]);
+    await this.store.run('INSERT INTO serve_sessions (token_hash, key_id, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?)', [
+      tokenHash,
+      keyId,
+      csrf,
+      now,
+      expiresAt,
+    ]);
   }
 
   async session(tokenHash: string, now = Date.now()): Promise<{ keyId: string; csrf: string } | undefined> {
-    const [row] = await this.store.query<{ key_id: string; csrf: string }>('SELECT key_id, csrf FROM serve_sessions WHERE token_hash = ? AND expires_at > ?', [tokenHash, now]);
+    const [row] = await this.store.query<{ key_id: string; csrf: string }>('SELECT key_id, csrf FROM serve_sessions WHERE token_hash = ? AND expires_at > ?', [
+      tokenHash,
+      now,
+    ]);
     return row ? { keyId: row.key_id, csrf: row.csrf } : undefined;
   }
 
@@ -533,10 +669,14 @@ export class ServeHistory {
   }
 }
 
-const NOT_SUPPRESSED = "NOT EXISTS (SELECT 1 FROM serve_acknowledgements a WHERE a.inventory = f.inventory AND a.finding_id = f.id AND a.kind = 'suppress' AND (a.expires_at IS NULL OR a.expires_at > ?))";
+const NOT_SUPPRESSED =
+  "NOT EXISTS (SELECT 1 FROM serve_acknowledgements a WHERE a.inventory = f.inventory AND a.finding_id = f.id AND a.kind = 'suppress' AND (a.expires_at IS NULL OR a.expires_at > ?))";
 
 async function openCountsBySeverity(q: StoreQueries, now: number): Promise<Record<string, number>> {
-  const rows = await q.query<{ severity: string; n: number }>(`SELECT f.severity, COUNT(*) AS n FROM serve_findings f WHERE f.state = 'open' AND ${NOT_SUPPRESSED} GROUP BY f.severity`, [now]);
+  const rows = await q.query<{ severity: string; n: number }>(
+    `SELECT f.severity, COUNT(*) AS n FROM serve_findings f WHERE f.state = 'open' AND ${NOT_SUPPRESSED} GROUP BY f.severity`,
+    [now],
+  );
   const out: Record<string, number> = Object.fromEntries(SEVERITIES.map((s) => [s, 0]));
   for (const r of rows) out[r.severity] = Number(r.n);
   return out;

@@ -35,7 +35,16 @@ function call(base: string, path: string, options: CallOptions = {}): Promise<An
   const url = new URL(base);
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: url.hostname, port: url.port, path, method: options.method ?? 'GET', headers: options.headers ?? {}, localAddress: options.from ?? '127.0.0.1', agent: false, timeout: 5000 },
+      {
+        host: url.hostname,
+        port: url.port,
+        path,
+        method: options.method ?? 'GET',
+        headers: options.headers ?? {},
+        localAddress: options.from ?? '127.0.0.1',
+        agent: false,
+        timeout: 5000,
+      },
       (res) => {
         let body = '';
         res.setEncoding('utf8');
@@ -86,9 +95,23 @@ describe('warden serve HTTP refusals', () => {
     where = await STORE_KINDS[0]!.make();
     store = openStore(where.location);
     const config = parseConfig('version: 1\ninventories:\n  - {name: lab, targets: ["127.0.0.1:6390"], every: 1h}\n', '/tmp/warden.yaml', {});
-    daemon = await startServe({ config, store, secrets, schedule: false, announceKey: (k) => (adminKey = k), log: (l) => logs.push(l), listen: { host: '127.0.0.1', port: 0 } });
+    daemon = await startServe({
+      config,
+      store,
+      secrets,
+      schedule: false,
+      announceKey: (k) => (adminKey = k),
+      log: (l) => logs.push(l),
+      listen: { host: '127.0.0.1', port: 0 },
+    });
     const run = (await daemon.history.claimRun('lab', 'test', 'http.test'))!;
-    await daemon.history.completeRun(run.id, 'lab', { findings: [finding], stats: { endpoints: 1, open: 1 }, unconfirmed: 0, flapWindowMs: 86_400_000, redact: (t) => t });
+    await daemon.history.completeRun(run.id, 'lab', {
+      findings: [finding],
+      stats: { endpoints: 1, open: 1 },
+      unconfirmed: 0,
+      flapWindowMs: 86_400_000,
+      redact: (t) => t,
+    });
     otherKeys = await KeyStore.open({ store: where.location, secrets });
   });
   after(async () => {
@@ -99,14 +122,26 @@ describe('warden serve HTTP refusals', () => {
   });
 
   it('refuses every route of its tables without a key or session', async () => {
-    assert.deepEqual(PUBLIC_PAGE_ROUTES.map((r) => `${r.method} ${r.path}`), ['GET /assets/warden.css', 'GET /login', 'POST /login'], 'the only public routes');
+    assert.deepEqual(
+      PUBLIC_PAGE_ROUTES.map((r) => `${r.method} ${r.path}`),
+      ['GET /assets/warden.css', 'GET /login', 'POST /login'],
+      'the only public routes',
+    );
     const samples = { inventory: 'lab', id: finding.id, action: 'acknowledge' };
     for (const route of API_ROUTES) {
-      const answer = await call(daemon.url, examplePath(route, samples), { method: route.method, from: '127.0.0.70', ...(route.method === 'POST' || route.method === 'PUT' ? { body: '{}', headers: { 'content-length': '2' } } : {}) });
+      const answer = await call(daemon.url, examplePath(route, samples), {
+        method: route.method,
+        from: '127.0.0.70',
+        ...(route.method === 'POST' || route.method === 'PUT' ? { body: '{}', headers: { 'content-length': '2' } } : {}),
+      });
       assert.equal(answer.status, 401, `${route.method} ${route.path}`);
     }
     for (const route of DASHBOARD_ROUTES) {
-      const answer = await call(daemon.url, examplePath(route, samples), { method: route.method, from: '127.0.0.70', ...(route.method === 'GET' ? {} : formOf({ csrf: 'x' })) });
+      const answer = await call(daemon.url, examplePath(route, samples), {
+        method: route.method,
+        from: '127.0.0.70',
+        ...(route.method === 'GET' ? {} : formOf({ csrf: 'x' })),
+      });
       if (route.method === 'GET') assert.deepEqual([answer.status, answer.headers.location], [303, '/login'], `${route.method} ${route.path}`);
       else assert.equal(answer.status, 401, `${route.method} ${route.path}`);
     }
@@ -122,7 +157,10 @@ describe('warden serve HTTP refusals', () => {
     const csrf = /name="csrf" value="([^"]+)"/.exec(page.body)![1]!;
 
     await otherKeys.update(info.id, { scopes: ['serve:read'] });
-    assert.ok(await waitUntil(async () => !(await call(daemon.url, findingPath, { headers: { cookie } })).body.includes('ackform'), 2000, 20), 'the form goes once serve:admin is gone');
+    assert.ok(
+      await waitUntil(async () => !(await call(daemon.url, findingPath, { headers: { cookie } })).body.includes('ackform'), 2000, 20),
+      'the form goes once serve:admin is gone',
+    );
     const { body, ...headers } = formOf({ csrf, kind: 'suppress', reason: 'after the scope was taken away', expiresIn: 'never' });
     const suppress = await call(daemon.url, `${findingPath}/acknowledge`, { method: 'POST', body, headers: { ...headers, cookie } });
     assert.equal(suppress.status, 403);
@@ -134,11 +172,18 @@ describe('warden serve HTTP refusals', () => {
     assert.ok(await waitUntil(async () => (ended = await call(daemon.url, '/', { headers: { cookie } })).status !== 200, 2000, 20), 'the session ends');
     assert.equal(ended!.status, 401);
     assert.equal(cookieValue(ended!, SESSION_COOKIE), '', 'the cookie is cleared');
-    assert.match(ended!.headers['set-cookie']!.find((c) => c.startsWith(`${SESSION_COOKIE}=`))!, /Max-Age=0/);
+    assert.match(
+      ended!.headers['set-cookie']!.find((c) => c.startsWith(`${SESSION_COOKIE}=`))!,
+      /Max-Age=0/,
+    );
     assert.match(ended!.body, /session ended/);
     const [row] = await store.query<{ n: number }>('SELECT COUNT(*) AS n FROM serve_sessions WHERE key_id = ?', [info.id]);
-    assert.equal(Number(row!.n), 0, 'the key\'s sessions are gone from the store');
-    const post = await call(daemon.url, '/logout', { method: 'POST', body: `csrf=${csrf}`, headers: { 'content-type': 'application/x-www-form-urlencoded', cookie } });
+    assert.equal(Number(row!.n), 0, "the key's sessions are gone from the store");
+    const post = await call(daemon.url, '/logout', {
+      method: 'POST',
+      body: `csrf=${csrf}`,
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
+    });
     assert.equal(post.status, 401);
   });
 
@@ -175,13 +220,21 @@ describe('warden serve HTTP refusals', () => {
       assert.equal((await call(daemon.url, path)).status, 401, path);
       assert.equal((await call(daemon.url, path, { headers: bearer })).status, 400, path);
     }
-    const put = await call(daemon.url, `/api/v1/findings/lab/${bad}/acknowledgement`, { method: 'PUT', headers: { ...bearer, 'content-type': 'application/json' }, body: '{"kind":"acknowledge","reason":"x"}' });
+    const put = await call(daemon.url, `/api/v1/findings/lab/${bad}/acknowledgement`, {
+      method: 'PUT',
+      headers: { ...bearer, 'content-type': 'application/json' },
+      body: '{"kind":"acknowledge","reason":"x"}',
+    });
     assert.equal(put.status, 400);
     assert.deepEqual(JSON.parse(put.body), { error: 'bad_request', message: 'malformed percent-escape in the path' });
     assert.equal((await call(daemon.url, `/findings/lab/${bad}`)).status, 303, 'the dashboard sends a stranger to log in');
     const cookie = `${SESSION_COOKIE}=${await login(daemon.url, adminKey)}`;
     assert.equal((await call(daemon.url, `/findings/lab/${bad}`, { headers: { cookie } })).status, 400);
-    assert.deepEqual(logs.slice(logged).filter((l) => !/^dashboard login/.test(l)), [], 'nothing about these requests is logged');
+    assert.deepEqual(
+      logs.slice(logged).filter((l) => !/^dashboard login/.test(l)),
+      [],
+      'nothing about these requests is logged',
+    );
   });
 
   it('counts failed logins and API keys in /metrics and limits them per address', async () => {
@@ -192,12 +245,18 @@ describe('warden serve HTTP refusals', () => {
     const retryAfter = Number(limited.headers['retry-after']);
     assert.ok(retryAfter >= 1 && retryAfter <= 6, `Retry-After ${limited.headers['retry-after']}`);
     assert.equal((await postLogin(daemon.url, adminKey, '127.0.0.50')).status, 429, 'even the right key waits: the limit is on the address');
-    assert.equal((await call(daemon.url, '/api/v1/runs', { headers: { authorization: `Bearer ${adminKey}` }, from: '127.0.0.50' })).status, 429, 'the API shares the limit');
+    assert.equal(
+      (await call(daemon.url, '/api/v1/runs', { headers: { authorization: `Bearer ${adminKey}` }, from: '127.0.0.50' })).status,
+      429,
+      'the API shares the limit',
+    );
     await login(daemon.url, adminKey, '127.0.0.51');
 
-    for (let i = 0; i < 10; i++) assert.equal((await call(daemon.url, '/api/v1/runs', { headers: { authorization: `Bearer ${wrong}` }, from: '127.0.0.60' })).status, 401);
+    for (let i = 0; i < 10; i++)
+      assert.equal((await call(daemon.url, '/api/v1/runs', { headers: { authorization: `Bearer ${wrong}` }, from: '127.0.0.60' })).status, 401);
     assert.equal((await call(daemon.url, '/api/v1/runs', { headers: { authorization: `Bearer ${wrong}` }, from: '127.0.0.60' })).status, 429);
-    for (let i = 0; i < 12; i++) assert.equal((await call(daemon.url, '/metrics', { from: '127.0.0.61' })).status, 401, 'a request with no key guesses nothing and is not limited');
+    for (let i = 0; i < 12; i++)
+      assert.equal((await call(daemon.url, '/metrics', { from: '127.0.0.61' })).status, 401, 'a request with no key guesses nothing and is not limited');
     assert.equal((await call(daemon.url, '/api/v1/runs', { headers: { authorization: `Bearer ${adminKey}` }, from: '127.0.0.61' })).status, 200);
 
     const metrics = await call(daemon.url, '/metrics', { headers: { authorization: `Bearer ${adminKey}` } });
@@ -227,7 +286,15 @@ describe('warden serve HTTP failure log', () => {
     let adminKey = '';
     const config = parseConfig('version: 1\ninventories:\n  - {name: lab, targets: ["127.0.0.1:6390"], every: 1h}\n', '/tmp/warden.yaml', {});
     const secrets = parseKeySecrets(`1:${randomBytes(32).toString('base64')}`, 'test', (s) => Buffer.from(s, 'base64'));
-    const daemon = await startServe({ config, store, secrets, schedule: false, announceKey: (k) => (adminKey = k), log: (l) => logs.push(l), listen: { host: '127.0.0.1', port: 0 } });
+    const daemon = await startServe({
+      config,
+      store,
+      secrets,
+      schedule: false,
+      announceKey: (k) => (adminKey = k),
+      log: (l) => logs.push(l),
+      listen: { host: '127.0.0.1', port: 0 },
+    });
     try {
       const bearer = { authorization: `Bearer ${adminKey}` };
       assert.equal((await call(daemon.url, '/api/v1/runs', { headers: bearer })).status, 200, 'the key is now cached');

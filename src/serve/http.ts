@@ -71,7 +71,13 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
 }
 
 function sendHtml(res: ServerResponse, status: number, html: string, headers: Record<string, string | string[]> = {}): void {
-  res.writeHead(status, { ...SECURITY_HEADERS, 'content-security-policy': PAGE_CSP, 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(html), ...headers });
+  res.writeHead(status, {
+    ...SECURITY_HEADERS,
+    'content-security-policy': PAGE_CSP,
+    'content-type': 'text/html; charset=utf-8',
+    'content-length': Buffer.byteLength(html),
+    ...headers,
+  });
   res.end(html);
 }
 
@@ -189,7 +195,9 @@ function loginPage(req: IncomingMessage, res: ServerResponse, status: number, er
   // Reused while valid, so a second tab (or the browser's favicon request landing here) does not void the first form.
   const existing = cookies(req).get(LOGIN_COOKIE);
   const loginCsrf = existing && /^[A-Za-z0-9_-]{43}$/.test(existing) ? existing : randomBytes(32).toString('base64url');
-  sendHtml(res, status, renderLogin(loginCsrf, error), { 'set-cookie': [...cookiesToSet, `${LOGIN_COOKIE}=${loginCsrf}; Path=/login; HttpOnly; Secure; SameSite=Strict; Max-Age=600`] });
+  sendHtml(res, status, renderLogin(loginCsrf, error), {
+    'set-cookie': [...cookiesToSet, `${LOGIN_COOKIE}=${loginCsrf}; Path=/login; HttpOnly; Secure; SameSite=Strict; Max-Age=600`],
+  });
 }
 
 function checkCsrf(form: URLSearchParams, expected: string, req: IncomingMessage): void {
@@ -244,7 +252,8 @@ export const API_ROUTES: readonly ApiRoute[] = [
     method: 'GET',
     path: '/api/v1/summary',
     auth: 'serve:read',
-    handle: async ({ app, res }) => sendJson(res, 200, { open: await app.options.history.openBySeverity(), series: await app.options.history.runSeries(Date.now() - 30 * 86_400_000) }),
+    handle: async ({ app, res }) =>
+      sendJson(res, 200, { open: await app.options.history.openBySeverity(), series: await app.options.history.runSeries(Date.now() - 30 * 86_400_000) }),
   },
   {
     method: 'GET',
@@ -252,7 +261,9 @@ export const API_ROUTES: readonly ApiRoute[] = [
     auth: 'serve:read',
     async handle({ app, res, url }) {
       const inventory = url.searchParams.get('inventory') ?? undefined;
-      sendJson(res, 200, { runs: await app.options.history.listRuns({ ...(inventory ? { inventory } : {}), limit: Number(url.searchParams.get('limit') ?? 50) || 50 }) });
+      sendJson(res, 200, {
+        runs: await app.options.history.listRuns({ ...(inventory ? { inventory } : {}), limit: Number(url.searchParams.get('limit') ?? 50) || 50 }),
+      });
     },
   },
   {
@@ -325,7 +336,8 @@ export const API_ROUTES: readonly ApiRoute[] = [
     path: '/api/v1/findings/:inventory/:id/acknowledgement',
     auth: 'serve:admin',
     async handle({ app, res, params, keyId }) {
-      if (!(await app.options.history.unacknowledge(pathSegment(params.inventory!), pathSegment(params.id!), keyId))) throw new HttpError(404, 'not_found', 'no acknowledgement');
+      if (!(await app.options.history.unacknowledge(pathSegment(params.inventory!), pathSegment(params.id!), keyId)))
+        throw new HttpError(404, 'not_found', 'no acknowledgement');
       res.writeHead(204, SECURITY_HEADERS);
       res.end();
     },
@@ -349,7 +361,12 @@ export const PUBLIC_PAGE_ROUTES: readonly PublicRoute[] = [
     path: '/assets/warden.css',
     auth: 'none',
     handle({ res }) {
-      res.writeHead(200, { ...SECURITY_HEADERS, 'cache-control': 'max-age=3600', 'content-type': 'text/css; charset=utf-8', 'content-length': Buffer.byteLength(DASHBOARD_CSS) });
+      res.writeHead(200, {
+        ...SECURITY_HEADERS,
+        'cache-control': 'max-age=3600',
+        'content-type': 'text/css; charset=utf-8',
+        'content-length': Buffer.byteLength(DASHBOARD_CSS),
+      });
       res.end(DASHBOARD_CSS);
     },
   },
@@ -362,7 +379,12 @@ export const PUBLIC_PAGE_ROUTES: readonly PublicRoute[] = [
       const form = new URLSearchParams((await readBody(req, MAX_BODY)).toString('utf8'));
       checkCsrf(form, cookies(req).get(LOGIN_COOKIE) ?? '\u0000', req);
       checkFailureLimit(app, req, 'login');
-      const v = await app.options.keys.verify((form.get('key') ?? '').trim(), { scopes: ['serve:read'], ip: clientAddress(req), via: 'serve', route: 'POST /login' });
+      const v = await app.options.keys.verify((form.get('key') ?? '').trim(), {
+        scopes: ['serve:read'],
+        ip: clientAddress(req),
+        via: 'serve',
+        route: 'POST /login',
+      });
       if (!v.valid) {
         failed(app, req, 'login', v);
         return redirect(res, `/login?error=${v.reason === 'scope' ? 'scope' : 'key'}`);
@@ -371,7 +393,10 @@ export const PUBLIC_PAGE_ROUTES: readonly PublicRoute[] = [
       await app.options.history.createSession(sha256(token), v.keyId!, randomBytes(32).toString('base64url'), Date.now() + app.sessionTtlMs);
       app.options.log(`dashboard login with key ${v.keyId}`);
       redirect(res, '/', {
-        'set-cookie': [`${SESSION_COOKIE}=${token}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=${Math.floor(app.sessionTtlMs / 1000)}`, `${LOGIN_COOKIE}=; Path=/login; Max-Age=0`],
+        'set-cookie': [
+          `${SESSION_COOKIE}=${token}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=${Math.floor(app.sessionTtlMs / 1000)}`,
+          `${LOGIN_COOKIE}=; Path=/login; Max-Age=0`,
+        ],
       });
     },
   },
@@ -506,7 +531,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     })().catch((err: unknown) => {
       const e = err instanceof HttpError ? err : new HttpError(500, 'internal', 'internal error');
       // The path can hold a key (a client that put one there, or a guess): the line goes through the redactor, query dropped.
-      if (!(err instanceof HttpError)) options.log(options.redact(`request ${req.method} ${(req.url ?? '').split('?')[0]!.slice(0, MAX_LOGGED_PATH)} failed: ${(err as Error)?.message ?? String(err)}`));
+      if (!(err instanceof HttpError))
+        options.log(
+          options.redact(`request ${req.method} ${(req.url ?? '').split('?')[0]!.slice(0, MAX_LOGGED_PATH)} failed: ${(err as Error)?.message ?? String(err)}`),
+        );
       if (res.headersSent) return void res.destroy();
       const headers: Record<string, string> = { ...(e.status === 401 ? { 'www-authenticate': 'Bearer realm="warden"' } : {}), ...e.headers };
       sendJson(res, e.status, { error: e.code, message: e.message }, headers);

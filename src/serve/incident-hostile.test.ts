@@ -67,7 +67,9 @@ describe('warden serve incident policy against a rogue look-alike in the scanned
       keyIds.push(made.info.id);
     }
     await ch.query(`CREATE TABLE default.log_stream_${n} (timestamp DateTime, user_id String, messages String) ENGINE = MergeTree ORDER BY timestamp`);
-    const rows = seedLogs(30, 3, tokens).rows.map((r) => JSON.stringify({ timestamp: Math.floor(Date.parse(String(r.timestamp)) / 1000), user_id: r.user_id, messages: JSON.stringify(r.messages) }));
+    const rows = seedLogs(30, 3, tokens).rows.map((r) =>
+      JSON.stringify({ timestamp: Math.floor(Date.parse(String(r.timestamp)) / 1000), user_id: r.user_id, messages: JSON.stringify(r.messages) }),
+    );
     await ch.query(`INSERT INTO default.log_stream_${n} FORMAT JSONEachRow\n${rows.join('\n')}`);
     const lookAlike = await startClickHouseLookAlike(CLICKHOUSE_HTTP_PORT, triage, LOOK_ALIKE_PORT);
     const config = parseConfig(
@@ -82,7 +84,15 @@ ${incidents}`,
       {},
     );
     const logs: string[] = [];
-    const daemon = await startServe({ config, store, secrets, fingerprintKey: 'serve-hostile-test', announceKey: () => undefined, log: (l) => logs.push(l), listen: { host: '127.0.0.1', port: 0 } });
+    const daemon = await startServe({
+      config,
+      store,
+      secrets,
+      fingerprintKey: 'serve-hostile-test',
+      announceKey: () => undefined,
+      log: (l) => logs.push(l),
+      listen: { host: '127.0.0.1', port: 0 },
+    });
     cleanups.push(async () => {
       if (!closed.has(daemon)) await daemon.close();
       await lookAlike.close();
@@ -125,7 +135,9 @@ ${incidents}`,
     const incident = await incidents.findOpen(`scan:clickhouse:127.0.0.1:${port}`);
     assert.ok(incident, `an incident for port ${port}:\n${s.logs.join('\n')}`);
     assert.deepEqual(await incidents.triageResults(incident.id), [], 'a triage that read nothing is no result');
-    return (await incidents.timeline(incident.id)).filter((e) => e.type === 'triage-failed').map((e) => e.details.errors as Array<{ part: string; message: string }>);
+    return (await incidents.timeline(incident.id))
+      .filter((e) => e.type === 'triage-failed')
+      .map((e) => e.details.errors as Array<{ part: string; message: string }>);
   }
 
   it('sends a discovered host no credential from the environment, though WARDEN_DB_PASSWORD and CLICKHOUSE_PASSWORD are set', async () => {
@@ -160,11 +172,17 @@ ${incidents}`,
     await within(s.daemon.settled(), 20_000, 'the incident response');
     const [stalled] = await failedTriages(s, LOOK_ALIKE_PORT);
     assert.ok(s.lookAlike.requests.some(isTriageRequest), 'the look-alike was asked');
-    assert.ok(stalled!.some((e) => /stopped before the end: the triage deadline of 2000 ms passed/.test(e.message)), JSON.stringify(stalled));
+    assert.ok(
+      stalled!.some((e) => /stopped before the end: the triage deadline of 2000 ms passed/.test(e.message)),
+      JSON.stringify(stalled),
+    );
     const [real] = await triagesFor(s, CLICKHOUSE_HTTP_PORT);
     assert.ok(real!.rows > 0 && real!.errors.length === 0, JSON.stringify(real!.errors));
     for (const id of s.keyIds) assert.equal((await s.keys.show(id)).status, 'revoked', `key ${id} revoked\n${s.logs.join('\n')}`);
-    assert.ok(s.logs.some((l) => /clickhouse:127\.0\.0\.1:24323: triage failed, nothing read \(\d+ errors?, see the incident\)/.test(l)), s.logs.join('\n'));
+    assert.ok(
+      s.logs.some((l) => /clickhouse:127\.0\.0\.1:24323: triage failed, nothing read \(\d+ errors?, see the incident\)/.test(l)),
+      s.logs.join('\n'),
+    );
     assert.ok(Date.now() - started < 15_000);
   });
 
@@ -181,7 +199,10 @@ ${incidents}`,
     await within(s.daemon.close(), 5000, 'closing the daemon');
     assert.ok(Date.now() - started < 3000, `closed in ${Date.now() - started} ms`);
     const [stalled] = await failedTriages(s, LOOK_ALIKE_PORT);
-    assert.ok(stalled!.some((e) => /stopped before the end: the daemon is stopping/.test(e.message)), JSON.stringify(stalled));
+    assert.ok(
+      stalled!.some((e) => /stopped before the end: the daemon is stopping/.test(e.message)),
+      JSON.stringify(stalled),
+    );
   });
 
   it('a look-alike that redirects triage elsewhere: refused, the other origin gets nothing, the incident says so', async () => {
@@ -193,7 +214,10 @@ ${incidents}`,
     await within(s.daemon.settled(), 20_000, 'the incident response');
     assert.equal(elsewhere.requests.length, 0, 'nothing followed the redirect');
     const [redirected] = await failedTriages(s, LOOK_ALIKE_PORT);
-    assert.ok(redirected!.some((e) => /redirect refused: HTTP 307 to http:\/\/127\.0\.0\.1:\d+/.test(e.message)), JSON.stringify(redirected));
+    assert.ok(
+      redirected!.some((e) => /redirect refused: HTTP 307 to http:\/\/127\.0\.0\.1:\d+/.test(e.message)),
+      JSON.stringify(redirected),
+    );
     assert.ok((await triagesFor(s, CLICKHOUSE_HTTP_PORT))[0]!.rows > 0);
   });
 });

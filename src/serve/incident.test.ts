@@ -33,14 +33,22 @@ describe('warden serve incident policy: scheduled scan of an open ClickHouse to 
   before(async () => {
     store = openStore(join(dir, 'warden.db'));
     keys = await KeyStore.open({ store, secrets, notifications: false });
-    for (const [owner, name] of [['alice', 'gateway'], ['bob', 'batch'], ['carol', 'admin']]) {
+    for (const [owner, name] of [
+      ['alice', 'gateway'],
+      ['bob', 'batch'],
+      ['carol', 'admin'],
+    ]) {
       const made = await keys.create({ owner: owner!, name: name!, scopes: ['chat:write'] });
       tokens.push(made.key);
       ids.push(made.info.id);
     }
     ch = await startTestClickHouse({ httpPort: CLICKHOUSE_HTTP_PORT, tcpPort: CLICKHOUSE_TCP_PORT });
-    await ch.query('CREATE TABLE default.log_stream (timestamp DateTime, user_id String, tenant_id String, session_id String, model String, messages String) ENGINE = MergeTree ORDER BY timestamp');
-    const rows = seedLogs(60, 4, tokens).rows.map((r) => JSON.stringify({ ...r, timestamp: Math.floor(Date.parse(String(r.timestamp)) / 1000), messages: JSON.stringify(r.messages) }));
+    await ch.query(
+      'CREATE TABLE default.log_stream (timestamp DateTime, user_id String, tenant_id String, session_id String, model String, messages String) ENGINE = MergeTree ORDER BY timestamp',
+    );
+    const rows = seedLogs(60, 4, tokens).rows.map((r) =>
+      JSON.stringify({ ...r, timestamp: Math.floor(Date.parse(String(r.timestamp)) / 1000), messages: JSON.stringify(r.messages) }),
+    );
     await ch.query(`INSERT INTO default.log_stream FORMAT JSONEachRow\n${rows.join('\n')}`);
   });
   after(async () => {
@@ -66,7 +74,15 @@ incidents:
       {},
     );
     // The schedule starts the first run at once: no earlier run is in the store.
-    daemon = await startServe({ config, store, secrets, fingerprintKey: 'serve-incident-test', announceKey: () => undefined, log: (l) => logs.push(l), listen: { host: '127.0.0.1', port: 0 } });
+    daemon = await startServe({
+      config,
+      store,
+      secrets,
+      fingerprintKey: 'serve-incident-test',
+      announceKey: () => undefined,
+      log: (l) => logs.push(l),
+      listen: { host: '127.0.0.1', port: 0 },
+    });
     const deadline = Date.now() + 120_000;
     while (!(await daemon.history.listRuns({ inventory: 'datastores' })).some((r) => r.status !== 'running')) {
       assert.ok(Date.now() < deadline, `no finished run:\n${logs.join('\n')}`);
@@ -86,7 +102,10 @@ incidents:
     const status = await incidents.status(incident!.id);
     assert.equal(status.timeline.filter((e) => e.type === 'key-revoked').length, 3);
     assert.ok(status.timeline.some((e) => e.type === 'scan-finding' && e.actor === 'warden-serve'));
-    assert.ok(logs.some((l) => /incident inc_\w+ opened for clickhouse:127\.0\.0\.1:38223: \d+ credential occurrences, 3 Warden keys revoked/.test(l)), logs.join('\n'));
+    assert.ok(
+      logs.some((l) => /incident inc_\w+ opened for clickhouse:127\.0\.0\.1:38223: \d+ credential occurrences, 3 Warden keys revoked/.test(l)),
+      logs.join('\n'),
+    );
     assert.equal(await checksum(), before, 'the exposed store is unchanged');
     const said = logs.join('\n');
     for (const t of tokens) assert.ok(!said.includes(t), 'no key value in the log');
@@ -100,7 +119,14 @@ incidents:
 
   /** A chat row written now, holding `token`: what a live gateway keeps logging into the open store. */
   const liveRow = (token: string, at = Math.floor(Date.now() / 1000)) =>
-    JSON.stringify({ timestamp: at, user_id: 'user-live', tenant_id: 'tenant-0', session_id: 'sess-live', model: 'gpt-4o-mini', messages: JSON.stringify([{ role: 'user', content: `my key is ${token}` }]) });
+    JSON.stringify({
+      timestamp: at,
+      user_id: 'user-live',
+      tenant_id: 'tenant-0',
+      session_id: 'sess-live',
+      model: 'gpt-4o-mini',
+      messages: JSON.stringify([{ role: 'user', content: `my key is ${token}` }]),
+    });
 
   it('re-triages the open incident each run: Warden keys written after the first alert are revoked in the next run, a key never written is untouched', async () => {
     const incidents = await IncidentStore.open(store);
@@ -125,7 +151,14 @@ incidents:
     assert.ok(Number(last.details.rows) >= 2 && Number(last.details.rows) < 10, JSON.stringify(last.details));
     assert.equal(timeline.filter((e) => e.type === 'key-revoked').length, 5);
     assert.equal((await incidents.triageResults(incident!.id)).length, 1, 'an increment is no triage result: the totals stay those of the full triage');
-    assert.ok(logs.some((l) => /incident inc_\w+ re-triaged for clickhouse:127\.0\.0\.1:38223: \d+ rows written since the last triage, 2 new credentials, 2 Warden keys revoked/.test(l)), logs.join('\n'));
+    assert.ok(
+      logs.some((l) =>
+        /incident inc_\w+ re-triaged for clickhouse:127\.0\.0\.1:38223: \d+ rows written since the last triage, 2 new credentials, 2 Warden keys revoked/.test(
+          l,
+        ),
+      ),
+      logs.join('\n'),
+    );
     const said = logs.join('\n');
     for (const k of late) assert.ok(!said.includes(k.key), 'no key value in the log');
 
@@ -154,7 +187,15 @@ incidents:
     );
     // The schedule itself takes any interval; only the file's minimum is 10 s.
     config.inventories[0]!.schedule = { kind: 'interval', everyMs: 2000 };
-    daemon = await startServe({ config, store, secrets, fingerprintKey: 'serve-incident-test', announceKey: () => undefined, log: (l) => logs.push(l), listen: { host: '127.0.0.1', port: 0 } });
+    daemon = await startServe({
+      config,
+      store,
+      secrets,
+      fingerprintKey: 'serve-incident-test',
+      announceKey: () => undefined,
+      log: (l) => logs.push(l),
+      listen: { host: '127.0.0.1', port: 0 },
+    });
     const live = await keys.create({ owner: 'erin', name: 'scheduled', scopes: ['chat:write'] });
     const untouched = await keys.create({ owner: 'erin', name: 'never-written', scopes: ['chat:write'] });
     const written = Date.now();

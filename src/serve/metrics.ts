@@ -3,7 +3,10 @@ import type { AuthFailures } from './auth-failures.js';
 import type { ServeHistory } from './history.js';
 
 const label = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
-const labels = (pairs: Record<string, string>) => `{${Object.entries(pairs).map(([k, v]) => `${k}="${label(v)}"`).join(',')}}`;
+const labels = (pairs: Record<string, string>) =>
+  `{${Object.entries(pairs)
+    .map(([k, v]) => `${k}="${label(v)}"`)
+    .join(',')}}`;
 
 export async function renderMetrics(history: ServeHistory, inventories: readonly string[], authFailures: AuthFailures): Promise<string> {
   const m = await history.metrics();
@@ -18,11 +21,26 @@ export async function renderMetrics(history: ServeHistory, inventories: readonly
     'Open findings, suppressed ones excluded.',
     m.open.map((r) => [{ inventory: r.inventory, severity: r.severity, service: r.service }, r.n]),
   );
-  family('warden_serve_runs_total', 'counter', 'Runs by inventory and outcome (running, succeeded, partial, failed, interrupted).', m.runs.map((r) => [{ inventory: r.inventory, status: r.status }, r.n]));
+  family(
+    'warden_serve_runs_total',
+    'counter',
+    'Runs by inventory and outcome (running, succeeded, partial, failed, interrupted).',
+    m.runs.map((r) => [{ inventory: r.inventory, status: r.status }, r.n]),
+  );
   const last = new Map(m.last.map((r) => [r.inventory, r]));
   const known = inventories.filter((i) => last.has(i));
-  family('warden_serve_last_run_duration_seconds', 'gauge', 'Duration of the last successful run.', known.map((i) => [{ inventory: i }, (last.get(i)!.lastDurationMs ?? 0) / 1000]));
-  family('warden_serve_last_success_timestamp_seconds', 'gauge', 'When the last successful run finished (Unix time).', known.map((i) => [{ inventory: i }, Math.floor((last.get(i)!.lastSuccess ?? 0) / 1000)]));
+  family(
+    'warden_serve_last_run_duration_seconds',
+    'gauge',
+    'Duration of the last successful run.',
+    known.map((i) => [{ inventory: i }, (last.get(i)!.lastDurationMs ?? 0) / 1000]),
+  );
+  family(
+    'warden_serve_last_success_timestamp_seconds',
+    'gauge',
+    'When the last successful run finished (Unix time).',
+    known.map((i) => [{ inventory: i }, Math.floor((last.get(i)!.lastSuccess ?? 0) / 1000)]),
+  );
   family(
     'warden_serve_auth_failures_total',
     'counter',

@@ -6,7 +6,7 @@ const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const errors = {
   '401': { description: 'No valid key' },
   '403': { description: 'The key lacks the scope, or may not be used from this address' },
-  '429': { description: 'Too many wrong keys from this address (see Retry-After), or the key\'s own rate limit or quota' },
+  '429': { description: "Too many wrong keys from this address (see Retry-After), or the key's own rate limit or quota" },
 };
 const findingPath = [
   { name: 'inventory', in: 'path', required: true, schema: { type: 'string' } },
@@ -17,14 +17,19 @@ export const SERVE_OPENAPI = {
   openapi: '3.0.3',
   info: { title: 'Warden serve', version: '1', description: 'Continuous exposure monitoring: runs, findings, their history and acknowledgements.' },
   components: {
-    securitySchemes: { wardenKey: { type: 'http', scheme: 'bearer', description: 'A Warden key with serve:read (reads), serve:admin (changes) or metrics:read (/metrics).' } },
+    securitySchemes: {
+      wardenKey: { type: 'http', scheme: 'bearer', description: 'A Warden key with serve:read (reads), serve:admin (changes) or metrics:read (/metrics).' },
+    },
     schemas: {
       Run: {
         type: 'object',
         properties: {
           id: { type: 'string' },
           inventory: { type: 'string' },
-          status: { enum: ['running', 'succeeded', 'partial', 'failed', 'interrupted'], description: 'partial: a distributed run whose deadline passed with some shards missing; it resolved nothing' },
+          status: {
+            enum: ['running', 'succeeded', 'partial', 'failed', 'interrupted'],
+            description: 'partial: a distributed run whose deadline passed with some shards missing; it resolved nothing',
+          },
           trigger: { type: 'string' },
           startedAt: { type: 'integer', description: 'epoch ms' },
           finishedAt: { type: 'integer', nullable: true },
@@ -84,25 +89,51 @@ export const SERVE_OPENAPI = {
       post: {
         summary: 'Start a run of an inventory now (serve:admin)',
         requestBody: json({ type: 'object', required: ['inventory'], properties: { inventory: { type: 'string' } } }),
-        responses: { '202': { description: 'started', ...json(ref('Run')) }, '404': { description: 'no such inventory' }, '409': { description: 'a run of it is in progress' }, ...errors },
+        responses: {
+          '202': { description: 'started', ...json(ref('Run')) },
+          '404': { description: 'no such inventory' },
+          '409': { description: 'a run of it is in progress' },
+          ...errors,
+        },
       },
     },
     '/api/v1/runs/{runId}': {
-      get: { summary: 'One run', parameters: [{ name: 'runId', in: 'path', required: true, schema: { type: 'string' } }], responses: { '200': { description: 'ok', ...json(ref('Run')) }, '404': { description: 'not found' }, ...errors } },
+      get: {
+        summary: 'One run',
+        parameters: [{ name: 'runId', in: 'path', required: true, schema: { type: 'string' } }],
+        responses: { '200': { description: 'ok', ...json(ref('Run')) }, '404': { description: 'not found' }, ...errors },
+      },
     },
     '/api/v1/findings': {
       get: {
         summary: 'Findings, most severe first',
-        parameters: ['state', 'inventory', 'severity', 'limit', 'offset'].map((name) => ({ name, in: 'query', schema: { type: name === 'limit' || name === 'offset' ? 'integer' : 'string' } })),
+        parameters: ['state', 'inventory', 'severity', 'limit', 'offset'].map((name) => ({
+          name,
+          in: 'query',
+          schema: { type: name === 'limit' || name === 'offset' ? 'integer' : 'string' },
+        })),
         responses: { '200': { description: 'ok', ...json({ type: 'object', properties: { findings: { type: 'array', items: ref('Finding') } } }) }, ...errors },
       },
     },
     '/api/v1/findings/{inventory}/{findingId}': {
-      get: { summary: 'A finding with its timeline', parameters: findingPath, responses: { '200': { description: 'ok' }, '404': { description: 'not found' }, ...errors } },
+      get: {
+        summary: 'A finding with its timeline',
+        parameters: findingPath,
+        responses: { '200': { description: 'ok' }, '404': { description: 'not found' }, ...errors },
+      },
     },
     '/api/v1/findings/{inventory}/{findingId}/acknowledgement': {
-      put: { summary: 'Acknowledge or suppress (serve:admin)', parameters: findingPath, requestBody: json(ref('Acknowledgement')), responses: { '200': { description: 'ok' }, '400': { description: 'bad request' }, '404': { description: 'not found' }, ...errors } },
-      delete: { summary: 'Remove an acknowledgement (serve:admin)', parameters: findingPath, responses: { '204': { description: 'removed' }, '404': { description: 'none' }, ...errors } },
+      put: {
+        summary: 'Acknowledge or suppress (serve:admin)',
+        parameters: findingPath,
+        requestBody: json(ref('Acknowledgement')),
+        responses: { '200': { description: 'ok' }, '400': { description: 'bad request' }, '404': { description: 'not found' }, ...errors },
+      },
+      delete: {
+        summary: 'Remove an acknowledgement (serve:admin)',
+        parameters: findingPath,
+        responses: { '204': { description: 'removed' }, '404': { description: 'none' }, ...errors },
+      },
     },
     '/metrics': { get: { summary: 'Prometheus metrics (metrics:read)', responses: { '200': { description: 'text/plain; version=0.0.4' }, ...errors } } },
   },

@@ -4,7 +4,9 @@ import type { Schedule } from '../config/index.js';
 
 export function nextRunAt(schedule: Schedule, now: number, lastStartedAt: number | undefined): number {
   if (schedule.kind === 'interval') return lastStartedAt === undefined ? now : Math.max(now, lastStartedAt + schedule.everyMs);
-  return CronExpressionParser.parse(schedule.expression, { currentDate: new Date(now) }).next().getTime();
+  return CronExpressionParser.parse(schedule.expression, { currentDate: new Date(now) })
+    .next()
+    .getTime();
 }
 
 /** setTimeout caps delays at 2^31-1 ms (about 24.8 days); longer waits are taken in steps. */

@@ -184,7 +184,11 @@ export class SqliteStore implements Store {
     if (version === this.lastDataVersion && !this.localChange) return;
     this.lastDataVersion = version;
     this.localChange = false;
-    const rows = this.db.prepare('SELECT seq, topic, payload FROM warden_changes WHERE seq > ? ORDER BY seq').all(this.lastSeq) as Array<{ seq: number; topic: string; payload: string }>;
+    const rows = this.db.prepare('SELECT seq, topic, payload FROM warden_changes WHERE seq > ? ORDER BY seq').all(this.lastSeq) as Array<{
+      seq: number;
+      topic: string;
+      payload: string;
+    }>;
     for (const row of rows) {
       this.lastSeq = row.seq;
       for (const h of this.subscribers.get(row.topic) ?? []) h.onMessage(row.payload);

@@ -40,7 +40,10 @@ export function storeContract(name: string, makeFixture: () => Promise<StoreFixt
       await Promise.all([a.migrate('notes', NOTES), b.migrate('notes', NOTES)]);
       await a.migrate('notes', NOTES);
       const ledger = await a.query<{ version: number }>('SELECT version FROM warden_migrations WHERE capability = ? ORDER BY version', ['notes']);
-      assert.deepEqual(ledger.map((r) => r.version), [1, 2]);
+      assert.deepEqual(
+        ledger.map((r) => r.version),
+        [1, 2],
+      );
     });
 
     it('round-trips text, integers beyond 32 bits and nulls with ? placeholders', async () => {

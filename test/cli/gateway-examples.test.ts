@@ -69,7 +69,9 @@ describe('gateway examples', { timeout: 60_000 }, () => {
     assert.equal(clusterAddress(grpc, filter!.grpc_service.envoy_grpc.cluster_name), grpcAddress);
 
     const http = parse(readFileSync(join(EXAMPLES, 'authz', 'envoy-http.yaml'), 'utf8')) as unknown;
-    const [httpFilter] = findAll(http, 'typed_config').filter((c) => String((c as Record<string, unknown>)['@type']).endsWith('ext_authz.v3.ExtAuthz')) as Array<{
+    const [httpFilter] = findAll(http, 'typed_config').filter((c) =>
+      String((c as Record<string, unknown>)['@type']).endsWith('ext_authz.v3.ExtAuthz'),
+    ) as Array<{
       failure_mode_allow: boolean;
       http_service: { server_uri: { uri: string; cluster: string }; path_prefix: string };
     }>;
@@ -81,7 +83,10 @@ describe('gateway examples', { timeout: 60_000 }, () => {
 
   it("the Traefik example's forwardAuth asks the authz listener's /auth, not trusting the client's forwarding headers", () => {
     const traefik = parse(readFileSync(join(EXAMPLES, 'authz', 'traefik.yml'), 'utf8')) as {
-      http: { routers: Record<string, { middlewares: string[] }>; middlewares: Record<string, { forwardAuth?: { address: string; trustForwardHeader: boolean; authResponseHeaders: string[] } }> };
+      http: {
+        routers: Record<string, { middlewares: string[] }>;
+        middlewares: Record<string, { forwardAuth?: { address: string; trustForwardHeader: boolean; authResponseHeaders: string[] } }>;
+      };
     };
     const router = Object.values(traefik.http.routers)[0]!;
     const named = router.middlewares.filter((m) => traefik.http.middlewares[m]?.forwardAuth);
@@ -95,25 +100,39 @@ describe('gateway examples', { timeout: 60_000 }, () => {
     assert.ok(router.middlewares.indexOf(named[0]!) > 0, "a client's identity headers are stripped before forwardAuth");
   });
 
-  it('the HAProxy example passes haproxy -c with its Lua action, asks the authz listener, and refuses when the action did not allow', { skip: spawnSync('haproxy', ['-v']).error ? 'haproxy is not installed (scripts/services.sh installs it)' : false }, () => {
-    const cfg = readFileSync(join(EXAMPLES, 'authz', 'haproxy.cfg'), 'utf8');
-    const rules = cfg.split('\n').map((l) => l.trim()).filter((l) => l.startsWith('http-request '));
-    const action = rules.findIndex((r) => r.startsWith('http-request lua.warden_authz '));
-    const [url, identity, deadline] = rules[action]!.split(/\s+/).slice(2);
-    assert.equal(new URL(url!).host, httpAddress);
-    assert.equal(new URL(url!).pathname, '/auth');
-    assert.equal(identity, 'X-Warden-Key-Id,X-Warden-Owner');
-    assert.ok(Number(deadline) > 0 && Number(deadline) <= 5000, deadline);
-    assert.match(rules[action + 1]!, /^http-request return status 503 .* unless \{ var\(txn\.warden_allowed\) -m bool \}$/, 'the rule after the action refuses what it did not allow');
-    // `haproxy -c` runs lua-load, so the shipped script is compiled and its action's arguments counted.
-    const dir = mkdtempSync(join(tmpdir(), 'warden-haproxy-example-'));
-    try {
-      writeFileSync(join(dir, 'haproxy.cfg'), cfg.replace('/etc/haproxy/haproxy-warden.lua', join(EXAMPLES, 'authz', 'haproxy-warden.lua')));
-      const check = spawnSync('haproxy', ['-c', '-f', join(dir, 'haproxy.cfg')], { env: { ...process.env, CLICKHOUSE_PASSWORD: 'example' }, encoding: 'utf8' });
-      assert.equal(check.status, 0, check.stderr);
-      assert.match(check.stdout, /Configuration file is valid/);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  it(
+    'the HAProxy example passes haproxy -c with its Lua action, asks the authz listener, and refuses when the action did not allow',
+    { skip: spawnSync('haproxy', ['-v']).error ? 'haproxy is not installed (scripts/services.sh installs it)' : false },
+    () => {
+      const cfg = readFileSync(join(EXAMPLES, 'authz', 'haproxy.cfg'), 'utf8');
+      const rules = cfg
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l.startsWith('http-request '));
+      const action = rules.findIndex((r) => r.startsWith('http-request lua.warden_authz '));
+      const [url, identity, deadline] = rules[action]!.split(/\s+/).slice(2);
+      assert.equal(new URL(url!).host, httpAddress);
+      assert.equal(new URL(url!).pathname, '/auth');
+      assert.equal(identity, 'X-Warden-Key-Id,X-Warden-Owner');
+      assert.ok(Number(deadline) > 0 && Number(deadline) <= 5000, deadline);
+      assert.match(
+        rules[action + 1]!,
+        /^http-request return status 503 .* unless \{ var\(txn\.warden_allowed\) -m bool \}$/,
+        'the rule after the action refuses what it did not allow',
+      );
+      // `haproxy -c` runs lua-load, so the shipped script is compiled and its action's arguments counted.
+      const dir = mkdtempSync(join(tmpdir(), 'warden-haproxy-example-'));
+      try {
+        writeFileSync(join(dir, 'haproxy.cfg'), cfg.replace('/etc/haproxy/haproxy-warden.lua', join(EXAMPLES, 'authz', 'haproxy-warden.lua')));
+        const check = spawnSync('haproxy', ['-c', '-f', join(dir, 'haproxy.cfg')], {
+          env: { ...process.env, CLICKHOUSE_PASSWORD: 'example' },
+          encoding: 'utf8',
+        });
+        assert.equal(check.status, 0, check.stderr);
+        assert.match(check.stdout, /Configuration file is valid/);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 });

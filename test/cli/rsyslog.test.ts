@@ -24,7 +24,10 @@ describe('rsyslog omprog → warden scrub', { skip: RSYSLOGD ? false : 'rsyslogd
     const out = join(dir, 'clean.log');
     const wrapper = join(dir, 'warden-scrub.sh');
     // The documented wrapper, pointed at the source tree instead of an installed `warden`.
-    writeFileSync(wrapper, `#!/bin/sh\ncd '${ROOT}' && exec '${process.execPath}' --import tsx --input-type=module -e "const { main } = await import('./src/cli/main.ts'); process.exitCode = await main(process.argv.slice(1));" scrub --format text >> '${out}'\n`);
+    writeFileSync(
+      wrapper,
+      `#!/bin/sh\ncd '${ROOT}' && exec '${process.execPath}' --import tsx --input-type=module -e "const { main } = await import('./src/cli/main.ts'); process.exitCode = await main(process.argv.slice(1));" scrub --format text >> '${out}'\n`,
+    );
     chmodSync(wrapper, 0o755);
     const port = await freePort();
     const config = join(dir, 'rsyslog.conf');
@@ -44,23 +47,33 @@ ruleset(name="scrub") {
     assert.equal(check.status, 0, check.stderr);
     const daemon = spawn(RSYSLOGD!, ['-n', '-f', config, '-i', join(dir, 'rsyslogd.pid')], { stdio: ['ignore', 'ignore', 'pipe'] });
     try {
-      const socket = await waitFor('rsyslogd to listen', () =>
-        new Promise<ReturnType<typeof connect> | undefined>((resolve) => {
-          const s = connect(port, '127.0.0.1');
-          s.once('connect', () => resolve(s));
-          s.once('error', () => resolve(undefined));
-        }),
+      const socket = await waitFor(
+        'rsyslogd to listen',
+        () =>
+          new Promise<ReturnType<typeof connect> | undefined>((resolve) => {
+            const s = connect(port, '127.0.0.1');
+            s.once('connect', () => resolve(s));
+            s.once('error', () => resolve(undefined));
+          }),
         30_000,
         100,
       );
       const sent = Array.from({ length: 200 }, (_, i) => (i % 10 === 0 ? `request ${i} with key ${KEY}` : `request ${i} ok`));
       await new Promise<void>((resolve) => socket.end(sent.map((m) => `<14>Nov 26 00:00:00 gateway app: ${m}\n`).join(''), resolve));
-      const lines = await waitFor('scrubbed lines', () => {
-        const text = existsSync(out) ? readFileSync(out, 'utf8') : '';
-        const got = text.split('\n').filter(Boolean);
-        return got.length >= sent.length ? got : undefined;
-      }, 30_000, 100);
-      assert.deepEqual(lines, sent.map((m) => m.replace(KEY, '[REDACTED:openai-project-key]')));
+      const lines = await waitFor(
+        'scrubbed lines',
+        () => {
+          const text = existsSync(out) ? readFileSync(out, 'utf8') : '';
+          const got = text.split('\n').filter(Boolean);
+          return got.length >= sent.length ? got : undefined;
+        },
+        30_000,
+        100,
+      );
+      assert.deepEqual(
+        lines,
+        sent.map((m) => m.replace(KEY, '[REDACTED:openai-project-key]')),
+      );
     } finally {
       daemon.kill('SIGTERM');
       await new Promise((r) => daemon.once('close', r));

@@ -11,7 +11,10 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const KEY = 'sk-proj-' + expandSample('{alnum_-:40}', 51) + 'T3BlbkFJ' + expandSample('{alnum_-:40}', 52);
 
 /** Starts the real CLI as a long-running ingest point and waits for its "listening on" line. */
-async function startIngest(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; url: string; stderr: () => string; exit: Promise<number | null> }> {
+async function startIngest(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ child: ChildProcess; url: string; stderr: () => string; exit: Promise<number | null> }> {
   const script = "const { main } = await import('./src/cli/main.ts'); process.exitCode = await main(process.argv.slice(1));";
   const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, 'scrub', ...args], {
     cwd: ROOT,
@@ -74,13 +77,19 @@ describe('warden scrub --listen', () => {
 
     const again = await startIngest(['--listen', '127.0.0.1:0', '--forward', file], { XDG_CONFIG_HOME: config });
     assert.doesNotMatch(again.stderr(), /generated/);
-    assert.equal((await fetch(again.url, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: '{"a":1}\n' })).status, 200, 'the same token after a restart');
+    assert.equal(
+      (await fetch(again.url, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: '{"a":1}\n' })).status,
+      200,
+      'the same token after a restart',
+    );
     again.child.kill('SIGTERM');
     assert.equal(await again.exit, 0);
   });
 
   it('takes several tokens from WARDEN_INGEST_TOKEN or --token-file; refuses a token file others can read', async () => {
-    const fromEnv = await startIngest(['--listen', '127.0.0.1:0', '--forward', join(dir, 'env.ndjson')], { WARDEN_INGEST_TOKEN: 'shipper-a-token-0001,shipper-b-token-0002' });
+    const fromEnv = await startIngest(['--listen', '127.0.0.1:0', '--forward', join(dir, 'env.ndjson')], {
+      WARDEN_INGEST_TOKEN: 'shipper-a-token-0001,shipper-b-token-0002',
+    });
     for (const token of ['shipper-a-token-0001', 'shipper-b-token-0002']) {
       assert.equal((await fetch(fromEnv.url, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: '{"a":1}\n' })).status, 200);
     }

@@ -10,7 +10,14 @@ export interface ChildServer {
   stop(): Promise<void>;
 }
 
-export async function startChildServer(opts: { name: string; command: string; args: string[]; dir: string; readyUrl: string; timeoutMs?: number }): Promise<ChildServer> {
+export async function startChildServer(opts: {
+  name: string;
+  command: string;
+  args: string[];
+  dir: string;
+  readyUrl: string;
+  timeoutMs?: number;
+}): Promise<ChildServer> {
   const child = spawn(opts.command, opts.args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => {
@@ -30,7 +37,10 @@ export async function startChildServer(opts: { name: string; command: string; ar
       rmSync(opts.dir, { recursive: true, force: true });
       throw new Error(`${opts.name} exited: ${stderr.slice(-2000)}`);
     }
-    const ready = await fetch(opts.readyUrl).then((r) => r.ok, () => false);
+    const ready = await fetch(opts.readyUrl).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ready) return { stop };
     if (Date.now() > deadline) {
       await stop();

@@ -23,7 +23,10 @@ export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProc
  * Runs the CLI to its end, feeding `input` on stdin. `closedStdout` closes the reading end of its stdout
  * before it starts, as `warden … | head` does once head has its lines: every write then fails with EPIPE.
  */
-export function runCli(args: string[], options: { input?: string | Buffer; env?: NodeJS.ProcessEnv; timeoutMs?: number; closedStdout?: boolean } = {}): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  options: { input?: string | Buffer; env?: NodeJS.ProcessEnv; timeoutMs?: number; closedStdout?: boolean } = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawnCli(args, options.env);
     if (options.closedStdout) child.stdout.destroy();

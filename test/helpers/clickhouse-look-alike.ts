@@ -14,7 +14,11 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'co
 async function relay(upstreamPort: number, req: RecordedRequest, res: ServerResponse): Promise<void> {
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && k.startsWith('x-clickhouse-')) headers[k] = v;
-  const upstream = await fetch(`http://127.0.0.1:${upstreamPort}${req.url}`, { method: req.method, headers, ...(req.method === 'POST' ? { body: req.body } : {}) });
+  const upstream = await fetch(`http://127.0.0.1:${upstreamPort}${req.url}`, {
+    method: req.method,
+    headers,
+    ...(req.method === 'POST' ? { body: req.body } : {}),
+  });
   const body = Buffer.from(await upstream.arrayBuffer());
   const out: Record<string, string> = {};
   upstream.headers.forEach((v, k) => {

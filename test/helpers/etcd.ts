@@ -24,8 +24,22 @@ export async function startTestEtcd(opts: { clientPort: number; peerPort: number
   const peer = `http://127.0.0.1:${opts.peerPort}`;
   const child = spawn(
     'etcd',
-    ['--name', 'warden-test', '--data-dir', join(dir, 'data'), '--listen-client-urls', client, '--advertise-client-urls', client,
-      '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', `warden-test=${peer}`],
+    [
+      '--name',
+      'warden-test',
+      '--data-dir',
+      join(dir, 'data'),
+      '--listen-client-urls',
+      client,
+      '--advertise-client-urls',
+      client,
+      '--listen-peer-urls',
+      peer,
+      '--initial-advertise-peer-urls',
+      peer,
+      '--initial-cluster',
+      `warden-test=${peer}`,
+    ],
     { stdio: 'ignore' },
   );
   let user: string[] = [];

@@ -30,7 +30,8 @@ export function itFindsNothingOnHostilePeers(probe: Probe, startGarbageServer?: 
     it(`finds nothing on a ${mode} peer, within the timeout`, async () => assertNothingFound(probe, await startHostileServer(mode)));
   }
   if (!probe.tlsPorts) return;
-  if (startGarbageServer) it('finds nothing over TLS on its test server in garbage mode', async () => assertNothingFound(probe, await startGarbageServer(), true));
+  if (startGarbageServer)
+    it('finds nothing over TLS on its test server in garbage mode', async () => assertNothingFound(probe, await startGarbageServer(), true));
   for (const mode of [...HOSTILE_MODES, ...TLS_HOSTILE_MODES]) {
     it(`finds nothing over TLS on a ${mode} peer, within the timeout`, async () => assertNothingFound(probe, await startHostileServer(mode), true));
   }
@@ -42,7 +43,11 @@ export function itScansHostilePeersAsUnknown(service: string, probes: Probe[]): 
     const hostile = await startHostilePeers();
     try {
       const report = await scan({ targets: hostile.ports.map((p) => `127.0.0.1:${p}`), probes, timeoutMs: 500 });
-      assert.deepEqual(report.findings.map((f) => `${f.service}/${f.auth}`), hostile.ports.map(() => 'unknown/unknown'), JSON.stringify(report.findings));
+      assert.deepEqual(
+        report.findings.map((f) => `${f.service}/${f.auth}`),
+        hostile.ports.map(() => 'unknown/unknown'),
+        JSON.stringify(report.findings),
+      );
       assert.equal(report.stats.open, hostile.ports.length);
     } finally {
       await hostile.close();

@@ -21,7 +21,12 @@ export async function startTestPrometheus(port: number): Promise<TestPrometheus>
   const server = await startChildServer({
     name: 'prometheus',
     command: 'prometheus',
-    args: [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
+    args: [
+      `--config.file=${join(dir, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--log.level=warn',
+    ],
     dir,
     readyUrl: `http://127.0.0.1:${port}/-/ready`,
   });

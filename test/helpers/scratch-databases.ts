@@ -19,7 +19,9 @@ export interface ScratchDatabase {
 const uniqueName = () => `warden_test_${randomBytes(6).toString('hex')}`;
 
 /** A PostgreSQL database; `adminUrl` defaults to WARDEN_TEST_POSTGRES or the machine's trust-auth server. */
-export async function createScratchDatabase(adminUrl = process.env.WARDEN_TEST_POSTGRES || 'postgres://postgres@127.0.0.1:5432/postgres'): Promise<ScratchDatabase> {
+export async function createScratchDatabase(
+  adminUrl = process.env.WARDEN_TEST_POSTGRES || 'postgres://postgres@127.0.0.1:5432/postgres',
+): Promise<ScratchDatabase> {
   const name = uniqueName();
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();

@@ -7,7 +7,11 @@ export interface RawReply {
 }
 
 /** One HTTP request with the path exactly as written (fetch would normalise `..` and `%2e`), its answer read whole. */
-export function sendRaw(origin: string, path: string, options: { method?: string; headers?: Record<string, string | string[]>; body?: string } = {}): Promise<RawReply> {
+export function sendRaw(
+  origin: string,
+  path: string,
+  options: { method?: string; headers?: Record<string, string | string[]>; body?: string } = {},
+): Promise<RawReply> {
   const u = new URL(origin);
   return new Promise((resolve, reject) => {
     const req = request({ host: u.hostname, port: u.port, method: options.method ?? 'GET', path, headers: options.headers ?? {} }, (res) => {

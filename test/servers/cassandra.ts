@@ -63,7 +63,21 @@ export async function startTestCassandra(opts: {
         }
         switch (opcode) {
           case 0x05:
-            frame(socket, stream, 0x06, Buffer.concat([short(2), string('CQL_VERSION'), short(1), string('3.4.5'), string('PROTOCOL_VERSIONS'), short(2), string('3/v3'), string('4/v4')]));
+            frame(
+              socket,
+              stream,
+              0x06,
+              Buffer.concat([
+                short(2),
+                string('CQL_VERSION'),
+                short(1),
+                string('3.4.5'),
+                string('PROTOCOL_VERSIONS'),
+                short(2),
+                string('3/v3'),
+                string('4/v4'),
+              ]),
+            );
             break;
           case 0x01:
             ready = opts.mode === 'open';
@@ -71,7 +85,10 @@ export async function startTestCassandra(opts: {
             else frame(socket, stream, 0x03, string('org.apache.cassandra.auth.PasswordAuthenticator'));
             break;
           case 0x0f: {
-            const token = body.subarray(4, 4 + body.readInt32BE(0)).toString('utf8').split('\0');
+            const token = body
+              .subarray(4, 4 + body.readInt32BE(0))
+              .toString('utf8')
+              .split('\0');
             if (`${token[1]}:${token[2]}` === opts.credentials) {
               ready = true;
               frame(socket, stream, 0x10, bytes(Buffer.alloc(0)));
@@ -82,10 +99,20 @@ export async function startTestCassandra(opts: {
             const query = body.subarray(4, 4 + body.readInt32BE(0)).toString('utf8');
             queries.push(query);
             if (!ready) frame(socket, stream, 0x00, error(0x000a, 'Unexpected message QUERY, expecting SASL_RESPONSE'));
-            else if (!/^SELECT keyspace_name, table_name FROM system_schema\.tables/.test(query)) frame(socket, stream, 0x00, error(0x2200, 'unsupported by the test server'));
+            else if (!/^SELECT keyspace_name, table_name FROM system_schema\.tables/.test(query))
+              frame(socket, stream, 0x00, error(0x2200, 'unsupported by the test server'));
             else {
               const rows = Object.entries(schema).flatMap(([ks, tables]) => tables.map((t) => Buffer.concat([bytes(Buffer.from(ks)), bytes(Buffer.from(t))])));
-              const metadata = Buffer.concat([int(0x0001), int(2), string('system_schema'), string('tables'), string('keyspace_name'), short(0x000d), string('table_name'), short(0x000d)]);
+              const metadata = Buffer.concat([
+                int(0x0001),
+                int(2),
+                string('system_schema'),
+                string('tables'),
+                string('keyspace_name'),
+                short(0x000d),
+                string('table_name'),
+                short(0x000d),
+              ]);
               frame(socket, stream, 0x08, Buffer.concat([int(0x0002), metadata, int(rows.length), ...rows]));
             }
             break;

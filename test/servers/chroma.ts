@@ -16,7 +16,8 @@ export function startTestChroma(opts: { mode: ApiMode; collections?: Record<stri
     if (path === '/api/v2/heartbeat') return { body: { 'nanosecond heartbeat': 1737360000000000000 } };
     if (path === '/api/v2/version') return { body: JSON.stringify('1.0.0'), headers: { 'content-type': 'application/json' } };
     if (!req.authorised) return { status: 401, body: { error: 'Unauthorized', message: 'Unauthorized' } };
-    if (path === BASE) return { body: entries.map((e) => ({ id: e.id, name: e.name, metadata: null, tenant: 'default_tenant', database: 'default_database' })) };
+    if (path === BASE)
+      return { body: entries.map((e) => ({ id: e.id, name: e.name, metadata: null, tenant: 'default_tenant', database: 'default_database' })) };
     const counted = entries.find((e) => path === `${BASE}/${e.id}/count`);
     if (counted) return { body: counted.count };
     return notFound;

@@ -71,7 +71,9 @@ export async function startTestSearch(opts: TestSearchOptions): Promise<TestSear
     const search = /^\/([^/_][^/]*)\/_search$/.exec(url.pathname);
     if (search && indices[search[1]!]) {
       const docs = indices[search[1]!]!.slice(0, Number(url.searchParams.get('size') ?? 10));
-      return json(res, 200, { hits: { total: { value: docs.length, relation: 'eq' }, hits: docs.map((d, i) => ({ _index: search[1], _id: String(i), _source: d })) } });
+      return json(res, 200, {
+        hits: { total: { value: docs.length, relation: 'eq' }, hits: docs.map((d, i) => ({ _index: search[1], _id: String(i), _source: d })) },
+      });
     }
     return json(res, 404, { error: { type: 'index_not_found_exception' }, status: 404 });
   };

@@ -14,7 +14,8 @@ export function startTestGrafana(opts: { mode: ApiMode; dashboards?: number; log
     if (!req.authorised) return { status: 401, body: { message: 'Unauthorized', traceID: '' } };
     if (req.method !== 'GET') return { status: 405, body: { message: 'the test server writes nothing' } };
     if (path === '/api/org') return { body: { id: 1, name: 'Main Org.', address: { address1: '', city: '', country: '' } } };
-    if (path === '/api/search') return { body: Array.from({ length: opts.dashboards ?? 0 }, (_, i) => ({ id: i + 1, uid: `d${i}`, title: `Dashboard ${i}`, type: 'dash-db' })) };
+    if (path === '/api/search')
+      return { body: Array.from({ length: opts.dashboards ?? 0 }, (_, i) => ({ id: i + 1, uid: `d${i}`, title: `Dashboard ${i}`, type: 'dash-db' })) };
     if (path === '/api/datasources') return { body: [{ id: 1, uid: 'pg', name: 'Postgres', type: 'postgres', access: 'proxy' }] };
     return { ...notFound, body: { message: 'Not found' } };
   });

@@ -136,7 +136,10 @@ export async function startHostilePeers(modes: readonly HostileMode[] = HOSTILE_
  * arrives and its index on that connection (0 first); undefined sends nothing. `greeting` is sent on
  * connect, for protocols where the server speaks first.
  */
-export function startLookAlike(answer: (request: Buffer, index: number) => Buffer | string | undefined, opts: { greeting?: Buffer | string; port?: number } = {}): Promise<TestServer> {
+export function startLookAlike(
+  answer: (request: Buffer, index: number) => Buffer | string | undefined,
+  opts: { greeting?: Buffer | string; port?: number } = {},
+): Promise<TestServer> {
   const server = createServer((socket) => {
     let index = 0;
     if (opts.greeting) socket.write(opts.greeting);
@@ -149,4 +152,5 @@ export function startLookAlike(answer: (request: Buffer, index: number) => Buffe
 }
 
 /** An HTTP/1.1 200 with `body`, closing the connection: what a catch-all web server answers to every path. */
-export const http200 = (body: string) => `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+export const http200 = (body: string) =>
+  `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;

@@ -57,7 +57,13 @@ export async function startTestApi(opts: TestApiOptions, routes: ApiRoutes): Pro
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const authorised = opts.mode === 'open' || (opts.authorization !== undefined && req.headers.authorization === opts.authorization);
-      const answer = routes({ method: req.method ?? 'GET', url: new URL(req.url ?? '/', 'http://localhost'), headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), authorised });
+      const answer = routes({
+        method: req.method ?? 'GET',
+        url: new URL(req.url ?? '/', 'http://localhost'),
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+        authorised,
+      });
       const text = typeof answer.body === 'string';
       res.writeHead(answer.status ?? 200, { 'content-type': text ? 'text/plain; charset=utf-8' : 'application/json', ...answer.headers });
       res.end(text ? (answer.body as string) : JSON.stringify(answer.body));

@@ -33,7 +33,14 @@ const i32 = (n: number) => {
 };
 const array = (items: Buffer[]) => Buffer.concat([i32(items.length), ...items]);
 
-const SUPPORTED_APIS: Array<[number, number, number]> = [[0, 0, 9], [1, 0, 13], [3, 0, 12], [17, 0, 1], [18, 0, 3], [36, 0, 2]];
+const SUPPORTED_APIS: Array<[number, number, number]> = [
+  [0, 0, 9],
+  [1, 0, 13],
+  [3, 0, 12],
+  [17, 0, 1],
+  [18, 0, 3],
+  [36, 0, 2],
+];
 
 function respond(socket: Socket, correlationId: number, body: Buffer): void {
   socket.write(Buffer.concat([i32(4 + body.length), i32(correlationId), body]));

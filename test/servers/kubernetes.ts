@@ -25,21 +25,53 @@ export interface TestKubernetesOptions {
 
 function podList(pods: Record<string, number>) {
   const items = Object.entries(pods).flatMap(([namespace, n]) =>
-    Array.from({ length: n }, (_, i) => ({ metadata: { name: `pod-${i}`, namespace }, spec: { containers: [{ name: 'app', env: [{ name: 'OPENAI_API_KEY', value: 'not-a-real-key' }] }] } })),
+    Array.from({ length: n }, (_, i) => ({
+      metadata: { name: `pod-${i}`, namespace },
+      spec: { containers: [{ name: 'app', env: [{ name: 'OPENAI_API_KEY', value: 'not-a-real-key' }] }] },
+    })),
   );
   return { kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: '4242' }, items };
 }
 
-const status = (code: number, reason: string, message: string): ApiAnswer => ({ status: code, body: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code } });
+const status = (code: number, reason: string, message: string): ApiAnswer => ({
+  status: code,
+  body: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code },
+});
 
 function apiserver(req: ApiRequest, mode: KubernetesMode, pods: Record<string, number>): ApiAnswer {
   const path = req.url.pathname;
   if (mode === 'locked') return status(401, 'Unauthorized', 'Unauthorized');
-  if (path === '/version') return { body: { major: '1', minor: '31', gitVersion: 'v1.31.2', gitCommit: '5864a4677267e6adeae276ad85882a8714d69d9d', gitTreeState: 'clean', buildDate: '2024-10-22T20:28:14Z', goVersion: 'go1.22.8', compiler: 'gc', platform: 'linux/amd64' } };
+  if (path === '/version')
+    return {
+      body: {
+        major: '1',
+        minor: '31',
+        gitVersion: 'v1.31.2',
+        gitCommit: '5864a4677267e6adeae276ad85882a8714d69d9d',
+        gitTreeState: 'clean',
+        buildDate: '2024-10-22T20:28:14Z',
+        goVersion: 'go1.22.8',
+        compiler: 'gc',
+        platform: 'linux/amd64',
+      },
+    };
   const resource = /^\/api\/v1\/(namespaces|pods|secrets)$/.exec(path)?.[1];
   if (!resource) return status(404, 'NotFound', 'the server could not find the requested resource');
-  if (mode === 'anonymous-denied') return status(403, 'Forbidden', `${resource} is forbidden: User "system:anonymous" cannot list resource "${resource}" in API group "" at the cluster scope`);
-  if (resource === 'namespaces') return { body: { kind: 'NamespaceList', apiVersion: 'v1', metadata: { resourceVersion: '4242' }, items: Object.keys(pods).map((name) => ({ metadata: { name } })) } };
+  if (mode === 'anonymous-denied')
+    return status(
+      403,
+      'Forbidden',
+      `${resource} is forbidden: User "system:anonymous" cannot list resource "${resource}" in API group "" at the cluster scope`,
+    );
+  if (resource === 'namespaces')
+    return {
+      body: {
+        kind: 'NamespaceList',
+        apiVersion: 'v1',
+        metadata: { resourceVersion: '4242' },
+        items: Object.keys(pods).map((name) => ({ metadata: { name } })),
+      },
+    };
   if (resource === 'pods') return { body: podList(pods) };
   return status(500, 'InternalError', 'the test server never lists secrets');
 }

@@ -17,7 +17,9 @@ export function startTestMilvus(opts: { mode: ApiMode; collections?: Record<stri
     if (path === '/v2/vectordb/collections/list') return { body: { code: 0, data: Object.keys(collections) } };
     if (path === '/v2/vectordb/collections/get_stats') {
       const name = String((JSON.parse(req.body) as { collectionName?: unknown }).collectionName);
-      return collections[name] === undefined ? { body: { code: 100, message: `collection not found[collection=${name}]` } } : { body: { code: 0, data: { rowCount: collections[name] } } };
+      return collections[name] === undefined
+        ? { body: { code: 100, message: `collection not found[collection=${name}]` } }
+        : { body: { code: 0, data: { rowCount: collections[name] } } };
     }
     return { status: 404, body: '404 page not found' };
   });

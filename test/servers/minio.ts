@@ -75,23 +75,38 @@ export async function startTestMinio(opts: TestMinioOptions): Promise<TestMinio>
     }
     const signed = signedCorrectly(req, url, opts.credentials);
     if (req.headers.authorization && !signed) {
-      return xml(res, 403, '<Error><Code>SignatureDoesNotMatch</Code><Message>The request signature we calculated does not match the signature you provided.</Message></Error>');
+      return xml(
+        res,
+        403,
+        '<Error><Code>SignatureDoesNotMatch</Code><Message>The request signature we calculated does not match the signature you provided.</Message></Error>',
+      );
     }
     if (req.method !== 'GET') return denied(res, url.pathname);
     if (url.pathname === '/') {
       if (!signed) return denied(res, '/');
-      const list = Object.keys(buckets).map((b) => `<Bucket><Name>${b}</Name><CreationDate>2025-01-06T00:00:00.000Z</CreationDate></Bucket>`).join('');
-      return xml(res, 200, `<ListAllMyBucketsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Owner><ID>02d6176db174dc93cb1b899f7c6078f08654445fe8cf1b6ce98d8855f66bdbf4</ID></Owner><Buckets>${list}</Buckets></ListAllMyBucketsResult>`);
+      const list = Object.keys(buckets)
+        .map((b) => `<Bucket><Name>${b}</Name><CreationDate>2025-01-06T00:00:00.000Z</CreationDate></Bucket>`)
+        .join('');
+      return xml(
+        res,
+        200,
+        `<ListAllMyBucketsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Owner><ID>02d6176db174dc93cb1b899f7c6078f08654445fe8cf1b6ce98d8855f66bdbf4</ID></Owner><Buckets>${list}</Buckets></ListAllMyBucketsResult>`,
+      );
     }
     const bucket = decodeURIComponent(url.pathname.slice(1).replace(/\/$/, ''));
     const keys = buckets[bucket];
-    if (keys === undefined) return xml(res, 404, `<Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist</Message><BucketName>${bucket}</BucketName></Error>`);
+    if (keys === undefined)
+      return xml(res, 404, `<Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist</Message><BucketName>${bucket}</BucketName></Error>`);
     const anonymousAllowed = opts.mode === 'open' && (opts.publicBuckets ?? []).includes(bucket);
     if (!signed && !anonymousAllowed) return denied(res, url.pathname);
     const max = Number(url.searchParams.get('max-keys') ?? 1000);
     const shown = keys.slice(0, max);
     const contents = shown.map((k) => `<Contents><Key>${k}</Key><Size>10</Size></Contents>`).join('');
-    xml(res, 200, `<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>${bucket}</Name><KeyCount>${shown.length}</KeyCount><MaxKeys>${max}</MaxKeys><IsTruncated>${keys.length > max}</IsTruncated>${contents}</ListBucketResult>`);
+    xml(
+      res,
+      200,
+      `<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>${bucket}</Name><KeyCount>${shown.length}</KeyCount><MaxKeys>${max}</MaxKeys><IsTruncated>${keys.length > max}</IsTruncated>${contents}</ListBucketResult>`,
+    );
   });
   const listening = await listenLoopback(server, opts.port);
   return { ...listening, requests };

@@ -42,7 +42,16 @@ function reply(socket: Socket, requestId: number, doc: BsonDocument): void {
 
 function answer(mode: MongoMode, data: MongoData, cmd: BsonDocument, name: string): BsonDocument {
   if (name === 'hello' || name === 'isMaster' || name === 'ismaster') {
-    return { isWritablePrimary: true, ismaster: true, maxBsonObjectSize: 16777216, maxMessageSizeBytes: 48000000, minWireVersion: 0, maxWireVersion: 21, readOnly: false, ok: 1 };
+    return {
+      isWritablePrimary: true,
+      ismaster: true,
+      maxBsonObjectSize: 16777216,
+      maxMessageSizeBytes: 48000000,
+      minWireVersion: 0,
+      maxWireVersion: 21,
+      readOnly: false,
+      ok: 1,
+    };
   }
   if (mode === 'locked-empty' && name === 'listDatabases') return { databases: [], totalSize: 0, ok: 1 };
   if (mode !== 'open') return { ok: 0, errmsg: `command ${name} requires authentication`, code: 13, codeName: 'Unauthorized' };
@@ -53,7 +62,10 @@ function answer(mode: MongoMode, data: MongoData, cmd: BsonDocument, name: strin
       return { databases: names.map((n) => ({ name: n, sizeOnDisk: 8192, empty: false })), totalSize: names.length * 8192, ok: 1 };
     }
     case 'listCollections':
-      return { cursor: { id: 0n, ns: `${db}.$cmd.listCollections`, firstBatch: Object.keys(data[db] ?? {}).map((n) => ({ name: n, type: 'collection' })) }, ok: 1 };
+      return {
+        cursor: { id: 0n, ns: `${db}.$cmd.listCollections`, firstBatch: Object.keys(data[db] ?? {}).map((n) => ({ name: n, type: 'collection' })) },
+        ok: 1,
+      };
     case 'count':
       return { n: data[db]?.[String(cmd.count)]?.length ?? 0, ok: 1 };
     case 'find': {

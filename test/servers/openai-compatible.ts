@@ -30,11 +30,19 @@ function vllm(req: ApiRequest, devMode: boolean): ApiAnswer {
   if (postOnly.includes(path)) return req.method === 'POST' ? { status: 500, body: { error: 'the test server never acts' } } : methodNotAllowed;
   if (req.method !== 'GET') return methodNotAllowed;
   if (path === '/v1/models') {
-    return { body: { object: 'list', data: [{ id: VLLM_MODEL, object: 'model', created: 1737000000, owned_by: 'vllm', root: VLLM_MODEL, parent: null, max_model_len: 131072, permission: [] }] } };
+    return {
+      body: {
+        object: 'list',
+        data: [
+          { id: VLLM_MODEL, object: 'model', created: 1737000000, owned_by: 'vllm', root: VLLM_MODEL, parent: null, max_model_len: 131072, permission: [] },
+        ],
+      },
+    };
   }
   if (path === '/version') return { body: { version: '0.8.4' } };
   if (path === '/health') return { body: '' };
-  if (path === '/metrics') return { body: `# HELP vllm:num_requests_running Number of requests running.\nvllm:num_requests_running{model_name="${VLLM_MODEL}"} 0.0\n` };
+  if (path === '/metrics')
+    return { body: `# HELP vllm:num_requests_running Number of requests running.\nvllm:num_requests_running{model_name="${VLLM_MODEL}"} 0.0\n` };
   if (devMode && path === '/is_sleeping') return { body: { is_sleeping: false } };
   return notFound;
 }
@@ -45,7 +53,20 @@ function llamacpp(req: ApiRequest): ApiAnswer {
   if (req.method !== 'GET') return { status: 405, body: { error: { code: 405, message: 'Method Not Allowed', type: 'invalid_request_error' } } };
   if (path === '/health') return { body: { status: 'ok' } };
   if (path === '/v1/models') {
-    return { body: { object: 'list', data: [{ id: 'qwen2.5-7b-instruct-q4_k_m.gguf', object: 'model', created: 1737000000, owned_by: 'llamacpp', meta: { vocab_type: 2, n_vocab: 152064, n_ctx_train: 32768, n_embd: 3584, n_params: 7615616512, size: 4677120000 } }] } };
+    return {
+      body: {
+        object: 'list',
+        data: [
+          {
+            id: 'qwen2.5-7b-instruct-q4_k_m.gguf',
+            object: 'model',
+            created: 1737000000,
+            owned_by: 'llamacpp',
+            meta: { vocab_type: 2, n_vocab: 152064, n_ctx_train: 32768, n_embd: 3584, n_params: 7615616512, size: 4677120000 },
+          },
+        ],
+      },
+    };
   }
   if (!req.authorised) return refusal;
   if (path === '/props') return { body: { default_generation_settings: { n_ctx: 4096 }, total_slots: 1, chat_template: '' } };

@@ -24,7 +24,8 @@ export function startTestRay(opts: { mode: ApiMode; jobs?: RayJobSpec[]; port?: 
   }));
   return startTestApi({ mode: opts.mode, port: opts.port }, (req) => {
     if (req.method !== 'GET') return { status: 405, body: { error: 'the test server never runs jobs' } };
-    if (req.url.pathname === '/api/version') return { body: { version: '4', ray_version: '2.9.3', ray_commit: '62655e1d1e7c5e9e3f2a8f0b1c3d4e5f6a7b8c9d', session_name: 'session_2025-01-20' } };
+    if (req.url.pathname === '/api/version')
+      return { body: { version: '4', ray_version: '2.9.3', ray_commit: '62655e1d1e7c5e9e3f2a8f0b1c3d4e5f6a7b8c9d', session_name: 'session_2025-01-20' } };
     if (!req.authorised) return { status: 401, body: 'Unauthorized' };
     if (req.url.pathname === '/api/jobs/') return { body: jobs };
     return notFound;

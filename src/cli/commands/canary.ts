@@ -50,7 +50,8 @@ function withPlantOptions(command: Command): Command {
 function plantTarget(flags: PlantFlags): PlantTarget | null {
   const given = [flags.intoTable, flags.intoEnv, flags.intoLog, flags.intoStream].filter((v) => v !== undefined).length;
   if (given > 1) throw new UsageError('plant one place per canary: give one of --into-table, --into-env, --into-log, --into-stream');
-  if (flags.keepList !== undefined && flags.intoLog === undefined && !flags.intoStream) throw new UsageError('--keep-list goes with --into-log or --into-stream');
+  if (flags.keepList !== undefined && flags.intoLog === undefined && !flags.intoStream)
+    throw new UsageError('--keep-list goes with --into-log or --into-stream');
   if (flags.intoTable !== undefined) {
     if (!flags.table || !flags.column) throw new UsageError('--into-table needs --table and --column');
     const set: Record<string, string> = {};
@@ -70,15 +71,25 @@ function plantTarget(flags: PlantFlags): PlantTarget | null {
     return { kind: 'log', path: flags.intoLog, line: flags.line, ...(flags.keepList ? { keepList: flags.keepList } : {}) };
   }
   if (flags.intoStream) {
-    if (!flags.line || !flags.keepList) throw new UsageError('--into-stream needs --line, with {key} where the canary goes, and --keep-list, so warden scrub lets that line through');
+    if (!flags.line || !flags.keepList)
+      throw new UsageError('--into-stream needs --line, with {key} where the canary goes, and --keep-list, so warden scrub lets that line through');
     return { kind: 'stream', line: flags.line, keepList: flags.keepList, write: (line) => process.stdout.write(`${line}\n`) };
   }
   return null;
 }
 
 function describeCanary(c: CanaryInfo): string[] {
-  const planted = c.plantings.map((p) => `${p.target} (${p.present === null ? 'not checked' : p.present ? `present at ${time(p.checkedAt)}` : `MISSING at ${time(p.checkedAt)}`})`);
-  return [c.id, c.display, c.where, planted.join('; ') || '-', c.lastSeenAt === null ? 'never' : `${time(c.lastSeenAt)} from ${c.lastSeenIp ?? 'unknown'}`, String(c.uses)];
+  const planted = c.plantings.map(
+    (p) => `${p.target} (${p.present === null ? 'not checked' : p.present ? `present at ${time(p.checkedAt)}` : `MISSING at ${time(p.checkedAt)}`})`,
+  );
+  return [
+    c.id,
+    c.display,
+    c.where,
+    planted.join('; ') || '-',
+    c.lastSeenAt === null ? 'never' : `${time(c.lastSeenAt)} from ${c.lastSeenIp ?? 'unknown'}`,
+    String(c.uses),
+  ];
 }
 
 async function plantAndReport(ks: KeyStore, id: string, key: string, target: PlantTarget, json: boolean | undefined): Promise<void> {
@@ -148,8 +159,15 @@ address, user agent and route; warden serve opens a canary-tripped incident and 
     .action(async (opts: StoreFlag & { json?: boolean }) => {
       await withKeys(opts, async (ks) => {
         const list = await ks.canaries.list();
-        const json = list.map((c) => ({ ...c, createdAt: time(c.createdAt), lastSeenAt: c.lastSeenAt === null ? null : time(c.lastSeenAt), plantings: c.plantings.map((p) => ({ ...p, plantedAt: time(p.plantedAt), checkedAt: p.checkedAt === null ? null : time(p.checkedAt) })) }));
-        print(json, opts.json, () => (list.length ? alignColumns([['ID', 'KEY', 'WHERE', 'PLANTED', 'LAST USED', 'USES'], ...list.map(describeCanary)]) : 'no canaries'));
+        const json = list.map((c) => ({
+          ...c,
+          createdAt: time(c.createdAt),
+          lastSeenAt: c.lastSeenAt === null ? null : time(c.lastSeenAt),
+          plantings: c.plantings.map((p) => ({ ...p, plantedAt: time(p.plantedAt), checkedAt: p.checkedAt === null ? null : time(p.checkedAt) })),
+        }));
+        print(json, opts.json, () =>
+          list.length ? alignColumns([['ID', 'KEY', 'WHERE', 'PLANTED', 'LAST USED', 'USES'], ...list.map(describeCanary)]) : 'no canaries',
+        );
       });
     });
 
@@ -163,7 +181,12 @@ address, user agent and route; warden serve opens a canary-tripped incident and 
       await withKeys(opts, async (ks) => {
         const checks = await checkPlantings(ks, opts.id ? { keyId: opts.id } : {});
         print(checks, opts.json, () =>
-          checks.length ? alignColumns([['ID', 'PLANTED IN', 'STATE'], ...checks.map((c) => [c.keyId, c.target, c.present === null ? `unknown: ${c.error}` : c.present ? 'present' : 'MISSING'])]) : 'no plantings',
+          checks.length
+            ? alignColumns([
+                ['ID', 'PLANTED IN', 'STATE'],
+                ...checks.map((c) => [c.keyId, c.target, c.present === null ? `unknown: ${c.error}` : c.present ? 'present' : 'MISSING']),
+              ])
+            : 'no plantings',
         );
         if (checks.some((c) => c.present === null)) process.exitCode = 3;
         else if (checks.some((c) => c.present === false)) process.exitCode = 1;

@@ -12,7 +12,11 @@ describe('warden classify (CLI)', () => {
     const db = await openDatabase(store.url);
     try {
       await createAiChatTable(db, { schema: 'main', name: 'chat_logs' });
-      await insertAiChatRows(db, { schema: 'main', name: 'chat_logs' }, Array.from({ length: rows }, (_, i) => aiChatRow(i + 1, new Date())));
+      await insertAiChatRows(
+        db,
+        { schema: 'main', name: 'chat_logs' },
+        Array.from({ length: rows }, (_, i) => aiChatRow(i + 1, new Date())),
+      );
       await use(store.url);
     } finally {
       await db.close();

@@ -33,7 +33,11 @@ export function registerClassify(program: Command): void {
     .command('classify')
     .description('Find the columns that hold prompts, chats, completions, embeddings, tool calls, credentials and PII.')
     .argument('<dsn...>', 'postgres://user@host/db, mysql://…, mariadb://…, clickhouse://user@host:8123/db, sqlite:///file.db')
-    .addOption(new Option('--format <format>', 'stdout format (default: table on a terminal, json otherwise); sarif lists the credentials found').choices([...CLASSIFY_FORMATS]))
+    .addOption(
+      new Option('--format <format>', 'stdout format (default: table on a terminal, json otherwise); sarif lists the credentials found').choices([
+        ...CLASSIFY_FORMATS,
+      ]),
+    )
     .option('--report <file>', 'also write a Markdown report to this file')
     .option('--sample-size <n>', 'non-null values sampled per column', String(DEFAULT_SAMPLE_SIZE))
     .option('--min-confidence <x>', 'leave out decisions below this confidence (0 to 1)', String(DEFAULT_MIN_CONFIDENCE))
@@ -52,7 +56,9 @@ Examples:
     )
     .action(async (dsns: string[], opts: { format?: ClassifyFormat; report?: string; sampleSize: string; minConfidence: string; failOn?: string[] }) => {
       const failOn = (opts.failOn ?? []) as Category[];
-      for (const c of failOn) if (!(CATEGORIES as readonly string[]).includes(c)) throw new UsageError(`--fail-on: unknown category ${JSON.stringify(c)} (expected ${CATEGORIES.join(', ')})`);
+      for (const c of failOn)
+        if (!(CATEGORIES as readonly string[]).includes(c))
+          throw new UsageError(`--fail-on: unknown category ${JSON.stringify(c)} (expected ${CATEGORIES.join(', ')})`);
       const sampleSize = parsePositiveInt(opts.sampleSize, '--sample-size');
       const minConfidence = parseConfidence(opts.minConfidence, '--min-confidence');
       const format = opts.format ?? (process.stdout.isTTY ? 'table' : 'json');
@@ -73,12 +79,17 @@ Examples:
       else if (format === 'sarif') {
         const rules = detectorRules(detector);
         process.stdout.write(formatSarif(credentialFindings(reports, rules), { tool: WARDEN_TOOL, rules }));
-      }
-      else process.stdout.write(format === 'markdown' ? formatClassificationMarkdown(reports) : formatClassificationTable(reports));
+      } else process.stdout.write(format === 'markdown' ? formatClassificationMarkdown(reports) : formatClassificationTable(reports));
       if (opts.report) writeFileSync(opts.report, formatClassificationMarkdown(reports));
       const hits = reports.flatMap((r) => columnsWith(r, failOn).map((h) => ({ ...h, store: r.store })));
       if (hits.length) {
-        for (const h of hits) process.stderr.write(`warden: ${h.store} ${h.table}.${h.column.column} holds ${h.column.categories.filter((d) => failOn.includes(d.category)).map((d) => d.category).join(', ')}\n`);
+        for (const h of hits)
+          process.stderr.write(
+            `warden: ${h.store} ${h.table}.${h.column.column} holds ${h.column.categories
+              .filter((d) => failOn.includes(d.category))
+              .map((d) => d.category)
+              .join(', ')}\n`,
+          );
         process.exitCode = 1;
       }
     });

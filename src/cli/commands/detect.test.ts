@@ -71,12 +71,21 @@ describe('warden detect', () => {
       const all = await runCli(['detect', weakDir, '--format', 'json', '--min-confidence', 'low'], { env });
       assert.equal(all.code, 1);
       const found = JSON.parse(all.stdout).findings as Array<{ ruleId: string; confidence: string; reason: string }>;
-      assert.deepEqual(found.map((f) => [f.ruleId, f.confidence, f.reason]), [
-        ['github-pat', 'low', 'checksum does not verify'],
-        ['generic-password-assignment', 'low', 'weak, default or documentation value'],
-      ]);
+      assert.deepEqual(
+        found.map((f) => [f.ruleId, f.confidence, f.reason]),
+        [
+          ['github-pat', 'low', 'checksum does not verify'],
+          ['generic-password-assignment', 'low', 'weak, default or documentation value'],
+        ],
+      );
       const sarif = JSON.parse((await runCli(['detect', weakDir, '--format', 'sarif', '--min-confidence', 'low'], { env })).stdout);
-      assert.deepEqual(sarif.runs[0].results.map((r: { rank: number; level: string }) => [r.rank, r.level]), [[20, 'note'], [20, 'note']]);
+      assert.deepEqual(
+        sarif.runs[0].results.map((r: { rank: number; level: string }) => [r.rank, r.level]),
+        [
+          [20, 'note'],
+          [20, 'note'],
+        ],
+      );
       assert.ok(!all.stdout.includes(bad) && !all.stdout.includes('hunter2'));
       assert.equal((await runCli(['detect', weakDir, '--min-confidence', 'sure'], { env })).code, 2);
     } finally {
@@ -96,7 +105,10 @@ describe('warden detect', () => {
       appendFileSync(join(dir, 'clean.txt'), `ANTHROPIC=1\nkey=${SECOND}\n`);
       const fresh = await runCli(['detect', dir, '--baseline', baseline, '--format', 'json'], { env });
       assert.equal(fresh.code, 1);
-      assert.deepEqual(JSON.parse(fresh.stdout).findings.map((f: { location: { uri: string; line: number } }) => `${f.location.uri}:${f.location.line}`), [`${join(dir, 'clean.txt')}:3`]);
+      assert.deepEqual(
+        JSON.parse(fresh.stdout).findings.map((f: { location: { uri: string; line: number } }) => `${f.location.uri}:${f.location.line}`),
+        [`${join(dir, 'clean.txt')}:3`],
+      );
       const otherKey = await runCli(['detect', dir, '--baseline', baseline], { env: { WARDEN_FINGERPRINT_KEY: 'another-key' } });
       assert.equal(otherKey.code, 1, 'fingerprints are keyed: another key sees everything as new');
     } finally {
@@ -114,7 +126,10 @@ describe('warden detect', () => {
       assert.equal(json.code, 1, json.stderr);
       const doc = JSON.parse(json.stdout);
       assert.deepEqual(doc.skipped, { total: 1, binary: 1, unreadable: 0, 'too-large': 0, submodule: 0, limit: 0 });
-      assert.deepEqual(doc.findings.map((f: { ruleId: string; location: { line: number } }) => `${f.ruleId}:${f.location.line}`), ['generic-password-assignment:3']);
+      assert.deepEqual(
+        doc.findings.map((f: { ruleId: string; location: { line: number } }) => `${f.ruleId}:${f.location.line}`),
+        ['generic-password-assignment:3'],
+      );
       assert.match(json.stderr, /skipped .*logo\.png: binary file with no reader/);
       const table = await runCli(['detect', binDir, '--format', 'table'], { env });
       assert.match(table.stdout, /skipped 1 file\(s\): 1 binary/);
@@ -143,8 +158,14 @@ describe('warden detect --git, --staged, archives and warden:allow', () => {
     const r = await runCli(['detect', '--git', repo.dir, '--format', 'sarif'], { env });
     assert.equal(r.code, 1, r.stderr);
     const [result] = JSON.parse(r.stdout).runs[0].results;
-    assert.deepEqual(result.locations[0].physicalLocation, { artifactLocation: { uri: 'app.env' }, region: { startLine: 2, startColumn: 16, endLine: 2, endColumn: 16 + KEY.length } });
-    assert.deepEqual([result.properties.commitSha, result.properties.author, result.properties.date], [added, 'Ada Tester <ada@example.test>', repo.dateOf(added)]);
+    assert.deepEqual(result.locations[0].physicalLocation, {
+      artifactLocation: { uri: 'app.env' },
+      region: { startLine: 2, startColumn: 16, endLine: 2, endColumn: 16 + KEY.length },
+    });
+    assert.deepEqual(
+      [result.properties.commitSha, result.properties.author, result.properties.date],
+      [added, 'Ada Tester <ada@example.test>', repo.dateOf(added)],
+    );
     assert.match(result.partialFingerprints['wardenFingerprint/v1'], /^[0-9a-f]{16}$/);
     assert.match(result.message.text, new RegExp(`added in commit ${added.slice(0, 12)}`));
     assert.match(r.stderr, /3 commit\(s\), \d+ file version\(s\) read, 1 finding/);
@@ -187,13 +208,26 @@ describe('warden detect --git, --staged, archives and warden:allow', () => {
   });
 
   it('a git pre-commit hook running --staged refuses a commit with a key and lets a clean one through', async () => {
-    const hooks = parse(readFileSync(new URL('../../../.pre-commit-hooks.yaml', import.meta.url), 'utf8')) as Array<{ id: string; entry: string; pass_filenames: boolean }>;
-    assert.deepEqual(hooks.map((h) => [h.id, h.entry, h.pass_filenames]), [['warden-detect', 'warden detect --staged', false], ['warden-detect-system', 'warden detect --staged', false]]);
+    const hooks = parse(readFileSync(new URL('../../../.pre-commit-hooks.yaml', import.meta.url), 'utf8')) as Array<{
+      id: string;
+      entry: string;
+      pass_filenames: boolean;
+    }>;
+    assert.deepEqual(
+      hooks.map((h) => [h.id, h.entry, h.pass_filenames]),
+      [
+        ['warden-detect', 'warden detect --staged', false],
+        ['warden-detect-system', 'warden detect --staged', false],
+      ],
+    );
     const hook = join(repo.dir, '.git', 'hooks', 'pre-commit');
     const tsx = import.meta.resolve('tsx');
     const main = new URL('../main.ts', import.meta.url).href;
     const script = `const { main } = await import(${JSON.stringify(main)}); process.exitCode = await main(['detect', '--staged']);`;
-    writeFileSync(hook, `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} --import ${JSON.stringify(tsx)} --input-type=module -e ${JSON.stringify(script).replace(/\$/g, '\\$')}\n`);
+    writeFileSync(
+      hook,
+      `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} --import ${JSON.stringify(tsx)} --input-type=module -e ${JSON.stringify(script).replace(/\$/g, '\\$')}\n`,
+    );
     chmodSync(hook, 0o755);
     try {
       repo.write('new.env', `token: ${THIRD}\n`).git('add', 'new.env');
@@ -218,7 +252,10 @@ describe('warden detect --git, --staged, archives and warden:allow', () => {
       const r = await runCli(['detect', d, '--format', 'json'], { env });
       assert.equal(r.code, 1, r.stderr);
       const doc = JSON.parse(r.stdout);
-      assert.deepEqual(doc.findings.map((f: { location: { uri: string; line: number } }) => `${f.location.uri}:${f.location.line}`), [`${join(d, 'bundle.zip')}!conf/app.ini:2`]);
+      assert.deepEqual(
+        doc.findings.map((f: { location: { uri: string; line: number } }) => `${f.location.uri}:${f.location.line}`),
+        [`${join(d, 'bundle.zip')}!conf/app.ini:2`],
+      );
       assert.equal(doc.allowedInline, 2);
       assert.match(r.stderr, /2 allowed inline \(warden:allow\)/);
       const all = await runCli(['detect', d, '--format', 'json', '--no-inline-allow'], { env });

@@ -53,7 +53,7 @@ export function registerDetect(program: Command): void {
     .command('detect')
     .description('Find credentials in files, folders, archives, dumps (- reads stdin) and git history; reports fingerprints, never secrets.')
     .argument('[paths...]', 'files or folders to search; - for stdin; .gz files are read transparently, .tar/.tgz/.zip member by member')
-    .option('--git [repo]', "read the lines every commit added (default: every ref of the repository here)")
+    .option('--git [repo]', 'read the lines every commit added (default: every ref of the repository here)')
     .option('--staged', 'read the lines staged for the next commit (a pre-commit hook); the repository is --git or here')
     .option('--log-opts <opts>', 'with --git: which commits, as git log words (main..HEAD, --since=2.weeks, --first-parent, -- path)')
     .option('--since-commit <rev>', 'with --git: only commits after <rev> up to HEAD (a pull request against its base)')
@@ -67,7 +67,9 @@ export function registerDetect(program: Command): void {
     .option('--concurrency <n>', 'files read at once', '8')
     .option('--strict', 'exit 3 when anything was skipped (binary with no reader, too large, unreadable, a submodule, over an archive or diff bound)')
     .addOption(
-      new Option('--min-confidence <level>', 'report findings at least this sure (low: weak values and checksums that do not verify)').choices([...CONFIDENCES]).default('medium'),
+      new Option('--min-confidence <level>', 'report findings at least this sure (low: weak values and checksums that do not verify)')
+        .choices([...CONFIDENCES])
+        .default('medium'),
     )
     .addHelpText(
       'after',
@@ -151,7 +153,9 @@ Examples:
       const below = belowMinConfidence ? `, ${belowMinConfidence} below --min-confidence ${opts.minConfidence} not shown` : '';
       const allowed = allowedInline ? `, ${allowedInline} allowed inline (warden:allow)` : '';
       const skipped = result.notes.length ? `, ${skippedLine(result.notes)}` : '';
-      process.stderr.write(`warden: ${result.read || `${result.filesScanned} file(s) read`}, ${fresh.length} finding(s)${accepting ? `, ${accepting} accepted by the baseline` : ''}${allowed}${below}${skipped}\n`);
+      process.stderr.write(
+        `warden: ${result.read || `${result.filesScanned} file(s) read`}, ${fresh.length} finding(s)${accepting ? `, ${accepting} accepted by the baseline` : ''}${allowed}${below}${skipped}\n`,
+      );
       if (opts.writeBaseline) {
         writeBaseline(opts.writeBaseline, sure);
         process.stderr.write(`warden: wrote ${sure.length} finding(s) to baseline ${opts.writeBaseline}\n`);
@@ -162,7 +166,16 @@ Examples:
     });
 }
 
-type DetectResult = { findings: GitFinding[]; allowed: GitFinding[]; notes: GitNote[]; filesScanned?: number; commitsScanned?: number; blobsScanned?: number; bytesRead?: number; read: string };
+type DetectResult = {
+  findings: GitFinding[];
+  allowed: GitFinding[];
+  notes: GitNote[];
+  filesScanned?: number;
+  commitsScanned?: number;
+  blobsScanned?: number;
+  bytesRead?: number;
+  read: string;
+};
 
 async function readGit(opts: DetectCliOptions, common: Omit<Parameters<typeof findSecretsInGit>[0], 'repo'>): Promise<DetectResult> {
   const repo = typeof opts.git === 'string' ? opts.git : '.';
@@ -195,7 +208,10 @@ async function readPaths(paths: string[], opts: DetectCliOptions, options: FindO
 
 function counts(result: DetectResult): Record<string, number> {
   const { filesScanned, commitsScanned, blobsScanned, bytesRead } = result;
-  return Object.fromEntries(Object.entries({ filesScanned, commitsScanned, blobsScanned, bytesRead }).filter(([, n]) => n !== undefined)) as Record<string, number>;
+  return Object.fromEntries(Object.entries({ filesScanned, commitsScanned, blobsScanned, bytesRead }).filter(([, n]) => n !== undefined)) as Record<
+    string,
+    number
+  >;
 }
 
 /** Skipped files by reason, every reason present (0 when none), with the total. */
@@ -225,7 +241,13 @@ function toReportFinding(f: GitFinding): ReportFinding {
   };
 }
 
-const NOTE_TEXT: Record<SkipReason, string> = { binary: 'binary file with no reader', unreadable: 'unreadable', 'too-large': 'too large', submodule: 'submodule', limit: 'over a limit' };
+const NOTE_TEXT: Record<SkipReason, string> = {
+  binary: 'binary file with no reader',
+  unreadable: 'unreadable',
+  'too-large': 'too large',
+  submodule: 'submodule',
+  limit: 'over a limit',
+};
 
 function writeNotes(notes: GitNote[]): void {
   for (const n of notes.slice(0, MAX_NOTES_SHOWN)) {

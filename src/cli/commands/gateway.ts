@@ -1,6 +1,14 @@
 import { availableParallelism } from 'node:os';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { Gateway, GATEWAY_MODES, GatewayConfigError, loadGatewayConfig, startGatewayWorkers, tuneGatewayProcess, type GatewayMode } from '../../gateway/index.js';
+import {
+  Gateway,
+  GATEWAY_MODES,
+  GatewayConfigError,
+  loadGatewayConfig,
+  startGatewayWorkers,
+  tuneGatewayProcess,
+  type GatewayMode,
+} from '../../gateway/index.js';
 
 function workerCount(value: string): number {
   if (value === 'auto') return availableParallelism();
@@ -17,7 +25,14 @@ export function registerGateway(program: Command): void {
     .option('--check', 'validate the config and exit')
     .option('--no-watch', 'do not reload when the config file changes (SIGHUP still reloads)')
     .option('--workers <n>', 'gateway processes sharing the port (node:cluster), or auto for one per core', workerCount, 1)
-    .addOption(new Option('--mode <mode>', 'proxy: the proxy (and the authz listeners, if configured); authz: only the authorization server, for nginx, Caddy, Traefik or Envoy in front').choices(GATEWAY_MODES).default('proxy'))
+    .addOption(
+      new Option(
+        '--mode <mode>',
+        'proxy: the proxy (and the authz listeners, if configured); authz: only the authorization server, for nginx, Caddy, Traefik or Envoy in front',
+      )
+        .choices(GATEWAY_MODES)
+        .default('proxy'),
+    )
     .addHelpText(
       'after',
       `
@@ -38,9 +53,13 @@ Example:
     .action(async (opts: { config: string; check?: boolean; watch: boolean; workers: number; mode: GatewayMode }) => {
       // A config error is a GatewayConfigError (exit 2) naming the file and line.
       const config = loadGatewayConfig(opts.config);
-      if (opts.mode === 'authz' && !config.authz) throw new GatewayConfigError(`${opts.config}: --mode authz needs an authz section (authz.listen, authz.grpc or both)`);
+      if (opts.mode === 'authz' && !config.authz)
+        throw new GatewayConfigError(`${opts.config}: --mode authz needs an authz section (authz.listen, authz.grpc or both)`);
       // The gRPC listener is grpc-js's own server, which node:cluster workers would not share: one process serves authorization.
-      if (config.authz && opts.workers > 1) throw new GatewayConfigError(`${opts.config}: the authz listeners run in one process; use --workers 1, or a config without authz for the proxy's workers`);
+      if (config.authz && opts.workers > 1)
+        throw new GatewayConfigError(
+          `${opts.config}: the authz listeners run in one process; use --workers 1, or a config without authz for the proxy's workers`,
+        );
       if (opts.check) {
         process.stderr.write(`warden: ${opts.config}: ok (${config.routes.length} routes${config.authz ? ', authz listeners' : ''})\n`);
         return;
@@ -51,9 +70,17 @@ Example:
         opts.workers > 1
           ? await startGatewayWorkers({ workers: opts.workers, configPath: opts.config, watch: opts.watch, log })
           : await Gateway.start({ config, configPath: opts.config, watch: opts.watch, log, mode: opts.mode });
-      const authz = running instanceof Gateway ? [running.authzUrl && `authorization on ${running.authzUrl}`, running.authzGrpcAddress && `Envoy ext_authz gRPC on ${running.authzGrpcAddress}`].filter(Boolean) : [];
+      const authz =
+        running instanceof Gateway
+          ? [
+              running.authzUrl && `authorization on ${running.authzUrl}`,
+              running.authzGrpcAddress && `Envoy ext_authz gRPC on ${running.authzGrpcAddress}`,
+            ].filter(Boolean)
+          : [];
       const proxy = opts.mode === 'proxy' ? [`gateway listening on ${running.url}`] : [];
-      log(`${[...proxy, ...authz].join(', ')}${running.metricsUrl ? `, metrics on ${running.metricsUrl}` : ''}${opts.workers > 1 ? ` (${opts.workers} worker processes)` : ''}`);
+      log(
+        `${[...proxy, ...authz].join(', ')}${running.metricsUrl ? `, metrics on ${running.metricsUrl}` : ''}${opts.workers > 1 ? ` (${opts.workers} worker processes)` : ''}`,
+      );
       const onHup = () => void running.reload();
       process.on('SIGHUP', onHup);
       await new Promise<void>((resolve) => {

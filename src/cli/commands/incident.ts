@@ -58,13 +58,18 @@ function printJsonOr(json: boolean | undefined, data: unknown, text: () => strin
 }
 
 function triageText(r: TriageResult): string {
-  const lines = [`${r.source}: ${r.rows.toLocaleString('en-US')} rows, ${r.bytes.toLocaleString('en-US')} bytes in ${r.durationMs} ms${r.status === 'partial' ? ' (partial: not every part could be read)' : ''}`];
+  const lines = [
+    `${r.source}: ${r.rows.toLocaleString('en-US')} rows, ${r.bytes.toLocaleString('en-US')} bytes in ${r.durationMs} ms${r.status === 'partial' ? ' (partial: not every part could be read)' : ''}`,
+  ];
   if (r.timeRange) lines.push(`data from ${r.timeRange.from} to ${r.timeRange.to}`);
   for (const s of r.subjects) lines.push(`${s.kind}s: ${s.distinct} distinct in ${s.rows} rows (${s.fields.join(', ')})`);
   lines.push(`categories: ${r.categories.map((c) => c.category).join(', ') || 'none'}`);
   lines.push(`MITRE ATLAS: ${r.atlas.map((a) => `${a.id} ${a.name}`).join('; ') || 'none'}`);
   lines.push(`Warden keys: ${r.credentials.warden.length}`);
-  for (const w of r.credentials.warden) lines.push(`  ${w.action.padEnd(15)} ${w.keyId ?? '(not in this store)'} ${w.owner ?? ''} ${w.scopes?.join(' ') ?? ''} fp ${w.fingerprint} ×${w.occurrences}`);
+  for (const w of r.credentials.warden)
+    lines.push(
+      `  ${w.action.padEnd(15)} ${w.keyId ?? '(not in this store)'} ${w.owner ?? ''} ${w.scopes?.join(' ') ?? ''} fp ${w.fingerprint} ×${w.occurrences}`,
+    );
   lines.push(`third-party credentials: ${r.credentials.thirdParty.reduce((s, p) => s + p.distinct, 0)}`);
   for (const p of r.credentials.thirdParty) {
     for (const rule of p.rules) lines.push(`  ${p.provider}: ${rule.fingerprints.length} × ${rule.title}; rotate at ${rule.rotateUrl ?? '(no page known)'}`);
@@ -75,8 +80,13 @@ function triageText(r: TriageResult): string {
 
 function statusText(v: IncidentStatusView, now: number): string {
   const i = v.incident;
-  const lines = [`${i.id}  ${i.kind}  ${i.severity}  ${i.status}  ${i.title}`, `detected ${iso(i.detectedAt)}  aware ${iso(i.awareAt)}  materiality ${iso(i.materialityAt)}`, 'deadlines:'];
-  for (const d of v.deadlines) lines.push(`  ${d.state.padEnd(11)} ${iso(d.dueAt)}${d.state === 'met' ? '' : ` (${timeLeft(d, now) ?? 'not started'})`}  ${d.title}`);
+  const lines = [
+    `${i.id}  ${i.kind}  ${i.severity}  ${i.status}  ${i.title}`,
+    `detected ${iso(i.detectedAt)}  aware ${iso(i.awareAt)}  materiality ${iso(i.materialityAt)}`,
+    'deadlines:',
+  ];
+  for (const d of v.deadlines)
+    lines.push(`  ${d.state.padEnd(11)} ${iso(d.dueAt)}${d.state === 'met' ? '' : ` (${timeLeft(d, now) ?? 'not started'})`}  ${d.title}`);
   if (v.doneSteps.length) lines.push(`done steps (${v.doneSteps.length} of ${v.playbook.steps.length}):`);
   for (const d of v.doneSteps) lines.push(`  ${d.id.padEnd(24)} ${iso(d.at)}${d.byWarden ? '  [done by warden]' : ''}`);
   lines.push(`remaining steps (${v.remainingSteps.length} of ${v.playbook.steps.length}):`);
@@ -101,28 +111,46 @@ export function registerIncident(program: Command): void {
     .option('--holiday <YYYY-MM-DD>', 'a day business-day clocks skip (repeatable)', collect, [])
     .option('--json', 'JSON output')
     .option('--store <location>', STORE_HELP)
-    .action(async (opts: StoreFlag & { kind: IncidentKind; title?: string; severity?: Severity; detected?: string; aware?: string; materiality?: string; regime: string; deadline: string[]; holiday: string[]; json?: boolean }) => {
-      const regimes = buildRegimes(
-        opts.regime.split(',').map((s) => s.trim()).filter(Boolean),
-        opts.deadline.map(parseDeadlineRule),
-        opts.holiday,
-      );
-      const detectedAt = timeOf(opts.detected, '--detected');
-      const awareAt = timeOf(opts.aware, '--aware');
-      const materialityAt = timeOf(opts.materiality, '--materiality');
-      await withIncidents(opts, async (incidents) => {
-        const opened = await incidents.open({
-          kind: opts.kind,
-          regimes,
-          ...(opts.title ? { title: opts.title } : {}),
-          ...(opts.severity ? { severity: opts.severity } : {}),
-          ...(detectedAt !== undefined ? { detectedAt } : {}),
-          ...(awareAt !== undefined ? { awareAt } : {}),
-          ...(materialityAt !== undefined ? { materialityAt } : {}),
+    .action(
+      async (
+        opts: StoreFlag & {
+          kind: IncidentKind;
+          title?: string;
+          severity?: Severity;
+          detected?: string;
+          aware?: string;
+          materiality?: string;
+          regime: string;
+          deadline: string[];
+          holiday: string[];
+          json?: boolean;
+        },
+      ) => {
+        const regimes = buildRegimes(
+          opts.regime
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+          opts.deadline.map(parseDeadlineRule),
+          opts.holiday,
+        );
+        const detectedAt = timeOf(opts.detected, '--detected');
+        const awareAt = timeOf(opts.aware, '--aware');
+        const materialityAt = timeOf(opts.materiality, '--materiality');
+        await withIncidents(opts, async (incidents) => {
+          const opened = await incidents.open({
+            kind: opts.kind,
+            regimes,
+            ...(opts.title ? { title: opts.title } : {}),
+            ...(opts.severity ? { severity: opts.severity } : {}),
+            ...(detectedAt !== undefined ? { detectedAt } : {}),
+            ...(awareAt !== undefined ? { awareAt } : {}),
+            ...(materialityAt !== undefined ? { materialityAt } : {}),
+          });
+          printJsonOr(opts.json, opened, () => `opened ${opened.id} (${opened.kind}, ${opened.severity})`);
         });
-        printJsonOr(opts.json, opened, () => `opened ${opened.id} (${opened.kind}, ${opened.severity})`);
-      });
-    });
+      },
+    );
 
   incident
     .command('list')
@@ -132,7 +160,11 @@ export function registerIncident(program: Command): void {
     .action(async (opts: StoreFlag & { json?: boolean }) => {
       await withIncidents(opts, async (incidents) => {
         const all = await incidents.list();
-        printJsonOr(opts.json, all, () => (all.length ? alignColumns([['ID', 'STATUS', 'SEVERITY', 'KIND', 'TITLE'], ...all.map((i) => [i.id, i.status, i.severity, i.kind, i.title])]) : '(none)'));
+        printJsonOr(opts.json, all, () =>
+          all.length
+            ? alignColumns([['ID', 'STATUS', 'SEVERITY', 'KIND', 'TITLE'], ...all.map((i) => [i.id, i.status, i.severity, i.kind, i.title])])
+            : '(none)',
+        );
       });
     });
 
@@ -155,7 +187,17 @@ export function registerIncident(program: Command): void {
       async (
         id: string,
         source: string,
-        opts: StoreFlag & { revoke?: boolean; userField: string[]; tenantField: string[]; sessionField: string[]; table: string[]; maxRows: string; format?: DumpFormat; json?: boolean; sarif?: boolean },
+        opts: StoreFlag & {
+          revoke?: boolean;
+          userField: string[];
+          tenantField: string[];
+          sessionField: string[];
+          table: string[];
+          maxRows: string;
+          format?: DumpFormat;
+          json?: boolean;
+          sarif?: boolean;
+        },
       ) => {
         const maxRows = parsePositiveInt(opts.maxRows, '--max-rows');
         const incidents = await IncidentStore.open(opts.store);
@@ -203,21 +245,23 @@ export function registerIncident(program: Command): void {
     .addOption(new Option('--status <status>', 'changes the incident status').choices([...INCIDENT_STATUSES]))
     .option('--materiality <time>', 'records the materiality determination (starts the SEC clock)')
     .option('--store <location>', STORE_HELP)
-    .action(async (id: string, message: string, opts: StoreFlag & { at?: string; step?: string; met?: string; status?: IncidentStatus; materiality?: string }) => {
-      const at = timeOf(opts.at, '--at');
-      const materialityAt = timeOf(opts.materiality, '--materiality');
-      await withIncidents(opts, async (incidents) => {
-        const entry = await incidents.recordProgress(id, {
-          message,
-          ...(at !== undefined ? { happenedAt: at } : {}),
-          ...(opts.step ? { step: opts.step } : {}),
-          ...(opts.met ? { deadlineMet: opts.met } : {}),
-          ...(materialityAt !== undefined ? { materialityAt } : {}),
-          ...(opts.status ? { status: opts.status } : {}),
+    .action(
+      async (id: string, message: string, opts: StoreFlag & { at?: string; step?: string; met?: string; status?: IncidentStatus; materiality?: string }) => {
+        const at = timeOf(opts.at, '--at');
+        const materialityAt = timeOf(opts.materiality, '--materiality');
+        await withIncidents(opts, async (incidents) => {
+          const entry = await incidents.recordProgress(id, {
+            message,
+            ...(at !== undefined ? { happenedAt: at } : {}),
+            ...(opts.step ? { step: opts.step } : {}),
+            ...(opts.met ? { deadlineMet: opts.met } : {}),
+            ...(materialityAt !== undefined ? { materialityAt } : {}),
+            ...(opts.status ? { status: opts.status } : {}),
+          });
+          process.stderr.write(`recorded #${entry.seq} (${entry.type}) happened ${iso(entry.happenedAt)}\n`);
         });
-        process.stderr.write(`recorded #${entry.seq} (${entry.type}) happened ${iso(entry.happenedAt)}\n`);
-      });
-    });
+      },
+    );
 
   incident
     .command('status')
@@ -229,7 +273,9 @@ export function registerIncident(program: Command): void {
       await withIncidents(opts, async (incidents) => {
         const now = Date.now();
         const view = await incidents.status(id, now);
-        printJsonOr(opts.json, { incident: view.incident, deadlines: view.deadlines, remainingSteps: view.remainingSteps, doneSteps: view.doneSteps }, () => statusText(view, now));
+        printJsonOr(opts.json, { incident: view.incident, deadlines: view.deadlines, remainingSteps: view.remainingSteps, doneSteps: view.doneSteps }, () =>
+          statusText(view, now),
+        );
         if (view.deadlines.some((d) => d.state === 'overdue')) process.exitCode = 1;
       });
     });

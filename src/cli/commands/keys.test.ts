@@ -27,7 +27,25 @@ describe('warden keys (CLI)', () => {
   let id = '';
 
   it('creates a key, printing it once, and a 0600 secret file', () => {
-    const r = warden(['keys', 'create', '--owner', 'acme', '--name', 'ci', '--scopes', 'models:read,chat:*', '--expires', '90d', '--rate', '100/min', '--quota', '10000/month', '--json', '--store', store]);
+    const r = warden([
+      'keys',
+      'create',
+      '--owner',
+      'acme',
+      '--name',
+      'ci',
+      '--scopes',
+      'models:read,chat:*',
+      '--expires',
+      '90d',
+      '--rate',
+      '100/min',
+      '--quota',
+      '10000/month',
+      '--json',
+      '--store',
+      store,
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout) as { key: string; id: string; quota: { perPeriod: { limit: number } }; createdAt: string; expiresAt: string };
     assert.match(out.createdAt, ISO_TIME);

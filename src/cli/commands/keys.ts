@@ -60,7 +60,15 @@ function quotaOf(texts: string[]): Quota | null {
   return quota;
 }
 
-function changesFrom(opts: { scopes?: string; expires?: string; rate?: string; quota?: string[]; allowIp?: string; leakPolicy?: LeakPolicy; name?: string }): KeyChanges {
+function changesFrom(opts: {
+  scopes?: string;
+  expires?: string;
+  rate?: string;
+  quota?: string[];
+  allowIp?: string;
+  leakPolicy?: LeakPolicy;
+  name?: string;
+}): KeyChanges {
   const changes: KeyChanges = {};
   if (opts.name !== undefined) changes.name = opts.name;
   if (opts.scopes !== undefined) changes.scopes = scopesOf(opts.scopes);
@@ -85,9 +93,15 @@ function describeKey(k: KeyInfo): string {
   ];
   if (k.allowedIps) lines.push(`  allowed from ${k.allowedIps.join(', ')}`);
   if (k.rateLimit) lines.push(`  rate ${k.rateLimit.limit} per ${k.rateLimit.windowMs / 1000}s`);
-  if (k.quota) lines.push(`  quota ${k.quota.total !== null ? `${k.quota.used}/${k.quota.total} total` : ''}${k.quota.perPeriod ? ` ${k.quota.perPeriod.used}/${k.quota.perPeriod.limit} per ${k.quota.perPeriod.period}` : ''}`.trimEnd());
+  if (k.quota)
+    lines.push(
+      `  quota ${k.quota.total !== null ? `${k.quota.used}/${k.quota.total} total` : ''}${k.quota.perPeriod ? ` ${k.quota.perPeriod.used}/${k.quota.perPeriod.limit} per ${k.quota.perPeriod.period}` : ''}`.trimEnd(),
+    );
   if (k.disabledAt !== null) lines.push(`  disabled ${time(k.disabledAt)}`);
-  if (k.revokedAt !== null) lines.push(`  ${k.status === 'rotating' ? 'stops' : 'revoked'} ${time(k.revokedAt)}${k.revokeReason ? ` (${k.revokeReason})` : ''}${k.rotatedTo ? ` successor ${k.rotatedTo}` : ''}`);
+  if (k.revokedAt !== null)
+    lines.push(
+      `  ${k.status === 'rotating' ? 'stops' : 'revoked'} ${time(k.revokedAt)}${k.revokeReason ? ` (${k.revokeReason})` : ''}${k.rotatedTo ? ` successor ${k.rotatedTo}` : ''}`,
+    );
   lines.push(`  created ${time(k.createdAt)} by ${k.createdBy}  last used ${time(k.lastUsedAt)}${k.lastUsedIp ? ` from ${k.lastUsedIp}` : ''}`);
   return lines.join('\n');
 }
@@ -134,15 +148,30 @@ Keys are hashed with HMAC-SHA-256 under WARDEN_KEY_SECRET, or a secret file crea
     .addOption(leakPolicyOption().default('revoke'))
     .option('--json', 'print id, key and settings as JSON')
     .option('--store <location>', STORE_HELP)
-    .action(async (opts: StoreFlag & { owner: string; name: string; scopes: string; env: 'live' | 'test'; expires?: string; rate?: string; quota?: string[]; allowIp?: string; leakPolicy: LeakPolicy; json?: boolean }) => {
-      const changes = changesFrom(opts);
-      await withKeys(opts, async (ks) => {
-        const { key, info } = await ks.create({ ...changes, owner: opts.owner, name: opts.name, scopes: changes.scopes ?? [], env: opts.env });
-        if (opts.json) return print({ key, ...info }, true, () => '');
-        process.stderr.write(`${describeKey(info)}\n\nThe key follows on stdout. It is shown this once; store it now.\n`);
-        process.stdout.write(`${key}\n`);
-      });
-    });
+    .action(
+      async (
+        opts: StoreFlag & {
+          owner: string;
+          name: string;
+          scopes: string;
+          env: 'live' | 'test';
+          expires?: string;
+          rate?: string;
+          quota?: string[];
+          allowIp?: string;
+          leakPolicy: LeakPolicy;
+          json?: boolean;
+        },
+      ) => {
+        const changes = changesFrom(opts);
+        await withKeys(opts, async (ks) => {
+          const { key, info } = await ks.create({ ...changes, owner: opts.owner, name: opts.name, scopes: changes.scopes ?? [], env: opts.env });
+          if (opts.json) return print({ key, ...info }, true, () => '');
+          process.stderr.write(`${describeKey(info)}\n\nThe key follows on stdout. It is shown this once; store it now.\n`);
+          process.stdout.write(`${key}\n`);
+        });
+      },
+    );
 
   keys
     .command('list')
@@ -154,7 +183,12 @@ Keys are hashed with HMAC-SHA-256 under WARDEN_KEY_SECRET, or a secret file crea
       await withKeys(opts, async (ks) => {
         const list = await ks.list(opts.owner ? { owner: opts.owner } : {});
         print(list, opts.json, () =>
-          list.length ? alignColumns([['ID', 'KEY', 'STATUS', 'OWNER', 'NAME', 'SCOPES'], ...list.map((k) => [k.id, k.display, k.status, k.owner, k.name, k.scopes.join(',')])]) : '(no keys)',
+          list.length
+            ? alignColumns([
+                ['ID', 'KEY', 'STATUS', 'OWNER', 'NAME', 'SCOPES'],
+                ...list.map((k) => [k.id, k.display, k.status, k.owner, k.name, k.scopes.join(',')]),
+              ])
+            : '(no keys)',
         );
       });
     });
@@ -195,7 +229,11 @@ Keys are hashed with HMAC-SHA-256 under WARDEN_KEY_SECRET, or a secret file crea
   // Revoking ends a key for good; disabling suspends it until `enable`. Both need a reason for the audit log.
   const stops = [
     { name: 'revoke', description: 'Revoke a key now', stop: (ks: KeyStore, id: string, reason: string) => ks.revoke(id, reason) },
-    { name: 'disable', description: 'Suspend a key until enable (what the disable leak policy does); unlike revoke, reversible', stop: (ks: KeyStore, id: string, reason: string) => ks.disable(id, reason) },
+    {
+      name: 'disable',
+      description: 'Suspend a key until enable (what the disable leak policy does); unlike revoke, reversible',
+      stop: (ks: KeyStore, id: string, reason: string) => ks.disable(id, reason),
+    },
   ];
   for (const { name, description, stop } of stops) {
     keys
@@ -238,7 +276,9 @@ Keys are hashed with HMAC-SHA-256 under WARDEN_KEY_SECRET, or a secret file crea
       await withKeys(opts, async (ks) => {
         const { key, info, previous } = await ks.rotate(id, { overlapMs });
         if (opts.json) return print({ key, ...info, previous }, true, () => '');
-        process.stderr.write(`${describeKey(info)}\n\n${previous.id} stops at ${time(previous.revokedAt)}.\nThe new key follows on stdout. It is shown this once; store it now.\n`);
+        process.stderr.write(
+          `${describeKey(info)}\n\n${previous.id} stops at ${time(previous.revokedAt)}.\nThe new key follows on stdout. It is shown this once; store it now.\n`,
+        );
         process.stdout.write(`${key}\n`);
       });
     });
@@ -285,7 +325,10 @@ Keys are hashed with HMAC-SHA-256 under WARDEN_KEY_SECRET, or a secret file crea
         const entries = await ks.auditLog({ ...(opts.key ? { keyId: opts.key } : {}), limit });
         print(entries, opts.json, () =>
           entries.length
-            ? alignColumns([['TIME', 'ACTOR', 'ACTION', 'KEY', 'DETAILS'], ...entries.map((e) => [time(e.at), `${e.actor}${e.source ? `@${e.source}` : ''}`, e.action, e.keyId ?? '-', JSON.stringify(e.details)])])
+            ? alignColumns([
+                ['TIME', 'ACTOR', 'ACTION', 'KEY', 'DETAILS'],
+                ...entries.map((e) => [time(e.at), `${e.actor}${e.source ? `@${e.source}` : ''}`, e.action, e.keyId ?? '-', JSON.stringify(e.details)]),
+              ])
             : '(empty)',
         );
       });
@@ -306,10 +349,20 @@ Keys are hashed with HMAC-SHA-256 under WARDEN_KEY_SECRET, or a secret file crea
       }
       const found = wardenKeysIn(text);
       await withKeys(opts, async (ks) => {
-        const outcomes = await ks.reportLeaks(found.map((token) => ({ token, url: `file:${file}` })), 'revoke-found', { source: 'local' }, 'revoke');
+        const outcomes = await ks.reportLeaks(
+          found.map((token) => ({ token, url: `file:${file}` })),
+          'revoke-found',
+          { source: 'local' },
+          'revoke',
+        );
         const revoked = outcomes.filter((o) => o.action === 'revoke').map((o) => o.keyId);
         const summary = { found: found.length, ours: outcomes.filter((o) => o.label === 'true_positive').length, revoked };
-        print(summary, opts.json, () => `found ${summary.found} Warden key(s) in ${file}; ${summary.ours} belong to this store; revoked ${revoked.length}${revoked.length ? `: ${revoked.join(', ')}` : ''}`);
+        print(
+          summary,
+          opts.json,
+          () =>
+            `found ${summary.found} Warden key(s) in ${file}; ${summary.ours} belong to this store; revoked ${revoked.length}${revoked.length ? `: ${revoked.join(', ')}` : ''}`,
+        );
       });
     });
 

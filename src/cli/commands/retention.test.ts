@@ -57,7 +57,11 @@ function runOnTerminal(args: string[], answer: string): Promise<{ code: number |
 async function seed(db: Database, schema: string): Promise<void> {
   await createAiChatTable(db, { schema, name: 'chat_logs' });
   const now = Date.now();
-  await insertAiChatRows(db, { schema, name: 'chat_logs' }, Array.from({ length: ROWS }, (_, i) => aiChatRow(i + 1, new Date(now - i * 5 * DAY - 60_000))));
+  await insertAiChatRows(
+    db,
+    { schema, name: 'chat_logs' },
+    Array.from({ length: ROWS }, (_, i) => aiChatRow(i + 1, new Date(now - i * 5 * DAY - 60_000))),
+  );
 }
 
 async function count(url: string, schema: string): Promise<number> {
@@ -112,19 +116,23 @@ describe('warden retention apply (CLI)', () => {
     assert.equal(await count(store.url, 'main'), ROWS - PAST_WINDOW);
   });
 
-  it('on a terminal, shows rows per table and asks: no keeps everything (exit 1), yes deletes', { skip: !hasScript && 'util-linux script is not installed' }, async () => {
-    await fresh();
-    const no = await runOnTerminal(apply('--format', 'table'), 'n');
-    assert.equal(no.code, 1, no.output);
-    assert.match(no.output, /main\.chat_logs\s+30d\s+created_at\s+\S+\s+20\s+14\s/);
-    assert.match(no.output, /This will delete 14 row\(s\) past their window in 1 table\(s\)\. Go ahead\? \[y\/N\]/);
-    assert.match(no.output, /not confirmed; nothing was deleted/);
-    assert.equal(await count(store.url, 'main'), ROWS);
-    const yes = await runOnTerminal(apply('--format', 'table'), 'y');
-    assert.equal(yes.code, 0, yes.output);
-    assert.match(yes.output, /main\.chat_logs\s+done\s+14\s/);
-    assert.equal(await count(store.url, 'main'), ROWS - PAST_WINDOW);
-  });
+  it(
+    'on a terminal, shows rows per table and asks: no keeps everything (exit 1), yes deletes',
+    { skip: !hasScript && 'util-linux script is not installed' },
+    async () => {
+      await fresh();
+      const no = await runOnTerminal(apply('--format', 'table'), 'n');
+      assert.equal(no.code, 1, no.output);
+      assert.match(no.output, /main\.chat_logs\s+30d\s+created_at\s+\S+\s+20\s+14\s/);
+      assert.match(no.output, /This will delete 14 row\(s\) past their window in 1 table\(s\)\. Go ahead\? \[y\/N\]/);
+      assert.match(no.output, /not confirmed; nothing was deleted/);
+      assert.equal(await count(store.url, 'main'), ROWS);
+      const yes = await runOnTerminal(apply('--format', 'table'), 'y');
+      assert.equal(yes.code, 0, yes.output);
+      assert.match(yes.output, /main\.chat_logs\s+done\s+14\s/);
+      assert.equal(await count(store.url, 'main'), ROWS - PAST_WINDOW);
+    },
+  );
 
   it('PostgreSQL: a hold on a misspelt table is an error naming the nearest table (exit 2); nothing is deleted', async () => {
     const pg = await createScratchDatabase();
@@ -133,8 +141,14 @@ describe('warden retention apply (CLI)', () => {
       await seed(db, 'public');
       const held = join(dir, 'held.yaml');
       const until = new Date(Date.now() + 30 * DAY).toISOString().slice(0, 10);
-      writeFileSync(held, `version: 1\ncategories:\n  chat-transcript: 30d\nlegalHolds:\n  - table: public.chat_log\n    reason: regulator inquiry\n    expires: ${until}\n`);
-      const res = await runCli(['retention', 'apply', pg.url, '--policy', held, '--yes', '--format', 'json', '--audit-log', join(dir, 'pg-audit.jsonl'), '--allow-zero-window'], { env });
+      writeFileSync(
+        held,
+        `version: 1\ncategories:\n  chat-transcript: 30d\nlegalHolds:\n  - table: public.chat_log\n    reason: regulator inquiry\n    expires: ${until}\n`,
+      );
+      const res = await runCli(
+        ['retention', 'apply', pg.url, '--policy', held, '--yes', '--format', 'json', '--audit-log', join(dir, 'pg-audit.jsonl'), '--allow-zero-window'],
+        { env },
+      );
       assert.equal(res.code, 2, res.stderr);
       assert.match(res.stderr, /legalHolds\.0\.table: no table "public\.chat_log"; nearest: public\.chat_logs/);
       assert.equal(await count(pg.url, 'public'), ROWS);

@@ -60,7 +60,10 @@ function withCommon(cmd: Command): Command {
     .option('--sample-size <n>', 'values sampled per column when classifying for category rules', String(DEFAULT_SAMPLE_SIZE));
 }
 
-async function plan(dsns: string[], opts: CommonOptions): Promise<Array<{ plan: RetentionPlan; close: () => Promise<void>; db: Awaited<ReturnType<typeof openDatabase>> }>> {
+async function plan(
+  dsns: string[],
+  opts: CommonOptions,
+): Promise<Array<{ plan: RetentionPlan; close: () => Promise<void>; db: Awaited<ReturnType<typeof openDatabase>> }>> {
   const policy = loadPolicy(opts.policy);
   const now = runClock(opts.asOf);
   const classify = { detector: getDefaultDetector(), fingerprintKey: loadFingerprintKey(), sampleSize: parsePositiveInt(opts.sampleSize, '--sample-size') };
@@ -68,7 +71,11 @@ async function plan(dsns: string[], opts: CommonOptions): Promise<Array<{ plan: 
   for (const dsn of dsns) {
     const db = await openDatabase(dsn);
     try {
-      out.push({ db, close: () => db.close(), plan: await planRetention(db, policy, { now, classify, allowZeroWindow: Boolean(opts.allowZeroWindow), nativeTtl: Boolean(opts.nativeTtl) }) });
+      out.push({
+        db,
+        close: () => db.close(),
+        plan: await planRetention(db, policy, { now, classify, allowZeroWindow: Boolean(opts.allowZeroWindow), nativeTtl: Boolean(opts.nativeTtl) }),
+      });
     } catch (err) {
       await db.close();
       throw err;
@@ -106,14 +113,20 @@ function ask(question: string): Promise<boolean> {
  */
 async function confirmApply(plans: RetentionPlan[], yes: boolean | undefined): Promise<void> {
   if (yes) return;
-  if (!process.stdin.isTTY || !process.stderr.isTTY) throw new UsageError('retention apply deletes rows and stdin is not a terminal to confirm on: pass --yes (or --dry-run to see the plan)');
+  if (!process.stdin.isTTY || !process.stderr.isTTY)
+    throw new UsageError('retention apply deletes rows and stdin is not a terminal to confirm on: pass --yes (or --dry-run to see the plan)');
   const s = deletionSummary(plans);
   process.stderr.write(formatPlanTable(plans));
   if (s.rows === 0 && s.ttlTables === 0) {
     process.stderr.write('Nothing is past its window; verifying only.\n');
     return;
   }
-  const what = [s.rows ? `delete ${s.rows} row(s) past their window in ${s.tables} table(s)` : '', s.ttlTables ? `install a TTL on ${s.ttlTables} table(s)` : ''].filter(Boolean).join(' and ');
+  const what = [
+    s.rows ? `delete ${s.rows} row(s) past their window in ${s.tables} table(s)` : '',
+    s.ttlTables ? `install a TTL on ${s.ttlTables} table(s)` : '',
+  ]
+    .filter(Boolean)
+    .join(' and ');
   if (!(await ask(`This will ${what}. Go ahead? [y/N] `))) throw new WardenError('not confirmed; nothing was deleted', 'NOT_CONFIRMED', 1);
 }
 
@@ -127,16 +140,16 @@ a row exactly at the cutoff is kept. Legal holds (a table or a tenant) override 
 Passwords come from WARDEN_DB_PASSWORD or PGPASSWORD / MYSQL_PWD / CLICKHOUSE_PASSWORD.`,
   );
 
-  withCommon(retention.command('plan').description('Show per table the window, oldest row, rows past the window and how they would be deleted; changes nothing.')).action(
-    async (dsns: string[], opts: CommonOptions) => {
-      const opened = await plan(dsns, opts);
-      for (const o of opened) await o.close();
-      printPlans(
-        opened.map((o) => o.plan),
-        formatOf(opts.format),
-      );
-    },
-  );
+  withCommon(
+    retention.command('plan').description('Show per table the window, oldest row, rows past the window and how they would be deleted; changes nothing.'),
+  ).action(async (dsns: string[], opts: CommonOptions) => {
+    const opened = await plan(dsns, opts);
+    for (const o of opened) await o.close();
+    printPlans(
+      opened.map((o) => o.plan),
+      formatOf(opts.format),
+    );
+  });
 
   withCommon(retention.command('apply').description('Delete what the plan shows, in bounded batches, verify, and write an audit record.'))
     .option('--dry-run', 'print the plan and stop; nothing changes')

@@ -12,7 +12,7 @@ const warden = (...args: string[]) =>
   spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', ENTRY, ...args], { encoding: 'utf8', timeout: 60_000 });
 
 describe('warden scan (CLI)', { timeout: 120_000 }, () => {
-  it('finds the machine\'s open PostgreSQL, Redis and MariaDB and emits schema-valid JSON', () => {
+  it("finds the machine's open PostgreSQL, Redis and MariaDB and emits schema-valid JSON", () => {
     const run = warden('scan', '127.0.0.1', '--format', 'json', '--probe', 'postgresql', 'redis', 'mysql');
     assert.equal(run.status, 0, run.stderr);
     const report = JSON.parse(run.stdout) as ScanReport;
@@ -34,17 +34,30 @@ describe('warden scan (CLI)', { timeout: 120_000 }, () => {
     assert.equal(sarif.runs[0].results[0].partialFingerprints[SARIF_FINGERPRINT_KEY], 'redis:127.0.0.1:6379');
   });
 
-  it('--tags runs only the probes carrying one of them, and --list-probes shows each probe\'s tags', () => {
+  it("--tags runs only the probes carrying one of them, and --list-probes shows each probe's tags", () => {
     const cache = JSON.parse(warden('scan', '127.0.0.1:6379', '--tags', 'cache', '--format', 'json').stdout) as ScanReport;
-    assert.deepEqual(cache.findings.map((f) => f.service), ['redis']);
+    assert.deepEqual(
+      cache.findings.map((f) => f.service),
+      ['redis'],
+    );
     // No AI probe speaks Redis: the open port is listed, unidentified, never taken for clean.
     const ai = JSON.parse(warden('scan', '127.0.0.1:6379', '--tags', 'ai', '--format', 'json').stdout) as ScanReport;
-    assert.deepEqual(ai.findings.map((f) => f.service), ['unknown']);
+    assert.deepEqual(
+      ai.findings.map((f) => f.service),
+      ['unknown'],
+    );
     assert.match(warden('scan', '--list-probes').stdout, /^redis \(Redis; ports [^)]*; tags data-store, cache, queue\)$/m);
   });
 
   it('bad usage exits 2 before sending anything', () => {
-    for (const args of [['scan'], ['scan', 'not a host'], ['scan', '127.0.0.1', '--ports', '0-5'], ['scan', '127.0.0.1', '--timeout', 'soon'], ['scan', '127.0.0.1', '--probe', 'nope'], ['scan', '127.0.0.1', '--tags', 'nope']]) {
+    for (const args of [
+      ['scan'],
+      ['scan', 'not a host'],
+      ['scan', '127.0.0.1', '--ports', '0-5'],
+      ['scan', '127.0.0.1', '--timeout', 'soon'],
+      ['scan', '127.0.0.1', '--probe', 'nope'],
+      ['scan', '127.0.0.1', '--tags', 'nope'],
+    ]) {
       const run = warden(...args);
       assert.equal(run.status, 2, `${args.join(' ')}: ${run.stderr}`);
     }
@@ -55,7 +68,10 @@ describe('warden scan (CLI)', { timeout: 120_000 }, () => {
     assert.equal(run.status, 3, run.stderr);
     assert.match(run.stderr, /target "nosuchhost\.invalid" not scanned \(unresolved\)/);
     const report = JSON.parse(run.stdout) as ScanReport;
-    assert.deepEqual(report.targets.map((t) => t.status), ['unresolved']);
+    assert.deepEqual(
+      report.targets.map((t) => t.status),
+      ['unresolved'],
+    );
     assert.deepEqual(report.ports, []);
   });
 
@@ -64,7 +80,10 @@ describe('warden scan (CLI)', { timeout: 120_000 }, () => {
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stderr, /target "nosuchhost\.invalid:6379" not scanned \(unresolved\)/);
     const report = JSON.parse(run.stdout) as ScanReport;
-    assert.deepEqual(report.targets.map((t) => t.status), ['scanned', 'unresolved']);
+    assert.deepEqual(
+      report.targets.map((t) => t.status),
+      ['scanned', 'unresolved'],
+    );
     assert.deepEqual(report.ports, [6379]);
   });
 

@@ -1,7 +1,19 @@
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { UsageError } from '../../errors.js';
-import { createTargetSet, formatScanReport, loadProbes, parsePorts, parseTargetLines, PROBE_LEVELS, SCAN_FORMATS, scan, selectProbes, type ProbeLevel, type ScanFormat } from '../../scan/index.js';
+import {
+  createTargetSet,
+  formatScanReport,
+  loadProbes,
+  parsePorts,
+  parseTargetLines,
+  PROBE_LEVELS,
+  SCAN_FORMATS,
+  scan,
+  selectProbes,
+  type ProbeLevel,
+  type ScanFormat,
+} from '../../scan/index.js';
 import { atLeast, SEVERITIES, type Severity } from '../../severity.js';
 import { createProgress, useColor } from '../output.js';
 import { parseDuration, parsePositiveInt } from '../parse.js';
@@ -30,7 +42,7 @@ export function registerScan(program: Command): void {
     .argument('[targets...]', 'hostnames, IPv4/IPv6 addresses, CIDR ranges, host:port (that port only)')
     .option('--targets-file <path>', 'more targets, one per line, # comments')
     .option('--exclude <targets...>', 'addresses, ranges or hosts never to contact')
-    .option('--ports <list>', 'ports for targets without one: 80,443,8000-8100 (default: every probe\'s ports)')
+    .option('--ports <list>', "ports for targets without one: 80,443,8000-8100 (default: every probe's ports)")
     .option('--concurrency <n>', 'endpoints checked at once', '64')
     .option('--timeout <duration>', 'per network step (connect, one request, one read)', '3s')
     .option('--rate <n>', 'new connections per second (default: unlimited)')
@@ -91,7 +103,14 @@ Examples:
       if (opts.level === 'default-credentials' && !opts.defaultCredentials) throw new UsageError('--level default-credentials needs --default-credentials');
       const probes = selectProbes(await loadProbes(), {
         ...(opts.probe ? { ids: opts.probe } : {}),
-        ...(opts.tags !== undefined ? { tags: opts.tags.split(',').map((t) => t.trim()).filter(Boolean) } : {}),
+        ...(opts.tags !== undefined
+          ? {
+              tags: opts.tags
+                .split(',')
+                .map((t) => t.trim())
+                .filter(Boolean),
+            }
+          : {}),
       });
       const format: ScanFormat = opts.format ?? (process.stdout.isTTY ? 'table' : 'json');
       const progress = createProgress('scan');

@@ -102,11 +102,18 @@ alerts:
       assert.equal((await metrics(firstKey)).status, 200);
 
       // The documented way to mint an admin key when that one is lost.
-      const made = await runCli(['keys', 'create', '--store', join(home, 'warden.db'), '--owner', 'ops', '--name', 'serve-admin', '--scopes', 'serve:admin,serve:read,metrics:read'], { env });
+      const made = await runCli(
+        ['keys', 'create', '--store', join(home, 'warden.db'), '--owner', 'ops', '--name', 'serve-admin', '--scopes', 'serve:admin,serve:read,metrics:read'],
+        { env },
+      );
       assert.equal(made.code, 0, made.stderr);
       const newKey = made.stdout.trim();
       assert.equal((await metrics(newKey)).status, 200);
-      const ack = await fetch(`${url}/api/v1/findings/a/nothing/acknowledgement`, { method: 'PUT', headers: { authorization: `Bearer ${newKey}`, 'content-type': 'application/json' }, body: '{"kind":"acknowledge","reason":"x"}' });
+      const ack = await fetch(`${url}/api/v1/findings/a/nothing/acknowledgement`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${newKey}`, 'content-type': 'application/json' },
+        body: '{"kind":"acknowledge","reason":"x"}',
+      });
       assert.equal(ack.status, 404, 'past the serve:admin check, to a finding that does not exist');
     } finally {
       const exited = new Promise((r) => serve.once('exit', r));

@@ -111,14 +111,33 @@ Example:
         inventory: 'warden-test',
         runId: null,
         test: true,
-        alerts: [{ kind: 'new' as const, inventory: 'warden-test', finding: { id: 'redis:192.0.2.1:6379', service: 'redis', host: '192.0.2.1', port: 6379, title: 'Test alert from warden alert test', auth: 'none', severity: 'high' as const, firstSeen: now, lastSeen: now } }],
+        alerts: [
+          {
+            kind: 'new' as const,
+            inventory: 'warden-test',
+            finding: {
+              id: 'redis:192.0.2.1:6379',
+              service: 'redis',
+              host: '192.0.2.1',
+              port: 6379,
+              title: 'Test alert from warden alert test',
+              auth: 'none',
+              severity: 'high' as const,
+              firstSeen: now,
+              lastSeen: now,
+            },
+          },
+        ],
       };
       let failed = 0;
       for (const sink of sinks) {
         const result = await dispatcher.deliver({ ...sink, retries: Math.min(sink.retries, 1) }, batch);
-        process.stdout.write(`${sink.name}\t${sink.type}\t${result.ok ? 'delivered' : 'FAILED'}\t${result.status}\t${result.attempts} attempt${result.attempts === 1 ? '' : 's'}\n`);
+        process.stdout.write(
+          `${sink.name}\t${sink.type}\t${result.ok ? 'delivered' : 'FAILED'}\t${result.status}\t${result.attempts} attempt${result.attempts === 1 ? '' : 's'}\n`,
+        );
         if (!result.ok) failed++;
       }
-      if (failed) throw new WardenError(`${failed} of ${sinks.length} sink${sinks.length === 1 ? '' : 's'} did not accept the test alert`, 'ALERT_DELIVERY_FAILED', 3);
+      if (failed)
+        throw new WardenError(`${failed} of ${sinks.length} sink${sinks.length === 1 ? '' : 's'} did not accept the test alert`, 'ALERT_DELIVERY_FAILED', 3);
     });
 }

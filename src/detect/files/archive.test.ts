@@ -39,7 +39,13 @@ before(() => {
   w('image/build/manifest.json', `[{"Config":"config.json","Layers":["${LAYER_ID}/layer.tar","blobs/sha256/${BLOB}"]}]\n`);
   tarOf('scan/image.tar', 'image/build', ['manifest.json', 'config.json', LAYER_ID, 'blobs']);
   // A zip holding a zip; a tgz holding a zip.
-  w('scan/bundle.zip', makeZip([{ name: 'docs/readme.md', data: `# x\n\nkey: ${key(4)}\n` }, { name: 'inner.zip', data: makeZip([{ name: 'deep.txt', data: `api_key=${key(5)}\n` }]) }]));
+  w(
+    'scan/bundle.zip',
+    makeZip([
+      { name: 'docs/readme.md', data: `# x\n\nkey: ${key(4)}\n` },
+      { name: 'inner.zip', data: makeZip([{ name: 'deep.txt', data: `api_key=${key(5)}\n` }]) },
+    ]),
+  );
   w('release/notes.txt', `fine\n`);
   w('release/pkg.zip', makeZip([{ name: 'settings.ini', data: `password_token=${key(6)} # warden:allow fixture\n` }]));
   tarOf('scan/release.tgz', 'release', ['notes.txt', 'pkg.zip'], true);
@@ -61,7 +67,10 @@ describe('archives', () => {
         `scan/image.tar!config.json:1:${configColumn}-1:${configColumn + len}`,
       ],
     );
-    assert.deepEqual(result.allowed.map((f) => [f.path, f.allowedBecause]), [['scan/release.tgz!pkg.zip!settings.ini', 'fixture']]);
+    assert.deepEqual(
+      result.allowed.map((f) => [f.path, f.allowedBecause]),
+      [['scan/release.tgz!pkg.zip!settings.ini', 'fixture']],
+    );
     assert.deepEqual(result.notes, [{ path: `scan/image.tar!${LAYER_ID}/layer.tar!bin/tool`, reason: 'binary' }]);
     assert.equal(result.filesScanned, 8);
   });
@@ -70,7 +79,13 @@ describe('archives', () => {
     const big = Buffer.alloc(4 * 1024 * 1024, 'a');
     let nested = makeZip([{ name: 'core.txt', data: `api_key=${key(7)}\n` }]);
     for (let i = 0; i < 5; i++) nested = makeZip([{ name: `level${i}.zip`, data: nested }]);
-    w('bombs/huge.zip', makeZip([{ name: 'zeros.txt', data: big }, { name: 'ok.txt', data: `token: ${key(8)}\n` }]));
+    w(
+      'bombs/huge.zip',
+      makeZip([
+        { name: 'zeros.txt', data: big },
+        { name: 'ok.txt', data: `token: ${key(8)}\n` },
+      ]),
+    );
     w('bombs/liar.zip', makeZip([{ name: 'small.txt', data: big, declaredSize: 100 }]));
     w('bombs/deep.zip', nested);
     w('bombs/many.zip', makeZip(Array.from({ length: 30 }, (_, i) => ({ name: `f${i}.txt`, data: 'x\n' }))));
@@ -79,19 +94,21 @@ describe('archives', () => {
     tarOf('bombs/gz.tar', 'gzsrc', ['log.gz']);
     const limits = { maxMemberBytes: 1024 * 1024, maxMembers: 20, maxDepth: 3 };
     const result = await findSecretsInPaths([join(root, 'bombs')], { ...base(), cwd: root, archiveLimits: limits });
-    assert.deepEqual(result.findings.map((f) => f.path), ['bombs/huge.zip!ok.txt']);
     assert.deepEqual(
-      result.notes.map((n) => `${n.path} ${n.reason} ${n.detail?.replace(/\. got at least \d+$/, '')}`).sort(),
-      [
-        'bombs/deep.zip!level4.zip!level3.zip!level2.zip limit an archive nested more than 3 deep',
-        'bombs/gz.tar!log.gz limit larger than 1048576 bytes uncompressed',
-        'bombs/huge.zip!zeros.txt limit larger than 1048576 bytes',
-        'bombs/liar.zip!small.txt unreadable too many bytes in the stream. expected 100',
-        'bombs/many.zip limit more than 20 files: the rest was not read',
-      ],
+      result.findings.map((f) => f.path),
+      ['bombs/huge.zip!ok.txt'],
     );
+    assert.deepEqual(result.notes.map((n) => `${n.path} ${n.reason} ${n.detail?.replace(/\. got at least \d+$/, '')}`).sort(), [
+      'bombs/deep.zip!level4.zip!level3.zip!level2.zip limit an archive nested more than 3 deep',
+      'bombs/gz.tar!log.gz limit larger than 1048576 bytes uncompressed',
+      'bombs/huge.zip!zeros.txt limit larger than 1048576 bytes',
+      'bombs/liar.zip!small.txt unreadable too many bytes in the stream. expected 100',
+      'bombs/many.zip limit more than 20 files: the rest was not read',
+    ]);
     const total = await findSecretsInPaths([join(root, 'bombs/huge.zip')], { ...base(), cwd: root, archiveLimits: { maxTotalBytes: 64 * 1024 } });
     assert.deepEqual(total.findings, []);
-    assert.deepEqual(total.notes, [{ path: 'bombs/huge.zip!zeros.txt', reason: 'limit', detail: 'over 65536 bytes read from the archive: the rest was not read' }]);
+    assert.deepEqual(total.notes, [
+      { path: 'bombs/huge.zip!zeros.txt', reason: 'limit', detail: 'over 65536 bytes read from the archive: the rest was not read' },
+    ]);
   });
 });

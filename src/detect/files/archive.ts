@@ -52,7 +52,15 @@ class ArchiveLimitError extends Error {
  * opened in turn, up to the depth limit. What a limit skips becomes a `limit` note; nothing is dropped silently.
  */
 export async function scanArchiveFile(absolutePath: string, displayPath: string, options: FindOptions, result: FindResult): Promise<void> {
-  const walk: ArchiveWalk = { path: displayPath, options, result, limits: { ...DEFAULT_ARCHIVE_LIMITS, ...options.archiveLimits }, members: 0, bytes: 0, stopped: false };
+  const walk: ArchiveWalk = {
+    path: displayPath,
+    options,
+    result,
+    limits: { ...DEFAULT_ARCHIVE_LIMITS, ...options.archiveLimits },
+    members: 0,
+    bytes: 0,
+    stopped: false,
+  };
   try {
     if (ZIP_NAME.test(absolutePath)) await scanZip(await openZip((cb) => yauzl.open(absolutePath, ZIP_OPTIONS, cb)), displayPath, 1, walk);
     else await scanMember(createReadStream(absolutePath), displayPath, 0, walk, undefined);
@@ -84,10 +92,22 @@ async function scanMember(input: Readable, path: string, depth: number, walk: Ar
   }
   if (leafTooLarge) return skip(bytes, walk, path, `larger than ${limits.maxMemberBytes} bytes`);
   const before = walk.result.notes.length;
-  await scanSource(gzipped ? metered(Readable.from(bytes.chunks()), walk, path, limits.maxMemberBytes) : Readable.from(bytes.chunks()), path, walk.options, walk.result);
+  await scanSource(
+    gzipped ? metered(Readable.from(bytes.chunks()), walk, path, limits.maxMemberBytes) : Readable.from(bytes.chunks()),
+    path,
+    walk.options,
+    walk.result,
+  );
   // A bound hit while reading is a limit, not an unreadable file. (Other files' notes may have come in between.)
   const at = walk.result.notes.findIndex((n, i) => i >= before && n.path === path && n.detail === 'ARCHIVE_LIMIT');
-  if (at !== -1) walk.result.notes[at] = { path, reason: 'limit', detail: walk.stopped ? `over ${limits.maxTotalBytes} bytes read from the archive: the rest was not read` : `larger than ${limits.maxMemberBytes} bytes uncompressed` };
+  if (at !== -1)
+    walk.result.notes[at] = {
+      path,
+      reason: 'limit',
+      detail: walk.stopped
+        ? `over ${limits.maxTotalBytes} bytes read from the archive: the rest was not read`
+        : `larger than ${limits.maxMemberBytes} bytes uncompressed`,
+    };
 }
 
 async function scanTar(input: Readable, prefix: string, depth: number, walk: ArchiveWalk): Promise<void> {
@@ -226,4 +246,5 @@ function noteError(walk: ArchiveWalk, path: string, err: unknown): void {
 /** POSIX and GNU tar headers say `ustar` at offset 257. */
 const isTar = (head: Buffer) => head.length >= 512 && head.toString('latin1', 257, 262) === 'ustar';
 /** A local file header, or the end record of an empty zip. */
-const isZip = (head: Buffer) => head.length >= 4 && head[0] === 0x50 && head[1] === 0x4b && ((head[2] === 3 && head[3] === 4) || (head[2] === 5 && head[3] === 6));
+const isZip = (head: Buffer) =>
+  head.length >= 4 && head[0] === 0x50 && head[1] === 0x4b && ((head[2] === 3 && head[3] === 4) || (head[2] === 5 && head[3] === 6));

@@ -741,7 +741,10 @@ describe('binary files that hold credentials', () => {
     mkdirSync(join(dir, '.config/gcloud'), { recursive: true });
     const db = new Database(join(dir, '.config/gcloud/credentials.db'));
     db.exec('CREATE TABLE credentials (account_id TEXT PRIMARY KEY, value BLOB); CREATE TABLE users (name TEXT, password TEXT, note TEXT)');
-    db.prepare('INSERT INTO credentials VALUES (?, ?)').run('ops@example.org', Buffer.from(JSON.stringify({ client_id: 'x.apps.googleusercontent.com', refresh_token: refreshToken, type: 'authorized_user' })));
+    db.prepare('INSERT INTO credentials VALUES (?, ?)').run(
+      'ops@example.org',
+      Buffer.from(JSON.stringify({ client_id: 'x.apps.googleusercontent.com', refresh_token: refreshToken, type: 'authorized_user' })),
+    );
     db.prepare('INSERT INTO users VALUES (?, ?, ?)').run('alice', 'admin', 'first');
     db.prepare('INSERT INTO users VALUES (?, ?, ?)').run('bob', password, 'second');
     db.close();
@@ -777,11 +780,14 @@ describe('warden:allow on key/value findings', () => {
       writeFileSync(join(dir, 'app.yaml'), `mail:\n  pw: ${value(1)} # warden:allow fixture\n  db_pw: ${value(2)}\n`);
       writeFileSync(join(dir, 'conf.ini'), `[ssh]\nUserPwd = ${value(3)} ; warden:allow ini fixture\n`);
       const result = await findSecretsInPaths([dir], { detector: getDefaultDetector(), fingerprintKey: Buffer.from('k'), cwd: dir });
-      assert.deepEqual(result.findings.map((f) => `${f.path}:${f.line} ${f.ruleId}`), ['app.yaml:3 structured-password']);
       assert.deepEqual(
-        result.allowed.map((f) => `${f.path}:${f.line} ${f.ruleId} ${f.allowedBecause}`).sort(),
-        ['app.yaml:2 structured-password fixture', 'conf.ini:2 structured-password ini fixture'],
+        result.findings.map((f) => `${f.path}:${f.line} ${f.ruleId}`),
+        ['app.yaml:3 structured-password'],
       );
+      assert.deepEqual(result.allowed.map((f) => `${f.path}:${f.line} ${f.ruleId} ${f.allowedBecause}`).sort(), [
+        'app.yaml:2 structured-password fixture',
+        'conf.ini:2 structured-password ini fixture',
+      ]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -65,7 +65,10 @@ describe('findSecretsInPaths', () => {
     });
     assert.deepEqual(result.findings, []);
     const all = await findSecretsInPaths([join(root, 'build')], { ...base(), cwd: root, gitignore: false });
-    assert.deepEqual(all.findings.map((f) => f.path), ['build/out.js']);
+    assert.deepEqual(
+      all.findings.map((f) => f.path),
+      ['build/out.js'],
+    );
   });
 
   it('reads a named file even when gitignored, and `-` from stdin; unreadable files are notes', async () => {
@@ -74,7 +77,10 @@ describe('findSecretsInPaths', () => {
       cwd: root,
       stdin: Readable.from([Buffer.from(`a\nb ${OTHER_KEY}`)]),
     });
-    assert.deepEqual(result.findings.map((f) => `${f.path}:${f.line}:${f.column}`), [`${STDIN_PATH}:2:3`, 'app/notes.secret:1:1']);
+    assert.deepEqual(
+      result.findings.map((f) => `${f.path}:${f.line}:${f.column}`),
+      [`${STDIN_PATH}:2:3`, 'app/notes.secret:1:1'],
+    );
     assert.deepEqual(result.notes, [{ path: 'missing.txt', reason: 'unreadable', detail: 'ENOENT' }]);
   });
 });

@@ -104,7 +104,12 @@ export async function scanSource(input: Readable, path: string, options: FindOpt
 }
 
 /** Adds one fragment's line findings to `result` (history reads added lines, never whole files). */
-export function scanFragment<T extends FileFinding>(fragment: Fragment, options: FindOptions, result: { findings: T[]; allowed: T[] }, extra?: Omit<T, keyof FileFinding>): void {
+export function scanFragment<T extends FileFinding>(
+  fragment: Fragment,
+  options: FindOptions,
+  result: { findings: T[]; allowed: T[] },
+  extra?: Omit<T, keyof FileFinding>,
+): void {
   keep(findInFragment(options.detector, fragment, options.fingerprintKey), options, result, extra);
 }
 
@@ -112,7 +117,12 @@ export function scanFragment<T extends FileFinding>(fragment: Fragment, options:
  * Adds findings to `result`: allowlisted fingerprints dropped, and any finding on a `warden:allow` line,
  * whatever rule found it (a line rule, a key rule), set apart in `allowed`.
  */
-function keep<T extends FileFinding>(findings: readonly FileFinding[], options: FindOptions, result: { findings: T[]; allowed: T[] }, extra?: Omit<T, keyof FileFinding>): void {
+function keep<T extends FileFinding>(
+  findings: readonly FileFinding[],
+  options: FindOptions,
+  result: { findings: T[]; allowed: T[] },
+  extra?: Omit<T, keyof FileFinding>,
+): void {
   for (const finding of findings) {
     if (options.ignoredFingerprints?.has(finding.fingerprint)) continue;
     const full = (extra ? { ...finding, ...extra } : finding) as T;
@@ -125,7 +135,14 @@ function keep<T extends FileFinding>(findings: readonly FileFinding[], options: 
  * Binary files that hold credentials are read, not skipped: SQLite databases cell by cell, and
  * containers a rule names by file (PKCS#12, Java keystores) by their first bytes. Anything else is a note.
  */
-function scanBinary(head: Buffer, path: string, absolutePath: string | undefined, options: FindOptions, result: FindResult, report: (f: FileFinding[]) => void): void {
+function scanBinary(
+  head: Buffer,
+  path: string,
+  absolutePath: string | undefined,
+  options: FindOptions,
+  result: FindResult,
+  report: (f: FileFinding[]) => void,
+): void {
   if (isSqlite(head) && absolutePath) {
     try {
       for (const cell of sqliteCells(absolutePath, (table, detail) => result.notes.push({ path: `${path}!${table}`, reason: 'unreadable', detail }))) {
@@ -149,6 +166,14 @@ function scanBinary(head: Buffer, path: string, absolutePath: string | undefined
     return;
   }
   // A container is reported as a whole, at its start: lines mean nothing in binary.
-  report(placeMatches(matches, { path, text, line: 1, column: 0, ownedEnd: text.length }, options.fingerprintKey).map((f) => ({ ...f, line: 1, column: 1, endLine: 1, endColumn: 1 })));
+  report(
+    placeMatches(matches, { path, text, line: 1, column: 0, ownedEnd: text.length }, options.fingerprintKey).map((f) => ({
+      ...f,
+      line: 1,
+      column: 1,
+      endLine: 1,
+      endColumn: 1,
+    })),
+  );
   result.filesScanned++;
 }

@@ -22,21 +22,33 @@ describe('findSecretsInGit', () => {
   const repo = new TestRepo();
   const c: Record<string, string> = {};
   before(() => {
-    c.add = repo.write('shared.txt', 'a\n').write('app/config.env', `NAME=x\nOPENAI_API_KEY=${key(1)}\n`).commit('add a key');
+    c.add = repo
+      .write('shared.txt', 'a\n')
+      .write('app/config.env', `NAME=x\nOPENAI_API_KEY=${key(1)}\n`)
+      .commit('add a key');
     c.remove = repo.write('app/config.env', 'NAME=x\n').commit('remove it');
     repo.git('checkout', '-q', '-b', 'feature');
-    c.feature = repo.write('feature.txt', `token: ${key(2)}\n${FILLER}`).write('shared.txt', 'a\nfeature\n').commit('feature');
+    c.feature = repo
+      .write('feature.txt', `token: ${key(2)}\n${FILLER}`)
+      .write('shared.txt', 'a\nfeature\n')
+      .commit('feature');
     repo.git('checkout', '-q', 'main');
     c.main = repo.write('shared.txt', 'main\na\n').commit('main side');
     repo.git('merge', '-q', '--no-ff', '--no-commit', 'feature');
     // An evil merge: lines that neither parent had.
-    c.merge = repo.write('shared.txt', `main\na\nfeature\nkey=${key(3)}\n`).write('evil.txt', `x\napi_key = "${key(4)}"\n`).commit('merge');
+    c.merge = repo
+      .write('shared.txt', `main\na\nfeature\nkey=${key(3)}\n`)
+      .write('evil.txt', `x\napi_key = "${key(4)}"\n`)
+      .commit('merge');
     repo.git('mv', 'feature.txt', 'moved.txt');
     c.rename = repo.commit('rename, unchanged');
     repo.git('mv', 'moved.txt', 'renamed.txt');
     c.renameEdit = repo.write('renamed.txt', `token: ${key(2)}\nsecond: ${key(8)}\n${FILLER}`).commit('rename and add a line');
     c.binary = repo.write('logo.bin', Buffer.concat([Buffer.from([0x89, 0, 1]), Buffer.from(key(5))])).commit('binary');
-    c.hidden = repo.write('.gitattributes', '*.dat -diff\n').write('secret.dat', `s=${key(6)}\n`).commit('text git is told not to diff');
+    c.hidden = repo
+      .write('.gitattributes', '*.dat -diff\n')
+      .write('secret.dat', `s=${key(6)}\n`)
+      .commit('text git is told not to diff');
     repo.git('update-index', '--add', '--cacheinfo', `160000,${c.hidden},vendor/lib`);
     repo.git('commit', '-q', '-m', 'submodule pointer');
     c.submodule = repo.git('rev-parse', 'HEAD');
@@ -78,11 +90,17 @@ describe('findSecretsInGit', () => {
   it('reads a range (a pull request since its base) and the staged index', async () => {
     const range = await findSecretsInGit({ ...base(repo.dir), logOptions: sinceCommitOptions(c.binary!) });
     // The re-added blob is new to this run: only what the range holds counts as seen.
-    assert.deepEqual(range.findings.map((f) => `${f.commit} ${f.path}`), [`${c.hidden} secret.dat`, `${c.readd} app/config.env`, `${c.allow} fixture.env`]);
+    assert.deepEqual(
+      range.findings.map((f) => `${f.commit} ${f.path}`),
+      [`${c.hidden} secret.dat`, `${c.readd} app/config.env`, `${c.allow} fixture.env`],
+    );
     assert.equal(range.commitsScanned, 4);
     // Walking first parents only, the merge brings the feature branch's key (its commit is not read).
     const firstParent = await findSecretsInGit({ ...base(repo.dir), logOptions: parseLogOptions(`--first-parent ${c.main}..${c.merge}`) });
-    assert.deepEqual(firstParent.findings.map((f) => `${f.commit} ${f.path}:${f.line}`), [`${c.merge} evil.txt:2`, `${c.merge} feature.txt:1`, `${c.merge} shared.txt:4`]);
+    assert.deepEqual(
+      firstParent.findings.map((f) => `${f.commit} ${f.path}:${f.line}`),
+      [`${c.merge} evil.txt:2`, `${c.merge} feature.txt:1`, `${c.merge} shared.txt:4`],
+    );
     const limited = await findSecretsInGit({ ...base(repo.dir), logOptions: parseLogOptions(`${c.add}..${c.remove} -- app`) });
     assert.equal(limited.commitsScanned, 1);
     assert.deepEqual(limited.findings, []);
@@ -106,7 +124,10 @@ describe('findSecretsInGit', () => {
     try {
       writeBaseline(file, files.findings);
       const history = await findSecretsInGit(base(repo.dir));
-      assert.deepEqual(newFindings(history.findings, readBaseline(file)).map((f) => f.path), ['feature.txt', 'evil.txt', 'shared.txt', 'renamed.txt', 'secret.dat', 'fixture.env']);
+      assert.deepEqual(
+        newFindings(history.findings, readBaseline(file)).map((f) => f.path),
+        ['feature.txt', 'evil.txt', 'shared.txt', 'renamed.txt', 'secret.dat', 'fixture.env'],
+      );
     } finally {
       rmSync(file, { force: true });
     }
@@ -114,7 +135,10 @@ describe('findSecretsInGit', () => {
 
   it('honours excludes and rule-file path allowlists on history paths', async () => {
     const result = await findSecretsInGit({ ...base(repo.dir), excludes: ['app/', '*.dat'], ignoredPaths: [/^evil\.txt$/] });
-    assert.deepEqual(result.findings.map((f) => f.path), ['feature.txt', 'shared.txt', 'renamed.txt', 'fixture.env']);
+    assert.deepEqual(
+      result.findings.map((f) => f.path),
+      ['feature.txt', 'shared.txt', 'renamed.txt', 'fixture.env'],
+    );
   });
 
   it('refuses log options that change the output or write files, and bad revisions', async () => {
@@ -123,7 +147,10 @@ describe('findSecretsInGit', () => {
     }
     assert.deepEqual(parseLogOptions('--all --since=2.weeks main..HEAD -- src'), ['--all', '--since=2.weeks', '--end-of-options', 'main..HEAD', '--', 'src']);
     assert.throws(() => sinceCommitOptions('--all'), /not a revision/);
-    await assert.rejects(findSecretsInGit({ ...base(repo.dir), logOptions: sinceCommitOptions('no-such-branch') }), (err: Error & { exitCode: number }) => err.exitCode === 2);
+    await assert.rejects(
+      findSecretsInGit({ ...base(repo.dir), logOptions: sinceCommitOptions('no-such-branch') }),
+      (err: Error & { exitCode: number }) => err.exitCode === 2,
+    );
     await assert.rejects(findSecretsInGit(base(join(repo.dir, '..'))), /not a git repository/);
   });
 });
@@ -136,7 +163,10 @@ describe('overlong lines', () => {
       const huge = 'z'.repeat(80 * 1024) + ` ${key(15)}`;
       const commit = repo.write('min.js', `${long}\n${huge}\nAPI_KEY=${key(16)}\n`).commit('minified');
       const result = await findSecretsInGit({ ...base(repo.dir), maxLineChars: 1024 });
-      assert.deepEqual(result.findings.map((f) => `${f.path}:${f.line}:${f.column}`), ['min.js:1:5002', 'min.js:3:9']);
+      assert.deepEqual(
+        result.findings.map((f) => `${f.path}:${f.line}:${f.column}`),
+        ['min.js:1:5002', 'min.js:3:9'],
+      );
       assert.deepEqual(result.notes, [{ path: 'min.js', reason: 'limit', detail: 'line 2 is longer than 65536 characters: not read', commit }]);
     } finally {
       rmSync(repo.dir, { recursive: true, force: true });
@@ -188,7 +218,10 @@ describe('a hostile repository config', () => {
   });
 
   it('runs no textconv, external diff, fsmonitor, pager or signature program, and still finds the key', async () => {
-    repo.write('.gitattributes', '* diff=evil\n').write('app.env', `OPENAI_API_KEY=${key(12)}\n`).commit('key');
+    repo
+      .write('.gitattributes', '* diff=evil\n')
+      .write('app.env', `OPENAI_API_KEY=${key(12)}\n`)
+      .commit('key');
     repo.write('staged.env', `API_KEY=${key(17)}\n`).git('add', 'staged.env');
     // Written after the helper's own git commands, which would run it too.
     const program = join(repo.dir, '..', `${repo.dir.split('/').pop()}-evil.sh`);
@@ -203,8 +236,14 @@ describe('a hostile repository config', () => {
       const staged = await findSecretsInGit({ ...base(repo.dir), staged: true });
       const history = await findSecretsInGit(base(repo.dir));
       assert.equal(existsSync(marker), false, 'a program from the repository config ran');
-      assert.deepEqual(staged.findings.map((f) => `${f.path}:${f.line}:${f.column}`), ['staged.env:1:9']);
-      assert.deepEqual(history.findings.map((f) => `${f.path}:${f.line}:${f.column}`), ['app.env:1:16']);
+      assert.deepEqual(
+        staged.findings.map((f) => `${f.path}:${f.line}:${f.column}`),
+        ['staged.env:1:9'],
+      );
+      assert.deepEqual(
+        history.findings.map((f) => `${f.path}:${f.line}:${f.column}`),
+        ['app.env:1:16'],
+      );
       // The trap is live: plain `git log -p` in this repository runs it.
       execFileSync('git', ['log', '-p', '-1'], { cwd: repo.dir, env: { PATH: process.env.PATH, HOME: repo.dir, GIT_CONFIG_NOSYSTEM: '1' }, stdio: 'ignore' });
       assert.equal(existsSync(marker), true, 'the hostile config did not run anything: the test proves nothing');
@@ -222,9 +261,15 @@ describe('a hostile repository config', () => {
       process.env.GIT_DIR = join(other.dir, '.git');
       process.env.GIT_WORK_TREE = other.dir;
       const history = await findSecretsInGit(base(repo.dir));
-      assert.deepEqual(history.findings.map((f) => f.path), ['app.env']);
+      assert.deepEqual(
+        history.findings.map((f) => f.path),
+        ['app.env'],
+      );
     } finally {
-      for (const [name, value] of [['GIT_DIR', saved.dir], ['GIT_WORK_TREE', saved.tree]] as const) {
+      for (const [name, value] of [
+        ['GIT_DIR', saved.dir],
+        ['GIT_WORK_TREE', saved.tree],
+      ] as const) {
         if (value === undefined) delete process.env[name];
         else process.env[name] = value;
       }

@@ -91,7 +91,9 @@ export function parseLogOptions(text: string): string[] {
   for (const word of at === -1 ? words : words.slice(0, at)) {
     if (word.startsWith('-')) {
       if (!ALLOWED_LOG_OPTION.test(word)) {
-        throw new UsageError(`--log-opts: ${word} is not allowed (revisions, ranges, --all, --branches, --since=, --until=, --author=, --max-count=, --first-parent, --no-merges, -- paths)`);
+        throw new UsageError(
+          `--log-opts: ${word} is not allowed (revisions, ranges, --all, --branches, --since=, --until=, --author=, --max-count=, --first-parent, --no-merges, -- paths)`,
+        );
       }
       options.push(word);
     } else if (REVISION.test(word)) revisions.push(word);
@@ -119,7 +121,18 @@ export async function findSecretsInGit(options: GitFindOptions): Promise<GitFind
   const root = await repositoryRoot(options.repo);
   const args = options.staged
     ? ['diff', '--cached', ...DIFF_OPTIONS]
-    : ['log', ...DIFF_OPTIONS, mergeDiffOf(options.logOptions), '--root', '--reverse', '--topo-order', '--no-notes', '--encoding=UTF-8', `--format=${COMMIT_MARK}%H%x00%aI%x00%an <%ae>`, ...(options.logOptions ?? ['--all'])];
+    : [
+        'log',
+        ...DIFF_OPTIONS,
+        mergeDiffOf(options.logOptions),
+        '--root',
+        '--reverse',
+        '--topo-order',
+        '--no-notes',
+        '--encoding=UTF-8',
+        `--format=${COMMIT_MARK}%H%x00%aI%x00%an <%ae>`,
+        ...(options.logOptions ?? ['--all']),
+      ];
   const result: GitFindResult = { findings: [], allowed: [], notes: [], commitsScanned: 0, blobsScanned: 0, bytesRead: 0 };
   const excludes = ignore().add(options.excludes ?? []);
   const skipped = (path: string) => excludes.ignores(path) || (options.ignoredPaths ?? []).some((r) => r.test(path));
@@ -155,12 +168,23 @@ export async function findSecretsInGit(options: GitFindOptions): Promise<GitFind
         if (!skipped(event.path)) await scanBlob(root, event.blob, event.path, options, result, commit);
         return;
       case 'overlong':
-        if (!skipped(event.path)) result.notes.push({ path: event.path, reason: 'limit', detail: `line ${event.line} is longer than ${maxDiffLine} characters: not read`, ...(commit ? { commit: commit.commit } : {}) });
+        if (!skipped(event.path))
+          result.notes.push({
+            path: event.path,
+            reason: 'limit',
+            detail: `line ${event.line} is longer than ${maxDiffLine} characters: not read`,
+            ...(commit ? { commit: commit.commit } : {}),
+          });
         return;
       case 'submodule':
         if (notedSubmodules.has(event.path)) return;
         notedSubmodules.add(event.path);
-        result.notes.push({ path: event.path, reason: 'submodule', detail: 'a submodule is another repository: run warden detect --git in it', ...(commit ? { commit: commit.commit } : {}) });
+        result.notes.push({
+          path: event.path,
+          reason: 'submodule',
+          detail: 'a submodule is another repository: run warden detect --git in it',
+          ...(commit ? { commit: commit.commit } : {}),
+        });
     }
   };
 
@@ -438,7 +462,14 @@ function hasLineLongerThan(text: string, max: number): boolean {
 }
 
 /** A blob git would not diff as text: read whole, sniffed like a file (binary noted, text and gzip scanned). */
-async function scanBlob(root: string, blob: string, path: string, options: GitFindOptions, result: GitFindResult, commit: CommitInfo | undefined): Promise<void> {
+async function scanBlob(
+  root: string,
+  blob: string,
+  path: string,
+  options: GitFindOptions,
+  result: GitFindResult,
+  commit: CommitInfo | undefined,
+): Promise<void> {
   const git = spawnGit(root, ['cat-file', 'blob', blob], false);
   const exited = exitOf(git);
   collectStderr(git);
@@ -498,7 +529,8 @@ function collectStderr(child: GitProcess): () => string {
 function exitOf(child: GitProcess): Promise<number> {
   return new Promise((resolve, reject) => {
     child.on('error', (err: NodeJS.ErrnoException) =>
-      reject(new GitReadError(err.code === 'ENOENT' ? 'git is not installed (needed for --git and --staged)' : `git: ${err.message}`, 3)));
+      reject(new GitReadError(err.code === 'ENOENT' ? 'git is not installed (needed for --git and --staged)' : `git: ${err.message}`, 3)),
+    );
     child.on('close', (code, signal) => resolve(code ?? (signal === 'SIGPIPE' ? 0 : 128)));
   });
 }

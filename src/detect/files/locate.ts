@@ -7,7 +7,11 @@ import type { FileFinding, Fragment } from './types.js';
 
 /** Runs the detector over one fragment and places each match by line and column; the secret stays here. */
 export function findInFragment(detector: Detector, fragment: Fragment, fingerprintKey: Buffer): FileFinding[] {
-  return placeMatches(detector.scan(fragment.text).filter((m) => m.start < fragment.ownedEnd), fragment, fingerprintKey);
+  return placeMatches(
+    detector.scan(fragment.text).filter((m) => m.start < fragment.ownedEnd),
+    fragment,
+    fingerprintKey,
+  );
 }
 
 /**
@@ -16,7 +20,14 @@ export function findInFragment(detector: Detector, fragment: Fragment, fingerpri
  * characters is theirs (`lineFindings`): a provider rule names a token better than its key does.
  * `under` puts every value under a key (a database column's name).
  */
-export function findInStructure(detector: Detector, path: string, text: string, fingerprintKey: Buffer, lineFindings: readonly FileFinding[], under: string[] = []): FileFinding[] {
+export function findInStructure(
+  detector: Detector,
+  path: string,
+  text: string,
+  fingerprintKey: Buffer,
+  lineFindings: readonly FileFinding[],
+  under: string[] = [],
+): FileFinding[] {
   // Parsed only when some key rule's keywords occur in the file.
   const pairs = (): KeyValue[] => {
     // A database cell has no file name of its own: its first characters say what it holds.

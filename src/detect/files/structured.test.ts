@@ -32,13 +32,22 @@ describe('structured files', () => {
   });
 
   it('JSON with comments and trailing commas, nested keys, numbers; list items add no key', () => {
-    const text = '{\n  // "password": "commented",\n  "host": "h", /* note */\n  "auths": {"r.io": {"auth": "dXNlcjpw"}},\n  "pin": 1234,\n  "users": [{"user": {"token": "t1"}}],\n}\n';
+    const text =
+      '{\n  // "password": "commented",\n  "host": "h", /* note */\n  "auths": {"r.io": {"auth": "dXNlcjpw"}},\n  "pin": 1234,\n  "users": [{"user": {"token": "t1"}}],\n}\n';
     assert.deepEqual(pairs('json', text), ['host=h', 'auths/r_io/auth=dXNlcjpw', 'pin=1234', 'users/user/token=t1']);
   });
 
   it('YAML: every document, quoted and plain scalars, list items, and a Kubernetes kind leading the path', () => {
-    const text = "a:\n  b: 'x y' # note\n  c: |\n    block\nusers:\n- name: ci\n  user:\n    token: t1\n---\napiVersion: v1\nkind: Secret\ndata:\n  password: cGFzcw==\n";
-    assert.deepEqual(pairs('yaml', text), ['a/b=x y', 'users/name=ci', 'users/user/token=t1', 'secret/api_version=v1', 'secret/kind=Secret', 'secret/data/password=cGFzcw==']);
+    const text =
+      "a:\n  b: 'x y' # note\n  c: |\n    block\nusers:\n- name: ci\n  user:\n    token: t1\n---\napiVersion: v1\nkind: Secret\ndata:\n  password: cGFzcw==\n";
+    assert.deepEqual(pairs('yaml', text), [
+      'a/b=x y',
+      'users/name=ci',
+      'users/user/token=t1',
+      'secret/api_version=v1',
+      'secret/kind=Secret',
+      'secret/data/password=cGFzcw==',
+    ]);
   });
 
   it('XML: element text, attributes, name/value elements, CDATA; entities stay as written', () => {

@@ -11,19 +11,37 @@ export type StructuredFormat = 'json' | 'yaml' | 'xml' | 'php' | 'key-value';
 export const STRUCTURED_MAX_CHARS = 4 * 1024 * 1024;
 
 const BY_EXTENSION: Record<string, StructuredFormat> = {
-  json: 'json', jsonc: 'json', json5: 'json',
-  yml: 'yaml', yaml: 'yaml',
-  xml: 'xml', config: 'xml', xaml: 'xml', plist: 'xml',
-  php: 'php', inc: 'php',
-  ini: 'key-value', cfg: 'key-value', cnf: 'key-value', conf: 'key-value', properties: 'key-value', env: 'key-value',
-  toml: 'key-value', prefs: 'key-value', rc: 'key-value', keys: 'key-value',
+  json: 'json',
+  jsonc: 'json',
+  json5: 'json',
+  yml: 'yaml',
+  yaml: 'yaml',
+  xml: 'xml',
+  config: 'xml',
+  xaml: 'xml',
+  plist: 'xml',
+  php: 'php',
+  inc: 'php',
+  ini: 'key-value',
+  cfg: 'key-value',
+  cnf: 'key-value',
+  conf: 'key-value',
+  properties: 'key-value',
+  env: 'key-value',
+  toml: 'key-value',
+  prefs: 'key-value',
+  rc: 'key-value',
+  keys: 'key-value',
 };
 
 /** Credential files without a telling extension, by name or path suffix. */
 const BY_NAME: Array<[RegExp, StructuredFormat]> = [
   [/(?:^|\/)(?:\.dockercfg|\.ftpconfig|\.remote-sync\.json|\.jsbeautifyrc)$/, 'json'],
   [/(?:^|\/)(?:\.kube\/config|kubeconfig|\.config\/hub|\.tugboat|\.gem\/credentials|\.travis\.yml)$/, 'yaml'],
-  [/(?:^|\/)(?:\.env(?:\.[\w.-]+)?|[\w.-]*\.env|\.npmrc|\.yarnrc|\.pypirc|\.s3cfg|\.boto|\.esmtprc|\.muttrc|\.my\.cnf|\.pgpass|credentials|config|hosts|inventory|servlist_?\.conf|[\w.-]*rc)$/i, 'key-value'],
+  [
+    /(?:^|\/)(?:\.env(?:\.[\w.-]+)?|[\w.-]*\.env|\.npmrc|\.yarnrc|\.pypirc|\.s3cfg|\.boto|\.esmtprc|\.muttrc|\.my\.cnf|\.pgpass|credentials|config|hosts|inventory|servlist_?\.conf|[\w.-]*rc)$/i,
+    'key-value',
+  ],
 ];
 
 /** The format a file's name says, else what its first characters say; undefined for anything else (code, prose). */
@@ -34,7 +52,10 @@ export function structuredFormat(path: string, text: string): StructuredFormat |
   if (byExtension) return byExtension;
   for (const [pattern, format] of BY_NAME) if (pattern.test(path)) return format;
   if (dot > 0) return undefined;
-  const head = text.slice(0, 256).replace(/^\uFEFF/, '').trimStart();
+  const head = text
+    .slice(0, 256)
+    .replace(/^\uFEFF/, '')
+    .trimStart();
   if (head.startsWith('{')) return 'json';
   if (head.startsWith('<?xml')) return 'xml';
   if (head.startsWith('---') || /^apiVersion:/.test(head)) return 'yaml';
@@ -146,7 +167,7 @@ function parseJson(text: string): KeyValue[] | undefined {
 
 /** Each line of `text` without its line end (LF or CRLF), with the offset where it starts. */
 function* linesOf(text: string): Generator<{ line: string; at: number }> {
-  for (let at = 0; at < text.length; ) {
+  for (let at = 0; at < text.length;) {
     const nl = text.indexOf('\n', at);
     const end = nl === -1 ? text.length : nl;
     yield { line: text.slice(at, end).replace(/\r$/, ''), at };
@@ -234,7 +255,7 @@ function valueSpan(line: string, from: number, toEnd: boolean): [number, number]
     const close = line.indexOf(quote, from + 1);
     return close > from + 1 ? [from + 1, close] : undefined;
   }
-  let end = toEnd ? line.length : from + (/^\S*/.exec(line.slice(from))![0].length);
+  let end = toEnd ? line.length : from + /^\S*/.exec(line.slice(from))![0].length;
   const comment = /\s[#;]/.exec(line.slice(from, end));
   if (comment) end = from + comment.index;
   while (end > from && /\s/.test(line[end - 1]!)) end--;

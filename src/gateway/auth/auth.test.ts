@@ -34,7 +34,10 @@ function makeKey(kid: string, alg: 'RS256' | 'ES256'): TestKey {
 function token(key: TestKey, claims: Record<string, unknown>, header: Record<string, unknown> = {}): string {
   const enc = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
   const input = `${enc({ alg: key.alg, typ: 'JWT', kid: key.kid, ...header })}.${enc(claims)}`;
-  const sig = key.alg === 'ES256' ? sign('sha256', Buffer.from(input), { key: key.privateKey, dsaEncoding: 'ieee-p1363' }) : sign('sha256', Buffer.from(input), key.privateKey);
+  const sig =
+    key.alg === 'ES256'
+      ? sign('sha256', Buffer.from(input), { key: key.privateKey, dsaEncoding: 'ieee-p1363' })
+      : sign('sha256', Buffer.from(input), key.privateKey);
   return `${input}.${sig.toString('base64url')}`;
 }
 
@@ -131,7 +134,9 @@ describe('OIDC bearer tokens', () => {
   it('fails as unavailable when the JWKS cannot be fetched and nothing is cached', async () => {
     issuer.down = true;
     try {
-      const out = await new OidcVerifier([{ issuer: issuer.url, audience: 'warden' }]).verify(token(rsa, { iss: issuer.url, aud: 'warden', sub: 's', exp: now() + 60 }));
+      const out = await new OidcVerifier([{ issuer: issuer.url, audience: 'warden' }]).verify(
+        token(rsa, { iss: issuer.url, aud: 'warden', sub: 's', exp: now() + 60 }),
+      );
       assert.deepEqual(out, { ok: false, reason: 'unavailable' });
     } finally {
       issuer.down = false;
@@ -153,7 +158,23 @@ describe('gateway over HTTPS with mutual TLS and OIDC', { timeout: 60_000 }, () 
     const leaf = (name: string, subj: string, ext: string) => {
       openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subj);
       writeFileSync(join(dir, `${name}.ext`), ext);
-      openssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.pem`, '-days', '1', '-extfile', `${name}.ext`);
+      openssl(
+        'x509',
+        '-req',
+        '-in',
+        `${name}.csr`,
+        '-CA',
+        'ca.pem',
+        '-CAkey',
+        'ca.key',
+        '-CAcreateserial',
+        '-out',
+        `${name}.pem`,
+        '-days',
+        '1',
+        '-extfile',
+        `${name}.ext`,
+      );
     };
     leaf('server', '/CN=localhost', 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
     leaf('client', '/CN=batch-job', 'subjectAltName=DNS:batch-job.internal\nextendedKeyUsage=clientAuth\n');
@@ -161,7 +182,10 @@ describe('gateway over HTTPS with mutual TLS and OIDC', { timeout: 60_000 }, () 
     issuer = await startIssuer();
     issuer.keys = [rsa];
     upstream = await startSseUpstream();
-    keys = await KeyStore.open({ store: ':memory:', secrets: { current: { version: 1, key: Buffer.alloc(32, 7) }, all: [{ version: 1, key: Buffer.alloc(32, 7) }] } });
+    keys = await KeyStore.open({
+      store: ':memory:',
+      secrets: { current: { version: 1, key: Buffer.alloc(32, 7) }, all: [{ version: 1, key: Buffer.alloc(32, 7) }] },
+    });
     const cfg = parseGatewayConfig(
       `
 listen: { port: 0, tls: { cert: server.pem, key: server.key, clientCa: ca.pem } }

@@ -55,7 +55,8 @@ function answer(state: PolicyState, original: OriginalRequest, d: Decision | Ref
   }
   const set = identityFields(state, d);
   // An identity value no header can carry (a line break in a JWT subject) must not split the proxy's request: fail closed.
-  if (set.some(([, value]) => UNSAFE_FIELD_VALUE.test(value))) return refused({ ...refuse(500, 'internal_error', 'identity_not_a_header'), message: 'the identity cannot be passed on in a header' }, d);
+  if (set.some(([, value]) => UNSAFE_FIELD_VALUE.test(value)))
+    return refused({ ...refuse(500, 'internal_error', 'identity_not_a_header'), message: 'the identity cannot be passed on in a header' }, d);
   const setNames = new Set(set.map(([h]) => h));
   const identityNames = [...route.identityHeaders.map(([h]) => h), ...(route.assertion && state.assertion ? [state.assertion.header] : [])];
   const unset = identityNames.filter((h) => !setNames.has(h));

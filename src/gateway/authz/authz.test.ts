@@ -62,13 +62,25 @@ routes:
     reader = (await keys.create({ owner: 'acme', name: 'reader', scopes: ['clickhouse:read'] })).key;
     inference = (await keys.create({ owner: 'acme', name: 'inference', scopes: ['llm:inference'] })).key;
     limited = (await keys.create({ owner: 'acme', name: 'office-only', scopes: ['clickhouse:read'], allowedIps: ['10.1.0.0/16'] })).key;
-    const definition = loadSync('envoy/service/auth/v3/external_auth.proto', { includeDirs: [PROTO_ROOT], keepCase: true, enums: Number, defaults: true, oneofs: true });
-    const Authorization = (loadPackageDefinition(definition) as unknown as { envoy: { service: { auth: { v3: { Authorization: ServiceClientConstructor } } } } }).envoy.service.auth.v3.Authorization;
+    const definition = loadSync('envoy/service/auth/v3/external_auth.proto', {
+      includeDirs: [PROTO_ROOT],
+      keepCase: true,
+      enums: Number,
+      defaults: true,
+      oneofs: true,
+    });
+    const Authorization = (
+      loadPackageDefinition(definition) as unknown as { envoy: { service: { auth: { v3: { Authorization: ServiceClientConstructor } } } } }
+    ).envoy.service.auth.v3.Authorization;
     const client = new Authorization(gateway.authzGrpcAddress!, credentials.createInsecure());
     closeClient = () => client.close();
     check = (req) =>
       new Promise((resolve, reject) =>
-        (client as unknown as { Check(r: object, o: object, cb: (e: ServiceError | null, v: CheckReply) => void): void }).Check(req, { deadline: Date.now() + 5000 }, (err, v) => (err ? reject(err) : resolve(v))),
+        (client as unknown as { Check(r: object, o: object, cb: (e: ServiceError | null, v: CheckReply) => void): void }).Check(
+          req,
+          { deadline: Date.now() + 5000 },
+          (err, v) => (err ? reject(err) : resolve(v)),
+        ),
       );
   });
 
@@ -79,11 +91,18 @@ routes:
     await upstream?.close();
   });
 
-  const nginx = (method: string, uri: string, extra: Record<string, string | string[]> = {}) => send(gateway.authzUrl!, '/auth', { 'x-original-method': method, 'x-original-uri': uri, ...extra });
+  const nginx = (method: string, uri: string, extra: Record<string, string | string[]> = {}) =>
+    send(gateway.authzUrl!, '/auth', { 'x-original-method': method, 'x-original-uri': uri, ...extra });
   const forwarded = (method: string, uri: string, extra: Record<string, string | string[]> = {}) =>
-    send(gateway.authzUrl!, '/auth', { 'x-forwarded-method': method, 'x-forwarded-uri': uri, 'x-forwarded-host': '127.0.0.1', 'x-forwarded-proto': 'http', ...extra });
+    send(gateway.authzUrl!, '/auth', {
+      'x-forwarded-method': method,
+      'x-forwarded-uri': uri,
+      'x-forwarded-host': '127.0.0.1',
+      'x-forwarded-proto': 'http',
+      ...extra,
+    });
 
-  it('makes the proxy\'s decision for every request: the same status and the same JSON body', async () => {
+  it("makes the proxy's decision for every request: the same status and the same JSON body", async () => {
     const cases: Array<[method: string, target: string, key: string | null]> = [
       ['GET', '/ping', null],
       ['GET', '/?query=SELECT%201', null],
@@ -153,7 +172,11 @@ routes:
 
   it("refuses what the proxy would forward and the gateway would have stripped: the upstream's own credential", async () => {
     const h = { 'x-api-key': reader };
-    for (const reply of [nginx('GET', '/?query=SELECT%201&password=x', h), nginx('GET', '/?query=SELECT%201', { ...h, 'x-clickhouse-key': 'x' }), forwarded('GET', '/?user=default&query=SELECT%201', h)]) {
+    for (const reply of [
+      nginx('GET', '/?query=SELECT%201&password=x', h),
+      nginx('GET', '/?query=SELECT%201', { ...h, 'x-clickhouse-key': 'x' }),
+      forwarded('GET', '/?user=default&query=SELECT%201', h),
+    ]) {
       const r = await reply;
       assert.equal(r.status, 400);
       assert.equal((JSON.parse(r.body) as { reason: string }).reason, 'upstream_credential');
@@ -171,7 +194,11 @@ routes:
   it('takes the client address from the last X-Forwarded-For entry, and none without it', async () => {
     const target = '/?query=SELECT%201';
     assert.equal((await forwarded('GET', target, { 'x-api-key': limited, 'x-forwarded-for': '10.1.2.3' })).status, 200);
-    assert.equal((await forwarded('GET', target, { 'x-api-key': limited, 'x-forwarded-for': '10.1.2.3, 192.0.2.7' })).status, 403, 'the entry the nearest proxy wrote');
+    assert.equal(
+      (await forwarded('GET', target, { 'x-api-key': limited, 'x-forwarded-for': '10.1.2.3, 192.0.2.7' })).status,
+      403,
+      'the entry the nearest proxy wrote',
+    );
     assert.equal((await forwarded('GET', target, { 'x-api-key': limited })).status, 403, 'an unknown address is not in any range');
   });
 
@@ -181,7 +208,11 @@ routes:
     assert.equal(ok.headers['x-warden-owner'], 'acme');
     assert.deepEqual(String(ok.headers['x-envoy-auth-headers-to-remove']).split(','), ['authorization', 'x-api-key']);
     const pub = await send(gateway.authzUrl!, '/envoy/ping');
-    assert.deepEqual(String(pub.headers['x-envoy-auth-headers-to-remove']).split(','), ['authorization', 'x-api-key', 'x-warden-key-id', 'x-warden-owner', 'x-warden-assertion'], "a client's own identity headers go too");
+    assert.deepEqual(
+      String(pub.headers['x-envoy-auth-headers-to-remove']).split(','),
+      ['authorization', 'x-api-key', 'x-warden-key-id', 'x-warden-owner', 'x-warden-assertion'],
+      "a client's own identity headers go too",
+    );
     assert.equal((await send(gateway.authzUrl!, '/envoy/?query=SELECT%201')).status, 401);
     assert.equal((await send(gateway.authzUrl!, '/envoy/%2e%2e/play', { 'x-api-key': reader })).status, 400);
     assert.equal((await send(gateway.authzUrl!, '/envoy/play', { 'x-api-key': reader })).status, 403);
@@ -190,13 +221,19 @@ routes:
 
   it('serves envoy.service.auth.v3.Authorization/Check to a real gRPC client', async () => {
     const http = (path: string, headers: Record<string, string>) => ({
-      attributes: { source: { address: { socket_address: { address: '127.0.0.1', port_value: 40000 } } }, request: { http: { method: 'GET', path, host: '127.0.0.1:8123', scheme: 'http', headers } } },
+      attributes: {
+        source: { address: { socket_address: { address: '127.0.0.1', port_value: 40000 } } },
+        request: { http: { method: 'GET', path, host: '127.0.0.1:8123', scheme: 'http', headers } },
+      },
     });
     const ok = await check(http('/?query=SELECT%201', { authorization: `Bearer ${reader}`, ':path': '/?query=SELECT%201' }));
     assert.equal(ok.status.code, 0);
     const set = Object.fromEntries(ok.ok_response!.headers.map((h) => [h.header.key, h.header.value]));
     assert.equal(set['x-warden-owner'], 'acme');
-    assert.ok(ok.ok_response!.headers.every((h) => h.append_action === 2), 'overwrites any client copy');
+    assert.ok(
+      ok.ok_response!.headers.every((h) => h.append_action === 2),
+      'overwrites any client copy',
+    );
     assert.deepEqual(ok.ok_response!.headers_to_remove, ['authorization', 'x-api-key']);
 
     const none = await check(http('/?query=SELECT%201', {}));
@@ -211,15 +248,32 @@ routes:
     const missing = await check({ attributes: { request: { http: { method: 'GET', headers: { 'x-api-key': reader } } } } });
     assert.equal((JSON.parse(missing.denied_response!.body) as { reason: string }).reason, 'original_uri_missing');
     // encode_raw_headers: every copy arrives, and two credentials are two answers to "who is asking".
-    const raw = (pairs: Array<[string, string]>) => ({ attributes: { request: { http: { method: 'GET', path: '/?query=SELECT%201', host: '127.0.0.1', header_map: { headers: pairs.map(([key, v]) => ({ key, raw_value: Buffer.from(v) })) } } } } });
+    const raw = (pairs: Array<[string, string]>) => ({
+      attributes: {
+        request: {
+          http: {
+            method: 'GET',
+            path: '/?query=SELECT%201',
+            host: '127.0.0.1',
+            header_map: { headers: pairs.map(([key, v]) => ({ key, raw_value: Buffer.from(v) })) },
+          },
+        },
+      },
+    });
     assert.equal((await check(raw([['x-api-key', reader]]))).status.code, 0);
-    const twice = await check(raw([['authorization', `Bearer ${reader}`], ['authorization', 'Bearer other']]));
+    const twice = await check(
+      raw([
+        ['authorization', `Bearer ${reader}`],
+        ['authorization', 'Bearer other'],
+      ]),
+    );
     assert.equal(twice.denied_response!.status.code, 400);
   });
 
   it('stops a revoked key at the next Check', async () => {
     const { key, info } = await keys.create({ owner: 'acme', name: 'to-revoke', scopes: ['clickhouse:read'] });
-    const asked = () => check({ attributes: { request: { http: { method: 'GET', path: '/?query=SELECT%201', host: '127.0.0.1', headers: { 'x-api-key': key } } } } });
+    const asked = () =>
+      check({ attributes: { request: { http: { method: 'GET', path: '/?query=SELECT%201', host: '127.0.0.1', headers: { 'x-api-key': key } } } } });
     assert.equal((await asked()).status.code, 0);
     await keys.revoke(info.id, 'test');
     const after = await asked();

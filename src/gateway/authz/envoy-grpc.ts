@@ -25,7 +25,9 @@ interface HeaderValue {
 interface CheckRequest {
   attributes?: {
     source?: { address?: { socket_address?: { address?: string } } };
-    request?: { http?: { method?: string; headers?: Record<string, string>; path?: string; host?: string; scheme?: string; header_map?: { headers?: HeaderValue[] } } };
+    request?: {
+      http?: { method?: string; headers?: Record<string, string>; path?: string; host?: string; scheme?: string; header_map?: { headers?: HeaderValue[] } };
+    };
   };
 }
 
@@ -74,9 +76,21 @@ export interface EnvoyGrpcServer {
 }
 
 /** Serves Check on host:port (plaintext). grpc-js and the protos are loaded only when a gRPC listener is configured. */
-export async function startEnvoyGrpcServer(host: string, port: number, judge: (report: OriginalRequest | Refusal) => AuthzAnswer | Promise<AuthzAnswer>, log: (message: string) => void): Promise<EnvoyGrpcServer> {
+export async function startEnvoyGrpcServer(
+  host: string,
+  port: number,
+  judge: (report: OriginalRequest | Refusal) => AuthzAnswer | Promise<AuthzAnswer>,
+  log: (message: string) => void,
+): Promise<EnvoyGrpcServer> {
   const [{ Server, ServerCredentials, status }, { loadSync }] = await Promise.all([import('@grpc/grpc-js'), import('@grpc/proto-loader')]);
-  const definition = loadSync('envoy/service/auth/v3/external_auth.proto', { includeDirs: [PROTO_ROOT], keepCase: true, enums: Number, longs: Number, defaults: false, oneofs: true });
+  const definition = loadSync('envoy/service/auth/v3/external_auth.proto', {
+    includeDirs: [PROTO_ROOT],
+    keepCase: true,
+    enums: Number,
+    longs: Number,
+    defaults: false,
+    oneofs: true,
+  });
   const server = new Server();
   server.addService(definition[CHECK_SERVICE] as ServiceDefinition, {
     Check: (call: ServerUnaryCall<CheckRequest, CheckResponse>, callback: sendUnaryData<CheckResponse>) => {
@@ -92,7 +106,9 @@ export async function startEnvoyGrpcServer(host: string, port: number, judge: (r
     },
   });
   const address = hostPort(host, port);
-  const bound = await new Promise<number>((resolve, reject) => server.bindAsync(address, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
+  const bound = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(address, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+  );
   return {
     port: bound,
     close: () =>

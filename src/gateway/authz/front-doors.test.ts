@@ -48,7 +48,9 @@ const BROKEN_AUTHZ_DEADLINE_MS = 250;
 const send = (port: number, path: string, headers: Record<string, string> = {}) => sendRaw(`http://127.0.0.1:${port}`, path, { headers });
 
 /** Passes each request on to ClickHouse and keeps its method, target and headers: what reached the upstream. */
-async function startTap(targetPort: number): Promise<{ port: number; seen: Array<{ method: string; url: string; headers: IncomingHttpHeaders }>; close(): Promise<void> }> {
+async function startTap(
+  targetPort: number,
+): Promise<{ port: number; seen: Array<{ method: string; url: string; headers: IncomingHttpHeaders }>; close(): Promise<void> }> {
   const seen: Array<{ method: string; url: string; headers: IncomingHttpHeaders }> = [];
   const server: Server = createServer((req, res) => {
     seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
@@ -116,7 +118,10 @@ async function startBrokenAuthz(): Promise<{ port: number; close(): Promise<void
     else if (path === '/silent') silent.push(req.socket);
     else if (path === '/reset') req.socket.destroy();
     else if (path === '/error') res.writeHead(500, json).end('{"error":"internal_error"}');
-    else if (path === '/warden-error') res.writeHead(500, { ...json, 'x-warden-refusal': '{"error":"internal_error","reason":"identity_not_a_header"}' }).end('{"error":"internal_error","reason":"identity_not_a_header"}');
+    else if (path === '/warden-error')
+      res
+        .writeHead(500, { ...json, 'x-warden-refusal': '{"error":"internal_error","reason":"identity_not_a_header"}' })
+        .end('{"error":"internal_error","reason":"identity_not_a_header"}');
     else if (path === '/redirect') res.writeHead(302, { location: '/auth/elsewhere' }).end();
     else if (path === '/not-from-warden') res.writeHead(401, json).end('{"error":"unauthorized","reason":"no_credential"}');
     else res.writeHead(404).end();
@@ -148,21 +153,41 @@ describe('warden gateway --mode authz behind nginx, Caddy and HAProxy, in front 
     const created = await admin.create({ owner: 'acme', name: 'reader', scopes: ['clickhouse:read'] });
     reader = { key: created.key, id: created.info.id };
     inference = (await admin.create({ owner: 'acme', name: 'inference', scopes: ['llm:inference'] })).key;
-    const gatewayYaml = readFileSync(join(EXAMPLES, 'gateway.yaml'), 'utf8').replace('store: ./keys.db', `store: ${store}`).replace('port: 8481', 'port: 0').replace('port: 8482', 'port: 0');
+    const gatewayYaml = readFileSync(join(EXAMPLES, 'gateway.yaml'), 'utf8')
+      .replace('store: ./keys.db', `store: ${store}`)
+      .replace('port: 8481', 'port: 0')
+      .replace('port: 8482', 'port: 0');
     gateway = await Gateway.start({ config: parseGatewayConfig(gatewayYaml, 'examples/authz/gateway.yaml', dir), mode: 'authz', accessLog: null });
     const authz = `127.0.0.1:${new URL(gateway.authzUrl!).port}`;
     const upstream = `127.0.0.1:${tap.port}`;
 
     const nginxDir = join(dir, 'nginx');
     mkdirSync(join(nginxDir, 'tmp'), { recursive: true });
-    const server = readFileSync(join(EXAMPLES, 'nginx.conf'), 'utf8').replaceAll('127.0.0.1:8481', authz).replaceAll('127.0.0.1:8123', upstream).replace('listen 127.0.0.1:8080', `listen 127.0.0.1:${NGINX_PORT}`).replace('"change-me"', `"${CH_PASSWORD}"`);
+    const server = readFileSync(join(EXAMPLES, 'nginx.conf'), 'utf8')
+      .replaceAll('127.0.0.1:8481', authz)
+      .replaceAll('127.0.0.1:8123', upstream)
+      .replace('listen 127.0.0.1:8080', `listen 127.0.0.1:${NGINX_PORT}`)
+      .replace('"change-me"', `"${CH_PASSWORD}"`);
     const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${nginxDir}/tmp/${t};`).join('\n');
-    writeFileSync(join(nginxDir, 'nginx.conf'), `worker_processes 1;\npid ${nginxDir}/nginx.pid;\nerror_log ${nginxDir}/error.log warn;\nevents { worker_connections 256; }\nhttp {\n  access_log off;\n${temp}\n${server}\n}\n`);
-    proxies.push(await startProxy('nginx', ['-e', join(nginxDir, 'error.log'), '-p', nginxDir, '-c', join(nginxDir, 'nginx.conf'), '-g', 'daemon off;'], NGINX_PORT, process.env));
+    writeFileSync(
+      join(nginxDir, 'nginx.conf'),
+      `worker_processes 1;\npid ${nginxDir}/nginx.pid;\nerror_log ${nginxDir}/error.log warn;\nevents { worker_connections 256; }\nhttp {\n  access_log off;\n${temp}\n${server}\n}\n`,
+    );
+    proxies.push(
+      await startProxy(
+        'nginx',
+        ['-e', join(nginxDir, 'error.log'), '-p', nginxDir, '-c', join(nginxDir, 'nginx.conf'), '-g', 'daemon off;'],
+        NGINX_PORT,
+        process.env,
+      ),
+    );
 
     const caddyDir = join(dir, 'caddy');
     mkdirSync(caddyDir);
-    const caddyfile = readFileSync(join(EXAMPLES, 'Caddyfile'), 'utf8').replaceAll('127.0.0.1:8481', authz).replaceAll('127.0.0.1:8123', upstream).replace(':8080 {', `:${CADDY_PORT} {`);
+    const caddyfile = readFileSync(join(EXAMPLES, 'Caddyfile'), 'utf8')
+      .replaceAll('127.0.0.1:8481', authz)
+      .replaceAll('127.0.0.1:8123', upstream)
+      .replace(':8080 {', `:${CADDY_PORT} {`);
     writeFileSync(join(caddyDir, 'Caddyfile'), caddyfile);
     const caddyEnv = { ...process.env, HOME: caddyDir, XDG_CONFIG_HOME: caddyDir, XDG_DATA_HOME: caddyDir, CLICKHOUSE_PASSWORD: CH_PASSWORD };
     proxies.push(await startProxy('caddy', ['run', '--config', join(caddyDir, 'Caddyfile'), '--adapter', 'caddyfile'], CADDY_PORT, caddyEnv));
@@ -182,7 +207,10 @@ describe('warden gateway --mode authz behind nginx, Caddy and HAProxy, in front 
     const haproxyEnv = { ...process.env, CLICKHOUSE_PASSWORD: CH_PASSWORD };
     const instances: Array<[number, string]> = [
       [HAPROXY_PORT, haproxyCfg(HAPROXY_PORT, join(EXAMPLES, 'haproxy-warden.lua'), authz)],
-      [HAPROXY_BROKEN_AUTHZ_PORT, haproxyCfg(HAPROXY_BROKEN_AUTHZ_PORT, join(EXAMPLES, 'haproxy-warden.lua'), `127.0.0.1:${brokenAuthz.port}`, String(BROKEN_AUTHZ_DEADLINE_MS))],
+      [
+        HAPROXY_BROKEN_AUTHZ_PORT,
+        haproxyCfg(HAPROXY_BROKEN_AUTHZ_PORT, join(EXAMPLES, 'haproxy-warden.lua'), `127.0.0.1:${brokenAuthz.port}`, String(BROKEN_AUTHZ_DEADLINE_MS)),
+      ],
       [HAPROXY_LUA_ERROR_PORT, haproxyCfg(HAPROXY_LUA_ERROR_PORT, luaErrorScript, authz)],
       [HAPROXY_GONE_AUTHZ_PORT, haproxyCfg(HAPROXY_GONE_AUTHZ_PORT, join(EXAMPLES, 'haproxy-warden.lua'), '127.0.0.1:1', String(BROKEN_AUTHZ_DEADLINE_MS))],
     ];
@@ -244,34 +272,48 @@ describe('warden gateway --mode authz behind nginx, Caddy and HAProxy, in front 
       assert.ok(!got.headers['x-warden-key-id'], String(got.headers['x-warden-key-id']));
     });
 
-    it(`${door.name}: no key, a key without the scope, and an administration endpoint with an inference key stop at the proxy with Warden's JSON reason`, { skip: door.skip }, async () => {
-      const none = await refused(door.port, '/?query=SELECT%201', {});
-      assert.equal(none.status, 401);
-      assert.equal(reasonOf(none), 'no_credential');
-      assert.match(String(none.headers['www-authenticate']), /^Bearer realm="warden-gateway"/);
-      const scope = await refused(door.port, '/?query=SELECT%201', { 'x-api-key': inference });
-      assert.equal(scope.status, 403);
-      assert.equal(reasonOf(scope), 'scope');
-      const adminPage = await refused(door.port, '/play', { 'x-api-key': inference });
-      assert.equal(adminPage.status, 403);
-      assert.equal(reasonOf(adminPage), 'not_allowed');
-      assert.equal((await refused(door.port, '/play', { 'x-api-key': reader.key })).status, 403);
-    });
+    it(
+      `${door.name}: no key, a key without the scope, and an administration endpoint with an inference key stop at the proxy with Warden's JSON reason`,
+      { skip: door.skip },
+      async () => {
+        const none = await refused(door.port, '/?query=SELECT%201', {});
+        assert.equal(none.status, 401);
+        assert.equal(reasonOf(none), 'no_credential');
+        assert.match(String(none.headers['www-authenticate']), /^Bearer realm="warden-gateway"/);
+        const scope = await refused(door.port, '/?query=SELECT%201', { 'x-api-key': inference });
+        assert.equal(scope.status, 403);
+        assert.equal(reasonOf(scope), 'scope');
+        const adminPage = await refused(door.port, '/play', { 'x-api-key': inference });
+        assert.equal(adminPage.status, 403);
+        assert.equal(reasonOf(adminPage), 'not_allowed');
+        assert.equal((await refused(door.port, '/play', { 'x-api-key': reader.key })).status, 403);
+      },
+    );
 
-    it(`${door.name}: encoded dot segments, a forged report of the URI and the upstream's own credential never reach ClickHouse`, { skip: door.skip }, async () => {
-      const expected = door.passesEveryRefusal ? 400 : 500;
-      for (const path of ['/%2e%2e/play', '/%2E%2E/play?query=SELECT%201', '/x/..;/play', '/.%2e/play', '/%2fplay', '//play']) {
-        const r = await refused(door.port, path, { 'x-api-key': reader.key });
-        // nginx itself refuses a path that climbs above the root once decoded (400, its own page).
-        assert.ok(r.status === expected || r.status === 400, `${path}: ${r.status}`);
-        if (String(r.headers['content-type']).startsWith('application/json')) assert.equal(reasonOf(r), 'ambiguous_path', path);
-      }
-      const forged = await refused(door.port, '/play', { 'x-api-key': reader.key, 'x-original-uri': '/?query=SELECT%201', 'x-original-method': 'GET', 'x-forwarded-uri': '/?query=SELECT%201', 'x-forwarded-method': 'GET' });
-      assert.equal(forged.status, expected);
-      const ownLogin = await refused(door.port, '/?query=SELECT%201&password=x', { 'x-api-key': reader.key });
-      assert.equal(ownLogin.status, expected);
-      if (expected === 400) assert.equal(reasonOf(ownLogin), 'upstream_credential');
-    });
+    it(
+      `${door.name}: encoded dot segments, a forged report of the URI and the upstream's own credential never reach ClickHouse`,
+      { skip: door.skip },
+      async () => {
+        const expected = door.passesEveryRefusal ? 400 : 500;
+        for (const path of ['/%2e%2e/play', '/%2E%2E/play?query=SELECT%201', '/x/..;/play', '/.%2e/play', '/%2fplay', '//play']) {
+          const r = await refused(door.port, path, { 'x-api-key': reader.key });
+          // nginx itself refuses a path that climbs above the root once decoded (400, its own page).
+          assert.ok(r.status === expected || r.status === 400, `${path}: ${r.status}`);
+          if (String(r.headers['content-type']).startsWith('application/json')) assert.equal(reasonOf(r), 'ambiguous_path', path);
+        }
+        const forged = await refused(door.port, '/play', {
+          'x-api-key': reader.key,
+          'x-original-uri': '/?query=SELECT%201',
+          'x-original-method': 'GET',
+          'x-forwarded-uri': '/?query=SELECT%201',
+          'x-forwarded-method': 'GET',
+        });
+        assert.equal(forged.status, expected);
+        const ownLogin = await refused(door.port, '/?query=SELECT%201&password=x', { 'x-api-key': reader.key });
+        assert.equal(ownLogin.status, expected);
+        if (expected === 400) assert.equal(reasonOf(ownLogin), 'upstream_credential');
+      },
+    );
   }
 
   it('stops a key revoked by another process within one second, at every proxy', async () => {
@@ -309,32 +351,36 @@ describe('warden gateway --mode authz behind nginx, Caddy and HAProxy, in front 
     assert.equal(tap.seen.length, before, 'a refused request reached the upstream');
   });
 
-  it('HAProxy fails closed when the authorizer is silent, errs, resets, redirects, answers as not Warden, or is gone, and when the Lua action fails', { skip: HAPROXY_MISSING }, async () => {
-    const allowed = await send(HAPROXY_BROKEN_AUTHZ_PORT, '/allow');
-    assert.notEqual(allowed.status, 503, 'the allow of the broken authorizer passes: the setup works');
-    assert.equal(tap.seen.at(-1)!.headers['x-warden-key-id'], 'key_from_authz');
-    const started = Date.now();
-    const silent = await refused(HAPROXY_BROKEN_AUTHZ_PORT, '/silent', { 'x-api-key': reader.key });
-    const took = Date.now() - started;
-    // HAProxy 2.6 makes four attempts of 250 ms (about 1 s); the rest is room for a busy machine.
-    assert.equal(silent.status, 503);
-    assert.equal(reasonOf(silent), 'authz_unavailable');
-    assert.ok(took < 4 * BROKEN_AUTHZ_DEADLINE_MS + 2000, `a silent authorizer took ${took} ms to refuse`);
-    for (const path of ['/reset', '/error', '/redirect', '/not-from-warden']) {
-      const r = await refused(HAPROXY_BROKEN_AUTHZ_PORT, path, { 'x-api-key': reader.key });
-      assert.equal(r.status, 503, path);
-      assert.equal(reasonOf(r), 'authz_unavailable', path);
-    }
-    // Warden's own 5xx refusal keeps its reason, as a 503.
-    const wardenError = await refused(HAPROXY_BROKEN_AUTHZ_PORT, '/warden-error', { 'x-api-key': reader.key });
-    assert.equal(wardenError.status, 503);
-    assert.equal(reasonOf(wardenError), 'identity_not_a_header');
-    const gone = await refused(HAPROXY_GONE_AUTHZ_PORT, '/allow', { 'x-api-key': reader.key });
-    assert.equal(gone.status, 503);
-    assert.equal(reasonOf(gone), 'authz_unavailable');
+  it(
+    'HAProxy fails closed when the authorizer is silent, errs, resets, redirects, answers as not Warden, or is gone, and when the Lua action fails',
+    { skip: HAPROXY_MISSING },
+    async () => {
+      const allowed = await send(HAPROXY_BROKEN_AUTHZ_PORT, '/allow');
+      assert.notEqual(allowed.status, 503, 'the allow of the broken authorizer passes: the setup works');
+      assert.equal(tap.seen.at(-1)!.headers['x-warden-key-id'], 'key_from_authz');
+      const started = Date.now();
+      const silent = await refused(HAPROXY_BROKEN_AUTHZ_PORT, '/silent', { 'x-api-key': reader.key });
+      const took = Date.now() - started;
+      // HAProxy 2.6 makes four attempts of 250 ms (about 1 s); the rest is room for a busy machine.
+      assert.equal(silent.status, 503);
+      assert.equal(reasonOf(silent), 'authz_unavailable');
+      assert.ok(took < 4 * BROKEN_AUTHZ_DEADLINE_MS + 2000, `a silent authorizer took ${took} ms to refuse`);
+      for (const path of ['/reset', '/error', '/redirect', '/not-from-warden']) {
+        const r = await refused(HAPROXY_BROKEN_AUTHZ_PORT, path, { 'x-api-key': reader.key });
+        assert.equal(r.status, 503, path);
+        assert.equal(reasonOf(r), 'authz_unavailable', path);
+      }
+      // Warden's own 5xx refusal keeps its reason, as a 503.
+      const wardenError = await refused(HAPROXY_BROKEN_AUTHZ_PORT, '/warden-error', { 'x-api-key': reader.key });
+      assert.equal(wardenError.status, 503);
+      assert.equal(reasonOf(wardenError), 'identity_not_a_header');
+      const gone = await refused(HAPROXY_GONE_AUTHZ_PORT, '/allow', { 'x-api-key': reader.key });
+      assert.equal(gone.status, 503);
+      assert.equal(reasonOf(gone), 'authz_unavailable');
 
-    const luaError = await refused(HAPROXY_LUA_ERROR_PORT, '/?query=SELECT%201', { 'x-api-key': reader.key });
-    assert.equal(luaError.status, 503);
-    assert.equal(reasonOf(luaError), 'authz_unavailable');
-  });
+      const luaError = await refused(HAPROXY_LUA_ERROR_PORT, '/?query=SELECT%201', { 'x-api-key': reader.key });
+      assert.equal(luaError.status, 503);
+      assert.equal(reasonOf(luaError), 'authz_unavailable');
+    },
+  );
 });

@@ -56,7 +56,16 @@ export class ReportedFields {
 export const TWICE: unique symbol = Symbol('twice');
 
 /** The field names a report is made of: each must come once. */
-const REPORT_FIELDS = ['x-original-uri', 'x-original-method', 'x-forwarded-uri', 'x-forwarded-method', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-for', 'x-api-key'];
+const REPORT_FIELDS = [
+  'x-original-uri',
+  'x-original-method',
+  'x-forwarded-uri',
+  'x-forwarded-method',
+  'x-forwarded-host',
+  'x-forwarded-proto',
+  'x-forwarded-for',
+  'x-api-key',
+];
 
 /**
  * The client's address as the nearest proxy saw it: the last entry of X-Forwarded-For, which that proxy wrote
@@ -119,14 +128,19 @@ export function forwardAuthReport(fields: ReportedFields): OriginalRequest | Ref
 export function envoyHttpReport(fields: ReportedFields, method: string, target: string, prefix: string): OriginalRequest | Refusal {
   const twice = repeated(fields, [...REPORT_FIELDS, 'host', 'authorization', 'upgrade']);
   if (twice) return twice;
-  if (fields.has('x-original-uri') || fields.has('x-forwarded-uri')) return badReport('original_request_ambiguous', 'the request was reported both by its path and by a header');
+  if (fields.has('x-original-uri') || fields.has('x-forwarded-uri'))
+    return badReport('original_request_ambiguous', 'the request was reported both by its path and by a header');
   const reported = reportedTarget(target.slice(prefix.length));
   if ('reason' in reported) return reported;
   return originalRequest(fields, method, reported, fields.one('host') as string | undefined);
 }
 
 /** The report in Envoy's gRPC CheckRequest: `attributes.request.http` and the source address. */
-export function envoyGrpcReport(fields: ReportedFields, http: { method?: string; path?: string; host?: string }, sourceAddress: string | undefined): OriginalRequest | Refusal {
+export function envoyGrpcReport(
+  fields: ReportedFields,
+  http: { method?: string; path?: string; host?: string },
+  sourceAddress: string | undefined,
+): OriginalRequest | Refusal {
   const twice = repeated(fields, ['host', 'authorization', 'x-api-key', 'upgrade']);
   if (twice) return twice;
   const method = reportedMethod(http.method);

@@ -14,7 +14,18 @@ const REMEDIATION =
   'default cassandra superuser with your own and disable it, enable client_encryption_options, bind ' +
   'rpc_address/native_transport to a private interface, and firewall 9042/9142.';
 
-const OP = { ERROR: 0x00, STARTUP: 0x01, READY: 0x02, AUTHENTICATE: 0x03, OPTIONS: 0x05, SUPPORTED: 0x06, QUERY: 0x07, RESULT: 0x08, AUTH_RESPONSE: 0x0f, AUTH_SUCCESS: 0x10 };
+const OP = {
+  ERROR: 0x00,
+  STARTUP: 0x01,
+  READY: 0x02,
+  AUTHENTICATE: 0x03,
+  OPTIONS: 0x05,
+  SUPPORTED: 0x06,
+  QUERY: 0x07,
+  RESULT: 0x08,
+  AUTH_RESPONSE: 0x0f,
+  AUTH_SUCCESS: 0x10,
+};
 /** The superuser Cassandra creates on first start with PasswordAuthenticator. */
 const DEFAULT_LOGIN = { user: 'cassandra', password: 'cassandra' };
 const SCHEMA_QUERY = 'SELECT keyspace_name, table_name FROM system_schema.tables';

@@ -29,7 +29,15 @@ describe('chroma probe', () => {
     const a = await chromaProbe.assess(ctx, (await chromaProbe.fingerprint(ctx))!);
     assert.equal(a.auth, 'none');
     assert.equal(a.severity, 'high');
-    assert.deepEqual(a.evidence.databases, [{ name: 'default_database', tables: [{ name: 'chat-history', rows: 920 }, { name: 'kb', rows: 48 }] }]);
+    assert.deepEqual(a.evidence.databases, [
+      {
+        name: 'default_database',
+        tables: [
+          { name: 'chat-history', rows: 920 },
+          { name: 'kb', rows: 48 },
+        ],
+      },
+    ]);
     assert.ok(open.requests.every((r) => r.startsWith('GET ') && !/\/(get|query)$/.test(r)));
   });
 

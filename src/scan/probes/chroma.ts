@@ -34,8 +34,11 @@ async function assess(ctx: ProbeContext, fp: Fingerprint): Promise<Assessment> {
   if (!levelAllowed('auth-check', ctx.maxLevel)) return accessNotChecked('Chroma', evidence);
   const listed = await requestJson(ctx, path, { maxBytes: 1024 * 1024 });
   if (isFailure(listed)) return accessUnclear('Chroma', evidence, `the collection list gave no answer: ${listed.reason}`);
-  if (refusesAnonymous(listed)) return authRequired('Chroma', evidence, `the collection list was refused without credentials (HTTP ${listed.status})`, reproduce);
-  const collections = Array.isArray(listed.json) ? (listed.json as unknown[]).filter((c): c is { id: string; name: string } => isRecord(c) && typeof c.id === 'string' && typeof c.name === 'string') : undefined;
+  if (refusesAnonymous(listed))
+    return authRequired('Chroma', evidence, `the collection list was refused without credentials (HTTP ${listed.status})`, reproduce);
+  const collections = Array.isArray(listed.json)
+    ? (listed.json as unknown[]).filter((c): c is { id: string; name: string } => isRecord(c) && typeof c.id === 'string' && typeof c.name === 'string')
+    : undefined;
   if (listed.status !== 200 || !collections) return accessUnclear('Chroma', evidence, `the collection list answered HTTP ${listed.status} without collections`);
   evidence.notes.push('collections listed without credentials');
   if (levelAllowed('metadata', ctx.maxLevel)) {
@@ -61,8 +64,7 @@ export const chromaProbe: Probe = {
     metadata: 'Collection names and record counts (GET …/collections/{id}/count). Documents are never fetched or queried.',
   },
   remediation:
-    'Configure an auth provider (CHROMA_SERVER_AUTHN_PROVIDER with token or basic credentials), bind Chroma to a private ' +
-    'interface, and firewall 8000.',
+    'Configure an auth provider (CHROMA_SERVER_AUTHN_PROVIDER with token or basic credentials), bind Chroma to a private ' + 'interface, and firewall 8000.',
   fingerprint,
   assess,
 };

@@ -24,7 +24,6 @@ const SAMPLE_BYTES = 2 * 1024 * 1024;
 /** Published defaults: Langfuse's compose file ships clickhouse/clickhouse. */
 const DEFAULT_LOGINS: Array<[string, string]> = [['clickhouse', 'clickhouse']];
 
-
 interface Session {
   ctx: ProbeContext;
   headers: Record<string, string>;
@@ -32,7 +31,15 @@ interface Session {
 
 function query(s: Session, sql: string, maxBytes = 256 * 1024): Promise<HttpReply | TransportFailure> {
   const params = new URLSearchParams({ query: sql, max_execution_time: '5', max_result_bytes: String(maxBytes) });
-  return httpGet({ host: s.ctx.host, port: s.ctx.port, path: `/?${params}`, headers: s.headers, timeoutMs: s.ctx.timeoutMs, maxBytes, ...(s.ctx.signal ? { signal: s.ctx.signal } : {}) });
+  return httpGet({
+    host: s.ctx.host,
+    port: s.ctx.port,
+    path: `/?${params}`,
+    headers: s.headers,
+    timeoutMs: s.ctx.timeoutMs,
+    maxBytes,
+    ...(s.ctx.signal ? { signal: s.ctx.signal } : {}),
+  });
 }
 
 function jsonRows(reply: HttpReply): Array<Record<string, unknown>> {
@@ -68,7 +75,10 @@ async function privileges(s: Session): Promise<string[]> {
     const name = String(r.name);
     const value = String(r.value);
     // ClickHouse raises readonly 0 to 2 for GET requests, so 2 here means the account itself may write over POST.
-    if (name === 'readonly') return value === '1' ? 'readonly=1 (account is read-only)' : `readonly=${value} (read-only only because the request was a GET; the account can write over POST)`;
+    if (name === 'readonly')
+      return value === '1'
+        ? 'readonly=1 (account is read-only)'
+        : `readonly=${value} (read-only only because the request was a GET; the account can write over POST)`;
     return `${name}=${value}`;
   });
 }
@@ -126,7 +136,10 @@ async function sampleTable(s: Session, t: SampleTarget): Promise<{ rows: Array<R
         // The subquery is needed: ClickHouse 18.16 filters nothing by rand() beside a _part condition in one WHERE.
         const modulus = Math.max(1, Math.floor(rest / (4 * Math.max(1, randomWanted))));
         const older = `SELECT * FROM ${from} WHERE _part NOT IN (${chosen.join(', ')})`;
-        const randomRows = randomWanted > 0 && rest > 0 ? ((await okRows(s, `SELECT * FROM (${older}) WHERE rand() % ${modulus} = 0 LIMIT ${randomWanted}`, SAMPLE_BYTES)) ?? []) : [];
+        const randomRows =
+          randomWanted > 0 && rest > 0
+            ? ((await okRows(s, `SELECT * FROM (${older}) WHERE rand() % ${modulus} = 0 LIMIT ${randomWanted}`, SAMPLE_BYTES)) ?? [])
+            : [];
         const rows = [...newestRows, ...randomRows];
         return { rows, sample: { rows: rows.length, order: 'newest-parts', ...column, ...(randomRows.length ? { randomRows: randomRows.length } : {}) } };
       }
@@ -149,9 +162,15 @@ async function inventory(s: Session, evidence: Evidence): Promise<void> {
     evidence.notes.push('system.tables could not be read');
     return;
   }
-  const parts = (await okRows(s, `SELECT database, table, sum(rows) AS rows FROM system.parts WHERE active AND database NOT IN ${SYSTEM_DATABASES} GROUP BY database, table`, 1024 * 1024)) ?? [];
+  const parts =
+    (await okRows(
+      s,
+      `SELECT database, table, sum(rows) AS rows FROM system.parts WHERE active AND database NOT IN ${SYSTEM_DATABASES} GROUP BY database, table`,
+      1024 * 1024,
+    )) ?? [];
   const rowCount = new Map(parts.map((p) => [`${p.database}\u0000${p.table}`, Number(p.rows)]));
-  const columns = (await okRows(s, `SELECT database, table, name, type FROM system.columns WHERE database NOT IN ${SYSTEM_DATABASES} LIMIT 20000`, 1024 * 1024)) ?? [];
+  const columns =
+    (await okRows(s, `SELECT database, table, name, type FROM system.columns WHERE database NOT IN ${SYSTEM_DATABASES} LIMIT 20000`, 1024 * 1024)) ?? [];
   const columnsOf = new Map<string, ColumnInfo[]>();
   for (const c of columns) {
     const key = `${c.database}\u0000${c.table}`;
@@ -176,14 +195,26 @@ async function inventory(s: Session, evidence: Evidence): Promise<void> {
     const typed = columnsOf.get(key) ?? [];
     const cols = typed.map((c) => c.name);
     const named = conversationColumnsByName(cols);
-    const table: DatabaseEvidence['tables'][number] = { name: String(t.name), ...(rows !== undefined ? { rows } : {}), ...(named.length ? { conversationColumns: named } : {}) };
+    const table: DatabaseEvidence['tables'][number] = {
+      name: String(t.name),
+      ...(rows !== undefined ? { rows } : {}),
+      ...(named.length ? { conversationColumns: named } : {}),
+    };
     if (s.ctx.sample > 0 && sampled < MAX_SAMPLED_TABLES && CLICKHOUSE_LOCAL_ENGINES.test(String(t.engine))) {
       sampled++;
-      const sortingKey = String(t.sorting_key ?? '').split(',').map((k) => k.trim()).filter(Boolean);
+      const sortingKey = String(t.sorting_key ?? '')
+        .split(',')
+        .map((k) => k.trim())
+        .filter(Boolean);
       const read = await sampleTable(s, { database: dbName, name: String(t.name), engine: String(t.engine), rows, columns: typed, sortingKey });
       if (read) {
         const seen = inspectRows(read.rows, s.ctx.detector, cols);
-        Object.assign(table, { sampledRows: seen.sampledRows, sample: read.sample, credentials: seen.credentials, conversationColumns: seen.conversationColumns });
+        Object.assign(table, {
+          sampledRows: seen.sampledRows,
+          sample: read.sample,
+          credentials: seen.credentials,
+          conversationColumns: seen.conversationColumns,
+        });
       }
     }
     db.tables.push(table);
@@ -210,7 +241,8 @@ async function login(ctx: ProbeContext): Promise<{ auth: Assessment['auth']; ses
   if (version) return { auth: 'none', session: anonymous, version };
   if (isFailure(reply)) return { auth: 'unknown', session: anonymous, note: `no answer to a query: ${reply.message}` };
   const body = reply.body.toString('utf8');
-  if (!(reply.status === 401 || reply.status === 403 || AUTH_FAILURE.test(body))) return { auth: 'unknown', session: anonymous, note: `the query got no proof of a login (HTTP ${reply.status}, not the computed answer)` };
+  if (!(reply.status === 401 || reply.status === 403 || AUTH_FAILURE.test(body)))
+    return { auth: 'unknown', session: anonymous, note: `the query got no proof of a login (HTTP ${reply.status}, not the computed answer)` };
   if (ctx.defaultCredentials) {
     for (const [user, password] of DEFAULT_LOGINS) {
       const session: Session = { ctx, headers: { 'X-ClickHouse-User': user, 'X-ClickHouse-Key': password } };
@@ -230,7 +262,8 @@ export const clickhouseHttp: Probe = {
   levels: {
     port: 'TCP connect.',
     fingerprint: 'GET /ping; ClickHouse answers "Ok.".',
-    'auth-check': 'GET /?query=SELECT version(), a * b (two random numbers) with no credentials (GET is read-only in ClickHouse); open only when the answer is the version and the right product.',
+    'auth-check':
+      'GET /?query=SELECT version(), a * b (two random numbers) with no credentials (GET is read-only in ClickHouse); open only when the answer is the version and the right product.',
     metadata: 'GET queries on system.tables, system.parts (row counts), system.columns (names only), SHOW GRANTS or system.settings.',
     'default-credentials': 'With --default-credentials: the same query as user clickhouse with its published default password, with the same proof.',
     sample:
@@ -241,7 +274,14 @@ export const clickhouseHttp: Probe = {
   readPath: { scheme: 'clickhouse', user: 'default', path: '/' },
 
   async fingerprint(ctx) {
-    const reply = await httpGet({ host: ctx.host, port: ctx.port, path: '/ping', timeoutMs: ctx.timeoutMs, maxBytes: 1024, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+    const reply = await httpGet({
+      host: ctx.host,
+      port: ctx.port,
+      path: '/ping',
+      timeoutMs: ctx.timeoutMs,
+      maxBytes: 1024,
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+    });
     if (isFailure(reply) || reply.status !== 200 || reply.body.toString('utf8') !== 'Ok.\n') return undefined;
     return { service: 'clickhouse', details: { interface: 'http' } };
   },
@@ -249,7 +289,7 @@ export const clickhouseHttp: Probe = {
   async assess(ctx, fp) {
     const base = `http://${bracketHost(ctx.host)}:${ctx.port}`;
     const { auth, session, version, note, accepted } = await login(ctx);
-    const evidence: Evidence = { ...(version ?? fp.version ? { version: version ?? fp.version } : {}), notes: note ? [note] : [] };
+    const evidence: Evidence = { ...((version ?? fp.version) ? { version: version ?? fp.version } : {}), notes: note ? [note] : [] };
     if (accepted) evidence.credentialsAccepted = accepted;
     if (auth === 'none' || auth === 'default-credentials') {
       const user = await okRows(session, 'SELECT currentUser() AS user');

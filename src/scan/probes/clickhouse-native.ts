@@ -27,7 +27,8 @@ async function hello(ctx: ProbeContext, user: string, password: string): Promise
   return parsed.state === 'ok' ? parsed.packet : undefined;
 }
 
-const versionOf = (p: Extract<ServerPacket, { kind: 'hello' }>) => `${p.major}.${p.minor}${p.patch !== undefined ? `.${p.patch}` : ''} (revision ${p.revision})`;
+const versionOf = (p: Extract<ServerPacket, { kind: 'hello' }>) =>
+  `${p.major}.${p.minor}${p.patch !== undefined ? `.${p.patch}` : ''} (revision ${p.revision})`;
 
 export const clickhouseNative: Probe = {
   id: 'clickhouse-native',
@@ -50,7 +51,16 @@ export const clickhouseNative: Probe = {
     const packet = await hello(ctx, 'default', '');
     if (!packet) return undefined;
     if (packet.kind === 'hello') {
-      return { service: 'clickhouse', version: versionOf(packet), details: { interface: 'native', accepted: true, ...(packet.timezone ? { timezone: packet.timezone } : {}), ...(packet.displayName ? { displayName: packet.displayName } : {}) } };
+      return {
+        service: 'clickhouse',
+        version: versionOf(packet),
+        details: {
+          interface: 'native',
+          accepted: true,
+          ...(packet.timezone ? { timezone: packet.timezone } : {}),
+          ...(packet.displayName ? { displayName: packet.displayName } : {}),
+        },
+      };
     }
     return { service: 'clickhouse', details: { interface: 'native', accepted: false, code: packet.code } };
   },
@@ -88,6 +98,12 @@ export const clickhouseNative: Probe = {
           : auth === 'required'
             ? 'ClickHouse native protocol requires authentication'
             : 'ClickHouse native protocol: access could not be determined';
-    return { auth, severity: rateExposure(auth, 'data-store', evidence), title, evidence, reproduce: `clickhouse-client --host ${ctx.host} --port ${ctx.port} --user default --query 'SHOW DATABASES'` };
+    return {
+      auth,
+      severity: rateExposure(auth, 'data-store', evidence),
+      title,
+      evidence,
+      reproduce: `clickhouse-client --host ${ctx.host} --port ${ctx.port} --user default --query 'SHOW DATABASES'`,
+    };
   },
 };

@@ -16,7 +16,9 @@ const ROWS = 40;
 const KEYED_ROWS = 7;
 
 async function seedChatLogs(ch: TestClickHouse): Promise<void> {
-  await ch.query('CREATE TABLE default.log_stream (timestamp DateTime, span_name String, `string.values` String, _service String) ENGINE = MergeTree ORDER BY timestamp');
+  await ch.query(
+    'CREATE TABLE default.log_stream (timestamp DateTime, span_name String, `string.values` String, _service String) ENGINE = MergeTree ORDER BY timestamp',
+  );
   const rows: string[] = [];
   for (let i = 0; i < ROWS; i++) {
     const key = i < KEYED_ROWS ? ` Authorization: Bearer ${expandSample('sk-proj-{alnum_-:74}T3BlbkFJ{alnum_-:74}', 1000 + i)}` : '';
@@ -52,7 +54,10 @@ describe('ClickHouse probes against real servers', { timeout: 120_000 }, () => {
     assert.equal(http.auth, 'none');
     assert.equal(http.severity, 'critical');
     assert.match(http.evidence.version ?? '', /^18\./);
-    assert.ok(http.evidence.privileges?.some((p) => p.startsWith('readonly=')), JSON.stringify(http.evidence.privileges));
+    assert.ok(
+      http.evidence.privileges?.some((p) => p.startsWith('readonly=')),
+      JSON.stringify(http.evidence.privileges),
+    );
     const table = http.evidence.databases?.find((d) => d.name === 'default')?.tables.find((t) => t.name === 'log_stream');
     assert.ok(table);
     assert.equal(table.rows, ROWS);
@@ -79,10 +84,14 @@ describe('ClickHouse probes against real servers', { timeout: 120_000 }, () => {
     const old = Array.from({ length: 2000 }, (_, i) => i);
     // Two older inserts, so the MergeTree tables keep parts the newest rows are not in, for the random share.
     for (const half of [old.slice(0, 1000), old.slice(1000)]) {
-      await open.query(`INSERT INTO default.live_by_time FORMAT JSONEachRow\n${half.map((i) => JSON.stringify({ ts: 1736121600 + i, line: `request ${i} ok` })).join('\n')}`);
+      await open.query(
+        `INSERT INTO default.live_by_time FORMAT JSONEachRow\n${half.map((i) => JSON.stringify({ ts: 1736121600 + i, line: `request ${i} ok` })).join('\n')}`,
+      );
       await open.query(`INSERT INTO default.live_by_part FORMAT JSONEachRow\n${half.map((i) => JSON.stringify({ line: `request ${i} ok` })).join('\n')}`);
     }
-    await open.query(`INSERT INTO default.live_log FORMAT JSONEachRow\n${old.map((i) => JSON.stringify({ ts: 1736121600 + i, line: `request ${i} ok` })).join('\n')}`);
+    await open.query(
+      `INSERT INTO default.live_log FORMAT JSONEachRow\n${old.map((i) => JSON.stringify({ ts: 1736121600 + i, line: `request ${i} ok` })).join('\n')}`,
+    );
     await open.query(`INSERT INTO default.live_by_time FORMAT JSONEachRow\n${JSON.stringify({ ts: 1736121600 + 5000, line: `request new${liveKey()}` })}`);
     await open.query(`INSERT INTO default.live_by_part FORMAT JSONEachRow\n${JSON.stringify({ line: `request new${liveKey()}` })}`);
     await open.query(`INSERT INTO default.live_log FORMAT JSONEachRow\n${JSON.stringify({ ts: 1736121600 + 5000, line: `request new${liveKey()}` })}`);
@@ -93,9 +102,16 @@ describe('ClickHouse probes against real servers', { timeout: 120_000 }, () => {
       assert.equal(byName('live_by_time').credentials?.total, 1, 'the newest row of a table with a time column');
       assert.equal(byName('live_by_part').credentials?.total, 1, 'the newest part of a table without one');
       // 6 newest rows and a random share of up to 2 from the part they do not come from (a background merge of the time table may leave none).
-      for (const [name, column] of [['live_by_time', { column: 'ts' }], ['live_by_part', {}]] as const) {
+      for (const [name, column] of [
+        ['live_by_time', { column: 'ts' }],
+        ['live_by_part', {}],
+      ] as const) {
         const sample = byName(name).sample!;
-        assert.deepEqual({ ...sample, rows: undefined, randomRows: undefined }, { rows: undefined, order: 'newest-parts', ...column, randomRows: undefined }, name);
+        assert.deepEqual(
+          { ...sample, rows: undefined, randomRows: undefined },
+          { rows: undefined, order: 'newest-parts', ...column, randomRows: undefined },
+          name,
+        );
         assert.ok(sample.rows === 8 || sample.rows === 6 + (sample.randomRows ?? 0), JSON.stringify(sample));
         assert.equal(byName(name).sampledRows, sample.rows);
       }

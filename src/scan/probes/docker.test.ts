@@ -22,7 +22,11 @@ describe('docker probe', () => {
   });
 
   it('fingerprints the Engine API on a non-default port', async () => {
-    assert.deepEqual(await dockerProbe.fingerprint(probeContext(open.port)), { service: 'docker', version: '27.3.1', details: { apiVersion: '1.47', os: 'linux' } });
+    assert.deepEqual(await dockerProbe.fingerprint(probeContext(open.port)), {
+      service: 'docker',
+      version: '27.3.1',
+      details: { apiVersion: '1.47', os: 'linux' },
+    });
   });
 
   it('reports an open API as high (code execution) with counts only, creating nothing', async () => {

@@ -13,7 +13,8 @@ import { isFailure } from '../transports/result.js';
 import { levelAllowed, type Assessment, type Evidence, type Fingerprint, type Probe, type ProbeContext } from '../types.js';
 
 /** An authorization plugin's refusal: 403 `{"message":"authorization denied by plugin …"}`. */
-const isPluginRefusal = (reply: JsonReply) => reply.status === 403 && isRecord(reply.json) && typeof reply.json.message === 'string' && /authorization denied by plugin/i.test(reply.json.message);
+const isPluginRefusal = (reply: JsonReply) =>
+  reply.status === 403 && isRecord(reply.json) && typeof reply.json.message === 'string' && /authorization denied by plugin/i.test(reply.json.message);
 
 async function fingerprint(ctx: ProbeContext): Promise<Fingerprint | undefined> {
   const reply = await requestJson(ctx, '/version', { maxBytes: 16 * 1024 });
@@ -31,15 +32,23 @@ async function assess(ctx: ProbeContext, fp: Fingerprint): Promise<Assessment> {
   if (!levelAllowed('auth-check', ctx.maxLevel)) return accessNotChecked('Docker Engine API', evidence);
   const info = await requestJson(ctx, '/info', { maxBytes: 512 * 1024 });
   if (isFailure(info)) return accessUnclear('Docker Engine API', evidence, `/info gave no answer: ${info.reason}`);
-  if (isPluginRefusal(info) || info.status === 401) return authRequired('Docker Engine API', evidence, `/info refused (HTTP ${info.status}) by an authorization layer`, reproduce);
-  if (info.status !== 200 || !isRecord(info.json) || typeof info.json.Containers !== 'number') return accessUnclear('Docker Engine API', evidence, `/info answered HTTP ${info.status} without engine facts`);
+  if (isPluginRefusal(info) || info.status === 401)
+    return authRequired('Docker Engine API', evidence, `/info refused (HTTP ${info.status}) by an authorization layer`, reproduce);
+  if (info.status !== 200 || !isRecord(info.json) || typeof info.json.Containers !== 'number')
+    return accessUnclear('Docker Engine API', evidence, `/info answered HTTP ${info.status} without engine facts`);
   evidence.notes.push('/info answered without credentials: anyone can start a privileged container (root on the host)');
   if (levelAllowed('metadata', ctx.maxLevel)) {
     const { Containers, ContainersRunning, Images, OperatingSystem } = info.json;
     evidence.notes.push(`${Containers} container(s) (${Number(ContainersRunning ?? 0)} running), ${Number(Images ?? 0)} image(s)`);
     if (typeof OperatingSystem === 'string') evidence.notes.push(`host OS ${OperatingSystem}`);
   }
-  return { auth: 'none', severity: rateExposure('none', 'code-execution'), title: 'Docker Engine API open without authentication (root on the host)', evidence, reproduce };
+  return {
+    auth: 'none',
+    severity: rateExposure('none', 'code-execution'),
+    title: 'Docker Engine API open without authentication (root on the host)',
+    evidence,
+    reproduce,
+  };
 }
 
 export const dockerProbe: Probe = {
@@ -50,8 +59,8 @@ export const dockerProbe: Probe = {
   tlsPorts: [2376],
   tags: ['code-execution', 'container'],
   levels: {
-    fingerprint: 'GET /version and expects ApiVersion and MinAPIVersion (or an authorization plugin\'s 403).',
-    'auth-check': 'GET /info with no credentials. Never POST: creating or exec\'ing a container runs code.',
+    fingerprint: "GET /version and expects ApiVersion and MinAPIVersion (or an authorization plugin's 403).",
+    'auth-check': "GET /info with no credentials. Never POST: creating or exec'ing a container runs code.",
     metadata: 'Container, running-container and image counts and the host OS from the same answer. Containers are never inspected.',
   },
   remediation:

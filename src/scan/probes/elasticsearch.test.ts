@@ -9,7 +9,10 @@ import { startTestSearch, type TestSearch } from '../../../test/servers/elastics
 import { elasticsearchProbe } from './elasticsearch.js';
 
 const indices = {
-  'llm-requests': [{ prompt: chatLogWithKey(5), model: 'gpt' }, { prompt: 'hello', model: 'gpt' }],
+  'llm-requests': [
+    { prompt: chatLogWithKey(5), model: 'gpt' },
+    { prompt: 'hello', model: 'gpt' },
+  ],
   metrics: [{ cpu: 1 }],
 };
 
@@ -40,7 +43,15 @@ describe('elasticsearch probe', () => {
     const a = await elasticsearchProbe.assess(ctx, (await elasticsearchProbe.fingerprint(ctx))!);
     assert.equal(a.auth, 'none');
     assert.equal(a.severity, 'high');
-    assert.deepEqual(a.evidence.databases, [{ name: 'ai-logs', tables: [{ name: 'llm-requests', rows: 2 }, { name: 'metrics', rows: 1 }] }]);
+    assert.deepEqual(a.evidence.databases, [
+      {
+        name: 'ai-logs',
+        tables: [
+          { name: 'llm-requests', rows: 2 },
+          { name: 'metrics', rows: 1 },
+        ],
+      },
+    ]);
     assert.ok(!open.requests.some((r) => r.includes('_search')));
     assert.equal(a.reproduce, `curl -s 'http://127.0.0.1:19200/_cat/indices?format=json&h=index,docs.count,store.size&bytes=b'`);
   });
@@ -73,7 +84,9 @@ describe('elasticsearch probe', () => {
     assert.equal(a.evidence.credentialsAccepted, 'elastic:published default password');
     assert.equal(a.evidence.databases?.[0]?.tables.length, 2);
     assert.doesNotMatch(JSON.stringify(a), /changeme/);
-    const refused = await elasticsearchProbe.assess(probeContext(locked.port, { maxLevel: 'default-credentials', defaultCredentials: true }), { service: 'elasticsearch' });
+    const refused = await elasticsearchProbe.assess(probeContext(locked.port, { maxLevel: 'default-credentials', defaultCredentials: true }), {
+      service: 'elasticsearch',
+    });
     assert.equal(refused.auth, 'required');
   });
 

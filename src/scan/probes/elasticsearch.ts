@@ -47,7 +47,11 @@ async function fingerprint(ctx: ProbeContext): Promise<Fingerprint | undefined> 
   if (typeof root?.version?.number !== 'string' || typeof root.cluster_name !== 'string') return undefined;
   const opensearch = root.version.distribution === 'opensearch';
   if (!opensearch && root.tagline !== 'You Know, for Search') return undefined;
-  return { service: 'elasticsearch', version: root.version.number, details: { product: opensearch ? 'OpenSearch' : 'Elasticsearch', cluster: root.cluster_name } };
+  return {
+    service: 'elasticsearch',
+    version: root.version.number,
+    details: { product: opensearch ? 'OpenSearch' : 'Elasticsearch', cluster: root.cluster_name },
+  };
 }
 
 interface CatIndex {
@@ -95,7 +99,11 @@ async function assess(ctx: ProbeContext, fp: Fingerprint): Promise<Assessment> {
     evidence.notes.push(`_cat/indices answered HTTP ${listed.status} without an index list`);
     return { auth: 'unknown', severity: 'info', title: `${product} found, index listing not understood`, evidence };
   }
-  evidence.notes.push(auth === 'none' ? '_cat/indices answered without credentials' : `_cat/indices answered with the published default login for ${evidence.credentialsAccepted}`);
+  evidence.notes.push(
+    auth === 'none'
+      ? '_cat/indices answered without credentials'
+      : `_cat/indices answered with the published default login for ${evidence.credentialsAccepted}`,
+  );
   if (levelAllowed('metadata', ctx.maxLevel)) {
     // Dot-prefixed indices are the cluster's own (security, tasks, monitoring).
     const userIndices = (rows as CatIndex[]).filter((r) => typeof r.index === 'string' && !r.index.startsWith('.'));
@@ -105,13 +113,24 @@ async function assess(ctx: ProbeContext, fp: Fingerprint): Promise<Assessment> {
       const table: TableEvidence = { name, rows: Number(row['docs.count'] ?? 0) };
       if (levelAllowed('sample', ctx.maxLevel) && ctx.sample > 0 && (table.rows ?? 0) > 0) {
         const found = await get(ctx, `/${encodeURIComponent(name)}/_search?size=${ctx.sample}`, authHeader, 1024 * 1024);
-        const hits = isFailure(found) ? undefined : (parseJson(found) as { hits?: { hits?: Array<{ _source?: Record<string, unknown> }> } } | undefined)?.hits?.hits;
-        if (Array.isArray(hits)) Object.assign(table, inspectRows(hits.map((h) => h._source ?? {}), ctx.detector));
+        const hits = isFailure(found)
+          ? undefined
+          : (parseJson(found) as { hits?: { hits?: Array<{ _source?: Record<string, unknown> }> } } | undefined)?.hits?.hits;
+        if (Array.isArray(hits))
+          Object.assign(
+            table,
+            inspectRows(
+              hits.map((h) => h._source ?? {}),
+              ctx.detector,
+            ),
+          );
         else evidence.notes.push(`sampling ${name} failed`);
       }
       tables.push(table);
     }
-    evidence.databases = [{ name: String(fp.details?.cluster ?? 'cluster'), tables, ...(userIndices.length > MAX_TABLES_PER_DATABASE ? { truncated: true } : {}) }];
+    evidence.databases = [
+      { name: String(fp.details?.cluster ?? 'cluster'), tables, ...(userIndices.length > MAX_TABLES_PER_DATABASE ? { truncated: true } : {}) },
+    ];
   }
   const severity = rateExposure(auth, 'data-store', evidence);
   const how = auth === 'none' ? 'open without authentication' : 'open with a published default password';
@@ -131,7 +150,8 @@ export const elasticsearchProbe: Probe = {
   ports: [9200],
   tags: ['data-store', 'search'],
   levels: {
-    fingerprint: 'GET / and expects cluster_name and version.number with the Elasticsearch tagline or the OpenSearch distribution (or a 401 from a security realm).',
+    fingerprint:
+      'GET / and expects cluster_name and version.number with the Elasticsearch tagline or the OpenSearch distribution (or a 401 from a security realm).',
     'auth-check': 'GET /_cat/indices?format=json (index names, document counts, sizes).',
     metadata: 'Index names (cluster-internal dot indices skipped) and document counts from the same answer.',
     'default-credentials': 'When locked: the same GET with Basic elastic/changeme, then admin/admin.',

@@ -46,7 +46,16 @@ async function range(ctx: ProbeContext, body: object, maxBytes?: number): Promis
   let last: HttpReply | TransportFailure | undefined;
   for (const path of ['/v3/kv/range', '/v3beta/kv/range']) {
     // A read-only POST: the gateway takes every call as POST with a JSON body.
-    last = await httpRequest({ host: ctx.host, port: ctx.port, path, method: 'POST', body: JSON.stringify(body), timeoutMs: ctx.timeoutMs, signal: ctx.signal, maxBytes });
+    last = await httpRequest({
+      host: ctx.host,
+      port: ctx.port,
+      path,
+      method: 'POST',
+      body: JSON.stringify(body),
+      timeoutMs: ctx.timeoutMs,
+      signal: ctx.signal,
+      maxBytes,
+    });
     if (isFailure(last)) return last;
     if (last.status !== 404) return { path, reply: last };
   }

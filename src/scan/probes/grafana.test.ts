@@ -30,7 +30,11 @@ describe('grafana probe', () => {
     const a = await grafanaProbe.assess(ctx, (await grafanaProbe.fingerprint(ctx))!);
     assert.equal(a.auth, 'none');
     assert.equal(a.severity, 'high');
-    assert.deepEqual(a.evidence.notes, ['anonymous access is on (organisation Main Org.)', '4 dashboard(s) visible', '1 data source(s) visible, each queryable through Grafana']);
+    assert.deepEqual(a.evidence.notes, [
+      'anonymous access is on (organisation Main Org.)',
+      '4 dashboard(s) visible',
+      '1 data source(s) visible, each queryable through Grafana',
+    ]);
     assert.ok(anonymous.requests.every((r) => r.startsWith('GET ') && !/proxy|ds\/query/.test(r)));
   });
 

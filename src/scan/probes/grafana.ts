@@ -42,13 +42,17 @@ async function assess(ctx: ProbeContext, fp: Fingerprint): Promise<Assessment> {
     // curl prompts for the password, so the command carries no secret.
     reproduce = `curl -s -u ${DEFAULT_LOGIN.user} ${base}/api/org`;
   }
-  if (org.status !== 200 || !isRecord(org.json) || typeof org.json.name !== 'string') return accessUnclear('Grafana', evidence, `/api/org answered HTTP ${org.status} without an organisation`);
-  evidence.notes.push(auth === 'none' ? `anonymous access is on (organisation ${org.json.name})` : `the first-start admin login still works (organisation ${org.json.name})`);
+  if (org.status !== 200 || !isRecord(org.json) || typeof org.json.name !== 'string')
+    return accessUnclear('Grafana', evidence, `/api/org answered HTTP ${org.status} without an organisation`);
+  evidence.notes.push(
+    auth === 'none' ? `anonymous access is on (organisation ${org.json.name})` : `the first-start admin login still works (organisation ${org.json.name})`,
+  );
   if (levelAllowed('metadata', ctx.maxLevel)) {
     const dashboards = await requestJson(ctx, DASHBOARDS, { headers, maxBytes: 2 * 1024 * 1024 });
     if (!isFailure(dashboards) && Array.isArray(dashboards.json)) evidence.notes.push(`${dashboards.json.length} dashboard(s) visible`);
     const sources = await requestJson(ctx, '/api/datasources', { headers, maxBytes: 1024 * 1024 });
-    if (!isFailure(sources) && Array.isArray(sources.json)) evidence.notes.push(`${sources.json.length} data source(s) visible, each queryable through Grafana`);
+    if (!isFailure(sources) && Array.isArray(sources.json))
+      evidence.notes.push(`${sources.json.length} data source(s) visible, each queryable through Grafana`);
   }
   const title = auth === 'none' ? 'Grafana allows anonymous access' : 'Grafana accepts the default admin/admin login';
   return { auth, severity: rateExposure(auth, 'dashboard'), title, evidence, reproduce };

@@ -11,7 +11,8 @@ import { isFailure } from '../transports/result.js';
 import { levelAllowed, type Assessment, type Evidence, type Fingerprint, type Probe, type ProbeContext } from '../types.js';
 
 /** Jupyter's refusal: 403 (or 401) with `{"message": "Forbidden", "reason": null}`. */
-const isJupyterRefusal = (reply: JsonReply) => refusesAnonymous(reply) && isRecord(reply.json) && typeof reply.json.message === 'string' && 'reason' in reply.json;
+const isJupyterRefusal = (reply: JsonReply) =>
+  refusesAnonymous(reply) && isRecord(reply.json) && typeof reply.json.message === 'string' && 'reason' in reply.json;
 
 async function fingerprint(ctx: ProbeContext): Promise<Fingerprint | undefined> {
   const api = await requestJson(ctx, '/api', { maxBytes: 4096 });
@@ -26,7 +27,8 @@ async function fingerprint(ctx: ProbeContext): Promise<Fingerprint | undefined> 
 }
 
 /** Kernel models as Jupyter lists them: each with a string id and name. */
-const isKernelList = (json: unknown): json is unknown[] => Array.isArray(json) && json.every((k) => isRecord(k) && typeof k.id === 'string' && typeof k.name === 'string');
+const isKernelList = (json: unknown): json is unknown[] =>
+  Array.isArray(json) && json.every((k) => isRecord(k) && typeof k.id === 'string' && typeof k.name === 'string');
 
 async function count(ctx: ProbeContext, path: string): Promise<number | undefined> {
   const reply = await requestJson(ctx, path, { maxBytes: 1024 * 1024 });
@@ -42,7 +44,8 @@ async function assess(ctx: ProbeContext, fp: Fingerprint): Promise<Assessment> {
   const kernels = await requestJson(ctx, '/api/kernels', { maxBytes: 256 * 1024 });
   if (isFailure(kernels)) return accessUnclear('Jupyter', evidence, `/api/kernels gave no answer: ${kernels.reason}`);
   if (refusesAnonymous(kernels)) return authRequired('Jupyter', evidence, `/api/kernels refused without a token (HTTP ${kernels.status})`, reproduce);
-  if (kernels.status !== 200 || !isKernelList(kernels.json)) return accessUnclear('Jupyter', evidence, `/api/kernels answered HTTP ${kernels.status} without a kernel list`);
+  if (kernels.status !== 200 || !isKernelList(kernels.json))
+    return accessUnclear('Jupyter', evidence, `/api/kernels answered HTTP ${kernels.status} without a kernel list`);
   // `[]` is one plausible byte string: the root folder model is a second answer only an authorised client gets.
   const root = await requestJson(ctx, '/api/contents', { maxBytes: 1024 * 1024 });
   if (isFailure(root) || root.status !== 200 || !isRecord(root.json) || root.json.type !== 'directory' || !Array.isArray(root.json.content)) {
@@ -67,11 +70,12 @@ export const jupyterProbe: Probe = {
   tags: ['ai', 'code-execution', 'notebook'],
   levels: {
     fingerprint: 'GET /api (expects only {"version"}) and GET /api/kernels (a list or Jupyter\'s 403), or a TornadoServer header.',
-    'auth-check': 'GET /api/kernels (a list of kernel models) and GET /api/contents (the root folder model) with no token; open only when both answer. Never POST: starting a kernel or terminal runs code.',
+    'auth-check':
+      'GET /api/kernels (a list of kernel models) and GET /api/contents (the root folder model) with no token; open only when both answer. Never POST: starting a kernel or terminal runs code.',
     metadata: 'Counts only: running kernels, sessions (GET /api/sessions), entries in the root folder (GET /api/contents?content=1).',
   },
   remediation:
-    'Never run Jupyter with an empty token or password (ServerApp.token, ServerApp.password; avoid --NotebookApp.token=\'\'), ' +
+    "Never run Jupyter with an empty token or password (ServerApp.token, ServerApp.password; avoid --NotebookApp.token=''), " +
     'bind it to 127.0.0.1 and reach it through SSH tunnels or JupyterHub with authentication, and firewall 8888.',
   fingerprint,
   assess,

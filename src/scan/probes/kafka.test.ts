@@ -31,7 +31,10 @@ describe('kafka probe', () => {
     assert.deepEqual(a.evidence.databases, [{ name: 'topics', tables: [{ name: 'llm-requests' }, { name: 'audit' }] }]);
     assert.match(a.evidence.notes.join('\n'), /advertised brokers: kafka-0\.internal\.example:9092/);
     assert.equal(a.reproduce, 'kcat -b 127.0.0.1:19092 -L');
-    assert.deepEqual([...new Set(open.apiKeys)].sort((x, y) => x - y), [3, 18]);
+    assert.deepEqual(
+      [...new Set(open.apiKeys)].sort((x, y) => x - y),
+      [3, 18],
+    );
   });
 
   it('reports a SASL listener as requiring authentication, naming its mechanisms', async () => {

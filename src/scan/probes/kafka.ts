@@ -62,7 +62,11 @@ class Reader {
 /** Sends one request on a fresh connection; returns the body after the correlation id, or undefined. */
 async function call(ctx: ProbeContext, apiKey: number, apiVersion: number, body: Buffer): Promise<Reader | undefined> {
   const correlationId = 0x5741 + apiKey;
-  const reply = await tcpExchange(ctx.host, ctx.port, request(apiKey, apiVersion, correlationId, body), sizePrefixed, { timeoutMs: ctx.timeoutMs, signal: ctx.signal, maxBytes: 1024 * 1024 });
+  const reply = await tcpExchange(ctx.host, ctx.port, request(apiKey, apiVersion, correlationId, body), sizePrefixed, {
+    timeoutMs: ctx.timeoutMs,
+    signal: ctx.signal,
+    maxBytes: 1024 * 1024,
+  });
   if (isFailure(reply) || reply.length < 8 || reply.readInt32BE(4) !== correlationId) return undefined;
   return new Reader(reply.subarray(8));
 }
@@ -135,16 +139,31 @@ async function assess(ctx: ProbeContext, _fp: Fingerprint): Promise<Assessment> 
     evidence.notes.push(`Metadata answered without credentials: ${brokers.length} brokers, ${readable.length} topics`);
     if (denied) evidence.notes.push(`${denied} topics refused by ACLs (TOPIC_AUTHORIZATION_FAILED)`);
     if (levelAllowed('metadata', ctx.maxLevel)) {
-      evidence.notes.push(`advertised brokers: ${brokers.map((b) => b.address).slice(0, 20).join(', ')}`);
+      evidence.notes.push(
+        `advertised brokers: ${brokers
+          .map((b) => b.address)
+          .slice(0, 20)
+          .join(', ')}`,
+      );
       evidence.databases = [
-        { name: 'topics', tables: readable.slice(0, MAX_TOPICS_LISTED).map((t) => ({ name: t.name })), ...(readable.length > MAX_TOPICS_LISTED ? { truncated: true } : {}) },
+        {
+          name: 'topics',
+          tables: readable.slice(0, MAX_TOPICS_LISTED).map((t) => ({ name: t.name })),
+          ...(readable.length > MAX_TOPICS_LISTED ? { truncated: true } : {}),
+        },
       ];
     }
   } catch {
     evidence.notes.push('Metadata answer could not be parsed');
     return { auth: 'unknown', severity: 'info', title: 'Kafka broker found, metadata answer not understood', evidence };
   }
-  return { auth: 'none', severity: rateExposure('none', 'data-store', evidence), title: 'Kafka broker open without authentication (no SASL)', evidence, reproduce };
+  return {
+    auth: 'none',
+    severity: rateExposure('none', 'data-store', evidence),
+    title: 'Kafka broker open without authentication (no SASL)',
+    evidence,
+    reproduce,
+  };
 }
 
 export const kafkaProbe: Probe = {

@@ -38,7 +38,15 @@ describe('kubelet probe', () => {
     const a = await kubeletProbe.assess(ctx, (await kubeletProbe.fingerprint(ctx))!);
     assert.equal(a.auth, 'none');
     assert.equal(a.severity, 'high');
-    assert.deepEqual(a.evidence.databases, [{ name: 'namespaces', tables: [{ name: 'default', rows: 1 }, { name: 'ml-serving', rows: 2 }] }]);
+    assert.deepEqual(a.evidence.databases, [
+      {
+        name: 'namespaces',
+        tables: [
+          { name: 'default', rows: 1 },
+          { name: 'ml-serving', rows: 2 },
+        ],
+      },
+    ]);
     assert.doesNotMatch(JSON.stringify(a), /OPENAI_API_KEY/);
     assert.ok(open.requests.every((r) => r === 'GET /pods'));
   });

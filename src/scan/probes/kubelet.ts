@@ -13,7 +13,8 @@ import { levelAllowed, type Assessment, type Evidence, type Fingerprint, type Pr
 /** The kubelet's webhook-authorizer refusal names the anonymous user and the node subresource. */
 const ANONYMOUS_FORBIDDEN = /^Forbidden \(user=system:anonymous, verb=\w+, resource=nodes, subresource=\w+\)/;
 
-const isPodList = (reply: JsonReply) => reply.status === 200 && isRecord(reply.json) && reply.json.kind === 'PodList' && reply.json.apiVersion === 'v1' && Array.isArray(reply.json.items);
+const isPodList = (reply: JsonReply) =>
+  reply.status === 200 && isRecord(reply.json) && reply.json.kind === 'PodList' && reply.json.apiVersion === 'v1' && Array.isArray(reply.json.items);
 
 const getPods = (ctx: ProbeContext) => requestJson(ctx, '/pods', { maxBytes: 8 * 1024 * 1024 });
 
@@ -35,7 +36,9 @@ async function assess(ctx: ProbeContext, _fp: Fingerprint): Promise<Assessment> 
     return authRequired('kubelet', evidence, `/pods refused (HTTP ${pods.status}): ${why}`, reproduce);
   }
   if (!isPodList(pods)) return accessUnclear('kubelet', evidence, `/pods answered HTTP ${pods.status} without a PodList`);
-  evidence.notes.push('/pods answered without credentials: pod specs (and their environment) are readable, and on 10250 /run and /exec reach every pod on the node');
+  evidence.notes.push(
+    '/pods answered without credentials: pod specs (and their environment) are readable, and on 10250 /run and /exec reach every pod on the node',
+  );
   if (levelAllowed('metadata', ctx.maxLevel)) {
     const byNamespace: Record<string, number> = {};
     for (const pod of (pods.json as { items: unknown[] }).items) {
@@ -55,7 +58,7 @@ export const kubeletProbe: Probe = {
   tlsPorts: [10250],
   tags: ['control-plane', 'code-execution'],
   levels: {
-    fingerprint: 'GET /pods and expects a v1 PodList (or the kubelet\'s 403 naming system:anonymous and the nodes resource).',
+    fingerprint: "GET /pods and expects a v1 PodList (or the kubelet's 403 naming system:anonymous and the nodes resource).",
     'auth-check': 'The same GET /pods with no token. Never /run, /exec, /attach or /portForward.',
     metadata: 'Pod counts per namespace from the same answer; specs are never kept.',
   },

@@ -27,7 +27,11 @@ describe('kubernetes API server probe', () => {
   });
 
   it('fingerprints the API server on a non-default port, and not a kubelet', async () => {
-    assert.deepEqual(await kubernetesProbe.fingerprint(probeContext(open.port)), { service: 'kubernetes', version: 'v1.31.2', details: { platform: 'linux/amd64' } });
+    assert.deepEqual(await kubernetesProbe.fingerprint(probeContext(open.port)), {
+      service: 'kubernetes',
+      version: 'v1.31.2',
+      details: { platform: 'linux/amd64' },
+    });
     const kubelet = await startTestKubernetes({ mode: 'open', role: 'kubelet', pods });
     try {
       assert.equal(await kubernetesProbe.fingerprint(probeContext(kubelet.port)), undefined);

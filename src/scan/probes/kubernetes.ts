@@ -46,13 +46,17 @@ async function assess(ctx: ProbeContext, fp: Fingerprint): Promise<Assessment> {
   const listed = await requestJson(ctx, NAMESPACES, { maxBytes: 2 * 1024 * 1024 });
   if (isFailure(listed)) return accessUnclear('Kubernetes API server', evidence, `the namespace list gave no answer: ${listed.reason}`);
   const failure = statusFailure(listed);
-  if (failure?.code === 401) return authRequired('Kubernetes API server', evidence, 'the namespace list was refused (401): anonymous authentication is off', reproduce);
+  if (failure?.code === 401)
+    return authRequired('Kubernetes API server', evidence, 'the namespace list was refused (401): anonymous authentication is off', reproduce);
   if (failure?.code === 403) {
-    const anonymous = /system:anonymous/.test(failure.message) ? 'anonymous authentication is on but RBAC denies the list' : 'the caller is not allowed to list namespaces';
+    const anonymous = /system:anonymous/.test(failure.message)
+      ? 'anonymous authentication is on but RBAC denies the list'
+      : 'the caller is not allowed to list namespaces';
     return authRequired('Kubernetes API server', evidence, `the namespace list was refused (403): ${anonymous}`, reproduce);
   }
   const namespaces = listCount(listed, 'NamespaceList');
-  if (namespaces === undefined) return accessUnclear('Kubernetes API server', evidence, `the namespace list answered HTTP ${listed.status} without a NamespaceList`);
+  if (namespaces === undefined)
+    return accessUnclear('Kubernetes API server', evidence, `the namespace list answered HTTP ${listed.status} without a NamespaceList`);
   evidence.notes.push('namespaces listed with no token: anonymous users can read the cluster API');
   if (levelAllowed('metadata', ctx.maxLevel)) {
     evidence.notes.push(`${namespaces} namespace(s)`);
@@ -60,7 +64,13 @@ async function assess(ctx: ProbeContext, fp: Fingerprint): Promise<Assessment> {
     const podCount = isFailure(pods) ? undefined : listCount(pods, 'PodList');
     if (podCount !== undefined) evidence.notes.push(`${podCount} pod(s) readable, specs not reported`);
   }
-  return { auth: 'none', severity: rateExposure('none', 'code-execution'), title: 'Kubernetes API server readable without authentication', evidence, reproduce };
+  return {
+    auth: 'none',
+    severity: rateExposure('none', 'code-execution'),
+    title: 'Kubernetes API server readable without authentication',
+    evidence,
+    reproduce,
+  };
 }
 
 export const kubernetesProbe: Probe = {

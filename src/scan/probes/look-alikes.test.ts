@@ -67,7 +67,10 @@ function amqpConnectionMethod(methodId: number, args: Buffer): Buffer {
 }
 const longStr = (text: string) => Buffer.concat([Buffer.from([0, 0, 0, text.length]), Buffer.from(text)]);
 /** Connection.Start 0-9, product RabbitMQ, offering ANONYMOUS; then Connection.Tune, the answer to anything. */
-const AMQP_START = amqpConnectionMethod(10, Buffer.concat([Buffer.from([0, 9]), longStr(`\x07productS${longStr('RabbitMQ').toString('latin1')}`), longStr('ANONYMOUS PLAIN'), longStr('en_US')]));
+const AMQP_START = amqpConnectionMethod(
+  10,
+  Buffer.concat([Buffer.from([0, 9]), longStr(`\x07productS${longStr('RabbitMQ').toString('latin1')}`), longStr('ANONYMOUS PLAIN'), longStr('en_US')]),
+);
 const AMQP_TUNE = amqpConnectionMethod(30, Buffer.from([0, 0x7f, 0, 2, 0, 0, 0, 60]));
 const REDIS_INFO = '# Server\r\nredis_version:7.0.15\r\nredis_mode:standalone\r\n';
 /** A CQL v4 response frame (stream 0) with `opcode` and `body`. */
@@ -95,49 +98,94 @@ async function assertUnproven(probe: Probe, server: Promise<TestServer>): Promis
 
 describe('look-alikes are not open services', { timeout: 60_000 }, () => {
   it('Redis: +PONG to the first command, random bytes after', () =>
-    assertUnproven(redis, startLookAlike((_, i) => (i === 0 ? '+PONG\r\n' : randomBytes(64)))));
+    assertUnproven(
+      redis,
+      startLookAlike((_, i) => (i === 0 ? '+PONG\r\n' : randomBytes(64))),
+    ));
 
   it('Redis: +PONG to the first command, a well-formed bulk string with no redis_version after', () =>
-    assertUnproven(redis, startLookAlike((_, i) => (i === 0 ? '+PONG\r\n' : bulk('hello')))));
+    assertUnproven(
+      redis,
+      startLookAlike((_, i) => (i === 0 ? '+PONG\r\n' : bulk('hello'))),
+    ));
 
   it('Redis: a real-looking INFO, but DBSIZE answered with a string', () =>
-    assertUnproven(redis, startLookAlike((req) => (req.includes('PING') ? '+PONG\r\n' : req.includes('INFO') ? bulk(REDIS_INFO) : bulk('garbage')))));
+    assertUnproven(
+      redis,
+      startLookAlike((req) => (req.includes('PING') ? '+PONG\r\n' : req.includes('INFO') ? bulk(REDIS_INFO) : bulk('garbage'))),
+    ));
 
   it('Cassandra: SUPPORTED to OPTIONS, then READY to every other frame (the schema query included)', () =>
-    assertUnproven(cassandraProbe, startLookAlike((req) => (req[4] === 0x05 ? CQL_SUPPORTED : cqlFrame(0x02)))));
+    assertUnproven(
+      cassandraProbe,
+      startLookAlike((req) => (req[4] === 0x05 ? CQL_SUPPORTED : cqlFrame(0x02))),
+    ));
 
   it('memcached: a VERSION line, then a single STAT line', () =>
-    assertUnproven(memcachedProbe, startLookAlike((req) => (req.toString().startsWith('version') ? 'VERSION 1.6.21\r\n' : 'STAT pid 1\r\nEND\r\n'))));
+    assertUnproven(
+      memcachedProbe,
+      startLookAlike((req) => (req.toString().startsWith('version') ? 'VERSION 1.6.21\r\n' : 'STAT pid 1\r\nEND\r\n')),
+    ));
 
   it('ClickHouse HTTP: Ok. to /ping and a version-shaped string to every query', () =>
-    assertUnproven(clickhouseHttp, startLookAlike((req) => http200(req.includes('GET /ping ') ? 'Ok.\n' : '24.3.1.1\n'))));
+    assertUnproven(
+      clickhouseHttp,
+      startLookAlike((req) => http200(req.includes('GET /ping ') ? 'Ok.\n' : '24.3.1.1\n')),
+    ));
 
   it('ClickHouse HTTP: a version and a number, but not the product asked for', () =>
-    assertUnproven(clickhouseHttp, startLookAlike((req) => http200(req.includes('GET /ping ') ? 'Ok.\n' : '24.3.1.1\t42\n'))));
+    assertUnproven(
+      clickhouseHttp,
+      startLookAlike((req) => http200(req.includes('GET /ping ') ? 'Ok.\n' : '24.3.1.1\t42\n')),
+    ));
 
   it('Jupyter: {"version"} at /api and an empty list at every other path', () =>
-    assertUnproven(jupyterProbe, startLookAlike((req) => http200(/ \/api /.test(requestLine(req)) ? '{"version":"2.14.0"}' : '[]'))));
+    assertUnproven(
+      jupyterProbe,
+      startLookAlike((req) => http200(/ \/api /.test(requestLine(req)) ? '{"version":"2.14.0"}' : '[]')),
+    ));
 
   it('Prometheus: recorded answers replayed, but not the product asked for', () =>
-    assertUnproven(prometheusProbe, startLookAlike((req) => http200(JSON.stringify(PROMETHEUS_REPLAY.find(([path]) => path.test(requestLine(req)))?.[1] ?? {})))));
+    assertUnproven(
+      prometheusProbe,
+      startLookAlike((req) => http200(JSON.stringify(PROMETHEUS_REPLAY.find(([path]) => path.test(requestLine(req)))?.[1] ?? {}))),
+    ));
 
   it('MQTT: CONNACK 0 to every packet, and a SUBACK for some other packet id', () =>
-    assertUnproven(mqttProbe, startLookAlike((req) => (req[0] === 0x82 ? Buffer.from([0x90, 0x03, (req[2]! ^ 0xff), req[3]!, 0x00]) : Buffer.from([0x20, 0x02, 0x00, 0x00])))));
+    assertUnproven(
+      mqttProbe,
+      startLookAlike((req) => (req[0] === 0x82 ? Buffer.from([0x90, 0x03, req[2]! ^ 0xff, req[3]!, 0x00]) : Buffer.from([0x20, 0x02, 0x00, 0x00]))),
+    ));
 
   it('NATS: an INFO greeting, then PONG to everything (no message ever comes back)', () =>
-    assertUnproven(natsProbe, startLookAlike(() => 'PONG\r\n', { greeting: 'INFO {"server_id":"NLOOKALIKE","version":"2.10.7","auth_required":false,"max_payload":1048576}\r\n' })));
+    assertUnproven(
+      natsProbe,
+      startLookAlike(() => 'PONG\r\n', { greeting: 'INFO {"server_id":"NLOOKALIKE","version":"2.10.7","auth_required":false,"max_payload":1048576}\r\n' }),
+    ));
 
   it('PostgreSQL: AuthenticationOk to the login and CommandComplete to every query', () => assertUnproven(postgresql, startLookAlike(pgLookAlike)));
 
   it('MySQL: a Handshake v10 greeting, then OK to the login and to every query', () =>
-    assertUnproven(mysqlProbe, startLookAlike((req) => mysqlOk(req[3]! + 1), { greeting: MYSQL_GREETING })));
+    assertUnproven(
+      mysqlProbe,
+      startLookAlike((req) => mysqlOk(req[3]! + 1), { greeting: MYSQL_GREETING }),
+    ));
 
   it('RabbitMQ (AMQP): Connection.Start offering ANONYMOUS, then Connection.Tune to every frame', () =>
-    assertUnproven(rabbitmqAmqpProbe, startLookAlike((req) => (req.subarray(0, 4).toString() === 'AMQP' ? AMQP_START : AMQP_TUNE))));
+    assertUnproven(
+      rabbitmqAmqpProbe,
+      startLookAlike((req) => (req.subarray(0, 4).toString() === 'AMQP' ? AMQP_START : AMQP_TUNE)),
+    ));
 
   it('etcd: a /version answer, then {"header":{}} to the range', () =>
-    assertUnproven(etcdProbe, startLookAlike((req) => http200(/ \/version /.test(requestLine(req)) ? '{"etcdserver":"3.5.9","etcdcluster":"3.5.0"}' : '{"header":{},"count":"3"}'))));
+    assertUnproven(
+      etcdProbe,
+      startLookAlike((req) => http200(/ \/version /.test(requestLine(req)) ? '{"etcdserver":"3.5.9","etcdcluster":"3.5.0"}' : '{"header":{},"count":"3"}')),
+    ));
 
   it('MinIO: an empty ListAllMyBucketsResult element to every path', () =>
-    assertUnproven(minioProbe, startLookAlike(() => http200('<ListAllMyBucketsResult></ListAllMyBucketsResult>'))));
+    assertUnproven(
+      minioProbe,
+      startLookAlike(() => http200('<ListAllMyBucketsResult></ListAllMyBucketsResult>')),
+    ));
 });

@@ -108,7 +108,10 @@ async function assess(ctx: ProbeContext, fp: Fingerprint): Promise<Assessment> {
     const values = await sampleValues(ctx, Math.min(ctx.sample, MAX_SAMPLE_KEYS));
     if (values === undefined) evidence.notes.push('sampling failed: the server stopped answering');
     else {
-      const inspected = inspectRows(values.map((value) => ({ value })), ctx.detector);
+      const inspected = inspectRows(
+        values.map((value) => ({ value })),
+        ctx.detector,
+      );
       evidence.databases = [{ name: 'memcached', tables: [{ name: 'items', rows: items, ...inspected }] }];
     }
   }

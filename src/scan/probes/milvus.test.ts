@@ -34,7 +34,15 @@ describe('milvus probe', () => {
     const a = await milvusProbe.assess(ctx, (await milvusProbe.fingerprint(ctx))!);
     assert.equal(a.auth, 'none');
     assert.equal(a.severity, 'high');
-    assert.deepEqual(a.evidence.databases, [{ name: 'default', tables: [{ name: 'rag_chunks', rows: 40210 }, { name: 'faq', rows: 12 }] }]);
+    assert.deepEqual(a.evidence.databases, [
+      {
+        name: 'default',
+        tables: [
+          { name: 'rag_chunks', rows: 40210 },
+          { name: 'faq', rows: 12 },
+        ],
+      },
+    ]);
     assert.ok(open.requests.every((r) => READ_ONLY.test(r)));
   });
 

@@ -21,8 +21,10 @@ type MilvusAnswer = { kind: 'collections'; names: string[] } | { kind: 'refused'
 function readAnswer(reply: JsonReply): MilvusAnswer | undefined {
   const body = reply.json;
   if (!isRecord(body) || !Number.isInteger(body.code) || Object.keys(body).some((k) => !['code', 'data', 'message'].includes(k))) return undefined;
-  if (body.code === 0 && Array.isArray(body.data) && body.data.every((n) => typeof n === 'string')) return { kind: 'collections', names: body.data as string[] };
-  if (body.code !== 0 && typeof body.message === 'string' && /authenticat|authoriz|credential|password|token/i.test(body.message)) return { kind: 'refused', message: body.message };
+  if (body.code === 0 && Array.isArray(body.data) && body.data.every((n) => typeof n === 'string'))
+    return { kind: 'collections', names: body.data as string[] };
+  if (body.code !== 0 && typeof body.message === 'string' && /authenticat|authoriz|credential|password|token/i.test(body.message))
+    return { kind: 'refused', message: body.message };
   return undefined;
 }
 
@@ -56,7 +58,9 @@ async function assess(ctx: ProbeContext, _fp: Fingerprint): Promise<Assessment> 
     evidence.credentialsAccepted = `${DEFAULT_LOGIN.user}:published default password`;
   }
   if (answer?.kind !== 'collections') return accessUnclear('Milvus', evidence, `the collection list answered HTTP ${reply.status} without collections`);
-  evidence.notes.push(auth === 'none' ? 'collections listed without credentials (authorization is off)' : 'collections listed with the documented default root login');
+  evidence.notes.push(
+    auth === 'none' ? 'collections listed without credentials (authorization is off)' : 'collections listed with the documented default root login',
+  );
   if (levelAllowed('metadata', ctx.maxLevel)) {
     const tables: TableEvidence[] = [];
     for (const name of answer.names.slice(0, MAX_TABLES_PER_DATABASE)) {

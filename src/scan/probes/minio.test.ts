@@ -51,7 +51,10 @@ describe('minio probe', () => {
     const a = await minioProbe.assess(ctx, { service: 'minio', details: { product: 'MinIO' } });
     assert.equal(a.auth, 'default-credentials');
     assert.equal(a.evidence.credentialsAccepted, 'minioadmin:published default secret key');
-    assert.deepEqual(a.evidence.databases?.[0]?.tables, [{ name: 'langfuse', rows: 3 }, { name: 'private', rows: 1 }]);
+    assert.deepEqual(a.evidence.databases?.[0]?.tables, [
+      { name: 'langfuse', rows: 3 },
+      { name: 'private', rows: 1 },
+    ]);
     assert.doesNotMatch(a.reproduce ?? '', /minioadmin/);
   });
 

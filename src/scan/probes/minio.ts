@@ -35,7 +35,10 @@ async function fingerprint(ctx: ProbeContext): Promise<Fingerprint | undefined> 
   const root = await httpGet({ ...opts, path: '/' });
   if (isFailure(root)) return undefined;
   const body = root.body.toString('utf8');
-  if (/<ListAllMyBucketsResult[\s>]/.test(body) || (/<Error>/.test(body) && /<Code>(AccessDenied|InvalidAccessKeyId|SignatureDoesNotMatch)<\/Code>/.test(body))) {
+  if (
+    /<ListAllMyBucketsResult[\s>]/.test(body) ||
+    (/<Error>/.test(body) && /<Code>(AccessDenied|InvalidAccessKeyId|SignatureDoesNotMatch)<\/Code>/.test(body))
+  ) {
     return { service: 'minio', details: { product: header(root, 'server') ?? 'S3-compatible' } };
   }
   return undefined;
@@ -85,7 +88,16 @@ async function assess(ctx: ProbeContext, fp: Fingerprint): Promise<Assessment> {
   if (auth === 'required' && ctx.defaultCredentials && levelAllowed('default-credentials', ctx.maxLevel)) {
     const host = `${ctx.host}:${ctx.port}`;
     sign = (bucket: string) =>
-      signV4({ method: 'GET', host, path: bucket ? `/${bucket}` : '/', query: bucket ? LIST_PARAMS : {}, headers: { 'x-amz-content-sha256': EMPTY_PAYLOAD_SHA256 }, ...DEFAULT_KEYS, region: 'us-east-1', service: 's3' });
+      signV4({
+        method: 'GET',
+        host,
+        path: bucket ? `/${bucket}` : '/',
+        query: bucket ? LIST_PARAMS : {},
+        headers: { 'x-amz-content-sha256': EMPTY_PAYLOAD_SHA256 },
+        ...DEFAULT_KEYS,
+        region: 'us-east-1',
+        service: 's3',
+      });
     const signed = await get('/', { host, ...sign('') });
     if (!isFailure(signed) && signed.status === 200 && isBucketList(signed.body.toString('utf8'))) {
       auth = 'default-credentials';
@@ -106,7 +118,9 @@ async function assess(ctx: ProbeContext, fp: Fingerprint): Promise<Assessment> {
     const tables: TableEvidence[] = [];
     for (const bucket of buckets.slice(0, MAX_BUCKETS)) {
       const host = `${ctx.host}:${ctx.port}`;
-      const listed: HttpReply | undefined = await get(listPath(bucket), sign ? { host, ...sign(bucket) } : undefined).then((r) => (isFailure(r) ? undefined : r));
+      const listed: HttpReply | undefined = await get(listPath(bucket), sign ? { host, ...sign(bucket) } : undefined).then((r) =>
+        isFailure(r) ? undefined : r,
+      );
       const body = listed?.status === 200 ? listed.body.toString('utf8') : '';
       const count = Number(xmlValues(body, 'KeyCount')[0] ?? NaN);
       const truncated = xmlValues(body, 'IsTruncated')[0] === 'true';

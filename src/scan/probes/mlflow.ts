@@ -31,7 +31,8 @@ async function fingerprint(ctx: ProbeContext): Promise<Fingerprint | undefined> 
   const version = await requestJson(ctx, '/version', { maxBytes: 256 });
   if (isFailure(version)) return undefined;
   const number = version.text.trim();
-  if (version.status === 200 && /^\d+\.\d+\.\d+\S*$/.test(number)) return { service: 'mlflow', version: number, ...(isMlflowRefusal(search) ? { details: { authRequired: true } } : {}) };
+  if (version.status === 200 && /^\d+\.\d+\.\d+\S*$/.test(number))
+    return { service: 'mlflow', version: number, ...(isMlflowRefusal(search) ? { details: { authRequired: true } } : {}) };
   return isMlflowRefusal(search) && refusesAnonymous(version) ? { service: 'mlflow', details: { authRequired: true } } : undefined;
 }
 
@@ -64,7 +65,11 @@ async function assess(ctx: ProbeContext, fp: Fingerprint): Promise<Assessment> {
     const registered = !isFailure(models) && isRecord(models.json) && models.status === 200 ? ((models.json.registered_models ?? []) as unknown[]) : undefined;
     const more = isRecord(search.json) && typeof search.json.next_page_token === 'string' ? ' (more than one page)' : '';
     evidence.databases = [
-      { name: 'experiments', tables: experiments.slice(0, MAX_NAMES).map((name) => ({ name })), ...(experiments.length > MAX_NAMES || more ? { truncated: true } : {}) },
+      {
+        name: 'experiments',
+        tables: experiments.slice(0, MAX_NAMES).map((name) => ({ name })),
+        ...(experiments.length > MAX_NAMES || more ? { truncated: true } : {}),
+      },
     ];
     evidence.notes.push(`${experiments.length} experiment(s)${more}`);
     if (Array.isArray(registered)) evidence.notes.push(`${registered.length} registered model(s)`);

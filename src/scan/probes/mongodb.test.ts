@@ -26,7 +26,10 @@ describe('BSON', () => {
 describe('mongodb probe', () => {
   const data: MongoData = {
     gateway: {
-      chat_logs: [{ user: 'u1', body: chatLogWithKey(4) }, { user: 'u2', body: 'plain text' }],
+      chat_logs: [
+        { user: 'u1', body: chatLogWithKey(4) },
+        { user: 'u2', body: 'plain text' },
+      ],
       users: [{ name: 'alice' }],
     },
   };
@@ -54,7 +57,15 @@ describe('mongodb probe', () => {
     const a = await mongodbProbe.assess(ctx, (await mongodbProbe.fingerprint(ctx))!);
     assert.equal(a.auth, 'none');
     assert.equal(a.severity, 'high');
-    assert.deepEqual(a.evidence.databases, [{ name: 'gateway', tables: [{ name: 'chat_logs', rows: 2 }, { name: 'users', rows: 1 }] }]);
+    assert.deepEqual(a.evidence.databases, [
+      {
+        name: 'gateway',
+        tables: [
+          { name: 'chat_logs', rows: 2 },
+          { name: 'users', rows: 1 },
+        ],
+      },
+    ]);
     assert.ok(!open.commands.includes('find'));
     assert.match(a.reproduce ?? '', /^mongosh "mongodb:\/\/127\.0\.0\.1:27117\/admin"/);
   });
@@ -68,7 +79,10 @@ describe('mongodb probe', () => {
     assert.deepEqual(logs?.credentials, { total: 1, byRule: { 'openai-project-key': 1 } });
     assert.deepEqual(logs?.conversationColumns, ['body']);
     assert.doesNotMatch(JSON.stringify(a), /sk-proj-/);
-    assert.deepEqual(open.commands.filter((c) => WRITE_COMMANDS.test(c)), []);
+    assert.deepEqual(
+      open.commands.filter((c) => WRITE_COMMANDS.test(c)),
+      [],
+    );
   });
 
   it('reports Unauthorized (code 13) as auth required', async () => {

@@ -87,7 +87,9 @@ async function assess(ctx: ProbeContext, fp: Fingerprint): Promise<Assessment> {
       evidence.notes.push('listDatabases answered ok with no databases: access control is on and this client is authorised for none');
       return { auth: 'required', severity: 'info', title: 'MongoDB requires authentication', evidence, reproduce };
     }
-    evidence.notes.push(`listDatabases answered without credentials: ${databases.length} databases (${fp.details?.maxWireVersion !== undefined ? `wire version ${fp.details.maxWireVersion}` : 'wire version unknown'})`);
+    evidence.notes.push(
+      `listDatabases answered without credentials: ${databases.length} databases (${fp.details?.maxWireVersion !== undefined ? `wire version ${fp.details.maxWireVersion}` : 'wire version unknown'})`,
+    );
     if (levelAllowed('metadata', ctx.maxLevel)) {
       const user = databases.filter((d) => !SYSTEM_DATABASES.has(String(d.name)));
       evidence.databases = [];
@@ -102,7 +104,9 @@ async function assess(ctx: ProbeContext, fp: Fingerprint): Promise<Assessment> {
           const counted = await command(conn, ctx, { count: coll, $db: name });
           const table = { name: coll, rows: typeof counted?.n === 'number' ? counted.n : undefined };
           if (levelAllowed('sample', ctx.maxLevel) && ctx.sample > 0 && (table.rows ?? 1) > 0) {
-            const found = cursorBatch(await command(conn, ctx, { find: coll, limit: ctx.sample, batchSize: ctx.sample, singleBatch: true, $db: name }, 1024 * 1024));
+            const found = cursorBatch(
+              await command(conn, ctx, { find: coll, limit: ctx.sample, batchSize: ctx.sample, singleBatch: true, $db: name }, 1024 * 1024),
+            );
             const rows = found.map((doc) => Object.fromEntries(Object.entries(doc).map(([k, v]) => [k, typeof v === 'string' ? v : toText(v)])));
             Object.assign(table, inspectRows(rows, ctx.detector));
           }
@@ -116,7 +120,8 @@ async function assess(ctx: ProbeContext, fp: Fingerprint): Promise<Assessment> {
     return {
       auth: 'none',
       severity,
-      title: severity === 'critical' ? 'MongoDB open without authentication, documents hold credentials or chat content' : 'MongoDB open without authentication',
+      title:
+        severity === 'critical' ? 'MongoDB open without authentication, documents hold credentials or chat content' : 'MongoDB open without authentication',
       evidence,
       reproduce,
     };

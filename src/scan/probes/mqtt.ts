@@ -12,7 +12,14 @@ import { connectTcp, TcpConnection } from '../transports/tcp.js';
 import { levelAllowed, type Assessment, type Evidence, type Fingerprint, type Probe, type ProbeContext } from '../types.js';
 
 const DISCONNECT = Buffer.from([0xe0, 0x00]);
-const RETURN_CODES = ['accepted', 'unacceptable protocol version', 'client identifier rejected', 'server unavailable', 'bad user name or password', 'not authorised'];
+const RETURN_CODES = [
+  'accepted',
+  'unacceptable protocol version',
+  'client identifier rejected',
+  'server unavailable',
+  'bad user name or password',
+  'not authorised',
+];
 
 /** CONNECT, protocol level 4 (3.1.1), clean session, keep-alive 10 s, no will, no credentials. */
 function connectPacket(clientId: string): Buffer {
@@ -91,7 +98,8 @@ export const mqttProbe: Probe = {
   tags: ['broker', 'messaging', 'iot'],
   levels: {
     fingerprint: 'CONNECT (MQTT 3.1.1, clean session, random client id, no user name or password) and expects a CONNACK; DISCONNECT if accepted.',
-    'auth-check': 'The same anonymous CONNECT: return code 4 or 5 is locked; 0 is open once a SUBSCRIBE (QoS 0, clean session) to one random topic nobody publishes to gets its SUBACK. No message is read; never PUBLISH.',
+    'auth-check':
+      'The same anonymous CONNECT: return code 4 or 5 is locked; 0 is open once a SUBSCRIBE (QoS 0, clean session) to one random topic nobody publishes to gets its SUBACK. No message is read; never PUBLISH.',
   },
   remediation:
     'Refuse anonymous clients (Mosquitto: allow_anonymous false with a password_file or dynamic security; EMQX/HiveMQ: ' +

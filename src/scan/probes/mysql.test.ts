@@ -22,11 +22,20 @@ async function startLockedMariaDb(): Promise<{ child: ChildProcess; dir: string 
   const dir = mkdtempSync(join(tmpdir(), 'warden-my-'));
   const data = join(dir, 'data');
   const socket = join(dir, 'sock');
-  execFileSync('mariadb-install-db', ['--no-defaults', `--datadir=${data}`, '--user=root', '--skip-test-db', '--auth-root-authentication-method=normal'], { stdio: 'ignore' });
-  const child = spawn('mariadbd', ['--no-defaults', `--datadir=${data}`, `--port=${LOCKED_PORT}`, '--bind-address=127.0.0.1', `--socket=${socket}`, '--user=root', '--skip-log-bin'], { stdio: 'ignore' });
+  execFileSync('mariadb-install-db', ['--no-defaults', `--datadir=${data}`, '--user=root', '--skip-test-db', '--auth-root-authentication-method=normal'], {
+    stdio: 'ignore',
+  });
+  const child = spawn(
+    'mariadbd',
+    ['--no-defaults', `--datadir=${data}`, `--port=${LOCKED_PORT}`, '--bind-address=127.0.0.1', `--socket=${socket}`, '--user=root', '--skip-log-bin'],
+    { stdio: 'ignore' },
+  );
   for (let i = 0; i < 100 && !existsSync(socket); i++) await sleep(100);
   const admin = await mysql.createConnection({ socketPath: socket, user: 'root', multipleStatements: true });
-  const users = (await admin.query('SELECT User AS user, Host AS host FROM mysql.user WHERE User <> \'mariadb.sys\''))[0] as Array<{ user: string; host: string }>;
+  const users = (await admin.query("SELECT User AS user, Host AS host FROM mysql.user WHERE User <> 'mariadb.sys'"))[0] as Array<{
+    user: string;
+    host: string;
+  }>;
   for (const u of users) {
     if (u.user === 'root') await admin.query(`ALTER USER 'root'@${admin.escape(u.host)} IDENTIFIED BY 'locked-test-password'`);
     else await admin.query(`DROP USER ${admin.escape(u.user)}@${admin.escape(u.host)}`);
@@ -54,7 +63,9 @@ describe('MySQL/MariaDB probe against real servers', { timeout: 90_000 }, () => 
     const old = Array.from({ length: 300 }, (_, i) => [i + 1, new Date(Date.UTC(2025, 0, 1, 0, 0, i)), 'GET /v1/models 200']);
     await c.query(`INSERT INTO ${DB}.request_log VALUES ?`, [old]);
     // The newest row by time has the smallest id: a primary-key order would miss it.
-    await c.query(`INSERT INTO ${DB}.request_log VALUES (0, '2025-06-01 00:00:00', ?)`, [`auth=Bearer ${expandSample('sk-proj-{alnum_-:74}T3BlbkFJ{alnum_-:74}', 799)}`]);
+    await c.query(`INSERT INTO ${DB}.request_log VALUES (0, '2025-06-01 00:00:00', ?)`, [
+      `auth=Bearer ${expandSample('sk-proj-{alnum_-:74}T3BlbkFJ{alnum_-:74}', 799)}`,
+    ]);
     await c.end();
     locked = await startLockedMariaDb();
   });
@@ -82,7 +93,10 @@ describe('MySQL/MariaDB probe against real servers', { timeout: 90_000 }, () => 
     assert.equal(f.auth, 'none');
     assert.equal(f.severity, 'critical');
     assert.match(f.evidence.user ?? '', /^root@/);
-    assert.ok(f.evidence.privileges?.some((g) => /GRANT ALL PRIVILEGES/.test(g)), JSON.stringify(f.evidence.privileges));
+    assert.ok(
+      f.evidence.privileges?.some((g) => /GRANT ALL PRIVILEGES/.test(g)),
+      JSON.stringify(f.evidence.privileges),
+    );
     const table = f.evidence.databases?.find((d) => d.name === DB)?.tables.find((t) => t.name === 'conversations');
     assert.equal(table?.rows, 9);
     assert.equal(table?.credentials?.byRule['openai-project-key'], 5);

@@ -16,7 +16,10 @@ const SYSTEM_SCHEMAS = `('mysql','information_schema','performance_schema','sys'
 /** Logins with no password at all, tried at the auth-check level. */
 const PASSWORDLESS_USERS = ['root', ''];
 /** Published defaults, tried only with --default-credentials. */
-const DEFAULT_LOGINS: Array<[string, string]> = [['root', 'root'], ['root', 'mysql']];
+const DEFAULT_LOGINS: Array<[string, string]> = [
+  ['root', 'root'],
+  ['root', 'mysql'],
+];
 const MAX_SAMPLED_TABLES = 25;
 const MAX_CELL_CHARS = 64 * 1024;
 
@@ -35,7 +38,8 @@ function parseGreeting(packet: Buffer): Fingerprint | undefined {
   }
   if (payload[0] === 0xff && payload.length > 3) {
     const message = payload.toString('utf8', 3, Math.min(payload.length, 300));
-    if (/not allowed to connect|Too many connections|blocked because of many connection errors/i.test(message)) return { service: 'mysql', details: { refused: message.slice(0, 120), code: payload.readUInt16LE(1) } };
+    if (/not allowed to connect|Too many connections|blocked because of many connection errors/i.test(message))
+      return { service: 'mysql', details: { refused: message.slice(0, 120), code: payload.readUInt16LE(1) } };
   }
   return undefined;
 }
@@ -43,7 +47,16 @@ function parseGreeting(packet: Buffer): Fingerprint | undefined {
 async function login(ctx: ProbeContext, user: string, password: string): Promise<mysql.Connection | Error> {
   let conn: mysql.Connection | undefined;
   const attempt = mysql
-    .createConnection({ host: ctx.host, port: ctx.port, user, password, connectTimeout: ctx.timeoutMs, multipleStatements: false, supportBigNumbers: true, bigNumberStrings: true })
+    .createConnection({
+      host: ctx.host,
+      port: ctx.port,
+      user,
+      password,
+      connectTimeout: ctx.timeoutMs,
+      multipleStatements: false,
+      supportBigNumbers: true,
+      bigNumberStrings: true,
+    })
     .then(async (c) => {
       conn = c;
       c.on('error', () => {});
@@ -102,7 +115,9 @@ async function inventory(c: mysql.Connection, ctx: ProbeContext, evidence: Evide
   try {
     const grants = await rows<Record<string, string>>(c, ctx, 'SHOW GRANTS');
     // Grant lines can carry a password hash (IDENTIFIED BY PASSWORD '*...'): drop it.
-    evidence.privileges = grants.map((g) => String(Object.values(g)[0]).replace(/IDENTIFIED BY PASSWORD\s+'[^']*'/gi, "IDENTIFIED BY PASSWORD '<hash withheld>'")).slice(0, 50);
+    evidence.privileges = grants
+      .map((g) => String(Object.values(g)[0]).replace(/IDENTIFIED BY PASSWORD\s+'[^']*'/gi, "IDENTIFIED BY PASSWORD '<hash withheld>'"))
+      .slice(0, 50);
   } catch {
     evidence.notes.push('SHOW GRANTS failed');
   }
@@ -112,7 +127,11 @@ async function inventory(c: mysql.Connection, ctx: ProbeContext, evidence: Evide
     `SELECT table_schema AS db, table_name AS name, table_rows AS n, table_type AS type FROM information_schema.tables
       WHERE table_schema NOT IN ${SYSTEM_SCHEMAS} AND table_type = 'BASE TABLE' ORDER BY table_schema, table_rows DESC LIMIT ${MAX_DATABASES * MAX_TABLES_PER_DATABASE}`,
   );
-  const schemas = await rows<{ db: string }>(c, ctx, `SELECT schema_name AS db FROM information_schema.schemata WHERE schema_name NOT IN ${SYSTEM_SCHEMAS} ORDER BY schema_name LIMIT ${MAX_DATABASES}`);
+  const schemas = await rows<{ db: string }>(
+    c,
+    ctx,
+    `SELECT schema_name AS db FROM information_schema.schemata WHERE schema_name NOT IN ${SYSTEM_SCHEMAS} ORDER BY schema_name LIMIT ${MAX_DATABASES}`,
+  );
   const databases = new Map<string, DatabaseEvidence>(schemas.map((s) => [s.db, { name: s.db, tables: [] }]));
   let sampled = 0;
   for (const t of tables) {
@@ -128,13 +147,30 @@ async function inventory(c: mysql.Connection, ctx: ProbeContext, evidence: Evide
       try {
         const newest = await newestIndexed(c, ctx, t.db, t.name);
         const order = newest ? ` ORDER BY ${mysql.escapeId(newest.column)} DESC` : '';
-        const [result, fields] = await c.query({ sql: `SELECT * FROM ${mysql.escapeId(t.db)}.${mysql.escapeId(t.name)}${order} LIMIT ${Math.floor(ctx.sample)}`, timeout: ctx.timeoutMs });
+        const [result, fields] = await c.query({
+          sql: `SELECT * FROM ${mysql.escapeId(t.db)}.${mysql.escapeId(t.name)}${order} LIMIT ${Math.floor(ctx.sample)}`,
+          timeout: ctx.timeoutMs,
+        });
         const sample = (result as Array<Record<string, unknown>>).map((r) =>
-          Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'string' ? v.slice(0, MAX_CELL_CHARS) : Buffer.isBuffer(v) ? v.toString('utf8', 0, MAX_CELL_CHARS) : v])),
+          Object.fromEntries(
+            Object.entries(r).map(([k, v]) => [
+              k,
+              typeof v === 'string' ? v.slice(0, MAX_CELL_CHARS) : Buffer.isBuffer(v) ? v.toString('utf8', 0, MAX_CELL_CHARS) : v,
+            ]),
+          ),
         );
-        const seen = inspectRows(sample, ctx.detector, (fields ?? []).map((f) => f.name));
+        const seen = inspectRows(
+          sample,
+          ctx.detector,
+          (fields ?? []).map((f) => f.name),
+        );
         const read = newest ? { order: 'newest-by-column', column: newest.column } : { order: 'first' };
-        Object.assign(table, { sampledRows: seen.sampledRows, sample: { rows: seen.sampledRows, ...read }, credentials: seen.credentials, conversationColumns: seen.conversationColumns });
+        Object.assign(table, {
+          sampledRows: seen.sampledRows,
+          sample: { rows: seen.sampledRows, ...read },
+          credentials: seen.credentials,
+          conversationColumns: seen.conversationColumns,
+        });
       } catch {
         // unreadable table: keep its count only
       }
@@ -153,7 +189,8 @@ export const mysqlProbe: Probe = {
   levels: {
     port: 'TCP connect.',
     fingerprint: 'Reads the server greeting (Handshake v10: version) without sending anything.',
-    'auth-check': 'Logins with no password: user root with an empty password, then the anonymous user; a login counts only when SELECT of the product of two random numbers is answered right.',
+    'auth-check':
+      'Logins with no password: user root with an empty password, then the anonymous user; a login counts only when SELECT of the product of two random numbers is answered right.',
     metadata: 'In a READ ONLY transaction: SHOW GRANTS, information_schema.schemata and information_schema.tables (names and row estimates).',
     'default-credentials': 'With --default-credentials: root/root and root/mysql.',
     sample:
@@ -164,7 +201,11 @@ export const mysqlProbe: Probe = {
   readPath: { scheme: 'mysql', user: 'root', path: '/' },
 
   async fingerprint(ctx) {
-    const greeting = await tcpExchange(ctx.host, ctx.port, undefined, packetFrame, { timeoutMs: ctx.timeoutMs, maxBytes: 2048, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+    const greeting = await tcpExchange(ctx.host, ctx.port, undefined, packetFrame, {
+      timeoutMs: ctx.timeoutMs,
+      maxBytes: 2048,
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+    });
     return isFailure(greeting) ? undefined : parseGreeting(greeting);
   },
 
@@ -217,6 +258,12 @@ export const mysqlProbe: Probe = {
           : auth === 'required'
             ? 'MySQL/MariaDB requires authentication'
             : 'MySQL/MariaDB: access could not be determined';
-    return { auth, severity: rateExposure(auth, 'data-store', evidence), title, evidence, reproduce: `mysql -h ${ctx.host} -P ${ctx.port} -u root --skip-password -e 'SHOW DATABASES'` };
+    return {
+      auth,
+      severity: rateExposure(auth, 'data-store', evidence),
+      title,
+      evidence,
+      reproduce: `mysql -h ${ctx.host} -P ${ctx.port} -u root --skip-password -e 'SHOW DATABASES'`,
+    };
   },
 };

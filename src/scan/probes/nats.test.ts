@@ -39,7 +39,10 @@ describe('nats probe against real servers', { timeout: 30_000 }, () => {
     const a = await natsProbe.assess(ctx, (await natsProbe.fingerprint(ctx))!);
     assert.equal(a.auth, 'none');
     assert.equal(a.severity, 'high');
-    assert.deepEqual(a.evidence.notes, ['CONNECT without credentials accepted (a message to a private inbox came back): anyone can publish and subscribe', 'JetStream enabled: 0 stream(s), 0 consumer(s)']);
+    assert.deepEqual(a.evidence.notes, [
+      'CONNECT without credentials accepted (a message to a private inbox came back): anyone can publish and subscribe',
+      'JetStream enabled: 0 stream(s), 0 consumer(s)',
+    ]);
   });
 
   it('reports a server with user/password as requiring authentication', async () => {

@@ -86,10 +86,15 @@ async function assess(ctx: ProbeContext, fp: Fingerprint): Promise<Assessment> {
   try {
     if (info.auth_required === true) return authRequired('NATS', evidence, 'INFO says auth_required', reproduce);
     if (info.tls_required === true) return accessUnclear('NATS', evidence, 'INFO says tls_required; plain connections are refused');
-    conn.write(`CONNECT ${JSON.stringify({ verbose: false, pedantic: false, tls_required: false, name: 'warden-scan', lang: 'warden', version: WARDEN_VERSION, protocol: 1 })}\r\nPING\r\n`);
+    conn.write(
+      `CONNECT ${JSON.stringify({ verbose: false, pedantic: false, tls_required: false, name: 'warden-scan', lang: 'warden', version: WARDEN_VERSION, protocol: 1 })}\r\nPING\r\n`,
+    );
     const answer = await readUntil(conn, ctx, (l) => l.startsWith('PONG'));
     if (answer === undefined) return accessUnclear('NATS', evidence, 'CONNECT got no PONG');
-    if (answer.startsWith('-ERR')) return /authori[sz]ation|auth/i.test(answer) ? authRequired('NATS', evidence, 'CONNECT refused: authorization violation', reproduce) : accessUnclear('NATS', evidence, `CONNECT refused: ${answer.trim().slice(0, 120)}`);
+    if (answer.startsWith('-ERR'))
+      return /authori[sz]ation|auth/i.test(answer)
+        ? authRequired('NATS', evidence, 'CONNECT refused: authorization violation', reproduce)
+        : accessUnclear('NATS', evidence, `CONNECT refused: ${answer.trim().slice(0, 120)}`);
     // PONG is four plausible bytes. The proof is a round trip through the broker: a random payload
     // published to a private inbox comes back on our own subscription to it.
     const probeInbox = `_INBOX.warden.${randomBytes(8).toString('hex')}`;
@@ -112,7 +117,8 @@ async function assess(ctx: ProbeContext, fp: Fingerprint): Promise<Assessment> {
       } catch {
         account = undefined;
       }
-      if (isRecord(account) && typeof account.streams === 'number') evidence.notes.push(`JetStream enabled: ${account.streams} stream(s), ${Number(account.consumers ?? 0)} consumer(s)`);
+      if (isRecord(account) && typeof account.streams === 'number')
+        evidence.notes.push(`JetStream enabled: ${account.streams} stream(s), ${Number(account.consumers ?? 0)} consumer(s)`);
       else evidence.notes.push('JetStream enabled (account info not readable)');
     }
   } finally {
@@ -129,8 +135,10 @@ export const natsProbe: Probe = {
   tags: ['broker', 'messaging'],
   levels: {
     fingerprint: 'TCP connect and read the INFO greeting (server_id, version, auth_required, jetstream); nothing is sent.',
-    'auth-check': 'When INFO does not require auth: CONNECT with no credentials, PING (expects PONG), then SUB to a private random _INBOX subject and one PUB of a random payload to it, which must come back.',
-    metadata: 'With JetStream on: SUB to a private _INBOX and one request to $JS.API.INFO (stream and consumer counts). Never SUB to a data subject, never PUB to one.',
+    'auth-check':
+      'When INFO does not require auth: CONNECT with no credentials, PING (expects PONG), then SUB to a private random _INBOX subject and one PUB of a random payload to it, which must come back.',
+    metadata:
+      'With JetStream on: SUB to a private _INBOX and one request to $JS.API.INFO (stream and consumer counts). Never SUB to a data subject, never PUB to one.',
   },
   remediation:
     'Require authentication (accounts with users, nkeys or JWTs; at least authorization { token } or user/password), enable ' +

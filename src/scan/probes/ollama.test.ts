@@ -36,7 +36,10 @@ describe('ollama probe', () => {
     assert.ok(a.evidence.notes.includes('2 model(s) served, 21.9 GB in total'), a.evidence.notes.join('\n'));
     assert.ok(a.evidence.notes.includes('model qwen2.5-coder:32b (19.9 GB, 32.8B parameters, Q4_K_M)'));
     assert.equal(a.reproduce, 'curl -s http://127.0.0.1:21434/api/tags');
-    assert.deepEqual(open.requests.filter((r) => !r.startsWith('GET ') || /generate|chat|embed|pull|push|create|delete|copy/.test(r)), []);
+    assert.deepEqual(
+      open.requests.filter((r) => !r.startsWith('GET ') || /generate|chat|embed|pull|push|create|delete|copy/.test(r)),
+      [],
+    );
   });
 
   it('reports an Ollama behind an authenticating proxy as requiring authentication', async () => {

@@ -48,8 +48,10 @@ async function assess(ctx: ProbeContext, fp: Fingerprint): Promise<Assessment> {
   if (!levelAllowed('auth-check', ctx.maxLevel)) return accessNotChecked('Ollama', evidence);
   const tags = await requestJson(ctx, '/api/tags');
   if (isFailure(tags)) return accessUnclear('Ollama', evidence, `/api/tags gave no answer: ${tags.reason}`);
-  if (refusesAnonymous(tags)) return authRequired('Ollama', evidence, `/api/tags refused without credentials (HTTP ${tags.status}): a proxy guards the API`, reproduce);
-  const models = isRecord(tags.json) && Array.isArray(tags.json.models) ? (tags.json.models as OllamaModel[]).filter((m) => typeof m?.name === 'string') : undefined;
+  if (refusesAnonymous(tags))
+    return authRequired('Ollama', evidence, `/api/tags refused without credentials (HTTP ${tags.status}): a proxy guards the API`, reproduce);
+  const models =
+    isRecord(tags.json) && Array.isArray(tags.json.models) ? (tags.json.models as OllamaModel[]).filter((m) => typeof m?.name === 'string') : undefined;
   if (tags.status !== 200 || !models) return accessUnclear('Ollama', evidence, `/api/tags answered HTTP ${tags.status} without a model list`);
   evidence.notes.push('/api/tags answered without credentials: anyone can run inference and pull or delete models');
   if (levelAllowed('metadata', ctx.maxLevel)) {
@@ -57,7 +59,8 @@ async function assess(ctx: ProbeContext, fp: Fingerprint): Promise<Assessment> {
     evidence.notes.push(`${models.length} model(s) served, ${formatBytes(total)} in total`);
     for (const m of models.slice(0, MAX_MODELS_LISTED)) evidence.notes.push(`model ${describeModel(m)}`);
     const running = await requestJson(ctx, '/api/ps');
-    if (!isFailure(running) && isRecord(running.json) && Array.isArray(running.json.models)) evidence.notes.push(`${running.json.models.length} model(s) loaded in memory`);
+    if (!isFailure(running) && isRecord(running.json) && Array.isArray(running.json.models))
+      evidence.notes.push(`${running.json.models.length} model(s) loaded in memory`);
   }
   return { auth: 'none', severity: rateExposure('none', 'code-execution'), title: 'Ollama API open without authentication', evidence, reproduce };
 }
@@ -71,7 +74,8 @@ export const ollamaProbe: Probe = {
   levels: {
     fingerprint: `GET / and expects the banner "${BANNER}", then GET /api/version (JSON with version, or 401/403 from a proxy).`,
     'auth-check': 'GET /api/tags (the model list) with no credentials.',
-    metadata: 'Model names, sizes, parameter counts and quantisation from that list; GET /api/ps for the count of loaded models. Never generate, chat, embed, pull, push, create or delete.',
+    metadata:
+      'Model names, sizes, parameter counts and quantisation from that list; GET /api/ps for the count of loaded models. Never generate, chat, embed, pull, push, create or delete.',
   },
   remediation:
     'Bind Ollama to loopback (OLLAMA_HOST=127.0.0.1:11434, the default) or a private interface, and put an ' +

@@ -30,8 +30,15 @@ describe('openai-compatible probe', () => {
   });
 
   it('fingerprints vLLM by its model list and /version on a non-default port', async () => {
-    assert.deepEqual(await openaiCompatibleProbe.fingerprint(probeContext(vllmOpen.port)), { service: 'openai-compatible', version: '0.8.4', details: { product: 'vLLM' } });
-    assert.deepEqual(await openaiCompatibleProbe.fingerprint(probeContext(llamaOpen.port)), { service: 'openai-compatible', details: { product: 'llama.cpp server' } });
+    assert.deepEqual(await openaiCompatibleProbe.fingerprint(probeContext(vllmOpen.port)), {
+      service: 'openai-compatible',
+      version: '0.8.4',
+      details: { product: 'vLLM' },
+    });
+    assert.deepEqual(await openaiCompatibleProbe.fingerprint(probeContext(llamaOpen.port)), {
+      service: 'openai-compatible',
+      details: { product: 'llama.cpp server' },
+    });
   });
 
   it('leaves Ollama to its own probe', async () => {
@@ -50,7 +57,9 @@ describe('openai-compatible probe', () => {
     assert.equal(a.severity, 'high');
     assert.equal(a.title, 'vLLM open without an API key, with /collective_rpc reachable');
     assert.ok(a.evidence.notes.includes('model meta-llama/Llama-3.1-8B-Instruct (context 131072)'), a.evidence.notes.join('\n'));
-    assert.ok(a.evidence.notes.includes('served without the API key: /invocations, /sleep, /wake_up, /collective_rpc, /reset_prefix_cache, /is_sleeping, /metrics'));
+    assert.ok(
+      a.evidence.notes.includes('served without the API key: /invocations, /sleep, /wake_up, /collective_rpc, /reset_prefix_cache, /is_sleeping, /metrics'),
+    );
     assert.equal(a.reproduce, 'curl -s http://127.0.0.1:18000/v1/models');
     assert.deepEqual(onlyReads(vllmOpen), []);
   });

@@ -115,11 +115,18 @@ async function assess(ctx: ProbeContext, fp: Fingerprint): Promise<Assessment> {
   if (controls.length) evidence.notes.push(`served without the API key: ${controls.join(', ')}`);
   if (!models) {
     if (!refusesAnonymous(reply)) return accessUnclear(product, evidence, `/v1/models answered HTTP ${reply.status} without a model list`);
-    if (!controls.some((c) => c !== '/metrics')) return authRequired(product, evidence, `/v1/models refused without an API key (HTTP ${reply.status})`, reproduce);
+    if (!controls.some((c) => c !== '/metrics'))
+      return authRequired(product, evidence, `/v1/models refused without an API key (HTTP ${reply.status})`, reproduce);
     // vLLM's --api-key stops at /v1: inference through /invocations and the control routes stay open.
     evidence.notes.unshift(`/v1/models refused without an API key (HTTP ${reply.status})`);
     reproduce = `curl -s -o /dev/null -w '%{http_code}\\n' ${base}${controls[0]}   # 405: served without the API key`;
-    return { auth: 'none', severity: rateExposure('none', 'code-execution'), title: 'vLLM requires an API key on /v1 but serves its control endpoints without it', evidence, reproduce };
+    return {
+      auth: 'none',
+      severity: rateExposure('none', 'code-execution'),
+      title: 'vLLM requires an API key on /v1 but serves its control endpoints without it',
+      evidence,
+      reproduce,
+    };
   }
   evidence.notes.unshift('/v1/models answered without an API key: anyone can run inference');
   if (levelAllowed('metadata', ctx.maxLevel)) {

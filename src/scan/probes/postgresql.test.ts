@@ -24,7 +24,8 @@ function pgBin(name: string): string {
 }
 
 /** initdb refuses root, so the throwaway cluster runs as the postgres system user. */
-const asPostgres = (cmd: string, args: string[]) => (process.getuid?.() === 0 ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args]) as [string, string[]];
+const asPostgres = (cmd: string, args: string[]) =>
+  (process.getuid?.() === 0 ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args]) as [string, string[]];
 
 async function startLockedCluster(): Promise<{ child: ChildProcess; dir: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'warden-pg-'));
@@ -34,7 +35,10 @@ async function startLockedCluster(): Promise<{ child: ChildProcess; dir: string 
   writeFileSync(pw, 'locked-test-password\n');
   chmodSync(pw, 0o644);
   execFileSync(...asPostgres(pgBin('initdb'), ['-D', data, '-U', 'postgres', '--auth=scram-sha-256', `--pwfile=${pw}`]), { stdio: 'ignore' });
-  const child = spawn(...asPostgres(pgBin('postgres'), ['-D', data, '-p', String(LOCKED_PORT), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${dir}`]), { stdio: 'ignore' });
+  const child = spawn(
+    ...asPostgres(pgBin('postgres'), ['-D', data, '-p', String(LOCKED_PORT), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${dir}`]),
+    { stdio: 'ignore' },
+  );
   for (let i = 0; i < 100 && !existsSync(join(dir, `.s.PGSQL.${LOCKED_PORT}`)); i++) await sleep(100);
   return { child, dir };
 }
@@ -62,7 +66,9 @@ describe('PostgreSQL probe against real servers', { timeout: 90_000 }, () => {
     await c.query('CREATE TABLE request_log (id bigserial PRIMARY KEY, at timestamptz NOT NULL, line text)');
     await c.query('CREATE INDEX request_log_at ON request_log (at)');
     await c.query("INSERT INTO request_log (at, line) SELECT now() - make_interval(secs => 10000 - g), 'GET /v1/models 200' FROM generate_series(1, 500) g");
-    await c.query('INSERT INTO request_log (at, line) VALUES (now(), $1)', [`POST /v1/chat auth=Bearer ${expandSample('sk-proj-{alnum_-:74}T3BlbkFJ{alnum_-:74}', 399)}`]);
+    await c.query('INSERT INTO request_log (at, line) VALUES (now(), $1)', [
+      `POST /v1/chat auth=Bearer ${expandSample('sk-proj-{alnum_-:74}T3BlbkFJ{alnum_-:74}', 399)}`,
+    ]);
     await c.query('CREATE TABLE by_key (id int PRIMARY KEY, line text)');
     await c.query("INSERT INTO by_key SELECT g, 'ok' FROM generate_series(1, 500) g");
     await c.query('INSERT INTO by_key VALUES (0, $1)', [`auth=Bearer ${expandSample('sk-proj-{alnum_-:74}T3BlbkFJ{alnum_-:74}', 398)}`]);
@@ -86,7 +92,7 @@ describe('PostgreSQL probe against real servers', { timeout: 90_000 }, () => {
     const snapshot = async () => {
       const c = inDb();
       await c.connect();
-      const r = await c.query('SELECT md5(string_agg(id || prompt || meta, \',\' ORDER BY id)) AS h, count(*) AS n FROM chat_log');
+      const r = await c.query("SELECT md5(string_agg(id || prompt || meta, ',' ORDER BY id)) AS h, count(*) AS n FROM chat_log");
       await c.end();
       return r.rows[0];
     };

@@ -92,10 +92,17 @@ async function tablesOf(client: pg.Client, ctx: ProbeContext, budget: { sampled:
         const order = newest ? ` ORDER BY ${client.escapeIdentifier(newest.column)} DESC NULLS LAST` : '';
         const sample = await client.query({ text: `SELECT * FROM ${ident}${order} LIMIT ${Math.floor(ctx.sample)}`, rowMode: 'array' });
         const names = sample.fields.map((f) => f.name);
-        const asRows = sample.rows.map((r: unknown[]) => Object.fromEntries(names.map((n, i) => [n, typeof r[i] === 'string' ? (r[i] as string).slice(0, MAX_CELL_CHARS) : r[i]])));
+        const asRows = sample.rows.map((r: unknown[]) =>
+          Object.fromEntries(names.map((n, i) => [n, typeof r[i] === 'string' ? (r[i] as string).slice(0, MAX_CELL_CHARS) : r[i]])),
+        );
         const seen = inspectRows(asRows, ctx.detector, names);
         const read = newest ? { order: 'newest-by-column', column: newest.column } : { order: 'first' };
-        Object.assign(table, { sampledRows: seen.sampledRows, sample: { rows: seen.sampledRows, ...read }, credentials: seen.credentials, conversationColumns: seen.conversationColumns });
+        Object.assign(table, {
+          sampledRows: seen.sampledRows,
+          sample: { rows: seen.sampledRows, ...read },
+          credentials: seen.credentials,
+          conversationColumns: seen.conversationColumns,
+        });
       } catch {
         // a table we may not read (privileges, timeouts) keeps its count only
       }
@@ -114,7 +121,9 @@ async function inventory(client: pg.Client, ctx: ProbeContext, login: Login, evi
     evidence.user = r.user;
     evidence.privileges = [r.rolsuper ? 'superuser' : 'not superuser', ...(r.rolcreaterole ? ['CREATEROLE'] : []), ...(r.rolcreatedb ? ['CREATEDB'] : [])];
   }
-  const dbs = await client.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE NOT datistemplate AND datallowconn ORDER BY datname LIMIT ${MAX_DATABASES}`);
+  const dbs = await client.query<{ datname: string }>(
+    `SELECT datname FROM pg_database WHERE NOT datistemplate AND datallowconn ORDER BY datname LIMIT ${MAX_DATABASES}`,
+  );
   const budget = { sampled: 0 };
   const databases: DatabaseEvidence[] = [];
   for (const { datname } of dbs.rows) {
@@ -143,8 +152,10 @@ export const postgresql: Probe = {
   levels: {
     port: 'TCP connect.',
     fingerprint: 'SSLRequest (8 bytes); PostgreSQL answers one byte, S or N.',
-    'auth-check': 'StartupMessage as user postgres, database postgres, with no password (the login fails if the server asks for one); open only when SELECT of the product of two random numbers is answered right.',
-    metadata: 'In a READ ONLY transaction: version(), the role\'s superuser/CREATEROLE/CREATEDB flags, pg_database names, and per database the largest tables with row estimates from pg_class/pg_stat_user_tables.',
+    'auth-check':
+      'StartupMessage as user postgres, database postgres, with no password (the login fails if the server asks for one); open only when SELECT of the product of two random numbers is answered right.',
+    metadata:
+      "In a READ ONLY transaction: version(), the role's superuser/CREATEROLE/CREATEDB flags, pg_database names, and per database the largest tables with row estimates from pg_class/pg_stat_user_tables.",
     'default-credentials': 'With --default-credentials: login as postgres with its published default password.',
     sample:
       'With --sample N: SELECT * ... ORDER BY <column> DESC LIMIT N per table (at most 25 tables), newest first by the leading column of an index when it is a timestamp (else an integer primary key; else no ORDER BY), in a READ ONLY transaction, scanned in memory; only counts kept.',
@@ -154,7 +165,11 @@ export const postgresql: Probe = {
   readPath: { scheme: 'postgres', user: 'postgres', path: '/' },
 
   async fingerprint(ctx): Promise<Fingerprint | undefined> {
-    const reply = await tcpExchange(ctx.host, ctx.port, SSL_REQUEST, (b) => b.length, { timeoutMs: ctx.timeoutMs, maxBytes: 1024, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+    const reply = await tcpExchange(ctx.host, ctx.port, SSL_REQUEST, (b) => b.length, {
+      timeoutMs: ctx.timeoutMs,
+      maxBytes: 1024,
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+    });
     // Exactly one byte: a server that sends more (a banner, garbage) is not PostgreSQL.
     if (isFailure(reply) || reply.length !== 1 || (reply[0] !== 0x4e && reply[0] !== 0x53)) return undefined;
     return { service: 'postgresql', details: { tls: reply[0] === 0x53 } };
@@ -166,7 +181,8 @@ export const postgresql: Probe = {
     let client = await connect(ctx, login, 'postgres');
     let auth: Assessment['auth'];
     if (!(client instanceof Error)) auth = 'none';
-    else if (client instanceof PasswordWithheld || /password|authentication|pg_hba|no such user|role .* does not exist/i.test(client.message)) auth = 'required';
+    else if (client instanceof PasswordWithheld || /password|authentication|pg_hba|no such user|role .* does not exist/i.test(client.message))
+      auth = 'required';
     else {
       auth = 'unknown';
       evidence.notes.push(`login attempt ended: ${client.message.slice(0, 200)}`);
@@ -200,6 +216,12 @@ export const postgresql: Probe = {
           : auth === 'required'
             ? 'PostgreSQL requires authentication'
             : 'PostgreSQL: access could not be determined';
-    return { auth, severity: rateExposure(auth, 'data-store', evidence), title, evidence, reproduce: `psql -h ${ctx.host} -p ${ctx.port} -U postgres -w -c '\\l'` };
+    return {
+      auth,
+      severity: rateExposure(auth, 'data-store', evidence),
+      title,
+      evidence,
+      reproduce: `psql -h ${ctx.host} -p ${ctx.port} -U postgres -w -c '\\l'`,
+    };
   },
 };

@@ -42,11 +42,13 @@ async function assess(ctx: ProbeContext, fp: Fingerprint): Promise<Assessment> {
   if (!levelAllowed('auth-check', ctx.maxLevel)) return accessNotChecked('Prometheus', evidence);
   const targets = await requestJson(ctx, TARGETS, { maxBytes: 4 * 1024 * 1024 });
   if (isFailure(targets)) return accessUnclear('Prometheus', evidence, `the target list gave no answer: ${targets.reason}`);
-  if (refusesAnonymous(targets)) return authRequired('Prometheus', evidence, `the target list was refused without credentials (HTTP ${targets.status})`, reproduce);
+  if (refusesAnonymous(targets))
+    return authRequired('Prometheus', evidence, `the target list was refused without credentials (HTTP ${targets.status})`, reproduce);
   const active = successData(targets.json)?.activeTargets;
   if (!Array.isArray(active)) return accessUnclear('Prometheus', evidence, `the target list answered HTTP ${targets.status} without targets`);
   // A target list can be replayed by a look-alike; the product of two random numbers must be computed.
-  if (!(await answersChallenge(ctx))) return accessUnclear('Prometheus', evidence, 'a PromQL query for the product of two random numbers got no right answer: no proof of access');
+  if (!(await answersChallenge(ctx)))
+    return accessUnclear('Prometheus', evidence, 'a PromQL query for the product of two random numbers got no right answer: no proof of access');
   evidence.notes.push('the HTTP API answered without credentials');
   let severity: Severity = rateExposure('none', 'metadata');
   let title = 'Prometheus API open without authentication (metadata)';
@@ -78,7 +80,8 @@ export const prometheusProbe: Probe = {
   levels: {
     fingerprint: 'GET /api/v1/status/buildinfo and expects a success envelope with version and goVersion.',
     'auth-check': `GET ${TARGETS} with no credentials, then GET /api/v1/query?query=a*b (two random numbers): open only when the answer is their product.`,
-    metadata: 'Active target and job counts from the same answer; GET /api/v1/status/config, whose YAML goes through the detector (credential counts by rule, never values). Never /api/v1/admin/*, /-/reload or /-/quit.',
+    metadata:
+      'Active target and job counts from the same answer; GET /api/v1/status/config, whose YAML goes through the detector (credential counts by rule, never values). Never /api/v1/admin/*, /-/reload or /-/quit.',
   },
   remediation:
     'Put Prometheus behind authentication (--web.config.file with basic_auth_users and TLS, or an authenticating proxy), ' +

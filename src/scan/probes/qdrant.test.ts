@@ -29,7 +29,15 @@ describe('qdrant probe', () => {
     const a = await qdrantProbe.assess(ctx, (await qdrantProbe.fingerprint(ctx))!);
     assert.equal(a.auth, 'none');
     assert.equal(a.severity, 'high');
-    assert.deepEqual(a.evidence.databases, [{ name: 'collections', tables: [{ name: 'support-chats', rows: 12840 }, { name: 'docs', rows: 310 }] }]);
+    assert.deepEqual(a.evidence.databases, [
+      {
+        name: 'collections',
+        tables: [
+          { name: 'support-chats', rows: 12840 },
+          { name: 'docs', rows: 310 },
+        ],
+      },
+    ]);
     assert.ok(open.requests.every((r) => r.startsWith('GET ') && !/points|snapshots/.test(r)));
   });
 

@@ -25,7 +25,8 @@ async function assess(ctx: ProbeContext, fp: Fingerprint): Promise<Assessment> {
   if (isFailure(listed)) return accessUnclear('Qdrant', evidence, `/collections gave no answer: ${listed.reason}`);
   if (refusesAnonymous(listed)) return authRequired('Qdrant', evidence, `/collections refused without an API key (HTTP ${listed.status})`, reproduce);
   const result = isRecord(listed.json) && isRecord(listed.json.result) ? listed.json.result : undefined;
-  if (listed.status !== 200 || !Array.isArray(result?.collections)) return accessUnclear('Qdrant', evidence, `/collections answered HTTP ${listed.status} without a collection list`);
+  if (listed.status !== 200 || !Array.isArray(result?.collections))
+    return accessUnclear('Qdrant', evidence, `/collections answered HTTP ${listed.status} without a collection list`);
   const names = (result.collections as unknown[]).map((c) => (isRecord(c) ? c.name : undefined)).filter((n): n is string => typeof n === 'string');
   evidence.notes.push('/collections answered without an API key');
   if (levelAllowed('metadata', ctx.maxLevel)) {

@@ -8,7 +8,17 @@
 import { isLoopbackHost } from '../../host-port.js';
 import { accessNotChecked, accessUnclear, authRequired } from '../assessments.js';
 import { rateExposure } from '../evidence.js';
-import { AMQP_091_HEADER, amqpFrame, CONNECTION_CLASS, CONNECTION_METHOD, connectionStartOk, connectionTuneOkAndOpen, parseConnectionStart, parseMethodFrame, type ConnectionStart } from '../transports/amqp.js';
+import {
+  AMQP_091_HEADER,
+  amqpFrame,
+  CONNECTION_CLASS,
+  CONNECTION_METHOD,
+  connectionStartOk,
+  connectionTuneOkAndOpen,
+  parseConnectionStart,
+  parseMethodFrame,
+  type ConnectionStart,
+} from '../transports/amqp.js';
 import { isFailure } from '../transports/result.js';
 import { connectTcp, TcpConnection } from '../transports/tcp.js';
 import { levelAllowed, type Assessment, type AuthState, type Evidence, type Fingerprint, type Probe, type ProbeContext } from '../types.js';
@@ -114,8 +124,10 @@ export const rabbitmqAmqpProbe: Probe = {
   tags: ['broker', 'messaging'],
   levels: {
     fingerprint: 'Sends the AMQP 0-9-1 protocol header and reads Connection.Start (product, version, cluster name, SASL mechanisms).',
-    'auth-check': 'Connection.Start-Ok with the ANONYMOUS mechanism when the broker offers it; accepted only when, after Connection.Tune, Connection.Open of vhost / gets Open-Ok.',
-    'default-credentials': 'Connection.Start-Ok with PLAIN guest/guest, with the same proof (Open-Ok for vhost /). The socket is closed then: no channel, no queue, no message.',
+    'auth-check':
+      'Connection.Start-Ok with the ANONYMOUS mechanism when the broker offers it; accepted only when, after Connection.Tune, Connection.Open of vhost / gets Open-Ok.',
+    'default-credentials':
+      'Connection.Start-Ok with PLAIN guest/guest, with the same proof (Open-Ok for vhost /). The socket is closed then: no channel, no queue, no message.',
   },
   remediation:
     'Delete the guest user or change its password (rabbitmqctl delete_user guest), keep loopback_users.guest = true, ' +

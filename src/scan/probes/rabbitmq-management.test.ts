@@ -21,7 +21,10 @@ describe('rabbitmq management probe', () => {
   });
 
   it('fingerprints the management API by its realm on a non-default port', async () => {
-    assert.deepEqual(await rabbitmqManagementProbe.fingerprint(probeContext(guestAllowed.port)), { service: 'rabbitmq', details: { product: 'RabbitMQ management API' } });
+    assert.deepEqual(await rabbitmqManagementProbe.fingerprint(probeContext(guestAllowed.port)), {
+      service: 'rabbitmq',
+      details: { product: 'RabbitMQ management API' },
+    });
   });
 
   it('reports auth required without --default-credentials, sending no password', async () => {

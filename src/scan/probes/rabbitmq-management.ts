@@ -20,7 +20,13 @@ async function fingerprint(ctx: ProbeContext): Promise<Fingerprint | undefined> 
   const overview = await requestJson(ctx, '/api/overview', { maxBytes: 256 * 1024 });
   if (isFailure(overview)) return undefined;
   if (isManagementRefusal(overview)) return { service: 'rabbitmq', details: { product: 'RabbitMQ management API' } };
-  if (overview.status !== 200 || !isRecord(overview.json) || typeof overview.json.rabbitmq_version !== 'string' || typeof overview.json.management_version !== 'string') return undefined;
+  if (
+    overview.status !== 200 ||
+    !isRecord(overview.json) ||
+    typeof overview.json.rabbitmq_version !== 'string' ||
+    typeof overview.json.management_version !== 'string'
+  )
+    return undefined;
   return { service: 'rabbitmq', version: overview.json.rabbitmq_version, details: { product: 'RabbitMQ management API' } };
 }
 
@@ -37,10 +43,15 @@ async function assess(ctx: ProbeContext, fp: Fingerprint): Promise<Assessment> {
   if (!ctx.defaultCredentials || !levelAllowed('default-credentials', ctx.maxLevel)) return authRequired(product, evidence, why, reproduce);
   const headers = basicAuth(DEFAULT_LOGIN.user, DEFAULT_LOGIN.password);
   const whoami = await requestJson(ctx, '/api/whoami', { headers, maxBytes: 16 * 1024 });
-  if (isFailure(whoami) || whoami.status !== 200 || !isRecord(whoami.json)) return authRequired(product, evidence, `${why}; guest/guest was refused`, reproduce);
+  if (isFailure(whoami) || whoami.status !== 200 || !isRecord(whoami.json))
+    return authRequired(product, evidence, `${why}; guest/guest was refused`, reproduce);
   evidence.credentialsAccepted = `${DEFAULT_LOGIN.user}:published default password`;
   evidence.user = DEFAULT_LOGIN.user;
-  const tags = Array.isArray(whoami.json.tags) ? whoami.json.tags.map(String) : typeof whoami.json.tags === 'string' ? whoami.json.tags.split(',').filter(Boolean) : [];
+  const tags = Array.isArray(whoami.json.tags)
+    ? whoami.json.tags.map(String)
+    : typeof whoami.json.tags === 'string'
+      ? whoami.json.tags.split(',').filter(Boolean)
+      : [];
   if (tags.length) evidence.privileges = tags.map((t) => `tag ${t}`);
   evidence.notes.push(guestAcceptedNote(ctx.host));
   // curl prompts for the password, so the command carries no secret.
@@ -50,7 +61,9 @@ async function assess(ctx: ProbeContext, fp: Fingerprint): Promise<Assessment> {
     if (!isFailure(overview) && isRecord(overview.json)) {
       if (typeof overview.json.rabbitmq_version === 'string') evidence.version = overview.json.rabbitmq_version;
       const totals = isRecord(overview.json.object_totals) ? overview.json.object_totals : {};
-      const counts = ['queues', 'exchanges', 'connections', 'channels', 'consumers'].filter((k) => typeof totals[k] === 'number').map((k) => `${totals[k]} ${k}`);
+      const counts = ['queues', 'exchanges', 'connections', 'channels', 'consumers']
+        .filter((k) => typeof totals[k] === 'number')
+        .map((k) => `${totals[k]} ${k}`);
       if (counts.length) evidence.notes.push(counts.join(', '));
     }
     const vhosts = await requestJson(ctx, '/api/vhosts', { headers, maxBytes: 256 * 1024 });
@@ -59,7 +72,13 @@ async function assess(ctx: ProbeContext, fp: Fingerprint): Promise<Assessment> {
       evidence.databases = [{ name: 'vhosts', tables: names.map((name) => ({ name })) }];
     }
   }
-  return { auth: 'default-credentials', severity: rateExposure('default-credentials', 'broker'), title: 'RabbitMQ management API accepts the default guest/guest login', evidence, reproduce };
+  return {
+    auth: 'default-credentials',
+    severity: rateExposure('default-credentials', 'broker'),
+    title: 'RabbitMQ management API accepts the default guest/guest login',
+    evidence,
+    reproduce,
+  };
 }
 
 export const rabbitmqManagementProbe: Probe = {
@@ -71,7 +90,8 @@ export const rabbitmqManagementProbe: Probe = {
   levels: {
     fingerprint: 'GET /api/overview and expects a 401 from realm "RabbitMQ Management" (or the overview itself).',
     'auth-check': 'The same GET /api/overview with no credentials (the API has no anonymous access).',
-    'default-credentials': 'GET /api/whoami with Basic guest/guest; then GET /api/overview (object totals) and GET /api/vhosts (names). Never definitions, publish or purge.',
+    'default-credentials':
+      'GET /api/whoami with Basic guest/guest; then GET /api/overview (object totals) and GET /api/vhosts (names). Never definitions, publish or purge.',
   },
   remediation:
     'Delete the guest user or change its password, keep loopback_users.guest = true, bind the management listener to ' +

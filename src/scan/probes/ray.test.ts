@@ -14,7 +14,11 @@ describe('ray probe', () => {
   let open: TestApi;
   let locked: TestApi;
   before(async () => {
-    const jobs = [{ status: 'RUNNING' as const, entrypoint: ENTRYPOINT }, { status: 'SUCCEEDED' as const, entrypoint: ENTRYPOINT }, { status: 'SUCCEEDED' as const, entrypoint: 'python eval.py' }];
+    const jobs = [
+      { status: 'RUNNING' as const, entrypoint: ENTRYPOINT },
+      { status: 'SUCCEEDED' as const, entrypoint: ENTRYPOINT },
+      { status: 'SUCCEEDED' as const, entrypoint: 'python eval.py' },
+    ];
     open = await startTestRay({ mode: 'open', jobs, port: 18265 });
     locked = await startTestRay({ mode: 'locked', jobs });
   });

@@ -25,7 +25,8 @@ async function assess(ctx: ProbeContext, fp: Fingerprint): Promise<Assessment> {
   const jobs = await requestJson(ctx, '/api/jobs/', { maxBytes: 1024 * 1024 });
   if (isFailure(jobs)) return accessUnclear('Ray dashboard', evidence, `/api/jobs/ gave no answer: ${jobs.reason}`);
   if (refusesAnonymous(jobs)) return authRequired('Ray dashboard', evidence, `/api/jobs/ refused without credentials (HTTP ${jobs.status})`, reproduce);
-  if (jobs.status !== 200 || !Array.isArray(jobs.json)) return accessUnclear('Ray dashboard', evidence, `/api/jobs/ answered HTTP ${jobs.status} without a job list`);
+  if (jobs.status !== 200 || !Array.isArray(jobs.json))
+    return accessUnclear('Ray dashboard', evidence, `/api/jobs/ answered HTTP ${jobs.status} without a job list`);
   evidence.notes.push('the Jobs API answered without credentials: anyone can submit a job, which runs a shell command on the cluster');
   if (levelAllowed('metadata', ctx.maxLevel)) {
     const byStatus: Record<string, number> = {};
@@ -33,10 +34,18 @@ async function assess(ctx: ProbeContext, fp: Fingerprint): Promise<Assessment> {
       const status = isRecord(job) && typeof job.status === 'string' ? job.status : 'UNKNOWN';
       byStatus[status] = (byStatus[status] ?? 0) + 1;
     }
-    const counts = Object.entries(byStatus).map(([s, n]) => `${n} ${s}`).join(', ');
+    const counts = Object.entries(byStatus)
+      .map(([s, n]) => `${n} ${s}`)
+      .join(', ');
     evidence.notes.push(`${jobs.json.length} job(s)${counts ? `: ${counts}` : ''} (entrypoints and runtime environments not reported)`);
   }
-  return { auth: 'none', severity: rateExposure('none', 'code-execution'), title: 'Ray Jobs API open without authentication (code execution)', evidence, reproduce };
+  return {
+    auth: 'none',
+    severity: rateExposure('none', 'code-execution'),
+    title: 'Ray Jobs API open without authentication (code execution)',
+    evidence,
+    reproduce,
+  };
 }
 
 export const rayProbe: Probe = {

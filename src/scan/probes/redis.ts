@@ -15,7 +15,10 @@ const MAX_DATABASES_SAMPLED = 4;
 const MAX_VALUE_BYTES = 64 * 1024;
 
 class RedisSession {
-  private constructor(private readonly conn: TcpConnection, private readonly ctx: ProbeContext) {}
+  private constructor(
+    private readonly conn: TcpConnection,
+    private readonly ctx: ProbeContext,
+  ) {}
 
   static async open(ctx: ProbeContext): Promise<RedisSession | undefined> {
     const conn = await connectTcp(ctx.host, ctx.port, { timeoutMs: ctx.timeoutMs, ...(ctx.signal ? { signal: ctx.signal } : {}) });
@@ -54,7 +57,10 @@ async function provesAccess(s: RedisSession): Promise<boolean> {
 async function sampleDatabase(s: RedisSession, ctx: ProbeContext, db: number): Promise<ReturnType<typeof inspectRows> | undefined> {
   if (db !== 0 && !(typeof (await s.call('SELECT', db)) === 'string')) return undefined;
   const scanned = await s.call('SCAN', 0, 'COUNT', Math.max(10, ctx.sample));
-  const keys = Array.isArray(scanned) && Array.isArray(scanned[1]) ? (scanned[1] as RespValue[]).filter((k): k is string => typeof k === 'string').slice(0, ctx.sample) : [];
+  const keys =
+    Array.isArray(scanned) && Array.isArray(scanned[1])
+      ? (scanned[1] as RespValue[]).filter((k): k is string => typeof k === 'string').slice(0, ctx.sample)
+      : [];
   const rows: Array<Record<string, unknown>> = [];
   for (const key of keys) {
     const type = await s.call('TYPE', key);
@@ -80,8 +86,9 @@ export const redis: Probe = {
     fingerprint: 'PING; Redis answers +PONG, or -NOAUTH/-DENIED when locked.',
     'auth-check': 'INFO server and DBSIZE with no AUTH; open only when INFO carries redis_version and DBSIZE answers an integer.',
     metadata: 'INFO keyspace, ACL WHOAMI (no key names are reported).',
-    'default-credentials': 'With --default-credentials: AUTH with published default passwords (e.g. Langfuse\'s compose file).',
-    sample: 'With --sample N: SCAN 0 COUNT N, TYPE, and GETRANGE (first 64 KiB) / HSCAN / LRANGE 0 49 per key in up to 4 databases; values are scanned in memory, only counts kept.',
+    'default-credentials': "With --default-credentials: AUTH with published default passwords (e.g. Langfuse's compose file).",
+    sample:
+      'With --sample N: SCAN 0 COUNT N, TYPE, and GETRANGE (first 64 KiB) / HSCAN / LRANGE 0 49 per key in up to 4 databases; values are scanned in memory, only counts kept.',
   },
   remediation:
     'Require authentication (requirepass, or ACL users with `user default off`), bind to private interfaces (bind 127.0.0.1 ::1 or a private address), keep protected-mode on, firewall 6379, and use TLS (tls-port).',
@@ -141,7 +148,12 @@ export const redis: Probe = {
         if (ctx.sample > 0) {
           for (const db of databases.slice(0, MAX_DATABASES_SAMPLED)) {
             const seen = await sampleDatabase(s, ctx, Number(db.name.slice(2)));
-            if (seen) Object.assign(db.tables[0]!, { sampledRows: seen.sampledRows, credentials: seen.credentials, conversationColumns: seen.conversationColumns.filter((c) => c !== 'key') });
+            if (seen)
+              Object.assign(db.tables[0]!, {
+                sampledRows: seen.sampledRows,
+                credentials: seen.credentials,
+                conversationColumns: seen.conversationColumns.filter((c) => c !== 'key'),
+              });
           }
         }
         evidence.databases = databases;
@@ -154,7 +166,13 @@ export const redis: Probe = {
             : auth === 'required'
               ? 'Redis requires authentication'
               : 'Redis: access could not be determined';
-      return { auth, severity: rateExposure(auth, 'data-store', evidence), title, evidence, reproduce: `redis-cli -h ${ctx.host} -p ${ctx.port} INFO keyspace` };
+      return {
+        auth,
+        severity: rateExposure(auth, 'data-store', evidence),
+        title,
+        evidence,
+        reproduce: `redis-cli -h ${ctx.host} -p ${ctx.port} INFO keyspace`,
+      };
     } finally {
       s.close();
     }

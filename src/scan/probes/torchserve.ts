@@ -18,7 +18,9 @@ const isTokenRefusal = (reply: JsonReply) => reply.status >= 400 && reply.status
 function registeredModels(reply: JsonReply): string[] | undefined {
   if (reply.status !== 200 || !isRecord(reply.json) || !Array.isArray(reply.json.models)) return undefined;
   const models = reply.json.models as unknown[];
-  return models.every((m) => isRecord(m) && typeof m.modelName === 'string' && typeof m.modelUrl === 'string') ? models.map((m) => String((m as { modelName: string }).modelName)) : undefined;
+  return models.every((m) => isRecord(m) && typeof m.modelName === 'string' && typeof m.modelUrl === 'string')
+    ? models.map((m) => String((m as { modelName: string }).modelName))
+    : undefined;
 }
 
 async function fingerprint(ctx: ProbeContext): Promise<Fingerprint | undefined> {
@@ -39,7 +41,8 @@ async function assess(ctx: ProbeContext, fp: Fingerprint): Promise<Assessment> {
   if (!levelAllowed('auth-check', ctx.maxLevel)) return accessNotChecked('TorchServe management API', evidence);
   const reply = await requestJson(ctx, '/models');
   if (isFailure(reply)) return accessUnclear('TorchServe management API', evidence, `/models gave no answer: ${reply.reason}`);
-  if (isTokenRefusal(reply) || refusesAnonymous(reply)) return authRequired('TorchServe management API', evidence, `/models refused without a token (HTTP ${reply.status})`, reproduce);
+  if (isTokenRefusal(reply) || refusesAnonymous(reply))
+    return authRequired('TorchServe management API', evidence, `/models refused without a token (HTTP ${reply.status})`, reproduce);
   const models = registeredModels(reply);
   if (!models) return accessUnclear('TorchServe management API', evidence, `/models answered HTTP ${reply.status} without a model list`);
   evidence.notes.push('the management API answered without a token: anyone can register a model archive, which runs code');
@@ -47,7 +50,13 @@ async function assess(ctx: ProbeContext, fp: Fingerprint): Promise<Assessment> {
     evidence.notes.push(`${models.length} model(s) registered`);
     for (const name of models.slice(0, MAX_MODELS_LISTED)) evidence.notes.push(`model ${name}`);
   }
-  return { auth: 'none', severity: rateExposure('none', 'code-execution'), title: 'TorchServe management API open without a token (code execution)', evidence, reproduce };
+  return {
+    auth: 'none',
+    severity: rateExposure('none', 'code-execution'),
+    title: 'TorchServe management API open without a token (code execution)',
+    evidence,
+    reproduce,
+  };
 }
 
 export const torchserveProbe: Probe = {
@@ -57,7 +66,8 @@ export const torchserveProbe: Probe = {
   ports: [8081],
   tags: ['ai', 'model-server', 'code-execution'],
   levels: {
-    fingerprint: 'GET /models (expects {"models":[{"modelName","modelUrl"}]} or TorchServe\'s token refusal) and GET /api-description (OpenAPI titled TorchServe).',
+    fingerprint:
+      'GET /models (expects {"models":[{"modelName","modelUrl"}]} or TorchServe\'s token refusal) and GET /api-description (OpenAPI titled TorchServe).',
     'auth-check': 'GET /models with no token. Never POST, PUT or DELETE: registering a model runs code.',
     metadata: 'Registered model names from the same list.',
   },

@@ -29,7 +29,15 @@ describe('weaviate probe', () => {
     const a = await weaviateProbe.assess(ctx, (await weaviateProbe.fingerprint(ctx))!);
     assert.equal(a.auth, 'none');
     assert.equal(a.severity, 'high');
-    assert.deepEqual(a.evidence.databases, [{ name: 'classes', tables: [{ name: 'ChatMessage', rows: 5020 }, { name: 'Document', rows: 77 }] }]);
+    assert.deepEqual(a.evidence.databases, [
+      {
+        name: 'classes',
+        tables: [
+          { name: 'ChatMessage', rows: 5020 },
+          { name: 'Document', rows: 77 },
+        ],
+      },
+    ]);
     assert.ok(open.requests.every((r) => r.startsWith('GET /v1/meta') || r.startsWith('GET /v1/schema') || r === 'POST /v1/graphql'));
   });
 

@@ -29,7 +29,8 @@ async function objectCounts(ctx: ProbeContext, classes: string[]): Promise<Recor
   if (!safe.length) return {};
   const query = `{ Aggregate { ${safe.map((c) => `${c} { meta { count } }`).join(' ')} } }`;
   const reply = await requestJson(ctx, '/v1/graphql', { method: 'POST', body: { query }, maxBytes: 64 * 1024 });
-  const aggregate = !isFailure(reply) && isRecord(reply.json) && isRecord(reply.json.data) && isRecord(reply.json.data.Aggregate) ? reply.json.data.Aggregate : {};
+  const aggregate =
+    !isFailure(reply) && isRecord(reply.json) && isRecord(reply.json.data) && isRecord(reply.json.data.Aggregate) ? reply.json.data.Aggregate : {};
   const counts: Record<string, number> = {};
   for (const c of safe) {
     const first = (aggregate[c] as Array<{ meta?: { count?: unknown } }> | undefined)?.[0]?.meta?.count;
@@ -45,7 +46,10 @@ async function assess(ctx: ProbeContext, fp: Fingerprint): Promise<Assessment> {
   const schema = await requestJson(ctx, '/v1/schema', { maxBytes: 1024 * 1024 });
   if (isFailure(schema)) return accessUnclear('Weaviate', evidence, `/v1/schema gave no answer: ${schema.reason}`);
   if (refusesAnonymous(schema)) return authRequired('Weaviate', evidence, `/v1/schema refused without credentials (HTTP ${schema.status})`, reproduce);
-  const classes = isRecord(schema.json) && Array.isArray(schema.json.classes) ? (schema.json.classes as unknown[]).map((c) => (isRecord(c) ? c.class : undefined)).filter((c): c is string => typeof c === 'string') : undefined;
+  const classes =
+    isRecord(schema.json) && Array.isArray(schema.json.classes)
+      ? (schema.json.classes as unknown[]).map((c) => (isRecord(c) ? c.class : undefined)).filter((c): c is string => typeof c === 'string')
+      : undefined;
   if (schema.status !== 200 || !classes) return accessUnclear('Weaviate', evidence, `/v1/schema answered HTTP ${schema.status} without classes`);
   evidence.notes.push('/v1/schema answered without credentials (anonymous access is enabled)');
   if (levelAllowed('metadata', ctx.maxLevel)) {
@@ -66,7 +70,8 @@ export const weaviateProbe: Probe = {
   levels: {
     fingerprint: 'GET /v1/meta and expects hostname, version and modules (or a 401 naming anonymous access).',
     'auth-check': 'GET /v1/schema with no credentials.',
-    metadata: 'Class names, and object counts from one read-only POST /v1/graphql `{ Aggregate { <Class> { meta { count } } } }`. Objects are never listed or fetched.',
+    metadata:
+      'Class names, and object counts from one read-only POST /v1/graphql `{ Aggregate { <Class> { meta { count } } } }`. Objects are never listed or fetched.',
   },
   remediation:
     'Set AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED=false and enable API-key or OIDC authentication ' +

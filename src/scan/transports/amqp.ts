@@ -82,7 +82,10 @@ export function parseConnectionStart(method: AmqpMethod): ConnectionStart | unde
   if (!props || props.next + 4 > method.args.length) return undefined;
   const mechLength = method.args.readUInt32BE(props.next);
   if (props.next + 4 + mechLength > method.args.length) return undefined;
-  const mechanisms = method.args.toString('latin1', props.next + 4, props.next + 4 + mechLength).split(' ').filter(Boolean);
+  const mechanisms = method.args
+    .toString('latin1', props.next + 4, props.next + 4 + mechLength)
+    .split(' ')
+    .filter(Boolean);
   return { version: `${method.args[0]}-${method.args[1]}`, serverProperties: props.table, mechanisms };
 }
 
@@ -117,7 +120,10 @@ export function connectionTuneOkAndOpen(vhost: string): Buffer {
   tune.writeUInt16BE(1, 0);
   tune.writeUInt32BE(128 * 1024, 2);
   tune.writeUInt16BE(0, 6);
-  return Buffer.concat([connectionMethod(CONNECTION_METHOD.tuneOk, tune), connectionMethod(CONNECTION_METHOD.open, Buffer.concat([shortString(vhost), shortString(''), Buffer.from([0])]))]);
+  return Buffer.concat([
+    connectionMethod(CONNECTION_METHOD.tuneOk, tune),
+    connectionMethod(CONNECTION_METHOD.open, Buffer.concat([shortString(vhost), shortString(''), Buffer.from([0])])),
+  ]);
 }
 
 /** One method frame of the Connection class on channel 0. */

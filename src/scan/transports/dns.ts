@@ -9,7 +9,8 @@ export async function resolveHost(host: string, opts: { timeoutMs: number; signa
     return await Promise.race([
       lookup(host, { all: true, verbatim: true }).then(
         (found) => (found.length ? found.map((a) => a.address) : failure('error', 'no address')),
-        (err: NodeJS.ErrnoException) => failure('error', err.code === 'ENOTFOUND' ? 'name does not resolve (ENOTFOUND)' : `name lookup failed (${err.code ?? err.message})`),
+        (err: NodeJS.ErrnoException) =>
+          failure('error', err.code === 'ENOTFOUND' ? 'name does not resolve (ENOTFOUND)' : `name lookup failed (${err.code ?? err.message})`),
       ),
       new Promise<TransportFailure>((resolve) => {
         timer = setTimeout(() => resolve(failure('timeout', `name lookup timed out after ${opts.timeoutMs} ms`)), opts.timeoutMs);

@@ -78,7 +78,10 @@ export function httpRequest(opts: HttpRequestOptions): Promise<HttpReply | Trans
     });
     const onAbort = () => settle(failure('aborted', 'scan cancelled'));
     // setImmediate: a reply that arrived while the scanner was busy is read before the deadline counts.
-    const timer = setTimeout(() => setImmediate(() => settled || (noteStall(), settle(failure('timeout', `no complete HTTP reply within ${opts.timeoutMs} ms`)))), opts.timeoutMs);
+    const timer = setTimeout(
+      () => setImmediate(() => settled || (noteStall(), settle(failure('timeout', `no complete HTTP reply within ${opts.timeoutMs} ms`)))),
+      opts.timeoutMs,
+    );
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     let firstBytes: Buffer | undefined;
     req.on('socket', (socket) => {

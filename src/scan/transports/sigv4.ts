@@ -29,10 +29,15 @@ const hmac = (key: Buffer | string, data: string) => createHmac('sha256', key).u
 
 /** Returns the headers to send: x-amz-date and Authorization, plus the signed extras. */
 export function signV4(req: SigV4Request): Record<string, string> {
-  const amzDate = (req.date ?? new Date()).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  const amzDate = (req.date ?? new Date())
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
   const day = amzDate.slice(0, 8);
   const headers: Record<string, string> = { ...req.headers, host: req.host, 'x-amz-date': amzDate };
-  const names = Object.keys(headers).map((n) => n.toLowerCase()).sort();
+  const names = Object.keys(headers)
+    .map((n) => n.toLowerCase())
+    .sort();
   const lower = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v.trim().replace(/\s+/g, ' ')]));
   const query = Object.entries(req.query ?? {})
     .map(([k, v]) => [encode(k), encode(v)] as const)
@@ -40,7 +45,15 @@ export function signV4(req: SigV4Request): Record<string, string> {
     .map(([k, v]) => `${k}=${v}`)
     .join('&');
   const payloadHash = lower['x-amz-content-sha256'] ?? EMPTY_PAYLOAD_SHA256;
-  const canonical = [req.method, req.path.split('/').map(encode).join('/'), query, ...names.map((n) => `${n}:${lower[n]}`), '', names.join(';'), payloadHash].join('\n');
+  const canonical = [
+    req.method,
+    req.path.split('/').map(encode).join('/'),
+    query,
+    ...names.map((n) => `${n}:${lower[n]}`),
+    '',
+    names.join(';'),
+    payloadHash,
+  ].join('\n');
   const scope = `${day}/${req.region}/${req.service}/aws4_request`;
   const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, createHash('sha256').update(canonical).digest('hex')].join('\n');
   const key = hmac(hmac(hmac(hmac(`AWS4${req.secretKey}`, day), req.region), req.service), 'aws4_request');

@@ -127,11 +127,12 @@ export function connectTcp(host: string, port: number, opts: TcpOptions): Promis
     };
     const onAbort = () => settle(failure('aborted', 'scan cancelled'));
     // setImmediate: a connection that completed while the scanner was busy is seen first (see read()).
-    const timer = setTimeout(() => setImmediate(() => settled || (noteStall(), settle(failure('timeout', `connect timed out after ${opts.timeoutMs} ms`)))), opts.timeoutMs);
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
-    socket.once('error', (err: NodeJS.ErrnoException) =>
-      settle(failure(err.code === 'ECONNREFUSED' ? 'refused' : 'error', err.code ?? err.message)),
+    const timer = setTimeout(
+      () => setImmediate(() => settled || (noteStall(), settle(failure('timeout', `connect timed out after ${opts.timeoutMs} ms`)))),
+      opts.timeoutMs,
     );
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    socket.once('error', (err: NodeJS.ErrnoException) => settle(failure(err.code === 'ECONNREFUSED' ? 'refused' : 'error', err.code ?? err.message)));
     socket.setNoDelay(true);
     socket.connect({ host, port }, () => settle(new TcpConnection(socket, opts.signal)));
   });

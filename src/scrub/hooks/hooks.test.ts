@@ -60,11 +60,17 @@ describe('hooks fail closed', () => {
     logger.warn('connecting to postgres://app:admin@prod-db:5432/app');
     destination.end();
     await finished(sink.stream);
-    assert.deepEqual(sink.lines().map((l) => (JSON.parse(l) as { msg: string }).msg), ['connecting to postgres://app:[REDACTED:postgres-connection-uri]@prod-db:5432/app']);
+    assert.deepEqual(
+      sink.lines().map((l) => (JSON.parse(l) as { msg: string }).msg),
+      ['connecting to postgres://app:[REDACTED:postgres-connection-uri]@prod-db:5432/app'],
+    );
     const out = new PassThrough();
     const lines: string[] = [];
     out.on('data', (c: Buffer) => lines.push(...c.toString('utf8').split('\n').filter(Boolean)));
-    const w = winston.createLogger({ format: winston.format.combine(winston.format.json(), createWinstonScrubFormat()), transports: [new winston.transports.Stream({ stream: out })] });
+    const w = winston.createLogger({
+      format: winston.format.combine(winston.format.json(), createWinstonScrubFormat()),
+      transports: [new winston.transports.Stream({ stream: out })],
+    });
     w.info('pwd=abc', { dsn: 'amqp://guest:guest@rabbitmq:5672/' });
     await new Promise((r) => setImmediate(r));
     const logged = JSON.parse(lines[0]!) as { message: string; dsn: string };
@@ -124,7 +130,8 @@ describe('OpenTelemetry attributes', () => {
       'http.request.header.authorization': ['[REDACTED:sensitive-field]'],
       'http.request.header.x-api-key': ['[REDACTED:sensitive-field]'],
       'http.request.header.accept': ['application/json'],
-      'http.url': 'https://user:[REDACTED:sensitive-field]@api.example.invalid/v1/chat?api_key=[REDACTED:sensitive-field]&model=x&key=[REDACTED:sensitive-field]#frag',
+      'http.url':
+        'https://user:[REDACTED:sensitive-field]@api.example.invalid/v1/chat?api_key=[REDACTED:sensitive-field]&model=x&key=[REDACTED:sensitive-field]#frag',
       'url.full': 'https://api.example.invalid/v1?q=1&note=[REDACTED:openai-project-key]',
       'url.query': 'access_token=[REDACTED:sensitive-field]&page=2',
       'db.statement': "ALTER USER app IDENTIFIED BY '[REDACTED:sensitive-field]'",
@@ -138,13 +145,20 @@ describe('OpenTelemetry attributes', () => {
 
   it('a processor scrubs spans (and their events) and log records in place', async () => {
     const processor = createOtelScrubProcessor();
-    const span = { name: 'POST', attributes: { 'url.full': 'https://x.invalid/?token=abc' }, events: [{ name: 'exception', attributes: { 'exception.message': `bad key ${KEY}` } }] };
+    const span = {
+      name: 'POST',
+      attributes: { 'url.full': 'https://x.invalid/?token=abc' },
+      events: [{ name: 'exception', attributes: { 'exception.message': `bad key ${KEY}` } }],
+    };
     processor.onEnd(span);
     assert.equal(span.attributes['url.full'], 'https://x.invalid/?token=[REDACTED:sensitive-field]');
     assert.equal(span.events[0]!.attributes['exception.message'], 'bad key [REDACTED:openai-project-key]');
     const record = { body: { msg: `sent ${KEY}`, headers: { cookie: 'sid=1' } }, attributes: { 'http.request.header.cookie': 'sid=1' } };
     processor.onEmit(record);
-    assert.deepEqual(record, { body: { msg: 'sent [REDACTED:openai-project-key]', headers: { cookie: '[REDACTED:sensitive-field]' } }, attributes: { 'http.request.header.cookie': '[REDACTED:sensitive-field]' } });
+    assert.deepEqual(record, {
+      body: { msg: 'sent [REDACTED:openai-project-key]', headers: { cookie: '[REDACTED:sensitive-field]' } },
+      attributes: { 'http.request.header.cookie': '[REDACTED:sensitive-field]' },
+    });
     await processor.shutdown();
   });
 });

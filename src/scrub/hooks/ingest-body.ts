@@ -86,7 +86,8 @@ export class BodyWatch {
       const ended = () => settle(undefined);
       const closed = () => settle(new BodyRefused(400, 'the body ended early: the client went away'));
       const rateTimer = setInterval(() => {
-        if (this.bytes - bytesAtWindowStart < minPerWindow) settle(new BodyRefused(408, `body arrived slower than ${limits.minBytesPerSecond} bytes/s; send it at once`));
+        if (this.bytes - bytesAtWindowStart < minPerWindow)
+          settle(new BodyRefused(408, `body arrived slower than ${limits.minBytesPerSecond} bytes/s; send it at once`));
         bytesAtWindowStart = this.bytes;
       }, limits.rateWindowMs);
       if (req.complete && req.readableEnded) return settle(undefined);

@@ -10,14 +10,27 @@ import { RawHttpClient } from '../../../test/helpers/raw-http-client.js';
 import { expandSample } from '../../detect/index.js';
 import { startRecordingServer, startRedirector } from '../../../test/helpers/recording-http.js';
 import { examplePath } from '../../../test/helpers/route-paths.js';
-import { createFileForwarder, createHttpForwarder, INGEST_ROUTES, parseListenAddress, startIngestServer, type Forwarder, type IngestOptions, type IngestServer } from './ingest.js';
+import {
+  createFileForwarder,
+  createHttpForwarder,
+  INGEST_ROUTES,
+  parseListenAddress,
+  startIngestServer,
+  type Forwarder,
+  type IngestOptions,
+  type IngestServer,
+} from './ingest.js';
 
 const KEY = 'sk-proj-' + expandSample('{alnum_-:40}', 41) + 'T3BlbkFJ' + expandSample('{alnum_-:40}', 42);
 const TOKEN = 'test-ingest-token';
 
 /** Batch `b` of `n` lines; every third line carries a key the ingest point must scrub. */
 function batch(b: number, n = 5): string {
-  return Array.from({ length: n }, (_, i) => JSON.stringify({ batch: b, line: i, msg: i % 3 === 0 ? `auth with ${KEY}` : 'ok', api_key: i === 1 ? 'plain-secret-value' : undefined })).join('\n') + '\n';
+  return (
+    Array.from({ length: n }, (_, i) =>
+      JSON.stringify({ batch: b, line: i, msg: i % 3 === 0 ? `auth with ${KEY}` : 'ok', api_key: i === 1 ? 'plain-secret-value' : undefined }),
+    ).join('\n') + '\n'
+  );
 }
 const expectedLines = (batches: number) => Array.from({ length: batches }, (_, b) => Array.from({ length: 5 }, (_, i) => `${b}:${i}`)).flat();
 
@@ -30,7 +43,12 @@ interface ShipResult {
  * A log shipper as Vector or Fluent Bit behave: POST a batch with an id, retry on 5xx, 503 or a lost
  * answer (timeout), never give up.
  */
-async function ship(url: string, body: string, id: string, options: { gzip?: boolean; timeoutMs?: number; dropFirstAnswer?: boolean } = {}): Promise<ShipResult> {
+async function ship(
+  url: string,
+  body: string,
+  id: string,
+  options: { gzip?: boolean; timeoutMs?: number; dropFirstAnswer?: boolean } = {},
+): Promise<ShipResult> {
   const result: ShipResult = { attempts: 0, statuses: [] };
   let dropped = false;
   for (;;) {
@@ -38,7 +56,12 @@ async function ship(url: string, body: string, id: string, options: { gzip?: boo
     try {
       const response = await fetch(url, {
         method: 'POST',
-        headers: { authorization: `Bearer ${TOKEN}`, 'x-warden-batch-id': id, 'content-type': 'application/x-ndjson', ...(options.gzip ? { 'content-encoding': 'gzip' } : {}) },
+        headers: {
+          authorization: `Bearer ${TOKEN}`,
+          'x-warden-batch-id': id,
+          'content-type': 'application/x-ndjson',
+          ...(options.gzip ? { 'content-encoding': 'gzip' } : {}),
+        },
         body: options.gzip ? new Uint8Array(gzipSync(body)) : body,
         signal: AbortSignal.timeout(options.timeoutMs ?? 5000),
       });
@@ -59,10 +82,13 @@ async function ship(url: string, body: string, id: string, options: { gzip?: boo
 }
 
 function linesOf(text: string): string[] {
-  return text.split('\n').filter(Boolean).map((l) => {
-    const row = JSON.parse(l) as { batch: number; line: number };
-    return `${row.batch}:${row.line}`;
-  });
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      const row = JSON.parse(l) as { batch: number; line: number };
+      return `${row.batch}:${row.line}`;
+    });
 }
 
 /** An HTTP sink standing in for ClickHouse's HTTP interface: stores a body only when it answers 200. */
@@ -141,7 +167,10 @@ describe('ingest point', () => {
       await withServer(createHttpForwarder(url), async (server) => {
         const results: ShipResult[] = [];
         for (let b = 0; b < 12; b++) results.push(await ship(server.url, batch(b), `h-${b}`, { timeoutMs: 300 }));
-        assert.ok(results.some((r) => r.statuses.includes(502)), 'a failed forward answers 5xx');
+        assert.ok(
+          results.some((r) => r.statuses.includes(502)),
+          'a failed forward answers 5xx',
+        );
         assert.ok(results[3]!.statuses.includes(0), 'the stalled batch timed out at the shipper and was retried');
         assert.ok(server.stats.forwardFailures > 0);
       });
@@ -169,7 +198,11 @@ describe('ingest point', () => {
   it('refuses every route of its table that needs the token when the request brings none', async () => {
     const file = join(dir, 'unauthenticated.ndjson');
     await withServer(createFileForwarder(file), async (server) => {
-      assert.deepEqual(INGEST_ROUTES.filter((r) => r.auth === 'none').map((r) => `${r.method} ${r.path}`), ['GET /healthz'], 'the only public route');
+      assert.deepEqual(
+        INGEST_ROUTES.filter((r) => r.auth === 'none').map((r) => `${r.method} ${r.path}`),
+        ['GET /healthz'],
+        'the only public route',
+      );
       for (const route of INGEST_ROUTES.filter((r) => r.auth !== 'none')) {
         for (const path of [examplePath(route), '/v1/logs']) {
           const res = await fetch(server.url + path, { method: route.method, body: batch(0) });
@@ -213,11 +246,13 @@ describe('ingest point', () => {
   it('ClickHouse: a retrying shipper through the ingest point inserts every row once', async (t) => {
     const clickhouse = process.env.WARDEN_TEST_CLICKHOUSE_URL ?? 'http://127.0.0.1:8123/';
     const query = (sql: string, body?: string) =>
-      fetch(`${clickhouse}?query=${encodeURIComponent(sql)}`, { method: 'POST', ...(body ? { body } : {}), signal: AbortSignal.timeout(5000) }).then(async (r) => {
-        const text = await r.text();
-        if (!r.ok) throw new Error(`ClickHouse ${r.status}: ${text}`);
-        return text;
-      });
+      fetch(`${clickhouse}?query=${encodeURIComponent(sql)}`, { method: 'POST', ...(body ? { body } : {}), signal: AbortSignal.timeout(5000) }).then(
+        async (r) => {
+          const text = await r.text();
+          if (!r.ok) throw new Error(`ClickHouse ${r.status}: ${text}`);
+          return text;
+        },
+      );
     try {
       await query('SELECT 1');
     } catch {
@@ -282,7 +317,11 @@ describe('ingest point limits', () => {
       await withLimitedServer(options, async (server, file) => {
         const cpu = process.cpuUsage();
         const started = Date.now();
-        const response = await fetch(server.url, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-encoding': 'gzip' }, body: new Uint8Array(bomb) });
+        const response = await fetch(server.url, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${TOKEN}`, 'content-encoding': 'gzip' },
+          body: new Uint8Array(bomb),
+        });
         const elapsed = Date.now() - started;
         const used = process.cpuUsage(cpu);
         assert.equal(response.status, 413);
@@ -315,7 +354,14 @@ describe('ingest point limits', () => {
       const post = (encoding: string, body: Buffer) =>
         fetch(server.url, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-encoding': encoding }, body: new Uint8Array(body) });
       const plain = Buffer.from(batch(0));
-      const encoded: Record<string, Buffer> = { gzip: gzipSync(plain), 'x-gzip': gzipSync(plain), deflate: deflateSync(plain), br: brotliCompressSync(plain), identity: plain, 'GZIP ': gzipSync(plain) };
+      const encoded: Record<string, Buffer> = {
+        gzip: gzipSync(plain),
+        'x-gzip': gzipSync(plain),
+        deflate: deflateSync(plain),
+        br: brotliCompressSync(plain),
+        identity: plain,
+        'GZIP ': gzipSync(plain),
+      };
       for (const [encoding, body] of Object.entries(encoded)) assert.equal((await post(encoding, body)).status, 200, encoding);
       for (const encoding of ['zstd', 'compress', 'gzip, gzip', 'gzip, br', 'deflate,gzip']) {
         const refused = await post(encoding, gzipSync(plain));
@@ -333,17 +379,37 @@ describe('ingest point limits', () => {
     await withLimitedServer({ scrub: { maxLineBytes: 1024 } }, async (server, file) => {
       const long = JSON.stringify({ msg: `${'x'.repeat(4000)} ${KEY}` });
       const body = `{"a":1}\n${long}\n{"b":2}\n${long}`;
-      const response = await fetch(server.url, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-encoding': 'gzip' }, body: new Uint8Array(gzipSync(body)) });
+      const response = await fetch(server.url, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-encoding': 'gzip' },
+        body: new Uint8Array(gzipSync(body)),
+      });
       assert.equal(response.status, 200);
-      const rows = forwardedText(file).trimEnd().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
-      assert.deepEqual(rows, [{ a: 1 }, { warden: 'line withheld', reason: 'over-long', bytes: long.length }, { b: 2 }, { warden: 'line withheld', reason: 'over-long', bytes: long.length }]);
+      const rows = forwardedText(file)
+        .trimEnd()
+        .split('\n')
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      assert.deepEqual(rows, [
+        { a: 1 },
+        { warden: 'line withheld', reason: 'over-long', bytes: long.length },
+        { b: 2 },
+        { warden: 'line withheld', reason: 'over-long', bytes: long.length },
+      ]);
     });
   });
 
   it('one token trickling many uploads cannot starve another: it gets 503 past its share and 408 when too slow; token B gets 200 promptly', async () => {
     const A = 'token-of-shipper-a';
     const B = 'token-of-shipper-b';
-    const limits = { tokens: [A, B], maxInFlight: 4, maxInFlightPerClient: 2, minBodyBytesPerSecond: 2048, bodyRateWindowMs: 500, headersTimeoutMs: 1000, requestTimeoutMs: 10_000 };
+    const limits = {
+      tokens: [A, B],
+      maxInFlight: 4,
+      maxInFlightPerClient: 2,
+      minBodyBytesPerSecond: 2048,
+      bodyRateWindowMs: 500,
+      headersTimeoutMs: 1000,
+      requestTimeoutMs: 10_000,
+    };
     await withLimitedServer(limits, async (server, file) => {
       const port = Number(new URL(server.url).port);
       const slow = await Promise.all(Array.from({ length: 6 }, () => RawHttpClient.open(port)));

@@ -60,7 +60,12 @@ export function createHttpForwarder(target: string, options: { timeoutMs?: numbe
   return {
     description: `${url.origin}${url.pathname}`,
     async forward(batch) {
-      const response = await fetchWithoutRedirects(url, { method: 'POST', headers, body: new Uint8Array(batch), signal: AbortSignal.timeout(options.timeoutMs ?? 30_000) });
+      const response = await fetchWithoutRedirects(url, {
+        method: 'POST',
+        headers,
+        body: new Uint8Array(batch),
+        signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
+      });
       const text = await response.text();
       if (!response.ok) throw new Error(`sink answered ${response.status}: ${text.slice(0, 200).trim()}`);
     },
@@ -205,7 +210,10 @@ class IngestPoint {
     const clientInFlight = this.inFlightByClient.get(client) ?? 0;
     if (this.inFlight >= limits.maxInFlight || clientInFlight >= limits.maxInFlightPerClient) {
       stats.rejectedBusy++;
-      return refuse({ status: 503, body: { error: this.inFlight >= limits.maxInFlight ? 'busy; retry later' : `this client already has ${clientInFlight} batches in flight; retry later` } });
+      return refuse({
+        status: 503,
+        body: { error: this.inFlight >= limits.maxInFlight ? 'busy; retry later' : `this client already has ${clientInFlight} batches in flight; retry later` },
+      });
     }
     this.inFlight++;
     this.inFlightByClient.set(client, clientInFlight + 1);
@@ -314,7 +322,8 @@ export async function startIngestServer(options: IngestOptions): Promise<IngestS
     let client = `address ${req.socket.remoteAddress}`;
     if (found.route.auth === 'token' && expected) {
       const tokenIndex = authorizedToken(req.headers.authorization, expected);
-      if (tokenIndex < 0) return refuse({ status: 401, body: { error: 'missing or wrong bearer token' } }, { 'www-authenticate': 'Bearer realm="warden-ingest"' });
+      if (tokenIndex < 0)
+        return refuse({ status: 401, body: { error: 'missing or wrong bearer token' } }, { 'www-authenticate': 'Bearer realm="warden-ingest"' });
       client = `token ${tokenIndex}`;
     }
     return found.route.handle({ req, res, reply, refuse, client, point });
@@ -322,12 +331,15 @@ export async function startIngestServer(options: IngestOptions): Promise<IngestS
 
   // Node answers 408 and closes a connection whose headers or whole request take longer than these; it
   // checks every connectionsCheckingInterval, so that is kept well under the shorter one.
-  const server: Server = createServer({ headersTimeout: headersTimeoutMs, requestTimeout: requestTimeoutMs, connectionsCheckingInterval: Math.max(10, Math.min(1000, headersTimeoutMs / 4)) }, (req, res) => {
-    onRequest(req, res).catch(() => {
-      if (!res.headersSent) res.writeHead(500, { 'retry-after': RETRY_AFTER_SECONDS, connection: 'close' });
-      res.end();
-    });
-  });
+  const server: Server = createServer(
+    { headersTimeout: headersTimeoutMs, requestTimeout: requestTimeoutMs, connectionsCheckingInterval: Math.max(10, Math.min(1000, headersTimeoutMs / 4)) },
+    (req, res) => {
+      onRequest(req, res).catch(() => {
+        if (!res.headersSent) res.writeHead(500, { 'retry-after': RETRY_AFTER_SECONDS, connection: 'close' });
+        res.end();
+      });
+    },
+  );
   await listenAt(server, { port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
   const address = server.address() as AddressInfo;
   return {
@@ -413,7 +425,9 @@ export async function serveIngest(options: ServeIngestOptions): Promise<IngestSe
   if (!options.signal.aborted) await new Promise((resolve) => options.signal.addEventListener('abort', resolve, { once: true }));
   await server.close();
   const s = server.stats;
-  options.log(`stopped: ${s.batches} batches, ${s.lines} lines forwarded; ${s.duplicates} duplicate(s), ${s.rejectedBusy} busy rejection(s), ${s.refusedBodies} batch(es) refused while reading, ${s.forwardFailures} forward failure(s)`);
+  options.log(
+    `stopped: ${s.batches} batches, ${s.lines} lines forwarded; ${s.duplicates} duplicate(s), ${s.rejectedBusy} busy rejection(s), ${s.refusedBodies} batch(es) refused while reading, ${s.forwardFailures} forward failure(s)`,
+  );
   return s;
 }
 

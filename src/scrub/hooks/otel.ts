@@ -81,13 +81,23 @@ function scrubAttribute(key: string, value: unknown, values: ValueScrubber): unk
   const lower = key.toLowerCase();
   const header = HEADER_KEY.exec(lower);
   const lastSegment = lower.slice(lower.lastIndexOf('.') + 1);
-  if ((header && isSensitiveFieldName(header[1]!)) || isSensitiveFieldName(lastSegment) || isSensitiveFieldName(lower.replace(/\./g, '_'))) return values.field(value);
-  const eachString = (fn: (s: string) => string): unknown => (typeof value === 'string' ? fn(value) : Array.isArray(value) ? value.map((v) => (typeof v === 'string' ? fn(v) : v)) : values.value(value));
+  if ((header && isSensitiveFieldName(header[1]!)) || isSensitiveFieldName(lastSegment) || isSensitiveFieldName(lower.replace(/\./g, '_')))
+    return values.field(value);
+  const eachString = (fn: (s: string) => string): unknown =>
+    typeof value === 'string' ? fn(value) : Array.isArray(value) ? value.map((v) => (typeof v === 'string' ? fn(v) : v)) : values.value(value);
   // `url.query` holds the query without its `?`.
   if (lower === 'url.query') return eachString((s) => values.text(scrubUrl(`?${s}`, values).slice(1)));
   if (URL_KEYS.has(lower)) return eachString((s) => values.text(scrubUrl(s, values)));
-  if (STATEMENT_KEYS.has(lower)) return eachString((s) => values.text(s.replace(SQL_SECRET, (_, verb: string, gap: string, secret: string) => `${verb}${gap}'${values.field(secret) as string}'`)));
-  if (CONNECTION_KEYS.has(lower)) return eachString((s) => values.text(scrubUrl(s, values).replace(CONNECTION_SECRET, (_, name: string, gap: string, secret: string) => `${name}${gap}${values.field(secret) as string}`)));
+  if (STATEMENT_KEYS.has(lower))
+    return eachString((s) =>
+      values.text(s.replace(SQL_SECRET, (_, verb: string, gap: string, secret: string) => `${verb}${gap}'${values.field(secret) as string}'`)),
+    );
+  if (CONNECTION_KEYS.has(lower))
+    return eachString((s) =>
+      values.text(
+        scrubUrl(s, values).replace(CONNECTION_SECRET, (_, name: string, gap: string, secret: string) => `${name}${gap}${values.field(secret) as string}`),
+      ),
+    );
   return values.value(value);
 }
 

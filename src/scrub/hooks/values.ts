@@ -37,7 +37,7 @@ export function createValueScrubber(options: HookOptions = {}): ValueScrubber {
   const field = (v: unknown): unknown => {
     if (v === null || v === undefined || typeof v === 'boolean' || v === '') return v;
     if (Array.isArray(v)) return v.map(field);
-    return maskSecret(FIELD_RULE_ID, typeof v === 'string' ? v : JSON.stringify(v) ?? String(v), ctx);
+    return maskSecret(FIELD_RULE_ID, typeof v === 'string' ? v : (JSON.stringify(v) ?? String(v)), ctx);
   };
   const walk = (v: unknown, depth: number, seen: WeakSet<object>): unknown => {
     if (typeof v === 'string') return text(v);
@@ -47,7 +47,8 @@ export function createValueScrubber(options: HookOptions = {}): ValueScrubber {
     seen.add(v);
     try {
       if (Array.isArray(v)) return v.map((item) => walk(item, depth + 1, seen));
-      if (v instanceof Map) return new Map([...v].map(([k, item]) => [k, typeof k === 'string' && isSensitiveFieldName(k) ? field(item) : walk(item, depth + 1, seen)]));
+      if (v instanceof Map)
+        return new Map([...v].map(([k, item]) => [k, typeof k === 'string' && isSensitiveFieldName(k) ? field(item) : walk(item, depth + 1, seen)]));
       const toJSON = (v as { toJSON?: () => unknown }).toJSON;
       // What a serialiser would write is what must be clean (Dates, Buffers, URL objects).
       if (typeof toJSON === 'function') return walk(toJSON.call(v), depth + 1, seen);
