@@ -88,6 +88,15 @@ const COMMANDS: Record<string, Case> = {
   'keys rotate': { pipe: () => ({ args: ['keys', 'rotate', 'key_missing', '--store', store], code: 2 }), unreachable: storeDown(['keys', 'rotate', 'key_x']) },
   'keys verify': { pipe: () => ({ args: ['keys', 'verify', '--store', store], code: 0, input: seeded.key }), unreachable: storeDown(['keys', 'verify']) },
   'keys audit': { pipe: () => ({ args: ['keys', 'audit', '--store', store], code: 0 }), unreachable: storeDown(['keys', 'audit']) },
+  'keys canary create': {
+    pipe: () => ({ args: ['keys', 'canary', 'create', '--where', 'ci', '--store', store], code: 0 }),
+    unreachable: storeDown(['keys', 'canary', 'create', '--where', 'ci']),
+  },
+  'keys canary list': { pipe: () => ({ args: ['keys', 'canary', 'list', '--store', store], code: 0 }), unreachable: storeDown(['keys', 'canary', 'list']) },
+  'keys canary check': { pipe: () => ({ args: ['keys', 'canary', 'check', '--store', store], code: 0 }), unreachable: storeDown(['keys', 'canary', 'check']) },
+  'keys canary plant': {
+    unreachable: () => storeDown(['keys', 'canary', 'plant', 'key_x', '--into-env', file('plant.env', ''), '--var', 'A'])(),
+  },
   'keys revoke-found': {
     pipe: () => ({ args: ['keys', 'revoke-found', POLICY, '--store', store], code: 0 }),
     unreachable: storeDown(['keys', 'revoke-found', POLICY]),
