@@ -9,7 +9,8 @@ import { parseKeySecrets } from '../src/keys/index.js';
 import { createScrubber } from '../src/scrub/index.js';
 import { SEVERITIES } from '../src/severity.js';
 import { startServe, ServeHistory } from '../src/serve/index.js';
-import { CHROMIUM_ARGS, syntheticFinding } from '../src/serve/test-support.js';
+import { syntheticFinding } from '../src/serve/test-support.js';
+import { CHROMIUM_LAUNCH } from '../test/helpers/chromium.js';
 import { STORE_KINDS } from '../test/helpers/store-kinds.js';
 import { openStore } from '../src/store/index.js';
 import { machineLine, median } from './measure.js';
@@ -106,7 +107,7 @@ for (const kind of STORE_KINDS) {
   console.log(`\ndashboard: seeded ${DASHBOARD_FINDINGS.toLocaleString('en')} findings over 4 runs in ${seconds(t0).toFixed(1)} s`);
   let adminKey = '';
   const daemon = await startServe({ config, store, secrets, schedule: false, announceKey: (k) => (adminKey = k), listen: { host: '127.0.0.1', port: 0 } });
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  const browser = await chromium.launch(CHROMIUM_LAUNCH);
   const page = await browser.newPage();
   await page.goto(`${daemon.url}/login`);
   await page.fill('#key', adminKey);

@@ -19,6 +19,7 @@ import { startTestClickHouse, type TestClickHouse } from '../../test/helpers/cli
 import { startTestRedis } from '../../test/helpers/redis.js';
 import { buildRegimes, IncidentStore, renderHtml, renderMarkdown, respondToExposure, triage, type TriageResult } from './index.js';
 import { seedLogs, THIRD_PARTY_RULES, type SeededLogs } from './test-fixtures.js';
+import { CHROMIUM_LAUNCH } from '../../test/helpers/chromium.js';
 
 const ROWS = 200;
 const USERS = 9;
@@ -181,18 +182,7 @@ describe('incident triage of a dump', () => {
     for (const t of f.tokens) assert.ok(!html.includes(t) && !md.includes(t), 'no key in the report');
     assert.ok(!html.includes('user-3'), 'no subject id in the report');
     assert.match(md, /## Deadlines/);
-    const browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    const browser = await chromium.launch(CHROMIUM_LAUNCH);
     try {
       const page = await browser.newPage();
       const requests: string[] = [];

@@ -9,7 +9,7 @@ import { parseConfig } from '../config/index.js';
 import { parseKeySecrets } from '../keys/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { SESSION_COOKIE, startServe, type ServeDaemon } from './index.js';
-import { CHROMIUM_ARGS } from './test-support.js';
+import { CHROMIUM_LAUNCH } from '../../test/helpers/chromium.js';
 import { freePort } from '../../test/helpers/free-port.js';
 import { STORE_KINDS, type StoreLocation } from '../../test/helpers/store-kinds.js';
 import { startTestRedis } from '../../test/helpers/redis.js';
@@ -37,7 +37,7 @@ describe('dashboard in headless Chromium', () => {
     daemon = await startServe({ config, store, secrets, schedule: false, announceKey: (k) => (adminKey = k), listen: { host: '127.0.0.1', port: 0 } });
     assert.ok(await daemon.trigger('lab'));
     await daemon.settled();
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    browser = await chromium.launch(CHROMIUM_LAUNCH);
   });
   after(async () => {
     await browser?.close();

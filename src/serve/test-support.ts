@@ -1,17 +1,6 @@
-// Shared by this folder's tests and bench/serve: the browser's flags and finding fixtures.
+// Shared by this folder's tests and bench/serve: finding fixtures.
 import type { Finding } from '../scan/index.js';
 import type { Severity } from '../detect/index.js';
-
-/** Debian's chromium, headless, with nothing that reaches beyond loopback. */
-export const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 
 /** A finding as the scanner reports one, for tests that exercise history without a network. */
 export function syntheticFinding(host: string, port: number, severity: Severity = 'high', notes: string[] = []): Finding {
