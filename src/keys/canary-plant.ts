@@ -36,6 +36,8 @@ export interface PlantingCheck {
   target: string;
   /** Null when the place could not be read: unknown, never "still there". */
   present: boolean | null;
+  /** What the check before this one found (null: never checked, or unknown), so a change can be told once. */
+  before: boolean | null;
   error?: string;
 }
 
@@ -83,7 +85,7 @@ export async function plantCanary(
   target: PlantTarget,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<{ target: string }> {
-  const canary = (await keys.canaries.list()).find((c) => c.id === keyId);
+  const canary = await keys.canaries.get(keyId);
   if (!canary) throw new CanaryPlantError(`no canary with id ${JSON.stringify(keyId)}`);
   if ((await keys.identify(key))?.id !== keyId) throw new CanaryPlantError(`the key given is not canary ${keyId}`);
   let locator: Locator;
@@ -149,7 +151,7 @@ async function holdsCanary(keys: KeyStore, keyId: string, texts: Iterable<string
   return false;
 }
 
-async function readPlanting(keys: KeyStore, keyId: string, locator: Locator, env: NodeJS.ProcessEnv): Promise<boolean> {
+async function readPlanting(keys: KeyStore, keyId: string, locator: Exclude<Locator, { kind: 'stream' }>, env: NodeJS.ProcessEnv): Promise<boolean> {
   switch (locator.kind) {
     case 'table': {
       const db = await openDatabase(locator.dsn, env);
@@ -157,7 +159,7 @@ async function readPlanting(keys: KeyStore, keyId: string, locator: Locator, env
         const table = tableParts(db, locator.table);
         const column = db.quoteIdent(locator.column);
         // The last characters are stored in clear; they narrow the rows read to the canary's look-alikes.
-        const last4 = (await keys.canaries.list()).find((c) => c.id === keyId)!.display.slice(-4);
+        const last4 = (await keys.canaries.get(keyId))!.display.slice(-4);
         const rows = await db.query<{ v: unknown }>(`SELECT ${column} AS v FROM ${db.qualified(table)} WHERE ${column} LIKE ? LIMIT ${MAX_CANDIDATES}`, [
           `%${last4}%`,
         ]);
@@ -170,21 +172,21 @@ async function readPlanting(keys: KeyStore, keyId: string, locator: Locator, env
         await db.close();
       }
     }
-    case 'env-file':
+    case 'env-file': {
+      const assignment = new RegExp(`^(export\\s+)?${locator.variable}=`);
       return holdsCanary(
         keys,
         keyId,
         readFileSync(locator.path, 'utf8')
           .split('\n')
-          .filter((l) => new RegExp(`^(export\\s+)?${locator.variable}=`).test(l)),
+          .filter((l) => assignment.test(l)),
       );
+    }
     case 'log': {
       const lines = createInterface({ input: createReadStream(locator.path), crlfDelay: Infinity });
       for await (const line of lines) if (await holdsCanary(keys, keyId, [line])) return true;
       return false;
     }
-    case 'stream':
-      throw new Error('a line sent into a stream cannot be looked for again');
   }
 }
 
@@ -195,17 +197,18 @@ async function readPlanting(keys: KeyStore, keyId: string, locator: Locator, env
 export async function checkPlantings(keys: KeyStore, options: { keyId?: string; env?: NodeJS.ProcessEnv } = {}): Promise<PlantingCheck[]> {
   const checks: PlantingCheck[] = [];
   for (const planting of await keys.canaries.plantings(options.keyId)) {
+    const locator = JSON.parse(planting.locator) as Locator;
     // A line sent into a stream is gone by design: nothing to check, so nothing to report.
-    if ((JSON.parse(planting.locator) as Locator).kind === 'stream') continue;
+    if (locator.kind === 'stream') continue;
     let present: boolean | null = null;
     let error: string | undefined;
     try {
-      present = await readPlanting(keys, planting.keyId, JSON.parse(planting.locator) as Locator, options.env ?? process.env);
+      present = await readPlanting(keys, planting.keyId, locator, options.env ?? process.env);
       await keys.canaries.markChecked(planting.keyId, planting.target, present);
     } catch (err) {
       error = (err as Error).message;
     }
-    checks.push({ keyId: planting.keyId, target: planting.target, present, ...(error !== undefined ? { error } : {}) });
+    checks.push({ keyId: planting.keyId, target: planting.target, present, before: planting.present, ...(error !== undefined ? { error } : {}) });
   }
   return checks;
 }

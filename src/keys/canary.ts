@@ -91,10 +91,25 @@ export class CanaryLedger {
   }
 
   async list(): Promise<CanaryInfo[]> {
+    return this.read();
+  }
+
+  /** One canary, or undefined when there is none with this id. */
+  async get(keyId: string): Promise<CanaryInfo | undefined> {
+    return (await this.read(keyId))[0];
+  }
+
+  private async read(keyId?: string): Promise<CanaryInfo[]> {
+    const only = keyId === undefined ? '' : ' WHERE c.key_id = ?';
+    const params = keyId === undefined ? [] : [keyId];
     const rows = await this.store.query<CanaryRow>(
-      'SELECT c.*, k.prefix, k.last4 FROM warden_canaries c JOIN warden_keys k ON k.id = c.key_id ORDER BY c.created_at, c.key_id',
+      `SELECT c.*, k.prefix, k.last4 FROM warden_canaries c JOIN warden_keys k ON k.id = c.key_id${only} ORDER BY c.created_at, c.key_id`,
+      params,
     );
-    const plantings = await this.store.query<PlantingRow>('SELECT * FROM warden_canary_plantings ORDER BY planted_at, target');
+    const plantings = await this.store.query<PlantingRow>(
+      `SELECT * FROM warden_canary_plantings${keyId === undefined ? '' : ' WHERE key_id = ?'} ORDER BY planted_at, target`,
+      params,
+    );
     return rows.map((r) => ({
       id: r.key_id,
       display: `${r.prefix}_…${r.last4}`,

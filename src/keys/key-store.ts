@@ -121,7 +121,7 @@ export class KeyStore {
   /** See `KeyAdmin.createCanary`: a key no client holds, planted to report any use; shown this once. */
   async createCanary(opts: CreateCanaryOptions, ctx: ActionContext = {}): Promise<{ key: string; info: CanaryInfo }> {
     const { key, id } = await this.admin.createCanary(opts, ctx);
-    return { key, info: (await this.canaries.list()).find((c) => c.id === id)! };
+    return { key, info: (await this.canaries.get(id))! };
   }
 
   /** Keys clients hold; canaries are listed by `canaries.list()`. */

@@ -115,11 +115,10 @@ export async function startCanaryWatch(options: CanaryWatchOptions): Promise<Can
 
   /** Alerts on a planting that was there (or never checked) and is gone now; an unreadable place is logged as unknown. */
   async function checkPlanted(): Promise<void> {
-    const before = new Map((await keys.canaries.plantings()).map((p) => [`${p.keyId}\n${p.target}`, p.present]));
     // No credential from the environment: the daemon's own store password must not reach a planted store.
     for (const check of await checkPlantings(keys, { env: {} })) {
       if (check.present === null) log(`canary ${check.keyId}: could not check ${check.target}: ${check.error}`);
-      else if (!check.present && before.get(`${check.keyId}\n${check.target}`) !== false) {
+      else if (!check.present && check.before !== false) {
         log(`canary ${check.keyId} is no longer in ${check.target}`);
         alerts.dispatch({ inventory: 'canaries', runId: null, test: false, alerts: [canaryMissingAlert(check)] });
       }
