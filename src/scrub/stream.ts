@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { getDefaultDetector, loadFingerprintKey, type Detector } from '../detect/index.js';
 import type { MaskStyle } from './mask.js';
 import { LineBatcher, type BatchItem, type LineBatcherOptions, type MarkerShape } from './line-batcher.js';
 import { Scrubber, type Replacement, type ScrubFormat, type ScrubStats } from './scrubber.js';
+import { plantedLineHash } from './keep-lines.js';
 
 export type { MarkerShape } from './line-batcher.js';
 
@@ -151,7 +151,8 @@ function keepPlanted(text: string, replacements: Replacement[], keep: ReadonlySe
     let planted = verdicts.get(start);
     if (planted === undefined) {
       const content = text.slice(start, end > start && text.charCodeAt(end - 1) === 13 ? end - 1 : end);
-      planted = keep.has(createHash('sha256').update(content, 'latin1').digest('hex'));
+      // The stream's text is its bytes as latin1: back to those bytes, then the one hash a keep list uses.
+      planted = keep.has(plantedLineHash(Buffer.from(content, 'latin1')));
       verdicts.set(start, planted);
     }
     return !planted;
