@@ -3,7 +3,7 @@ import { UsageError } from '../../errors.js';
 import { checkPlantings, KEY_ENVIRONMENTS, plantCanary, type CanaryInfo, type KeyEnvironment, type KeyStore, type PlantTarget } from '../../keys/index.js';
 import { alignColumns } from '../../report/index.js';
 import { STORE_HELP } from '../parse.js';
-import { print, readStdin, scopesOf, time, withKeys, type StoreFlag } from './keys.js';
+import { print, readStdin, scopesOf, time, withKeys, type StoreFlag } from './key-store-cli.js';
 
 interface PlantFlags {
   intoTable?: string;

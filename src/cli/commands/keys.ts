@@ -17,29 +17,10 @@ import {
 } from '../../keys/index.js';
 import { hostPort } from '../../host-port.js';
 import { listenAt } from '../../listen-address.js';
-import { alignColumns, toJson } from '../../report/index.js';
+import { alignColumns } from '../../report/index.js';
 import { parseDuration, parseListenAddress, parsePositiveInt, STORE_HELP } from '../parse.js';
 import { registerCanary } from './canary.js';
-
-export interface StoreFlag {
-  store?: string;
-}
-
-export async function withKeys<T>(opts: StoreFlag, fn: (keys: KeyStore) => Promise<T>): Promise<T> {
-  const keys = await KeyStore.open(opts.store ? { store: opts.store } : {});
-  try {
-    return await fn(keys);
-  } finally {
-    await keys.close();
-  }
-}
-
-export function scopesOf(text: string): string[] {
-  return text
-    .split(/[\s,]+/)
-    .map((s) => s.trim())
-    .filter(Boolean);
-}
+import { print, readStdin, scopesOf, time, withKeys, type StoreFlag } from './key-store-cli.js';
 
 function rateOf(text: string): KeyChanges['rateLimit'] {
   if (text === 'none') return null;
@@ -80,10 +61,6 @@ function changesFrom(opts: {
   return changes;
 }
 
-export function time(ms: number | null): string {
-  return ms === null ? '-' : new Date(ms).toISOString();
-}
-
 function describeKey(k: KeyInfo): string {
   const lines = [
     `${k.id}  ${k.display}  ${k.status}`,
@@ -104,19 +81,6 @@ function describeKey(k: KeyInfo): string {
     );
   lines.push(`  created ${time(k.createdAt)} by ${k.createdBy}  last used ${time(k.lastUsedAt)}${k.lastUsedIp ? ` from ${k.lastUsedIp}` : ''}`);
   return lines.join('\n');
-}
-
-export function print(data: unknown, json: boolean | undefined, human: () => string): void {
-  process.stdout.write(json ? toJson(data) : human() + '\n');
-}
-
-export async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) {
-    chunks.push(chunk as Buffer);
-    if (chunks.reduce((n, c) => n + c.length, 0) > 4096) throw new UsageError('stdin holds more than one key');
-  }
-  return Buffer.concat(chunks).toString('utf8').trim();
 }
 
 const leakPolicyOption = () => new Option('--leak-policy <policy>', 'what a confirmed leak report does').choices([...LEAK_POLICIES]);
