@@ -129,11 +129,15 @@ function denied(decision: Decision, refusal: Refusal): Decision {
 }
 
 function keyRequest(req: PolicyRequest, rule: AllowRule | null): VerifyRequest {
+  // User agent, route and front door are read only when a canary is used: the route is put together then,
+  // not on every request.
   const request: VerifyRequest = {
     ip: req.clientIp,
-    route: `${req.method} ${req.host ?? ''}${req.path}`,
     via: req.via,
-    ...(req.userAgent ? { userAgent: req.userAgent } : {}),
+    userAgent: req.userAgent,
+    get route() {
+      return `${req.method} ${req.host ?? ''}${req.path}`;
+    },
   };
   if (rule) request.scopes = rule.scopes;
   return request;
