@@ -64,6 +64,18 @@ describe('keyword prefilter', () => {
       );
     }
   });
+  it('finds keywords across the segments the automaton walks in texts over a megabyte, and none past the text', () => {
+    const p = new KeywordPrefilter(['sk-ant-', 'ghp_']);
+    const mb = 1024 * 1024;
+    let text = 'x'.repeat(2.5 * mb);
+    const planted = [mb - 3, 2 * mb - 6, 2 * mb + 100];
+    for (const at of planted) text = text.slice(0, at) + 'SK-ANT-' + text.slice(at + 7);
+    assert.deepEqual(
+      occurrences(p, text),
+      planted.map((at) => ['sk-ant-', at + 6]),
+    );
+    assert.deepEqual(occurrences(p, 'sk-ant'), [], 'a longer text walked before leaves nothing behind');
+  });
   it('grows its occurrence buffer for text dense with keywords', () => {
     const p = new KeywordPrefilter(['a']);
     assert.equal(occurrences(p, 'a'.repeat(5000)).length, 5000);
@@ -83,6 +95,19 @@ describe('detector', () => {
     const [m] = d.scan(text);
     assert.ok(m);
     assert.equal(text.slice(m.start, m.end), 'ABCDEFGHabcd1234');
+  });
+  it('decodes a window whose keyword only its escaped or encoded form shows', () => {
+    // The keyword holds a quote: raw text writes it `key\"`, `key\u0022` or `key%22`.
+    const d = new Detector([rule({ keywords: ['key"'], pattern: 'key":"(?<secret>tok_[A-Za-z0-9]{16})' })]);
+    for (const escaped of ['key\\":\\"', 'key\\u0022:\\u0022', 'key%22:%22']) {
+      const text = `{"log":"{\\"${escaped}tok_ABCDEFGHabcd1234\\"}"}`;
+      const [m] = d.scan(text);
+      assert.equal(m && text.slice(m.start, m.end), 'tok_ABCDEFGHabcd1234', escaped);
+    }
+    // A keyword with more escapable characters than spellings are kept for: its escapes are always decoded.
+    const slashes = new Detector([rule({ keywords: ['a/b/c/d/e'], pattern: 'a/b/c/d/e=(?<secret>tok_[A-Za-z0-9]{16})' })]);
+    const text = 'url: a\\/b\\/c\\/d\\/e=tok_ABCDEFGHabcd1234';
+    assert.equal(slashes.scan(text)[0]?.secret, 'tok_ABCDEFGHabcd1234');
   });
   it('drops masks and templates, and keeps low-entropy values at low confidence (fail closed)', () => {
     const d = new Detector([rule({ minEntropy: 3 })]);

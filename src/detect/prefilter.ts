@@ -1,3 +1,5 @@
+import { instantiateWalk, type WalkFn } from './automaton-kernel.js';
+
 /**
  * Keyword prefilter: one Aho-Corasick automaton over every rule's keywords, compiled to a dense
  * transition table over bytes (ASCII case folded), so a single pass over the text says which keywords
@@ -5,14 +7,12 @@
  */
 export class KeywordPrefilter {
   readonly keywords: string[];
-  private readonly delta: Int32Array;
   /** For each state, the keyword indexes that end there (including via suffix links). */
   private readonly outputs: number[][];
-  /** Hits of each of the four interleaved walks; the first collects them all at the end. */
-  private readonly hits: [Hits, Hits, Hits, Hits] = [new Hits(), new Hits(), new Hits(), new Hits()];
+  private readonly hits = new Hits();
   /** Bytes in the longest keyword. */
   private readonly longest: number;
-  private scratchBytes = Buffer.allocUnsafe(64 * 1024);
+  private readonly memory: AutomatonMemory;
 
   constructor(keywords: string[]) {
     this.keywords = keywords.map((k) => k.toLowerCase());
@@ -66,14 +66,7 @@ export class KeywordPrefilter {
       for (let c = 65; c <= 90; c++) delta[s * 256 + c] = delta[s * 256 + c + 32]!;
     }
     this.outputs = out.map((o) => [...new Set(o)]);
-    const terminal = Uint8Array.from(out, (o) => (o.length ? 1 : 0));
-    // The hot loop reads the table as row offsets (state * 256) with the sign bit marking a state that
-    // has outputs: one load and one test per character, no shift or second table.
-    for (let i = 0; i < delta.length; i++) {
-      const next = delta[i]!;
-      delta[i] = terminal[next] ? ~(next << 8) : next << 8;
-    }
-    this.delta = delta;
+    this.memory = new AutomatonMemory(delta, states, (state) => out[state]!.length > 0);
   }
 
   /**
@@ -82,72 +75,49 @@ export class KeywordPrefilter {
    * text as the automaton read it. All are reused by the next call.
    */
   occurrences(text: string): { states: Int32Array; ends: Int32Array; count: number; bytes: Uint8Array } {
-    // The automaton reads bytes: V8 loads from a byte array about twice as fast as charCodeAt, and latin1
-    // encoding keeps each character's low byte, the fold characters above 255 get anyway (at worst a
-    // spurious keyword, which the rule's regex rejects).
+    // The automaton reads bytes: latin1 encoding keeps each character's low byte, the fold characters
+    // above 255 get anyway (at worst a spurious keyword, which the rule's regex rejects).
     const bytes = this.buffer(text.length);
     const { states, ends, count } = this.occurrencesInBytes(bytes, bytes.write(text, 0, 'latin1'));
     return { states, ends, count, bytes };
   }
 
   /**
-   * As occurrences, over the first `length` bytes of `bytes`. A long text is cut in four parts run
-   * through the automaton side by side: each step of one walk waits on its previous table load, and
-   * four independent walks keep the processor busy (about 2.4 times the bytes per second of one walk).
-   * Each part after the first starts from the root a keyword's length early, so a keyword across a
-   * cut is found whole, and reports only what ends inside its own part.
+   * As occurrences, over the first `length` bytes of `bytes`. The text goes through the automaton a
+   * segment at a time; a segment is cut in four parts walked side by side (each step of one walk waits
+   * on its previous table load, and four independent walks keep the processor busy). Each part after the
+   * first starts from the row the keyword-length stretch before it leads to, so a keyword across a cut
+   * is found whole, once.
    */
   occurrencesInBytes(bytes: Uint8Array, length: number): { states: Int32Array; ends: Int32Array; count: number } {
-    const { delta } = this;
-    const [h0, h1, h2, h3] = this.hits;
-    for (const h of this.hits) h.count = 0;
-    const quarter = length < INTERLEAVE_MIN ? 0 : length >> 2;
-    const s1 = quarter;
-    const s2 = 2 * quarter;
-    const s3 = 3 * quarter;
-    let r0 = 0;
-    let r1 = this.warmUp(bytes, s1);
-    let r2 = this.warmUp(bytes, s2);
-    let r3 = this.warmUp(bytes, s3);
-    for (let i = 0; i < quarter; i++) {
-      r0 = delta[r0 + bytes[i]!]!;
-      if (r0 < 0) h0.push((r0 = ~r0) >> 8, i);
-      r1 = delta[r1 + bytes[s1 + i]!]!;
-      if (r1 < 0) h1.push((r1 = ~r1) >> 8, s1 + i);
-      r2 = delta[r2 + bytes[s2 + i]!]!;
-      if (r2 < 0) h2.push((r2 = ~r2) >> 8, s2 + i);
-      r3 = delta[r3 + bytes[s3 + i]!]!;
-      if (r3 < 0) h3.push((r3 = ~r3) >> 8, s3 + i);
+    const { memory } = this;
+    const hits = this.hits;
+    hits.count = 0;
+    let row = 0;
+    for (let start = 0; start < length; start += SEGMENT) {
+      const size = Math.min(SEGMENT, length - start);
+      const text = memory.text(bytes, start, size);
+      const quarter = size < INTERLEAVE_MIN ? 0 : size >> 2;
+      const rows = quarter === 0 ? [row, 0, 0, row] : [row, ...[1, 2, 3].map((k) => this.warmUp(text, k * quarter))];
+      row = memory.walk(quarter, size - 4 * quarter, rows, hits, start);
     }
-    // The last part runs on to the end (a short text is all last part, from the root).
-    for (let i = s3 + quarter; i < length; i++) {
-      r3 = delta[r3 + bytes[i]!]!;
-      if (r3 < 0) h3.push((r3 = ~r3) >> 8, i);
-    }
-    h0.append(h1);
-    h0.append(h2);
-    h0.append(h3);
-    return h0;
+    return hits;
   }
 
   /** The automaton's row after the keyword-length stretch before `start`, walked from the root. */
-  private warmUp(bytes: Uint8Array, start: number): number {
+  private warmUp(text: Uint8Array, start: number): number {
     let row = 0;
-    for (let i = Math.max(0, start - this.longest + 1); i < start; i++) {
-      row = this.delta[row + bytes[i]!]!;
-      if (row < 0) row = ~row;
-    }
+    for (let i = Math.max(0, start - this.longest + 1); i < start; i++) row = this.memory.next(row, text[i]!);
     return row;
   }
 
   /**
-   * A byte buffer of at least `length` bytes for text on its way to the automaton: one reused buffer up
-   * to a bound, a fresh one for larger texts (whole files). Valid until the next call.
+   * A byte buffer of at least `length` bytes for text on its way to the automaton: the automaton's own
+   * text segment where it fits (so nothing is copied again), a fresh one for larger texts (whole files).
+   * Valid until the next call.
    */
   buffer(length: number): Buffer {
-    if (length > SCRATCH_MAX) return Buffer.allocUnsafe(length);
-    if (this.scratchBytes.length < length) this.scratchBytes = Buffer.allocUnsafe(Math.min(SCRATCH_MAX, Math.max(length, this.scratchBytes.length * 2)));
-    return this.scratchBytes;
+    return length <= SEGMENT ? this.memory.segment : Buffer.allocUnsafe(length);
   }
 
   keywordsAt(state: number): readonly number[] {
@@ -155,11 +125,98 @@ export class KeywordPrefilter {
   }
 }
 
-/** Texts up to this size are encoded into one reused buffer; larger ones (whole files) get their own. */
-const SCRATCH_MAX = 4 * 1024 * 1024;
+/** Text goes through the automaton this many bytes at a time (a batch of log lines fits in one). */
+const SEGMENT = 1024 * 1024;
 
 /** Below this many bytes one walk does it all (windows around escapes, single lines). */
 const INTERLEAVE_MIN = 4096;
+
+const PAGE = 64 * 1024;
+
+/**
+ * The automaton's WebAssembly memory and walk (automaton-kernel.ts): the byte-class map and the table,
+ * compressed to the classes of bytes that keywords tell apart (about 50, so the table is a fifth of a
+ * 256-column one and stays in cache), a text segment and four hit regions.
+ */
+class AutomatonMemory {
+  readonly segment: Buffer;
+  private readonly walkFn: WalkFn;
+  private readonly words: Int32Array;
+  private readonly classMap: Uint8Array;
+  /** Bytes per row: classes × 4. */
+  private readonly rowBytes: number;
+  private readonly table = 256;
+  private readonly textAt: number;
+  private readonly hitsAt: number;
+  private readonly stride: number;
+
+  /** `delta[state * 256 + byte]` is the next state; `ends(state)` whether a keyword ends there. */
+  constructor(delta: Int32Array, states: number, ends: (state: number) => boolean) {
+    // Bytes with the same column in every state are one class; a class is named by its first byte.
+    const firsts: number[] = [];
+    const classOf = new Uint8Array(256);
+    const sameColumn = (a: number, b: number) => {
+      for (let at = 0; at < delta.length; at += 256) if (delta[at + a] !== delta[at + b]) return false;
+      return true;
+    };
+    for (let byte = 0; byte < 256; byte++) {
+      let c = firsts.findIndex((first) => sameColumn(first, byte));
+      if (c === -1) c = firsts.push(byte) - 1;
+      classOf[byte] = c;
+    }
+    const classes = firsts.length;
+    this.rowBytes = classes * 4;
+    this.textAt = align(this.table + states * this.rowBytes);
+    this.hitsAt = align(this.textAt + SEGMENT) + 32;
+    // Each part records at most one hit per byte: a quarter of a segment plus a tail of under four bytes.
+    this.stride = (SEGMENT / 4 + 4) * 8;
+    const memory = new WebAssembly.Memory({ initial: Math.ceil((this.hitsAt + 4 * this.stride) / PAGE) });
+    this.walkFn = instantiateWalk(memory);
+    this.classMap = new Uint8Array(memory.buffer, 0, 256);
+    for (let byte = 0; byte < 256; byte++) this.classMap[byte] = classOf[byte]! * 4;
+    this.words = new Int32Array(memory.buffer);
+    for (let s = 0; s < states; s++) {
+      for (let byte = 0; byte < 256; byte++) {
+        const next = delta[s * 256 + byte]!;
+        const row = next * this.rowBytes;
+        this.words[(this.table + s * this.rowBytes) / 4 + classOf[byte]!] = ends(next) ? ~row : row;
+      }
+    }
+    this.segment = Buffer.from(memory.buffer, this.textAt, SEGMENT);
+  }
+
+  /** bytes[start, start + size) in the text segment (copied unless they are already there). */
+  text(bytes: Uint8Array, start: number, size: number): Uint8Array {
+    if (bytes.buffer !== this.segment.buffer || bytes.byteOffset !== this.textAt || start !== 0) this.segment.set(bytes.subarray(start, start + size));
+    return this.segment;
+  }
+
+  /** The row after `byte` from `row` (a keyword's end unmarked). */
+  next(row: number, byte: number): number {
+    const next = this.words[(this.table + row + this.classMap[byte]!) / 4]!;
+    return next < 0 ? ~next : next;
+  }
+
+  /**
+   * Walks the text segment (four parts of `quarter` bytes, the last `tail` longer, from `rows`), adds the
+   * hits to `hits` in text order with offsets from `offset`, and returns the last row.
+   */
+  walk(quarter: number, tail: number, rows: number[], hits: Hits, offset: number): number {
+    const { words, textAt, hitsAt, stride, rowBytes } = this;
+    this.walkFn(this.table, textAt, quarter, tail, hitsAt, stride, rows[0]!, rows[1]!, rows[2]!, rows[3]!);
+    const results = (hitsAt - 32) / 4;
+    for (let k = 0; k < 4; k++) {
+      const from = (hitsAt + k * stride) / 4;
+      const to = words[results + k]! / 4;
+      for (let w = from; w < to; w += 2) hits.push(words[w]! / rowBytes, words[w + 1]! - textAt + offset);
+    }
+    return words[results + 4]!;
+  }
+}
+
+function align(at: number): number {
+  return Math.ceil(at / 64) * 64;
+}
 
 /** A growable list of automaton hits: the state reached and the offset where. */
 class Hits {
