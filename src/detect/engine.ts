@@ -3,7 +3,7 @@ import { isSecretManagerName, isTemplate, weakValueHint } from './placeholders.j
 import { isLineConfined } from './line-confined.js';
 import { KeywordPrefilter } from './prefilter.js';
 import type { Confidence, KeyValue, RuleSpec, SecretMatch } from './types.js';
-import { EscapeFinder, unescapeBytes, unescapeOnce } from './unescape.js';
+import { CharEscapeFinder, EscapeFinder, ONE_LETTER_ESCAPES, unescapeBytes, unescapeOnce } from './unescape.js';
 import { VALIDATORS, type Validator } from './validators.js';
 
 /** Characters after a documentation value that `weak.exampleIfFollowedBy` may look at. */
@@ -144,6 +144,15 @@ export class Detector {
   private readonly keywordLines: number[][];
   private readonly ruleMark: Uint32Array;
   private generation = 0;
+  /** Offsets where the last raw scan's keywords end, in order (scan's escape pass reads them). */
+  private readonly rawHitEnds: number[] = [];
+  /** By latin1 byte: whether a keyword holds that character (in either case). */
+  private readonly keywordChars = new Uint8Array(256);
+  /**
+   * By the letter of a one-letter escape: whether the character it stands for is in a keyword whose
+   * escaped spellings are not all looked for (see escapedSpellings).
+   */
+  private readonly decodesToKeywordChar = new Uint8Array(128);
 
   /** Rules limited to named files (`files`) and key rules (`keys`): they run only in scanStructure. */
   private readonly fileRules: CompiledRule[];
@@ -177,11 +186,23 @@ export class Detector {
         rule.keywordIds.push(keywordIndex.get(key)!);
       }
     }
+    // A keyword holding a character a one-letter escape stands for (`key"`, `https://`) is also looked for
+    // as escaped text writes it (`key\"`, `https:\/\/`), under an id of its own that runs no rule: then the
+    // raw scan alone says which windows around escapes may hold a keyword once decoded (see scan).
+    const keywords = automatonKeywords.length;
+    for (let id = 0; id < keywords; id++) {
+      const exact = this.exactKeywords[id];
+      for (const spelling of escapedSpellings(exact ?? automatonKeywords[id]!, this.decodesToKeywordChar)) {
+        automatonKeywords.push(spelling.toLowerCase());
+        this.exactKeywords.push(exact === undefined ? undefined : spelling);
+      }
+    }
+    for (const keyword of automatonKeywords) for (const c of keyword) markChar(this.keywordChars, c);
     this.prefilter = new KeywordPrefilter(automatonKeywords);
-    this.keywordMark = new Uint32Array(keywordIndex.size);
-    this.keywordLines = [...keywordIndex.keys()].map(() => []);
+    this.keywordMark = new Uint32Array(automatonKeywords.length);
+    this.keywordLines = automatonKeywords.map(() => []);
     this.ruleMark = new Uint32Array(this.rules.length);
-    this.byKeyword = [...keywordIndex.keys()].map(() => []);
+    this.byKeyword = automatonKeywords.map(() => []);
     for (const rule of lineRules) for (const k of new Set(rule.keywordIds)) this.byKeyword[k]!.push(rule);
     this.alwaysRun = lineRules.filter((r) => r.keywordIds.length === 0);
     this.globalAllow = (options.allowlist?.regexes ?? []).map((r) => new RegExp(r));
@@ -197,10 +218,22 @@ export class Detector {
   /** Every secret in `text`, non-overlapping, in order of position. */
   scan(text: string): SecretMatch[] {
     const found: SecretMatch[] = [];
-    this.scanView(text, undefined, found);
+    const rawHitEnds = this.rawHitEnds;
+    rawHitEnds.length = 0;
+    this.scanView(text, undefined, found, rawHitEnds);
     // Secrets inside JSON strings or URLs are escaped one level. Decode windows around each escape and
-    // scan them again: a secret whose match an escape could change lies near one.
+    // scan them again: a secret whose match an escape could change lies near one. Only a window that may
+    // hold a keyword once decoded is decoded: one that holds one raw (a keyword's escaped spellings
+    // included), or one with an escape that decodes to a character of a keyword (`\u0041`, `%3D`).
     const escapes = new EscapeFinder(text);
+    const keywordEscapes = new CharEscapeFinder(text, this.keywordChars, this.decodesToKeywordChar);
+    let hit = 0;
+    const mayHoldKeyword = (from: number, to: number) => {
+      while (hit < rawHitEnds.length && rawHitEnds[hit]! < from) hit++;
+      if (hit < rawHitEnds.length && rawHitEnds[hit]! < to) return true;
+      const at = keywordEscapes.next(from);
+      return at !== -1 && at < to;
+    };
     let lineEnd = 0;
     for (let hint = escapes.next(0); hint !== -1; hint = escapes.next(lineEnd)) {
       const lineStart = lineStartOf(text, lineEnd, hint);
@@ -211,7 +244,7 @@ export class Detector {
       for (;;) {
         const next = escapes.next(to);
         if (next === -1 || next >= lineEnd || next - ESCAPE_WINDOW > to) {
-          this.scanDecoded(text, from, to, lineEnd, found);
+          if (mayHoldKeyword(from, to)) this.scanDecoded(text, from, to, lineEnd, found);
           if (next === -1 || next >= lineEnd) break;
           from = Math.max(to, next - ESCAPE_WINDOW);
         }
@@ -296,7 +329,7 @@ export class Detector {
    * only over the lines holding one of its keywords, so a keyword on one line of a large batch does
    * not send its regex across the whole batch; any other rule runs over all of `text`.
    */
-  private scanView(text: string, toRaw: Int32Array | undefined, found: SecretMatch[]): void {
+  private scanView(text: string, toRaw: Int32Array | undefined, found: SecretMatch[], hitEnds?: number[]): void {
     for (const rule of this.alwaysRun) this.runRule(rule, text, 0, text.length, toRaw, found);
     const { states, ends, count, bytes } = this.prefilter.occurrences(text);
     if (count === 0) return;
@@ -314,6 +347,7 @@ export class Detector {
       }
       for (const k of this.prefilter.keywordsAt(states[h]!)) {
         if (!this.inRightCase(k, bytes, at)) continue;
+        if (hitEnds && hitEnds[hitEnds.length - 1] !== at) hitEnds.push(at);
         if (this.keywordMark[k] !== generation) {
           this.keywordMark[k] = generation;
           this.keywordLines[k]!.length = 0;
@@ -433,6 +467,44 @@ export class Detector {
     if (!spec.block) weakness ??= weakValueHint(secret);
     return weakness ? { confidence: 'low', reason: weakness } : { confidence, reason };
   }
+}
+
+/** Escaped spellings looked for beside a keyword, at most (a keyword with more escapable characters is decoded instead). */
+const MAX_ESCAPED_SPELLINGS = 15;
+
+/**
+ * Every other way one-letter escapes write `keyword` (`key"`: `key\"`; `a/b/`: `a\/b/`, `a/b\/`, `a\/b\/`).
+ * When there would be too many, none: the letters of its escapable characters are marked in
+ * `decodesToKeywordChar` instead, so windows with those escapes are always decoded.
+ */
+function escapedSpellings(keyword: string, decodesToKeywordChar: Uint8Array): string[] {
+  const at: Array<[number, string]> = [];
+  for (let i = 0; i < keyword.length; i++) {
+    const letter = ONE_LETTER_ESCAPES.get(keyword[i]!);
+    if (letter !== undefined) at.push([i, letter]);
+  }
+  if (at.length === 0) return [];
+  if (2 ** at.length - 1 > MAX_ESCAPED_SPELLINGS) {
+    for (const [, letter] of at) decodesToKeywordChar[letter.charCodeAt(0)] = 1;
+    return [];
+  }
+  const spellings: string[] = [];
+  for (let mask = 1; mask < 2 ** at.length; mask++) {
+    let spelling = '';
+    let last = 0;
+    at.forEach(([i, letter], bit) => {
+      if (!(mask & (1 << bit))) return;
+      spelling += `${keyword.slice(last, i)}\\${letter}`;
+      last = i + 1;
+    });
+    spellings.push(spelling + keyword.slice(last));
+  }
+  return spellings;
+}
+
+/** Marks a keyword character, in both cases, by its latin1 byte (the low byte, as the automaton reads text). */
+function markChar(chars: Uint8Array, c: string): void {
+  for (const form of [c, c.toLowerCase(), c.toUpperCase()]) if (form.length === 1) chars[form.charCodeAt(0) & 0xff] = 1;
 }
 
 /** The whitespace- or quote-delimited word of `text` that holds [start, end), at most 200 characters back. */

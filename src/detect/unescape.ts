@@ -7,6 +7,8 @@ export interface DecodedView {
 
 /** The character each one-letter JSON or shell escape stands for, by the letter's code. */
 const SIMPLE = new Int16Array(128).fill(-1);
+/** The letter of the one-letter escape that writes each character (`"` is written `\"`, a tab `\t`). */
+export const ONE_LETTER_ESCAPES = new Map<string, string>();
 for (const [letter, meaning] of [
   ['"', '"'],
   ['\\', '\\'],
@@ -17,6 +19,7 @@ for (const [letter, meaning] of [
   ["'", "'"],
 ] as const) {
   SIMPLE[letter.charCodeAt(0)] = meaning.charCodeAt(0);
+  ONE_LETTER_ESCAPES.set(meaning, letter);
 }
 const BACKSLASH = 92;
 const PERCENT = 37;
@@ -61,6 +64,45 @@ export class EscapeFinder {
   private nextPercent(from: number): number {
     const t = this.text;
     for (let p = t.indexOf('%', from); p !== -1; p = t.indexOf('%', p + 1)) if (hexAt(t, p + 1, 2) >= 0) return p;
+    return -1;
+  }
+}
+
+/**
+ * Finds the escapes that decode to a character of `chars` (a flag per latin1 byte; a `\u` escape counts by
+ * its low byte, as unescapeBytes writes it): `\u` and `%XX` escapes, and the one-letter escapes whose
+ * letter `letters` flags. Each kind's next position is remembered, as in EscapeFinder.
+ */
+export class CharEscapeFinder {
+  private unicode = -2;
+  private percent = -2;
+  private letter: number;
+
+  constructor(
+    private readonly text: string,
+    private readonly chars: Uint8Array,
+    private readonly letters: Uint8Array,
+  ) {
+    this.letter = letters.includes(1) ? -2 : -1;
+  }
+
+  /** Offset of the first such escape at or after `from`, or -1. */
+  next(from: number): number {
+    if (this.unicode !== -1 && this.unicode < from) this.unicode = this.find(from, '\\u', 6);
+    if (this.percent !== -1 && this.percent < from) this.percent = this.find(from, '%', 3);
+    if (this.letter !== -1 && this.letter < from) this.letter = this.find(from, '\\', 2);
+    let first = -1;
+    for (const at of [this.unicode, this.percent, this.letter]) if (at !== -1 && (first === -1 || at < first)) first = at;
+    return first;
+  }
+
+  private find(from: number, start: string, length: number): number {
+    const { text } = this;
+    for (let at = text.indexOf(start, from); at !== -1; at = text.indexOf(start, at + 1)) {
+      const escape = escapeAt(text, at, at + length);
+      if (escape < 0) continue;
+      if (length === 2 ? this.letters[text.charCodeAt(at + 1)] === 1 : this.chars[(escape >> 3) & 0xff] === 1) return at;
+    }
     return -1;
   }
 }
