@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { isSensitiveFieldName, sensitiveNameOffsets } from './fields.js';
+
+/** The definition of a name hint as one regex: what the automaton-driven search must find (it may find more). */
+const NAME_HINT = /"([^"\\\n]{0,40}?(?:authori|cookie|key|pass|pwd|secret|token|credential|bearer|session)[^"\\\n]{0,40}?)"[ \t]*[:,]/gi;
+
+function byRegex(text: string): number[] {
+  const out: number[] = [];
+  NAME_HINT.lastIndex = 0;
+  for (let m = NAME_HINT.exec(text); m; m = NAME_HINT.exec(text)) if (isSensitiveFieldName(m[1]!)) out.push(m.index);
+  return out;
+}
+
+describe('sensitive field names', () => {
+  it('finds every name the hint regex finds, in order, on random JSON-like lines', () => {
+    const pieces = [
+      '"',
+      '":',
+      '",',
+      '" :',
+      ':',
+      ',',
+      '\\',
+      '\n',
+      ' ',
+      'x',
+      'Api_Key',
+      'password',
+      'prompt_tokens',
+      'AUTHORIZATION',
+      'session_token',
+      'a'.repeat(45),
+      '{',
+      '}',
+    ];
+    for (let seed = 1; seed <= 300; seed++) {
+      let text = '';
+      for (let i = 0, x = seed; i < 60; i++, x = (x * 1103515245 + 12345) & 0x7fffffff) text += pieces[(x >> 8) % pieces.length];
+      const found = sensitiveNameOffsets(text);
+      assert.ok(
+        found.every((at, i) => i === 0 || found[i - 1]! < at),
+        `in order: ${JSON.stringify(text)}`,
+      );
+      for (const at of byRegex(text)) assert.ok(found.includes(at), `${at} in ${JSON.stringify(text)}`);
+    }
+  });
+  it('skips benign names that hold a hint and names too long around it', () => {
+    const line = `{"prompt_tokens":3,"${'n'.repeat(41)}token":"x","api_key":"k","x": "Authorization", "Bearer y"}`;
+    assert.deepEqual(
+      sensitiveNameOffsets(line).map((at) => line.slice(at, line.indexOf('"', at + 1) + 1)),
+      ['"api_key"', '"Authorization"'],
+    );
+  });
+});
