@@ -181,13 +181,33 @@ interface MarkerFinder {
   within(from: number, to: number): boolean;
 }
 
+/** A block keyword and how a chunk is searched for it. */
+interface Needle {
+  /** What the chunk is searched for: the keyword, or its start where that has no letters. */
+  find: Buffer;
+  /** The keyword: lower case unless `exact`. */
+  word: Buffer;
+  exact: boolean;
+}
+
+/** Whether `needle.word` starts at chunk[at] (in any ASCII case unless it is exact). */
+function holdsWord(chunk: Buffer, at: number, needle: Needle): boolean {
+  const { word, exact } = needle;
+  if (at + word.length > chunk.length) return false;
+  for (let i = 0; i < word.length; i++) {
+    const byte = chunk[at + i]!;
+    if (byte !== word[i] && (exact || byte < 65 || byte > 90 || (byte | 0x20) !== word[i])) return false;
+  }
+  return true;
+}
+
 /**
  * Follows the block rules (private keys) line by line the way the scrubber does, on the few lines that
  * hold a block keyword or follow one, so the batcher knows when a cut would split a block.
  */
 class BlockGuard {
   private readonly rules: BlockRule[];
-  private readonly keywords: Buffer[];
+  private readonly needles: Needle[];
   private openRule: BlockRule | undefined;
   private openBytes = 0;
 
@@ -197,9 +217,19 @@ class BlockGuard {
       const compiled = compileRule(r.spec);
       return { regex: compiled.regex, end: new RegExp(r.spec.block!.end), body: new RegExp(r.spec.block!.body) };
     });
-    // Keywords match in any case; the spellings a header is written in are the ones looked for.
-    const spellings = blockRules.flatMap((r) => r.spec.keywords.flatMap((k) => (r.spec.caseSensitiveKeywords ? [k] : [k, k.toUpperCase(), k.toLowerCase()])));
-    this.keywords = [...new Set(spellings)].map((k) => Buffer.from(k, 'latin1'));
+    const needles = new Map<string, Needle>();
+    for (const r of blockRules) {
+      for (const k of r.spec.keywords) {
+        const exact = r.spec.caseSensitiveKeywords === true;
+        const word = exact ? k : k.toLowerCase();
+        // A keyword that starts without letters (`-----begin`) is looked for by that start, which has one
+        // spelling, and the rest is compared in any case: one search of the chunk, not one per spelling.
+        const caseless = /^[^A-Za-z]*/.exec(word)![0];
+        if (caseless.length >= 2 || exact) needles.set(`${exact}:${word}`, { find: Buffer.from(exact ? word : caseless, 'latin1'), word: Buffer.from(word, 'latin1'), exact });
+        else for (const spelling of new Set([k, k.toUpperCase(), word])) needles.set(`true:${spelling}`, { find: Buffer.from(spelling, 'latin1'), word: Buffer.from(spelling, 'latin1'), exact: true });
+      }
+    }
+    this.needles = [...needles.values()];
   }
 
   get open(): boolean {
@@ -209,13 +239,14 @@ class BlockGuard {
   markersIn(chunk: Buffer): MarkerFinder {
     const next = (from: number): number => {
       let best = -1;
-      for (const k of this.keywords) {
-        const at = chunk.indexOf(k, from);
+      for (const needle of this.needles) {
+        let at = chunk.indexOf(needle.find, from);
+        while (at !== -1 && !holdsWord(chunk, at, needle)) at = chunk.indexOf(needle.find, at + 1);
         if (at !== -1 && (best === -1 || at < best)) best = at;
       }
       return best;
     };
-    let found = this.keywords.length ? -2 : -1;
+    let found = this.needles.length ? -2 : -1;
     return {
       within(from, to) {
         if (found === -2 || (found !== -1 && found < from)) found = next(from);
