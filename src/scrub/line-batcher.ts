@@ -26,11 +26,11 @@ export interface LineBatcherOptions {
 const MAX_BLOCK_BYTES = 64 * 1024;
 
 /**
- * Cuts a byte stream into batches of whole lines for the scrubber: after the line that fills a batch, and
- * at the end of each chunk, so lines of a live stream go on as they come. Cuts depend on the bytes and
- * the chunks alone, so a single-threaded and a parallel scrub of the same chunks cut alike and their
- * output is byte-identical. A cut never falls inside a private-key block (up to MAX_BLOCK_BYTES), so a
- * block is redacted as one secret wherever the chunks end. A line over `maxLineBytes` is never held: it is
+ * Cuts a byte stream into batches of whole lines for the scrubber: after the line that fills a batch, across
+ * chunks (a pipe brings 64 KiB at a time, and cutting there would keep batches too small to hand to other
+ * threads), and when the stream asks (flush), so lines of a live stream go on as they come. A cut never
+ * falls inside a private-key block (up to MAX_BLOCK_BYTES), so a block is redacted as one secret wherever
+ * the chunks and the cuts fall: the output does not depend on where batches are cut. A line over `maxLineBytes` is never held: it is
  * counted while it streams past and handed on as a withheld item (fail closed).
  */
 export class LineBatcher {
@@ -84,8 +84,6 @@ export class LineBatcher {
           this.blocks.line(whole, 0, whole.length, this.blocks.markersIn(whole).within(0, whole.length));
           this.batch.push(whole);
           this.batchLength += whole.length;
-          // Alone in its batch, so the rest of the chunk is not copied to join it.
-          if (!this.blocks.open) this.cut();
         }
         runStart = nl + 1;
       } else if (nl - at > maxLineBytes) {
@@ -105,8 +103,6 @@ export class LineBatcher {
       }
     }
     this.addRun(chunk, runStart, at);
-    // A chunk's whole lines go on when it ends (unless a block is open), so a live stream is never held back.
-    if (!this.blocks.open) this.cut();
     const rest = chunk.subarray(at);
     if (rest.length === 0) return;
     if (this.lineLength + rest.length > maxLineBytes) {
@@ -115,6 +111,19 @@ export class LineBatcher {
     }
     this.line.push(rest);
     this.lineLength += rest.length;
+  }
+
+  /** Whole lines are waiting for a batch to fill (see flush). */
+  get pending(): boolean {
+    return this.batchLength > 0;
+  }
+
+  /**
+   * Hands on the whole lines gathered so far (unless a block is open): the stream calls this when no
+   * chunk has come for a moment, so a live stream's lines are not held back waiting for a batch to fill.
+   */
+  flush(): void {
+    if (!this.blocks.open) this.cut();
   }
 
   /** At end of input: the last line (without its line feed) and the last batch. */
@@ -166,6 +175,40 @@ export class LineBatcher {
       if (first !== undefined) return first === 123 || first === 91 ? 'json' : 'text';
     }
     return 'text';
+  }
+}
+
+/** How long a stream waits for another chunk before it hands on lines that have not filled a batch. */
+export const IDLE_FLUSH_MS = 10;
+
+/**
+ * Flushes a batcher once no chunk has followed the last for IDLE_FLUSH_MS: a stream arms it after each
+ * chunk and stops it at the end. A busy pipe fills batches long before; a live stream's lines wait no longer.
+ */
+export class IdleFlush {
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly batcher: LineBatcher,
+    private readonly onError: (err: Error) => void,
+  ) {}
+
+  arm(): void {
+    this.stop();
+    if (!this.batcher.pending) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      try {
+        this.batcher.flush();
+      } catch (err) {
+        this.onError(err as Error);
+      }
+    }, IDLE_FLUSH_MS);
+  }
+
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
   }
 }
 
@@ -225,8 +268,11 @@ class BlockGuard {
         // A keyword that starts without letters (`-----begin`) is looked for by that start, which has one
         // spelling, and the rest is compared in any case: one search of the chunk, not one per spelling.
         const caseless = /^[^A-Za-z]*/.exec(word)![0];
-        if (caseless.length >= 2 || exact) needles.set(`${exact}:${word}`, { find: Buffer.from(exact ? word : caseless, 'latin1'), word: Buffer.from(word, 'latin1'), exact });
-        else for (const spelling of new Set([k, k.toUpperCase(), word])) needles.set(`true:${spelling}`, { find: Buffer.from(spelling, 'latin1'), word: Buffer.from(spelling, 'latin1'), exact: true });
+        if (caseless.length >= 2 || exact)
+          needles.set(`${exact}:${word}`, { find: Buffer.from(exact ? word : caseless, 'latin1'), word: Buffer.from(word, 'latin1'), exact });
+        else
+          for (const spelling of new Set([k, k.toUpperCase(), word]))
+            needles.set(`true:${spelling}`, { find: Buffer.from(spelling, 'latin1'), word: Buffer.from(spelling, 'latin1'), exact: true });
       }
     }
     this.needles = [...needles.values()];

@@ -134,6 +134,21 @@ describe('createParallelScrubStream', () => {
     source.destroy();
   });
 
+  it('fills batches across chunks, so the 64 KiB chunks of a pipe reach the workers', async () => {
+    const stream = createParallelScrubStream({ threads: 2 });
+    const received: Buffer[] = [];
+    stream.on('data', (c: Buffer) => received.push(c));
+    const input = Buffer.from(`${'{"msg":"a line of a busy log"}\n'.repeat(40_000)}k=${OPENAI}\n`);
+    for (let at = 0; at < input.length; at += 64 * 1024) stream.write(input.subarray(at, at + 64 * 1024));
+    const deadline = Date.now() + 20_000;
+    while (received.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(stream.workers, 2);
+    stream.end();
+    await once(stream, 'end');
+    const out = Buffer.concat(received);
+    assert.ok(out.toString().endsWith('k=[REDACTED:openai-project-key]\n'));
+    assert.equal(out.length, input.length - OPENAI.length + '[REDACTED:openai-project-key]'.length);
+  });
   it('starts workers only once a batch fills: smaller inputs and live trickles are scrubbed on the main thread', async () => {
     const stream = createParallelScrubStream({ threads: 2, batchBytes: 4096 });
     const received: Buffer[] = [];
@@ -152,7 +167,7 @@ describe('createParallelScrubStream', () => {
       .repeat(100);
     stream.write(Buffer.from(big));
     await until(Buffer.byteLength('k=[REDACTED:openai-project-key]\n') + big.length);
-    assert.equal(stream.workers, 1);
+    assert.equal(stream.workers, 2);
     stream.end();
     await once(stream, 'end');
   });

@@ -2,13 +2,13 @@ import { availableParallelism } from 'node:os';
 import { Transform, type TransformCallback } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import type { DetectorOptions, RuleSpec } from '../detect/index.js';
-import { LineBatcher, type BatchItem } from './line-batcher.js';
+import { IdleFlush, LineBatcher, type BatchItem } from './line-batcher.js';
 import type { MaskStyle } from './mask.js';
 import { addStats, emptyStats, type ScrubFormat, type ScrubStats, type Scrubber } from './scrubber.js';
 import { createScrubber, lineBatcherOptions, scrubBatch, withheldOutput, type ScrubOptions } from './stream.js';
 
 export interface ParallelScrubOptions extends ScrubOptions {
-  /** Threads that scrub batches, this one included (so `threads - 1` workers); default the number of cores. */
+  /** Worker threads that scrub batches while this one reads and writes; default the number of cores. */
   threads?: number;
 }
 
@@ -33,6 +33,9 @@ export type BatchReply =
   | { id: number; input: Uint8Array; output: Uint8Array | undefined; stats: ScrubStats; openBlockAfter: string | undefined; error?: undefined }
   | { id: number; error: string };
 
+/** A worker's first message: its scrubber is built (the rules compiled), so batches sent now start at once. */
+export const WORKER_READY = 'ready';
+
 interface BatchResult {
   input: Uint8Array;
   output: Uint8Array | undefined;
@@ -50,24 +53,43 @@ const WORKER_QUEUE = 4;
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
 const WORKER_URL = new URL(FROM_SOURCE ? './scrub-worker.ts' : './scrub-worker.js', import.meta.url);
 
+/**
+ * A worker's young generation is kept small: V8 grows it with every object that survives a collection, so
+ * over a long input it would grow to its default maximum (tens of MB per thread) and the peak memory with it.
+ * Batches are scrubbed and dropped, so little survives, and scrub speed is the same.
+ */
+const WORKER_LIMITS = { maxYoungGenerationSizeMb: 6 };
+
 function startWorker(setup: WorkerSetup): Worker {
-  if (!FROM_SOURCE) return new Worker(WORKER_URL, { workerData: setup });
+  if (!FROM_SOURCE) return new Worker(WORKER_URL, { workerData: setup, resourceLimits: WORKER_LIMITS });
   const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));
   const code = `import(${tsx}).then(({ register }) => { register(); return import(${JSON.stringify(WORKER_URL.href)}); });`;
-  return new Worker(code, { eval: true, workerData: setup });
+  return new Worker(code, { eval: true, workerData: setup, resourceLimits: WORKER_LIMITS });
 }
 
 class ScrubWorkerPool {
-  private readonly workers: Array<{ worker: Worker; busy: number }> = [];
+  private readonly workers: Array<{ worker: Worker; busy: number; ready: boolean }> = [];
   private readonly waiting = new Map<number, { resolve: (r: BatchReply) => void; reject: (e: Error) => void }>();
   private nextId = 0;
   private closing = false;
 
-  constructor(threads: number, setup: WorkerSetup) {
+  constructor(
+    threads: number,
+    setup: WorkerSetup,
+    /** Called when a worker becomes ready. */
+    private readonly onReady: () => void,
+    /** Called when a worker fails or exits: the scrub fails with it (its batches cannot be written). */
+    private readonly onFailure: (err: Error) => void,
+  ) {
     for (let i = 0; i < threads; i++) {
       const worker = startWorker(setup);
-      const slot = { worker, busy: 0 };
-      worker.on('message', (reply: BatchReply) => {
+      const slot = { worker, busy: 0, ready: false };
+      worker.on('message', (reply: BatchReply | typeof WORKER_READY) => {
+        if (reply === WORKER_READY) {
+          slot.ready = true;
+          this.onReady();
+          return;
+        }
         slot.busy--;
         const waiter = this.waiting.get(reply.id);
         this.waiting.delete(reply.id);
@@ -82,14 +104,25 @@ class ScrubWorkerPool {
     }
   }
 
-  /** Batches waiting at the least busy worker. */
-  get leastBusy(): number {
-    return Math.min(...this.workers.map((w) => w.busy));
+  /** Whether a worker has built its scrubber. */
+  get ready(): boolean {
+    return this.workers.some((w) => w.ready);
   }
 
-  /** Scrubs `input` (whose ArrayBuffer moves to the worker) starting inside the named block, if any. */
+  /** The ready worker with the fewest batches waiting, if it has room for another. */
+  private withRoom(): { worker: Worker; busy: number } | undefined {
+    let best: { worker: Worker; busy: number } | undefined;
+    for (const w of this.workers) if (w.ready && w.busy < WORKER_QUEUE && (!best || w.busy < best.busy)) best = w;
+    return best;
+  }
+
+  get hasRoom(): boolean {
+    return this.withRoom() !== undefined;
+  }
+
+  /** Scrubs `input` (whose ArrayBuffer moves to the worker) starting inside the named block, if any; call when hasRoom. */
   run(input: Uint8Array, openBlockBefore: string | undefined): Promise<BatchResult> {
-    const slot = this.workers.reduce((a, b) => (b.busy < a.busy ? b : a));
+    const slot = this.withRoom()!;
     const id = this.nextId++;
     const reply = new Promise<BatchReply>((resolve, reject) => this.waiting.set(id, { resolve, reject }));
     slot.busy++;
@@ -106,6 +139,7 @@ class ScrubWorkerPool {
   private failAll(err: Error): void {
     for (const waiter of this.waiting.values()) waiter.reject(err);
     this.waiting.clear();
+    this.onFailure(err);
   }
 }
 
@@ -121,9 +155,11 @@ interface Pending {
 
 /**
  * `ScrubStream` on several threads, with the same output byte for byte. The batcher cuts the input as the
- * single-threaded stream does; `threads - 1` workers scrub batches, up to WORKER_QUEUE each at a time, and
- * this thread, which also reads and writes, takes the batches no worker has taken whenever it would
- * otherwise wait; the writer pushes them strictly in input order as soon as each is ready. At most BATCHES_PER_THREAD batches per thread are in flight before the next
+ * single-threaded stream does; `threads` workers scrub batches, up to WORKER_QUEUE each at a time, while
+ * this thread reads, hands batches out and writes them strictly in input order as soon as each is ready.
+ * This thread scrubs batches itself only until a first worker is ready (a worker takes a tenth of a second
+ * to compile the rules): after that it would only take a core the workers need, and leave them waiting
+ * for batches while it scrubs. At most BATCHES_PER_THREAD batches per thread are in flight before the next
  * write waits, and a full readable side holds back the next write, so backpressure from the consumer
  * reaches the reader. Workers start only once a first batch fills: an input smaller than a batch, or a
  * live stream whose chunks never fill one, is scrubbed here, as fast as the single-threaded stream.
@@ -136,6 +172,7 @@ export class ParallelScrubStream extends Transform {
   readonly stats: ScrubStats = emptyStats();
   private readonly local: Scrubber;
   private readonly batcher: LineBatcher;
+  private readonly idle: IdleFlush;
   private readonly threads: number;
   private readonly setup: WorkerSetup;
   private pool: ScrubWorkerPool | undefined;
@@ -160,16 +197,18 @@ export class ParallelScrubStream extends Transform {
       keepLines: [...this.local.keepLines],
     };
     this.batcher = new LineBatcher(lineBatcherOptions(options, this.local), (item) => this.enqueue(item));
+    this.idle = new IdleFlush(this.batcher, (err) => this.fail(err));
   }
 
   /** Worker threads running now: none until a first batch fills. */
   get workers(): number {
-    return this.pool ? this.threads - 1 : 0;
+    return this.pool ? this.threads : 0;
   }
 
   override _transform(chunk: Buffer | string, _enc: BufferEncoding, done: TransformCallback): void {
     try {
       this.batcher.write(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk);
+      this.idle.arm();
     } catch (err) {
       done(err as Error);
       return;
@@ -179,6 +218,7 @@ export class ParallelScrubStream extends Transform {
   }
 
   override _flush(done: TransformCallback): void {
+    this.idle.stop();
     try {
       this.batcher.end();
     } catch (err) {
@@ -192,6 +232,7 @@ export class ParallelScrubStream extends Transform {
   }
 
   override _destroy(err: Error | null, done: (err: Error | null) => void): void {
+    this.idle.stop();
     this.closePool().then(
       () => done(err),
       () => done(err),
@@ -208,7 +249,13 @@ export class ParallelScrubStream extends Transform {
     if (item.kind === 'withheld') {
       this.queue.push({ output: withheldOutput(item, this.stats) });
     } else {
-      if (!this.pool && item.filled && this.threads > 1) this.pool = new ScrubWorkerPool(this.threads - 1, this.setup);
+      if (!this.pool && item.filled)
+        this.pool = new ScrubWorkerPool(
+          this.threads,
+          this.setup,
+          () => this.dispatch(),
+          (err) => this.fail(err),
+        );
       if (this.pool) {
         const entry: Pending = { input: item.bytes };
         this.queue.push(entry);
@@ -224,7 +271,7 @@ export class ParallelScrubStream extends Transform {
   /** Hands unsent batches to workers with room for them. */
   private dispatch(): void {
     const pool = this.pool;
-    while (pool && this.unsent.length && pool.leastBusy < WORKER_QUEUE) {
+    while (pool && this.unsent.length && pool.hasRoom) {
       const entry = this.unsent.shift()!;
       const input = ownCopy(entry.input!);
       entry.input = undefined;
@@ -242,9 +289,9 @@ export class ParallelScrubStream extends Transform {
     }
   }
 
-  /** Scrubs unsent batches here, oldest first, while more than `keep` are in flight. */
+  /** Until a worker is ready: scrubs unsent batches here, oldest first, while more than `keep` are in flight. */
   private helpUntil(keep: number): void {
-    while (this.queue.length > keep && this.unsent.length) {
+    while (this.queue.length > keep && this.unsent.length && !this.pool?.ready) {
       const entry = this.unsent.shift()!;
       entry.result = this.scrubHere(entry.input!, undefined);
       entry.input = undefined;
@@ -304,8 +351,12 @@ export class ParallelScrubStream extends Transform {
   }
 }
 
-/** The bytes in an ArrayBuffer of their own, which can be moved to a worker without taking anything else along. */
+/**
+ * The bytes in an ArrayBuffer of their own, which can be moved to a worker without taking anything else
+ * along: a batch the batcher joined from pieces already is one, and is not copied again.
+ */
 function ownCopy(bytes: Buffer): Uint8Array {
+  if (bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.length && !(bytes.buffer instanceof SharedArrayBuffer)) return bytes;
   const copy = new Uint8Array(new ArrayBuffer(bytes.length));
   copy.set(bytes);
   return copy;

@@ -6,7 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { Detector } from '../detect/index.js';
 import { emptyStats } from './scrubber.js';
 import { createScrubber, scrubBatch } from './stream.js';
-import type { BatchReply, BatchRequest, WorkerSetup } from './parallel.js';
+import { WORKER_READY, type BatchReply, type BatchRequest, type WorkerSetup } from './parallel.js';
 
 const setup = workerData as WorkerSetup;
 const scrubber = createScrubber({
@@ -28,3 +28,4 @@ parentPort!.on('message', (request: BatchRequest) => {
     parentPort!.postMessage({ id: request.id, error: (err as Error).message });
   }
 });
+parentPort!.postMessage(WORKER_READY);

@@ -1,7 +1,7 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { getDefaultDetector, loadFingerprintKey, type Detector } from '../detect/index.js';
 import type { MaskStyle } from './mask.js';
-import { LineBatcher, type BatchItem, type LineBatcherOptions, type MarkerShape } from './line-batcher.js';
+import { IdleFlush, LineBatcher, type BatchItem, type LineBatcherOptions, type MarkerShape } from './line-batcher.js';
 import { Scrubber, type Replacement, type ScrubFormat, type ScrubStats } from './scrubber.js';
 import { plantedLineHash } from './keep-lines.js';
 
@@ -62,11 +62,13 @@ export function withheldMarker(bytes: number, shape: MarkerShape = 'text'): stri
 export class ScrubStream extends Transform {
   readonly scrubber: Scrubber;
   private readonly batcher: LineBatcher;
+  private readonly idle: IdleFlush;
 
   constructor(options: ScrubOptions = {}) {
     super();
     this.scrubber = createScrubber(options);
     this.batcher = new LineBatcher(lineBatcherOptions(options, this.scrubber), (item) => this.push(scrubItem(this.scrubber, item)));
+    this.idle = new IdleFlush(this.batcher, (err) => this.destroy(err));
   }
 
   get stats(): ScrubStats {
@@ -76,6 +78,7 @@ export class ScrubStream extends Transform {
   override _transform(chunk: Buffer | string, _enc: BufferEncoding, done: TransformCallback): void {
     try {
       this.batcher.write(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk);
+      this.idle.arm();
       done();
     } catch (err) {
       done(err as Error);
@@ -83,12 +86,18 @@ export class ScrubStream extends Transform {
   }
 
   override _flush(done: TransformCallback): void {
+    this.idle.stop();
     try {
       this.batcher.end();
       done();
     } catch (err) {
       done(err as Error);
     }
+  }
+
+  override _destroy(err: Error | null, done: (err: Error | null) => void): void {
+    this.idle.stop();
+    done(err);
   }
 }
 

@@ -36,7 +36,7 @@ export function registerScrub(program: Command): void {
     .option('--max-line-bytes <size>', 'withhold lines longer than this (e.g. 8MB)', String(DEFAULT_MAX_LINE_BYTES))
     .option(
       '--threads <n>',
-      'threads that scrub batches of lines, N-1 workers and the main thread; output in input order, the same bytes whatever N (default: one per core; 1: no workers)',
+      'worker threads that scrub batches of lines while the main thread reads and writes; output in input order, the same bytes whatever N (default: one per core; 1: no workers, everything on the main thread)',
     )
     .option('--keep-lines <file>', "lines planted on purpose (a canary key's log line), by SHA-256: they pass unchanged; the same secret elsewhere is redacted")
     .option('--stats', 'print lines, bytes and redactions per rule to stderr when done')
