@@ -6,7 +6,8 @@ export type MarkerShape = 'json' | 'text';
 /** What the batcher hands on, in input order: a run of whole lines, or a line withheld for its length. */
 export type BatchItem =
   /** `filled`: cut because it reached the batch size (not at a chunk's end or a withheld line). */
-  | { kind: 'lines'; bytes: Buffer; filled: boolean }
+  /** `owned`: the batcher joined the bytes into a buffer of their own, which nothing else refers to. */
+  | { kind: 'lines'; bytes: Buffer; filled: boolean; owned: boolean }
   /** `terminated`: the withheld line ended with a line feed (not at end of input). */
   | { kind: 'withheld'; bytes: number; shape: MarkerShape; terminated: boolean };
 
@@ -146,10 +147,13 @@ export class LineBatcher {
 
   private cut(filled = false): void {
     if (this.batchLength === 0) return;
-    const bytes = this.batch.length === 1 ? this.batch[0]! : Buffer.concat(this.batch, this.batchLength);
+    const joined = this.batch.length > 1;
+    const bytes = joined ? Buffer.concat(this.batch, this.batchLength) : this.batch[0]!;
     this.batch = [];
     this.batchLength = 0;
-    this.emit({ kind: 'lines', bytes, filled });
+    // A small join is a slice of Node's shared buffer pool, not a buffer of its own.
+    const owned = joined && bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.length;
+    this.emit({ kind: 'lines', bytes, filled, owned });
   }
 
   /** An over-long line begins: what came before it goes first; its marker's shape is decided by its first bytes. */

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { Readable, type Transform } from 'node:stream';
 import { describe, it } from 'node:test';
 import { expandSample } from '../detect/index.js';
-import { createParallelScrubStream, createScrubStream, MASK_STYLES, type ScrubOptions, type ScrubStats } from './index.js';
+import { createParallelScrubStream, createScrubStream, MASK_STYLES, scrub, type ScrubOptions, type ScrubStats } from './index.js';
 import { scrubInChunks } from './test-chunks.js';
 
 const OPENAI = expandSample('sk-proj-{alnum_-:74}T3BlbkFJ{alnum_-:74}');
@@ -148,6 +148,25 @@ describe('createParallelScrubStream', () => {
     const out = Buffer.concat(received);
     assert.ok(out.toString().endsWith('k=[REDACTED:openai-project-key]\n'));
     assert.equal(out.length, input.length - OPENAI.length + '[REDACTED:openai-project-key]'.length);
+  });
+  it('scrubs a line of the longest length allowed, dense with escapes and fields, on a worker as on the main thread', async () => {
+    const longest = 8 * 1024 * 1024 - 64;
+    const escaped = `{"m":"${'{\\"key\\": \\"x\\", '.repeat(longest / 20)}"}\n`;
+    const fields = `{${Array.from({ length: longest / 24 }, (_, i) => `"api_key${i % 10}":"v${i % 7}"`).join(',')}}\n`;
+    for (const line of [escaped, fields]) {
+      const stream = createParallelScrubStream({ threads: 2, format: 'ndjson' });
+      const received: Buffer[] = [];
+      stream.on('data', (c: Buffer) => received.push(c));
+      stream.write(Buffer.from('{"msg":"warm up"}\n'.repeat(20_000)));
+      // The long line comes once a worker is ready, so a worker, not this thread, scrubs it.
+      const deadline = Date.now() + 20_000;
+      while (received.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 300));
+      stream.end(Buffer.from(line));
+      await once(stream, 'end');
+      const expected = scrub(line, { format: 'ndjson' });
+      assert.ok(Buffer.concat(received).toString('latin1').endsWith(expected), 'the long line is scrubbed whole');
+    }
   });
   it('starts workers only once a batch fills: smaller inputs and live trickles are scrubbed on the main thread', async () => {
     const stream = createParallelScrubStream({ threads: 2, batchBytes: 4096 });

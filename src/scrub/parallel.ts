@@ -54,11 +54,14 @@ const FROM_SOURCE = import.meta.url.endsWith('.ts');
 const WORKER_URL = new URL(FROM_SOURCE ? './scrub-worker.ts' : './scrub-worker.js', import.meta.url);
 
 /**
- * A worker's young generation is kept small: V8 grows it with every object that survives a collection, so
- * over a long input it would grow to its default maximum (tens of MB per thread) and the peak memory with it.
- * Batches are scrubbed and dropped, so little survives, and scrub speed is the same.
+ * Bounds on a worker's heap. V8 grows a heap lazily while its limit is far off: left at the defaults, each
+ * worker's young generation grows to tens of MB (every object that survives a collection counts towards
+ * growing it) and its old generation collects late, so the peak memory grew with the input. With bounds V8
+ * collects sooner, and scrub speed is the same (docs/benchmarks.md). The old-generation bound is above what
+ * a batch needs with the longest line allowed (8 MB by default) dense with keywords, escapes or JSON fields;
+ * a worker that still runs out fails the scrub with an error (nothing passes unscrubbed).
  */
-const WORKER_LIMITS = { maxYoungGenerationSizeMb: 6 };
+const WORKER_LIMITS = { maxYoungGenerationSizeMb: 6, maxOldGenerationSizeMb: 256 };
 
 function startWorker(setup: WorkerSetup): Worker {
   if (!FROM_SOURCE) return new Worker(WORKER_URL, { workerData: setup, resourceLimits: WORKER_LIMITS });
@@ -149,6 +152,8 @@ interface Pending {
   output?: Buffer;
   /** A batch not yet handed to a thread. */
   input?: Buffer;
+  /** The batcher joined `input` into a buffer of its own: it moves to a worker without a copy. */
+  owned?: boolean;
   result?: BatchResult;
   error?: Error;
 }
@@ -257,7 +262,7 @@ export class ParallelScrubStream extends Transform {
           (err) => this.fail(err),
         );
       if (this.pool) {
-        const entry: Pending = { input: item.bytes };
+        const entry: Pending = { input: item.bytes, owned: item.owned };
         this.queue.push(entry);
         this.unsent.push(entry);
         this.dispatch();
@@ -273,7 +278,7 @@ export class ParallelScrubStream extends Transform {
     const pool = this.pool;
     while (pool && this.unsent.length && pool.hasRoom) {
       const entry = this.unsent.shift()!;
-      const input = ownCopy(entry.input!);
+      const input = entry.owned ? entry.input! : ownCopy(entry.input!);
       entry.input = undefined;
       pool.run(input, undefined).then(
         (result) => {
@@ -351,12 +356,8 @@ export class ParallelScrubStream extends Transform {
   }
 }
 
-/**
- * The bytes in an ArrayBuffer of their own, which can be moved to a worker without taking anything else
- * along: a batch the batcher joined from pieces already is one, and is not copied again.
- */
+/** The bytes in an ArrayBuffer of their own, which can be moved to a worker without taking anything else along. */
 function ownCopy(bytes: Buffer): Uint8Array {
-  if (bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.length && !(bytes.buffer instanceof SharedArrayBuffer)) return bytes;
   const copy = new Uint8Array(new ArrayBuffer(bytes.length));
   copy.set(bytes);
   return copy;
