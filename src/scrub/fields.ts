@@ -80,11 +80,20 @@ const BENIGN_NAMES = new Set([
 
 const SUFFIXES = ['_secret', '_password', '_token', '_api_key', '_apikey', '_access_key', '_private_key', '_passwd'];
 
+/** Verdicts by name as written: a log repeats the same few field names on every line. */
+const verdicts = new Map<string, boolean>();
+/** Names remembered at most (a log of ever-new names must not grow the map without bound). */
+const MAX_VERDICTS = 4096;
+
 export function isSensitiveFieldName(name: string): boolean {
-  const n = name.toLowerCase().replace(/-/g, '_');
-  if (BENIGN_NAMES.has(n)) return false;
-  if (SENSITIVE_NAMES.has(n)) return true;
-  return SUFFIXES.some((s) => n.endsWith(s));
+  let verdict = verdicts.get(name);
+  if (verdict === undefined) {
+    const n = name.toLowerCase().replace(/-/g, '_');
+    verdict = !BENIGN_NAMES.has(n) && (SENSITIVE_NAMES.has(n) || SUFFIXES.some((s) => n.endsWith(s)));
+    if (verdicts.size >= MAX_VERDICTS) verdicts.clear();
+    verdicts.set(name, verdict);
+  }
+  return verdict;
 }
 
 /** Words one of which every sensitive field name holds: only names holding one are looked at. */

@@ -6,7 +6,7 @@ export type MarkerShape = 'json' | 'text';
 /** What the batcher hands on, in input order: a run of whole lines, or a line withheld for its length. */
 export type BatchItem =
   /** `filled`: cut because it reached the batch size (not at a chunk's end or a withheld line). */
-  /** `owned`: the batcher joined the bytes into a buffer of their own, which nothing else refers to. */
+  /** `owned`: the batcher joined the bytes into a buffer from `allocate`, which nothing else refers to. */
   | { kind: 'lines'; bytes: Buffer; filled: boolean; owned: boolean }
   /** `terminated`: the withheld line ended with a line feed (not at end of input). */
   | { kind: 'withheld'; bytes: number; shape: MarkerShape; terminated: boolean };
@@ -18,6 +18,8 @@ export interface LineBatcherOptions {
   format: ScrubFormat;
   /** Its block rules (private keys) say where a cut would split a block. */
   detector: Detector;
+  /** Where lines from several pieces are joined (a parallel scrub hands out reused buffers); default a new buffer. */
+  allocate?: (length: number) => Buffer;
 }
 
 /**
@@ -147,13 +149,17 @@ export class LineBatcher {
 
   private cut(filled = false): void {
     if (this.batchLength === 0) return;
+    const { allocate } = this.options;
     const joined = this.batch.length > 1;
-    const bytes = joined ? Buffer.concat(this.batch, this.batchLength) : this.batch[0]!;
+    let bytes = this.batch[0]!;
+    if (joined) {
+      bytes = allocate ? allocate(this.batchLength) : Buffer.allocUnsafe(this.batchLength);
+      let at = 0;
+      for (const piece of this.batch) at += piece.copy(bytes, at);
+    }
     this.batch = [];
     this.batchLength = 0;
-    // A small join is a slice of Node's shared buffer pool, not a buffer of its own.
-    const owned = joined && bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.length;
-    this.emit({ kind: 'lines', bytes, filled, owned });
+    this.emit({ kind: 'lines', bytes, filled, owned: joined && allocate !== undefined });
   }
 
   /** An over-long line begins: what came before it goes first; its marker's shape is decided by its first bytes. */

@@ -30,14 +30,28 @@ export interface BatchRequest {
 }
 
 export type BatchReply =
-  | { id: number; input: Uint8Array; output: Uint8Array | undefined; stats: ScrubStats; openBlockAfter: string | undefined; error?: undefined }
+  | {
+      id: number;
+      input: Uint8Array;
+      /** Undefined when nothing was redacted; it may share the input's buffer (written over it). */
+      output: Uint8Array | undefined;
+      stats: ScrubStats;
+      openBlockAfter: string | undefined;
+      /** The output is the same whatever block was open before the batch (Scrubber.startsClearOfBlocks). */
+      clearOfBlocks: boolean;
+      error?: undefined;
+    }
   | { id: number; error: string };
 
 /** A worker's first message: its scrubber is built (the rules compiled), so batches sent now start at once. */
 export const WORKER_READY = 'ready';
 
 interface BatchResult {
+  /** The batch's bytes, unless a worker wrote the output over them (then clearOfBlocks is true). */
   input: Uint8Array;
+  clearOfBlocks?: boolean;
+  /** `input` is one of this stream's batch buffers: once scrubbed into an output of its own, it is reused. */
+  owned?: boolean;
   output: Uint8Array | undefined;
   stats: ScrubStats;
   openBlockBefore: string | undefined;
@@ -152,7 +166,7 @@ interface Pending {
   output?: Buffer;
   /** A batch not yet handed to a thread. */
   input?: Buffer;
-  /** The batcher joined `input` into a buffer of its own: it moves to a worker without a copy. */
+  /** `input` is one of this stream's batch buffers: it moves to a worker without a copy. */
   owned?: boolean;
   result?: BatchResult;
   error?: Error;
@@ -186,6 +200,9 @@ export class ParallelScrubStream extends Transform {
   private readonly unsent: Pending[] = [];
   /** The rule of the block open where the head of the queue starts. */
   private openBlock: string | undefined;
+  /** Batch buffers to reuse, and the size each is made (a batch passes its size by one line at most, mostly). */
+  private readonly spare: ArrayBuffer[] = [];
+  private readonly bufferBytes: number;
   /** Waits for the queue to shrink to `keep` entries. */
   private room: { keep: number; resolve: () => void; reject: (e: Error) => void } | undefined;
 
@@ -201,7 +218,9 @@ export class ParallelScrubStream extends Transform {
       ...(key ? { fingerprintKey: new Uint8Array(key) } : {}),
       keepLines: [...this.local.keepLines],
     };
-    this.batcher = new LineBatcher(lineBatcherOptions(options, this.local), (item) => this.enqueue(item));
+    const batcherOptions = lineBatcherOptions(options, this.local);
+    this.bufferBytes = batcherOptions.batchBytes + (batcherOptions.batchBytes >> 2);
+    this.batcher = new LineBatcher({ ...batcherOptions, allocate: (length) => this.batchBuffer(length) }, (item) => this.enqueue(item));
     this.idle = new IdleFlush(this.batcher, (err) => this.fail(err));
   }
 
@@ -267,7 +286,7 @@ export class ParallelScrubStream extends Transform {
         this.unsent.push(entry);
         this.dispatch();
       } else {
-        this.queue.push({ result: this.scrubHere(item.bytes, undefined) });
+        this.queue.push({ result: { ...this.scrubHere(item.bytes, undefined), owned: item.owned } });
       }
     }
     this.writeReady();
@@ -278,11 +297,12 @@ export class ParallelScrubStream extends Transform {
     const pool = this.pool;
     while (pool && this.unsent.length && pool.hasRoom) {
       const entry = this.unsent.shift()!;
-      const input = entry.owned ? entry.input! : ownCopy(entry.input!);
+      const input = entry.owned ? entry.input! : this.batchBuffer(entry.input!.length);
+      if (!entry.owned) input.set(entry.input!);
       entry.input = undefined;
       pool.run(input, undefined).then(
         (result) => {
-          entry.result = result;
+          entry.result = { ...result, owned: true };
           this.dispatch();
           this.writeReady();
         },
@@ -298,7 +318,7 @@ export class ParallelScrubStream extends Transform {
   private helpUntil(keep: number): void {
     while (this.queue.length > keep && this.unsent.length && !this.pool?.ready) {
       const entry = this.unsent.shift()!;
-      entry.result = this.scrubHere(entry.input!, undefined);
+      entry.result = { ...this.scrubHere(entry.input!, undefined), owned: entry.owned };
       entry.input = undefined;
       this.writeReady();
     }
@@ -307,7 +327,7 @@ export class ParallelScrubStream extends Transform {
   private scrubHere(input: Uint8Array, openBlockBefore: string | undefined): BatchResult {
     this.local.stats = emptyStats();
     this.local.openBlockRule = openBlockBefore;
-    const output = scrubBatch(this.local, input);
+    const { output } = scrubBatch(this.local, input);
     return { input, output, stats: this.local.stats, openBlockBefore, openBlockAfter: this.local.openBlockRule };
   }
 
@@ -326,19 +346,36 @@ export class ParallelScrubStream extends Transform {
       }
       let result = head.result;
       if (!result) break;
-      // Rare: a block stayed open past the batcher's limit. The batch is scrubbed again from inside it.
-      if (result.openBlockBefore !== this.openBlock) result = this.scrubHere(result.input, this.openBlock);
+      // Rare: a block stayed open past the batcher's limit. The batch is scrubbed again from inside it,
+      // unless its first line would close the block anyway.
+      if (result.openBlockBefore !== this.openBlock && !result.clearOfBlocks) result = { ...this.scrubHere(result.input, this.openBlock), owned: result.owned };
       this.queue.shift();
       this.openBlock = result.openBlockAfter;
       addStats(this.stats, result.stats);
       const out = result.output ?? result.input;
       this.push(Buffer.from(out.buffer, out.byteOffset, out.length));
+      // The batch went out scrubbed into a buffer of its own, so its buffer is free again.
+      if (result.output && result.owned && result.output.buffer !== result.input.buffer) this.reuse(result.input.buffer as ArrayBuffer);
     }
     if (this.room && this.queue.length <= this.room.keep) {
       const { resolve } = this.room;
       this.room = undefined;
       resolve();
     }
+  }
+
+  /**
+   * A buffer for a batch of `length` bytes, in an ArrayBuffer of its own (it moves to a worker and back
+   * without taking anything else along): a reused one where it fits. Reusing them keeps this thread from
+   * leaving a trail of dead batch buffers (hundreds of MB a second) for the collector to find.
+   */
+  private batchBuffer(length: number): Buffer {
+    const reused = length <= this.bufferBytes ? this.spare.pop() : undefined;
+    return Buffer.from(reused ?? new ArrayBuffer(Math.max(length, this.bufferBytes)), 0, length);
+  }
+
+  private reuse(buffer: ArrayBuffer): void {
+    if (buffer.byteLength === this.bufferBytes && this.spare.length < this.threads * BATCHES_PER_THREAD) this.spare.push(buffer);
   }
 
   private waitForRoom(keep: number): Promise<void> {
@@ -354,13 +391,6 @@ export class ParallelScrubStream extends Transform {
     if (room) room.reject(err);
     else this.destroy(err);
   }
-}
-
-/** The bytes in an ArrayBuffer of their own, which can be moved to a worker without taking anything else along. */
-function ownCopy(bytes: Buffer): Uint8Array {
-  const copy = new Uint8Array(new ArrayBuffer(bytes.length));
-  copy.set(bytes);
-  return copy;
 }
 
 export function createParallelScrubStream(options: ParallelScrubOptions = {}): ParallelScrubStream {

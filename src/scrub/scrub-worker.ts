@@ -21,9 +21,11 @@ parentPort!.on('message', (request: BatchRequest) => {
   try {
     scrubber.stats = emptyStats();
     scrubber.openBlockRule = request.openBlockBefore;
-    const output = scrubBatch(scrubber, request.input);
-    const reply: BatchReply = { id: request.id, input: request.input, output, stats: scrubber.stats, openBlockAfter: scrubber.openBlockRule };
-    parentPort!.postMessage(reply, [request.input.buffer as ArrayBuffer, ...(output ? [output.buffer as ArrayBuffer] : [])]);
+    // The input's buffer is this batch's own: the output may be written over it.
+    const { output, clearOfBlocks } = scrubBatch(scrubber, request.input, true);
+    const reply: BatchReply = { id: request.id, input: request.input, output, stats: scrubber.stats, openBlockAfter: scrubber.openBlockRule, clearOfBlocks };
+    const buffers = new Set([request.input.buffer as ArrayBuffer, ...(output ? [output.buffer as ArrayBuffer] : [])]);
+    parentPort!.postMessage(reply, [...buffers]);
   } catch (err) {
     parentPort!.postMessage({ id: request.id, error: (err as Error).message });
   }

@@ -73,6 +73,17 @@ export class Scrubber {
     this.openBlock = block ? { ruleId: ruleId!, ...block } : undefined;
   }
 
+  /**
+   * Whether scrubbing `text` comes out the same whatever block is open where it starts: its first line
+   * neither ends a block nor could be a block's body, so an open block closes there without taking any of it.
+   */
+  startsClearOfBlocks(text: string): boolean {
+    const newline = text.indexOf('\n');
+    const first = newline === -1 ? text : text.slice(0, newline > 0 && text.charCodeAt(newline - 1) === 13 ? newline - 1 : newline);
+    for (const block of this.blocks.values()) if (block.end.test(first) || block.body.test(first)) return false;
+    return true;
+  }
+
   /** Scrubs one self-contained text (a log field, a span attribute): no block state carries over. */
   scrubText(text: string): string {
     const out = this.scrubLines(text);

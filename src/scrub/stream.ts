@@ -112,7 +112,7 @@ export function lineBatcherOptions(options: ScrubOptions, scrubber: Scrubber): L
 
 /** The output for one batcher item, counted in the scrubber's stats. */
 function scrubItem(scrubber: Scrubber, item: BatchItem): Buffer {
-  if (item.kind === 'lines') return scrubBatch(scrubber, item.bytes) ?? item.bytes;
+  if (item.kind === 'lines') return scrubBatch(scrubber, item.bytes).output ?? item.bytes;
   return withheldOutput(item, scrubber.stats);
 }
 
@@ -125,17 +125,34 @@ export function withheldOutput(item: BatchItem & { kind: 'withheld' }, stats: Sc
 }
 
 /**
- * Scrubs a batch of whole lines: the redacted bytes, in a buffer of their own (a worker can hand it
- * over), or undefined when nothing was redacted.
+ * Scrubs a batch of whole lines: the redacted bytes, or undefined when nothing was redacted. With
+ * `overwrite` (the caller owns the input's buffer and needs its bytes no more) the output is written over
+ * the input where the buffer has room, or else, as without it, into a buffer of its own (a worker can hand
+ * either over). `clearOfBlocks` is startsClearOfBlocks for the batch, asked for by `overwrite`.
  */
-export function scrubBatch(scrubber: Scrubber, bytes: Uint8Array): Buffer | undefined {
+export function scrubBatch(scrubber: Scrubber, bytes: Uint8Array, overwrite = false): { output: Buffer | undefined; clearOfBlocks: boolean } {
   const raw = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
   // latin1 maps bytes to chars one to one, so replacement offsets are byte offsets.
   const text = raw.toString('latin1');
+  // Overwritten, the input could not be scrubbed again from inside a block open before it (see ParallelScrubStream).
+  const clearOfBlocks = overwrite && scrubber.startsClearOfBlocks(text);
   const replacements = keepPlanted(text, scrubber.plan(text), scrubber.keepLines);
-  if (replacements.length === 0) return undefined;
+  if (replacements.length === 0) return { output: undefined, clearOfBlocks };
   let length = raw.length;
   for (const r of replacements) length += r.text.length - (r.end - r.start);
+  if (clearOfBlocks && length <= bytes.buffer.byteLength - bytes.byteOffset) {
+    // The text holds every input byte, so the output is written from it over the input.
+    const out = Buffer.from(bytes.buffer, bytes.byteOffset, length);
+    let at = 0;
+    let to = 0;
+    for (const r of replacements) {
+      to += out.write(text.slice(at, r.start), to, 'latin1');
+      to += out.write(r.text, to, 'latin1');
+      at = r.end;
+    }
+    out.write(text.slice(at), to, 'latin1');
+    return { output: out, clearOfBlocks };
+  }
   const out = Buffer.from(new ArrayBuffer(length));
   let at = 0;
   let to = 0;
@@ -145,7 +162,7 @@ export function scrubBatch(scrubber: Scrubber, bytes: Uint8Array): Buffer | unde
     at = r.end;
   }
   raw.copy(out, to, at);
-  return out;
+  return { output: out, clearOfBlocks };
 }
 
 /** Drops the replacements inside a planted line (its bytes hash to one of `keep`); a span that crosses lines stays. */
