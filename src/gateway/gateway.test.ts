@@ -426,7 +426,7 @@ routes:
         req.end('{}');
       });
       writeFileSync(configPath, config(dir, sse.url, '\n      - { classes: [administration], scopes: ["llm:inference"] }'));
-      const deadline = Date.now() + 5000;
+      const deadline = Date.now() + 15_000;
       let status = 403;
       while (status === 403 && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 100));
