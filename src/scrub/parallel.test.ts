@@ -1,9 +1,19 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { availableParallelism } from 'node:os';
 import { Readable, type Transform } from 'node:stream';
 import { describe, it } from 'node:test';
 import { expandSample } from '../detect/index.js';
-import { createParallelScrubStream, createScrubStream, MASK_STYLES, scrub, type ScrubOptions, type ScrubStats } from './index.js';
+import {
+  createParallelScrubStream,
+  createScrubStream,
+  defaultScrubThreads,
+  MASK_STYLES,
+  scrub,
+  WORKERS_FROM_BYTES,
+  type ScrubOptions,
+  type ScrubStats,
+} from './index.js';
 import { scrubInChunks } from './test-chunks.js';
 
 const OPENAI = expandSample('sk-proj-{alnum_-:74}T3BlbkFJ{alnum_-:74}');
@@ -167,6 +177,11 @@ describe('createParallelScrubStream', () => {
       const expected = scrub(line, { format: 'ndjson' });
       assert.ok(Buffer.concat(received).toString('latin1').endsWith(expected), 'the long line is scrubbed whole');
     }
+  });
+  it('defaults to one thread for an input known to be small, and to one per core otherwise', () => {
+    assert.equal(defaultScrubThreads(100 * 1024 * 1024), 1);
+    assert.equal(defaultScrubThreads(WORKERS_FROM_BYTES), availableParallelism());
+    assert.equal(defaultScrubThreads(undefined), availableParallelism());
   });
   it('starts workers only once a batch fills: smaller inputs and live trickles are scrubbed on the main thread', async () => {
     const stream = createParallelScrubStream({ threads: 2, batchBytes: 4096 });

@@ -393,6 +393,17 @@ export class ParallelScrubStream extends Transform {
   }
 }
 
+/**
+ * Below this much input, known ahead (regular files), one thread scrubs faster than several: starting a
+ * worker and warming its code up costs about as much as scrubbing 100 MB (docs/benchmarks.md).
+ */
+export const WORKERS_FROM_BYTES = 256 * 1024 * 1024;
+
+/** The default thread count: one per core, or 1 for an input known to be smaller than WORKERS_FROM_BYTES. */
+export function defaultScrubThreads(inputBytes?: number): number {
+  return inputBytes !== undefined && inputBytes < WORKERS_FROM_BYTES ? 1 : availableParallelism();
+}
+
 export function createParallelScrubStream(options: ParallelScrubOptions = {}): ParallelScrubStream {
   return new ParallelScrubStream(options);
 }

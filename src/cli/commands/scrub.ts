@@ -1,11 +1,11 @@
-import { createReadStream } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { createReadStream, statSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { Option, type Command } from 'commander';
 import { UsageError } from '../../errors.js';
 import { loadDetector, RuleFileError } from '../../detect/index.js';
 import {
   createParallelScrubStream,
+  defaultScrubThreads,
   createScrubStream,
   readKeepLines,
   DEFAULT_MAX_LINE_BYTES,
@@ -36,7 +36,7 @@ export function registerScrub(program: Command): void {
     .option('--max-line-bytes <size>', 'withhold lines longer than this (e.g. 8MB)', String(DEFAULT_MAX_LINE_BYTES))
     .option(
       '--threads <n>',
-      'worker threads that scrub batches of lines while the main thread reads and writes; output in input order, the same bytes whatever N (default: one per core; 1: no workers, everything on the main thread)',
+      'worker threads that scrub batches of lines while the main thread reads and writes; output in input order, the same bytes whatever N (default: one per core, or 1 for files under 256 MB in all, where workers take longer to start than they save; 1: no workers, everything on the main thread)',
     )
     .option('--keep-lines <file>', "lines planted on purpose (a canary key's log line), by SHA-256: they pass unchanged; the same secret elsewhere is redacted")
     .option('--stats', 'print lines, bytes and redactions per rule to stderr when done')
@@ -104,7 +104,7 @@ Examples:
           });
           return;
         }
-        const threads = opts.threads === undefined ? availableParallelism() : parsePositiveInt(opts.threads, '--threads', 256);
+        const threads = opts.threads === undefined ? defaultScrubThreads(regularFileBytes(files)) : parsePositiveInt(opts.threads, '--threads', 256);
         const options = { format: opts.format, mask: opts.mask, detector, maxLineBytes: parseByteSize(opts.maxLineBytes, '--max-line-bytes'), keepLines };
         const stream = threads === 1 ? createScrubStream(options) : createParallelScrubStream({ ...options, threads });
         const inputs = files.length ? files : ['-'];
@@ -138,4 +138,21 @@ Examples:
         }
       },
     );
+}
+
+/** The bytes of the inputs when all are regular files (known ahead), else undefined (stdin, a pipe, unreadable). */
+function regularFileBytes(files: string[]): number | undefined {
+  if (files.length === 0) return undefined;
+  let total = 0;
+  for (const file of files) {
+    if (file === '-') return undefined;
+    try {
+      const stat = statSync(file);
+      if (!stat.isFile()) return undefined;
+      total += stat.size;
+    } catch {
+      return undefined; // the read reports it
+    }
+  }
+  return total;
 }
