@@ -40,42 +40,44 @@ describe('keyword prefilter', () => {
     const p = new KeywordPrefilter(['ghp_']);
     assert.deepEqual(occurrences(p, 'a perfectly ordinary log line with gh and p_'), []);
   });
-  it('finds exactly what a plain search finds, in order, in long texts cut into parts and keywords across the cuts', () => {
-    const keywords = ['ab', 'abc', 'bca', 'sk-ant-', 'xyzzy-long-keyword', 'c'];
-    const p = new KeywordPrefilter(keywords);
-    const alphabet = 'abcsk-ANTXYZy lonGwrd';
-    for (let seed = 1; seed <= 40; seed++) {
-      const length = [5000, 4096, 4099, 9001, 20000][seed % 5]!;
-      let text = '';
-      for (let i = 0, x = seed; i < length; i++, x = (x * 1103515245 + 12345) & 0x7fffffff) text += alphabet[x % alphabet.length];
-      // Plant keywords across each place the text is cut in four.
-      const quarter = length >> 2;
-      for (const cut of [quarter, 2 * quarter, 3 * quarter]) text = text.slice(0, cut - 5) + 'XYZZY-LONG-KEYWORD' + text.slice(cut + 13);
-      const expected: Array<[string, number]> = [];
-      const lower = text.toLowerCase();
-      for (let end = 0; end < text.length; end++)
-        for (const k of keywords) if (lower.startsWith(k, end - k.length + 1) && end - k.length + 1 >= 0) expected.push([k, end]);
-      const order = (a: [string, number], b: [string, number]) => a[1] - b[1] || a[0].localeCompare(b[0]);
-      const found = occurrences(p, text);
-      assert.deepEqual([...found].sort(order), expected.sort(order), `seed ${seed}`);
-      assert.ok(
-        found.every((h, i) => i === 0 || found[i - 1]![1] <= h[1]),
-        'occurrences come in text order',
+  for (const webAssembly of [true, false])
+    it(`finds exactly what a plain search finds, in order, in long texts cut into parts and keywords across the cuts (${webAssembly ? 'WebAssembly' : 'JavaScript'} walk)`, () => {
+      const keywords = ['ab', 'abc', 'bca', 'sk-ant-', 'xyzzy-long-keyword', 'c'];
+      const p = new KeywordPrefilter(keywords, { webAssembly });
+      const alphabet = 'abcsk-ANTXYZy lonGwrd';
+      for (let seed = 1; seed <= 40; seed++) {
+        const length = [5000, 4096, 4099, 9001, 20000][seed % 5]!;
+        let text = '';
+        for (let i = 0, x = seed; i < length; i++, x = (x * 1103515245 + 12345) & 0x7fffffff) text += alphabet[x % alphabet.length];
+        // Plant keywords across each place the text is cut in four.
+        const quarter = length >> 2;
+        for (const cut of [quarter, 2 * quarter, 3 * quarter]) text = text.slice(0, cut - 5) + 'XYZZY-LONG-KEYWORD' + text.slice(cut + 13);
+        const expected: Array<[string, number]> = [];
+        const lower = text.toLowerCase();
+        for (let end = 0; end < text.length; end++)
+          for (const k of keywords) if (lower.startsWith(k, end - k.length + 1) && end - k.length + 1 >= 0) expected.push([k, end]);
+        const order = (a: [string, number], b: [string, number]) => a[1] - b[1] || a[0].localeCompare(b[0]);
+        const found = occurrences(p, text);
+        assert.deepEqual([...found].sort(order), expected.sort(order), `seed ${seed}`);
+        assert.ok(
+          found.every((h, i) => i === 0 || found[i - 1]![1] <= h[1]),
+          'occurrences come in text order',
+        );
+      }
+    });
+  for (const webAssembly of [true, false])
+    it(`finds keywords across the segments the automaton walks in texts over a megabyte, and none past the text (${webAssembly ? 'WebAssembly' : 'JavaScript'} walk)`, () => {
+      const p = new KeywordPrefilter(['sk-ant-', 'ghp_'], { webAssembly });
+      const mb = 1024 * 1024;
+      let text = 'x'.repeat(2.5 * mb);
+      const planted = [mb - 3, 2 * mb - 6, 2 * mb + 100];
+      for (const at of planted) text = text.slice(0, at) + 'SK-ANT-' + text.slice(at + 7);
+      assert.deepEqual(
+        occurrences(p, text),
+        planted.map((at) => ['sk-ant-', at + 6]),
       );
-    }
-  });
-  it('finds keywords across the segments the automaton walks in texts over a megabyte, and none past the text', () => {
-    const p = new KeywordPrefilter(['sk-ant-', 'ghp_']);
-    const mb = 1024 * 1024;
-    let text = 'x'.repeat(2.5 * mb);
-    const planted = [mb - 3, 2 * mb - 6, 2 * mb + 100];
-    for (const at of planted) text = text.slice(0, at) + 'SK-ANT-' + text.slice(at + 7);
-    assert.deepEqual(
-      occurrences(p, text),
-      planted.map((at) => ['sk-ant-', at + 6]),
-    );
-    assert.deepEqual(occurrences(p, 'sk-ant'), [], 'a longer text walked before leaves nothing behind');
-  });
+      assert.deepEqual(occurrences(p, 'sk-ant'), [], 'a longer text walked before leaves nothing behind');
+    });
   it('grows its occurrence buffer for text dense with keywords', () => {
     const p = new KeywordPrefilter(['a']);
     assert.equal(occurrences(p, 'a'.repeat(5000)).length, 5000);

@@ -14,7 +14,8 @@ export class KeywordPrefilter {
   private readonly longest: number;
   private readonly memory: AutomatonMemory;
 
-  constructor(keywords: string[]) {
+  /** `webAssembly: false` walks in JavaScript, as where WebAssembly memory cannot be had (tests run both). */
+  constructor(keywords: string[], options: { webAssembly?: boolean } = {}) {
     this.keywords = keywords.map((k) => k.toLowerCase());
     // The trie is built in the flat table itself (-1: no edge yet), then completed breadth-first.
     const encoded = this.keywords.map((k) => Buffer.from(k, 'latin1'));
@@ -66,7 +67,7 @@ export class KeywordPrefilter {
       for (let c = 65; c <= 90; c++) delta[s * 256 + c] = delta[s * 256 + c + 32]!;
     }
     this.outputs = out.map((o) => [...new Set(o)]);
-    this.memory = new AutomatonMemory(delta, states, (state) => out[state]!.length > 0);
+    this.memory = new AutomatonMemory(delta, states, (state) => out[state]!.length > 0, options.webAssembly ?? true);
   }
 
   /**
@@ -140,7 +141,7 @@ const PAGE = 64 * 1024;
  */
 class AutomatonMemory {
   readonly segment: Buffer;
-  private readonly walkFn: WalkFn;
+  private readonly walkFn!: WalkFn;
   private readonly words: Int32Array;
   private readonly classMap: Uint8Array;
   /** Bytes per row: classes × 4. */
@@ -150,8 +151,12 @@ class AutomatonMemory {
   private readonly hitsAt: number;
   private readonly stride: number;
 
-  /** `delta[state * 256 + byte]` is the next state; `ends(state)` whether a keyword ends there. */
-  constructor(delta: Int32Array, states: number, ends: (state: number) => boolean) {
+  /**
+   * `delta[state * 256 + byte]` is the next state; `ends(state)` whether a keyword ends there. Where no
+   * WebAssembly memory can be had (V8 reserves several GB of address space for one, which a `ulimit -v`
+   * refuses), the same layout lives in an ArrayBuffer and walkInJavaScript walks it, about 2.5 times slower.
+   */
+  constructor(delta: Int32Array, states: number, ends: (state: number) => boolean, webAssembly: boolean) {
     // Bytes with the same column in every state are one class; a class is named by its first byte.
     const firsts: number[] = [];
     const classOf = new Uint8Array(256);
@@ -170,8 +175,23 @@ class AutomatonMemory {
     this.hitsAt = align(this.textAt + SEGMENT) + 32;
     // Each part records at most one hit per byte: a quarter of a segment plus a tail of under four bytes.
     this.stride = (SEGMENT / 4 + 4) * 8;
-    const memory = new WebAssembly.Memory({ initial: Math.ceil((this.hitsAt + 4 * this.stride) / PAGE) });
-    this.walkFn = instantiateWalk(memory);
+    const pages = Math.ceil((this.hitsAt + 4 * this.stride) / PAGE);
+    let memory: { buffer: ArrayBuffer } | undefined;
+    if (webAssembly) {
+      try {
+        memory = new WebAssembly.Memory({ initial: pages });
+        this.walkFn = instantiateWalk(memory as WebAssembly.Memory);
+      } catch (err) {
+        if (!(err instanceof RangeError)) throw err;
+        memory = undefined;
+      }
+    }
+    if (!memory) {
+      memory = { buffer: new ArrayBuffer(pages * PAGE) };
+      const bytes = new Uint8Array(memory.buffer);
+      const words = new Int32Array(memory.buffer);
+      this.walkFn = (...args) => walkInJavaScript(bytes, words, ...args);
+    }
     this.classMap = new Uint8Array(memory.buffer, 0, 256);
     for (let byte = 0; byte < 256; byte++) this.classMap[byte] = classOf[byte]! * 4;
     this.words = new Int32Array(memory.buffer);
@@ -212,6 +232,75 @@ class AutomatonMemory {
     }
     return words[results + 4]!;
   }
+}
+
+/** The kernel's walk (automaton-kernel.ts), step for step, over the same memory layout. */
+function walkInJavaScript(
+  bytes: Uint8Array,
+  words: Int32Array,
+  table: number,
+  a0: number,
+  q: number,
+  tail: number,
+  hits: number,
+  stride: number,
+  r0: number,
+  r1: number,
+  r2: number,
+  r3: number,
+): void {
+  let a1 = a0 + q;
+  let a2 = a1 + q;
+  let a3 = a2 + q;
+  let h0 = hits;
+  let h1 = hits + stride;
+  let h2 = hits + 2 * stride;
+  let h3 = hits + 3 * stride;
+  for (const end = a1; a0 < end; a0++, a1++, a2++, a3++) {
+    r0 = words[(table + r0 + bytes[bytes[a0]!]!) >> 2]!;
+    if (r0 < 0) {
+      r0 = ~r0;
+      words[h0 >> 2] = r0;
+      words[(h0 >> 2) + 1] = a0;
+      h0 += 8;
+    }
+    r1 = words[(table + r1 + bytes[bytes[a1]!]!) >> 2]!;
+    if (r1 < 0) {
+      r1 = ~r1;
+      words[h1 >> 2] = r1;
+      words[(h1 >> 2) + 1] = a1;
+      h1 += 8;
+    }
+    r2 = words[(table + r2 + bytes[bytes[a2]!]!) >> 2]!;
+    if (r2 < 0) {
+      r2 = ~r2;
+      words[h2 >> 2] = r2;
+      words[(h2 >> 2) + 1] = a2;
+      h2 += 8;
+    }
+    r3 = words[(table + r3 + bytes[bytes[a3]!]!) >> 2]!;
+    if (r3 < 0) {
+      r3 = ~r3;
+      words[h3 >> 2] = r3;
+      words[(h3 >> 2) + 1] = a3;
+      h3 += 8;
+    }
+  }
+  for (const end = a3 + tail; a3 < end; a3++) {
+    r3 = words[(table + r3 + bytes[bytes[a3]!]!) >> 2]!;
+    if (r3 < 0) {
+      r3 = ~r3;
+      words[h3 >> 2] = r3;
+      words[(h3 >> 2) + 1] = a3;
+      h3 += 8;
+    }
+  }
+  const results = (hits - 32) >> 2;
+  words[results] = h0;
+  words[results + 1] = h1;
+  words[results + 2] = h2;
+  words[results + 3] = h3;
+  words[results + 4] = r3;
 }
 
 function align(at: number): number {
