@@ -197,7 +197,7 @@ export class Detector {
         this.exactKeywords.push(exact === undefined ? undefined : spelling);
       }
     }
-    for (const keyword of automatonKeywords) for (const c of keyword) markChar(this.keywordChars, c);
+    for (const keyword of automatonKeywords) for (let i = 0; i < keyword.length; i++) markChar(this.keywordChars, keyword.charCodeAt(i));
     this.prefilter = new KeywordPrefilter(automatonKeywords);
     this.keywordMark = new Uint32Array(automatonKeywords.length);
     this.keywordLines = automatonKeywords.map(() => []);
@@ -503,8 +503,10 @@ function escapedSpellings(keyword: string, decodesToKeywordChar: Uint8Array): st
 }
 
 /** Marks a keyword character, in both cases, by its latin1 byte (the low byte, as the automaton reads text). */
-function markChar(chars: Uint8Array, c: string): void {
-  for (const form of [c, c.toLowerCase(), c.toUpperCase()]) if (form.length === 1) chars[form.charCodeAt(0) & 0xff] = 1;
+function markChar(chars: Uint8Array, code: number): void {
+  chars[code & 0xff] = 1;
+  // The automaton folds ASCII letters only, so only their other case can reach a keyword.
+  if ((code >= 65 && code <= 90) || (code >= 97 && code <= 122)) chars[code ^ 0x20] = 1;
 }
 
 /** The whitespace- or quote-delimited word of `text` that holds [start, end), at most 200 characters back. */

@@ -154,7 +154,7 @@ class AutomatonMemory {
   /**
    * `delta[state * 256 + byte]` is the next state; `ends(state)` whether a keyword ends there. Where no
    * WebAssembly memory can be had (V8 reserves several GB of address space for one, which a `ulimit -v`
-   * refuses), the same layout lives in an ArrayBuffer and walkInJavaScript walks it, about 2.5 times slower.
+   * refuses), the same layout lives in an ArrayBuffer and walkInJavaScript walks it, more slowly.
    */
   constructor(delta: Int32Array, states: number, ends: (state: number) => boolean, webAssembly: boolean) {
     // Bytes with the same column in every state are one class; a class is named by its first byte.
@@ -234,7 +234,10 @@ class AutomatonMemory {
   }
 }
 
-/** The kernel's walk (automaton-kernel.ts), step for step, over the same memory layout. */
+/**
+ * The kernel's walk (automaton-kernel.ts) over the same memory layout, with the same results: the four
+ * parts one after another (interleaving them only pays in the kernel), each recording its own hits.
+ */
 function walkInJavaScript(
   bytes: Uint8Array,
   words: Int32Array,
@@ -244,63 +247,24 @@ function walkInJavaScript(
   tail: number,
   hits: number,
   stride: number,
-  r0: number,
-  r1: number,
-  r2: number,
-  r3: number,
+  ...rows: [number, number, number, number]
 ): void {
-  let a1 = a0 + q;
-  let a2 = a1 + q;
-  let a3 = a2 + q;
-  let h0 = hits;
-  let h1 = hits + stride;
-  let h2 = hits + 2 * stride;
-  let h3 = hits + 3 * stride;
-  for (const end = a1; a0 < end; a0++, a1++, a2++, a3++) {
-    r0 = words[(table + r0 + bytes[bytes[a0]!]!) >> 2]!;
-    if (r0 < 0) {
-      r0 = ~r0;
-      words[h0 >> 2] = r0;
-      words[(h0 >> 2) + 1] = a0;
-      h0 += 8;
-    }
-    r1 = words[(table + r1 + bytes[bytes[a1]!]!) >> 2]!;
-    if (r1 < 0) {
-      r1 = ~r1;
-      words[h1 >> 2] = r1;
-      words[(h1 >> 2) + 1] = a1;
-      h1 += 8;
-    }
-    r2 = words[(table + r2 + bytes[bytes[a2]!]!) >> 2]!;
-    if (r2 < 0) {
-      r2 = ~r2;
-      words[h2 >> 2] = r2;
-      words[(h2 >> 2) + 1] = a2;
-      h2 += 8;
-    }
-    r3 = words[(table + r3 + bytes[bytes[a3]!]!) >> 2]!;
-    if (r3 < 0) {
-      r3 = ~r3;
-      words[h3 >> 2] = r3;
-      words[(h3 >> 2) + 1] = a3;
-      h3 += 8;
-    }
-  }
-  for (const end = a3 + tail; a3 < end; a3++) {
-    r3 = words[(table + r3 + bytes[bytes[a3]!]!) >> 2]!;
-    if (r3 < 0) {
-      r3 = ~r3;
-      words[h3 >> 2] = r3;
-      words[(h3 >> 2) + 1] = a3;
-      h3 += 8;
-    }
-  }
   const results = (hits - 32) >> 2;
-  words[results] = h0;
-  words[results + 1] = h1;
-  words[results + 2] = h2;
-  words[results + 3] = h3;
-  words[results + 4] = r3;
+  for (let k = 0; k < 4; k++) {
+    let row = rows[k]!;
+    let hit = hits + k * stride;
+    for (let a = a0 + k * q, end = a + q + (k === 3 ? tail : 0); a < end; a++) {
+      row = words[(table + row + bytes[bytes[a]!]!) >> 2]!;
+      if (row < 0) {
+        row = ~row;
+        words[hit >> 2] = row;
+        words[(hit >> 2) + 1] = a;
+        hit += 8;
+      }
+    }
+    words[results + k] = hit;
+    if (k === 3) words[results + 4] = row;
+  }
 }
 
 function align(at: number): number {
