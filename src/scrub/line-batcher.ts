@@ -204,8 +204,12 @@ export class IdleFlush {
   ) {}
 
   arm(): void {
-    this.stop();
-    if (!this.batcher.pending) return;
+    if (!this.batcher.pending) return this.stop();
+    // One timer for the stream, pushed back by each chunk (refresh allocates nothing).
+    if (this.timer) {
+      this.timer.refresh();
+      return;
+    }
     this.timer = setTimeout(() => {
       this.timer = undefined;
       try {

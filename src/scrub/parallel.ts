@@ -286,7 +286,7 @@ export class ParallelScrubStream extends Transform {
         this.unsent.push(entry);
         this.dispatch();
       } else {
-        this.queue.push({ result: { ...this.scrubHere(item.bytes, undefined), owned: item.owned } });
+        this.queue.push({ result: this.scrubHere(item.bytes, undefined, item.owned) });
       }
     }
     this.writeReady();
@@ -318,17 +318,18 @@ export class ParallelScrubStream extends Transform {
   private helpUntil(keep: number): void {
     while (this.queue.length > keep && this.unsent.length && !this.pool?.ready) {
       const entry = this.unsent.shift()!;
-      entry.result = { ...this.scrubHere(entry.input!, undefined), owned: entry.owned };
+      entry.result = this.scrubHere(entry.input!, undefined, entry.owned);
       entry.input = undefined;
       this.writeReady();
     }
   }
 
-  private scrubHere(input: Uint8Array, openBlockBefore: string | undefined): BatchResult {
+  /** Scrubs a batch on this thread; `owned`: its buffer is one of this stream's (see BatchResult). */
+  private scrubHere(input: Uint8Array, openBlockBefore: string | undefined, owned: boolean | undefined): BatchResult {
     this.local.stats = emptyStats();
     this.local.openBlockRule = openBlockBefore;
     const { output } = scrubBatch(this.local, input);
-    return { input, output, stats: this.local.stats, openBlockBefore, openBlockAfter: this.local.openBlockRule };
+    return { input, output, stats: this.local.stats, openBlockBefore, openBlockAfter: this.local.openBlockRule, owned };
   }
 
   /** Pushes the ready batches at the head of the queue, in input order. */
@@ -348,7 +349,7 @@ export class ParallelScrubStream extends Transform {
       if (!result) break;
       // Rare: a block stayed open past the batcher's limit. The batch is scrubbed again from inside it,
       // unless its first line would close the block anyway.
-      if (result.openBlockBefore !== this.openBlock && !result.clearOfBlocks) result = { ...this.scrubHere(result.input, this.openBlock), owned: result.owned };
+      if (result.openBlockBefore !== this.openBlock && !result.clearOfBlocks) result = this.scrubHere(result.input, this.openBlock, result.owned);
       this.queue.shift();
       this.openBlock = result.openBlockAfter;
       addStats(this.stats, result.stats);
@@ -395,7 +396,7 @@ export class ParallelScrubStream extends Transform {
 
 /**
  * Below this much input, known ahead (regular files), one thread scrubs faster than several: starting a
- * worker and warming its code up costs about as much as scrubbing 100 MB (docs/benchmarks.md).
+ * worker and warming its code up made two workers on two cores slower than one thread at 100 MB (docs/benchmarks.md).
  */
 export const WORKERS_FROM_BYTES = 256 * 1024 * 1024;
 

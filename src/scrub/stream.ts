@@ -140,28 +140,17 @@ export function scrubBatch(scrubber: Scrubber, bytes: Uint8Array, overwrite = fa
   if (replacements.length === 0) return { output: undefined, clearOfBlocks };
   let length = raw.length;
   for (const r of replacements) length += r.text.length - (r.end - r.start);
-  if (clearOfBlocks && length <= bytes.buffer.byteLength - bytes.byteOffset) {
-    // The text holds every input byte, so the output is written from it over the input.
-    const out = Buffer.from(bytes.buffer, bytes.byteOffset, length);
-    let at = 0;
-    let to = 0;
-    for (const r of replacements) {
-      to += out.write(text.slice(at, r.start), to, 'latin1');
-      to += out.write(r.text, to, 'latin1');
-      at = r.end;
-    }
-    out.write(text.slice(at), to, 'latin1');
-    return { output: out, clearOfBlocks };
-  }
-  const out = Buffer.from(new ArrayBuffer(length));
+  // The text holds every input byte, so the output is written from it: over the input where allowed and it fits.
+  const inPlace = clearOfBlocks && length <= bytes.buffer.byteLength - bytes.byteOffset;
+  const out = inPlace ? Buffer.from(bytes.buffer, bytes.byteOffset, length) : Buffer.from(new ArrayBuffer(length));
   let at = 0;
   let to = 0;
   for (const r of replacements) {
-    to += raw.copy(out, to, at, r.start);
+    to += out.write(text.slice(at, r.start), to, 'latin1');
     to += out.write(r.text, to, 'latin1');
     at = r.end;
   }
-  raw.copy(out, to, at);
+  out.write(text.slice(at), to, 'latin1');
   return { output: out, clearOfBlocks };
 }
 
