@@ -2,6 +2,8 @@
 const error = { $ref: '#/components/responses/Error' };
 const json = (schema: object) => ({ content: { 'application/json': { schema } } });
 const admin = [{ bearer: [] }];
+/** The key id in a path such as /v1/keys/{id}. */
+const idInPath = [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }];
 
 export const KEY_OPENAPI = {
   openapi: '3.1.0',
@@ -105,7 +107,7 @@ export const KEY_OPENAPI = {
       get: {
         summary: 'Show a key',
         security: admin,
-        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+        parameters: idInPath,
         responses: { 200: { description: 'Key', ...json({ $ref: '#/components/schemas/KeyInfo' }) }, default: error },
       },
     },
@@ -113,7 +115,7 @@ export const KEY_OPENAPI = {
       post: {
         summary: 'Revoke a key now',
         security: admin,
-        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+        parameters: idInPath,
         requestBody: json({ type: 'object', properties: { reason: { type: 'string' } } }),
         responses: { 200: { description: 'Revoked', ...json({ $ref: '#/components/schemas/KeyInfo' }) }, default: error },
       },
@@ -122,7 +124,7 @@ export const KEY_OPENAPI = {
       post: {
         summary: 'Issue a successor; the old key works for overlapMs more',
         security: admin,
-        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+        parameters: idInPath,
         requestBody: json({ type: 'object', properties: { overlapMs: { type: 'integer', minimum: 0 } } }),
         responses: { 200: { description: 'Successor (with its key) and the previous key', ...json({ type: 'object' }) }, default: error },
       },
