@@ -16,7 +16,8 @@ import { Gateway, parseGatewayConfig } from '../gateway/index.js';
 import { IncidentStore, triage } from '../incident/index.js';
 import { checkPlantings, KeyStore, parseKeySecrets, plantCanary } from '../keys/index.js';
 import { openStore, type Store } from '../store/index.js';
-import { startServe, type ServeDaemon } from './index.js';
+import { type ServeDaemon } from './index.js';
+import { startTestServe } from '../../test/helpers/serve.js';
 import { startTestClickHouse, type TestClickHouse } from '../../test/helpers/clickhouse.js';
 import { freePort } from '../../test/helpers/free-port.js';
 
@@ -76,7 +77,7 @@ describe('canary keys end to end: open ClickHouse, attacker, gateway, serve', { 
       set: { user: 'u-2', prompt: 'rotate the billing key' },
     });
 
-    daemon = await startServe({
+    daemon = await startTestServe({
       config: parseConfig(
         `version: 1\ninventories:\n  - {name: lab, targets: ["127.0.0.1:${httpPort}"], every: 1h, timeout: 1s}\nalerts:\n  - {name: hook, type: webhook, url: "${hook}", minSeverity: low, retries: 1}\n`,
         join(dir, 'warden.yaml'),
@@ -85,9 +86,7 @@ describe('canary keys end to end: open ClickHouse, attacker, gateway, serve', { 
       store,
       secrets,
       schedule: false,
-      announceKey: () => undefined,
       log: (l) => logs.push(l),
-      listen: { host: '127.0.0.1', port: 0 },
     });
     const gatewayYaml = `
 listen: { port: 0 }

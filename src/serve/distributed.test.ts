@@ -19,8 +19,9 @@ import { openStore, type Store } from '../store/index.js';
 import { createScratchDatabase, type ScratchDatabase } from '../../test/helpers/scratch-databases.js';
 import { freePort } from '../../test/helpers/free-port.js';
 import { waitFor } from '../../test/helpers/wait.js';
-import { ensureWorkQueue, runWorker, ServeHistory, shardTargets, startServe, type ServeDaemon, type ShardMessage } from './index.js';
+import { ensureWorkQueue, runWorker, ServeHistory, shardTargets, type ServeDaemon, type ShardMessage } from './index.js';
 import { startTestRedis } from '../../test/helpers/redis.js';
+import { startTestServe } from '../../test/helpers/serve.js';
 
 const NATS_URL = process.env.WARDEN_TEST_NATS || 'nats://127.0.0.1:4222';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -117,14 +118,12 @@ distributed:
 `;
     writeFileSync(configPath, configText);
     store = openStore(db.url);
-    daemon = await startServe({
+    daemon = await startTestServe({
       config: parseConfig(configText, configPath, {}),
       store,
       secrets,
       schedule: false,
-      announceKey: () => undefined,
       log: (l) => logs.push(l),
-      listen: { host: '127.0.0.1', port: 0 },
     });
   });
   after(async () => {
@@ -266,14 +265,12 @@ distributed: {nats: "${NATS_URL}", stream: ${names.stream}, subject: ${names.sub
   it('records a run partial when some shards miss the deadline, resolving nothing, and failed when none came', async () => {
     const silentPort = await startSilent();
     const daemonLogs: string[] = [];
-    let daemon = await startServe({
+    let daemon = await startTestServe({
       config: config('10s', [`127.0.0.1:${redisPort}`]),
       store,
       secrets,
       schedule: false,
-      announceKey: () => undefined,
       log: (l) => daemonLogs.push(l),
-      listen: { host: '127.0.0.1', port: 0 },
     });
     try {
       // A first, complete run leaves the Redis finding open.
@@ -292,14 +289,12 @@ distributed: {nats: "${NATS_URL}", stream: ${names.stream}, subject: ${names.sub
       await daemon.close();
 
       // Now the Redis shard is never taken: the run is partial, and the open finding is not resolved by it.
-      daemon = await startServe({
+      daemon = await startTestServe({
         config: config('10s', [`127.0.0.1:${silentPort.port}`, `127.0.0.1:${redisPort}`]),
         store,
         secrets,
         schedule: false,
-        announceKey: () => undefined,
         log: (l) => daemonLogs.push(l),
-        listen: { host: '127.0.0.1', port: 0 },
       });
       const second = (await daemon.trigger('lab'))!;
       await runWorker({ config: config('10s', ['127.0.0.1']).distributed!, history: daemon.history, signal: stop.signal, maxShards: 1 });

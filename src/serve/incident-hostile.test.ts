@@ -16,7 +16,8 @@ import { startTestClickHouse, type TestClickHouse } from '../../test/helpers/cli
 import { isTriageRequest, startClickHouseLookAlike, type TriageAnswer } from '../../test/helpers/clickhouse-look-alike.js';
 import { startRecordingServer, type RecordingServer } from '../../test/helpers/recording-http.js';
 import { openStore, type Store } from '../store/index.js';
-import { startServe, type ServeDaemon } from './index.js';
+import { type ServeDaemon } from './index.js';
+import { startTestServe } from '../../test/helpers/serve.js';
 
 const CLICKHOUSE_HTTP_PORT = 38423;
 const CLICKHOUSE_TCP_PORT = 39423;
@@ -84,14 +85,12 @@ ${incidents}`,
       {},
     );
     const logs: string[] = [];
-    const daemon = await startServe({
+    const daemon = await startTestServe({
       config,
       store,
       secrets,
       fingerprintKey: 'serve-hostile-test',
-      announceKey: () => undefined,
       log: (l) => logs.push(l),
-      listen: { host: '127.0.0.1', port: 0 },
     });
     cleanups.push(async () => {
       if (!closed.has(daemon)) await daemon.close();

@@ -14,7 +14,8 @@ import { seedLogs } from '../incident/test-fixtures.js';
 import { KeyStore, parseKeySecrets } from '../keys/index.js';
 import { startTestClickHouse, type TestClickHouse } from '../../test/helpers/clickhouse.js';
 import { openStore, type Store } from '../store/index.js';
-import { startServe, type ServeDaemon } from './index.js';
+import { type ServeDaemon } from './index.js';
+import { startTestServe } from '../../test/helpers/serve.js';
 
 const CLICKHOUSE_HTTP_PORT = 38223;
 const CLICKHOUSE_TCP_PORT = 39200;
@@ -74,14 +75,12 @@ incidents:
       {},
     );
     // The schedule starts the first run at once: no earlier run is in the store.
-    daemon = await startServe({
+    daemon = await startTestServe({
       config,
       store,
       secrets,
       fingerprintKey: 'serve-incident-test',
-      announceKey: () => undefined,
       log: (l) => logs.push(l),
-      listen: { host: '127.0.0.1', port: 0 },
     });
     const deadline = Date.now() + 120_000;
     while (!(await daemon.history.listRuns({ inventory: 'datastores' })).some((r) => r.status !== 'running')) {
@@ -187,14 +186,12 @@ incidents:
     );
     // The schedule itself takes any interval; only the file's minimum is 10 s.
     config.inventories[0]!.schedule = { kind: 'interval', everyMs: 2000 };
-    daemon = await startServe({
+    daemon = await startTestServe({
       config,
       store,
       secrets,
       fingerprintKey: 'serve-incident-test',
-      announceKey: () => undefined,
       log: (l) => logs.push(l),
-      listen: { host: '127.0.0.1', port: 0 },
     });
     const live = await keys.create({ owner: 'erin', name: 'scheduled', scopes: ['chat:write'] });
     const untouched = await keys.create({ owner: 'erin', name: 'never-written', scopes: ['chat:write'] });
