@@ -8,7 +8,8 @@ import { chromium, type Browser } from 'playwright-core';
 import { parseConfig } from '../config/index.js';
 import { parseKeySecrets } from '../keys/index.js';
 import { openStore, type Store } from '../store/index.js';
-import { SESSION_COOKIE, startServe, type ServeDaemon } from './index.js';
+import { SESSION_COOKIE, type ServeDaemon } from './index.js';
+import { startTestServe } from '../../test/helpers/serve.js';
 import { CHROMIUM_LAUNCH } from '../../test/helpers/chromium.js';
 import { freePort } from '../../test/helpers/free-port.js';
 import { STORE_KINDS, type StoreLocation } from '../../test/helpers/store-kinds.js';
@@ -34,7 +35,7 @@ describe('dashboard in headless Chromium', () => {
       {},
     );
     const secrets = parseKeySecrets(`1:${randomBytes(32).toString('base64')}`, 'test', (s) => Buffer.from(s, 'base64'));
-    daemon = await startServe({ config, store, secrets, schedule: false, announceKey: (k) => (adminKey = k), listen: { host: '127.0.0.1', port: 0 } });
+    daemon = await startTestServe({ config, store, secrets, schedule: false, announceKey: (k) => (adminKey = k) });
     assert.ok(await daemon.trigger('lab'));
     await daemon.settled();
     browser = await chromium.launch(CHROMIUM_LAUNCH);

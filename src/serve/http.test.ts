@@ -11,7 +11,8 @@ import { openStore, type Store } from '../store/index.js';
 import { sourceOf } from './auth-failures.js';
 import { examplePath } from '../../test/helpers/route-paths.js';
 import { API_ROUTES, DASHBOARD_ROUTES, PUBLIC_PAGE_ROUTES } from './http.js';
-import { SESSION_COOKIE, startServe, type ServeDaemon } from './index.js';
+import { SESSION_COOKIE, type ServeDaemon } from './index.js';
+import { startTestServe } from '../../test/helpers/serve.js';
 import { syntheticFinding } from './test-support.js';
 import { STORE_KINDS, type StoreLocation } from '../../test/helpers/store-kinds.js';
 import { waitUntil } from '../../test/helpers/wait.js';
@@ -95,14 +96,13 @@ describe('warden serve HTTP refusals', () => {
     where = await STORE_KINDS[0]!.make();
     store = openStore(where.location);
     const config = parseConfig('version: 1\ninventories:\n  - {name: lab, targets: ["127.0.0.1:6390"], every: 1h}\n', '/tmp/warden.yaml', {});
-    daemon = await startServe({
+    daemon = await startTestServe({
       config,
       store,
       secrets,
       schedule: false,
       announceKey: (k) => (adminKey = k),
       log: (l) => logs.push(l),
-      listen: { host: '127.0.0.1', port: 0 },
     });
     const run = (await daemon.history.claimRun('lab', 'test', 'http.test'))!;
     await daemon.history.completeRun(run.id, 'lab', {
@@ -286,14 +286,13 @@ describe('warden serve HTTP failure log', () => {
     let adminKey = '';
     const config = parseConfig('version: 1\ninventories:\n  - {name: lab, targets: ["127.0.0.1:6390"], every: 1h}\n', '/tmp/warden.yaml', {});
     const secrets = parseKeySecrets(`1:${randomBytes(32).toString('base64')}`, 'test', (s) => Buffer.from(s, 'base64'));
-    const daemon = await startServe({
+    const daemon = await startTestServe({
       config,
       store,
       secrets,
       schedule: false,
       announceKey: (k) => (adminKey = k),
       log: (l) => logs.push(l),
-      listen: { host: '127.0.0.1', port: 0 },
     });
     try {
       const bearer = { authorization: `Bearer ${adminKey}` };
