@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Transform, type TransformCallback } from 'node:stream';
-import { Worker } from 'node:worker_threads';
 import type { DetectorOptions, RuleSpec } from '../detect/index.js';
+import { siblingWorker, WorkerPool } from '../workers/index.js';
 import { IdleFlush, LineBatcher, type BatchItem } from './line-batcher.js';
 import type { MaskStyle } from './mask.js';
 import { addStats, emptyStats, type ScrubFormat, type ScrubStats, type Scrubber } from './scrubber.js';
@@ -22,29 +22,21 @@ export interface WorkerSetup {
 }
 
 export interface BatchRequest {
-  id: number;
   /** The batch's bytes, in an ArrayBuffer of their own, moved to the worker and back. */
   input: Uint8Array;
   /** The rule of the private-key block open where the batch starts. */
   openBlockBefore: string | undefined;
 }
 
-export type BatchReply =
-  | {
-      id: number;
-      input: Uint8Array;
-      /** Undefined when nothing was redacted; it may share the input's buffer (written over it). */
-      output: Uint8Array | undefined;
-      stats: ScrubStats;
-      openBlockAfter: string | undefined;
-      /** The output is the same whatever block was open before the batch (Scrubber.startsClearOfBlocks). */
-      clearOfBlocks: boolean;
-      error?: undefined;
-    }
-  | { id: number; error: string };
-
-/** A worker's first message: its scrubber is built (the rules compiled), so batches sent now start at once. */
-export const WORKER_READY = 'ready';
+export interface BatchReply {
+  input: Uint8Array;
+  /** Undefined when nothing was redacted; it may share the input's buffer (written over it). */
+  output: Uint8Array | undefined;
+  stats: ScrubStats;
+  openBlockAfter: string | undefined;
+  /** The output is the same whatever block was open before the batch (Scrubber.startsClearOfBlocks). */
+  clearOfBlocks: boolean;
+}
 
 interface BatchResult {
   /** The batch's bytes, unless a worker wrote the output over them (then clearOfBlocks is true). */
@@ -60,105 +52,9 @@ interface BatchResult {
 
 /** Batches in flight per thread: enough to keep each busy while the writer waits on the oldest. */
 const BATCHES_PER_THREAD = 4;
-/** Batches a worker may have waiting before the next is scrubbed on this thread instead. */
-const WORKER_QUEUE = 4;
+const WORKER_MODULE = siblingWorker(import.meta.url, 'scrub-worker');
 
-/** The worker's module beside this one: .js when built; from source (under tsx), .ts, which the worker has tsx load. */
-const FROM_SOURCE = import.meta.url.endsWith('.ts');
-const WORKER_URL = new URL(FROM_SOURCE ? './scrub-worker.ts' : './scrub-worker.js', import.meta.url);
-
-/**
- * Bounds on a worker's heap. V8 grows a heap lazily while its limit is far off: left at the defaults, each
- * worker's young generation grows to tens of MB (every object that survives a collection counts towards
- * growing it) and its old generation collects late, so the peak memory grew with the input. With bounds V8
- * collects sooner, and scrub speed is the same (docs/benchmarks.md). The old-generation bound is above what
- * a batch needs with the longest line allowed (8 MB by default) dense with keywords, escapes or JSON fields;
- * a worker that still runs out fails the scrub with an error (nothing passes unscrubbed).
- */
-const WORKER_LIMITS = { maxYoungGenerationSizeMb: 6, maxOldGenerationSizeMb: 256 };
-
-function startWorker(setup: WorkerSetup): Worker {
-  if (!FROM_SOURCE) return new Worker(WORKER_URL, { workerData: setup, resourceLimits: WORKER_LIMITS });
-  const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));
-  const code = `import(${tsx}).then(({ register }) => { register(); return import(${JSON.stringify(WORKER_URL.href)}); });`;
-  return new Worker(code, { eval: true, workerData: setup, resourceLimits: WORKER_LIMITS });
-}
-
-class ScrubWorkerPool {
-  private readonly workers: Array<{ worker: Worker; busy: number; ready: boolean }> = [];
-  private readonly waiting = new Map<number, { resolve: (r: BatchReply) => void; reject: (e: Error) => void }>();
-  private nextId = 0;
-  private closing = false;
-
-  constructor(
-    threads: number,
-    setup: WorkerSetup,
-    /** Called when a worker becomes ready. */
-    private readonly onReady: () => void,
-    /** Called when a worker fails or exits: the scrub fails with it (its batches cannot be written). */
-    private readonly onFailure: (err: Error) => void,
-  ) {
-    for (let i = 0; i < threads; i++) {
-      const worker = startWorker(setup);
-      const slot = { worker, busy: 0, ready: false };
-      worker.on('message', (reply: BatchReply | typeof WORKER_READY) => {
-        if (reply === WORKER_READY) {
-          slot.ready = true;
-          this.onReady();
-          return;
-        }
-        slot.busy--;
-        const waiter = this.waiting.get(reply.id);
-        this.waiting.delete(reply.id);
-        if (reply.error !== undefined) waiter?.reject(new Error(`scrub worker: ${reply.error}`));
-        else waiter?.resolve(reply);
-      });
-      worker.on('error', (err) => this.failAll(err));
-      worker.on('exit', (code) => {
-        if (!this.closing) this.failAll(new Error(`scrub worker exited with code ${code}`));
-      });
-      this.workers.push(slot);
-    }
-  }
-
-  /** Whether a worker has built its scrubber. */
-  get ready(): boolean {
-    return this.workers.some((w) => w.ready);
-  }
-
-  /** The ready worker with the fewest batches waiting, if it has room for another. */
-  private withRoom(): { worker: Worker; busy: number } | undefined {
-    let best: { worker: Worker; busy: number } | undefined;
-    for (const w of this.workers) if (w.ready && w.busy < WORKER_QUEUE && (!best || w.busy < best.busy)) best = w;
-    return best;
-  }
-
-  get hasRoom(): boolean {
-    return this.withRoom() !== undefined;
-  }
-
-  /** Scrubs `input` (whose ArrayBuffer moves to the worker) starting inside the named block, if any; call when hasRoom. */
-  run(input: Uint8Array, openBlockBefore: string | undefined): Promise<BatchResult> {
-    const slot = this.withRoom()!;
-    const id = this.nextId++;
-    const reply = new Promise<BatchReply>((resolve, reject) => this.waiting.set(id, { resolve, reject }));
-    slot.busy++;
-    const request: BatchRequest = { id, input, openBlockBefore };
-    slot.worker.postMessage(request, [input.buffer as ArrayBuffer]);
-    return reply.then((r) => ({ ...(r as BatchReply & { error?: undefined }), openBlockBefore }));
-  }
-
-  async close(): Promise<void> {
-    this.closing = true;
-    await Promise.all(this.workers.map((w) => w.worker.terminate()));
-  }
-
-  private failAll(err: Error): void {
-    for (const waiter of this.waiting.values()) waiter.reject(err);
-    this.waiting.clear();
-    this.onFailure(err);
-  }
-}
+type ScrubWorkerPool = WorkerPool<WorkerSetup, BatchRequest, BatchReply>;
 
 /** A batch (or a withheld line's marker) waiting its turn to be written. */
 interface Pending {
@@ -174,7 +70,7 @@ interface Pending {
 
 /**
  * `ScrubStream` on several threads, with the same output byte for byte. The batcher cuts the input as the
- * single-threaded stream does; `threads` workers scrub batches, up to WORKER_QUEUE each at a time, while
+ * single-threaded stream does; `threads` workers scrub batches, a few each at a time (WorkerPool), while
  * this thread reads, hands batches out and writes them strictly in input order as soon as each is ready.
  * This thread scrubs batches itself only until a first worker is ready (a worker takes a tenth of a second
  * to compile the rules): after that it would only take a core the workers need, and leave them waiting
@@ -274,12 +170,14 @@ export class ParallelScrubStream extends Transform {
       this.queue.push({ output: withheldOutput(item, this.stats) });
     } else {
       if (!this.pool && item.filled)
-        this.pool = new ScrubWorkerPool(
-          this.threads,
-          this.setup,
-          () => this.dispatch(),
-          (err) => this.fail(err),
-        );
+        this.pool = new WorkerPool({
+          name: 'scrub',
+          module: WORKER_MODULE,
+          threads: this.threads,
+          setup: this.setup,
+          onReady: () => this.dispatch(),
+          onFailure: (err) => this.fail(err),
+        });
       if (this.pool) {
         const entry: Pending = { input: item.bytes, owned: item.owned };
         this.queue.push(entry);
@@ -300,9 +198,9 @@ export class ParallelScrubStream extends Transform {
       const input = entry.owned ? entry.input! : this.batchBuffer(entry.input!.length);
       if (!entry.owned) input.set(entry.input!);
       entry.input = undefined;
-      pool.run(input, undefined).then(
+      pool.run({ input, openBlockBefore: undefined }, [input.buffer as ArrayBuffer]).then(
         (result) => {
-          entry.result = { ...result, owned: true };
+          entry.result = { ...result, openBlockBefore: undefined, owned: true };
           this.dispatch();
           this.writeReady();
         },
