@@ -52,7 +52,7 @@ export interface WorkerPoolOptions<Setup> {
 export class WorkerPool<Setup, Request, Reply> {
   private readonly slots: Slot[] = [];
   private readonly waiting = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
-  /** Callers waiting in `whenRoom`. */
+  /** Callers waiting in `send` for room. */
   private readonly roomWaiters: Array<() => void> = [];
   private readonly queue: number;
   private nextId = 0;
@@ -122,15 +122,19 @@ export class WorkerPool<Setup, Request, Reply> {
     return reply;
   }
 
-  /** Resolves once a worker has room (see `hasRoom`); a caller that awaits it before each `run` is held back (backpressure). */
-  async whenRoom(): Promise<void> {
+  /**
+   * `run`, once a worker has room: a caller that awaits each `send` before reading on is held back
+   * (backpressure). The check and the send happen together, so callers waiting at once never overfill a worker.
+   */
+  async send(request: Request, transfer: readonly TransferListItem[] = []): Promise<Reply> {
     while (!this.hasRoom) {
       if (this.failure) throw this.failure;
       await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
     }
+    return this.run(request, transfer);
   }
 
-  /** Wakes whoever waits in `whenRoom`: a reply or a ready worker made room. */
+  /** Wakes whoever waits in `send`: a reply or a ready worker made room. */
   private wake(): void {
     for (const wake of this.roomWaiters.splice(0)) wake();
   }

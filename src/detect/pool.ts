@@ -1,0 +1,102 @@
+import { availableParallelism } from 'node:os';
+import type { Detector, DetectorOptions } from './engine.js';
+import { findInFragment, findInStructure } from './files/locate.js';
+import type { FileFinding, Fragment } from './files/types.js';
+import type { RuleSpec, SecretMatch } from './types.js';
+import { siblingWorker, WorkerPool } from '../workers/index.js';
+
+/** What a detection worker is built from: plain data, cloned into it. */
+export interface DetectionSetup {
+  detector: { specs: RuleSpec[]; options: DetectorOptions };
+  fingerprintKey: Uint8Array;
+}
+
+export type DetectionRequest =
+  | { kind: 'fragment'; fragment: Fragment }
+  | { kind: 'structure'; path: string; text: string; lineFindings: FileFinding[]; under: string[] }
+  | { kind: 'scan'; texts: string[] };
+
+export type DetectionReply = FileFinding[] | SecretMatch[][];
+
+/**
+ * Below this many characters read, work stays on the calling thread: a worker takes about a tenth of a
+ * second to start and compile the rules, which a small folder or file does not repay.
+ */
+export const DETECTION_WORKERS_FROM_CHARS = 32 * 1024 * 1024;
+
+export interface DetectionPoolOptions {
+  detector: Detector;
+  fingerprintKey: Buffer;
+  /** Worker threads (default one per core); 1 runs everything on the calling thread. */
+  threads?: number;
+  /** Characters to read on this thread before workers start (default DETECTION_WORKERS_FROM_CHARS). */
+  workersFromChars?: number;
+}
+
+const WORKER_MODULE = siblingWorker(import.meta.url, 'pool-worker');
+
+/**
+ * The detection engine on several cores, for callers that read a lot of text (`warden detect`, triage).
+ * Each call answers as the detector would on this thread; which thread ran it does not show. Work stays
+ * here until `workersFromChars` characters have passed, and until a worker is ready; after that it goes to
+ * the workers, and each call first waits for room (at most a few requests per worker), so a caller that
+ * awaits each call before reading on is held back. A worker that fails makes every later call fail.
+ */
+export class DetectionPool {
+  private pool: WorkerPool<DetectionSetup, DetectionRequest, DetectionReply> | undefined;
+  private readonly threads: number;
+  private readonly workersFromChars: number;
+  private chars = 0;
+
+  constructor(private readonly options: DetectionPoolOptions) {
+    this.threads = Math.max(1, options.threads ?? availableParallelism());
+    this.workersFromChars = options.workersFromChars ?? DETECTION_WORKERS_FROM_CHARS;
+  }
+
+  /** Worker threads running now: none until enough text has passed. */
+  get workers(): number {
+    return this.pool?.threads ?? 0;
+  }
+
+  /** `findInFragment`: the fragment's findings. */
+  async findInFragment(fragment: Fragment): Promise<FileFinding[]> {
+    const pool = this.poolFor(fragment.text.length);
+    if (!pool) return findInFragment(this.options.detector, fragment, this.options.fingerprintKey);
+    return (await pool.send({ kind: 'fragment', fragment })) as FileFinding[];
+  }
+
+  /** `findInStructure`: what only a whole file shows. */
+  async findInStructure(path: string, text: string, lineFindings: FileFinding[], under: string[] = []): Promise<FileFinding[]> {
+    const pool = this.poolFor(text.length);
+    if (!pool) return findInStructure(this.options.detector, path, text, this.options.fingerprintKey, lineFindings, under);
+    return (await pool.send({ kind: 'structure', path, text, lineFindings, under })) as FileFinding[];
+  }
+
+  /** `Detector.scan` of each text (a batch of rows), in order. */
+  async scan(texts: string[]): Promise<SecretMatch[][]> {
+    let chars = 0;
+    for (const t of texts) chars += t.length;
+    const pool = this.poolFor(chars);
+    if (!pool) return texts.map((t) => this.options.detector.scan(t));
+    return (await pool.send({ kind: 'scan', texts })) as SecretMatch[][];
+  }
+
+  async close(): Promise<void> {
+    const pool = this.pool;
+    this.pool = undefined;
+    await pool?.close();
+  }
+
+  /** The pool to send `chars` characters of work to; undefined: do it here. */
+  private poolFor(chars: number): WorkerPool<DetectionSetup, DetectionRequest, DetectionReply> | undefined {
+    this.chars += chars;
+    if (this.threads === 1 || (!this.pool && this.chars < this.workersFromChars)) return undefined;
+    this.pool ??= new WorkerPool({
+      name: 'detection',
+      module: WORKER_MODULE,
+      threads: this.threads,
+      setup: { detector: this.options.detector.definition, fingerprintKey: new Uint8Array(this.options.fingerprintKey) },
+    });
+    return this.pool.ready ? this.pool : undefined;
+  }
+}
