@@ -1,7 +1,8 @@
 import { availableParallelism } from 'node:os';
 import type { Detector, DetectorOptions } from './engine.js';
 import { findInFragment, findInStructure } from './files/locate.js';
-import type { FileFinding, Fragment } from './files/types.js';
+import { decodeFragment, type RawFragment } from './files/fragments.js';
+import type { FileFinding } from './files/types.js';
 import type { RuleSpec, SecretMatch } from './types.js';
 import { siblingWorker, WorkerPool } from '../workers/index.js';
 
@@ -12,7 +13,7 @@ export interface DetectionSetup {
 }
 
 export type DetectionRequest =
-  | { kind: 'fragment'; fragment: Fragment }
+  | { kind: 'fragment'; fragment: RawFragment }
   | { kind: 'structure'; path: string; text: string; lineFindings: FileFinding[]; under: string[] }
   | { kind: 'scan'; texts: string[] };
 
@@ -58,11 +59,11 @@ export class DetectionPool {
     return this.pool?.threads ?? 0;
   }
 
-  /** `findInFragment`: the fragment's findings. */
-  async findInFragment(fragment: Fragment): Promise<FileFinding[]> {
-    const pool = this.poolFor(fragment.text.length);
-    if (!pool) return findInFragment(this.options.detector, fragment, this.options.fingerprintKey);
-    return (await pool.send({ kind: 'fragment', fragment })) as FileFinding[];
+  /** `findInFragment` of the decoded fragment: its findings. Its bytes move to the worker that reads them. */
+  async findInFragment(fragment: RawFragment): Promise<FileFinding[]> {
+    const pool = this.poolFor(fragment.bytes.length);
+    if (!pool) return findInFragment(this.options.detector, decodeFragment(fragment), this.options.fingerprintKey);
+    return (await pool.send({ kind: 'fragment', fragment }, [fragment.bytes.buffer as ArrayBuffer])) as FileFinding[];
   }
 
   /** `findInStructure`: what only a whole file shows. */
@@ -81,6 +82,12 @@ export class DetectionPool {
     return (await pool.send({ kind: 'scan', texts })) as SecretMatch[][];
   }
 
+  /** Starts the workers now, whatever has been read, and resolves once one is ready (a long-lived caller, a test). */
+  async start(): Promise<void> {
+    if (this.threads === 1) return;
+    await this.started().whenReady();
+  }
+
   async close(): Promise<void> {
     const pool = this.pool;
     this.pool = undefined;
@@ -91,12 +98,17 @@ export class DetectionPool {
   private poolFor(chars: number): WorkerPool<DetectionSetup, DetectionRequest, DetectionReply> | undefined {
     this.chars += chars;
     if (this.threads === 1 || (!this.pool && this.chars < this.workersFromChars)) return undefined;
+    const pool = this.started();
+    return pool.ready ? pool : undefined;
+  }
+
+  private started(): WorkerPool<DetectionSetup, DetectionRequest, DetectionReply> {
     this.pool ??= new WorkerPool({
       name: 'detection',
       module: WORKER_MODULE,
       threads: this.threads,
       setup: { detector: this.options.detector.definition, fingerprintKey: new Uint8Array(this.options.fingerprintKey) },
     });
-    return this.pool.ready ? this.pool : undefined;
+    return this.pool;
   }
 }

@@ -52,7 +52,7 @@ export interface WorkerPoolOptions<Setup> {
 export class WorkerPool<Setup, Request, Reply> {
   private readonly slots: Slot[] = [];
   private readonly waiting = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
-  /** Callers waiting in `send` for room. */
+  /** Callers waiting in `send` for room, or in `whenReady`. */
   private readonly roomWaiters: Array<() => void> = [];
   private readonly queue: number;
   private nextId = 0;
@@ -132,6 +132,14 @@ export class WorkerPool<Setup, Request, Reply> {
       await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
     }
     return this.run(request, transfer);
+  }
+
+  /** Resolves once a worker has built its state; rejects if the pool failed first. */
+  async whenReady(): Promise<void> {
+    while (!this.ready) {
+      if (this.failure) throw this.failure;
+      await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
+    }
   }
 
   /** Wakes whoever waits in `send`: a reply or a ready worker made room. */

@@ -32,6 +32,7 @@ interface DetectCliOptions {
   baseline?: string;
   writeBaseline?: string;
   concurrency: string;
+  threads?: string;
   minConfidence: Confidence;
   git?: string | true;
   staged?: boolean;
@@ -65,6 +66,10 @@ export function registerDetect(program: Command): void {
     .option('--baseline <file>', 'accept the findings listed in this file; only new ones fail')
     .option('--write-baseline <file>', 'record every current finding as accepted (exit 0)')
     .option('--concurrency <n>', 'files read at once', '8')
+    .option(
+      '--threads <n>',
+      'threads the rules run on (default: one per core; workers start once 32 MiB of text has been read, as a smaller run does not repay their start; 1: no workers). Files, folders, archives and stdin; not --git',
+    )
     .option('--strict', 'exit 3 when anything was skipped (binary with no reader, too large, unreadable, a submodule, over an archive or diff bound)')
     .addOption(
       new Option('--min-confidence <level>', 'report findings at least this sure (low: weak values and checksums that do not verify)')
@@ -102,11 +107,13 @@ Examples:
     )
     .action(async (paths: string[], opts: DetectCliOptions) => {
       const concurrency = parsePositiveInt(opts.concurrency, '--concurrency');
+      const threads = opts.threads === undefined ? undefined : parsePositiveInt(opts.threads, '--threads', 256);
       const fromGit = opts.git !== undefined || opts.staged === true;
       if (fromGit && paths.length) throw new UsageError('give paths, or --git/--staged, not both');
       if (!fromGit && !paths.length) throw new UsageError('give files or folders to search, - for stdin, or --git/--staged');
       if (!opts.git && (opts.logOpts || opts.sinceCommit)) throw new UsageError('--log-opts and --since-commit need --git');
       if (opts.logOpts && opts.sinceCommit) throw new UsageError('--log-opts and --since-commit: give one');
+      if (fromGit && threads !== undefined) throw new UsageError('--threads applies to files, folders and stdin, not to --git/--staged');
       for (const p of paths) if (p !== '-' && !statSync(p, { throwIfNoEntry: false })) throw new UsageError(`no such file or folder: ${p}`);
       let loaded: LoadedDetector;
       try {
@@ -123,7 +130,7 @@ Examples:
         ignoredPaths: loaded.ignoredPaths,
         excludes: opts.exclude ?? [],
       };
-      const result = fromGit ? await readGit(opts, common) : await readPaths(paths, opts, { ...common, concurrency });
+      const result = fromGit ? await readGit(opts, common) : await readPaths(paths, opts, { ...common, concurrency, ...(threads ? { threads } : {}) });
       const findings: GitFinding[] = opts.inlineAllow ? result.findings : [...result.findings, ...result.allowed];
       const floor = CONFIDENCES.indexOf(opts.minConfidence);
       const sure = findings.filter((f) => CONFIDENCES.indexOf(f.confidence) >= floor);

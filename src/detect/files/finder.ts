@@ -1,8 +1,9 @@
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { Detector } from '../engine.js';
+import { DetectionPool } from '../pool.js';
 import { isArchivePath, scanArchiveFile, type ArchiveLimits } from './archive.js';
-import { readSource, type ReadOptions } from './fragments.js';
+import { decodeFragment, readSource, type RawFragment, type ReadOptions } from './fragments.js';
 import { findInFragment, findInStructure, placeMatches } from './locate.js';
 import { isSqlite, SqliteTooLarge, sqliteCells } from './sqlite.js';
 import { STRUCTURED_MAX_CHARS } from './structured.js';
@@ -11,6 +12,8 @@ import { walkFiles, type WalkOptions } from '../../sources/index.js';
 
 export const STDIN_PATH = '<stdin>';
 const DEFAULT_CONCURRENCY = 8;
+/** Bytes per read of a file: fewer, larger reads than the stream default (64 KiB) cost less per byte. */
+const READ_BYTES = 1024 * 1024;
 
 export interface FindOptions extends WalkOptions, ReadOptions {
   detector: Detector;
@@ -19,6 +22,13 @@ export interface FindOptions extends WalkOptions, ReadOptions {
   ignoredFingerprints?: ReadonlySet<string>;
   /** Files read at once (default 8). */
   concurrency?: number;
+  /**
+   * Threads the detector runs on (default one per core; 1: this thread only). Workers start only once
+   * enough text has been read to repay their start (DETECTION_WORKERS_FROM_CHARS).
+   */
+  threads?: number;
+  /** Where the detector runs: findSecretsInPaths and findSecretsInStream make one from `threads`. */
+  pool?: DetectionPool;
   /** What `-` reads (default process.stdin). */
   stdin?: Readable;
   /** Bounds for .tar/.tgz/.zip files, which are read member by member. */
@@ -40,7 +50,11 @@ export interface FindResult {
  * Finds credentials in files, folders (walked with bounded concurrency) and `-` (stdin). Unreadable
  * and binary files become notes; nothing throws for one bad file.
  */
-export async function findSecretsInPaths(paths: string[], options: FindOptions): Promise<FindResult> {
+export async function findSecretsInPaths(paths: string[], given: FindOptions): Promise<FindResult> {
+  return withPool(given, (options) => findInPaths(paths, options));
+}
+
+async function findInPaths(paths: string[], options: FindOptions): Promise<FindResult> {
   const result: FindResult = { findings: [], notes: [], filesScanned: 0, allowed: [] };
   const onDisk = paths.filter((p) => p !== '-');
   if (onDisk.length !== paths.length) await scanSource(options.stdin ?? process.stdin, STDIN_PATH, options, result);
@@ -51,7 +65,7 @@ export async function findSecretsInPaths(paths: string[], options: FindOptions):
       if (next.done) return;
       const { absolutePath, displayPath } = next.value;
       if (isArchivePath(absolutePath)) await scanArchiveFile(absolutePath, displayPath, options, result);
-      else await scanSource(createReadStream(absolutePath), displayPath, options, result, absolutePath);
+      else await scanSource(createReadStream(absolutePath, { highWaterMark: READ_BYTES }), displayPath, options, result, absolutePath);
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY) }, worker));
@@ -64,11 +78,27 @@ export async function findSecretsInPaths(paths: string[], options: FindOptions):
 }
 
 /** Finds credentials in one byte stream (a file, stdin, a dump piped in). */
-export async function findSecretsInStream(input: Readable, path: string, options: FindOptions): Promise<FindResult> {
-  const result: FindResult = { findings: [], notes: [], filesScanned: 0, allowed: [] };
-  await scanSource(input, path, options, result);
-  return result;
+export async function findSecretsInStream(input: Readable, path: string, given: FindOptions): Promise<FindResult> {
+  return withPool(given, async (options) => {
+    const result: FindResult = { findings: [], notes: [], filesScanned: 0, allowed: [] };
+    await scanSource(input, path, options, result);
+    return result;
+  });
 }
+
+/** Runs `find` with the caller's pool, or with one made from `threads` and closed when `find` ends. */
+async function withPool<T>(options: FindOptions, find: (options: FindOptions & { pool: DetectionPool }) => Promise<T>): Promise<T> {
+  if (options.pool) return find({ ...options, pool: options.pool });
+  const pool = new DetectionPool({ detector: options.detector, fingerprintKey: options.fingerprintKey, threads: options.threads });
+  try {
+    return await find({ ...options, pool });
+  } finally {
+    await pool.close();
+  }
+}
+
+/** Fragments of one source sent to the pool before the oldest one's findings are waited for. */
+const FRAGMENTS_IN_FLIGHT = 8;
 
 /**
  * Reads one source into `result`: its findings, or a note saying why it was not read. `absolutePath`,
@@ -83,17 +113,27 @@ export async function scanSource(input: Readable, path: string, options: FindOpt
       return;
     }
     const found: FileFinding[] = [];
+    const inFlight: Array<Promise<FileFinding[]>> = [];
     // Files small enough are also read whole, for what only a whole file shows (keys, file names).
-    let whole: string[] | undefined = [];
-    let wholeChars = 0;
+    let whole: Uint8Array[] | undefined = [];
+    let wholeBytes = 0;
     for await (const fragment of source.fragments) {
-      found.push(...findInFragment(options.detector, fragment, options.fingerprintKey));
-      if (!whole) continue;
-      wholeChars += fragment.ownedEnd;
-      if (wholeChars > STRUCTURED_MAX_CHARS) whole = undefined;
-      else whole.push(fragment.text.slice(0, fragment.ownedEnd));
+      // Several fragments at once keep every worker busy on one large file; the window bounds what is held.
+      if (whole) {
+        wholeBytes += fragment.ownedBytes;
+        // A copy: the fragment's own bytes may move to a worker.
+        if (wholeBytes > STRUCTURED_MAX_CHARS) whole = undefined;
+        else whole.push(Buffer.from(fragment.bytes.subarray(0, fragment.ownedBytes)));
+      }
+      const findings = fragmentFindings(options, fragment);
+      // Awaited later: a failure must not count as unhandled meanwhile.
+      findings.catch(() => undefined);
+      inFlight.push(findings);
+      if (inFlight.length >= FRAGMENTS_IN_FLIGHT) found.push(...(await inFlight.shift()!));
     }
-    if (whole) found.push(...findInStructure(options.detector, path, whole.join(''), options.fingerprintKey, found));
+    for (const findings of await Promise.all(inFlight)) found.push(...findings);
+    // Fragments are cut between characters: their bytes decode to the whole text.
+    if (whole) found.push(...(await structureFindings(options, path, Buffer.concat(whole).toString('utf8'), found)));
     report(found);
     result.filesScanned++;
   } catch (err) {
@@ -101,6 +141,18 @@ export async function scanSource(input: Readable, path: string, options: FindOpt
     input.destroy();
     result.notes.push({ path, reason: 'unreadable', detail: e.code ?? e.message });
   }
+}
+
+/** A fragment's findings, on the pool when there is one. */
+function fragmentFindings(options: FindOptions, fragment: RawFragment): Promise<FileFinding[]> {
+  if (options.pool) return options.pool.findInFragment(fragment);
+  return Promise.resolve(findInFragment(options.detector, decodeFragment(fragment), options.fingerprintKey));
+}
+
+/** What only the whole file shows, on the pool when there is one. */
+function structureFindings(options: FindOptions, path: string, text: string, lineFindings: FileFinding[]): Promise<FileFinding[]> {
+  if (options.pool) return options.pool.findInStructure(path, text, lineFindings);
+  return Promise.resolve(findInStructure(options.detector, path, text, options.fingerprintKey, lineFindings));
 }
 
 /** Adds one fragment's line findings to `result` (history reads added lines, never whole files). */

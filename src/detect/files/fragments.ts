@@ -1,20 +1,22 @@
 import { Readable } from 'node:stream';
-import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
 import { isGzipMagic } from '../../sources/index.js';
 import type { Fragment } from './types.js';
 
 /** A NUL byte in the first bytes marks a file as binary (the heuristic git and grep use). */
 const BINARY_SNIFF_BYTES = 8000;
-/** Fragments gather whole lines up to about this many characters before one detector pass. */
-export const FRAGMENT_CHARS = 256 * 1024;
-/** A line longer than this is cut into pieces; each piece repeats the previous piece's last OVERLAP characters. */
+/** Fragments gather whole lines up to about this many bytes before one detector pass. */
+export const FRAGMENT_BYTES = 256 * 1024;
+/**
+ * A line longer than this many bytes (characters, in ASCII) is cut into pieces; each piece repeats the
+ * previous piece's last MAX_OVERLAP bytes.
+ */
 export const DEFAULT_MAX_LINE_CHARS = 1024 * 1024;
 /** Longest secret guaranteed to be seen whole across a cut (PEM bodies are found line by line). */
 const MAX_OVERLAP = 8 * 1024;
 
 /** A binary source keeps its first bytes (at least BINARY_SNIFF_BYTES, or all of it) so its format can be told. */
-export type Sniffed = { kind: 'text'; fragments: AsyncGenerator<Fragment> } | { kind: 'binary'; head: Buffer };
+export type Sniffed = { kind: 'text'; fragments: AsyncGenerator<RawFragment> } | { kind: 'binary'; head: Buffer };
 
 export interface ReadOptions {
   maxLineChars?: number;
@@ -37,7 +39,7 @@ export async function readSource(input: Readable, path: string, options: ReadOpt
     bytes.destroy();
     return { kind: 'binary', head: bytes.head };
   }
-  return { kind: 'text', fragments: fragmentsOf(bytes.chunks(), path, options.maxLineChars ?? DEFAULT_MAX_LINE_CHARS) };
+  return { kind: 'text', fragments: rawFragmentsOf(bytes.chunks(), path, options.maxLineChars ?? DEFAULT_MAX_LINE_CHARS) };
 }
 
 export interface SniffedBytes {
@@ -72,56 +74,87 @@ export async function sniff(input: Readable): Promise<SniffedBytes> {
   };
 }
 
+/**
+ * A fragment still in UTF-8, cut only between characters: what a worker is sent and decodes itself
+ * (decodeFragment), so that reading a source costs this thread no decoding.
+ */
+export interface RawFragment {
+  path: string;
+  /** In an ArrayBuffer of its own, so it can move to a worker without taking anything else along. */
+  bytes: Uint8Array;
+  /** 1-based line of the first byte. */
+  line: number;
+  /** 0-based column (UTF-16 units) of the first byte within its line. */
+  column: number;
+  /** Only matches starting before this byte belong to this fragment. */
+  ownedBytes: number;
+}
+
+/** The text of a raw fragment, with the end of what it owns in UTF-16 units. */
+export function decodeFragment(raw: RawFragment): Fragment {
+  const bytes = Buffer.from(raw.bytes.buffer, raw.bytes.byteOffset, raw.bytes.length);
+  const text = bytes.toString('utf8');
+  const ownedEnd = raw.ownedBytes === bytes.length ? text.length : bytes.toString('utf8', 0, raw.ownedBytes).length;
+  return { path: raw.path, text, line: raw.line, column: raw.column, ownedEnd };
+}
+
+/** `rawFragmentsOf`, decoded. */
 export async function* fragmentsOf(chunks: AsyncIterable<Buffer>, path: string, maxLineChars: number): AsyncGenerator<Fragment> {
-  const decoder = new StringDecoder('utf8');
-  let pending = '';
+  for await (const raw of rawFragmentsOf(chunks, path, maxLineChars)) yield decodeFragment(raw);
+}
+
+/** Bytes at `end` or before it where a UTF-8 character starts (a cut there splits none). */
+function characterStart(bytes: Buffer, end: number): number {
+  let at = end;
+  while (at > 0 && at < bytes.length && (bytes[at]! & 0xc0) === 0x80) at--;
+  return at > 0 ? at : end;
+}
+
+/**
+ * Cuts a byte stream into fragments of whole lines (about FRAGMENT_BYTES, or a read's worth), and a line
+ * longer than `maxLineBytes` into overlapping pieces. Only bytes are looked at: newlines are found and
+ * counted, and a piece of a long line is decoded to know the column the next piece starts at.
+ */
+export async function* rawFragmentsOf(chunks: AsyncIterable<Buffer>, path: string, maxLineBytes: number): AsyncGenerator<RawFragment> {
+  let pending: Buffer = Buffer.alloc(0);
   let line = 1;
   let column = 0;
-  const piece = (text: string, ownedEnd: number): Fragment => ({ path, text, line, column, ownedEnd });
-  const advance = (text: string) => {
-    let nl = text.indexOf('\n');
-    if (nl === -1) {
-      column += text.length;
-      return;
-    }
-    let last = nl;
-    while (nl !== -1) {
-      line++;
-      last = nl;
-      nl = text.indexOf('\n', nl + 1);
-    }
-    column = text.length - last - 1;
+  const piece = (end: number, ownedBytes: number): RawFragment => ({ path, bytes: new Uint8Array(pending.subarray(0, end)), line, column, ownedBytes });
+  /** Moves past whole lines ending at `end`, the last byte a newline. */
+  const passLines = (end: number) => {
+    for (let nl = pending.indexOf(10); nl !== -1 && nl < end; nl = pending.indexOf(10, nl + 1)) line++;
+    column = 0;
+    pending = pending.subarray(end);
   };
-  const flush = function* (final: boolean): Generator<Fragment> {
+  const flush = function* (final: boolean): Generator<RawFragment> {
     for (;;) {
-      const lastNl = pending.lastIndexOf('\n');
-      if (lastNl !== -1 && (final || pending.length >= FRAGMENT_CHARS || pending.length - lastNl - 1 > maxLineChars)) {
+      const lastNl = pending.lastIndexOf(10);
+      if (lastNl !== -1 && (final || pending.length >= FRAGMENT_BYTES || pending.length - lastNl - 1 > maxLineBytes)) {
         // Whole lines go out together; the unfinished last line stays behind.
-        const whole = final && lastNl === pending.length - 1 ? pending : pending.slice(0, lastNl + 1);
-        yield piece(whole, whole.length);
-        advance(whole);
-        pending = pending.slice(whole.length);
+        const end = lastNl + 1;
+        yield piece(end, end);
+        passLines(end);
         continue;
       }
-      if (lastNl === -1 && pending.length > maxLineChars) {
-        const step = maxLineChars - Math.min(MAX_OVERLAP, Math.floor(maxLineChars / 4));
-        yield piece(pending.slice(0, maxLineChars), step);
-        advance(pending.slice(0, step));
-        pending = pending.slice(step);
+      if (lastNl === -1 && pending.length > maxLineBytes) {
+        const cut = characterStart(pending, maxLineBytes);
+        const step = characterStart(pending, maxLineBytes - Math.min(MAX_OVERLAP, Math.floor(maxLineBytes / 4)));
+        yield piece(cut, step);
+        column += pending.toString('utf8', 0, step).length;
+        pending = pending.subarray(step);
         continue;
       }
       if (final && pending.length) {
-        yield piece(pending, pending.length);
-        advance(pending);
-        pending = '';
+        yield piece(pending.length, pending.length);
+        // The last line has no newline: it ends here, and so does the source.
+        pending = Buffer.alloc(0);
       }
       return;
     }
   };
   for await (const chunk of chunks) {
-    pending += decoder.write(chunk);
+    pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
     yield* flush(false);
   }
-  pending += decoder.end();
   yield* flush(true);
 }

@@ -5,7 +5,7 @@ import { StringDecoder } from 'node:string_decoder';
 import ignore from 'ignore';
 import { UsageError, WardenError } from '../../errors.js';
 import { scanFragment, scanSource, type FindOptions, type FindResult } from './finder.js';
-import { DEFAULT_MAX_LINE_CHARS, FRAGMENT_CHARS, fragmentsOf } from './fragments.js';
+import { DEFAULT_MAX_LINE_CHARS, FRAGMENT_BYTES, fragmentsOf } from './fragments.js';
 import type { FileFinding, SourceNote } from './types.js';
 
 /** The commit that added a line: absent for staged changes, which have none yet. */
@@ -382,7 +382,7 @@ class DiffParser {
     this.run.push(line.slice(this.columns));
     this.runChars += line.length;
     this.nextLine++;
-    if (this.runChars >= FRAGMENT_CHARS) this.flush();
+    if (this.runChars >= FRAGMENT_BYTES) this.flush();
   }
 
   private flush(): void {
