@@ -130,7 +130,7 @@ class TriageAccumulator {
       detector,
       fingerprintKey: Buffer.from(options.fingerprintKey),
       threads,
-      ...(options.workersFromChars !== undefined ? { workersFromChars: options.workersFromChars } : {}),
+      workersFromChars: options.workersFromChars,
     });
     this.maxBatchesOut = threads * BATCHES_OUT_PER_THREAD;
     const subjectFields = options.subjectFields ?? {};
