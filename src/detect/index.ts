@@ -15,6 +15,7 @@ export {
   type LoadedRuleFile,
 } from './load.js';
 export { fingerprintSecret, loadFingerprintKey, defaultFingerprintKeyPath } from './fingerprint.js';
+export { DetectionPool } from './pool.js';
 export { expandSample } from './samples.js';
 export { shannonEntropy } from './entropy.js';
 export { crc32, crc32Base62, base62, base62Value } from './checksum.js';

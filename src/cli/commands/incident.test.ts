@@ -96,6 +96,16 @@ describe('warden incident (CLI)', () => {
     assert.equal(md.match(/\| Triaged \//g)?.length, 2, 'both triages on the timeline');
   });
 
+  it('--threads 1 triages on the main thread alone; 0 is refused before anything is read', async () => {
+    const id = await openIncident();
+    const one = await runCli(['incident', 'triage', id, dump, '--threads', '1', '--json', '--store', store], { env });
+    assert.equal(one.code, 0, one.stderr);
+    assert.equal((JSON.parse(one.stdout) as { rows: number }).rows, 30);
+    const zero = await runCli(['incident', 'triage', id, dump, '--threads', '0', '--store', store], { env });
+    assert.equal(zero.code, 2);
+    assert.match(zero.stderr, /--threads: expected a whole number from 1 to 256, got "0"/);
+  });
+
   it('a path that does not exist exits 2, says why in words, and changes no total', async () => {
     const id = await openIncident();
     await runCli(['incident', 'triage', id, dump, '--store', store], { env });

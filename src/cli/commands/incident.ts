@@ -179,6 +179,10 @@ export function registerIncident(program: Command): void {
     .option('--session-field <name>', 'field holding session ids (repeatable)', collect, [])
     .option('--table <name>', 'only this table of a live store (repeatable)', collect, [])
     .option('--max-rows <n>', 'rows read per table of a live store at most', '1000000')
+    .option(
+      '--threads <n>',
+      'worker threads that look for credentials in batches of rows while the main thread reads and counts subjects, times and fields; the same result whatever N (default: one per core, started once 32 MiB has been read, where they begin to repay their start; 1: no workers, everything on the main thread)',
+    )
     .addOption(new Option('--format <format>', 'dump format when the name does not say').choices(['ndjson', 'csv', 'json', 'text']))
     .option('--json', 'JSON output')
     .option('--sarif', 'SARIF output: each credential found, by keyed fingerprint')
@@ -194,12 +198,14 @@ export function registerIncident(program: Command): void {
           sessionField: string[];
           table: string[];
           maxRows: string;
+          threads?: string;
           format?: DumpFormat;
           json?: boolean;
           sarif?: boolean;
         },
       ) => {
         const maxRows = parsePositiveInt(opts.maxRows, '--max-rows');
+        const threads = opts.threads === undefined ? undefined : parsePositiveInt(opts.threads, '--threads', 256);
         const incidents = await IncidentStore.open(opts.store);
         const keys = await KeyStore.open({ store: incidents.store, notifications: false });
         try {
@@ -215,6 +221,7 @@ export function registerIncident(program: Command): void {
             incident: { store: incidents, id },
             subjectFields,
             maxRowsPerTable: maxRows,
+            threads,
             ...(opts.table.length ? { tables: opts.table } : {}),
             ...(opts.format ? { format: opts.format } : {}),
             actor: 'cli',
