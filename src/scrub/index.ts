@@ -13,4 +13,15 @@ export {
 export { Scrubber, FIELD_RULE_ID, emptyStats, type ScrubFormat, type ScrubStats } from './scrubber.js';
 export { maskSecret, MASK_STYLES, type MaskStyle, type MaskContext } from './mask.js';
 export { isSensitiveFieldName, sensitiveFieldSpans } from './fields.js';
-export { createParallelScrubStream, defaultScrubThreads, ParallelScrubStream, WORKERS_FROM_BYTES, type ParallelScrubOptions } from './parallel.js';
+export {
+  createParallelScrubStream,
+  createScrubPool,
+  defaultScrubThreads,
+  ParallelScrubStream,
+  ScrubPool,
+  ScrubWorkerError,
+  WORKERS_FROM_BYTES,
+  type ParallelScrubOptions,
+  type ScrubPoolOptions,
+  type SharedPoolScrubOptions,
+} from './parallel.js';

@@ -6,10 +6,12 @@ import { describe, it } from 'node:test';
 import { expandSample } from '../detect/index.js';
 import {
   createParallelScrubStream,
+  createScrubPool,
   createScrubStream,
   defaultScrubThreads,
   MASK_STYLES,
   scrub,
+  ScrubWorkerError,
   WORKERS_FROM_BYTES,
   type ScrubOptions,
   type ScrubStats,
@@ -204,5 +206,40 @@ describe('createParallelScrubStream', () => {
     assert.equal(stream.workers, 2);
     stream.end();
     await once(stream, 'end');
+  });
+});
+
+describe('createScrubPool (workers shared by many streams)', () => {
+  const corpus = mixedCorpus();
+
+  it('two streams at once on one pool each write exactly what the single-threaded stream writes, and leave the pool open', async () => {
+    const options: ScrubOptions = { format: 'auto', mask: 'fingerprint', fingerprintKey: KEY, maxLineBytes: 2000, batchBytes: 700 };
+    // Each stream keeps as many batches in flight as the pool has room for (threads x queue): together they
+    // outnumber it, so each stream's batches also wait for the other's replies.
+    const pool = createScrubPool({ ...options, threads: 2 });
+    try {
+      await pool.ready;
+      const single = await run(createScrubStream(options), corpus, [4096]);
+      for (let round = 0; round < 2; round++) {
+        const streams = [createParallelScrubStream({ pool }), createParallelScrubStream({ pool })];
+        const results = await Promise.all([run(streams[0]!, corpus, [4096]), run(streams[1]!, corpus, [333, 65536])]);
+        for (const result of results) {
+          assert.ok(result.out.equals(single.out), 'output differs from the single-threaded stream');
+          assert.deepEqual(result.stats, single.stats);
+        }
+        assert.equal(streams[0]!.workers, 2);
+      }
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('fails the batch a worker could not scrub with ScrubWorkerError', async () => {
+    const pool = createScrubPool({ threads: 1 });
+    try {
+      await assert.rejects(pool.scrub({ input: 'not bytes' as unknown as Uint8Array, openBlockBefore: undefined }, []), ScrubWorkerError);
+    } finally {
+      await pool.close();
+    }
   });
 });

@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Transform, type TransformCallback } from 'node:stream';
+import type { TransferListItem } from 'node:worker_threads';
 import type { DetectorOptions, RuleSpec } from '../detect/index.js';
 import { siblingWorker, WorkerPool } from '../workers/index.js';
 import { IdleFlush, LineBatcher, type BatchItem } from './line-batcher.js';
@@ -10,7 +11,15 @@ import { createScrubber, lineBatcherOptions, scrubBatch, withheldOutput, type Sc
 export interface ParallelScrubOptions extends ScrubOptions {
   /** Worker threads that scrub batches while this one reads and writes; default the number of cores. */
   threads?: number;
+  /** Only with a shared pool: see SharedPoolScrubOptions. */
+  pool?: never;
 }
+
+/**
+ * A stream on a shared pool takes every scrub option from the pool, which built its workers from them: a
+ * stream cannot ask for options the workers do not scrub with.
+ */
+export type SharedPoolScrubOptions = { pool: ScrubPool } & { [K in Exclude<keyof ParallelScrubOptions, 'pool'>]?: never };
 
 /** What a worker is built from: plain data, cloned into it. */
 export interface WorkerSetup {
@@ -56,6 +65,86 @@ const WORKER_MODULE = siblingWorker(import.meta.url, 'scrub-worker');
 
 type ScrubWorkerPool = WorkerPool<WorkerSetup, BatchRequest, BatchReply>;
 
+/** What workers build a scrubber like `scrubber` from. */
+function workerSetup(scrubber: Scrubber, format: ScrubFormat): WorkerSetup {
+  const key = scrubber.mask.fingerprintKey;
+  return {
+    detector: scrubber.detector.definition,
+    format,
+    mask: scrubber.mask.style,
+    ...(key ? { fingerprintKey: new Uint8Array(key) } : {}),
+    keepLines: [...scrubber.keepLines],
+  };
+}
+
+/** A scrub worker failed on a shared pool: the batch was not scrubbed (a server answers 5xx, not 4xx). */
+export class ScrubWorkerError extends Error {
+  constructor(cause: Error) {
+    super(cause.message, { cause });
+    this.name = 'ScrubWorkerError';
+  }
+}
+
+export interface ScrubPoolOptions extends ScrubOptions {
+  /** Default one per core. */
+  threads?: number;
+  /** Called once, when a worker fails or exits: every batch waiting on the pool, and every later one, fails with it. */
+  onFailure?: (err: Error) => void;
+}
+
+/**
+ * Scrub workers that live longer than a stream, for a server that scrubs many inputs (the ingest point):
+ * streams made with `{ pool }` send their batches here and leave the pool open. The scrub options are
+ * fixed here, once: the fingerprint key is read and the keep list taken in now, not per stream.
+ */
+export class ScrubPool {
+  /** What every stream on this pool scrubs with: the options the workers were built from. */
+  readonly options: Readonly<ScrubOptions>;
+  /** Settles when a first worker is ready (it rejects if the pool fails first). */
+  readonly ready: Promise<void>;
+  private readonly workers: ScrubWorkerPool;
+  private failed = false;
+
+  constructor({ threads, onFailure, ...options }: ScrubPoolOptions = {}) {
+    const scrubber = createScrubber(options);
+    const key = scrubber.mask.fingerprintKey;
+    this.options = { ...options, detector: scrubber.detector, keepLines: [...scrubber.keepLines], ...(key ? { fingerprintKey: key } : {}) };
+    let settle!: { resolve: () => void; reject: (err: Error) => void };
+    this.ready = new Promise((resolve, reject) => (settle = { resolve, reject }));
+    // Nobody may be waiting for it: a failure reaches onFailure and the batches either way.
+    this.ready.catch(() => {});
+    this.workers = new WorkerPool({
+      name: 'scrub',
+      module: WORKER_MODULE,
+      threads: Math.max(1, threads ?? availableParallelism()),
+      setup: workerSetup(scrubber, options.format ?? 'auto'),
+      onReady: () => settle.resolve(),
+      onFailure: (err) => {
+        settle.reject(err);
+        // A worker that fails reports both its error and its exit.
+        if (this.failed) return;
+        this.failed = true;
+        onFailure?.(err);
+      },
+    });
+  }
+
+  get threads(): number {
+    return this.workers.threads;
+  }
+
+  /** Scrubs a batch once a worker has room: another stream's reply may be what makes it. */
+  scrub(request: BatchRequest, transfer: readonly TransferListItem[]): Promise<BatchReply> {
+    return this.workers.send(request, transfer).catch((err: Error) => {
+      throw new ScrubWorkerError(err);
+    });
+  }
+
+  close(): Promise<void> {
+    return this.workers.close();
+  }
+}
+
 /** A batch (or a withheld line's marker) waiting its turn to be written. */
 interface Pending {
   /** A withheld line's marker. */
@@ -79,6 +168,10 @@ interface Pending {
  * reaches the reader. Workers start only once a first batch fills: an input smaller than a batch, or a
  * live stream whose chunks never fill one, is scrubbed here, as fast as the single-threaded stream.
  *
+ * On a shared pool (`{ pool }`, a ScrubPool) the workers are running already, so every batch goes to them;
+ * they are the pool's, not the stream's, so it leaves them open, and it waits for room on them (other
+ * streams' replies free it, not only its own).
+ *
  * The one state that crosses lines, an open private-key block, crosses batches exactly: every batch is
  * scrubbed as if no block were open where it starts (the batcher keeps blocks whole, so that is the rule)
  * and reports the block open where it ends; the writer scrubs a batch that began inside one again, here.
@@ -89,8 +182,10 @@ export class ParallelScrubStream extends Transform {
   private readonly batcher: LineBatcher;
   private readonly idle: IdleFlush;
   private readonly threads: number;
-  private readonly setup: WorkerSetup;
+  private readonly format: ScrubFormat;
+  /** Workers this stream started, and closes. */
   private pool: ScrubWorkerPool | undefined;
+  private readonly shared: ScrubPool | undefined;
   private readonly queue: Pending[] = [];
   /** Batches in the queue no thread has taken yet, oldest first. */
   private readonly unsent: Pending[] = [];
@@ -102,27 +197,22 @@ export class ParallelScrubStream extends Transform {
   /** Waits for the queue to shrink to `keep` entries. */
   private room: { keep: number; resolve: () => void; reject: (e: Error) => void } | undefined;
 
-  constructor(options: ParallelScrubOptions = {}) {
+  constructor(streamOptions: ParallelScrubOptions | SharedPoolScrubOptions = {}) {
     super();
-    this.threads = Math.max(1, options.threads ?? availableParallelism());
+    this.shared = streamOptions.pool;
+    const options: ScrubOptions = this.shared?.options ?? streamOptions;
+    this.threads = this.shared?.threads ?? Math.max(1, streamOptions.threads ?? availableParallelism());
     this.local = createScrubber(options);
-    const key = this.local.mask.fingerprintKey;
-    this.setup = {
-      detector: this.local.detector.definition,
-      format: options.format ?? 'auto',
-      mask: this.local.mask.style,
-      ...(key ? { fingerprintKey: new Uint8Array(key) } : {}),
-      keepLines: [...this.local.keepLines],
-    };
+    this.format = options.format ?? 'auto';
     const batcherOptions = lineBatcherOptions(options, this.local);
     this.bufferBytes = batcherOptions.batchBytes + (batcherOptions.batchBytes >> 2);
     this.batcher = new LineBatcher({ ...batcherOptions, allocate: (length) => this.batchBuffer(length) }, (item) => this.enqueue(item));
     this.idle = new IdleFlush(this.batcher, (err) => this.fail(err));
   }
 
-  /** Worker threads running now: none until a first batch fills. */
+  /** Worker threads running now: none until a first batch fills (a shared pool's are always running). */
   get workers(): number {
-    return this.pool ? this.threads : 0;
+    return this.pool || this.shared ? this.threads : 0;
   }
 
   override _transform(chunk: Buffer | string, _enc: BufferEncoding, done: TransformCallback): void {
@@ -169,16 +259,16 @@ export class ParallelScrubStream extends Transform {
     if (item.kind === 'withheld') {
       this.queue.push({ output: withheldOutput(item, this.stats) });
     } else {
-      if (!this.pool && item.filled)
+      if (!this.pool && !this.shared && item.filled)
         this.pool = new WorkerPool({
           name: 'scrub',
           module: WORKER_MODULE,
           threads: this.threads,
-          setup: this.setup,
+          setup: workerSetup(this.local, this.format),
           onReady: () => this.dispatch(),
           onFailure: (err) => this.fail(err),
         });
-      if (this.pool) {
+      if (this.pool || this.shared) {
         const entry: Pending = { input: item.bytes, owned: item.owned };
         this.queue.push(entry);
         this.unsent.push(entry);
@@ -190,15 +280,20 @@ export class ParallelScrubStream extends Transform {
     this.writeReady();
   }
 
-  /** Hands unsent batches to workers with room for them. */
+  /**
+   * Hands unsent batches to workers with room for them. A shared pool takes them all at once and sends each
+   * when a worker has room: this stream hears of its own replies only, not of the others' that free room.
+   */
   private dispatch(): void {
     const pool = this.pool;
-    while (pool && this.unsent.length && pool.hasRoom) {
+    while (this.unsent.length && (this.shared || pool?.hasRoom)) {
       const entry = this.unsent.shift()!;
       const input = entry.owned ? entry.input! : this.batchBuffer(entry.input!.length);
       if (!entry.owned) input.set(entry.input!);
       entry.input = undefined;
-      pool.run({ input, openBlockBefore: undefined }, [input.buffer as ArrayBuffer]).then(
+      const request: BatchRequest = { input, openBlockBefore: undefined };
+      const transfer = [input.buffer as ArrayBuffer];
+      (this.shared ? this.shared.scrub(request, transfer) : pool!.run(request, transfer)).then(
         (result) => {
           entry.result = { ...result, openBlockBefore: undefined, owned: true };
           this.dispatch();
@@ -303,6 +398,11 @@ export function defaultScrubThreads(inputBytes?: number): number {
   return inputBytes !== undefined && inputBytes < WORKERS_FROM_BYTES ? 1 : availableParallelism();
 }
 
-export function createParallelScrubStream(options: ParallelScrubOptions = {}): ParallelScrubStream {
+export function createParallelScrubStream(options: ParallelScrubOptions | SharedPoolScrubOptions = {}): ParallelScrubStream {
   return new ParallelScrubStream(options);
+}
+
+/** Scrub workers for many streams: pass `{ pool }` to createParallelScrubStream; close it when done. */
+export function createScrubPool(options: ScrubPoolOptions = {}): ScrubPool {
+  return new ScrubPool(options);
 }

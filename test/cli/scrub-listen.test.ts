@@ -116,4 +116,23 @@ describe('warden scrub --listen', () => {
     const alone = await startIngest(['--listen', '127.0.0.1:0']).catch((err: Error) => err.message);
     assert.match(String(alone), /go together/);
   });
+
+  it('--threads: the workers start with the server, scrub every batch alike and stop with it', async () => {
+    const body = `{"msg":"calling with ${KEY}"}\n{"password":"p4ssw0rd-long"}\n`.repeat(20_000);
+    const outputs: string[] = [];
+    for (const threads of ['1', '2']) {
+      const file = join(dir, `threads-${threads}.ndjson`);
+      const ingest = await startIngest(['--listen', '127.0.0.1:0', '--forward', file, '--no-auth', '--threads', threads]);
+      const answers = await Promise.all(Array.from({ length: 3 }, () => fetch(ingest.url, { method: 'POST', body })));
+      assert.deepEqual(
+        answers.map((a) => a.status),
+        [200, 200, 200],
+      );
+      ingest.child.kill('SIGTERM');
+      assert.equal(await ingest.exit, 0);
+      outputs.push(readFileSync(file, 'utf8'));
+    }
+    assert.ok(outputs[0] === outputs[1], 'the workers wrote what the main thread writes');
+    assert.ok(!outputs[1]!.includes(KEY));
+  });
 });

@@ -36,7 +36,7 @@ export function registerScrub(program: Command): void {
     .option('--max-line-bytes <size>', 'withhold lines longer than this (e.g. 8MB)', String(DEFAULT_MAX_LINE_BYTES))
     .option(
       '--threads <n>',
-      'worker threads that scrub batches of lines while the main thread reads and writes; output in input order, the same bytes whatever N (default: one per core, or 1 for files under 256 MB in all, where workers take longer to start than they save; 1: no workers, everything on the main thread)',
+      'worker threads that scrub batches of lines while the main thread reads and writes; output in input order, the same bytes whatever N (default: one per core, or 1 for files under 256 MB in all, where workers take longer to start than they save; 1: no workers, everything on the main thread). With --listen the workers start with the server and scrub every batch (default one per core)',
     )
     .option('--keep-lines <file>', "lines planted on purpose (a canary key's log line), by SHA-256: they pass unchanged; the same secret elsewhere is redacted")
     .option('--stats', 'print lines, bytes and redactions per rule to stderr when done')
@@ -88,7 +88,6 @@ Examples:
         const keepLines = opts.keepLines ? readKeepLines(opts.keepLines) : [];
         if (opts.listen || opts.forward) {
           if (!opts.listen || !opts.forward || files.length) throw new UsageError('--listen and --forward go together, without input files');
-          if (opts.threads !== undefined) throw new UsageError('--threads applies to files and stdin, not to --listen');
           if (opts.tokenFile && !opts.auth) throw new UsageError('--token-file and --no-auth contradict each other');
           const stop = new AbortController();
           for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => stop.abort());
@@ -99,12 +98,13 @@ Examples:
             token: process.env.WARDEN_INGEST_TOKEN,
             tokenFile: opts.tokenFile,
             scrub: { mask: opts.mask, detector, maxLineBytes: parseByteSize(opts.maxLineBytes, '--max-line-bytes'), keepLines },
+            ...(opts.threads === undefined ? {} : { threads: parseThreads(opts.threads) }),
             signal: stop.signal,
             log: (line) => process.stderr.write(`warden: ${line}\n`),
           });
           return;
         }
-        const threads = opts.threads === undefined ? defaultScrubThreads(regularFileBytes(files)) : parsePositiveInt(opts.threads, '--threads', 256);
+        const threads = opts.threads === undefined ? defaultScrubThreads(regularFileBytes(files)) : parseThreads(opts.threads);
         const options = { format: opts.format, mask: opts.mask, detector, maxLineBytes: parseByteSize(opts.maxLineBytes, '--max-line-bytes'), keepLines };
         const stream = threads === 1 ? createScrubStream(options) : createParallelScrubStream({ ...options, threads });
         const inputs = files.length ? files : ['-'];
@@ -138,6 +138,10 @@ Examples:
         }
       },
     );
+}
+
+function parseThreads(value: string): number {
+  return parsePositiveInt(value, '--threads', 256);
 }
 
 /** The bytes of the inputs when all are regular files (known ahead), else undefined (stdin, a pipe, unreadable). */

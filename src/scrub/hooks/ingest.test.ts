@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { RawHttpClient } from '../../../test/helpers/raw-http-client.js';
@@ -47,7 +49,7 @@ async function ship(
   url: string,
   body: string,
   id: string,
-  options: { gzip?: boolean; timeoutMs?: number; dropFirstAnswer?: boolean } = {},
+  options: { gzip?: boolean; timeoutMs?: number; dropFirstAnswer?: boolean; token?: string } = {},
 ): Promise<ShipResult> {
   const result: ShipResult = { attempts: 0, statuses: [] };
   let dropped = false;
@@ -57,7 +59,7 @@ async function ship(
       const response = await fetch(url, {
         method: 'POST',
         headers: {
-          authorization: `Bearer ${TOKEN}`,
+          authorization: `Bearer ${options.token ?? TOKEN}`,
           'x-warden-batch-id': id,
           'content-type': 'application/x-ndjson',
           ...(options.gzip ? { 'content-encoding': 'gzip' } : {}),
@@ -448,6 +450,88 @@ describe('ingest point limits', () => {
       } finally {
         clearInterval(trickle);
       }
+    });
+  });
+});
+
+/** The forwarded bytes of each batch (a file target appends each batch whole), by the batch number on its lines. */
+function forwardedBatches(file: string): Map<number, string> {
+  const batches = new Map<number, string>();
+  for (const line of readFileSync(file, 'utf8').split(/(?<=\n)/)) {
+    const b = (JSON.parse(line) as { batch: number }).batch;
+    batches.set(b, (batches.get(b) ?? '') + line);
+  }
+  return batches;
+}
+
+describe('ingest point on worker threads', () => {
+  it('with 2 threads, many batches at once from three clients are forwarded byte for byte as with 1 thread', async () => {
+    const tokens = ['client-a', 'client-b', 'client-c'];
+    const forwarded: Array<Map<number, string>> = [];
+    for (const threads of [1, 2]) {
+      const file = join(dir, `threads-${threads}.ndjson`);
+      // Small scrub batches: each request is about 25 of them, so 8 requests in flight far outnumber the
+      // pool's room (a few batches per worker), and every request waits on the others' replies.
+      const server = await startIngestServer({ forwarder: createFileForwarder(file), tokens, threads, maxInFlight: 8, scrub: { batchBytes: 4096 } });
+      try {
+        await Promise.all(Array.from({ length: 30 }, (_, b) => ship(server.url, batch(b, 800), `t-${b}`, { token: tokens[b % 3]!, timeoutMs: 30_000 })));
+        assert.equal(server.stats.batches, 30);
+      } finally {
+        await server.close();
+      }
+      forwarded.push(forwardedBatches(file));
+    }
+    const [one, two] = forwarded as [Map<number, string>, Map<number, string>];
+    assert.equal(two.size, 30);
+    for (const [b, text] of one) assert.ok(two.get(b) === text, `batch ${b} differs`);
+    assert.ok(![...two.values()].some((text) => text.includes(KEY) || text.includes('plain-secret-value')));
+  });
+
+  it('close() stops the workers: a process that started and closed an ingest point exits by itself', async () => {
+    const root = fileURLToPath(new URL('../../..', import.meta.url));
+    const script = `
+      const { startIngestServer, createFileForwarder } = await import('./src/scrub/hooks/ingest.ts');
+      const server = await startIngestServer({ forwarder: createFileForwarder(process.argv[1]), tokens: undefined, threads: 2 });
+      const response = await fetch(server.url, { method: 'POST', body: '{"msg":"${KEY}"}\\n'.repeat(100000) });
+      await server.close();
+      console.log(response.status);`;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, join(dir, 'exits.ndjson')], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let stdout = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    const [code, signal] = (await new Promise((resolve) => child.on('close', (...args) => resolve(args)))) as [number | null, string | null];
+    clearTimeout(timer);
+    assert.equal(signal, null, 'the process was still running 20 s on (a worker kept it alive)');
+    assert.equal(code, 0);
+    assert.equal(stdout.trim(), '200');
+    assert.ok(!readFileSync(join(dir, 'exits.ndjson'), 'utf8').includes(KEY));
+  });
+
+  it('a worker that fails (out of memory) fails its batch with 500 and forwards nothing; the pool starts again for the next', async () => {
+    // Under the worker's heap bound a line of the default longest length scrubs; one of 16 MB dense with
+    // credential-named fields does not (WORKER_LIMITS in src/workers/pool.ts).
+    const size = 32 * 1024 * 1024;
+    const dense = `{${Array.from({ length: 1_000_000 }, (_, i) => `"api_key${i % 10}":"v${i % 7}"`).join(',')}}\n`;
+    await withLimitedServer({ threads: 2, maxBatchBytes: size, scrub: { maxLineBytes: size } }, async (server, file) => {
+      const post = (body: string) => fetch(server.url, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, body });
+      const failed = await post(dense);
+      assert.equal(failed.status, 500);
+      assert.equal(failed.headers.get('retry-after'), '1');
+      assert.match(((await failed.json()) as { error: string }).error, /^scrubbing failed: .*memory/);
+      assert.equal(forwardedText(file), '', 'nothing forwarded');
+      assert.equal(server.stats.scrubFailures, 1);
+      assert.equal(server.stats.workerRestarts, 1);
+      // The pool starts again at most a second after it last started; meanwhile batches get 500 too.
+      let next = await post(batch(7));
+      for (const deadline = Date.now() + 10_000; next.status === 500 && Date.now() < deadline;) {
+        await new Promise((r) => setTimeout(r, 100));
+        next = await post(batch(7));
+      }
+      assert.equal(next.status, 200);
+      assert.deepEqual(linesOf(forwardedText(file)), expectedLines(8).slice(35));
     });
   });
 });

@@ -2,6 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import { hostPort, isLoopbackHost } from '../../host-port.js';
@@ -10,6 +11,7 @@ import { UsageError, WardenError } from '../../errors.js';
 import { RouteTable, type Route } from '../../http-routes.js';
 import { fetchWithoutRedirects } from '../../outbound-fetch.js';
 import { defaultSecretPath, readSecretFile, writeSecretFile } from '../../secret-file.js';
+import { createParallelScrubStream, createScrubPool, ScrubWorkerError, type ScrubPool } from '../parallel.js';
 import { createScrubStream, type ScrubOptions } from '../stream.js';
 import { BodyRefused, BodyWatch, DecodedBody, decoderFor, tooLarge, type BodyLimits } from './ingest-body.js';
 
@@ -108,20 +110,43 @@ export interface IngestOptions {
   /** Default 5 s. */
   bodyRateWindowMs?: number;
   scrub?: Omit<ScrubOptions, 'format'>;
+  /**
+   * Worker threads that scrub every batch, started with the server and shared by all batches (default one per
+   * core); 1: batches are scrubbed on the main thread, no workers.
+   */
+  threads?: number;
   /** How many forwarded batch ids are remembered to drop retried duplicates (default 100 000). */
   rememberBatchIds?: number;
+}
+
+export interface IngestStats {
+  batches: number;
+  lines: number;
+  duplicates: number;
+  rejectedBusy: number;
+  refusedBodies: number;
+  forwardFailures: number;
+  /** Batches answered 500 because a scrub worker failed (nothing of them was forwarded). */
+  scrubFailures: number;
+  /** Scrub worker pools started again after a worker failed. */
+  workerRestarts: number;
 }
 
 export interface IngestServer {
   /** Base URL, e.g. http://127.0.0.1:8787 */
   url: string;
-  readonly stats: { batches: number; lines: number; duplicates: number; rejectedBusy: number; refusedBodies: number; forwardFailures: number };
+  readonly stats: IngestStats;
   close(): Promise<void>;
 }
 
 /** Headers a shipper can set to make retries safe; the first is Warden's, the second the IETF draft's. */
 export const BATCH_ID_HEADERS = ['x-warden-batch-id', 'idempotency-key'] as const;
 const RETRY_AFTER_SECONDS = '1';
+/**
+ * After a worker fails, its pool is started again no sooner than this after the last start: workers that fail
+ * as they start are not restarted in a tight loop. Meanwhile batches get 500 and are retried.
+ */
+const WORKER_RESTART_INTERVAL_MS = 1000;
 /** Below this many decoded bytes the compression ratio is not checked: small, repetitive batches are normal. */
 const RATIO_FLOOR_BYTES = 1024 * 1024;
 
@@ -167,18 +192,65 @@ interface IngestLimits {
   remember: number;
 }
 
-/** The batches: slots, retries of the same batch id, scrubbing and forwarding. */
+/**
+ * The batches: slots, retries of the same batch id, scrubbing and forwarding. With more than one thread,
+ * batches are scrubbed on one pool of workers that lives as long as the point. A worker failure fails the
+ * batches on the pool (500, nothing forwarded, the shippers retry), and the pool is started again.
+ */
 class IngestPoint {
-  readonly stats = { batches: 0, lines: 0, duplicates: 0, rejectedBusy: 0, refusedBodies: 0, forwardFailures: 0 };
+  readonly stats: IngestStats = {
+    batches: 0,
+    lines: 0,
+    duplicates: 0,
+    rejectedBusy: 0,
+    refusedBodies: 0,
+    forwardFailures: 0,
+    scrubFailures: 0,
+    workerRestarts: 0,
+  };
   private readonly pending = new Map<string, Promise<Outcome>>();
   private readonly forwarded = new Set<string>();
   private inFlight = 0;
   private readonly inFlightByClient = new Map<string, number>();
+  private workers: ScrubPool | undefined;
+  private workersStartedAt = 0;
+  private restart: NodeJS.Timeout | undefined;
+  private closed = false;
 
   constructor(
     private readonly options: IngestOptions,
     private readonly limits: IngestLimits,
   ) {}
+
+  /** Starts the scrub workers (unless one thread was asked for), ready when this resolves. */
+  async start(): Promise<void> {
+    const threads = this.options.threads ?? availableParallelism();
+    if (threads > 1) await this.startWorkers(threads).ready;
+  }
+
+  private startWorkers(threads: number): ScrubPool {
+    this.workersStartedAt = Date.now();
+    const workers = createScrubPool({
+      ...this.options.scrub,
+      format: 'ndjson',
+      threads,
+      onFailure: () => {
+        void workers.close();
+        if (this.closed) return;
+        this.stats.workerRestarts++;
+        this.restart = setTimeout(() => this.startWorkers(threads), Math.max(0, this.workersStartedAt + WORKER_RESTART_INTERVAL_MS - Date.now()));
+      },
+    });
+    this.workers = workers;
+    return workers;
+  }
+
+  /** Called once no batch is in flight. */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.restart);
+    await this.workers?.close();
+  }
 
   async receive({ req, res, reply, refuse, client }: IngestCall): Promise<void> {
     const { stats, limits } = this;
@@ -239,7 +311,7 @@ class IngestPoint {
     const { stats } = this;
     const limits = this.limits.body;
     const watch = new BodyWatch(req, limits);
-    const scrubber = createScrubStream({ ...this.options.scrub, format: 'ndjson' });
+    const scrubber = this.workers ? createParallelScrubStream({ pool: this.workers }) : createScrubStream({ ...this.options.scrub, format: 'ndjson' });
     const parts: Buffer[] = [];
     const collector = new Writable({
       write(chunk: Buffer, _enc, done) {
@@ -255,6 +327,10 @@ class IngestPoint {
       await (decoder ? pipeline(decoder, new DecodedBody(limits, decoder), scrubber, collector) : pipeline(scrubber, collector));
     } catch (err) {
       req.unpipe(head);
+      if (err instanceof ScrubWorkerError) {
+        stats.scrubFailures++;
+        return { status: 500, body: { error: `scrubbing failed: ${err.message}` }, drain: watch };
+      }
       stats.refusedBodies++;
       const refusal = err instanceof BodyRefused ? err : new BodyRefused(400, decoding ? `body is not valid ${decoding.name}` : 'could not read body');
       // Decoding stopped here; the rest of the body, if any, is only read and discarded.
@@ -303,6 +379,12 @@ export async function startIngestServer(options: IngestOptions): Promise<IngestS
     body: limits,
     remember: options.rememberBatchIds ?? 100_000,
   });
+  try {
+    await point.start();
+  } catch (err) {
+    await point.close();
+    throw err;
+  }
 
   const onRequest = async (req: IncomingMessage, res: ServerResponse) => {
     const reply = ({ status, body, drain }: Outcome, headers: Record<string, string> = {}) => {
@@ -340,18 +422,23 @@ export async function startIngestServer(options: IngestOptions): Promise<IngestS
       });
     },
   );
-  await listenAt(server, { port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
+  try {
+    await listenAt(server, { port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
+  } catch (err) {
+    await point.close();
+    throw err;
+  }
   const address = server.address() as AddressInfo;
   return {
     url: `http://${hostPort(address.address, address.port)}`,
     stats: point.stats,
     async close() {
-      // Stop accepting, let batches in flight finish and be forwarded, then release the target.
+      // Stop accepting, let batches in flight finish and be forwarded, then release the target and the workers.
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
       });
-      await options.forwarder.close();
+      await Promise.all([options.forwarder.close(), point.close()]);
     },
   };
 }
@@ -396,6 +483,8 @@ export interface ServeIngestOptions {
   tokenFile?: string | undefined;
   maxInFlight?: number;
   scrub?: Omit<ScrubOptions, 'format'>;
+  /** Scrub worker threads, started with the server (default one per core; 1: none). */
+  threads?: number;
   /** Aborting stops the server after batches in flight are forwarded. */
   signal: AbortSignal;
   /** Human progress lines (stderr). */
@@ -407,7 +496,7 @@ export function defaultIngestTokenPath(): string {
 }
 
 /** `warden scrub --listen … --forward …`: runs the ingest point until `signal` aborts. */
-export async function serveIngest(options: ServeIngestOptions): Promise<IngestServer['stats']> {
+export async function serveIngest(options: ServeIngestOptions): Promise<IngestStats> {
   const { host, port } = parseListenAddress(options.listen);
   if (!options.auth && !isLoopbackHost(host)) throw new UsageError('--no-auth is only allowed on a loopback address; set WARDEN_INGEST_TOKEN instead');
   if (options.token && options.tokenFile) throw new UsageError('set WARDEN_INGEST_TOKEN or --token-file, not both');
@@ -420,13 +509,14 @@ export async function serveIngest(options: ServeIngestOptions): Promise<IngestSe
     tokens,
     ...(options.maxInFlight ? { maxInFlight: options.maxInFlight } : {}),
     ...(options.scrub ? { scrub: options.scrub } : {}),
+    ...(options.threads ? { threads: options.threads } : {}),
   });
   options.log(`listening on ${server.url}${tokens ? '' : ' without authentication'}; forwarding to ${forwarder.description}`);
   if (!options.signal.aborted) await new Promise((resolve) => options.signal.addEventListener('abort', resolve, { once: true }));
   await server.close();
   const s = server.stats;
   options.log(
-    `stopped: ${s.batches} batches, ${s.lines} lines forwarded; ${s.duplicates} duplicate(s), ${s.rejectedBusy} busy rejection(s), ${s.refusedBodies} batch(es) refused while reading, ${s.forwardFailures} forward failure(s)`,
+    `stopped: ${s.batches} batches, ${s.lines} lines forwarded; ${s.duplicates} duplicate(s), ${s.rejectedBusy} busy rejection(s), ${s.refusedBodies} batch(es) refused while reading, ${s.forwardFailures} forward failure(s), ${s.scrubFailures} scrub failure(s), ${s.workerRestarts} worker restart(s)`,
   );
   return s;
 }
