@@ -131,7 +131,9 @@ export function keyPathOf(path: readonly string[]): string {
  */
 export class Detector {
   readonly rules: CompiledRule[];
-  private readonly prefilter: KeywordPrefilter;
+  /** Built on the first scan: a thread that only hands text to workers never needs one (about 10 MB). */
+  private builtPrefilter: KeywordPrefilter | undefined;
+  private readonly automatonKeywords: string[];
   private readonly alwaysRun: CompiledRule[];
   private readonly byKeyword: CompiledRule[][];
   private readonly globalAllow: RegExp[];
@@ -198,7 +200,7 @@ export class Detector {
       }
     }
     for (const keyword of automatonKeywords) for (let i = 0; i < keyword.length; i++) markChar(this.keywordChars, keyword.charCodeAt(i));
-    this.prefilter = new KeywordPrefilter(automatonKeywords);
+    this.automatonKeywords = automatonKeywords;
     this.keywordMark = new Uint32Array(automatonKeywords.length);
     this.keywordLines = automatonKeywords.map(() => []);
     this.ruleMark = new Uint32Array(this.rules.length);
@@ -208,6 +210,10 @@ export class Detector {
     this.globalAllow = (options.allowlist?.regexes ?? []).map((r) => new RegExp(r));
     this.genericIds = new Set(this.rules.filter((r) => r.spec.generic).map((r) => r.spec.id));
     this.globalStopwords = (options.allowlist?.stopwords ?? []).map((s) => s.toLowerCase());
+  }
+
+  private get prefilter(): KeywordPrefilter {
+    return (this.builtPrefilter ??= new KeywordPrefilter(this.automatonKeywords));
   }
 
   /** What this detector was built from, as plain data: a worker thread builds the same detector from it. */

@@ -88,6 +88,24 @@ describe('createParallelScrubStream', () => {
     }
   });
 
+  it('reuses the buffers of chunks handed back once written, without changing what is written next', async () => {
+    const input = Buffer.concat(Array.from({ length: 8 }, () => mixedCorpus()));
+    const options: ScrubOptions = { format: 'auto', batchBytes: 4096 };
+    const single = await run(createScrubStream(options), input, [input.length]);
+    const stream = createParallelScrubStream({ ...options, threads: 2 });
+    const written: Buffer[] = [];
+    stream.on('data', (chunk: Buffer) => {
+      // As a sink does once its write is done: the bytes are out, the buffer is free.
+      written.push(Buffer.from(chunk));
+      stream.recycle(chunk);
+    });
+    const finished = once(stream, 'end');
+    for (let at = 0; at < input.length; at += 65536) if (!stream.write(input.subarray(at, at + 65536))) await once(stream, 'drain');
+    stream.end();
+    await finished;
+    assert.ok(Buffer.concat(written).equals(single.out));
+  });
+
   it('keeps a private-key block in one batch, so it is one secret wherever the batch size falls', async () => {
     const input = Buffer.from('a\n'.repeat(50) + pemBlock(7, 20) + 'b\n');
     const outs = new Set<string>();

@@ -161,9 +161,9 @@ interface Pending {
  * `ScrubStream` on several threads, with the same output byte for byte. The batcher cuts the input as the
  * single-threaded stream does; `threads` workers scrub batches, a few each at a time (WorkerPool), while
  * this thread reads, hands batches out and writes them strictly in input order as soon as each is ready.
- * This thread scrubs batches itself only until a first worker is ready (a worker takes a tenth of a second
- * to compile the rules): after that it would only take a core the workers need, and leave them waiting
- * for batches while it scrubs. At most BATCHES_PER_THREAD batches per thread are in flight before the next
+ * Once workers start, this thread scrubs nothing (but a batch that began inside a private-key block, below):
+ * while they compile the rules (a tenth of a second) it would only take a core they need, and its own
+ * detector and the young generation scrubbing grows would stay in memory to the end. At most BATCHES_PER_THREAD batches per thread are in flight before the next
  * write waits, and a full readable side holds back the next write, so backpressure from the consumer
  * reaches the reader. Workers start only once a first batch fills: an input smaller than a batch, or a
  * live stream whose chunks never fill one, is scrubbed here, as fast as the single-threaded stream.
@@ -193,6 +193,11 @@ export class ParallelScrubStream extends Transform {
   private openBlock: string | undefined;
   /** Batch buffers to reuse, and the size each is made (a batch passes its size by one line at most, mostly). */
   private readonly spare: ArrayBuffer[] = [];
+  /**
+   * Output chunks that are views of batch buffers: only those are taken back (recycle). By chunk, not by
+   * buffer: a buffer that went to a worker and back is another ArrayBuffer object.
+   */
+  private readonly batchChunks = new WeakSet<Uint8Array>();
   private readonly bufferBytes: number;
   /** Waits for the queue to shrink to `keep` entries. */
   private room: { keep: number; resolve: () => void; reject: (e: Error) => void } | undefined;
@@ -223,7 +228,6 @@ export class ParallelScrubStream extends Transform {
       done(err as Error);
       return;
     }
-    this.helpUntil(this.threads * BATCHES_PER_THREAD);
     this.waitForRoom(this.threads * BATCHES_PER_THREAD).then(() => done(), done);
   }
 
@@ -235,7 +239,6 @@ export class ParallelScrubStream extends Transform {
       done(err as Error);
       return;
     }
-    this.helpUntil(0);
     this.waitForRoom(0)
       .then(() => this.closePool())
       .then(() => done(), done);
@@ -307,16 +310,6 @@ export class ParallelScrubStream extends Transform {
     }
   }
 
-  /** Until a worker is ready: scrubs unsent batches here, oldest first, while more than `keep` are in flight. */
-  private helpUntil(keep: number): void {
-    while (this.queue.length > keep && this.unsent.length && !this.pool?.ready) {
-      const entry = this.unsent.shift()!;
-      entry.result = this.scrubHere(entry.input!, undefined, entry.owned);
-      entry.input = undefined;
-      this.writeReady();
-    }
-  }
-
   /** Scrubs a batch on this thread; `owned`: its buffer is one of this stream's (see BatchResult). */
   private scrubHere(input: Uint8Array, openBlockBefore: string | undefined, owned: boolean | undefined): BatchResult {
     this.local.stats = emptyStats();
@@ -347,7 +340,9 @@ export class ParallelScrubStream extends Transform {
       this.openBlock = result.openBlockAfter;
       addStats(this.stats, result.stats);
       const out = result.output ?? result.input;
-      this.push(Buffer.from(out.buffer, out.byteOffset, out.length));
+      const chunk = Buffer.from(out.buffer, out.byteOffset, out.length);
+      if (result.owned && out.buffer === result.input.buffer) this.batchChunks.add(chunk);
+      this.push(chunk);
       // The batch went out scrubbed into a buffer of its own, so its buffer is free again.
       if (result.output && result.owned && result.output.buffer !== result.input.buffer) this.reuse(result.input.buffer as ArrayBuffer);
     }
@@ -366,6 +361,15 @@ export class ParallelScrubStream extends Transform {
   private batchBuffer(length: number): Buffer {
     const reused = length <= this.bufferBytes ? this.spare.pop() : undefined;
     return Buffer.from(reused ?? new ArrayBuffer(Math.max(length, this.bufferBytes)), 0, length);
+  }
+
+  /**
+   * Takes back an output chunk the consumer has written out and refers to no more, so its buffer, if it
+   * is one of this stream's batch buffers, holds a next batch. Otherwise each batch that goes out in its
+   * own buffer leaves that buffer to the collector, which lets tens of MB of them pile up first.
+   */
+  recycle(chunk: Uint8Array): void {
+    if (this.batchChunks.delete(chunk)) this.reuse(chunk.buffer as ArrayBuffer);
   }
 
   private reuse(buffer: ArrayBuffer): void {

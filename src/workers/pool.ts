@@ -147,8 +147,14 @@ export class WorkerPool<Setup, Request, Reply> {
     for (const wake of this.roomWaiters.splice(0)) wake();
   }
 
+  /** Stops the workers; a request still waiting, or sent later, fails (it will not be answered). */
   async close(): Promise<void> {
     this.closing = true;
+    const closed = new Error(`${this.options.name} pool closed`);
+    this.failure ??= closed;
+    for (const waiter of this.waiting.values()) waiter.reject(closed);
+    this.waiting.clear();
+    this.wake();
     await Promise.all(this.slots.map((w) => w.worker.terminate()));
   }
 

@@ -1,10 +1,12 @@
 import { createReadStream, statSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
+import { Writable } from 'node:stream';
 import { Option, type Command } from 'commander';
 import { UsageError } from '../../errors.js';
 import { loadDetector, RuleFileError } from '../../detect/index.js';
 import {
   createParallelScrubStream,
+  ParallelScrubStream,
   defaultScrubThreads,
   createScrubStream,
   readKeepLines,
@@ -118,7 +120,7 @@ Examples:
               }
             },
             stream,
-            process.stdout,
+            stream instanceof ParallelScrubStream ? writtenBack(stream) : process.stdout,
           );
         } catch (err) {
           const e = err as NodeJS.ErrnoException;
@@ -138,6 +140,18 @@ Examples:
         }
       },
     );
+}
+
+/** Stdout, handing each chunk back to the parallel stream once it is written (ParallelScrubStream.recycle). */
+function writtenBack(stream: ParallelScrubStream): Writable {
+  return new Writable({
+    write(chunk: Buffer, _enc, done) {
+      process.stdout.write(chunk, (err) => {
+        if (!err) stream.recycle(chunk);
+        done(err);
+      });
+    },
+  });
 }
 
 function parseThreads(value: string): number {
