@@ -25,6 +25,8 @@ export class KeywordPrefilter {
     for (const k of this.keywords) for (let i = 1; i <= k.length; i++) prefixes.add(k.slice(0, i));
     const trie = new Int32Array((prefixes.size + 1) * 256).fill(-1);
     const out: number[][] = [[]];
+    /** Each state's own edges, as byte and child: the rest of its row is its fallback's row. */
+    const edges: number[][] = [[]];
     encoded.forEach((bytes, index) => {
       let state = 0;
       for (const byte of bytes) {
@@ -32,6 +34,8 @@ export class KeywordPrefilter {
         if (next === -1) {
           next = out.length;
           out.push([]);
+          edges.push([]);
+          edges[state]!.push(byte, next);
           trie[state * 256 + byte] = next;
         }
         state = next;
@@ -42,24 +46,25 @@ export class KeywordPrefilter {
     const delta = trie.subarray(0, states * 256);
     const fail = new Int32Array(states);
     const queue = new Int32Array(states);
-    let head = 0;
     let tail = 0;
-    for (let c = 0; c < 256; c++) {
-      if (delta[c] === -1) delta[c] = 0;
-      else queue[tail++] = delta[c]!;
+    // Breadth first, each row is its fallback's row (copied whole, natively) with its own edges over it.
+    delta.fill(0, 0, 256);
+    for (let e = 0; e < edges[0]!.length; e += 2) {
+      delta[edges[0]![e]!] = edges[0]![e + 1]!;
+      queue[tail++] = edges[0]![e + 1]!;
     }
-    while (head < tail) {
-      const state = queue[head++]!;
+    for (let head = 0; head < tail; head++) {
+      const state = queue[head]!;
       const fallback = fail[state]! * 256;
       out[state]!.push(...out[fail[state]!]!);
-      for (let c = 0; c < 256; c++) {
-        const next = delta[state * 256 + c]!;
-        if (next === -1) {
-          delta[state * 256 + c] = delta[fallback + c]!;
-        } else {
-          fail[next] = delta[fallback + c]!;
-          queue[tail++] = next;
-        }
+      delta.copyWithin(state * 256, fallback, fallback + 256);
+      const own = edges[state]!;
+      for (let e = 0; e < own.length; e += 2) {
+        const byte = own[e]!;
+        const next = own[e + 1]!;
+        fail[next] = delta[fallback + byte]!;
+        delta[state * 256 + byte] = next;
+        queue[tail++] = next;
       }
     }
     // Fold ASCII upper case onto lower case by copying the lower-case column.
@@ -158,15 +163,25 @@ class AutomatonMemory {
    */
   constructor(delta: Int32Array, states: number, ends: (state: number) => boolean, webAssembly: boolean) {
     // Bytes with the same column in every state are one class; a class is named by its first byte.
+    // Columns are compared only where their hashes agree: comparing each byte's with every class's
+    // was most of the time it took to build.
     const firsts: number[] = [];
     const classOf = new Uint8Array(256);
     const sameColumn = (a: number, b: number) => {
       for (let at = 0; at < delta.length; at += 256) if (delta[at + a] !== delta[at + b]) return false;
       return true;
     };
+    const hashes = new Int32Array(256);
+    for (let at = 0; at < delta.length; at += 256) for (let byte = 0; byte < 256; byte++) hashes[byte] = Math.imul(hashes[byte]!, 31) + delta[at + byte]!;
+    const classesByHash = new Map<number, number[]>();
     for (let byte = 0; byte < 256; byte++) {
-      let c = firsts.findIndex((first) => sameColumn(first, byte));
-      if (c === -1) c = firsts.push(byte) - 1;
+      const candidates = classesByHash.get(hashes[byte]!) ?? [];
+      let c = candidates.find((k) => sameColumn(firsts[k]!, byte));
+      if (c === undefined) {
+        c = firsts.push(byte) - 1;
+        candidates.push(c);
+        classesByHash.set(hashes[byte]!, candidates);
+      }
       classOf[byte] = c;
     }
     const classes = firsts.length;
@@ -196,10 +211,10 @@ class AutomatonMemory {
     for (let byte = 0; byte < 256; byte++) this.classMap[byte] = classOf[byte]! * 4;
     this.words = new Int32Array(memory.buffer);
     for (let s = 0; s < states; s++) {
-      for (let byte = 0; byte < 256; byte++) {
-        const next = delta[s * 256 + byte]!;
+      for (let c = 0; c < classes; c++) {
+        const next = delta[s * 256 + firsts[c]!]!;
         const row = next * this.rowBytes;
-        this.words[(this.table + s * this.rowBytes) / 4 + classOf[byte]!] = ends(next) ? ~row : row;
+        this.words[(this.table + s * this.rowBytes) / 4 + c] = ends(next) ? ~row : row;
       }
     }
     this.segment = Buffer.from(memory.buffer, this.textAt, SEGMENT);
