@@ -15,9 +15,9 @@ const fingerprintKey = Buffer.from('test-fingerprint-key');
 const detector = getDefaultDetector();
 const base = (): FindOptions => ({ detector, fingerprintKey });
 
-/** A pool whose workers are ready before the first fragment, so every fragment is read on a worker. */
+/** A pool whose two workers are ready before the first fragment (this thread takes what finds no room). */
 async function startedPool(): Promise<DetectionPool> {
-  const pool = new DetectionPool({ detector, fingerprintKey, threads: 2, workersFromChars: 0 });
+  const pool = new DetectionPool({ detector, fingerprintKey, threads: 3, workersFromChars: 0 });
   await pool.start();
   return pool;
 }

@@ -7,14 +7,15 @@ const WORKER_READY = 'ready';
 const DEFAULT_QUEUE = 4;
 
 /**
- * Bounds on a worker's heap. V8 grows a heap lazily while its limit is far off: left at the defaults, each
- * worker's young generation grows to tens of MB (every object that survives a collection counts towards
- * growing it) and its old generation collects late, so the peak memory grew with the input. With bounds V8
- * collects sooner, and scrub speed is the same (docs/benchmarks.md). The old-generation bound is above what
- * a scrub batch needs with the longest line allowed (8 MB by default) dense with keywords, escapes or JSON
- * fields; a worker that still runs out fails its work with an error (nothing passes unread).
+ * Default bounds on a worker's heap. V8 grows a heap lazily while its limit is far off: left at the
+ * defaults, each worker's young generation grows to tens of MB (every object that survives a collection
+ * counts towards growing it) and its old generation collects late, so the peak memory of a scrub grew with
+ * the input. With bounds V8 collects sooner, and scrub speed is the same (docs/benchmarks.md). The
+ * old-generation bound is above what a scrub batch needs with the longest line allowed (8 MB by default)
+ * dense with keywords, escapes or JSON fields; a worker that still runs out fails its work with an error
+ * (nothing passes unread).
  */
-const WORKER_LIMITS: ResourceLimits = { maxYoungGenerationSizeMb: 6, maxOldGenerationSizeMb: 256 };
+const DEFAULT_LIMITS: ResourceLimits = { maxYoungGenerationSizeMb: 6, maxOldGenerationSizeMb: 256 };
 
 interface Envelope<Reply> {
   id: number;
@@ -40,6 +41,8 @@ export interface WorkerPoolOptions<Setup> {
   onReady?: () => void;
   /** Called when a worker fails or exits: every request waiting fails with it, and so does every later one. */
   onFailure?: (err: Error) => void;
+  /** Heap bounds for each worker (default DEFAULT_LIMITS). */
+  limits?: ResourceLimits;
   /** Names the pool in errors ("scrub worker: ..."). */
   name: string;
 }
@@ -62,7 +65,7 @@ export class WorkerPool<Setup, Request, Reply> {
   constructor(private readonly options: WorkerPoolOptions<Setup>) {
     this.queue = options.queue ?? DEFAULT_QUEUE;
     for (let i = 0; i < Math.max(1, options.threads); i++) {
-      const worker = startWorker(options.module, options.setup);
+      const worker = startWorker(options.module, options.setup, options.limits ?? DEFAULT_LIMITS);
       const slot: Slot = { worker, busy: 0, ready: false };
       worker.on('message', (message: Envelope<Reply> | typeof WORKER_READY) => {
         if (message === WORKER_READY) {
@@ -169,11 +172,11 @@ export class WorkerPool<Setup, Request, Reply> {
 }
 
 /** From source (under tsx) the worker is a .ts file, which the worker has tsx load first. */
-function startWorker(module: URL, setup: unknown): Worker {
-  if (!module.pathname.endsWith('.ts')) return new Worker(module, { workerData: setup, resourceLimits: WORKER_LIMITS });
+function startWorker(module: URL, setup: unknown, resourceLimits: ResourceLimits): Worker {
+  if (!module.pathname.endsWith('.ts')) return new Worker(module, { workerData: setup, resourceLimits });
   const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));
   const code = `import(${tsx}).then(({ register }) => { register(); return import(${JSON.stringify(module.href)}); });`;
-  return new Worker(code, { eval: true, workerData: setup, resourceLimits: WORKER_LIMITS });
+  return new Worker(code, { eval: true, workerData: setup, resourceLimits });
 }
 
 /** The sibling worker module of `importMetaUrl` named `name`: .ts under tsx, .js when built. */

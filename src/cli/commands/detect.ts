@@ -68,7 +68,7 @@ export function registerDetect(program: Command): void {
     .option('--concurrency <n>', 'files read at once', '8')
     .option(
       '--threads <n>',
-      'threads the rules run on (default: one per core; workers start once 32 MiB of text has been read, as a smaller run does not repay their start; 1: no workers). Files, folders, archives and stdin; not --git',
+      'threads the rules run on, the main one included (default: one per core; the N-1 workers start once 32 MiB of text has been read, as a smaller run does not repay their start; 1: no workers). Files, folders, archives and stdin; not --git',
     )
     .option('--strict', 'exit 3 when anything was skipped (binary with no reader, too large, unreadable, a submodule, over an archive or diff bound)')
     .addOption(

@@ -181,7 +181,7 @@ export function registerIncident(program: Command): void {
     .option('--max-rows <n>', 'rows read per table of a live store at most', '1000000')
     .option(
       '--threads <n>',
-      'worker threads that look for credentials in batches of rows while the main thread reads and counts subjects, times and fields; the same result whatever N (default: one per core, started once 32 MiB has been read, where they begin to repay their start; 1: no workers, everything on the main thread)',
+      'threads that look for credentials in batches of rows, the main one included: N-1 workers take batches while the main thread reads and counts subjects, times and fields, and takes a batch itself when no worker has room; the same result whatever N (default: one per core; workers start once 32 MiB has been read, where they begin to repay their start; 1: no workers, everything on the main thread)',
     )
     .addOption(new Option('--format <format>', 'dump format when the name does not say').choices(['ndjson', 'csv', 'json', 'text']))
     .option('--json', 'JSON output')
