@@ -48,8 +48,9 @@ const DETECTION_WORKER_LIMITS = { maxYoungGenerationSizeMb: 16, maxOldGeneration
  * counts this thread: it keeps working beside `threads - 1` workers, taking whatever finds no worker with
  * room, so it never waits idle for them, and only one fewer worker has to start cold and warm up (on this
  * machine that ran a 1 GB file in 3.3 s where two workers took 3.9 s and one thread 4 s). Work stays here
- * until `workersFromChars` characters have passed and until a worker is ready. A worker that fails makes
- * every later call sent to it fail.
+ * until `workersFromChars` characters have passed and until a worker is ready. When a worker fails, what
+ * was sent to the workers fails with it (a file read in part is noted, a triage batch not searched is an
+ * error), and later calls run here.
  */
 export class DetectionPool {
   private pool: WorkerPool<DetectionSetup, DetectionRequest, DetectionReply> | undefined;

@@ -105,6 +105,8 @@ export class WorkerPool<Setup, Request, Reply> {
 
   /** The ready worker with the fewest requests waiting, if it has room for another. */
   private withRoom(): Slot | undefined {
+    // A failed pool has room for nothing: a caller that can do the work itself (DetectionPool) goes on alone.
+    if (this.failure) return undefined;
     let best: Slot | undefined;
     for (const w of this.slots) if (w.ready && w.busy < this.queue && (!best || w.busy < best.busy)) best = w;
     return best;
