@@ -230,7 +230,7 @@ describe('classifyStore on real stores', () => {
   let clickhouse: TestClickHouse;
   const stores: ScratchDatabase[] = [];
   before(async () => {
-    clickhouse = await startTestClickHouse({ httpPort: 38123, tcpPort: 39000 });
+    clickhouse = await startTestClickHouse({ httpPort: 31123, tcpPort: 31900 });
   });
   after(async () => {
     for (const s of stores) await s.drop().catch(() => {});

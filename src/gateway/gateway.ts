@@ -4,7 +4,8 @@
  * error. Nothing passes through on doubt: an unknown route, an unnamed path, an unreachable key
  * store past its staleness bound or a bad token all stop at the gateway.
  */
-import { createWriteStream, unwatchFile, watchFile } from 'node:fs';
+import { createWriteStream, statSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { createServer as createHttpServer, ServerResponse, STATUS_CODES, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import type { Writable } from 'node:stream';
@@ -92,6 +93,9 @@ async function listenOn(server: Server, port: number, host: string, what: string
   });
 }
 
+/** How often a watched config file is looked at (`watch`). */
+const CONFIG_POLL_MS = 250;
+
 /** A request whose Connection header names a field the gateway computes, sets or checks (proxy.ts, ownedConnectionOption). */
 const CONNECTION_NAMES_OWNED = refuse(400, 'bad_request', 'connection_names_owned_field');
 
@@ -137,7 +141,8 @@ export class Gateway {
   private grpcServer: EnvoyGrpcServer | null = null;
   private metricsServer: HttpServer | null = null;
   private readonly configPath: string | undefined;
-  private watching = false;
+  /** Polls the config file for changes (`watch`). */
+  private configPoll: NodeJS.Timeout | undefined;
 
   private constructor(
     options: GatewayOptions,
@@ -173,10 +178,21 @@ export class Gateway {
     }
     this.accessLog = new AccessLog(sink);
     if (options.watch && this.configPath) {
-      this.watching = true;
-      watchFile(this.configPath, { interval: 250 }, (cur, prev) => {
-        if (cur.mtimeMs !== prev.mtimeMs || cur.size !== prev.size) void this.reload();
-      });
+      // Polled against the file as it was when loaded, not against a first poll: fs.watchFile takes its first
+      // stat later, on a busy thread pool after a change made just after start, which it then never reports.
+      const path = this.configPath;
+      let known = statSync(path, { throwIfNoEntry: false });
+      this.configPoll = setInterval(() => {
+        stat(path).then(
+          (now) => {
+            if (known && now.mtimeMs === known.mtimeMs && now.size === known.size) return;
+            known = now;
+            void this.reload();
+          },
+          () => undefined,
+        );
+      }, CONFIG_POLL_MS);
+      this.configPoll.unref();
     }
   }
 
@@ -572,7 +588,7 @@ export class Gateway {
 
   /** Stops accepting, lets in-flight exchanges finish, then closes pools, the log and the key store. */
   async close(): Promise<void> {
-    if (this.watching && this.configPath) unwatchFile(this.configPath);
+    clearInterval(this.configPoll);
     const metricsServer = this.metricsServer;
     const closing = [
       this.server?.close(),

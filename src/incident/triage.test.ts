@@ -267,7 +267,7 @@ describe('incident triage of live stores (read-only)', { timeout: 180_000 }, () 
   }
 
   it('Redis: every key and subject from string and hash values', async () => {
-    const port = 56379;
+    const port = 31379;
     const server = await startTestRedis(port);
     try {
       const commands = f.seeded.rows.map((r, i) =>
@@ -302,7 +302,7 @@ describe('closing the loop: scan of an open ClickHouse to revoked keys and an op
   let ch: TestClickHouse;
   before(async () => {
     f = await makeFixture();
-    ch = await startTestClickHouse({ httpPort: 58123, tcpPort: 59000 });
+    ch = await startTestClickHouse({ httpPort: 31323, tcpPort: 31902 });
     await ch.query(
       'CREATE TABLE default.log_stream (timestamp DateTime, user_id String, tenant_id String, session_id String, model String, messages String) ENGINE = MergeTree ORDER BY timestamp',
     );
@@ -322,7 +322,7 @@ describe('closing the loop: scan of an open ClickHouse to revoked keys and an op
     const checksum = () => ch.query('SELECT count(), sum(cityHash64(*)) FROM default.log_stream FORMAT TSV');
     const before = await checksum();
     const started = Date.now();
-    const report = await scan({ targets: ['127.0.0.1:58123'], sample: 100 });
+    const report = await scan({ targets: ['127.0.0.1:31323'], sample: 100 });
     const finding = report.findings.find((x) => x.probe === 'clickhouse-http');
     assert.equal(finding?.severity, 'critical', JSON.stringify(report.findings));
 

@@ -146,7 +146,7 @@ describe('retention on real stores', () => {
   let clickhouse: TestClickHouse;
   const stores: ScratchDatabase[] = [];
   before(async () => {
-    clickhouse = await startTestClickHouse({ httpPort: 38123, tcpPort: 39000 });
+    clickhouse = await startTestClickHouse({ httpPort: 31223, tcpPort: 31901 });
   });
   after(async () => {
     for (const s of stores) await s.drop().catch(() => {});

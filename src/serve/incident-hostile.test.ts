@@ -19,8 +19,8 @@ import { openStore, type Store } from '../store/index.js';
 import { type ServeDaemon } from './index.js';
 import { startTestServe } from '../../test/helpers/serve.js';
 
-const CLICKHOUSE_HTTP_PORT = 38423;
-const CLICKHOUSE_TCP_PORT = 39423;
+const CLICKHOUSE_HTTP_PORT = 31523;
+const CLICKHOUSE_TCP_PORT = 31904;
 /** Below the real one's port, so the scan lists (and the daemon triages) the look-alike first. */
 const LOOK_ALIKE_PORT = 24323;
 const secrets = parseKeySecrets(`1:${randomBytes(32).toString('base64')}`, 'test', (s) => Buffer.from(s, 'base64'));

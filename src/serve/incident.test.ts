@@ -17,8 +17,8 @@ import { openStore, type Store } from '../store/index.js';
 import { type ServeDaemon } from './index.js';
 import { startTestServe } from '../../test/helpers/serve.js';
 
-const CLICKHOUSE_HTTP_PORT = 38223;
-const CLICKHOUSE_TCP_PORT = 39200;
+const CLICKHOUSE_HTTP_PORT = 31423;
+const CLICKHOUSE_TCP_PORT = 31903;
 const secrets = parseKeySecrets(`1:${randomBytes(32).toString('base64')}`, 'test', (s) => Buffer.from(s, 'base64'));
 
 describe('warden serve incident policy: scheduled scan of an open ClickHouse to revoked keys', { timeout: 180_000 }, () => {
@@ -102,7 +102,7 @@ incidents:
     assert.equal(status.timeline.filter((e) => e.type === 'key-revoked').length, 3);
     assert.ok(status.timeline.some((e) => e.type === 'scan-finding' && e.actor === 'warden-serve'));
     assert.ok(
-      logs.some((l) => /incident inc_\w+ opened for clickhouse:127\.0\.0\.1:38223: \d+ credential occurrences, 3 Warden keys revoked/.test(l)),
+      logs.some((l) => /incident inc_\w+ opened for clickhouse:127\.0\.0\.1:31423: \d+ credential occurrences, 3 Warden keys revoked/.test(l)),
       logs.join('\n'),
     );
     assert.equal(await checksum(), before, 'the exposed store is unchanged');
@@ -152,7 +152,7 @@ incidents:
     assert.equal((await incidents.triageResults(incident!.id)).length, 1, 'an increment is no triage result: the totals stay those of the full triage');
     assert.ok(
       logs.some((l) =>
-        /incident inc_\w+ re-triaged for clickhouse:127\.0\.0\.1:38223: \d+ rows written since the last triage, 2 new credentials, 2 Warden keys revoked/.test(
+        /incident inc_\w+ re-triaged for clickhouse:127\.0\.0\.1:31423: \d+ rows written since the last triage, 2 new credentials, 2 Warden keys revoked/.test(
           l,
         ),
       ),
