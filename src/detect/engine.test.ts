@@ -85,6 +85,29 @@ describe('keyword prefilter', () => {
 });
 
 describe('detector', () => {
+  it('reports watched words from the same pass, and finds the same secrets as without them', () => {
+    const specs = [rule({ pattern: 'key=(?<secret>tok_[A-Za-z0-9]{16})', keywords: ['key='] })];
+    const watching = new Detector(specs, { watchWords: ['Key', 'session'] });
+    const text = 'SESSION key=tok_ABCDEFGHabcd1234\n{"msg":"key=\\u0074ok_ABCDEFGHabcd1234 session"}';
+    const watched: number[] = [];
+    const found = watching.scan(text, watched);
+    assert.deepEqual(found, new Detector(specs).scan(text));
+    const words = ['Key', 'session'];
+    assert.deepEqual(
+      Array.from({ length: watched.length / 2 }, (_, i) => [
+        text.slice(watched[2 * i]! + 1 - words[watched[2 * i + 1]!]!.length, watched[2 * i]! + 1),
+        watched[2 * i + 1],
+      ]),
+      [
+        ['SESSION', 1],
+        ['key', 0],
+        ['key', 0],
+        ['session', 1],
+      ],
+    );
+    assert.ok(watching.watches(words) && !watching.watches(['key']));
+  });
+
   it('reports the secret group span, not the whole match', () => {
     const d = new Detector([rule({ pattern: 'key=(?<secret>tok_[A-Za-z0-9]{16})', keywords: ['key='] })]);
     const text = 'a key=tok_ABCDEFGHabcdefgh b';

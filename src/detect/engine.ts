@@ -50,6 +50,11 @@ export interface DetectorAllowlist {
 
 export interface DetectorOptions {
   allowlist?: DetectorAllowlist;
+  /**
+   * Words whose occurrences (in any ASCII case) a scan reports when asked (see `scan`), running no rule:
+   * a caller that needs them too is spared a pass of its own over the text.
+   */
+  watchWords?: readonly string[];
 }
 
 export class RuleCompileError extends Error {
@@ -156,6 +161,11 @@ export class Detector {
    */
   private readonly decodesToKeywordChar = new Uint8Array(128);
 
+  /** By keyword id: the index of the watched word it is (DetectorOptions.watchWords), or -1. */
+  private readonly watchedWord: Int32Array;
+  /** By keyword id: 1 for a watched word that is no rule's keyword. */
+  private readonly watchOnly: Uint8Array;
+
   /** Rules limited to named files (`files`) and key rules (`keys`): they run only in scanStructure. */
   private readonly fileRules: CompiledRule[];
 
@@ -200,6 +210,23 @@ export class Detector {
       }
     }
     for (const keyword of automatonKeywords) for (let i = 0; i < keyword.length; i++) markChar(this.keywordChars, keyword.charCodeAt(i));
+    // Watched words: a rule keyword's id where one is spelled the same in any case, else an id of their own
+    // that nothing else looks at (no rule, no escape window).
+    const watched: Array<[id: number, word: number]> = [];
+    const watchOnly: number[] = [];
+    for (const [word, spelling] of (options.watchWords ?? []).entries()) {
+      let id = keywordIndex.get(spelling.toLowerCase());
+      if (id === undefined) {
+        id = automatonKeywords.push(spelling.toLowerCase()) - 1;
+        this.exactKeywords.push(undefined);
+        watchOnly.push(id);
+      }
+      watched.push([id, word]);
+    }
+    this.watchedWord = new Int32Array(automatonKeywords.length).fill(-1);
+    for (const [id, word] of watched) this.watchedWord[id] = word;
+    this.watchOnly = new Uint8Array(automatonKeywords.length);
+    for (const id of watchOnly) this.watchOnly[id] = 1;
     this.automatonKeywords = automatonKeywords;
     this.keywordMark = new Uint32Array(automatonKeywords.length);
     this.keywordLines = automatonKeywords.map(() => []);
@@ -221,12 +248,22 @@ export class Detector {
     return { specs: this.rules.map((r) => r.spec), options: this.options };
   }
 
-  /** Every secret in `text`, non-overlapping, in order of position. */
-  scan(text: string): SecretMatch[] {
+  /** Whether a scan reports exactly these watched words (DetectorOptions.watchWords), in this order. */
+  watches(words: readonly string[]): boolean {
+    const own = this.options.watchWords ?? [];
+    return own.length === words.length && own.every((w, i) => w === words[i]);
+  }
+
+  /**
+   * Every secret in `text`, non-overlapping, in order of position. `watched`, when given, receives the
+   * watched words' occurrences in `text` as it is (not in decoded escapes), in order: pairs of the offset of
+   * the word's last character and the word's index in DetectorOptions.watchWords.
+   */
+  scan(text: string, watched?: number[]): SecretMatch[] {
     const found: SecretMatch[] = [];
     const rawHitEnds = this.rawHitEnds;
     rawHitEnds.length = 0;
-    this.scanView(text, undefined, found, rawHitEnds);
+    this.scanView(text, undefined, found, rawHitEnds, watched);
     // Secrets inside JSON strings or URLs are escaped one level. Decode windows around each escape and
     // scan them again: a secret whose match an escape could change lies near one. Only a window that may
     // hold a keyword once decoded is decoded: one that holds one raw (a keyword's escaped spellings
@@ -315,7 +352,7 @@ export class Detector {
     if (length < 0) return false;
     const { states, ends, count } = this.prefilter.occurrencesInBytes(bytes, length);
     for (let h = 0; h < count; h++) {
-      for (const k of this.prefilter.keywordsAt(states[h]!)) if (this.inRightCase(k, bytes, ends[h]!)) return true;
+      for (const k of this.prefilter.keywordsAt(states[h]!)) if (this.watchOnly[k] === 0 && this.inRightCase(k, bytes, ends[h]!)) return true;
     }
     return false;
   }
@@ -335,7 +372,7 @@ export class Detector {
    * only over the lines holding one of its keywords, so a keyword on one line of a large batch does
    * not send its regex across the whole batch; any other rule runs over all of `text`.
    */
-  private scanView(text: string, toRaw: Int32Array | undefined, found: SecretMatch[], hitEnds?: number[]): void {
+  private scanView(text: string, toRaw: Int32Array | undefined, found: SecretMatch[], hitEnds?: number[], watched?: number[]): void {
     for (const rule of this.alwaysRun) this.runRule(rule, text, 0, text.length, toRaw, found);
     const { states, ends, count, bytes } = this.prefilter.occurrences(text);
     if (count === 0) return;
@@ -353,6 +390,8 @@ export class Detector {
       }
       for (const k of this.prefilter.keywordsAt(states[h]!)) {
         if (!this.inRightCase(k, bytes, at)) continue;
+        if (watched && this.watchedWord[k] !== -1) watched.push(at, this.watchedWord[k]!);
+        if (this.watchOnly[k] === 1) continue;
         if (hitEnds && hitEnds[hitEnds.length - 1] !== at) hitEnds.push(at);
         if (this.keywordMark[k] !== generation) {
           this.keywordMark[k] = generation;

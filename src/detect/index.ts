@@ -14,6 +14,7 @@ export {
   type LoadedDetector,
   type LoadedRuleFile,
 } from './load.js';
+export { FIELD_NAME_HINTS } from './field-hints.js';
 export { fingerprintSecret, loadFingerprintKey, defaultFingerprintKeyPath } from './fingerprint.js';
 export { DetectionPool } from './pool.js';
 export { expandSample } from './samples.js';

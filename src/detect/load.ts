@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { createRequire } from 'node:module';
+import { FIELD_NAME_HINTS } from './field-hints.js';
 import { Detector } from './engine.js';
 import type { FileAllowlist, RuleFile, RuleSpec } from './types.js';
 
@@ -131,6 +132,7 @@ export function loadDetector(config: DetectorConfig = {}): LoadedDetector {
   const allow = user.map((f) => f.allowlist ?? {});
   const detector = new Detector(rules, {
     allowlist: { regexes: allow.flatMap((a) => a.regexes ?? []), stopwords: allow.flatMap((a) => a.stopwords ?? []) },
+    watchWords: FIELD_NAME_HINTS,
   });
   return {
     detector,
@@ -142,6 +144,6 @@ export function loadDetector(config: DetectorConfig = {}): LoadedDetector {
 let defaultDetector: Detector | undefined;
 /** The detector with every shipped rule, built once per process. */
 export function getDefaultDetector(): Detector {
-  defaultDetector ??= new Detector(loadShippedRules());
+  defaultDetector ??= new Detector(loadShippedRules(), { watchWords: FIELD_NAME_HINTS });
   return defaultDetector;
 }

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { getDefaultDetector } from '../detect/index.js';
 import { isSensitiveFieldName, sensitiveNameOffsets } from './fields.js';
+
+const detector = getDefaultDetector();
 
 /** The definition of a name hint as one regex: what the automaton-driven search must find (it may find more). */
 const NAME_HINT = /"([^"\\\n]{0,40}?(?:authori|cookie|key|pass|pwd|secret|token|credential|bearer|session)[^"\\\n]{0,40}?)"[ \t]*[:,]/gi;
@@ -38,6 +41,10 @@ describe('sensitive field names', () => {
       let text = '';
       for (let i = 0, x = seed; i < 60; i++, x = (x * 1103515245 + 12345) & 0x7fffffff) text += pieces[(x >> 8) % pieces.length];
       const found = sensitiveNameOffsets(text);
+      // The same from the hints the detector's own pass reports (the shipped detector watches them).
+      const hints: number[] = [];
+      detector.scan(text, hints);
+      assert.deepEqual(sensitiveNameOffsets(text, hints), found, `hints from the detector: ${JSON.stringify(text)}`);
       assert.ok(
         found.every((at, i) => i === 0 || found[i - 1]! < at),
         `in order: ${JSON.stringify(text)}`,

@@ -1,3 +1,4 @@
+import { FIELD_NAME_HINTS } from '../detect/index.js';
 import { KeywordPrefilter } from '../detect/prefilter.js';
 
 /**
@@ -96,37 +97,39 @@ export function isSensitiveFieldName(name: string): boolean {
   return verdict;
 }
 
-/** Words one of which every sensitive field name holds: only names holding one are looked at. */
-const NAME_HINTS = ['authori', 'cookie', 'key', 'pass', 'pwd', 'secret', 'token', 'credential', 'bearer', 'session'];
 /** Characters a name may hold on each side of its hint. */
 const NAME_SIDE = 40;
 
-/** The hint automaton, built once per thread on first use. */
+/** The hint automaton, built once per thread on first use (where the detector does not watch the hints). */
 let nameHints: KeywordPrefilter | undefined;
 
 /**
  * Offsets in `text` of quoted names that are sensitive field names, in order: a name is a quoted run
- * without quotes, backslashes or line breaks, holding a hint with at most NAME_SIDE characters on each
- * side, and followed by `:` (a key) or `,` (a header name in a pair). The hints are found by the same
- * automaton the detector uses (a regex doing this was a sixth of NDJSON mode's CPU profile), so only the few names
- * holding one are read; "prompt_tokens" costs a check and a set lookup.
+ * without quotes, backslashes or line breaks, holding a hint (FIELD_NAME_HINTS) with at most NAME_SIDE
+ * characters on each side, and followed by `:` (a key) or `,` (a header name in a pair). The hints are
+ * found by an automaton (a regex doing this was a sixth of NDJSON mode's CPU profile), so only the few
+ * names holding one are read; "prompt_tokens" costs a check and a set lookup. `hints`: the hints'
+ * occurrences as a detector that watches them reported them (Detector.scan), so the text is not walked
+ * again; else this walks it.
  */
-export function sensitiveNameOffsets(text: string): number[] {
-  const hints = (nameHints ??= new KeywordPrefilter(NAME_HINTS));
-  const { states, ends, count } = hints.occurrences(text);
+export function sensitiveNameOffsets(text: string, hints?: readonly number[]): number[] {
   const out: number[] = [];
   let lastName = -1;
-  for (let h = 0; h < count; h++) {
-    const end = ends[h]! + 1;
-    for (const k of hints.keywordsAt(states[h]!)) {
-      const open = quoteBefore(text, end - hints.keywords[k]!.length);
-      if (open === -1 || open === lastName) continue;
-      const close = quoteAfter(text, end);
-      if (close === -1 || !keySeparatorAfter(text, close + 1)) continue;
-      lastName = open;
-      if (isSensitiveFieldName(text.slice(open + 1, close))) out.push(open);
-    }
+  const name = (end: number, hint: number) => {
+    const open = quoteBefore(text, end - FIELD_NAME_HINTS[hint]!.length);
+    if (open === -1 || open === lastName) return;
+    const close = quoteAfter(text, end);
+    if (close === -1 || !keySeparatorAfter(text, close + 1)) return;
+    lastName = open;
+    if (isSensitiveFieldName(text.slice(open + 1, close))) out.push(open);
+  };
+  if (hints) {
+    for (let i = 0; i < hints.length; i += 2) name(hints[i]! + 1, hints[i + 1]!);
+    return out;
   }
+  const automaton = (nameHints ??= new KeywordPrefilter([...FIELD_NAME_HINTS]));
+  const { states, ends, count } = automaton.occurrences(text);
+  for (let h = 0; h < count; h++) for (const k of automaton.keywordsAt(states[h]!)) name(ends[h]! + 1, k);
   return out;
 }
 

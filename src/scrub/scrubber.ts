@@ -1,4 +1,4 @@
-import type { Detector, SecretMatch } from '../detect/index.js';
+import { FIELD_NAME_HINTS, type Detector, type SecretMatch } from '../detect/index.js';
 import { sensitiveFieldSpans, sensitiveNameOffsets } from './fields.js';
 import { maskSecret, type MaskContext } from './mask.js';
 
@@ -46,6 +46,8 @@ export class Scrubber {
   private openBlock: { ruleId: string; end: RegExp; body: RegExp } | undefined;
   private readonly keepPrefix = new Map<string, string>();
   private readonly blocks = new Map<string, { end: RegExp; body: RegExp }>();
+  /** Where the detector's scan reports the field-name hints, when it watches them and the format reads fields. */
+  private readonly hintsFromScan: number[] | undefined;
 
   constructor(
     readonly detector: Detector,
@@ -58,6 +60,8 @@ export class Scrubber {
       if (spec.keepPrefix) this.keepPrefix.set(spec.id, spec.keepPrefix);
       if (spec.block) this.blocks.set(spec.id, { end: new RegExp(spec.block.end), body: new RegExp(spec.block.body) });
     }
+    // One walk of each batch for both the rules' keywords and the hints, where the detector allows it.
+    this.hintsFromScan = format !== 'text' && detector.watches(FIELD_NAME_HINTS) ? [] : undefined;
   }
 
   /**
@@ -101,8 +105,10 @@ export class Scrubber {
    * bytes, so clean stretches are never re-encoded.
    */
   plan(text: string): Replacement[] {
-    const found = this.detector.scan(text);
-    const names = this.format === 'text' ? [] : sensitiveNameOffsets(text);
+    const hints = this.hintsFromScan;
+    if (hints) hints.length = 0;
+    const found = this.detector.scan(text, hints);
+    const names = this.format === 'text' ? [] : sensitiveNameOffsets(text, hints);
     let ni = 0;
     const keep = new Uint8Array(found.length).fill(1);
     let lineStart = 0;
