@@ -307,12 +307,23 @@ function value(cur: Cursor, spans: FieldSpan[], depth: number): Parsed {
   return word === 'null' || word === 'true' || word === 'false' ? { start, end: cur.i, kind: 'other', text: word } : { start, end: cur.i, kind: 'number' };
 }
 
+/**
+ * What ends a run of plain characters in a JSON string: a quote, a backslash or a control character (a
+ * line feed among them, so a search never runs past its line). Found by the regex engine, not a loop over
+ * every character: long prompts and completions are most of a log line.
+ */
+const STRING_STOP = /["\\\x00-\x1f]/g;
+
 function string(cur: Cursor): Parsed {
   const { s } = cur;
   const start = cur.i;
   cur.i++;
   let escaped = false;
   while (cur.i < cur.end) {
+    STRING_STOP.lastIndex = cur.i;
+    const stop = STRING_STOP.exec(s);
+    if (!stop || stop.index >= cur.end) break;
+    cur.i = stop.index;
     const c = s.charCodeAt(cur.i);
     if (c === 92) {
       escaped = true;
@@ -332,8 +343,7 @@ function string(cur: Cursor): Parsed {
       }
       return { start, end: cur.i, kind: 'string', ...(text !== undefined ? { text } : {}) };
     }
-    if (c < 32) throw new NotJson();
-    cur.i++;
+    throw new NotJson();
   }
   throw new NotJson();
 }
