@@ -72,14 +72,14 @@ export class DetectionPool {
   async findInFragment(fragment: RawFragment): Promise<FileFinding[]> {
     const pool = this.poolFor(fragment.bytes.length);
     if (!pool) return findInFragment(this.options.detector, decodeFragment(fragment), this.options.fingerprintKey);
-    return (await pool.send({ kind: 'fragment', fragment }, [fragment.bytes.buffer as ArrayBuffer])) as FileFinding[];
+    return (await pool.run({ kind: 'fragment', fragment }, [fragment.bytes.buffer as ArrayBuffer])) as FileFinding[];
   }
 
   /** `findInStructure`: what only a whole file shows. */
   async findInStructure(path: string, text: string, lineFindings: FileFinding[], under: string[] = []): Promise<FileFinding[]> {
     const pool = this.poolFor(text.length);
     if (!pool) return findInStructure(this.options.detector, path, text, this.options.fingerprintKey, lineFindings, under);
-    return (await pool.send({ kind: 'structure', path, text, lineFindings, under })) as FileFinding[];
+    return (await pool.run({ kind: 'structure', path, text, lineFindings, under })) as FileFinding[];
   }
 
   /** `Detector.scan` of each text (a batch of rows), in order. */
@@ -88,7 +88,7 @@ export class DetectionPool {
     for (const t of texts) chars += t.length;
     const pool = this.poolFor(chars);
     if (!pool) return texts.map((t) => this.options.detector.scan(t));
-    return (await pool.send({ kind: 'scan', texts })) as SecretMatch[][];
+    return (await pool.run({ kind: 'scan', texts })) as SecretMatch[][];
   }
 
   /** Starts the workers now, whatever has been read, and resolves once one is ready (a long-lived caller, a test). */
@@ -103,7 +103,7 @@ export class DetectionPool {
     await pool?.close();
   }
 
-  /** The pool to send `chars` characters of work to; undefined: do it here. */
+  /** The pool to run `chars` characters of work on now (a worker has room); undefined: do it here. */
   private poolFor(chars: number): WorkerPool<DetectionSetup, DetectionRequest, DetectionReply> | undefined {
     this.chars += chars;
     if (this.threads === 1 || (!this.pool && this.chars < this.workersFromChars)) return undefined;

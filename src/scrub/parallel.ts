@@ -103,30 +103,21 @@ export class ScrubPool {
   /** Settles when a first worker is ready (it rejects if the pool fails first). */
   readonly ready: Promise<void>;
   private readonly workers: ScrubWorkerPool;
-  private failed = false;
 
   constructor({ threads, onFailure, ...options }: ScrubPoolOptions = {}) {
     const scrubber = createScrubber(options);
     const key = scrubber.mask.fingerprintKey;
     this.options = { ...options, detector: scrubber.detector, keepLines: [...scrubber.keepLines], ...(key ? { fingerprintKey: key } : {}) };
-    let settle!: { resolve: () => void; reject: (err: Error) => void };
-    this.ready = new Promise((resolve, reject) => (settle = { resolve, reject }));
-    // Nobody may be waiting for it: a failure reaches onFailure and the batches either way.
-    this.ready.catch(() => {});
     this.workers = new WorkerPool({
       name: 'scrub',
       module: WORKER_MODULE,
       threads: Math.max(1, threads ?? availableParallelism()),
       setup: workerSetup(scrubber, options.format ?? 'auto'),
-      onReady: () => settle.resolve(),
-      onFailure: (err) => {
-        settle.reject(err);
-        // A worker that fails reports both its error and its exit.
-        if (this.failed) return;
-        this.failed = true;
-        onFailure?.(err);
-      },
+      ...(onFailure ? { onFailure } : {}),
     });
+    this.ready = this.workers.whenReady();
+    // Nobody may be waiting for it: a failure reaches onFailure and the batches either way.
+    this.ready.catch(() => {});
   }
 
   get threads(): number {
@@ -163,9 +154,9 @@ interface Pending {
  * this thread reads, hands batches out and writes them strictly in input order as soon as each is ready.
  * Once workers start, this thread scrubs nothing (but a batch that began inside a private-key block, below):
  * while they compile the rules (a tenth of a second) it would only take a core they need, and its own
- * detector and the young generation scrubbing grows would stay in memory to the end. At most BATCHES_PER_THREAD batches per thread are in flight before the next
- * write waits, and a full readable side holds back the next write, so backpressure from the consumer
- * reaches the reader. Workers start only once a first batch fills: an input smaller than a batch, or a
+ * detector and the young generation scrubbing grows would stay in memory to the end. At most
+ * BATCHES_PER_THREAD batches per thread are in flight before the next write waits, and a full readable
+ * side holds back the next write, so backpressure from the consumer reaches the reader. Workers start only once a first batch fills: an input smaller than a batch, or a
  * live stream whose chunks never fill one, is scrubbed here, as fast as the single-threaded stream.
  *
  * On a shared pool (`{ pool }`, a ScrubPool) the workers are running already, so every batch goes to them;

@@ -55,8 +55,8 @@ export interface WorkerPoolOptions<Setup> {
 export class WorkerPool<Setup, Request, Reply> {
   private readonly slots: Slot[] = [];
   private readonly waiting = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
-  /** Callers waiting in `send` for room, or in `whenReady`. */
-  private readonly roomWaiters: Array<() => void> = [];
+  /** Callers waiting in `send` for room, or in `whenReady`: woken by each reply and each ready worker. */
+  private readonly waiters: Array<() => void> = [];
   private readonly queue: number;
   private nextId = 0;
   private closing = false;
@@ -131,45 +131,58 @@ export class WorkerPool<Setup, Request, Reply> {
    * `run`, once a worker has room: a caller that awaits each `send` before reading on is held back
    * (backpressure). The check and the send happen together, so callers waiting at once never overfill a worker.
    */
-  async send(request: Request, transfer: readonly TransferListItem[] = []): Promise<Reply> {
-    while (!this.hasRoom) {
-      if (this.failure) throw this.failure;
-      await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
-    }
-    return this.run(request, transfer);
+  send(request: Request, transfer: readonly TransferListItem[] = []): Promise<Reply> {
+    return this.once(
+      () => this.hasRoom,
+      () => this.run(request, transfer),
+    );
   }
 
   /** Resolves once a worker has built its state; rejects if the pool failed first. */
-  async whenReady(): Promise<void> {
-    while (!this.ready) {
-      if (this.failure) throw this.failure;
-      await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
-    }
+  whenReady(): Promise<void> {
+    return this.once(
+      () => this.ready,
+      () => undefined,
+    );
   }
 
-  /** Wakes whoever waits in `send`: a reply or a ready worker made room. */
+  /**
+   * `then()` as soon as `holds()` (checked again whenever a reply or a ready worker wakes the waiters), in
+   * the same step as that check, so a caller woken with others cannot lose what it saw; rejects once the
+   * pool has failed.
+   */
+  private async once<T>(holds: () => boolean, then: () => T): Promise<Awaited<T>> {
+    while (!holds()) {
+      if (this.failure) throw this.failure;
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
+    return await then();
+  }
+
   private wake(): void {
-    for (const wake of this.roomWaiters.splice(0)) wake();
+    for (const wake of this.waiters.splice(0)) wake();
   }
 
   /** Stops the workers; a request still waiting, or sent later, fails (it will not be answered). */
   async close(): Promise<void> {
     this.closing = true;
-    const closed = new Error(`${this.options.name} pool closed`);
-    this.failure ??= closed;
-    for (const waiter of this.waiting.values()) waiter.reject(closed);
-    this.waiting.clear();
-    this.wake();
+    this.stop(new Error(`${this.options.name} pool closed`));
     await Promise.all(this.slots.map((w) => w.worker.terminate()));
   }
 
+  /** A worker failed or exited (a failing worker reports both): said once, to every waiting request and to onFailure. */
   private failAll(err: Error): void {
-    if (this.closing) return;
+    if (this.closing || this.failure) return;
+    this.stop(err);
+    this.options.onFailure?.(err);
+  }
+
+  /** From now on every request fails with `err`: those waiting for a reply, for room, and any later one. */
+  private stop(err: Error): void {
     this.failure ??= err;
     for (const waiter of this.waiting.values()) waiter.reject(err);
     this.waiting.clear();
     this.wake();
-    this.options.onFailure?.(err);
   }
 }
 
@@ -193,13 +206,13 @@ export function siblingWorker(importMetaUrl: string, name: string): URL {
  */
 export function answerRequests<Setup, Request, Reply>(
   build: (setup: Setup) => (request: Request) => Reply,
-  transferOf: (reply: Reply, request: Request) => TransferListItem[] = () => [],
+  transferOf: (reply: Reply) => TransferListItem[] = () => [],
 ): void {
   const answer = build(workerData as Setup);
   parentPort!.on('message', ({ id, request }: { id: number; request: Request }) => {
     try {
       const reply = answer(request);
-      parentPort!.postMessage({ id, reply } satisfies Envelope<Reply>, transferOf(reply, request));
+      parentPort!.postMessage({ id, reply } satisfies Envelope<Reply>, transferOf(reply));
     } catch (err) {
       parentPort!.postMessage({ id, error: (err as Error).message } satisfies Envelope<Reply>);
     }
