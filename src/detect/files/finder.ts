@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import type { Detector } from '../engine.js';
 import { DetectionPool } from '../pool.js';
 import { isArchivePath, scanArchiveFile, type ArchiveLimits } from './archive.js';
-import { decodeFragment, readSource, type RawFragment, type ReadOptions } from './fragments.js';
+import { readSource, type ReadOptions } from './fragments.js';
 import { findInFragment, findInStructure, placeMatches } from './locate.js';
 import { isSqlite, SqliteTooLarge, sqliteCells } from './sqlite.js';
 import { STRUCTURED_MAX_CHARS } from './structured.js';
@@ -112,20 +112,22 @@ export async function scanSource(input: Readable, path: string, options: FindOpt
       scanBinary(source.head, path, absolutePath, options, result, report);
       return;
     }
+    // Git history reads sources without a pool: then all of it runs here.
+    const pool = options.pool ?? new DetectionPool({ detector: options.detector, fingerprintKey: options.fingerprintKey, threads: 1 });
     const found: FileFinding[] = [];
     const inFlight: Array<Promise<FileFinding[]>> = [];
     // Files small enough are also read whole, for what only a whole file shows (keys, file names).
     let whole: Uint8Array[] | undefined = [];
     let wholeBytes = 0;
     for await (const fragment of source.fragments) {
-      // Several fragments at once keep every worker busy on one large file; the window bounds what is held.
       if (whole) {
         wholeBytes += fragment.ownedBytes;
-        // A copy: the fragment's own bytes may move to a worker.
         if (wholeBytes > STRUCTURED_MAX_CHARS) whole = undefined;
+        // A copy: the fragment's own bytes may move to a worker.
         else whole.push(Buffer.from(fragment.bytes.subarray(0, fragment.ownedBytes)));
       }
-      const findings = fragmentFindings(options, fragment);
+      // Several fragments at once keep every worker busy on one large file; the window bounds what is held.
+      const findings = pool.findInFragment(fragment);
       // Awaited later: a failure must not count as unhandled meanwhile.
       findings.catch(() => undefined);
       inFlight.push(findings);
@@ -133,7 +135,7 @@ export async function scanSource(input: Readable, path: string, options: FindOpt
     }
     for (const findings of await Promise.all(inFlight)) found.push(...findings);
     // Fragments are cut between characters: their bytes decode to the whole text.
-    if (whole) found.push(...(await structureFindings(options, path, Buffer.concat(whole).toString('utf8'), found)));
+    if (whole) found.push(...(await pool.findInStructure(path, Buffer.concat(whole).toString('utf8'), found)));
     report(found);
     result.filesScanned++;
   } catch (err) {
@@ -141,18 +143,6 @@ export async function scanSource(input: Readable, path: string, options: FindOpt
     input.destroy();
     result.notes.push({ path, reason: 'unreadable', detail: e.code ?? e.message });
   }
-}
-
-/** A fragment's findings, on the pool when there is one. */
-function fragmentFindings(options: FindOptions, fragment: RawFragment): Promise<FileFinding[]> {
-  if (options.pool) return options.pool.findInFragment(fragment);
-  return Promise.resolve(findInFragment(options.detector, decodeFragment(fragment), options.fingerprintKey));
-}
-
-/** What only the whole file shows, on the pool when there is one. */
-function structureFindings(options: FindOptions, path: string, text: string, lineFindings: FileFinding[]): Promise<FileFinding[]> {
-  if (options.pool) return options.pool.findInStructure(path, text, lineFindings);
-  return Promise.resolve(findInStructure(options.detector, path, text, options.fingerprintKey, lineFindings));
 }
 
 /** Adds one fragment's line findings to `result` (history reads added lines, never whole files). */
