@@ -38,7 +38,8 @@ const WORKER_MODULE = siblingWorker(import.meta.url, 'pool-worker');
 
 /**
  * A young generation of 16 MB, not the scrub workers' 6: detection makes more short-lived objects per byte
- * (a string per fragment, findings), and with 6 MB a 200 MB file took a sixth longer, in collections.
+ * (a string per fragment, findings), and with 6 MB a 200 MB file took a sixth longer (timed by hand), in
+ * collections.
  */
 const DETECTION_WORKER_LIMITS = { maxYoungGenerationSizeMb: 16, maxOldGenerationSizeMb: 512 };
 
@@ -46,11 +47,11 @@ const DETECTION_WORKER_LIMITS = { maxYoungGenerationSizeMb: 16, maxOldGeneration
  * The detection engine on several cores, for callers that read a lot of text (`warden detect`, triage).
  * Each call answers as the detector would on this thread; which thread ran it does not show. `threads`
  * counts this thread: it keeps working beside `threads - 1` workers, taking whatever finds no worker with
- * room, so it never waits idle for them, and only one fewer worker has to start cold and warm up (on this
- * machine that ran a 1 GB file in 3.3 s where two workers took 3.9 s and one thread 4 s). Work stays here
- * until `workersFromChars` characters have passed and until a worker is ready. When a worker fails, what
- * was sent to the workers fails with it (a file read in part is noted, a triage batch not searched is an
- * error), and later calls run here.
+ * room, so it never waits idle for them, and only one fewer worker has to start cold and warm up (timed
+ * by hand on this machine: a 1 GB file in 3.3 s, where two workers took 3.9 s and one thread 4 s). Work
+ * stays here until `workersFromChars` characters have passed and until a worker is ready. When a worker
+ * fails, what was sent to the workers fails with it (a file read in part is noted, a triage batch not
+ * searched is an error), and later calls run here.
  */
 export class DetectionPool {
   private pool: WorkerPool<DetectionSetup, DetectionRequest, DetectionReply> | undefined;
