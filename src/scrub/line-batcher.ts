@@ -12,7 +12,7 @@ export type BatchItem =
   | { kind: 'withheld'; bytes: number; shape: MarkerShape; terminated: boolean };
 
 export interface LineBatcherOptions {
-  /** A batch is cut after the first line that brings it to this many bytes. */
+  /** A batch holds at most this many bytes, unless one line (or a private-key block) is longer. */
   batchBytes: number;
   maxLineBytes: number;
   format: ScrubFormat;
@@ -29,7 +29,7 @@ export interface LineBatcherOptions {
 const MAX_BLOCK_BYTES = 64 * 1024;
 
 /**
- * Cuts a byte stream into batches of whole lines for the scrubber: after the line that fills a batch, across
+ * Cuts a byte stream into batches of whole lines for the scrubber: before a line that would overfill a batch, across
  * chunks (a pipe brings 64 KiB at a time, and cutting there would keep batches too small to hand to other
  * threads), and when the stream asks (flush), so lines of a live stream go on as they come. A cut never
  * falls inside a private-key block (up to MAX_BLOCK_BYTES), so a block is redacted as one secret wherever
@@ -74,6 +74,12 @@ export class LineBatcher {
     for (;;) {
       const nl = chunk.indexOf(10, at);
       if (nl === -1) break;
+      // A line that would take the batch past its size starts the next one.
+      if (this.batchLength > 0 && this.batchLength + this.lineLength + nl + 1 - at > batchBytes && !this.blocks.open) {
+        this.addRun(chunk, runStart, at);
+        runStart = at;
+        this.cut(true);
+      }
       if (this.lineLength > 0) {
         // The line carried from earlier chunks (always a chunk's first) ends here: joined, it copies one line.
         const length = this.lineLength + nl - at;
