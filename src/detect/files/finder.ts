@@ -121,10 +121,10 @@ export async function scanSource(input: Readable, path: string, options: FindOpt
     let wholeBytes = 0;
     for await (const fragment of source.fragments) {
       if (whole) {
-        wholeBytes += fragment.ownedBytes;
+        wholeBytes += fragment.ownedBytes - fragment.ownedFrom;
         if (wholeBytes > STRUCTURED_MAX_CHARS) whole = undefined;
         // A copy: the fragment's own bytes may move to a worker.
-        else whole.push(Buffer.from(fragment.bytes.subarray(0, fragment.ownedBytes)));
+        else whole.push(Buffer.from(fragment.bytes.subarray(fragment.ownedFrom, fragment.ownedBytes)));
       }
       // Several fragments at once keep every worker busy on one large file; the window bounds what is held.
       const findings = pool.findInFragment(fragment);

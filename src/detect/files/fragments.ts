@@ -5,8 +5,12 @@ import type { Fragment } from './types.js';
 
 /** A NUL byte in the first bytes marks a file as binary (the heuristic git and grep use). */
 const BINARY_SNIFF_BYTES = 8000;
-/** Fragments gather whole lines up to about this many bytes before one detector pass. */
-export const FRAGMENT_BYTES = 256 * 1024;
+/**
+ * Fragments gather whole lines up to this many bytes (unless one line is longer) before one detector pass.
+ * Under 128 KiB, a fragment's string stays out of V8's large-object space, where each string is a mapping of
+ * its own: 1 MiB fragments (a read's worth) spent a ninth of a one-thread `detect` of 100 MB making them.
+ */
+export const FRAGMENT_BYTES = 112 * 1024;
 /**
  * A line longer than this many bytes (characters, in ASCII) is cut into pieces; each piece repeats the
  * previous piece's last MAX_OVERLAP bytes.
@@ -86,16 +90,19 @@ export interface RawFragment {
   line: number;
   /** 0-based column (UTF-16 units) of the first byte within its line. */
   column: number;
+  /** Only matches starting at this byte or after belong to this fragment: the bytes before are context. */
+  ownedFrom: number;
   /** Only matches starting before this byte belong to this fragment. */
   ownedBytes: number;
 }
 
-/** The text of a raw fragment, with the end of what it owns in UTF-16 units. */
+/** The text of a raw fragment, with what it owns in UTF-16 units. */
 export function decodeFragment(raw: RawFragment): Fragment {
   const bytes = Buffer.from(raw.bytes.buffer, raw.bytes.byteOffset, raw.bytes.length);
   const text = bytes.toString('utf8');
   const ownedEnd = raw.ownedBytes === bytes.length ? text.length : bytes.toString('utf8', 0, raw.ownedBytes).length;
-  return { path: raw.path, text, line: raw.line, column: raw.column, ownedEnd };
+  const ownedStart = raw.ownedFrom === 0 ? 0 : bytes.toString('utf8', 0, raw.ownedFrom).length;
+  return { path: raw.path, text, line: raw.line, column: raw.column, ownedStart, ownedEnd };
 }
 
 /** `rawFragmentsOf`, decoded. */
@@ -111,28 +118,56 @@ function characterStart(bytes: Buffer, end: number): number {
 }
 
 /**
- * Cuts a byte stream into fragments of whole lines (about FRAGMENT_BYTES, or a read's worth), and a line
- * longer than `maxLineBytes` into overlapping pieces. Only bytes are looked at: newlines are found and
- * counted, and a piece of a long line is decoded to know the column the next piece starts at.
+ * Whole lines on each side of a cut between fragments that both fragments read, up to this many bytes:
+ * a rule whose match spans lines (a key and the line naming its service, a `.netrc` entry, a service
+ * account's JSON) sees its context across the cut, and the fragment where the secret starts reports it.
+ */
+const CUT_CONTEXT_BYTES = 2 * 1024;
+
+/**
+ * Cuts a byte stream into fragments of whole lines (up to FRAGMENT_BYTES, with CUT_CONTEXT_BYTES of whole
+ * lines either side of a cut as context), and a line longer than `maxLineBytes` into overlapping pieces.
+ * Only bytes are looked at: newlines are found and counted, and a piece of a long line is decoded to know
+ * the column the next piece starts at.
  */
 export async function* rawFragmentsOf(chunks: AsyncIterable<Buffer>, path: string, maxLineBytes: number): AsyncGenerator<RawFragment> {
   let pending: Buffer = Buffer.alloc(0);
   let line = 1;
   let column = 0;
-  const piece = (end: number, ownedBytes: number): RawFragment => ({ path, bytes: new Uint8Array(pending.subarray(0, end)), line, column, ownedBytes });
-  /** Moves past whole lines ending at `end`, the last byte a newline. */
+  /** The whole lines before `pending` that the next fragment reads as context, and how many they are. */
+  let before: Buffer = Buffer.alloc(0);
+  let beforeLines = 0;
+  const piece = (end: number, ownedBytes: number): RawFragment => {
+    const bytes = new Uint8Array(before.length + end);
+    bytes.set(before);
+    bytes.set(pending.subarray(0, end), before.length);
+    return { path, bytes, line: line - beforeLines, column, ownedFrom: before.length, ownedBytes: before.length + ownedBytes };
+  };
+  /** Moves past whole lines ending at `end`, the last byte a newline, keeping the last of them as context. */
   const passLines = (end: number) => {
-    for (let nl = pending.indexOf(10); nl !== -1 && nl < end; nl = pending.indexOf(10, nl + 1)) line++;
+    const contextFrom = end <= CUT_CONTEXT_BYTES ? 0 : pending.indexOf(10, end - CUT_CONTEXT_BYTES - 1) + 1;
+    let lines = 0;
+    for (let nl = pending.indexOf(10); nl !== -1 && nl < end; nl = pending.indexOf(10, nl + 1)) lines++;
+    line += lines;
+    beforeLines = 0;
+    for (let nl = pending.indexOf(10, contextFrom); nl !== -1 && nl < end; nl = pending.indexOf(10, nl + 1)) beforeLines++;
+    before = Buffer.from(pending.subarray(contextFrom, end));
     column = 0;
     pending = pending.subarray(end);
   };
   const flush = function* (final: boolean): Generator<RawFragment> {
     for (;;) {
       const lastNl = pending.lastIndexOf(10);
-      if (lastNl !== -1 && (final || pending.length >= FRAGMENT_BYTES || pending.length - lastNl - 1 > maxLineBytes)) {
-        // Whole lines go out together; the unfinished last line stays behind.
-        const end = lastNl + 1;
-        yield piece(end, end);
+      if (lastNl !== -1 && (final || pending.length >= FRAGMENT_BYTES + CUT_CONTEXT_BYTES || pending.length - lastNl - 1 > maxLineBytes)) {
+        // Whole lines go out together, up to FRAGMENT_BYTES of them, with the lines after the cut as
+        // context; the unfinished last line stays behind.
+        let end = lastNl + 1;
+        let through = end;
+        if (end > FRAGMENT_BYTES) {
+          end = pending.lastIndexOf(10, FRAGMENT_BYTES - 1) + 1 || pending.indexOf(10) + 1;
+          through = Math.max(end, pending.lastIndexOf(10, Math.min(lastNl, end + CUT_CONTEXT_BYTES - 1)) + 1);
+        }
+        yield piece(through, end);
         passLines(end);
         continue;
       }
@@ -140,6 +175,9 @@ export async function* rawFragmentsOf(chunks: AsyncIterable<Buffer>, path: strin
         const cut = characterStart(pending, maxLineBytes);
         const step = characterStart(pending, maxLineBytes - Math.min(MAX_OVERLAP, Math.floor(maxLineBytes / 4)));
         yield piece(cut, step);
+        // A long line's pieces overlap by themselves; lines before it are no context inside it.
+        before = Buffer.alloc(0);
+        beforeLines = 0;
         column += pending.toString('utf8', 0, step).length;
         pending = pending.subarray(step);
         continue;

@@ -5,7 +5,7 @@ import { StringDecoder } from 'node:string_decoder';
 import ignore from 'ignore';
 import { UsageError, WardenError } from '../../errors.js';
 import { scanFragment, scanSource, type FindOptions, type FindResult } from './finder.js';
-import { DEFAULT_MAX_LINE_CHARS, FRAGMENT_BYTES, fragmentsOf } from './fragments.js';
+import { DEFAULT_MAX_LINE_CHARS, fragmentsOf } from './fragments.js';
 import type { FileFinding, SourceNote } from './types.js';
 
 /** The commit that added a line: absent for staged changes, which have none yet. */
@@ -243,6 +243,11 @@ function mergeDiffOf(logOptions: string[] | undefined): string {
 
 /** A diff line longer than this many times maxLineChars is not read (memory stays bounded); it is noted. */
 const OVERLONG_FACTOR = 64;
+/**
+ * Added lines gather up to about this many characters before one detector pass. A cut has no context on
+ * either side (unlike a file's fragments), so runs stay long to keep cuts rare.
+ */
+const RUN_CHARS = 256 * 1024;
 /** Prefix of the line that starts each commit in our `--format`: no diff line can begin with it. */
 const COMMIT_MARK = '%x01';
 /** Blob ids are remembered by their first 20 hex digits (80 bits, as 10 latin1 characters): about 50 bytes each. */
@@ -382,7 +387,7 @@ class DiffParser {
     this.run.push(line.slice(this.columns));
     this.runChars += line.length;
     this.nextLine++;
-    if (this.runChars >= FRAGMENT_BYTES) this.flush();
+    if (this.runChars >= RUN_CHARS) this.flush();
   }
 
   private flush(): void {

@@ -8,7 +8,7 @@ import type { FileFinding, Fragment } from './types.js';
 /** Runs the detector over one fragment and places each match by line and column; the secret stays here. */
 export function findInFragment(detector: Detector, fragment: Fragment, fingerprintKey: Buffer): FileFinding[] {
   return placeMatches(
-    detector.scan(fragment.text).filter((m) => m.start < fragment.ownedEnd),
+    detector.scan(fragment.text).filter((m) => m.start >= (fragment.ownedStart ?? 0) && m.start < fragment.ownedEnd),
     fragment,
     fingerprintKey,
   );

@@ -12,6 +12,8 @@ export interface Fragment {
   line: number;
   /** 0-based column (UTF-16 units) of `text[0]` within its line; non-zero only inside a cut line. */
   column: number;
+  /** Only matches starting at this index or after belong to this fragment (default 0): the text before is the previous piece's, read as context. */
+  ownedStart?: number;
   /** Only matches starting before this index belong to this fragment; the rest are the next piece's. */
   ownedEnd: number;
 }
