@@ -3,11 +3,22 @@ import type { ScrubFormat } from './scrubber.js';
 
 export type MarkerShape = 'json' | 'text';
 
+/**
+ * Whole lines on each side of a batch (up to BATCH_CONTEXT_BYTES each, copies), scanned with it but not
+ * scrubbed as part of it: a rule whose match spans lines (a `.netrc` entry, a service account's JSON) sees
+ * its context across a cut, and each batch redacts its own part of a match. `after` holds the lines that
+ * had arrived when the batch was cut; a batch cut for want of input (flush, end) has none.
+ */
+export interface BatchContext {
+  before: Uint8Array;
+  after: Uint8Array;
+}
+
 /** What the batcher hands on, in input order: a run of whole lines, or a line withheld for its length. */
 export type BatchItem =
   /** `filled`: cut because it reached the batch size (not at a chunk's end or a withheld line). */
   /** `owned`: the batcher joined the bytes into a buffer from `allocate`, which nothing else refers to. */
-  | { kind: 'lines'; bytes: Buffer; filled: boolean; owned: boolean }
+  | { kind: 'lines'; bytes: Buffer; filled: boolean; owned: boolean; context: BatchContext }
   /** `terminated`: the withheld line ended with a line feed (not at end of input). */
   | { kind: 'withheld'; bytes: number; shape: MarkerShape; terminated: boolean };
 
@@ -28,6 +39,11 @@ export interface LineBatcherOptions {
  */
 const MAX_BLOCK_BYTES = 64 * 1024;
 
+/** The most bytes of whole lines on each side of a batch in its BatchContext. */
+export const BATCH_CONTEXT_BYTES = 2 * 1024;
+
+const NO_BYTES = new Uint8Array(0);
+
 /**
  * Cuts a byte stream into batches of whole lines for the scrubber: before a line that would overfill a batch, across
  * chunks (a pipe brings 64 KiB at a time, and cutting there would keep batches too small to hand to other
@@ -47,6 +63,8 @@ export class LineBatcher {
   private overlong = -1;
   private overlongShape: MarkerShape = 'text';
   private readonly blocks: BlockGuard;
+  /** The last whole lines of the batch handed on before, the next batch's context before it. */
+  private before: Uint8Array = NO_BYTES;
 
   constructor(
     private readonly options: LineBatcherOptions,
@@ -78,7 +96,7 @@ export class LineBatcher {
       if (this.batchLength > 0 && this.batchLength + this.lineLength + nl + 1 - at > batchBytes && !this.blocks.open) {
         this.addRun(chunk, runStart, at);
         runStart = at;
-        this.cut(true);
+        this.cut(true, this.lineLength > 0 ? undefined : linesAfter(chunk, at));
       }
       if (this.lineLength > 0) {
         // The line carried from earlier chunks (always a chunk's first) ends here: joined, it copies one line.
@@ -108,7 +126,7 @@ export class LineBatcher {
       if (this.batchLength >= batchBytes && !this.blocks.open) {
         this.addRun(chunk, runStart, at);
         runStart = at;
-        this.cut(true);
+        this.cut(true, linesAfter(chunk, at));
       }
     }
     this.addRun(chunk, runStart, at);
@@ -153,7 +171,8 @@ export class LineBatcher {
     if (to > from) this.batch.push(chunk.subarray(from, to));
   }
 
-  private cut(filled = false): void {
+  /** Hands on the batch; `after`: the whole lines that follow it, as far as they have arrived. */
+  private cut(filled = false, after: Uint8Array = NO_BYTES): void {
     if (this.batchLength === 0) return;
     const { allocate } = this.options;
     const joined = this.batch.length > 1;
@@ -165,7 +184,10 @@ export class LineBatcher {
     }
     this.batch = [];
     this.batchLength = 0;
-    this.emit({ kind: 'lines', bytes, filled, owned: joined && allocate !== undefined });
+    const before = this.before;
+    // Taken before the batch is handed on: its bytes may move to a worker or be written over.
+    this.before = lastLines(bytes);
+    this.emit({ kind: 'lines', bytes, filled, owned: joined && allocate !== undefined, context: { before, after } });
   }
 
   /** An over-long line begins: what came before it goes first; its marker's shape is decided by its first bytes. */
@@ -180,6 +202,8 @@ export class LineBatcher {
   private withhold(terminated: boolean): void {
     this.emit({ kind: 'withheld', bytes: this.overlong, shape: this.overlongShape, terminated });
     this.overlong = -1;
+    // The next batch follows a line never scanned: nothing before it is context.
+    this.before = NO_BYTES;
   }
 
   /** NDJSON gets the JSON marker; `auto` too when the withheld line began like JSON. */
@@ -192,6 +216,19 @@ export class LineBatcher {
     }
     return 'text';
   }
+}
+
+/** A copy of the whole lines of chunk[at, at + BATCH_CONTEXT_BYTES). */
+function linesAfter(chunk: Buffer, at: number): Uint8Array {
+  const end = chunk.lastIndexOf(10, Math.min(chunk.length, at + BATCH_CONTEXT_BYTES) - 1) + 1;
+  return end > at ? new Uint8Array(chunk.subarray(at, end)) : NO_BYTES;
+}
+
+/** A copy of the last whole lines of `bytes` (which end with a line feed, unless at end of input) within BATCH_CONTEXT_BYTES. */
+function lastLines(bytes: Buffer): Uint8Array {
+  if (bytes.length <= BATCH_CONTEXT_BYTES) return new Uint8Array(bytes);
+  const from = bytes.indexOf(10, bytes.length - BATCH_CONTEXT_BYTES - 1) + 1;
+  return from > 0 && from < bytes.length ? new Uint8Array(bytes.subarray(from)) : NO_BYTES;
 }
 
 /** How long a stream waits for another chunk before it hands on lines that have not filled a batch. */

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { Readable, type Transform } from 'node:stream';
 import { describe, it } from 'node:test';
-import { expandSample } from '../detect/index.js';
+import { expandSample, getDefaultDetector } from '../detect/index.js';
 import {
   createParallelScrubStream,
   createScrubPool,
@@ -115,6 +115,23 @@ describe('createParallelScrubStream', () => {
       outs.add(out.toString());
     }
     assert.equal(outs.size, 1);
+  });
+
+  it('redacts a match spanning lines across a batch cut as a scrub of the whole text does, on 1 and 2 threads', async () => {
+    // Every shipped line rule's sample that spans lines (a .netrc entry, a service account's JSON, key blocks),
+    // between filler lines of varied lengths so batch cuts fall inside some of them.
+    const detector = getDefaultDetector();
+    const multiLine = detector.rules.filter((r) => !r.files && !r.keys).flatMap((r) => r.spec.samples.match.filter((m) => m.includes('\n')));
+    assert.ok(multiLine.length >= 3);
+    const parts: string[] = [];
+    for (let i = 0; i < 400; i++)
+      parts.push(`${i} ${'lorem ipsum '.repeat(i % 23)}\n`.repeat(1 + (i % 7)), `${expandSample(multiLine[i % multiLine.length]!, i)}\n`);
+    const text = parts.join('');
+    const whole = scrub(text, { format: 'text' });
+    for (const batchBytes of [1500, 4096]) {
+      const out = await assertSameAsSingleThreaded(Buffer.from(text), [65536, 777], { format: 'text', batchBytes });
+      assert.equal(out.toString(), whole, `batches of ${batchBytes} bytes`);
+    }
   });
 
   it('carries a block longer than a batch may hold into the next batch, as the single-threaded stream does', async () => {
@@ -255,7 +272,13 @@ describe('createScrubPool (workers shared by many streams)', () => {
   it('fails the batch a worker could not scrub with ScrubWorkerError', async () => {
     const pool = createScrubPool({ threads: 1 });
     try {
-      await assert.rejects(pool.scrub({ input: 'not bytes' as unknown as Uint8Array, openBlockBefore: undefined }, []), ScrubWorkerError);
+      await assert.rejects(
+        pool.scrub(
+          { input: 'not bytes' as unknown as Uint8Array, context: { before: new Uint8Array(0), after: new Uint8Array(0) }, openBlockBefore: undefined },
+          [],
+        ),
+        ScrubWorkerError,
+      );
     } finally {
       await pool.close();
     }

@@ -3,7 +3,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import type { TransferListItem } from 'node:worker_threads';
 import type { DetectorOptions, RuleSpec } from '../detect/index.js';
 import { siblingWorker, WorkerPool } from '../workers/index.js';
-import { IdleFlush, LineBatcher, type BatchItem } from './line-batcher.js';
+import { IdleFlush, LineBatcher, type BatchContext, type BatchItem } from './line-batcher.js';
 import type { MaskStyle } from './mask.js';
 import { addStats, emptyStats, type ScrubFormat, type ScrubStats, type Scrubber } from './scrubber.js';
 import { createScrubber, lineBatcherOptions, scrubBatch, withheldOutput, type ScrubOptions } from './stream.js';
@@ -33,6 +33,8 @@ export interface WorkerSetup {
 export interface BatchRequest {
   /** The batch's bytes, in an ArrayBuffer of their own, moved to the worker and back. */
   input: Uint8Array;
+  /** The lines around it, read with it (copied to the worker). */
+  context: BatchContext;
   /** The rule of the private-key block open where the batch starts. */
   openBlockBefore: string | undefined;
 }
@@ -53,6 +55,7 @@ interface BatchResult {
   clearOfBlocks?: boolean;
   /** `input` is one of this stream's batch buffers: once scrubbed into an output of its own, it is reused. */
   owned?: boolean;
+  context: BatchContext;
   output: Uint8Array | undefined;
   stats: ScrubStats;
   openBlockBefore: string | undefined;
@@ -144,6 +147,7 @@ interface Pending {
   input?: Buffer;
   /** `input` is one of this stream's batch buffers: it moves to a worker without a copy. */
   owned?: boolean;
+  context?: BatchContext;
   result?: BatchResult;
   error?: Error;
 }
@@ -263,12 +267,12 @@ export class ParallelScrubStream extends Transform {
           onFailure: (err) => this.fail(err),
         });
       if (this.pool || this.shared) {
-        const entry: Pending = { input: item.bytes, owned: item.owned };
+        const entry: Pending = { input: item.bytes, owned: item.owned, context: item.context };
         this.queue.push(entry);
         this.unsent.push(entry);
         this.dispatch();
       } else {
-        this.queue.push({ result: this.scrubHere(item.bytes, undefined, item.owned) });
+        this.queue.push({ result: this.scrubHere(item.bytes, item.context, undefined, item.owned) });
       }
     }
     this.writeReady();
@@ -285,11 +289,12 @@ export class ParallelScrubStream extends Transform {
       const input = entry.owned ? entry.input! : this.batchBuffer(entry.input!.length);
       if (!entry.owned) input.set(entry.input!);
       entry.input = undefined;
-      const request: BatchRequest = { input, openBlockBefore: undefined };
+      const context = entry.context!;
+      const request: BatchRequest = { input, context, openBlockBefore: undefined };
       const transfer = [input.buffer as ArrayBuffer];
       (this.shared ? this.shared.scrub(request, transfer) : pool!.run(request, transfer)).then(
         (result) => {
-          entry.result = { ...result, openBlockBefore: undefined, owned: true };
+          entry.result = { ...result, context, openBlockBefore: undefined, owned: true };
           this.dispatch();
           this.writeReady();
         },
@@ -302,11 +307,11 @@ export class ParallelScrubStream extends Transform {
   }
 
   /** Scrubs a batch on this thread; `owned`: its buffer is one of this stream's (see BatchResult). */
-  private scrubHere(input: Uint8Array, openBlockBefore: string | undefined, owned: boolean | undefined): BatchResult {
+  private scrubHere(input: Uint8Array, context: BatchContext, openBlockBefore: string | undefined, owned: boolean | undefined): BatchResult {
     this.local.stats = emptyStats();
     this.local.openBlockRule = openBlockBefore;
-    const { output } = scrubBatch(this.local, input);
-    return { input, output, stats: this.local.stats, openBlockBefore, openBlockAfter: this.local.openBlockRule, owned };
+    const { output } = scrubBatch(this.local, input, context);
+    return { input, context, output, stats: this.local.stats, openBlockBefore, openBlockAfter: this.local.openBlockRule, owned };
   }
 
   /** Pushes the ready batches at the head of the queue, in input order. */
@@ -326,7 +331,8 @@ export class ParallelScrubStream extends Transform {
       if (!result) break;
       // Rare: a block stayed open past the batcher's limit. The batch is scrubbed again from inside it,
       // unless its first line would close the block anyway.
-      if (result.openBlockBefore !== this.openBlock && !result.clearOfBlocks) result = this.scrubHere(result.input, this.openBlock, result.owned);
+      if (result.openBlockBefore !== this.openBlock && !result.clearOfBlocks)
+        result = this.scrubHere(result.input, result.context, this.openBlock, result.owned);
       this.queue.shift();
       this.openBlock = result.openBlockAfter;
       addStats(this.stats, result.stats);

@@ -21,7 +21,7 @@ answerRequests<WorkerSetup, BatchRequest, BatchReply>(
       scrubber.stats = emptyStats();
       scrubber.openBlockRule = request.openBlockBefore;
       // The input's buffer is this batch's own: the output may be written over it.
-      const { output, clearOfBlocks } = scrubBatch(scrubber, request.input, true);
+      const { output, clearOfBlocks } = scrubBatch(scrubber, request.input, request.context, true);
       return { input: request.input, output, stats: scrubber.stats, openBlockAfter: scrubber.openBlockRule, clearOfBlocks };
     };
   },

@@ -101,23 +101,27 @@ export class Scrubber {
   }
 
   /**
-   * What scrubbing `text` (whole lines) replaces, in order: the stream splices these into the original
-   * bytes, so clean stretches are never re-encoded.
+   * What scrubbing text[from, to) (whole lines) replaces, in order: the stream splices these into the
+   * original bytes, so clean stretches are never re-encoded. The lines before `from` and from `to` on are
+   * context (a BatchContext): they are scanned, so a match spanning lines is seen whole, but only its part
+   * inside [from, to) is replaced, and they change no state.
    */
-  plan(text: string): Replacement[] {
+  plan(text: string, from = 0, to = text.length): Replacement[] {
     const hints = this.hintsFromScan;
     if (hints) hints.length = 0;
     const found = this.detector.scan(text, hints);
     const names = this.format === 'text' ? [] : sensitiveNameOffsets(text, hints);
     let ni = 0;
     const keep = new Uint8Array(found.length).fill(1);
-    let lineStart = 0;
+    let lineStart = from;
     let mi = 0;
+    // Matches that start in the context before: those ending there are its own; the rest reach in and stay.
+    for (; mi < found.length && found[mi]!.start < from; mi++) if (found[mi]!.end <= from) keep[mi] = 0;
     const extra: Redaction[] = [];
-    while (lineStart < text.length) {
-      let lineEnd = text.indexOf('\n', lineStart);
-      const next = lineEnd === -1 ? text.length : lineEnd + 1;
-      if (lineEnd === -1) lineEnd = text.length;
+    while (lineStart < to) {
+      const newline = text.indexOf('\n', lineStart);
+      const lineEnd = newline === -1 || newline >= to ? to : newline;
+      const next = lineEnd === to ? to : lineEnd + 1;
       const contentEnd = lineEnd > lineStart && text.charCodeAt(lineEnd - 1) === 13 ? lineEnd - 1 : lineEnd;
       this.stats.lines++;
 
@@ -161,13 +165,15 @@ export class Scrubber {
       }
       lineStart = next;
     }
+    // Matches that start in the context after are the next batch's.
+    for (; mi < found.length; mi++) keep[mi] = 0;
     const all = merge(
       found
         .filter((_, i) => keep[i] === 1)
-        .map(toRedaction)
+        .map((m) => toRedaction(m, from, to))
         .concat(extra),
     );
-    this.stats.bytes += text.length;
+    this.stats.bytes += to - from;
     return all.map((r) => {
       const masked = maskSecret(r.ruleId, r.secret, this.mask, this.keepPrefix.get(r.ruleId));
       this.stats.redactions[r.ruleId] = (this.stats.redactions[r.ruleId] ?? 0) + 1;
@@ -200,8 +206,9 @@ export function applyReplacements(text: string, replacements: Replacement[]): st
   return out + text.slice(at);
 }
 
-function toRedaction(m: SecretMatch): Redaction {
-  return { start: m.start, end: m.end, ruleId: m.ruleId, secret: m.secret, quote: false };
+/** A match's redaction, cut to [from, to) where it reaches into context. */
+function toRedaction(m: SecretMatch, from: number, to: number): Redaction {
+  return { start: Math.max(m.start, from), end: Math.min(m.end, to), ruleId: m.ruleId, secret: m.secret, quote: false };
 }
 
 function firstNonSpace(text: string, from: number, to: number): number {

@@ -1,7 +1,7 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { getDefaultDetector, loadFingerprintKey, type Detector } from '../detect/index.js';
 import type { MaskStyle } from './mask.js';
-import { IdleFlush, LineBatcher, type BatchItem, type LineBatcherOptions, type MarkerShape } from './line-batcher.js';
+import { IdleFlush, LineBatcher, type BatchContext, type BatchItem, type LineBatcherOptions, type MarkerShape } from './line-batcher.js';
 import { Scrubber, type Replacement, type ScrubFormat, type ScrubStats } from './scrubber.js';
 import { plantedLineHash } from './keep-lines.js';
 
@@ -116,7 +116,7 @@ export function lineBatcherOptions(options: ScrubOptions, scrubber: Scrubber): L
 
 /** The output for one batcher item, counted in the scrubber's stats. */
 function scrubItem(scrubber: Scrubber, item: BatchItem): Buffer {
-  if (item.kind === 'lines') return scrubBatch(scrubber, item.bytes).output ?? item.bytes;
+  if (item.kind === 'lines') return scrubBatch(scrubber, item.bytes, item.context).output ?? item.bytes;
   return withheldOutput(item, scrubber.stats);
 }
 
@@ -129,32 +129,42 @@ export function withheldOutput(item: BatchItem & { kind: 'withheld' }, stats: Sc
 }
 
 /**
- * Scrubs a batch of whole lines: the redacted bytes, or undefined when nothing was redacted. With
- * `overwrite` (the caller owns the input's buffer and needs its bytes no more) the output is written over
- * the input where the buffer has room, or else, as without it, into a buffer of its own (a worker can hand
- * either over). `clearOfBlocks` is startsClearOfBlocks for the batch, asked for by `overwrite`.
+ * Scrubs a batch of whole lines, read with the lines of its `context`: the redacted bytes, or undefined
+ * when nothing was redacted. With `overwrite` (the caller owns the input's buffer and needs its bytes no
+ * more) the output is written over the input where the buffer has room, or else, as without it, into a
+ * buffer of its own (a worker can hand either over). `clearOfBlocks` is startsClearOfBlocks for the batch,
+ * asked for by `overwrite`.
  */
-export function scrubBatch(scrubber: Scrubber, bytes: Uint8Array, overwrite = false): { output: Buffer | undefined; clearOfBlocks: boolean } {
-  const raw = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+export function scrubBatch(
+  scrubber: Scrubber,
+  bytes: Uint8Array,
+  context?: BatchContext,
+  overwrite = false,
+): { output: Buffer | undefined; clearOfBlocks: boolean } {
+  const latin1 = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.length).toString('latin1');
   // latin1 maps bytes to chars one to one, so replacement offsets are byte offsets.
-  const text = raw.toString('latin1');
+  const own = latin1(bytes);
+  const before = context?.before.length ? latin1(context.before) : '';
+  const text = before || context?.after.length ? before + own + latin1(context!.after) : own;
+  const from = before.length;
+  const end = from + own.length;
   // Overwritten, the input could not be scrubbed again from inside a block open before it (see ParallelScrubStream).
-  const clearOfBlocks = overwrite && scrubber.startsClearOfBlocks(text);
-  const replacements = keepPlanted(text, scrubber.plan(text), scrubber.keepLines);
+  const clearOfBlocks = overwrite && scrubber.startsClearOfBlocks(own);
+  const replacements = keepPlanted(text, scrubber.plan(text, from, end), scrubber.keepLines);
   if (replacements.length === 0) return { output: undefined, clearOfBlocks };
-  let length = raw.length;
+  let length = own.length;
   for (const r of replacements) length += r.text.length - (r.end - r.start);
   // The text holds every input byte, so the output is written from it: over the input where allowed and it fits.
   const inPlace = clearOfBlocks && length <= bytes.buffer.byteLength - bytes.byteOffset;
   const out = inPlace ? Buffer.from(bytes.buffer, bytes.byteOffset, length) : Buffer.from(new ArrayBuffer(length));
-  let at = 0;
+  let at = from;
   let to = 0;
   for (const r of replacements) {
     to += out.write(text.slice(at, r.start), to, 'latin1');
     to += out.write(r.text, to, 'latin1');
     at = r.end;
   }
-  out.write(text.slice(at), to, 'latin1');
+  out.write(text.slice(at, end), to, 'latin1');
   return { output: out, clearOfBlocks };
 }
 
