@@ -141,18 +141,14 @@ export function scrubBatch(
   context?: BatchContext,
   overwrite = false,
 ): { output: Buffer | undefined; clearOfBlocks: boolean } {
-  const latin1 = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.length).toString('latin1');
-  // latin1 maps bytes to chars one to one, so replacement offsets are byte offsets.
-  const own = latin1(bytes);
-  const before = context?.before.length ? latin1(context.before) : '';
-  const text = before || context?.after.length ? before + own + latin1(context!.after) : own;
-  const from = before.length;
-  const end = from + own.length;
+  const from = context?.before.length ?? 0;
+  const end = from + bytes.length;
+  const text = latin1Text(bytes, context);
   // Overwritten, the input could not be scrubbed again from inside a block open before it (see ParallelScrubStream).
-  const clearOfBlocks = overwrite && scrubber.startsClearOfBlocks(own);
+  const clearOfBlocks = overwrite && scrubber.startsClearOfBlocks(from === 0 ? text : text.slice(from));
   const replacements = keepPlanted(text, scrubber.plan(text, from, end), scrubber.keepLines);
   if (replacements.length === 0) return { output: undefined, clearOfBlocks };
-  let length = own.length;
+  let length = bytes.length;
   for (const r of replacements) length += r.text.length - (r.end - r.start);
   // The text holds every input byte, so the output is written from it: over the input where allowed and it fits.
   const inPlace = clearOfBlocks && length <= bytes.buffer.byteLength - bytes.byteOffset;
@@ -166,6 +162,23 @@ export function scrubBatch(
   }
   out.write(text.slice(at, end), to, 'latin1');
   return { output: out, clearOfBlocks };
+}
+
+/** Where a batch and its context are put side by side to be read as one string; it grows to the largest batch. */
+let joined = Buffer.alloc(0);
+
+/**
+ * The batch with its context as one latin1 string (latin1 maps bytes to chars one to one, so offsets are byte
+ * offsets). Made from one buffer, not by adding strings: V8 would copy a sum of strings again to flatten it.
+ */
+function latin1Text(bytes: Uint8Array, context: BatchContext | undefined): string {
+  if (!context || context.before.length + context.after.length === 0) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
+  const length = context.before.length + bytes.length + context.after.length;
+  if (joined.length < length) joined = Buffer.allocUnsafe(Math.max(length, 2 * joined.length));
+  joined.set(context.before, 0);
+  joined.set(bytes, context.before.length);
+  joined.set(context.after, context.before.length + bytes.length);
+  return joined.toString('latin1', 0, length);
 }
 
 /** Drops the replacements inside a planted line (its bytes hash to one of `keep`); a span that crosses lines stays. */
