@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { getDefaultDetector } from '../detect/index.js';
+import { FIELD_NAME_HINTS, getDefaultDetector } from '../detect/index.js';
 import { isSensitiveFieldName, sensitiveNameOffsets } from './fields.js';
 
 const detector = getDefaultDetector();
 
 /** The definition of a name hint as one regex: what the automaton-driven search must find (it may find more). */
-const NAME_HINT = /"([^"\\\n]{0,40}?(?:authori|cookie|key|pass|pwd|secret|token|credential|bearer|session)[^"\\\n]{0,40}?)"[ \t]*[:,]/gi;
+const NAME_HINT = new RegExp(`"([^"\\\\\\n]{0,40}?(?:${FIELD_NAME_HINTS.join('|')})[^"\\\\\\n]{0,40}?)"[ \\t]*[:,]`, 'gi');
 
 function byRegex(text: string): number[] {
   const out: number[] = [];
@@ -33,6 +33,8 @@ describe('sensitive field names', () => {
       'prompt_tokens',
       'AUTHORIZATION',
       'session_token',
+      'verificationCode',
+      'otp',
       'a'.repeat(45),
       '{',
       '}',

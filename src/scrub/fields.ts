@@ -45,6 +45,30 @@ const SENSITIVE_NAMES = new Set([
   'openai_api_key',
   'anthropic_api_key',
   'x_access_token',
+  // One-time and short codes are credentials too, however few their digits (fail closed).
+  'otp',
+  'totp',
+  'hotp',
+  'otp_code',
+  'otpcode',
+  'passcode',
+  'pin',
+  'pin_code',
+  'pincode',
+  'mfa_code',
+  'mfacode',
+  '2fa_code',
+  'verification_code',
+  'verificationcode',
+  'security_code',
+  'securitycode',
+  'auth_code',
+  'authcode',
+  'authorization_code',
+  'cvv',
+  'cvc',
+  'jwt',
+  'client_assertion',
 ]);
 
 /** Names that end like credentials but are counts and metadata that fill AI logs. */
@@ -79,7 +103,21 @@ const BENIGN_NAMES = new Set([
   'mask_token',
 ]);
 
-const SUFFIXES = ['_secret', '_password', '_token', '_api_key', '_apikey', '_access_key', '_private_key', '_passwd'];
+const SUFFIXES = [
+  '_secret',
+  '_password',
+  '_token',
+  '_api_key',
+  '_apikey',
+  '_access_key',
+  '_private_key',
+  '_passwd',
+  '_otp',
+  '_pin',
+  '_passcode',
+  '_verification_code',
+  '_mfa_code',
+];
 
 /** Verdicts by name as written: a log repeats the same few field names on every line. */
 const verdicts = new Map<string, boolean>();

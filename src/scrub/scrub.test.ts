@@ -160,6 +160,13 @@ describe('scrub fails closed', () => {
     ['"password": "tH.Zc_Na6+_%O%oGo15d2.ceLrU",', 'Go15d2', 'text'],
     ["define( 'LOGGED_IN_KEY', 'o,b<3c>EjJw+foI(Qs8kT]qz=Kcl)l|O9Zg]0,>{A48+lt1pZjpYU>9Dr5oXXI](' );", 'EjJw+foI', 'text'],
     ["define( 'DB_PASSWORD', '!7QO5~RKJZTn' );", '7QO5~RKJZTn', 'text'],
+    // One-time and short codes under their field names, however few their digits.
+    ['{"event":"login","otp":"482913"}', '482913', 'ndjson'],
+    ['{"user":{"id":7,"pin":4821}}', '4821', 'ndjson'],
+    ['{"verificationCode":"77215","email":"a@b.c"}', '77215', 'ndjson'],
+    ['{"mfa_code":"391","step":2}', '391', 'ndjson'],
+    ['{"card":{"cvv":"417"}}', '417', 'ndjson'],
+    ['{"grant_type":"authorization_code","code_verifier":"x","authorization_code":"SplxlOBeZQQYbYS6WxSbIA"}', 'SplxlOBeZQQYbYS6WxSbIA', 'ndjson'],
   ];
   for (const [line, secret, format] of leaks) {
     it(`redacts ${JSON.stringify(line.slice(0, 48))} (${format})`, () => {
@@ -182,6 +189,10 @@ describe('scrub fails closed', () => {
     ]) {
       assert.equal(scrub(line), line);
     }
+  });
+  it('leaves names that only hold a code word alone', () => {
+    const line = '{"pinned":true,"mapping":"a","status_code":200,"mfa_enabled":true,"verification_sent_at":"2026-01-01","security_group":"sg-1"}';
+    assert.equal(scrub(line, { format: 'ndjson' }), line);
   });
 });
 
