@@ -148,11 +148,17 @@ export class Detector {
   private readonly exactKeywords: Array<string | undefined>;
   /** Scratch state for scanView, reused across calls (scans are synchronous): marks by generation number. */
   private readonly keywordMark: Uint32Array;
+  /** By keyword id: the line ranges holding it, [start, end) pairs, the first keywordLineCount[id] entries valid. */
   private readonly keywordLines: number[][];
+  private readonly keywordLineCount: Int32Array;
   private readonly ruleMark: Uint32Array;
   private generation = 0;
   /** Offsets where the last raw scan's keywords end, in order (scan's escape pass reads them). */
   private readonly rawHitEnds: number[] = [];
+  /** Entries of rawHitEnds valid for the last raw scan (the array keeps its room from scan to scan). */
+  private rawHitCount = 0;
+  /** ruleLines' answer, reused from call to call. */
+  private readonly mergedLines: number[] = [];
   /** By latin1 byte: whether a keyword holds that character (in either case). */
   private readonly keywordChars = new Uint8Array(256);
   /**
@@ -230,6 +236,7 @@ export class Detector {
     this.automatonKeywords = automatonKeywords;
     this.keywordMark = new Uint32Array(automatonKeywords.length);
     this.keywordLines = automatonKeywords.map(() => []);
+    this.keywordLineCount = new Int32Array(automatonKeywords.length);
     this.ruleMark = new Uint32Array(this.rules.length);
     this.byKeyword = automatonKeywords.map(() => []);
     for (const rule of lineRules) for (const k of new Set(rule.keywordIds)) this.byKeyword[k]!.push(rule);
@@ -261,9 +268,10 @@ export class Detector {
    */
   scan(text: string, watched?: number[]): SecretMatch[] {
     const found: SecretMatch[] = [];
+    this.rawHitCount = 0;
+    this.scanView(text, undefined, found, true, watched);
     const rawHitEnds = this.rawHitEnds;
-    rawHitEnds.length = 0;
-    this.scanView(text, undefined, found, rawHitEnds, watched);
+    const rawHits = this.rawHitCount;
     // Secrets inside JSON strings or URLs are escaped one level. Decode windows around each escape and
     // scan them again: a secret whose match an escape could change lies near one. Only a window that may
     // hold a keyword once decoded is decoded: one that holds one raw (a keyword's escaped spellings
@@ -272,8 +280,8 @@ export class Detector {
     const keywordEscapes = new CharEscapeFinder(text, this.keywordChars, this.decodesToKeywordChar);
     let hit = 0;
     const mayHoldKeyword = (from: number, to: number) => {
-      while (hit < rawHitEnds.length && rawHitEnds[hit]! < from) hit++;
-      if (hit < rawHitEnds.length && rawHitEnds[hit]! < to) return true;
+      while (hit < rawHits && rawHitEnds[hit]! < from) hit++;
+      if (hit < rawHits && rawHitEnds[hit]! < to) return true;
       const at = keywordEscapes.next(from);
       return at !== -1 && at < to;
     };
@@ -372,7 +380,7 @@ export class Detector {
    * only over the lines holding one of its keywords, so a keyword on one line of a large batch does
    * not send its regex across the whole batch; any other rule runs over all of `text`.
    */
-  private scanView(text: string, toRaw: Int32Array | undefined, found: SecretMatch[], hitEnds?: number[], watched?: number[]): void {
+  private scanView(text: string, toRaw: Int32Array | undefined, found: SecretMatch[], recordHits = false, watched?: number[]): void {
     for (const rule of this.alwaysRun) this.runRule(rule, text, 0, text.length, toRaw, found);
     const { states, ends, count, bytes } = this.prefilter.occurrences(text);
     if (count === 0) return;
@@ -392,14 +400,22 @@ export class Detector {
         if (!this.inRightCase(k, bytes, at)) continue;
         if (watched && this.watchedWord[k] !== -1) watched.push(at, this.watchedWord[k]!);
         if (this.watchOnly[k] === 1) continue;
-        if (hitEnds && hitEnds[hitEnds.length - 1] !== at) hitEnds.push(at);
+        if (recordHits && (this.rawHitCount === 0 || this.rawHitEnds[this.rawHitCount - 1] !== at)) this.rawHitEnds[this.rawHitCount++] = at;
         if (this.keywordMark[k] !== generation) {
           this.keywordMark[k] = generation;
-          this.keywordLines[k]!.length = 0;
+          this.keywordLineCount[k] = 0;
           seen.push(k);
         }
+        // Entries are written in place (the arrays keep their room from batch to batch), and a line right
+        // after the last range extends it: a keyword on every line (`pat` in `path=`) makes one range.
         const lines = this.keywordLines[k]!;
-        if (lines[lines.length - 1] !== lineEnd) lines.push(lineStart, lineEnd);
+        const n = this.keywordLineCount[k]!;
+        if (n > 0 && lines[n - 1] === lineStart) lines[n - 1] = lineEnd;
+        else if (n === 0 || lines[n - 1] !== lineEnd) {
+          lines[n] = lineStart;
+          lines[n + 1] = lineEnd;
+          this.keywordLineCount[k] = n + 2;
+        }
       }
     }
     // Rules run in keyword order, whatever the text: which of two rules on the same bytes wins must not depend on it.
@@ -412,27 +428,35 @@ export class Detector {
           this.runRule(rule, text, 0, text.length, toRaw, found);
           continue;
         }
-        for (const [from, to] of this.ruleLines(rule, generation)) this.runRule(rule, text, from, to, toRaw, found);
+        const { ranges, count } = this.ruleLines(rule, generation);
+        for (let i = 0; i < count; i += 2) this.runRule(rule, text, ranges[i]!, ranges[i + 1]!, toRaw, found);
       }
     }
   }
 
-  /** The merged line ranges holding any of the rule's keywords seen in this pass. */
-  private ruleLines(rule: CompiledRule, generation: number): Array<[number, number]> {
-    const ranges: Array<[number, number]> = [];
-    for (const k of rule.keywordIds) {
-      if (this.keywordMark[k] !== generation) continue;
+  /**
+   * The merged line ranges holding any of the rule's keywords seen in this pass: the first `count` entries
+   * of `ranges`, [start, end) pairs in text order (a keyword's own list where the rule has only one).
+   */
+  private ruleLines(rule: CompiledRule, generation: number): { ranges: number[]; count: number } {
+    const lists = rule.keywordIds.filter((k) => this.keywordMark[k] === generation);
+    if (lists.length === 1) return { ranges: this.keywordLines[lists[0]!]!, count: this.keywordLineCount[lists[0]!]! };
+    const pairs: Array<[number, number]> = [];
+    for (const k of lists) {
       const lines = this.keywordLines[k]!;
-      for (let i = 0; i < lines.length; i += 2) ranges.push([lines[i]!, lines[i + 1]!]);
+      for (let i = 0; i < this.keywordLineCount[k]!; i += 2) pairs.push([lines[i]!, lines[i + 1]!]);
     }
-    if (rule.keywordIds.length > 1) ranges.sort((a, b) => a[0] - b[0]);
-    const merged: Array<[number, number]> = [];
-    for (const r of ranges) {
-      const last = merged[merged.length - 1];
-      if (last && r[0] <= last[1]) last[1] = Math.max(last[1], r[1]);
-      else merged.push(r);
+    pairs.sort((a, b) => a[0] - b[0]);
+    const merged = this.mergedLines;
+    let count = 0;
+    for (const [start, end] of pairs) {
+      if (count > 0 && start <= merged[count - 1]!) merged[count - 1] = Math.max(merged[count - 1]!, end);
+      else {
+        merged[count++] = start;
+        merged[count++] = end;
+      }
     }
-    return merged;
+    return { ranges: merged, count };
   }
 
   /** Runs one rule's regex over text[from, to), reporting spans in raw-text offsets. */

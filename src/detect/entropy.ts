@@ -11,17 +11,19 @@ export function shannonEntropy(text: string): number {
     else (wide ??= new Map()).set(c, (wide.get(c) ?? 0) + 1);
   }
   let bits = 0;
-  const add = (n: number) => {
-    const p = n / text.length;
-    bits -= p * Math.log2(p);
-  };
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c < 256 && counts[c] !== 0) {
-      add(counts[c]!);
+      const p = counts[c]! / text.length;
+      bits -= p * Math.log2(p);
       counts[c] = 0;
     }
   }
-  if (wide) for (const n of wide.values()) add(n);
+  if (wide) {
+    for (const n of wide.values()) {
+      const p = n / text.length;
+      bits -= p * Math.log2(p);
+    }
+  }
   return bits;
 }

@@ -119,6 +119,15 @@ export class Scrubber {
     for (; mi < found.length && found[mi]!.start < from; mi++) if (found[mi]!.end <= from) keep[mi] = 0;
     const extra: Redaction[] = [];
     while (lineStart < to) {
+      if (!this.openBlock) {
+        // Outside a block, a line holding no match and no field name needs only counting.
+        const next = Math.min(mi < found.length ? found[mi]!.start : to, ni < names.length ? names[ni]! : to);
+        for (let nl = text.indexOf('\n', lineStart); nl !== -1 && nl < next && nl < to; nl = text.indexOf('\n', lineStart)) {
+          this.stats.lines++;
+          lineStart = nl + 1;
+        }
+        if (lineStart >= to) break;
+      }
       const newline = text.indexOf('\n', lineStart);
       const lineEnd = newline === -1 || newline >= to ? to : newline;
       const next = lineEnd === to ? to : lineEnd + 1;
