@@ -391,16 +391,17 @@ export class Detector {
     let lineEnd = 0;
     for (let h = 0; h < count; h++) {
       const at = ends[h]!;
-      if (at >= lineEnd) {
-        lineStart = lineStartOf(text, lineEnd, at);
-        const nl = text.indexOf('\n', at);
-        lineEnd = nl === -1 ? text.length : nl + 1;
-      }
       for (const k of this.prefilter.keywordsAt(states[h]!)) {
         if (!this.inRightCase(k, bytes, at)) continue;
         if (watched && this.watchedWord[k] !== -1) watched.push(at, this.watchedWord[k]!);
         if (this.watchOnly[k] === 1) continue;
         if (recordHits && (this.rawHitCount === 0 || this.rawHitEnds[this.rawHitCount - 1] !== at)) this.rawHitEnds[this.rawHitCount++] = at;
+        // The line is found only for a hit that counts: a case-sensitive keyword (`AC`) is in other words on most lines.
+        if (at >= lineEnd) {
+          lineStart = lineStartOf(text, lineEnd, at);
+          const nl = text.indexOf('\n', at);
+          lineEnd = nl === -1 ? text.length : nl + 1;
+        }
         if (this.keywordMark[k] !== generation) {
           this.keywordMark[k] = generation;
           this.keywordLineCount[k] = 0;

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { FIELD_NAME_HINTS, getDefaultDetector } from '../detect/index.js';
 import { isSensitiveFieldName, sensitiveNameOffsets } from './fields.js';
 
@@ -60,5 +62,23 @@ describe('sensitive field names', () => {
       sensitiveNameOffsets(line).map((at) => line.slice(at, line.indexOf('"', at + 1) + 1)),
       ['"api_key"', '"Authorization"'],
     );
+  });
+  it('remembers a name without keeping alive the batch it was cut from', () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const heapAfter = (make: () => void) => {
+      make();
+      gc();
+      return process.memoryUsage().heapUsed;
+    };
+    const before = heapAfter(() => {});
+    const after = heapAfter(() => {
+      // 40 batches of 1 MB, each leaving one never-seen name in the verdict cache.
+      for (let i = 0; i < 40; i++) {
+        const batch = `{"x2fa${i}_${Math.random()}":1}`.padEnd(1024 * 1024, ' ');
+        isSensitiveFieldName(batch.slice(2, batch.indexOf('"', 2)));
+      }
+    });
+    assert.ok(after - before < 8 * 1024 * 1024, `${((after - before) / 1024 / 1024).toFixed(1)} MB kept`);
   });
 });

@@ -1,5 +1,6 @@
 import { FIELD_NAME_HINTS } from '../detect/index.js';
 import { KeywordPrefilter } from '../detect/prefilter.js';
+import { detachedString } from '../detached-string.js';
 
 /**
  * Structure-aware redaction for NDJSON: values of fields whose names mark credentials are secret
@@ -130,7 +131,8 @@ export function isSensitiveFieldName(name: string): boolean {
     const n = name.toLowerCase().replace(/-/g, '_');
     verdict = !BENIGN_NAMES.has(n) && (SENSITIVE_NAMES.has(n) || SUFFIXES.some((s) => n.endsWith(s)));
     if (verdicts.size >= MAX_VERDICTS) verdicts.clear();
-    verdicts.set(name, verdict);
+    // A copy: the name is a slice of its batch, which it would keep alive for as long as it is remembered.
+    verdicts.set(detachedString(name), verdict);
   }
   return verdict;
 }

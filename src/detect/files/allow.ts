@@ -1,3 +1,4 @@
+import { detachedString } from '../../detached-string.js';
 /**
  * `warden:allow` on the line of a finding accepts it where it stands (a test fixture, a documented
  * example); words after the marker are the reason. Allowed findings are counted, never silently lost.
@@ -8,7 +9,8 @@ const ALLOW_MARKER = /warden:allow\b[ \t:=-]*([^\n]*)/;
 export function allowReasonOnLine(text: string, lineStart: number): string | undefined {
   const end = text.indexOf('\n', lineStart);
   const match = ALLOW_MARKER.exec(text.slice(lineStart, end === -1 ? undefined : end));
-  return match ? trimCommentEnd(match[1]!) : undefined;
+  // Kept in a finding to the end of the run: a copy, not a slice holding the whole fragment.
+  return match ? detachedString(trimCommentEnd(match[1]!)) : undefined;
 }
 
 /** `# warden:allow fixture -->` or `/* warden:allow fixture *\/` keeps only the words. */

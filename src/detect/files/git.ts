@@ -7,6 +7,7 @@ import { UsageError, WardenError } from '../../errors.js';
 import { scanFragment, scanSource, type FindOptions, type FindResult } from './finder.js';
 import { DEFAULT_MAX_LINE_CHARS, fragmentsOf } from './fragments.js';
 import type { FileFinding, SourceNote } from './types.js';
+import { detachedString } from '../../detached-string.js';
 
 /** The commit that added a line: absent for staged changes, which have none yet. */
 export interface CommitInfo {
@@ -307,20 +308,20 @@ class DiffParser {
     if (line.charCodeAt(0) === 1) {
       this.endFile();
       const [commit = '', date = '', author = ''] = line.slice(1).split('\0');
-      this.events.push({ kind: 'commit', info: { commit: detached(commit), author: detached(author), date: detached(date) } });
+      this.events.push({ kind: 'commit', info: { commit: detachedString(commit), author: detachedString(author), date: detachedString(date) } });
       return;
     }
-    if (line.startsWith('diff --git ')) return this.startFile(detached(pathOfGitHeader(line.slice('diff --git '.length))));
-    if (line.startsWith('diff --cc ')) return this.startFile(detached(unquote(line.slice('diff --cc '.length))));
-    if (line.startsWith('diff --combined ')) return this.startFile(detached(unquote(line.slice('diff --combined '.length))));
+    if (line.startsWith('diff --git ')) return this.startFile(detachedString(pathOfGitHeader(line.slice('diff --git '.length))));
+    if (line.startsWith('diff --cc ')) return this.startFile(detachedString(unquote(line.slice('diff --cc '.length))));
+    if (line.startsWith('diff --combined ')) return this.startFile(detachedString(unquote(line.slice('diff --combined '.length))));
     const file = this.file;
     if (!file) return;
     if (line.startsWith('@@')) return this.startHunk(line);
     if (line.startsWith('+++ ')) {
       const to = unquote(line.slice(4));
-      if (to !== '/dev/null') file.path = detached(to.startsWith('b/') ? to.slice(2) : to);
-    } else if (line.startsWith('rename to ')) file.path = detached(unquote(line.slice('rename to '.length)));
-    else if (line.startsWith('copy to ')) file.path = detached(unquote(line.slice('copy to '.length)));
+      if (to !== '/dev/null') file.path = detachedString(to.startsWith('b/') ? to.slice(2) : to);
+    } else if (line.startsWith('rename to ')) file.path = detachedString(unquote(line.slice('rename to '.length)));
+    else if (line.startsWith('copy to ')) file.path = detachedString(unquote(line.slice('copy to '.length)));
     else if (line.startsWith('new file mode ') || line.startsWith('new mode ')) file.gitlink = line.endsWith(GITLINK_MODE);
     else if (line.startsWith('index ')) this.indexLine(file, line);
     else if (line.startsWith('Binary files ') && !file.skip && file.blob) this.events.push({ kind: 'binary', path: file.path, blob: file.blob });
@@ -334,7 +335,7 @@ class DiffParser {
       this.events.push({ kind: 'submodule', path: file.path });
       return;
     }
-    const blob = detached(match[1]!);
+    const blob = detachedString(match[1]!);
     if (/^0+$/.test(blob)) return; // deleted: nothing added
     file.blob = blob;
     file.skip = this.seen(blob);
@@ -396,14 +397,6 @@ class DiffParser {
     this.run = [];
     this.runChars = 0;
   }
-}
-
-/**
- * A copy of `text` that does not keep the chunk it was cut from alive: V8 slices point into their parent
- * string, and a path or commit id kept in a finding would otherwise hold 64 KiB of diff each.
- */
-function detached(text: string): string {
-  return Buffer.from(text, 'utf8').toString('utf8');
 }
 
 const PLUS = 43;
