@@ -278,6 +278,12 @@ describe('detector', () => {
     const lower = new Detector([rule({ keywords: ['TK'], caseSensitiveKeywords: true, pattern: '(?<secret>tk_[0-9]{12})' })]);
     assert.deepEqual(lower.scan('tk_482910583627'), []);
     assert.equal(lower.scan('TK tk_482910583627').length, 1);
+    // Written only once an escape is decoded, and in the rule's case only there.
+    assert.deepEqual(
+      d.scan('{"m":"\\u0054K482910583627"}').map((m) => m.secret),
+      ['TK482910583627'],
+    );
+    assert.deepEqual(d.scan('{"m":"\\u0074k482910583627 TKx"}'), []);
     assert.throws(() => new Detector([{ ...exact, caseInsensitive: true }]), /caseSensitiveKeywords needs a case-sensitive pattern/);
   });
   it('rejects unknown validators and duplicate ids with clear errors', () => {

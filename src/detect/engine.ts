@@ -138,7 +138,19 @@ export class Detector {
   readonly rules: CompiledRule[];
   /** Built on the first scan: a thread that only hands text to workers never needs one (about 10 MB). */
   private builtPrefilter: KeywordPrefilter | undefined;
+  /** Every keyword by id, in lower case; the automaton looks for those not matched only as written. */
   private readonly automatonKeywords: string[];
+  /**
+   * Ids of the keywords matched only as written (`AC`, `SK`), found by indexOf rather than by the automaton:
+   * in any case they hide in ordinary words (`each`, `access`), and the automaton reported `ac` on most lines.
+   */
+  private readonly exactIds: number[];
+  /** exactIds' keywords as bytes, looked for in decoded escape windows. */
+  private readonly exactBytes: Buffer[];
+  /** Exact keyword occurrences of the last scanView, as `end * exactIdSpan + id`, in order. */
+  private readonly exactHits: number[] = [];
+  /** A power of two above every keyword id, so an end and an id pack into one number that sorts by end. */
+  private readonly exactIdSpan: number;
   private readonly alwaysRun: CompiledRule[];
   private readonly byKeyword: CompiledRule[][];
   private readonly globalAllow: RegExp[];
@@ -234,6 +246,9 @@ export class Detector {
     this.watchOnly = new Uint8Array(automatonKeywords.length);
     for (const id of watchOnly) this.watchOnly[id] = 1;
     this.automatonKeywords = automatonKeywords;
+    this.exactIds = automatonKeywords.flatMap((_, id) => (this.exactKeywords[id] === undefined ? [] : [id]));
+    this.exactBytes = this.exactIds.map((id) => Buffer.from(this.exactKeywords[id]!, 'latin1'));
+    this.exactIdSpan = 2 ** Math.ceil(Math.log2(automatonKeywords.length + 1));
     this.keywordMark = new Uint32Array(automatonKeywords.length);
     this.keywordLines = automatonKeywords.map(() => []);
     this.keywordLineCount = new Int32Array(automatonKeywords.length);
@@ -247,7 +262,12 @@ export class Detector {
   }
 
   private get prefilter(): KeywordPrefilter {
-    return (this.builtPrefilter ??= new KeywordPrefilter(this.automatonKeywords));
+    if (this.builtPrefilter) return this.builtPrefilter;
+    const folded = this.automatonKeywords.flatMap((_, id) => (this.exactKeywords[id] === undefined ? [id] : []));
+    return (this.builtPrefilter = new KeywordPrefilter(
+      folded.map((id) => this.automatonKeywords[id]!),
+      { ids: folded },
+    ));
   }
 
   /** What this detector was built from, as plain data: a worker thread builds the same detector from it. */
@@ -350,6 +370,18 @@ export class Detector {
     }
   }
 
+  /** Where exact keywords end in `text`, as `end * exactIdSpan + id`, in order (this.exactHits, reused). */
+  private findExact(text: string): number[] {
+    const hits = this.exactHits;
+    hits.length = 0;
+    for (const id of this.exactIds) {
+      const keyword = this.exactKeywords[id]!;
+      for (let at = text.indexOf(keyword); at !== -1; at = text.indexOf(keyword, at + 1)) hits.push((at + keyword.length - 1) * this.exactIdSpan + id);
+    }
+    if (this.exactIds.length > 1) hits.sort((a, b) => a - b);
+    return hits;
+  }
+
   /**
    * Whether text[from, to) decoded holds any keyword (in the right case where that matters). Most
    * windows around escapes hold none; deciding on decoded bytes skips building their decoded view.
@@ -358,21 +390,12 @@ export class Detector {
     const bytes = this.prefilter.buffer(to - from);
     const length = unescapeBytes(text, from, to, bytes);
     if (length < 0) return false;
-    const { states, ends, count } = this.prefilter.occurrencesInBytes(bytes, length);
+    const { states, count } = this.prefilter.occurrencesInBytes(bytes, length);
     for (let h = 0; h < count; h++) {
-      for (const k of this.prefilter.keywordsAt(states[h]!)) if (this.watchOnly[k] === 0 && this.inRightCase(k, bytes, ends[h]!)) return true;
+      for (const k of this.prefilter.keywordsAt(states[h]!)) if (this.watchOnly[k] === 0) return true;
     }
-    return false;
-  }
-
-  /** Whether keyword k's occurrence ending at bytes[end] counts: any case, or as written where the rule asks. */
-  private inRightCase(k: number, bytes: Uint8Array, end: number): boolean {
-    const exact = this.exactKeywords[k];
-    if (exact === undefined) return true;
-    const at = end + 1 - exact.length;
-    if (at < 0) return false;
-    for (let i = 0; i < exact.length; i++) if (bytes[at + i] !== exact.charCodeAt(i)) return false;
-    return true;
+    const decoded = Buffer.from(bytes.buffer, bytes.byteOffset, length);
+    return this.exactBytes.some((keyword) => decoded.includes(keyword));
   }
 
   /**
@@ -382,42 +405,45 @@ export class Detector {
    */
   private scanView(text: string, toRaw: Int32Array | undefined, found: SecretMatch[], recordHits = false, watched?: number[]): void {
     for (const rule of this.alwaysRun) this.runRule(rule, text, 0, text.length, toRaw, found);
-    const { states, ends, count, bytes } = this.prefilter.occurrences(text);
-    if (count === 0) return;
+    const { states, ends, count } = this.prefilter.occurrences(text);
+    const exact = this.findExact(text);
+    if (count === 0 && exact.length === 0) return;
     // Lines holding each keyword, as [start, end) ranges with the line feed included, in text order.
     const generation = ++this.generation;
     const seen: number[] = [];
     let lineStart = 0;
     let lineEnd = 0;
-    for (let h = 0; h < count; h++) {
-      const at = ends[h]!;
-      for (const k of this.prefilter.keywordsAt(states[h]!)) {
-        if (!this.inRightCase(k, bytes, at)) continue;
-        if (watched && this.watchedWord[k] !== -1) watched.push(at, this.watchedWord[k]!);
-        if (this.watchOnly[k] === 1) continue;
-        if (recordHits && (this.rawHitCount === 0 || this.rawHitEnds[this.rawHitCount - 1] !== at)) this.rawHitEnds[this.rawHitCount++] = at;
-        // The line is found only for a hit that counts: a case-sensitive keyword (`AC`) is in other words on most lines.
-        if (at >= lineEnd) {
-          lineStart = lineStartOf(text, lineEnd, at);
-          const nl = text.indexOf('\n', at);
-          lineEnd = nl === -1 ? text.length : nl + 1;
-        }
-        if (this.keywordMark[k] !== generation) {
-          this.keywordMark[k] = generation;
-          this.keywordLineCount[k] = 0;
-          seen.push(k);
-        }
-        // Entries are written in place (the arrays keep their room from batch to batch), and a line right
-        // after the last range extends it: a keyword on every line (`pat` in `path=`) makes one range.
-        const lines = this.keywordLines[k]!;
-        const n = this.keywordLineCount[k]!;
-        if (n > 0 && lines[n - 1] === lineStart) lines[n - 1] = lineEnd;
-        else if (n === 0 || lines[n - 1] !== lineEnd) {
-          lines[n] = lineStart;
-          lines[n + 1] = lineEnd;
-          this.keywordLineCount[k] = n + 2;
-        }
+    const onHit = (k: number, at: number) => {
+      if (watched && this.watchedWord[k] !== -1) watched.push(at, this.watchedWord[k]!);
+      if (this.watchOnly[k] === 1) return;
+      if (recordHits && (this.rawHitCount === 0 || this.rawHitEnds[this.rawHitCount - 1] !== at)) this.rawHitEnds[this.rawHitCount++] = at;
+      if (at >= lineEnd) {
+        lineStart = lineStartOf(text, lineEnd, at);
+        const nl = text.indexOf('\n', at);
+        lineEnd = nl === -1 ? text.length : nl + 1;
       }
+      if (this.keywordMark[k] !== generation) {
+        this.keywordMark[k] = generation;
+        this.keywordLineCount[k] = 0;
+        seen.push(k);
+      }
+      // Entries are written in place (the arrays keep their room from batch to batch), and a line right
+      // after the last range extends it: a keyword on every line (`pat` in `path=`) makes one range.
+      const lines = this.keywordLines[k]!;
+      const n = this.keywordLineCount[k]!;
+      if (n > 0 && lines[n - 1] === lineStart) lines[n - 1] = lineEnd;
+      else if (n === 0 || lines[n - 1] !== lineEnd) {
+        lines[n] = lineStart;
+        lines[n + 1] = lineEnd;
+        this.keywordLineCount[k] = n + 2;
+      }
+    };
+    // The automaton's hits and the exact keywords', merged in text order.
+    let e = 0;
+    for (let h = 0; h <= count; h++) {
+      const at = h < count ? ends[h]! : Infinity;
+      for (const span = this.exactIdSpan; e < exact.length && Math.floor(exact[e]! / span) <= at; e++) onHit(exact[e]! % span, Math.floor(exact[e]! / span));
+      if (h < count) for (const k of this.prefilter.keywordsAt(states[h]!)) onHit(k, at);
     }
     // Rules run in keyword order, whatever the text: which of two rules on the same bytes wins must not depend on it.
     seen.sort((a, b) => a - b);

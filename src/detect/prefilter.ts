@@ -14,8 +14,11 @@ export class KeywordPrefilter {
   private readonly longest: number;
   private readonly memory: AutomatonMemory;
 
-  /** `webAssembly: false` walks in JavaScript, as where WebAssembly memory cannot be had (tests run both). */
-  constructor(keywords: string[], options: { webAssembly?: boolean } = {}) {
+  /**
+   * `webAssembly: false` walks in JavaScript, as where WebAssembly memory cannot be had (tests run both).
+   * `ids`: the number each keyword is reported as (keywordsAt), by default its index.
+   */
+  constructor(keywords: string[], options: { webAssembly?: boolean; ids?: readonly number[] } = {}) {
     this.keywords = keywords.map((k) => k.toLowerCase());
     // The trie is built in the flat table itself (-1: no edge yet), then completed breadth-first.
     const encoded = this.keywords.map((k) => Buffer.from(k, 'latin1'));
@@ -71,7 +74,8 @@ export class KeywordPrefilter {
     for (let s = 0; s < states; s++) {
       for (let c = 65; c <= 90; c++) delta[s * 256 + c] = delta[s * 256 + c + 32]!;
     }
-    this.outputs = out.map((o) => [...new Set(o)]);
+    const ids = options.ids;
+    this.outputs = out.map((o) => [...new Set(ids ? o.map((index) => ids[index]!) : o)]);
     this.memory = new AutomatonMemory(delta, states, (state) => out[state]!.length > 0, options.webAssembly ?? true);
   }
 
