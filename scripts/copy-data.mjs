@@ -15,6 +15,12 @@ walk('src');
 
 // The loader prefers an existing bundle; remove it first so the new one is built from the YAML.
 rmSync('dist/detect/rules.bundle.json', { force: true });
+rmSync('dist/detect/automaton.bin', { force: true });
 const { loadShippedRuleFiles, SHIPPED_RULES_BUNDLE } = await import('../dist/detect/load.js');
 const files = loadShippedRuleFiles().map((f) => ({ ...f, path: relative('dist', f.path) }));
 writeFileSync(SHIPPED_RULES_BUNDLE, JSON.stringify(files));
+
+// The shipped rules' keyword automaton, built once here so a process or worker starts without building it.
+// It names the keywords it was built from and is used only for those.
+const { getDefaultDetector } = await import('../dist/detect/index.js');
+writeFileSync('dist/detect/automaton.bin', getDefaultDetector().serializedAutomaton());

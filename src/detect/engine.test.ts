@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { Detector } from './engine.js';
 import { getDefaultDetector } from './load.js';
 import { expandSample } from './samples.js';
-import { KeywordPrefilter } from './prefilter.js';
+import { KeywordPrefilter, serializeAutomaton } from './prefilter.js';
 import type { RuleSpec } from './types.js';
 
 const rule = (over: Partial<RuleSpec>): RuleSpec => ({
@@ -65,6 +65,28 @@ describe('keyword prefilter', () => {
         );
       }
     });
+  it('finds the same from tables serialized at build time, and builds its own for other keywords or ids', () => {
+    const keywords = ['ab', 'abc', 'bca', 'sk-ant-', 'c', 'zz'];
+    const ids = [7, 3, 11, 0, 5, 2];
+    const built = new KeywordPrefilter(keywords, { ids });
+    const cached = new KeywordPrefilter(keywords, { ids, cached: serializeAutomaton(keywords, ids) });
+    const hits = (p: KeywordPrefilter, text: string) => {
+      const { states, ends, count } = p.occurrences(text);
+      return Array.from({ length: count }, (_, i) => [ends[i], ...p.keywordsAt(states[i]!)]);
+    };
+    const alphabet = 'abcsk-ANTz';
+    for (let seed = 1; seed <= 20; seed++) {
+      let text = '';
+      for (let i = 0, x = seed; i < 6000; i++, x = (x * 1103515245 + 12345) & 0x7fffffff) text += alphabet[x % alphabet.length];
+      assert.deepEqual(hits(cached, text), hits(built, text), `seed ${seed}`);
+    }
+    // Tables of other keywords, or of the same keywords under other ids, are not used.
+    const other = new KeywordPrefilter(['zz'], { cached: serializeAutomaton(['ab']) });
+    assert.deepEqual(occurrences(other, 'ab zz'), [['zz', 4]]);
+    const renumbered = new KeywordPrefilter(keywords, { ids: [1, 2, 3, 4, 5, 6], cached: serializeAutomaton(keywords, ids) });
+    assert.deepEqual(hits(renumbered, 'zz'), [[1, 6]]);
+    assert.deepEqual(new KeywordPrefilter(['zz'], { cached: Buffer.from('not tables') }).keywords, ['zz']);
+  });
   for (const webAssembly of [true, false])
     it(`finds keywords across the segments the automaton walks in texts over a megabyte, and none past the text (${webAssembly ? 'WebAssembly' : 'JavaScript'} walk)`, () => {
       const p = new KeywordPrefilter(['sk-ant-', 'ghp_'], { webAssembly });

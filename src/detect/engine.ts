@@ -1,7 +1,7 @@
 import { shannonEntropy } from './entropy.js';
 import { isSecretManagerName, isTemplate, weakValueHint } from './placeholders.js';
 import { isLineConfined } from './line-confined.js';
-import { KeywordPrefilter } from './prefilter.js';
+import { KeywordPrefilter, serializeAutomaton, shippedAutomaton } from './prefilter.js';
 import type { Confidence, KeyValue, RuleSpec, SecretMatch } from './types.js';
 import { CharEscapeFinder, EscapeFinder, ONE_LETTER_ESCAPES, unescapeBytes, unescapeOnce } from './unescape.js';
 import { VALIDATORS, type Validator } from './validators.js';
@@ -263,11 +263,20 @@ export class Detector {
 
   private get prefilter(): KeywordPrefilter {
     if (this.builtPrefilter) return this.builtPrefilter;
-    const folded = this.automatonKeywords.flatMap((_, id) => (this.exactKeywords[id] === undefined ? [id] : []));
-    return (this.builtPrefilter = new KeywordPrefilter(
-      folded.map((id) => this.automatonKeywords[id]!),
-      { ids: folded },
-    ));
+    const { keywords, ids } = this.automatonInput();
+    return (this.builtPrefilter = new KeywordPrefilter(keywords, { ids, cached: shippedAutomaton() }));
+  }
+
+  /** What the automaton is built from: the keywords not matched only as written, reported by their ids. */
+  private automatonInput(): { keywords: string[]; ids: number[] } {
+    const ids = this.automatonKeywords.flatMap((_, id) => (this.exactKeywords[id] === undefined ? [id] : []));
+    return { keywords: ids.map((id) => this.automatonKeywords[id]!), ids };
+  }
+
+  /** This detector's keyword automaton as bytes, for the build to ship (serializeAutomaton). */
+  serializedAutomaton(): Buffer {
+    const { keywords, ids } = this.automatonInput();
+    return serializeAutomaton(keywords, ids);
   }
 
   /** What this detector was built from, as plain data: a worker thread builds the same detector from it. */

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { instantiateWalk, type WalkFn } from './automaton-kernel.js';
 
 /**
@@ -16,67 +18,15 @@ export class KeywordPrefilter {
 
   /**
    * `webAssembly: false` walks in JavaScript, as where WebAssembly memory cannot be had (tests run both).
-   * `ids`: the number each keyword is reported as (keywordsAt), by default its index.
+   * `ids`: the number each keyword is reported as (keywordsAt), by default its index. `cached`: tables
+   * serializeAutomaton wrote, used when they were built from these keywords and ids (else they are built).
    */
-  constructor(keywords: string[], options: { webAssembly?: boolean; ids?: readonly number[] } = {}) {
+  constructor(keywords: string[], options: { webAssembly?: boolean; ids?: readonly number[]; cached?: Uint8Array } = {}) {
     this.keywords = keywords.map((k) => k.toLowerCase());
-    // The trie is built in the flat table itself (-1: no edge yet), then completed breadth-first.
-    const encoded = this.keywords.map((k) => Buffer.from(k, 'latin1'));
-    this.longest = Math.max(1, ...encoded.map((b) => b.length));
-    // One state per distinct prefix (an upper bound where two characters share a low byte), plus the root.
-    const prefixes = new Set<string>();
-    for (const k of this.keywords) for (let i = 1; i <= k.length; i++) prefixes.add(k.slice(0, i));
-    const trie = new Int32Array((prefixes.size + 1) * 256).fill(-1);
-    const out: number[][] = [[]];
-    /** Each state's own edges, as byte and child: the rest of its row is its fallback's row. */
-    const edges: number[][] = [[]];
-    encoded.forEach((bytes, index) => {
-      let state = 0;
-      for (const byte of bytes) {
-        let next = trie[state * 256 + byte]!;
-        if (next === -1) {
-          next = out.length;
-          out.push([]);
-          edges.push([]);
-          edges[state]!.push(byte, next);
-          trie[state * 256 + byte] = next;
-        }
-        state = next;
-      }
-      out[state]!.push(index);
-    });
-    const states = out.length;
-    const delta = trie.subarray(0, states * 256);
-    const fail = new Int32Array(states);
-    const queue = new Int32Array(states);
-    let tail = 0;
-    // Breadth first, each row is its fallback's row (copied whole, natively) with its own edges over it.
-    delta.fill(0, 0, 256);
-    for (let e = 0; e < edges[0]!.length; e += 2) {
-      delta[edges[0]![e]!] = edges[0]![e + 1]!;
-      queue[tail++] = edges[0]![e + 1]!;
-    }
-    for (let head = 0; head < tail; head++) {
-      const state = queue[head]!;
-      const fallback = fail[state]! * 256;
-      out[state]!.push(...out[fail[state]!]!);
-      delta.copyWithin(state * 256, fallback, fallback + 256);
-      const own = edges[state]!;
-      for (let e = 0; e < own.length; e += 2) {
-        const byte = own[e]!;
-        const next = own[e + 1]!;
-        fail[next] = delta[fallback + byte]!;
-        delta[state * 256 + byte] = next;
-        queue[tail++] = next;
-      }
-    }
-    // Fold ASCII upper case onto lower case by copying the lower-case column.
-    for (let s = 0; s < states; s++) {
-      for (let c = 65; c <= 90; c++) delta[s * 256 + c] = delta[s * 256 + c + 32]!;
-    }
-    const ids = options.ids;
-    this.outputs = out.map((o) => [...new Set(ids ? o.map((index) => ids[index]!) : o)]);
-    this.memory = new AutomatonMemory(delta, states, (state) => out[state]!.length > 0, options.webAssembly ?? true);
+    const tables = (options.cached && readAutomaton(options.cached, this.keywords, options.ids)) || buildAutomaton(this.keywords, options.ids);
+    this.longest = tables.longest;
+    this.outputs = tables.outputs;
+    this.memory = new AutomatonMemory(tables, options.webAssembly ?? true);
   }
 
   /**
@@ -135,6 +85,165 @@ export class KeywordPrefilter {
   }
 }
 
+/** The automaton as plain tables: what is built from keywords, and what serializeAutomaton writes. */
+interface AutomatonTables {
+  /** Bytes in the longest keyword. */
+  longest: number;
+  /** For each state, the keyword ids that end there (including via suffix links). */
+  outputs: number[][];
+  /** Each byte's class: bytes with the same next state from every state share one. */
+  classOf: Uint8Array;
+  classes: number;
+  /** By state and class (states × classes): the next state, bitwise negated when a keyword ends there. */
+  next: Int32Array;
+}
+
+/**
+ * One Aho-Corasick automaton over `keywords` (lower case), ASCII case folded, with its byte columns
+ * compressed to the classes keywords tell apart (about 50, so the table is a fifth of a 256-column one and
+ * stays in cache).
+ */
+function buildAutomaton(keywords: string[], ids: readonly number[] | undefined): AutomatonTables {
+  // The trie is built in the flat table itself (-1: no edge yet), then completed breadth-first.
+  const encoded = keywords.map((k) => Buffer.from(k, 'latin1'));
+  const longest = Math.max(1, ...encoded.map((b) => b.length));
+  // One state per distinct prefix (an upper bound where two characters share a low byte), plus the root.
+  const prefixes = new Set<string>();
+  for (const k of keywords) for (let i = 1; i <= k.length; i++) prefixes.add(k.slice(0, i));
+  const trie = new Int32Array((prefixes.size + 1) * 256).fill(-1);
+  const out: number[][] = [[]];
+  /** Each state's own edges, as byte and child: the rest of its row is its fallback's row. */
+  const edges: number[][] = [[]];
+  encoded.forEach((bytes, index) => {
+    let state = 0;
+    for (const byte of bytes) {
+      let next = trie[state * 256 + byte]!;
+      if (next === -1) {
+        next = out.length;
+        out.push([]);
+        edges.push([]);
+        edges[state]!.push(byte, next);
+        trie[state * 256 + byte] = next;
+      }
+      state = next;
+    }
+    out[state]!.push(index);
+  });
+  const states = out.length;
+  const delta = trie.subarray(0, states * 256);
+  const fail = new Int32Array(states);
+  const queue = new Int32Array(states);
+  let tail = 0;
+  // Breadth first, each row is its fallback's row (copied whole, natively) with its own edges over it.
+  delta.fill(0, 0, 256);
+  for (let e = 0; e < edges[0]!.length; e += 2) {
+    delta[edges[0]![e]!] = edges[0]![e + 1]!;
+    queue[tail++] = edges[0]![e + 1]!;
+  }
+  for (let head = 0; head < tail; head++) {
+    const state = queue[head]!;
+    const fallback = fail[state]! * 256;
+    out[state]!.push(...out[fail[state]!]!);
+    delta.copyWithin(state * 256, fallback, fallback + 256);
+    const own = edges[state]!;
+    for (let e = 0; e < own.length; e += 2) {
+      const byte = own[e]!;
+      const next = own[e + 1]!;
+      fail[next] = delta[fallback + byte]!;
+      delta[state * 256 + byte] = next;
+      queue[tail++] = next;
+    }
+  }
+  // Fold ASCII upper case onto lower case by copying the lower-case column.
+  for (let s = 0; s < states; s++) {
+    for (let c = 65; c <= 90; c++) delta[s * 256 + c] = delta[s * 256 + c + 32]!;
+  }
+  // Bytes with the same column in every state are one class; a class is named by its first byte.
+  // Columns are compared only where their hashes agree: comparing each byte's with every class's
+  // was most of the time it took to build.
+  const firsts: number[] = [];
+  const classOf = new Uint8Array(256);
+  const sameColumn = (a: number, b: number) => {
+    for (let at = 0; at < delta.length; at += 256) if (delta[at + a] !== delta[at + b]) return false;
+    return true;
+  };
+  const hashes = new Int32Array(256);
+  for (let at = 0; at < delta.length; at += 256) for (let byte = 0; byte < 256; byte++) hashes[byte] = Math.imul(hashes[byte]!, 31) + delta[at + byte]!;
+  const classesByHash = new Map<number, number[]>();
+  for (let byte = 0; byte < 256; byte++) {
+    const candidates = classesByHash.get(hashes[byte]!) ?? [];
+    let c = candidates.find((k) => sameColumn(firsts[k]!, byte));
+    if (c === undefined) {
+      c = firsts.push(byte) - 1;
+      candidates.push(c);
+      classesByHash.set(hashes[byte]!, candidates);
+    }
+    classOf[byte] = c;
+  }
+  const classes = firsts.length;
+  const next = new Int32Array(states * classes);
+  for (let s = 0; s < states; s++) {
+    for (let c = 0; c < classes; c++) {
+      const to = delta[s * 256 + firsts[c]!]!;
+      next[s * classes + c] = out[to]!.length > 0 ? ~to : to;
+    }
+  }
+  const outputs = out.map((o) => [...new Set(ids ? o.map((index) => ids[index]!) : o)]);
+  return { longest, outputs, classOf, classes, next };
+}
+
+/** Names what serialized tables were built from: the format, the keywords and their ids. */
+function automatonKey(keywords: readonly string[], ids: readonly number[] | undefined): Buffer {
+  return createHash('sha256')
+    .update(JSON.stringify([AUTOMATON_FORMAT, keywords, ids ?? null]))
+    .digest();
+}
+
+const AUTOMATON_FORMAT = 'warden-keyword-automaton-1';
+
+/**
+ * The automaton for `keywords` (and `ids`, as KeywordPrefilter takes them) as bytes, for the build to ship
+ * beside the shipped rules, so a process or worker starts without building it (shippedAutomaton). The bytes
+ * name what they were built from, and are used only for the same keywords and ids.
+ */
+export function serializeAutomaton(keywords: string[], ids?: readonly number[]): Buffer {
+  const lower = keywords.map((k) => k.toLowerCase());
+  const { longest, outputs, classOf, classes, next } = buildAutomaton(lower, ids);
+  const words = [longest, classes, outputs.length, ...Int32Array.from(next)];
+  for (const o of outputs) words.push(o.length, ...o);
+  return Buffer.concat([automatonKey(lower, ids), Buffer.from(classOf), Buffer.from(Int32Array.from(words).buffer)]);
+}
+
+/** The tables in `bytes` when they were built from these keywords and ids; else undefined. */
+function readAutomaton(bytes: Uint8Array, keywords: readonly string[], ids: readonly number[] | undefined): AutomatonTables | undefined {
+  const key = automatonKey(keywords, ids);
+  if (bytes.length < key.length + 256 + 12 || !key.equals(bytes.subarray(0, key.length))) return undefined;
+  // Copies (a Buffer's slice is a view), the words in an ArrayBuffer of their own, aligned.
+  const classOf = new Uint8Array(bytes.subarray(key.length, key.length + 256));
+  const words = new Int32Array(new Uint8Array(bytes.subarray(key.length + 256)).buffer);
+  const [longest, classes, states] = [words[0]!, words[1]!, words[2]!];
+  const next = words.slice(3, 3 + states * classes);
+  const outputs: number[][] = [];
+  // Most states end no keyword: they share one empty list.
+  const none: number[] = [];
+  for (let at = 3 + states * classes; outputs.length < states; at += 1 + words[at]!)
+    outputs.push(words[at] === 0 ? none : Array.from(words.subarray(at + 1, at + 1 + words[at]!)));
+  return { longest, outputs, classOf, classes, next };
+}
+
+let shipped: Uint8Array | null | undefined;
+/** The automaton the build wrote for the shipped rules (scripts/copy-data.mjs); absent when running from source. */
+export function shippedAutomaton(): Uint8Array | undefined {
+  if (shipped === undefined) {
+    try {
+      shipped = readFileSync(new URL('automaton.bin', import.meta.url));
+    } catch {
+      shipped = null;
+    }
+  }
+  return shipped ?? undefined;
+}
+
 /** Text goes through the automaton this many bytes at a time (a batch of log lines fits in one). */
 const SEGMENT = 1024 * 1024;
 
@@ -161,34 +270,13 @@ class AutomatonMemory {
   private readonly stride: number;
 
   /**
-   * `delta[state * 256 + byte]` is the next state; `ends(state)` whether a keyword ends there. Where no
-   * WebAssembly memory can be had (V8 reserves several GB of address space for one, which a `ulimit -v`
-   * refuses), the same layout lives in an ArrayBuffer and walkInJavaScript walks it, more slowly.
+   * Lays `tables` out in memory. Where no WebAssembly memory can be had (V8 reserves several GB of address
+   * space for one, which a `ulimit -v` refuses), the same layout lives in an ArrayBuffer and
+   * walkInJavaScript walks it, more slowly.
    */
-  constructor(delta: Int32Array, states: number, ends: (state: number) => boolean, webAssembly: boolean) {
-    // Bytes with the same column in every state are one class; a class is named by its first byte.
-    // Columns are compared only where their hashes agree: comparing each byte's with every class's
-    // was most of the time it took to build.
-    const firsts: number[] = [];
-    const classOf = new Uint8Array(256);
-    const sameColumn = (a: number, b: number) => {
-      for (let at = 0; at < delta.length; at += 256) if (delta[at + a] !== delta[at + b]) return false;
-      return true;
-    };
-    const hashes = new Int32Array(256);
-    for (let at = 0; at < delta.length; at += 256) for (let byte = 0; byte < 256; byte++) hashes[byte] = Math.imul(hashes[byte]!, 31) + delta[at + byte]!;
-    const classesByHash = new Map<number, number[]>();
-    for (let byte = 0; byte < 256; byte++) {
-      const candidates = classesByHash.get(hashes[byte]!) ?? [];
-      let c = candidates.find((k) => sameColumn(firsts[k]!, byte));
-      if (c === undefined) {
-        c = firsts.push(byte) - 1;
-        candidates.push(c);
-        classesByHash.set(hashes[byte]!, candidates);
-      }
-      classOf[byte] = c;
-    }
-    const classes = firsts.length;
+  constructor(tables: AutomatonTables, webAssembly: boolean) {
+    const { classes, classOf, next } = tables;
+    const states = tables.outputs.length;
     this.rowBytes = classes * 4;
     this.textAt = align(this.table + states * this.rowBytes);
     this.hitsAt = align(this.textAt + SEGMENT) + 32;
@@ -214,13 +302,8 @@ class AutomatonMemory {
     this.classMap = new Uint8Array(memory.buffer, 0, 256);
     for (let byte = 0; byte < 256; byte++) this.classMap[byte] = classOf[byte]! * 4;
     this.words = new Int32Array(memory.buffer);
-    for (let s = 0; s < states; s++) {
-      for (let c = 0; c < classes; c++) {
-        const next = delta[s * 256 + firsts[c]!]!;
-        const row = next * this.rowBytes;
-        this.words[(this.table + s * this.rowBytes) / 4 + c] = ends(next) ? ~row : row;
-      }
-    }
+    const row = this.table / 4;
+    for (let i = 0; i < next.length; i++) this.words[row + i] = next[i]! < 0 ? ~(~next[i]! * this.rowBytes) : next[i]! * this.rowBytes;
     this.segment = Buffer.from(memory.buffer, this.textAt, SEGMENT);
   }
 
