@@ -122,7 +122,7 @@ function characterStart(bytes: Buffer, end: number): number {
  * a rule whose match spans lines (a key and the line naming its service, a `.netrc` entry, a service
  * account's JSON) sees its context across the cut, and the fragment where the secret starts reports it.
  */
-const CUT_CONTEXT_BYTES = 2 * 1024;
+export const CUT_CONTEXT_BYTES = 2 * 1024;
 
 /**
  * Cuts a byte stream into fragments of whole lines (up to FRAGMENT_BYTES, with CUT_CONTEXT_BYTES of whole

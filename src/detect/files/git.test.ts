@@ -284,3 +284,25 @@ describe('unquote', () => {
     assert.equal(unquote('plain name.txt'), 'plain name.txt');
   });
 });
+
+describe('findSecretsInGit across the cut of a long run of added lines', () => {
+  const repo = new TestRepo();
+  after(() => rmSync(repo.dir, { recursive: true, force: true }));
+
+  it('finds a match spanning lines where the run is cut, as a read of the file does', async () => {
+    // Added lines are cut into runs of 256 KiB (counting each line and its one-character diff prefix): the
+    // fillers bring a run just short of that, and a .netrc entry's machine line takes it over, so its
+    // password is in the next run.
+    const lines: string[] = [];
+    let counted = 0;
+    for (let i = 0; counted + 100 < 256 * 1024 - 10; i++, counted += 100) lines.push(`filler ${String(i).padStart(5, '0')} ${'x'.repeat(86)}`);
+    lines.push(`machine h${'x'.repeat(256 * 1024 - counted - 10)}`, 'login deploy', `password ${expandSample('{alnum:24}', 1)}`);
+    for (let i = 0; i < 50; i++) lines.push(`tail ${i}`);
+    repo.write('dump.txt', `${lines.join('\n')}\n`).commit('a long file');
+    const history = await findSecretsInGit(base(repo.dir));
+    const files = await findSecretsInPaths([join(repo.dir, 'dump.txt')], { ...base(repo.dir), cwd: repo.dir });
+    const at = (f: { line: number; column: number; ruleId: string }) => `${f.line}:${f.column} ${f.ruleId}`;
+    assert.deepEqual(files.findings.map(at), [`${lines.length - 50}:10 netrc-password`]);
+    assert.deepEqual(history.findings.map(at), files.findings.map(at));
+  });
+});

@@ -5,7 +5,7 @@ import { StringDecoder } from 'node:string_decoder';
 import ignore from 'ignore';
 import { UsageError, WardenError } from '../../errors.js';
 import { scanFragment, scanSource, type FindOptions, type FindResult } from './finder.js';
-import { DEFAULT_MAX_LINE_CHARS, fragmentsOf } from './fragments.js';
+import { CUT_CONTEXT_BYTES, DEFAULT_MAX_LINE_CHARS, fragmentsOf } from './fragments.js';
 import type { FileFinding, SourceNote } from './types.js';
 import { detachedString } from '../../detached-string.js';
 
@@ -155,16 +155,20 @@ export async function findSecretsInGit(options: GitFindOptions): Promise<GitFind
         commit = event.info;
         result.commitsScanned++;
         return;
-      case 'lines':
+      case 'lines': {
         if (skipped(event.path)) return;
         if (event.text.length <= maxLineChars || !hasLineLongerThan(event.text, maxLineChars)) {
-          scanFragment({ path: event.path, text: event.text, line: event.line, column: 0, ownedEnd: event.text.length }, options, result, commit);
+          const { path, text, line, context } = event;
+          scanFragment({ path, text, line, column: 0, ownedStart: context, ownedEnd: text.length }, options, result, commit);
           return;
         }
-        for await (const fragment of fragmentsOf(Readable.from([Buffer.from(event.text)]), event.path, maxLineChars)) {
-          scanFragment({ ...fragment, line: fragment.line + event.line - 1 }, options, result, commit);
+        // Read in pieces, which bring their own context: the run's own lines only.
+        const lines = event.text.slice(0, event.context).split('\n').length - 1;
+        for await (const fragment of fragmentsOf(Readable.from([Buffer.from(event.text.slice(event.context))]), event.path, maxLineChars)) {
+          scanFragment({ ...fragment, line: fragment.line + event.line + lines - 1 }, options, result, commit);
         }
         return;
+      }
       case 'binary':
         if (!skipped(event.path)) await scanBlob(root, event.blob, event.path, options, result, commit);
         return;
@@ -257,7 +261,8 @@ const GITLINK_MODE = '160000';
 
 type DiffEvent =
   | { kind: 'commit'; info: CommitInfo }
-  | { kind: 'lines'; path: string; line: number; text: string }
+  /** `context`: characters at the start of `text` that the run before holds (lines read again as context). */
+  | { kind: 'lines'; path: string; line: number; text: string; context: number }
   | { kind: 'binary'; path: string; blob: string }
   | { kind: 'submodule'; path: string }
   | { kind: 'overlong'; path: string; line: number };
@@ -281,6 +286,9 @@ class DiffParser {
   private columns = 1;
   private nextLine = 0;
   private run: string[] = [];
+  /** The first of `run`'s lines are the run before's last, carried as context: how many. */
+  private runContext = 0;
+  /** The new file's line number of `run`'s first line. */
   private runStart = 0;
   private runChars = 0;
 
@@ -388,14 +396,27 @@ class DiffParser {
     this.run.push(line.slice(this.columns));
     this.runChars += line.length;
     this.nextLine++;
-    if (this.runChars >= RUN_CHARS) this.flush();
+    if (this.runChars >= RUN_CHARS) this.flush(true);
   }
 
-  private flush(): void {
-    if (this.run.length === 0 || !this.file) return;
-    this.events.push({ kind: 'lines', path: this.file.path, line: this.runStart, text: this.run.join('\n') + '\n' });
-    this.run = [];
-    this.runChars = 0;
+  /**
+   * Hands on the run of added lines. `full`: cut for its size, in the middle of added lines, so its last lines
+   * (up to CUT_CONTEXT_BYTES) start the next run as context: a match spanning lines across the cut is seen whole.
+   */
+  private flush(full = false): void {
+    if (this.run.length > this.runContext && this.file) {
+      const context = this.runContext === 0 ? 0 : this.run.slice(0, this.runContext).join('\n').length + 1;
+      this.events.push({ kind: 'lines', path: this.file.path, line: this.runStart, text: this.run.join('\n') + '\n', context });
+    }
+    let carried = 0;
+    let chars = 0;
+    if (full)
+      while (carried < this.run.length - this.runContext && chars + this.run[this.run.length - 1 - carried]!.length + 1 <= CUT_CONTEXT_BYTES)
+        chars += this.run[this.run.length - 1 - carried++]!.length + 1;
+    this.run = carried ? this.run.slice(-carried) : [];
+    this.runContext = carried;
+    this.runStart = this.nextLine - carried;
+    this.runChars = chars;
   }
 }
 
