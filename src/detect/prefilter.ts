@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { endianness } from 'node:os';
 import { instantiateWalk, type WalkFn } from './automaton-kernel.js';
 
 /**
@@ -192,10 +193,13 @@ function buildAutomaton(keywords: string[], ids: readonly number[] | undefined):
   return { longest, outputs, classOf, classes, next };
 }
 
-/** Names what serialized tables were built from: the format, the keywords and their ids. */
+/**
+ * Names what serialized tables were built from: the format, the byte order their words were written in (a
+ * build read on a machine of the other order must not be used), the keywords and their ids.
+ */
 function automatonKey(keywords: readonly string[], ids: readonly number[] | undefined): Buffer {
   return createHash('sha256')
-    .update(JSON.stringify([AUTOMATON_FORMAT, keywords, ids ?? null]))
+    .update(JSON.stringify([AUTOMATON_FORMAT, endianness(), keywords, ids ?? null]))
     .digest();
 }
 
