@@ -164,8 +164,12 @@ export function scrubBatch(
   return { output: out, clearOfBlocks };
 }
 
-/** Where a batch and its context are put side by side to be read as one string; it grows to the largest batch. */
+/**
+ * Where a batch and its context are put side by side to be read as one string, kept from batch to batch up to
+ * JOINED_KEPT_BYTES (a batch of one long line gets a buffer of its own, not kept).
+ */
 let joined = Buffer.alloc(0);
+const JOINED_KEPT_BYTES = 1024 * 1024;
 
 /**
  * The batch with its context as one latin1 string (latin1 maps bytes to chars one to one, so offsets are byte
@@ -174,11 +178,12 @@ let joined = Buffer.alloc(0);
 function latin1Text(bytes: Uint8Array, context: BatchContext | undefined): string {
   if (!context || context.before.length + context.after.length === 0) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
   const length = context.before.length + bytes.length + context.after.length;
-  if (joined.length < length) joined = Buffer.allocUnsafe(Math.max(length, 2 * joined.length));
-  joined.set(context.before, 0);
-  joined.set(bytes, context.before.length);
-  joined.set(context.after, context.before.length + bytes.length);
-  return joined.toString('latin1', 0, length);
+  if (joined.length < length && length <= JOINED_KEPT_BYTES) joined = Buffer.allocUnsafe(Math.min(JOINED_KEPT_BYTES, Math.max(length, 2 * joined.length)));
+  const into = joined.length >= length ? joined : Buffer.allocUnsafe(length);
+  into.set(context.before, 0);
+  into.set(bytes, context.before.length);
+  into.set(context.after, context.before.length + bytes.length);
+  return into.toString('latin1', 0, length);
 }
 
 /** Drops the replacements inside a planted line (its bytes hash to one of `keep`); a span that crosses lines stays. */
