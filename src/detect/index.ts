@@ -15,6 +15,7 @@ export {
   type LoadedRuleFile,
 } from './load.js';
 export { FIELD_NAME_HINTS } from './field-hints.js';
+export { CUT_CONTEXT_BYTES, contextAfter, contextBefore } from './cut-context.js';
 export { fingerprintSecret, loadFingerprintKey, defaultFingerprintKeyPath } from './fingerprint.js';
 export { DetectionPool } from './pool.js';
 export { expandSample } from './samples.js';

@@ -1,10 +1,10 @@
-import { compileRule, type Detector } from '../detect/index.js';
+import { compileRule, contextAfter, contextBefore, type Detector } from '../detect/index.js';
 import type { ScrubFormat } from './scrubber.js';
 
 export type MarkerShape = 'json' | 'text';
 
 /**
- * Whole lines on each side of a batch (up to BATCH_CONTEXT_BYTES each, copies), scanned with it but not
+ * Whole lines on each side of a batch (up to CUT_CONTEXT_BYTES each, copies), scanned with it but not
  * scrubbed as part of it: a rule whose match spans lines (a `.netrc` entry, a service account's JSON) sees
  * its context across a cut, and each batch redacts its own part of a match. `after` holds the lines that
  * had arrived when the batch was cut; a batch cut for want of input (flush, end) has none.
@@ -39,18 +39,16 @@ export interface LineBatcherOptions {
  */
 const MAX_BLOCK_BYTES = 64 * 1024;
 
-/** The most bytes of whole lines on each side of a batch in its BatchContext. */
-export const BATCH_CONTEXT_BYTES = 2 * 1024;
-
 const NO_BYTES = new Uint8Array(0);
 
 /**
- * Cuts a byte stream into batches of whole lines for the scrubber: before a line that would overfill a batch, across
- * chunks (a pipe brings 64 KiB at a time, and cutting there would keep batches too small to hand to other
- * threads), and when the stream asks (flush), so lines of a live stream go on as they come. A cut never
- * falls inside a private-key block (up to MAX_BLOCK_BYTES), so a block is redacted as one secret wherever
- * the chunks and the cuts fall: the output does not depend on where batches are cut. A line over `maxLineBytes` is never held: it is
- * counted while it streams past and handed on as a withheld item (fail closed).
+ * Cuts a byte stream into batches of whole lines for the scrubber: before a line that would overfill a
+ * batch, across chunks (a pipe brings 64 KiB at a time, and cutting there would keep batches too small to
+ * hand to other threads), and when the stream asks (flush), so lines of a live stream go on as they come.
+ * A cut never falls inside a private-key block (up to MAX_BLOCK_BYTES), so a block is redacted as one
+ * secret wherever the chunks and the cuts fall; other matches across a cut are seen through the batches'
+ * context (BatchContext). A line over `maxLineBytes` is never held: it is counted while it streams past and
+ * handed on as a withheld item (fail closed).
  */
 export class LineBatcher {
   /** Whole lines of the batch, as pieces of the chunks they came in. */
@@ -218,17 +216,16 @@ export class LineBatcher {
   }
 }
 
-/** A copy of the whole lines of chunk[at, at + BATCH_CONTEXT_BYTES). */
+/** A copy of the whole lines that start chunk[at...] (contextAfter). */
 function linesAfter(chunk: Buffer, at: number): Uint8Array {
-  const end = chunk.lastIndexOf(10, Math.min(chunk.length, at + BATCH_CONTEXT_BYTES) - 1) + 1;
+  const end = contextAfter(chunk, at);
   return end > at ? new Uint8Array(chunk.subarray(at, end)) : NO_BYTES;
 }
 
-/** A copy of the last whole lines of `bytes` (which end with a line feed, unless at end of input) within BATCH_CONTEXT_BYTES. */
+/** A copy of the last whole lines of a batch (contextBefore): the next batch's context before it. */
 function lastLines(bytes: Buffer): Uint8Array {
-  if (bytes.length <= BATCH_CONTEXT_BYTES) return new Uint8Array(bytes);
-  const from = bytes.indexOf(10, bytes.length - BATCH_CONTEXT_BYTES - 1) + 1;
-  return from > 0 && from < bytes.length ? new Uint8Array(bytes.subarray(from)) : NO_BYTES;
+  const from = contextBefore(bytes, bytes.length);
+  return from < bytes.length ? new Uint8Array(bytes.subarray(from)) : NO_BYTES;
 }
 
 /** How long a stream waits for another chunk before it hands on lines that have not filled a batch. */

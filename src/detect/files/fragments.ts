@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { isGzipMagic } from '../../sources/index.js';
+import { CUT_CONTEXT_BYTES, contextAfter, contextBefore } from '../cut-context.js';
 import type { Fragment } from './types.js';
 
 /** A NUL byte in the first bytes marks a file as binary (the heuristic git and grep use). */
@@ -119,13 +120,6 @@ function characterStart(bytes: Buffer, end: number): number {
 }
 
 /**
- * Whole lines on each side of a cut between fragments that both fragments read, up to this many bytes:
- * a rule whose match spans lines (a key and the line naming its service, a `.netrc` entry, a service
- * account's JSON) sees its context across the cut, and the fragment where the secret starts reports it.
- */
-export const CUT_CONTEXT_BYTES = 2 * 1024;
-
-/**
  * Cuts a byte stream into fragments of whole lines (up to FRAGMENT_BYTES, with CUT_CONTEXT_BYTES of whole
  * lines either side of a cut as context), and a line longer than `maxLineBytes` into overlapping pieces.
  * Only bytes are looked at: newlines are found and counted, and a piece of a long line is decoded to know
@@ -146,12 +140,12 @@ export async function* rawFragmentsOf(chunks: AsyncIterable<Buffer>, path: strin
   };
   /** Moves past whole lines ending at `end`, the last byte a newline, keeping the last of them as context. */
   const passLines = (end: number) => {
-    const contextFrom = end <= CUT_CONTEXT_BYTES ? 0 : pending.indexOf(10, end - CUT_CONTEXT_BYTES - 1) + 1;
-    let lines = 0;
-    for (let nl = pending.indexOf(10); nl !== -1 && nl < end; nl = pending.indexOf(10, nl + 1)) lines++;
-    line += lines;
+    const contextFrom = contextBefore(pending, end);
     beforeLines = 0;
-    for (let nl = pending.indexOf(10, contextFrom); nl !== -1 && nl < end; nl = pending.indexOf(10, nl + 1)) beforeLines++;
+    for (let nl = pending.indexOf(10); nl !== -1 && nl < end; nl = pending.indexOf(10, nl + 1)) {
+      line++;
+      if (nl >= contextFrom) beforeLines++;
+    }
     before = Buffer.from(pending.subarray(contextFrom, end));
     column = 0;
     pending = pending.subarray(end);
@@ -166,7 +160,7 @@ export async function* rawFragmentsOf(chunks: AsyncIterable<Buffer>, path: strin
         let through = end;
         if (end > FRAGMENT_BYTES) {
           end = pending.lastIndexOf(10, FRAGMENT_BYTES - 1) + 1 || pending.indexOf(10) + 1;
-          through = Math.max(end, pending.lastIndexOf(10, Math.min(lastNl, end + CUT_CONTEXT_BYTES - 1)) + 1);
+          through = contextAfter(pending, end);
         }
         yield piece(through, end);
         passLines(end);

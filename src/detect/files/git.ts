@@ -5,7 +5,8 @@ import { StringDecoder } from 'node:string_decoder';
 import ignore from 'ignore';
 import { UsageError, WardenError } from '../../errors.js';
 import { scanFragment, scanSource, type FindOptions, type FindResult } from './finder.js';
-import { CUT_CONTEXT_BYTES, DEFAULT_MAX_LINE_CHARS, fragmentsOf } from './fragments.js';
+import { CUT_CONTEXT_BYTES } from '../cut-context.js';
+import { DEFAULT_MAX_LINE_CHARS, fragmentsOf } from './fragments.js';
 import type { FileFinding, SourceNote } from './types.js';
 import { detachedString } from '../../detached-string.js';
 
@@ -249,8 +250,9 @@ function mergeDiffOf(logOptions: string[] | undefined): string {
 /** A diff line longer than this many times maxLineChars is not read (memory stays bounded); it is noted. */
 const OVERLONG_FACTOR = 64;
 /**
- * Added lines gather up to about this many characters before one detector pass. A cut has no context on
- * either side (unlike a file's fragments), so runs stay long to keep cuts rare.
+ * Added lines gather up to about this many characters before one detector pass. A run hands its last lines to
+ * the next as context, but gets none from after its cut (it is scanned before they are read), so runs stay
+ * longer than a file's fragments to keep cuts rare.
  */
 const RUN_CHARS = 256 * 1024;
 /** Prefix of the line that starts each commit in our `--format`: no diff line can begin with it. */
