@@ -147,10 +147,8 @@ export class Detector {
   private readonly exactIds: number[];
   /** exactIds' keywords as bytes, looked for in decoded escape windows. */
   private readonly exactBytes: Buffer[];
-  /** Exact keyword occurrences of the last scanView, as `end * exactIdSpan + id`, in order. */
-  private readonly exactHits: number[] = [];
-  /** A power of two above every keyword id, so an end and an id pack into one number that sorts by end. */
-  private readonly exactIdSpan: number;
+  /** Ids of the other keywords, which the automaton finds. */
+  private readonly foldedIds: number[];
   private readonly alwaysRun: CompiledRule[];
   private readonly byKeyword: CompiledRule[][];
   private readonly globalAllow: RegExp[];
@@ -169,8 +167,6 @@ export class Detector {
   private readonly rawHitEnds: number[] = [];
   /** Entries of rawHitEnds valid for the last raw scan (the array keeps its room from scan to scan). */
   private rawHitCount = 0;
-  /** ruleLines' answer, reused from call to call. */
-  private readonly mergedLines: number[] = [];
   /** By latin1 byte: whether a keyword holds that character (in either case). */
   private readonly keywordChars = new Uint8Array(256);
   /**
@@ -246,9 +242,10 @@ export class Detector {
     this.watchOnly = new Uint8Array(automatonKeywords.length);
     for (const id of watchOnly) this.watchOnly[id] = 1;
     this.automatonKeywords = automatonKeywords;
-    this.exactIds = automatonKeywords.flatMap((_, id) => (this.exactKeywords[id] === undefined ? [] : [id]));
+    this.exactIds = [];
+    this.foldedIds = [];
+    for (let id = 0; id < automatonKeywords.length; id++) (this.exactKeywords[id] === undefined ? this.foldedIds : this.exactIds).push(id);
     this.exactBytes = this.exactIds.map((id) => Buffer.from(this.exactKeywords[id]!, 'latin1'));
-    this.exactIdSpan = 2 ** Math.ceil(Math.log2(automatonKeywords.length + 1));
     this.keywordMark = new Uint32Array(automatonKeywords.length);
     this.keywordLines = automatonKeywords.map(() => []);
     this.keywordLineCount = new Int32Array(automatonKeywords.length);
@@ -262,21 +259,17 @@ export class Detector {
   }
 
   private get prefilter(): KeywordPrefilter {
-    if (this.builtPrefilter) return this.builtPrefilter;
-    const { keywords, ids } = this.automatonInput();
-    return (this.builtPrefilter = new KeywordPrefilter(keywords, { ids, cached: shippedAutomaton() }));
+    return (this.builtPrefilter ??= new KeywordPrefilter(this.foldedKeywords(), { ids: this.foldedIds, cached: shippedAutomaton() }));
   }
 
-  /** What the automaton is built from: the keywords not matched only as written, reported by their ids. */
-  private automatonInput(): { keywords: string[]; ids: number[] } {
-    const ids = this.automatonKeywords.flatMap((_, id) => (this.exactKeywords[id] === undefined ? [id] : []));
-    return { keywords: ids.map((id) => this.automatonKeywords[id]!), ids };
+  /** What the automaton is built from: the keywords not matched only as written (reported by foldedIds). */
+  private foldedKeywords(): string[] {
+    return this.foldedIds.map((id) => this.automatonKeywords[id]!);
   }
 
   /** This detector's keyword automaton as bytes, for the build to ship (serializeAutomaton). */
   serializedAutomaton(): Buffer {
-    const { keywords, ids } = this.automatonInput();
-    return serializeAutomaton(keywords, ids);
+    return serializeAutomaton(this.foldedKeywords(), this.foldedIds);
   }
 
   /** What this detector was built from, as plain data: a worker thread builds the same detector from it. */
@@ -379,16 +372,14 @@ export class Detector {
     }
   }
 
-  /** Where exact keywords end in `text`, as `end * exactIdSpan + id`, in order (this.exactHits, reused). */
-  private findExact(text: string): number[] {
-    const hits = this.exactHits;
-    hits.length = 0;
+  /** Where exact keywords end in `text`, as [end, id] pairs in text order (few: they are written as they are). */
+  private findExact(text: string): Array<[end: number, id: number]> {
+    const hits: Array<[number, number]> = [];
     for (const id of this.exactIds) {
       const keyword = this.exactKeywords[id]!;
-      for (let at = text.indexOf(keyword); at !== -1; at = text.indexOf(keyword, at + 1)) hits.push((at + keyword.length - 1) * this.exactIdSpan + id);
+      for (let at = text.indexOf(keyword); at !== -1; at = text.indexOf(keyword, at + 1)) hits.push([at + keyword.length - 1, id]);
     }
-    if (this.exactIds.length > 1) hits.sort((a, b) => a - b);
-    return hits;
+    return hits.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   }
 
   /**
@@ -451,7 +442,7 @@ export class Detector {
     let e = 0;
     for (let h = 0; h <= count; h++) {
       const at = h < count ? ends[h]! : Infinity;
-      for (const span = this.exactIdSpan; e < exact.length && Math.floor(exact[e]! / span) <= at; e++) onHit(exact[e]! % span, Math.floor(exact[e]! / span));
+      for (; e < exact.length && exact[e]![0] <= at; e++) onHit(exact[e]![1], exact[e]![0]);
       if (h < count) for (const k of this.prefilter.keywordsAt(states[h]!)) onHit(k, at);
     }
     // Rules run in keyword order, whatever the text: which of two rules on the same bytes wins must not depend on it.
@@ -483,16 +474,12 @@ export class Detector {
       for (let i = 0; i < this.keywordLineCount[k]!; i += 2) pairs.push([lines[i]!, lines[i + 1]!]);
     }
     pairs.sort((a, b) => a[0] - b[0]);
-    const merged = this.mergedLines;
-    let count = 0;
+    const merged: number[] = [];
     for (const [start, end] of pairs) {
-      if (count > 0 && start <= merged[count - 1]!) merged[count - 1] = Math.max(merged[count - 1]!, end);
-      else {
-        merged[count++] = start;
-        merged[count++] = end;
-      }
+      if (merged.length > 0 && start <= merged[merged.length - 1]!) merged[merged.length - 1] = Math.max(merged[merged.length - 1]!, end);
+      else merged.push(start, end);
     }
-    return { ranges: merged, count };
+    return { ranges: merged, count: merged.length };
   }
 
   /** Runs one rule's regex over text[from, to), reporting spans in raw-text offsets. */

@@ -213,7 +213,7 @@ const AUTOMATON_FORMAT = 'warden-keyword-automaton-1';
 export function serializeAutomaton(keywords: string[], ids?: readonly number[]): Buffer {
   const lower = keywords.map((k) => k.toLowerCase());
   const { longest, outputs, classOf, classes, next } = buildAutomaton(lower, ids);
-  const words = [longest, classes, outputs.length, ...Int32Array.from(next)];
+  const words = [longest, classes, outputs.length, ...next];
   for (const o of outputs) words.push(o.length, ...o);
   return Buffer.concat([automatonKey(lower, ids), Buffer.from(classOf), Buffer.from(Int32Array.from(words).buffer)]);
 }
@@ -226,7 +226,7 @@ function readAutomaton(bytes: Uint8Array, keywords: readonly string[], ids: read
   const classOf = new Uint8Array(bytes.subarray(key.length, key.length + 256));
   const words = new Int32Array(new Uint8Array(bytes.subarray(key.length + 256)).buffer);
   const [longest, classes, states] = [words[0]!, words[1]!, words[2]!];
-  const next = words.slice(3, 3 + states * classes);
+  const next = words.subarray(3, 3 + states * classes);
   const outputs: number[][] = [];
   // Most states end no keyword: they share one empty list.
   const none: number[] = [];

@@ -160,8 +160,9 @@ interface Pending {
  * while they compile the rules (a tenth of a second) it would only take a core they need, and its own
  * detector and the young generation scrubbing grows would stay in memory to the end. At most
  * BATCHES_PER_THREAD batches per thread are in flight before the next write waits, and a full readable
- * side holds back the next write, so backpressure from the consumer reaches the reader. Workers start only once a first batch fills: an input smaller than a batch, or a
- * live stream whose chunks never fill one, is scrubbed here, as fast as the single-threaded stream.
+ * side holds back the next write, so backpressure from the consumer reaches the reader. Workers start only
+ * once a first batch fills: an input smaller than a batch, or a live stream whose chunks never fill one, is
+ * scrubbed here, as fast as the single-threaded stream.
  *
  * On a shared pool (`{ pool }`, a ScrubPool) the workers are running already, so every batch goes to them;
  * they are the pool's, not the stream's, so it leaves them open, and it waits for room on them (other
