@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { expandSample, getDefaultDetector } from './index.js';
 import { findSecretsInPaths, findSecretsInStream, type FindOptions } from './files/index.js';
 import { DetectionPool } from './pool.js';
+import { writeUnder } from '../../test/helpers/files.js';
 
 const KEY = 'sk-proj-' + expandSample('{alnum_-:40}') + 'T3BlbkFJ' + expandSample('{alnum_-:40}', 7);
 const GITHUB = 'ghp_' + expandSample('{alnum:36}', 5);
@@ -25,10 +26,7 @@ async function startedPool(): Promise<DetectionPool> {
 let root: string;
 before(() => {
   root = mkdtempSync(join(tmpdir(), 'warden-pool-'));
-  const w = (rel: string, data: string | Buffer) => {
-    mkdirSync(join(root, rel, '..'), { recursive: true });
-    writeFileSync(join(root, rel), data);
-  };
+  const w = (rel: string, data: string | Buffer) => writeUnder(root, rel, data);
   w('app/config.env', `# réglages\nNAME=passerelle\nOPENAI_API_KEY=${KEY}\nDB_PASSWORD=hunter2\n`);
   w('app/keys/id_rsa', `header\n${PEM}\n`);
   w('logs/crlf.log', `start\r\nauthorization: Bearer ${GITHUB}\r\nend\r\n`);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -8,6 +8,7 @@ import { gzipSync } from 'node:zlib';
 import { makeZip } from '../../../test/helpers/zip.js';
 import { expandSample, getDefaultDetector } from '../index.js';
 import { findSecretsInPaths, type FindOptions } from './index.js';
+import { writeUnder } from '../../../test/helpers/files.js';
 
 const key = (n: number) => 'sk-proj-' + expandSample('{alnum:44}', 200 + n) + 'T3BlbkFJ' + expandSample('{alnum:44}', 300 + n);
 const base = (): FindOptions => ({ detector: getDefaultDetector(), fingerprintKey: Buffer.from('archive-test') });
@@ -16,10 +17,7 @@ const BLOB = '9f'.repeat(32);
 const CONFIG = `{"config":{"Env":["PATH=/bin","OPENAI_API_KEY=${key(3)}"]}}\n`;
 
 let root: string;
-const w = (rel: string, data: string | Buffer) => {
-  mkdirSync(dirname(join(root, rel)), { recursive: true });
-  writeFileSync(join(root, rel), data);
-};
+const w = (rel: string, data: string | Buffer) => writeUnder(root, rel, data);
 /** GNU tar, as images and release tarballs are made, not the library Warden reads them with. */
 const tarOf = (out: string, dir: string, names: string[], gzip = false) => {
   mkdirSync(dirname(join(root, out)), { recursive: true });

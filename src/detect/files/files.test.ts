@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -8,6 +8,7 @@ import { gzipSync } from 'node:zlib';
 import { expandSample, getDefaultDetector } from '../index.js';
 import { fingerprintSecret } from '../fingerprint.js';
 import { findSecretsInPaths, findSecretsInStream, newFindings, readBaseline, STDIN_PATH, writeBaseline, type FindOptions } from './index.js';
+import { writeUnder } from '../../../test/helpers/files.js';
 
 const KEY = 'sk-proj-' + expandSample('{alnum_-:40}') + 'T3BlbkFJ' + expandSample('{alnum_-:40}', 7);
 const OTHER_KEY = 'sk-proj-' + expandSample('{alnum:50}', 11) + 'T3BlbkFJ' + expandSample('{alnum:50}', 12);
@@ -18,10 +19,7 @@ const base = (): FindOptions => ({ detector: getDefaultDetector(), fingerprintKe
 let root: string;
 before(() => {
   root = mkdtempSync(join(tmpdir(), 'warden-detect-'));
-  const w = (rel: string, data: string | Buffer) => {
-    mkdirSync(join(root, rel, '..'), { recursive: true });
-    writeFileSync(join(root, rel), data);
-  };
+  const w = (rel: string, data: string | Buffer) => writeUnder(root, rel, data);
   w('.gitignore', 'build/\n*.secret\n');
   w('app/config.env', `# settings\nNAME=gateway\nOPENAI_API_KEY=${KEY}\n`);
   w('app/keys/id_rsa', `header\n${PEM}\n`);
