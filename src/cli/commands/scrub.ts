@@ -15,7 +15,6 @@ import {
   type MaskStyle,
   type ScrubFormat,
 } from '../../scrub/index.js';
-import { serveIngest } from '../../scrub/hooks/ingest.js';
 import { parseByteSize, parsePositiveInt } from '../parse.js';
 
 /** Larger reads than the 64 KiB default: fewer batches, fewer detector passes. */
@@ -91,6 +90,9 @@ Examples:
         if (opts.listen || opts.forward) {
           if (!opts.listen || !opts.forward || files.length) throw new UsageError('--listen and --forward go together, without input files');
           if (opts.tokenFile && !opts.auth) throw new UsageError('--token-file and --no-auth contradict each other');
+          // Loaded here, not with the command: its HTTP server and outbound client would add a dozen modules
+          // to the start of every scrub of a file.
+          const { serveIngest } = await import('../../scrub/hooks/ingest.js');
           const stop = new AbortController();
           for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => stop.abort());
           await serveIngest({
