@@ -244,7 +244,7 @@ export function sensitiveFieldSpans(s: string, start = 0, end = s.length): Field
     cur.ws();
     const c = s[cur.i];
     if (c !== '{' && c !== '[') return undefined;
-    value(cur, spans, 0);
+    value(cur, spans, 0, false);
     cur.ws();
     if (cur.i !== end) return undefined;
   } catch (err) {
@@ -258,93 +258,119 @@ interface Parsed {
   start: number;
   end: number;
   kind: 'string' | 'number' | 'other';
-  /** Decoded text for short strings (field names, header names); undefined for others. */
+  /** Decoded text of a short string when asked for (names, header names), and of true, false and null. */
   text?: string;
 }
 
-function value(cur: Cursor, spans: FieldSpan[], depth: number): Parsed {
+/** A member's name that may label a header object ({"name": "Authorization", "value": "Bearer …"}). */
+const LABEL_NAME = /^(?:name|key|header)$/i;
+/** The member holding a labelled header's value. */
+const VALUE_NAME = /^values?$/i;
+/** A number, true, false or null, from where it starts (sticky). */
+const PLAIN_VALUE = /(?:true|false|null|-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)/y;
+
+/**
+ * Parses the value at the cursor, adding the spans of sensitive fields inside it. `wantText`: a short
+ * string's decoded text is needed (Parsed.text); decoding every short value would cost a string each.
+ */
+function value(cur: Cursor, spans: FieldSpan[], depth: number, wantText: boolean): Parsed {
   if (depth > MAX_DEPTH) throw new NotJson();
   cur.ws();
   const { s } = cur;
   const start = cur.i;
-  const c = s[cur.i];
-  if (c === '"') return string(cur);
-  if (c === '{') {
+  const c = s.charCodeAt(cur.i);
+  if (c === 34) return string(cur, wantText);
+  if (c === 123) {
     cur.i++;
-    const members: Array<{ name: string; value: Parsed }> = [];
+    // Only the members that matter are kept: sensitive ones, and a header object's label and value.
+    let sensitive: Array<{ name: string; value: Parsed }> | undefined;
+    let logprobsEntry = false;
+    let label: Parsed | undefined;
+    let labelled: Parsed | undefined;
     cur.ws();
-    if (s[cur.i] === '}') {
+    if (s.charCodeAt(cur.i) === 125) {
       cur.i++;
     } else {
       for (;;) {
         cur.ws();
-        if (s[cur.i] !== '"') throw new NotJson();
-        const name = string(cur).text ?? '';
+        if (s.charCodeAt(cur.i) !== 34) throw new NotJson();
+        const name = string(cur, true).text ?? '';
         cur.ws();
-        if (s[cur.i] !== ':') throw new NotJson();
+        if (s.charCodeAt(cur.i) !== 58) throw new NotJson();
         cur.i++;
-        members.push({ name, value: value(cur, spans, depth + 1) });
+        const isLabel = label === undefined && name.length <= 6 && LABEL_NAME.test(name);
+        const v = value(cur, spans, depth + 1, isLabel);
+        if (isSensitiveFieldName(name)) (sensitive ??= []).push({ name, value: v });
+        if (name === 'logprob') logprobsEntry = true;
+        if (isLabel && v.text !== undefined) label = v;
+        if (labelled === undefined && name.length <= 6 && VALUE_NAME.test(name)) labelled = v;
         cur.ws();
-        if (s[cur.i] === ',') {
+        const next = s.charCodeAt(cur.i);
+        if (next === 44) {
           cur.i++;
           continue;
         }
-        if (s[cur.i] === '}') {
+        if (next === 125) {
           cur.i++;
           break;
         }
         throw new NotJson();
       }
     }
-    // A model's logprobs entry ({"token": " the", "logprob": -0.75}) names a piece of text, not a credential.
-    const logprobsEntry = members.some((m) => m.name === 'logprob');
-    for (const m of members) {
-      if (!isSensitiveFieldName(m.name) || (logprobsEntry && m.name === 'token')) continue;
+    for (const m of sensitive ?? []) {
+      // A model's logprobs entry ({"token": " the", "logprob": -0.75}) names a piece of text, not a credential.
+      if (logprobsEntry && m.name === 'token') continue;
       // A number under a token name is a count ("token": 20970); under a password name it is still a password.
       if (m.value.kind === 'number' && /token$/i.test(m.name)) continue;
       addSpan(spans, m.value, m.name);
     }
     // Header objects: {"name": "Authorization", "value": "Bearer …"}
-    const label = members.find((m) => /^(name|key|header)$/i.test(m.name) && m.value.text !== undefined);
-    if (label && isSensitiveFieldName(label.value.text!)) {
-      const v = members.find((m) => /^values?$/i.test(m.name));
-      if (v) addSpan(spans, v.value, label.value.text!);
-    }
+    if (label && labelled && isSensitiveFieldName(label.text!)) addSpan(spans, labelled, label.text!);
     return { start, end: cur.i, kind: 'other' };
   }
-  if (c === '[') {
+  if (c === 91) {
     cur.i++;
-    const items: Parsed[] = [];
+    // Header pairs: ["Authorization", "Bearer …"]; only a first and a second item can make one.
+    let count = 0;
+    let first: Parsed | undefined;
+    let second: Parsed | undefined;
     cur.ws();
-    if (s[cur.i] === ']') {
+    if (s.charCodeAt(cur.i) === 93) {
       cur.i++;
     } else {
       for (;;) {
-        items.push(value(cur, spans, depth + 1));
+        const item = value(cur, spans, depth + 1, count === 0);
+        if (count === 0) first = item;
+        else if (count === 1) second = item;
+        count++;
         cur.ws();
-        if (s[cur.i] === ',') {
+        const next = s.charCodeAt(cur.i);
+        if (next === 44) {
           cur.i++;
           continue;
         }
-        if (s[cur.i] === ']') {
+        if (next === 93) {
           cur.i++;
           break;
         }
         throw new NotJson();
       }
     }
-    // Header pairs: ["Authorization", "Bearer …"]
-    if (items.length === 2 && items[0]!.text !== undefined && isSensitiveFieldName(items[0]!.text)) {
-      addSpan(spans, items[1]!, items[0]!.text);
-    }
+    if (count === 2 && first!.text !== undefined && isSensitiveFieldName(first!.text)) addSpan(spans, second!, first!.text);
     return { start, end: cur.i, kind: 'other' };
   }
-  // Number, true, false, null.
-  while (cur.i < cur.end && /[-+.0-9a-zA-Z]/.test(s[cur.i]!)) cur.i++;
+  // Number, true, false, null: a run of the characters they are written with, which must be one of them.
+  while (cur.i < cur.end && isPlainValueChar(s.charCodeAt(cur.i))) cur.i++;
   if (cur.i === start) throw new NotJson();
-  const word = s.slice(start, cur.i);
-  if (!/^(?:true|false|null|-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)$/.test(word)) throw new NotJson();
-  return word === 'null' || word === 'true' || word === 'false' ? { start, end: cur.i, kind: 'other', text: word } : { start, end: cur.i, kind: 'number' };
+  PLAIN_VALUE.lastIndex = start;
+  if (!PLAIN_VALUE.test(s) || PLAIN_VALUE.lastIndex !== cur.i) throw new NotJson();
+  const word = c === 116 || c === 102 || c === 110 ? s.slice(start, cur.i) : undefined;
+  return word !== undefined ? { start, end: cur.i, kind: 'other', text: word } : { start, end: cur.i, kind: 'number' };
+}
+
+/** `-`, `+`, `.`, a digit or an ASCII letter: what numbers, true, false and null are written with. */
+function isPlainValueChar(c: number): boolean {
+  return (c >= 48 && c <= 57) || ((c | 32) >= 97 && (c | 32) <= 122) || c === 45 || c === 43 || c === 46;
 }
 
 /**
@@ -354,7 +380,7 @@ function value(cur: Cursor, spans: FieldSpan[], depth: number): Parsed {
  */
 const STRING_STOP = /["\\\x00-\x1f]/g;
 
-function string(cur: Cursor): Parsed {
+function string(cur: Cursor, wantText: boolean): Parsed {
   const { s } = cur;
   const start = cur.i;
   cur.i++;
@@ -372,16 +398,17 @@ function string(cur: Cursor): Parsed {
     }
     if (c === 34) {
       cur.i++;
+      // Long strings (prompts, completions) are neither decoded nor checked; a short one with escapes is
+      // decoded even when its text is not wanted, so a bad escape makes the line not JSON all the same.
+      if (cur.i - start - 2 > 64 || (!wantText && !escaped)) return { start, end: cur.i, kind: 'string' };
       const raw = s.slice(start + 1, cur.i - 1);
-      let text: string | undefined;
-      if (raw.length <= 64) {
-        try {
-          text = escaped ? (JSON.parse(`"${raw}"`) as string) : raw;
-        } catch {
-          throw new NotJson();
-        }
+      let text: string;
+      try {
+        text = escaped ? (JSON.parse(`"${raw}"`) as string) : raw;
+      } catch {
+        throw new NotJson();
       }
-      return { start, end: cur.i, kind: 'string', ...(text !== undefined ? { text } : {}) };
+      return wantText ? { start, end: cur.i, kind: 'string', text } : { start, end: cur.i, kind: 'string' };
     }
     throw new NotJson();
   }
