@@ -1,7 +1,6 @@
 import { availableParallelism } from 'node:os';
 import type { Detector, DetectorOptions } from './engine.js';
-import { findInFragment, findInStructure } from './files/locate.js';
-import { decodeFragment, type RawFragment } from './files/fragments.js';
+import type { RawFragment } from './files/fragments.js';
 import type { FileFinding } from './files/types.js';
 import type { RuleSpec, SecretMatch } from './types.js';
 import { siblingWorker, WorkerPool } from '../workers/index.js';
@@ -35,6 +34,15 @@ export interface DetectionPoolOptions {
 }
 
 const WORKER_MODULE = siblingWorker(import.meta.url, 'pool-worker');
+
+/**
+ * The finder's modules, for work done on this thread, loaded on first use: a scrub reaches this module
+ * through the detect index and never needs them (with them, its start took 18 ms longer).
+ */
+let finderModules: Promise<[typeof import('./files/locate.js'), typeof import('./files/fragments.js')]> | undefined;
+function loadFinder(): Promise<[typeof import('./files/locate.js'), typeof import('./files/fragments.js')]> {
+  return (finderModules ??= Promise.all([import('./files/locate.js'), import('./files/fragments.js')]));
+}
 
 /**
  * A young generation of 16 MB, not the scrub workers' 6: detection makes more short-lived objects per byte
@@ -72,14 +80,20 @@ export class DetectionPool {
   /** `findInFragment` of the decoded fragment: its findings. Its bytes move to the worker that reads them. */
   async findInFragment(fragment: RawFragment): Promise<FileFinding[]> {
     const pool = this.poolFor(fragment.bytes.length);
-    if (!pool) return findInFragment(this.options.detector, decodeFragment(fragment), this.options.fingerprintKey);
+    if (!pool) {
+      const [{ findInFragment }, { decodeFragment }] = await loadFinder();
+      return findInFragment(this.options.detector, decodeFragment(fragment), this.options.fingerprintKey);
+    }
     return (await pool.run({ kind: 'fragment', fragment }, [fragment.bytes.buffer as ArrayBuffer])) as FileFinding[];
   }
 
   /** `findInStructure`: what only a whole file shows. */
   async findInStructure(path: string, text: string, lineFindings: FileFinding[], under: string[] = []): Promise<FileFinding[]> {
     const pool = this.poolFor(text.length);
-    if (!pool) return findInStructure(this.options.detector, path, text, this.options.fingerprintKey, lineFindings, under);
+    if (!pool) {
+      const [{ findInStructure }] = await loadFinder();
+      return findInStructure(this.options.detector, path, text, this.options.fingerprintKey, lineFindings, under);
+    }
     return (await pool.run({ kind: 'structure', path, text, lineFindings, under })) as FileFinding[];
   }
 
