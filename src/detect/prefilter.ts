@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { instantiateWalk, type WalkFn } from './automaton-kernel.js';
@@ -95,7 +94,10 @@ interface AutomatonTables {
   /** Each byte's class: bytes with the same next state from every state share one. */
   classOf: Uint8Array;
   classes: number;
-  /** By state and class (states × classes): the next state, bitwise negated when a keyword ends there. */
+  /**
+   * By state and class (states × classes): the next state as the byte offset of its row (state × classes ×
+   * 4), bitwise negated when a keyword ends there. The automaton's memory holds this as it is.
+   */
   next: Int32Array;
 }
 
@@ -183,10 +185,11 @@ function buildAutomaton(keywords: string[], ids: readonly number[] | undefined):
   }
   const classes = firsts.length;
   const next = new Int32Array(states * classes);
+  const rowBytes = classes * 4;
   for (let s = 0; s < states; s++) {
     for (let c = 0; c < classes; c++) {
       const to = delta[s * 256 + firsts[c]!]!;
-      next[s * classes + c] = out[to]!.length > 0 ? ~to : to;
+      next[s * classes + c] = out[to]!.length > 0 ? ~(to * rowBytes) : to * rowBytes;
     }
   }
   const outputs = out.map((o) => [...new Set(ids ? o.map((index) => ids[index]!) : o)]);
@@ -198,12 +201,10 @@ function buildAutomaton(keywords: string[], ids: readonly number[] | undefined):
  * build read on a machine of the other order must not be used), the keywords and their ids.
  */
 function automatonKey(keywords: readonly string[], ids: readonly number[] | undefined): Buffer {
-  return createHash('sha256')
-    .update(JSON.stringify([AUTOMATON_FORMAT, endianness(), keywords, ids ?? null]))
-    .digest();
+  return Buffer.from(JSON.stringify([AUTOMATON_FORMAT, endianness(), keywords, ids ?? null]));
 }
 
-const AUTOMATON_FORMAT = 'warden-keyword-automaton-1';
+const AUTOMATON_FORMAT = 'warden-keyword-automaton-2';
 
 /**
  * The automaton for `keywords` (and `ids`, as KeywordPrefilter takes them) as bytes, for the build to ship
@@ -215,16 +216,23 @@ export function serializeAutomaton(keywords: string[], ids?: readonly number[]):
   const { longest, outputs, classOf, classes, next } = buildAutomaton(lower, ids);
   const words = [longest, classes, outputs.length, ...next];
   for (const o of outputs) words.push(o.length, ...o);
-  return Buffer.concat([automatonKey(lower, ids), Buffer.from(classOf), Buffer.from(Int32Array.from(words).buffer)]);
+  const key = automatonKey(lower, ids);
+  const keyLength = Buffer.alloc(4);
+  keyLength.writeUInt32LE(key.length);
+  // The key is padded to a multiple of four bytes, so the words that follow can be read in place.
+  const padding = Buffer.alloc((4 - (key.length % 4)) % 4);
+  return Buffer.concat([keyLength, key, padding, Buffer.from(classOf), Buffer.from(Int32Array.from(words).buffer)]);
 }
 
 /** The tables in `bytes` when they were built from these keywords and ids; else undefined. */
 function readAutomaton(bytes: Uint8Array, keywords: readonly string[], ids: readonly number[] | undefined): AutomatonTables | undefined {
   const key = automatonKey(keywords, ids);
-  if (bytes.length < key.length + 256 + 12 || !key.equals(bytes.subarray(0, key.length))) return undefined;
+  const at = 4 + key.length + ((4 - (key.length % 4)) % 4);
+  if (bytes.length < at + 256 + 12 || Buffer.from(bytes.buffer, bytes.byteOffset, 4).readUInt32LE() !== key.length) return undefined;
+  if (!key.equals(bytes.subarray(4, 4 + key.length))) return undefined;
   // Copies (a Buffer's slice is a view), the words in an ArrayBuffer of their own, aligned.
-  const classOf = new Uint8Array(bytes.subarray(key.length, key.length + 256));
-  const words = new Int32Array(new Uint8Array(bytes.subarray(key.length + 256)).buffer);
+  const classOf = new Uint8Array(bytes.subarray(at, at + 256));
+  const words = new Int32Array(new Uint8Array(bytes.subarray(at + 256)).buffer);
   const [longest, classes, states] = [words[0]!, words[1]!, words[2]!];
   const next = words.subarray(3, 3 + states * classes);
   const outputs: number[][] = [];
@@ -306,8 +314,7 @@ class AutomatonMemory {
     this.classMap = new Uint8Array(memory.buffer, 0, 256);
     for (let byte = 0; byte < 256; byte++) this.classMap[byte] = classOf[byte]! * 4;
     this.words = new Int32Array(memory.buffer);
-    const row = this.table / 4;
-    for (let i = 0; i < next.length; i++) this.words[row + i] = next[i]! < 0 ? ~(~next[i]! * this.rowBytes) : next[i]! * this.rowBytes;
+    this.words.set(next, this.table / 4);
     this.segment = Buffer.from(memory.buffer, this.textAt, SEGMENT);
   }
 
