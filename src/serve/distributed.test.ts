@@ -54,7 +54,8 @@ function startWorkerProcess(configPath: string): WorkerProcess {
   });
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-  return { child, output: () => stderr, exited: new Promise((r) => child.once('exit', (code) => r(code))) };
+  // 'close', not 'exit': a process can exit before this one has read the last of its stderr (its "stopped" line).
+  return { child, output: () => stderr, exited: new Promise((r) => child.once('close', (code) => r(code))) };
 }
 
 /** Unique stream, subject and consumer names for one test, deleted afterwards. */
