@@ -91,6 +91,25 @@ describe('scrub (string)', () => {
     assert.ok(!out.includes(OPENAI));
     assert.equal(JSON.parse(JSON.parse(out).msg).config, 'key=[REDACTED:openai-project-key]');
   });
+  it('redacts a provider key whose only keyword is sk- when the writer escapes the keyword itself', () => {
+    // These rules run only where `sk-` occurs (the provider's name is a model name on many lines); a log
+    // writer must not get past them by spelling `sk-` through a JSON or URL escape.
+    const cases: Array<[string, string, number]> = [
+      ['deepseek', 'deepseek-api-key', 32],
+      ['qwen', 'dashscope-api-key', 32],
+      ['kimi', 'moonshot-api-key', 48],
+      ['stability', 'stability-api-key', 48],
+    ];
+    for (const [provider, rule, length] of cases) {
+      const body = expandSample(`{alnum:${length}}`);
+      for (const key of [`sk\\u002d${body}`, `\\u0073k-${body}`, `sk%2D${body}`, `SK-${body}`]) {
+        const line = `{"provider":"${provider}","api_key":"${key}"}`;
+        const out = scrub(line);
+        assert.ok(!out.includes(body), `${rule} let ${key} through: ${out}`);
+        assert.match(out, new RegExp(`\\[REDACTED:${rule}\\]`), out);
+      }
+    }
+  });
   it('leaves a non-JSON line in ndjson mode to the pattern rules', () => {
     assert.equal(scrub(`plain ${OPENAI} text`, { format: 'ndjson' }), 'plain [REDACTED:openai-project-key] text');
   });
