@@ -219,17 +219,15 @@ export function serializeAutomaton(keywords: string[], ids?: readonly number[]):
   const key = automatonKey(lower, ids);
   const keyLength = Buffer.alloc(4);
   keyLength.writeUInt32LE(key.length);
-  // The key is padded to a multiple of four bytes, so the words that follow can be read in place.
-  const padding = Buffer.alloc((4 - (key.length % 4)) % 4);
-  return Buffer.concat([keyLength, key, padding, Buffer.from(classOf), Buffer.from(Int32Array.from(words).buffer)]);
+  return Buffer.concat([keyLength, key, Buffer.from(classOf), Buffer.from(Int32Array.from(words).buffer)]);
 }
 
 /** The tables in `bytes` when they were built from these keywords and ids; else undefined. */
 function readAutomaton(bytes: Uint8Array, keywords: readonly string[], ids: readonly number[] | undefined): AutomatonTables | undefined {
   const key = automatonKey(keywords, ids);
-  const at = 4 + key.length + ((4 - (key.length % 4)) % 4);
+  const at = 4 + key.length;
   if (bytes.length < at + 256 + 12 || Buffer.from(bytes.buffer, bytes.byteOffset, 4).readUInt32LE() !== key.length) return undefined;
-  if (!key.equals(bytes.subarray(4, 4 + key.length))) return undefined;
+  if (!key.equals(bytes.subarray(4, at))) return undefined;
   // Copies (a Buffer's slice is a view), the words in an ArrayBuffer of their own, aligned.
   const classOf = new Uint8Array(bytes.subarray(at, at + 256));
   const words = new Int32Array(new Uint8Array(bytes.subarray(at + 256)).buffer);
