@@ -39,9 +39,10 @@ const WORKER_MODULE = siblingWorker(import.meta.url, 'pool-worker');
  * The finder's modules, for work done on this thread, loaded on first use: a scrub reaches this module
  * through the detect index and never needs them (with them, its start took 18 ms longer).
  */
-let finderModules: Promise<[typeof import('./files/locate.js'), typeof import('./files/fragments.js')]> | undefined;
-function loadFinder(): Promise<[typeof import('./files/locate.js'), typeof import('./files/fragments.js')]> {
-  return (finderModules ??= Promise.all([import('./files/locate.js'), import('./files/fragments.js')]));
+const importFinder = () => Promise.all([import('./files/locate.js'), import('./files/fragments.js')]);
+let finderModules: ReturnType<typeof importFinder> | undefined;
+function loadFinder(): ReturnType<typeof importFinder> {
+  return (finderModules ??= importFinder());
 }
 
 /**
