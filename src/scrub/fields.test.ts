@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { FIELD_NAME_HINTS, getDefaultDetector } from '../detect/index.js';
-import { isSensitiveFieldName, sensitiveNameOffsets } from './fields.js';
+import { isSensitiveFieldName, sensitiveFieldSpans, sensitiveNameOffsets } from './fields.js';
 
 const detector = getDefaultDetector();
 
@@ -80,5 +80,29 @@ describe('sensitive field names', () => {
       }
     });
     assert.ok(after - before < 8 * 1024 * 1024, `${((after - before) / 1024 / 1024).toFixed(1)} MB kept`);
+  });
+});
+
+describe('sensitive field spans (the NDJSON walk)', () => {
+  const spans = (line: string) => sensitiveFieldSpans(line)?.map((f) => [f.field, line.slice(f.start, f.end)]);
+  it("finds a header object's value whichever member comes first, labelled by the first name, key or header holding text", () => {
+    assert.deepEqual(spans('{"value":"Bearer zzz","name":"Authorization"}'), [['Authorization', 'Bearer zzz']]);
+    assert.deepEqual(spans('{"name":{"a":1},"key":"X-Api-Key","values":["k1"]}'), [['X-Api-Key', '["k1"]']]);
+    assert.deepEqual(spans('{"name":"accept","value":"json"}'), []);
+  });
+  it('takes a pair only from a two-item array', () => {
+    assert.deepEqual(spans('[["authorization","Basic dXNlcjpwYXNz"]]'), [['authorization', 'Basic dXNlcjpwYXNz']]);
+    assert.deepEqual(spans('[["authorization","a","b"]]'), []);
+  });
+  it('keeps a token as text in a logprobs entry whichever member comes first, and a number under a token name as a count', () => {
+    assert.deepEqual(spans('{"logprob":-0.1,"token":" the"}'), []);
+    assert.deepEqual(spans('{"token":20970,"password":123}'), [['password', '123']]);
+  });
+  it('is not JSON where a short string, wanted or not, holds a bad escape (the pattern rules then take the line)', () => {
+    assert.equal(spans('{"x":"\\q","password":"p"}'), undefined);
+    assert.equal(spans('{"pass\\qword":"p"}'), undefined);
+    assert.deepEqual(spans('{"pass\\u0077ord":"p"}'), [['password', 'p']]);
+    assert.equal(spans('{"n":1.2.3}'), undefined);
+    assert.equal(spans('{"n":nullx}'), undefined);
   });
 });

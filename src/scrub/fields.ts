@@ -298,12 +298,12 @@ function value(cur: Cursor, spans: FieldSpan[], depth: number, wantText: boolean
         cur.ws();
         if (s.charCodeAt(cur.i) !== 58) throw new NotJson();
         cur.i++;
-        const isLabel = label === undefined && name.length <= 6 && LABEL_NAME.test(name);
+        const isLabel = label === undefined && LABEL_NAME.test(name);
         const v = value(cur, spans, depth + 1, isLabel);
         if (isSensitiveFieldName(name)) (sensitive ??= []).push({ name, value: v });
         if (name === 'logprob') logprobsEntry = true;
         if (isLabel && v.text !== undefined) label = v;
-        if (labelled === undefined && name.length <= 6 && VALUE_NAME.test(name)) labelled = v;
+        if (labelled === undefined && VALUE_NAME.test(name)) labelled = v;
         cur.ws();
         const next = s.charCodeAt(cur.i);
         if (next === 44) {
