@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import { expandSample } from '../detect/index.js';
 import { cleanLogLines } from '../detect/test-log-corpus.js';
 import { createScrubStream, scrub, withheldMarker, type ScrubOptions } from './index.js';
+import { createScrubber, scrubBatch } from './stream.js';
 import { scrubInChunks } from './test-chunks.js';
 
 const OPENAI = expandSample('sk-proj-{alnum_-:74}T3BlbkFJ{alnum_-:74}');
@@ -213,6 +214,24 @@ describe('scrub fails closed', () => {
     const line = '{"pinned":true,"mapping":"a","status_code":200,"mfa_enabled":true,"verification_sent_at":"2026-01-01","security_group":"sg-1"}';
     assert.equal(scrub(line, { format: 'ndjson' }), line);
   });
+});
+
+describe('scrubBatch written over its input', () => {
+  // A worker writes a batch's output over the input's own buffer where it has room. The masks here are longer
+  // than the first password and shorter than the key, so the output runs ahead of the input, then behind it.
+  const lines = `password=a1\nk=${OPENAI}\npassword=b2\nclean line\npassword=c3\n`;
+  const expected = scrub(lines);
+
+  for (const spare of [0, 64, 4096]) {
+    it(`gives the bytes a fresh buffer gets, with ${spare} spare bytes after the input`, () => {
+      const input = Buffer.alloc(Buffer.byteLength(lines) + spare, 0x58).subarray(0, Buffer.byteLength(lines));
+      input.write(lines, 'latin1');
+      const { output, clearOfBlocks } = scrubBatch(createScrubber(), input, undefined, true);
+      assert.ok(clearOfBlocks);
+      assert.equal(output!.toString('latin1'), expected);
+      assert.equal(output!.buffer === input.buffer, spare >= 64, 'written in place only where the output fits');
+    });
+  }
 });
 
 describe('createScrubStream', () => {

@@ -149,18 +149,29 @@ export function scrubBatch(
   const replacements = keepPlanted(text, scrubber.plan(text, from, end), scrubber.keepLines);
   if (replacements.length === 0) return { output: undefined, clearOfBlocks };
   let length = bytes.length;
-  for (const r of replacements) length += r.text.length - (r.end - r.start);
-  // The text holds every input byte, so the output is written from it: over the input where allowed and it fits.
-  const inPlace = clearOfBlocks && length <= bytes.buffer.byteLength - bytes.byteOffset;
-  const out = inPlace ? Buffer.from(bytes.buffer, bytes.byteOffset, length) : Buffer.from(new ArrayBuffer(length));
-  let at = from;
+  // How far the output runs ahead of the input at most: in place, the input first moves up that far, so
+  // each stretch is copied down or where it is and never over input bytes still to be copied.
+  let ahead = 0;
+  for (const r of replacements) {
+    length += r.text.length - (r.end - r.start);
+    ahead = Math.max(ahead, length - bytes.length);
+  }
+  const room = bytes.buffer.byteLength - bytes.byteOffset;
+  const inPlace = clearOfBlocks && bytes.length + ahead <= room;
+  const shift = inPlace ? ahead : 0;
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, inPlace ? room : bytes.length);
+  if (shift > 0) buffer.copyWithin(shift, 0, bytes.length);
+  const input = buffer.subarray(shift, shift + bytes.length);
+  const out = inPlace ? buffer.subarray(0, length) : Buffer.from(new ArrayBuffer(length));
+  // Clean stretches are copied as bytes, not re-encoded from the text.
+  let at = 0;
   let to = 0;
   for (const r of replacements) {
-    to += out.write(text.slice(at, r.start), to, 'latin1');
+    to += input.copy(out, to, at, r.start - from);
     to += out.write(r.text, to, 'latin1');
-    at = r.end;
+    at = r.end - from;
   }
-  out.write(text.slice(at, end), to, 'latin1');
+  input.copy(out, to, at, end - from);
   return { output: out, clearOfBlocks };
 }
 
