@@ -17,8 +17,7 @@ export interface BatchContext {
 /** What the batcher hands on, in input order: a run of whole lines, or a line withheld for its length. */
 export type BatchItem =
   /** `filled`: cut because it reached the batch size (not at a chunk's end or a withheld line). */
-  /** `owned`: the batcher joined the bytes into a buffer from `allocate`, which nothing else refers to. */
-  | { kind: 'lines'; bytes: Buffer; filled: boolean; owned: boolean; context: BatchContext }
+  | { kind: 'lines'; bytes: Buffer; filled: boolean; context: BatchContext }
   /** `terminated`: the withheld line ended with a line feed (not at end of input). */
   | { kind: 'withheld'; bytes: number; shape: MarkerShape; terminated: boolean };
 
@@ -29,8 +28,6 @@ export interface LineBatcherOptions {
   format: ScrubFormat;
   /** Its block rules (private keys) say where a cut would split a block. */
   detector: Detector;
-  /** Where lines from several pieces are joined (a parallel scrub hands out reused buffers); default a new buffer. */
-  allocate?: (length: number) => Buffer;
 }
 
 /**
@@ -172,11 +169,9 @@ export class LineBatcher {
   /** Hands on the batch; `after`: the whole lines that follow it, as far as they have arrived. */
   private cut(filled = false, after: Uint8Array = NO_BYTES): void {
     if (this.batchLength === 0) return;
-    const { allocate } = this.options;
-    const joined = this.batch.length > 1;
     let bytes = this.batch[0]!;
-    if (joined) {
-      bytes = allocate ? allocate(this.batchLength) : Buffer.allocUnsafe(this.batchLength);
+    if (this.batch.length > 1) {
+      bytes = Buffer.allocUnsafe(this.batchLength);
       let at = 0;
       for (const piece of this.batch) at += piece.copy(bytes, at);
     }
@@ -185,7 +180,7 @@ export class LineBatcher {
     const before = this.before;
     // Taken before the batch is handed on: its bytes may move to a worker or be written over.
     this.before = lastLines(bytes);
-    this.emit({ kind: 'lines', bytes, filled, owned: joined && allocate !== undefined, context: { before, after } });
+    this.emit({ kind: 'lines', bytes, filled, context: { before, after } });
   }
 
   /** An over-long line begins: what came before it goes first; its marker's shape is decided by its first bytes. */
@@ -231,20 +226,26 @@ function lastLines(bytes: Buffer): Uint8Array {
 /** How long a stream waits for another chunk before it hands on lines that have not filled a batch. */
 export const IDLE_FLUSH_MS = 10;
 
+/** Whether lines wait for more input (a LineBatcher's, say), and how to hand them on without it. */
+export interface WaitingLines {
+  pending(): boolean;
+  flush(): void;
+}
+
 /**
- * Flushes a batcher once no chunk has followed the last for IDLE_FLUSH_MS: a stream arms it after each
+ * Flushes waiting lines once no chunk has followed the last for IDLE_FLUSH_MS: a stream arms it after each
  * chunk and stops it at the end. A busy pipe fills batches long before; a live stream's lines wait no longer.
  */
 export class IdleFlush {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly batcher: LineBatcher,
+    private readonly lines: WaitingLines,
     private readonly onError: (err: Error) => void,
   ) {}
 
   arm(): void {
-    if (!this.batcher.pending) return this.stop();
+    if (!this.lines.pending()) return this.stop();
     // One timer for the stream, pushed back by each chunk (refresh allocates nothing).
     if (this.timer) {
       this.timer.refresh();
@@ -253,7 +254,7 @@ export class IdleFlush {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       try {
-        this.batcher.flush();
+        this.lines.flush();
       } catch (err) {
         this.onError(err as Error);
       }

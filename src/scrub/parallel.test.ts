@@ -274,7 +274,11 @@ describe('createScrubPool (workers shared by many streams)', () => {
     try {
       await assert.rejects(
         pool.scrub(
-          { input: 'not bytes' as unknown as Uint8Array, context: { before: new Uint8Array(0), after: new Uint8Array(0) }, openBlockBefore: undefined },
+          {
+            input: 'not bytes' as unknown as Uint8Array,
+            batches: [{ length: 9, context: { before: new Uint8Array(0), after: new Uint8Array(0) } }],
+            openBlockBefore: undefined,
+          },
           [],
         ),
         ScrubWorkerError,

@@ -6,7 +6,7 @@ import { siblingWorker, WorkerPool } from '../workers/index.js';
 import { IdleFlush, LineBatcher, type BatchContext, type BatchItem } from './line-batcher.js';
 import type { MaskStyle } from './mask.js';
 import { addStats, emptyStats, type ScrubFormat, type ScrubStats, type Scrubber } from './scrubber.js';
-import { createScrubber, lineBatcherOptions, scrubBatch, withheldOutput, type ScrubOptions } from './stream.js';
+import { createScrubber, lineBatcherOptions, scrubBatches, withheldOutput, type ScrubOptions } from './stream.js';
 
 export interface ParallelScrubOptions extends ScrubOptions {
   /** Worker threads that scrub batches while this one reads and writes; default the number of cores. */
@@ -30,12 +30,18 @@ export interface WorkerSetup {
   keepLines: string[];
 }
 
-export interface BatchRequest {
-  /** The batch's bytes, in an ArrayBuffer of their own, moved to the worker and back. */
-  input: Uint8Array;
-  /** The lines around it, read with it (copied to the worker). */
+/** One of the stream's batches in a request: its length in the request's bytes, and the lines around it. */
+export interface BatchSpan {
+  length: number;
+  /** Read with the batch (copied to the worker). */
   context: BatchContext;
-  /** The rule of the private-key block open where the batch starts. */
+}
+
+export interface BatchRequest {
+  /** Consecutive batches, in an ArrayBuffer of their own, moved to the worker and back. */
+  input: Uint8Array;
+  batches: BatchSpan[];
+  /** The rule of the private-key block open where the first batch starts. */
   openBlockBefore: string | undefined;
 }
 
@@ -45,25 +51,30 @@ export interface BatchReply {
   output: Uint8Array | undefined;
   stats: ScrubStats;
   openBlockAfter: string | undefined;
-  /** The output is the same whatever block was open before the batch (Scrubber.startsClearOfBlocks). */
+  /** The output is the same whatever block was open before the first batch (Scrubber.startsClearOfBlocks). */
   clearOfBlocks: boolean;
 }
 
 interface BatchResult {
-  /** The batch's bytes, unless a worker wrote the output over them (then clearOfBlocks is true). */
+  /** The batches' bytes, unless a worker wrote the output over them (then clearOfBlocks is true). */
   input: Uint8Array;
   clearOfBlocks?: boolean;
-  /** `input` is one of this stream's batch buffers: once scrubbed into an output of its own, it is reused. */
+  /** `input` is one of this stream's request buffers: once scrubbed into an output of its own, it is reused. */
   owned?: boolean;
-  context: BatchContext;
+  batches: BatchSpan[];
   output: Uint8Array | undefined;
   stats: ScrubStats;
   openBlockBefore: string | undefined;
   openBlockAfter: string | undefined;
 }
 
-/** Batches in flight per thread: enough to keep each busy while the writer waits on the oldest. */
-const BATCHES_PER_THREAD = 4;
+/** Requests in flight per thread: enough to keep each busy while the writer waits on the oldest. */
+const REQUESTS_PER_THREAD = 4;
+/**
+ * A request holds up to this many of the stream's batches: at one batch per message, two workers spent 40 %
+ * more CPU than one thread on the same input, most of it on messages (docs/benchmarks.md).
+ */
+const BATCHES_PER_REQUEST = 8;
 const WORKER_MODULE = siblingWorker(import.meta.url, 'scrub-worker');
 
 type ScrubWorkerPool = WorkerPool<WorkerSetup, BatchRequest, BatchReply>;
@@ -139,30 +150,29 @@ export class ScrubPool {
   }
 }
 
-/** A batch (or a withheld line's marker) waiting its turn to be written. */
+/** A request (or a withheld line's marker) waiting its turn to be written. */
 interface Pending {
   /** A withheld line's marker. */
   output?: Buffer;
-  /** A batch not yet handed to a thread. */
-  input?: Buffer;
-  /** `input` is one of this stream's batch buffers: it moves to a worker without a copy. */
-  owned?: boolean;
-  context?: BatchContext;
+  /** Batches not yet handed to a thread: the first `length` bytes of `buffer`, one of this stream's. */
+  request?: { buffer: Buffer; length: number; batches: BatchSpan[] };
   result?: BatchResult;
   error?: Error;
 }
 
 /**
  * `ScrubStream` on several threads, with the same output byte for byte. The batcher cuts the input as the
- * single-threaded stream does; `threads` workers scrub batches, a few each at a time (WorkerPool), while
- * this thread reads, hands batches out and writes them strictly in input order as soon as each is ready.
- * Once workers start, this thread scrubs nothing (but a batch that began inside a private-key block, below):
- * while they compile the rules (a tenth of a second) it would only take a core they need, and its own
- * detector and the young generation scrubbing grows would stay in memory to the end. At most
- * BATCHES_PER_THREAD batches per thread are in flight before the next write waits, and a full readable
- * side holds back the next write, so backpressure from the consumer reaches the reader. Workers start only
- * once a first batch fills: an input smaller than a batch, or a live stream whose chunks never fill one, is
- * scrubbed here, as fast as the single-threaded stream.
+ * single-threaded stream does; this thread copies consecutive batches into a request (up to
+ * BATCHES_PER_REQUEST; a batch cut for want of input sends the request at once, so a live stream's lines
+ * wait for no more), `threads` workers scrub requests, a few each at a time (WorkerPool), and this thread
+ * writes them strictly in input order as soon as each is ready. Once workers start, this thread scrubs
+ * nothing (but a request that began inside a private-key block, below): while they compile the rules (a
+ * tenth of a second) it would only take a core they need, and its own detector and the young generation
+ * scrubbing grows would stay in memory to the end. At most REQUESTS_PER_THREAD requests per thread are in
+ * flight before the next write waits, and a full readable side holds back the next write, so backpressure
+ * from the consumer reaches the reader. Workers start only once a first batch fills: an input smaller than
+ * a batch, or a live stream whose chunks never fill one, is scrubbed here, as fast as the single-threaded
+ * stream.
  *
  * On a shared pool (`{ pool }`, a ScrubPool) the workers are running already, so every batch goes to them;
  * they are the pool's, not the stream's, so it leaves them open, and it waits for room on them (other
@@ -183,14 +193,16 @@ export class ParallelScrubStream extends Transform {
   private pool: ScrubWorkerPool | undefined;
   private readonly shared: ScrubPool | undefined;
   private readonly queue: Pending[] = [];
-  /** Batches in the queue no thread has taken yet, oldest first. */
+  /** Requests in the queue no thread has taken yet, oldest first. */
   private readonly unsent: Pending[] = [];
+  /** The request more batches may still join (the queue's last entry). */
+  private filling: Pending | undefined;
   /** The rule of the block open where the head of the queue starts. */
   private openBlock: string | undefined;
-  /** Batch buffers to reuse, and the size each is made (a batch passes its size by one line at most, mostly). */
+  /** Request buffers to reuse, and the size each is made (room for BATCHES_PER_REQUEST batches and their output). */
   private readonly spare: ArrayBuffer[] = [];
   /**
-   * Output chunks that are views of batch buffers: only those are taken back (recycle). By chunk, not by
+   * Output chunks that are views of request buffers: only those are taken back (recycle). By chunk, not by
    * buffer: a buffer that went to a worker and back is another ArrayBuffer object.
    */
   private readonly batchChunks = new WeakSet<Uint8Array>();
@@ -206,9 +218,20 @@ export class ParallelScrubStream extends Transform {
     this.local = createScrubber(options);
     this.format = options.format ?? 'auto';
     const batcherOptions = lineBatcherOptions(options, this.local);
-    this.bufferBytes = batcherOptions.batchBytes + (batcherOptions.batchBytes >> 2);
-    this.batcher = new LineBatcher({ ...batcherOptions, allocate: (length) => this.batchBuffer(length) }, (item) => this.enqueue(item));
-    this.idle = new IdleFlush(this.batcher, (err) => this.fail(err));
+    const requestBytes = batcherOptions.batchBytes * BATCHES_PER_REQUEST;
+    this.bufferBytes = requestBytes + (requestBytes >> 2);
+    this.batcher = new LineBatcher(batcherOptions, (item) => this.enqueue(item));
+    // Waiting lines are the batcher's and those of a request still filling: after a pause both go on.
+    this.idle = new IdleFlush(
+      {
+        pending: () => this.batcher.pending || this.filling !== undefined,
+        flush: () => {
+          this.batcher.flush();
+          this.sendRequest();
+        },
+      },
+      (err) => this.fail(err),
+    );
   }
 
   /** Worker threads running now: none until a first batch fills (a shared pool's are always running). */
@@ -224,13 +247,14 @@ export class ParallelScrubStream extends Transform {
       done(err as Error);
       return;
     }
-    this.waitForRoom(this.threads * BATCHES_PER_THREAD).then(() => done(), done);
+    this.waitForRoom(this.threads * REQUESTS_PER_THREAD).then(() => done(), done);
   }
 
   override _flush(done: TransformCallback): void {
     this.idle.stop();
     try {
       this.batcher.end();
+      this.sendRequest();
     } catch (err) {
       done(err as Error);
       return;
@@ -256,6 +280,7 @@ export class ParallelScrubStream extends Transform {
 
   private enqueue(item: BatchItem): void {
     if (item.kind === 'withheld') {
+      this.sendRequest();
       this.queue.push({ output: withheldOutput(item, this.stats) });
     } else {
       if (!this.pool && !this.shared && item.filled)
@@ -267,35 +292,56 @@ export class ParallelScrubStream extends Transform {
           onReady: () => this.dispatch(),
           onFailure: (err) => this.fail(err),
         });
-      if (this.pool || this.shared) {
-        const entry: Pending = { input: item.bytes, owned: item.owned, context: item.context };
-        this.queue.push(entry);
-        this.unsent.push(entry);
-        this.dispatch();
-      } else {
-        this.queue.push({ result: this.scrubHere(item.bytes, item.context, undefined, item.owned) });
-      }
+      if (this.pool || this.shared) this.addToRequest(item.bytes, item.context, item.filled);
+      else this.queue.push({ result: this.scrubHere(item.bytes, [{ length: item.bytes.length, context: item.context }], undefined, false) });
     }
     this.writeReady();
   }
 
   /**
-   * Hands unsent batches to workers with room for them. A shared pool takes them all at once and sends each
+   * Copies a batch into the request filling (a new one where there is none or it has no room left). The
+   * request goes once it holds BATCHES_PER_REQUEST, or with a batch that did not fill (cut for want of input).
+   */
+  private addToRequest(bytes: Buffer, context: BatchContext, filled: boolean): void {
+    let request = this.filling?.request;
+    if (request && request.length + bytes.length > request.buffer.length) {
+      this.sendRequest();
+      request = undefined;
+    }
+    if (!request) {
+      request = { buffer: this.requestBuffer(bytes.length), length: 0, batches: [] };
+      this.filling = { request };
+      this.queue.push(this.filling);
+    }
+    request.buffer.set(bytes, request.length);
+    request.length += bytes.length;
+    request.batches.push({ length: bytes.length, context });
+    if (!filled || request.batches.length === BATCHES_PER_REQUEST) this.sendRequest();
+  }
+
+  /** Hands the request filling, if any, to the workers. */
+  private sendRequest(): void {
+    if (!this.filling) return;
+    this.unsent.push(this.filling);
+    this.filling = undefined;
+    this.dispatch();
+  }
+
+  /**
+   * Hands unsent requests to workers with room for them. A shared pool takes them all at once and sends each
    * when a worker has room: this stream hears of its own replies only, not of the others' that free room.
    */
   private dispatch(): void {
     const pool = this.pool;
     while (this.unsent.length && (this.shared || pool?.hasRoom)) {
       const entry = this.unsent.shift()!;
-      const input = entry.owned ? entry.input! : this.batchBuffer(entry.input!.length);
-      if (!entry.owned) input.set(entry.input!);
-      entry.input = undefined;
-      const context = entry.context!;
-      const request: BatchRequest = { input, context, openBlockBefore: undefined };
-      const transfer = [input.buffer as ArrayBuffer];
+      const { buffer, length, batches } = entry.request!;
+      entry.request = undefined;
+      const request: BatchRequest = { input: buffer.subarray(0, length), batches, openBlockBefore: undefined };
+      const transfer = [buffer.buffer as ArrayBuffer];
       (this.shared ? this.shared.scrub(request, transfer) : pool!.run(request, transfer)).then(
         (result) => {
-          entry.result = { ...result, context, openBlockBefore: undefined, owned: true };
+          entry.result = { ...result, batches, openBlockBefore: undefined, owned: true };
           this.dispatch();
           this.writeReady();
         },
@@ -307,15 +353,15 @@ export class ParallelScrubStream extends Transform {
     }
   }
 
-  /** Scrubs a batch on this thread; `owned`: its buffer is one of this stream's (see BatchResult). */
-  private scrubHere(input: Uint8Array, context: BatchContext, openBlockBefore: string | undefined, owned: boolean | undefined): BatchResult {
+  /** Scrubs batches on this thread; `owned`: their buffer is one of this stream's (see BatchResult). */
+  private scrubHere(input: Uint8Array, batches: BatchSpan[], openBlockBefore: string | undefined, owned: boolean | undefined): BatchResult {
     this.local.stats = emptyStats();
     this.local.openBlockRule = openBlockBefore;
-    const { output } = scrubBatch(this.local, input, context);
-    return { input, context, output, stats: this.local.stats, openBlockBefore, openBlockAfter: this.local.openBlockRule, owned };
+    const { output } = scrubBatches(this.local, input, batches);
+    return { input, batches, output, stats: this.local.stats, openBlockBefore, openBlockAfter: this.local.openBlockRule, owned };
   }
 
-  /** Pushes the ready batches at the head of the queue, in input order. */
+  /** Pushes the ready requests at the head of the queue, in input order. */
   private writeReady(): void {
     while (this.queue.length) {
       const head = this.queue[0]!;
@@ -330,10 +376,10 @@ export class ParallelScrubStream extends Transform {
       }
       let result = head.result;
       if (!result) break;
-      // Rare: a block stayed open past the batcher's limit. The batch is scrubbed again from inside it,
+      // Rare: a block stayed open past the batcher's limit. The request is scrubbed again from inside it,
       // unless its first line would close the block anyway.
       if (result.openBlockBefore !== this.openBlock && !result.clearOfBlocks)
-        result = this.scrubHere(result.input, result.context, this.openBlock, result.owned);
+        result = this.scrubHere(result.input, result.batches, this.openBlock, result.owned);
       this.queue.shift();
       this.openBlock = result.openBlockAfter;
       addStats(this.stats, result.stats);
@@ -341,7 +387,7 @@ export class ParallelScrubStream extends Transform {
       const chunk = Buffer.from(out.buffer, out.byteOffset, out.length);
       if (result.owned && out.buffer === result.input.buffer) this.batchChunks.add(chunk);
       this.push(chunk);
-      // The batch went out scrubbed into a buffer of its own, so its buffer is free again.
+      // The request went out scrubbed into a buffer of its own, so its buffer is free again.
       if (result.output && result.owned && result.output.buffer !== result.input.buffer) this.reuse(result.input.buffer as ArrayBuffer);
     }
     if (this.room && this.queue.length <= this.room.keep) {
@@ -352,18 +398,18 @@ export class ParallelScrubStream extends Transform {
   }
 
   /**
-   * A buffer for a batch of `length` bytes, in an ArrayBuffer of its own (it moves to a worker and back
-   * without taking anything else along): a reused one where it fits. Reusing them keeps this thread from
-   * leaving a trail of dead batch buffers (hundreds of MB a second) for the collector to find.
+   * A buffer for a request of at least `length` bytes, in an ArrayBuffer of its own (it moves to a worker
+   * and back without taking anything else along), all of it: a reused one where it fits. Reusing them keeps
+   * this thread from leaving a trail of dead buffers (hundreds of MB a second) for the collector to find.
    */
-  private batchBuffer(length: number): Buffer {
+  private requestBuffer(length: number): Buffer {
     const reused = length <= this.bufferBytes ? this.spare.pop() : undefined;
-    return Buffer.from(reused ?? new ArrayBuffer(Math.max(length, this.bufferBytes)), 0, length);
+    return Buffer.from(reused ?? new ArrayBuffer(Math.max(length, this.bufferBytes)));
   }
 
   /**
    * Takes back an output chunk the consumer has written out and refers to no more, so its buffer, if it
-   * is one of this stream's batch buffers, holds a next batch. Otherwise each batch that goes out in its
+   * is one of this stream's request buffers, holds a next request. Otherwise each one that goes out in its
    * own buffer leaves that buffer to the collector, which lets tens of MB of them pile up first.
    */
   recycle(chunk: Uint8Array): void {
@@ -371,7 +417,7 @@ export class ParallelScrubStream extends Transform {
   }
 
   private reuse(buffer: ArrayBuffer): void {
-    if (buffer.byteLength === this.bufferBytes && this.spare.length < this.threads * BATCHES_PER_THREAD) this.spare.push(buffer);
+    if (buffer.byteLength === this.bufferBytes && this.spare.length < this.threads * REQUESTS_PER_THREAD) this.spare.push(buffer);
   }
 
   private waitForRoom(keep: number): Promise<void> {

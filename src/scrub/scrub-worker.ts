@@ -1,11 +1,11 @@
 /**
  * A worker thread of a parallel scrub: builds the same scrubber as the main thread from plain data, then
- * scrubs each batch it is sent, starting from the private-key block state the request names.
+ * scrubs the batches of each request it is sent, starting from the private-key block state the request names.
  */
 import { Detector } from '../detect/index.js';
 import { answerRequests } from '../workers/index.js';
 import { emptyStats } from './scrubber.js';
-import { createScrubber, scrubBatch } from './stream.js';
+import { createScrubber, scrubBatches } from './stream.js';
 import type { BatchReply, BatchRequest, WorkerSetup } from './parallel.js';
 
 answerRequests<WorkerSetup, BatchRequest, BatchReply>(
@@ -20,8 +20,8 @@ answerRequests<WorkerSetup, BatchRequest, BatchReply>(
     return (request) => {
       scrubber.stats = emptyStats();
       scrubber.openBlockRule = request.openBlockBefore;
-      // The input's buffer is this batch's own: the output may be written over it.
-      const { output, clearOfBlocks } = scrubBatch(scrubber, request.input, request.context, true);
+      // The input's buffer is this request's own: the output may be written over it.
+      const { output, clearOfBlocks } = scrubBatches(scrubber, request.input, request.batches, true);
       return { input: request.input, output, stats: scrubber.stats, openBlockAfter: scrubber.openBlockRule, clearOfBlocks };
     };
   },

@@ -72,7 +72,7 @@ export class ScrubStream extends Transform {
     super();
     this.scrubber = createScrubber(options);
     this.batcher = new LineBatcher(lineBatcherOptions(options, this.scrubber), (item) => this.push(scrubItem(this.scrubber, item)));
-    this.idle = new IdleFlush(this.batcher, (err) => this.destroy(err));
+    this.idle = new IdleFlush({ pending: () => this.batcher.pending, flush: () => this.batcher.flush() }, (err) => this.destroy(err));
   }
 
   get stats(): ScrubStats {
@@ -141,13 +141,57 @@ export function scrubBatch(
   context?: BatchContext,
   overwrite = false,
 ): { output: Buffer | undefined; clearOfBlocks: boolean } {
+  const replacements: Replacement[] = [];
+  const clearOfBlocks = planBatch(scrubber, bytes, context, overwrite, replacements, 0);
+  return { output: replacements.length ? splice(bytes, replacements, clearOfBlocks) : undefined, clearOfBlocks };
+}
+
+/**
+ * scrubBatch for consecutive batches in one buffer, each read with its own context: the stream's batches
+ * exactly, with the block state going from one to the next, and the output written once. A parallel scrub
+ * hands a worker several batches at a time this way: at one message per batch, two workers spent more CPU
+ * on messages than they saved (docs/benchmarks.md), and one batch as large would be read as one string in
+ * V8's large-object space (see BATCH_BYTES).
+ */
+export function scrubBatches(
+  scrubber: Scrubber,
+  bytes: Uint8Array,
+  batches: ReadonlyArray<{ length: number; context: BatchContext }>,
+  overwrite = false,
+): { output: Buffer | undefined; clearOfBlocks: boolean } {
+  const replacements: Replacement[] = [];
+  let clearOfBlocks = false;
+  let offset = 0;
+  for (const [i, batch] of batches.entries()) {
+    const clear = planBatch(scrubber, bytes.subarray(offset, offset + batch.length), batch.context, overwrite && i === 0, replacements, offset);
+    if (i === 0) clearOfBlocks = clear;
+    offset += batch.length;
+  }
+  return { output: replacements.length ? splice(bytes, replacements, clearOfBlocks) : undefined, clearOfBlocks };
+}
+
+/**
+ * Plans the redaction of one batch: adds its replacements to `into`, at offsets into the bytes it is part
+ * of (`offset`: where it starts there). Returns startsClearOfBlocks for the batch, when `overwrite` asks.
+ */
+function planBatch(scrubber: Scrubber, bytes: Uint8Array, context: BatchContext | undefined, overwrite: boolean, into: Replacement[], offset: number): boolean {
   const from = context?.before.length ?? 0;
-  const end = from + bytes.length;
   const text = latin1Text(bytes, context);
   // Overwritten, the input could not be scrubbed again from inside a block open before it (see ParallelScrubStream).
   const clearOfBlocks = overwrite && scrubber.startsClearOfBlocks(from === 0 ? text : text.slice(from));
-  const replacements = keepPlanted(text, scrubber.plan(text, from, end), scrubber.keepLines);
-  if (replacements.length === 0) return { output: undefined, clearOfBlocks };
+  for (const r of keepPlanted(text, scrubber.plan(text, from, from + bytes.length), scrubber.keepLines)) {
+    r.start += offset - from;
+    r.end += offset - from;
+    into.push(r);
+  }
+  return clearOfBlocks;
+}
+
+/**
+ * `bytes` with the replacements (in order, offsets into `bytes`) made, over `bytes` where `inPlace` allows
+ * and its buffer has room, else in a buffer of its own.
+ */
+function splice(bytes: Uint8Array, replacements: Replacement[], inPlace: boolean): Buffer {
   let length = bytes.length;
   // How far the output runs ahead of the input at most: in place, the input first moves up that far, so
   // each stretch is copied down or where it is and never over input bytes still to be copied.
@@ -157,22 +201,22 @@ export function scrubBatch(
     ahead = Math.max(ahead, length - bytes.length);
   }
   const room = bytes.buffer.byteLength - bytes.byteOffset;
-  const inPlace = clearOfBlocks && bytes.length + ahead <= room;
-  const shift = inPlace ? ahead : 0;
-  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, inPlace ? room : bytes.length);
+  const over = inPlace && bytes.length + ahead <= room;
+  const shift = over ? ahead : 0;
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, over ? room : bytes.length);
   if (shift > 0) buffer.copyWithin(shift, 0, bytes.length);
   const input = buffer.subarray(shift, shift + bytes.length);
-  const out = inPlace ? buffer.subarray(0, length) : Buffer.from(new ArrayBuffer(length));
+  const out = over ? buffer.subarray(0, length) : Buffer.from(new ArrayBuffer(length));
   // Clean stretches are copied as bytes, not re-encoded from the text.
   let at = 0;
   let to = 0;
   for (const r of replacements) {
-    to += input.copy(out, to, at, r.start - from);
+    to += input.copy(out, to, at, r.start);
     to += out.write(r.text, to, 'latin1');
-    at = r.end - from;
+    at = r.end;
   }
-  input.copy(out, to, at, end - from);
-  return { output: out, clearOfBlocks };
+  input.copy(out, to, at, bytes.length);
+  return out;
 }
 
 /**
