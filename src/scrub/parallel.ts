@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Transform, type TransformCallback } from 'node:stream';
-import type { TransferListItem } from 'node:worker_threads';
+import type { ResourceLimits, TransferListItem } from 'node:worker_threads';
 import type { DetectorOptions, RuleSpec } from '../detect/index.js';
 import { siblingWorker, WorkerPool } from '../workers/index.js';
 import { IdleFlush, LineBatcher, type BatchContext, type BatchItem } from './line-batcher.js';
@@ -68,14 +68,21 @@ interface BatchResult {
   openBlockAfter: string | undefined;
 }
 
-/** Requests in flight per thread: enough to keep each busy while the writer waits on the oldest. */
-const REQUESTS_PER_THREAD = 4;
+/** Requests in flight per thread: one scrubbed while the next waits, each several batches. */
+const REQUESTS_PER_THREAD = 2;
 /**
  * A request holds up to this many of the stream's batches: at one batch per message, two workers spent 40 %
  * more CPU than one thread on the same input, most of it on messages (docs/benchmarks.md).
  */
 const BATCHES_PER_REQUEST = 8;
 const WORKER_MODULE = siblingWorker(import.meta.url, 'scrub-worker');
+/**
+ * A scrub worker's heap bounds: the pool's default old generation, with a young generation of 12 MB, not
+ * 6. At 6 MB what a worker had in hand (texts, matches, outputs) outlived most scavenges: two workers spent
+ * about a sixth of their time in them, one thread 2 %. 16 MB was faster still but put a 2 GB scrub's peak
+ * memory near 200 MB (docs/benchmarks.md).
+ */
+const WORKER_LIMITS: ResourceLimits = { maxYoungGenerationSizeMb: 12, maxOldGenerationSizeMb: 256 };
 
 type ScrubWorkerPool = WorkerPool<WorkerSetup, BatchRequest, BatchReply>;
 
@@ -127,6 +134,8 @@ export class ScrubPool {
       module: WORKER_MODULE,
       threads: Math.max(1, threads ?? availableParallelism()),
       setup: workerSetup(scrubber, options.format ?? 'auto'),
+      limits: WORKER_LIMITS,
+      queue: REQUESTS_PER_THREAD,
       ...(onFailure ? { onFailure } : {}),
     });
     this.ready = this.workers.whenReady();
@@ -289,6 +298,8 @@ export class ParallelScrubStream extends Transform {
           module: WORKER_MODULE,
           threads: this.threads,
           setup: workerSetup(this.local, this.format),
+          limits: WORKER_LIMITS,
+          queue: REQUESTS_PER_THREAD,
           onReady: () => this.dispatch(),
           onFailure: (err) => this.fail(err),
         });
