@@ -47,7 +47,7 @@ const NO_BYTES = new Uint8Array(0);
  * context (BatchContext). A line over `maxLineBytes` is never held: it is counted while it streams past and
  * handed on as a withheld item (fail closed).
  */
-export class LineBatcher {
+export class LineBatcher implements WaitingLines {
   /** Whole lines of the batch, as pieces of the chunks they came in. */
   private batch: Buffer[] = [];
   private batchLength = 0;
@@ -136,7 +136,7 @@ export class LineBatcher {
   }
 
   /** Whole lines are waiting for a batch to fill (see flush). */
-  get pending(): boolean {
+  pending(): boolean {
     return this.batchLength > 0;
   }
 

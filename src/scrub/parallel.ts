@@ -2,11 +2,11 @@ import { availableParallelism } from 'node:os';
 import { Transform, type TransformCallback } from 'node:stream';
 import type { ResourceLimits, TransferListItem } from 'node:worker_threads';
 import type { DetectorOptions, RuleSpec } from '../detect/index.js';
-import { siblingWorker, WorkerPool } from '../workers/index.js';
+import { siblingWorker, WorkerPool, type WorkerPoolOptions } from '../workers/index.js';
 import { IdleFlush, LineBatcher, type BatchContext, type BatchItem } from './line-batcher.js';
 import type { MaskStyle } from './mask.js';
 import { addStats, emptyStats, type ScrubFormat, type ScrubStats, type Scrubber } from './scrubber.js';
-import { createScrubber, lineBatcherOptions, scrubBatches, withheldOutput, type ScrubOptions } from './stream.js';
+import { createScrubber, lineBatcherOptions, scrubBatches, withheldOutput, type BatchSpan, type ScrubOptions } from './stream.js';
 
 export interface ParallelScrubOptions extends ScrubOptions {
   /** Worker threads that scrub batches while this one reads and writes; default the number of cores. */
@@ -30,16 +30,10 @@ export interface WorkerSetup {
   keepLines: string[];
 }
 
-/** One of the stream's batches in a request: its length in the request's bytes, and the lines around it. */
-export interface BatchSpan {
-  length: number;
-  /** Read with the batch (copied to the worker). */
-  context: BatchContext;
-}
-
 export interface BatchRequest {
   /** Consecutive batches, in an ArrayBuffer of their own, moved to the worker and back. */
   input: Uint8Array;
+  /** Where each batch ends in `input`, and its context (copied to the worker). */
   batches: BatchSpan[];
   /** The rule of the private-key block open where the first batch starts. */
   openBlockBefore: string | undefined;
@@ -86,6 +80,11 @@ const WORKER_LIMITS: ResourceLimits = { maxYoungGenerationSizeMb: 12, maxOldGene
 
 type ScrubWorkerPool = WorkerPool<WorkerSetup, BatchRequest, BatchReply>;
 
+/** Scrub workers, as a shared pool and a stream of its own start them alike. */
+function startWorkers(threads: number, setup: WorkerSetup, events: Pick<WorkerPoolOptions<WorkerSetup>, 'onReady' | 'onFailure'>): ScrubWorkerPool {
+  return new WorkerPool({ name: 'scrub', module: WORKER_MODULE, threads, setup, limits: WORKER_LIMITS, queue: REQUESTS_PER_THREAD, ...events });
+}
+
 /** What workers build a scrubber like `scrubber` from. */
 function workerSetup(scrubber: Scrubber, format: ScrubFormat): WorkerSetup {
   const key = scrubber.mask.fingerprintKey;
@@ -129,15 +128,11 @@ export class ScrubPool {
     const scrubber = createScrubber(options);
     const key = scrubber.mask.fingerprintKey;
     this.options = { ...options, detector: scrubber.detector, keepLines: [...scrubber.keepLines], ...(key ? { fingerprintKey: key } : {}) };
-    this.workers = new WorkerPool({
-      name: 'scrub',
-      module: WORKER_MODULE,
-      threads: Math.max(1, threads ?? availableParallelism()),
-      setup: workerSetup(scrubber, options.format ?? 'auto'),
-      limits: WORKER_LIMITS,
-      queue: REQUESTS_PER_THREAD,
-      ...(onFailure ? { onFailure } : {}),
-    });
+    this.workers = startWorkers(
+      Math.max(1, threads ?? availableParallelism()),
+      workerSetup(scrubber, options.format ?? 'auto'),
+      onFailure ? { onFailure } : {},
+    );
     this.ready = this.workers.whenReady();
     // Nobody may be waiting for it: a failure reaches onFailure and the batches either way.
     this.ready.catch(() => {});
@@ -233,7 +228,7 @@ export class ParallelScrubStream extends Transform {
     // Waiting lines are the batcher's and those of a request still filling: after a pause both go on.
     this.idle = new IdleFlush(
       {
-        pending: () => this.batcher.pending || this.filling !== undefined,
+        pending: () => this.batcher.pending() || this.filling !== undefined,
         flush: () => {
           this.batcher.flush();
           this.sendRequest();
@@ -293,13 +288,7 @@ export class ParallelScrubStream extends Transform {
       this.queue.push({ output: withheldOutput(item, this.stats) });
     } else {
       if (!this.pool && !this.shared && item.filled)
-        this.pool = new WorkerPool({
-          name: 'scrub',
-          module: WORKER_MODULE,
-          threads: this.threads,
-          setup: workerSetup(this.local, this.format),
-          limits: WORKER_LIMITS,
-          queue: REQUESTS_PER_THREAD,
+        this.pool = startWorkers(this.threads, workerSetup(this.local, this.format), {
           onReady: () => this.dispatch(),
           onFailure: (err) => this.fail(err),
         });

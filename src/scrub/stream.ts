@@ -72,7 +72,7 @@ export class ScrubStream extends Transform {
     super();
     this.scrubber = createScrubber(options);
     this.batcher = new LineBatcher(lineBatcherOptions(options, this.scrubber), (item) => this.push(scrubItem(this.scrubber, item)));
-    this.idle = new IdleFlush({ pending: () => this.batcher.pending, flush: () => this.batcher.flush() }, (err) => this.destroy(err));
+    this.idle = new IdleFlush(this.batcher, (err) => this.destroy(err));
   }
 
   get stats(): ScrubStats {
@@ -141,9 +141,13 @@ export function scrubBatch(
   context?: BatchContext,
   overwrite = false,
 ): { output: Buffer | undefined; clearOfBlocks: boolean } {
-  const replacements: Replacement[] = [];
-  const clearOfBlocks = planBatch(scrubber, bytes, context, overwrite, replacements, 0);
-  return { output: replacements.length ? splice(bytes, replacements, clearOfBlocks) : undefined, clearOfBlocks };
+  return scrubBatches(scrubber, bytes, [{ length: bytes.length, context }], overwrite);
+}
+
+/** One batch in a buffer of several (scrubBatches): its length, and the lines read with it. */
+export interface BatchSpan {
+  length: number;
+  context?: BatchContext;
 }
 
 /**
@@ -156,7 +160,7 @@ export function scrubBatch(
 export function scrubBatches(
   scrubber: Scrubber,
   bytes: Uint8Array,
-  batches: ReadonlyArray<{ length: number; context: BatchContext }>,
+  batches: readonly BatchSpan[],
   overwrite = false,
 ): { output: Buffer | undefined; clearOfBlocks: boolean } {
   const replacements: Replacement[] = [];
