@@ -46,9 +46,9 @@ function loadFinder(): ReturnType<typeof importFinder> {
 }
 
 /**
- * A young generation of 16 MB, not the scrub workers' 6: detection makes more short-lived objects per byte
- * (a string per fragment, findings), and with 6 MB a 200 MB file took a sixth longer (timed by hand), in
- * collections.
+ * A young generation of 16 MB, not the pool's default 6: detection makes more short-lived objects per byte
+ * than a scrub (a string per fragment, findings), and with 6 MB a 200 MB file took a sixth longer (timed by
+ * hand), in collections.
  */
 const DETECTION_WORKER_LIMITS = { maxYoungGenerationSizeMb: 16, maxOldGenerationSizeMb: 512 };
 

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Transform, type TransformCallback } from 'node:stream';
-import type { ResourceLimits, TransferListItem } from 'node:worker_threads';
+import type { TransferListItem } from 'node:worker_threads';
 import type { DetectorOptions, RuleSpec } from '../detect/index.js';
 import { siblingWorker, WorkerPool, type WorkerPoolOptions } from '../workers/index.js';
 import { IdleFlush, LineBatcher, type BatchContext, type BatchItem } from './line-batcher.js';
@@ -66,23 +66,17 @@ interface BatchResult {
 const REQUESTS_PER_THREAD = 2;
 /**
  * A request holds up to this many of the stream's batches: at one batch per message, two workers spent 40 %
- * more CPU than one thread on the same input, most of it on messages (docs/benchmarks.md).
+ * more CPU than one thread on the same input, most of it on messages. Eight put a 2 GB scrub piped into a
+ * slower reader over 200 MB at its peak; four kept it where one did (docs/benchmarks.md).
  */
-const BATCHES_PER_REQUEST = 8;
+const BATCHES_PER_REQUEST = 4;
 const WORKER_MODULE = siblingWorker(import.meta.url, 'scrub-worker');
-/**
- * A scrub worker's heap bounds: the pool's default old generation, with a young generation of 12 MB, not
- * 6. At 6 MB what a worker had in hand (texts, matches, outputs) outlived most scavenges: two workers spent
- * about a sixth of their time in them, one thread 2 %. 16 MB was faster still but put a 2 GB scrub's peak
- * memory near 200 MB (docs/benchmarks.md).
- */
-const WORKER_LIMITS: ResourceLimits = { maxYoungGenerationSizeMb: 12, maxOldGenerationSizeMb: 256 };
 
 type ScrubWorkerPool = WorkerPool<WorkerSetup, BatchRequest, BatchReply>;
 
 /** Scrub workers, as a shared pool and a stream of its own start them alike. */
 function startWorkers(threads: number, setup: WorkerSetup, events: Pick<WorkerPoolOptions<WorkerSetup>, 'onReady' | 'onFailure'>): ScrubWorkerPool {
-  return new WorkerPool({ name: 'scrub', module: WORKER_MODULE, threads, setup, limits: WORKER_LIMITS, queue: REQUESTS_PER_THREAD, ...events });
+  return new WorkerPool({ name: 'scrub', module: WORKER_MODULE, threads, setup, queue: REQUESTS_PER_THREAD, ...events });
 }
 
 /** What workers build a scrubber like `scrubber` from. */

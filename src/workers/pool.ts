@@ -10,10 +10,12 @@ const DEFAULT_QUEUE = 4;
  * Default bounds on a worker's heap. V8 grows a heap lazily while its limit is far off: left at the
  * defaults, each worker's young generation grows to tens of MB (every object that survives a collection
  * counts towards growing it) and its old generation collects late, so the peak memory of a scrub grew with
- * the input. With bounds V8 collects sooner, and scrub speed is the same (docs/benchmarks.md). The
- * old-generation bound is above what a scrub batch needs with the longest line allowed (8 MB by default)
- * dense with keywords, escapes or JSON fields; a worker that still runs out fails its work with an error
- * (nothing passes unread).
+ * the input. With bounds V8 collects sooner. The young generation stays at 6 MB though a scrub worker spends
+ * about a sixth of its time in scavenges there: at 12 MB two workers scrubbed a tenth faster, but a 2 GB
+ * scrub piped into a slower reader peaked at 214 MB, over the 200 MB a scrub may take (docs/benchmarks.md).
+ * The old-generation bound is above what a scrub batch needs with the longest line allowed (8 MB by
+ * default) dense with keywords, escapes or JSON fields; a worker that still runs out fails its work with
+ * an error (nothing passes unread).
  */
 const DEFAULT_LIMITS: ResourceLimits = { maxYoungGenerationSizeMb: 6, maxOldGenerationSizeMb: 256 };
 
